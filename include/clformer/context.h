@@ -1,0 +1,85 @@
+/*
+ * clformer contexts: one OpenCL device, its queue, its compiled programs and
+ * the on-disk binary cache.
+ *
+ * A context is used by one thread at a time; different contexts may be used
+ * from different threads at once.
+ */
+#ifndef CLFORMER_CONTEXT_H
+#define CLFORMER_CONTEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "device.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clf_context clf_context; /* opaque */
+
+/* A zeroed struct is valid: every zero means "default". */
+typedef struct clf_context_params {
+    const char *device;    /* selection string (see clf_device_select); NULL = $CLFORMER_DEVICE, else best */
+    const char *cache_dir; /* binary cache folder; NULL = $CLFORMER_CACHE_DIR, else $XDG_CACHE_HOME/clformer
+                              or ~/.cache/clformer; "" = no disk cache */
+    bool profiling;        /* record per-kernel times with OpenCL profiling events */
+} clf_context_params;
+
+/* Counters of program builds in a context, since it was created. */
+typedef struct clf_build_stats {
+    int programs;        /* programs made ready (built from source or loaded from the cache) */
+    int built;           /* programs compiled from source */
+    int cache_hits;      /* programs loaded from a cache entry */
+    int cache_rejected;  /* cache entries found but unusable (truncated, corrupted, foreign): rebuilt */
+    int cache_writes;    /* entries written to the cache */
+    double seconds;      /* wall time spent making programs ready */
+} clf_build_stats;
+
+CLF_API clf_context_params clf_context_params_default(void);
+
+/* Creates a context on the selected device, with one in-order queue. On
+ * success *out owns the new context; free it with clf_context_free(). On
+ * failure *out is NULL and clf_context_last_error(NULL) says why (no platform,
+ * no matching device with the list of devices that exist, an OpenCL error by
+ * name). Sets POCL_CACHE_DIR to <cache>/pocl for PoCL if the user has not set
+ * it, before the first OpenCL call of the process. */
+CLF_API clf_status clf_context_create(const clf_context_params *params, clf_context **out);
+
+/* Frees a context and everything it owns. NULL is a no-op. */
+CLF_API void clf_context_free(clf_context *ctx);
+
+/* The detail of the last failed call on ctx; "" if none. With ctx == NULL, the
+ * last failure of a call that had no context (clf_context_create,
+ * clf_devices_list, clf_device_select) on the calling thread. The text is
+ * valid until the next call on the same context (or thread). Never NULL. */
+CLF_API const char *clf_context_last_error(const clf_context *ctx);
+
+/* The device the context runs on. Valid for the context's lifetime. */
+CLF_API const clf_device_info *clf_context_device(const clf_context *ctx);
+
+/* The binary cache folder in use, or NULL when the disk cache is off. */
+CLF_API const char *clf_context_cache_dir(const clf_context *ctx);
+
+/* Makes every kernel program embedded in the library ready (from the binary
+ * cache where possible), with the context's default build options. Used to
+ * warm the cache and to measure cold and warm start. Adds to the stats. */
+CLF_API clf_status clf_context_build_all(clf_context *ctx);
+
+/* Copies the context's build counters into *out. */
+CLF_API void clf_context_build_stats(const clf_context *ctx, clf_build_stats *out);
+
+/* Runs one small kernel (y = a*x + y over a prime number of elements) on the
+ * device and checks it on the host: proves that build, transfer and launch
+ * work. *max_abs_error (may be NULL) gets the largest error seen. Blocking. */
+CLF_API clf_status clf_context_selftest(clf_context *ctx, double *max_abs_error);
+
+/* Blocks until every command enqueued on the context's queue has finished. */
+CLF_API clf_status clf_context_finish(clf_context *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,27 @@
+/* The clformer command line: one file per subcommand, sharing these helpers. */
+#ifndef CLF_CLI_H
+#define CLF_CLI_H
+
+#include <stdio.h>
+
+#include <clformer/clformer.h>
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    void (*usage)(FILE *out);
+} cli_command;
+
+int cli_devices(int argc, char **argv);
+void cli_devices_usage(FILE *out);
+int cli_selftest(int argc, char **argv);
+void cli_selftest_usage(FILE *out);
+
+/* Prints s as a JSON string literal (with quotes). */
+void cli_json_string(FILE *out, const char *s);
+
+/* Prints "clformer: <what>: <status>: <detail>" to stderr; returns 1. */
+int cli_fail(const char *what, clf_status st, const char *detail);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * clformer: the command line. `clformer <command> [options]`; each command
+ * lives in its own file and has its own --help.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const cli_command commands[] = {
+    {"devices", "list OpenCL devices, their capabilities and which one is selected",
+     cli_devices, cli_devices_usage},
+    {"selftest", "build every kernel (cold or from the cache) and run a check on a device",
+     cli_selftest, cli_selftest_usage},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: clformer [--help] [--version] <command> [options]\n\n"
+            "Transformer encoder and decoder stacks on any OpenCL device.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\nRun `clformer <command> --help` for a command's options.\n\n"
+            "environment:\n"
+            "  CLFORMER_DEVICE      device selection: best, gpu, dgpu, igpu, cpu, P:D or a name\n"
+            "  CLFORMER_CACHE_DIR   binary cache folder (\"\" = no disk cache)\n"
+            "  CLFORMER_KERNEL_DIR  read kernels/*.cl from this folder instead of the library\n");
+}
+
+void cli_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
+        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+        else fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+int cli_fail(const char *what, clf_status st, const char *detail)
+{
+    fprintf(stderr, "clformer: %s: %s", what, clf_status_str(st));
+    if (detail && *detail) fprintf(stderr, ": %s", detail);
+    fputc('\n', stderr);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("clformer %s\n", clf_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        for (int a = 2; a < argc; a++) {
+            if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+                commands[i].usage(stdout);
+                return 0;
+            }
+        }
+        return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "clformer: unknown command \"%s\"\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

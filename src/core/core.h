@@ -1,0 +1,70 @@
+/*
+ * Internal core of clformer: the one host allocator, error reporting and the
+ * small macros every file uses. Not installed.
+ */
+#ifndef CLF_CORE_H
+#define CLF_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <clformer/clformer.h>
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 300
+#endif
+#include <CL/cl.h>
+
+/* Early return on failure: the caller's cleanup lives at its single exit. */
+#define CLF_TRY(expr)                                                                              \
+    do {                                                                                           \
+        clf_status clf__try_status = (expr);                                                       \
+        if (clf__try_status != CLF_OK) return clf__try_status;                                     \
+    } while (0)
+
+#define CLF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- host allocation: every allocation of the library goes through these ---- */
+
+void *clf__malloc(size_t size);
+void *clf__calloc(size_t n, size_t size);
+void *clf__realloc(void *p, size_t size);
+void clf__free(void *p);
+char *clf__strdup(const char *s);
+
+/* Test hooks. clf__alloc_fail_at(n) makes the n-th allocation from now fail
+ * (n >= 1; 0 disables). clf__alloc_live() is the count of blocks allocated and
+ * not yet freed, so a test can check that a failed call leaked nothing. */
+void clf__alloc_fail_at(long n);
+long clf__alloc_live(void);
+
+/* The same for OpenCL object creation and enqueues: every clCreate* and
+ * clEnqueue* the library makes first asks clf__cl_fault(), which returns
+ * nonzero when the test hook says this one must fail. */
+void clf__cl_fail_at(long n);
+int clf__cl_fault(void);
+
+/* ---- errors ---- */
+
+struct clf_context;
+
+/* Records a formatted message as the last error of ctx (or of the calling
+ * thread when ctx is NULL) and returns status, so a failing path is one line:
+ *   return clf__error(ctx, CLF_ERR_SHAPE, "gemm: A is %lldx%lld ...", ...); */
+clf_status clf__error(struct clf_context *ctx, clf_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+clf_status clf__verror(struct clf_context *ctx, clf_status status, const char *fmt, va_list ap);
+
+/* Maps an OpenCL error code to a status (allocation failures become
+ * CLF_ERR_DEVICE_MEMORY) and records "what: CL_NAME (code)". */
+clf_status clf__cl_error(struct clf_context *ctx, cl_int err, const char *what);
+
+/* "CL_OUT_OF_RESOURCES" for -5; "CL_UNKNOWN_ERROR" for unknown codes. */
+const char *clf__cl_error_name(cl_int err);
+
+/* Where a context stores its last error; the core writes into it. */
+char *clf__context_error_buffer(struct clf_context *ctx, size_t *size);
+void clf__thread_error_clear(void);
+
+#endif

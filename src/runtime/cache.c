@@ -1,0 +1,173 @@
+/*
+ * The on-disk binary cache. An entry is one file, <dir>/kernels/<key>.clbin:
+ *
+ *   magic "CLFBIN01" | key (32 bytes) | payload size (u64 LE) |
+ *   SHA-256 of payload (32 bytes) | payload
+ *
+ * The key is in the name and in the file, so a file copied from another
+ * device, another source or another library version is detected; the payload
+ * hash catches truncation and bit rot. Anything wrong is a miss, never a crash.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "runtime/runtime.h"
+
+static const char magic[8] = {'C', 'L', 'F', 'B', 'I', 'N', '0', '1'};
+#define HEADER_BYTES (8 + CLF__CACHE_KEY_BYTES + 8 + 32)
+/* No real program binary is this large; a bigger size field is corruption. */
+#define MAX_PAYLOAD ((uint64_t)1 << 31)
+
+double clf__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int clf__mkdirs(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return -1;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+        buf[i] = saved;
+    }
+    return 0;
+}
+
+/* SHA-256 of several byte ranges; each is length-prefixed so that moving bytes
+ * between fields changes the digest. */
+static int sha256_parts(const void *const *parts, const size_t *sizes, size_t n, unsigned char out[32])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md) return -1;
+    int ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    for (size_t i = 0; i < n && ok; i++) {
+        uint64_t len = sizes[i];
+        ok = EVP_DigestUpdate(md, &len, sizeof len) == 1 && EVP_DigestUpdate(md, parts[i], sizes[i]) == 1;
+    }
+    unsigned int got = 0;
+    ok = ok && EVP_DigestFinal_ex(md, out, &got) == 1 && got == 32;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -1;
+}
+
+clf_status clf__cache_key(const clf_context *ctx, const char *src, size_t size,
+                          const char *full_options, unsigned char key[CLF__CACHE_KEY_BYTES])
+{
+    const char *version = clf_version();
+    const void *parts[] = {version, src, full_options, ctx->info.name, ctx->info.vendor,
+                           ctx->info.driver_version, ctx->info.platform_version};
+    size_t sizes[] = {strlen(version), size, strlen(full_options), strlen(ctx->info.name),
+                      strlen(ctx->info.vendor), strlen(ctx->info.driver_version),
+                      strlen(ctx->info.platform_version)};
+    if (sha256_parts(parts, sizes, CLF_ARRAY_LEN(parts), key) != 0)
+        return clf__error((clf_context *)ctx, CLF_ERR_OUT_OF_MEMORY, "cache key: SHA-256 failed");
+    return CLF_OK;
+}
+
+clf_status clf__cache_entry_path(const clf_context *ctx,
+                                 const unsigned char key[CLF__CACHE_KEY_BYTES], char *buf,
+                                 size_t size)
+{
+    if (!ctx->cache_dir) return CLF_ERR_NOT_FOUND;
+    char hex[2 * CLF__CACHE_KEY_BYTES + 1];
+    for (int i = 0; i < CLF__CACHE_KEY_BYTES; i++) snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    int w = snprintf(buf, size, "%s/kernels/%s.clbin", ctx->cache_dir, hex);
+    return (w > 0 && (size_t)w < size) ? CLF_OK : CLF_ERR_NOT_FOUND;
+}
+
+static uint64_t get_u64le(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static void put_u64le(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+clf__cache_result clf__cache_load(clf_context *ctx, const unsigned char key[CLF__CACHE_KEY_BYTES],
+                                  unsigned char **bin, size_t *size)
+{
+    *bin = NULL;
+    *size = 0;
+    char path[4200];
+    if (clf__cache_entry_path(ctx, key, path, sizeof path) != CLF_OK) return CLF__CACHE_ABSENT;
+    FILE *f = fopen(path, "rb");
+    if (!f) return CLF__CACHE_ABSENT;
+
+    clf__cache_result result = CLF__CACHE_REJECTED;
+    unsigned char header[HEADER_BYTES];
+    unsigned char *payload = NULL;
+    if (fread(header, 1, sizeof header, f) != sizeof header) goto done;
+    if (memcmp(header, magic, 8) != 0) goto done;
+    if (memcmp(header + 8, key, CLF__CACHE_KEY_BYTES) != 0) goto done;
+    uint64_t n = get_u64le(header + 8 + CLF__CACHE_KEY_BYTES);
+    if (n == 0 || n > MAX_PAYLOAD) goto done;
+    payload = clf__malloc((size_t)n);
+    if (!payload) goto done;
+    if (fread(payload, 1, (size_t)n, f) != n) goto done;
+    if (fgetc(f) != EOF) goto done; /* trailing bytes: not a file we wrote */
+    unsigned char digest[32];
+    const void *parts[] = {payload};
+    size_t sizes[] = {(size_t)n};
+    if (sha256_parts(parts, sizes, 1, digest) != 0) goto done;
+    if (memcmp(digest, header + 8 + CLF__CACHE_KEY_BYTES + 8, 32) != 0) goto done;
+    *bin = payload;
+    *size = (size_t)n;
+    payload = NULL;
+    result = CLF__CACHE_HIT;
+done:
+    clf__free(payload);
+    fclose(f);
+    return result;
+}
+
+int clf__cache_store(clf_context *ctx, const unsigned char key[CLF__CACHE_KEY_BYTES],
+                     const unsigned char *bin, size_t size)
+{
+    char path[4200], tmp[4300], dir[4200];
+    if (clf__cache_entry_path(ctx, key, path, sizeof path) != CLF_OK) return -1;
+    snprintf(dir, sizeof dir, "%s/kernels", ctx->cache_dir);
+    if (clf__mkdirs(dir) != 0) return -1;
+
+    unsigned char header[HEADER_BYTES];
+    memcpy(header, magic, 8);
+    memcpy(header + 8, key, CLF__CACHE_KEY_BYTES);
+    put_u64le(header + 8 + CLF__CACHE_KEY_BYTES, size);
+    const void *parts[] = {bin};
+    size_t sizes[] = {size};
+    if (sha256_parts(parts, sizes, 1, header + 8 + CLF__CACHE_KEY_BYTES + 8) != 0) return -1;
+
+    /* A unique temp name per writer, then an atomic rename: a reader never
+     * sees a half-written entry, and concurrent writers of the same key
+     * simply replace each other's identical result. */
+    static _Atomic unsigned counter;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return -1;
+    int ok = fwrite(header, 1, sizeof header, f) == sizeof header &&
+             fwrite(bin, 1, size, f) == size;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}

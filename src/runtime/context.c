@@ -1,0 +1,142 @@
+/*
+ * Contexts: the selected device, an OpenCL context and one in-order queue,
+ * the program table and the binary cache folder.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+clf_context_params clf_context_params_default(void)
+{
+    clf_context_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+const char *clf_version(void) { return CLF_VERSION_STRING; }
+
+char *clf__context_error_buffer(struct clf_context *ctx, size_t *size)
+{
+    *size = sizeof ctx->last_error;
+    return ctx->last_error;
+}
+
+/* Build options every program gets, from the device's capabilities. */
+static void derive_base_options(clf_context *ctx)
+{
+    const clf_device_info *d = &ctx->info;
+    snprintf(ctx->base_options, sizeof ctx->base_options,
+             "-cl-std=CL1.2 -DCLF_HAS_FP16=%d -DCLF_DEVICE_CPU=%d -DCLF_DEVICE_GPU=%d "
+             "-DCLF_LOCAL_MEM_BYTES=%llu -DCLF_MAX_WORK_GROUP=%llu",
+             d->fp16 ? 1 : 0, d->device_class == CLF_DEVICE_CPU ? 1 : 0,
+             (d->device_class == CLF_DEVICE_DGPU || d->device_class == CLF_DEVICE_IGPU) ? 1 : 0,
+             (unsigned long long)d->local_mem_bytes, (unsigned long long)d->max_work_group_size);
+}
+
+/* NULL param = environment default; "" = off. Creates the folder. */
+static clf_status resolve_cache_dir(clf_context *ctx, const char *param)
+{
+    char buf[4096];
+    if (param && !*param) return CLF_OK;
+    if (param) {
+        snprintf(buf, sizeof buf, "%s", param);
+    } else if (clf__default_cache_dir(buf, sizeof buf) != CLF_OK) {
+        return CLF_OK; /* no HOME and no override: run without a disk cache */
+    }
+    /* A folder we cannot create only costs speed: run uncached. */
+    if (clf__mkdirs(buf) != 0) return CLF_OK;
+    ctx->cache_dir = clf__strdup(buf);
+    if (!ctx->cache_dir) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "context: out of memory");
+    return CLF_OK;
+}
+
+static clf_status open_device(clf_context *ctx, const char *spec)
+{
+    clf__device_entry *entries = NULL;
+    size_t n = 0;
+    CLF_TRY(clf__devices_enumerate(&entries, &n));
+    clf_device_info *infos = clf__calloc(n, sizeof *infos);
+    if (!infos) {
+        clf__free(entries);
+        return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "context: out of memory");
+    }
+    for (size_t i = 0; i < n; i++) infos[i] = entries[i].info;
+    size_t pick = 0;
+    clf_status st = clf_device_select(infos, n, spec, &pick);
+    clf__free(infos);
+    if (st == CLF_OK) {
+        ctx->info = entries[pick].info;
+        ctx->platform = entries[pick].platform;
+        ctx->device = entries[pick].device;
+    }
+    clf__free(entries);
+    return st;
+}
+
+static clf_status create_cl_objects(clf_context *ctx, bool profiling)
+{
+    cl_int err = CL_SUCCESS;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
+    ctx->cl = clf__cl_fault() ? (err = CL_OUT_OF_HOST_MEMORY, NULL)
+                              : clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) return clf__cl_error(NULL, err, "clCreateContext");
+    /* clCreateCommandQueue is deprecated in 2.0 but is the one call that
+     * works on every 1.2 and later driver. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    ctx->queue = clf__cl_fault()
+                     ? (err = CL_OUT_OF_HOST_MEMORY, NULL)
+                     : clCreateCommandQueue(ctx->cl, ctx->device,
+                                            profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+#pragma GCC diagnostic pop
+    if (err != CL_SUCCESS) return clf__cl_error(NULL, err, "clCreateCommandQueue");
+    return CLF_OK;
+}
+
+clf_status clf_context_create(const clf_context_params *params, clf_context **out)
+{
+    if (!out) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_context_create: out is NULL");
+    *out = NULL;
+    clf__thread_error_clear();
+    clf_context_params p = params ? *params : clf_context_params_default();
+    const char *spec = p.device;
+    if (!spec || !*spec) spec = getenv("CLFORMER_DEVICE");
+
+    clf_context *ctx = clf__calloc(1, sizeof *ctx);
+    if (!ctx) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "clf_context_create: out of memory");
+    ctx->profiling = p.profiling;
+    clf_status st = resolve_cache_dir(ctx, p.cache_dir);
+    if (st == CLF_OK) st = open_device(ctx, spec);
+    if (st == CLF_OK) st = create_cl_objects(ctx, p.profiling);
+    if (st != CLF_OK) {
+        clf_context_free(ctx);
+        return st;
+    }
+    derive_base_options(ctx);
+    *out = ctx;
+    return CLF_OK;
+}
+
+void clf_context_free(clf_context *ctx)
+{
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
+    clf__programs_release(ctx);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->cl) clReleaseContext(ctx->cl);
+    clf__free(ctx->cache_dir);
+    clf__free(ctx);
+}
+
+const clf_device_info *clf_context_device(const clf_context *ctx) { return ctx ? &ctx->info : NULL; }
+
+const char *clf_context_cache_dir(const clf_context *ctx) { return ctx ? ctx->cache_dir : NULL; }
+
+clf_status clf_context_finish(clf_context *ctx)
+{
+    if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_context_finish: NULL context");
+    cl_int err = clFinish(ctx->queue);
+    return err == CL_SUCCESS ? CLF_OK : clf__cl_error(ctx, err, "clFinish");
+}

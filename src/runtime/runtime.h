@@ -1,0 +1,121 @@
+/*
+ * Internal runtime: the context's guts, programs built from the embedded
+ * kernel sources, kernels looked up by name, and the binary cache.
+ */
+#ifndef CLF_RUNTIME_H
+#define CLF_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "device/device_internal.h"
+
+/* ---- embedded kernel sources (generated from the kernels folder at build time) ---- */
+
+typedef struct clf__kernel_file {
+    const char *name;          /* file name without ".cl" */
+    const unsigned char *data; /* source text, not NUL-terminated */
+    size_t size;               /* bytes */
+} clf__kernel_file;
+
+extern const clf__kernel_file clf__kernel_files[];
+extern const size_t clf__kernel_files_count;
+
+/* The prelude every program starts with (kernels/common.cl). */
+#define CLF__PRELUDE_NAME "common"
+
+/* The full source of program `name` (prelude + file), from the embedded copy
+ * or, when CLFORMER_KERNEL_DIR is set, from <dir>/<name>.cl and
+ * <dir>/common.cl. *text is NUL-terminated; free it with clf__free. */
+clf_status clf__program_source(clf_context *ctx, const char *name, char **text, size_t *size);
+
+/* ---- programs and kernels ---- */
+
+typedef struct clf__kernel_slot {
+    char *name;
+    cl_kernel kernel;
+} clf__kernel_slot;
+
+typedef struct clf__program_slot {
+    char *name;    /* program (file) name */
+    char *options; /* extra build options, after the context's base options */
+    cl_program program;
+    clf__kernel_slot *kernels;
+    size_t n_kernels, cap_kernels;
+} clf__program_slot;
+
+struct clf_context {
+    clf_device_info info;
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context cl;
+    cl_command_queue queue;
+    char *cache_dir;          /* NULL = disk cache off */
+    char base_options[512];   /* build options derived from the device's capabilities */
+    bool profiling;
+    clf__program_slot *programs;
+    size_t n_programs, cap_programs;
+    clf_build_stats stats;
+    char last_error[8192];
+};
+
+/* The program `name` built with `options` (may be NULL or ""), made ready
+ * once per context and option set: from the context's table, else the disk
+ * cache, else compiled from source (and then stored in the cache). A build
+ * failure is CLF_ERR_BUILD with the compiler's log in the last error. */
+clf_status clf__program_get(clf_context *ctx, const char *name, const char *options,
+                            cl_program *out);
+
+/* The kernel `kernel` of that program, created once and kept by the context.
+ * The kernel object is shared: set all its arguments before each enqueue. */
+clf_status clf__kernel_get(clf_context *ctx, const char *program, const char *options,
+                           const char *kernel, cl_kernel *out);
+
+/* Builds a program from the given source text (used by the above and by
+ * tests). Goes through the disk cache like any program; `label` names it in
+ * messages. Does not enter the context's table: the caller owns *out. */
+clf_status clf__program_build_source(clf_context *ctx, const char *label, const char *src,
+                                     size_t size, const char *options, cl_program *out);
+
+/* Releases every program and kernel of the context (at free). */
+void clf__programs_release(clf_context *ctx);
+
+/* ---- binary cache ---- */
+
+#define CLF__CACHE_KEY_BYTES 32
+
+/* The key of a program: SHA-256 over the library version, source, full build
+ * options, device name, vendor, driver version and platform version. */
+clf_status clf__cache_key(const clf_context *ctx, const char *src, size_t size,
+                          const char *full_options, unsigned char key[CLF__CACHE_KEY_BYTES]);
+
+/* Path of the entry for key; CLF_ERR_NOT_FOUND when the cache is off. */
+clf_status clf__cache_entry_path(const clf_context *ctx,
+                                 const unsigned char key[CLF__CACHE_KEY_BYTES], char *buf,
+                                 size_t size);
+
+typedef enum clf__cache_result {
+    CLF__CACHE_HIT,
+    CLF__CACHE_ABSENT,
+    CLF__CACHE_REJECTED, /* present but truncated, corrupted or for another key */
+} clf__cache_result;
+
+/* Reads and validates the entry for key. On a hit *bin (free with clf__free)
+ * holds *size bytes of program binary. Never fails on bad content. */
+clf__cache_result clf__cache_load(clf_context *ctx, const unsigned char key[CLF__CACHE_KEY_BYTES],
+                                  unsigned char **bin, size_t *size);
+
+/* Writes the entry for key through a temp file and rename. Failure to write
+ * is not an error for the caller (the cache is an optimisation): returns 0 on
+ * success, -1 otherwise. */
+int clf__cache_store(clf_context *ctx, const unsigned char key[CLF__CACHE_KEY_BYTES],
+                     const unsigned char *bin, size_t size);
+
+/* mkdir -p; 0 on success. */
+int clf__mkdirs(const char *path);
+
+/* Monotonic seconds, for build timings. */
+double clf__now(void);
+
+#endif
