@@ -1,0 +1,54 @@
+/*
+ * Shared test helpers: the devices to run on, seeded random inputs, poisoned
+ * outputs and the error figure of TESTING.md.
+ */
+#ifndef CLF_TESTUTIL_H
+#define CLF_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <clformer/clformer.h>
+
+/* Device selection strings ("P:D") to run device tests on: every device
+ * unless CLFORMER_TEST_DEVICES names one spec (or a comma list). Returns the
+ * count; 0 when OpenCL has no device (the test then skips, saying why). */
+int clft_devices(char specs[][32], int max);
+
+/* Skips the current test with a reason when there is no device; otherwise
+ * fills specs and returns the count. */
+int clft_devices_or_skip(char specs[][32], int max);
+
+/* Opens a context on spec with a private cache folder (or none if cache_dir
+ * is NULL: "" is used). Fails the test with the library's message. */
+clf_context *clft_context(const char *spec, const char *cache_dir);
+
+/* The run's seed: CLFORMER_TEST_SEED if set, else from the clock; printed
+ * once per process so any failure can be replayed. */
+uint64_t clft_seed(void);
+
+/* splitmix64-based generator. */
+typedef struct clft_rng {
+    uint64_t s;
+} clft_rng;
+clft_rng clft_rng_make(uint64_t seed, uint64_t stream);
+uint64_t clft_next(clft_rng *r);
+float clft_uniform(clft_rng *r, float lo, float hi); /* [lo, hi) */
+void clft_fill_uniform(clft_rng *r, float *x, size_t n, float lo, float hi);
+
+/* Fills with NaN so an element that is never written fails the check. */
+void clft_poison(float *x, size_t n);
+
+/* Normalised mean squared error sum((out-ref)^2) / sum(ref^2). Returns
+ * +inf if any out is NaN, or if out and ref disagree on an infinity. When ref
+ * is all zeros, returns sum(out^2). */
+double clft_nmse(const float *out, const double *ref, size_t n);
+
+/* A fresh empty folder under $TMPDIR (or /tmp) for a test's cache; the name
+ * goes into buf. */
+void clft_tempdir(char *buf, size_t size, const char *tag);
+
+/* rm -rf for test folders. */
+void clft_rmtree(const char *path);
+
+#endif

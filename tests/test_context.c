@@ -1,0 +1,164 @@
+/* Device tests: enumeration, context creation, selection overrides, the
+ * no-platform case and clean failure under injected allocation faults. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/testutil.h"
+#include "core/core.h"
+
+Test(context, every_device_is_listed_with_its_capabilities)
+{
+    char specs[16][32];
+    int n = clft_devices_or_skip(specs, 16);
+    clf_device_info *devs = NULL;
+    size_t count = 0;
+    cr_assert_eq(clf_devices_list(&devs, &count), CLF_OK);
+    cr_assert_geq((int)count, n);
+    for (size_t i = 0; i < count; i++) {
+        const clf_device_info *d = &devs[i];
+        cr_assert_gt(strlen(d->name), 0);
+        cr_assert_gt(d->compute_units, 0, "%s", d->name);
+        cr_assert_gt(d->global_mem_bytes, 0, "%s", d->name);
+        cr_assert_gt(d->max_work_group_size, 0, "%s", d->name);
+        cr_assert_eq(d->device_class, clf_device_classify(d), "%s", d->name);
+        cr_assert(strstr(d->device_version, "OpenCL"), "%s: %s", d->name, d->device_version);
+    }
+    clf_devices_free(devs);
+}
+
+Test(context, opens_every_device)
+{
+    char specs[16][32];
+    int n = clft_devices_or_skip(specs, 16);
+    for (int i = 0; i < n; i++) {
+        clf_context *ctx = clft_context(specs[i], NULL);
+        const clf_device_info *d = clf_context_device(ctx);
+        char idx[32];
+        snprintf(idx, sizeof idx, "%d:%d", d->platform_index, d->device_index);
+        cr_assert_str_eq(idx, specs[i]);
+        cr_assert_null(clf_context_cache_dir(ctx), "cache_dir \"\" turns the cache off");
+        cr_assert_str_eq(clf_context_last_error(ctx), "");
+        cr_assert_eq(clf_context_finish(ctx), CLF_OK);
+        clf_context_free(ctx);
+    }
+    clf_context_free(NULL);
+}
+
+Test(context, environment_override_picks_the_device)
+{
+    char specs[16][32];
+    int n = clft_devices_or_skip(specs, 16);
+    const char *last = specs[n - 1];
+    setenv("CLFORMER_DEVICE", last, 1);
+    clf_context_params p = clf_context_params_default();
+    p.cache_dir = "";
+    clf_context *ctx = NULL;
+    cr_assert_eq(clf_context_create(&p, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
+    const clf_device_info *d = clf_context_device(ctx);
+    char idx[32];
+    snprintf(idx, sizeof idx, "%d:%d", d->platform_index, d->device_index);
+    cr_assert_str_eq(idx, last);
+    clf_context_free(ctx);
+
+    /* The params win over the environment. */
+    setenv("CLFORMER_DEVICE", "no-such-device-anywhere", 1);
+    p.device = specs[0];
+    cr_assert_eq(clf_context_create(&p, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
+    clf_context_free(ctx);
+
+    /* And a bad environment value is a clean, explained error. */
+    p.device = NULL;
+    ctx = (clf_context *)0x1;
+    cr_assert_eq(clf_context_create(&p, &ctx), CLF_ERR_NO_DEVICE);
+    cr_assert_null(ctx, "*out is NULL on failure");
+    const char *msg = clf_context_last_error(NULL);
+    cr_assert(strstr(msg, "no-such-device-anywhere") && strstr(msg, "devices present"), "%s", msg);
+    unsetenv("CLFORMER_DEVICE");
+}
+
+Test(context, no_platform_is_a_clean_error)
+{
+    /* An ICD loader with no vendor: point it at an empty folder before the
+     * first OpenCL call of this (forked) test process. */
+    char empty[512];
+    clft_tempdir(empty, sizeof empty, "novendors");
+    setenv("OCL_ICD_VENDORS", empty, 1);
+    clf_device_info *devs = (clf_device_info *)0x1;
+    size_t n = 99;
+    cr_assert_eq(clf_devices_list(&devs, &n), CLF_ERR_NO_DEVICE);
+    cr_assert_null(devs);
+    cr_assert_eq(n, 0);
+    cr_assert(strstr(clf_context_last_error(NULL), "no OpenCL platform"), "%s",
+              clf_context_last_error(NULL));
+    clf_context *ctx = NULL;
+    cr_assert_eq(clf_context_create(NULL, &ctx), CLF_ERR_NO_DEVICE);
+    cr_assert_null(ctx);
+    cr_assert_eq(clf_context_create(NULL, NULL), CLF_ERR_INVALID_ARG);
+    clft_rmtree(empty);
+}
+
+/* Context creation, building every kernel and the selftest, with the n-th
+ * host allocation failing: each n must give a clean status and leak
+ * nothing, until n is past the last allocation and the whole run succeeds. */
+static void run_under_alloc_faults(const char *spec, const char *cache_dir)
+{
+    long live0 = clf__alloc_live();
+    int succeeded = 0;
+    for (long n = 1; n < 100000 && !succeeded; n++) {
+        clf_context_params p = clf_context_params_default();
+        p.device = spec;
+        p.cache_dir = cache_dir;
+        clf_context *ctx = NULL;
+        clf__alloc_fail_at(n);
+        clf_status st = clf_context_create(&p, &ctx);
+        if (st == CLF_OK) st = clf_context_build_all(ctx);
+        if (st == CLF_OK) st = clf_context_selftest(ctx, NULL);
+        clf__alloc_fail_at(0);
+        if (st == CLF_OK) succeeded = 1;
+        else
+            cr_assert_eq(st, CLF_ERR_OUT_OF_MEMORY, "n=%ld: %s: %s", n, clf_status_name(st),
+                         ctx ? clf_context_last_error(ctx) : clf_context_last_error(NULL));
+        clf_context_free(ctx);
+        cr_assert_eq(clf__alloc_live(), live0, "n=%ld leaked %ld blocks", n,
+                     clf__alloc_live() - live0);
+    }
+    cr_assert(succeeded);
+}
+
+Test(context, every_allocation_failure_is_clean_and_leaks_nothing, .timeout = 600)
+{
+    char specs[16][32];
+    clft_devices_or_skip(specs, 16);
+    run_under_alloc_faults(specs[0], "");
+    char dir[512];
+    clft_tempdir(dir, sizeof dir, "faults");
+    run_under_alloc_faults(specs[0], dir);
+    clft_rmtree(dir);
+}
+
+Test(context, every_opencl_failure_is_clean_and_leaks_nothing, .timeout = 600)
+{
+    char specs[16][32];
+    clft_devices_or_skip(specs, 16);
+    long live0 = clf__alloc_live();
+    int succeeded = 0;
+    for (long n = 1; n < 1000 && !succeeded; n++) {
+        clf_context_params p = clf_context_params_default();
+        p.device = specs[0];
+        p.cache_dir = "";
+        clf_context *ctx = NULL;
+        clf__cl_fail_at(n);
+        clf_status st = clf_context_create(&p, &ctx);
+        if (st == CLF_OK) st = clf_context_build_all(ctx);
+        clf__cl_fail_at(0);
+        if (st == CLF_OK) succeeded = 1;
+        else
+            cr_assert(st == CLF_ERR_OUT_OF_MEMORY || st == CLF_ERR_OPENCL, "n=%ld: %s", n,
+                      clf_status_name(st));
+        clf_context_free(ctx);
+        cr_assert_eq(clf__alloc_live(), live0, "n=%ld leaked", n);
+    }
+    cr_assert(succeeded);
+}
