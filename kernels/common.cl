@@ -22,3 +22,15 @@
 #define CLF_STORE_F16(p, i, v) vstore_half_rte((v), (i), (p))
 #define CLF_LOAD_F32(p, i) ((p)[(i)])
 #define CLF_STORE_F32(p, i, v) ((p)[(i)] = (v))
+
+/* Raises a device-side error through the context's error word (int[4]:
+ * code, value, index, limit); the first raiser wins and the host reports it
+ * at the next clf_context_finish() or blocking read. */
+inline void clf_raise(__global int *word, int code, int value, int index, int limit)
+{
+    if (atomic_cmpxchg(word, 0, code) == 0) {
+        word[1] = value;
+        word[2] = index;
+        word[3] = limit;
+    }
+}

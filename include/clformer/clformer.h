@@ -18,6 +18,8 @@
 #include <clformer/version.h>
 #include "device.h"
 #include "context.h"
+#include "tensor.h"
+#include "ops.h"
 
 #ifdef __cplusplus
 extern "C" {

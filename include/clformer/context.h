@@ -76,8 +76,30 @@ CLF_API void clf_context_build_stats(const clf_context *ctx, clf_build_stats *ou
  * work. *max_abs_error (may be NULL) gets the largest error seen. Blocking. */
 CLF_API clf_status clf_context_selftest(clf_context *ctx, double *max_abs_error);
 
-/* Blocks until every command enqueued on the context's queue has finished. */
+/* Blocks until every command enqueued on the context's queue has finished.
+ * Also reports a device-side error raised by an earlier op (an out-of-range
+ * token id: CLF_ERR_OUT_OF_RANGE), once. */
 CLF_API clf_status clf_context_finish(clf_context *ctx);
+
+/* One kernel launch's device time, from OpenCL profiling events. */
+typedef struct clf_profile_record {
+    const char *kernel; /* static name of the kernel */
+    double seconds;     /* end - start on the device */
+} clf_profile_record;
+
+/* Waits for the queue, then returns up to cap records of the kernels launched
+ * since the last call (in launch order) and forgets them all. The context
+ * must have been created with params.profiling. */
+CLF_API clf_status clf_context_profile(clf_context *ctx, clf_profile_record *out, size_t cap,
+                                       size_t *n);
+
+/* Host synchronisations the context has made so far (blocking reads,
+ * finishes): a test counts them around a run to prove it has none inside. */
+CLF_API long clf_context_blocking_calls(const clf_context *ctx);
+
+/* Device allocations made through the context and not yet freed, and their
+ * bytes (buffers and tensors; not the drivers' or CLBlast's own). */
+CLF_API void clf_context_memory(const clf_context *ctx, long *buffers, size_t *bytes);
 
 #ifdef __cplusplus
 }

@@ -123,6 +123,9 @@ void clf_context_free(clf_context *ctx)
 {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    for (size_t i = 0; i < ctx->n_prof; i++) clReleaseEvent(ctx->prof[i].event);
+    clf__free(ctx->prof);
+    if (ctx->device_error) clReleaseMemObject(ctx->device_error);
     clf__programs_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
@@ -138,5 +141,101 @@ clf_status clf_context_finish(clf_context *ctx)
 {
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_context_finish: NULL context");
     cl_int err = clFinish(ctx->queue);
-    return err == CL_SUCCESS ? CLF_OK : clf__cl_error(ctx, err, "clFinish");
+    ctx->blocking_calls++;
+    if (err != CL_SUCCESS) return clf__cl_error(ctx, err, "clFinish");
+    return clf__device_error_check(ctx);
+}
+
+clf_status clf__launch(clf_context *ctx, cl_kernel k, const char *name, cl_uint dims,
+                       const size_t *global, const size_t *local)
+{
+    cl_event ev = NULL;
+    cl_int err = clf__cl_fault() ? CL_OUT_OF_RESOURCES
+                                 : clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local,
+                                                          0, NULL, ctx->profiling ? &ev : NULL);
+    if (err != CL_SUCCESS) {
+        char what[160];
+        snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s, global %zu x %zu x %zu)", name,
+                 global[0], dims > 1 ? global[1] : 1, dims > 2 ? global[2] : 1);
+        return clf__cl_error(ctx, err, what);
+    }
+    if (!ev) return CLF_OK;
+    if (ctx->n_prof == ctx->cap_prof) {
+        size_t cap = ctx->cap_prof ? ctx->cap_prof * 2 : 256;
+        clf__prof_event *grown = clf__realloc(ctx->prof, cap * sizeof *grown);
+        if (!grown) {
+            clReleaseEvent(ev); /* losing a profile record is not worth failing the op */
+            return CLF_OK;
+        }
+        ctx->prof = grown;
+        ctx->cap_prof = cap;
+    }
+    ctx->prof[ctx->n_prof++] = (clf__prof_event){name, ev};
+    return CLF_OK;
+}
+
+clf_status clf_context_profile(clf_context *ctx, clf_profile_record *out, size_t cap, size_t *n)
+{
+    if (!ctx || !n || (!out && cap))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_context_profile: NULL argument");
+    *n = 0;
+    if (!ctx->profiling)
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "clf_context_profile: the context was created without profiling");
+    cl_int err = clFinish(ctx->queue);
+    ctx->blocking_calls++;
+    if (err != CL_SUCCESS) return clf__cl_error(ctx, err, "clFinish");
+    size_t i = 0;
+    for (; i < ctx->n_prof && i < cap; i++) {
+        cl_ulong t0 = 0, t1 = 0;
+        clGetEventProfilingInfo(ctx->prof[i].event, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+        clGetEventProfilingInfo(ctx->prof[i].event, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+        out[i].kernel = ctx->prof[i].name;
+        out[i].seconds = t1 > t0 ? (double)(t1 - t0) * 1e-9 : 0.0;
+    }
+    *n = i;
+    for (size_t j = 0; j < ctx->n_prof; j++) clReleaseEvent(ctx->prof[j].event);
+    ctx->n_prof = 0;
+    return CLF_OK;
+}
+
+clf_status clf__device_error_buffer(clf_context *ctx, cl_mem *out)
+{
+    if (!ctx->device_error) {
+        cl_int err = CL_SUCCESS, zero[4] = {0, 0, 0, 0};
+        cl_mem m = clf__cl_fault() ? (err = CL_MEM_OBJECT_ALLOCATION_FAILURE, NULL)
+                                   : clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                                                    sizeof zero, zero, &err);
+        if (err != CL_SUCCESS) return clf__cl_error(ctx, err, "device error word");
+        ctx->device_error = m;
+    }
+    *out = ctx->device_error;
+    return CLF_OK;
+}
+
+clf_status clf__device_error_check(clf_context *ctx)
+{
+    if (!ctx->device_error) return CLF_OK;
+    cl_int word[4] = {0, 0, 0, 0};
+    cl_int err = clEnqueueReadBuffer(ctx->queue, ctx->device_error, CL_TRUE, 0, sizeof word, word,
+                                     0, NULL, NULL);
+    if (err != CL_SUCCESS) return clf__cl_error(ctx, err, "reading the device error word");
+    if (word[0] == CLF__DEVERR_NONE) return CLF_OK;
+    cl_int zero[4] = {0, 0, 0, 0};
+    clEnqueueWriteBuffer(ctx->queue, ctx->device_error, CL_TRUE, 0, sizeof zero, zero, 0, NULL, NULL);
+    if (word[0] == CLF__DEVERR_TOKEN_RANGE)
+        return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
+                          "embedding: token id %d at position %d is outside the vocabulary "
+                          "[0, %d); its row was written as zeros",
+                          word[1], word[2], word[3]);
+    return clf__error(ctx, CLF_ERR_OUT_OF_RANGE, "a kernel raised device error %d (%d, %d, %d)",
+                      word[0], word[1], word[2], word[3]);
+}
+
+long clf_context_blocking_calls(const clf_context *ctx) { return ctx ? ctx->blocking_calls : 0; }
+
+void clf_context_memory(const clf_context *ctx, long *buffers, size_t *bytes)
+{
+    if (buffers) *buffers = ctx ? ctx->live_buffers : 0;
+    if (bytes) *bytes = ctx ? ctx->live_buffer_bytes : 0;
 }

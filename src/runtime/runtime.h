@@ -45,6 +45,18 @@ typedef struct clf__program_slot {
     size_t n_kernels, cap_kernels;
 } clf__program_slot;
 
+struct clf_buffer {
+    clf_context *ctx;
+    cl_mem mem;
+    size_t size; /* bytes */
+};
+
+/* One profiled kernel launch (when the context was made with profiling). */
+typedef struct clf__prof_event {
+    const char *name; /* static: the kernel's name */
+    cl_event event;
+} clf__prof_event;
+
 struct clf_context {
     clf_device_info info;
     cl_platform_id platform;
@@ -57,6 +69,12 @@ struct clf_context {
     clf__program_slot *programs;
     size_t n_programs, cap_programs;
     clf_build_stats stats;
+    cl_mem device_error;      /* int[4] raised by kernels (code, value, index, limit); lazy */
+    long live_buffers;        /* device allocations made through clf_buffer_create, not freed */
+    size_t live_buffer_bytes; /* and their bytes */
+    long blocking_calls;      /* host synchronisations: blocking reads, finishes */
+    clf__prof_event *prof;    /* profiled launches since the last clf_context_profile() */
+    size_t n_prof, cap_prof;
     char last_error[8192];
 };
 
@@ -111,6 +129,28 @@ clf__cache_result clf__cache_load(clf_context *ctx, const unsigned char key[CLF_
  * success, -1 otherwise. */
 int clf__cache_store(clf_context *ctx, const unsigned char key[CLF__CACHE_KEY_BYTES],
                      const unsigned char *bin, size_t size);
+
+/* ---- launches and device-side errors ---- */
+
+/* Enqueues kernel k (already given its arguments) over `dims` dimensions.
+ * local may be NULL (driver's choice). Records a profiling event under
+ * `name` when the context profiles. Fault-injectable. */
+clf_status clf__launch(clf_context *ctx, cl_kernel k, const char *name, cl_uint dims,
+                       const size_t *global, const size_t *local);
+
+/* Device-side error codes that kernels raise through the context's error
+ * word (see kernels/common.cl, clf_raise). */
+enum {
+    CLF__DEVERR_NONE = 0,
+    CLF__DEVERR_TOKEN_RANGE = 1, /* value = id, index = flat position, limit = vocabulary */
+};
+
+/* The context's device error word (int[4], zeroed), created on first use. */
+clf_status clf__device_error_buffer(clf_context *ctx, cl_mem *out);
+
+/* Blocking: reads the error word if it exists; a raised error is cleared and
+ * returned as CLF_ERR_OUT_OF_RANGE with its message. */
+clf_status clf__device_error_check(clf_context *ctx);
 
 /* mkdir -p; 0 on success. */
 int clf__mkdirs(const char *path);

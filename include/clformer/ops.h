@@ -1,0 +1,204 @@
+/*
+ * clformer ops: the operations the graph executor is built from. Each op
+ * checks its arguments, enqueues its kernels on the context's queue and
+ * returns without waiting. Inputs may be views (offsets, strides) unless an op
+ * says otherwise; every tensor must belong to ctx (CLF_ERR_CONTEXT otherwise).
+ * Shapes that do not fit are CLF_ERR_SHAPE, dtypes the op does not take are
+ * CLF_ERR_DTYPE; the message names the op and the shapes.
+ *
+ * Computation is in f32 whatever the storage dtype (f32 or f16).
+ */
+#ifndef CLFORMER_OPS_H
+#define CLFORMER_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "context.h"
+#include "status.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Activations, for elementwise use and as fused epilogues. Values only appended. */
+typedef enum clf_act {
+    CLF_ACT_NONE = 0,
+    CLF_ACT_RELU = 1,
+    CLF_ACT_GELU = 2,      /* erf form: 0.5 x (1 + erf(x / sqrt 2)) */
+    CLF_ACT_GELU_TANH = 3, /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    CLF_ACT_SILU = 4,      /* x / (1 + exp(-x)) */
+} clf_act;
+
+/* ================================ GEMM ================================ */
+
+typedef enum clf_gemm_provider {
+    CLF_GEMM_AUTO = 0,    /* per device and shape class, by a short cached measurement;
+                             CLFORMER_GEMM=clblast|builtin overrides */
+    CLF_GEMM_CLBLAST = 1, /* CLBlastSgemm / SgemmStridedBatched / Hgemm (f32 or, with
+                             cl_khr_fp16, all-f16 operands; no epilogue: applied after) */
+    CLF_GEMM_BUILTIN = 2, /* our register-tiled kernel, or the GEMV kernel for M <= 8 */
+} clf_gemm_provider;
+
+typedef struct clf_gemm_params {
+    bool trans_a;              /* A is stored (K, M) */
+    bool trans_b;              /* B is stored (N, K): the layout of a torch Linear weight */
+    float alpha;               /* 0 = 1.0 */
+    float beta;                /* 0 = C is written, never read (it may hold garbage) */
+    const clf_tensor *bias;    /* NULL or (N): added to every row after alpha * A B + beta C */
+    clf_act act;               /* applied last */
+    clf_gemm_provider provider;
+} clf_gemm_params;
+
+CLF_API clf_gemm_params clf_gemm_params_default(void);
+
+/*
+ * C = act(alpha * op(A) op(B) + beta * C + bias).
+ * op(A) is (M, K), op(B) is (K, N), C is (M, N). A and C are 2-D, or 3-D with
+ * a leading batch dimension; B is 2-D (shared by every batch) or 3-D. The
+ * innermost dimension of each must be contiguous (stride 1); row and batch
+ * strides are free (views of a larger tensor work). Storage f32 or f16 for
+ * each operand independently.
+ */
+CLF_API clf_status clf_gemm(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
+                            clf_tensor *c, const clf_gemm_params *params);
+
+/* The provider `auto` picks for (M, N, K) with these dtypes on this context's
+ * device, measuring once (< 10 s on PoCL, CLBlast's own first compile aside)
+ * and caching the choice beside the kernel binaries. */
+CLF_API clf_status clf_gemm_choose(clf_context *ctx, int64_t m, int64_t n, int64_t k,
+                                   clf_dtype a_dtype, clf_dtype b_dtype,
+                                   clf_gemm_provider *out);
+
+/* ============================== softmax =============================== */
+
+typedef struct clf_softmax_params {
+    float scale;            /* multiplies x before the softmax; 0 = 1.0 */
+    const clf_tensor *mask; /* NULL, or additive f32/f16 (rows, cols) added to every
+                               leading batch: -inf (or a large negative) masks */
+    bool causal;            /* row r of a (rows, cols) block sees columns <= r + cols - rows */
+    bool log;               /* log-softmax */
+} clf_softmax_params;
+
+/* y = softmax(scale * x + mask) over the last dimension (up to 65536), x and
+ * y of the same shape (1-4 dims; y may be x). Stable: subtracts the row
+ * maximum. A row with every column masked gives zeros (log: -inf). */
+CLF_API clf_status clf_softmax(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
+                               const clf_softmax_params *params);
+
+/* =============================== norms ================================ */
+
+typedef enum clf_norm_type {
+    CLF_NORM_LAYER = 0, /* (x - mean) / sqrt(var + eps) * gamma + beta */
+    CLF_NORM_RMS = 1,   /* x / sqrt(mean(x^2) + eps) * gamma (beta must be NULL) */
+} clf_norm_type;
+
+typedef struct clf_norm_params {
+    clf_norm_type type;
+    float eps;                  /* 0 = 1e-5 */
+    const clf_tensor *residual; /* NULL, or same shape as x: s = x + residual is normalised */
+    clf_tensor *sum_out;        /* NULL, or same shape: receives s (the pre-LN residual stream) */
+} clf_norm_params;
+
+/* y = norm(x [+ residual]) over the last dimension (size D); gamma and beta
+ * are (D) (beta may be NULL). Post-LN block: residual = sublayer input,
+ * sum_out = NULL. Pre-LN block: sum_out keeps x + residual for the next add.
+ * y may be x. */
+CLF_API clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gamma,
+                            const clf_tensor *beta, clf_tensor *y, const clf_norm_params *params);
+
+/* ============================ elementwise ============================= */
+
+/* y = act(x), same shape; y may be x. */
+CLF_API clf_status clf_activation(clf_context *ctx, clf_act act, const clf_tensor *x,
+                                  clf_tensor *y);
+/* y = a + b. b has a's shape (residual add) or is broadcast along a's leading
+ * dimensions: b (N) for a (..., N) is a bias add. y may be a. */
+CLF_API clf_status clf_add(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
+                           clf_tensor *y);
+/* y = s * x; y may be x. */
+CLF_API clf_status clf_scale(clf_context *ctx, const clf_tensor *x, float s, clf_tensor *y);
+
+/* ============================= embeddings ============================= */
+
+typedef enum clf_pos_type {
+    CLF_POS_NONE = 0,
+    CLF_POS_LEARNED = 1,           /* rows of pos_table */
+    CLF_POS_SINUSOIDAL = 2,        /* "Attention Is All You Need": sin at even, cos at odd columns */
+    CLF_POS_SINUSOIDAL_CONCAT = 3, /* fairseq / Marian: sin in the first D/2 columns, cos in the rest */
+} clf_pos_type;
+
+typedef struct clf_embed_params {
+    float scale;                 /* multiplies the token embedding (sqrt(d_model) in the paper); 0 = 1.0 */
+    clf_pos_type positions;
+    const clf_tensor *pos_table; /* (max_positions, D) for CLF_POS_LEARNED */
+    int64_t pos_offset;          /* position of the first token: the decode step, or BART's 2 */
+} clf_embed_params;
+
+/* out[b, s, :] = scale * table[ids[b, s], :] + pos(pos_offset + s).
+ * table (V, D) f32/f16; ids (B, S) or (S) i32; out (B, S, D) or (S, D).
+ * An id outside [0, V) is never read: its row is written as zeros and the
+ * next clf_context_finish() or blocking read returns CLF_ERR_OUT_OF_RANGE
+ * naming the id. A position past a learned table is CLF_ERR_OUT_OF_RANGE now. */
+CLF_API clf_status clf_embedding(clf_context *ctx, const clf_tensor *table, const clf_tensor *ids,
+                                 clf_tensor *out, const clf_embed_params *params);
+
+/* Writes the sinusoidal table for positions offset .. offset+S-1 into out (S, D). */
+CLF_API clf_status clf_positional_encoding(clf_context *ctx, clf_pos_type type, int64_t offset,
+                                           clf_tensor *out);
+
+/* ============================= attention ============================== */
+
+typedef enum clf_attn_impl {
+    CLF_ATTN_AUTO = 0,    /* fused; the split-key decode kernel when q_len is small */
+    CLF_ATTN_FUSED = 1,   /* online softmax over K/V tiles in local memory */
+    CLF_ATTN_DECODE = 2,  /* keys split across work-groups, then combined */
+    CLF_ATTN_UNFUSED = 3, /* reference: GEMM, softmax, GEMM through a (B, H, Lq, Lk) scratch */
+} clf_attn_impl;
+
+typedef struct clf_attention_params {
+    float scale;                /* 0 = 1 / sqrt(head_dim) */
+    bool causal;                /* query i sees keys j <= i + kv_len - q_len */
+    const clf_tensor *key_lens; /* NULL, or (B) i32: keys j >= key_lens[b] are padding */
+    clf_attn_impl impl;
+} clf_attention_params;
+
+/* Scaled dot-product multi-head attention. q (B, Lq, H, Dh), k and v
+ * (B, Lk, H, Dh), o (B, Lq, H, Dh); head_dim innermost and contiguous, other
+ * strides free, so q, k, v can be slices of one fused QKV projection and k, v
+ * views of a KV cache with spare capacity. Cross-attention: Lq != Lk. Head
+ * dims 32, 64, 80, 128 (any multiple of 8 up to 256). A query with no visible
+ * key gets zeros. */
+CLF_API clf_status clf_attention(clf_context *ctx, const clf_tensor *q, const clf_tensor *k,
+                                 const clf_tensor *v, clf_tensor *o,
+                                 const clf_attention_params *params);
+
+/* ========================== decoding helpers ========================== */
+
+/* idx[r] = the column of the largest x[r, :] (first on ties). x (R, V) f32/f16,
+ * idx (R) i32. */
+CLF_API clf_status clf_argmax(clf_context *ctx, const clf_tensor *x, clf_tensor *idx);
+
+/* The k largest entries of each row, in descending order (ties: lower column
+ * first). x (R, V), values (R, k) f32, indices (R, k) i32, 1 <= k <= 256. */
+CLF_API clf_status clf_topk(clf_context *ctx, const clf_tensor *x, int64_t k,
+                            clf_tensor *values, clf_tensor *indices);
+
+/* =========================== data movement ============================ */
+
+/* dst = src elementwise: same shape, any strides on either side, f32 <-> f16
+ * conversion, or i32 -> i32. With permuted views this is the transpose that
+ * splits and merges heads. src and dst must not overlap. */
+CLF_API clf_status clf_copy(clf_context *ctx, const clf_tensor *src, clf_tensor *dst);
+
+/* KV cache append: cache (B, capacity, H, Dh) gets new (B, n, H, Dh) at
+ * positions [pos, pos + n) of its second dimension. pos + n > capacity is
+ * CLF_ERR_OUT_OF_RANGE. */
+CLF_API clf_status clf_kv_append(clf_context *ctx, clf_tensor *cache, int64_t pos,
+                                 const clf_tensor *src);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,128 @@
+/*
+ * clformer tensors: device buffers and the views on them.
+ *
+ * A clf_buffer is one device allocation owned by a context. A clf_tensor is a
+ * plain struct that describes a view of a buffer: dtype, up to 4 dimensions
+ * (outermost first, innermost last), element strides and an element offset.
+ * Views are free: slicing, reshaping and permuting make a new struct and
+ * allocate nothing. A view is valid while its buffer lives.
+ *
+ * Storage dtypes: f32; f16 on every device (kernels read and write it with
+ * vload_half/vstore_half, core OpenCL 1.2, and compute in f32; half
+ * arithmetic is a fast path only where cl_khr_fp16 exists); i32 for token ids
+ * and indices.
+ */
+#ifndef CLFORMER_TENSOR_H
+#define CLFORMER_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "context.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLF_MAX_DIMS 4
+
+typedef enum clf_dtype {
+    CLF_F32 = 0, /* 4 bytes */
+    CLF_F16 = 1, /* 2 bytes, IEEE binary16 storage */
+    CLF_I32 = 2, /* 4 bytes */
+} clf_dtype;
+
+typedef struct clf_buffer clf_buffer; /* opaque device allocation */
+
+typedef struct clf_tensor {
+    clf_buffer *buffer;            /* storage; NULL = no tensor */
+    clf_dtype dtype;
+    int ndim;                      /* 1..CLF_MAX_DIMS */
+    int64_t shape[CLF_MAX_DIMS];   /* sizes, outermost first; entries >= ndim are 1 */
+    int64_t stride[CLF_MAX_DIMS];  /* in elements; entries >= ndim are 1 */
+    int64_t offset;                /* in elements, from the start of the buffer */
+} clf_tensor;
+
+/* Bytes per element of dtype (4, 2, 4); 0 for an unknown value. */
+CLF_API size_t clf_dtype_size(clf_dtype dtype);
+CLF_API const char *clf_dtype_name(clf_dtype dtype); /* "f32", "f16", "i32" */
+
+/* ---- buffers ---- */
+
+/* Allocates `bytes` of device memory. Out of device memory is
+ * CLF_ERR_DEVICE_MEMORY; more than the device's largest allocation is
+ * CLF_ERR_DEVICE_MEMORY with both sizes in the message. */
+CLF_API clf_status clf_buffer_create(clf_context *ctx, size_t bytes, clf_buffer **out);
+CLF_API void clf_buffer_free(clf_buffer *buf); /* NULL is a no-op */
+CLF_API size_t clf_buffer_size(const clf_buffer *buf);
+CLF_API clf_context *clf_buffer_context(const clf_buffer *buf);
+
+/* ---- tensors ---- */
+
+/* A contiguous view of a whole buffer. shape[0..ndim-1] each >= 1. */
+CLF_API clf_status clf_tensor_on(clf_buffer *buf, clf_dtype dtype, int ndim,
+                                 const int64_t *shape, int64_t offset, clf_tensor *out);
+
+/* Allocates a buffer of the right size and returns a contiguous tensor over
+ * it; free it with clf_tensor_free(). The dtype must be usable on the device. */
+CLF_API clf_status clf_tensor_create(clf_context *ctx, clf_dtype dtype, int ndim,
+                                     const int64_t *shape, clf_tensor *out);
+
+/* Frees the buffer of a tensor made by clf_tensor_create() and zeroes *t.
+ * Call it once per created tensor, never on a view. NULL is a no-op. */
+CLF_API void clf_tensor_free(clf_tensor *t);
+
+CLF_API int64_t clf_tensor_numel(const clf_tensor *t);
+CLF_API size_t clf_tensor_bytes(const clf_tensor *t); /* numel x element size */
+/* True when the elements are dense in row-major order (strides from shape). */
+CLF_API bool clf_tensor_is_contiguous(const clf_tensor *t);
+/* "f32[2,128,768] strides [98304,768,1] +0": for error messages and logs. */
+CLF_API const char *clf_tensor_describe(const clf_tensor *t, char *buf, size_t size);
+
+/* ---- views (no allocation, checked against the buffer's size) ---- */
+
+/* Any view of t's buffer: new ndim, shape, strides and offset. Every element
+ * reachable must lie inside the buffer, else CLF_ERR_OUT_OF_RANGE. */
+CLF_API clf_status clf_tensor_view(const clf_tensor *t, int ndim, const int64_t *shape,
+                                   const int64_t *stride, int64_t offset, clf_tensor *out);
+/* Elements [start, start+len) along dim. */
+CLF_API clf_status clf_tensor_slice(const clf_tensor *t, int dim, int64_t start, int64_t len,
+                                    clf_tensor *out);
+/* Same elements, new shape; t must be contiguous. One entry may be -1
+ * (inferred). */
+CLF_API clf_status clf_tensor_reshape(const clf_tensor *t, int ndim, const int64_t *shape,
+                                      clf_tensor *out);
+/* Dimensions reordered: out.shape[i] = t.shape[perm[i]]. */
+CLF_API clf_status clf_tensor_permute(const clf_tensor *t, const int *perm, clf_tensor *out);
+
+/* ---- transfers ---- */
+
+/* Host -> device. `host` holds clf_tensor_bytes(t) bytes in t's dtype, in
+ * row-major order; t must be contiguous. Non-blocking writes copy nothing
+ * now: host must stay unchanged until clf_context_finish(). */
+CLF_API clf_status clf_tensor_write(clf_context *ctx, clf_tensor *t, const void *host,
+                                    size_t bytes, bool blocking);
+/* Device -> host, the same layout rules. A blocking read also reports a
+ * device-side error (an out-of-range token id, say) raised by earlier ops. */
+CLF_API clf_status clf_tensor_read(clf_context *ctx, const clf_tensor *t, void *host,
+                                   size_t bytes, bool blocking);
+/* Blocking conversions from and to float for f32 and f16 tensors (i32:
+ * values are converted to and from int32 exactly). n = clf_tensor_numel(t). */
+CLF_API clf_status clf_tensor_write_f32(clf_context *ctx, clf_tensor *t, const float *host,
+                                        int64_t n);
+CLF_API clf_status clf_tensor_read_f32(clf_context *ctx, const clf_tensor *t, float *host,
+                                       int64_t n);
+/* Sets every element of t (any strides) to value (rounded for f16,
+ * truncated for i32). Enqueued, non-blocking. */
+CLF_API clf_status clf_tensor_fill(clf_context *ctx, clf_tensor *t, float value);
+
+/* IEEE binary16 <-> binary32 on the host, round to nearest even. */
+CLF_API void clf_f32_to_f16(const float *in, uint16_t *out, size_t n);
+CLF_API void clf_f16_to_f32(const uint16_t *in, float *out, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1 @@
+/* copy kernels: being written (issue 3). */

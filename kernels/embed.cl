@@ -1,0 +1,1 @@
+/* embed kernels: being written (issue 3). */

@@ -1,0 +1,1 @@
+/* topk kernels: being written (issue 3). */

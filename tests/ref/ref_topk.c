@@ -1,0 +1,2 @@
+/* float64 reference for topk: being written. */
+typedef int clft__placeholder_topk;

@@ -1,0 +1,2 @@
+/* copy tests: being written. */
+#include <criterion/criterion.h>

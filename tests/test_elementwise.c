@@ -1,0 +1,2 @@
+/* elementwise tests: being written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* embed tests: being written. */
+#include <criterion/criterion.h>

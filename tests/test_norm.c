@@ -1,0 +1,2 @@
+/* norm tests: being written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* softmax tests: being written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* tensor tests: being written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* topk tests: being written. */
+#include <criterion/criterion.h>
