@@ -1,2 +1,253 @@
-/* tensor tests: being written. */
+/* Device tests: buffers, views, transfers in every dtype, strided fill, and
+ * the errors of each (out-of-range views, another context, sizes). */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/testutil.h"
+#include "core/core.h"
+
+#define EACH_DEVICE(ctx)                                                                           \
+    char specs_[16][32];                                                                           \
+    int n_specs_ = clft_devices_or_skip(specs_, 16);                                               \
+    for (int d_ = 0; d_ < n_specs_; d_++)                                                          \
+        for (clf_context *ctx = clft_context(specs_[d_], NULL); ctx;                               \
+             clf_context_free(ctx), ctx = NULL)
+
+Test(tensor, f16_host_conversion_round_trips_and_rounds_to_nearest_even)
+{
+    const float in[] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65520.0f, 1e-8f, 5.9604645e-8f,
+                        6.1035156e-5f, 1.0009765625f, 1.00048828125f, 1.00146484375f, INFINITY,
+                        -INFINITY, 3.14159265f};
+    const uint16_t want[] = {0x0000, 0x8000, 0x3c00, 0xc100, 0x7bff, 0x7c00, 0x0000, 0x0001,
+                             0x0400, 0x3c01, 0x3c00 /* tie to even */, 0x3c02 /* tie to even */,
+                             0x7c00, 0xfc00, 0x4248};
+    uint16_t got[15];
+    clf_f32_to_f16(in, got, 15);
+    for (int i = 0; i < 15; i++)
+        cr_assert_eq(got[i], want[i], "f32 %g -> 0x%04x, want 0x%04x", in[i], got[i], want[i]);
+    uint16_t nan16;
+    float nan32 = NAN, back;
+    clf_f32_to_f16(&nan32, &nan16, 1);
+    clf_f16_to_f32(&nan16, &back, 1);
+    cr_assert(isnan(back));
+    /* Every finite half converts to float and back unchanged. */
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        if ((h & 0x7c00) == 0x7c00) continue;
+        uint16_t x = (uint16_t)h, y;
+        float f;
+        clf_f16_to_f32(&x, &f, 1);
+        clf_f32_to_f16(&f, &y, 1);
+        cr_assert_eq(x, y, "0x%04x -> %g -> 0x%04x", x, f, y);
+    }
+}
+
+Test(tensor, views_are_checked_against_their_buffer)
+{
+    EACH_DEVICE(ctx)
+    {
+        clf_tensor t;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 3, (int64_t[]){2, 3, 4}, &t), CLF_OK);
+        cr_assert_eq(clf_tensor_numel(&t), 24);
+        cr_assert_eq(clf_tensor_bytes(&t), 96);
+        cr_assert(clf_tensor_is_contiguous(&t));
+        cr_assert_eq(t.stride[0], 12);
+        cr_assert_eq(t.stride[2], 1);
+
+        clf_tensor s;
+        cr_assert_eq(clf_tensor_slice(&t, 1, 1, 2, &s), CLF_OK);
+        cr_assert_eq(s.offset, 4);
+        cr_assert_eq(s.shape[1], 2);
+        cr_assert(!clf_tensor_is_contiguous(&s));
+        cr_assert_eq(clf_tensor_slice(&t, 1, 2, 2, &s), CLF_ERR_OUT_OF_RANGE);
+        cr_assert(strstr(clf_context_last_error(ctx), "clf_tensor_slice"));
+        cr_assert_eq(clf_tensor_slice(&t, 3, 0, 1, &s), CLF_ERR_OUT_OF_RANGE);
+
+        clf_tensor r;
+        cr_assert_eq(clf_tensor_reshape(&t, 2, (int64_t[]){-1, 4}, &r), CLF_OK);
+        cr_assert_eq(r.shape[0], 6);
+        cr_assert_eq(clf_tensor_reshape(&t, 2, (int64_t[]){5, 5}, &r), CLF_ERR_SHAPE);
+        cr_assert_eq(clf_tensor_slice(&t, 1, 1, 2, &s), CLF_OK);
+        cr_assert_eq(clf_tensor_reshape(&s, 1, (int64_t[]){16}, &r), CLF_ERR_SHAPE,
+                     "reshaping a non-contiguous view is refused");
+
+        clf_tensor p;
+        cr_assert_eq(clf_tensor_permute(&t, (int[]){2, 0, 1}, &p), CLF_OK);
+        cr_assert_eq(p.shape[0], 4);
+        cr_assert_eq(p.stride[0], 1);
+        cr_assert_eq(p.stride[2], 4);
+        cr_assert_eq(clf_tensor_permute(&t, (int[]){0, 0, 1}, &p), CLF_ERR_INVALID_ARG);
+
+        clf_tensor v;
+        cr_assert_eq(clf_tensor_view(&t, 2, (int64_t[]){4, 6}, (int64_t[]){6, 1}, 0, &v), CLF_OK);
+        cr_assert_eq(clf_tensor_view(&t, 2, (int64_t[]){4, 6}, (int64_t[]){6, 1}, 1, &v),
+                     CLF_ERR_OUT_OF_RANGE, "one element past the end");
+        cr_assert(strstr(clf_context_last_error(ctx), "past the end"), "%s",
+                  clf_context_last_error(ctx));
+        cr_assert_eq(clf_tensor_view(&t, 1, (int64_t[]){0}, (int64_t[]){1}, 0, &v), CLF_ERR_SHAPE);
+        cr_assert_eq(clf_tensor_view(&t, 5, (int64_t[]){1, 1, 1, 1, 1}, (int64_t[]){1, 1, 1, 1, 1},
+                                     0, &v),
+                     CLF_ERR_SHAPE);
+        char d[160];
+        clf_tensor_describe(&s, d, sizeof d);
+        cr_assert_str_eq(d, "f32[2,2,4] strides [12,4,1] +4");
+        clf_tensor_free(&t);
+        cr_assert_null(t.buffer);
+        clf_tensor_free(&t); /* freed tensors are zeroed: a second free is a no-op */
+    }
+}
+
+Test(tensor, write_and_read_every_dtype_at_an_offset)
+{
+    uint64_t seed = clft_seed();
+    EACH_DEVICE(ctx)
+    {
+        clft_rng rng = clft_rng_make(seed, 1);
+        enum { N = 1009 };
+        float host[N], back[N];
+        clft_fill_uniform(&rng, host, N, -100, 100);
+        clf_buffer *buf;
+        cr_assert_eq(clf_buffer_create(ctx, (N + 13) * 4, &buf), CLF_OK);
+        for (int dt = CLF_F32; dt <= CLF_I32; dt++) {
+            clf_tensor t;
+            cr_assert_eq(clf_tensor_on(buf, (clf_dtype)dt, 1, (int64_t[]){N}, 7, &t), CLF_OK);
+            cr_assert_eq(clf_tensor_write_f32(ctx, &t, host, N), CLF_OK, "%s",
+                         clf_context_last_error(ctx));
+            clft_poison(back, N);
+            cr_assert_eq(clf_tensor_read_f32(ctx, &t, back, N), CLF_OK);
+            for (int i = 0; i < N; i++) {
+                double want = dt == CLF_I32 ? (double)(int32_t)host[i] : host[i];
+                double tol = dt == CLF_F16 ? fabs(want) * 1e-3 : 0;
+                cr_assert(fabs(back[i] - want) <= tol, "seed %llu %s [%d]: %g vs %g",
+                          (unsigned long long)seed, clf_dtype_name((clf_dtype)dt), i, back[i], want);
+            }
+        }
+        /* Raw bytes, non-blocking both ways, then one finish. */
+        clf_tensor t;
+        clf_tensor_on(buf, CLF_F32, 2, (int64_t[]){N / 1009, 1009}, 13, &t);
+        cr_assert_eq(clf_tensor_write(ctx, &t, host, sizeof host, false), CLF_OK);
+        cr_assert_eq(clf_tensor_read(ctx, &t, back, sizeof back, false), CLF_OK);
+        cr_assert_eq(clf_context_finish(ctx), CLF_OK);
+        cr_assert_arr_eq(host, back, sizeof host);
+        cr_assert_eq(clf_tensor_write(ctx, &t, host, sizeof host - 4, true), CLF_ERR_SHAPE);
+        cr_assert(strstr(clf_context_last_error(ctx), "bytes given"));
+        clf_buffer_free(buf);
+    }
+}
+
+Test(tensor, fill_writes_exactly_the_strided_view)
+{
+    EACH_DEVICE(ctx)
+    {
+        for (int dt = CLF_F32; dt <= CLF_I32; dt++) {
+            /* A (5, 7, 3) region inside a (6, 9, 4) tensor: the rest must keep
+             * its sentinel. */
+            clf_tensor whole, part;
+            cr_assert_eq(clf_tensor_create(ctx, (clf_dtype)dt, 3, (int64_t[]){6, 9, 4}, &whole), CLF_OK);
+            cr_assert_eq(clf_tensor_fill(ctx, &whole, -7.0f), CLF_OK);
+            cr_assert_eq(clf_tensor_view(&whole, 3, (int64_t[]){5, 7, 3}, (int64_t[]){36, 4, 1},
+                                         36 + 4 + 1, &part),
+                         CLF_OK);
+            cr_assert_eq(clf_tensor_fill(ctx, &part, 2.5f), CLF_OK);
+            float got[216];
+            cr_assert_eq(clf_tensor_read_f32(ctx, &whole, got, 216), CLF_OK);
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 9; j++)
+                    for (int k = 0; k < 4; k++) {
+                        int inside = i >= 1 && j >= 1 && j < 8 && k >= 1;
+                        float want = inside ? (dt == CLF_I32 ? 2.0f : 2.5f) : -7.0f;
+                        cr_assert_eq(got[i * 36 + j * 4 + k], want, "%s (%d,%d,%d)",
+                                     clf_dtype_name((clf_dtype)dt), i, j, k);
+                    }
+            clf_tensor_free(&whole);
+        }
+    }
+}
+
+Test(tensor, errors_name_the_problem)
+{
+    EACH_DEVICE(ctx)
+    {
+        clf_tensor t;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 0, (int64_t[]){1}, &t), CLF_ERR_SHAPE);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){-3}, &t), CLF_ERR_SHAPE);
+        cr_assert_eq(clf_tensor_create(ctx, (clf_dtype)9, 1, (int64_t[]){3}, &t), CLF_ERR_DTYPE);
+        const clf_device_info *info = clf_context_device(ctx);
+        clf_buffer *b = NULL;
+        cr_assert_eq(clf_buffer_create(ctx, (size_t)info->max_alloc_bytes + 1, &b),
+                     CLF_ERR_DEVICE_MEMORY);
+        cr_assert_null(b);
+        cr_assert(strstr(clf_context_last_error(ctx), "largest allocation"), "%s",
+                  clf_context_last_error(ctx));
+
+        /* A tensor of another context. */
+        clf_context *other = clft_context(specs_[d_], NULL);
+        clf_tensor foreign;
+        cr_assert_eq(clf_tensor_create(other, CLF_F32, 1, (int64_t[]){4}, &foreign), CLF_OK);
+        float x[4] = {0};
+        cr_assert_eq(clf_tensor_write(ctx, &foreign, x, sizeof x, true), CLF_ERR_CONTEXT);
+        cr_assert_eq(clf_tensor_fill(ctx, &foreign, 1), CLF_ERR_CONTEXT);
+        clf_tensor_free(&foreign);
+        clf_context_free(other);
+
+        /* Device memory accounting follows buffers. */
+        long n0, n1;
+        size_t b0, b1;
+        clf_context_memory(ctx, &n0, &b0);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F16, 2, (int64_t[]){3, 5}, &t), CLF_OK);
+        clf_context_memory(ctx, &n1, &b1);
+        cr_assert_eq(n1, n0 + 1);
+        cr_assert_eq(b1, b0 + 30);
+        clf_tensor_free(&t);
+        clf_context_memory(ctx, &n1, &b1);
+        cr_assert_eq(n1, n0);
+    }
+}
+
+Test(tensor, opencl_allocation_failure_is_device_memory_error)
+{
+    EACH_DEVICE(ctx)
+    {
+        clf_tensor t;
+        clf__cl_fail_at(1);
+        clf_status st = clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){16}, &t);
+        clf__cl_fail_at(0);
+        cr_assert_eq(st, CLF_ERR_DEVICE_MEMORY);
+        cr_assert(strstr(clf_context_last_error(ctx), "CL_MEM_OBJECT_ALLOCATION_FAILURE"), "%s",
+                  clf_context_last_error(ctx));
+        long n;
+        clf_context_memory(ctx, &n, NULL);
+        cr_assert_eq(n, 0);
+    }
+}
+
+Test(tensor, profiling_records_each_launch)
+{
+    char specs[16][32];
+    int n = clft_devices_or_skip(specs, 16);
+    for (int d = 0; d < n; d++) {
+        clf_context_params p = clf_context_params_default();
+        p.device = specs[d];
+        p.cache_dir = "";
+        p.profiling = true;
+        clf_context *ctx;
+        cr_assert_eq(clf_context_create(&p, &ctx), CLF_OK);
+        clf_tensor t;
+        clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){1000}, &t);
+        clf_tensor_fill(ctx, &t, 1);
+        clf_tensor_fill(ctx, &t, 2);
+        clf_profile_record rec[8];
+        size_t got = 0;
+        long sync0 = clf_context_blocking_calls(ctx);
+        cr_assert_eq(clf_context_profile(ctx, rec, 8, &got), CLF_OK);
+        cr_assert_eq(clf_context_blocking_calls(ctx), sync0 + 1);
+        cr_assert_eq(got, 2);
+        cr_assert_str_eq(rec[0].kernel, "fill_f32");
+        cr_assert_geq(rec[1].seconds, 0);
+        cr_assert_eq(clf_context_profile(ctx, rec, 8, &got), CLF_OK);
+        cr_assert_eq(got, 0, "records are handed out once");
+        clf_tensor_free(&t);
+        clf_context_free(ctx);
+    }
+}
