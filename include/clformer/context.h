@@ -101,6 +101,10 @@ CLF_API long clf_context_blocking_calls(const clf_context *ctx);
  * bytes (buffers and tensors; not the drivers' or CLBlast's own). */
 CLF_API void clf_context_memory(const clf_context *ctx, long *buffers, size_t *bytes);
 
+/* Bytes of device scratch the context's ops keep for reuse (GEMM temporaries,
+ * split-key attention partials, ...). */
+CLF_API void clf_context_scratch_bytes(const clf_context *ctx, size_t *bytes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -126,6 +126,8 @@ void clf_context_free(clf_context *ctx)
     for (size_t i = 0; i < ctx->n_prof; i++) clReleaseEvent(ctx->prof[i].event);
     clf__free(ctx->prof);
     if (ctx->device_error) clReleaseMemObject(ctx->device_error);
+    for (int i = 0; i < 4; i++)
+        if (ctx->scratch[i]) clReleaseMemObject(ctx->scratch[i]);
     clf__programs_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
@@ -230,6 +232,44 @@ clf_status clf__device_error_check(clf_context *ctx)
                           word[1], word[2], word[3]);
     return clf__error(ctx, CLF_ERR_OUT_OF_RANGE, "a kernel raised device error %d (%d, %d, %d)",
                       word[0], word[1], word[2], word[3]);
+}
+
+clf_status clf__scratch(clf_context *ctx, int slot, size_t bytes, cl_mem *out)
+{
+    if (bytes == 0) bytes = 4;
+    if (ctx->scratch[slot] && ctx->scratch_size[slot] >= bytes) {
+        *out = ctx->scratch[slot];
+        return CLF_OK;
+    }
+    /* Grow by at least half again, so a slowly growing need reallocates
+     * rarely. Releasing the old buffer is safe: OpenCL keeps it alive until
+     * the commands already using it finish. */
+    size_t want = bytes + bytes / 2;
+    if (want > ctx->info.max_alloc_bytes) want = bytes;
+    if (want > ctx->info.max_alloc_bytes)
+        return clf__error(ctx, CLF_ERR_DEVICE_MEMORY,
+                          "scratch of %zu bytes is more than the largest allocation (%llu)", bytes,
+                          (unsigned long long)ctx->info.max_alloc_bytes);
+    cl_int err = CL_SUCCESS;
+    cl_mem m = clf__cl_fault() ? (err = CL_MEM_OBJECT_ALLOCATION_FAILURE, NULL)
+                               : clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, want, NULL, &err);
+    if (err != CL_SUCCESS) {
+        char what[64];
+        snprintf(what, sizeof what, "scratch clCreateBuffer(%zu bytes)", want);
+        return clf__cl_error(ctx, err, what);
+    }
+    if (ctx->scratch[slot]) clReleaseMemObject(ctx->scratch[slot]);
+    ctx->scratch[slot] = m;
+    ctx->scratch_size[slot] = want;
+    *out = m;
+    return CLF_OK;
+}
+
+void clf_context_scratch_bytes(const clf_context *ctx, size_t *bytes)
+{
+    size_t total = 0;
+    for (int i = 0; ctx && i < 4; i++) total += ctx->scratch_size[i];
+    *bytes = total;
 }
 
 long clf_context_blocking_calls(const clf_context *ctx) { return ctx ? ctx->blocking_calls : 0; }

@@ -73,6 +73,8 @@ struct clf_context {
     long live_buffers;        /* device allocations made through clf_buffer_create, not freed */
     size_t live_buffer_bytes; /* and their bytes */
     long blocking_calls;      /* host synchronisations: blocking reads, finishes */
+    cl_mem scratch[4];        /* reusable device scratch, one per clf__scratch slot */
+    size_t scratch_size[4];
     clf__prof_event *prof;    /* profiled launches since the last clf_context_profile() */
     size_t n_prof, cap_prof;
     char last_error[8192];
@@ -151,6 +153,11 @@ clf_status clf__device_error_buffer(clf_context *ctx, cl_mem *out);
 /* Blocking: reads the error word if it exists; a raised error is cleared and
  * returned as CLF_ERR_OUT_OF_RANGE with its message. */
 clf_status clf__device_error_check(clf_context *ctx);
+
+/* Scratch slots: a device buffer per slot that grows on demand and is
+ * reused by every later call (safe on the context's in-order queue). */
+enum { CLF__SCRATCH_GEMM = 0, CLF__SCRATCH_ATTENTION = 1, CLF__SCRATCH_TOPK = 2, CLF__SCRATCH_OTHER = 3 };
+clf_status clf__scratch(clf_context *ctx, int slot, size_t bytes, cl_mem *out);
 
 /* mkdir -p; 0 on success. */
 int clf__mkdirs(const char *path);
