@@ -1,2 +1,132 @@
-/* clf_copy: being written (issue 3). */
-typedef int clf__placeholder_copy;
+/*
+ * clf_copy and clf_kv_append: strided element copies with dtype conversion.
+ * A KV-cache append is a copy into a slice of the cache, so both share one
+ * implementation that names the public op in its messages.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/ops_internal.h"
+
+/* The shape and both sides' strides after dropping size-1 dimensions and
+ * merging neighbours that are contiguous on both sides, right-aligned in 4
+ * slots (leading slots have size 1). A dense copy becomes one dimension. */
+typedef struct copy_plan {
+    int64_t shape[4];
+    int64_t ss[4]; /* source strides, elements */
+    int64_t ds[4]; /* destination strides, elements */
+} copy_plan;
+
+static void plan_copy(const clf_tensor *src, const clf_tensor *dst, copy_plan *p)
+{
+    int64_t sh[4], ss[4], ds[4];
+    int n = 0;
+    for (int i = 0; i < src->ndim; i++) {
+        if (src->shape[i] == 1) continue;
+        if (n > 0 && ss[n - 1] == src->shape[i] * src->stride[i] &&
+            ds[n - 1] == src->shape[i] * dst->stride[i]) {
+            /* The previous dimension steps exactly over this one on both
+             * sides: fold this one into it. */
+            sh[n - 1] *= src->shape[i];
+            ss[n - 1] = src->stride[i];
+            ds[n - 1] = dst->stride[i];
+            continue;
+        }
+        sh[n] = src->shape[i];
+        ss[n] = src->stride[i];
+        ds[n] = dst->stride[i];
+        n++;
+    }
+    for (int i = 0; i < 4; i++) {
+        int j = i - (4 - n);
+        p->shape[i] = j >= 0 ? sh[j] : 1;
+        p->ss[i] = j >= 0 ? ss[j] : 0;
+        p->ds[i] = j >= 0 ? ds[j] : 0;
+    }
+}
+
+static const char *kernel_for(clf_dtype s, clf_dtype d)
+{
+    if (s == d) return s == CLF_F16 ? "copy_b16" : "copy_b32";
+    if (s == CLF_F32 && d == CLF_F16) return "copy_f32_f16";
+    if (s == CLF_F16 && d == CLF_F32) return "copy_f16_f32";
+    return NULL; /* i32 <-> float: not a conversion we offer */
+}
+
+/* dst = src for already-checked tensors; op names the public call. */
+static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *src,
+                            clf_tensor *dst)
+{
+    char d1[160], d2[160];
+    const char *name = kernel_for(src->dtype, dst->dtype);
+    if (!name)
+        return clf__error(ctx, CLF_ERR_DTYPE,
+                          "%s: cannot copy %s into %s (f32 <-> f16 or i32 -> i32 only)", op,
+                          clf__desc(src, d1), clf__desc(dst, d2));
+    bool same = src->ndim == dst->ndim;
+    for (int i = 0; same && i < src->ndim; i++) same = src->shape[i] == dst->shape[i];
+    if (!same)
+        return clf__error(ctx, CLF_ERR_SHAPE, "%s: src is %s but dst is %s (shapes must match)",
+                          op, clf__desc(src, d1), clf__desc(dst, d2));
+    if (clf__overlap(src, dst))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: src %s and dst %s overlap in one buffer",
+                          op, clf__desc(src, d1), clf__desc(dst, d2));
+
+    copy_plan p;
+    plan_copy(src, dst, &p);
+    const uint64_t total = (uint64_t)clf_tensor_numel(src);
+    /* 32-bit index arithmetic unless the view is too large for it. */
+    const char *options = total > 0xffffffffull ? "-DCLF_COPY_WIDE=1" : NULL;
+    cl_kernel k;
+    CLF_TRY(clf__kernel_get(ctx, "copy", options, name, &k));
+    cl_ulong s_off = (cl_ulong)src->offset, d_off = (cl_ulong)dst->offset;
+    cl_long ss[4], ds[4];
+    for (int i = 0; i < 4; i++) {
+        ss[i] = (cl_long)p.ss[i];
+        ds[i] = (cl_long)p.ds[i];
+    }
+    cl_ulong n1 = (cl_ulong)p.shape[1], n2 = (cl_ulong)p.shape[2], n3 = (cl_ulong)p.shape[3];
+    cl_ulong tot = (cl_ulong)total;
+    const clf__karg args[] = {
+        CLF_KMEM(src),  CLF_KARG(s_off), CLF_KARG(ss[0]), CLF_KARG(ss[1]), CLF_KARG(ss[2]),
+        CLF_KARG(ss[3]), CLF_KMEM(dst),  CLF_KARG(d_off), CLF_KARG(ds[0]), CLF_KARG(ds[1]),
+        CLF_KARG(ds[2]), CLF_KARG(ds[3]), CLF_KARG(n1),   CLF_KARG(n2),    CLF_KARG(n3),
+        CLF_KARG(tot),
+    };
+    CLF_TRY(clf__set_args(ctx, k, name, args, CLF_ARRAY_LEN(args)));
+    size_t local = 256, global = clf__round_up((size_t)total, local);
+    return clf__launch(ctx, k, name, 1, &global, &local);
+}
+
+clf_status clf_copy(clf_context *ctx, const clf_tensor *src, clf_tensor *dst)
+{
+    if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_copy: NULL context");
+    const unsigned any = CLF__DT_FLOAT | CLF__DT(CLF_I32);
+    CLF_TRY(clf__check_arg(ctx, "clf_copy", "src", src, any, 1, CLF_MAX_DIMS));
+    CLF_TRY(clf__check_arg(ctx, "clf_copy", "dst", dst, any, 1, CLF_MAX_DIMS));
+    return copy_impl(ctx, "clf_copy", src, dst);
+}
+
+clf_status clf_kv_append(clf_context *ctx, clf_tensor *cache, int64_t pos, const clf_tensor *src)
+{
+    static const char op[] = "clf_kv_append";
+    if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
+    CLF_TRY(clf__check_arg(ctx, op, "cache", cache, CLF__DT_FLOAT, 4, 4));
+    CLF_TRY(clf__check_arg(ctx, op, "src", src, CLF__DT_FLOAT, 4, 4));
+    char d1[160], d2[160];
+    if (cache->shape[0] != src->shape[0] || cache->shape[2] != src->shape[2] ||
+        cache->shape[3] != src->shape[3])
+        return clf__error(ctx, CLF_ERR_SHAPE,
+                          "%s: cache is %s but src is %s (expected (B, capacity, H, Dh) and "
+                          "(B, n, H, Dh))",
+                          op, clf__desc(cache, d1), clf__desc(src, d2));
+    const int64_t n = src->shape[1], cap = cache->shape[1];
+    if (pos < 0 || pos > cap - n)
+        return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
+                          "%s: positions [%lld, %lld) do not fit the cache's capacity %lld", op,
+                          (long long)pos, (long long)(pos + n), (long long)cap);
+    clf_tensor slot = *cache; /* (B, n, H, Dh) at [pos, pos + n): always inside the cache */
+    slot.shape[1] = n;
+    slot.offset += pos * cache->stride[1];
+    return copy_impl(ctx, op, src, &slot);
+}
