@@ -1,2 +1,227 @@
-/* clf_elementwise: being written (issue 3). */
-typedef int clf__placeholder_elementwise;
+/*
+ * Elementwise ops: clf_activation, clf_scale, clf_add (kernels/elementwise.cl).
+ *
+ * Any strides on every operand (views, permutations, a non-unit innermost
+ * stride), any mix of f32 and f16 storage. The host folds the operands into
+ * one iteration shape of at most four dimensions, dropping size-1 dimensions
+ * and merging dimensions that are contiguous in every operand, so the kernel
+ * sees dense tensors as one dimension.
+ *
+ * Aliasing: y may be the very same view as an input (in place). Any other
+ * overlap would let one work-item overwrite what another still has to read,
+ * so it is refused with CLF_ERR_INVALID_ARG.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/ops_internal.h"
+
+#define EW_OP_SCALE 16 /* kernels/elementwise.cl: after the clf_act values */
+#define EW_MAX_OPERANDS 3
+
+/* One iteration shape and the strides of each operand over it. */
+typedef struct ew_iter {
+    int n_ops;
+    int ndim;
+    int64_t shape[CLF_MAX_DIMS];
+    int64_t stride[EW_MAX_OPERANDS][CLF_MAX_DIMS];
+} ew_iter;
+
+/* The iteration over `shape` (ndim dims), operand k's tensor aligned to its
+ * innermost dimensions: a dimension the operand lacks or has as size 1 gets
+ * stride 0 (broadcast). Drops size-1 dimensions, then merges neighbours that
+ * are contiguous in every operand, then pads to 4 dimensions in front. */
+static void ew_iter_make(ew_iter *it, int ndim, const int64_t *shape, const clf_tensor *const *ops,
+                         int n_ops)
+{
+    memset(it, 0, sizeof *it);
+    it->n_ops = n_ops;
+    int n = 0;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] == 1) continue;
+        it->shape[n] = shape[d];
+        for (int k = 0; k < n_ops; k++) {
+            int kd = ops[k]->ndim - (ndim - d); /* the operand's own dimension index */
+            it->stride[k][n] = (kd >= 0 && ops[k]->shape[kd] != 1) ? ops[k]->stride[kd] : 0;
+        }
+        n++;
+    }
+    /* Walk from the innermost dimension outwards, folding dimension d into
+     * the one inside it when every operand steps over d exactly as if the
+     * two were one dimension. Built innermost first, then reversed. */
+    int64_t oshape[CLF_MAX_DIMS], ostride[EW_MAX_OPERANDS][CLF_MAX_DIMS];
+    int m = 0;
+    for (int d = n - 1; d >= 0; d--) {
+        int fold = m > 0;
+        for (int k = 0; fold && k < n_ops; k++)
+            fold = it->stride[k][d] == ostride[k][m - 1] * oshape[m - 1];
+        if (fold) {
+            oshape[m - 1] *= it->shape[d];
+            continue;
+        }
+        oshape[m] = it->shape[d];
+        for (int k = 0; k < n_ops; k++) ostride[k][m] = it->stride[k][d];
+        m++;
+    }
+    /* Outermost first, padded in front with size 1, stride 0. */
+    for (int e = 0; e < CLF_MAX_DIMS; e++) {
+        int src = CLF_MAX_DIMS - 1 - e; /* index into the innermost-first arrays */
+        it->shape[e] = src < m ? oshape[src] : 1;
+        for (int k = 0; k < n_ops; k++) it->stride[k][e] = src < m ? ostride[k][src] : 0;
+    }
+    it->ndim = CLF_MAX_DIMS;
+}
+
+static cl_long4 ew_long4(const int64_t *v)
+{
+    cl_long4 r;
+    for (int i = 0; i < 4; i++) r.s[i] = (cl_long)v[i];
+    return r;
+}
+
+static int same_shape(const clf_tensor *a, const clf_tensor *b)
+{
+    if (a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+/* Same buffer, dtype, offset, shape, and strides wherever the size is not 1:
+ * the same elements in the same order, which in-place ops accept. */
+static int same_view(const clf_tensor *a, const clf_tensor *b)
+{
+    if (a->buffer != b->buffer || a->dtype != b->dtype || a->offset != b->offset ||
+        !same_shape(a, b))
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != 1 && a->stride[i] != b->stride[i]) return 0;
+    return 1;
+}
+
+/* y may be x itself or disjoint from it. */
+static clf_status check_alias(clf_context *ctx, const char *op, const char *yname,
+                              const clf_tensor *y, const char *xname, const clf_tensor *x)
+{
+    if (clf__overlap(x, y) && !same_view(x, y)) {
+        char d1[160], d2[160];
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: %s %s partially overlaps %s %s (in place needs the same view)", op,
+                          yname, clf__desc(y, d1), xname, clf__desc(x, d2));
+    }
+    return CLF_OK;
+}
+
+/* Work-group size for a 1-D elementwise launch: PoCL runs a work-group as a
+ * loop on one core and vectorises across it, so 64 is plenty there; GPUs get
+ * 256. Never above the kernel's or the device's limit. */
+static size_t ew_local_size(clf_context *ctx, cl_kernel k)
+{
+    size_t want = ctx->info.device_class == CLF_DEVICE_CPU ? 64 : 256;
+    size_t kmax = 0;
+    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
+                                 NULL) != CL_SUCCESS || kmax == 0)
+        kmax = want;
+    if (ctx->info.max_work_group_size && ctx->info.max_work_group_size < kmax)
+        kmax = (size_t)ctx->info.max_work_group_size;
+    while (want > 1 && want > kmax) want /= 2;
+    return want;
+}
+
+static clf_status ew_launch(clf_context *ctx, cl_kernel k, const char *name, const ew_iter *it)
+{
+    int64_t total = 1;
+    for (int i = 0; i < CLF_MAX_DIMS; i++) total *= it->shape[i];
+    size_t local = ew_local_size(ctx, k);
+    size_t global = clf__round_up((size_t)total, local);
+    return clf__launch(ctx, k, name, 1, &global, &local);
+}
+
+/* y = op(x) for an activation or EW_OP_SCALE. */
+static clf_status unary(clf_context *ctx, const char *opname, int op, const clf_tensor *x,
+                        float s, clf_tensor *y)
+{
+    if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: ctx is NULL", opname);
+    CLF_TRY(clf__check_arg(ctx, opname, "x", x, CLF__DT_FLOAT, 1, CLF_MAX_DIMS));
+    CLF_TRY(clf__check_arg(ctx, opname, "y", y, CLF__DT_FLOAT, 1, CLF_MAX_DIMS));
+    char d1[160], d2[160];
+    if (!same_shape(x, y))
+        return clf__error(ctx, CLF_ERR_SHAPE, "%s: x is %s but y is %s", opname, clf__desc(x, d1),
+                          clf__desc(y, d2));
+    CLF_TRY(check_alias(ctx, opname, "y", y, "x", x));
+
+    const clf_tensor *ops[2] = {x, y};
+    ew_iter it;
+    ew_iter_make(&it, x->ndim, x->shape, ops, 2);
+
+    cl_kernel k;
+    CLF_TRY(clf__kernel_get(ctx, "elementwise", NULL, "ew_unary", &k));
+    cl_ulong xoff = (cl_ulong)x->offset, yoff = (cl_ulong)y->offset;
+    cl_long4 xs = ew_long4(it.stride[0]), ys = ew_long4(it.stride[1]), shape = ew_long4(it.shape);
+    cl_int flags = (x->dtype == CLF_F16 ? 1 : 0) | (y->dtype == CLF_F16 ? 2 : 0);
+    cl_int opc = op;
+    const clf__karg args[] = {CLF_KMEM(x),       CLF_KARG(xoff), CLF_KARG(xs),
+                              CLF_KMEM(y),       CLF_KARG(yoff), CLF_KARG(ys),
+                              CLF_KARG(shape),   CLF_KARG(flags), CLF_KARG(opc),
+                              CLF_KARG(s)};
+    CLF_TRY(clf__set_args(ctx, k, "ew_unary", args, CLF_ARRAY_LEN(args)));
+    return ew_launch(ctx, k, "ew_unary", &it);
+}
+
+clf_status clf_activation(clf_context *ctx, clf_act act, const clf_tensor *x, clf_tensor *y)
+{
+    if ((int)act < CLF_ACT_NONE || (int)act > CLF_ACT_SILU)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_activation: unknown activation %d",
+                          (int)act);
+    return unary(ctx, "clf_activation", (int)act, x, 0.0f, y);
+}
+
+clf_status clf_scale(clf_context *ctx, const clf_tensor *x, float s, clf_tensor *y)
+{
+    return unary(ctx, "clf_scale", EW_OP_SCALE, x, s, y);
+}
+
+clf_status clf_add(clf_context *ctx, const clf_tensor *a, const clf_tensor *b, clf_tensor *y)
+{
+    static const char *op = "clf_add";
+    if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: ctx is NULL", op);
+    CLF_TRY(clf__check_arg(ctx, op, "a", a, CLF__DT_FLOAT, 1, CLF_MAX_DIMS));
+    CLF_TRY(clf__check_arg(ctx, op, "b", b, CLF__DT_FLOAT, 1, CLF_MAX_DIMS));
+    CLF_TRY(clf__check_arg(ctx, op, "y", y, CLF__DT_FLOAT, 1, CLF_MAX_DIMS));
+    char d1[160], d2[160];
+    /* b lines up with a's innermost dimensions; each of its sizes is a's or
+     * 1 (broadcast), as in NumPy: (N) and (1, N) are bias adds on (..., N). */
+    int fits = b->ndim <= a->ndim;
+    for (int i = 0; fits && i < b->ndim; i++) {
+        int64_t bn = b->shape[b->ndim - 1 - i], an = a->shape[a->ndim - 1 - i];
+        fits = bn == an || bn == 1;
+    }
+    if (!fits)
+        return clf__error(ctx, CLF_ERR_SHAPE,
+                          "%s: b is %s, which does not broadcast to a %s (b's sizes must match "
+                          "a's innermost sizes or be 1)",
+                          op, clf__desc(b, d1), clf__desc(a, d2));
+    if (!same_shape(a, y))
+        return clf__error(ctx, CLF_ERR_SHAPE, "%s: a is %s but y is %s", op, clf__desc(a, d1),
+                          clf__desc(y, d2));
+    CLF_TRY(check_alias(ctx, op, "y", y, "a", a));
+    CLF_TRY(check_alias(ctx, op, "y", y, "b", b));
+
+    const clf_tensor *ops[3] = {a, b, y};
+    ew_iter it;
+    ew_iter_make(&it, a->ndim, a->shape, ops, 3);
+
+    cl_kernel k;
+    CLF_TRY(clf__kernel_get(ctx, "elementwise", NULL, "ew_add", &k));
+    cl_ulong aoff = (cl_ulong)a->offset, boff = (cl_ulong)b->offset, yoff = (cl_ulong)y->offset;
+    cl_long4 as = ew_long4(it.stride[0]), bs = ew_long4(it.stride[1]),
+             ys = ew_long4(it.stride[2]), shape = ew_long4(it.shape);
+    cl_int flags = (a->dtype == CLF_F16 ? 1 : 0) | (b->dtype == CLF_F16 ? 2 : 0) |
+                   (y->dtype == CLF_F16 ? 4 : 0);
+    const clf__karg args[] = {CLF_KMEM(a),     CLF_KARG(aoff), CLF_KARG(as),
+                              CLF_KMEM(b),     CLF_KARG(boff), CLF_KARG(bs),
+                              CLF_KMEM(y),     CLF_KARG(yoff), CLF_KARG(ys),
+                              CLF_KARG(shape), CLF_KARG(flags)};
+    CLF_TRY(clf__set_args(ctx, k, "ew_add", args, CLF_ARRAY_LEN(args)));
+    return ew_launch(ctx, k, "ew_add", &it);
+}
