@@ -1,2 +1,138 @@
-/* clf_softmax: being written (issue 3). */
-typedef int clf__placeholder_softmax;
+/*
+ * clf_softmax (kernels/softmax.cl): softmax or log-softmax over the last
+ * dimension with a scale, an additive mask and the causal rule.
+ *
+ * One work-group per row, an online (max, sum) per work-item and a tree merge
+ * in local memory, then one more pass that writes: two reads of each row, any
+ * row length (the tests go to 65536 columns). Any strides on x, y and the
+ * mask (views, an innermost stride other than 1), any f32/f16 mix.
+ *
+ * The mask: the documented (rows, cols) is added to every leading batch; more
+ * generally any mask whose shape lines up with x's innermost dimensions with
+ * each size equal to x's or 1 is broadcast, so a key-padding mask
+ * (B, 1, 1, cols) for scores (B, H, rows, cols) also works.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/ops_internal.h"
+
+static const char *OP = "clf_softmax";
+
+/* Work-group size for one row of `cols`: the next power of two, kept within
+ * [16, 128] on CPUs (PoCL runs a group as a loop on one core and vectorises
+ * across it, 64-256 work best) and [32, 256] on GPUs, and within the kernel's
+ * and the device's limits. A power of two because the merge is a halving
+ * tree. */
+static size_t row_local_size(clf_context *ctx, cl_kernel k, int64_t cols)
+{
+    int cpu = ctx->info.device_class == CLF_DEVICE_CPU;
+    size_t lo = cpu ? 16 : 32, hi = cpu ? 128 : 256;
+    size_t want = 1;
+    while ((int64_t)want < cols && want < hi) want *= 2;
+    if (want < lo) want = lo;
+    size_t kmax = 0;
+    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
+                                 NULL) != CL_SUCCESS || kmax == 0)
+        kmax = want;
+    if (ctx->info.max_work_group_size && ctx->info.max_work_group_size < kmax)
+        kmax = (size_t)ctx->info.max_work_group_size;
+    while (want > 1 && want > kmax) want /= 2;
+    return want;
+}
+
+/* Shape and strides of t aligned to the innermost of 4 dimensions; missing
+ * leading dimensions have size 1 and stride 0. */
+static void as4(const clf_tensor *t, int64_t shape[4], cl_long4 *stride)
+{
+    for (int e = 0; e < 4; e++) {
+        int d = t->ndim - 4 + e;
+        shape[e] = d >= 0 ? t->shape[d] : 1;
+        stride->s[e] = d >= 0 ? (cl_long)t->stride[d] : 0;
+    }
+}
+
+static int same_view(const clf_tensor *a, const clf_tensor *b)
+{
+    if (a->buffer != b->buffer || a->dtype != b->dtype || a->offset != b->offset ||
+        a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i] || (a->shape[i] != 1 && a->stride[i] != b->stride[i]))
+            return 0;
+    return 1;
+}
+
+clf_status clf_softmax(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
+                       const clf_softmax_params *params)
+{
+    if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: ctx is NULL", OP);
+    clf_softmax_params p = {0};
+    if (params) p = *params;
+    CLF_TRY(clf__check_arg(ctx, OP, "x", x, CLF__DT_FLOAT, 1, CLF_MAX_DIMS));
+    CLF_TRY(clf__check_arg(ctx, OP, "y", y, CLF__DT_FLOAT, 1, CLF_MAX_DIMS));
+    char d1[160], d2[160];
+    int same = x->ndim == y->ndim;
+    for (int i = 0; same && i < x->ndim; i++) same = x->shape[i] == y->shape[i];
+    if (!same)
+        return clf__error(ctx, CLF_ERR_SHAPE, "%s: x is %s but y is %s", OP, clf__desc(x, d1),
+                          clf__desc(y, d2));
+    if (clf__overlap(x, y) && !same_view(x, y))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: y %s partially overlaps x %s (in place needs the same view)", OP,
+                          clf__desc(y, d1), clf__desc(x, d2));
+    const clf_tensor *mask = p.mask;
+    if (mask) {
+        CLF_TRY(clf__check_arg(ctx, OP, "mask", mask, CLF__DT_FLOAT, 1, CLF_MAX_DIMS));
+        int fits = mask->ndim <= x->ndim;
+        for (int i = 0; fits && i < mask->ndim; i++) {
+            int64_t mn = mask->shape[mask->ndim - 1 - i], xn = x->shape[x->ndim - 1 - i];
+            fits = mn == xn || mn == 1;
+        }
+        if (!fits)
+            return clf__error(ctx, CLF_ERR_SHAPE,
+                              "%s: mask is %s for x %s; expected (rows, cols) = the last two "
+                              "sizes of x (sizes of 1 broadcast)",
+                              OP, clf__desc(mask, d1), clf__desc(x, d2));
+        /* y written while other rows still read the mask would corrupt it. */
+        if (clf__overlap(mask, y))
+            return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: y %s overlaps mask %s", OP,
+                              clf__desc(y, d1), clf__desc(mask, d2));
+    }
+    float scale = p.scale == 0.0f ? 1.0f : p.scale;
+
+    int64_t shape[4], mshape[4];
+    cl_long4 xs, ys, ms;
+    as4(x, shape, &xs);
+    as4(y, mshape, &ys); /* same shape as x */
+    if (mask) {
+        as4(mask, mshape, &ms);
+        for (int e = 0; e < 4; e++)
+            if (mshape[e] == 1) ms.s[e] = 0; /* broadcast */
+    } else {
+        memset(&ms, 0, sizeof ms);
+    }
+    int64_t rows = shape[0] * shape[1] * shape[2];
+    cl_long n1 = (cl_long)shape[1], n2 = (cl_long)shape[2], C = (cl_long)shape[3];
+    cl_ulong xoff = (cl_ulong)x->offset, yoff = (cl_ulong)y->offset;
+    cl_ulong moff = mask ? (cl_ulong)mask->offset : 0;
+    cl_int flags = (x->dtype == CLF_F16 ? 1 : 0) | (y->dtype == CLF_F16 ? 2 : 0) |
+                   (mask && mask->dtype == CLF_F16 ? 4 : 0) | (mask ? 8 : 0) |
+                   (p.causal ? 16 : 0) | (p.log ? 32 : 0);
+
+    cl_kernel k;
+    CLF_TRY(clf__kernel_get(ctx, "softmax", NULL, "softmax_rows", &k));
+    size_t local = row_local_size(ctx, k, C);
+    /* Without a mask the kernel never reads it; x's buffer stands in so that
+     * no NULL buffer reaches the driver. */
+    const clf_tensor *mt = mask ? mask : x;
+    const clf__karg args[] = {
+        CLF_KMEM(x),     CLF_KARG(xoff), CLF_KARG(xs), CLF_KMEM(y),    CLF_KARG(yoff),
+        CLF_KARG(ys),    CLF_KMEM(mt),   CLF_KARG(moff), CLF_KARG(ms), CLF_KARG(n1),
+        CLF_KARG(n2),    CLF_KARG(C),    CLF_KARG(scale), CLF_KARG(flags),
+        CLF_KLOCAL(local * sizeof(cl_float2)),
+    };
+    CLF_TRY(clf__set_args(ctx, k, "softmax_rows", args, CLF_ARRAY_LEN(args)));
+    size_t global = (size_t)rows * local;
+    return clf__launch(ctx, k, "softmax_rows", 1, &global, &local);
+}
