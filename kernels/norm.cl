@@ -1,1 +1,118 @@
-/* norm kernels: being written (issue 3). */
+/*
+ * LayerNorm and RMSNorm over the last dimension, with a fused residual add.
+ *
+ * Tensors are seen as four dimensions (n0, n1, n2, D), outermost first; a row
+ * is one (i0, i1, i2). Every tensor has its own element offset and strides
+ * (any view); gamma and beta are (D) with their own stride.
+ *
+ * Storage dtypes are run-time flags (bit set = f16): the branch is uniform
+ * over the launch and keeps one program per device instead of one per dtype
+ * combination. f16 is read and written with vload_half/vstore_half_rte (core
+ * OpenCL 1.2); arithmetic is f32. No extension is needed.
+ */
+
+inline float nm_load(const __global float *p, const long i, const int f16)
+{
+    return f16 ? vload_half((size_t)i, (const __global half *)p) : p[i];
+}
+
+inline void nm_store(__global float *p, const long i, const float v, const int f16)
+{
+    if (f16)
+        vstore_half_rte(v, (size_t)i, (__global half *)p);
+    else
+        p[i] = v;
+}
+
+/* Sum of v over the work-group (L a power of two, red: L floats). Every
+ * work-item must call it; red is free again when it returns. */
+inline float nm_group_sum(__local float *red, const float v)
+{
+    const int lid = (int)get_local_id(0);
+    red[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int step = (int)get_local_size(0) / 2; step > 0; step /= 2) {
+        if (lid < step) red[lid] += red[lid + step];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float total = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* everyone has read red[0] before reuse */
+    return total;
+}
+
+/* Flag bits. */
+#define NM_X16 1
+#define NM_R16 2
+#define NM_G16 4
+#define NM_B16 8
+#define NM_Y16 16
+#define NM_S16 32
+#define NM_HAS_R 64
+#define NM_HAS_B 128
+#define NM_HAS_S 256
+#define NM_RMS 512
+
+/* s = x (+ residual) at column c of this row. */
+#define NM_S(c)                                                                                \
+    (nm_load(x, xb + (c) * xs.s3, flags & NM_X16) +                                            \
+     ((flags & NM_HAS_R) ? nm_load(r, rb + (c) * rs.s3, flags & NM_R16) : 0.0f))
+
+/*
+ * norm_rows: y = (s - mean) / sqrt(var + eps) * gamma + beta (LayerNorm) or
+ * y = s / sqrt(mean(s^2) + eps) * gamma (RMSNorm), s = x + residual, and
+ * sum_out = s when asked.
+ * Launch: 1-D, global = rows * L, local = L, L a power of two; one
+ * work-group per row (row = i2 + n2 * (i1 + n1 * i0)). Each work-item walks
+ * columns lid, lid + L, ...; red holds L floats.
+ * Two reductions: the mean (LayerNorm) or mean of squares (RMSNorm), then for
+ * LayerNorm the variance around that mean, the two-pass form, which stays
+ * accurate when |mean| >> std (E[s^2] - mean^2 does not). RMSNorm skips the
+ * second walk by giving it no columns, so that every work-item still meets
+ * every barrier. The last walk writes; it reads x[c] and residual[c] before
+ * writing y[c] and sum_out[c] in the same work-item, so y and sum_out may be
+ * the very same views as x or residual. No early return (PoCL).
+ */
+__kernel void norm_rows(const __global float *x, const ulong xoff, const long4 xs,
+                        const __global float *r, const ulong roff, const long4 rs,
+                        const __global float *g, const ulong goff, const long gs,
+                        const __global float *b, const ulong boff, const long bs,
+                        __global float *y, const ulong yoff, const long4 ys,
+                        __global float *so, const ulong soff, const long4 ss,
+                        const long n1, const long n2, const long D, const float eps,
+                        const int flags, __local float *red)
+{
+    const long row = get_group_id(0);
+    const long lid = get_local_id(0);
+    const long L = get_local_size(0);
+    const long i2 = row % n2, i1 = (row / n2) % n1, i0 = row / (n2 * n1);
+    const long xb = (long)xoff + i0 * xs.s0 + i1 * xs.s1 + i2 * xs.s2;
+    const long rb = (long)roff + i0 * rs.s0 + i1 * rs.s1 + i2 * rs.s2;
+    const long yb = (long)yoff + i0 * ys.s0 + i1 * ys.s1 + i2 * ys.s2;
+    const long sb = (long)soff + i0 * ss.s0 + i1 * ss.s1 + i2 * ss.s2;
+    const int rms = (flags & NM_RMS) != 0;
+
+    float acc = 0.0f;
+    for (long c = lid; c < D; c += L) {
+        const float s = NM_S(c);
+        acc += rms ? s * s : s;
+    }
+    const float first = nm_group_sum(red, acc) / (float)D;
+    const float mean = rms ? 0.0f : first;
+
+    acc = 0.0f;
+    const long d2 = rms ? 0 : D; /* RMSNorm: no second walk, same barriers */
+    for (long c = lid; c < d2; c += L) {
+        const float t = NM_S(c) - mean;
+        acc += t * t;
+    }
+    const float second = nm_group_sum(red, acc) / (float)D;
+    const float inv = rsqrt((rms ? first : second) + eps);
+
+    for (long c = lid; c < D; c += L) {
+        const float s = NM_S(c);
+        float v = (s - mean) * inv * nm_load(g, (long)goff + c * gs, flags & NM_G16);
+        if (flags & NM_HAS_B) v += nm_load(b, (long)boff + c * bs, flags & NM_B16);
+        if (flags & NM_HAS_S) nm_store(so, sb + c * ss.s3, s, flags & NM_S16);
+        nm_store(y, yb + c * ys.s3, v, flags & NM_Y16);
+    }
+}
