@@ -194,13 +194,13 @@ Test(tensor, errors_name_the_problem)
         /* Device memory accounting follows buffers. */
         long n0, n1;
         size_t b0, b1;
-        clf_context_memory(ctx, &n0, &b0);
+        clf_context_memory(ctx, &n0, &b0, NULL);
         cr_assert_eq(clf_tensor_create(ctx, CLF_F16, 2, (int64_t[]){3, 5}, &t), CLF_OK);
-        clf_context_memory(ctx, &n1, &b1);
+        clf_context_memory(ctx, &n1, &b1, NULL);
         cr_assert_eq(n1, n0 + 1);
         cr_assert_eq(b1, b0 + 30);
         clf_tensor_free(&t);
-        clf_context_memory(ctx, &n1, &b1);
+        clf_context_memory(ctx, &n1, &b1, NULL);
         cr_assert_eq(n1, n0);
     }
 }
@@ -217,7 +217,7 @@ Test(tensor, opencl_allocation_failure_is_device_memory_error)
         cr_assert(strstr(clf_context_last_error(ctx), "CL_MEM_OBJECT_ALLOCATION_FAILURE"), "%s",
                   clf_context_last_error(ctx));
         long n;
-        clf_context_memory(ctx, &n, NULL);
+        clf_context_memory(ctx, &n, NULL, NULL);
         cr_assert_eq(n, 0);
     }
 }

@@ -97,9 +97,12 @@ CLF_API clf_status clf_context_profile(clf_context *ctx, clf_profile_record *out
  * finishes): a test counts them around a run to prove it has none inside. */
 CLF_API long clf_context_blocking_calls(const clf_context *ctx);
 
-/* Device allocations made through the context and not yet freed, and their
- * bytes (buffers and tensors; not the drivers' or CLBlast's own). */
-CLF_API void clf_context_memory(const clf_context *ctx, long *buffers, size_t *bytes);
+/* Device allocations made through the context and not yet freed, their
+ * bytes, and the most bytes that were ever live at once (buffers, tensors and
+ * op temporaries; not scratch slots, nor the drivers' or CLBlast's own).
+ * Any pointer may be NULL. */
+CLF_API void clf_context_memory(const clf_context *ctx, long *buffers, size_t *bytes,
+                                size_t *peak_bytes);
 
 /* Bytes of device scratch the context's ops keep for reuse (GEMM temporaries,
  * split-key attention partials, ...). */

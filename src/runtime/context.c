@@ -274,8 +274,9 @@ void clf_context_scratch_bytes(const clf_context *ctx, size_t *bytes)
 
 long clf_context_blocking_calls(const clf_context *ctx) { return ctx ? ctx->blocking_calls : 0; }
 
-void clf_context_memory(const clf_context *ctx, long *buffers, size_t *bytes)
+void clf_context_memory(const clf_context *ctx, long *buffers, size_t *bytes, size_t *peak_bytes)
 {
     if (buffers) *buffers = ctx ? ctx->live_buffers : 0;
     if (bytes) *bytes = ctx ? ctx->live_buffer_bytes : 0;
+    if (peak_bytes) *peak_bytes = ctx ? ctx->peak_buffer_bytes : 0;
 }

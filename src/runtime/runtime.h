@@ -72,7 +72,10 @@ struct clf_context {
     cl_mem device_error;      /* int[4] raised by kernels (code, value, index, limit); lazy */
     long live_buffers;        /* device allocations made through clf_buffer_create, not freed */
     size_t live_buffer_bytes; /* and their bytes */
+    size_t peak_buffer_bytes; /* the largest live_buffer_bytes seen */
     long blocking_calls;      /* host synchronisations: blocking reads, finishes */
+    signed char gemm_choice[4]; /* per GEMM shape class: 0 unknown, else a clf_gemm_provider */
+    double gemm_choice_s[4][2];  /* measured medians (builtin, clblast), 0 = not measured */
     cl_mem scratch[4];        /* reusable device scratch, one per clf__scratch slot */
     size_t scratch_size[4];
     clf__prof_event *prof;    /* profiled launches since the last clf_context_profile() */

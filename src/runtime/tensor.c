@@ -54,6 +54,7 @@ clf_status clf_buffer_create(clf_context *ctx, size_t bytes, clf_buffer **out)
     buf->size = bytes;
     ctx->live_buffers++;
     ctx->live_buffer_bytes += bytes;
+    if (ctx->live_buffer_bytes > ctx->peak_buffer_bytes) ctx->peak_buffer_bytes = ctx->live_buffer_bytes;
     *out = buf;
     return CLF_OK;
 }
