@@ -35,10 +35,15 @@ inline float ew_apply(const float v, const int op, const float s)
 {
     switch (op) {
     case 1: return fmax(v, 0.0f);
-    case 2: return 0.5f * v * (1.0f + erf(v * M_SQRT1_2_F));
+    /* The GELUs in forms without cancellation: 1 + erf(t) and 1 + tanh(u)
+     * lose every digit for negative arguments (1 + tanh(-8.5) is 9e-8, below
+     * the f32 spacing near 1), so a tail value like gelu(-5) = -1.4e-6 would
+     * come out 0 or 50% off. 1 + erf(t) = erfc(-t) and
+     * 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)) are exact rewrites. */
+    case 2: return 0.5f * v * erfc(-v * M_SQRT1_2_F);
     case 3: {
         const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
-        return 0.5f * v * (1.0f + tanh(k * (v + 0.044715f * v * v * v)));
+        return v / (1.0f + exp(-2.0f * k * (v + 0.044715f * v * v * v)));
     }
     case 4: return v / (1.0f + exp(-v));
     case EW_OP_SCALE: return v * s;
