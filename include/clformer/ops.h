@@ -126,8 +126,18 @@ typedef enum clf_pos_type {
     CLF_POS_NONE = 0,
     CLF_POS_LEARNED = 1,           /* rows of pos_table */
     CLF_POS_SINUSOIDAL = 2,        /* "Attention Is All You Need": sin at even, cos at odd columns */
-    CLF_POS_SINUSOIDAL_CONCAT = 3, /* fairseq / Marian: sin in the first D/2 columns, cos in the rest */
+    CLF_POS_SINUSOIDAL_CONCAT = 3, /* Marian (HF MarianSinusoidalPositionalEmbedding): sin in the
+                                      first ceil(D/2) columns, cos in the rest */
 } clf_pos_type;
+/* Sinusoidal columns for position p, width D, angle(i) = p / 10000^(2i / D):
+ *   CLF_POS_SINUSOIDAL:        out[2i] = sin(angle(i)), out[2i+1] = cos(angle(i));
+ *   CLF_POS_SINUSOIDAL_CONCAT: with h = ceil(D/2), out[c] = sin(angle(c)) for c < h and
+ *                              out[c] = cos(angle(c - h)) for c >= h.
+ * The CONCAT layout is HF Marian's; fairseq's SinusoidalPositionalEmbedding
+ * uses the frequency exp(-i ln(10000) / (D/2 - 1)) instead, which this does
+ * not reproduce. Computed in f32 on the device: the angle's absolute error
+ * grows like p * 1e-7 (measured NMSE about 1e-9 against float64 at
+ * p = 4095), as for a table computed in f32 on the host. */
 
 typedef struct clf_embed_params {
     float scale;                 /* multiplies the token embedding (sqrt(d_model) in the paper); 0 = 1.0 */
@@ -137,14 +147,22 @@ typedef struct clf_embed_params {
 } clf_embed_params;
 
 /* out[b, s, :] = scale * table[ids[b, s], :] + pos(pos_offset + s).
- * table (V, D) f32/f16; ids (B, S) or (S) i32; out (B, S, D) or (S, D).
- * An id outside [0, V) is never read: its row is written as zeros and the
- * next clf_context_finish() or blocking read returns CLF_ERR_OUT_OF_RANGE
- * naming the id. A position past a learned table is CLF_ERR_OUT_OF_RANGE now. */
+ * table (V, D) f32/f16; ids (B, S) or (S) i32; out (B, S, D) or (S, D)
+ * f32/f16; pos_table (P, D) f32/f16, read only for CLF_POS_LEARNED. Any
+ * strides. params NULL = all defaults (scale 1, no positions).
+ * An id outside [0, V) is never read: its row is written as zeros (no
+ * position added) and the next clf_context_finish() or blocking read returns
+ * CLF_ERR_OUT_OF_RANGE naming the id and its flat position b * S + s (the
+ * first such id when several are bad); the call itself returns CLF_OK.
+ * A position past a learned table (pos_offset + S > P) or a negative
+ * pos_offset is CLF_ERR_OUT_OF_RANGE now. out overlapping an input is
+ * CLF_ERR_INVALID_ARG. */
 CLF_API clf_status clf_embedding(clf_context *ctx, const clf_tensor *table, const clf_tensor *ids,
                                  clf_tensor *out, const clf_embed_params *params);
 
-/* Writes the sinusoidal table for positions offset .. offset+S-1 into out (S, D). */
+/* Writes the sinusoidal table for positions offset .. offset+S-1 into out
+ * (S, D) f32/f16. type is CLF_POS_SINUSOIDAL or CLF_POS_SINUSOIDAL_CONCAT
+ * (else CLF_ERR_INVALID_ARG); a negative offset is CLF_ERR_OUT_OF_RANGE. */
 CLF_API clf_status clf_positional_encoding(clf_context *ctx, clf_pos_type type, int64_t offset,
                                            clf_tensor *out);
 
@@ -177,23 +195,35 @@ CLF_API clf_status clf_attention(clf_context *ctx, const clf_tensor *q, const cl
 /* ========================== decoding helpers ========================== */
 
 /* idx[r] = the column of the largest x[r, :] (first on ties). x (R, V) f32/f16,
- * idx (R) i32. */
+ * idx (R) i32, any strides. NaN counts as smaller than every number (a row
+ * of NaN gives 0); -0 equals +0. Rows of a large V are split across
+ * work-groups when R alone cannot fill the device (a second launch reduces
+ * the partials, kept in the context's scratch). */
 CLF_API clf_status clf_argmax(clf_context *ctx, const clf_tensor *x, clf_tensor *idx);
 
 /* The k largest entries of each row, in descending order (ties: lower column
- * first). x (R, V), values (R, k) f32, indices (R, k) i32, 1 <= k <= 256. */
+ * first). x (R, V) f32/f16, values (R, k) f32, indices (R, k) i32, any
+ * strides, 1 <= k <= 256 (else CLF_ERR_INVALID_ARG) and k <= V (else
+ * CLF_ERR_SHAPE). Order as for clf_argmax: NaN after every number (its
+ * value is reported as NaN), -0 equal to +0 and reported as +0. Outputs
+ * overlapping x or each other are CLF_ERR_INVALID_ARG. */
 CLF_API clf_status clf_topk(clf_context *ctx, const clf_tensor *x, int64_t k,
                             clf_tensor *values, clf_tensor *indices);
 
 /* =========================== data movement ============================ */
 
-/* dst = src elementwise: same shape, any strides on either side, f32 <-> f16
- * conversion, or i32 -> i32. With permuted views this is the transpose that
- * splits and merges heads. src and dst must not overlap. */
+/* dst = src elementwise: same shape (same ndim too), any strides on either
+ * side, 1-4 dims, f32 <-> f16 conversion (round to nearest even), or
+ * i32 -> i32; same-dtype copies are bitwise. With permuted views this is the
+ * transpose that splits and merges heads. src and dst must not overlap
+ * (CLF_ERR_INVALID_ARG; the check compares the element ranges the two views
+ * span, so interleaved views of one buffer count as overlapping); i32 <->
+ * float is CLF_ERR_DTYPE. */
 CLF_API clf_status clf_copy(clf_context *ctx, const clf_tensor *src, clf_tensor *dst);
 
 /* KV cache append: cache (B, capacity, H, Dh) gets new (B, n, H, Dh) at
- * positions [pos, pos + n) of its second dimension. pos + n > capacity is
+ * positions [pos, pos + n) of its second dimension; both f32/f16 (converted
+ * as clf_copy does), any strides. pos < 0 or pos + n > capacity is
  * CLF_ERR_OUT_OF_RANGE. */
 CLF_API clf_status clf_kv_append(clf_context *ctx, clf_tensor *cache, int64_t pos,
                                  const clf_tensor *src);
