@@ -51,15 +51,20 @@ inline float ew_apply(const float v, const int op, const float s)
     }
 }
 
-/* Splits flat index i over shape (n0, n1, n2, n3) into coordinates. */
+/* Splits flat index i over shape (n0, n1, n2, n3) into coordinates. A dense
+ * tensor arrives as (1, 1, 1, n): then no division at all, which matters on
+ * GPUs, where 64-bit division is a long software sequence. */
 #define EW_COORDS(i, n)                                                                        \
-    long rest_ = (i);                                                                          \
-    const long c3 = rest_ % (n).s3;                                                            \
-    rest_ /= (n).s3;                                                                           \
-    const long c2 = rest_ % (n).s2;                                                            \
-    rest_ /= (n).s2;                                                                           \
-    const long c1 = rest_ % (n).s1;                                                            \
-    const long c0 = rest_ / (n).s1;
+    long c0 = 0, c1 = 0, c2 = 0, c3 = (i);                                                     \
+    if ((n).s0 * (n).s1 * (n).s2 != 1) {                                                       \
+        long rest_ = (i);                                                                      \
+        c3 = rest_ % (n).s3;                                                                   \
+        rest_ /= (n).s3;                                                                       \
+        c2 = rest_ % (n).s2;                                                                   \
+        rest_ /= (n).s2;                                                                       \
+        c1 = rest_ % (n).s1;                                                                   \
+        c0 = rest_ / (n).s1;                                                                   \
+    }
 #define EW_AT(off, st) ((long)(off) + c0 * (st).s0 + c1 * (st).s1 + c2 * (st).s2 + c3 * (st).s3)
 
 /*
