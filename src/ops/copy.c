@@ -94,7 +94,9 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
         CLF_KARG(tot),
     };
     CLF_TRY(clf__set_args(ctx, k, name, args, CLF_ARRAY_LEN(args)));
-    size_t local = 256, global = clf__round_up((size_t)total, local);
+    size_t local = 256;
+    while (local > 32 && local > ctx->info.max_work_group_size) local /= 2;
+    size_t global = clf__round_up((size_t)total, local);
     return clf__launch(ctx, k, name, 1, &global, &local);
 }
 
