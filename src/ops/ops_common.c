@@ -20,6 +20,7 @@ clf_status clf__check_arg(clf_context *ctx, const char *op, const char *arg, con
                           unsigned dtype_mask, int min_ndim, int max_ndim)
 {
     char d[160], list[64];
+    if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
     if (!t || !t->buffer) return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: %s is NULL", op, arg);
     if (t->buffer->ctx != ctx)
         return clf__error(ctx, CLF_ERR_CONTEXT, "%s: %s belongs to another context", op, arg);
@@ -46,13 +47,17 @@ clf_status clf__check_arg(clf_context *ctx, const char *op, const char *arg, con
     return CLF_OK;
 }
 
+/* Conservative: compares the byte spans the views reach, so two interleaved
+ * but disjoint views (even and odd columns) count as overlapping. */
 int clf__overlap(const clf_tensor *a, const clf_tensor *b)
 {
     if (a->buffer != b->buffer) return 0;
-    int64_t a0 = a->offset, a1 = a->offset, b0 = b->offset, b1 = b->offset;
+    int64_t ea = (int64_t)clf_dtype_size(a->dtype), eb = (int64_t)clf_dtype_size(b->dtype);
+    int64_t a1 = a->offset, b1 = b->offset;
     for (int i = 0; i < a->ndim; i++) a1 += (a->shape[i] - 1) * a->stride[i];
     for (int i = 0; i < b->ndim; i++) b1 += (b->shape[i] - 1) * b->stride[i];
-    return a0 <= b1 && b0 <= a1;
+    int64_t a_lo = a->offset * ea, a_hi = (a1 + 1) * ea, b_lo = b->offset * eb, b_hi = (b1 + 1) * eb;
+    return a_lo < b_hi && b_lo < a_hi;
 }
 
 clf_status clf__set_args(clf_context *ctx, cl_kernel k, const char *name, const clf__karg *args,

@@ -19,7 +19,7 @@ clf_status clf__check_arg(clf_context *ctx, const char *op, const char *arg, con
 /* "f32[2,3]": clf_tensor_describe into a caller buffer of 160 bytes. */
 const char *clf__desc(const clf_tensor *t, char buf[160]);
 
-/* True when both views share a buffer and their element ranges overlap. */
+/* True when both views share a buffer and the byte spans they reach overlap. */
 int clf__overlap(const clf_tensor *a, const clf_tensor *b);
 
 typedef struct clf__karg {

@@ -86,6 +86,7 @@ size_t clf_tensor_bytes(const clf_tensor *t)
 
 bool clf_tensor_is_contiguous(const clf_tensor *t)
 {
+    if (!t) return false;
     int64_t expect = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->stride[i] != expect) return false;
