@@ -26,7 +26,7 @@
 /* Raises a device-side error through the context's error word (int[4]:
  * code, value, index, limit); the first raiser wins and the host reports it
  * at the next clf_context_finish() or blocking read. */
-inline void clf_raise(__global int *word, int code, int value, int index, int limit)
+void clf_raise(__global int *word, int code, int value, int index, int limit)
 {
     if (atomic_cmpxchg(word, 0, code) == 0) {
         word[1] = value;

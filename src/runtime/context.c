@@ -224,10 +224,12 @@ clf_status clf__device_error_check(clf_context *ctx)
     if (err != CL_SUCCESS) return clf__cl_error(ctx, err, "reading the device error word");
     if (word[0] == CLF__DEVERR_NONE) return CLF_OK;
     cl_int zero[4] = {0, 0, 0, 0};
-    clEnqueueWriteBuffer(ctx->queue, ctx->device_error, CL_TRUE, 0, sizeof zero, zero, 0, NULL, NULL);
+    err = clEnqueueWriteBuffer(ctx->queue, ctx->device_error, CL_TRUE, 0, sizeof zero, zero, 0,
+                               NULL, NULL);
+    if (err != CL_SUCCESS) return clf__cl_error(ctx, err, "clearing the device error word");
     if (word[0] == CLF__DEVERR_TOKEN_RANGE)
         return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
-                          "embedding: token id %d at position %d is outside the vocabulary "
+                          "clf_embedding: token id %d at position %d is outside the vocabulary "
                           "[0, %d); its row was written as zeros",
                           word[1], word[2], word[3]);
     return clf__error(ctx, CLF_ERR_OUT_OF_RANGE, "a kernel raised device error %d (%d, %d, %d)",

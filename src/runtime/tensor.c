@@ -355,8 +355,12 @@ clf_status clf_tensor_write_f32(clf_context *ctx, clf_tensor *t, const float *ho
     if (t->dtype == CLF_F16) {
         clf_f32_to_f16(host, tmp, (size_t)n);
     } else {
+        /* Saturate: a NaN or out-of-range float has no int32 value. */
         int32_t *d = tmp;
-        for (int64_t i = 0; i < n; i++) d[i] = (int32_t)host[i];
+        for (int64_t i = 0; i < n; i++) {
+            float v = host[i];
+            d[i] = v != v ? 0 : v >= 2147483520.0f ? INT32_MAX : v <= -2147483648.0f ? INT32_MIN : (int32_t)v;
+        }
     }
     clf_status st = clf_tensor_write(ctx, t, tmp, bytes, true);
     clf__free(tmp);
