@@ -1,0 +1,386 @@
+// clformer — fused scaled dot-product multi-head attention.
+//
+// O[b, i, h, :] = sum_j softmax_j(scale * Q[b, i, h, :] . K[b, j, h, :]) * V[b, j, h, :]
+//
+// over the keys j that query i may see:
+//   j < key_len[b]                      (padding mask, only when use_key_len != 0)
+//   j <= i + (kv_len - q_len)           (causal mask, only when causal != 0; the queries are the
+//                                         last q_len positions of the kv_len keys, as in
+//                                         incremental decoding with a KV cache)
+// A query row that may see no key is written as zeros.
+//
+// Tensors are views: element (b, s, h, d) of X lives at
+//   X[x_off + b * x_sb + s * x_ss + h * x_sh + d]
+// (offsets and strides in elements, head_dim axis contiguous). Q, K and V may be slices of one
+// fused QKV buffer; K and V may be a cache whose capacity exceeds kv_len.
+//
+// Build options (see docs/attention_kernels.md for the full contract):
+//   -DHEAD_DIM=n        a multiple of VEC (default 64; the host always sets it) (32, 64, 80, 128, ...)
+//   -DSTORAGE_F16=0|1   storage type of Q, K, V, O: 0 = float (default), 1 = half read and
+//                       written with vload_half/vstore_half (core OpenCL 1.2, no cl_khr_fp16).
+//                       Arithmetic and accumulation are always float.
+//   -DVEC=4|8|16        width of the float vectors one work-item uses along head_dim
+//                       (default 4). 8 on AVX2 CPUs (PoCL), 16 on AVX-512, 4 on GPUs.
+//   -DBLOCK_M=n         attn_flash: queries per work-group = local size (default 32)
+//   -DBLOCK_N=n         attn_flash: keys per K/V tile staged in local memory (default 32)
+//   -DDEC_WG=n          attn_decode_partial: work-group size (default 16)
+//
+// Needs OpenCL C 1.2 and no extension. Every work-item of a work-group reaches every barrier:
+// bounds are guarded, nobody returns early (some PoCL versions miscompile early exits before a
+// barrier).
+
+// Every clformer program must build with no option of its own (see common.cl), so HEAD_DIM
+// has a default too; the host always passes the model's value.
+#ifndef HEAD_DIM
+#define HEAD_DIM 64
+#endif
+#ifndef VEC
+#define VEC 4
+#endif
+#if VEC != 4 && VEC != 8 && VEC != 16
+#error "attention.cl: VEC must be 4, 8 or 16"
+#endif
+#if (HEAD_DIM % VEC) != 0
+#error "attention.cl: HEAD_DIM must be a multiple of VEC"
+#endif
+#ifndef STORAGE_F16
+#define STORAGE_F16 0
+#endif
+#ifndef BLOCK_M
+#define BLOCK_M 32
+#endif
+#ifndef BLOCK_N
+#define BLOCK_N 32
+#endif
+#ifndef DEC_WG
+#define DEC_WG 16
+#endif
+
+#define ATTN_HDV (HEAD_DIM / VEC)
+#define ATTN_CAT_(a, b) a##b
+#define ATTN_CAT(a, b) ATTN_CAT_(a, b)
+#define floatV ATTN_CAT(float, VEC)
+#define vloadV ATTN_CAT(vload, VEC)
+#define vstoreV ATTN_CAT(vstore, VEC)
+
+// Scores are kept in the base-2 domain: q is pre-multiplied by scale * log2(e), so that
+// exp(scale * q.k - m) becomes exp2(q'.k - m'), one instruction cheaper on most devices.
+#define ATTN_LOG2E 1.4426950408889634f
+
+#if STORAGE_F16
+typedef half stor_t;
+#define ATTN_LOAD1(p) vload_half(0, (p))
+#define ATTN_LOADV(p) ATTN_CAT(vload_half, VEC)(0, (p))
+#define ATTN_STORE1(v, p) vstore_half_rte((v), 0, (p))
+#define ATTN_STOREV(v, p) ATTN_CAT(ATTN_CAT(vstore_half, VEC), _rte)((v), 0, (p))
+#else
+typedef float stor_t;
+#define ATTN_LOAD1(p) (*(p))
+#define ATTN_LOADV(p) vloadV(0, (p))
+#define ATTN_STORE1(v, p) (*(p) = (v))
+#define ATTN_STOREV(v, p) vstoreV((v), 0, (p))
+#endif
+
+// Number of keys query qi may see (keys 0 .. result-1), given the keys valid for its batch.
+// May be <= 0 (causal with q_len > kv_len); the caller then writes zeros.
+inline int attn_row_end(int qi, int kv_valid, int q_len, int kv_len, int causal)
+{
+    return causal ? min(kv_valid, qi + (kv_len - q_len) + 1) : kv_valid;
+}
+
+inline float attn_hsum(floatV a)
+{
+#if VEC == 16
+    const float8 b = a.lo + a.hi;
+    const float4 c = b.lo + b.hi;
+#elif VEC == 8
+    const float4 c = a.lo + a.hi;
+#else
+    const float4 c = a;
+#endif
+    return (c.x + c.y) + (c.z + c.w);
+}
+
+inline int attn_kv_valid(__global const int *key_len, int use_key_len, int b, int kv_len)
+{
+    return use_key_len ? clamp(key_len[b], 0, kv_len) : kv_len;
+}
+
+// ---------------------------------------------------------------------------------------------
+// attn_flash — fused attention, one pass over K and V with an online softmax.
+//
+// Launch: global = (ceil(q_len / BLOCK_M) * BLOCK_M, n_heads, batch), local = (BLOCK_M, 1, 1).
+// Work-group (qb, h, b) handles queries qb*BLOCK_M .. +BLOCK_M-1 of head h, batch b. It walks
+// the keys in tiles of BLOCK_N: the group copies the K and V tile into local memory (converted
+// to float), then each work-item scores its own query row against the tile, rescales its
+// running (max, sum, output) once per tile and accumulates p * V.
+// One work-item computes one output row O[b, i, h, 0..HEAD_DIM-1] with i = global id 0; its
+// q row and accumulator live in private memory (2 * HEAD_DIM floats).
+// Tiles that no query of the group may see (beyond key_len[b], or beyond the causal limit of
+// the group's last query) are never loaded. The tile loop bound is the same for the whole
+// group, so every work-item reaches every barrier; rows past q_len compute on zeros and do not
+// store.
+// Local memory: 2 * BLOCK_N * HEAD_DIM floats.
+// Preconditions: q_len >= 1, kv_len >= 0, strides and offsets describe in-bounds views,
+// key_len (when use_key_len != 0) has batch entries (clamped to 0 .. kv_len).
+// Extensions: none.
+// ---------------------------------------------------------------------------------------------
+__kernel __attribute__((reqd_work_group_size(BLOCK_M, 1, 1))) void
+attn_flash(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_sh,
+           __global const stor_t *K, ulong k_off, long k_sb, long k_ss, long k_sh,
+           __global const stor_t *V, ulong v_off, long v_sb, long v_ss, long v_sh,
+           __global stor_t *O, ulong o_off, long o_sb, long o_ss, long o_sh,
+           __global const int *key_len, int use_key_len, int q_len, int kv_len, float scale,
+           int causal)
+{
+    __local float Ks[BLOCK_N * HEAD_DIM]; // (BLOCK_N, HEAD_DIM)
+    __local float Vs[BLOCK_N * HEAD_DIM]; // (BLOCK_N, HEAD_DIM)
+
+    const int lid = get_local_id(0);
+    const int q0 = get_group_id(0) * BLOCK_M; // first query of the group
+    const int qi = q0 + lid;
+    const int h = get_global_id(1);
+    const int b = get_global_id(2);
+    const bool row_ok = qi < q_len;
+
+    const int kv_valid = attn_kv_valid(key_len, use_key_len, b, kv_len);
+    const int row_end = attn_row_end(qi, kv_valid, q_len, kv_len, causal);
+    // Keys the whole group needs: up to what its last real query may see.
+    const int group_end =
+        max(0, attn_row_end(min(q0 + BLOCK_M, q_len) - 1, kv_valid, q_len, kv_len, causal));
+
+    __global const stor_t *Kb = K + k_off + b * k_sb + h * k_sh;
+    __global const stor_t *Vb = V + v_off + b * v_sb + h * v_sh;
+
+    floatV q[ATTN_HDV];   // this row's query, times scale * log2(e)
+    floatV acc[ATTN_HDV]; // unnormalised output
+    {
+        __global const stor_t *Qr = Q + q_off + b * q_sb + (long)min(qi, q_len - 1) * q_ss + h * q_sh;
+        const float qs = row_ok ? scale * ATTN_LOG2E : 0.0f;
+#pragma unroll
+        for (int d4 = 0; d4 < ATTN_HDV; ++d4) {
+            q[d4] = ATTN_LOADV(Qr + VEC * d4) * qs;
+            acc[d4] = (floatV)(0.0f);
+        }
+    }
+    float m = -INFINITY; // running max of scores (base 2)
+    float l = 0.0f;      // running sum of exp2(score - m)
+
+    for (int t0 = 0; t0 < group_end; t0 += BLOCK_N) {
+        // The previous tile must be fully consumed before it is overwritten.
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int e = lid; e < BLOCK_N * ATTN_HDV; e += BLOCK_M) {
+            const int jj = e / ATTN_HDV;
+            const int d = VEC * (e - jj * ATTN_HDV);
+            const int j = t0 + jj;
+            floatV kv = (floatV)(0.0f), vv = (floatV)(0.0f);
+            if (j < group_end) {
+                kv = ATTN_LOADV(Kb + j * k_ss + d);
+                vv = ATTN_LOADV(Vb + j * v_ss + d);
+            }
+            vstoreV(kv, 0, Ks + jj * HEAD_DIM + d);
+            vstoreV(vv, 0, Vs + jj * HEAD_DIM + d);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        const int n = row_end - t0; // keys of this tile the row may see: jj < n
+        float s[BLOCK_N];
+        float mt = m;
+#pragma unroll
+        for (int jj = 0; jj < BLOCK_N; ++jj) {
+            floatV a = (floatV)(0.0f);
+#pragma unroll
+            for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+                a = fma(q[d4], vloadV(jj * ATTN_HDV + d4, Ks), a);
+            const float sc = jj < n ? attn_hsum(a) : -INFINITY;
+            s[jj] = sc;
+            mt = fmax(mt, sc);
+        }
+        // mt == -inf: nothing visible yet for this row; keep the state untouched (avoids
+        // exp2(-inf - -inf) = NaN).
+        if (mt > -INFINITY) {
+            const float alpha = exp2(m - mt); // 0 when m == -inf
+            l *= alpha;
+#pragma unroll
+            for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+                acc[d4] *= alpha;
+#pragma unroll
+            for (int jj = 0; jj < BLOCK_N; ++jj) {
+                const float p = exp2(s[jj] - mt); // 0 for masked keys
+                l += p;
+#pragma unroll
+                for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+                    acc[d4] = fma((floatV)(p), vloadV(jj * ATTN_HDV + d4, Vs), acc[d4]);
+            }
+            m = mt;
+        }
+    }
+
+    if (row_ok) {
+        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+        __global stor_t *Or = O + o_off + b * o_sb + (long)qi * o_ss + h * o_sh;
+#pragma unroll
+        for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+            ATTN_STOREV(acc[d4] * inv, Or + VEC * d4);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// attn_decode_partial — pass 1 of split-K ("flash-decoding") attention for small q_len.
+//
+// Launch: global = (n_splits * DEC_WG, n_heads, batch * q_len), local = (DEC_WG, 1, 1).
+// Work-group (s, h, b * q_len + i) handles query i of head h, batch b, and the s-th of n_splits
+// equal chunks of the keys that query may see (chunk = ceil(row_end / n_splits), row_end as
+// in attn_flash). Work-item t takes keys j0 + t, j0 + t + DEC_WG, ... of the chunk and runs
+// its own online softmax over them, with a private HEAD_DIM accumulator and vector loads of
+// whole K and V rows: the main loop has no barrier and no cross-item traffic. At the end the
+// group merges its DEC_WG partial states through local memory and writes one record of
+// HEAD_DIM + 2 floats to part at index ((b * q_len + i) * n_heads + h) * n_splits + s:
+//   [0, HEAD_DIM)  unnormalised output  sum_j exp2(s_j - m) * V[j]
+//   HEAD_DIM       m, the max of the base-2 scores s_j = scale * log2(e) * q.k_j (-inf if none)
+//   HEAD_DIM + 1   l = sum_j exp2(s_j - m) (0 if no key)
+// Local memory: (DEC_WG * (HEAD_DIM + 2) + HEAD_DIM) floats.
+// Preconditions: n_splits >= 1, q_len >= 1, part holds
+// batch * q_len * n_heads * n_splits * (HEAD_DIM + 2) floats.
+// Extensions: none.
+// ---------------------------------------------------------------------------------------------
+__kernel __attribute__((reqd_work_group_size(DEC_WG, 1, 1))) void
+attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_sh,
+                    __global const stor_t *K, ulong k_off, long k_sb, long k_ss, long k_sh,
+                    __global const stor_t *V, ulong v_off, long v_sb, long v_ss, long v_sh,
+                    __global float *part, __global const int *key_len, int use_key_len,
+                    int q_len, int kv_len, float scale, int causal, int n_splits)
+{
+    __local float qs[HEAD_DIM];           // the query, times scale * log2(e)
+    __local float red[DEC_WG * HEAD_DIM]; // (DEC_WG, HEAD_DIM) per-item accumulators
+    __local float rm[DEC_WG];             // per-item running max
+    __local float rl[DEC_WG];             // per-item running sum
+
+    const int lid = get_local_id(0);
+    const int split = get_group_id(0);
+    const int h = get_global_id(1);
+    const int bi = get_global_id(2); // b * q_len + i
+    const int b = bi / q_len;
+    const int qi = bi - b * q_len;
+    const int n_heads = get_global_size(1);
+
+    const int kv_valid = attn_kv_valid(key_len, use_key_len, b, kv_len);
+    const int row_end = max(0, attn_row_end(qi, kv_valid, q_len, kv_len, causal));
+    const int chunk = (row_end + n_splits - 1) / n_splits;
+    const int j0 = min(row_end, split * chunk);
+    const int j1 = min(row_end, j0 + chunk);
+
+    __global const stor_t *Qr = Q + q_off + b * q_sb + (long)qi * q_ss + h * q_sh;
+    __global const stor_t *Kb = K + k_off + b * k_sb + h * k_sh;
+    __global const stor_t *Vb = V + v_off + b * v_sb + h * v_sh;
+
+    for (int d = lid; d < HEAD_DIM; d += DEC_WG)
+        qs[d] = ATTN_LOAD1(Qr + d) * (scale * ATTN_LOG2E);
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    floatV acc[ATTN_HDV];
+#pragma unroll
+    for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+        acc[d4] = (floatV)(0.0f);
+    float m = -INFINITY, l = 0.0f;
+
+    for (int j = j0 + lid; j < j1; j += DEC_WG) {
+        __global const stor_t *Kr = Kb + j * k_ss;
+        __global const stor_t *Vr = Vb + j * v_ss;
+        floatV a = (floatV)(0.0f);
+#pragma unroll
+        for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+            a = fma(ATTN_LOADV(Kr + VEC * d4), vloadV(d4, qs), a);
+        const float sc = attn_hsum(a);
+        // One key at a time: the new max is finite, so no NaN from -inf - -inf.
+        const float mn = fmax(m, sc);
+        const float alpha = exp2(m - mn); // 0 on the first key
+        const float p = exp2(sc - mn);
+        l = fma(l, alpha, p);
+#pragma unroll
+        for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+            acc[d4] = fma(acc[d4], (floatV)(alpha), ATTN_LOADV(Vr + VEC * d4) * p);
+        m = mn;
+    }
+
+    // Merge the DEC_WG partial states: rescale each to the group max, then sum columns.
+    rm[lid] = m;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float mg = -INFINITY;
+    for (int t = 0; t < DEC_WG; ++t)
+        mg = fmax(mg, rm[t]);
+    const float w = mg > -INFINITY ? exp2(m - mg) : 0.0f; // 0 for items with no key
+    rl[lid] = l * w;
+#pragma unroll
+    for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+        vstoreV(acc[d4] * w, lid * ATTN_HDV + d4, red);
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    __global float *rec = part + ((long)(bi * n_heads + h) * n_splits + split) * (HEAD_DIM + 2);
+    for (int d = lid; d < HEAD_DIM; d += DEC_WG) {
+        float o = 0.0f;
+        for (int t = 0; t < DEC_WG; ++t)
+            o += red[t * HEAD_DIM + d];
+        rec[d] = o;
+    }
+    if (lid == 0) {
+        float lg = 0.0f;
+        for (int t = 0; t < DEC_WG; ++t)
+            lg += rl[t];
+        rec[HEAD_DIM] = mg;
+        rec[HEAD_DIM + 1] = lg;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// attn_decode_combine — pass 2: merge the n_splits partial records of each query row.
+//
+// Launch: global = (HEAD_DIM, n_heads, batch * q_len), local = any (NULL is fine; no local
+// memory, no barrier).
+// One work-item computes O[b, i, h, d] for d = global id 0:
+//   M = max_s m_s,  L = sum_s l_s * exp2(m_s - M),  O = sum_s acc_s[d] * exp2(m_s - M) / L,
+// and zeros when L == 0 (the row may see no key).
+// Preconditions: part was written by attn_decode_partial with the same q_len, n_heads and
+// n_splits (and the same HEAD_DIM build option).
+// Extensions: none.
+// ---------------------------------------------------------------------------------------------
+__kernel void attn_decode_combine(__global const float *part, __global stor_t *O, ulong o_off,
+                                  long o_sb, long o_ss, long o_sh, int q_len, int n_splits)
+{
+    const int d = get_global_id(0);
+    const int h = get_global_id(1);
+    const int bi = get_global_id(2);
+    const int n_heads = get_global_size(1);
+    if (d >= HEAD_DIM) // no barrier in this kernel, so an early exit is safe
+        return;
+    const int b = bi / q_len;
+    const int qi = bi - b * q_len;
+
+    __global const float *rec = part + (long)(bi * n_heads + h) * n_splits * (HEAD_DIM + 2);
+    float M = -INFINITY;
+    for (int s = 0; s < n_splits; ++s)
+        M = fmax(M, rec[s * (HEAD_DIM + 2) + HEAD_DIM]);
+    float L = 0.0f, o = 0.0f;
+    if (M > -INFINITY) {
+        for (int s = 0; s < n_splits; ++s) {
+            __global const float *r = rec + s * (HEAD_DIM + 2);
+            const float w = exp2(r[HEAD_DIM] - M); // 0 for empty splits
+            L = fma(r[HEAD_DIM + 1], w, L);
+            o = fma(r[d], w, o);
+        }
+    }
+    ATTN_STORE1(L > 0.0f ? o / L : 0.0f, O + o_off + b * o_sb + (long)qi * o_ss + h * o_sh + d);
+}
+
+/*
+ * attn_mask_keys: the unfused reference path's padding mask. Sets
+ * scores[r, j] = -inf for every key j >= key_len[b] of a (rows, cols) f32
+ * score block. Launch: 2-D, global (>= cols, rows), any local size. One
+ * work-item: one score. Needs no extension.
+ */
+__kernel void attn_mask_keys(__global float *scores, const ulong off, const int rows,
+                             const int cols, __global const int *key_len, const int b)
+{
+    const int j = (int)get_global_id(0), r = (int)get_global_id(1);
+    if (j < cols && r < rows && j >= key_len[b]) scores[off + (ulong)r * cols + j] = -INFINITY;
+}

@@ -1,0 +1,669 @@
+/*
+ * gemm.cl -- builtin GEMM / GEMV kernels of clformer (OpenCL C 1.2, no extensions).
+ *
+ * Per batch b (get_global_id(2)), row-major storage:
+ *     C = act( alpha * op(A) * op(B) + beta * C + bias[n] )
+ * op(A) is M x K (A stored M x K, or K x M when CLF_TRANS_A=1);
+ * op(B) is K x N (B stored K x N, or N x K when CLF_TRANS_B=1: the PyTorch Linear weight
+ * layout (out, in), so y = x W^T + b is CLF_TRANS_B=1).
+ * Accumulation is always f32. f16 is a *storage* format read with vload_half* and written
+ * with vstore_half* (core OpenCL 1.2), so no cl_khr_fp16 is needed.
+ * beta == 0 never reads C (C may hold NaN poison).
+ *
+ * Three kernels share one argument list (see docs/gemm_kernels.md):
+ *   clf_gemm_tiled  local-memory tiled GEMM, for GPUs.
+ *   clf_gemm_reg    register-blocked GEMM without local memory, for CPUs (PoCL).
+ *   clf_gemv        small-M (M <= 8) kernel: every weight is read once for all M rows.
+ *
+ * Common build options (all default 0):
+ *   CLF_A_F16, CLF_B_F16, CLF_C_F16, CLF_BIAS_F16   1 = that operand is stored as f16
+ *   CLF_TRANS_A, CLF_TRANS_B                         1 = operand stored transposed
+ *   CLF_HAS_BIAS                                     1 = add bias[offBias + n] (after beta*C)
+ *   CLF_ACT   0 none, 1 relu, 2 gelu (erf), 3 gelu_tanh, 4 silu
+ * Indices inside one matrix are 32-bit ints: each matrix (with its leading dimension) must
+ * span fewer than 2^31 elements. Offsets and batch strides are 64-bit.
+ */
+
+#ifndef CLF_A_F16
+#define CLF_A_F16 0
+#endif
+#ifndef CLF_B_F16
+#define CLF_B_F16 0
+#endif
+#ifndef CLF_C_F16
+#define CLF_C_F16 0
+#endif
+#ifndef CLF_BIAS_F16
+#define CLF_BIAS_F16 0
+#endif
+#ifndef CLF_TRANS_A
+#define CLF_TRANS_A 0
+#endif
+#ifndef CLF_TRANS_B
+#define CLF_TRANS_B 0
+#endif
+#ifndef CLF_HAS_BIAS
+#define CLF_HAS_BIAS 0
+#endif
+#ifndef CLF_ACT
+#define CLF_ACT 0
+#endif
+
+#define CLF_CAT_(a, b) a##b
+#define CLF_CAT(a, b) CLF_CAT_(a, b)
+
+/* Storage types and loads. LD*(p, i) reads element i as float; LD*V(n, p, i) reads the n
+ * consecutive elements p[i .. i+n) as floatn (only element alignment is required). */
+#if CLF_A_F16
+#define a_t half
+#define LDA(p, i) vload_half((i), (p))
+#define LDAV(n, p, i) CLF_CAT(vload_half, n)(0, (p) + (i))
+#else
+#define a_t float
+#define LDA(p, i) ((p)[i])
+#define LDAV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
+#endif
+#if CLF_B_F16
+#define b_t half
+#define LDB(p, i) vload_half((i), (p))
+#define LDBV(n, p, i) CLF_CAT(vload_half, n)(0, (p) + (i))
+#else
+#define b_t float
+#define LDB(p, i) ((p)[i])
+#define LDBV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
+#endif
+#if CLF_C_F16
+#define c_t half
+#define LDC(p, i) vload_half((i), (p))
+#define STC(p, i, v) vstore_half((v), (i), (p))
+#else
+#define c_t float
+#define LDC(p, i) ((p)[i])
+#define STC(p, i, v) ((p)[i] = (v))
+#endif
+#if CLF_BIAS_F16
+#define bias_t half
+#define LDBIAS(p, i) vload_half((i), (p))
+#else
+#define bias_t float
+#define LDBIAS(p, i) ((p)[i])
+#endif
+
+/* The argument list shared by all kernels. Offsets and strides are in elements. */
+#define CLF_GEMM_ARGS                                                                          \
+    const int M, const int N, const int K, const float alpha, const float beta,               \
+        __global const a_t *A, const ulong offA, const int lda, const ulong strideA,           \
+        __global const b_t *B, const ulong offB, const int ldb, const ulong strideB,           \
+        __global c_t *C, const ulong offC, const int ldc, const ulong strideC,                 \
+        __global const bias_t *bias, const ulong offBias
+
+/* Moves the base pointers to this batch's matrices. */
+#define CLF_GEMM_BATCH_BASE()                                                                  \
+    do {                                                                                       \
+        const ulong b_ = get_global_id(2);                                                     \
+        A += offA + b_ * strideA;                                                              \
+        B += offB + b_ * strideB;                                                              \
+        C += offC + b_ * strideC;                                                              \
+        bias += offBias;                                                                       \
+    } while (0)
+
+inline float clf_act(float x)
+{
+#if CLF_ACT == 1
+    return fmax(x, 0.0f);
+#elif CLF_ACT == 2
+    return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
+#elif CLF_ACT == 3
+    const float u = 0.79788456080286536f * fma(0.044715f * x, x * x, x);
+    return 0.5f * x * (1.0f + tanh(u));
+#elif CLF_ACT == 4
+    return x / (1.0f + exp(-x));
+#else
+    return x;
+#endif
+}
+
+/* Writes one output element: alpha*acc (+ beta*C) (+ bias[n]), then the activation.
+ * idx is the element index in this batch's C, n the output column. */
+inline void clf_store(__global c_t *C, const int idx, const int n, const float acc,
+                      const float alpha, const float beta, __global const bias_t *bias)
+{
+    float v = alpha * acc;
+    if (beta != 0.0f)
+        v = fma(beta, LDC(C, idx), v);
+#if CLF_HAS_BIAS
+    v += LDBIAS(bias, n);
+#endif
+    STC(C, idx, clf_act(v));
+}
+
+/* Horizontal sum of a float4/8/16. */
+inline float clf_hsumv4(float4 v) { return (v.s0 + v.s1) + (v.s2 + v.s3); }
+inline float clf_hsumv8(float8 v) { return clf_hsumv4(v.lo + v.hi); }
+inline float clf_hsumv16(float16 v) { return clf_hsumv8(v.lo + v.hi); }
+
+/* ======================================================================================== */
+/* clf_gemm_tiled: local-memory tiled GEMM (GPU family).
+ *
+ * Build options (defaults in brackets):
+ *   CLF_TM [64], CLF_TN [64]  rows / columns of C per work-group
+ *   CLF_TK [16]               K-depth of one local-memory tile
+ *   CLF_WM [4],  CLF_WN [4]   rows / columns of C per work-item
+ * Launch: local  = (TN/WN, TM/WM, 1)
+ *         global = (ceil(N/TN)*TN/WN, ceil(M/TM)*TM/WM, batch)
+ * One work-item computes the WM x WN elements C[m0 + ty + i*(TM/WM)][n0 + tx + j*(TN/WN)]
+ * (strided, so that neighbouring work-items store neighbouring columns: coalesced on GPUs).
+ * Preconditions: TM % WM == 0, TN % WN == 0, (TM*TK) and (TN*TK) are multiples of the
+ * work-group size (TM/WM)*(TN/WN); local memory of (TM+TN)*TK*4 bytes.
+ * Any M, N, K >= 1: tiles are zero-filled outside the matrices, stores are guarded, and every
+ * work-item reaches every barrier. No extension needed.
+ */
+#ifndef CLF_TM
+#define CLF_TM 64
+#endif
+#ifndef CLF_TN
+#define CLF_TN 64
+#endif
+#ifndef CLF_TK
+#define CLF_TK 16
+#endif
+#ifndef CLF_WM
+#define CLF_WM 4
+#endif
+#ifndef CLF_WN
+#define CLF_WN 4
+#endif
+#define CLF_LX (CLF_TN / CLF_WN)
+#define CLF_LY (CLF_TM / CLF_WM)
+#define CLF_LSIZE (CLF_LX * CLF_LY)
+
+__kernel __attribute__((reqd_work_group_size(CLF_LX, CLF_LY, 1))) void
+clf_gemm_tiled(CLF_GEMM_ARGS)
+{
+    CLF_GEMM_BATCH_BASE();
+    const int tx = get_local_id(0), ty = get_local_id(1);
+    const int lid = ty * CLF_LX + tx;
+    const int n0 = get_group_id(0) * CLF_TN, m0 = get_group_id(1) * CLF_TM;
+
+    /* +1 column of padding breaks power-of-two strides in the transposing stores. */
+    __local float As[CLF_TK][CLF_TM + 1];
+    __local float Bs[CLF_TK][CLF_TN + 1];
+
+    float acc[CLF_WM][CLF_WN];
+    #pragma unroll
+    for (int i = 0; i < CLF_WM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_WN; ++j)
+            acc[i][j] = 0.0f;
+
+    for (int kb = 0; kb < K; kb += CLF_TK) {
+        /* Cooperative tile loads; consecutive work-items read consecutive addresses. */
+        for (int e = lid; e < CLF_TM * CLF_TK; e += CLF_LSIZE) {
+#if CLF_TRANS_A
+            const int kk = e / CLF_TM, mm = e % CLF_TM;
+            const int m = m0 + mm, k = kb + kk;
+            As[kk][mm] = (m < M && k < K) ? LDA(A, k * lda + m) : 0.0f;
+#else
+            const int mm = e / CLF_TK, kk = e % CLF_TK;
+            const int m = m0 + mm, k = kb + kk;
+            As[kk][mm] = (m < M && k < K) ? LDA(A, m * lda + k) : 0.0f;
+#endif
+        }
+        for (int e = lid; e < CLF_TN * CLF_TK; e += CLF_LSIZE) {
+#if CLF_TRANS_B
+            const int nn = e / CLF_TK, kk = e % CLF_TK;
+            const int n = n0 + nn, k = kb + kk;
+            Bs[kk][nn] = (n < N && k < K) ? LDB(B, n * ldb + k) : 0.0f;
+#else
+            const int kk = e / CLF_TN, nn = e % CLF_TN;
+            const int n = n0 + nn, k = kb + kk;
+            Bs[kk][nn] = (n < N && k < K) ? LDB(B, k * ldb + n) : 0.0f;
+#endif
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        for (int kk = 0; kk < CLF_TK; ++kk) {
+            float a[CLF_WM], b[CLF_WN];
+            #pragma unroll
+            for (int i = 0; i < CLF_WM; ++i)
+                a[i] = As[kk][ty + i * CLF_LY];
+            #pragma unroll
+            for (int j = 0; j < CLF_WN; ++j)
+                b[j] = Bs[kk][tx + j * CLF_LX];
+            #pragma unroll
+            for (int i = 0; i < CLF_WM; ++i)
+                #pragma unroll
+                for (int j = 0; j < CLF_WN; ++j)
+                    acc[i][j] = fma(a[i], b[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    #pragma unroll
+    for (int i = 0; i < CLF_WM; ++i) {
+        const int m = m0 + ty + i * CLF_LY;
+        #pragma unroll
+        for (int j = 0; j < CLF_WN; ++j) {
+            const int n = n0 + tx + j * CLF_LX;
+            if (m < M && n < N)
+                clf_store(C, m * ldc + n, n, acc[i][j], alpha, beta, bias);
+        }
+    }
+}
+
+/* ======================================================================================== */
+/* clf_gemm_reg: register-blocked GEMM for CPUs (PoCL). PoCL runs a work-group on one core
+ * and, because the body already uses explicit floatV vectors, runs its work-items one after
+ * another, each as a SIMD micro-kernel whose accumulators stay in registers.
+ *
+ * Build options (defaults in brackets):
+ *   CLF_RM [4]   rows of C per work-item
+ *   CLF_RN [4 if TRANS_B else 16]  columns of C per work-item; with CLF_TRANS_B=0 it must be
+ *                a multiple of CLF_RV
+ *   CLF_RV [8]   vector width (4, 8 or 16): along K when CLF_TRANS_B=1 (dot-product form:
+ *                RM*RN floatV accumulators, reduced at the end), along N when CLF_TRANS_B=0
+ *                (broadcast form: RM*RN/RV accumulators)
+ *   CLF_KC [0]   TRANS_B=0 only: if > 0, B is packed KC rows at a time into a local tile of
+ *                KC x (RLX*RN) floats shared by the work-group (barriers around it); this
+ *                avoids cache-set aliasing of B rows with power-of-two strides. 0 = B read
+ *                directly, no local memory, no barrier. Ignored when TRANS_B=1.
+ *   CLF_RLX [1]  with KC > 0: the local size in dim 0, which the host must then launch with.
+ * Launch: global = (ceil(ceil(N/RN)/LX)*LX, ceil(ceil(M/RM)/LY)*LY, batch),
+ *         local = (LX, LY, 1); any LX, LY (LX = RLX when KC > 0). Padding work-items compute
+ *         clamped duplicates and store nothing. CPU choice: TRANS_B=1: RM=3 RN=4 RV=8,
+ *         local (4,4); TRANS_B=0: RM=6 RN=16 RV=8 KC=128 RLX=4, local (4, min(22, ceil(M/6))).
+ * One work-item computes C[m0 .. m0+RM) x [n0 .. n0+RN), m0 = gid1*RM, n0 = gid0*RN.
+ * Out-of-range rows / columns are clamped for loads and skipped for stores, so any M, N, K
+ * >= 1 works and nobody returns before a barrier. No extension needed.
+ */
+#ifndef CLF_RM
+#define CLF_RM 4
+#endif
+#ifndef CLF_RN
+#if CLF_TRANS_B
+#define CLF_RN 4
+#else
+#define CLF_RN 16
+#endif
+#endif
+#ifndef CLF_RV
+#define CLF_RV 8
+#endif
+#ifndef CLF_KC
+#define CLF_KC 0
+#endif
+#ifndef CLF_RLX
+#define CLF_RLX 1
+#endif
+#if !CLF_TRANS_B && (CLF_RN % CLF_RV) != 0
+#error "clf_gemm_reg: with CLF_TRANS_B=0, CLF_RN must be a multiple of CLF_RV"
+#endif
+#define rv_t CLF_CAT(float, CLF_RV)
+#define clf_hsum CLF_CAT(clf_hsumv, CLF_RV)
+#define clf_vload CLF_CAT(vload, CLF_RV)
+#define clf_vstore CLF_CAT(vstore, CLF_RV)
+
+#if CLF_TRANS_B
+/* Dot-product form: acc[i][j] is a vector of partial sums along K. */
+inline __attribute__((always_inline)) void clf_reg_block(__global const a_t *A, const int lda, __global const b_t *B,
+                          const int *aoff, const int *boff, const int k0, const int k1,
+                          rv_t acc[CLF_RM][CLF_RN])
+{
+    for (int k = k0; k < k1; k += CLF_RV) {
+        rv_t a[CLF_RM];
+        #pragma unroll
+        for (int i = 0; i < CLF_RM; ++i) {
+#if CLF_TRANS_A
+            float t[CLF_RV];
+            #pragma unroll
+            for (int v = 0; v < CLF_RV; ++v)
+                t[v] = LDA(A, (k + v) * lda + aoff[i]);
+            a[i] = clf_vload(0, t);
+#else
+            a[i] = LDAV(CLF_RV, A, aoff[i] + k);
+#endif
+        }
+        #pragma unroll
+        for (int j = 0; j < CLF_RN; ++j) {
+            const rv_t w = LDBV(CLF_RV, B, boff[j] + k);
+            #pragma unroll
+            for (int i = 0; i < CLF_RM; ++i)
+                acc[i][j] = fma(a[i], w, acc[i][j]);
+        }
+    }
+}
+#else
+/* Broadcast form: acc[i][j] holds columns n0 + j*RV .. +RV of row i. When edge is true the
+ * B columns are loaded one by one with clamped indices (right edge of C). */
+#define CLF_NV (CLF_RN / CLF_RV)
+inline __attribute__((always_inline)) void clf_reg_block(__global const a_t *A, const int lda, __global const b_t *B,
+                          const int ldb, const int *aoff, const int n0, const int N,
+                          const int k0, const int k1, const bool edge,
+                          rv_t acc[CLF_RM][CLF_NV])
+{
+    for (int k = k0; k < k1; ++k) {
+        rv_t b[CLF_NV];
+        #pragma unroll
+        for (int j = 0; j < CLF_NV; ++j) {
+            if (edge) {
+                float t[CLF_RV];
+                #pragma unroll
+                for (int v = 0; v < CLF_RV; ++v)
+                    t[v] = LDB(B, k * ldb + min(n0 + j * CLF_RV + v, N - 1));
+                b[j] = clf_vload(0, t);
+            } else {
+                b[j] = LDBV(CLF_RV, B, k * ldb + n0 + j * CLF_RV);
+            }
+        }
+        #pragma unroll
+        for (int i = 0; i < CLF_RM; ++i) {
+#if CLF_TRANS_A
+            const float a = LDA(A, k * lda + aoff[i]);
+#else
+            const float a = LDA(A, aoff[i] + k);
+#endif
+            #pragma unroll
+            for (int j = 0; j < CLF_NV; ++j)
+                acc[i][j] = fma((rv_t)a, b[j], acc[i][j]);
+        }
+    }
+}
+#endif
+
+__kernel void clf_gemm_reg(CLF_GEMM_ARGS)
+{
+    CLF_GEMM_BATCH_BASE();
+    const int n0 = get_global_id(0) * CLF_RN, m0 = get_global_id(1) * CLF_RM;
+
+    int aoff[CLF_RM]; /* row m of op(A): m*lda (plain) or m (TRANS_A), m clamped to M-1 */
+    #pragma unroll
+    for (int i = 0; i < CLF_RM; ++i) {
+        const int m = min(m0 + i, M - 1);
+        aoff[i] = CLF_TRANS_A ? m : m * lda;
+    }
+
+#if CLF_TRANS_B
+    int boff[CLF_RN];
+    #pragma unroll
+    for (int j = 0; j < CLF_RN; ++j)
+        boff[j] = min(n0 + j, N - 1) * ldb;
+    rv_t acc[CLF_RM][CLF_RN];
+    #pragma unroll
+    for (int i = 0; i < CLF_RM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_RN; ++j)
+            acc[i][j] = (rv_t)0.0f;
+    const int Kv = K - K % CLF_RV;
+    clf_reg_block(A, lda, B, aoff, boff, 0, Kv, acc);
+    float s[CLF_RM][CLF_RN];
+    #pragma unroll
+    for (int i = 0; i < CLF_RM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_RN; ++j)
+            s[i][j] = clf_hsum(acc[i][j]);
+    for (int k = Kv; k < K; ++k) {
+        #pragma unroll
+        for (int i = 0; i < CLF_RM; ++i) {
+            const float a = CLF_TRANS_A ? LDA(A, k * lda + aoff[i]) : LDA(A, aoff[i] + k);
+            #pragma unroll
+            for (int j = 0; j < CLF_RN; ++j)
+                s[i][j] = fma(a, LDB(B, boff[j] + k), s[i][j]);
+        }
+    }
+    #pragma unroll
+    for (int i = 0; i < CLF_RM; ++i) {
+        const int m = m0 + i;
+        #pragma unroll
+        for (int j = 0; j < CLF_RN; ++j) {
+            const int n = n0 + j;
+            if (m < M && n < N)
+                clf_store(C, m * ldc + n, n, s[i][j], alpha, beta, bias);
+        }
+    }
+#else
+    rv_t acc[CLF_RM][CLF_NV];
+    #pragma unroll
+    for (int i = 0; i < CLF_RM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_NV; ++j)
+            acc[i][j] = (rv_t)0.0f;
+#if CLF_KC > 0
+    /* B is packed, KC rows at a time, into a contiguous local tile shared by the work-group:
+     * no 4 KiB-aliasing of strided rows, edge columns clamped once, f16 converted once. */
+    __local float Bs[CLF_KC][CLF_RLX * CLF_RN];
+    const int lid = get_local_id(1) * CLF_RLX + get_local_id(0);
+    const int lsize = get_local_size(0) * get_local_size(1);
+    const int nw0 = get_group_id(0) * (CLF_RLX * CLF_RN);
+    const int lcol = get_local_id(0) * CLF_RN;
+    for (int kb = 0; kb < K; kb += CLF_KC) {
+        /* One work-item copies whole rows of the tile with vector loads (clamped at edges). */
+        const bool full = nw0 + CLF_RLX * CLF_RN <= N;
+        for (int kk = lid; kk < CLF_KC; kk += lsize) {
+            const int k = min(kb + kk, K - 1);
+            __global const b_t *brow = B + k * ldb;
+            if (full) {
+                #pragma unroll
+                for (int c = 0; c < CLF_RLX * CLF_RN; c += CLF_RV)
+                    clf_vstore(LDBV(CLF_RV, brow, nw0 + c), 0, &Bs[kk][c]);
+            } else {
+                for (int c = 0; c < CLF_RLX * CLF_RN; ++c)
+                    Bs[kk][c] = LDB(brow, min(nw0 + c, N - 1));
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int kn = min(CLF_KC, K - kb);
+        for (int kk = 0; kk < kn; ++kk) {
+            rv_t b[CLF_NV];
+            #pragma unroll
+            for (int j = 0; j < CLF_NV; ++j)
+                b[j] = clf_vload(0, &Bs[kk][lcol + j * CLF_RV]);
+            #pragma unroll
+            for (int i = 0; i < CLF_RM; ++i) {
+                const int k = kb + kk;
+                const float a = CLF_TRANS_A ? LDA(A, k * lda + aoff[i]) : LDA(A, aoff[i] + k);
+                #pragma unroll
+                for (int j = 0; j < CLF_NV; ++j)
+                    acc[i][j] = fma((rv_t)a, b[j], acc[i][j]);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+#else
+    if (n0 + CLF_RN > N)
+        clf_reg_block(A, lda, B, ldb, aoff, n0, N, 0, K, true, acc);
+    else
+        clf_reg_block(A, lda, B, ldb, aoff, n0, N, 0, K, false, acc);
+#endif
+    #pragma unroll
+    for (int i = 0; i < CLF_RM; ++i) {
+        const int m = m0 + i;
+        #pragma unroll
+        for (int j = 0; j < CLF_NV; ++j) {
+            float t[CLF_RV];
+            clf_vstore(acc[i][j], 0, t);
+            #pragma unroll
+            for (int v = 0; v < CLF_RV; ++v) {
+                const int n = n0 + j * CLF_RV + v;
+                if (m < M && n < N)
+                    clf_store(C, m * ldc + n, n, t[v], alpha, beta, bias);
+            }
+        }
+    }
+#endif
+}
+
+/* ======================================================================================== */
+/* clf_gemv: small-M GEMM (M <= CLF_GM, decode step). Each weight element is read once for
+ * all M rows of x, so the kernel is bound by the bytes of B (f16 B halves them).
+ *
+ * Build options (defaults in brackets):
+ *   CLF_GM [8]    rows held per work-item; M <= CLF_GM required. Best CLF_GM = M (rows
+ *                 beyond M are computed on a clamped duplicate row and not stored).
+ *   CLF_GV [8]    vector width (4, 8 or 16): along K (TRANS_B=1) or N (TRANS_B=0)
+ *   CLF_GN [1]    TRANS_B=1: output columns (weight rows) per work-item;
+ *                 TRANS_B=0: vectors of CLF_GV columns per work-item (it owns GV*GN
+ *                 consecutive columns and reads GV*GN contiguous weights per k)
+ *   CLF_GS [1]    work-items that share one column block by splitting K (local dim 0);
+ *                 > 1 reduces partial sums in local memory (GPU), 1 = no local memory (CPU)
+ *   CLF_GLY [4]   local size in dim 1; only used (and then required to match) when GS > 1
+ * Launch: local = (GS, LY, 1), global = (GS, ceil(ceil(N/CPW)/LY)*LY, batch) with
+ *         CPW = GN (TRANS_B=1) or GV*GN (TRANS_B=0) columns per work-item; LY = CLF_GLY
+ *         when GS > 1, else any. CPU choice (GS=1): TRANS_B=1 GV=16 GN=4 LY=8;
+ *         TRANS_B=0 GV=8 GN=8 LY=4. GPU suggestion: GS=32..64, GV=4, GN=1, GLY=4.
+ * One work-item (group of GS work-items) computes C[0..M) x [n0 .. n0+CPW), n0 = gid1*CPW.
+ * TRANS_A is supported with scalar loads of A (x is tiny). No extension needed.
+ */
+#ifndef CLF_GM
+#define CLF_GM 8
+#endif
+#ifndef CLF_GV
+#define CLF_GV 8
+#endif
+#ifndef CLF_GN
+#define CLF_GN 1
+#endif
+#ifndef CLF_GS
+#define CLF_GS 1
+#endif
+#ifndef CLF_GLY
+#define CLF_GLY 4
+#endif
+#define gv_t CLF_CAT(float, CLF_GV)
+#define clf_ghsum CLF_CAT(clf_hsumv, CLF_GV)
+#define clf_gvload CLF_CAT(vload, CLF_GV)
+#define clf_gvstore CLF_CAT(vstore, CLF_GV)
+#if CLF_TRANS_B
+#define CLF_GCOLS CLF_GN
+#else
+#define CLF_GCOLS (CLF_GV * CLF_GN)
+#endif
+
+__kernel void clf_gemv(CLF_GEMM_ARGS)
+{
+    CLF_GEMM_BATCH_BASE();
+    const int t = get_local_id(0);
+    const int n0 = get_global_id(1) * CLF_GCOLS;
+    int aoff[CLF_GM];
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i) {
+        const int m = min(i, M - 1);
+        aoff[i] = CLF_TRANS_A ? m : m * lda;
+    }
+    float s[CLF_GM][CLF_GCOLS];
+
+#if CLF_TRANS_B
+    int boff[CLF_GN];
+    #pragma unroll
+    for (int j = 0; j < CLF_GN; ++j)
+        boff[j] = min(n0 + j, N - 1) * ldb;
+    gv_t acc[CLF_GM][CLF_GN];
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j)
+            acc[i][j] = (gv_t)0.0f;
+    const int Kv = K - K % CLF_GV;
+    for (int k = t * CLF_GV; k < Kv; k += CLF_GS * CLF_GV) {
+        gv_t w[CLF_GN];
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j)
+            w[j] = LDBV(CLF_GV, B, boff[j] + k);
+        #pragma unroll
+        for (int i = 0; i < CLF_GM; ++i) {
+#if CLF_TRANS_A
+            float tv[CLF_GV];
+            #pragma unroll
+            for (int v = 0; v < CLF_GV; ++v)
+                tv[v] = LDA(A, (k + v) * lda + aoff[i]);
+            const gv_t a = clf_gvload(0, tv);
+#else
+            const gv_t a = LDAV(CLF_GV, A, aoff[i] + k);
+#endif
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                acc[i][j] = fma(a, w[j], acc[i][j]);
+        }
+    }
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j)
+            s[i][j] = clf_ghsum(acc[i][j]);
+    for (int k = Kv + t; k < K; k += CLF_GS) {
+        #pragma unroll
+        for (int i = 0; i < CLF_GM; ++i) {
+            const float a = CLF_TRANS_A ? LDA(A, k * lda + aoff[i]) : LDA(A, aoff[i] + k);
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                s[i][j] = fma(a, LDB(B, boff[j] + k), s[i][j]);
+        }
+    }
+#else
+    gv_t acc[CLF_GM][CLF_GN];
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j)
+            acc[i][j] = (gv_t)0.0f;
+    const bool edge = n0 + CLF_GCOLS > N;
+    for (int k = t; k < K; k += CLF_GS) {
+        gv_t w[CLF_GN];
+        if (edge) {
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j) {
+                float tw[CLF_GV];
+                #pragma unroll
+                for (int v = 0; v < CLF_GV; ++v)
+                    tw[v] = LDB(B, k * ldb + min(n0 + j * CLF_GV + v, N - 1));
+                w[j] = clf_gvload(0, tw);
+            }
+        } else {
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                w[j] = LDBV(CLF_GV, B, k * ldb + n0 + j * CLF_GV);
+        }
+        #pragma unroll
+        for (int i = 0; i < CLF_GM; ++i) {
+            const float a = CLF_TRANS_A ? LDA(A, k * lda + aoff[i]) : LDA(A, aoff[i] + k);
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                acc[i][j] = fma((gv_t)a, w[j], acc[i][j]);
+        }
+    }
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j)
+            clf_gvstore(acc[i][j], 0, &s[i][j * CLF_GV]);
+#endif
+
+#if CLF_GS > 1
+    /* Reduce the GS partial sums of each output in local memory (+1 pads the bank stride). */
+    __local float red[CLF_GLY][CLF_GM * CLF_GCOLS][CLF_GS + 1];
+    const int ly = get_local_id(1);
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_GCOLS; ++j)
+            red[ly][i * CLF_GCOLS + j][t] = s[i][j];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int p = t; p < CLF_GM * CLF_GCOLS; p += CLF_GS) {
+        float v = 0.0f;
+        #pragma unroll
+        for (int q = 0; q < CLF_GS; ++q)
+            v += red[ly][p][q];
+        const int m = p / CLF_GCOLS, n = n0 + p % CLF_GCOLS;
+        if (m < M && n < N)
+            clf_store(C, m * ldc + n, n, v, alpha, beta, bias);
+    }
+#else
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_GCOLS; ++j) {
+            const int n = n0 + j;
+            if (i < M && n < N)
+                clf_store(C, i * ldc + n, n, s[i][j], alpha, beta, bias);
+        }
+#endif
+}

@@ -1,0 +1,245 @@
+/*
+ * clf_attention: fused scaled dot-product attention (online softmax over K/V
+ * tiles in local memory), the split-key decode variant for few queries, and
+ * the unfused reference path (GEMM, softmax, GEMM through a score matrix).
+ * Kernel contract: docs/attention_kernels.md.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/ops_internal.h"
+
+/* Tile configuration for the device in hand. */
+typedef struct attn_config {
+    int vec, block_m, block_n, dec_wg;
+} attn_config;
+
+static attn_config pick_config(const clf_context *ctx, int64_t hd)
+{
+    const clf_device_info *d = &ctx->info;
+    attn_config c;
+    if (d->device_class == CLF_DEVICE_CPU) {
+        /* PoCL does not vectorise these kernels across work-items: the speed
+         * comes from explicit float vectors of the native width (AVX2: 8). */
+        c = (attn_config){d->native_vector_float >= 8 ? 8 : 4, 32, 32, 16};
+    } else {
+        c = (attn_config){4, 64, hd <= 80 ? 32 : 16, hd <= 80 ? 64 : 32};
+    }
+    if (hd % c.vec) c.vec = 4;
+    /* Fit the device's local memory and work-group limits. */
+    while (c.block_n > 4 && (uint64_t)2 * c.block_n * hd * 4 > d->local_mem_bytes) c.block_n /= 2;
+    while (c.dec_wg > 4 && (uint64_t)(c.dec_wg * (hd + 2) + hd) * 4 > d->local_mem_bytes) c.dec_wg /= 2;
+    while ((uint64_t)c.block_m > d->max_work_group_size) c.block_m /= 2;
+    while ((uint64_t)c.dec_wg > d->max_work_group_size) c.dec_wg /= 2;
+    return c;
+}
+
+static void options(char *buf, size_t size, int64_t hd, clf_dtype dt, const attn_config *c)
+{
+    snprintf(buf, size, "-DHEAD_DIM=%lld -DSTORAGE_F16=%d -DVEC=%d -DBLOCK_M=%d -DBLOCK_N=%d -DDEC_WG=%d",
+             (long long)hd, dt == CLF_F16, c->vec, c->block_m, c->block_n, c->dec_wg);
+}
+
+/* The five kernel arguments of one (B, L, H, D) view. */
+#define VIEW_ARGS(t, sb, ss, sh)                                                                    \
+    CLF_KMEM(t), CLF_KARG(t##_off), CLF_KARG(sb), CLF_KARG(ss), CLF_KARG(sh)
+
+typedef struct attn_problem {
+    const clf_tensor *q, *k, *v, *kl;
+    clf_tensor *o;
+    int64_t b, lq, lk, h, hd;
+    float scale;
+    cl_int causal;
+} attn_problem;
+
+static clf_status check(clf_context *ctx, const clf_tensor *q, const clf_tensor *k,
+                        const clf_tensor *v, const clf_tensor *o, const clf_attention_params *p,
+                        attn_problem *pr)
+{
+    static const char *op = "clf_attention";
+    CLF_TRY(clf__check_arg(ctx, op, "q", q, CLF__DT_FLOAT, 4, 4));
+    CLF_TRY(clf__check_arg(ctx, op, "k", k, CLF__DT_FLOAT, 4, 4));
+    CLF_TRY(clf__check_arg(ctx, op, "v", v, CLF__DT_FLOAT, 4, 4));
+    CLF_TRY(clf__check_arg(ctx, op, "o", o, CLF__DT_FLOAT, 4, 4));
+    char dq[160], dk[160], dv[160], dout[160];
+    if (k->dtype != q->dtype || v->dtype != q->dtype || o->dtype != q->dtype)
+        return clf__error(ctx, CLF_ERR_DTYPE, "clf_attention: q %s, k %s, v %s, o %s must share one dtype",
+                          clf__desc(q, dq), clf__desc(k, dk), clf__desc(v, dv), clf__desc(o, dout));
+    int64_t b = q->shape[0], lq = q->shape[1], h = q->shape[2], hd = q->shape[3];
+    int64_t lk = k->shape[1];
+    bool ok = k->shape[0] == b && k->shape[2] == h && k->shape[3] == hd;
+    for (int i = 0; i < 4; i++) ok = ok && v->shape[i] == k->shape[i] && o->shape[i] == q->shape[i];
+    if (!ok)
+        return clf__error(ctx, CLF_ERR_SHAPE,
+                          "clf_attention: q %s, k %s, v %s, o %s: expected q and o (B, Lq, H, D), "
+                          "k and v (B, Lk, H, D)",
+                          clf__desc(q, dq), clf__desc(k, dk), clf__desc(v, dv), clf__desc(o, dout));
+    if (hd % 4 || hd > 256)
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "clf_attention: head_dim %lld (supported: multiples of 4 up to 256)",
+                          (long long)hd);
+    const clf_tensor *all[] = {q, k, v, o};
+    for (int i = 0; i < 4; i++)
+        if (all[i]->stride[3] != 1)
+            return clf__error(ctx, CLF_ERR_SHAPE,
+                              "clf_attention: %s has a non-contiguous head_dim (stride %lld)",
+                              clf__desc(all[i], dq), (long long)all[i]->stride[3]);
+    if (clf__overlap(o, q) || clf__overlap(o, k) || clf__overlap(o, v))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_attention: o overlaps an input");
+    if (p->key_lens) {
+        CLF_TRY(clf__check_arg(ctx, op, "key_lens", p->key_lens, CLF__DT(CLF_I32), 1, 1));
+        if (p->key_lens->shape[0] != b || p->key_lens->stride[0] != 1 || p->key_lens->offset != 0)
+            return clf__error(ctx, CLF_ERR_SHAPE,
+                              "clf_attention: key_lens is %s; expected a whole contiguous (%lld) tensor",
+                              clf__desc(p->key_lens, dq), (long long)b);
+    }
+    if (b * lq * h >= ((int64_t)1 << 31) / 64 || lk >= ((int64_t)1 << 31))
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED, "clf_attention: %lld x %lld x %lld queries is too many",
+                          (long long)b, (long long)lq, (long long)h);
+    *pr = (attn_problem){q, k, v, p->key_lens, (clf_tensor *)o, b, lq, lk, h, hd,
+                         p->scale != 0.0f ? p->scale : (float)(1.0 / sqrt((double)hd)),
+                         p->causal ? 1 : 0};
+    return CLF_OK;
+}
+
+static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
+{
+    attn_config c = pick_config(ctx, pr->hd);
+    char opts[256];
+    options(opts, sizeof opts, pr->hd, pr->q->dtype, &c);
+    cl_kernel k;
+    CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_flash", &k));
+    const clf_tensor *q = pr->q, *kk = pr->k, *v = pr->v, *o = pr->o;
+    cl_ulong q_off = (cl_ulong)q->offset, kk_off = (cl_ulong)kk->offset, v_off = (cl_ulong)v->offset,
+             o_off = (cl_ulong)o->offset;
+    cl_long qs[3] = {q->stride[0], q->stride[1], q->stride[2]};
+    cl_long ks[3] = {kk->stride[0], kk->stride[1], kk->stride[2]};
+    cl_long vs[3] = {v->stride[0], v->stride[1], v->stride[2]};
+    cl_long os[3] = {o->stride[0], o->stride[1], o->stride[2]};
+    cl_int use_kl = pr->kl != NULL, lq = (cl_int)pr->lq, lk = (cl_int)pr->lk;
+    cl_mem kl = pr->kl ? pr->kl->buffer->mem : NULL;
+    clf__karg args[] = {VIEW_ARGS(q, qs[0], qs[1], qs[2]),   VIEW_ARGS(kk, ks[0], ks[1], ks[2]),
+                        VIEW_ARGS(v, vs[0], vs[1], vs[2]),   VIEW_ARGS(o, os[0], os[1], os[2]),
+                        {sizeof(cl_mem), pr->kl ? &kl : NULL}, CLF_KARG(use_kl),
+                        CLF_KARG(lq),                        CLF_KARG(lk),
+                        CLF_KARG(pr->scale),                 CLF_KARG(pr->causal)};
+    CLF_TRY(clf__set_args(ctx, k, "attn_flash", args, CLF_ARRAY_LEN(args)));
+    size_t local[3] = {(size_t)c.block_m, 1, 1};
+    size_t global[3] = {clf__round_up((size_t)pr->lq, local[0]), (size_t)pr->h, (size_t)pr->b};
+    return clf__launch(ctx, k, "attn_flash", 3, global, local);
+}
+
+/* Splits so that every compute unit has work, but each split keeps enough
+ * keys to be worth a work-group. */
+static int choose_splits(const clf_context *ctx, const attn_problem *pr, const attn_config *c)
+{
+    int64_t rows = pr->b * pr->lq * pr->h;
+    int64_t target = (int64_t)ctx->info.compute_units * (ctx->info.device_class == CLF_DEVICE_CPU ? 2 : 4);
+    int64_t splits = (target + rows - 1) / rows;
+    int64_t max_by_keys = pr->lk / (4 * c->dec_wg);
+    if (splits > max_by_keys) splits = max_by_keys;
+    if (splits > 64) splits = 64;
+    return splits < 1 ? 1 : (int)splits;
+}
+
+static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
+{
+    attn_config c = pick_config(ctx, pr->hd);
+    char opts[256];
+    options(opts, sizeof opts, pr->hd, pr->q->dtype, &c);
+    cl_kernel k1, k2;
+    CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_partial", &k1));
+    CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_combine", &k2));
+    cl_int splits = choose_splits(ctx, pr, &c);
+    size_t part_bytes = (size_t)(pr->b * pr->lq * pr->h * splits * (pr->hd + 2)) * 4;
+    cl_mem part;
+    CLF_TRY(clf__scratch(ctx, CLF__SCRATCH_ATTENTION, part_bytes, &part));
+    const clf_tensor *q = pr->q, *kk = pr->k, *v = pr->v, *o = pr->o;
+    cl_ulong q_off = (cl_ulong)q->offset, kk_off = (cl_ulong)kk->offset, v_off = (cl_ulong)v->offset,
+             o_off = (cl_ulong)o->offset;
+    cl_long qs[3] = {q->stride[0], q->stride[1], q->stride[2]};
+    cl_long ks[3] = {kk->stride[0], kk->stride[1], kk->stride[2]};
+    cl_long vs[3] = {v->stride[0], v->stride[1], v->stride[2]};
+    cl_long os[3] = {o->stride[0], o->stride[1], o->stride[2]};
+    cl_int use_kl = pr->kl != NULL, lq = (cl_int)pr->lq, lk = (cl_int)pr->lk;
+    cl_mem kl = pr->kl ? pr->kl->buffer->mem : NULL;
+    clf__karg a1[] = {VIEW_ARGS(q, qs[0], qs[1], qs[2]), VIEW_ARGS(kk, ks[0], ks[1], ks[2]),
+                      VIEW_ARGS(v, vs[0], vs[1], vs[2]), CLF_KARG(part),
+                      {sizeof(cl_mem), pr->kl ? &kl : NULL}, CLF_KARG(use_kl),
+                      CLF_KARG(lq), CLF_KARG(lk), CLF_KARG(pr->scale), CLF_KARG(pr->causal),
+                      CLF_KARG(splits)};
+    CLF_TRY(clf__set_args(ctx, k1, "attn_decode_partial", a1, CLF_ARRAY_LEN(a1)));
+    size_t l1[3] = {(size_t)c.dec_wg, 1, 1};
+    size_t g1[3] = {(size_t)splits * l1[0], (size_t)pr->h, (size_t)(pr->b * pr->lq)};
+    CLF_TRY(clf__launch(ctx, k1, "attn_decode_partial", 3, g1, l1));
+    clf__karg a2[] = {CLF_KARG(part), VIEW_ARGS(o, os[0], os[1], os[2]), CLF_KARG(lq),
+                      CLF_KARG(splits)};
+    CLF_TRY(clf__set_args(ctx, k2, "attn_decode_combine", a2, CLF_ARRAY_LEN(a2)));
+    size_t g2[3] = {(size_t)pr->hd, (size_t)pr->h, (size_t)(pr->b * pr->lq)};
+    return clf__launch(ctx, k2, "attn_decode_combine", 3, g2, NULL);
+}
+
+/* One batch entry's heads as a batch of matrices: (H, L, D) with the head
+ * stride as the batch stride. */
+static clf_status heads_view(const clf_tensor *t, int64_t b, clf_tensor *out)
+{
+    return clf_tensor_view(t, 3, (int64_t[]){t->shape[2], t->shape[1], t->shape[3]},
+                           (int64_t[]){t->stride[2], t->stride[1], 1}, t->offset + b * t->stride[0],
+                           out);
+}
+
+/* The reference path: scores = scale * Q K^T (H, Lq, Lk) per batch entry in
+ * a temporary, padding keys set to -inf, causal softmax, then P V. */
+static clf_status run_unfused(clf_context *ctx, const attn_problem *pr)
+{
+    clf_tensor scores;
+    CLF_TRY(clf_tensor_create(ctx, CLF_F32, 3, (int64_t[]){pr->h, pr->lq, pr->lk}, &scores));
+    clf_status st = CLF_OK;
+    cl_kernel mask = NULL;
+    if (pr->kl) st = clf__kernel_get(ctx, "attention", NULL, "attn_mask_keys", &mask);
+    for (int64_t b = 0; b < pr->b && st == CLF_OK; b++) {
+        clf_tensor qh, kh, vh, oh;
+        st = heads_view(pr->q, b, &qh);
+        if (st == CLF_OK) st = heads_view(pr->k, b, &kh);
+        if (st == CLF_OK) st = heads_view(pr->v, b, &vh);
+        if (st == CLF_OK) st = heads_view(pr->o, b, &oh);
+        clf_gemm_params g = clf_gemm_params_default();
+        g.trans_b = true;
+        g.alpha = pr->scale;
+        if (st == CLF_OK) st = clf_gemm(ctx, &qh, &kh, &scores, &g);
+        if (st == CLF_OK && mask) {
+            cl_ulong off = 0;
+            cl_int rows = (cl_int)(pr->h * pr->lq), cols = (cl_int)pr->lk, bi = (cl_int)b;
+            clf__karg a[] = {CLF_KMEM(&scores), CLF_KARG(off), CLF_KARG(rows), CLF_KARG(cols),
+                             CLF_KMEM(pr->kl), CLF_KARG(bi)};
+            st = clf__set_args(ctx, mask, "attn_mask_keys", a, CLF_ARRAY_LEN(a));
+            size_t global[2] = {(size_t)cols, (size_t)rows};
+            if (st == CLF_OK) st = clf__launch(ctx, mask, "attn_mask_keys", 2, global, NULL);
+        }
+        clf_softmax_params sp = {.causal = pr->causal != 0};
+        if (st == CLF_OK) st = clf_softmax(ctx, &scores, &scores, &sp);
+        g = clf_gemm_params_default();
+        if (st == CLF_OK) st = clf_gemm(ctx, &scores, &vh, &oh, &g);
+    }
+    clf_tensor_free(&scores); /* OpenCL keeps it alive until the kernels finish */
+    return st;
+}
+
+clf_status clf_attention(clf_context *ctx, const clf_tensor *q, const clf_tensor *k,
+                         const clf_tensor *v, clf_tensor *o, const clf_attention_params *params)
+{
+    if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_attention: NULL context");
+    clf_attention_params p;
+    if (params) p = *params;
+    else memset(&p, 0, sizeof p);
+    attn_problem pr;
+    CLF_TRY(check(ctx, q, k, v, o, &p, &pr));
+    switch (p.impl) {
+    case CLF_ATTN_AUTO: return pr.lq <= 8 ? run_decode(ctx, &pr) : run_flash(ctx, &pr);
+    case CLF_ATTN_FUSED: return run_flash(ctx, &pr);
+    case CLF_ATTN_DECODE: return run_decode(ctx, &pr);
+    case CLF_ATTN_UNFUSED: return run_unfused(ctx, &pr);
+    }
+    return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_attention: unknown impl %d", (int)p.impl);
+}

@@ -1,0 +1,138 @@
+/*
+ * clf_gemm: argument checks, the normalised problem, and the provider
+ * choice (explicit, CLFORMER_GEMM, or auto from a cached measurement).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ops/gemm_internal.h"
+
+clf_gemm_params clf_gemm_params_default(void)
+{
+    clf_gemm_params p;
+    memset(&p, 0, sizeof p);
+    p.alpha = 1.0f;
+    return p;
+}
+
+static const char *provider_name(clf_gemm_provider p)
+{
+    return p == CLF_GEMM_CLBLAST ? "clblast" : p == CLF_GEMM_BUILTIN ? "builtin" : "auto";
+}
+
+/* Fills one operand from its tensor: rows are the second-to-last dimension. */
+static void operand(const clf_tensor *t, clf__gemm_operand *o)
+{
+    o->t = t;
+    o->mem = t->buffer->mem;
+    o->offset = (cl_ulong)t->offset;
+    o->dtype = t->dtype;
+    if (t->ndim == 2) {
+        o->ld = t->stride[0];
+        o->batch_stride = 0;
+    } else {
+        o->ld = t->stride[1];
+        o->batch_stride = t->stride[0];
+    }
+}
+
+static clf_status describe(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
+                           clf_tensor *c, const clf_gemm_params *p, clf__gemm_desc *d)
+{
+    static const char *op = "clf_gemm";
+    CLF_TRY(clf__check_arg(ctx, op, "a", a, CLF__DT_FLOAT, 2, 3));
+    CLF_TRY(clf__check_arg(ctx, op, "b", b, CLF__DT_FLOAT, 2, 3));
+    CLF_TRY(clf__check_arg(ctx, op, "c", c, CLF__DT_FLOAT, 2, 3));
+    char da[160], db[160], dc[160];
+    const int ra = a->ndim - 2, rb = b->ndim - 2, rc = c->ndim - 2; /* row dims */
+    int64_t m = p->trans_a ? a->shape[ra + 1] : a->shape[ra];
+    int64_t k = p->trans_a ? a->shape[ra] : a->shape[ra + 1];
+    int64_t kb = p->trans_b ? b->shape[rb + 1] : b->shape[rb];
+    int64_t n = p->trans_b ? b->shape[rb] : b->shape[rb + 1];
+    int64_t batch = c->ndim == 3 ? c->shape[0] : 1;
+    if (k != kb || c->shape[rc] != m || c->shape[rc + 1] != n || a->ndim != c->ndim ||
+        (a->ndim == 3 && a->shape[0] != batch) || (b->ndim == 3 && b->shape[0] != batch))
+        return clf__error(ctx, CLF_ERR_SHAPE,
+                          "clf_gemm: a %s%s times b %s%s does not give c %s (op(A) is M x K, "
+                          "op(B) K x N, C M x N; a and c have the same batch, b is 2-D or has it "
+                          "too)",
+                          clf__desc(a, da), p->trans_a ? " (transposed)" : "", clf__desc(b, db),
+                          p->trans_b ? " (transposed)" : "", clf__desc(c, dc));
+    const clf_tensor *all[] = {a, b, c};
+    const char *names[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++)
+        if (all[i]->stride[all[i]->ndim - 1] != 1)
+            return clf__error(ctx, CLF_ERR_SHAPE,
+                              "clf_gemm: %s is %s; its innermost dimension must be contiguous",
+                              names[i], clf__desc(all[i], da));
+    if (clf__overlap(c, a) || clf__overlap(c, b))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_gemm: c overlaps an input");
+    if (p->bias) {
+        CLF_TRY(clf__check_arg(ctx, op, "bias", p->bias, CLF__DT_FLOAT, 1, 1));
+        if (p->bias->shape[0] != n || p->bias->stride[0] != 1)
+            return clf__error(ctx, CLF_ERR_SHAPE, "clf_gemm: bias is %s; expected (%lld) contiguous",
+                              clf__desc(p->bias, da), (long long)n);
+    }
+    if ((unsigned)p->act > CLF_ACT_SILU)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_gemm: unknown activation %d", (int)p->act);
+    memset(d, 0, sizeof *d);
+    d->m = m;
+    d->n = n;
+    d->k = k;
+    d->batch = batch;
+    d->trans_a = p->trans_a;
+    d->trans_b = p->trans_b;
+    operand(a, &d->a);
+    operand(b, &d->b);
+    operand(c, &d->c);
+    d->alpha = p->alpha == 0.0f ? 1.0f : p->alpha;
+    d->beta = p->beta;
+    d->bias = p->bias;
+    d->act = p->act;
+    d->c_tensor = c;
+    /* A batch of row blocks that sit back to back against a shared B is one
+     * tall product: fewer, larger launches. */
+    if (batch > 1 && d->b.batch_stride == 0 && !d->trans_a && d->a.batch_stride == m * d->a.ld &&
+        d->c.batch_stride == m * d->c.ld) {
+        d->m = m * batch;
+        d->batch = 1;
+    }
+    return CLF_OK;
+}
+
+static clf_status env_provider(clf_context *ctx, clf_gemm_provider *out)
+{
+    const char *env = getenv("CLFORMER_GEMM");
+    if (!env || !*env || strcasecmp(env, "auto") == 0) return CLF_ERR_NOT_FOUND;
+    if (strcasecmp(env, "clblast") == 0) *out = CLF_GEMM_CLBLAST;
+    else if (strcasecmp(env, "builtin") == 0) *out = CLF_GEMM_BUILTIN;
+    else
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "CLFORMER_GEMM=\"%s\": expected auto, clblast or builtin", env);
+    return CLF_OK;
+}
+
+clf_status clf_gemm(clf_context *ctx, const clf_tensor *a, const clf_tensor *b, clf_tensor *c,
+                    const clf_gemm_params *params)
+{
+    if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_gemm: NULL context");
+    clf_gemm_params p = params ? *params : clf_gemm_params_default();
+    clf__gemm_desc d;
+    CLF_TRY(describe(ctx, a, b, c, &p, &d));
+    clf_gemm_provider prov = p.provider;
+    if (prov == CLF_GEMM_AUTO) {
+        clf_status st = env_provider(ctx, &prov);
+        if (st == CLF_ERR_NOT_FOUND) st = clf__gemm_auto_provider(ctx, &d, &prov);
+        if (st != CLF_OK) return st;
+        /* An override CLBlast cannot honour for these dtypes falls back. */
+        if (prov == CLF_GEMM_CLBLAST && !clf__gemm_clblast_supports(ctx, &d)) prov = CLF_GEMM_BUILTIN;
+    }
+    switch (prov) {
+    case CLF_GEMM_CLBLAST: return clf__gemm_clblast(ctx, &d);
+    case CLF_GEMM_BUILTIN: return clf__gemm_builtin(ctx, &d);
+    case CLF_GEMM_AUTO: break;
+    }
+    return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_gemm: unknown provider %d (%s)", (int)prov,
+                      provider_name(prov));
+}

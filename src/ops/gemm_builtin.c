@@ -1,0 +1,133 @@
+/*
+ * The builtin GEMM provider: our kernels (kernels/gemm.cl, contract in
+ * docs/gemm_kernels.md) with the bias and activation fused into the store.
+ * Three kernels, one argument list: a register-blocked vector micro-kernel
+ * for CPUs, a local-memory tiled kernel for GPUs, and a GEMV for M <= 8 that
+ * reads each weight once for all rows.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/gemm_internal.h"
+
+typedef struct launch_plan {
+    const char *kernel;
+    char options[256]; /* kernel-specific -D options */
+    size_t global[3], local[3];
+} launch_plan;
+
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+static bool is_gpu(const clf_context *ctx)
+{
+    return ctx->info.device_class == CLF_DEVICE_DGPU || ctx->info.device_class == CLF_DEVICE_IGPU;
+}
+
+/* M <= 8: every weight element read once for all rows. */
+static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, launch_plan *p)
+{
+    int gm = (int)d->m, gv, gn, gs, ly;
+    if (is_gpu(ctx)) {
+        /* Split K over a 32-wide group and reduce in local memory. */
+        gv = 4, gn = 1, gs = 32, ly = 4;
+        while ((size_t)(gs * ly) > ctx->info.max_work_group_size && gs > 1) gs /= 2;
+    } else if (d->trans_b) {
+        gv = ctx->info.native_vector_float >= 8 ? 16 : 8, gn = 4, gs = 1, ly = 8;
+    } else {
+        gv = 8, gn = 8, gs = 1, ly = 4;
+    }
+    size_t cpw = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
+    p->kernel = "clf_gemv";
+    snprintf(p->options, sizeof p->options, "-DCLF_GM=%d -DCLF_GV=%d -DCLF_GN=%d -DCLF_GS=%d -DCLF_GLY=%d",
+             gm, gv, gn, gs, ly);
+    p->local[0] = (size_t)gs, p->local[1] = (size_t)ly, p->local[2] = 1;
+    p->global[0] = (size_t)gs;
+    p->global[1] = ceil_div(ceil_div((size_t)d->n, cpw), (size_t)ly) * (size_t)ly;
+    p->global[2] = (size_t)d->batch;
+}
+
+/* CPUs: each work-item a vector micro-kernel over a small block of C. */
+static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, launch_plan *p)
+{
+    int rv = ctx->info.native_vector_float >= 8 ? 8 : 4;
+    int rm, rn, lx, ly, kc = 0;
+    if (d->trans_b) {
+        rm = 3, rn = 4, lx = 4, ly = 4;
+    } else {
+        /* B rows with large power-of-two strides alias in the cache: pack
+         * them into a local tile, KC rows at a time. */
+        rm = 6, rn = 16, kc = 128, lx = 4;
+        ly = (int)ceil_div((size_t)d->m, 6);
+        if (ly > 22) ly = 22;
+    }
+    while ((size_t)(lx * ly) > ctx->info.max_work_group_size && ly > 1) ly /= 2;
+    p->kernel = "clf_gemm_reg";
+    snprintf(p->options, sizeof p->options, "-DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d",
+             rm, rn, rv, kc, lx);
+    size_t gx = ceil_div((size_t)d->n, (size_t)rn), gy = ceil_div((size_t)d->m, (size_t)rm);
+    p->local[0] = (size_t)lx, p->local[1] = (size_t)ly, p->local[2] = 1;
+    p->global[0] = ceil_div(gx, (size_t)lx) * (size_t)lx;
+    p->global[1] = ceil_div(gy, (size_t)ly) * (size_t)ly;
+    p->global[2] = (size_t)d->batch;
+}
+
+/* GPUs: local-memory tiles; the smaller tile where 256 work-items or 8.5 KB
+ * of local memory is too much. */
+static void plan_tiled(const clf_context *ctx, const clf__gemm_desc *d, launch_plan *p)
+{
+    int tm = 64, tn = 64, tk = 16, wm = 4, wn = 4;
+    if (ctx->info.max_work_group_size < 256 || ctx->info.local_mem_bytes < 16384)
+        tm = 32, tn = 64, tk = 8, wm = 2, wn = 8;
+    p->kernel = "clf_gemm_tiled";
+    snprintf(p->options, sizeof p->options, "-DCLF_TM=%d -DCLF_TN=%d -DCLF_TK=%d -DCLF_WM=%d -DCLF_WN=%d",
+             tm, tn, tk, wm, wn);
+    p->local[0] = (size_t)(tn / wn), p->local[1] = (size_t)(tm / wm), p->local[2] = 1;
+    p->global[0] = ceil_div((size_t)d->n, (size_t)tn) * p->local[0];
+    p->global[1] = ceil_div((size_t)d->m, (size_t)tm) * p->local[1];
+    p->global[2] = (size_t)d->batch;
+}
+
+clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
+{
+    /* In-matrix indices are 32-bit in the kernels. */
+    int64_t ra = d->trans_a ? d->k : d->m, rb = d->trans_b ? d->n : d->k;
+    const int64_t lim = (int64_t)1 << 31;
+    if (d->m >= lim || d->n >= lim || d->k >= lim || ra * d->a.ld >= lim || rb * d->b.ld >= lim ||
+        d->m * d->c.ld >= lim)
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "clf_gemm (builtin): a matrix of M=%lld N=%lld K=%lld spans 2^31 "
+                          "elements or more",
+                          (long long)d->m, (long long)d->n, (long long)d->k);
+    launch_plan plan;
+    if (d->m <= 8) plan_gemv(ctx, d, &plan);
+    else if (is_gpu(ctx)) plan_tiled(ctx, d, &plan);
+    else plan_reg(ctx, d, &plan);
+
+    char options[512];
+    clf_dtype bias_dt = d->bias ? d->bias->dtype : CLF_F32;
+    snprintf(options, sizeof options,
+             "-DCLF_A_F16=%d -DCLF_B_F16=%d -DCLF_C_F16=%d -DCLF_BIAS_F16=%d -DCLF_TRANS_A=%d "
+             "-DCLF_TRANS_B=%d -DCLF_HAS_BIAS=%d -DCLF_ACT=%d %s",
+             d->a.dtype == CLF_F16, d->b.dtype == CLF_F16, d->c.dtype == CLF_F16,
+             bias_dt == CLF_F16, d->trans_a, d->trans_b, d->bias != NULL, (int)d->act,
+             plan.options);
+    cl_kernel k;
+    CLF_TRY(clf__kernel_get(ctx, "gemm", options, plan.kernel, &k));
+
+    cl_int m = (cl_int)d->m, n = (cl_int)d->n, kk = (cl_int)d->k;
+    cl_int lda = (cl_int)d->a.ld, ldb = (cl_int)d->b.ld, ldc = (cl_int)d->c.ld;
+    cl_ulong sa = (cl_ulong)d->a.batch_stride, sb = (cl_ulong)d->b.batch_stride,
+             sc = (cl_ulong)d->c.batch_stride;
+    cl_ulong off_bias = d->bias ? (cl_ulong)d->bias->offset : 0;
+    float alpha = d->alpha, beta = d->beta;
+    cl_mem bias_mem = d->bias ? d->bias->buffer->mem : NULL;
+    clf__karg args[] = {
+        CLF_KARG(m),        CLF_KARG(n),        CLF_KARG(kk),         CLF_KARG(alpha),
+        CLF_KARG(beta),     CLF_KARG(d->a.mem), CLF_KARG(d->a.offset), CLF_KARG(lda),
+        CLF_KARG(sa),       CLF_KARG(d->b.mem), CLF_KARG(d->b.offset), CLF_KARG(ldb),
+        CLF_KARG(sb),       CLF_KARG(d->c.mem), CLF_KARG(d->c.offset), CLF_KARG(ldc),
+        CLF_KARG(sc),       {sizeof(cl_mem), d->bias ? &bias_mem : NULL}, CLF_KARG(off_bias),
+    };
+    CLF_TRY(clf__set_args(ctx, k, plan.kernel, args, CLF_ARRAY_LEN(args)));
+    return clf__launch(ctx, k, plan.kernel, 3, plan.global, plan.local);
+}

@@ -1,0 +1,275 @@
+/*
+ * GEMM conformance: every provider against a float64 reference, on odd
+ * shapes, transposes, batches (own and shared B), f32/f16 storage in every
+ * operand, alpha/beta, fused bias and activation, and views with padding
+ * (ld > width, offsets) whose outside must stay untouched.
+ *
+ * Error bound: with f32 accumulation each output carries a relative rounding
+ * error of about sqrt(K) * 2^-24, so NMSE ~ K * 2^-48 (1.5e-11 at K = 4100);
+ * we allow 1e-8, three orders of margin, while one missing or doubled
+ * product term costs about 1/K (>= 2e-4 here). f16 inputs are rounded before
+ * the reference sees them, so f16 storage only adds the output's rounding
+ * (2^-11 relative: NMSE ~ 1e-7) when C is f16: bound 1e-5. CLBlast's Hgemm
+ * computes in half: bound 1e-3 (TESTING.md's f16 figure).
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/testutil.h"
+#include "ref/ref_gemm.h"
+#include "ref/ref_padded.h"
+#include "runtime/runtime.h"
+
+typedef struct gcase {
+    int64_t batch, m, n, k;
+    bool ta, tb;
+    clf_dtype da, db, dc;
+    float alpha, beta;
+    bool bias;
+    clf_act act;
+    bool b_shared; /* B is 2-D, shared by every batch entry */
+} gcase;
+
+static void fill(clft_rng *rng, clft_padded *p)
+{
+    float *v = malloc((size_t)p->numel * sizeof *v);
+    clft_fill_uniform(rng, v, (size_t)p->numel, -1, 1);
+    clft_padded_set(p, v);
+    free(v);
+}
+
+/* The dense values of a padded view, row-major. */
+static float *values(const clft_padded *p)
+{
+    float *v = malloc((size_t)p->numel * sizeof *v);
+    for (int64_t i = 0; i < p->numel; i++) v[i] = p->host[p->pos[i]];
+    return v;
+}
+
+static void run_case(clf_context *ctx, const gcase *g, clf_gemm_provider prov, int idx)
+{
+    uint64_t seed = clft_seed();
+    clft_rng rng = clft_rng_make(seed, 1000 + (uint64_t)idx);
+    const int nd = g->batch > 1 ? 3 : 2;
+    int64_t ashape[3], bshape[3], cshape[3];
+    int64_t ar = g->ta ? g->k : g->m, ac = g->ta ? g->m : g->k;
+    int64_t br = g->tb ? g->n : g->k, bc = g->tb ? g->k : g->n;
+    int o = nd - 2;
+    ashape[0] = bshape[0] = cshape[0] = g->batch;
+    ashape[o] = ar, ashape[o + 1] = ac;
+    cshape[o] = g->m, cshape[o + 1] = g->n;
+    int bnd = g->b_shared ? 2 : nd, bo = bnd - 2;
+    bshape[0] = g->batch;
+    bshape[bo] = br, bshape[bo + 1] = bc;
+
+    clft_padded A, B, C;
+    clft_padded_make(ctx, g->da, nd, ashape, 3, 5, 1, &A);
+    clft_padded_make(ctx, g->db, bnd, bshape, 1, 2, 1, &B);
+    clft_padded_make(ctx, g->dc, nd, cshape, 7, 3, 1, &C);
+    fill(&rng, &A);
+    fill(&rng, &B);
+    if (g->beta != 0) fill(&rng, &C); /* else C keeps its NaN poison: it must not be read */
+    clft_padded_upload(ctx, &A);
+    clft_padded_upload(ctx, &B);
+    clft_padded_upload(ctx, &C);
+    clf_tensor bias = {0};
+    float *hbias = NULL;
+    if (g->bias) {
+        hbias = malloc((size_t)g->n * sizeof *hbias);
+        clft_fill_uniform(&rng, hbias, (size_t)g->n, -1, 1);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){g->n}, &bias), CLF_OK);
+        cr_assert_eq(clf_tensor_write_f32(ctx, &bias, hbias, g->n), CLF_OK);
+    }
+    float *ha = values(&A), *hb = values(&B), *hc = values(&C);
+    int64_t total = g->batch * g->m * g->n;
+    double *want = malloc((size_t)total * sizeof *want);
+    ref_gemm(g->batch, g->m, g->n, g->k, g->ta, g->tb, g->alpha == 0 ? 1.0 : g->alpha, ha,
+             g->batch, hb, g->b_shared ? 1 : g->batch, g->beta, hc, hbias, g->act, want);
+
+    clf_gemm_params p = clf_gemm_params_default();
+    p.trans_a = g->ta;
+    p.trans_b = g->tb;
+    p.alpha = g->alpha;
+    p.beta = g->beta;
+    p.bias = g->bias ? &bias : NULL;
+    p.act = g->act;
+    p.provider = prov;
+    clf_status st = clf_gemm(ctx, &A.view, &B.view, &C.view, &p);
+    char what[256];
+    snprintf(what, sizeof what,
+             "case %d provider %d batch %lld M=%lld N=%lld K=%lld %s%s A %s B %s C %s%s "
+             "alpha %g beta %g bias %d act %d (seed %llu)",
+             idx, (int)prov, (long long)g->batch, (long long)g->m, (long long)g->n,
+             (long long)g->k, g->ta ? "T" : "N", g->tb ? "T" : "N", clf_dtype_name(g->da),
+             clf_dtype_name(g->db), clf_dtype_name(g->dc), g->b_shared ? " shared-B" : "",
+             g->alpha, g->beta, g->bias, (int)g->act, (unsigned long long)seed);
+    cr_assert_eq(st, CLF_OK, "%s: %s", what, clf_context_last_error(ctx));
+    float *got = malloc((size_t)total * sizeof *got);
+    int64_t bad = clft_padded_download(ctx, &C, got);
+    cr_assert_eq(bad, 0, "%s: %lld elements outside C were written", what, (long long)bad);
+    double err = clft_nmse(got, want, (size_t)total);
+    bool half_math = prov == CLF_GEMM_CLBLAST && g->da == CLF_F16;
+    double bound = half_math ? 1e-3 : g->dc == CLF_F16 ? 1e-5 : 1e-8;
+    cr_assert(err < bound, "%s: NMSE %.3g >= %.3g", what, err, bound);
+
+    free(ha), free(hb), free(hc), free(want), free(got), free(hbias);
+    if (g->bias) clf_tensor_free(&bias);
+    clft_padded_free(&A);
+    clft_padded_free(&B);
+    clft_padded_free(&C);
+}
+
+#define F32 CLF_F32
+#define F16 CLF_F16
+
+/* batch m n k ta tb da db dc alpha beta bias act b_shared */
+static const gcase general[] = {
+    {1, 1, 1, 1, 0, 1, F32, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0},
+    {1, 7, 13, 127, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 0},
+    {1, 13, 7, 5, 0, 0, F32, F32, F32, 0.5f, 0, 0, CLF_ACT_NONE, 0},
+    {1, 127, 129, 65, 1, 0, F32, F32, F32, 1, 0.75f, 1, CLF_ACT_RELU, 0},
+    {1, 64, 64, 64, 1, 1, F32, F32, F32, -2, 0, 0, CLF_ACT_SILU, 0},
+    {1, 33, 65, 4103, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
+    {1, 100, 3, 17, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_GELU_TANH, 0},
+    {1, 29, 250, 96, 0, 0, F16, F16, F16, 0, 0.5f, 1, CLF_ACT_GELU, 0},
+    {1, 17, 31, 40, 1, 1, F16, F32, F16, 1, 0, 0, CLF_ACT_RELU, 0},
+    {3, 5, 7, 11, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
+    {3, 19, 23, 9, 1, 0, F32, F16, F32, 0, 0.25f, 0, CLF_ACT_NONE, 0},
+    {4, 37, 41, 29, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 1},
+    {2, 9, 130, 70, 0, 0, F32, F16, F32, 0, 0, 0, CLF_ACT_NONE, 1},
+};
+
+/* Decode-shaped: M <= 8, the GEMV kernel. */
+static const gcase decode[] = {
+    {1, 1, 768, 768, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
+    {1, 1, 1000, 257, 0, 1, F32, F16, F32, 0, 0, 0, CLF_ACT_GELU, 0},
+    {1, 3, 131, 4099, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_NONE, 0},
+    {1, 8, 97, 300, 0, 0, F32, F32, F32, 0, 0.5f, 1, CLF_ACT_SILU, 0},
+    {1, 5, 64, 64, 0, 0, F16, F16, F16, 0, 0, 0, CLF_ACT_RELU, 0},
+    {1, 2, 13, 1, 1, 1, F32, F32, F32, 1.5f, 0, 0, CLF_ACT_NONE, 0},
+    {4, 1, 50, 33, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_NONE, 1},
+    {2, 7, 45, 62, 1, 0, F32, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0},
+};
+
+#define RUN_TABLE(table, prov)                                                                     \
+    do {                                                                                           \
+        char specs[16][32];                                                                        \
+        int nd = clft_devices_or_skip(specs, 16);                                                  \
+        for (int d = 0; d < nd; d++) {                                                             \
+            clf_context *ctx = clft_context(specs[d], NULL);                                       \
+            for (size_t i = 0; i < sizeof(table) / sizeof(table)[0]; i++)                          \
+                run_case(ctx, &(table)[i], prov, (int)i);                                          \
+            clf_context_free(ctx);                                                                 \
+        }                                                                                          \
+    } while (0)
+
+Test(gemm, builtin_matches_reference_on_odd_shapes, .timeout = 300) { RUN_TABLE(general, CLF_GEMM_BUILTIN); }
+Test(gemm, builtin_small_m_matches_reference, .timeout = 300) { RUN_TABLE(decode, CLF_GEMM_BUILTIN); }
+
+/* CLBlast compiles its kernels for tens of seconds on PoCL at first use in
+ * a process, so its cases share one test. f32 only: it refuses mixed dtypes
+ * (tested below) and f16 needs cl_khr_fp16. Then auto: it measures once,
+ * caches the choice on disk, and the next context reuses it. */
+Test(gemm, clblast_and_auto_match_reference_and_auto_caches_its_choice, .timeout = 900)
+{
+    static const gcase f32_cases[] = {
+        {1, 7, 13, 127, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 0},
+        {1, 127, 129, 65, 1, 0, F32, F32, F32, 1, 0.75f, 1, CLF_ACT_RELU, 0},
+        {1, 1, 300, 301, 0, 1, F32, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0},
+        {3, 19, 23, 9, 1, 1, F32, F32, F32, 0, 0.25f, 0, CLF_ACT_NONE, 0},
+        {4, 37, 41, 29, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 1},
+    };
+    char specs[16][32];
+    int nd = clft_devices_or_skip(specs, 16);
+    for (int d = 0; d < nd; d++) {
+        char dir[512];
+        clft_tempdir(dir, sizeof dir, "gemmauto");
+        clf_context *ctx = clft_context(specs[d], dir);
+        for (size_t i = 0; i < sizeof f32_cases / sizeof f32_cases[0]; i++)
+            run_case(ctx, &f32_cases[i], CLF_GEMM_CLBLAST, (int)i);
+        clf_gemm_provider first, again;
+        cr_assert_eq(clf_gemm_choose(ctx, 128, 768, 768, CLF_F32, CLF_F32, &first), CLF_OK, "%s",
+                     clf_context_last_error(ctx));
+        cr_assert(first == CLF_GEMM_BUILTIN || first == CLF_GEMM_CLBLAST);
+        for (size_t i = 0; i < sizeof general / sizeof general[0]; i++)
+            run_case(ctx, &general[i], CLF_GEMM_AUTO, (int)i);
+        clf_context_free(ctx);
+
+        ctx = clft_context(specs[d], dir);
+        double t0 = clf__now();
+        cr_assert_eq(clf_gemm_choose(ctx, 64, 64, 64, CLF_F32, CLF_F32, &again), CLF_OK);
+        double took = clf__now() - t0;
+        cr_assert_eq(again, first, "the cached choice is reused");
+        cr_assert_lt(took, 0.05, "a cached choice needs no measurement (took %.3f s)", took);
+        clf_context_free(ctx);
+        clft_rmtree(dir);
+    }
+}
+
+Test(gemm, bad_arguments_are_refused_with_the_shapes)
+{
+    char specs[16][32];
+    int nd = clft_devices_or_skip(specs, 16);
+    for (int d = 0; d < nd; d++) {
+        clf_context *ctx = clft_context(specs[d], NULL);
+        clf_tensor a, b, c, bad, ids, bias;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){4, 6}, &a), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){5, 6}, &b), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){4, 5}, &c), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){4, 7}, &bad), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 2, (int64_t[]){4, 6}, &ids), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){4}, &bias), CLF_OK);
+        clf_gemm_params p = clf_gemm_params_default();
+        p.trans_b = true;
+        p.provider = CLF_GEMM_BUILTIN;
+        cr_assert_eq(clf_gemm(ctx, &a, &b, &c, &p), CLF_OK, "%s", clf_context_last_error(ctx));
+        cr_assert_eq(clf_gemm(ctx, &a, &b, &bad, &p), CLF_ERR_SHAPE);
+        const char *msg = clf_context_last_error(ctx);
+        cr_assert(strstr(msg, "clf_gemm") && strstr(msg, "f32[4,7]"), "%s", msg);
+        p.trans_b = false;
+        cr_assert_eq(clf_gemm(ctx, &a, &b, &c, &p), CLF_ERR_SHAPE, "K mismatch without transpose");
+        p.trans_b = true;
+        cr_assert_eq(clf_gemm(ctx, &ids, &b, &c, &p), CLF_ERR_DTYPE);
+        cr_assert(strstr(clf_context_last_error(ctx), "i32"));
+        cr_assert_eq(clf_gemm(ctx, NULL, &b, &c, &p), CLF_ERR_INVALID_ARG);
+        p.bias = &bias;
+        cr_assert_eq(clf_gemm(ctx, &a, &b, &c, &p), CLF_ERR_SHAPE, "bias of the wrong length");
+        p.bias = NULL;
+        clf_tensor ct, col; /* (4, 5) as a transposed view of (5, 4): innermost stride 4 */
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){5, 4}, &ct), CLF_OK);
+        cr_assert_eq(clf_tensor_permute(&ct, (int[]){1, 0}, &col), CLF_OK);
+        cr_assert_eq(clf_gemm(ctx, &a, &b, &col, &p), CLF_ERR_SHAPE);
+        cr_assert(strstr(clf_context_last_error(ctx), "contiguous"));
+        clf_tensor alias;
+        cr_assert_eq(clf_tensor_view(&a, 2, (int64_t[]){4, 5}, (int64_t[]){6, 1}, 0, &alias), CLF_OK);
+        cr_assert_eq(clf_gemm(ctx, &a, &b, &alias, &p), CLF_ERR_INVALID_ARG, "c overlaps a");
+        /* CLBlast takes uniform dtypes only. */
+        clf_tensor b16;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F16, 2, (int64_t[]){5, 6}, &b16), CLF_OK);
+        p.provider = CLF_GEMM_CLBLAST;
+        cr_assert_eq(clf_gemm(ctx, &a, &b16, &c, &p), CLF_ERR_UNSUPPORTED);
+        cr_assert(strstr(clf_context_last_error(ctx), "CLBlast"));
+        /* A tensor of another context. */
+        clf_context *other = clft_context(specs[d], NULL);
+        clf_tensor foreign;
+        cr_assert_eq(clf_tensor_create(other, CLF_F32, 2, (int64_t[]){5, 6}, &foreign), CLF_OK);
+        p.provider = CLF_GEMM_BUILTIN;
+        cr_assert_eq(clf_gemm(ctx, &a, &foreign, &c, &p), CLF_ERR_CONTEXT);
+        clf_tensor_free(&foreign);
+        clf_context_free(other);
+        /* A bad override. */
+        setenv("CLFORMER_GEMM", "cublas", 1);
+        p.provider = CLF_GEMM_AUTO;
+        cr_assert_eq(clf_gemm(ctx, &a, &b, &c, &p), CLF_ERR_INVALID_ARG);
+        cr_assert(strstr(clf_context_last_error(ctx), "CLFORMER_GEMM"));
+        setenv("CLFORMER_GEMM", "builtin", 1);
+        cr_assert_eq(clf_gemm(ctx, &a, &b, &c, &p), CLF_OK, "the override avoids measuring");
+        unsetenv("CLFORMER_GEMM");
+        clf_tensor *all[] = {&a, &b, &c, &bad, &ids, &bias, &b16, &ct};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clf_tensor_free(all[i]);
+        clf_context_free(ctx);
+    }
+}
