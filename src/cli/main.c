@@ -5,13 +5,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "cli/cli.h"
+
+static void bench_usage(FILE *out)
+{
+    char *argv[] = {"bench", "--help", NULL};
+    (void)out;
+    bench_main(2, argv);
+}
 
 static const cli_command commands[] = {
     {"devices", "list OpenCL devices, their capabilities and which one is selected",
      cli_devices, cli_devices_usage},
     {"selftest", "build every kernel (cold or from the cache) and run a check on a device",
      cli_selftest, cli_selftest_usage},
+    {"bench", "benchmark ops on every device: ceilings, timings, roofline, baselines",
+     bench_main, bench_usage},
 };
 
 static void usage(FILE *out)

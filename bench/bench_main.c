@@ -1,0 +1,296 @@
+/*
+ * `clformer bench`: the harness. Per device: ceilings, then each entry's
+ * cases; a table on stdout, one JSON record per case with --json.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench/bench.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted samples. */
+static double pct(const double *s, int n, double p)
+{
+    int i = (int)ceil(p * n) - 1;
+    return s[i < 0 ? 0 : (i >= n ? n - 1 : i)];
+}
+
+static void stats(double *s, int n, bench_result *res)
+{
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    res->min_s = s[0];
+    res->med_s = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    res->p90_s = pct(s, n, 0.90);
+    res->p99_s = pct(s, n, 0.99);
+}
+
+int bench_fail(bench_run *r, const char *what, clf_status st)
+{
+    fprintf(stderr, "bench: %s: %s: %s\n", what, clf_status_str(st), clf_context_last_error(r->ctx));
+    r->failures++;
+    return -1;
+}
+
+int bench_time(bench_run *r, int (*fn)(void *arg), void *arg, bench_result *res)
+{
+    int reps = r->reps > 0 ? r->reps : 1;
+    double *s = malloc((size_t)reps * sizeof *s);
+    if (!s) return -1;
+    for (int i = 0; i < r->warmup; i++)
+        if (fn(arg) != 0 || clf_context_finish(r->ctx) != CLF_OK) {
+            free(s);
+            return bench_fail(r, res->name[0] ? res->name : res->entry, CLF_ERR_OPENCL);
+        }
+    for (int i = 0; i < reps; i++) {
+        double t0 = now_s();
+        int rc = fn(arg);
+        clf_status st = clf_context_finish(r->ctx);
+        s[i] = now_s() - t0;
+        if (rc != 0 || st != CLF_OK) {
+            free(s);
+            return bench_fail(r, res->name[0] ? res->name : res->entry, st ? st : CLF_ERR_OPENCL);
+        }
+    }
+    stats(s, reps, res);
+    free(s);
+    return 0;
+}
+
+int bench_time_host(bench_run *r, void (*fn)(void *arg), void *arg, double *median_s)
+{
+    int reps = r->reps > 0 ? r->reps : 1;
+    double *s = malloc((size_t)reps * sizeof *s);
+    if (!s) return -1;
+    for (int i = 0; i < r->warmup; i++) fn(arg);
+    for (int i = 0; i < reps; i++) {
+        double t0 = now_s();
+        fn(arg);
+        s[i] = now_s() - t0;
+    }
+    bench_result tmp;
+    stats(s, reps, &tmp);
+    *median_s = tmp.med_s;
+    free(s);
+    return 0;
+}
+
+void bench_random(float *x, size_t n, unsigned seed)
+{
+    uint64_t s = 0x9E3779B97F4A7C15ull * (seed + 1);
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        x[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+    }
+}
+
+int bench_tensor(bench_run *r, clf_dtype dtype, int ndim, const int64_t *shape, unsigned seed,
+                 clf_tensor *out)
+{
+    clf_status st = clf_tensor_create(r->ctx, dtype, ndim, shape, out);
+    if (st != CLF_OK) return bench_fail(r, "tensor", st);
+    int64_t n = clf_tensor_numel(out);
+    float *h = malloc((size_t)n * sizeof *h);
+    if (!h) return -1;
+    bench_random(h, (size_t)n, seed);
+    if (dtype == CLF_I32)
+        for (int64_t i = 0; i < n; i++) h[i] = (float)((int64_t)((h[i] + 1) * 1000) % 1000);
+    st = clf_tensor_write_f32(r->ctx, out, h, n);
+    free(h);
+    return st == CLF_OK ? 0 : bench_fail(r, "tensor upload", st);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        if ((unsigned char)*s < 0x20) continue;
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+void bench_report(bench_run *r, const bench_result *res)
+{
+    double gflops = res->flops > 0 ? res->flops / res->med_s / 1e9 : 0;
+    double gbs = res->bytes > 0 ? res->bytes / res->med_s / 1e9 : 0;
+    /* Floor time: the larger of compute and memory time at the ceilings. */
+    double floor_s = 0;
+    if (res->flops > 0 && r->ceil.roof_gflops > 0) floor_s = res->flops / (r->ceil.roof_gflops * 1e9);
+    if (res->bytes > 0 && r->ceil.bandwidth_gbs > 0) {
+        double mem_s = res->bytes / (r->ceil.bandwidth_gbs * 1e9);
+        if (mem_s > floor_s) floor_s = mem_s;
+    }
+    double roof = floor_s > 0 ? 100.0 * floor_s / res->med_s : 0;
+    double ratio = res->baseline && res->baseline_s > 0 ? res->baseline_s / res->med_s : 0;
+    printf("  %-10s %-24.24s %-26.26s %9.3f %9.3f %9.3f %8.1f %8.1f %6.1f%%", res->entry, res->name,
+           res->shape, res->med_s * 1e3, res->min_s * 1e3, res->p90_s * 1e3, gflops, gbs, roof);
+    if (res->baseline) printf("  %.2fx %s", ratio, res->baseline);
+    if (res->baseline2 && res->baseline2_s > 0)
+        printf("  %.2fx %s", res->baseline2_s / res->med_s, res->baseline2);
+    if (res->device_mem_bytes > 0) printf("  mem %.1f MiB", res->device_mem_bytes / 1048576.0);
+    printf("\n");
+    fflush(stdout);
+    if (!r->json) return;
+    FILE *f = r->json;
+    fprintf(f, "%s\n  {\"device\": ", r->n_json++ ? "," : "");
+    json_str(f, r->dev->name);
+    fprintf(f, ", \"device_type\": \"%s\", \"driver\": ", clf_device_class_name(r->dev->device_class));
+    json_str(f, r->dev->driver_version);
+    fprintf(f, ", \"entry\": ");
+    json_str(f, res->entry);
+    fprintf(f, ", \"case\": ");
+    json_str(f, res->name);
+    fprintf(f, ", \"shape\": ");
+    json_str(f, res->shape);
+    fprintf(f,
+            ", \"median_s\": %.9g, \"min_s\": %.9g, \"p90_s\": %.9g, \"p99_s\": %.9g, "
+            "\"flops\": %.9g, \"bytes\": %.9g, \"gflops\": %.6g, \"gbs\": %.6g, "
+            "\"roofline_pct\": %.4g, \"bandwidth_ceiling_gbs\": %.6g, \"compute_ceiling_gflops\": %.6g, "
+            "\"roof_source\": \"%s\", \"device_mem_bytes\": %.0f, \"baseline\": ",
+            res->med_s, res->min_s, res->p90_s, res->p99_s, res->flops, res->bytes, gflops, gbs, roof,
+            r->ceil.bandwidth_gbs, r->ceil.roof_gflops, r->ceil.roof_source ? r->ceil.roof_source : "",
+            res->device_mem_bytes);
+    if (res->baseline) {
+        json_str(f, res->baseline);
+        fprintf(f, ", \"baseline_median_s\": %.9g, \"ratio_vs_baseline\": %.6g", res->baseline_s, ratio);
+    } else {
+        fprintf(f, "null, \"baseline_median_s\": null, \"ratio_vs_baseline\": null");
+    }
+    if (res->baseline2 && res->baseline2_s > 0) {
+        fprintf(f, ", \"baseline2\": ");
+        json_str(f, res->baseline2);
+        fprintf(f, ", \"baseline2_median_s\": %.9g, \"ratio_vs_baseline2\": %.6g", res->baseline2_s,
+                res->baseline2_s / res->med_s);
+    }
+    fprintf(f, "}");
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: clformer bench [--device SPEC]... [--quick] [--json FILE] [--filter NAME]\n"
+            "                      [--reps N]\n\n"
+            "Benchmarks ops on every OpenCL device (or those named): measured ceilings first,\n"
+            "then each case's median, min and p90 time after warm-up, GFLOP/s, GB/s,\n"
+            "roofline %% and the ratio to a baseline measured in the same run.\n"
+            "  --device SPEC  best, gpu, cpu, P:D or a name; repeat for several devices\n"
+            "  --quick        a short set of cases and repeats\n"
+            "  --json FILE    one record per case\n"
+            "  --filter NAME  only entries whose name contains NAME (gemm, attention, ops)\n"
+            "  --reps N       timed repeats per case (default 5 quick, 15 full)\n");
+}
+
+typedef struct entry {
+    const char *name;
+    int (*run)(bench_run *r);
+} entry;
+
+static const entry entries[] = {
+    {"gemm", bench_gemm},
+    {"attention", bench_attention},
+    {"ops", bench_ops},
+};
+
+static int bench_device(const char *spec, bench_run *proto)
+{
+    clf_context_params p = clf_context_params_default();
+    p.device = spec;
+    clf_context *ctx = NULL;
+    clf_status st = clf_context_create(&p, &ctx);
+    if (st != CLF_OK) {
+        fprintf(stderr, "bench: %s: %s: %s\n", spec, clf_status_str(st), clf_context_last_error(NULL));
+        return 1;
+    }
+    bench_run r = *proto;
+    r.ctx = ctx;
+    r.dev = clf_context_device(ctx);
+    printf("\n== %s (%s, %u compute units, %u MHz, driver %s)\n", r.dev->name,
+           clf_device_class_name(r.dev->device_class), r.dev->compute_units, r.dev->clock_mhz,
+           r.dev->driver_version);
+    bench_measure_ceilings(&r);
+    printf("  %-10s %-24s %-26s %9s %9s %9s %8s %8s %7s  %s\n", "entry", "case", "shape", "med ms",
+           "min ms", "p90 ms", "GFLOP/s", "GB/s", "roof", "baseline");
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
+        if (r.filter && !strstr(entries[i].name, r.filter)) continue;
+        entries[i].run(&r);
+    }
+    proto->n_json = r.n_json;
+    proto->failures += r.failures;
+    clf_context_free(ctx);
+    return 0;
+}
+
+int bench_main(int argc, char **argv)
+{
+    bench_run proto = {0};
+    const char *devices[16];
+    int n_devices = 0;
+    const char *json_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) proto.quick = true;
+        else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc && n_devices < 16) devices[n_devices++] = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
+        else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) proto.filter = argv[++i];
+        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) proto.reps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "clformer bench: unknown option \"%s\"\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (proto.reps <= 0) proto.reps = proto.quick ? 5 : 15;
+    proto.warmup = 2;
+    char specs[16][32];
+    if (n_devices == 0) {
+        clf_device_info *devs;
+        size_t n;
+        clf_status st = clf_devices_list(&devs, &n);
+        if (st != CLF_OK) {
+            fprintf(stderr, "clformer bench: %s: %s\n", clf_status_str(st), clf_context_last_error(NULL));
+            return 1;
+        }
+        for (size_t i = 0; i < n && n_devices < 16; i++) {
+            snprintf(specs[n_devices], 32, "%d:%d", devs[i].platform_index, devs[i].device_index);
+            devices[n_devices] = specs[n_devices];
+            n_devices++;
+        }
+        clf_devices_free(devs);
+    }
+    if (json_path) {
+        proto.json = fopen(json_path, "w");
+        if (!proto.json) {
+            fprintf(stderr, "clformer bench: cannot write %s\n", json_path);
+            return 1;
+        }
+        fprintf(proto.json, "{\"clformer\": \"%s\", \"records\": [", clf_version());
+    }
+    int rc = 0;
+    for (int d = 0; d < n_devices; d++) rc |= bench_device(devices[d], &proto);
+    if (proto.json) {
+        fprintf(proto.json, "\n]}\n");
+        fclose(proto.json);
+    }
+    if (proto.failures) fprintf(stderr, "bench: %d case(s) failed\n", proto.failures);
+    return rc || proto.failures ? 1 : 0;
+}
