@@ -41,9 +41,22 @@ static void options(char *buf, size_t size, int64_t hd, clf_dtype dt, const attn
              (long long)hd, dt == CLF_F16, c->vec, c->block_m, c->block_n, c->dec_wg);
 }
 
-/* The five kernel arguments of one (B, L, H, D) view. */
-#define VIEW_ARGS(t, sb, ss, sh)                                                                    \
-    CLF_KMEM(t), CLF_KARG(t##_off), CLF_KARG(sb), CLF_KARG(ss), CLF_KARG(sh)
+/* The five kernel arguments of one (B, L, H, D) view: buffer, element
+ * offset, and the batch, sequence and head strides. The values live in *v,
+ * which must outlive the clf__set_args call. */
+typedef struct view_arg {
+    cl_ulong off;
+    cl_long stride[3];
+} view_arg;
+
+static void view_args(const clf_tensor *t, view_arg *v, clf__karg out[5])
+{
+    v->off = (cl_ulong)t->offset;
+    for (int i = 0; i < 3; i++) v->stride[i] = (cl_long)t->stride[i];
+    out[0] = CLF_KMEM(t);
+    out[1] = CLF_KARG(v->off);
+    for (int i = 0; i < 3; i++) out[2 + i] = CLF_KARG(v->stride[i]);
+}
 
 typedef struct attn_problem {
     const clf_tensor *q, *k, *v, *kl;
@@ -103,6 +116,28 @@ static clf_status check(clf_context *ctx, const clf_tensor *q, const clf_tensor 
     return CLF_OK;
 }
 
+/* The arguments after the views that both kernel families take, in order:
+ * key_len, use_key_len, q_len, kv_len, scale, causal. */
+typedef struct tail_arg {
+    cl_mem key_len;
+    cl_int use_key_len, q_len, kv_len;
+} tail_arg;
+
+static void tail_args(const attn_problem *pr, tail_arg *t, clf__karg out[6])
+{
+    t->key_len = pr->kl ? pr->kl->buffer->mem : NULL;
+    t->use_key_len = pr->kl != NULL;
+    t->q_len = (cl_int)pr->lq;
+    t->kv_len = (cl_int)pr->lk;
+    /* OpenCL 1.2 allows a NULL buffer argument (value pointer NULL). */
+    out[0] = (clf__karg){sizeof(cl_mem), pr->kl ? &t->key_len : NULL};
+    out[1] = CLF_KARG(t->use_key_len);
+    out[2] = CLF_KARG(t->q_len);
+    out[3] = CLF_KARG(t->kv_len);
+    out[4] = CLF_KARG(pr->scale);
+    out[5] = CLF_KARG(pr->causal);
+}
+
 static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
 {
     attn_config c = pick_config(ctx, pr->hd);
@@ -110,20 +145,14 @@ static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
     options(opts, sizeof opts, pr->hd, pr->q->dtype, &c);
     cl_kernel k;
     CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_flash", &k));
-    const clf_tensor *q = pr->q, *kk = pr->k, *v = pr->v, *o = pr->o;
-    cl_ulong q_off = (cl_ulong)q->offset, kk_off = (cl_ulong)kk->offset, v_off = (cl_ulong)v->offset,
-             o_off = (cl_ulong)o->offset;
-    cl_long qs[3] = {q->stride[0], q->stride[1], q->stride[2]};
-    cl_long ks[3] = {kk->stride[0], kk->stride[1], kk->stride[2]};
-    cl_long vs[3] = {v->stride[0], v->stride[1], v->stride[2]};
-    cl_long os[3] = {o->stride[0], o->stride[1], o->stride[2]};
-    cl_int use_kl = pr->kl != NULL, lq = (cl_int)pr->lq, lk = (cl_int)pr->lk;
-    cl_mem kl = pr->kl ? pr->kl->buffer->mem : NULL;
-    clf__karg args[] = {VIEW_ARGS(q, qs[0], qs[1], qs[2]),   VIEW_ARGS(kk, ks[0], ks[1], ks[2]),
-                        VIEW_ARGS(v, vs[0], vs[1], vs[2]),   VIEW_ARGS(o, os[0], os[1], os[2]),
-                        {sizeof(cl_mem), pr->kl ? &kl : NULL}, CLF_KARG(use_kl),
-                        CLF_KARG(lq),                        CLF_KARG(lk),
-                        CLF_KARG(pr->scale),                 CLF_KARG(pr->causal)};
+    view_arg va[4];
+    tail_arg ta;
+    clf__karg args[26];
+    view_args(pr->q, &va[0], &args[0]);
+    view_args(pr->k, &va[1], &args[5]);
+    view_args(pr->v, &va[2], &args[10]);
+    view_args(pr->o, &va[3], &args[15]);
+    tail_args(pr, &ta, &args[20]);
     CLF_TRY(clf__set_args(ctx, k, "attn_flash", args, CLF_ARRAY_LEN(args)));
     size_t local[3] = {(size_t)c.block_m, 1, 1};
     size_t global[3] = {clf__round_up((size_t)pr->lq, local[0]), (size_t)pr->h, (size_t)pr->b};
@@ -155,26 +184,23 @@ static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
     size_t part_bytes = (size_t)(pr->b * pr->lq * pr->h * splits * (pr->hd + 2)) * 4;
     cl_mem part;
     CLF_TRY(clf__scratch(ctx, CLF__SCRATCH_ATTENTION, part_bytes, &part));
-    const clf_tensor *q = pr->q, *kk = pr->k, *v = pr->v, *o = pr->o;
-    cl_ulong q_off = (cl_ulong)q->offset, kk_off = (cl_ulong)kk->offset, v_off = (cl_ulong)v->offset,
-             o_off = (cl_ulong)o->offset;
-    cl_long qs[3] = {q->stride[0], q->stride[1], q->stride[2]};
-    cl_long ks[3] = {kk->stride[0], kk->stride[1], kk->stride[2]};
-    cl_long vs[3] = {v->stride[0], v->stride[1], v->stride[2]};
-    cl_long os[3] = {o->stride[0], o->stride[1], o->stride[2]};
-    cl_int use_kl = pr->kl != NULL, lq = (cl_int)pr->lq, lk = (cl_int)pr->lk;
-    cl_mem kl = pr->kl ? pr->kl->buffer->mem : NULL;
-    clf__karg a1[] = {VIEW_ARGS(q, qs[0], qs[1], qs[2]), VIEW_ARGS(kk, ks[0], ks[1], ks[2]),
-                      VIEW_ARGS(v, vs[0], vs[1], vs[2]), CLF_KARG(part),
-                      {sizeof(cl_mem), pr->kl ? &kl : NULL}, CLF_KARG(use_kl),
-                      CLF_KARG(lq), CLF_KARG(lk), CLF_KARG(pr->scale), CLF_KARG(pr->causal),
-                      CLF_KARG(splits)};
+    view_arg va[4];
+    tail_arg ta;
+    clf__karg a1[23], a2[8];
+    view_args(pr->q, &va[0], &a1[0]);
+    view_args(pr->k, &va[1], &a1[5]);
+    view_args(pr->v, &va[2], &a1[10]);
+    a1[15] = CLF_KARG(part);
+    tail_args(pr, &ta, &a1[16]);
+    a1[22] = CLF_KARG(splits);
     CLF_TRY(clf__set_args(ctx, k1, "attn_decode_partial", a1, CLF_ARRAY_LEN(a1)));
     size_t l1[3] = {(size_t)c.dec_wg, 1, 1};
     size_t g1[3] = {(size_t)splits * l1[0], (size_t)pr->h, (size_t)(pr->b * pr->lq)};
     CLF_TRY(clf__launch(ctx, k1, "attn_decode_partial", 3, g1, l1));
-    clf__karg a2[] = {CLF_KARG(part), VIEW_ARGS(o, os[0], os[1], os[2]), CLF_KARG(lq),
-                      CLF_KARG(splits)};
+    a2[0] = CLF_KARG(part);
+    view_args(pr->o, &va[3], &a2[1]);
+    a2[6] = CLF_KARG(ta.q_len);
+    a2[7] = CLF_KARG(splits);
     CLF_TRY(clf__set_args(ctx, k2, "attn_decode_combine", a2, CLF_ARRAY_LEN(a2)));
     size_t g2[3] = {(size_t)pr->hd, (size_t)pr->h, (size_t)(pr->b * pr->lq)};
     return clf__launch(ctx, k2, "attn_decode_combine", 3, g2, NULL);
