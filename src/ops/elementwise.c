@@ -7,6 +7,13 @@
  * and merging dimensions that are contiguous in every operand, so the kernel
  * sees dense tensors as one dimension.
  *
+ * Fast path: when the folded iteration is (R, N) with a unit innermost
+ * stride on every operand (dense tensors, rows with gaps, a bias broadcast
+ * over rows), the *_rows kernels handle 8 elements per work-item with vector
+ * loads. Everything else takes the general kernels, one element per
+ * work-item. The op and the storage dtypes are build options (one program
+ * per combination, cached), so the kernels have no per-element branches.
+ *
  * Aliasing: y may be the very same view as an input (in place). Any other
  * overlap would let one work-item overwrite what another still has to read,
  * so it is refused with CLF_ERR_INVALID_ARG.
@@ -137,6 +144,40 @@ static clf_status ew_launch(clf_context *ctx, cl_kernel k, const char *name, con
     return clf__launch(ctx, k, name, 1, &global, &local);
 }
 
+#define EW_VW 8 /* kernels/elementwise.cl: elements per work-item of the rows kernels */
+
+/* True when the iteration is (R, N) with a unit innermost stride on every
+ * operand: the rows kernels apply (a dense tensor is R = 1). A single
+ * element counts too (its strides do not matter). */
+static int ew_is_rows(const ew_iter *it)
+{
+    if (it->shape[0] != 1 || it->shape[1] != 1) return 0;
+    if (it->shape[3] == 1) return 1;
+    for (int k = 0; k < it->n_ops; k++)
+        if (it->stride[k][3] != 1) return 0;
+    return 1;
+}
+
+/* Launches a rows kernel over (R, N): EW_VW columns per work-item along
+ * dimension 0, one row per index of dimension 1. */
+static clf_status ew_launch_rows(clf_context *ctx, cl_kernel k, const char *name,
+                                 const ew_iter *it)
+{
+    size_t n8 = (size_t)((it->shape[3] + EW_VW - 1) / EW_VW);
+    size_t l0 = ew_local_size(ctx, k);
+    while (l0 > 8 && l0 / 2 >= n8) l0 /= 2; /* short rows: fewer idle work-items */
+    size_t global[2] = {clf__round_up(n8, l0), (size_t)it->shape[2]}, local[2] = {l0, 1};
+    return clf__launch(ctx, k, name, 2, global, local);
+}
+
+/* The build options of one op and dtype combination. */
+static const char *ew_options(char buf[96], int op, clf_dtype x, clf_dtype b, clf_dtype y)
+{
+    snprintf(buf, 96, "-DEW_OP=%d -DEW_X16=%d -DEW_B16=%d -DEW_Y16=%d", op, x == CLF_F16,
+             b == CLF_F16, y == CLF_F16);
+    return buf;
+}
+
 /* y = op(x) for an activation or EW_OP_SCALE. */
 static clf_status unary(clf_context *ctx, const char *opname, int op, const clf_tensor *x,
                         float s, clf_tensor *y)
@@ -155,15 +196,22 @@ static clf_status unary(clf_context *ctx, const char *opname, int op, const clf_
     ew_iter_make(&it, x->ndim, x->shape, ops, 2);
 
     cl_kernel k;
-    CLF_TRY(clf__kernel_get(ctx, "elementwise", NULL, "ew_unary", &k));
+    char opt[96];
+    ew_options(opt, op, x->dtype, CLF_F32, y->dtype);
     cl_ulong xoff = (cl_ulong)x->offset, yoff = (cl_ulong)y->offset;
+    if (ew_is_rows(&it)) {
+        CLF_TRY(clf__kernel_get(ctx, "elementwise", opt, "ew_unary_rows", &k));
+        cl_long xrs = (cl_long)it.stride[0][2], yrs = (cl_long)it.stride[1][2];
+        cl_long n = (cl_long)it.shape[3];
+        const clf__karg args[] = {CLF_KMEM(x),    CLF_KARG(xoff), CLF_KARG(xrs), CLF_KMEM(y),
+                                  CLF_KARG(yoff), CLF_KARG(yrs),  CLF_KARG(n),   CLF_KARG(s)};
+        CLF_TRY(clf__set_args(ctx, k, "ew_unary_rows", args, CLF_ARRAY_LEN(args)));
+        return ew_launch_rows(ctx, k, "ew_unary_rows", &it);
+    }
+    CLF_TRY(clf__kernel_get(ctx, "elementwise", opt, "ew_unary", &k));
     cl_long4 xs = ew_long4(it.stride[0]), ys = ew_long4(it.stride[1]), shape = ew_long4(it.shape);
-    cl_int flags = (x->dtype == CLF_F16 ? 1 : 0) | (y->dtype == CLF_F16 ? 2 : 0);
-    cl_int opc = op;
-    const clf__karg args[] = {CLF_KMEM(x),       CLF_KARG(xoff), CLF_KARG(xs),
-                              CLF_KMEM(y),       CLF_KARG(yoff), CLF_KARG(ys),
-                              CLF_KARG(shape),   CLF_KARG(flags), CLF_KARG(opc),
-                              CLF_KARG(s)};
+    const clf__karg args[] = {CLF_KMEM(x),     CLF_KARG(xoff), CLF_KARG(xs), CLF_KMEM(y),
+                              CLF_KARG(yoff),  CLF_KARG(ys),   CLF_KARG(shape), CLF_KARG(s)};
     CLF_TRY(clf__set_args(ctx, k, "ew_unary", args, CLF_ARRAY_LEN(args)));
     return ew_launch(ctx, k, "ew_unary", &it);
 }
@@ -212,16 +260,26 @@ clf_status clf_add(clf_context *ctx, const clf_tensor *a, const clf_tensor *b, c
     ew_iter_make(&it, a->ndim, a->shape, ops, 3);
 
     cl_kernel k;
-    CLF_TRY(clf__kernel_get(ctx, "elementwise", NULL, "ew_add", &k));
+    char opt[96];
+    ew_options(opt, 0, a->dtype, b->dtype, y->dtype);
     cl_ulong aoff = (cl_ulong)a->offset, boff = (cl_ulong)b->offset, yoff = (cl_ulong)y->offset;
+    if (ew_is_rows(&it)) {
+        CLF_TRY(clf__kernel_get(ctx, "elementwise", opt, "ew_add_rows", &k));
+        cl_long ars = (cl_long)it.stride[0][2], brs = (cl_long)it.stride[1][2];
+        cl_long yrs = (cl_long)it.stride[2][2], n = (cl_long)it.shape[3];
+        const clf__karg args[] = {CLF_KMEM(a),    CLF_KARG(aoff), CLF_KARG(ars), CLF_KMEM(b),
+                                  CLF_KARG(boff), CLF_KARG(brs),  CLF_KMEM(y),   CLF_KARG(yoff),
+                                  CLF_KARG(yrs),  CLF_KARG(n)};
+        CLF_TRY(clf__set_args(ctx, k, "ew_add_rows", args, CLF_ARRAY_LEN(args)));
+        return ew_launch_rows(ctx, k, "ew_add_rows", &it);
+    }
+    CLF_TRY(clf__kernel_get(ctx, "elementwise", opt, "ew_add", &k));
     cl_long4 as = ew_long4(it.stride[0]), bs = ew_long4(it.stride[1]),
              ys = ew_long4(it.stride[2]), shape = ew_long4(it.shape);
-    cl_int flags = (a->dtype == CLF_F16 ? 1 : 0) | (b->dtype == CLF_F16 ? 2 : 0) |
-                   (y->dtype == CLF_F16 ? 4 : 0);
     const clf__karg args[] = {CLF_KMEM(a),     CLF_KARG(aoff), CLF_KARG(as),
                               CLF_KMEM(b),     CLF_KARG(boff), CLF_KARG(bs),
                               CLF_KMEM(y),     CLF_KARG(yoff), CLF_KARG(ys),
-                              CLF_KARG(shape), CLF_KARG(flags)};
+                              CLF_KARG(shape)};
     CLF_TRY(clf__set_args(ctx, k, "ew_add", args, CLF_ARRAY_LEN(args)));
     return ew_launch(ctx, k, "ew_add", &it);
 }
