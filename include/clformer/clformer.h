@@ -20,6 +20,7 @@
 #include "context.h"
 #include "tensor.h"
 #include "ops.h"
+#include "graph.h"
 
 #ifdef __cplusplus
 extern "C" {
