@@ -40,14 +40,21 @@
 #define EW_OP_SCALE 16 /* after the clf_act values 0..4 */
 #define EW_VW 8        /* elements per work-item in the rows kernels */
 
-/* vload_half8 of PoCL 3.1 faults on an address that is not 16-byte aligned
- * (the spec asks only for 2): load the bits with vload8 (element alignment
- * works) and convert from an aligned private copy, which the compiler turns
- * into a register conversion. */
+/* vload_half8 and vstore_half8_rte of PoCL 3.1 fault on an address that is
+ * not 16-byte aligned (the spec asks only for 2): move the bits with vload8 /
+ * vstore8 (element alignment works) and convert in an aligned private copy,
+ * which the compiler turns into a register conversion. */
 inline float8 ew_load_half8(const __global half *p)
 {
     const ushort8 u = vload8(0, (const __global ushort *)p);
     return vload_half8(0, (const __private half *)&u);
+}
+
+inline void ew_store_half8(const float8 v, __global half *p)
+{
+    ushort8 u;
+    vstore_half8_rte(v, 0, (__private half *)&u);
+    vstore8(u, 0, (__global ushort *)p);
 }
 
 #if EW_X16
@@ -71,7 +78,7 @@ typedef float b_t;
 #if EW_Y16
 typedef half y_t;
 #define STOREY1(p, i, v) vstore_half_rte((v), (i), (p))
-#define STOREY8(p, i, v) vstore_half8_rte((v), 0, (p) + (i))
+#define STOREY8(p, i, v) ew_store_half8((v), (p) + (i))
 #else
 typedef float y_t;
 #define STOREY1(p, i, v) ((p)[(i)] = (v))

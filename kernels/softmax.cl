@@ -7,11 +7,21 @@
  * has its own element offset and strides (any view); the mask's strides are 0
  * along the dimensions it is broadcast over.
  *
- * Storage dtypes are run-time flags (bit set = f16): the branch is uniform
- * over the launch and keeps one program per device instead of one per dtype
- * combination. f16 is read and written with vload_half/vstore_half_rte (core
- * OpenCL 1.2); arithmetic is f32. No extension is needed.
+ * Build option SM_FLAGS (default 0): the storage dtypes and the options as
+ * bits (bit 0 x f16, bit 1 y f16, bit 2 mask f16, bit 3 has mask, bit 4
+ * causal, bit 5 log). A build option, not a run-time argument: PoCL keeps a
+ * kernel with per-element branches on run-time flags scalar; folded at build
+ * time they cost nothing (one program per combination, cached on disk).
+ * f16 is read and written with vload_half/vstore_half_rte (core OpenCL 1.2);
+ * arithmetic is f32. No extension is needed.
+ *
+ * Two kernels: softmax_rows (a work-group per row, any strides; the GPU
+ * kernel and the general path) and softmax_rows_vec (a work-item per row
+ * with float8 arithmetic, unit innermost strides; the CPU fast path).
  */
+#ifndef SM_FLAGS
+#define SM_FLAGS 0
+#endif
 
 inline float sm_load(const __global float *p, const long i, const int f16)
 {
@@ -48,15 +58,15 @@ inline float2 sm_merge(const float2 a, const float2 b)
  * the barriers of the merge, and the second walk reads x[c] before writing
  * y[c] in the same work-item. No early return: PoCL needs every work-item at
  * every barrier.
- * flags: bit 0 x f16, bit 1 y f16, bit 2 mask f16, bit 3 has mask, bit 4
- * causal, bit 5 log.
+ * The dtypes and options come from SM_FLAGS.
  */
 __kernel void softmax_rows(const __global float *x, const ulong xoff, const long4 xs,
                            __global float *y, const ulong yoff, const long4 ys,
                            const __global float *mask, const ulong moff, const long4 ms,
                            const long n1, const long n2, const long C, const float scale,
-                           const int flags, __local float2 *lpair)
+                           __local float2 *lpair)
 {
+    const int flags = SM_FLAGS;
     const long row = get_group_id(0);
     const int lid = (int)get_local_id(0);
     const int L = (int)get_local_size(0);
@@ -104,5 +114,156 @@ __kernel void softmax_rows(const __global float *x, const ulong xoff, const long
         else
             out = logsm ? (v - m) - log_sum : exp(v - m) * inv;
         sm_store(y, yb + c * ys.s3, out, y16);
+    }
+}
+
+/*
+ * exp for float8 in plain FMAs (Cephes expf): PoCL's library exp on float8
+ * is several times slower. x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in
+ * two so that r is exact), e^r by a degree-6 minimax polynomial, 2^n put into
+ * the exponent bits; about 1 ulp. Below -87.3 the result is 0 (so -inf, a
+ * masked column, gives 0), NaN stays NaN. Arguments here are <= 0.
+ */
+float8 sm_exp8(const float8 x)
+{
+    const float8 xc = clamp(x, -87.33654f, 88.72283f);
+    const float8 n = rint(xc * 1.44269504088896341f);
+    float8 r = fma(n, (float8)-0.693359375f, xc);
+    r = fma(n, (float8)2.12194440e-4f, r);
+    float8 p = fma(r, (float8)1.9875691500e-4f, (float8)1.3981999507e-3f);
+    p = fma(p, r, (float8)8.3334519073e-3f);
+    p = fma(p, r, (float8)4.1665795894e-2f);
+    p = fma(p, r, (float8)1.6666665459e-1f);
+    p = fma(p, r, (float8)5.0000001201e-1f);
+    p = fma(p, r * r, r + 1.0f);
+    const int8 e = (convert_int8(n) + 127) << 23;
+    const float8 y = select(p * as_float8(e), (float8)0.0f, x < -87.33654f);
+    return select(y, x, isnan(x));
+}
+
+#define SM_X16 (SM_FLAGS & 1)
+#define SM_Y16 ((SM_FLAGS >> 1) & 1)
+#define SM_M16 ((SM_FLAGS >> 2) & 1)
+#define SM_HAS_MASK ((SM_FLAGS >> 3) & 1)
+#define SM_CAUSAL ((SM_FLAGS >> 4) & 1)
+#define SM_LOG ((SM_FLAGS >> 5) & 1)
+
+/* vload_half8 and vstore_half8 of PoCL 3.1 fault on an address that is not
+ * 16-byte aligned:
+ * load the bits with vload8 and convert from an aligned private copy. */
+inline float8 sm_load8(const __global float *p, const long i, const int f16)
+{
+    if (f16) {
+        const ushort8 u = vload8(0, (const __global ushort *)p + i);
+        return vload_half8(0, (const __private half *)&u);
+    }
+    return vload8(0, p + i);
+}
+
+inline void sm_store8(__global float *p, const long i, const float8 v, const int f16)
+{
+    if (f16) {
+        ushort8 u; /* as for loads: convert in aligned private memory */
+        vstore_half8_rte(v, 0, (__private half *)&u);
+        vstore8(u, 0, (__global ushort *)p + i);
+    } else {
+        vstore8(v, 0, p + i);
+    }
+}
+
+/* scale * x + mask at columns c .. c + 7 of a row (x at xb, mask at mb),
+ * -inf past column `last`. */
+inline float8 sm_v8(const __global float *x, const long xb, const __global float *mask,
+                    const long mb, const long c, const float scale, const long last)
+{
+    float8 v = scale * sm_load8(x, xb + c, SM_X16);
+    if (SM_HAS_MASK) v += sm_load8(mask, mb + c, SM_M16);
+    if (SM_CAUSAL) {
+        const int lim = (int)clamp(last - c, -1L, 8L);
+        v = select(v, (float8)(-INFINITY), (int8)(0, 1, 2, 3, 4, 5, 6, 7) > lim);
+    }
+    return v;
+}
+
+inline float sm_v1(const __global float *x, const long xb, const __global float *mask,
+                   const long mb, const long c, const float scale, const long last)
+{
+    float v = scale * sm_load(x, xb + c, SM_X16);
+    if (SM_HAS_MASK) v += sm_load(mask, mb + c, SM_M16);
+    if (SM_CAUSAL && c > last) v = -INFINITY;
+    return v;
+}
+#define SM_V8(c) sm_v8(x, xb, mask, mb, (c), scale, last)
+#define SM_V1(c) sm_v1(x, xb, mask, mb, (c), scale, last)
+
+/*
+ * softmax_rows_vec: as softmax_rows, for unit innermost strides on x, y and
+ * the mask (the host checks), one work-item per row: float8 passes over the
+ * row (the maximum; the sum of exp, which with f32 storage writes
+ * exp(v - max) into y on the way; then the scaled or recomputed output), the
+ * last C % 8 columns one at a time. No barriers and no local memory, which
+ * is what PoCL runs fast; meant for CPU devices.
+ * Launch: 1-D, global = rows rounded up to the local size, any local size.
+ * y may be the same view as x: each row is read and written by one
+ * work-item, and every column of x is read before it is overwritten.
+ */
+__kernel void softmax_rows_vec(const __global float *x, const ulong xoff, const long4 xs,
+                               __global float *y, const ulong yoff, const long4 ys,
+                               const __global float *mask, const ulong moff, const long4 ms,
+                               const long n1, const long n2, const long C, const float scale,
+                               const long rows)
+{
+    const long row = get_global_id(0);
+    if (row >= rows) return; /* no barrier in this kernel */
+    const long i2 = row % n2, i1 = (row / n2) % n1, i0 = row / (n2 * n1);
+    const long xb = (long)xoff + i0 * xs.s0 + i1 * xs.s1 + i2 * xs.s2;
+    const long yb = (long)yoff + i0 * ys.s0 + i1 * ys.s1 + i2 * ys.s2;
+    const long mb = (long)moff + i0 * ms.s0 + i1 * ms.s1 + i2 * ms.s2;
+    const long last = SM_CAUSAL ? i2 + C - n2 : C - 1;
+    const long C8 = C & ~7L;
+
+    /* 1. The maximum. */
+    float8 m8 = (float8)(-INFINITY);
+    for (long c = 0; c < C8; c += 8) m8 = fmax(m8, SM_V8(c));
+    float m = fmax(fmax(fmax(m8.s0, m8.s1), fmax(m8.s2, m8.s3)),
+                   fmax(fmax(m8.s4, m8.s5), fmax(m8.s6, m8.s7)));
+    for (long c = C8; c < C; c++) m = fmax(m, SM_V1(c));
+    if (m == -INFINITY) {
+        /* Nothing visible in this row (NaN compares false: it goes on). */
+        const float z = SM_LOG ? -INFINITY : 0.0f;
+        for (long c = 0; c < C8; c += 8) sm_store8(y, yb + c, (float8)z, SM_Y16);
+        for (long c = C8; c < C; c++) sm_store(y, yb + c, z, SM_Y16);
+        return;
+    }
+
+    /* 2. The sum of exp(v - m); with f32 y (not log) the terms go to y. */
+    const int keep = !SM_LOG && !SM_Y16;
+    float8 s8 = 0.0f;
+    for (long c = 0; c < C8; c += 8) {
+        const float8 e = sm_exp8(SM_V8(c) - m);
+        s8 += e;
+        if (keep) vstore8(e, 0, y + yb + c);
+    }
+    float sum = ((s8.s0 + s8.s1) + (s8.s2 + s8.s3)) + ((s8.s4 + s8.s5) + (s8.s6 + s8.s7));
+    for (long c = C8; c < C; c++) {
+        const float e = exp(SM_V1(c) - m);
+        sum += e;
+        if (keep) y[yb + c] = e;
+    }
+
+    /* 3. The output. */
+    if (SM_LOG) {
+        const float ls = log(sum);
+        for (long c = 0; c < C8; c += 8) sm_store8(y, yb + c, (SM_V8(c) - m) - ls, SM_Y16);
+        for (long c = C8; c < C; c++) sm_store(y, yb + c, (SM_V1(c) - m) - ls, SM_Y16);
+    } else if (keep) {
+        const float inv = 1.0f / sum;
+        for (long c = 0; c < C8; c += 8) vstore8(vload8(0, y + yb + c) * inv, 0, y + yb + c);
+        for (long c = C8; c < C; c++) y[yb + c] *= inv;
+    } else {
+        const float inv = 1.0f / sum;
+        for (long c = 0; c < C8; c += 8)
+            sm_store8(y, yb + c, sm_exp8(SM_V8(c) - m) * inv, SM_Y16);
+        for (long c = C8; c < C; c++) sm_store(y, yb + c, exp(SM_V1(c) - m) * inv, SM_Y16);
     }
 }

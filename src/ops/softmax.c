@@ -116,20 +116,43 @@ clf_status clf_softmax(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
     cl_long n1 = (cl_long)shape[1], n2 = (cl_long)shape[2], C = (cl_long)shape[3];
     cl_ulong xoff = (cl_ulong)x->offset, yoff = (cl_ulong)y->offset;
     cl_ulong moff = mask ? (cl_ulong)mask->offset : 0;
-    cl_int flags = (x->dtype == CLF_F16 ? 1 : 0) | (y->dtype == CLF_F16 ? 2 : 0) |
-                   (mask && mask->dtype == CLF_F16 ? 4 : 0) | (mask ? 8 : 0) |
-                   (p.causal ? 16 : 0) | (p.log ? 32 : 0);
-
-    cl_kernel k;
-    CLF_TRY(clf__kernel_get(ctx, "softmax", NULL, "softmax_rows", &k));
-    size_t local = row_local_size(ctx, k, C);
+    int flags = (x->dtype == CLF_F16 ? 1 : 0) | (y->dtype == CLF_F16 ? 2 : 0) |
+                (mask && mask->dtype == CLF_F16 ? 4 : 0) | (mask ? 8 : 0) | (p.causal ? 16 : 0) |
+                (p.log ? 32 : 0);
+    char options[32];
+    snprintf(options, sizeof options, "-DSM_FLAGS=%d", flags);
     /* Without a mask the kernel never reads it; x's buffer stands in so that
      * no NULL buffer reaches the driver. */
     const clf_tensor *mt = mask ? mask : x;
+
+    /* CPU fast path: a work-item per row with float8 arithmetic, when every
+     * row is contiguous. */
+    int unit = C == 1 || (xs.s[3] == 1 && ys.s[3] == 1 && (!mask || ms.s[3] == 1));
+    cl_kernel k;
+    if (unit && ctx->info.device_class == CLF_DEVICE_CPU) {
+        CLF_TRY(clf__kernel_get(ctx, "softmax", options, "softmax_rows_vec", &k));
+        cl_long nrows = (cl_long)rows;
+        const clf__karg args[] = {
+            CLF_KMEM(x),  CLF_KARG(xoff), CLF_KARG(xs),   CLF_KMEM(y),  CLF_KARG(yoff),
+            CLF_KARG(ys), CLF_KMEM(mt),   CLF_KARG(moff), CLF_KARG(ms), CLF_KARG(n1),
+            CLF_KARG(n2), CLF_KARG(C),    CLF_KARG(scale), CLF_KARG(nrows),
+        };
+        CLF_TRY(clf__set_args(ctx, k, "softmax_rows_vec", args, CLF_ARRAY_LEN(args)));
+        /* Rows per work-group: up to 16, fewer when the rows could not
+         * otherwise spread over every compute unit (4 groups each). */
+        size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
+        size_t local = 16;
+        while (local > 1 && (size_t)rows < local * 4 * cus) local /= 2;
+        size_t global = clf__round_up((size_t)rows, local);
+        return clf__launch(ctx, k, "softmax_rows_vec", 1, &global, &local);
+    }
+
+    CLF_TRY(clf__kernel_get(ctx, "softmax", options, "softmax_rows", &k));
+    size_t local = row_local_size(ctx, k, C);
     const clf__karg args[] = {
         CLF_KMEM(x),     CLF_KARG(xoff), CLF_KARG(xs), CLF_KMEM(y),    CLF_KARG(yoff),
         CLF_KARG(ys),    CLF_KMEM(mt),   CLF_KARG(moff), CLF_KARG(ms), CLF_KARG(n1),
-        CLF_KARG(n2),    CLF_KARG(C),    CLF_KARG(scale), CLF_KARG(flags),
+        CLF_KARG(n2),    CLF_KARG(C),    CLF_KARG(scale),
         CLF_KLOCAL(local * sizeof(cl_float2)),
     };
     CLF_TRY(clf__set_args(ctx, k, "softmax_rows", args, CLF_ARRAY_LEN(args)));
