@@ -5,11 +5,20 @@
  * is one (i0, i1, i2). Every tensor has its own element offset and strides
  * (any view); gamma and beta are (D) with their own stride.
  *
- * Storage dtypes are run-time flags (bit set = f16): the branch is uniform
- * over the launch and keeps one program per device instead of one per dtype
- * combination. f16 is read and written with vload_half/vstore_half_rte (core
- * OpenCL 1.2); arithmetic is f32. No extension is needed.
+ * Build option NM_FLAGS (default 0): the storage dtypes and options as the
+ * NM_* bits below. A build option rather than a run-time argument: PoCL
+ * keeps a kernel with per-element branches on run-time flags scalar; folded
+ * at build time they cost nothing (one program per combination, cached).
+ * f16 is read and written with vload_half/vstore_half_rte (core OpenCL 1.2);
+ * arithmetic is f32. No extension is needed.
+ *
+ * Two kernels: norm_rows (a work-group per row, any strides; the GPU kernel
+ * and the general path) and norm_rows_vec (a work-item per row with float8
+ * arithmetic, unit innermost strides; the CPU fast path).
  */
+#ifndef NM_FLAGS
+#define NM_FLAGS 0
+#endif
 
 inline float nm_load(const __global float *p, const long i, const int f16)
 {
@@ -79,8 +88,9 @@ __kernel void norm_rows(const __global float *x, const ulong xoff, const long4 x
                         __global float *y, const ulong yoff, const long4 ys,
                         __global float *so, const ulong soff, const long4 ss,
                         const long n1, const long n2, const long D, const float eps,
-                        const int flags, __local float *red)
+                        __local float *red)
 {
+    const int flags = NM_FLAGS;
     const long row = get_group_id(0);
     const long lid = get_local_id(0);
     const long L = get_local_size(0);
@@ -114,5 +124,114 @@ __kernel void norm_rows(const __global float *x, const ulong xoff, const long4 x
         if (flags & NM_HAS_B) v += nm_load(b, (long)boff + c * bs, flags & NM_B16);
         if (flags & NM_HAS_S) nm_store(so, sb + c * ss.s3, s, flags & NM_S16);
         nm_store(y, yb + c * ys.s3, v, flags & NM_Y16);
+    }
+}
+
+/* vload_half8 and vstore_half8 of PoCL 3.1 fault on an address that is not
+ * 16-byte aligned: move the bits with vload8 / vstore8 and convert in an
+ * aligned private copy. */
+inline float8 nm_load8(const __global float *p, const long i, const int f16)
+{
+    if (f16) {
+        const ushort8 u = vload8(0, (const __global ushort *)p + i);
+        return vload_half8(0, (const __private half *)&u);
+    }
+    return vload8(0, p + i);
+}
+
+inline void nm_store8(__global float *p, const long i, const float8 v, const int f16)
+{
+    if (f16) {
+        ushort8 u;
+        vstore_half8_rte(v, 0, (__private half *)&u);
+        vstore8(u, 0, (__global ushort *)p + i);
+    } else {
+        vstore8(v, 0, p + i);
+    }
+}
+
+inline float nm_hsum8(const float8 v)
+{
+    return ((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7));
+}
+
+#define NM_S8(c)                                                                               \
+    (nm_load8(x, xb + (c), NM_FLAGS & NM_X16) +                                                \
+     ((NM_FLAGS & NM_HAS_R) ? nm_load8(r, rb + (c), NM_FLAGS & NM_R16) : (float8)0.0f))
+#define NM_S1(c)                                                                               \
+    (nm_load(x, xb + (c), NM_FLAGS & NM_X16) +                                                 \
+     ((NM_FLAGS & NM_HAS_R) ? nm_load(r, rb + (c), NM_FLAGS & NM_R16) : 0.0f))
+
+/*
+ * norm_rows_vec: as norm_rows, for unit innermost strides on x, residual, y
+ * and sum_out and unit strides on gamma and beta (the host checks), one
+ * work-item per row: float8 passes (the sum or sum of squares, the centred
+ * sum of squares for LayerNorm, then the output), the last D % 8 columns one
+ * at a time. No barriers or local memory, which is what PoCL runs fast; meant
+ * for CPU devices.
+ * Launch: 1-D, global = rows rounded up to the local size, any local size.
+ * y and sum_out may be the very same views as x or residual: one work-item
+ * owns a row and reads each column before writing it.
+ */
+__kernel void norm_rows_vec(const __global float *x, const ulong xoff, const long4 xs,
+                            const __global float *r, const ulong roff, const long4 rs,
+                            const __global float *g, const ulong goff, const __global float *b,
+                            const ulong boff, __global float *y, const ulong yoff,
+                            const long4 ys, __global float *so, const ulong soff,
+                            const long4 ss, const long n1, const long n2, const long D,
+                            const float eps, const long rows)
+{
+    const long row = get_global_id(0);
+    if (row >= rows) return; /* no barrier in this kernel */
+    const long i2 = row % n2, i1 = (row / n2) % n1, i0 = row / (n2 * n1);
+    const long xb = (long)xoff + i0 * xs.s0 + i1 * xs.s1 + i2 * xs.s2;
+    const long rb = (long)roff + i0 * rs.s0 + i1 * rs.s1 + i2 * rs.s2;
+    const long yb = (long)yoff + i0 * ys.s0 + i1 * ys.s1 + i2 * ys.s2;
+    const long sb = (long)soff + i0 * ss.s0 + i1 * ss.s1 + i2 * ss.s2;
+    const int rms = (NM_FLAGS & NM_RMS) != 0;
+    const long D8 = D & ~7L;
+
+    float8 a8 = 0.0f;
+    for (long c = 0; c < D8; c += 8) {
+        const float8 s = NM_S8(c);
+        a8 = rms ? fma(s, s, a8) : a8 + s;
+    }
+    float acc = nm_hsum8(a8);
+    for (long c = D8; c < D; c++) {
+        const float s = NM_S1(c);
+        acc = rms ? fma(s, s, acc) : acc + s;
+    }
+    const float first = acc / (float)D;
+    const float mean = rms ? 0.0f : first;
+
+    float var = first;
+    if (!rms) {
+        a8 = 0.0f;
+        for (long c = 0; c < D8; c += 8) {
+            const float8 t = NM_S8(c) - mean;
+            a8 = fma(t, t, a8);
+        }
+        acc = nm_hsum8(a8);
+        for (long c = D8; c < D; c++) {
+            const float t = NM_S1(c) - mean;
+            acc = fma(t, t, acc);
+        }
+        var = acc / (float)D;
+    }
+    const float inv = rsqrt(var + eps);
+
+    for (long c = 0; c < D8; c += 8) {
+        const float8 s = NM_S8(c);
+        float8 v = (s - mean) * inv * nm_load8(g, (long)goff + c, NM_FLAGS & NM_G16);
+        if (NM_FLAGS & NM_HAS_B) v += nm_load8(b, (long)boff + c, NM_FLAGS & NM_B16);
+        if (NM_FLAGS & NM_HAS_S) nm_store8(so, sb + c, s, NM_FLAGS & NM_S16);
+        nm_store8(y, yb + c, v, NM_FLAGS & NM_Y16);
+    }
+    for (long c = D8; c < D; c++) {
+        const float s = NM_S1(c);
+        float v = (s - mean) * inv * nm_load(g, (long)goff + c, NM_FLAGS & NM_G16);
+        if (NM_FLAGS & NM_HAS_B) v += nm_load(b, (long)boff + c, NM_FLAGS & NM_B16);
+        if (NM_FLAGS & NM_HAS_S) nm_store(so, sb + c, s, NM_FLAGS & NM_S16);
+        nm_store(y, yb + c, v, NM_FLAGS & NM_Y16);
     }
 }

@@ -170,21 +170,48 @@ clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gam
     cl_ulong xoff = (cl_ulong)x->offset, roff = (cl_ulong)rt->offset, goff = (cl_ulong)gamma->offset;
     cl_ulong boff = (cl_ulong)bt->offset, yoff = (cl_ulong)y->offset, soff = (cl_ulong)st->offset;
     cl_long gs = (cl_long)gamma->stride[0], bs = (cl_long)bt->stride[0];
-    cl_int flags = (x->dtype == CLF_F16 ? NM_X16 : 0) | (rt->dtype == CLF_F16 ? NM_R16 : 0) |
+    int flags = (x->dtype == CLF_F16 ? NM_X16 : 0) | (rt->dtype == CLF_F16 ? NM_R16 : 0) |
                    (gamma->dtype == CLF_F16 ? NM_G16 : 0) | (bt->dtype == CLF_F16 ? NM_B16 : 0) |
                    (y->dtype == CLF_F16 ? NM_Y16 : 0) | (st->dtype == CLF_F16 ? NM_S16 : 0) |
                    (res ? NM_HAS_R : 0) | (beta ? NM_HAS_B : 0) | (so ? NM_HAS_S : 0) |
                    (p.type == CLF_NORM_RMS ? NM_RMS : 0);
 
+    char options[32];
+    snprintf(options, sizeof options, "-DNM_FLAGS=%d", (int)flags);
     cl_kernel k;
-    CLF_TRY(clf__kernel_get(ctx, "norm", NULL, "norm_rows", &k));
+
+    /* CPU fast path: a work-item per row with float8 arithmetic, when every
+     * row (and gamma, beta) is contiguous. */
+    int unit = D == 1 || (xs.s[3] == 1 && rs.s[3] == 1 && ys.s[3] == 1 && ss.s[3] == 1 &&
+                          gs == 1 && bs == 1);
+    if (unit && ctx->info.device_class == CLF_DEVICE_CPU) {
+        CLF_TRY(clf__kernel_get(ctx, "norm", options, "norm_rows_vec", &k));
+        cl_long nrows = (cl_long)rows;
+        const clf__karg args[] = {
+            CLF_KMEM(x),    CLF_KARG(xoff), CLF_KARG(xs),   CLF_KMEM(rt),   CLF_KARG(roff),
+            CLF_KARG(rs),   CLF_KMEM(gamma), CLF_KARG(goff), CLF_KMEM(bt),  CLF_KARG(boff),
+            CLF_KMEM(y),    CLF_KARG(yoff), CLF_KARG(ys),   CLF_KMEM(st),   CLF_KARG(soff),
+            CLF_KARG(ss),   CLF_KARG(n1),   CLF_KARG(n2),   CLF_KARG(dd),   CLF_KARG(eps),
+            CLF_KARG(nrows),
+        };
+        CLF_TRY(clf__set_args(ctx, k, "norm_rows_vec", args, CLF_ARRAY_LEN(args)));
+        /* Rows per work-group: up to 16, fewer when the rows could not
+         * otherwise spread over every compute unit (4 groups each). */
+        size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
+        size_t local = 16;
+        while (local > 1 && (size_t)rows < local * 4 * cus) local /= 2;
+        size_t global = clf__round_up((size_t)rows, local);
+        return clf__launch(ctx, k, "norm_rows_vec", 1, &global, &local);
+    }
+
+    CLF_TRY(clf__kernel_get(ctx, "norm", options, "norm_rows", &k));
     size_t local = row_local_size(ctx, k, D);
     const clf__karg args[] = {
         CLF_KMEM(x),     CLF_KARG(xoff),  CLF_KARG(xs),   CLF_KMEM(rt),   CLF_KARG(roff),
         CLF_KARG(rs),    CLF_KMEM(gamma), CLF_KARG(goff), CLF_KARG(gs),   CLF_KMEM(bt),
         CLF_KARG(boff),  CLF_KARG(bs),    CLF_KMEM(y),    CLF_KARG(yoff), CLF_KARG(ys),
         CLF_KMEM(st),    CLF_KARG(soff),  CLF_KARG(ss),   CLF_KARG(n1),   CLF_KARG(n2),
-        CLF_KARG(dd),    CLF_KARG(eps),   CLF_KARG(flags), CLF_KLOCAL(local * sizeof(cl_float)),
+        CLF_KARG(dd),    CLF_KARG(eps),   CLF_KLOCAL(local * sizeof(cl_float)),
     };
     CLF_TRY(clf__set_args(ctx, k, "norm_rows", args, CLF_ARRAY_LEN(args)));
     size_t global = (size_t)rows * local;
