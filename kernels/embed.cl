@@ -6,6 +6,9 @@
  *   CLF_TABLE_F16  the token table is stored as f16
  *   CLF_POS_F16    the learned position table is stored as f16
  *   CLF_OUT_F16    the output is stored as f16
+ *   CLF_POS_KIND   the position kind (a clf_pos_type) of the *_vec kernels
+ *                  fixed at build time, so that their code has no branch on
+ *                  it; default -1: taken from the pos_type argument
  * Needs no extension (f16 through vload_half / vstore_half_rte).
  */
 #ifndef CLF_TABLE_F16
@@ -16,6 +19,9 @@
 #endif
 #ifndef CLF_OUT_F16
 #define CLF_OUT_F16 0
+#endif
+#ifndef CLF_POS_KIND
+#define CLF_POS_KIND (-1) /* -1: the position kind is the run-time argument */
 #endif
 
 #if CLF_TABLE_F16
@@ -130,4 +136,177 @@ __kernel void positional_encoding(__global out_t *out, const ulong o_off, const 
     const int s = get_global_id(1);
     if (d >= D || s >= S) return;
     STORE_OUT(out, (long)o_off + s * o_ss + d * o_ds, clf_sinusoid(type, offset + s, d, D));
+}
+
+/* vload_half8 and vstore_half8 of PoCL 3.1 fault on an address that is not
+ * 16-byte aligned: move the bits with vload8 / vstore8 and convert in an
+ * aligned private copy. */
+#if CLF_TABLE_F16
+#define LOAD_TABLE8(p, i) emb_load_half8((p) + (i))
+#else
+#define LOAD_TABLE8(p, i) vload8(0, (p) + (i))
+#endif
+#if CLF_POS_F16
+#define LOAD_POS8(p, i) emb_load_half8((p) + (i))
+#else
+#define LOAD_POS8(p, i) vload8(0, (p) + (i))
+#endif
+#if CLF_OUT_F16
+#define STORE_OUT8(p, i, v) emb_store_half8((v), (p) + (i))
+#else
+#define STORE_OUT8(p, i, v) vstore8((v), 0, (p) + (i))
+#endif
+
+inline float8 emb_load_half8(const __global half *p)
+{
+    const ushort8 u = vload8(0, (const __global ushort *)p);
+    return vload_half8(0, (const __private half *)&u);
+}
+
+inline void emb_store_half8(const float8 v, __global half *p)
+{
+    ushort8 u;
+    vstore_half8_rte(v, 0, (__private half *)&u);
+    vstore8(u, 0, (__global ushort *)p);
+}
+
+/* 2^x for float8, x in [-126, 0] (the frequencies): x = n + f with
+ * |f| <= 1/2, 2^f = e^(f ln 2) by the Cephes expf polynomial, n into the
+ * exponent bits. About 1 ulp; plain FMAs, which PoCL vectorises (its library
+ * exp2 on vectors is slow). */
+float8 emb_exp2_8(const float8 x)
+{
+    const float8 n = rint(x);
+    const float8 r = (x - n) * 0.693147180559945309f;
+    float8 p = fma(r, (float8)1.9875691500e-4f, (float8)1.3981999507e-3f);
+    p = fma(p, r, (float8)8.3334519073e-3f);
+    p = fma(p, r, (float8)4.1665795894e-2f);
+    p = fma(p, r, (float8)1.6666665459e-1f);
+    p = fma(p, r, (float8)5.0000001201e-1f);
+    p = fma(p, r * r, r + 1.0f);
+    return p * as_float8((convert_int8(n) + 127) << 23);
+}
+
+/* sin(a) in the lanes where is_cos is 0 and cos(a) where it is -1 (a >= 0,
+ * up to a few 10^5). Cody-Waite reduction a = k pi/2 + r with pi/2 in three
+ * parts and fma (r is good to about 1e-11 absolute for a < 10^5), Cephes
+ * sinf/cosf polynomials on |r| <= pi/4, and the quadrant k (plus one for cos:
+ * cos a = sin(a + pi/2)) picks the polynomial and the sign. About 1 ulp of
+ * the result plus the reduction; plain FMAs and selects, which PoCL
+ * vectorises. */
+float8 emb_sincos8(const float8 a, const int8 is_cos)
+{
+    const float8 k = rint(a * 0.636619772367581343f);
+    float8 r = fma(k, (float8)-1.57079637050628662109375f, a);
+    r = fma(k, (float8)4.37113882867379e-08f, r);
+    r = fma(k, (float8)1.7151245100059164e-15f, r);
+    const float8 z = r * r;
+    float8 sp = fma(z, (float8)-1.9515295891e-4f, (float8)8.3321608736e-3f);
+    sp = fma(sp, z, (float8)-1.6666654611e-1f);
+    const float8 sr = fma(sp * z, r, r);
+    float8 cp = fma(z, (float8)2.443315711809948e-5f, (float8)-1.388731625493765e-3f);
+    cp = fma(cp, z, (float8)4.166664568298827e-2f);
+    const float8 cr = fma(cp * z, z, fma(-0.5f, z, (float8)1.0f));
+    const int8 q = convert_int8(k) - is_cos; /* is_cos is -1 in a cos lane */
+    const float8 v = select(sr, cr, (q & 1) != 0);
+    return select(v, -v, (q & 2) != 0);
+}
+
+/*
+ * Columns d .. d + 7 (all < D) of the sinusoidal encoding of position pos,
+ * as clf_sinusoid but 8 at a time, with the frequency as exp2(i freq_k),
+ * freq_k = -2 log2(10000) / D rounded once on the host: its relative error
+ * (two roundings, then exp2) stays below 0.6 |a| 2^a 1.2e-7 with
+ * a = i freq_k, that is below 5e-8 whatever i, so the angle's absolute error
+ * is below pos * 1e-7, inside the documented bound.
+ */
+float8 emb_sinusoid8(const int type, const long pos, const int d, const int D,
+                     const float freq_k)
+{
+    const int8 dv = (int8)(d) + (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    int8 i, is_cos;
+    if (type == POS_SINUSOIDAL) {
+        i = dv >> 1;
+        is_cos = -(dv & 1);
+    } else {
+        const int h = (D + 1) / 2;
+        is_cos = dv >= h;
+        i = select(dv, dv - h, is_cos);
+    }
+    const float8 ang = (float)pos * emb_exp2_8(convert_float8(i) * freq_k);
+    return emb_sincos8(ang, is_cos);
+}
+
+/*
+ * embedding_vec: as embedding, for unit column strides on the table, out and
+ * a learned position table (the host checks), 8 columns per work-item.
+ * Launch: 2-D, global = (ceil(D / 8) rounded up to the local size, B * S),
+ * local = (L, 1). Work-item (i, row) writes columns [8i, 8i + 8) of the row;
+ * the last one of a row takes the remainder one column at a time.
+ */
+__kernel void embedding_vec(__global const table_t *table, const ulong t_off, const long t_rs,
+                            __global const int *ids, const ulong i_off, const long i_bs,
+                            const long i_ss, __global out_t *out, const ulong o_off,
+                            const long o_bs, const long o_ss, __global const pos_t *pos,
+                            const ulong p_off, const long p_rs, const int V, const int D,
+                            const int S, const int B, const float scale, const int pos_type,
+                            const long pos_offset, const float freq_k, __global int *err)
+{
+    const int d = get_global_id(0) * 8;
+    const int row = get_global_id(1);
+    if (d >= D || row >= B * S) return; /* no barrier in this kernel */
+#if CLF_POS_KIND >= 0
+    const int pos_kind = CLF_POS_KIND;
+#else
+    const int pos_kind = pos_type;
+#endif
+    const int b = row / S, s = row - b * S;
+    const int id = ids[(long)i_off + b * i_bs + s * i_ss];
+    __global out_t *o = out + (long)o_off + b * o_bs + s * o_ss;
+    const int full = d + 8 <= D;
+    if (id < 0 || id >= V) {
+        if (full)
+            STORE_OUT8(o, d, (float8)0.0f);
+        else
+            for (int c = d; c < D; c++) STORE_OUT(o, c, 0.0f);
+        if (d == 0) clf_raise(err, 1, id, row, V);
+        return;
+    }
+    const __global table_t *t = table + (long)t_off + id * t_rs;
+    const long p = pos_offset + s;
+    if (full) {
+        float8 v = scale * LOAD_TABLE8(t, d);
+        if (pos_kind == POS_LEARNED)
+            v += LOAD_POS8(pos + (long)p_off + p * p_rs, d);
+        else if (pos_kind != POS_NONE)
+            v += emb_sinusoid8(pos_kind, p, d, D, freq_k);
+        STORE_OUT8(o, d, v);
+    } else {
+        for (int c = d; c < D; c++) {
+            float v = scale * LOAD_TABLE(t, c);
+            if (pos_kind == POS_LEARNED)
+                v += LOAD_POS(pos, (long)p_off + p * p_rs + c);
+            else if (pos_kind != POS_NONE)
+                v += clf_sinusoid(pos_kind, p, c, D);
+            STORE_OUT(o, c, v);
+        }
+    }
+}
+
+/*
+ * positional_encoding_vec: as positional_encoding, for a unit column stride,
+ * 8 columns per work-item. Launch: as embedding_vec with S rows.
+ */
+__kernel void positional_encoding_vec(__global out_t *out, const ulong o_off, const long o_ss,
+                                      const int S, const int D, const int type,
+                                      const long offset, const float freq_k)
+{
+    const int d = get_global_id(0) * 8;
+    const int s = get_global_id(1);
+    if (d >= D || s >= S) return;
+    __global out_t *o = out + (long)o_off + s * o_ss;
+    if (d + 8 <= D)
+        STORE_OUT8(o, d, emb_sinusoid8(type, offset + s, d, D, freq_k));
+    else
+        for (int c = d; c < D; c++) STORE_OUT(o, c, clf_sinusoid(type, offset + s, c, D));
 }

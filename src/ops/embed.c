@@ -4,6 +4,7 @@
  * (reading them back would block), through the context's error word.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,7 +80,6 @@ clf_status clf_embedding(clf_context *ctx, const clf_tensor *table, const clf_te
     snprintf(options, sizeof options, "-DCLF_TABLE_F16=%d -DCLF_POS_F16=%d -DCLF_OUT_F16=%d",
              table->dtype == CLF_F16, pos ? pos->dtype == CLF_F16 : 0, out->dtype == CLF_F16);
     cl_kernel k;
-    CLF_TRY(clf__kernel_get(ctx, "embed", options, "embedding", &k));
 
     /* ids and out as (B, S, ...) whatever their rank: a 1-D ids has B = 1. */
     const int o = out->ndim;
@@ -94,6 +94,28 @@ clf_status clf_embedding(clf_context *ctx, const clf_tensor *table, const clf_te
     cl_int pos_type = (cl_int)p.positions;
     cl_long pos_offset = p.pos_offset;
     cl_float scale = p.scale == 0.0f ? 1.0f : p.scale;
+    /* The sinusoid's frequency exponent step, -2 log2(10000) / D, rounded
+     * once (kernels/embed.cl: emb_sinusoid8). */
+    cl_float freq_k = (cl_float)(-2.0 * log2(10000.0) / (double)D);
+    size_t global[2], local[2];
+    if (t_cs == 1 && o_ds == 1 && (!pos || p_cs == 1)) {
+        /* Fast path: unit column strides, 8 columns per work-item. */
+        char vopt[128];
+        snprintf(vopt, sizeof vopt, "%s -DCLF_POS_KIND=%d", options, (int)p.positions);
+        CLF_TRY(clf__kernel_get(ctx, "embed", vopt, "embedding_vec", &k));
+        const clf__karg vargs[] = {
+            CLF_KMEM(table), CLF_KARG(t_off), CLF_KARG(t_rs), CLF_KMEM(ids),
+            CLF_KARG(i_off), CLF_KARG(i_bs),  CLF_KARG(i_ss), CLF_KMEM(out),
+            CLF_KARG(o_off), CLF_KARG(o_bs),  CLF_KARG(o_ss), pos ? CLF_KMEM(pos) : CLF_KMEM(table),
+            CLF_KARG(p_off), CLF_KARG(p_rs),  CLF_KARG(v),    CLF_KARG(dd),
+            CLF_KARG(s),     CLF_KARG(b),     CLF_KARG(scale), CLF_KARG(pos_type),
+            CLF_KARG(pos_offset), CLF_KARG(freq_k), CLF_KARG(err_word),
+        };
+        CLF_TRY(clf__set_args(ctx, k, "embedding_vec", vargs, CLF_ARRAY_LEN(vargs)));
+        launch_shape(B * S, (D + 7) / 8, global, local);
+        return clf__launch(ctx, k, "embedding_vec", 2, global, local);
+    }
+    CLF_TRY(clf__kernel_get(ctx, "embed", options, "embedding", &k));
     const clf__karg args[] = {
         CLF_KMEM(table), CLF_KARG(t_off), CLF_KARG(t_rs),  CLF_KARG(t_cs),
         CLF_KMEM(ids),   CLF_KARG(i_off), CLF_KARG(i_bs),  CLF_KARG(i_ss),
@@ -104,7 +126,6 @@ clf_status clf_embedding(clf_context *ctx, const clf_tensor *table, const clf_te
         CLF_KARG(err_word),
     };
     CLF_TRY(clf__set_args(ctx, k, "embedding", args, CLF_ARRAY_LEN(args)));
-    size_t global[2], local[2];
     launch_shape(B * S, D, global, local);
     return clf__launch(ctx, k, "embedding", 2, global, local);
 }
@@ -132,14 +153,25 @@ clf_status clf_positional_encoding(clf_context *ctx, clf_pos_type type, int64_t 
     snprintf(options, sizeof options, "-DCLF_TABLE_F16=0 -DCLF_POS_F16=0 -DCLF_OUT_F16=%d",
              out->dtype == CLF_F16);
     cl_kernel k;
-    CLF_TRY(clf__kernel_get(ctx, "embed", options, "positional_encoding", &k));
     cl_ulong o_off = (cl_ulong)out->offset;
     cl_long o_ss = out->stride[0], o_ds = out->stride[1], off = offset;
     cl_int s = (cl_int)S, dd = (cl_int)D, t = (cl_int)type;
+    size_t global[2], local[2];
+    if (o_ds == 1) {
+        /* Fast path: a unit column stride, 8 columns per work-item. */
+        cl_float freq_k = (cl_float)(-2.0 * log2(10000.0) / (double)D);
+        CLF_TRY(clf__kernel_get(ctx, "embed", options, "positional_encoding_vec", &k));
+        const clf__karg vargs[] = {CLF_KMEM(out), CLF_KARG(o_off), CLF_KARG(o_ss),
+                                   CLF_KARG(s),   CLF_KARG(dd),    CLF_KARG(t),
+                                   CLF_KARG(off), CLF_KARG(freq_k)};
+        CLF_TRY(clf__set_args(ctx, k, "positional_encoding_vec", vargs, CLF_ARRAY_LEN(vargs)));
+        launch_shape(S, (D + 7) / 8, global, local);
+        return clf__launch(ctx, k, "positional_encoding_vec", 2, global, local);
+    }
+    CLF_TRY(clf__kernel_get(ctx, "embed", options, "positional_encoding", &k));
     const clf__karg args[] = {CLF_KMEM(out), CLF_KARG(o_off), CLF_KARG(o_ss), CLF_KARG(o_ds),
                               CLF_KARG(s),   CLF_KARG(dd),    CLF_KARG(t),    CLF_KARG(off)};
     CLF_TRY(clf__set_args(ctx, k, "positional_encoding", args, CLF_ARRAY_LEN(args)));
-    size_t global[2], local[2];
     launch_shape(S, D, global, local);
     return clf__launch(ctx, k, "positional_encoding", 2, global, local);
 }
