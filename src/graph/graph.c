@@ -78,10 +78,8 @@ clf_graph_params clf_graph_params_default(void)
     return p;
 }
 
-clf_status clf_graph_create(clf_context *ctx, const clf_graph_params *params, clf_graph **out)
+static clf_status create(clf_context *ctx, const clf_graph_params *params, clf_graph **out)
 {
-    if (!ctx || !out) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_graph_create: NULL argument");
-    *out = NULL;
     clf_graph_params p = params ? *params : clf_graph_params_default();
     clf_graph *g = clf__calloc(1, sizeof *g);
     if (!g) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_graph_create: out of memory");
@@ -98,6 +96,20 @@ clf_status clf_graph_create(clf_context *ctx, const clf_graph_params *params, cl
     g->n_t = 1; /* id 0 is "none" */
     *out = g;
     return CLF_OK;
+}
+
+clf_status clf_graph_create(clf_context *ctx, const clf_graph_params *params, clf_graph **out)
+{
+    if (!ctx || !out) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_graph_create: NULL argument");
+    *out = NULL;
+    return create(ctx, params, out);
+}
+
+clf_status clf__graph_create_host(const clf_graph_params *params, clf_graph **out)
+{
+    if (!out) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf__graph_create_host: NULL out");
+    *out = NULL;
+    return create(NULL, params, out);
 }
 
 void clf_graph_free(clf_graph *g)
@@ -156,7 +168,7 @@ const char *clf__gshape_str(const clf_graph *g, int32_t id, char *buf, size_t si
 static clf_status new_tensor(clf_graph *g, clf__grole role, clf_dtype dtype, int ndim,
                              const clf_dim *shape, const char *name, int32_t *id)
 {
-    if (g->n_t == g->cap_t) {
+    if (g->n_t >= g->cap_t) {
         int32_t cap = g->cap_t ? g->cap_t * 2 : 64;
         clf__gtensor *grown = clf__realloc(g->t, (size_t)cap * sizeof *grown);
         if (!grown) return clf__error(g->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_graph: out of memory");

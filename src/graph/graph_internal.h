@@ -121,6 +121,17 @@ void clf__gtensor_shape(const clf_graph *g, int32_t id, const int64_t *vals, int
 /* "(B, S, 768)": symbolic shape text. */
 const char *clf__gshape_str(const clf_graph *g, int32_t id, char *buf, size_t size);
 
+/* A graph with no context, for host tests of the builder and the planner:
+ * inputs and nodes can be added and clf__graph_plan() run, never compiled.
+ * Errors go to clf_context_last_error(NULL). */
+clf_status clf__graph_create_host(const clf_graph_params *params, clf_graph **out);
+
+/* ---- plan.c: the device-free part of compiling ---- */
+
+/* Checks references, computes liveness, makes the in-place choices and the
+ * blocks, assigns offsets with alignment align, fills g->mem. */
+clf_status clf__graph_plan(clf_graph *g, size_t align);
+
 /* ---- plan.c: offset assignment on intervals (host only, unit-tested) ---- */
 
 /* Assigns blocks[i].offset for every block so that no two blocks whose

@@ -256,6 +256,46 @@ static clf_status warm_run(clf_graph *g, const int64_t *vals)
     return CLF_OK;
 }
 
+/* The GEMV kernel is specialised for each M <= 8 (a build option), so a
+ * product whose M can be small is run once for every such M, on row
+ * slices of its operands at the declared maxima (batch 1, so that M is
+ * exactly m). The context keeps each program, so repeated shapes cost a
+ * launch, not a build. */
+static clf_status warm_gemv(clf_graph *g)
+{
+    int64_t ones[CLF_GRAPH_NSYM] = {1, 1, 1};
+    CLF_TRY(clf__graph_resolve(g, g->max_dims));
+    for (int i = 0; i < g->n_nodes; i++) {
+        const clf__gnode *n = &g->nodes[i];
+        if (n->op != CLF__OP_GEMM) continue;
+        const clf__gtensor *ta = &g->t[n->in[0]];
+        int mdim = ta->ndim - 2 + !!n->p.gemm.trans_a;
+        int64_t m_lo = clf_dim_eval(ta->shape[mdim], ones), m_hi = clf_dim_eval(ta->shape[mdim], g->max_dims);
+        clf_tensor a = ta->cur, b = g->t[n->in[1]].cur, c = g->t[n->out[0]].cur;
+        if (a.ndim == 3) {
+            CLF_TRY(clf_tensor_slice(&a, 0, 0, 1, &a));
+            CLF_TRY(clf_tensor_slice(&c, 0, 0, 1, &c));
+            if (b.ndim == 3) CLF_TRY(clf_tensor_slice(&b, 0, 0, 1, &b));
+        }
+        for (int64_t m = m_lo; m <= 8 && m <= m_hi; m++) {
+            clf_tensor as, cs;
+            CLF_TRY(clf_tensor_slice(&a, mdim, 0, m, &as));
+            CLF_TRY(clf_tensor_slice(&c, c.ndim - 2, 0, m, &cs));
+            const clf_graph_gemm_params *q = &n->p.gemm;
+            clf_gemm_params p = clf_gemm_params_default();
+            p.trans_a = q->trans_a;
+            p.trans_b = q->trans_b;
+            p.alpha = q->alpha;
+            p.bias = n->in[2] ? &g->t[n->in[2]].cur : NULL;
+            p.act = q->act;
+            p.provider = q->provider;
+            clf_status st = clf_gemm(g->ctx, &as, &b, &cs, &p);
+            if (st != CLF_OK) return st;
+        }
+    }
+    return CLF_OK;
+}
+
 static clf_status warm_up(clf_graph *g)
 {
     int n_states = 0;
@@ -280,6 +320,7 @@ static clf_status warm_up(clf_graph *g)
         int64_t ones[CLF_GRAPH_NSYM] = {1, 1, 1};
         (void)warm_run(g, ones);
     }
+    if (st == CLF_OK) st = warm_gemv(g);
     if (st == CLF_OK) st = clf_context_finish(g->ctx);
     else clf_context_finish(g->ctx); /* temps must not be freed under running kernels' feet */
     for (int i = 0; i < made; i++) clf_tensor_free(&temps[i]);
@@ -288,20 +329,25 @@ static clf_status warm_up(clf_graph *g)
     return st;
 }
 
-clf_status clf_graph_compile(clf_graph *g)
+clf_status clf__graph_plan(clf_graph *g, size_t align)
 {
-    if (!g) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_graph_compile: NULL graph");
-    if (g->compiled) return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "clf_graph_compile: already compiled");
-    if (g->n_nodes == 0) return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "clf_graph_compile: no nodes");
     if (g->blocks)
         return clf__error(g->ctx, CLF_ERR_INVALID_ARG,
                           "clf_graph_compile: an earlier compile of this graph failed; build a new one");
     CLF_TRY(check_refs(g));
     liveness(g);
-    size_t align = device_alignment(g->ctx);
     CLF_TRY(make_blocks(g, align));
     g->mem.arena_bytes = clf__plan_offsets(g->blocks, g->n_blocks, align);
     g->mem.lower_bound_bytes = clf__plan_lower_bound(g->blocks, g->n_blocks);
+    return CLF_OK;
+}
+
+clf_status clf_graph_compile(clf_graph *g)
+{
+    if (!g) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_graph_compile: NULL graph");
+    if (g->compiled) return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "clf_graph_compile: already compiled");
+    if (g->n_nodes == 0) return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "clf_graph_compile: no nodes");
+    CLF_TRY(clf__graph_plan(g, device_alignment(g->ctx)));
     g->subst = clf__calloc((size_t)g->n_t, sizeof *g->subst);
     if (!g->subst) return clf__error(g->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_graph_compile: out of memory");
     if (g->mem.arena_bytes) CLF_TRY(clf_buffer_create(g->ctx, g->mem.arena_bytes, &g->arena));
