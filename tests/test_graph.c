@@ -394,3 +394,93 @@ Test(graph, a_five_layer_encoder_plans_near_the_lower_bound_and_profiles_each_no
         clf_context_free(ctx);
     }
 }
+
+/* A decoder self-attention step: kv_append into a caller-owned cache (a
+ * state) at the run's position, attention over the first T cached keys.
+ * Compiling leaves the cache untouched; three steps (a 4-token prefill, then
+ * single tokens) match clf_kv_append + clf_attention called directly. */
+Test(graph, kv_append_into_a_state_follows_the_run_position)
+{
+    EACH_DEVICE(spec) {
+        clf_context *ctx = clft_context(spec, NULL);
+        clft_rng r = clft_rng_make(clft_seed(), 15);
+        enum { CAP = 8 };
+        int64_t cshape[4] = {1, CAP, H, DH};
+        clf_tensor kc, vc, kref, vref;
+        OK(clf_tensor_create(ctx, CLF_F32, 4, cshape, &kc));
+        OK(clf_tensor_create(ctx, CLF_F32, 4, cshape, &vc));
+        OK(clf_tensor_create(ctx, CLF_F32, 4, cshape, &kref));
+        OK(clf_tensor_create(ctx, CLF_F32, 4, cshape, &vref));
+        OK(clf_tensor_fill(ctx, &kc, 7.0f));
+        OK(clf_tensor_fill(ctx, &vc, 7.0f));
+        clf_graph *g = NULL;
+        clf_graph_params p = {{1, 4, CAP}};
+        OK(clf_graph_create(ctx, &p, &g));
+        int32_t q, kn, vn, ks, vs, kcs, vcs, o;
+        clf_dim step[4] = {C(1), clf_dim_sym(1, CLF_SYM_S), C(H), C(DH)};
+        OK(clf_graph_input(g, "q", CLF_F32, 4, step, &q));
+        OK(clf_graph_input(g, "k", CLF_F32, 4, step, &kn));
+        OK(clf_graph_input(g, "v", CLF_F32, 4, step, &vn));
+        OK(clf_graph_state(g, "k_cache", &kc, &kcs));
+        OK(clf_graph_state(g, "v_cache", &vc, &vcs));
+        OK(clf_graph_kv_append(g, kcs, kn, 0, true));
+        OK(clf_graph_kv_append(g, vcs, vn, 0, true));
+        OK(clf_graph_slice(g, kcs, 1, 0, clf_dim_sym(1, CLF_SYM_T), &ks));
+        OK(clf_graph_slice(g, vcs, 1, 0, clf_dim_sym(1, CLF_SYM_T), &vs));
+        clf_graph_attention_params ap = {.causal = true};
+        OK(clf_graph_attention(g, q, ks, vs, &ap, &o));
+        OK(clf_graph_output(g, o, "o"));
+        OK(clf_graph_compile(g));
+        float *k0 = read_all(ctx, &kc);
+        for (int i = 0; i < CAP * H * DH; i++)
+            cr_assert_eq(k0[i], 7.0f, "compile wrote into the caller's cache at %d", i);
+        free(k0);
+        int64_t pos = 0;
+        for (int s = 0; s < 3; s++) {
+            int64_t n = s == 0 ? 4 : 1, t = pos + n;
+            size_t cnt = (size_t)(n * H * DH);
+            float *hq = malloc(cnt * 4), *hk = malloc(cnt * 4), *hv = malloc(cnt * 4);
+            clft_fill_uniform(&r, hq, cnt, -1, 1);
+            clft_fill_uniform(&r, hk, cnt, -1, 1);
+            clft_fill_uniform(&r, hv, cnt, -1, 1);
+            clf_graph_binding b[3] = {{q, NULL, hq, cnt * 4}, {kn, NULL, hk, cnt * 4}, {vn, NULL, hv, cnt * 4}};
+            clf_graph_run_params rp = {{1, n, t}, pos, b, 3};
+            OK(clf_graph_run(g, &rp));
+            float *got = malloc(cnt * 4);
+            OK(clf_graph_read(g, o, got, cnt * 4));
+
+            clf_tensor tq, tk, tv, to, ksl, vsl;
+            int64_t sh[4] = {1, n, H, DH};
+            OK(clf_tensor_create(ctx, CLF_F32, 4, sh, &tq));
+            OK(clf_tensor_create(ctx, CLF_F32, 4, sh, &tk));
+            OK(clf_tensor_create(ctx, CLF_F32, 4, sh, &tv));
+            OK(clf_tensor_create(ctx, CLF_F32, 4, sh, &to));
+            OK(clf_tensor_write_f32(ctx, &tq, hq, (int64_t)cnt));
+            OK(clf_tensor_write_f32(ctx, &tk, hk, (int64_t)cnt));
+            OK(clf_tensor_write_f32(ctx, &tv, hv, (int64_t)cnt));
+            OK(clf_kv_append(ctx, &kref, pos, &tk));
+            OK(clf_kv_append(ctx, &vref, pos, &tv));
+            OK(clf_tensor_slice(&kref, 1, 0, t, &ksl));
+            OK(clf_tensor_slice(&vref, 1, 0, t, &vsl));
+            clf_attention_params dp = {0};
+            dp.causal = true;
+            OK(clf_attention(ctx, &tq, &ksl, &vsl, &to, &dp));
+            float *ref = read_all(ctx, &to);
+            double e = nmse_f(got, ref, cnt);
+            cr_assert(e < 1e-10, "seed %llu step %d (pos %lld, n %lld): NMSE %.3g",
+                      (unsigned long long)clft_seed(), s, (long long)pos, (long long)n, e);
+            clf_tensor *all[] = {&tq, &tk, &tv, &to};
+            for (int i = 0; i < 4; i++) clf_tensor_free(all[i]);
+            free(ref);
+            free(got);
+            free(hq);
+            free(hk);
+            free(hv);
+            pos = t;
+        }
+        clf_graph_free(g);
+        clf_tensor *all[] = {&kc, &vc, &kref, &vref};
+        for (int i = 0; i < 4; i++) clf_tensor_free(all[i]);
+        clf_context_free(ctx);
+    }
+}
