@@ -45,11 +45,12 @@ static void plan_copy(const clf_tensor *src, const clf_tensor *dst, copy_plan *p
     }
 }
 
-static const char *kernel_for(clf_dtype s, clf_dtype d)
+static const char *kernel_for(clf_dtype s, clf_dtype d, int rows)
 {
-    if (s == d) return s == CLF_F16 ? "copy_b16" : "copy_b32";
-    if (s == CLF_F32 && d == CLF_F16) return "copy_f32_f16";
-    if (s == CLF_F16 && d == CLF_F32) return "copy_f16_f32";
+    if (s == d) return s == CLF_F16 ? (rows ? "copy_rows_b16" : "copy_b16")
+                                    : (rows ? "copy_rows_b32" : "copy_b32");
+    if (s == CLF_F32 && d == CLF_F16) return rows ? "copy_rows_f32_f16" : "copy_f32_f16";
+    if (s == CLF_F16 && d == CLF_F32) return rows ? "copy_rows_f16_f32" : "copy_f16_f32";
     return NULL; /* i32 <-> float: not a conversion we offer */
 }
 
@@ -58,7 +59,7 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
                             clf_tensor *dst)
 {
     char d1[160], d2[160];
-    const char *name = kernel_for(src->dtype, dst->dtype);
+    const char *name = kernel_for(src->dtype, dst->dtype, 0);
     if (!name)
         return clf__error(ctx, CLF_ERR_DTYPE,
                           "%s: cannot copy %s into %s (f32 <-> f16 or i32 -> i32 only)", op,
@@ -75,10 +76,6 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
     copy_plan p;
     plan_copy(src, dst, &p);
     const uint64_t total = (uint64_t)clf_tensor_numel(src);
-    /* 32-bit index arithmetic unless the view is too large for it. */
-    const char *options = total > 0xffffffffull ? "-DCLF_COPY_WIDE=1" : NULL;
-    cl_kernel k;
-    CLF_TRY(clf__kernel_get(ctx, "copy", options, name, &k));
     cl_ulong s_off = (cl_ulong)src->offset, d_off = (cl_ulong)dst->offset;
     cl_long ss[4], ds[4];
     for (int i = 0; i < 4; i++) {
@@ -86,6 +83,36 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
         ds[i] = (cl_long)p.ds[i];
     }
     cl_ulong n1 = (cl_ulong)p.shape[1], n2 = (cl_ulong)p.shape[2], n3 = (cl_ulong)p.shape[3];
+    cl_kernel k;
+
+    /* Fast path: unit innermost stride on both sides (a single element
+     * counts), 8 elements per work-item. */
+    if ((p.ss[3] == 1 && p.ds[3] == 1) || total == 1) {
+        name = kernel_for(src->dtype, dst->dtype, 1);
+        CLF_TRY(clf__kernel_get(ctx, "copy", NULL, name, &k));
+        const clf__karg args[] = {
+            CLF_KMEM(src),   CLF_KARG(s_off), CLF_KARG(ss[0]), CLF_KARG(ss[1]),
+            CLF_KARG(ss[2]), CLF_KMEM(dst),   CLF_KARG(d_off), CLF_KARG(ds[0]),
+            CLF_KARG(ds[1]), CLF_KARG(ds[2]), CLF_KARG(n1),    CLF_KARG(n2),
+            CLF_KARG(n3),
+        };
+        CLF_TRY(clf__set_args(ctx, k, name, args, CLF_ARRAY_LEN(args)));
+        size_t n8 = (size_t)((p.shape[3] + 7) / 8);
+        size_t l0 = ctx->info.device_class == CLF_DEVICE_CPU ? 64 : 256;
+        while (l0 > 1 && l0 > ctx->info.max_work_group_size) l0 /= 2;
+        size_t want = l0;
+        while (l0 > 1 && l0 / 2 >= n8) l0 /= 2; /* short rows: several rows per group */
+        size_t l1 = want / l0;
+        while (l1 > 1 && l1 / 2 >= (size_t)p.shape[2]) l1 /= 2;
+        size_t global[3] = {clf__round_up(n8, l0), clf__round_up((size_t)p.shape[2], l1),
+                            (size_t)(p.shape[0] * p.shape[1])};
+        size_t local[3] = {l0, l1, 1};
+        return clf__launch(ctx, k, name, 3, global, local);
+    }
+
+    /* 32-bit index arithmetic unless the view is too large for it. */
+    const char *options = total > 0xffffffffull ? "-DCLF_COPY_WIDE=1" : NULL;
+    CLF_TRY(clf__kernel_get(ctx, "copy", options, name, &k));
     cl_ulong tot = (cl_ulong)total;
     const clf__karg args[] = {
         CLF_KMEM(src),  CLF_KARG(s_off), CLF_KARG(ss[0]), CLF_KARG(ss[1]), CLF_KARG(ss[2]),
