@@ -257,3 +257,145 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void topk_rows(TOPK_ARG
         oi[(long)oi_off + orow * oi_rs + j * oi_cs] = sel_idx[j];
     }
 }
+
+/* ---- CPU fast path: one work-item per row, float8 scans, no barriers ---- */
+
+#if CLF_TOPK_F16
+/* vload_half8 of PoCL 3.1 faults on an address that is not 16-byte aligned:
+ * load the bits with vload8 and convert in an aligned private copy. */
+#define LOAD_X8(i) topk_load_half8(x + (i))
+inline float8 topk_load_half8(const __global half *p)
+{
+    const ushort8 u = vload8(0, (const __global ushort *)p);
+    return vload_half8(0, (const __private half *)&u);
+}
+#else
+#define LOAD_X8(i) vload8(0, x + (i))
+#endif
+
+/* topk_key on 8 lanes. */
+uint8 topk_key8(const float8 v)
+{
+    const uint8 u = as_uint8(select(v, (float8)0.0f, v == 0.0f)); /* -0 as +0 */
+    const uint8 k = select(u | 0x80000000u, ~u, (u & 0x80000000u) != 0u);
+    return select(k, (uint8)0u, isnan(v) != 0);
+}
+
+/*
+ * argmax_rows_vec: the column of the largest x[r, :] (first on ties; NaN
+ * below every number; a row of NaN gives 0), for a unit column stride.
+ * Launch: 1-D, global = R rounded up to the local size, any local size. One
+ * work-item scans a row with eight lanes (lane j sees columns j mod 8, in
+ * ascending order, so within a lane a later equal value never wins), then
+ * merges the lanes and the last V % 8 columns.
+ */
+__kernel void argmax_rows_vec(__global const x_t *x, const ulong x_off, const long x_rs,
+                              const int V, const int R, __global int *oi, const ulong oi_off,
+                              const long oi_rs)
+{
+    const int r = get_global_id(0);
+    if (r >= R) return; /* no barrier in this kernel */
+    const long base = (long)x_off + r * x_rs;
+    const int V8 = V & ~7;
+    float8 best = (float8)(-INFINITY);
+    int8 besti = (int8)(INT_MAX);
+    for (int c = 0; c < V8; c += 8) {
+        const float8 v = LOAD_X8(base + c);
+        /* A lane takes its first -inf too, so a row of -inf gives its first. */
+        const int8 up = (v > best) | ((v == best) & (besti == INT_MAX));
+        best = select(best, v, up);
+        besti = select(besti, (int8)(c) + (int8)(0, 1, 2, 3, 4, 5, 6, 7), up);
+    }
+    float bv[8];
+    int bix[8];
+    vstore8(best, 0, bv);
+    vstore8(besti, 0, bix);
+    float b = -INFINITY;
+    int bi = INT_MAX;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        const float v = bv[j];
+        const int i = bix[j];
+        if (v > b || (v == b && i < bi)) {
+            b = v;
+            bi = i;
+        }
+    }
+    for (int c = V8; c < V; c++) {
+        const float v = LOAD_X(base + c);
+        if (v > b || (v == b && c < bi)) {
+            b = v;
+            bi = c;
+        }
+    }
+    oi[(long)oi_off + r * oi_rs] = bi == INT_MAX ? 0 : bi; /* a row of NaN gives 0 */
+}
+
+#ifndef CLF_TOPK_SMALL
+#define CLF_TOPK_SMALL 32
+#endif
+
+/* Inserts (key, col) into the sorted list (key descending, column ascending:
+ * columns arrive in ascending order, so an equal key goes after the equal
+ * ones) of n entries, at most k kept. */
+inline void topk_insert(uint *lk, int *li, int *n, const int k, const uint key, const int col)
+{
+    int j = *n < k ? *n : k - 1;
+    while (j > 0 && lk[j - 1] < key) {
+        lk[j] = lk[j - 1];
+        li[j] = li[j - 1];
+        j--;
+    }
+    lk[j] = key;
+    li[j] = col;
+    if (*n < k) (*n)++;
+}
+
+/*
+ * topk_rows_vec: the k largest entries of each row (k <= CLF_TOPK_SMALL),
+ * sorted as topk_rows, for a unit column stride.
+ * Launch: 1-D, global = R rounded up to the local size, any local size. One
+ * work-item keeps a sorted list of k entries in private memory: the first k
+ * columns go in directly, then 8 columns at a time are compared with the
+ * k-th key and only a group with a larger key is inserted, one column at a
+ * time in column order. Random logits insert about k ln(V / k) times; an
+ * ascending row (the worst case) V times, O(k) each.
+ */
+__kernel void topk_rows_vec(__global const x_t *x, const ulong x_off, const long x_rs,
+                            const int V, const int R, __global float *ov, const ulong ov_off,
+                            const long ov_rs, const long ov_cs, __global int *oi,
+                            const ulong oi_off, const long oi_rs, const long oi_cs, const int k)
+{
+    const int r = get_global_id(0);
+    if (r >= R) return; /* no barrier in this kernel */
+    const long base = (long)x_off + r * x_rs;
+    uint lk[CLF_TOPK_SMALL];
+    int li[CLF_TOPK_SMALL];
+    int n = 0;
+    for (int c = 0; c < k; c++) topk_insert(lk, li, &n, k, topk_key(LOAD_X(base + c)), c);
+    uint thr = lk[k - 1];
+    int c = k;
+    for (; c + 8 <= V; c += 8) {
+        const uint8 key = topk_key8(LOAD_X8(base + c));
+        if (any(key > (uint8)thr)) {
+            uint kj[8];
+            vstore8(key, 0, kj);
+            for (int j = 0; j < 8; j++)
+                if (kj[j] > thr) {
+                    topk_insert(lk, li, &n, k, kj[j], c + j);
+                    thr = lk[k - 1];
+                }
+        }
+    }
+    for (; c < V; c++) {
+        const uint key = topk_key(LOAD_X(base + c));
+        if (key > thr) {
+            topk_insert(lk, li, &n, k, key, c);
+            thr = lk[k - 1];
+        }
+    }
+    for (int j = 0; j < k; j++) {
+        ov[(long)ov_off + r * ov_rs + j * ov_cs] = topk_value(lk[j]);
+        oi[(long)oi_off + r * oi_rs + j * oi_cs] = li[j];
+    }
+}

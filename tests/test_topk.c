@@ -257,6 +257,8 @@ Test(topk, ties_go_to_the_lower_column)
         mc.k = 256;
         check_argmax(ctx, CLF_F32, &mc, x, "NaN");
         check_topk(ctx, CLF_F32, &mc, x, "NaN");
+        mc.k = 7; /* small k: the CPU devices' one-work-item-per-row kernel */
+        check_topk(ctx, CLF_F32, &mc, x, "NaN, k = 7");
         free(x);
 
         /* f16 logits: 50000 values from about 30000 levels, many ties. */

@@ -78,10 +78,57 @@ static clf_status launch_rows(clf_context *ctx, const char *kernel, const topk_i
  * strides in `out`), through a split first pass when that pays. `kk` is the
  * entries kept per row (1 for argmax); `last` is the kernel's last argument
  * for the final launch and for a first pass (argmax: has_val; topk: k). */
+#define TOPK_SMALL 32 /* kernels/topk.cl: CLF_TOPK_SMALL */
+
+/* CPU fast path (argmax_rows_vec / topk_rows_vec): one work-item per row
+ * scanning it with float8 lanes, no barriers, one launch. */
+static clf_status run_rows_vec(clf_context *ctx, const char *kernel, const clf_tensor *x,
+                               const topk_io *out, int64_t kk)
+{
+    const int64_t R = x->shape[0], V = x->shape[1];
+    char options[64];
+    snprintf(options, sizeof options, "-DCLF_TOPK_F16=%d", x->dtype == CLF_F16);
+    cl_kernel k;
+    CLF_TRY(clf__kernel_get(ctx, "topk", options, kernel, &k));
+    cl_mem xm = x->buffer->mem;
+    cl_ulong x_off = (cl_ulong)x->offset;
+    cl_long x_rs = x->stride[0];
+    cl_int v = (cl_int)V, r = (cl_int)R, kc = (cl_int)kk;
+    if (kk == 0) { /* argmax */
+        const clf__karg args[] = {CLF_KARG(xm), CLF_KARG(x_off), CLF_KARG(x_rs),
+                                  CLF_KARG(v),  CLF_KARG(r),     CLF_KARG(out->oi),
+                                  CLF_KARG(out->oi_off), CLF_KARG(out->oi_rs)};
+        CLF_TRY(clf__set_args(ctx, k, kernel, args, CLF_ARRAY_LEN(args)));
+    } else {
+        const clf__karg args[] = {
+            CLF_KARG(xm),          CLF_KARG(x_off),      CLF_KARG(x_rs),      CLF_KARG(v),
+            CLF_KARG(r),           CLF_KARG(out->ov),    CLF_KARG(out->ov_off),
+            CLF_KARG(out->ov_rs),  CLF_KARG(out->ov_cs), CLF_KARG(out->oi),
+            CLF_KARG(out->oi_off), CLF_KARG(out->oi_rs), CLF_KARG(out->oi_cs), CLF_KARG(kc)};
+        CLF_TRY(clf__set_args(ctx, k, kernel, args, CLF_ARRAY_LEN(args)));
+    }
+    /* Rows per work-group: up to 16, fewer so that the rows spread over
+     * every compute unit. */
+    size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t local = 16;
+    while (local > 1 && (size_t)R < local * cus) local /= 2;
+    size_t global = clf__round_up((size_t)R, local);
+    return clf__launch(ctx, k, kernel, 1, &global, &local);
+}
+
 static clf_status run_rows(clf_context *ctx, const char *kernel, const clf_tensor *x,
                            topk_io out, int64_t kk, cl_int last_final, cl_int last_partial)
 {
     const int64_t R = x->shape[0], V = x->shape[1];
+    /* On CPUs a work-item per row beats the work-group kernels (PoCL runs
+     * their barriers and local atomics slowly) when the columns are
+     * contiguous; top-k only for small k (its insertion is O(k)). */
+    if (ctx->info.device_class == CLF_DEVICE_CPU && (x->stride[1] == 1 || V == 1) &&
+        kk <= TOPK_SMALL) {
+        int argmax = strcmp(kernel, "argmax_rows") == 0;
+        return run_rows_vec(ctx, argmax ? "argmax_rows_vec" : "topk_rows_vec", x, &out,
+                            argmax ? 0 : kk);
+    }
     const int64_t G = chunks_per_row(ctx, R, V, kk);
     topk_io io = out;
     io.x = x->buffer->mem;
