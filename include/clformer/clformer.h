@@ -21,6 +21,7 @@
 #include "tensor.h"
 #include "ops.h"
 #include "graph.h"
+#include "model.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,229 @@
+/*
+ * clformer models: encoder, decoder-only and encoder-decoder transformer
+ * stacks loaded from a safetensors file and run as graphs.
+ *
+ * A model owns its weights (uploaded once, f32 or f16 storage), the graphs of
+ * its stacks (built and compiled on first use, for the maxima given at load)
+ * and one decoding state: the self-attention KV cache of every decoder layer
+ * and the cross-attention K/V of the last encoded source. A model is used by
+ * one thread at a time.
+ *
+ * Graphs:
+ *   encoder   ids (B, S) + lengths (B) -> hidden (B*S, D): embedding * scale
+ *             + positions, layers (self-attention with key padding, FFN,
+ *             residuals, post- or pre-LN), optional final norm; optional
+ *             pooling (first token or mean over real tokens) and a
+ *             classification head. One graph for every B <= max_batch and
+ *             S <= max_source_len.
+ *   cross     memory (b*S, D) -> each decoder layer's cross K/V, written into
+ *             the model's cross cache once per source (encoder-decoder).
+ *   step      ids (b, n) at a position p -> logits (b*n, V) and argmax: the
+ *             decoder on n new tokens per sequence, appending their K/V to
+ *             the cache at [p, p + n) and attending causally to [0, p + n);
+ *             n = 1 is one incremental step, n = prefix length a prefill.
+ *             The batch b is a constant of the graph (KV appends need a fixed
+ *             batch), so one step graph is compiled per batch size used.
+ * A pass (encode, one decode step) enqueues its whole graph without any host
+ * synchronisation; only the read of its results blocks.
+ *
+ * Names understood by clf_model_load (prefix P = the stack's prefix):
+ *   encoder stack P: "encoder.", "transformer.encoder."; decoder-only: "h.",
+ *   "decoder.", "transformer.h."; decoder of an encoder-decoder:
+ *   "transformer.decoder.", "decoder.".
+ *   P"layers.N.self_attn.in_proj_weight" (3D, D) = [Wq; Wk; Wv] (used as
+ *   row views, no copies) and "in_proj_bias", "self_attn.out_proj.{weight,
+ *   bias}", "multihead_attn.*" (cross-attention, same layout), "linear1.*",
+ *   "linear2.*", "norm1", "norm2", "norm3" ({weight, bias}); final norms
+ *   P"norm.*" or "ln_f.*" (decoder-only).
+ *   Embeddings: encoder "embed.weight" | "src_embed.weight" |
+ *   "encoder.embed_tokens.weight"; decoder "tgt_embed.weight" | "wte.weight"
+ *   | "embed.weight" | "decoder.embed_tokens.weight"; learned positions
+ *   "wpe.weight" | "pos_embed.weight" (encoder: "src_pos_embed.weight");
+ *   output projection "out_proj.*" | "lm_head.*" (absent and tied: the
+ *   decoder's token embedding); classification head "classifier.*".
+ *   torch.nn.Transformer / TransformerEncoderLayer / TransformerDecoderLayer
+ *   state_dicts under these prefixes load as they are.
+ * Config: from the file's "__metadata__" (keys of tests/golden/make_golden.py:
+ *   kind, layers | encoder_layers + decoder_layers, d_model, nhead, d_ff,
+ *   activation, norm_first, norm_type, eps, vocab, positions, max_positions,
+ *   position_offset, embedding_scale, final_norm, tied_embeddings, pad_id,
+ *   bos_id, eos_id), or from params->config when given.
+ */
+#ifndef CLFORMER_MODEL_H
+#define CLFORMER_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "context.h"
+#include "ops.h"
+#include "status.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clf_model clf_model; /* opaque */
+
+/* ================================ config ================================ */
+
+typedef enum clf_model_kind {
+    CLF_MODEL_ENCODER = 0,         /* encoder only (classification, embeddings) */
+    CLF_MODEL_DECODER = 1,         /* decoder only, causal (GPT) */
+    CLF_MODEL_ENCODER_DECODER = 2, /* seq2seq */
+} clf_model_kind;
+
+typedef struct clf_model_config {
+    clf_model_kind kind;
+    int encoder_layers;             /* 0 for a decoder-only model */
+    int decoder_layers;             /* 0 for an encoder-only model */
+    int64_t d_model;                /* D */
+    int n_heads;                    /* D / n_heads = head dim */
+    int64_t d_ff;                   /* FFN inner size */
+    clf_act activation;             /* FFN activation */
+    bool norm_first;                /* false = post-LN (x = norm(x + f(x))), true = pre-LN */
+    clf_norm_type norm_type;        /* LayerNorm or RMSNorm */
+    float eps;                      /* 0 = 1e-5 */
+    clf_pos_type positions;         /* CLF_POS_SINUSOIDAL, _SINUSOIDAL_CONCAT, _LEARNED or _NONE */
+    int64_t position_offset;        /* position of the first token (BART: 2) */
+    int64_t max_positions;          /* rows of a learned table; 0 = no limit for sinusoids */
+    int64_t vocab;                  /* V */
+    bool tied_embeddings;           /* output projection = decoder token embedding^T */
+    float embedding_scale;          /* token embedding multiplier (sqrt(D) in the paper); 0 = 1.0 */
+    bool encoder_final_norm;        /* a norm after the last encoder layer (nn.Transformer: yes) */
+    bool decoder_final_norm;        /* a norm after the last decoder layer (nn.Transformer: yes) */
+    bool attn_bias;                 /* Q/K/V and output projections have biases */
+    bool ffn_bias;                  /* linear1/linear2 have biases */
+    bool norm_bias;                 /* LayerNorms have a beta (RMSNorm never) */
+    bool output_bias;               /* the output projection has a bias */
+    int32_t pad_id, bos_id, eos_id; /* -1 = none */
+    int64_t n_classes;              /* rows of the classification head; 0 = none */
+} clf_model_config;
+
+/* ================================= load ================================= */
+
+typedef struct clf_model_params {
+    clf_dtype weight_dtype;         /* storage of matrices and embeddings: CLF_F32 (0) or
+                                       CLF_F16; norms and biases stay f32 */
+    const clf_model_config *config; /* NULL = read from the file's __metadata__ */
+    int64_t max_batch;              /* largest batch (beams included) of any call; 0 = 8 */
+    int64_t max_source_len;         /* longest encoder input; 0 = 128 (max_positions if less) */
+    int64_t max_target_len;         /* KV cache capacity per sequence (prompt + generated);
+                                       0 = 128 (max_positions if less) */
+} clf_model_params;
+
+CLF_API clf_model_params clf_model_params_default(void);
+
+/* Loads the model at path (safetensors) onto ctx. A missing tensor or one of
+ * the wrong shape is CLF_ERR_BAD_MODEL naming it; an unreadable file
+ * CLF_ERR_IO; a config that cannot work (D not divisible by the heads, a
+ * missing metadata key) CLF_ERR_BAD_MODEL naming the key. Nothing is compiled
+ * yet. On failure *out is NULL. */
+CLF_API clf_status clf_model_load(clf_context *ctx, const char *path,
+                                  const clf_model_params *params, clf_model **out);
+/* Frees weights, graphs and caches. NULL is a no-op. */
+CLF_API void clf_model_free(clf_model *m);
+/* The model's configuration (valid while the model lives). */
+CLF_API const clf_model_config *clf_model_get_config(const clf_model *m);
+
+/* ================================ encode ================================ */
+
+typedef enum clf_pooling {
+    CLF_POOL_NONE = 0,
+    CLF_POOL_FIRST = 1, /* hidden of token 0 */
+    CLF_POOL_MEAN = 2,  /* mean of hidden over the real tokens t < lengths[b] */
+} clf_pooling;
+
+/*
+ * Runs the encoder on ids (B, S) (host, row-major, right-padded), lengths
+ * (B) in 1..S (NULL = all S). B <= max_batch, S <= max_source_len. Any of
+ * the outputs may be NULL:
+ *   hidden (B, S, D): the encoder output (after the final norm); rows
+ *                     t >= lengths[b] are computed but meaningless;
+ *   pooled (B, D):    by `pooling`;
+ *   classes (B, C):   the classification head on the pooled vector (needs
+ *                     classifier weights and a pooling).
+ * For an encoder-decoder model this also computes the cross-attention K/V of
+ * every decoder layer for these sources, for the decoder calls that follow.
+ */
+CLF_API clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *lengths,
+                                    int64_t B, int64_t S, clf_pooling pooling, float *hidden,
+                                    float *pooled, float *classes);
+
+/* ================================ decode ================================ */
+
+/* One decoder pass for b sequences on n new tokens each, ids (b, n) at
+ * positions [position, position + n): appends their K/V to the cache rows
+ * 0..b-1 (earlier positions must have been decoded before, with the same b)
+ * and writes logits (b, n, V) and/or argmax (b, n), either may be NULL. For
+ * an encoder-decoder model, b must equal the B of the last
+ * clf_model_encode(). position + n <= max_target_len. */
+CLF_API clf_status clf_model_decode(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
+                                    int64_t position, float *logits, int32_t *argmax);
+
+/* Graph memory figures of the last pass: which = 0 encoder, 1 decoder step
+ * (of the last batch size used), 2 cross. Zeros when not built. */
+CLF_API void clf_model_memory(const clf_model *m, int which, size_t *arena_bytes,
+                              size_t *activation_bytes, size_t *lower_bound_bytes);
+
+/* =============================== generate =============================== */
+
+typedef enum clf_decode_strategy {
+    CLF_DECODE_GREEDY = 0, /* argmax, lowest id on a tie */
+    CLF_DECODE_BEAM = 1,   /* beam search (see clf_model_generate) */
+    CLF_DECODE_SAMPLE = 2, /* temperature, top-k, top-p */
+} clf_decode_strategy;
+
+typedef struct clf_generate_params {
+    clf_decode_strategy strategy;
+    int64_t max_new_tokens; /* 0 = 16 */
+    bool ignore_eos;        /* keep going after EOS (decoder-only tests) */
+    int beam_size;          /* 0 = 4 */
+    double length_alpha;    /* score = sum logprob / n^alpha; 0 = 1.0 */
+    int n_best;             /* hypotheses returned per input; 0 = 1 (beam only) */
+    float temperature;      /* 0 = 1.0 */
+    int top_k;              /* 0 = no top-k cut */
+    float top_p;            /* 0 = 1.0 (no nucleus cut) */
+    uint64_t seed;          /* sampling RNG seed */
+    /* Called once per generated token, in order (NULL = none). */
+    void (*on_token)(void *user, int64_t seq, int64_t step, int32_t token);
+    /* Polled before every decoder step; true stops with CLF_ERR_ABORTED. */
+    bool (*abort)(void *user);
+    void *user;
+} clf_generate_params;
+
+CLF_API clf_generate_params clf_generate_params_default(void);
+
+typedef struct clf_generate_output {
+    int32_t *ids;     /* (B, n_best, max_new_tokens), -1 after the last token */
+    int32_t *lengths; /* (B, n_best) tokens generated, EOS included; may be NULL */
+    float *scores;    /* (B, n_best) normalised scores (beam) or sum logprob; may be NULL */
+    float *logprobs;  /* (B, n_best) sum of log-probabilities; may be NULL */
+} clf_generate_output;
+
+/*
+ * Generates up to max_new_tokens per input.
+ * Decoder-only: ids (B, S) are prompts, all of length S (lengths NULL);
+ * generation continues after them. Encoder-decoder: ids (B, S) are sources,
+ * right-padded, lengths (B); the target starts with BOS. Tokens after EOS are
+ * not generated (unless ignore_eos); the EOS itself is counted and stored.
+ * Beam search (width K, per input; encoder-decoder and decoder-only): a
+ * hypothesis is (tokens, lp = sum of log-softmax, in double, of its tokens);
+ * each step ranks every (alive hypothesis, token) by lp + logprob (ties:
+ * hypothesis then token ascending), walks that list: EOS finishes a
+ * hypothesis (n = step), any other token makes a new alive one, until K alive
+ * ones are collected; at the last step the alive ones finish too; stops early
+ * when the best finished score lp / n^alpha >= the best alive lp / step^alpha.
+ * Finished hypotheses are sorted by score (stable), n_best returned. The
+ * cache rows of the surviving beams are gathered by their parent index (one
+ * copy per beam per step, through a scratch cache).
+ */
+CLF_API clf_status clf_model_generate(clf_model *m, const int32_t *ids, const int32_t *lengths,
+                                      int64_t B, int64_t S, const clf_generate_params *params,
+                                      const clf_generate_output *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,596 @@
+/*
+ * Running a model: encoder passes, decoder steps on the KV cache, and the
+ * decoding loops (greedy, beam search, sampling). Each pass is one graph run
+ * (no host synchronisation); the loops read back only what they decide on:
+ * argmax ids (greedy) or the last position's logits (beam, sampling).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+
+/* A blocking call completes every earlier command (in-order queue), so no
+ * host staging is pending any more. */
+static void synced(clf_model *m) { m->enc_pending = m->step_pending = false; }
+
+static clf_status wait_staging(clf_model *m, bool pending)
+{
+    if (!pending) return CLF_OK;
+    CLF_TRY(clf_context_finish(m->ctx));
+    synced(m);
+    return CLF_OK;
+}
+
+/* ============================== encoder ============================== */
+
+clf_status clf__run_encoder(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
+                            int64_t S, clf_pooling pooling)
+{
+    clf_context *ctx = m->ctx;
+    if (m->cfg.kind == CLF_MODEL_DECODER)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "clf_model_encode: a decoder-only model has no encoder");
+    if (!ids) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_encode: NULL ids");
+    if (B < 1 || B > m->max_batch || S < 1 || S > m->max_src)
+        return clf__error(
+            ctx, CLF_ERR_SHAPE,
+            "clf_model_encode: B = %lld, S = %lld outside 1..%lld, 1..%lld (max_batch, "
+            "max_source_len given at load)",
+            (long long)B, (long long)S, (long long)m->max_batch, (long long)m->max_src);
+    for (int64_t b = 0; lengths && b < B; b++)
+        if (lengths[b] < 1 || lengths[b] > S)
+            return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
+                              "clf_model_encode: lengths[%lld] = %d outside 1..%lld", (long long)b,
+                              (int)lengths[b], (long long)S);
+    CLF_TRY(clf__build_encoder(m));
+    CLF_TRY(wait_staging(m, m->enc_pending));
+    memcpy(m->h_enc_ids, ids, (size_t)(B * S) * sizeof *ids);
+    for (int64_t b = 0; b < B; b++)
+        m->h_enc_lens[b] = lengths ? lengths[b] : (int32_t)S;
+    clf_graph_binding bind[3] = {
+        {m->e_ids, NULL, m->h_enc_ids, (size_t)(B * S) * 4},
+        {m->e_lens, NULL, m->h_enc_lens, (size_t)B * 4},
+        {m->e_poolw, NULL, m->h_pool, (size_t)(B * S) * 4},
+    };
+    size_t nb = 2;
+    if (pooling != CLF_POOL_NONE && m->e_poolw) {
+        for (int64_t b = 0; b < B; b++) {
+            float *w = m->h_pool + b * S;
+            int64_t len = m->h_enc_lens[b];
+            for (int64_t t = 0; t < S; t++)
+                w[t] = pooling == CLF_POOL_FIRST ? (t == 0 ? 1.0f : 0.0f)
+                                                 : (t < len ? 1.0f / (float)len : 0.0f);
+        }
+        nb = 3;
+    }
+    clf_graph_run_params rp = {{B, S, 0}, 0, bind, nb};
+    CLF_TRY(clf_graph_run(m->eg, &rp));
+    m->enc_pending = true;
+    return CLF_OK;
+}
+
+/* Computes the cross K/V of the last encoder run into the cross states for
+ * a step graph of batch `beams * B`: with beams > 1 (B = 1) the memory rows
+ * are repeated once per beam first. */
+static clf_status run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams,
+                            const int32_t *lengths)
+{
+    int64_t b = B * beams;
+    clf__step *st = NULL;
+    CLF_TRY(clf__get_step(m, b, &st));
+    clf_tensor mem, rep;
+    CLF_TRY(clf_graph_tensor(m->eg, m->e_hidden, &mem));
+    if (beams > 1) {
+        for (int64_t i = 0; i < beams; i++) {
+            clf_tensor dst;
+            CLF_TRY(clf_tensor_slice(&m->mem_rep, 0, i * S, S, &dst));
+            CLF_TRY(clf_copy(m->ctx, &mem, &dst));
+        }
+        CLF_TRY(clf_tensor_slice(&m->mem_rep, 0, 0, b * S, &rep));
+        mem = rep;
+    }
+    clf_graph_binding bind = {st->memory, &mem, NULL, 0};
+    clf_graph_run_params rp = {{0, S, 0}, 0, &bind, 1};
+    CLF_TRY(clf_graph_run(st->cross, &rp));
+    m->enc_B = b;
+    m->enc_S = S;
+    for (int64_t i = 0; i < b; i++)
+        m->src_lens[i] = lengths ? lengths[i / beams] : (int32_t)S;
+    return CLF_OK;
+}
+
+clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
+                            int64_t S, clf_pooling pooling, float *hidden, float *pooled,
+                            float *classes)
+{
+    if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_encode: NULL model");
+    clf_context *ctx = m->ctx;
+    if (m->cfg.kind == CLF_MODEL_ENCODER && (pooled || classes) && pooling == CLF_POOL_NONE)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "clf_model_encode: pooled or classes asked with no pooling");
+    if (classes && !m->e_classes && !m->cls_w.buffer)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "clf_model_encode: the model has no classification head");
+    if ((pooled || classes) && m->cfg.kind != CLF_MODEL_ENCODER)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "clf_model_encode: pooling is for encoder-only models");
+    /* Build the step graphs before the pass, so that compiling them (which
+     * synchronises) does not land between the encoder and the cross graph. */
+    clf__step *st = NULL;
+    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) {
+        if (B > m->max_batch)
+            return clf__error(ctx, CLF_ERR_SHAPE, "clf_model_encode: B = %lld > max_batch %lld",
+                              (long long)B, (long long)m->max_batch);
+        if (B >= 1) CLF_TRY(clf__get_step(m, B, &st));
+    }
+    CLF_TRY(clf__run_encoder(m, ids, lengths, B, S, pooling));
+    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) CLF_TRY(run_cross(m, B, S, 1, lengths));
+    int64_t D = m->cfg.d_model;
+    if (hidden)
+        CLF_TRY(clf_graph_read(m->eg, m->e_hidden, hidden, (size_t)(B * S * D) * sizeof(float)));
+    if (pooled)
+        CLF_TRY(clf_graph_read(m->eg, m->e_pooled, pooled, (size_t)(B * D) * sizeof(float)));
+    if (classes)
+        CLF_TRY(clf_graph_read(m->eg, m->e_classes, classes,
+                               (size_t)(B * m->cfg.n_classes) * sizeof(float)));
+    if (hidden || pooled || classes) synced(m);
+    return CLF_OK;
+}
+
+/* ============================== decoder ============================== */
+
+/* Uploads ids (b, n) and runs the step graph at position: no sync. */
+static clf_status step_enqueue(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
+                               int64_t position, clf__step **out)
+{
+    clf_context *ctx = m->ctx;
+    if (m->cfg.kind == CLF_MODEL_ENCODER)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "clf_model_decode: an encoder-only model has no decoder");
+    if (!ids) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_decode: NULL ids");
+    if (b < 1 || b > m->max_batch || n < 1 || position < 0 || position + n > m->max_tgt)
+        return clf__error(
+            ctx, CLF_ERR_SHAPE,
+            "clf_model_decode: b = %lld, n = %lld at position %lld: need 1 <= b <= %lld "
+            "(max_batch) and position + n <= %lld (max_target_len)",
+            (long long)b, (long long)n, (long long)position, (long long)m->max_batch,
+            (long long)m->max_tgt);
+    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER && b != m->enc_B)
+        return clf__error(
+            ctx, CLF_ERR_INVALID_ARG,
+            "clf_model_decode: batch %lld but the last clf_model_encode() had %lld sources",
+            (long long)b, (long long)m->enc_B);
+    clf__step *st = NULL;
+    CLF_TRY(clf__get_step(m, b, &st));
+    CLF_TRY(wait_staging(m, m->step_pending));
+    memcpy(m->h_step_ids, ids, (size_t)(b * n) * sizeof *ids);
+    memcpy(m->h_step_lens, m->src_lens, (size_t)b * sizeof *m->src_lens);
+    clf_graph_binding bind[2] = {{st->ids, NULL, m->h_step_ids, (size_t)(b * n) * 4},
+                                 {st->src_lens, NULL, m->h_step_lens, (size_t)b * 4}};
+    clf_graph_run_params rp = {{0, n, position + n}, position, bind, st->src_lens ? 2 : 1};
+    CLF_TRY(clf_graph_run(st->g, &rp));
+    m->step_pending = true;
+    *out = st;
+    return CLF_OK;
+}
+
+clf_status clf_model_decode(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
+                            int64_t position, float *logits, int32_t *argmax)
+{
+    if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_decode: NULL model");
+    clf__step *st = NULL;
+    CLF_TRY(step_enqueue(m, ids, b, n, position, &st));
+    if (logits)
+        CLF_TRY(clf_graph_read(st->g, st->logits, logits,
+                               (size_t)(b * n * m->cfg.vocab) * sizeof(float)));
+    if (argmax)
+        CLF_TRY(clf_graph_read(st->g, st->argmax, argmax, (size_t)(b * n) * sizeof(int32_t)));
+    if (logits || argmax) synced(m);
+    return CLF_OK;
+}
+
+/* ============================== generate ============================== */
+
+typedef struct gen {
+    clf_model *m;
+    const clf_generate_params *p;
+    const clf_generate_output *out;
+    int64_t B, max_new, nbest;
+    int32_t eos;
+    float *logits; /* (max_batch * max(S, 1), V) host */
+    int32_t *am;   /* (max_batch * S) */
+    int32_t *feed; /* (max_batch * S) */
+} gen;
+
+static clf_status check_abort(gen *g)
+{
+    if (g->p->abort && g->p->abort(g->p->user))
+        return clf__error(g->m->ctx, CLF_ERR_ABORTED,
+                          "clf_model_generate: aborted by the caller's abort callback");
+    return CLF_OK;
+}
+
+static void put(gen *g, int64_t seq, int64_t rank, int64_t step, int32_t tok)
+{
+    g->out->ids[(seq * g->nbest + rank) * g->max_new + step] = tok;
+}
+
+/* The prompt (decoder-only, all of length S) or BOS (encoder-decoder) for b
+ * rows, each input repeated `rep` times: fills g->feed, returns its length. */
+static int64_t first_feed(gen *g, const int32_t *ids, int64_t b, int64_t S, int64_t rep)
+{
+    if (g->m->cfg.kind == CLF_MODEL_ENCODER_DECODER) {
+        for (int64_t i = 0; i < b; i++)
+            g->feed[i] = g->m->cfg.bos_id;
+        return 1;
+    }
+    for (int64_t i = 0; i < b; i++)
+        memcpy(g->feed + i * S, ids + (i / rep) * S, (size_t)S * sizeof *ids);
+    return S;
+}
+
+/* splitmix64 */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+typedef struct cand {
+    double s;
+    int32_t b, v;
+} cand;
+
+static int cand_cmp(const void *pa, const void *pb)
+{
+    const cand *a = pa, *b = pb;
+    if (a->s != b->s) return a->s > b->s ? -1 : 1;
+    if (a->b != b->b) return a->b < b->b ? -1 : 1;
+    return (a->v > b->v) - (a->v < b->v);
+}
+
+/* Samples one token from logits row x (V) per the params. */
+static int32_t sample(gen *g, const float *x, cand *tmp, uint64_t *rng)
+{
+    const clf_generate_params *p = g->p;
+    int64_t V = g->m->cfg.vocab;
+    double temp = p->temperature > 0 ? p->temperature : 1.0, mx = -INFINITY;
+    for (int64_t v = 0; v < V; v++)
+        mx = fmax(mx, x[v] / temp);
+    for (int64_t v = 0; v < V; v++) {
+        tmp[v].s = exp(x[v] / temp - mx);
+        tmp[v].b = 0;
+        tmp[v].v = (int32_t)v;
+    }
+    qsort(tmp, (size_t)V, sizeof *tmp, cand_cmp); /* descending, lower id first on ties */
+    int64_t n = V;
+    if (p->top_k > 0 && p->top_k < n) n = p->top_k;
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++)
+        sum += tmp[i].s;
+    if (p->top_p > 0 && p->top_p < 1) {
+        double c = 0;
+        for (int64_t i = 0; i < n; i++) {
+            c += tmp[i].s / sum;
+            if (c >= p->top_p) {
+                n = i + 1;
+                break;
+            }
+        }
+        sum = 0;
+        for (int64_t i = 0; i < n; i++)
+            sum += tmp[i].s;
+    }
+    double u = (double)(rng_next(rng) >> 11) * 0x1.0p-53 * sum, c = 0;
+    for (int64_t i = 0; i < n; i++) {
+        c += tmp[i].s;
+        if (u < c) return tmp[i].v;
+    }
+    return tmp[n - 1].v;
+}
+
+/* Greedy or sampling for all B inputs at once (batch B). */
+static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
+{
+    clf_model *m = g->m;
+    int64_t B = g->B, V = m->cfg.vocab;
+    bool greedy = g->p->strategy == CLF_DECODE_GREEDY;
+    int64_t n = first_feed(g, ids, B, S, 1), pos = 0;
+    bool *done = clf__calloc((size_t)B, sizeof *done);
+    cand *tmp = clf__malloc((size_t)V * sizeof *tmp);
+    uint64_t rng = g->p->seed;
+    clf_status st = done && tmp ? CLF_OK
+                                : clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY,
+                                             "clf_model_generate: out of memory");
+    int64_t alive = B;
+    for (int64_t step = 0; st == CLF_OK && step < g->max_new && alive > 0; step++) {
+        st = check_abort(g);
+        clf__step *sp = NULL;
+        if (st == CLF_OK) st = step_enqueue(m, g->feed, B, n, pos, &sp);
+        if (st == CLF_OK && greedy)
+            st = clf_graph_read(sp->g, sp->argmax, g->am, (size_t)(B * n) * 4);
+        if (st == CLF_OK && !greedy)
+            st = clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(B * n * V) * sizeof(float));
+        if (st != CLF_OK) break;
+        synced(m);
+        for (int64_t b = 0; b < B; b++) {
+            int64_t row = b * n + n - 1;
+            int32_t tok = greedy ? g->am[row] : sample(g, g->logits + row * V, tmp, &rng);
+            g->feed[b] = tok;
+            if (done[b]) continue;
+            put(g, b, 0, step, tok);
+            if (g->out->lengths) g->out->lengths[b] = (int32_t)(step + 1);
+            if (g->p->on_token) g->p->on_token(g->p->user, b, step, tok);
+            if (!g->p->ignore_eos && tok == g->eos) {
+                done[b] = true;
+                alive--;
+            }
+        }
+        pos += n;
+        n = 1;
+    }
+    clf__free(done);
+    clf__free(tmp);
+    return st;
+}
+
+/* ---- beam search ---- */
+
+typedef struct hyp {
+    int32_t *toks; /* (max_new) generated tokens */
+    int64_t n;     /* generated tokens */
+    double lp;     /* sum of log-probabilities */
+    double score;  /* lp / n^alpha (finished) */
+    int64_t order; /* finishing order, for a stable sort */
+} hyp;
+
+static int hyp_cmp(const void *pa, const void *pb)
+{
+    const hyp *a = pa, *b = pb;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return (a->order > b->order) - (a->order < b->order);
+}
+
+/* Cache rows 0..K-1, positions [0, len), of every layer become the rows of
+ * their parents: one copy per beam into the scratch cache, one copy back. */
+static clf_status reorder_cache(clf_model *m, const int32_t *parent, int64_t K, int64_t len)
+{
+    bool ident = true;
+    for (int64_t i = 0; i < K; i++)
+        ident &= parent[i] == i;
+    if (ident || len == 0) return CLF_OK;
+    int64_t L2 = 2 * (int64_t)m->cfg.decoder_layers, cap = m->max_tgt, D = m->cfg.d_model;
+    int64_t js = m->max_batch * cap * D;
+    int64_t sh3[3] = {L2, len, D}, st3[3] = {js, D, 1};
+    for (int64_t i = 0; i < K; i++) {
+        clf_tensor src, dst;
+        CLF_TRY(clf_tensor_view(&m->kv, 3, sh3, st3, parent[i] * cap * D, &src));
+        CLF_TRY(clf_tensor_view(&m->kv_scratch, 3, sh3, st3, i * cap * D, &dst));
+        CLF_TRY(clf_copy(m->ctx, &src, &dst));
+    }
+    int64_t sh4[4] = {L2, K, len, D}, st4[4] = {js, cap * D, D, 1};
+    clf_tensor src, dst;
+    CLF_TRY(clf_tensor_view(&m->kv_scratch, 4, sh4, st4, 0, &src));
+    CLF_TRY(clf_tensor_view(&m->kv, 4, sh4, st4, 0, &dst));
+    return clf_copy(m->ctx, &src, &dst);
+}
+
+typedef struct beam_ws {
+    hyp *alive, *next, *fin;
+    int32_t *tokbuf; /* storage for every hypothesis' tokens */
+    cand *c;
+    double *lsm;
+    int32_t *parent;
+    int64_t n_fin, cap_fin, n_tok;
+} beam_ws;
+
+static int32_t *tok_alloc(gen *g, beam_ws *w)
+{
+    (void)g;
+    return w->tokbuf + (w->n_tok++) * g->max_new;
+}
+
+/* One input (index src) of beam search with width K. */
+static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t *lengths,
+                           int64_t S, int64_t src, int64_t K)
+{
+    clf_model *m = g->m;
+    int64_t V = m->cfg.vocab;
+    double alpha = g->p->length_alpha != 0 ? g->p->length_alpha : 1.0;
+    const int32_t *row = ids + src * S;
+    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) {
+        int64_t len = lengths ? lengths[src] : S;
+        int32_t l32 = (int32_t)len;
+        CLF_TRY(clf__get_step(m, K, &(clf__step *){NULL}));
+        CLF_TRY(clf__run_encoder(m, row, &l32, 1, len, CLF_POOL_NONE));
+        CLF_TRY(run_cross(m, 1, len, K, &l32));
+    }
+    w->n_tok = 0;
+    w->n_fin = 0;
+    int64_t n_alive = 1;
+    w->alive[0].toks = tok_alloc(g, w);
+    w->alive[0].n = 0;
+    w->alive[0].lp = 0;
+    int64_t n = first_feed(g, row, K, S, K), pos = 0;
+    for (int64_t step = 1; step <= g->max_new; step++) {
+        CLF_TRY(check_abort(g));
+        clf__step *sp = NULL;
+        CLF_TRY(step_enqueue(m, g->feed, K, n, pos, &sp));
+        CLF_TRY(clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(K * n * V) * sizeof(float)));
+        synced(m);
+        pos += n;
+        int64_t nc = 0;
+        for (int64_t b = 0; b < n_alive; b++) {
+            const float *x = g->logits + (b * n + n - 1) * V;
+            double mx = -INFINITY, sum = 0;
+            for (int64_t v = 0; v < V; v++)
+                mx = fmax(mx, (double)x[v]);
+            for (int64_t v = 0; v < V; v++)
+                sum += exp((double)x[v] - mx);
+            double lse = mx + log(sum);
+            for (int64_t v = 0; v < V; v++)
+                w->c[nc++] = (cand){w->alive[b].lp + ((double)x[v] - lse), (int32_t)b, (int32_t)v};
+        }
+        qsort(w->c, (size_t)nc, sizeof *w->c, cand_cmp);
+        int64_t n_next = 0;
+        for (int64_t i = 0; i < nc && n_next < K; i++) {
+            const cand *c = &w->c[i];
+            const hyp *par = &w->alive[c->b];
+            hyp h;
+            h.toks = tok_alloc(g, w);
+            memcpy(h.toks, par->toks, (size_t)par->n * sizeof *h.toks);
+            h.toks[par->n] = c->v;
+            h.n = par->n + 1;
+            h.lp = c->s;
+            if (c->v == g->eos && g->eos >= 0 && !g->p->ignore_eos) {
+                h.score = h.lp / pow((double)h.n, alpha);
+                h.order = w->n_fin;
+                w->fin[w->n_fin++] = h;
+            } else {
+                w->parent[n_next] = c->b;
+                w->next[n_next++] = h;
+            }
+        }
+        hyp *t = w->alive;
+        w->alive = w->next;
+        w->next = t;
+        n_alive = n_next;
+        if (step == g->max_new || n_alive == 0) {
+            for (int64_t b = 0; b < n_alive; b++) {
+                hyp h = w->alive[b];
+                h.score = h.lp / pow((double)h.n, alpha);
+                h.order = w->n_fin;
+                w->fin[w->n_fin++] = h;
+            }
+            break;
+        }
+        if (w->n_fin > 0) {
+            double best_f = -INFINITY, best_a = -INFINITY;
+            for (int64_t i = 0; i < w->n_fin; i++)
+                best_f = fmax(best_f, w->fin[i].score);
+            for (int64_t b = 0; b < n_alive; b++)
+                best_a = fmax(best_a, w->alive[b].lp / pow((double)step, alpha));
+            if (best_f >= best_a) break;
+        }
+        /* Keep the token storage compact: move the alive hypotheses' tokens
+         * to the front is not needed, the buffer holds every hypothesis. */
+        for (int64_t b = n_alive; b < K; b++)
+            w->parent[b] = (int32_t)b;
+        CLF_TRY(reorder_cache(m, w->parent, K, pos));
+        for (int64_t b = 0; b < K; b++)
+            g->feed[b] = b < n_alive ? w->alive[b].toks[w->alive[b].n - 1] : 0;
+        n = 1;
+    }
+    qsort(w->fin, (size_t)w->n_fin, sizeof *w->fin, hyp_cmp);
+    for (int64_t r = 0; r < g->nbest; r++) {
+        const hyp *h = r < w->n_fin ? &w->fin[r] : NULL;
+        for (int64_t t = 0; h && t < h->n; t++) {
+            put(g, src, r, t, h->toks[t]);
+            if (r == 0 && g->p->on_token) g->p->on_token(g->p->user, src, t, h->toks[t]);
+        }
+        if (g->out->lengths) g->out->lengths[src * g->nbest + r] = h ? (int32_t)h->n : 0;
+        if (g->out->scores) g->out->scores[src * g->nbest + r] = h ? (float)h->score : -INFINITY;
+        if (g->out->logprobs) g->out->logprobs[src * g->nbest + r] = h ? (float)h->lp : -INFINITY;
+    }
+    return CLF_OK;
+}
+
+static clf_status gen_beam(gen *g, const int32_t *ids, const int32_t *lengths, int64_t S)
+{
+    clf_model *m = g->m;
+    int64_t K = g->p->beam_size > 0 ? g->p->beam_size : 4, V = m->cfg.vocab;
+    if (K > m->max_batch)
+        return clf__error(m->ctx, CLF_ERR_INVALID_ARG,
+                          "clf_model_generate: beam_size %lld > max_batch %lld", (long long)K,
+                          (long long)m->max_batch);
+    beam_ws w;
+    memset(&w, 0, sizeof w);
+    /* Hypotheses made per step: at most K alive + every EOS candidate walked
+     * before them (<= K * V in theory, bounded by the walk: K + n_eos <= K(1 + 1)
+     * since each alive beam has one EOS token). */
+    int64_t per_step = 2 * K, max_hyp = 1 + per_step * g->max_new;
+    w.alive = clf__calloc((size_t)K, sizeof *w.alive);
+    w.next = clf__calloc((size_t)K, sizeof *w.next);
+    w.fin = clf__calloc((size_t)(K * (g->max_new + 1)), sizeof *w.fin);
+    w.tokbuf = clf__calloc((size_t)(max_hyp * g->max_new), sizeof *w.tokbuf);
+    w.c = clf__malloc((size_t)(K * V) * sizeof *w.c);
+    w.parent = clf__calloc((size_t)K, sizeof *w.parent);
+    clf_status st = CLF_OK;
+    if (!w.alive || !w.next || !w.fin || !w.tokbuf || !w.c || !w.parent)
+        st = clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_generate: out of memory");
+    for (int64_t src = 0; st == CLF_OK && src < g->B; src++)
+        st = beam_one(g, &w, ids, lengths, S, src, K);
+    clf__free(w.alive);
+    clf__free(w.next);
+    clf__free(w.fin);
+    clf__free(w.tokbuf);
+    clf__free(w.c);
+    clf__free(w.parent);
+    return st;
+}
+
+clf_status clf_model_generate(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
+                              int64_t S, const clf_generate_params *params,
+                              const clf_generate_output *out)
+{
+    if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_generate: NULL model");
+    clf_context *ctx = m->ctx;
+    if (!ids || !out || !out->ids)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_generate: NULL ids or output");
+    if (m->cfg.kind == CLF_MODEL_ENCODER)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "clf_model_generate: an encoder-only model cannot generate");
+    clf_generate_params p = params ? *params : clf_generate_params_default();
+    gen g;
+    memset(&g, 0, sizeof g);
+    g.m = m;
+    g.p = &p;
+    g.out = out;
+    g.B = B;
+    g.max_new = p.max_new_tokens > 0 ? p.max_new_tokens : 16;
+    g.nbest = p.strategy == CLF_DECODE_BEAM && p.n_best > 0 ? p.n_best : 1;
+    g.eos = p.ignore_eos ? -1 : m->cfg.eos_id;
+    bool encdec = m->cfg.kind == CLF_MODEL_ENCODER_DECODER;
+    if (encdec && m->cfg.bos_id < 0)
+        return clf__error(ctx, CLF_ERR_BAD_MODEL,
+                          "clf_model_generate: the model has no bos_id to start the target");
+    int64_t need = encdec ? g.max_new : S + g.max_new - 1;
+    if (B < 1 || S < 1 || need > m->max_tgt)
+        return clf__error(
+            ctx, CLF_ERR_SHAPE,
+            "clf_model_generate: B = %lld, S = %lld, max_new_tokens %lld need %lld cache "
+            "positions (max_target_len %lld)",
+            (long long)B, (long long)S, (long long)g.max_new, (long long)need,
+            (long long)m->max_tgt);
+    if (p.strategy == CLF_DECODE_BEAM &&
+        g.nbest > (p.beam_size > 0 ? p.beam_size : 4) * (g.max_new + 1))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_generate: n_best too large");
+    for (int64_t i = 0; i < B * g.nbest * g.max_new; i++)
+        out->ids[i] = -1;
+    if (out->lengths)
+        for (int64_t i = 0; i < B * g.nbest; i++)
+            out->lengths[i] = 0;
+    int64_t rows = m->max_batch * (encdec ? 1 : S);
+    g.logits = clf__malloc((size_t)(rows * m->cfg.vocab) * sizeof *g.logits);
+    g.am = clf__malloc((size_t)rows * sizeof *g.am);
+    g.feed = clf__malloc((size_t)rows * sizeof *g.feed);
+    clf_status st = CLF_OK;
+    if (!g.logits || !g.am || !g.feed)
+        st = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_generate: out of memory");
+    if (st == CLF_OK && p.strategy == CLF_DECODE_BEAM) {
+        st = gen_beam(&g, ids, lengths, S);
+    } else if (st == CLF_OK) {
+        if (encdec) st = clf_model_encode(m, ids, lengths, B, S, CLF_POOL_NONE, NULL, NULL, NULL);
+        if (st == CLF_OK && B > m->max_batch)
+            st = clf__error(ctx, CLF_ERR_SHAPE, "clf_model_generate: B = %lld > max_batch %lld",
+                            (long long)B, (long long)m->max_batch);
+        if (st == CLF_OK) st = gen_simple(&g, ids, S);
+    }
+    clf__free(g.logits);
+    clf__free(g.am);
+    clf__free(g.feed);
+    return st;
+}

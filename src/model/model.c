@@ -1,0 +1,544 @@
+/*
+ * Model loading: the config from a safetensors file's __metadata__ (or the
+ * caller's), the name map from torch.nn.Transformer-style state_dicts and
+ * clformer's own names to the stack's weights, shape checks, and the upload
+ * (f32, or f16 for matrices and embeddings).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+#include "model/safetensors.h"
+
+clf_model_params clf_model_params_default(void)
+{
+    clf_model_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+clf_generate_params clf_generate_params_default(void)
+{
+    clf_generate_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+const clf_model_config *clf_model_get_config(const clf_model *m) { return m ? &m->cfg : NULL; }
+
+clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t *shape,
+                          clf_tensor *out)
+{
+    if (m->n_owned == m->cap_owned) {
+        int cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        clf_tensor *t = clf__realloc(m->owned, (size_t)cap * sizeof *t);
+        if (!t) return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+        m->owned = t;
+        m->cap_owned = cap;
+    }
+    CLF_TRY(clf_tensor_create(m->ctx, dtype, ndim, shape, out));
+    m->owned[m->n_owned++] = *out;
+    return CLF_OK;
+}
+
+/* ============================== config ============================== */
+
+typedef struct loader {
+    clf_model *m;
+    const clf__safetensors *st;
+    const char *path;
+} loader;
+
+static clf_status meta_num(loader *L, const char *key, bool required, double *v, bool *found)
+{
+    const char *s = clf__st_meta_get(L->st, key);
+    if (found) *found = s != NULL;
+    if (!s) {
+        if (!required) return CLF_OK;
+        return clf__error(
+            L->m->ctx, CLF_ERR_BAD_MODEL,
+            "clf_model_load: %s: __metadata__ has no \"%s\" (and no config was given)", L->path,
+            key);
+    }
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(x))
+        return clf__error(L->m->ctx, CLF_ERR_BAD_MODEL,
+                          "clf_model_load: %s: metadata \"%s\" = \"%s\" is not a number", L->path,
+                          key, s);
+    *v = x;
+    return CLF_OK;
+}
+
+static clf_status meta_int(loader *L, const char *key, bool required, int64_t *v)
+{
+    double x = 0;
+    bool found = false;
+    CLF_TRY(meta_num(L, key, required, &x, &found));
+    if (!found) return CLF_OK;
+    if (x != floor(x) || x < -1 || x > 1e12)
+        return clf__error(L->m->ctx, CLF_ERR_BAD_MODEL,
+                          "clf_model_load: %s: metadata \"%s\" = %g is not a valid count", L->path,
+                          key, x);
+    *v = (int64_t)x;
+    return CLF_OK;
+}
+
+static clf_status meta_bool(loader *L, const char *key, bool *v)
+{
+    const char *s = clf__st_meta_get(L->st, key);
+    if (!s) return CLF_OK;
+    if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+        *v = true;
+    else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+        *v = false;
+    else
+        return clf__error(L->m->ctx, CLF_ERR_BAD_MODEL,
+                          "clf_model_load: %s: metadata \"%s\" = \"%s\" is not true/false", L->path,
+                          key, s);
+    return CLF_OK;
+}
+
+static clf_status config_from_meta(loader *L, clf_model_config *c)
+{
+    clf_context *ctx = L->m->ctx;
+    memset(c, 0, sizeof *c);
+    const char *kind = clf__st_meta_get(L->st, "kind");
+    if (!kind)
+        return clf__error(
+            ctx, CLF_ERR_BAD_MODEL,
+            "clf_model_load: %s: __metadata__ has no \"kind\" (and no config was given)", L->path);
+    if (strcmp(kind, "encoder") == 0)
+        c->kind = CLF_MODEL_ENCODER;
+    else if (strcmp(kind, "decoder-only") == 0 || strcmp(kind, "decoder") == 0)
+        c->kind = CLF_MODEL_DECODER;
+    else if (strcmp(kind, "encoder-decoder") == 0 || strcmp(kind, "seq2seq") == 0)
+        c->kind = CLF_MODEL_ENCODER_DECODER;
+    else
+        return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: unknown kind \"%s\"",
+                          L->path, kind);
+
+    int64_t layers = 0, el = 0, dl = 0, nh = 0, pad = -1, bos = -1, eos = -1;
+    CLF_TRY(meta_int(L, "layers", c->kind != CLF_MODEL_ENCODER_DECODER, &layers));
+    CLF_TRY(meta_int(L, "encoder_layers", c->kind == CLF_MODEL_ENCODER_DECODER, &el));
+    CLF_TRY(meta_int(L, "decoder_layers", c->kind == CLF_MODEL_ENCODER_DECODER, &dl));
+    if (c->kind == CLF_MODEL_ENCODER) el = layers;
+    if (c->kind == CLF_MODEL_DECODER) dl = layers;
+    c->encoder_layers = (int)el;
+    c->decoder_layers = (int)dl;
+    CLF_TRY(meta_int(L, "d_model", true, &c->d_model));
+    CLF_TRY(meta_int(L, "nhead", true, &nh));
+    c->n_heads = (int)nh;
+    CLF_TRY(meta_int(L, "d_ff", true, &c->d_ff));
+    CLF_TRY(meta_int(L, "vocab", true, &c->vocab));
+    CLF_TRY(meta_int(L, "max_positions", false, &c->max_positions));
+    CLF_TRY(meta_int(L, "position_offset", false, &c->position_offset));
+    CLF_TRY(meta_int(L, "pad_id", false, &pad));
+    CLF_TRY(meta_int(L, "bos_id", false, &bos));
+    CLF_TRY(meta_int(L, "eos_id", false, &eos));
+    CLF_TRY(meta_int(L, "n_classes", false, &c->n_classes));
+    c->pad_id = (int32_t)pad;
+    c->bos_id = (int32_t)bos;
+    c->eos_id = (int32_t)eos;
+
+    const char *act = clf__st_meta_get(L->st, "activation");
+    if (!act || strcmp(act, "relu") == 0)
+        c->activation = CLF_ACT_RELU;
+    else if (strcmp(act, "gelu") == 0)
+        c->activation = CLF_ACT_GELU;
+    else if (strcmp(act, "gelu_tanh") == 0 || strcmp(act, "gelu_new") == 0)
+        c->activation = CLF_ACT_GELU_TANH;
+    else if (strcmp(act, "silu") == 0 || strcmp(act, "swish") == 0)
+        c->activation = CLF_ACT_SILU;
+    else
+        return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: unknown activation \"%s\"",
+                          L->path, act);
+
+    const char *pos = clf__st_meta_get(L->st, "positions");
+    if (!pos || strcmp(pos, "sinusoid_interleaved") == 0 || strcmp(pos, "sinusoidal") == 0)
+        c->positions = CLF_POS_SINUSOIDAL;
+    else if (strcmp(pos, "sinusoid_concat") == 0)
+        c->positions = CLF_POS_SINUSOIDAL_CONCAT;
+    else if (strcmp(pos, "learned") == 0)
+        c->positions = CLF_POS_LEARNED;
+    else if (strcmp(pos, "none") == 0)
+        c->positions = CLF_POS_NONE;
+    else
+        return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: unknown positions \"%s\"",
+                          L->path, pos);
+
+    const char *nt = clf__st_meta_get(L->st, "norm_type");
+    c->norm_type = nt && strcmp(nt, "rms") == 0 ? CLF_NORM_RMS : CLF_NORM_LAYER;
+
+    double eps = 1e-5, scale = 1.0;
+    CLF_TRY(meta_num(L, "eps", false, &eps, NULL));
+    CLF_TRY(meta_num(L, "embedding_scale", false, &scale, NULL));
+    c->eps = (float)eps;
+    c->embedding_scale = (float)scale;
+
+    bool final_norm = c->kind == CLF_MODEL_ENCODER_DECODER;
+    CLF_TRY(meta_bool(L, "final_norm", &final_norm));
+    c->encoder_final_norm = c->kind != CLF_MODEL_DECODER && final_norm;
+    c->decoder_final_norm = c->kind != CLF_MODEL_ENCODER && final_norm;
+    CLF_TRY(meta_bool(L, "encoder_final_norm", &c->encoder_final_norm));
+    CLF_TRY(meta_bool(L, "decoder_final_norm", &c->decoder_final_norm));
+    CLF_TRY(meta_bool(L, "norm_first", &c->norm_first));
+    c->tied_embeddings = false;
+    CLF_TRY(meta_bool(L, "tied_embeddings", &c->tied_embeddings));
+    c->attn_bias = c->ffn_bias = true;
+    c->norm_bias = c->norm_type == CLF_NORM_LAYER;
+    CLF_TRY(meta_bool(L, "attn_bias", &c->attn_bias));
+    CLF_TRY(meta_bool(L, "ffn_bias", &c->ffn_bias));
+    CLF_TRY(meta_bool(L, "norm_bias", &c->norm_bias));
+    /* Without a key, the output bias exists when its tensor does. */
+    c->output_bias = !c->tied_embeddings &&
+                     (clf__st_find(L->st, "out_proj.bias") || clf__st_find(L->st, "lm_head.bias"));
+    CLF_TRY(meta_bool(L, "lm_head_bias", &c->output_bias));
+    CLF_TRY(meta_bool(L, "output_bias", &c->output_bias));
+    return CLF_OK;
+}
+
+static clf_status check_config(loader *L, const clf_model_config *c)
+{
+    clf_context *ctx = L->m->ctx;
+    const char *bad = NULL;
+    if (c->d_model < 1)
+        bad = "d_model < 1";
+    else if (c->n_heads < 1 || c->d_model % c->n_heads)
+        bad = "d_model is not a multiple of the heads";
+    else if (c->d_ff < 1)
+        bad = "d_ff < 1";
+    else if (c->vocab < 1)
+        bad = "vocab < 1";
+    else if (c->kind != CLF_MODEL_DECODER && c->encoder_layers < 1)
+        bad = "no encoder layers";
+    else if (c->kind != CLF_MODEL_ENCODER && c->decoder_layers < 1)
+        bad = "no decoder layers";
+    else if (c->norm_type == CLF_NORM_RMS && c->norm_bias)
+        bad = "RMSNorm has no bias";
+    else if (c->positions == CLF_POS_LEARNED && c->max_positions < 1)
+        bad = "learned positions need max_positions";
+    if (bad)
+        return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: bad config: %s", L->path,
+                          bad);
+    return CLF_OK;
+}
+
+/* ============================== weights ============================== */
+
+/* Finds the first of names[] (NULL-terminated, each formatted with prefix
+ * and index) present in the file. */
+static const clf__st_tensor *find_any(loader *L, const char *const *prefixes,
+                                      const char *fmt_suffix, int layer, char *name, size_t size)
+{
+    for (int i = 0; prefixes[i]; i++) {
+        char suffix[160];
+        snprintf(suffix, sizeof suffix, fmt_suffix, layer);
+        snprintf(name, size, "%s%s", prefixes[i], suffix);
+        const clf__st_tensor *t = clf__st_find(L->st, name);
+        if (t) return t;
+    }
+    snprintf(name, size, "%s", prefixes[0]);
+    size_t n = strlen(name);
+    snprintf(name + n, size - n, fmt_suffix, layer);
+    return NULL;
+}
+
+/* Uploads tensor `want` (ndim dims of shape) found under one of prefixes;
+ * matrices use the model's weight dtype. Missing and not required: out stays
+ * empty. */
+static clf_status load_w(loader *L, const char *const *prefixes, const char *suffix, int layer,
+                         int ndim, int64_t d0, int64_t d1, bool required, clf_tensor *out)
+{
+    clf_model *m = L->m;
+    char name[256];
+    memset(out, 0, sizeof *out);
+    const clf__st_tensor *t = find_any(L, prefixes, suffix, layer, name, sizeof name);
+    if (!t) {
+        if (!required) return CLF_OK;
+        return clf__error(m->ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: missing tensor \"%s\"%s",
+                          L->path, name,
+                          prefixes[1] ? " (or the same under another known prefix)" : "");
+    }
+    int64_t want[2] = {d0, d1};
+    bool ok = t->n_dims == ndim;
+    for (int d = 0; ok && d < ndim; d++)
+        ok = t->shape[d] == want[d];
+    if (!ok) {
+        char got[96] = "", exp[64];
+        size_t n = 0;
+        for (int d = 0; d < t->n_dims && n < sizeof got - 24; d++)
+            n += (size_t)snprintf(got + n, sizeof got - n, "%s%lld", d ? ", " : "",
+                                  (long long)t->shape[d]);
+        if (ndim == 1)
+            snprintf(exp, sizeof exp, "(%lld)", (long long)d0);
+        else
+            snprintf(exp, sizeof exp, "(%lld, %lld)", (long long)d0, (long long)d1);
+        return clf__error(m->ctx, CLF_ERR_BAD_MODEL,
+                          "clf_model_load: %s: tensor \"%s\" has shape (%s), expected %s", L->path,
+                          name, got, exp);
+    }
+    if (t->dtype != CLF__ST_F32 && t->dtype != CLF__ST_F16 && t->dtype != CLF__ST_BF16)
+        return clf__error(
+            m->ctx, CLF_ERR_BAD_MODEL,
+            "clf_model_load: %s: tensor \"%s\" has dtype %s (F32, F16 or BF16 expected)", L->path,
+            name, clf__st_dtype_name(t->dtype));
+    size_t n = (size_t)t->n_elements;
+    float *host = clf__malloc(n * sizeof *host);
+    if (!host)
+        return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory for \"%s\"",
+                          name);
+    clf_status st = clf__st_tensor_to_f32(t, host);
+    clf_dtype dt = ndim == 2 ? m->wdtype : CLF_F32;
+    if (st == CLF_OK) st = clf__model_own(m, dt, ndim, want, out);
+    if (st == CLF_OK) st = clf_tensor_write_f32(m->ctx, out, host, (int64_t)n);
+    clf__free(host);
+    return st;
+}
+
+static clf_status load_attn(loader *L, const char *const *pre, const char *which, int l,
+                            clf__attn_w *a)
+{
+    const clf_model_config *c = &L->m->cfg;
+    int64_t D = c->d_model;
+    char s[96];
+    snprintf(s, sizeof s, "layers.%%d.%s.in_proj_weight", which);
+    CLF_TRY(load_w(L, pre, s, l, 2, 3 * D, D, true, &a->w_in));
+    snprintf(s, sizeof s, "layers.%%d.%s.in_proj_bias", which);
+    CLF_TRY(load_w(L, pre, s, l, 1, 3 * D, 0, c->attn_bias, &a->b_in));
+    snprintf(s, sizeof s, "layers.%%d.%s.out_proj.weight", which);
+    CLF_TRY(load_w(L, pre, s, l, 2, D, D, true, &a->w_out));
+    snprintf(s, sizeof s, "layers.%%d.%s.out_proj.bias", which);
+    return load_w(L, pre, s, l, 1, D, 0, c->attn_bias, &a->b_out);
+}
+
+static clf_status load_layer(loader *L, const char *const *pre, int l, bool cross, clf__layer_w *w)
+{
+    const clf_model_config *c = &L->m->cfg;
+    int64_t D = c->d_model, F = c->d_ff;
+    CLF_TRY(load_attn(L, pre, "self_attn", l, &w->sa));
+    if (cross) CLF_TRY(load_attn(L, pre, "multihead_attn", l, &w->ca));
+    CLF_TRY(load_w(L, pre, "layers.%d.linear1.weight", l, 2, F, D, true, &w->w1));
+    CLF_TRY(load_w(L, pre, "layers.%d.linear1.bias", l, 1, F, 0, c->ffn_bias, &w->b1));
+    CLF_TRY(load_w(L, pre, "layers.%d.linear2.weight", l, 2, D, F, true, &w->w2));
+    CLF_TRY(load_w(L, pre, "layers.%d.linear2.bias", l, 1, D, 0, c->ffn_bias, &w->b2));
+    for (int i = 0; i < (cross ? 3 : 2); i++) {
+        char s[64];
+        snprintf(s, sizeof s, "layers.%%d.norm%d.weight", i + 1);
+        CLF_TRY(load_w(L, pre, s, l, 1, D, 0, true, &w->ng[i]));
+        snprintf(s, sizeof s, "layers.%%d.norm%d.bias", i + 1);
+        CLF_TRY(load_w(L, pre, s, l, 1, D, 0, c->norm_bias, &w->nb[i]));
+    }
+    return CLF_OK;
+}
+
+static const char *const ENC_PRE[] = {"encoder.", "transformer.encoder.", NULL};
+static const char *const GPT_PRE[] = {"h.", "decoder.", "transformer.h.", NULL};
+static const char *const DEC_PRE[] = {"transformer.decoder.", "decoder.", NULL};
+static const char *const ROOT[] = {"", NULL};
+
+static clf_status load_weights(loader *L)
+{
+    clf_model *m = L->m;
+    const clf_model_config *c = &m->cfg;
+    int64_t D = c->d_model, V = c->vocab, P = c->max_positions;
+    bool has_enc = c->kind != CLF_MODEL_DECODER, has_dec = c->kind != CLF_MODEL_ENCODER;
+    const char *const *dec_pre = c->kind == CLF_MODEL_DECODER ? GPT_PRE : DEC_PRE;
+    char name[256];
+
+    if (has_enc) {
+        static const char *const emb[] = {"embed.weight", "src_embed.weight",
+                                          "encoder.embed_tokens.weight", NULL};
+        if (!find_any(L, emb, "", 0, name, sizeof name))
+            return clf__error(
+                m->ctx, CLF_ERR_BAD_MODEL,
+                "clf_model_load: %s: missing tensor \"embed.weight\" (or \"src_embed.weight\")",
+                L->path);
+        CLF_TRY(load_w(L, ROOT, name, 0, 2, V, D, true, &m->enc_embed));
+        if (c->positions == CLF_POS_LEARNED) {
+            static const char *const pe[] = {"pos_embed.weight", "src_pos_embed.weight",
+                                             "encoder.embed_positions.weight", NULL};
+            if (!find_any(L, pe, "", 0, name, sizeof name))
+                snprintf(name, sizeof name, "pos_embed.weight");
+            CLF_TRY(load_w(L, ROOT, name, 0, 2, P, D, true, &m->enc_pos));
+        }
+        m->enc = clf__calloc((size_t)c->encoder_layers, sizeof *m->enc);
+        if (!m->enc)
+            return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+        for (int l = 0; l < c->encoder_layers; l++)
+            CLF_TRY(load_layer(L, ENC_PRE, l, false, &m->enc[l]));
+        if (c->encoder_final_norm) {
+            CLF_TRY(load_w(L, ENC_PRE, "norm.weight", 0, 1, D, 0, true, &m->enc_ng));
+            CLF_TRY(load_w(L, ENC_PRE, "norm.bias", 0, 1, D, 0, c->norm_bias, &m->enc_nb));
+        }
+        if (c->n_classes > 0) {
+            CLF_TRY(load_w(L, ROOT, "classifier.weight", 0, 2, c->n_classes, D, true, &m->cls_w));
+            CLF_TRY(load_w(L, ROOT, "classifier.bias", 0, 1, c->n_classes, 0, false, &m->cls_b));
+        }
+    }
+    if (has_dec) {
+        static const char *const emb[] = {"tgt_embed.weight", "wte.weight", "embed.weight",
+                                          "decoder.embed_tokens.weight", NULL};
+        if (!find_any(L, emb, "", 0, name, sizeof name))
+            return clf__error(
+                m->ctx, CLF_ERR_BAD_MODEL,
+                "clf_model_load: %s: missing tensor \"tgt_embed.weight\" (or \"wte.weight\")",
+                L->path);
+        CLF_TRY(load_w(L, ROOT, name, 0, 2, V, D, true, &m->dec_embed));
+        if (c->positions == CLF_POS_LEARNED) {
+            static const char *const pe[] = {"wpe.weight", "pos_embed.weight",
+                                             "decoder.embed_positions.weight", NULL};
+            if (!find_any(L, pe, "", 0, name, sizeof name))
+                snprintf(name, sizeof name, "wpe.weight");
+            CLF_TRY(load_w(L, ROOT, name, 0, 2, P, D, true, &m->dec_pos));
+        }
+        m->dec = clf__calloc((size_t)c->decoder_layers, sizeof *m->dec);
+        if (!m->dec)
+            return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+        bool cross = c->kind == CLF_MODEL_ENCODER_DECODER;
+        for (int l = 0; l < c->decoder_layers; l++)
+            CLF_TRY(load_layer(L, dec_pre, l, cross, &m->dec[l]));
+        if (c->decoder_final_norm) {
+            static const char *const fn[] = {"ln_f.", "transformer.decoder.norm.", "decoder.norm.",
+                                             "h.norm.", NULL};
+            CLF_TRY(load_w(L, fn, "weight", 0, 1, D, 0, true, &m->dec_ng));
+            CLF_TRY(load_w(L, fn, "bias", 0, 1, D, 0, c->norm_bias, &m->dec_nb));
+        }
+        if (c->tied_embeddings) {
+            m->out_w = m->dec_embed;
+        } else {
+            static const char *const op[] = {"out_proj.", "lm_head.", NULL};
+            CLF_TRY(load_w(L, op, "weight", 0, 2, V, D, true, &m->out_w));
+        }
+        static const char *const ob[] = {"out_proj.", "lm_head.", NULL};
+        CLF_TRY(load_w(L, ob, "bias", 0, 1, V, 0, c->output_bias, &m->out_b));
+    }
+    return CLF_OK;
+}
+
+static clf_status alloc_state(clf_model *m)
+{
+    const clf_model_config *c = &m->cfg;
+    int64_t mx = m->max_src > m->max_tgt ? m->max_src : m->max_tgt;
+    m->src_lens = clf__calloc((size_t)m->max_batch, sizeof *m->src_lens);
+    m->h_enc_ids = clf__calloc((size_t)(m->max_batch * m->max_src), sizeof *m->h_enc_ids);
+    m->h_enc_lens = clf__calloc((size_t)m->max_batch, sizeof *m->h_enc_lens);
+    m->h_pool = clf__calloc((size_t)(m->max_batch * m->max_src), sizeof *m->h_pool);
+    m->h_step_ids = clf__calloc((size_t)(m->max_batch * mx), sizeof *m->h_step_ids);
+    m->h_step_lens = clf__calloc((size_t)m->max_batch, sizeof *m->h_step_lens);
+    if (!m->src_lens || !m->h_enc_ids || !m->h_enc_lens || !m->h_pool || !m->h_step_ids ||
+        !m->h_step_lens)
+        return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    if (c->kind == CLF_MODEL_ENCODER) return CLF_OK;
+    int64_t D = c->d_model, L2 = 2 * (int64_t)c->decoder_layers;
+    int64_t sh[4] = {L2, m->max_batch, m->max_tgt, D};
+    CLF_TRY(clf__model_own(m, CLF_F32, 4, sh, &m->kv));
+    CLF_TRY(clf__model_own(m, CLF_F32, 4, sh, &m->kv_scratch));
+    CLF_TRY(clf_tensor_fill(m->ctx, &m->kv, 0.0f));
+    if (c->kind == CLF_MODEL_ENCODER_DECODER) {
+        int64_t xs[4] = {L2, m->max_batch, m->max_src, D};
+        CLF_TRY(clf__model_own(m, CLF_F32, 4, xs, &m->xkv));
+        CLF_TRY(clf_tensor_fill(m->ctx, &m->xkv, 0.0f));
+        int64_t ms[2] = {m->max_batch * m->max_src, D};
+        CLF_TRY(clf__model_own(m, CLF_F32, 2, ms, &m->mem_rep));
+    }
+    return clf_context_finish(m->ctx);
+}
+
+clf_status clf_model_load(clf_context *ctx, const char *path, const clf_model_params *params,
+                          clf_model **out)
+{
+    if (out) *out = NULL;
+    if (!ctx || !path || !out)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_load: NULL argument");
+    clf_model_params p = params ? *params : clf_model_params_default();
+    if (p.weight_dtype != CLF_F32 && p.weight_dtype != CLF_F16)
+        return clf__error(ctx, CLF_ERR_DTYPE, "clf_model_load: weight_dtype must be f32 or f16");
+    if (p.max_batch < 0 || p.max_source_len < 0 || p.max_target_len < 0)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_load: negative maximum");
+
+    char err[512];
+    clf__safetensors *st = NULL;
+    clf_status s = clf__safetensors_open(path, &st, err, sizeof err);
+    if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s", err);
+
+    clf_model *m = clf__calloc(1, sizeof *m);
+    if (!m) {
+        clf__safetensors_free(st);
+        return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    }
+    m->ctx = ctx;
+    m->wdtype = p.weight_dtype;
+    m->last_step = -1;
+    loader L = {m, st, path};
+    if (p.config)
+        m->cfg = *p.config;
+    else
+        s = config_from_meta(&L, &m->cfg);
+    if (s == CLF_OK) {
+        if (m->cfg.eps == 0) m->cfg.eps = 1e-5f;
+        if (m->cfg.embedding_scale == 0) m->cfg.embedding_scale = 1.0f;
+        s = check_config(&L, &m->cfg);
+    }
+    if (s == CLF_OK) {
+        m->head_dim = m->cfg.d_model / m->cfg.n_heads;
+        int64_t P = m->cfg.max_positions;
+        int64_t lim = m->cfg.positions == CLF_POS_LEARNED ? P - m->cfg.position_offset : 0;
+        m->max_batch = p.max_batch ? p.max_batch : 8;
+        m->max_src = p.max_source_len ? p.max_source_len : 128;
+        m->max_tgt = p.max_target_len ? p.max_target_len : 128;
+        if (lim > 0 && !p.max_source_len && m->max_src > lim) m->max_src = lim;
+        if (lim > 0 && !p.max_target_len && m->max_tgt > lim) m->max_tgt = lim;
+        s = load_weights(&L);
+    }
+    if (s == CLF_OK) s = alloc_state(m);
+    clf__safetensors_free(st);
+    if (s != CLF_OK) {
+        /* Keep the message: freeing does not touch the context's error. */
+        clf_model_free(m);
+        return s;
+    }
+    *out = m;
+    return CLF_OK;
+}
+
+void clf_model_free(clf_model *m)
+{
+    if (!m) return;
+    clf_graph_free(m->eg);
+    for (int i = 0; i < m->n_steps; i++) {
+        clf_graph_free(m->steps[i].g);
+        clf_graph_free(m->steps[i].cross);
+    }
+    for (int i = 0; i < m->n_owned; i++)
+        clf_tensor_free(&m->owned[i]);
+    clf__free(m->owned);
+    clf__free(m->enc);
+    clf__free(m->dec);
+    clf__free(m->src_lens);
+    clf__free(m->h_enc_ids);
+    clf__free(m->h_enc_lens);
+    clf__free(m->h_pool);
+    clf__free(m->h_step_ids);
+    clf__free(m->h_step_lens);
+    clf__free(m);
+}
+
+void clf_model_memory(const clf_model *m, int which, size_t *arena_bytes, size_t *activation_bytes,
+                      size_t *lower_bound_bytes)
+{
+    clf_graph_memory_stats s;
+    memset(&s, 0, sizeof s);
+    const clf_graph *g = NULL;
+    if (m && which == 0) g = m->eg;
+    if (m && which > 0 && m->last_step >= 0)
+        g = which == 1 ? m->steps[m->last_step].g : m->steps[m->last_step].cross;
+    if (g) clf_graph_memory(g, &s);
+    if (arena_bytes) *arena_bytes = s.arena_bytes;
+    if (activation_bytes) *activation_bytes = s.activation_bytes;
+    if (lower_bound_bytes) *lower_bound_bytes = s.lower_bound_bytes;
+}

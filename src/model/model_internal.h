@@ -1,0 +1,104 @@
+/*
+ * Internal model layer: the weights of a loaded model, its graphs and its
+ * decoding state. model.c loads (config, name map, upload); stack.c builds
+ * the graphs; decode.c runs them (encode, decode, greedy, beam, sampling).
+ */
+#ifndef CLF_MODEL_INTERNAL_H
+#define CLF_MODEL_INTERNAL_H
+
+#include "core/core.h"
+
+/* An nn.MultiheadAttention: in (3D, D) = [Wq; Wk; Wv], in_b (3D) or none. */
+typedef struct clf__attn_w {
+    clf_tensor w_in;  /* (3D, D) */
+    clf_tensor b_in;  /* (3D) or buffer NULL */
+    clf_tensor w_out; /* (D, D) */
+    clf_tensor b_out; /* (D) or buffer NULL */
+} clf__attn_w;
+
+typedef struct clf__layer_w {
+    clf__attn_w sa;            /* self-attention */
+    clf__attn_w ca;            /* cross-attention (encoder-decoder decoder layers) */
+    clf_tensor w1, b1, w2, b2; /* (F, D), (F), (D, F), (D) */
+    clf_tensor ng[3], nb[3];   /* norm1..3 gamma, beta (D) */
+} clf__layer_w;
+
+/* One compiled decoder step graph for a fixed batch b, with its cross graph
+ * (encoder-decoder only). */
+typedef struct clf__step {
+    int64_t b;
+    clf_graph *g; /* ids (b, S) at the run position -> logits (b*S, V), argmax (b*S) */
+    int32_t ids, src_lens, logits, argmax;
+    clf_graph *cross; /* memory (b*S, D) -> cross K/V states */
+    int32_t memory;
+} clf__step;
+
+#define CLF__MAX_STEPS 6
+
+struct clf_model {
+    clf_context *ctx;
+    clf_model_config cfg;
+    clf_dtype wdtype;
+    int64_t max_batch, max_src, max_tgt;
+    int64_t head_dim;
+
+    clf_tensor enc_embed, dec_embed;           /* (V, D) */
+    clf_tensor enc_pos, dec_pos;               /* (P, D) learned tables or buffer NULL */
+    clf_tensor enc_ng, enc_nb, dec_ng, dec_nb; /* final norms (D) */
+    clf_tensor out_w, out_b; /* (V, D), (V); out_w may be a copy of dec_embed's struct */
+    clf_tensor cls_w, cls_b; /* (C, D), (C) */
+    clf__layer_w *enc, *dec;
+
+    clf_tensor *owned; /* every tensor created at load, freed by clf_model_free */
+    int n_owned, cap_owned;
+
+    /* Encoder graph (B, S symbolic). */
+    clf_graph *eg;
+    int32_t e_ids, e_lens, e_poolw, e_hidden, e_pooled, e_classes;
+
+    /* Self-attention caches: kv (2 L, max_batch, max_tgt, D): K of layer l at
+     * 2l, V at 2l + 1; a batch-b step uses rows 0..b-1 as (b, cap, H, Dh). */
+    clf_tensor kv, kv_scratch;
+    /* Cross K/V: xkv (2 L, max_batch, max_src, D), zero-filled at creation
+     * so that masked rows are finite. */
+    clf_tensor xkv;
+    clf_tensor mem_rep; /* (max_batch * max_src, D): a source repeated per beam */
+
+    clf__step steps[CLF__MAX_STEPS];
+    int n_steps;
+    int last_step; /* index of the last step graph used, -1 = none */
+
+    /* The last encoded batch (encoder-decoder): B, S and source lengths. */
+    int64_t enc_B, enc_S;
+    int32_t *src_lens; /* (max_batch) */
+
+    /* Host staging of graph inputs: uploads are non-blocking, so their
+     * source must stay unchanged until the next blocking call. A call that
+     * returns without one sets *_pending, and the next call that would
+     * overwrite that staging waits first. */
+    int32_t *h_enc_ids;   /* (max_batch * max_src) */
+    int32_t *h_enc_lens;  /* (max_batch) */
+    float *h_pool;        /* (max_batch * max_src) */
+    int32_t *h_step_ids;  /* (max_batch * max(max_src, max_tgt)) */
+    int32_t *h_step_lens; /* (max_batch) */
+    bool enc_pending, step_pending;
+};
+
+/* model.c: a tensor owned by the model. */
+clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t *shape,
+                          clf_tensor *out);
+
+/* stack.c */
+clf_status clf__build_encoder(clf_model *m);
+/* The step graph (and cross graph) for batch b, built and compiled on first use. */
+clf_status clf__get_step(clf_model *m, int64_t b, clf__step **out);
+/* The view (b, cap, H, Dh) of slot j (2l = K, 2l + 1 = V) of a cache
+ * (2L, maxB, cap, D). */
+clf_status clf__cache_view(const clf_model *m, const clf_tensor *cache, int j, int64_t b,
+                           int64_t cap, clf_tensor *out);
+
+/* decode.c */
+clf_status clf__run_encoder(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
+                            int64_t S, clf_pooling pooling);
+
+#endif

@@ -1,0 +1,508 @@
+/*
+ * Model tests against the PyTorch goldens (tests/golden/README.md, testing
+ * level 3): encoder hidden states (post-LN, pre-LN), GPT-style logits and
+ * greedy ids, seq2seq memory, teacher-forced logits, greedy and beam-4 ids,
+ * n-best; padding invariance; incremental decoding with the KV cache equal
+ * to recomputing the prefix; sampling determinism, streaming and abort;
+ * no host synchronisation inside a pass; load errors naming the tensor.
+ *
+ * Error figure: relative max-norm error max|out - ref| / max|ref| over the
+ * compared rows (f32 weights).
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/testutil.h"
+#include "model/safetensors.h"
+
+#define EACH_DEVICE(spec)                                                                          \
+    char specs_[16][32];                                                                           \
+    int n_specs_ = clft_devices_or_skip(specs_, 16);                                               \
+    for (int d_ = 0; d_ < n_specs_; d_++)                                                          \
+        for (const char *spec = specs_[d_]; spec; spec = NULL)
+
+#define OK(expr)                                                                                   \
+    do {                                                                                           \
+        clf_status st_ = (expr);                                                                   \
+        cr_assert_eq(st_, CLF_OK, "%s: %s (%s)", #expr, clf_status_name(st_),                      \
+                     clf_context_last_error(ctx));                                                 \
+    } while (0)
+
+#define TOL 1e-4
+
+static const char *golden(const char *name)
+{
+    static char path[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s.safetensors", CLFT_GOLDEN_DIR, name);
+    return path[k];
+}
+
+/* A shared kernel cache folder, so that each test process does not rebuild
+ * every program. */
+static clf_context *context(const char *spec)
+{
+    static char dir[512];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/clformer-test-model-cache", tmp && *tmp ? tmp : "/tmp");
+    return clft_context(spec, dir);
+}
+
+static clf__safetensors *open_golden(const char *name)
+{
+    clf__safetensors *st = NULL;
+    char err[256];
+    clf_status s = clf__safetensors_open(golden(name), &st, err, sizeof err);
+    cr_assert_eq(s, CLF_OK, "%s: %s", golden(name), err);
+    return st;
+}
+
+static const clf__st_tensor *gt(const clf__safetensors *st, const char *name)
+{
+    const clf__st_tensor *t = clf__st_find(st, name);
+    cr_assert(t, "golden tensor %s missing", name);
+    return t;
+}
+
+static float *gf(const clf__safetensors *st, const char *name)
+{
+    const clf__st_tensor *t = gt(st, name);
+    float *x = malloc((size_t)t->n_elements * sizeof *x);
+    cr_assert_eq(clf__st_tensor_to_f32(t, x), CLF_OK);
+    return x;
+}
+
+static int32_t *gi(const clf__safetensors *st, const char *name)
+{
+    const clf__st_tensor *t = gt(st, name);
+    int32_t *x = malloc((size_t)t->n_elements * sizeof *x);
+    memcpy(x, t->data, (size_t)t->n_elements * 4);
+    return x;
+}
+
+/* Relative max-norm error over rows [0, len_b) of each batch entry of a
+ * (B, S, W) array. */
+static double rel_err(const float *out, const float *ref, int B, int S, int W, const int32_t *lens)
+{
+    double num = 0, den = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < (lens ? lens[b] : S); t++)
+            for (int i = 0; i < W; i++) {
+                size_t k = ((size_t)b * S + t) * W + i;
+                double d = fabs((double)out[k] - ref[k]);
+                if (isnan(out[k])) d = INFINITY;
+                num = fmax(num, d);
+                den = fmax(den, fabs(ref[k]));
+            }
+    return num / den;
+}
+
+static clf_model *load(clf_context *ctx, const char *name, int64_t mb, int64_t ms, int64_t mt)
+{
+    clf_model_params p = clf_model_params_default();
+    p.max_batch = mb;
+    p.max_source_len = ms;
+    p.max_target_len = mt;
+    clf_model *m = NULL;
+    OK(clf_model_load(ctx, golden(name), &p, &m));
+    return m;
+}
+
+static void print_memory(const clf_model *m, const char *what, int which)
+{
+    size_t a, s, lb;
+    clf_model_memory(m, which, &a, &s, &lb);
+    printf("[model] %s graph: arena %zu B, activation sum %zu B, lower bound %zu B\n", what, a, s,
+           lb);
+}
+
+static void encoder_golden(const char *name)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = open_golden(name);
+        enum { B = 3, S = 11, D = 64 };
+        int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
+        float *ref = gf(st, "hidden");
+        clf_model *m = load(ctx, name, 4, 16, 0);
+        float *out = malloc((size_t)B * S * D * sizeof *out);
+        clft_poison(out, (size_t)B * S * D);
+        OK(clf_model_encode(m, ids, lens, B, S, CLF_POOL_NONE, out, NULL, NULL));
+        double e = rel_err(out, ref, B, S, D, lens);
+        printf("[model] %s: hidden of real tokens vs PyTorch: relative error %.3g\n", name, e);
+        print_memory(m, name, 0);
+        cr_assert(e <= TOL, "%s: relative error %.3g > %g", name, e, TOL);
+
+        /* Each sequence alone, unpadded: the same real-token rows. */
+        for (int b = 0; b < B; b++) {
+            float one[S * D];
+            OK(clf_model_encode(m, ids + b * S, &lens[b], 1, lens[b], CLF_POOL_NONE, one, NULL,
+                                NULL));
+            double ep = rel_err(one, out + (size_t)b * S * D, 1, lens[b], D, NULL);
+            double eg = rel_err(one, ref + (size_t)b * S * D, 1, lens[b], D, NULL);
+            cr_assert(ep <= 1e-5 && eg <= TOL,
+                      "%s: sequence %d alone (length %d) vs padded batch %.3g, vs golden %.3g",
+                      name, b, lens[b], ep, eg);
+        }
+        /* Padding ids changed: real rows unchanged. */
+        int32_t ids2[B * S];
+        memcpy(ids2, ids, sizeof ids2);
+        for (int b = 0; b < B; b++)
+            for (int t = lens[b]; t < S; t++)
+                ids2[b * S + t] = 7 + t;
+        float *out2 = malloc((size_t)B * S * D * sizeof *out2);
+        OK(clf_model_encode(m, ids2, lens, B, S, CLF_POOL_NONE, out2, NULL, NULL));
+        double ep = rel_err(out2, out, B, S, D, lens);
+        cr_assert(ep <= 1e-6, "%s: padding ids changed real rows by %.3g", name, ep);
+
+        /* Pooling: first token and mean over the real tokens. */
+        float pooled[B * D];
+        OK(clf_model_encode(m, ids, lens, B, S, CLF_POOL_MEAN, NULL, pooled, NULL));
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < D; i++) {
+                double s = 0;
+                for (int t = 0; t < lens[b]; t++)
+                    s += out[((size_t)b * S + t) * D + i];
+                s /= lens[b];
+                cr_assert(fabs(pooled[b * D + i] - s) <= 1e-5 * (1 + fabs(s)),
+                          "mean pool [%d,%d] %g vs %g", b, i, pooled[b * D + i], s);
+            }
+        OK(clf_model_encode(m, ids, lens, B, S, CLF_POOL_FIRST, NULL, pooled, NULL));
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < D; i++)
+                cr_assert(fabs(pooled[b * D + i] - out[(size_t)b * S * D + i]) <= 1e-6,
+                          "first pool [%d,%d]", b, i);
+        clf_model_free(m);
+        free(out);
+        free(out2);
+        free(ids);
+        free(lens);
+        free(ref);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+Test(model, encoder_postln_matches_pytorch_and_ignores_padding)
+{
+    encoder_golden("encoder_postln");
+}
+Test(model, encoder_preln_matches_pytorch_and_ignores_padding) { encoder_golden("encoder_preln"); }
+
+Test(model, gpt_logits_greedy_and_incremental_decoding_match)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = open_golden("gpt");
+        enum { B = 2, S = 8, V = 100, N = 10 };
+        int32_t *ids = gi(st, "input_ids"), *gen = gi(st, "generated_ids");
+        float *ref = gf(st, "logits");
+        clf_model *m = load(ctx, "gpt", 4, 0, 32);
+        float *lg = malloc((size_t)B * S * V * sizeof *lg);
+        clft_poison(lg, (size_t)B * S * V);
+        OK(clf_model_decode(m, ids, B, S, 0, lg, NULL));
+        double e = rel_err(lg, ref, B, S, V, NULL);
+        printf("[model] gpt: prompt logits vs PyTorch: relative error %.3g\n", e);
+        print_memory(m, "gpt step (b = 2)", 1);
+        cr_assert(e <= TOL, "gpt logits: relative error %.3g > %g", e, TOL);
+
+        /* Incremental: one token at a time through the cache gives the same
+         * logits as the whole prefix at once. */
+        float *inc = malloc((size_t)B * S * V * sizeof *inc);
+        for (int t = 0; t < S; t++) {
+            int32_t step_ids[B] = {ids[t], ids[S + t]};
+            float row[B * V];
+            OK(clf_model_decode(m, step_ids, B, 1, t, row, NULL));
+            for (int b = 0; b < B; b++)
+                memcpy(inc + ((size_t)b * S + t) * V, row + b * V, V * sizeof(float));
+        }
+        double ei = rel_err(inc, lg, B, S, V, NULL);
+        printf("[model] gpt: incremental (T = 1 steps) vs whole prefix: relative error %.3g\n", ei);
+        cr_assert(ei <= 1e-5, "incremental vs recomputed prefix: %.3g", ei);
+
+        int32_t out_ids[B * N], out_len[B];
+        clf_generate_params gp = clf_generate_params_default();
+        gp.max_new_tokens = N;
+        gp.ignore_eos = true;
+        clf_generate_output go = {out_ids, out_len, NULL, NULL};
+        OK(clf_model_generate(m, ids, NULL, B, S, &gp, &go));
+        for (int i = 0; i < B * N; i++)
+            cr_assert_eq(out_ids[i], gen[i], "gpt greedy: prompt %d token %d: %d, golden %d", i / N,
+                         i % N, out_ids[i], gen[i]);
+        clf_model_free(m);
+        free(lg);
+        free(inc);
+        free(ids);
+        free(gen);
+        free(ref);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+static void check_ids(const int32_t *got, const int32_t *ref, int n, const char *what, int b)
+{
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(got[i], ref[i], "%s: source %d token %d: %d, golden %d", what, b, i, got[i],
+                     ref[i]);
+}
+
+Test(model, seq2seq_logits_greedy_and_beam_match)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = open_golden("seq2seq");
+        enum { B = 2, S = 9, T = 6, V = 120, D = 64, N = 12, K = 4 };
+        int32_t *src = gi(st, "src_ids"), *sl = gi(st, "src_lengths"), *tgt = gi(st, "tgt_ids");
+        float *mem_ref = gf(st, "memory"), *lref = gf(st, "logits");
+        clf_model *m = load(ctx, "seq2seq", 4, 16, 16);
+        float mem[B * S * D];
+        OK(clf_model_encode(m, src, sl, B, S, CLF_POOL_NONE, mem, NULL, NULL));
+        double em = rel_err(mem, mem_ref, B, S, D, sl);
+        float *lg = malloc((size_t)B * T * V * sizeof *lg);
+        OK(clf_model_decode(m, tgt, B, T, 0, lg, NULL));
+        double el = rel_err(lg, lref, B, T, V, NULL);
+        printf("[model] seq2seq: memory %.3g, teacher-forced logits %.3g (relative errors vs "
+               "PyTorch)\n",
+               em, el);
+        print_memory(m, "seq2seq encoder", 0);
+        print_memory(m, "seq2seq step (b = 2)", 1);
+        print_memory(m, "seq2seq cross K/V", 2);
+        cr_assert(em <= TOL && el <= TOL, "memory %.3g, logits %.3g > %g", em, el, TOL);
+
+        int32_t ids[B * N], lens[B];
+        clf_generate_params gp = clf_generate_params_default();
+        gp.max_new_tokens = N;
+        clf_generate_output go = {ids, lens, NULL, NULL};
+        OK(clf_model_generate(m, src, sl, B, S, &gp, &go));
+        int32_t *gref = gi(st, "greedy_ids"), *glen = gi(st, "greedy_lengths");
+        for (int b = 0; b < B; b++) {
+            cr_assert_eq(lens[b], glen[b], "greedy length of source %d: %d, golden %d", b, lens[b],
+                         glen[b]);
+            check_ids(ids + b * N, gref + b * N, N, "greedy", b);
+        }
+
+        int32_t nb_ids[B * 2 * N], nb_len[B * 2];
+        float nb_sc[B * 2], nb_lp[B * 2];
+        gp.strategy = CLF_DECODE_BEAM;
+        gp.beam_size = K;
+        gp.n_best = 2;
+        clf_generate_output bo = {nb_ids, nb_len, nb_sc, nb_lp};
+        OK(clf_model_generate(m, src, sl, B, S, &gp, &bo));
+        int32_t *bref = gi(st, "beam_ids"), *nref = gi(st, "nbest_ids"),
+                *nlen = gi(st, "nbest_lengths");
+        float *nsc = gf(st, "nbest_scores"), *nlp = gf(st, "nbest_logprobs");
+        for (int b = 0; b < B; b++) {
+            check_ids(nb_ids + b * 2 * N, bref + b * N, N, "beam best", b);
+            check_ids(nb_ids + b * 2 * N, nref + b * 2 * N, 2 * N, "beam n-best", b);
+            for (int r = 0; r < 2; r++) {
+                cr_assert_eq(nb_len[b * 2 + r], nlen[b * 2 + r], "n-best length");
+                cr_assert(fabsf(nb_sc[b * 2 + r] - nsc[b * 2 + r]) <= 1e-4f * fabsf(nsc[b * 2 + r]),
+                          "n-best score %d/%d: %.6f vs %.6f", b, r, nb_sc[b * 2 + r],
+                          nsc[b * 2 + r]);
+                cr_assert(fabsf(nb_lp[b * 2 + r] - nlp[b * 2 + r]) <= 1e-4f * fabsf(nlp[b * 2 + r]),
+                          "n-best logprob %d/%d: %.6f vs %.6f", b, r, nb_lp[b * 2 + r],
+                          nlp[b * 2 + r]);
+            }
+            printf(
+                "[model] seq2seq beam %d: best score %.5f (golden %.5f), 2nd %.5f (golden %.5f)\n",
+                b, nb_sc[b * 2], nsc[b * 2], nb_sc[b * 2 + 1], nsc[b * 2 + 1]);
+        }
+        clf_model_free(m);
+        free(lg);
+        free(src);
+        free(sl);
+        free(tgt);
+        free(mem_ref);
+        free(lref);
+        free(gref);
+        free(glen);
+        free(bref);
+        free(nref);
+        free(nlen);
+        free(nsc);
+        free(nlp);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+typedef struct stream {
+    int count, abort_after, n0;
+    int32_t toks[64]; /* sequence 0's tokens */
+} stream;
+
+static void on_token(void *user, int64_t seq, int64_t step, int32_t token)
+{
+    stream *s = user;
+    (void)step;
+    if (seq == 0 && s->n0 < 64) s->toks[s->n0++] = token;
+    s->count++;
+}
+
+static bool should_abort(void *user)
+{
+    stream *s = user;
+    return s->abort_after > 0 && s->count >= s->abort_after;
+}
+
+Test(model, sampling_is_reproducible_by_seed_streams_and_aborts)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = open_golden("gpt");
+        enum { B = 2, S = 8, N = 12 };
+        int32_t *ids = gi(st, "input_ids");
+        clf_model *m = load(ctx, "gpt", 4, 0, 32);
+        int32_t a[B * N], b[B * N], c[B * N];
+        clf_generate_params gp = clf_generate_params_default();
+        gp.strategy = CLF_DECODE_SAMPLE;
+        gp.max_new_tokens = N;
+        gp.ignore_eos = true;
+        gp.temperature = 1.5f;
+        gp.top_k = 20;
+        gp.top_p = 0.95f;
+        gp.seed = 1234;
+        stream s1 = {0, 0, 0, {0}};
+        gp.on_token = on_token;
+        gp.user = &s1;
+        clf_generate_output o = {a, NULL, NULL, NULL};
+        OK(clf_model_generate(m, ids, NULL, B, S, &gp, &o));
+        cr_assert_eq(s1.count, B * N, "streamed %d tokens, expected %d", s1.count, B * N);
+        for (int i = 0; i < N; i++)
+            cr_assert_eq(s1.toks[i], a[i], "streamed token %d differs", i);
+        o.ids = b;
+        OK(clf_model_generate(m, ids, NULL, B, S, &gp, &o));
+        cr_assert_eq(memcmp(a, b, sizeof a), 0, "same seed, different tokens");
+        gp.seed = 99;
+        o.ids = c;
+        OK(clf_model_generate(m, ids, NULL, B, S, &gp, &o));
+        cr_assert_neq(memcmp(a, c, sizeof a), 0, "seeds 1234 and 99 gave the same %d tokens",
+                      B * N);
+        for (int i = 0; i < B * N; i++)
+            cr_assert(c[i] >= 0 && c[i] < 100);
+
+        stream s2 = {0, 6, 0, {0}};
+        gp.user = &s2;
+        gp.abort = should_abort;
+        clf_status r = clf_model_generate(m, ids, NULL, B, S, &gp, &o);
+        cr_assert_eq(r, CLF_ERR_ABORTED, "abort: got %s", clf_status_name(r));
+        cr_assert_eq(s2.count, 6, "abort after 3 steps of 2 sequences: %d tokens streamed",
+                     s2.count);
+        cr_assert(strstr(clf_context_last_error(ctx), "abort"), "message: %s",
+                  clf_context_last_error(ctx));
+        clf_model_free(m);
+        free(ids);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+Test(model, an_encoder_pass_and_a_decoder_step_do_not_synchronise)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = open_golden("seq2seq");
+        int32_t *src = gi(st, "src_ids"), *sl = gi(st, "src_lengths");
+        clf_model *m = load(ctx, "seq2seq", 2, 16, 16);
+        float mem[2 * 9 * 64];
+        int32_t bos[2] = {1, 1}, am[2];
+        /* Warm-up: builds and compiles every graph. */
+        OK(clf_model_encode(m, src, sl, 2, 9, CLF_POOL_NONE, mem, NULL, NULL));
+        OK(clf_model_decode(m, bos, 2, 1, 0, NULL, am));
+        long c0 = clf_context_blocking_calls(ctx);
+        OK(clf_model_encode(m, src, sl, 2, 9, CLF_POOL_NONE, mem, NULL, NULL));
+        long c1 = clf_context_blocking_calls(ctx);
+        OK(clf_model_decode(m, bos, 2, 1, 0, NULL, am));
+        OK(clf_model_decode(m, am, 2, 1, 1, NULL, am));
+        long c2 = clf_context_blocking_calls(ctx);
+        printf("[model] blocking calls: encoder pass + cross K/V %ld, two decoder steps %ld (one "
+               "result read each)\n",
+               c1 - c0, c2 - c1);
+        cr_assert_eq(c1 - c0, 1,
+                     "encoder pass: %ld blocking calls, expected only the read of hidden", c1 - c0);
+        cr_assert_eq(c2 - c1, 2, "two decoder steps: %ld blocking calls, expected one read each",
+                     c2 - c1);
+        clf_model_free(m);
+        free(src);
+        free(sl);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+Test(model, missing_or_misshaped_weights_are_bad_model_naming_the_tensor)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        /* A copy of gpt with one tensor renamed (same length: offsets stay valid). */
+        FILE *f = fopen(golden("gpt"), "rb");
+        cr_assert(f);
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        char *buf = malloc((size_t)n);
+        cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+        uint64_t hl;
+        memcpy(&hl, buf, 8);
+        char *hit = NULL;
+        for (char *p = buf + 8; p + 12 < buf + 8 + hl; p++)
+            if (memcmp(p, "\"ln_f.weight\"", 13) == 0) hit = p;
+        cr_assert(hit);
+        memcpy(hit + 1, "ln_g", 4);
+        char dir[512], path[600];
+        clft_tempdir(dir, sizeof dir, "model");
+        snprintf(path, sizeof path, "%s/renamed.safetensors", dir);
+        f = fopen(path, "wb");
+        cr_assert_eq(fwrite(buf, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+        free(buf);
+        clf_model *m = (clf_model *)1;
+        clf_status s = clf_model_load(ctx, path, NULL, &m);
+        cr_assert_eq(s, CLF_ERR_BAD_MODEL, "%s", clf_status_name(s));
+        cr_assert_null(m);
+        cr_assert(strstr(clf_context_last_error(ctx), "ln_f.weight"), "message: %s",
+                  clf_context_last_error(ctx));
+
+        /* A config whose d_ff disagrees with the file. */
+        clf_model_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.kind = CLF_MODEL_DECODER;
+        cfg.decoder_layers = 2;
+        cfg.d_model = 64;
+        cfg.n_heads = 4;
+        cfg.d_ff = 96;
+        cfg.vocab = 100;
+        cfg.positions = CLF_POS_LEARNED;
+        cfg.max_positions = 32;
+        cfg.norm_first = true;
+        cfg.attn_bias = cfg.ffn_bias = cfg.norm_bias = true;
+        cfg.tied_embeddings = true;
+        cfg.decoder_final_norm = true;
+        clf_model_params p = clf_model_params_default();
+        p.config = &cfg;
+        s = clf_model_load(ctx, golden("gpt"), &p, &m);
+        cr_assert_eq(s, CLF_ERR_BAD_MODEL, "%s", clf_status_name(s));
+        cr_assert(strstr(clf_context_last_error(ctx), "h.layers.0.linear1.weight") &&
+                      strstr(clf_context_last_error(ctx), "(128, 64)"),
+                  "message: %s", clf_context_last_error(ctx));
+        printf("[model] load errors: %s\n", clf_context_last_error(ctx));
+        /* The same config with the right d_ff loads. */
+        cfg.d_ff = 128;
+        OK(clf_model_load(ctx, golden("gpt"), &p, &m));
+        clf_model_free(m);
+        clft_rmtree(dir);
+        clf_context_free(ctx);
+    }
+}
