@@ -33,6 +33,8 @@
 
 #define TOL 1e-4
 
+long clf__alloc_live(void); /* core/alloc.c: host blocks not yet freed */
+
 static const char *golden(const char *name)
 {
     static char path[4][512];
@@ -440,6 +442,46 @@ Test(model, an_encoder_pass_and_a_decoder_step_do_not_synchronise)
     }
 }
 
+/* f16 storage of matrices and embeddings: logits within f16 rounding of the
+ * golden, and the greedy ids (top-1 margin >= 0.10) unchanged. */
+Test(model, f16_weights_stay_close_and_keep_the_greedy_ids)
+{
+    EACH_DEVICE(spec) {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = open_golden("gpt");
+        enum { B = 2, S = 8, V = 100, N = 10 };
+        int32_t *ids = gi(st, "input_ids"), *gen = gi(st, "generated_ids");
+        float *ref = gf(st, "logits");
+        clf_model_params p = clf_model_params_default();
+        p.weight_dtype = CLF_F16;
+        p.max_batch = 2;
+        p.max_target_len = 32;
+        clf_model *m = NULL;
+        OK(clf_model_load(ctx, golden("gpt"), &p, &m));
+        float *lg = malloc((size_t)B * S * V * sizeof *lg);
+        OK(clf_model_decode(m, ids, B, S, 0, lg, NULL));
+        double e = rel_err(lg, ref, B, S, V, NULL);
+        printf("[model] gpt with f16 weights: logits relative error %.3g\n", e);
+        cr_assert(e <= 1e-2, "f16 logits: relative error %.3g", e);
+        int32_t out_ids[B * N];
+        clf_generate_params gp = clf_generate_params_default();
+        gp.max_new_tokens = N;
+        gp.ignore_eos = true;
+        clf_generate_output go = {out_ids, NULL, NULL, NULL};
+        OK(clf_model_generate(m, ids, NULL, B, S, &gp, &go));
+        for (int i = 0; i < B * N; i++)
+            cr_assert_eq(out_ids[i], gen[i], "f16 greedy: prompt %d token %d: %d, golden %d", i / N, i % N,
+                         out_ids[i], gen[i]);
+        clf_model_free(m);
+        free(lg);
+        free(ids);
+        free(gen);
+        free(ref);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
 Test(model, missing_or_misshaped_weights_are_bad_model_naming_the_tensor)
 {
     EACH_DEVICE(spec)
@@ -469,6 +511,9 @@ Test(model, missing_or_misshaped_weights_are_bad_model_naming_the_tensor)
         fclose(f);
         free(buf);
         clf_model *m = (clf_model *)1;
+        long live0 = clf__alloc_live(), bufs0, bufs1;
+        size_t bytes0, bytes1;
+        clf_context_memory(ctx, &bufs0, &bytes0, NULL);
         clf_status s = clf_model_load(ctx, path, NULL, &m);
         cr_assert_eq(s, CLF_ERR_BAD_MODEL, "%s", clf_status_name(s));
         cr_assert_null(m);
@@ -498,6 +543,10 @@ Test(model, missing_or_misshaped_weights_are_bad_model_naming_the_tensor)
                       strstr(clf_context_last_error(ctx), "(128, 64)"),
                   "message: %s", clf_context_last_error(ctx));
         printf("[model] load errors: %s\n", clf_context_last_error(ctx));
+        clf_context_memory(ctx, &bufs1, &bytes1, NULL);
+        cr_assert(clf__alloc_live() == live0 && bufs1 == bufs0 && bytes1 == bytes0,
+                  "failed loads leaked: %ld host blocks, %ld buffers (%zu bytes)", clf__alloc_live() - live0,
+                  bufs1 - bufs0, bytes1 - bytes0);
         /* The same config with the right d_ff loads. */
         cfg.d_ff = 128;
         OK(clf_model_load(ctx, golden("gpt"), &p, &m));
