@@ -442,11 +442,162 @@ Test(model, an_encoder_pass_and_a_decoder_step_do_not_synchronise)
     }
 }
 
+/* Writes dir/name.safetensors: the golden `base` plus classifier.weight
+ * (C, D) and classifier.bias (C) with the given values. */
+static void with_classifier(const char *base, const char *path, int C, int D, const float *w,
+                            const float *bias)
+{
+    FILE *f = fopen(golden(base), "rb");
+    cr_assert(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    uint64_t hl;
+    memcpy(&hl, buf, 8);
+    size_t data = (size_t)n - 8 - hl, wb = (size_t)C * D * 4, bb = (size_t)C * 4;
+    char *h = malloc(hl + 512);
+    memcpy(h, buf + 8, hl);
+    size_t e = hl;
+    while (h[e - 1] != '}')
+        e--;
+    e--; /* before the closing brace */
+    char extra[400];
+    int k = snprintf(
+        extra, sizeof extra,
+        ",\"classifier.weight\":{\"dtype\":\"F32\",\"shape\":[%d,%d],\"data_offsets\":[%zu,%zu]},"
+        "\"classifier.bias\":{\"dtype\":\"F32\",\"shape\":[%d],\"data_offsets\":[%zu,%zu]}}",
+        C, D, data, data + wb, C, data + wb, data + wb + bb);
+    memcpy(h + e, extra, (size_t)k);
+    uint64_t nl = e + (uint64_t)k;
+    f = fopen(path, "wb");
+    cr_assert(f);
+    fwrite(&nl, 8, 1, f);
+    fwrite(h, 1, nl, f);
+    fwrite(buf + 8 + hl, 1, data, f);
+    fwrite(w, 4, (size_t)C * D, f);
+    fwrite(bias, 4, (size_t)C, f);
+    fclose(f);
+    free(h);
+    free(buf);
+}
+
+/* A classification head on the mean-pooled encoder output (the config
+ * given by the caller: n_classes is not in the golden's metadata). */
+Test(model, classification_head_on_the_pooled_output)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = open_golden("encoder_preln");
+        enum { B = 3, S = 11, D = 64, C = 3 };
+        int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
+        clft_rng r = clft_rng_make(clft_seed(), 31);
+        float w[C * D], bias[C];
+        clft_fill_uniform(&r, w, C * D, -0.5f, 0.5f);
+        clft_fill_uniform(&r, bias, C, -0.5f, 0.5f);
+        char dir[512], path[600];
+        clft_tempdir(dir, sizeof dir, "model");
+        snprintf(path, sizeof path, "%s/cls.safetensors", dir);
+        with_classifier("encoder_preln", path, C, D, w, bias);
+        clf_model_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.kind = CLF_MODEL_ENCODER;
+        cfg.encoder_layers = 2;
+        cfg.d_model = D;
+        cfg.n_heads = 4;
+        cfg.d_ff = 128;
+        cfg.activation = CLF_ACT_GELU;
+        cfg.norm_first = true;
+        cfg.positions = CLF_POS_SINUSOIDAL;
+        cfg.vocab = 100;
+        cfg.embedding_scale = 8.0f;
+        cfg.encoder_final_norm = true;
+        cfg.attn_bias = cfg.ffn_bias = cfg.norm_bias = true;
+        cfg.pad_id = 0;
+        cfg.bos_id = cfg.eos_id = -1;
+        cfg.n_classes = C;
+        clf_model_params p = clf_model_params_default();
+        p.config = &cfg;
+        p.max_batch = 4;
+        p.max_source_len = 16;
+        clf_model *m = NULL;
+        OK(clf_model_load(ctx, path, &p, &m));
+        float hidden[B * S * D], pooled[B * D], classes[B * C];
+        OK(clf_model_encode(m, ids, lens, B, S, CLF_POOL_MEAN, hidden, pooled, classes));
+        float *ref = gf(st, "hidden");
+        double e = rel_err(hidden, ref, B, S, D, lens);
+        cr_assert(e <= TOL, "hidden with a caller config: %.3g", e);
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < C; c++) {
+                double s = bias[c];
+                for (int i = 0; i < D; i++)
+                    s += (double)pooled[b * D + i] * w[c * D + i];
+                cr_assert(fabs(classes[b * C + c] - s) <= 1e-5 * (1 + fabs(s)),
+                          "class %d of %d: %g vs %g", c, b, classes[b * C + c], s);
+            }
+        clf_model_free(m);
+        clft_rmtree(dir);
+        free(ids);
+        free(lens);
+        free(ref);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+/* Decoder-only beam search: width 1 is greedy exactly; width 4 returns its
+ * n-best sorted by score, the best at least as likely as greedy's tokens. */
+Test(model, gpt_beam_of_width_one_is_greedy_and_width_four_ranks_its_nbest)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = open_golden("gpt");
+        enum { B = 2, S = 8, N = 10 };
+        int32_t *ids = gi(st, "input_ids"), *gen = gi(st, "generated_ids");
+        clf_model *m = load(ctx, "gpt", 4, 0, 32);
+        clf_generate_params gp = clf_generate_params_default();
+        gp.strategy = CLF_DECODE_BEAM;
+        gp.max_new_tokens = N;
+        gp.ignore_eos = true;
+        gp.beam_size = 1;
+        int32_t out[B * 3 * N], lens[B * 3];
+        float sc[B * 3], lp[B * 3];
+        clf_generate_output go = {out, lens, sc, lp};
+        OK(clf_model_generate(m, ids, NULL, B, S, &gp, &go));
+        for (int i = 0; i < B * N; i++)
+            cr_assert_eq(out[i], gen[i], "beam 1: prompt %d token %d: %d, greedy %d", i / N, i % N,
+                         out[i], gen[i]);
+        double greedy_lp[B] = {lp[0], lp[1]};
+        gp.beam_size = 4;
+        gp.n_best = 3;
+        OK(clf_model_generate(m, ids, NULL, B, S, &gp, &go));
+        for (int b = 0; b < B; b++) {
+            cr_assert(sc[b * 3] >= sc[b * 3 + 1] && sc[b * 3 + 1] >= sc[b * 3 + 2],
+                      "n-best not sorted");
+            cr_assert_eq(lens[b * 3], N);
+            cr_assert(lp[b * 3] >= greedy_lp[b] - 1e-4, "beam 4 best %.5f < greedy %.5f", lp[b * 3],
+                      greedy_lp[b]);
+            printf("[model] gpt beam 4, prompt %d: best logprob %.4f (greedy %.4f)\n", b, lp[b * 3],
+                   greedy_lp[b]);
+        }
+        clf_model_free(m);
+        free(ids);
+        free(gen);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
 /* f16 storage of matrices and embeddings: logits within f16 rounding of the
  * golden, and the greedy ids (top-1 margin >= 0.10) unchanged. */
 Test(model, f16_weights_stay_close_and_keep_the_greedy_ids)
 {
-    EACH_DEVICE(spec) {
+    EACH_DEVICE(spec)
+    {
         clf_context *ctx = context(spec);
         clf__safetensors *st = open_golden("gpt");
         enum { B = 2, S = 8, V = 100, N = 10 };
@@ -470,8 +621,8 @@ Test(model, f16_weights_stay_close_and_keep_the_greedy_ids)
         clf_generate_output go = {out_ids, NULL, NULL, NULL};
         OK(clf_model_generate(m, ids, NULL, B, S, &gp, &go));
         for (int i = 0; i < B * N; i++)
-            cr_assert_eq(out_ids[i], gen[i], "f16 greedy: prompt %d token %d: %d, golden %d", i / N, i % N,
-                         out_ids[i], gen[i]);
+            cr_assert_eq(out_ids[i], gen[i], "f16 greedy: prompt %d token %d: %d, golden %d", i / N,
+                         i % N, out_ids[i], gen[i]);
         clf_model_free(m);
         free(lg);
         free(ids);
@@ -545,8 +696,8 @@ Test(model, missing_or_misshaped_weights_are_bad_model_naming_the_tensor)
         printf("[model] load errors: %s\n", clf_context_last_error(ctx));
         clf_context_memory(ctx, &bufs1, &bytes1, NULL);
         cr_assert(clf__alloc_live() == live0 && bufs1 == bufs0 && bytes1 == bytes0,
-                  "failed loads leaked: %ld host blocks, %ld buffers (%zu bytes)", clf__alloc_live() - live0,
-                  bufs1 - bufs0, bytes1 - bytes0);
+                  "failed loads leaked: %ld host blocks, %ld buffers (%zu bytes)",
+                  clf__alloc_live() - live0, bufs1 - bufs0, bytes1 - bytes0);
         /* The same config with the right d_ff loads. */
         cfg.d_ff = 128;
         OK(clf_model_load(ctx, golden("gpt"), &p, &m));
