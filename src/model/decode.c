@@ -387,11 +387,7 @@ typedef struct beam_ws {
     int64_t n_fin, cap_fin, n_tok;
 } beam_ws;
 
-static int32_t *tok_alloc(gen *g, beam_ws *w)
-{
-    (void)g;
-    return w->tokbuf + (w->n_tok++) * g->max_new;
-}
+static int32_t *tok_alloc(gen *g, beam_ws *w) { return w->tokbuf + (w->n_tok++) * g->max_new; }
 
 /* One input (index src) of beam search with width K. */
 static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t *lengths,
@@ -475,8 +471,7 @@ static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t
                 best_a = fmax(best_a, w->alive[b].lp / pow((double)step, alpha));
             if (best_f >= best_a) break;
         }
-        /* Keep the token storage compact: move the alive hypotheses' tokens
-         * to the front is not needed, the buffer holds every hypothesis. */
+        /* Rows past the alive ones keep their own (unused) cache rows. */
         for (int64_t b = n_alive; b < K; b++)
             w->parent[b] = (int32_t)b;
         CLF_TRY(reorder_cache(m, w->parent, K, pos));
