@@ -18,13 +18,6 @@
 #include "ref/ref_elementwise.h"
 #include "ref/ref_padded.h"
 
-#define EACH_DEVICE(ctx)                                                                           \
-    char specs_[16][32];                                                                           \
-    int n_specs_ = clft_devices_or_skip(specs_, 16);                                               \
-    for (int d_ = 0; d_ < n_specs_; d_++)                                                          \
-        for (clf_context *ctx = clft_context(specs_[d_], NULL); ctx;                               \
-             clf_context_free(ctx), ctx = NULL)
-
 typedef struct shape_case {
     int ndim;
     int64_t shape[4];
@@ -116,7 +109,7 @@ static void check_unary(clf_context *ctx, const shape_case *sc, clf_dtype xdt, c
 
 Test(elementwise, every_activation_matches_float64_on_every_shape_and_dtype_mix)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++)
             for (int di = 0; di < 4; di++)
@@ -128,7 +121,7 @@ Test(elementwise, every_activation_matches_float64_on_every_shape_and_dtype_mix)
 
 Test(elementwise, activation_tails_keep_their_relative_accuracy)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         /* gelu(-5) = -1.4e-6: written as 0.5 x (1 + erf) or 0.5 x (1 + tanh)
          * the tail cancels to 0 in f32. Each element within 1e-5 relative. */
@@ -156,7 +149,7 @@ Test(elementwise, activation_tails_keep_their_relative_accuracy)
 
 Test(elementwise, scale_matches_float64_on_every_shape_and_dtype_mix)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++)
             for (int di = 0; di < 4; di++) {
@@ -170,7 +163,7 @@ Test(elementwise, scale_matches_float64_on_every_shape_and_dtype_mix)
 
 Test(elementwise, activation_and_scale_work_in_place)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++)
             for (int dt = 0; dt < 2; dt++) {
@@ -238,7 +231,7 @@ static void check_add(clf_context *ctx, const shape_case *sc, int b_ndim, const 
 
 Test(elementwise, add_matches_float64_same_shape_and_every_dtype_mix)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++)
             for (int m = 0; m < 8; m++) {
@@ -252,7 +245,7 @@ Test(elementwise, add_matches_float64_same_shape_and_every_dtype_mix)
 
 Test(elementwise, add_broadcasts_a_bias_and_size_one_dimensions)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++) {
             const shape_case *sc = &SHAPES[si];
@@ -280,7 +273,7 @@ Test(elementwise, add_broadcasts_a_bias_and_size_one_dimensions)
 
 Test(elementwise, add_works_in_place_on_either_operand)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++)
             for (int dt = 0; dt < 2; dt++) {
@@ -295,7 +288,7 @@ Test(elementwise, add_works_in_place_on_either_operand)
 
 Test(elementwise, permuted_input_view_is_read_through_its_strides)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         /* x stored (13, 70) with a row gap, read as its transpose (70, 13);
          * y is a dense (70, 13): y[i][j] = relu-free copy of x[j][i]. */
@@ -325,7 +318,7 @@ Test(elementwise, permuted_input_view_is_read_through_its_strides)
 
 Test(elementwise, bad_arguments_return_the_documented_status_naming_the_op)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         clf_tensor x, y, z, ids, b_bad, big;
         cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){4, 8}, &x), CLF_OK);

@@ -20,13 +20,6 @@
 #include "ref/ref_norm.h"
 #include "ref/ref_padded.h"
 
-#define EACH_DEVICE(ctx)                                                                           \
-    char specs_[16][32];                                                                           \
-    int n_specs_ = clft_devices_or_skip(specs_, 16);                                               \
-    for (int d_ = 0; d_ < n_specs_; d_++)                                                          \
-        for (clf_context *ctx = clft_context(specs_[d_], NULL); ctx;                               \
-             clf_context_free(ctx), ctx = NULL)
-
 typedef struct shape_case {
     int ndim;
     int64_t shape[4];
@@ -171,7 +164,7 @@ static const clf_dtype DT_PAIRS[][2] = {
 
 Test(norm, layernorm_matches_float64_on_every_shape_and_dtype_mix)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++)
             for (int di = 0; di < 4; di++) {
@@ -184,7 +177,7 @@ Test(norm, layernorm_matches_float64_on_every_shape_and_dtype_mix)
 
 Test(norm, rmsnorm_matches_float64_on_every_shape_and_dtype_mix)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++)
             for (int di = 0; di < 4; di++) {
@@ -197,7 +190,7 @@ Test(norm, rmsnorm_matches_float64_on_every_shape_and_dtype_mix)
 
 Test(norm, fused_residual_add_for_post_ln_and_pre_ln_blocks)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++) {
             uint64_t s = (uint64_t)(200 + si * 10);
@@ -225,7 +218,7 @@ Test(norm, fused_residual_add_for_post_ln_and_pre_ln_blocks)
 
 Test(norm, works_in_place_and_with_the_residual_stream_updated_in_place)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++)
             for (int dt = 0; dt < 2; dt++) {
@@ -248,7 +241,7 @@ Test(norm, works_in_place_and_with_the_residual_stream_updated_in_place)
 
 Test(norm, layernorm_stays_accurate_when_the_mean_dwarfs_the_spread)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         /* Rows around 300 with spread 1: E[s^2] - mean^2 would lose most
          * digits in f32; the two-pass variance does not. */
@@ -263,7 +256,7 @@ Test(norm, layernorm_stays_accurate_when_the_mean_dwarfs_the_spread)
 
 Test(norm, bad_arguments_return_the_documented_status_naming_the_op)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         clf_tensor x, y, z, ids, g, gbad, g2, big;
         cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){4, 8}, &x), CLF_OK);

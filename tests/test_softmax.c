@@ -21,13 +21,6 @@
 #include "ref/ref_padded.h"
 #include "ref/ref_softmax.h"
 
-#define EACH_DEVICE(ctx)                                                                           \
-    char specs_[16][32];                                                                           \
-    int n_specs_ = clft_devices_or_skip(specs_, 16);                                               \
-    for (int d_ = 0; d_ < n_specs_; d_++)                                                          \
-        for (clf_context *ctx = clft_context(specs_[d_], NULL); ctx;                               \
-             clf_context_free(ctx), ctx = NULL)
-
 typedef struct shape_case {
     int ndim;
     int64_t shape[4];
@@ -154,7 +147,7 @@ Test(softmax, plain_rows_match_float64_on_every_shape_and_dtype_mix)
 {
     static const clf_dtype pairs[][2] = {
         {CLF_F32, CLF_F32}, {CLF_F16, CLF_F16}, {CLF_F16, CLF_F32}, {CLF_F32, CLF_F16}};
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++)
             for (int di = 0; di < 4; di++) {
@@ -166,7 +159,7 @@ Test(softmax, plain_rows_match_float64_on_every_shape_and_dtype_mix)
 
 Test(softmax, scale_mask_causal_and_log_options_match_float64)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++) {
             const shape_case *sc = &SHAPES[si];
@@ -194,7 +187,7 @@ Test(softmax, scale_mask_causal_and_log_options_match_float64)
 
 Test(softmax, fully_masked_rows_give_zeros_or_minus_infinity)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++)
             for (int lg = 0; lg < 2; lg++) {
@@ -229,7 +222,7 @@ Test(softmax, fully_masked_rows_give_zeros_or_minus_infinity)
 
 Test(softmax, works_in_place)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int si = 0; si < N_SHAPES; si++)
             for (int dt = 0; dt < 2; dt++) {
@@ -244,7 +237,7 @@ Test(softmax, works_in_place)
 
 Test(softmax, is_stable_for_large_inputs)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         /* Logits around 1e4 overflow exp() unless the row maximum is
          * subtracted first. */
@@ -273,7 +266,7 @@ Test(softmax, is_stable_for_large_inputs)
 
 Test(softmax, bad_arguments_return_the_documented_status_naming_the_op)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         clf_tensor x, y, z, ids, mbad, mgood, big;
         cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 3, (int64_t[]){2, 4, 8}, &x), CLF_OK);

@@ -8,13 +8,6 @@
 #include "common/testutil.h"
 #include "core/core.h"
 
-#define EACH_DEVICE(ctx)                                                                           \
-    char specs_[16][32];                                                                           \
-    int n_specs_ = clft_devices_or_skip(specs_, 16);                                               \
-    for (int d_ = 0; d_ < n_specs_; d_++)                                                          \
-        for (clf_context *ctx = clft_context(specs_[d_], NULL); ctx;                               \
-             clf_context_free(ctx), ctx = NULL)
-
 Test(tensor, f16_host_conversion_round_trips_and_rounds_to_nearest_even)
 {
     const float in[] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65520.0f, 1e-8f, 5.9604645e-8f,
@@ -45,7 +38,7 @@ Test(tensor, f16_host_conversion_round_trips_and_rounds_to_nearest_even)
 
 Test(tensor, views_are_checked_against_their_buffer)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         clf_tensor t;
         cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 3, (int64_t[]){2, 3, 4}, &t), CLF_OK);
@@ -101,7 +94,7 @@ Test(tensor, views_are_checked_against_their_buffer)
 Test(tensor, write_and_read_every_dtype_at_an_offset)
 {
     uint64_t seed = clft_seed();
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         clft_rng rng = clft_rng_make(seed, 1);
         enum { N = 1009 };
@@ -138,7 +131,7 @@ Test(tensor, write_and_read_every_dtype_at_an_offset)
 
 Test(tensor, fill_writes_exactly_the_strided_view)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         for (int dt = CLF_F32; dt <= CLF_I32; dt++) {
             /* A (5, 7, 3) region inside a (6, 9, 4) tensor: the rest must keep
@@ -167,7 +160,7 @@ Test(tensor, fill_writes_exactly_the_strided_view)
 
 Test(tensor, errors_name_the_problem)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         clf_tensor t;
         cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 0, (int64_t[]){1}, &t), CLF_ERR_SHAPE);
@@ -207,7 +200,7 @@ Test(tensor, errors_name_the_problem)
 
 Test(tensor, opencl_allocation_failure_is_device_memory_error)
 {
-    EACH_DEVICE(ctx)
+    CLFT_EACH_DEVICE(ctx)
     {
         clf_tensor t;
         clf__cl_fail_at(1);

@@ -19,6 +19,16 @@ int clft_devices(char specs[][32], int max);
  * fills specs and returns the count. */
 int clft_devices_or_skip(char specs[][32], int max);
 
+/* Runs the statement that follows once per test device with a fresh
+ * context `ctx` (no disk cache), freed after the statement. Names specs_,
+ * n_specs_ and d_ are visible inside (specs_[d_] is the device's "P:D"). */
+#define CLFT_EACH_DEVICE(ctx)                                                                      \
+    char specs_[16][32];                                                                           \
+    int n_specs_ = clft_devices_or_skip(specs_, 16);                                               \
+    for (int d_ = 0; d_ < n_specs_; d_++)                                                          \
+        for (clf_context *ctx = clft_context(specs_[d_], NULL); ctx;                               \
+             clf_context_free(ctx), ctx = NULL)
+
 /* Opens a context on spec with a private cache folder (or none if cache_dir
  * is NULL: "" is used). Fails the test with the library's message. */
 clf_context *clft_context(const char *spec, const char *cache_dir);
