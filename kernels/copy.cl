@@ -81,49 +81,14 @@ __kernel void copy_f16_f32(CLF_COPY_ARGS(half, float))
     if (valid) dst[di] = vload_half(si, src);
 }
 
-/*
- * 8 halves at a time, for any element offset. On CPUs (PoCL 3.1):
- * vload_half8 / vstore_half8 on global memory fault on an address that is
- * not 16-byte aligned (the spec asks for 2), vstore_half8_rte is a slow
- * scalar sequence, and vload8 / vstore8 of ushort8 become eight 16-bit moves.
- * So the bits move as one ushort8 through a 2-byte-aligned vector type (one
- * unaligned vector access) and convert in aligned private memory, which
- * compiles to the F16C instructions: exact f16 -> f32, and f32 -> f16 with
- * vstore_half8, whose default rounding is to nearest even (as _rte).
- */
-#if defined(CLF_DEVICE_CPU) && CLF_DEVICE_CPU
-typedef ushort8 __attribute__((aligned(2))) copy_ushort8_u;
-
-inline float8 copy_load_half8(const __global half *p)
-{
-    const ushort8 u = *(const __global copy_ushort8_u *)p;
-    return vload_half8(0, (const __private half *)&u);
-}
-
-inline void copy_store_half8(const float8 v, __global half *p)
-{
-    ushort8 u;
-    vstore_half8(v, 0, (__private half *)&u);
-    *(__global copy_ushort8_u *)p = u;
-}
-#define copy_LOADU16(p) (*(const __global copy_ushort8_u *)(p))
-#define copy_STOREU16(p, u) (*(__global copy_ushort8_u *)(p) = (u))
-#else
-inline float8 copy_load_half8(const __global half *p) { return vload_half8(0, p); }
-inline void copy_store_half8(const float8 v, __global half *p) { vstore_half8_rte(v, 0, p); }
-#define copy_LOADU16(p) vload8(0, (const __global ushort *)(p))
-#define copy_STOREU16(p, u) vstore8((u), 0, (__global ushort *)(p))
-#endif
-
-
 /* Moves of 8 elements for the *_rows kernels. */
 #define MOVE8_b32(s, d) vstore8(vload8(0, (s)), 0, (d))
 #define MOVE1_b32(s, d) (*(d) = *(s))
-#define MOVE8_b16(s, d) copy_STOREU16((d), copy_LOADU16(s))
+#define MOVE8_b16(s, d) CLF_STOREU16((d), CLF_LOADU16(s))
 #define MOVE1_b16(s, d) (*(d) = *(s))
-#define MOVE8_f32_f16(s, d) copy_store_half8(vload8(0, (s)), (d))
+#define MOVE8_f32_f16(s, d) clf_store_half8(vload8(0, (s)), (d))
 #define MOVE1_f32_f16(s, d) vstore_half_rte(*(s), 0, (d))
-#define MOVE8_f16_f32(s, d) vstore8(copy_load_half8(s), 0, (d))
+#define MOVE8_f16_f32(s, d) vstore8(clf_load_half8(s), 0, (d))
 #define MOVE1_f16_f32(s, d) (*(d) = vload_half(0, (s)))
 
 /*

@@ -40,45 +40,10 @@
 #define EW_OP_SCALE 16 /* after the clf_act values 0..4 */
 #define EW_VW 8        /* elements per work-item in the rows kernels */
 
-/*
- * 8 halves at a time, for any element offset. On CPUs (PoCL 3.1):
- * vload_half8 / vstore_half8 on global memory fault on an address that is
- * not 16-byte aligned (the spec asks for 2), vstore_half8_rte is a slow
- * scalar sequence, and vload8 / vstore8 of ushort8 become eight 16-bit moves.
- * So the bits move as one ushort8 through a 2-byte-aligned vector type (one
- * unaligned vector access) and convert in aligned private memory, which
- * compiles to the F16C instructions: exact f16 -> f32, and f32 -> f16 with
- * vstore_half8, whose default rounding is to nearest even (as _rte).
- */
-#if defined(CLF_DEVICE_CPU) && CLF_DEVICE_CPU
-typedef ushort8 __attribute__((aligned(2))) ew_ushort8_u;
-
-inline float8 ew_load_half8(const __global half *p)
-{
-    const ushort8 u = *(const __global ew_ushort8_u *)p;
-    return vload_half8(0, (const __private half *)&u);
-}
-
-inline void ew_store_half8(const float8 v, __global half *p)
-{
-    ushort8 u;
-    vstore_half8(v, 0, (__private half *)&u);
-    *(__global ew_ushort8_u *)p = u;
-}
-#define ew_LOADU16(p) (*(const __global ew_ushort8_u *)(p))
-#define ew_STOREU16(p, u) (*(__global ew_ushort8_u *)(p) = (u))
-#else
-inline float8 ew_load_half8(const __global half *p) { return vload_half8(0, p); }
-inline void ew_store_half8(const float8 v, __global half *p) { vstore_half8_rte(v, 0, p); }
-#define ew_LOADU16(p) vload8(0, (const __global ushort *)(p))
-#define ew_STOREU16(p, u) vstore8((u), 0, (__global ushort *)(p))
-#endif
-
-
 #if EW_X16
 typedef half x_t;
 #define LOADX1(p, i) vload_half((i), (p))
-#define LOADX8(p, i) ew_load_half8((p) + (i))
+#define LOADX8(p, i) clf_load_half8((p) + (i))
 #else
 typedef float x_t;
 #define LOADX1(p, i) ((p)[(i)])
@@ -87,7 +52,7 @@ typedef float x_t;
 #if EW_B16
 typedef half b_t;
 #define LOADB1(p, i) vload_half((i), (p))
-#define LOADB8(p, i) ew_load_half8((p) + (i))
+#define LOADB8(p, i) clf_load_half8((p) + (i))
 #else
 typedef float b_t;
 #define LOADB1(p, i) ((p)[(i)])
@@ -96,7 +61,7 @@ typedef float b_t;
 #if EW_Y16
 typedef half y_t;
 #define STOREY1(p, i, v) vstore_half_rte((v), (i), (p))
-#define STOREY8(p, i, v) ew_store_half8((v), (p) + (i))
+#define STOREY8(p, i, v) clf_store_half8((v), (p) + (i))
 #else
 typedef float y_t;
 #define STOREY1(p, i, v) ((p)[(i)] = (v))

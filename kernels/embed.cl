@@ -138,53 +138,18 @@ __kernel void positional_encoding(__global out_t *out, const ulong o_off, const 
     STORE_OUT(out, (long)o_off + s * o_ss + d * o_ds, clf_sinusoid(type, offset + s, d, D));
 }
 
-/*
- * 8 halves at a time, for any element offset. On CPUs (PoCL 3.1):
- * vload_half8 / vstore_half8 on global memory fault on an address that is
- * not 16-byte aligned (the spec asks for 2), vstore_half8_rte is a slow
- * scalar sequence, and vload8 / vstore8 of ushort8 become eight 16-bit moves.
- * So the bits move as one ushort8 through a 2-byte-aligned vector type (one
- * unaligned vector access) and convert in aligned private memory, which
- * compiles to the F16C instructions: exact f16 -> f32, and f32 -> f16 with
- * vstore_half8, whose default rounding is to nearest even (as _rte).
- */
-#if defined(CLF_DEVICE_CPU) && CLF_DEVICE_CPU
-typedef ushort8 __attribute__((aligned(2))) emb_ushort8_u;
-
-inline float8 emb_load_half8(const __global half *p)
-{
-    const ushort8 u = *(const __global emb_ushort8_u *)p;
-    return vload_half8(0, (const __private half *)&u);
-}
-
-inline void emb_store_half8(const float8 v, __global half *p)
-{
-    ushort8 u;
-    vstore_half8(v, 0, (__private half *)&u);
-    *(__global emb_ushort8_u *)p = u;
-}
-#define emb_LOADU16(p) (*(const __global emb_ushort8_u *)(p))
-#define emb_STOREU16(p, u) (*(__global emb_ushort8_u *)(p) = (u))
-#else
-inline float8 emb_load_half8(const __global half *p) { return vload_half8(0, p); }
-inline void emb_store_half8(const float8 v, __global half *p) { vstore_half8_rte(v, 0, p); }
-#define emb_LOADU16(p) vload8(0, (const __global ushort *)(p))
-#define emb_STOREU16(p, u) vstore8((u), 0, (__global ushort *)(p))
-#endif
-
-
 #if CLF_TABLE_F16
-#define LOAD_TABLE8(p, i) emb_load_half8((p) + (i))
+#define LOAD_TABLE8(p, i) clf_load_half8((p) + (i))
 #else
 #define LOAD_TABLE8(p, i) vload8(0, (p) + (i))
 #endif
 #if CLF_POS_F16
-#define LOAD_POS8(p, i) emb_load_half8((p) + (i))
+#define LOAD_POS8(p, i) clf_load_half8((p) + (i))
 #else
 #define LOAD_POS8(p, i) vload8(0, (p) + (i))
 #endif
 #if CLF_OUT_F16
-#define STORE_OUT8(p, i, v) emb_store_half8((v), (p) + (i))
+#define STORE_OUT8(p, i, v) clf_store_half8((v), (p) + (i))
 #else
 #define STORE_OUT8(p, i, v) vstore8((v), 0, (p) + (i))
 #endif

@@ -127,51 +127,16 @@ __kernel void norm_rows(const __global float *x, const ulong xoff, const long4 x
     }
 }
 
-/*
- * 8 halves at a time, for any element offset. On CPUs (PoCL 3.1):
- * vload_half8 / vstore_half8 on global memory fault on an address that is
- * not 16-byte aligned (the spec asks for 2), vstore_half8_rte is a slow
- * scalar sequence, and vload8 / vstore8 of ushort8 become eight 16-bit moves.
- * So the bits move as one ushort8 through a 2-byte-aligned vector type (one
- * unaligned vector access) and convert in aligned private memory, which
- * compiles to the F16C instructions: exact f16 -> f32, and f32 -> f16 with
- * vstore_half8, whose default rounding is to nearest even (as _rte).
- */
-#if defined(CLF_DEVICE_CPU) && CLF_DEVICE_CPU
-typedef ushort8 __attribute__((aligned(2))) nm_ushort8_u;
-
-inline float8 nm_load_half8(const __global half *p)
-{
-    const ushort8 u = *(const __global nm_ushort8_u *)p;
-    return vload_half8(0, (const __private half *)&u);
-}
-
-inline void nm_store_half8(const float8 v, __global half *p)
-{
-    ushort8 u;
-    vstore_half8(v, 0, (__private half *)&u);
-    *(__global nm_ushort8_u *)p = u;
-}
-#define nm_LOADU16(p) (*(const __global nm_ushort8_u *)(p))
-#define nm_STOREU16(p, u) (*(__global nm_ushort8_u *)(p) = (u))
-#else
-inline float8 nm_load_half8(const __global half *p) { return vload_half8(0, p); }
-inline void nm_store_half8(const float8 v, __global half *p) { vstore_half8_rte(v, 0, p); }
-#define nm_LOADU16(p) vload8(0, (const __global ushort *)(p))
-#define nm_STOREU16(p, u) vstore8((u), 0, (__global ushort *)(p))
-#endif
-
-
 inline float8 nm_load8(const __global float *p, const long i, const int f16)
 {
-    if (f16) return nm_load_half8((const __global half *)p + i);
+    if (f16) return clf_load_half8((const __global half *)p + i);
     return vload8(0, p + i);
 }
 
 inline void nm_store8(__global float *p, const long i, const float8 v, const int f16)
 {
     if (f16)
-        nm_store_half8(v, (__global half *)p + i);
+        clf_store_half8(v, (__global half *)p + i);
     else
         vstore8(v, 0, p + i);
 }

@@ -260,43 +260,8 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void topk_rows(TOPK_ARG
 
 /* ---- CPU fast path: one work-item per row, float8 scans, no barriers ---- */
 
-/*
- * 8 halves at a time, for any element offset. On CPUs (PoCL 3.1):
- * vload_half8 / vstore_half8 on global memory fault on an address that is
- * not 16-byte aligned (the spec asks for 2), vstore_half8_rte is a slow
- * scalar sequence, and vload8 / vstore8 of ushort8 become eight 16-bit moves.
- * So the bits move as one ushort8 through a 2-byte-aligned vector type (one
- * unaligned vector access) and convert in aligned private memory, which
- * compiles to the F16C instructions: exact f16 -> f32, and f32 -> f16 with
- * vstore_half8, whose default rounding is to nearest even (as _rte).
- */
-#if defined(CLF_DEVICE_CPU) && CLF_DEVICE_CPU
-typedef ushort8 __attribute__((aligned(2))) topk_ushort8_u;
-
-inline float8 topk_load_half8(const __global half *p)
-{
-    const ushort8 u = *(const __global topk_ushort8_u *)p;
-    return vload_half8(0, (const __private half *)&u);
-}
-
-inline void topk_store_half8(const float8 v, __global half *p)
-{
-    ushort8 u;
-    vstore_half8(v, 0, (__private half *)&u);
-    *(__global topk_ushort8_u *)p = u;
-}
-#define topk_LOADU16(p) (*(const __global topk_ushort8_u *)(p))
-#define topk_STOREU16(p, u) (*(__global topk_ushort8_u *)(p) = (u))
-#else
-inline float8 topk_load_half8(const __global half *p) { return vload_half8(0, p); }
-inline void topk_store_half8(const float8 v, __global half *p) { vstore_half8_rte(v, 0, p); }
-#define topk_LOADU16(p) vload8(0, (const __global ushort *)(p))
-#define topk_STOREU16(p, u) vstore8((u), 0, (__global ushort *)(p))
-#endif
-
-
 #if CLF_TOPK_F16
-#define LOAD_X8(i) topk_load_half8(x + (i))
+#define LOAD_X8(i) clf_load_half8(x + (i))
 #else
 #define LOAD_X8(i) vload8(0, x + (i))
 #endif
