@@ -122,6 +122,29 @@ CLF_API clf_model_params clf_model_params_default(void);
  * yet. On failure *out is NULL. */
 CLF_API clf_status clf_model_load(clf_context *ctx, const char *path,
                                   const clf_model_params *params, clf_model **out);
+/* Builds a model of config cfg with random weights, uploaded directly (no
+ * file): the same stacks, caches and graphs as clf_model_load (params->config
+ * is ignored; weight_dtype and the maxima apply). Deterministic from seed
+ * (each tensor's values depend only on seed and its name): matrices uniform
+ * in +-1/sqrt(fan_in), token and position embeddings uniform in +-0.05, norm
+ * gammas 1 +- 0.05, norm betas and biases uniform in +-0.02. Which optional
+ * tensors exist follows cfg (attn_bias, ffn_bias, norm_bias, output_bias,
+ * n_classes: classifier weight and bias). For benchmarks, memory figures and
+ * soak tests. On failure *out is NULL. */
+CLF_API clf_status clf_model_create_random(clf_context *ctx, const clf_model_config *cfg,
+                                           const clf_model_params *params, uint64_t seed,
+                                           clf_model **out);
+/* Built-in configs: "bert-base" (encoder, 12 layers, D 768, 12 heads, F 3072,
+ * gelu, post-LN, eps 1e-12, learned positions 512, vocab 30522),
+ * "transformer-base" (encoder-decoder 6 + 6, D 512, 8 heads, F 2048, relu,
+ * post-LN, sinusoidal, embedding scale sqrt(D), vocab 32000, final norms as
+ * nn.Transformer), "gpt2-small" (decoder-only, 12 layers, D 768, 12 heads,
+ * F 3072, gelu_tanh, pre-LN, learned positions 1024, vocab 50257, tied
+ * embeddings, final norm), "tiny" (decoder-only, 1 layer, D 32, 2 heads, F 64,
+ * vocab 50, pre-LN, learned positions 64; pad 0, bos 1, eos 2; for tests).
+ * Biases everywhere except the tied output projection. An unknown name is
+ * CLF_ERR_NOT_FOUND, clf_context_last_error(NULL) listing the known ones. */
+CLF_API clf_status clf_model_config_preset(const char *name, clf_model_config *out);
 /* Frees weights, graphs and caches. NULL is a no-op. */
 CLF_API void clf_model_free(clf_model *m);
 /* The model's configuration (valid while the model lives). */

@@ -46,10 +46,13 @@ clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t
 
 /* ============================== config ============================== */
 
+/* The source of the weights: a safetensors file, or (st NULL) random values
+ * from seed (clf_model_create_random). */
 typedef struct loader {
     clf_model *m;
     const clf__safetensors *st;
     const char *path;
+    uint64_t seed;
 } loader;
 
 static clf_status meta_num(loader *L, const char *key, bool required, double *v, bool *found)
@@ -239,13 +242,32 @@ static const clf__st_tensor *find_any(loader *L, const char *const *prefixes,
         char suffix[160];
         snprintf(suffix, sizeof suffix, fmt_suffix, layer);
         snprintf(name, size, "%s%s", prefixes[i], suffix);
-        const clf__st_tensor *t = clf__st_find(L->st, name);
+        const clf__st_tensor *t = L->st ? clf__st_find(L->st, name) : NULL;
         if (t) return t;
     }
     snprintf(name, size, "%s", prefixes[0]);
     size_t n = strlen(name);
     snprintf(name + n, size - n, fmt_suffix, layer);
     return NULL;
+}
+
+/* The random weights' load_w: the tensor exists when required. */
+static clf_status random_w(loader *L, const char *name, int ndim, const int64_t *shape,
+                           bool required, clf_tensor *out)
+{
+    clf_model *m = L->m;
+    if (!required) return CLF_OK;
+    size_t n = (size_t)shape[0] * (size_t)(ndim == 2 ? shape[1] : 1);
+    float *host = clf__malloc(n * sizeof *host);
+    if (!host)
+        return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY,
+                          "clf_model_create_random: out of memory for \"%s\"", name);
+    clf__random_values(L->seed, name, ndim, ndim == 2 ? shape[1] : 0, n, host);
+    clf_status st = clf__model_own(m, ndim == 2 ? m->wdtype : CLF_F32, ndim, shape, out);
+    if (st == CLF_OK)
+        st = clf_tensor_write_f32(clf_buffer_context(out->buffer), out, host, (int64_t)n);
+    clf__free(host);
+    return st;
 }
 
 /* Uploads tensor `want` (ndim dims of shape) found under one of prefixes;
@@ -258,13 +280,14 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
     char name[256];
     memset(out, 0, sizeof *out);
     const clf__st_tensor *t = find_any(L, prefixes, suffix, layer, name, sizeof name);
+    int64_t want[2] = {d0, d1};
+    if (!L->st) return random_w(L, name, ndim, want, required, out);
     if (!t) {
         if (!required) return CLF_OK;
         return clf__error(m->ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: missing tensor \"%s\"%s",
                           L->path, name,
                           prefixes[1] ? " (or the same under another known prefix)" : "");
     }
-    int64_t want[2] = {d0, d1};
     bool ok = t->n_dims == ndim;
     for (int d = 0; ok && d < ndim; d++)
         ok = t->shape[d] == want[d];
@@ -353,7 +376,7 @@ static clf_status load_weights(loader *L)
     if (has_enc) {
         static const char *const emb[] = {"embed.weight", "src_embed.weight",
                                           "encoder.embed_tokens.weight", NULL};
-        if (!find_any(L, emb, "", 0, name, sizeof name))
+        if (!find_any(L, emb, "", 0, name, sizeof name) && L->st)
             return clf__error(
                 m->ctx, CLF_ERR_BAD_MODEL,
                 "clf_model_load: %s: missing tensor \"embed.weight\" (or \"src_embed.weight\")",
@@ -377,13 +400,13 @@ static clf_status load_weights(loader *L)
         }
         if (c->n_classes > 0) {
             CLF_TRY(load_w(L, ROOT, "classifier.weight", 0, 2, c->n_classes, D, true, &m->cls_w));
-            CLF_TRY(load_w(L, ROOT, "classifier.bias", 0, 1, c->n_classes, 0, false, &m->cls_b));
+            CLF_TRY(load_w(L, ROOT, "classifier.bias", 0, 1, c->n_classes, 0, !L->st, &m->cls_b));
         }
     }
     if (has_dec) {
         static const char *const emb[] = {"tgt_embed.weight", "wte.weight", "embed.weight",
                                           "decoder.embed_tokens.weight", NULL};
-        if (!find_any(L, emb, "", 0, name, sizeof name))
+        if (!find_any(L, emb, "", 0, name, sizeof name) && L->st)
             return clf__error(
                 m->ctx, CLF_ERR_BAD_MODEL,
                 "clf_model_load: %s: missing tensor \"tgt_embed.weight\" (or \"wte.weight\")",
@@ -449,23 +472,22 @@ static clf_status alloc_state(clf_model *m)
     return clf_context_finish(m->ctx);
 }
 
-clf_status clf_model_load(clf_context *ctx, const char *path, const clf_model_params *params,
-                          clf_model **out)
+static clf_status check_params(clf_context *ctx, const char *fn, const clf_model_params *p)
 {
-    if (out) *out = NULL;
-    if (!ctx || !path || !out)
-        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_load: NULL argument");
-    clf_model_params p = params ? *params : clf_model_params_default();
-    if (p.weight_dtype != CLF_F32 && p.weight_dtype != CLF_F16)
-        return clf__error(ctx, CLF_ERR_DTYPE, "clf_model_load: weight_dtype must be f32 or f16");
-    if (p.max_batch < 0 || p.max_source_len < 0 || p.max_target_len < 0)
-        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_load: negative maximum");
+    if (p->weight_dtype != CLF_F32 && p->weight_dtype != CLF_F16)
+        return clf__error(ctx, CLF_ERR_DTYPE, "%s: weight_dtype must be f32 or f16", fn);
+    if (p->max_batch < 0 || p->max_source_len < 0 || p->max_target_len < 0)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: negative maximum", fn);
+    return CLF_OK;
+}
 
-    char err[512];
-    clf__safetensors *st = NULL;
-    clf_status s = clf__safetensors_open(path, &st, err, sizeof err);
-    if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s", err);
-
+/* The model of params (p.config, or the file's metadata) with its weights
+ * from st, or random from seed when st is NULL (p.config then required).
+ * Takes st. */
+static clf_status model_create(clf_context *ctx, clf__safetensors *st, const char *path,
+                               clf_model_params p, uint64_t seed, clf_model **out)
+{
+    clf_status s = CLF_OK;
     clf_model *m = clf__calloc(1, sizeof *m);
     if (!m) {
         clf__safetensors_free(st);
@@ -474,7 +496,7 @@ clf_status clf_model_load(clf_context *ctx, const char *path, const clf_model_pa
     m->ctx = ctx;
     m->wdtype = p.weight_dtype;
     m->last_step = -1;
-    loader L = {m, st, path};
+    loader L = {m, st, path, seed};
     if (p.config)
         m->cfg = *p.config;
     else
@@ -504,6 +526,34 @@ clf_status clf_model_load(clf_context *ctx, const char *path, const clf_model_pa
     }
     *out = m;
     return CLF_OK;
+}
+
+clf_status clf_model_load(clf_context *ctx, const char *path, const clf_model_params *params,
+                          clf_model **out)
+{
+    if (out) *out = NULL;
+    if (!ctx || !path || !out)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_load: NULL argument");
+    clf_model_params p = params ? *params : clf_model_params_default();
+    CLF_TRY(check_params(ctx, "clf_model_load", &p));
+
+    char err[512];
+    clf__safetensors *st = NULL;
+    clf_status s = clf__safetensors_open(path, &st, err, sizeof err);
+    if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s", err);
+    return model_create(ctx, st, path, p, 0, out);
+}
+
+clf_status clf_model_create_random(clf_context *ctx, const clf_model_config *cfg,
+                                   const clf_model_params *params, uint64_t seed, clf_model **out)
+{
+    if (out) *out = NULL;
+    if (!ctx || !cfg || !out)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_create_random: NULL argument");
+    clf_model_params p = params ? *params : clf_model_params_default();
+    CLF_TRY(check_params(ctx, "clf_model_create_random", &p));
+    p.config = cfg;
+    return model_create(ctx, NULL, "(random weights)", p, seed, out);
 }
 
 void clf_model_free(clf_model *m)

@@ -88,6 +88,12 @@ struct clf_model {
 clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t *shape,
                           clf_tensor *out);
 
+/* random.c: the random values of tensor `name` ((n) elements, fan_in the
+ * columns of a matrix, 0 for a vector) of a model from clf_model_create_random,
+ * deterministic from seed and name. */
+void clf__random_values(uint64_t seed, const char *name, int ndim, int64_t fan_in, size_t n,
+                        float *out);
+
 /* stack.c */
 clf_status clf__build_encoder(clf_model *m);
 /* The step graph (and cross graph) for batch b, built and compiled on first use. */

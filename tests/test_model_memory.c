@@ -1,0 +1,180 @@
+/*
+ * Random models (clf_model_create_random, clf_model_config_preset) and the
+ * model's memory.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/testutil.h"
+
+#define EACH_DEVICE(spec)                                                                          \
+    char specs_[16][32];                                                                           \
+    int n_specs_ = clft_devices_or_skip(specs_, 16);                                               \
+    for (int d_ = 0; d_ < n_specs_; d_++)                                                          \
+        for (const char *spec = specs_[d_]; spec; spec = NULL)
+
+#define OK(expr)                                                                                   \
+    do {                                                                                           \
+        clf_status st_ = (expr);                                                                   \
+        cr_assert_eq(st_, CLF_OK, "%s: %s (%s)", #expr, clf_status_name(st_),                      \
+                     clf_context_last_error(ctx));                                                 \
+    } while (0)
+
+long clf__alloc_live(void); /* core/alloc.c: host blocks not yet freed */
+
+/* The kernel cache folder shared with test_model.c. */
+static clf_context *context(const char *spec)
+{
+    static char dir[512];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/clformer-test-model-cache", tmp && *tmp ? tmp : "/tmp");
+    return clft_context(spec, dir);
+}
+
+static clf_model_config preset(const char *name)
+{
+    clf_model_config c;
+    clf_status s = clf_model_config_preset(name, &c);
+    cr_assert_eq(s, CLF_OK, "preset %s: %s", name, clf_context_last_error(NULL));
+    return c;
+}
+
+/* The tiny encoder-decoder: "tiny" with a one-layer encoder. */
+static clf_model_config tiny_seq2seq(void)
+{
+    clf_model_config c = preset("tiny");
+    c.kind = CLF_MODEL_ENCODER_DECODER;
+    c.encoder_layers = 1;
+    c.encoder_final_norm = true;
+    return c;
+}
+
+/* ============================ random models ============================ */
+
+Test(model_random, presets_and_unknown_names)
+{
+    static const char *const names[] = {"bert-base", "transformer-base", "gpt2-small", "tiny"};
+    for (int i = 0; i < 4; i++) {
+        clf_model_config c = preset(names[i]);
+        cr_assert_gt(c.d_model, 0);
+        cr_assert_eq(c.d_model % c.n_heads, 0, "%s", names[i]);
+    }
+    clf_model_config b = preset("bert-base"), t = preset("transformer-base"),
+                     g = preset("gpt2-small");
+    cr_assert(b.kind == CLF_MODEL_ENCODER && b.encoder_layers == 12 && b.d_model == 768 &&
+              b.d_ff == 3072 && b.activation == CLF_ACT_GELU && !b.norm_first &&
+              b.positions == CLF_POS_LEARNED && b.max_positions == 512 && b.vocab == 30522);
+    cr_assert(t.kind == CLF_MODEL_ENCODER_DECODER && t.encoder_layers == 6 &&
+              t.decoder_layers == 6 && t.d_model == 512 && t.n_heads == 8 && t.d_ff == 2048 &&
+              t.activation == CLF_ACT_RELU && !t.norm_first &&
+              t.positions == CLF_POS_SINUSOIDAL && t.vocab == 32000 && t.encoder_final_norm &&
+              t.decoder_final_norm);
+    cr_assert(g.kind == CLF_MODEL_DECODER && g.decoder_layers == 12 && g.d_model == 768 &&
+              g.activation == CLF_ACT_GELU_TANH && g.norm_first && g.max_positions == 1024 &&
+              g.vocab == 50257 && g.tied_embeddings && g.decoder_final_norm);
+
+    clf_model_config c;
+    memset(&c, 0x5a, sizeof c);
+    cr_assert_eq(clf_model_config_preset("gpt5", &c), CLF_ERR_NOT_FOUND);
+    const char *msg = clf_context_last_error(NULL);
+    cr_assert(strstr(msg, "gpt5") && strstr(msg, "bert-base") && strstr(msg, "transformer-base") &&
+                  strstr(msg, "gpt2-small") && strstr(msg, "tiny"),
+              "message: %s", msg);
+    cr_assert_eq(clf_model_config_preset(NULL, &c), CLF_ERR_INVALID_ARG);
+}
+
+/* Logits of a 2 x 3 prompt at position 0. */
+static float *logits_of(clf_context *ctx, clf_model *m, const int32_t *ids)
+{
+    int64_t V = clf_model_get_config(m)->vocab;
+    float *x = malloc((size_t)(6 * V) * sizeof *x);
+    clft_poison(x, (size_t)(6 * V));
+    OK(clf_model_decode(m, ids, 2, 3, 0, x, NULL));
+    for (int64_t i = 0; i < 6 * V; i++)
+        cr_assert(isfinite(x[i]), "logit %lld not finite", (long long)i);
+    return x;
+}
+
+Test(model_random, weights_are_deterministic_by_seed_and_models_run)
+{
+    EACH_DEVICE(spec)
+    {
+        long host0 = clf__alloc_live(), buf0;
+        clf_context *ctx = context(spec);
+        size_t bytes0;
+        clf_context_memory(ctx, &buf0, &bytes0, NULL);
+        clf_model_config c = preset("tiny");
+        clf_model_params p = clf_model_params_default();
+        p.max_batch = 4;
+        p.max_target_len = 32;
+        clf_model *a = NULL, *b = NULL, *o = NULL;
+        OK(clf_model_create_random(ctx, &c, &p, 42, &a));
+        OK(clf_model_create_random(ctx, &c, &p, 42, &b));
+        OK(clf_model_create_random(ctx, &c, &p, 43, &o));
+        const int32_t ids[6] = {1, 7, 9, 1, 30, 4};
+        float *la = logits_of(ctx, a, ids), *lb = logits_of(ctx, b, ids), *lo = logits_of(ctx, o, ids);
+        size_t n = (size_t)(6 * c.vocab);
+        cr_assert_eq(memcmp(la, lb, n * sizeof *la), 0, "same seed, different logits");
+        double diff = 0, mag = 0;
+        for (size_t i = 0; i < n; i++)
+            diff = fmax(diff, fabs((double)la[i] - lo[i])), mag = fmax(mag, fabs((double)la[i]));
+        cr_assert_gt(diff, 1e-3 * mag, "another seed gives the same logits");
+        cr_assert_gt(mag, 1e-3, "logits all ~0");
+        printf("[model_random] tiny: max |logit| %.3g, seed 42 vs 43 max diff %.3g\n", mag, diff);
+        free(la), free(lb), free(lo);
+
+        /* Greedy generation on a random encoder-decoder. */
+        clf_model_config s2s = tiny_seq2seq();
+        clf_model *e = NULL;
+        p.max_source_len = 8;
+        OK(clf_model_create_random(ctx, &s2s, &p, 7, &e));
+        const int32_t src[8] = {5, 6, 7, 8, 9, 10, 0, 0};
+        const int32_t lens[2] = {4, 2};
+        int32_t out_ids[2 * 5];
+        clf_generate_params gp = clf_generate_params_default();
+        gp.max_new_tokens = 5;
+        clf_generate_output go = {out_ids, NULL, NULL, NULL};
+        OK(clf_model_generate(e, src, lens, 2, 4, &gp, &go));
+        for (int i = 0; i < 10; i++)
+            cr_assert(out_ids[i] >= -1 && out_ids[i] < s2s.vocab);
+
+        /* f16 storage of the same weights. */
+        clf_model *h = NULL;
+        p.weight_dtype = CLF_F16;
+        OK(clf_model_create_random(ctx, &c, &p, 42, &h));
+        float *l32 = logits_of(ctx, a, ids), *l16 = logits_of(ctx, h, ids);
+        double e16 = 0;
+        for (size_t i = 0; i < n; i++)
+            e16 = fmax(e16, fabs((double)l32[i] - l16[i]));
+        cr_assert_lt(e16, 1e-2 * mag, "f16 weights: max diff %.3g", e16);
+        free(l32), free(l16);
+
+        /* A NULL config is an error; a bad config names the problem. */
+        clf_model *bad = (clf_model *)&bad;
+        cr_assert_eq(clf_model_create_random(ctx, NULL, &p, 1, &bad), CLF_ERR_INVALID_ARG);
+        cr_assert_null(bad);
+        clf_model_config odd = c;
+        odd.n_heads = 3;
+        cr_assert_eq(clf_model_create_random(ctx, &odd, &p, 1, &bad), CLF_ERR_BAD_MODEL);
+        cr_assert(strstr(clf_context_last_error(ctx), "heads"), "%s",
+                  clf_context_last_error(ctx));
+
+        clf_model_free(a), clf_model_free(b), clf_model_free(o), clf_model_free(e),
+            clf_model_free(h);
+        /* What remains on the device is the context's op scratch; on the
+         * host, everything goes with the context (its programs). */
+        long buf1;
+        size_t bytes1, scratch;
+        OK(clf_context_finish(ctx));
+        clf_context_memory(ctx, &buf1, &bytes1, NULL);
+        clf_context_scratch_bytes(ctx, &scratch);
+        cr_assert_leq(bytes1, bytes0 + scratch, "device bytes leaked: %zu -> %zu (scratch %zu)",
+                      bytes0, bytes1, scratch);
+        clf_context_free(ctx);
+        cr_assert_eq(clf__alloc_live(), host0, "host blocks leaked: %ld",
+                     clf__alloc_live() - host0);
+    }
+}
