@@ -1,12 +1,15 @@
 /*
  * Random models (clf_model_create_random, clf_model_config_preset) and the
- * model's memory.
+ * model's memory: the arena of each graph of a Transformer-base shaped model
+ * against its lower bound.
  */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/testutil.h"
 
@@ -32,6 +35,13 @@ static clf_context *context(const char *spec)
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/clformer-test-model-cache", tmp && *tmp ? tmp : "/tmp");
     return clft_context(spec, dir);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static clf_model_config preset(const char *name)
@@ -176,5 +186,63 @@ Test(model_random, weights_are_deterministic_by_seed_and_models_run)
         clf_context_free(ctx);
         cr_assert_eq(clf__alloc_live(), host0, "host blocks leaked: %ld",
                      clf__alloc_live() - host0);
+    }
+}
+
+/* ============================ arena figures ============================ */
+
+/* A Transformer-base shaped model (6 + 6 layers, D 512, 8 heads, F 2048,
+ * vocab 32000; f16 weights: the figures concern activations) for batch 16
+ * and length 128: every graph's arena is at most 1.2x its lower bound (the
+ * peak of the bytes live at once). The plans are made at compile: one short
+ * encode (B 16, which also compiles the decoder step and the cross graph for
+ * b = 16) and one decoder step build every graph. */
+Test(model_memory, transformer_base_arenas_are_within_1_2x_of_the_lower_bound, .timeout = 600)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf_model_config c = preset("transformer-base");
+        clf_model_params p = clf_model_params_default();
+        p.weight_dtype = CLF_F16;
+        p.max_batch = 16;
+        p.max_source_len = 128;
+        p.max_target_len = 128;
+        double t0 = now_s();
+        clf_model *m = NULL;
+        OK(clf_model_create_random(ctx, &c, &p, 1, &m));
+        double t1 = now_s();
+        enum { B = 16, S = 4 };
+        int32_t ids[B * S], lens[B], tgt[B];
+        for (int i = 0; i < B * S; i++)
+            ids[i] = 3 + (i * 7919) % 31000;
+        for (int b = 0; b < B; b++)
+            lens[b] = 1 + b % S, tgt[b] = 1;
+        OK(clf_model_encode(m, ids, lens, B, S, CLF_POOL_NONE, NULL, NULL, NULL));
+        int32_t am[B];
+        OK(clf_model_decode(m, tgt, B, 1, 0, NULL, am));
+        for (int b = 0; b < B; b++)
+            cr_assert(am[b] >= 0 && am[b] < c.vocab);
+        double t2 = now_s();
+        fprintf(stderr, "[model_memory] transformer-base f16, batch 16, length 128: random weights "
+                        "%.2f s, graphs built and run %.2f s\n",
+                t1 - t0, t2 - t1);
+        static const char *const what[3] = {"encoder pass", "decoder step (b 16)", "cross K/V"};
+        for (int w = 0; w < 3; w++) {
+            size_t arena, sum, lb;
+            clf_model_memory(m, w, &arena, &sum, &lb);
+            fprintf(stderr,
+                    "[model_memory] %-20s arena %10zu B (%7.2f MiB), activation sum %10zu B "
+                    "(%7.2f MiB), lower bound %10zu B (%7.2f MiB): arena / lower bound %.3f\n",
+                    what[w], arena, arena / 1048576.0, sum, sum / 1048576.0, lb, lb / 1048576.0,
+                    lb ? (double)arena / (double)lb : 0.0);
+            cr_assert_gt(lb, 0, "%s: no plan", what[w]);
+            cr_assert_leq(arena, lb + lb / 5, "%s: arena %zu B > 1.2 x lower bound %zu B",
+                          what[w], arena, lb);
+            cr_assert_leq(lb, arena);
+            cr_assert_leq(arena, sum);
+        }
+        clf_model_free(m);
+        clf_context_free(ctx);
     }
 }
