@@ -1,7 +1,8 @@
 /*
  * Random models (clf_model_create_random, clf_model_config_preset) and the
  * model's memory: the arena of each graph of a Transformer-base shaped model
- * against its lower bound.
+ * against its lower bound, and a soak of 10,000 decoder steps in which host
+ * blocks, process RSS and device buffers do not grow.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -243,6 +244,128 @@ Test(model_memory, transformer_base_arenas_are_within_1_2x_of_the_lower_bound, .
             cr_assert_leq(arena, sum);
         }
         clf_model_free(m);
+        clf_context_free(ctx);
+    }
+}
+
+/* ================================= soak ================================= */
+
+typedef struct soak_figures {
+    long host_blocks;
+    long rss_bytes;
+    long dev_buffers;
+    size_t dev_bytes;
+} soak_figures;
+
+static long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, res = 0;
+    if (!f) return 0;
+    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
+    fclose(f);
+    return res * sysconf(_SC_PAGESIZE);
+}
+
+static soak_figures figures(clf_context *ctx)
+{
+    soak_figures s;
+    cr_assert_eq(clf_context_finish(ctx), CLF_OK);
+    s.host_blocks = clf__alloc_live();
+    s.rss_bytes = rss_bytes();
+    clf_context_memory(ctx, &s.dev_buffers, &s.dev_bytes, NULL);
+    return s;
+}
+
+static void print_figures(const char *when, long steps, const soak_figures *s)
+{
+    fprintf(stderr,
+            "[model_memory] soak %-12s %6ld steps: host blocks %ld, RSS %.2f MiB, device buffers "
+            "%ld, device bytes %zu\n",
+            when, steps, s->host_blocks, s->rss_bytes / 1048576.0, s->dev_buffers, s->dev_bytes);
+}
+
+/* Every decoder step polls abort once. */
+static bool count_step(void *user)
+{
+    ++*(long *)user;
+    return false;
+}
+
+/* 10,000 decoder steps of greedy and sampled generations on a tiny random
+ * decoder-only model and a tiny random encoder-decoder, prompts and sources
+ * of varied lengths and contents: after the first 100 steps and at the end,
+ * the live host blocks and device buffers (and bytes) are equal and the
+ * process RSS grew by less than 2 MiB. */
+Test(model_memory, ten_thousand_decoder_steps_do_not_grow_host_or_device_memory, .timeout = 600)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf_model_config dc = preset("tiny"), sc = tiny_seq2seq();
+        clf_model_params p = clf_model_params_default();
+        enum { B = 4, MAXS = 8, NEW = 48 };
+        p.max_batch = B;
+        p.max_source_len = MAXS;
+        p.max_target_len = MAXS + NEW;
+        clf_model *dm = NULL, *sm = NULL;
+        OK(clf_model_create_random(ctx, &dc, &p, 11, &dm));
+        OK(clf_model_create_random(ctx, &sc, &p, 12, &sm));
+        clft_rng rng = clft_rng_make(clft_seed(), 77);
+        int32_t src[B * MAXS], lens[B], out_ids[B * NEW], out_lens[B];
+        long steps = 0, gens = 0;
+        soak_figures first = {0, 0, 0, 0}, last;
+        bool have_first = false;
+        double t0 = now_s();
+        while (steps < 10000) {
+            clf_model *m = gens % 2 ? sm : dm;
+            int64_t S = 1 + (int64_t)(clft_next(&rng) % MAXS);
+            for (int64_t i = 0; i < B * S; i++)
+                src[i] = 3 + (int32_t)(clft_next(&rng) % (uint64_t)(dc.vocab - 3));
+            for (int b = 0; b < B; b++) {
+                lens[b] = 1 + (int32_t)(clft_next(&rng) % (uint64_t)S);
+                for (int64_t t = lens[b]; m == sm && t < S; t++)
+                    src[b * S + t] = 0;
+            }
+            if (m == sm) lens[(int)(clft_next(&rng) % B)] = (int32_t)S;
+            clf_generate_params gp = clf_generate_params_default();
+            gp.max_new_tokens = NEW;
+            gp.ignore_eos = true;
+            gp.abort = count_step;
+            gp.user = &steps;
+            if (gens % 4 >= 2) {
+                gp.strategy = CLF_DECODE_SAMPLE;
+                gp.top_k = 10;
+                gp.seed = (uint64_t)gens;
+            }
+            clf_generate_output go = {out_ids, out_lens, NULL, NULL};
+            OK(clf_model_generate(m, src, m == sm ? lens : NULL, B, S, &gp, &go));
+            gens++;
+            if (!have_first && steps >= 100 && gens >= 4) {
+                first = figures(ctx);
+                have_first = true;
+                print_figures("after", steps, &first);
+            }
+        }
+        double t1 = now_s();
+        last = figures(ctx);
+        print_figures("at the end", steps, &last);
+        fprintf(stderr,
+                "[model_memory] soak: %ld generations, %ld decoder steps in %.1f s (%.2f ms a "
+                "step); RSS growth %.3f MiB\n",
+                gens, steps, t1 - t0, 1e3 * (t1 - t0) / (double)steps,
+                (last.rss_bytes - first.rss_bytes) / 1048576.0);
+        cr_assert(have_first);
+        cr_assert_eq(last.host_blocks, first.host_blocks, "host blocks grew: %ld -> %ld",
+                     first.host_blocks, last.host_blocks);
+        cr_assert_eq(last.dev_buffers, first.dev_buffers, "device buffers grew: %ld -> %ld",
+                     first.dev_buffers, last.dev_buffers);
+        cr_assert_eq(last.dev_bytes, first.dev_bytes, "device bytes grew: %zu -> %zu",
+                     first.dev_bytes, last.dev_bytes);
+        cr_assert_lt(last.rss_bytes - first.rss_bytes, 2L << 20, "RSS grew by %ld B",
+                     last.rss_bytes - first.rss_bytes);
+        clf_model_free(dm);
+        clf_model_free(sm);
         clf_context_free(ctx);
     }
 }
