@@ -66,6 +66,18 @@ echo "== device tests (CLFORMER_TEST_DEVICES=${CLFORMER_TEST_DEVICES:-all})"
 ./build/src/cli/clformer devices 2>&1 | sed 's/^/   /'
 ./build/tests/test_device --jobs 1 --verbose >"$logs/device.log" 2>&1
 count_criterion "$logs/device.log"
+# With one device model_multidevice skips there; the step below runs it.
+md_skips=$(grep -ac '^\[SKIP\] model_multidevice::' "$logs/device.log" || true)
+skipped=$((skipped - ${md_skips:-0}))
+
+# Multi-device placement needs two devices: PoCL's pthread driver twice. The
+# filter's other tests print "[SKIP] ...: Test is disabled"; only the
+# filtered suite's own lines are counted.
+echo "== multi-device tests (POCL_DEVICES=\"pthread pthread\")"
+POCL_DEVICES="pthread pthread" ./build/src/cli/clformer devices 2>&1 | sed 's/^/   /'
+POCL_DEVICES="pthread pthread" ./build/tests/test_device --jobs 1 --verbose \
+  --filter 'model_multidevice/*' 2>&1 | grep -av ': Test is disabled$' >"$logs/multidevice.log"
+count_criterion "$logs/multidevice.log"
 
 check exports bash tests/check_exports.sh build/src/libclformer.so
 check install bash tests/check_install.sh "$root/build" "$root/build-logs/install"

@@ -111,6 +111,19 @@ typedef struct clf_model_params {
     int64_t max_source_len;         /* longest encoder input; 0 = 128 (max_positions if less) */
     int64_t max_target_len;         /* KV cache capacity per sequence (prompt + generated);
                                        0 = 128 (max_positions if less) */
+    /* Placement: the context (device) of the encoder stack; NULL (or the
+     * model's own context) = the model's context. The encoder's weights,
+     * graph and pooling / classification head live there; the decoder, the
+     * cross-attention K/V projection, the caches and the output head live on
+     * the context given to clf_model_load. The encoder output (memory)
+     * crosses to the decoder's device through host staging: one blocking
+     * read on encoder_ctx (its only host sync per source) then a
+     * non-blocking write on the model's context. A decoder-only model has no
+     * encoder to place: a non-NULL encoder_ctx different from the model's is
+     * CLF_ERR_INVALID_ARG. Both contexts must outlive the model; errors of
+     * ops run on encoder_ctx are also reported by its
+     * clf_context_last_error(). */
+    clf_context *encoder_ctx;
 } clf_model_params;
 
 CLF_API clf_model_params clf_model_params_default(void);

@@ -12,13 +12,17 @@
 
 /* A blocking call completes every earlier command (in-order queue), so no
  * host staging is pending any more. */
-static void synced(clf_model *m) { m->enc_pending = m->step_pending = false; }
+static void synced(clf_model *m) { m->enc_pending = m->step_pending = m->mem_pending = false; }
 
-static clf_status wait_staging(clf_model *m, bool pending)
+/* Waits for the queue of ctx (the encoder's or the decoder's: placement.c). */
+static clf_status wait_staging(clf_model *m, clf_context *ctx, bool pending)
 {
     if (!pending) return CLF_OK;
-    CLF_TRY(clf_context_finish(m->ctx));
-    synced(m);
+    CLF_TRY(clf_context_finish(ctx));
+    if (ctx == m->ctx)
+        synced(m);
+    else
+        m->enc_pending = false;
     return CLF_OK;
 }
 
@@ -44,7 +48,7 @@ clf_status clf__run_encoder(clf_model *m, const int32_t *ids, const int32_t *len
                               "clf_model_encode: lengths[%lld] = %d outside 1..%lld", (long long)b,
                               (int)lengths[b], (long long)S);
     CLF_TRY(clf__build_encoder(m));
-    CLF_TRY(wait_staging(m, m->enc_pending));
+    CLF_TRY(wait_staging(m, CLF__ENC_CTX(m), m->enc_pending));
     memcpy(m->h_enc_ids, ids, (size_t)(B * S) * sizeof *ids);
     for (int64_t b = 0; b < B; b++)
         m->h_enc_lens[b] = lengths ? lengths[b] : (int32_t)S;
@@ -80,7 +84,7 @@ static clf_status run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams,
     clf__step *st = NULL;
     CLF_TRY(clf__get_step(m, b, &st));
     clf_tensor mem, rep;
-    CLF_TRY(clf_graph_tensor(m->eg, m->e_hidden, &mem));
+    CLF_TRY(clf__placement_memory(m, B * S, &mem)); /* crosses devices when placed apart */
     if (beams > 1) {
         for (int64_t i = 0; i < beams; i++) {
             clf_tensor dst;
@@ -134,7 +138,8 @@ clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *len
     if (classes)
         CLF_TRY(clf_graph_read(m->eg, m->e_classes, classes,
                                (size_t)(B * m->cfg.n_classes) * sizeof(float)));
-    if (hidden || pooled || classes) synced(m);
+    if ((hidden || pooled || classes) && CLF__ENC_CTX(m) == m->ctx) synced(m);
+    if (hidden || pooled || classes) m->enc_pending = false; /* reads on the encoder's queue */
     return CLF_OK;
 }
 
@@ -163,7 +168,7 @@ static clf_status step_enqueue(clf_model *m, const int32_t *ids, int64_t b, int6
             (long long)b, (long long)m->enc_B);
     clf__step *st = NULL;
     CLF_TRY(clf__get_step(m, b, &st));
-    CLF_TRY(wait_staging(m, m->step_pending));
+    CLF_TRY(wait_staging(m, m->ctx, m->step_pending));
     memcpy(m->h_step_ids, ids, (size_t)(b * n) * sizeof *ids);
     memcpy(m->h_step_lens, m->src_lens, (size_t)b * sizeof *m->src_lens);
     clf_graph_binding bind[2] = {{st->ids, NULL, m->h_step_ids, (size_t)(b * n) * 4},

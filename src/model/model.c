@@ -39,7 +39,7 @@ clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t
         m->owned = t;
         m->cap_owned = cap;
     }
-    CLF_TRY(clf_tensor_create(m->ctx, dtype, ndim, shape, out));
+    CLF_TRY(clf_tensor_create(m->wctx ? m->wctx : m->ctx, dtype, ndim, shape, out));
     m->owned[m->n_owned++] = *out;
     return CLF_OK;
 }
@@ -318,7 +318,8 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
     clf_status st = clf__st_tensor_to_f32(t, host);
     clf_dtype dt = ndim == 2 ? m->wdtype : CLF_F32;
     if (st == CLF_OK) st = clf__model_own(m, dt, ndim, want, out);
-    if (st == CLF_OK) st = clf_tensor_write_f32(m->ctx, out, host, (int64_t)n);
+    if (st == CLF_OK)
+        st = clf_tensor_write_f32(clf_buffer_context(out->buffer), out, host, (int64_t)n);
     clf__free(host);
     return st;
 }
@@ -373,6 +374,7 @@ static clf_status load_weights(loader *L)
     const char *const *dec_pre = c->kind == CLF_MODEL_DECODER ? GPT_PRE : DEC_PRE;
     char name[256];
 
+    m->wctx = CLF__ENC_CTX(m); /* placement: encoder weights on the encoder's device */
     if (has_enc) {
         static const char *const emb[] = {"embed.weight", "src_embed.weight",
                                           "encoder.embed_tokens.weight", NULL};
@@ -403,6 +405,7 @@ static clf_status load_weights(loader *L)
             CLF_TRY(load_w(L, ROOT, "classifier.bias", 0, 1, c->n_classes, 0, !L->st, &m->cls_b));
         }
     }
+    m->wctx = NULL;
     if (has_dec) {
         static const char *const emb[] = {"tgt_embed.weight", "wte.weight", "embed.weight",
                                           "decoder.embed_tokens.weight", NULL};
@@ -506,6 +509,7 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, const cha
         if (m->cfg.embedding_scale == 0) m->cfg.embedding_scale = 1.0f;
         s = check_config(&L, &m->cfg);
     }
+    if (s == CLF_OK) s = clf__placement_setup(m, &p);
     if (s == CLF_OK) {
         m->head_dim = m->cfg.d_model / m->cfg.n_heads;
         int64_t P = m->cfg.max_positions;
@@ -517,7 +521,9 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, const cha
         if (lim > 0 && !p.max_target_len && m->max_tgt > lim) m->max_tgt = lim;
         s = load_weights(&L);
     }
+    m->wctx = NULL;
     if (s == CLF_OK) s = alloc_state(m);
+    if (s == CLF_OK) s = clf__placement_init(m);
     clf__safetensors_free(st);
     if (s != CLF_OK) {
         /* Keep the message: freeing does not touch the context's error. */
@@ -575,6 +581,7 @@ void clf_model_free(clf_model *m)
     clf__free(m->h_pool);
     clf__free(m->h_step_ids);
     clf__free(m->h_step_lens);
+    clf__free(m->h_mem);
     clf__free(m);
 }
 

@@ -36,7 +36,9 @@ typedef struct clf__step {
 #define CLF__MAX_STEPS 6
 
 struct clf_model {
-    clf_context *ctx;
+    clf_context *ctx;  /* the decoder's device (and everything when not split) */
+    clf_context *ectx; /* the encoder's device (params.encoder_ctx); == ctx when not split */
+    clf_context *wctx; /* where clf__model_own allocates now; NULL = ctx (load) */
     clf_model_config cfg;
     clf_dtype wdtype;
     int64_t max_batch, max_src, max_tgt;
@@ -82,6 +84,13 @@ struct clf_model {
     int32_t *h_step_ids;  /* (max_batch * max(max_src, max_tgt)) */
     int32_t *h_step_lens; /* (max_batch) */
     bool enc_pending, step_pending;
+
+    /* Placement boundary (ectx != ctx, encoder-decoder): the encoder output
+     * staged on the host (max_batch * max_src * D) and its copy on ctx;
+     * mem_pending: the non-blocking write from h_mem may not have run yet. */
+    float *h_mem;
+    clf_tensor mem_x;
+    bool mem_pending;
 };
 
 /* model.c: a tensor owned by the model. */
@@ -93,6 +102,17 @@ clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t
  * deterministic from seed and name. */
 void clf__random_values(uint64_t seed, const char *name, int ndim, int64_t fan_in, size_t n,
                         float *out);
+
+/* placement.c: the boundary between the encoder's and the decoder's
+ * devices. The encoder's context (ectx unset = ctx, e.g. random models). */
+#define CLF__ENC_CTX(m) ((m)->ectx ? (m)->ectx : (m)->ctx)
+/* Validates params->encoder_ctx against the config and sets m->ectx. */
+clf_status clf__placement_setup(clf_model *m, const clf_model_params *p);
+/* Allocates the boundary staging (after the weights, on ctx). */
+clf_status clf__placement_init(clf_model *m);
+/* The encoder output rows [0, rows) as a tensor on the decoder's context:
+ * the encoder graph's own tensor when not split, else copied across. */
+clf_status clf__placement_memory(clf_model *m, int64_t rows, clf_tensor *out);
 
 /* stack.c */
 clf_status clf__build_encoder(clf_model *m);

@@ -252,7 +252,7 @@ clf_status clf__build_encoder(clf_model *m)
 {
     if (m->eg) return CLF_OK;
     clf_graph_params gp = {{m->max_batch, m->max_src, 0}};
-    CLF_TRY(clf_graph_create(m->ctx, &gp, &m->eg));
+    CLF_TRY(clf_graph_create(CLF__ENC_CTX(m), &gp, &m->eg)); /* placement.c */
     sb s = {m, m->eg, clf_dim_mul(SYM(CLF_SYM_B), SYM(CLF_SYM_S)), SYM(CLF_SYM_B), SYM(CLF_SYM_S)};
     clf_status st = encoder_nodes(m, &s);
     if (st == CLF_OK) st = clf_graph_compile(m->eg);
