@@ -226,6 +226,317 @@ attn_flash(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_s
 }
 
 // ---------------------------------------------------------------------------------------------
+// attn_flash_cpu — the CPU (PoCL) variant of attn_flash: same arguments, same semantics, no
+// local memory, no barrier.
+//
+// Launch: global = (ceil(q_len / (FLASH_Q * FLASH_G)), n_heads, batch), any local size (the
+// host uses 1; work-items past the last query block return at once).
+// One work-item computes FLASH_Q * FLASH_G consecutive output rows q0 .. of one (batch, head)
+// (rows past q_len repeat row q_len - 1 and are not stored), with its scaled q rows and float
+// accumulators in private memory. It walks the keys in chunks of FLASH_KC (K and V of a chunk
+// stay in L2), each chunk against its FLASH_G blocks of FLASH_Q rows, each block in steps of 8
+// keys read straight from global memory (a step's 8 K rows stay in L1 for the block):
+//   scores   S (FLASH_Q x 8) = Q K^T as register-blocked dot products (2 rows x 4 keys = 8
+//            floatV accumulators over head_dim, like clf_gemm_reg with TRANS_B=1), reduced
+//            four at a time into float4s, so each row's 8 scores end up in one float8;
+//   softmax  per row: one max, one vectorised exp2 (polynomial) for 8 keys, online rescale;
+//   P V      acc (FLASH_Q x HEAD_DIM) += P V as outer products, 2 floatV columns x FLASH_Q rows
+//            of accumulators at a time, each loaded once per step (with the rescale folded in).
+// PoCL runs the work-items of a group one after another, so this is a SIMD micro-kernel per
+// work-item (as clf_gemm_reg): speed comes from the explicit vectors and the unrolled blocks.
+// Keys past what the work-item's last row may see are never read (causal tile skipping falls
+// out per work-item); key indices inside the last step are clamped to that bound and masked.
+// Build options: FLASH_Q (even, 2 .. 8), FLASH_G (>= 1), FLASH_KC (a multiple of 8).
+// Preconditions and extensions: as attn_flash.
+// ---------------------------------------------------------------------------------------------
+#ifndef FLASH_Q
+#define FLASH_Q 4
+#endif
+#ifndef FLASH_G
+#define FLASH_G 1
+#endif
+#ifndef FLASH_KC
+#define FLASH_KC 256
+#endif
+#if FLASH_G < 1 || FLASH_KC < 8 || (FLASH_KC % 8) != 0
+#error "attention.cl: FLASH_G must be >= 1 and FLASH_KC a positive multiple of 8"
+#endif
+#if FLASH_Q < 2 || FLASH_Q > 8 || (FLASH_Q % 2) != 0
+#error "attention.cl: FLASH_Q must be 2, 4, 6 or 8"
+#endif
+
+#if STORAGE_F16 && defined(CLF_DEVICE_CPU) && CLF_DEVICE_CPU
+// PoCL: vload_halfN / vstore_halfN fault on global addresses that are not N*2-byte aligned;
+// move the bits as one unaligned ushortN and convert in (aligned) private memory (F16C).
+typedef ATTN_CAT(ushort, VEC) __attribute__((aligned(2))) attn_ushortV_u;
+inline floatV attn_cpu_loadv(const __global half *p)
+{
+    const ATTN_CAT(ushort, VEC) u = *(const __global attn_ushortV_u *)p;
+    return ATTN_CAT(vload_half, VEC)(0, (const __private half *)&u);
+}
+inline void attn_cpu_storev(const floatV v, __global half *p)
+{
+    ATTN_CAT(ushort, VEC) u;
+    ATTN_CAT(vstore_half, VEC)(v, 0, (__private half *)&u); // default rounding: to nearest even
+    *(__global attn_ushortV_u *)p = u;
+}
+#define ATTN_CPU_LOADV(p) attn_cpu_loadv(p)
+#define ATTN_CPU_STOREV(v, p) attn_cpu_storev((v), (p))
+#else
+#define ATTN_CPU_LOADV(p) ATTN_LOADV(p)
+#define ATTN_CPU_STOREV(v, p) ATTN_STOREV((v), (p))
+#endif
+
+// (sum a0, sum a1, sum a2, sum a3) of four floatV: a transposing add tree.
+inline float4 attn_hsum4(floatV a0, floatV a1, floatV a2, floatV a3)
+{
+#if VEC == 4
+    const float8 r = (float8)(a0.even, a1.even, a2.even, a3.even) +
+                     (float8)(a0.odd, a1.odd, a2.odd, a3.odd);
+#else
+#if VEC == 16
+    const float8 b0 = a0.lo + a0.hi, b1 = a1.lo + a1.hi, b2 = a2.lo + a2.hi, b3 = a3.lo + a3.hi;
+#else
+    const float8 b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+#endif
+    const float8 r01 = (float8)(b0.even, b1.even) + (float8)(b0.odd, b1.odd);
+    const float8 r23 = (float8)(b2.even, b3.even) + (float8)(b2.odd, b3.odd);
+    const float8 r = (float8)(r01.even, r23.even) + (float8)(r01.odd, r23.odd);
+#endif
+    return r.even + r.odd;
+}
+
+// 2^x for x <= 0 in plain FMAs: x = n + f, |f| <= 1/2, 2^f by its degree-7 Taylor polynomial
+// (relative error ~5e-9), 2^n put into the exponent bits. x < -126 (and -inf) gives 0.
+inline float8 attn_exp2_8(const float8 x)
+{
+    const float8 xc = fmax(x, -126.0f);
+    const float8 n = rint(xc);
+    const float8 f = xc - n;
+    float8 p = fma(f, (float8)1.5252733804e-5f, (float8)1.5403530393e-4f);
+    p = fma(p, f, (float8)1.3333558146e-3f);
+    p = fma(p, f, (float8)9.6181291076e-3f);
+    p = fma(p, f, (float8)5.5504108665e-2f);
+    p = fma(p, f, (float8)2.4022650696e-1f);
+    p = fma(p, f, (float8)6.9314718056e-1f);
+    p = fma(p, f, (float8)1.0f);
+    const int8 e = (convert_int8(n) + 127) << 23;
+    return select(p * as_float8(e), (float8)0.0f, x < -126.0f);
+}
+
+inline float attn_hmax8(const float8 a)
+{
+    const float4 b = fmax(a.lo, a.hi);
+    const float2 c = fmax(b.lo, b.hi);
+    return fmax(c.x, c.y);
+}
+
+inline float attn_hsum8(const float8 a)
+{
+    const float4 b = a.lo + a.hi;
+    const float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
+__kernel void
+attn_flash_cpu(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_sh,
+               __global const stor_t *K, ulong k_off, long k_sb, long k_ss, long k_sh,
+               __global const stor_t *V, ulong v_off, long v_sb, long v_ss, long v_sh,
+               __global stor_t *O, ulong o_off, long o_sb, long o_ss, long o_sh,
+               __global const int *key_len, int use_key_len, int q_len, int kv_len, float scale,
+               int causal)
+{
+    const int q0 = (int)get_global_id(0) * (FLASH_Q * FLASH_G);
+    const int h = get_global_id(1);
+    const int b = get_global_id(2);
+    if (q0 >= q_len) // no barrier in this kernel
+        return;
+
+    const int kv_valid = attn_kv_valid(key_len, use_key_len, b, kv_len);
+    __global const stor_t *Kb = K + k_off + b * k_sb + h * k_sh;
+    __global const stor_t *Vb = V + v_off + b * v_sb + h * v_sh;
+
+#define ATTN_FR (FLASH_Q * FLASH_G) // rows per work-item
+    floatV qa_[ATTN_FR * ATTN_HDV];  // row r at r * ATTN_HDV: scaled by scale * log2(e)
+    floatV acc_[ATTN_FR * ATTN_HDV]; // unnormalised output rows
+    int re_[ATTN_FR];                // keys row r may see (non-decreasing in r)
+    float m_[ATTN_FR], l_[ATTN_FR];  // running max (base 2) and sum per row
+#pragma unroll 1
+    for (int r = 0; r < ATTN_FR; ++r) {
+        const int qi = min(q0 + r, q_len - 1);
+        re_[r] = attn_row_end(qi, kv_valid, q_len, kv_len, causal);
+        m_[r] = -INFINITY;
+        l_[r] = 0.0f;
+        __global const stor_t *Qr = Q + q_off + b * q_sb + (long)qi * q_ss + h * q_sh;
+#pragma unroll
+        for (int d4 = 0; d4 < ATTN_HDV; ++d4) {
+            qa_[r * ATTN_HDV + d4] = ATTN_CPU_LOADV(Qr + VEC * d4) * (scale * ATTN_LOG2E);
+            acc_[r * ATTN_HDV + d4] = (floatV)(0.0f);
+        }
+    }
+    const int end_all = max(0, re_[ATTN_FR - 1]); // keys any row of this item may see
+    const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+
+    // Chunks of FLASH_KC keys (K and V of a chunk stay in L2) against every row group.
+    for (int kc = 0; kc < end_all; kc += FLASH_KC)
+#pragma unroll 1
+    for (int g = 0; g < FLASH_G; ++g) {
+    const int end = max(0, re_[g * FLASH_Q + FLASH_Q - 1]); // keys this group may see
+    const int t_end = min(end, kc + FLASH_KC);
+    if (kc >= end)
+        continue;
+    floatV *q = qa_ + g * FLASH_Q * ATTN_HDV;
+    floatV *acc = acc_ + g * FLASH_Q * ATTN_HDV;
+    int re[FLASH_Q];
+    float m[FLASH_Q], l[FLASH_Q];
+#pragma unroll
+    for (int r = 0; r < FLASH_Q; ++r) {
+        re[r] = re_[g * FLASH_Q + r];
+        m[r] = m_[g * FLASH_Q + r];
+        l[r] = l_[g * FLASH_Q + r];
+    }
+
+    for (int t0 = kc; t0 < t_end; t0 += 8) {
+        // ---- scores: s[r] = (q_r . k_{t0+jj}) for jj < 8, base-2 domain
+        float8 s[FLASH_Q];
+#pragma unroll
+        for (int kh = 0; kh < 2; ++kh) {
+            const int j = t0 + 4 * kh;
+            __global const stor_t *k0 = Kb + min(j, end - 1) * k_ss;
+            __global const stor_t *k1 = Kb + min(j + 1, end - 1) * k_ss;
+            __global const stor_t *k2 = Kb + min(j + 2, end - 1) * k_ss;
+            __global const stor_t *k3 = Kb + min(j + 3, end - 1) * k_ss;
+#pragma unroll
+            for (int r = 0; r < FLASH_Q; r += 2) {
+                floatV a0 = (floatV)(0.0f), a1 = a0, a2 = a0, a3 = a0;
+                floatV c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+#pragma unroll 2
+                for (int d4 = 0; d4 < ATTN_HDV; ++d4) {
+                    const floatV x0 = ATTN_CPU_LOADV(k0 + VEC * d4);
+                    const floatV x1 = ATTN_CPU_LOADV(k1 + VEC * d4);
+                    const floatV x2 = ATTN_CPU_LOADV(k2 + VEC * d4);
+                    const floatV x3 = ATTN_CPU_LOADV(k3 + VEC * d4);
+                    const floatV qa = q[r * ATTN_HDV + d4], qb = q[(r + 1) * ATTN_HDV + d4];
+                    a0 = fma(qa, x0, a0);
+                    a1 = fma(qa, x1, a1);
+                    a2 = fma(qa, x2, a2);
+                    a3 = fma(qa, x3, a3);
+                    c0 = fma(qb, x0, c0);
+                    c1 = fma(qb, x1, c1);
+                    c2 = fma(qb, x2, c2);
+                    c3 = fma(qb, x3, c3);
+                }
+                const float4 sa = attn_hsum4(a0, a1, a2, a3);
+                const float4 sc = attn_hsum4(c0, c1, c2, c3);
+                if (kh == 0) {
+                    s[r].lo = sa;
+                    s[r + 1].lo = sc;
+                } else {
+                    s[r].hi = sa;
+                    s[r + 1].hi = sc;
+                }
+            }
+        }
+        // ---- masks: keys j >= re[r] (padding, causal, and the clamped tail of the last step)
+        if (t0 + 8 > re[0]) {
+            const int8 jv = (int8)(t0) + lane;
+#pragma unroll
+            for (int r = 0; r < FLASH_Q; ++r)
+                s[r] = select((float8)(-INFINITY), s[r], jv < (int8)(re[r]));
+        }
+        // ---- online softmax; p[r * 8 + jj] = exp2(s - new max) (0 for masked keys)
+        float p[FLASH_Q * 8];
+        float dm[8], alpha[8];
+#pragma unroll
+        for (int r = 0; r < FLASH_Q; ++r) {
+            const float mx = fmax(m[r], attn_hmax8(s[r]));
+            // mx == -inf: nothing visible yet; subtract 0 instead (p = 0, alpha = 0, no NaN)
+            const float mb = mx > -INFINITY ? mx : 0.0f;
+            const float8 pr = attn_exp2_8(s[r] - mb);
+            vstore8(pr, r, p);
+            dm[r] = m[r] - mb;
+            m[r] = mx;
+            s[r] = pr;
+        }
+#pragma unroll
+        for (int r = FLASH_Q; r < 8; ++r)
+            dm[r] = 0.0f;
+        vstore8(attn_exp2_8(vload8(0, dm)), 0, alpha); // 0 when the old max was -inf
+#pragma unroll
+        for (int r = 0; r < FLASH_Q; ++r)
+            l[r] = fma(l[r], alpha[r], attn_hsum8(s[r]));
+        // ---- acc = acc * alpha + P V, two floatV columns of all rows at a time
+        __global const stor_t *vr[8];
+#pragma unroll
+        for (int jj = 0; jj < 8; ++jj)
+            vr[jj] = Vb + min(t0 + jj, end - 1) * v_ss;
+        // a rolled loop: acc stays in (L1) memory, each column pair loaded and stored once
+#pragma unroll 1
+        for (int d4 = 0; d4 + 1 < ATTN_HDV; d4 += 2) {
+            floatV o0[FLASH_Q], o1[FLASH_Q];
+#pragma unroll
+            for (int r = 0; r < FLASH_Q; ++r) {
+                o0[r] = acc[r * ATTN_HDV + d4] * alpha[r];
+                o1[r] = acc[r * ATTN_HDV + d4 + 1] * alpha[r];
+            }
+#pragma unroll
+            for (int jj = 0; jj < 8; ++jj) {
+                const floatV y0 = ATTN_CPU_LOADV(vr[jj] + VEC * d4);
+                const floatV y1 = ATTN_CPU_LOADV(vr[jj] + VEC * (d4 + 1));
+#pragma unroll
+                for (int r = 0; r < FLASH_Q; ++r) {
+                    const floatV pj = (floatV)(p[r * 8 + jj]);
+                    o0[r] = fma(pj, y0, o0[r]);
+                    o1[r] = fma(pj, y1, o1[r]);
+                }
+            }
+#pragma unroll
+            for (int r = 0; r < FLASH_Q; ++r) {
+                acc[r * ATTN_HDV + d4] = o0[r];
+                acc[r * ATTN_HDV + d4 + 1] = o1[r];
+            }
+        }
+#if ATTN_HDV % 2
+        {
+            const int d4 = ATTN_HDV - 1;
+            floatV o0[FLASH_Q];
+#pragma unroll
+            for (int r = 0; r < FLASH_Q; ++r)
+                o0[r] = acc[r * ATTN_HDV + d4] * alpha[r];
+#pragma unroll
+            for (int jj = 0; jj < 8; ++jj) {
+                const floatV y0 = ATTN_CPU_LOADV(vr[jj] + VEC * d4);
+#pragma unroll
+                for (int r = 0; r < FLASH_Q; ++r)
+                    o0[r] = fma((floatV)(p[r * 8 + jj]), y0, o0[r]);
+            }
+#pragma unroll
+            for (int r = 0; r < FLASH_Q; ++r)
+                acc[r * ATTN_HDV + d4] = o0[r];
+        }
+#endif
+    }
+#pragma unroll
+    for (int r = 0; r < FLASH_Q; ++r) {
+        m_[g * FLASH_Q + r] = m[r];
+        l_[g * FLASH_Q + r] = l[r];
+    }
+    }
+
+#pragma unroll 1
+    for (int r = 0; r < ATTN_FR; ++r) {
+        if (q0 + r < q_len) {
+            const float inv = l_[r] > 0.0f ? 1.0f / l_[r] : 0.0f;
+            __global stor_t *Or = O + o_off + b * o_sb + (long)(q0 + r) * o_ss + h * o_sh;
+#pragma unroll
+            for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+                ATTN_CPU_STOREV(acc_[r * ATTN_HDV + d4] * inv, Or + VEC * d4);
+        }
+    }
+#undef ATTN_FR
+}
+
+// ---------------------------------------------------------------------------------------------
 // attn_decode_partial — pass 1 of split-K ("flash-decoding") attention for small q_len.
 //
 // Launch: global = (n_splits * DEC_WG, n_heads, batch * q_len), local = (DEC_WG, 1, 1).

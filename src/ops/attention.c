@@ -13,6 +13,8 @@
 /* Tile configuration for the device in hand. */
 typedef struct attn_config {
     int vec, block_m, block_n, dec_wg;
+    int cpu_flash; /* > 0: attn_flash_cpu with FLASH_Q = cpu_flash query rows per work-item
+                    * (no local memory) instead of attn_flash */
 } attn_config;
 
 static attn_config pick_config(const clf_context *ctx, int64_t hd)
@@ -22,9 +24,9 @@ static attn_config pick_config(const clf_context *ctx, int64_t hd)
     if (d->device_class == CLF_DEVICE_CPU) {
         /* PoCL does not vectorise these kernels across work-items: the speed
          * comes from explicit float vectors of the native width (AVX2: 8). */
-        c = (attn_config){d->native_vector_float >= 8 ? 8 : 4, 32, 32, 16};
+        c = (attn_config){d->native_vector_float >= 8 ? 8 : 4, 32, 32, 16, 4};
     } else {
-        c = (attn_config){4, 64, hd <= 80 ? 32 : 16, hd <= 80 ? 64 : 32};
+        c = (attn_config){4, 64, hd <= 80 ? 32 : 16, hd <= 80 ? 64 : 32, 0};
     }
     if (hd % c.vec) c.vec = 4;
     /* Fit the device's local memory and work-group limits. */
@@ -143,8 +145,22 @@ static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
     attn_config c = pick_config(ctx, pr->hd);
     char opts[256];
     options(opts, sizeof opts, pr->hd, pr->q->dtype, &c);
+    /* attn_flash_cpu: FLASH_G groups of FLASH_Q rows per work-item (about 2048 floats of
+     * accumulators), walked against chunks of FLASH_KC keys (K + V of a chunk ~128 KiB, so
+     * they stay in L2 while every group of the work-item uses them). */
+    int fg = 1;
+    if (c.cpu_flash) {
+        fg = (int)(2048 / (c.cpu_flash * pr->hd));
+        if (fg < 1) fg = 1;
+        int kc = (int)(16384 / pr->hd) / 8 * 8;
+        if (kc < 8) kc = 8;
+        size_t n = strlen(opts);
+        snprintf(opts + n, sizeof opts - n, " -DFLASH_Q=%d -DFLASH_G=%d -DFLASH_KC=%d",
+                 c.cpu_flash, fg, kc);
+    }
+    const char *name = c.cpu_flash ? "attn_flash_cpu" : "attn_flash";
     cl_kernel k;
-    CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_flash", &k));
+    CLF_TRY(clf__kernel_get(ctx, "attention", opts, name, &k));
     view_arg va[4];
     tail_arg ta;
     clf__karg args[26];
@@ -153,10 +169,17 @@ static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
     view_args(pr->v, &va[2], &args[10]);
     view_args(pr->o, &va[3], &args[15]);
     tail_args(pr, &ta, &args[20]);
-    CLF_TRY(clf__set_args(ctx, k, "attn_flash", args, CLF_ARRAY_LEN(args)));
+    CLF_TRY(clf__set_args(ctx, k, name, args, CLF_ARRAY_LEN(args)));
     size_t local[3] = {(size_t)c.block_m, 1, 1};
     size_t global[3] = {clf__round_up((size_t)pr->lq, local[0]), (size_t)pr->h, (size_t)pr->b};
-    return clf__launch(ctx, k, "attn_flash", 3, global, local);
+    if (c.cpu_flash) {
+        /* One work-item = FLASH_G * FLASH_Q query rows (tens of microseconds of work at
+         * least), so one item per work-group balances the cores best. */
+        size_t items = (size_t)((pr->lq + c.cpu_flash * fg - 1) / (c.cpu_flash * fg));
+        local[0] = 1;
+        global[0] = clf__round_up(items, local[0]);
+    }
+    return clf__launch(ctx, k, name, 3, global, local);
 }
 
 /* Splits so that every compute unit has work, but each split keeps enough
