@@ -24,6 +24,9 @@
 //   -DBLOCK_M=n         attn_flash: queries per work-group = local size (default 32)
 //   -DBLOCK_N=n         attn_flash: keys per K/V tile staged in local memory (default 32)
 //   -DDEC_WG=n          attn_decode_partial: work-group size (default 16)
+//   -DATTN_INDIRECT=0|1 attn_decode_partial: 1 adds a cache-row table argument (rows, r_off,
+//                       r_sb): key j of batch entry b is read from K/V batch row
+//                       rows[r_off + b * r_sb + j] (beam search cache indirection). Default 0.
 //
 // Needs OpenCL C 1.2 and no extension. Every work-item of a work-group reaches every barrier:
 // bounds are guarded, nobody returns early (some PoCL versions miscompile early exits before a
@@ -54,6 +57,9 @@
 #endif
 #ifndef DEC_WG
 #define DEC_WG 16
+#endif
+#ifndef ATTN_INDIRECT
+#define ATTN_INDIRECT 0
 #endif
 
 #define ATTN_HDV (HEAD_DIM / VEC)
@@ -551,6 +557,9 @@ attn_flash_cpu(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long
 //   HEAD_DIM       m, the max of the base-2 scores s_j = scale * log2(e) * q.k_j (-inf if none)
 //   HEAD_DIM + 1   l = sum_j exp2(s_j - m) (0 if no key)
 // Local memory: (DEC_WG * (HEAD_DIM + 2) + HEAD_DIM) floats.
+// ATTN_INDIRECT=1 (cache indirection, as in FasterTransformer's beam search): key j of batch
+// entry b comes from K/V batch row rows[r_off + b * r_sb + j] instead of row b; entries are
+// clamped to 0 .. batch-1, so a bad table gives wrong keys, never an out-of-bounds read.
 // Preconditions: n_splits >= 1, q_len >= 1, part holds
 // batch * q_len * n_heads * n_splits * (HEAD_DIM + 2) floats.
 // Extensions: none.
@@ -560,7 +569,12 @@ attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss,
                     __global const stor_t *K, ulong k_off, long k_sb, long k_ss, long k_sh,
                     __global const stor_t *V, ulong v_off, long v_sb, long v_ss, long v_sh,
                     __global float *part, __global const int *key_len, int use_key_len,
-                    int q_len, int kv_len, float scale, int causal, int n_splits)
+                    int q_len, int kv_len, float scale, int causal, int n_splits
+#if ATTN_INDIRECT
+                    ,
+                    __global const int *rows, ulong r_off, long r_sb
+#endif
+)
 {
     __local float qs[HEAD_DIM];           // the query, times scale * log2(e)
     __local float red[DEC_WG * HEAD_DIM]; // (DEC_WG, HEAD_DIM) per-item accumulators
@@ -582,8 +596,15 @@ attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss,
     const int j1 = min(row_end, j0 + chunk);
 
     __global const stor_t *Qr = Q + q_off + b * q_sb + (long)qi * q_ss + h * q_sh;
+#if ATTN_INDIRECT
+    __global const int *Rb = rows + r_off + b * r_sb;
+    const int last_b = (int)(get_global_size(2) / q_len) - 1;
+    __global const stor_t *Kb = K + k_off + h * k_sh;
+    __global const stor_t *Vb = V + v_off + h * v_sh;
+#else
     __global const stor_t *Kb = K + k_off + b * k_sb + h * k_sh;
     __global const stor_t *Vb = V + v_off + b * v_sb + h * v_sh;
+#endif
 
     for (int d = lid; d < HEAD_DIM; d += DEC_WG)
         qs[d] = ATTN_LOAD1(Qr + d) * (scale * ATTN_LOG2E);
@@ -596,8 +617,14 @@ attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss,
     float m = -INFINITY, l = 0.0f;
 
     for (int j = j0 + lid; j < j1; j += DEC_WG) {
+#if ATTN_INDIRECT
+        const long rb = clamp(Rb[j], 0, last_b);
+        __global const stor_t *Kr = Kb + rb * k_sb + j * k_ss;
+        __global const stor_t *Vr = Vb + rb * v_sb + j * v_ss;
+#else
         __global const stor_t *Kr = Kb + j * k_ss;
         __global const stor_t *Vr = Vb + j * v_ss;
+#endif
         floatV a = (floatV)(0.0f);
 #pragma unroll
         for (int d4 = 0; d4 < ATTN_HDV; ++d4)

@@ -12,7 +12,8 @@
  * The output view sits in a bigger buffer: NaN inside before the run,
  * sentinels around it checked unchanged after. Also: decode == fused,
  * padding never changes real tokens, 2048 x 2048 fused without a score-sized
- * allocation, error paths.
+ * allocation, error paths, cache indirection (cache_rows) == the direct
+ * decode on the gathered cache, bitwise.
  *
  * Thresholds (NMSE against float64 fed the same, f16-rounded, inputs):
  * 5e-6 f32 (TESTING.md's attention bound; the f32 kernels reach ~1e-14, the
@@ -577,6 +578,156 @@ Test(attention, bad_arguments_return_the_documented_status_naming_the_op)
         clf_context_free(other);
         clf_tensor *all[] = {&q,  &k,  &o,  &kb, &kh,  &obad, &k16, &qi,
                              &q6, &k6, &o6, &kl, &kl3, &klf,  &big};
+        for (size_t i = 0; i < LEN(all); i++)
+            clf_tensor_free(all[i]);
+    }
+}
+
+/* Cache indirection (beam search): attention through a random cache_rows
+ * table equals attention on the cache gathered by that table. The table is a
+ * (B, Lk) slice of a (B, capacity) tensor, the caches have spare capacity,
+ * a few entries are out of range (clamped to 0 and B-1, as documented). The
+ * indirect kernel does the direct one's arithmetic on the same values, so the
+ * results must be bitwise equal. f32 and f16, with and without a padding
+ * mask, one and several queries; AUTO with Lq > 8 takes the decode path too. */
+Test(attention, cache_rows_indirect_decode_equals_direct_decode_on_the_gathered_cache)
+{
+    static const struct {
+        int64_t b, lq, lk, h, d;
+        int causal, pad;
+        clf_attn_impl impl;
+    } C[] = {
+        {4, 1, 37, 2, 64, 1, 0, CLF_ATTN_DECODE}, {3, 1, 300, 3, 32, 1, 1, CLF_ATTN_AUTO},
+        {2, 3, 20, 2, 80, 1, 1, CLF_ATTN_DECODE}, {3, 13, 29, 1, 64, 1, 0, CLF_ATTN_AUTO},
+        {1, 1, 9, 4, 128, 0, 0, CLF_ATTN_DECODE},
+    };
+    EACH_DEVICE(ctx)
+    {
+        for (int dti = 0; dti < 2; dti++)
+            for (int ci = 0; ci < (int)LEN(C); ci++) {
+                const clf_dtype dt = dti ? CLF_F16 : CLF_F32;
+                const int64_t B = C[ci].b, Lq = C[ci].lq, Lk = C[ci].lk, H = C[ci].h, D = C[ci].d;
+                const int64_t cap = Lk + 5, row = H * D;
+                clft_rng r = clft_rng_make(SEED, (uint64_t)(7000 + 10 * ci + dti));
+                const size_t nq = (size_t)(B * Lq * row), nc = (size_t)(B * cap * row),
+                             ng = (size_t)(B * Lk * row);
+                float *q = malloc(nq * sizeof *q), *kc = malloc(nc * sizeof *kc),
+                      *vc = malloc(nc * sizeof *vc), *kg = malloc(ng * sizeof *kg),
+                      *vg = malloc(ng * sizeof *vg), *o1 = malloc(nq * sizeof *o1),
+                      *o2 = malloc(nq * sizeof *o2);
+                int32_t *rows = malloc((size_t)(B * cap) * sizeof *rows), kl[4];
+                cr_assert(q && kc && vc && kg && vg && o1 && o2 && rows);
+                clft_fill_uniform(&r, q, nq, -1, 1);
+                clft_fill_uniform(&r, kc, nc, -1, 1);
+                clft_fill_uniform(&r, vc, nc, -1, 1);
+                for (int64_t i = 0; i < B * cap; i++)
+                    rows[i] = (int32_t)(clft_next(&r) % (uint64_t)B);
+                rows[0] = -1;                  /* clamped to 0 */
+                rows[Lk - 1] = (int32_t)B + 5; /* clamped to B - 1 */
+                for (int64_t b = 0; b < B; b++) {
+                    kl[b] = (int32_t)(1 + clft_next(&r) % (uint64_t)Lk);
+                    for (int64_t j = 0; j < Lk; j++) {
+                        int32_t src = rows[b * cap + j];
+                        src = src < 0 ? 0 : src >= B ? (int32_t)B - 1 : src;
+                        memcpy(kg + (b * Lk + j) * row, kc + (src * cap + j) * row,
+                               (size_t)row * sizeof *kg);
+                        memcpy(vg + (b * Lk + j) * row, vc + (src * cap + j) * row,
+                               (size_t)row * sizeof *vg);
+                    }
+                }
+                clf_tensor tq, tkc, tvc, tkg, tvg, to1, to2, trows, tkl, kv_k, kv_v, rs;
+                const int64_t sq[4] = {B, Lq, H, D}, sc[4] = {B, cap, H, D}, sg[4] = {B, Lk, H, D};
+                cr_assert_eq(clf_tensor_create(ctx, dt, 4, sq, &tq), CLF_OK);
+                cr_assert_eq(clf_tensor_create(ctx, dt, 4, sc, &tkc), CLF_OK);
+                cr_assert_eq(clf_tensor_create(ctx, dt, 4, sc, &tvc), CLF_OK);
+                cr_assert_eq(clf_tensor_create(ctx, dt, 4, sg, &tkg), CLF_OK);
+                cr_assert_eq(clf_tensor_create(ctx, dt, 4, sg, &tvg), CLF_OK);
+                cr_assert_eq(clf_tensor_create(ctx, dt, 4, sq, &to1), CLF_OK);
+                cr_assert_eq(clf_tensor_create(ctx, dt, 4, sq, &to2), CLF_OK);
+                cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 2, (int64_t[]){B, cap}, &trows),
+                             CLF_OK);
+                cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 1, (int64_t[]){B}, &tkl), CLF_OK);
+                cr_assert_eq(clf_tensor_write_f32(ctx, &tq, q, (int64_t)nq), CLF_OK);
+                cr_assert_eq(clf_tensor_write_f32(ctx, &tkc, kc, (int64_t)nc), CLF_OK);
+                cr_assert_eq(clf_tensor_write_f32(ctx, &tvc, vc, (int64_t)nc), CLF_OK);
+                cr_assert_eq(clf_tensor_write_f32(ctx, &tkg, kg, (int64_t)ng), CLF_OK);
+                cr_assert_eq(clf_tensor_write_f32(ctx, &tvg, vg, (int64_t)ng), CLF_OK);
+                cr_assert_eq(clf_tensor_write(ctx, &trows, rows, (size_t)(B * cap) * 4, true),
+                             CLF_OK);
+                cr_assert_eq(clf_tensor_write(ctx, &tkl, kl, (size_t)B * 4, true), CLF_OK);
+                cr_assert_eq(clf_tensor_slice(&tkc, 1, 0, Lk, &kv_k), CLF_OK);
+                cr_assert_eq(clf_tensor_slice(&tvc, 1, 0, Lk, &kv_v), CLF_OK);
+                cr_assert_eq(clf_tensor_slice(&trows, 1, 0, Lk, &rs), CLF_OK);
+                clf_attention_params p1 = {.causal = C[ci].causal != 0,
+                                           .key_lens = C[ci].pad ? &tkl : NULL,
+                                           .impl = C[ci].impl,
+                                           .cache_rows = &rs};
+                clf_attention_params p2 = p1;
+                p2.cache_rows = NULL;
+                p2.impl = CLF_ATTN_DECODE;
+                cr_assert_eq(clf_attention(ctx, &tq, &kv_k, &kv_v, &to1, &p1), CLF_OK, "%s",
+                             clf_context_last_error(ctx));
+                cr_assert_eq(clf_attention(ctx, &tq, &tkg, &tvg, &to2, &p2), CLF_OK, "%s",
+                             clf_context_last_error(ctx));
+                cr_assert_eq(clf_tensor_read_f32(ctx, &to1, o1, (int64_t)nq), CLF_OK);
+                cr_assert_eq(clf_tensor_read_f32(ctx, &to2, o2, (int64_t)nq), CLF_OK);
+                double mx = 0;
+                for (size_t i = 0; i < nq; i++) {
+                    cr_assert(o1[i] == o2[i],
+                              "cache_rows %s case %d: element %zu: indirect %.9g, direct on the "
+                              "gathered cache %.9g (seed %llu)",
+                              clf_dtype_name(dt), ci, i, o1[i], o2[i], SEED);
+                    mx = fmax(mx, fabs(o1[i]));
+                }
+                cr_assert(mx > 0, "cache_rows case %d: all zeros", ci);
+                clf_tensor *all[] = {&tq, &tkc, &tvc, &tkg, &tvg, &to1, &to2, &trows, &tkl};
+                for (size_t i = 0; i < LEN(all); i++)
+                    clf_tensor_free(all[i]);
+                free(q), free(kc), free(vc), free(kg), free(vg), free(o1), free(o2), free(rows);
+            }
+    }
+}
+
+Test(attention, cache_rows_of_a_wrong_shape_or_dtype_or_impl_are_errors)
+{
+    EACH_DEVICE(ctx)
+    {
+        clf_tensor q, k, o, r, r_long, r_batch, r_f32, r_1d, r_wide, r_gap;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){2, 1, 3, 32}, &q), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){2, 7, 3, 32}, &k), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){2, 1, 3, 32}, &o), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 2, (int64_t[]){2, 7}, &r), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 2, (int64_t[]){2, 8}, &r_long), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 2, (int64_t[]){3, 7}, &r_batch), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){2, 7}, &r_f32), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 1, (int64_t[]){14}, &r_1d), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 2, (int64_t[]){2, 14}, &r_wide), CLF_OK);
+        /* (2, 7) with a key stride of 2: the key axis is not contiguous. */
+        cr_assert_eq(clf_tensor_view(&r_wide, 2, (int64_t[]){2, 7}, (int64_t[]){14, 2}, 0, &r_gap),
+                     CLF_OK);
+        cr_assert_eq(clf_tensor_fill(ctx, &r, 1.0f), CLF_OK);
+#define EXPECT(call, status) expect_error(ctx, (call), (status), "clf_attention", #call)
+        clf_attention_params p = {.impl = CLF_ATTN_DECODE, .cache_rows = &r_long};
+        EXPECT(clf_attention(ctx, &q, &k, &k, &o, &p), CLF_ERR_SHAPE);
+        p.cache_rows = &r_batch;
+        EXPECT(clf_attention(ctx, &q, &k, &k, &o, &p), CLF_ERR_SHAPE);
+        p.cache_rows = &r_1d;
+        EXPECT(clf_attention(ctx, &q, &k, &k, &o, &p), CLF_ERR_SHAPE);
+        p.cache_rows = &r_gap;
+        EXPECT(clf_attention(ctx, &q, &k, &k, &o, &p), CLF_ERR_SHAPE);
+        p.cache_rows = &r_f32;
+        EXPECT(clf_attention(ctx, &q, &k, &k, &o, &p), CLF_ERR_DTYPE);
+        p.cache_rows = &r;
+        p.impl = CLF_ATTN_FUSED;
+        EXPECT(clf_attention(ctx, &q, &k, &k, &o, &p), CLF_ERR_UNSUPPORTED);
+        p.impl = CLF_ATTN_UNFUSED;
+        EXPECT(clf_attention(ctx, &q, &k, &k, &o, &p), CLF_ERR_UNSUPPORTED);
+#undef EXPECT
+        p.impl = CLF_ATTN_AUTO;
+        cr_assert_eq(clf_attention(ctx, &q, &k, &k, &o, &p), CLF_OK, "%s",
+                     clf_context_last_error(ctx));
+        cr_assert_eq(clf_context_finish(ctx), CLF_OK, "%s", clf_context_last_error(ctx));
+        clf_tensor *all[] = {&q, &k, &o, &r, &r_long, &r_batch, &r_f32, &r_1d, &r_wide};
         for (size_t i = 0; i < LEN(all); i++)
             clf_tensor_free(all[i]);
     }

@@ -133,6 +133,8 @@ typedef struct clf_graph_attention_params {
     bool causal;
     int32_t key_lens; /* 0 or a (B) i32 tensor */
     clf_attn_impl impl;
+    int32_t cache_rows; /* 0 or a (B, Lk) i32 tensor: K/V row of key j for batch entry b
+                         * (cache indirection, see clf_attention) */
 } clf_graph_attention_params;
 /* out (B, Lq, H, Dh), contiguous, q's dtype. */
 CLF_API clf_status clf_graph_attention(clf_graph *g, int32_t q, int32_t k, int32_t v,

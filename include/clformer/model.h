@@ -251,9 +251,11 @@ typedef struct clf_generate_output {
  * hypothesis (n = step), any other token makes a new alive one, until K alive
  * ones are collected; at the last step the alive ones finish too; stops early
  * when the best finished score lp / n^alpha >= the best alive lp / step^alpha.
- * Finished hypotheses are sorted by score (stable), n_best returned. The
- * cache rows of the surviving beams are gathered by their parent index (one
- * copy per beam per step, through a scratch cache).
+ * Finished hypotheses are sorted by score (stable), n_best returned. The KV
+ * cache is never copied: hypothesis b writes its K/V at cache row b, and an
+ * index table (beam, position) -> cache row, updated from the parent indices
+ * on the host and uploaded with each step, is what the self-attention reads
+ * through (cache indirection, clf_attention_params.cache_rows).
  */
 CLF_API clf_status clf_model_generate(clf_model *m, const int32_t *ids, const int32_t *lengths,
                                       int64_t B, int64_t S, const clf_generate_params *params,

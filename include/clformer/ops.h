@@ -180,6 +180,7 @@ typedef struct clf_attention_params {
     bool causal;                /* query i sees keys j <= i + kv_len - q_len */
     const clf_tensor *key_lens; /* NULL, or (B) i32: keys j >= key_lens[b] are padding */
     clf_attn_impl impl;
+    const clf_tensor *cache_rows; /* NULL, or (B, Lk) i32: K/V row of key j for batch entry b */
 } clf_attention_params;
 
 /* Scaled dot-product multi-head attention. q (B, Lq, H, Dh), k and v
@@ -187,7 +188,15 @@ typedef struct clf_attention_params {
  * strides free, so q, k, v can be slices of one fused QKV projection and k, v
  * views of a KV cache with spare capacity. Cross-attention: Lq != Lk. Head
  * dims 32, 64, 80, 128 (any multiple of 8 up to 256). A query with no visible
- * key gets zeros. */
+ * key gets zeros.
+ *
+ * Cache indirection (beam search): with params->cache_rows, a (B, Lk) i32
+ * tensor (row stride free, Lk axis contiguous), key and value j of batch
+ * entry b are read from batch row cache_rows[b, j] of k and v instead of row
+ * b (entries clamped to 0..B-1), so reordering beams updates this table and
+ * never copies the cache. Runs on the split-key decode kernels whatever the
+ * q_len (impl AUTO or DECODE; FUSED and UNFUSED are CLF_ERR_UNSUPPORTED). A
+ * table of another shape is CLF_ERR_SHAPE, another dtype CLF_ERR_DTYPE. */
 CLF_API clf_status clf_attention(clf_context *ctx, const clf_tensor *q, const clf_tensor *k,
                                  const clf_tensor *v, clf_tensor *o,
                                  const clf_attention_params *params);

@@ -102,7 +102,7 @@ clf_status clf__graph_exec_node(clf_graph *g, int i, int64_t position)
     }
     case CLF__OP_ATTENTION: {
         const clf_graph_attention_params *q = &n->p.attn;
-        clf_attention_params p = {q->scale, q->causal, OPT(3), q->impl};
+        clf_attention_params p = {q->scale, q->causal, OPT(3), q->impl, OPT(4)};
         st = clf_attention(ctx, T(0), T(1), T(2), OUT(0), &p);
         break;
     }

@@ -447,6 +447,7 @@ clf_status clf_graph_attention(clf_graph *g, int32_t q, int32_t k, int32_t v,
     CLF_TRY(use(&b, 1, "k", k, false, FLOATS));
     CLF_TRY(use(&b, 2, "v", v, false, FLOATS));
     CLF_TRY(use(&b, 3, "key_lens", p.key_lens, true, INTS));
+    CLF_TRY(use(&b, 4, "cache_rows", p.cache_rows, true, INTS));
     CLF_TRY(ndim_in(&b, "q", q, 4, 4));
     CLF_TRY(ndim_in(&b, "k", k, 4, 4));
     CLF_TRY(ndim_in(&b, "v", v, 4, 4));
@@ -456,6 +457,10 @@ clf_status clf_graph_attention(clf_graph *g, int32_t q, int32_t k, int32_t v,
         return shape_error(&b, "q (B, Lq, H, Dh) and k (B, Lk, H, Dh) differ in B, H or Dh:", q, k);
     if (p.key_lens && (g->t[p.key_lens].ndim != 1 || !dim_eq(g->t[p.key_lens].shape[0], sq[0])))
         return shape_error(&b, "key_lens must be (B):", p.key_lens, q);
+    if (p.cache_rows &&
+        (g->t[p.cache_rows].ndim != 2 || !dim_eq(g->t[p.cache_rows].shape[0], sq[0]) ||
+         !dim_eq(g->t[p.cache_rows].shape[1], sk[1])))
+        return shape_error(&b, "cache_rows must be (B, Lk) of k:", p.cache_rows, k);
     b.n.p.attn = p;
     return finish_like(&b, q, g->t[q].dtype, out);
 }

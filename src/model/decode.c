@@ -75,14 +75,14 @@ clf_status clf__run_encoder(clf_model *m, const int32_t *ids, const int32_t *len
 }
 
 /* Computes the cross K/V of the last encoder run into the cross states for
- * a step graph of batch `beams * B`: with beams > 1 (B = 1) the memory rows
- * are repeated once per beam first. */
-static clf_status run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams,
+ * a step graph of batch `beams * B` (indirect: beam search's): with beams > 1
+ * (B = 1) the memory rows are repeated once per beam first. */
+static clf_status run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams, bool indirect,
                             const int32_t *lengths)
 {
     int64_t b = B * beams;
     clf__step *st = NULL;
-    CLF_TRY(clf__get_step(m, b, &st));
+    CLF_TRY(clf__get_step(m, b, indirect, &st));
     clf_tensor mem, rep;
     CLF_TRY(clf__placement_memory(m, B * S, &mem)); /* crosses devices when placed apart */
     if (beams > 1) {
@@ -126,10 +126,10 @@ clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *len
         if (B > m->max_batch)
             return clf__error(ctx, CLF_ERR_SHAPE, "clf_model_encode: B = %lld > max_batch %lld",
                               (long long)B, (long long)m->max_batch);
-        if (B >= 1) CLF_TRY(clf__get_step(m, B, &st));
+        if (B >= 1) CLF_TRY(clf__get_step(m, B, false, &st));
     }
     CLF_TRY(clf__run_encoder(m, ids, lengths, B, S, pooling));
-    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) CLF_TRY(run_cross(m, B, S, 1, lengths));
+    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) CLF_TRY(run_cross(m, B, S, 1, false, lengths));
     int64_t D = m->cfg.d_model;
     if (hidden)
         CLF_TRY(clf_graph_read(m->eg, m->e_hidden, hidden, (size_t)(B * S * D) * sizeof(float)));
@@ -145,9 +145,11 @@ clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *len
 
 /* ============================== decoder ============================== */
 
-/* Uploads ids (b, n) and runs the step graph at position: no sync. */
+/* Uploads ids (b, n) and runs the step graph at position: no sync. rows:
+ * NULL (the plain step), or the cache-row table (b, max_tgt) of beam search,
+ * whose first position + n columns go to the indirect step. */
 static clf_status step_enqueue(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
-                               int64_t position, clf__step **out)
+                               int64_t position, const int32_t *rows, clf__step **out)
 {
     clf_context *ctx = m->ctx;
     if (m->cfg.kind == CLF_MODEL_ENCODER)
@@ -167,13 +169,18 @@ static clf_status step_enqueue(clf_model *m, const int32_t *ids, int64_t b, int6
             "clf_model_decode: batch %lld but the last clf_model_encode() had %lld sources",
             (long long)b, (long long)m->enc_B);
     clf__step *st = NULL;
-    CLF_TRY(clf__get_step(m, b, &st));
+    CLF_TRY(clf__get_step(m, b, rows != NULL, &st));
     CLF_TRY(wait_staging(m, m->ctx, m->step_pending));
     memcpy(m->h_step_ids, ids, (size_t)(b * n) * sizeof *ids);
     memcpy(m->h_step_lens, m->src_lens, (size_t)b * sizeof *m->src_lens);
-    clf_graph_binding bind[2] = {{st->ids, NULL, m->h_step_ids, (size_t)(b * n) * 4},
-                                 {st->src_lens, NULL, m->h_step_lens, (size_t)b * 4}};
-    clf_graph_run_params rp = {{0, n, position + n}, position, bind, st->src_lens ? 2 : 1};
+    int64_t T = position + n;
+    for (int64_t i = 0; rows && i < b; i++)
+        memcpy(m->h_step_rows + i * T, rows + i * m->max_tgt, (size_t)T * sizeof *rows);
+    clf_graph_binding bind[3] = {{st->ids, NULL, m->h_step_ids, (size_t)(b * n) * 4},
+                                 {st->src_lens, NULL, m->h_step_lens, (size_t)b * 4},
+                                 {st->cache_rows, NULL, m->h_step_rows, (size_t)(b * T) * 4}};
+    if (!st->src_lens) bind[1] = bind[2];
+    clf_graph_run_params rp = {{0, n, T}, position, bind, 1 + (st->src_lens != 0) + (rows != NULL)};
     CLF_TRY(clf_graph_run(st->g, &rp));
     m->step_pending = true;
     *out = st;
@@ -185,7 +192,7 @@ clf_status clf_model_decode(clf_model *m, const int32_t *ids, int64_t b, int64_t
 {
     if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_decode: NULL model");
     clf__step *st = NULL;
-    CLF_TRY(step_enqueue(m, ids, b, n, position, &st));
+    CLF_TRY(step_enqueue(m, ids, b, n, position, NULL, &st));
     if (logits)
         CLF_TRY(clf_graph_read(st->g, st->logits, logits,
                                (size_t)(b * n * m->cfg.vocab) * sizeof(float)));
@@ -314,7 +321,7 @@ static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
     for (int64_t step = 0; st == CLF_OK && step < g->max_new && alive > 0; step++) {
         st = check_abort(g);
         clf__step *sp = NULL;
-        if (st == CLF_OK) st = step_enqueue(m, g->feed, B, n, pos, &sp);
+        if (st == CLF_OK) st = step_enqueue(m, g->feed, B, n, pos, NULL, &sp);
         if (st == CLF_OK && greedy)
             st = clf_graph_read(sp->g, sp->argmax, g->am, (size_t)(B * n) * 4);
         if (st == CLF_OK && !greedy)
@@ -359,38 +366,36 @@ static int hyp_cmp(const void *pa, const void *pb)
     return (a->order > b->order) - (a->order < b->order);
 }
 
-/* Cache rows 0..K-1, positions [0, len), of every layer become the rows of
- * their parents: one copy per beam into the scratch cache, one copy back. */
-static clf_status reorder_cache(clf_model *m, const int32_t *parent, int64_t K, int64_t len)
-{
-    bool ident = true;
-    for (int64_t i = 0; i < K; i++)
-        ident &= parent[i] == i;
-    if (ident || len == 0) return CLF_OK;
-    int64_t L2 = 2 * (int64_t)m->cfg.decoder_layers, cap = m->max_tgt, D = m->cfg.d_model;
-    int64_t js = m->max_batch * cap * D;
-    int64_t sh3[3] = {L2, len, D}, st3[3] = {js, D, 1};
-    for (int64_t i = 0; i < K; i++) {
-        clf_tensor src, dst;
-        CLF_TRY(clf_tensor_view(&m->kv, 3, sh3, st3, parent[i] * cap * D, &src));
-        CLF_TRY(clf_tensor_view(&m->kv_scratch, 3, sh3, st3, i * cap * D, &dst));
-        CLF_TRY(clf_copy(m->ctx, &src, &dst));
-    }
-    int64_t sh4[4] = {L2, K, len, D}, st4[4] = {js, cap * D, D, 1};
-    clf_tensor src, dst;
-    CLF_TRY(clf_tensor_view(&m->kv_scratch, 4, sh4, st4, 0, &src));
-    CLF_TRY(clf_tensor_view(&m->kv, 4, sh4, st4, 0, &dst));
-    return clf_copy(m->ctx, &src, &dst);
-}
-
 typedef struct beam_ws {
     hyp *alive, *next, *fin;
     int32_t *tokbuf; /* storage for every hypothesis' tokens */
     cand *c;
     double *lsm;
     int32_t *parent;
+    int32_t *rows, *rows_next; /* (K, max_tgt) cache-row tables, see reorder_rows */
     int64_t n_fin, cap_fin, n_tok;
 } beam_ws;
+
+/*
+ * Cache indirection (as in FasterTransformer): rows (K, max_tgt) says which
+ * cache row holds position t of hypothesis b. A step writes the new K/V of
+ * hypothesis b at row b, and the indirect step's attention reads position t
+ * of b from row rows[b][t], so the KV cache is never copied. When the
+ * hypotheses are re-formed from their parents, only the table changes:
+ * rows[b][0, len) = rows[parent[b]][0, len), through the scratch table next
+ * (swapped in). Positions >= len keep their initial value b in both tables
+ * (only [0, len) is ever written, and len grows), which is the row the next
+ * step writes. Cached positions < len are never written again, so a row a
+ * table still points into stays valid after its own hypothesis moved on.
+ */
+static void reorder_rows(beam_ws *w, int64_t K, int64_t cap, int64_t len)
+{
+    for (int64_t b = 0; b < K; b++)
+        memcpy(w->rows_next + b * cap, w->rows + w->parent[b] * cap, (size_t)len * sizeof *w->rows);
+    int32_t *t = w->rows;
+    w->rows = w->rows_next;
+    w->rows_next = t;
+}
 
 static int32_t *tok_alloc(gen *g, beam_ws *w) { return w->tokbuf + (w->n_tok++) * g->max_new; }
 
@@ -405,10 +410,14 @@ static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t
     if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) {
         int64_t len = lengths ? lengths[src] : S;
         int32_t l32 = (int32_t)len;
-        CLF_TRY(clf__get_step(m, K, &(clf__step *){NULL}));
+        CLF_TRY(clf__get_step(m, K, true, &(clf__step *){NULL}));
         CLF_TRY(clf__run_encoder(m, row, &l32, 1, len, CLF_POOL_NONE));
-        CLF_TRY(run_cross(m, 1, len, K, &l32));
+        CLF_TRY(run_cross(m, 1, len, K, true, &l32));
     }
+    int64_t cap = m->max_tgt;
+    for (int64_t b = 0; b < K; b++)
+        for (int64_t t = 0; t < cap; t++)
+            w->rows[b * cap + t] = w->rows_next[b * cap + t] = (int32_t)b;
     w->n_tok = 0;
     w->n_fin = 0;
     int64_t n_alive = 1;
@@ -419,7 +428,7 @@ static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t
     for (int64_t step = 1; step <= g->max_new; step++) {
         CLF_TRY(check_abort(g));
         clf__step *sp = NULL;
-        CLF_TRY(step_enqueue(m, g->feed, K, n, pos, &sp));
+        CLF_TRY(step_enqueue(m, g->feed, K, n, pos, w->rows, &sp));
         CLF_TRY(clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(K * n * V) * sizeof(float)));
         synced(m);
         pos += n;
@@ -476,10 +485,11 @@ static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t
                 best_a = fmax(best_a, w->alive[b].lp / pow((double)step, alpha));
             if (best_f >= best_a) break;
         }
-        /* Rows past the alive ones keep their own (unused) cache rows. */
+        /* Rows past the alive ones keep their own table rows (their
+         * logits are ignored). */
         for (int64_t b = n_alive; b < K; b++)
             w->parent[b] = (int32_t)b;
-        CLF_TRY(reorder_cache(m, w->parent, K, pos));
+        reorder_rows(w, K, cap, pos);
         for (int64_t b = 0; b < K; b++)
             g->feed[b] = b < n_alive ? w->alive[b].toks[w->alive[b].n - 1] : 0;
         n = 1;
@@ -518,8 +528,10 @@ static clf_status gen_beam(gen *g, const int32_t *ids, const int32_t *lengths, i
     w.tokbuf = clf__calloc((size_t)(max_hyp * g->max_new), sizeof *w.tokbuf);
     w.c = clf__malloc((size_t)(K * V) * sizeof *w.c);
     w.parent = clf__calloc((size_t)K, sizeof *w.parent);
+    w.rows = clf__malloc((size_t)(K * m->max_tgt) * sizeof *w.rows);
+    w.rows_next = clf__malloc((size_t)(K * m->max_tgt) * sizeof *w.rows_next);
     clf_status st = CLF_OK;
-    if (!w.alive || !w.next || !w.fin || !w.tokbuf || !w.c || !w.parent)
+    if (!w.alive || !w.next || !w.fin || !w.tokbuf || !w.c || !w.parent || !w.rows || !w.rows_next)
         st = clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_generate: out of memory");
     for (int64_t src = 0; st == CLF_OK && src < g->B; src++)
         st = beam_one(g, &w, ids, lengths, S, src, K);
@@ -529,6 +541,8 @@ static clf_status gen_beam(gen *g, const int32_t *ids, const int32_t *lengths, i
     clf__free(w.tokbuf);
     clf__free(w.c);
     clf__free(w.parent);
+    clf__free(w.rows);
+    clf__free(w.rows_next);
     return st;
 }
 

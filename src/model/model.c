@@ -456,14 +456,14 @@ static clf_status alloc_state(clf_model *m)
     m->h_pool = clf__calloc((size_t)(m->max_batch * m->max_src), sizeof *m->h_pool);
     m->h_step_ids = clf__calloc((size_t)(m->max_batch * mx), sizeof *m->h_step_ids);
     m->h_step_lens = clf__calloc((size_t)m->max_batch, sizeof *m->h_step_lens);
+    m->h_step_rows = clf__calloc((size_t)(m->max_batch * m->max_tgt), sizeof *m->h_step_rows);
     if (!m->src_lens || !m->h_enc_ids || !m->h_enc_lens || !m->h_pool || !m->h_step_ids ||
-        !m->h_step_lens)
+        !m->h_step_lens || !m->h_step_rows)
         return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
     if (c->kind == CLF_MODEL_ENCODER) return CLF_OK;
     int64_t D = c->d_model, L2 = 2 * (int64_t)c->decoder_layers;
     int64_t sh[4] = {L2, m->max_batch, m->max_tgt, D};
     CLF_TRY(clf__model_own(m, CLF_F32, 4, sh, &m->kv));
-    CLF_TRY(clf__model_own(m, CLF_F32, 4, sh, &m->kv_scratch));
     CLF_TRY(clf_tensor_fill(m->ctx, &m->kv, 0.0f));
     if (c->kind == CLF_MODEL_ENCODER_DECODER) {
         int64_t xs[4] = {L2, m->max_batch, m->max_src, D};
@@ -581,6 +581,7 @@ void clf_model_free(clf_model *m)
     clf__free(m->h_pool);
     clf__free(m->h_step_ids);
     clf__free(m->h_step_lens);
+    clf__free(m->h_step_rows);
     clf__free(m->h_mem);
     clf__free(m);
 }

@@ -24,11 +24,14 @@ typedef struct clf__layer_w {
 } clf__layer_w;
 
 /* One compiled decoder step graph for a fixed batch b, with its cross graph
- * (encoder-decoder only). */
+ * (encoder-decoder only). An indirect step (beam search) also takes
+ * cache_rows (b, T) i32: the self-attention reads key/value t of row i from
+ * cache row cache_rows[i, t] (cache indirection); a plain step reads row i. */
 typedef struct clf__step {
     int64_t b;
+    bool indirect;
     clf_graph *g; /* ids (b, S) at the run position -> logits (b*S, V), argmax (b*S) */
-    int32_t ids, src_lens, logits, argmax;
+    int32_t ids, src_lens, cache_rows, logits, argmax;
     clf_graph *cross; /* memory (b*S, D) -> cross K/V states */
     int32_t memory;
 } clf__step;
@@ -60,7 +63,7 @@ struct clf_model {
 
     /* Self-attention caches: kv (2 L, max_batch, max_tgt, D): K of layer l at
      * 2l, V at 2l + 1; a batch-b step uses rows 0..b-1 as (b, cap, H, Dh). */
-    clf_tensor kv, kv_scratch;
+    clf_tensor kv;
     /* Cross K/V: xkv (2 L, max_batch, max_src, D), zero-filled at creation
      * so that masked rows are finite. */
     clf_tensor xkv;
@@ -83,6 +86,7 @@ struct clf_model {
     float *h_pool;        /* (max_batch * max_src) */
     int32_t *h_step_ids;  /* (max_batch * max(max_src, max_tgt)) */
     int32_t *h_step_lens; /* (max_batch) */
+    int32_t *h_step_rows; /* (max_batch * max_tgt): cache_rows of an indirect step */
     bool enc_pending, step_pending;
 
     /* Placement boundary (ectx != ctx, encoder-decoder): the encoder output
@@ -116,8 +120,9 @@ clf_status clf__placement_memory(clf_model *m, int64_t rows, clf_tensor *out);
 
 /* stack.c */
 clf_status clf__build_encoder(clf_model *m);
-/* The step graph (and cross graph) for batch b, built and compiled on first use. */
-clf_status clf__get_step(clf_model *m, int64_t b, clf__step **out);
+/* The step graph (and cross graph) for batch b, plain or indirect (beam
+ * search), built and compiled on first use. */
+clf_status clf__get_step(clf_model *m, int64_t b, bool indirect, clf__step **out);
 /* The view (b, cap, H, Dh) of slot j (2l = K, 2l + 1 = V) of a cache
  * (2L, maxB, cap, D). */
 clf_status clf__cache_view(const clf_model *m, const clf_tensor *cache, int j, int64_t b,

@@ -79,9 +79,10 @@ static clf_status attn_out(sb *s, int32_t o, const clf__attn_w *w, int32_t *y)
 }
 
 /* Self-attention on x (rows, D). With caches (decoder): K/V appended to the
- * states at the run position, attention over [0, T). */
+ * states at the run position, attention over [0, T), through the cache-row
+ * table `rows` (b, T) when it is not 0 (beam search's cache indirection). */
 static clf_status self_attn(sb *s, int32_t x, const clf__attn_w *w, bool causal, int32_t key_lens,
-                            int32_t kc, int32_t vc, int32_t *y)
+                            int32_t kc, int32_t vc, int32_t rows, int32_t *y)
 {
     const clf_model_config *c = &s->m->cfg;
     int32_t qkv, q4, q, k, v, o;
@@ -101,6 +102,7 @@ static clf_status self_attn(sb *s, int32_t x, const clf__attn_w *w, bool causal,
     memset(&ap, 0, sizeof ap);
     ap.causal = causal;
     ap.key_lens = key_lens;
+    ap.cache_rows = rows;
     CLF_TRY(clf_graph_attention(s->g, q, k, v, &ap, &o));
     return attn_out(s, o, w, y);
 }
@@ -132,9 +134,10 @@ static clf_status ffn(sb *s, int32_t x, const clf__layer_w *w, int32_t *y)
     return linear(s, h, &w->w2, &w->b2, CLF_ACT_NONE, y);
 }
 
-/* Per-layer cache ids for a decoder layer: self K/V and cross K/V states. */
+/* Per-layer cache ids for a decoder layer: self K/V and cross K/V states,
+ * and the cache-row table (0 = none). */
 typedef struct layer_io {
-    int32_t kc, vc, xk, xv;
+    int32_t kc, vc, xk, xv, rows;
 } layer_io;
 
 /*
@@ -151,7 +154,8 @@ static clf_status layer(sb *s, const clf__layer_w *w, bool causal, int32_t key_l
     int nf = cross ? 2 : 1; /* index of the FFN's norm */
     int32_t a, h, sum;
     if (!c->norm_first) {
-        CLF_TRY(self_attn(s, *x, &w->sa, causal, key_lens, io ? io->kc : 0, io ? io->vc : 0, &a));
+        CLF_TRY(self_attn(s, *x, &w->sa, causal, key_lens, io ? io->kc : 0, io ? io->vc : 0,
+                          io ? io->rows : 0, &a));
         CLF_TRY(norm(s, a, *x, &w->ng[0], &w->nb[0], &h, NULL));
         if (cross) {
             CLF_TRY(cross_attn(s, h, &w->ca, src_lens, io->xk, io->xv, &a));
@@ -167,7 +171,8 @@ static clf_status layer(sb *s, const clf__layer_w *w, bool causal, int32_t key_l
         CLF_TRY(norm(s, *x, 0, &w->ng[0], &w->nb[0], &h, NULL));
         sum = *x;
     }
-    CLF_TRY(self_attn(s, h, &w->sa, causal, key_lens, io ? io->kc : 0, io ? io->vc : 0, &a));
+    CLF_TRY(self_attn(s, h, &w->sa, causal, key_lens, io ? io->kc : 0, io ? io->vc : 0,
+                      io ? io->rows : 0, &a));
     if (cross) {
         CLF_TRY(norm(s, a, sum, &w->ng[1], &w->nb[1], &h, &sum));
         CLF_TRY(cross_attn(s, h, &w->ca, src_lens, io->xk, io->xv, &a));
@@ -285,10 +290,14 @@ static clf_status step_nodes(clf_model *m, sb *s, clf__step *st)
         clf_dim ls[1] = {s->batch};
         CLF_TRY(clf_graph_input(s->g, "src_lengths", CLF_I32, 1, ls, &st->src_lens));
     }
+    if (st->indirect) {
+        clf_dim rs[2] = {s->batch, SYM(CLF_SYM_T)};
+        CLF_TRY(clf_graph_input(s->g, "cache_rows", CLF_I32, 2, rs, &st->cache_rows));
+    }
     int32_t x, res = 0, y, logits, am;
     CLF_TRY(embed(s, &m->dec_embed, &m->dec_pos, st->ids, true, &x));
     for (int l = 0; l < c->decoder_layers; l++) {
-        layer_io io = {0, 0, 0, 0};
+        layer_io io = {0, 0, 0, 0, st->cache_rows};
         clf_tensor t;
         CLF_TRY(clf__cache_view(m, &m->kv, 2 * l, st->b, m->max_tgt, &t));
         CLF_TRY(clf_graph_state(s->g, "k_cache", &t, &io.kc));
@@ -356,10 +365,10 @@ static clf_status build_step(clf_model *m, clf__step *st)
     return clf_graph_compile(st->cross);
 }
 
-clf_status clf__get_step(clf_model *m, int64_t b, clf__step **out)
+clf_status clf__get_step(clf_model *m, int64_t b, bool indirect, clf__step **out)
 {
     for (int i = 0; i < m->n_steps; i++)
-        if (m->steps[i].b == b) {
+        if (m->steps[i].b == b && m->steps[i].indirect == indirect) {
             m->last_step = i;
             *out = &m->steps[i];
             return CLF_OK;
@@ -375,6 +384,7 @@ clf_status clf__get_step(clf_model *m, int64_t b, clf__step **out)
     clf__step *st = &m->steps[m->n_steps];
     memset(st, 0, sizeof *st);
     st->b = b;
+    st->indirect = indirect;
     clf_status s = build_step(m, st);
     if (s != CLF_OK) {
         clf_graph_free(st->g);

@@ -37,10 +37,13 @@ static attn_config pick_config(const clf_context *ctx, int64_t hd)
     return c;
 }
 
-static void options(char *buf, size_t size, int64_t hd, clf_dtype dt, const attn_config *c)
+static void options(char *buf, size_t size, int64_t hd, clf_dtype dt, const attn_config *c,
+                    bool indirect)
 {
-    snprintf(buf, size, "-DHEAD_DIM=%lld -DSTORAGE_F16=%d -DVEC=%d -DBLOCK_M=%d -DBLOCK_N=%d -DDEC_WG=%d",
-             (long long)hd, dt == CLF_F16, c->vec, c->block_m, c->block_n, c->dec_wg);
+    snprintf(buf, size,
+             "-DHEAD_DIM=%lld -DSTORAGE_F16=%d -DVEC=%d -DBLOCK_M=%d -DBLOCK_N=%d -DDEC_WG=%d%s",
+             (long long)hd, dt == CLF_F16, c->vec, c->block_m, c->block_n, c->dec_wg,
+             indirect ? " -DATTN_INDIRECT=1" : "");
 }
 
 /* The five kernel arguments of one (B, L, H, D) view: buffer, element
@@ -62,6 +65,7 @@ static void view_args(const clf_tensor *t, view_arg *v, clf__karg out[5])
 
 typedef struct attn_problem {
     const clf_tensor *q, *k, *v, *kl;
+    const clf_tensor *rows; /* cache_rows or NULL */
     clf_tensor *o;
     int64_t b, lq, lk, h, hd;
     float scale;
@@ -109,10 +113,19 @@ static clf_status check(clf_context *ctx, const clf_tensor *q, const clf_tensor 
                               "clf_attention: key_lens is %s; expected a whole contiguous (%lld) tensor",
                               clf__desc(p->key_lens, dq), (long long)b);
     }
+    if (p->cache_rows) {
+        const clf_tensor *r = p->cache_rows;
+        CLF_TRY(clf__check_arg(ctx, op, "cache_rows", r, CLF__DT(CLF_I32), 2, 2));
+        if (r->shape[0] != b || r->shape[1] != lk || (lk > 1 && r->stride[1] != 1))
+            return clf__error(ctx, CLF_ERR_SHAPE,
+                              "clf_attention: cache_rows is %s; expected (%lld, %lld) with a "
+                              "contiguous key axis",
+                              clf__desc(r, dq), (long long)b, (long long)lk);
+    }
     if (b * lq * h >= ((int64_t)1 << 31) / 64 || lk >= ((int64_t)1 << 31))
         return clf__error(ctx, CLF_ERR_UNSUPPORTED, "clf_attention: %lld x %lld x %lld queries is too many",
                           (long long)b, (long long)lq, (long long)h);
-    *pr = (attn_problem){q, k, v, p->key_lens, (clf_tensor *)o, b, lq, lk, h, hd,
+    *pr = (attn_problem){q, k, v, p->key_lens, p->cache_rows, (clf_tensor *)o, b, lq, lk, h, hd,
                          p->scale != 0.0f ? p->scale : (float)(1.0 / sqrt((double)hd)),
                          p->causal ? 1 : 0};
     return CLF_OK;
@@ -144,7 +157,7 @@ static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
 {
     attn_config c = pick_config(ctx, pr->hd);
     char opts[256];
-    options(opts, sizeof opts, pr->hd, pr->q->dtype, &c);
+    options(opts, sizeof opts, pr->hd, pr->q->dtype, &c, false);
     /* attn_flash_cpu: FLASH_G groups of FLASH_Q rows per work-item (about 2048 floats of
      * accumulators), walked against chunks of FLASH_KC keys (K + V of a chunk ~128 KiB, so
      * they stay in L2 while every group of the work-item uses them). */
@@ -199,7 +212,7 @@ static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
 {
     attn_config c = pick_config(ctx, pr->hd);
     char opts[256];
-    options(opts, sizeof opts, pr->hd, pr->q->dtype, &c);
+    options(opts, sizeof opts, pr->hd, pr->q->dtype, &c, pr->rows != NULL);
     cl_kernel k1, k2;
     CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_partial", &k1));
     CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_combine", &k2));
@@ -209,14 +222,21 @@ static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
     CLF_TRY(clf__scratch(ctx, CLF__SCRATCH_ATTENTION, part_bytes, &part));
     view_arg va[4];
     tail_arg ta;
-    clf__karg a1[23], a2[8];
+    clf__karg a1[26], a2[8];
+    cl_ulong r_off = pr->rows ? (cl_ulong)pr->rows->offset : 0;
+    cl_long r_sb = pr->rows ? (cl_long)pr->rows->stride[0] : 0;
     view_args(pr->q, &va[0], &a1[0]);
     view_args(pr->k, &va[1], &a1[5]);
     view_args(pr->v, &va[2], &a1[10]);
     a1[15] = CLF_KARG(part);
     tail_args(pr, &ta, &a1[16]);
     a1[22] = CLF_KARG(splits);
-    CLF_TRY(clf__set_args(ctx, k1, "attn_decode_partial", a1, CLF_ARRAY_LEN(a1)));
+    if (pr->rows) { /* ATTN_INDIRECT: the cache-row table */
+        a1[23] = CLF_KMEM(pr->rows);
+        a1[24] = CLF_KARG(r_off);
+        a1[25] = CLF_KARG(r_sb);
+    }
+    CLF_TRY(clf__set_args(ctx, k1, "attn_decode_partial", a1, pr->rows ? 26 : 23));
     size_t l1[3] = {(size_t)c.dec_wg, 1, 1};
     size_t g1[3] = {(size_t)splits * l1[0], (size_t)pr->h, (size_t)(pr->b * pr->lq)};
     CLF_TRY(clf__launch(ctx, k1, "attn_decode_partial", 3, g1, l1));
@@ -284,8 +304,12 @@ clf_status clf_attention(clf_context *ctx, const clf_tensor *q, const clf_tensor
     else memset(&p, 0, sizeof p);
     attn_problem pr;
     CLF_TRY(check(ctx, q, k, v, o, &p, &pr));
+    if (pr.rows && (p.impl == CLF_ATTN_FUSED || p.impl == CLF_ATTN_UNFUSED))
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "clf_attention: cache_rows needs impl AUTO or DECODE (got %s)",
+                          p.impl == CLF_ATTN_FUSED ? "FUSED" : "UNFUSED");
     switch (p.impl) {
-    case CLF_ATTN_AUTO: return pr.lq <= 8 ? run_decode(ctx, &pr) : run_flash(ctx, &pr);
+    case CLF_ATTN_AUTO: return pr.lq <= 8 || pr.rows ? run_decode(ctx, &pr) : run_flash(ctx, &pr);
     case CLF_ATTN_FUSED: return run_flash(ctx, &pr);
     case CLF_ATTN_DECODE: return run_decode(ctx, &pr);
     case CLF_ATTN_UNFUSED: return run_unfused(ctx, &pr);
