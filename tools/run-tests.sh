@@ -55,7 +55,7 @@ step configure setup build --buildtype=release -Dwerror=true || exit 1
 step compile ninja -C build -j "$jobs" || exit 1
 step configure-asan setup build-asan --buildtype=debug -Dwerror=true \
   -Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all \
-  -Ddevice_tests=false -Dcli=false -Dbench=false || exit 1
+  -Ddevice_tests=false -Dcli=false || exit 1
 step compile-asan ninja -C build-asan -j "$jobs" tests/test_host || exit 1
 
 echo "== host tests (ASan + UBSan)"
