@@ -167,8 +167,12 @@ Test(model_multidevice, seq2seq_split_matches_one_device_and_golden)
         for (int t = 0; t < sl[b]; t++)
             for (int i = 0; i < D; i++) {
                 size_t k = ((size_t)b * S + t) * D + i;
-                cr_assert_eq(r2->mem[k], r1->mem[k], "memory [%d, %d, %d]: %g (split) vs %g", b, t,
-                             i, r2->mem[k], r1->mem[k]);
+                /* Not bitwise: each context picks its GEMM provider by its
+                 * own measurement (auto), which may differ between two
+                 * contexts on a loaded machine; the tokens below are exact. */
+                cr_assert(fabs((double)r2->mem[k] - r1->mem[k]) <= 1e-5 * fmax(1.0, fabs(r1->mem[k])),
+                          "memory [%d, %d, %d]: %.9g (split) vs %.9g", b, t, i, r2->mem[k],
+                          r1->mem[k]);
                 em = fmax(em, fabs((double)r2->mem[k] - mref[k]));
                 den = fmax(den, fabs((double)mref[k]));
             }
