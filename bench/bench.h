@@ -32,6 +32,11 @@ typedef struct bench_run {
     FILE *json;        /* NULL = no JSON */
     int n_json;        /* records written so far (for commas) */
     int failures;      /* cases that could not run */
+    bool reps_forced;  /* --reps given: every case uses reps */
+    bool no_start;     /* --no-start: skip the cold/warm start children */
+    bool progress;     /* stderr is a terminal: draw a progress line */
+    int prog_done, prog_total; /* entries finished / to run, over all devices */
+    double t_begin;    /* monotonic start of the whole run */
 } bench_run;
 
 typedef struct bench_result {
@@ -46,6 +51,10 @@ typedef struct bench_result {
     const char *baseline2; /* NULL or a second same-run baseline (CLBlast for our GEMM) */
     double baseline2_s;
     double device_mem_bytes; /* device memory the case allocated, 0 if not reported */
+    /* whole stacks */
+    int64_t batch, seq_len, new_tokens; /* 0 when not a stack case */
+    double tokens_per_s;                /* generated tokens (all sequences) / median s */
+    double cold_start_s, warm_start_s;  /* process start to first result; 0 = not measured */
 } bench_result;
 
 /* Times fn(arg) (which enqueues work) reps times after warmup runs, each run
@@ -58,6 +67,9 @@ int bench_time_host(bench_run *r, void (*fn)(void *arg), void *arg, double *medi
 
 /* Prints one table row and writes the JSON record. */
 void bench_report(bench_run *r, const bench_result *res);
+
+/* Shows "entry: case" on the progress line (when stderr is a terminal). */
+void bench_progress(bench_run *r, const char *entry, const char *what);
 
 /* Measures the device's ceilings. */
 int bench_measure_ceilings(bench_run *r);
@@ -76,6 +88,11 @@ int bench_fail(bench_run *r, const char *what, clf_status st);
 int bench_gemm(bench_run *r);
 int bench_attention(bench_run *r);
 int bench_ops(bench_run *r); /* softmax, norm, elementwise, embedding, topk, copy */
+int bench_stack(bench_run *r); /* whole stacks with random weights, cold/warm start */
+
+/* The child process of a start measurement: `clformer bench --start CASE
+ * --device SPEC` (see bench_stack.c). */
+int bench_stack_start_child(const char *id, const char *device);
 
 /* `clformer bench`: argv[0] is "bench". */
 int bench_main(int argc, char **argv);

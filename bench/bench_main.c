@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench/bench.h"
 
@@ -116,6 +117,26 @@ int bench_tensor(bench_run *r, clf_dtype dtype, int ndim, const int64_t *shape, 
     return st == CLF_OK ? 0 : bench_fail(r, "tensor upload", st);
 }
 
+void bench_progress(bench_run *r, const char *entry, const char *what)
+{
+    if (!r->progress) return;
+    int width = 24, total = r->prog_total > 0 ? r->prog_total : 1;
+    int fill = r->prog_done * width / total;
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\r\033[K[%s] %d/%d %.0f s  %s: %.50s", bar, r->prog_done, total, now_s() - r->t_begin,
+            entry, what);
+    fflush(stderr);
+}
+
+static void progress_clear(const bench_run *r)
+{
+    if (!r->progress) return;
+    fprintf(stderr, "\r\033[K");
+    fflush(stderr);
+}
+
 static void json_str(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -140,12 +161,15 @@ void bench_report(bench_run *r, const bench_result *res)
     }
     double roof = floor_s > 0 ? 100.0 * floor_s / res->med_s : 0;
     double ratio = res->baseline && res->baseline_s > 0 ? res->baseline_s / res->med_s : 0;
+    progress_clear(r);
     printf("  %-10s %-24.24s %-26.26s %9.3f %9.3f %9.3f %8.1f %8.1f %6.1f%%", res->entry, res->name,
            res->shape, res->med_s * 1e3, res->min_s * 1e3, res->p90_s * 1e3, gflops, gbs, roof);
     if (res->baseline) printf("  %.2fx %s", ratio, res->baseline);
     if (res->baseline2 && res->baseline2_s > 0)
         printf("  %.2fx %s", res->baseline2_s / res->med_s, res->baseline2);
     if (res->device_mem_bytes > 0) printf("  mem %.1f MiB", res->device_mem_bytes / 1048576.0);
+    if (res->tokens_per_s > 0) printf("  %.1f tok/s", res->tokens_per_s);
+    if (res->cold_start_s > 0) printf("  start cold %.2f s warm %.3f s", res->cold_start_s, res->warm_start_s);
     printf("\n");
     fflush(stdout);
     if (!r->json) return;
@@ -180,6 +204,13 @@ void bench_report(bench_run *r, const bench_result *res)
         fprintf(f, ", \"baseline2_median_s\": %.9g, \"ratio_vs_baseline2\": %.6g", res->baseline2_s,
                 res->baseline2_s / res->med_s);
     }
+    if (res->batch > 0) {
+        fprintf(f, ", \"batch\": %lld, \"seq_len\": %lld, \"new_tokens\": %lld", (long long)res->batch,
+                (long long)res->seq_len, (long long)res->new_tokens);
+        if (res->tokens_per_s > 0) fprintf(f, ", \"tokens_per_s\": %.6g", res->tokens_per_s);
+        if (res->cold_start_s > 0)
+            fprintf(f, ", \"cold_start_s\": %.6g, \"warm_start_s\": %.6g", res->cold_start_s, res->warm_start_s);
+    }
     fprintf(f, "}");
 }
 
@@ -187,15 +218,21 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: clformer bench [--device SPEC]... [--quick] [--json FILE] [--filter NAME]\n"
-            "                      [--reps N]\n\n"
-            "Benchmarks ops on every OpenCL device (or those named): measured ceilings first,\n"
-            "then each case's median, min and p90 time after warm-up, GFLOP/s, GB/s,\n"
-            "roofline %% and the ratio to a baseline measured in the same run.\n"
+            "                      [--reps N] [--no-start]\n\n"
+            "Benchmarks ops and whole stacks on every OpenCL device (or those named):\n"
+            "measured ceilings first, then each case's median, min and p90 time after\n"
+            "warm-up, GFLOP/s, GB/s, roofline %% and the ratio to a baseline measured in\n"
+            "the same run; for the stacks (BERT-base, Transformer-base, GPT-2 small with\n"
+            "random weights) tokens/s and the cold (empty cache) and warm start of a new\n"
+            "process to its first result.\n"
             "  --device SPEC  best, gpu, cpu, P:D or a name; repeat for several devices\n"
             "  --quick        a short set of cases and repeats\n"
             "  --json FILE    one record per case\n"
-            "  --filter NAME  only entries whose name contains NAME (gemm, attention, ops)\n"
-            "  --reps N       timed repeats per case (default 5 quick, 15 full)\n");
+            "  --filter NAME  only entries whose name contains NAME (gemm, attention, ops,\n"
+            "                 stack)\n"
+            "  --reps N       timed repeats per case (default 5 quick, 15 full; fewer for\n"
+            "                 the heavy stack cases)\n"
+            "  --no-start     skip the cold/warm start measurements\n");
 }
 
 typedef struct entry {
@@ -207,7 +244,9 @@ static const entry entries[] = {
     {"gemm", bench_gemm},
     {"attention", bench_attention},
     {"ops", bench_ops},
+    {"stack", bench_stack},
 };
+#define N_ENTRIES (sizeof entries / sizeof entries[0])
 
 static int bench_device(const char *spec, bench_run *proto)
 {
@@ -228,10 +267,14 @@ static int bench_device(const char *spec, bench_run *proto)
     bench_measure_ceilings(&r);
     printf("  %-10s %-24s %-26s %9s %9s %9s %8s %8s %7s  %s\n", "entry", "case", "shape", "med ms",
            "min ms", "p90 ms", "GFLOP/s", "GB/s", "roof", "baseline");
-    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
+    for (size_t i = 0; i < N_ENTRIES; i++) {
         if (r.filter && !strstr(entries[i].name, r.filter)) continue;
+        bench_progress(&r, entries[i].name, "");
         entries[i].run(&r);
+        r.prog_done++;
     }
+    progress_clear(&r);
+    proto->prog_done = r.prog_done;
     proto->n_json = r.n_json;
     proto->failures += r.failures;
     clf_context_free(ctx);
@@ -243,9 +286,11 @@ int bench_main(int argc, char **argv)
     bench_run proto = {0};
     const char *devices[16];
     int n_devices = 0;
-    const char *json_path = NULL;
+    const char *json_path = NULL, *start_case = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) proto.quick = true;
+        else if (strcmp(argv[i], "--no-start") == 0) proto.no_start = true;
+        else if (strcmp(argv[i], "--start") == 0 && i + 1 < argc) start_case = argv[++i];
         else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc && n_devices < 16) devices[n_devices++] = argv[++i];
         else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
         else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) proto.filter = argv[++i];
@@ -259,6 +304,8 @@ int bench_main(int argc, char **argv)
             return 2;
         }
     }
+    if (start_case) return bench_stack_start_child(start_case, n_devices ? devices[0] : NULL);
+    proto.reps_forced = proto.reps > 0;
     if (proto.reps <= 0) proto.reps = proto.quick ? 5 : 15;
     proto.warmup = 2;
     char specs[16][32];
@@ -285,6 +332,11 @@ int bench_main(int argc, char **argv)
         }
         fprintf(proto.json, "{\"clformer\": \"%s\", \"records\": [", clf_version());
     }
+    proto.progress = isatty(2);
+    proto.t_begin = now_s();
+    size_t n_run = 0;
+    for (size_t i = 0; i < N_ENTRIES; i++) n_run += !proto.filter || strstr(entries[i].name, proto.filter);
+    proto.prog_total = (int)n_run * n_devices;
     int rc = 0;
     for (int d = 0; d < n_devices; d++) rc |= bench_device(devices[d], &proto);
     if (proto.json) {

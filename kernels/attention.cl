@@ -24,6 +24,8 @@
 //   -DBLOCK_M=n         attn_flash: queries per work-group = local size (default 32)
 //   -DBLOCK_N=n         attn_flash: keys per K/V tile staged in local memory (default 32)
 //   -DDEC_WG=n          attn_decode_partial: work-group size (default 16)
+//   -DATTN_ONLY=1..4    compile only attn_flash (1), attn_flash_cpu (2), the decode pair (3)
+//                       or attn_mask_keys (4); unset = all. The host always sets it.
 //   -DATTN_INDIRECT=0|1 attn_decode_partial: 1 adds a cache-row table argument (rows, r_off,
 //                       r_sb): key j of batch entry b is read from K/V batch row
 //                       rows[r_off + b * r_sb + j] (beam search cache indirection). Default 0.
@@ -131,6 +133,7 @@ inline int attn_kv_valid(__global const int *key_len, int use_key_len, int b, in
 // key_len (when use_key_len != 0) has batch entries (clamped to 0 .. kv_len).
 // Extensions: none.
 // ---------------------------------------------------------------------------------------------
+#if !defined(ATTN_ONLY) || ATTN_ONLY == 1 /* attn_flash) */
 __kernel __attribute__((reqd_work_group_size(BLOCK_M, 1, 1))) void
 attn_flash(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_sh,
            __global const stor_t *K, ulong k_off, long k_sb, long k_ss, long k_sh,
@@ -230,6 +233,7 @@ attn_flash(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_s
             ATTN_STOREV(acc[d4] * inv, Or + VEC * d4);
     }
 }
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // attn_flash_cpu — the CPU (PoCL) variant of attn_flash: same arguments, same semantics, no
@@ -344,6 +348,7 @@ inline float attn_hsum8(const float8 a)
     return c.x + c.y;
 }
 
+#if !defined(ATTN_ONLY) || ATTN_ONLY == 2 /* attn_flash_cpu) */
 __kernel void
 attn_flash_cpu(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_sh,
                __global const stor_t *K, ulong k_off, long k_sb, long k_ss, long k_sh,
@@ -541,6 +546,7 @@ attn_flash_cpu(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long
     }
 #undef ATTN_FR
 }
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // attn_decode_partial — pass 1 of split-K ("flash-decoding") attention for small q_len.
@@ -564,6 +570,7 @@ attn_flash_cpu(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long
 // batch * q_len * n_heads * n_splits * (HEAD_DIM + 2) floats.
 // Extensions: none.
 // ---------------------------------------------------------------------------------------------
+#if !defined(ATTN_ONLY) || ATTN_ONLY == 3 /* attn_decode_partial) */
 __kernel __attribute__((reqd_work_group_size(DEC_WG, 1, 1))) void
 attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_sh,
                     __global const stor_t *K, ulong k_off, long k_sb, long k_ss, long k_sh,
@@ -669,6 +676,7 @@ attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss,
         rec[HEAD_DIM + 1] = lg;
     }
 }
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // attn_decode_combine — pass 2: merge the n_splits partial records of each query row.
@@ -682,6 +690,7 @@ attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss,
 // n_splits (and the same HEAD_DIM build option).
 // Extensions: none.
 // ---------------------------------------------------------------------------------------------
+#if !defined(ATTN_ONLY) || ATTN_ONLY == 3 /* attn_decode_combine) */
 __kernel void attn_decode_combine(__global const float *part, __global stor_t *O, ulong o_off,
                                   long o_sb, long o_ss, long o_sh, int q_len, int n_splits)
 {
@@ -709,6 +718,7 @@ __kernel void attn_decode_combine(__global const float *part, __global stor_t *O
     }
     ATTN_STORE1(L > 0.0f ? o / L : 0.0f, O + o_off + b * o_sb + (long)qi * o_ss + h * o_sh + d);
 }
+#endif
 
 /*
  * attn_mask_keys: the unfused reference path's padding mask. Sets
@@ -716,9 +726,11 @@ __kernel void attn_decode_combine(__global const float *part, __global stor_t *O
  * score block. Launch: 2-D, global (>= cols, rows), any local size. One
  * work-item: one score. Needs no extension.
  */
+#if !defined(ATTN_ONLY) || ATTN_ONLY == 4 /* attn_mask_keys) */
 __kernel void attn_mask_keys(__global float *scores, const ulong off, const int rows,
                              const int cols, __global const int *key_len, const int b)
 {
     const int j = (int)get_global_id(0), r = (int)get_global_id(1);
     if (j < cols && r < rows && j >= key_len[b]) scores[off + (ulong)r * cols + j] = -INFINITY;
 }
+#endif

@@ -142,6 +142,9 @@ inline float clf_hsumv4(float4 v) { return (v.s0 + v.s1) + (v.s2 + v.s3); }
 inline float clf_hsumv8(float8 v) { return clf_hsumv4(v.lo + v.hi); }
 inline float clf_hsumv16(float16 v) { return clf_hsumv8(v.lo + v.hi); }
 
+/* CLF_ONLY = 1, 2 or 3 compiles only that kernel (tiled, reg, gemv): a program
+ * holds the one kernel its options were chosen for. Unset: all three. */
+#if !defined(CLF_ONLY) || CLF_ONLY == 1
 /* ======================================================================================== */
 /* clf_gemm_tiled: local-memory tiled GEMM (GPU family).
  *
@@ -250,7 +253,9 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
         }
     }
 }
+#endif /* CLF_ONLY == 1 */
 
+#if !defined(CLF_ONLY) || CLF_ONLY == 2
 /* ======================================================================================== */
 /* clf_gemm_reg: register-blocked GEMM for CPUs (PoCL). PoCL runs a work-group on one core
  * and, because the body already uses explicit floatV vectors, runs its work-items one after
@@ -491,7 +496,9 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
     }
 #endif
 }
+#endif /* CLF_ONLY == 2 */
 
+#if !defined(CLF_ONLY) || CLF_ONLY == 3
 /* ======================================================================================== */
 /* clf_gemv: small-M GEMM (M <= CLF_GM, decode step). Each weight element is read once for
  * all M rows of x, so the kernel is bound by the bytes of B (f16 B halves them).
@@ -667,3 +674,4 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
         }
 #endif
 }
+#endif /* CLF_ONLY == 3 */

@@ -158,6 +158,83 @@ Test(tensor, fill_writes_exactly_the_strided_view)
     }
 }
 
+/* The documented stream of clf_tensor_fill_uniform, in double. */
+static double uniform_ref(uint64_t seed, uint64_t i, double lo, double hi)
+{
+    uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return lo + (hi - lo) * ((double)(z >> 40) / 16777216.0);
+}
+
+Test(tensor, fill_uniform_follows_the_documented_stream_on_dense_and_strided_views)
+{
+    uint64_t seed = clft_seed();
+    CLFT_EACH_DEVICE(ctx)
+    {
+        for (int dt = CLF_F32; dt <= CLF_F16; dt++) {
+            /* Dense: 1009 elements (prime, not a multiple of the local size)
+             * at an offset; strided: a (5, 7, 3) region of a (6, 9, 4) tensor. */
+            for (int strided = 0; strided < 2; strided++) {
+                clf_tensor whole, part;
+                int64_t n_whole = strided ? 216 : 1100;
+                cr_assert_eq(clf_tensor_create(ctx, (clf_dtype)dt, 1, (int64_t[]){n_whole}, &whole), CLF_OK);
+                cr_assert_eq(clf_tensor_fill(ctx, &whole, -7.0f), CLF_OK);
+                if (strided)
+                    cr_assert_eq(clf_tensor_view(&whole, 3, (int64_t[]){5, 7, 3}, (int64_t[]){36, 4, 1},
+                                                 36 + 4 + 1, &part),
+                                 CLF_OK);
+                else
+                    cr_assert_eq(clf_tensor_view(&whole, 1, (int64_t[]){1009}, (int64_t[]){1}, 50, &part),
+                                 CLF_OK);
+                cr_assert_eq(clf_tensor_fill_uniform(ctx, &part, seed, -0.25f, 0.75f), CLF_OK);
+                float got[1100];
+                cr_assert_eq(clf_tensor_read_f32(ctx, &whole, got, n_whole), CLF_OK);
+                int64_t flat = 0;
+                double lo_seen = 1, hi_seen = -1;
+                for (int64_t e = 0; e < n_whole; e++) {
+                    bool inside;
+                    if (strided) {
+                        int64_t i = e / 36, j = e / 4 % 9, k = e % 4;
+                        inside = i >= 1 && j >= 1 && j < 8 && k >= 1;
+                    } else {
+                        inside = e >= 50 && e < 50 + 1009;
+                    }
+                    if (!inside) {
+                        cr_assert_eq(got[e], -7.0f, "seed %llu: element %lld outside the view written",
+                                     (unsigned long long)seed, (long long)e);
+                        continue;
+                    }
+                    double want = uniform_ref(seed, (uint64_t)flat++, -0.25, 0.75);
+                    /* f32: one rounding of the multiply-add; f16: 2^-11 relative. */
+                    double tol = dt == CLF_F16 ? 1e-3 : 1e-7;
+                    cr_assert(fabs(got[e] - want) <= tol, "seed %llu %s: element %lld = %.9g, want %.9g",
+                              (unsigned long long)seed, clf_dtype_name((clf_dtype)dt), (long long)flat - 1,
+                              (double)got[e], want);
+                    if (got[e] < lo_seen) lo_seen = got[e];
+                    if (got[e] > hi_seen) hi_seen = got[e];
+                }
+                cr_assert_eq(flat, strided ? 105 : 1009);
+                cr_assert(lo_seen >= -0.25 && hi_seen <= 0.75 && hi_seen - lo_seen > 0.9,
+                          "range [%g, %g]", lo_seen, hi_seen);
+                clf_tensor_free(&whole);
+            }
+        }
+        /* Errors: i32, a bad range, NULL. */
+        clf_tensor t;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 1, (int64_t[]){4}, &t), CLF_OK);
+        cr_assert_eq(clf_tensor_fill_uniform(ctx, &t, 1, 0, 1), CLF_ERR_DTYPE);
+        cr_assert(strstr(clf_context_last_error(ctx), "clf_tensor_fill_uniform"));
+        clf_tensor_free(&t);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){4}, &t), CLF_OK);
+        cr_assert_eq(clf_tensor_fill_uniform(ctx, &t, 1, 1, 0), CLF_ERR_INVALID_ARG);
+        cr_assert_eq(clf_tensor_fill_uniform(ctx, &t, 1, 0, INFINITY), CLF_ERR_INVALID_ARG);
+        cr_assert_eq(clf_tensor_fill_uniform(ctx, NULL, 1, 0, 1), CLF_ERR_INVALID_ARG);
+        clf_tensor_free(&t);
+    }
+}
+
 Test(tensor, errors_name_the_problem)
 {
     CLFT_EACH_DEVICE(ctx)

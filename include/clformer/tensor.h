@@ -117,6 +117,18 @@ CLF_API clf_status clf_tensor_read_f32(clf_context *ctx, const clf_tensor *t, fl
 /* Sets every element of t (any strides) to value (rounded for f16,
  * truncated for i32). Enqueued, non-blocking. */
 CLF_API clf_status clf_tensor_fill(clf_context *ctx, clf_tensor *t, float value);
+/* Fills an f32 or f16 tensor (any strides) with uniform values in [lo, hi)
+ * from a counter-based stream: element number i of the view, counted
+ * row-major over its shape, gets lo + (hi - lo) * u, where u is the top 24
+ * bits of splitmix64(seed + (i + 1) * 0x9E3779B97F4A7C15) divided by 2^24
+ * (splitmix64's output mix: z ^= z >> 30, z *= 0xBF58476D1CE4E5B9,
+ * z ^= z >> 27, z *= 0x94D049BB133111EB, z ^= z >> 31). The same values on
+ * every device, within one rounding of the last multiply-add (f16: then
+ * rounded to nearest). Enqueued, non-blocking; random weights are made on
+ * the device this way, with no host buffer and no transfer. lo <= hi, both
+ * finite. */
+CLF_API clf_status clf_tensor_fill_uniform(clf_context *ctx, clf_tensor *t, uint64_t seed, float lo,
+                                           float hi);
 
 /* IEEE binary16 <-> binary32 on the host, round to nearest even. */
 CLF_API void clf_f32_to_f16(const float *in, uint16_t *out, size_t n);

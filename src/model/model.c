@@ -251,23 +251,18 @@ static const clf__st_tensor *find_any(loader *L, const char *const *prefixes,
     return NULL;
 }
 
-/* The random weights' load_w: the tensor exists when required. */
+/* The random weights' load_w: the tensor exists when required; its values
+ * are made on the device (no host buffer, no transfer). */
 static clf_status random_w(loader *L, const char *name, int ndim, const int64_t *shape,
                            bool required, clf_tensor *out)
 {
     clf_model *m = L->m;
     if (!required) return CLF_OK;
-    size_t n = (size_t)shape[0] * (size_t)(ndim == 2 ? shape[1] : 1);
-    float *host = clf__malloc(n * sizeof *host);
-    if (!host)
-        return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY,
-                          "clf_model_create_random: out of memory for \"%s\"", name);
-    clf__random_values(L->seed, name, ndim, ndim == 2 ? shape[1] : 0, n, host);
-    clf_status st = clf__model_own(m, ndim == 2 ? m->wdtype : CLF_F32, ndim, shape, out);
-    if (st == CLF_OK)
-        st = clf_tensor_write_f32(clf_buffer_context(out->buffer), out, host, (int64_t)n);
-    clf__free(host);
-    return st;
+    uint64_t stream;
+    float lo, hi;
+    clf__random_tensor(L->seed, name, ndim, ndim == 2 ? shape[1] : 0, &stream, &lo, &hi);
+    CLF_TRY(clf__model_own(m, ndim == 2 ? m->wdtype : CLF_F32, ndim, shape, out));
+    return clf_tensor_fill_uniform(clf_buffer_context(out->buffer), out, stream, lo, hi);
 }
 
 /* Uploads tensor `want` (ndim dims of shape) found under one of prefixes;

@@ -101,11 +101,11 @@ struct clf_model {
 clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t *shape,
                           clf_tensor *out);
 
-/* random.c: the random values of tensor `name` ((n) elements, fan_in the
- * columns of a matrix, 0 for a vector) of a model from clf_model_create_random,
- * deterministic from seed and name. */
-void clf__random_values(uint64_t seed, const char *name, int ndim, int64_t fan_in, size_t n,
-                        float *out);
+/* random.c: the stream and range of the random values of tensor `name` of a
+ * model from clf_model_create_random (fan_in: the columns of a matrix, 0 for
+ * a vector); the values are made on the device by clf_tensor_fill_uniform. */
+void clf__random_tensor(uint64_t seed, const char *name, int ndim, int64_t fan_in, uint64_t *stream,
+                        float *lo, float *hi);
 
 /* placement.c: the boundary between the encoder's and the decoder's
  * devices. The encoder's context (ectx unset = ctx, e.g. random models). */

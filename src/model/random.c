@@ -31,11 +31,11 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-void clf__random_values(uint64_t seed, const char *name, int ndim, int64_t fan_in, size_t n,
-                        float *out)
+void clf__random_tensor(uint64_t seed, const char *name, int ndim, int64_t fan_in, uint64_t *stream,
+                        float *lo, float *hi)
 {
     uint64_t s = seed ^ name_hash(name);
-    splitmix64(&s);
+    *stream = splitmix64(&s);
     bool is_norm = strstr(name, "norm") || strstr(name, "ln_f");
     bool is_embed = strstr(name, "embed") || strstr(name, "wte") || strstr(name, "wpe");
     float center = 0.0f, half = 0.02f;
@@ -45,11 +45,8 @@ void clf__random_values(uint64_t seed, const char *name, int ndim, int64_t fan_i
         half = fan_in > 0 ? (float)(1.0 / sqrt((double)fan_in)) : 0.02f;
     else if (is_norm && ends_with(name, "weight"))
         center = 1.0f, half = 0.05f;
-    for (size_t i = 0; i < n; i++) {
-        /* 24 random bits -> [0, 1) -> [-1, 1). */
-        float u = (float)(splitmix64(&s) >> 40) * (1.0f / 16777216.0f);
-        out[i] = center + half * (2.0f * u - 1.0f);
-    }
+    *lo = center - half;
+    *hi = center + half;
 }
 
 /* ============================== presets ============================== */

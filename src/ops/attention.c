@@ -37,12 +37,16 @@ static attn_config pick_config(const clf_context *ctx, int64_t hd)
     return c;
 }
 
-static void options(char *buf, size_t size, int64_t hd, clf_dtype dt, const attn_config *c,
+/* only: ATTN_ONLY of kernels/attention.cl, the kernels the program holds
+ * (1 attn_flash, 2 attn_flash_cpu, 3 the decode pair): a program compiles
+ * only what its caller launches. */
+static void options(char *buf, size_t size, int only, int64_t hd, clf_dtype dt, const attn_config *c,
                     bool indirect)
 {
     snprintf(buf, size,
-             "-DHEAD_DIM=%lld -DSTORAGE_F16=%d -DVEC=%d -DBLOCK_M=%d -DBLOCK_N=%d -DDEC_WG=%d%s",
-             (long long)hd, dt == CLF_F16, c->vec, c->block_m, c->block_n, c->dec_wg,
+             "-DATTN_ONLY=%d -DHEAD_DIM=%lld -DSTORAGE_F16=%d -DVEC=%d -DBLOCK_M=%d -DBLOCK_N=%d "
+             "-DDEC_WG=%d%s",
+             only, (long long)hd, dt == CLF_F16, c->vec, c->block_m, c->block_n, c->dec_wg,
              indirect ? " -DATTN_INDIRECT=1" : "");
 }
 
@@ -157,7 +161,7 @@ static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
 {
     attn_config c = pick_config(ctx, pr->hd);
     char opts[256];
-    options(opts, sizeof opts, pr->hd, pr->q->dtype, &c, false);
+    options(opts, sizeof opts, c.cpu_flash ? 2 : 1, pr->hd, pr->q->dtype, &c, false);
     /* attn_flash_cpu: FLASH_G groups of FLASH_Q rows per work-item (about 2048 floats of
      * accumulators), walked against chunks of FLASH_KC keys (K + V of a chunk ~128 KiB, so
      * they stay in L2 while every group of the work-item uses them). */
@@ -212,7 +216,7 @@ static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
 {
     attn_config c = pick_config(ctx, pr->hd);
     char opts[256];
-    options(opts, sizeof opts, pr->hd, pr->q->dtype, &c, pr->rows != NULL);
+    options(opts, sizeof opts, 3, pr->hd, pr->q->dtype, &c, pr->rows != NULL);
     cl_kernel k1, k2;
     CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_partial", &k1));
     CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_combine", &k2));
@@ -266,7 +270,7 @@ static clf_status run_unfused(clf_context *ctx, const attn_problem *pr)
     CLF_TRY(clf_tensor_create(ctx, CLF_F32, 3, (int64_t[]){pr->h, pr->lq, pr->lk}, &scores));
     clf_status st = CLF_OK;
     cl_kernel mask = NULL;
-    if (pr->kl) st = clf__kernel_get(ctx, "attention", NULL, "attn_mask_keys", &mask);
+    if (pr->kl) st = clf__kernel_get(ctx, "attention", "-DATTN_ONLY=4", "attn_mask_keys", &mask);
     for (int64_t b = 0; b < pr->b && st == CLF_OK; b++) {
         clf_tensor qh, kh, vh, oh;
         st = heads_view(pr->q, b, &qh);

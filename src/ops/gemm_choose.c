@@ -125,7 +125,12 @@ static clf_status choose(clf_context *ctx, int64_t m, clf_dtype a_dtype, clf_dty
     int c = class_of(m, a_dtype);
     if (!ctx->gemm_choice[c]) load_choices(ctx);
     if (!ctx->gemm_choice[c]) {
-        CLF_TRY(measure(ctx, c));
+        /* Measured for real even inside a graph's dry warm-up pass. */
+        bool dry = ctx->dry_run;
+        ctx->dry_run = false;
+        clf_status st = measure(ctx, c);
+        ctx->dry_run = dry;
+        CLF_TRY(st);
         save_choices(ctx);
     }
     *out = (clf_gemm_provider)ctx->gemm_choice[c];

@@ -112,10 +112,13 @@ clf_status clf__gemm_clblast(clf_context *ctx, const clf__gemm_desc *d)
                           clf_dtype_name(d->a.dtype), clf_dtype_name(d->b.dtype),
                           clf_dtype_name(d->c.dtype), ctx->info.name);
     float beta = d->beta;
-    if (beta == 0.0f) CLF_TRY(clf_tensor_fill(ctx, d->c_tensor, 0.0f));
-    pthread_mutex_lock(&clblast_lock);
-    clf_status st = d->a.dtype == CLF_F16 ? run_f16(ctx, d, beta) : run_f32(ctx, d, beta);
-    pthread_mutex_unlock(&clblast_lock);
+    clf_status st = CLF_OK;
+    if (!ctx->dry_run) { /* a dry pass makes our epilogue kernels ready; CLBlast has its own cache */
+        if (beta == 0.0f) CLF_TRY(clf_tensor_fill(ctx, d->c_tensor, 0.0f));
+        pthread_mutex_lock(&clblast_lock);
+        st = d->a.dtype == CLF_F16 ? run_f16(ctx, d, beta) : run_f32(ctx, d, beta);
+        pthread_mutex_unlock(&clblast_lock);
+    }
     if (st != CLF_OK) return st;
     if (d->bias) CLF_TRY(clf_add(ctx, d->c_tensor, d->bias, d->c_tensor));
     if (d->act != CLF_ACT_NONE) CLF_TRY(clf_activation(ctx, d->act, d->c_tensor, d->c_tensor));

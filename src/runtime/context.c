@@ -151,6 +151,7 @@ clf_status clf_context_finish(clf_context *ctx)
 clf_status clf__launch(clf_context *ctx, cl_kernel k, const char *name, cl_uint dims,
                        const size_t *global, const size_t *local)
 {
+    if (ctx->dry_run) return CLF_OK;
     cl_event ev = NULL;
     cl_int err = clf__cl_fault() ? CL_OUT_OF_RESOURCES
                                  : clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local,

@@ -66,6 +66,7 @@ struct clf_context {
     char *cache_dir;          /* NULL = disk cache off */
     char base_options[512];   /* build options derived from the device's capabilities */
     bool profiling;
+    bool dry_run;                /* ops make their kernels ready but enqueue nothing (graph warm-up) */
     clf__program_slot *programs;
     size_t n_programs, cap_programs;
     clf_build_stats stats;

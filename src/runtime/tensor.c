@@ -478,3 +478,49 @@ clf_status clf_tensor_fill(clf_context *ctx, clf_tensor *t, float value)
     size_t local = 64, global = ((size_t)clf_tensor_numel(t) + local - 1) / local * local;
     return clf__launch(ctx, k, name, 1, &global, &local);
 }
+
+clf_status clf_tensor_fill_uniform(clf_context *ctx, clf_tensor *t, uint64_t seed, float lo, float hi)
+{
+    if (!ctx || !t || !t->buffer)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_fill_uniform: NULL argument");
+    if (t->buffer->ctx != ctx)
+        return clf__error(ctx, CLF_ERR_CONTEXT,
+                          "clf_tensor_fill_uniform: the tensor belongs to another context");
+    CLF_TRY(check_view(t, "clf_tensor_fill_uniform"));
+    if (t->dtype != CLF_F32 && t->dtype != CLF_F16)
+        return clf__error(ctx, CLF_ERR_DTYPE, "clf_tensor_fill_uniform: %s tensor (f32 or f16 only)",
+                          clf_dtype_name(t->dtype));
+    if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_fill_uniform: bad range [%g, %g)",
+                          (double)lo, (double)hi);
+    bool dense = clf_tensor_is_contiguous(t);
+    static const char *names[2][2] = {{"fill_uniform_f32", "fill_uniform_f16"},
+                                      {"fill_uniform_f32_dense", "fill_uniform_f16_dense"}};
+    const char *name = names[dense][t->dtype == CLF_F16];
+    cl_kernel k;
+    CLF_TRY(clf__kernel_get(ctx, "tensor", NULL, name, &k));
+    cl_ulong off = (cl_ulong)t->offset, useed = (cl_ulong)seed, n = (cl_ulong)clf_tensor_numel(t);
+    float span = hi - lo;
+    cl_int err = clSetKernelArg(k, 0, sizeof(cl_mem), &t->buffer->mem);
+    err |= clSetKernelArg(k, 1, sizeof off, &off);
+    cl_uint a = 2;
+    if (dense) {
+        err |= clSetKernelArg(k, a++, sizeof n, &n);
+    } else {
+        for (int i = 0; i < 4; i++) {
+            cl_int d = i < t->ndim ? (cl_int)t->shape[i] : 1;
+            err |= clSetKernelArg(k, a++, sizeof d, &d);
+        }
+        for (int i = 0; i < 4; i++) {
+            cl_long st = i < t->ndim ? (cl_long)t->stride[i] : 0;
+            err |= clSetKernelArg(k, a++, sizeof st, &st);
+        }
+    }
+    err |= clSetKernelArg(k, a++, sizeof useed, &useed);
+    err |= clSetKernelArg(k, a++, sizeof lo, &lo);
+    err |= clSetKernelArg(k, a++, sizeof span, &span);
+    if (err != CL_SUCCESS)
+        return clf__error(ctx, CLF_ERR_OPENCL, "clf_tensor_fill_uniform: clSetKernelArg failed");
+    size_t local = 64, global = ((size_t)n + local - 1) / local * local;
+    return clf__launch(ctx, k, name, 1, &global, &local);
+}
