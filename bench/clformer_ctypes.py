@@ -213,6 +213,8 @@ class Lib:
         fn("clf_model_get_config", C.POINTER(ModelConfig), P)
         fn("clf_model_encode", C.c_int, P, C.POINTER(C.c_int32), C.POINTER(C.c_int32), C.c_int64,
            C.c_int64, C.c_int, C.POINTER(C.c_float), C.POINTER(C.c_float), C.POINTER(C.c_float))
+        fn("clf_model_decode", C.c_int, P, C.POINTER(C.c_int32), C.c_int64, C.c_int64, C.c_int64,
+           C.POINTER(C.c_float), C.POINTER(C.c_int32))
         fn("clf_generate_params_default", GenerateParams)
         fn("clf_model_generate", C.c_int, P, C.POINTER(C.c_int32), C.POINTER(C.c_int32), C.c_int64,
            C.c_int64, C.POINTER(GenerateParams), C.POINTER(GenerateOutput))
@@ -275,6 +277,14 @@ class Model:
                                           B, S, pooling, _ptr(hidden, C.c_float),
                                           _ptr(pooled, C.c_float), None)
         self.lib.check(st, self.ctx.h, "clf_model_encode")
+
+    def decode(self, ids, position, logits):
+        """One decoder pass on ids int32 (b, n) at [position, position + n);
+        logits float32 (b, n, V). Encoder-decoder: after encode() of b sources."""
+        b, n = ids.shape
+        st = self.lib.so.clf_model_decode(self.h, _ptr(ids, C.c_int32), b, n, position,
+                                          _ptr(logits, C.c_float), None)
+        self.lib.check(st, self.ctx.h, "clf_model_decode")
 
     def generate(self, ids, lengths, params, out_ids):
         """Greedy/beam/sample generation; out_ids int32 (B, n_best, max_new_tokens)."""
