@@ -187,7 +187,10 @@ def bert_write(m, path):
 
 
 def bert_export_onnx(m, ids, path):
+    import logging
     import torch
+    # The exporter warns about torchvision ops it cannot register: not ours.
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     fast = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)  # export the plain math
     try:

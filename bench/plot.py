@@ -113,19 +113,24 @@ def hbars(plt, path, title, xlabel, cases, series, values, log=None, reflines=No
         return False
     if log is None:
         log = max(vals) / min(vals) > 20
-    h = 0.8 / n_s
-    fig_h = max(2.5, 0.32 * n_c * max(1, n_s) + 1.6)
-    fig, ax = plt.subplots(figsize=(11, fig_h))
+    # Each case's group holds only the series that have a value for it, so
+    # sparse tables (a baseline only some cases have) leave no empty slots.
+    present = [[s for s in series if (values.get((c, s)) or 0) > 0] for c in cases]
+    n_bars = sum(len(p) for p in present)
+    fig_h = max(2.5, 0.28 * n_bars + 0.25 * n_c + 1.6)
+    fig, ax = plt.subplots(figsize=(14, fig_h))
     cmap = plt.get_cmap("tab10")
+    colour = {s: cmap(j % 10) for j, s in enumerate(series)}
     y = np.arange(n_c)
-    for j, s in enumerate(series):
-        xs = [values.get((c, s)) or 0 for c in cases]
-        pos = y - 0.4 + h * (j + 0.5)
-        bars = ax.barh(pos, xs, height=h * 0.9, color=cmap(j % 10), label=short(s, 60))
-        for b, v in zip(bars, xs):
-            if v > 0:
-                ax.text(v, b.get_y() + b.get_height() / 2, " %s" % fmt(v), va="center",
-                        fontsize=7)
+    labelled = set()
+    for i, c in enumerate(cases):
+        h = 0.8 / max(1, len(present[i]))
+        for j, s in enumerate(present[i]):
+            v = values[(c, s)]
+            ax.barh(y[i] - 0.4 + h * (j + 0.5), v, height=h * 0.9, color=colour[s],
+                    label=None if s in labelled else short(s, 60))
+            labelled.add(s)
+            ax.text(v, y[i] - 0.4 + h * (j + 0.5), " %s" % fmt(v), va="center", fontsize=7)
     ax.set_yticks(y)
     ax.set_yticklabels([short(c, 56) for c in cases], fontsize=8)
     ax.invert_yaxis()
@@ -143,7 +148,8 @@ def hbars(plt, path, title, xlabel, cases, series, values, log=None, reflines=No
     ax.grid(axis="x", alpha=0.3, which="both")
     if notes:
         fig.text(0.01, 0.005, notes, fontsize=7, color="0.3")
-    ax.legend(fontsize=8, loc="lower right" if n_c > 3 else "best", framealpha=0.9)
+    # Outside the axes, so it can never hide a bar.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout(rect=(0, 0.02 if notes else 0, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
