@@ -55,6 +55,7 @@ PACKAGES = {
     "onnxscript": ("onnxscript", "torch.onnx.export (dynamo exporter)"),
     "ctranslate2": ("ctranslate2", "the CTranslate2 baseline"),
     "transformers": ("transformers", "the Marian model (CTranslate2 and HF baselines)"),
+    "sentence_transformers": ("sentence-transformers", "the --minilm baseline"),
 }
 
 
@@ -533,7 +534,7 @@ def case_minilm(a, lib, ctx, B, log):
     import onnxruntime as ort
     import torch
     import clformer_ctypes as clf
-    require(["sentence_transformers", "transformers"])
+    require(["sentence_transformers", "transformers", "onnxruntime", "onnx", "onnxscript"])
     from sentence_transformers import SentenceTransformer
     from transformers import AutoTokenizer
     name = "all-MiniLM-L6-v2"
@@ -578,7 +579,7 @@ def case_minilm(a, lib, ctx, B, log):
                 e = (h * w).sum(1) / w.sum(1).clamp(min=1e-9)
                 return torch.nn.functional.normalize(e, dim=-1)
 
-        torch.onnx.export(Pool().eval(), (tt, tm, ttype), onnx_path, dynamo=True,
+        torch.onnx.export(Pool().eval(), (tt, tm, ttype), onnx_path, dynamo=True, verbose=False,
                           input_names=["ids", "mask", "types"], output_names=["emb"])
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
