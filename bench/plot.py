@@ -65,6 +65,11 @@ def num(r, key):
     return v if math.isfinite(v) else None
 
 
+def bad_input(msg):
+    print("plot.py: " + msg, file=sys.stderr)
+    sys.exit(2)
+
+
 def load(paths, labels):
     """Records of every file, each tagged with its series name."""
     records, skipped = [], 0
@@ -74,10 +79,9 @@ def load(paths, labels):
             with open(path) as f:
                 doc = json.load(f)
         except (OSError, ValueError) as e:
-            raise SystemExit("plot.py: cannot read %s: %s" % (path, e))
+            bad_input("cannot read %s: %s" % (path, e))
         if not isinstance(doc, dict) or not isinstance(doc.get("records"), list):
-            raise SystemExit("plot.py: %s: not a `clformer bench --json` file (no \"records\" list)"
-                             % path)
+            bad_input("%s: not a `clformer bench --json` file (no \"records\" list)" % path)
         label = labels[i] if labels and i < len(labels) else \
             os.path.splitext(os.path.basename(path))[0]
         for r in doc["records"]:
