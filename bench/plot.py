@@ -23,7 +23,9 @@ Charts written into --out:
   ratio_vs_baseline.png  every record with a same-run baseline, as the ratio
                        baseline time / clformer time (> 1: clformer faster);
   stack_tokens.png, stack_start.png  whole stacks: tokens/s, cold and warm
-                       start against the issue's targets (10 s, 0.5 s).
+                       start against the issue's targets (10 s, 0.5 s);
+  compare_throughput.png  bench/compare.py records: clformer and each
+                       baseline engine side by side.
 Records without the fields a chart needs are left out of that chart (counted
 in the summary), never an error. Exit status 0, 1 when nothing could be
 plotted, 2 on unreadable input.
@@ -177,15 +179,20 @@ def ordered(items):
     return list(seen)
 
 
+METRICS = (  # field, axis label, transform; earlier wins a tie in coverage
+    ("tokens_per_s", "tokens/s (higher is better)", lambda v: v),
+    ("gflops", "GFLOP/s (higher is better)", lambda v: v),
+    ("gbs", "GB/s (higher is better)", lambda v: v),
+    ("median_s", "median time, ms (lower is better)", lambda v: v * 1e3),
+)
+
+
 def entry_metric(recs):
-    """(field, axis label, transform) best suited to an entry's records."""
-    if any((num(r, "tokens_per_s") or 0) > 0 for r in recs):
-        return "tokens_per_s", "tokens/s (higher is better)", lambda v: v
-    if any((num(r, "gflops") or 0) > 0 for r in recs):
-        return "gflops", "GFLOP/s (higher is better)", lambda v: v
-    if any((num(r, "gbs") or 0) > 0 for r in recs):
-        return "gbs", "GB/s (higher is better)", lambda v: v
-    return "median_s", "median time, ms (lower is better)", lambda v: v * 1e3
+    """The metric that most of an entry's records have (one unit per chart:
+    a stack entry mixing encoders, which have no tokens/s, and generators is
+    shown in time)."""
+    cover = [sum(1 for r in recs if (num(r, m[0]) or 0) > 0) for m in METRICS]
+    return METRICS[cover.index(max(cover))]
 
 
 def chart_entries(plt, records, out, made):
@@ -339,6 +346,30 @@ def chart_stacks(plt, records, out, made):
         made.append(p)
 
 
+def chart_compare(plt, records, out, made):
+    """bench/compare.py records: every engine's throughput side by side."""
+    recs = [r for r in records if r["entry"] == "compare"]
+    multi = len(ordered(r["_series"] for r in records)) > 1
+    values, cases, engines = {}, [], []
+    for r in recs:
+        rows = [("clformer", num(r, "items_per_s"))]
+        for b in r.get("baselines") or []:
+            if isinstance(b, dict) and isinstance(b.get("name"), str):
+                rows.append((b["name"], num(b, "items_per_s")))
+        for eng, v in rows:
+            if v and v > 0:
+                key = eng + (" — %s" % r["_series"] if multi else "")
+                cases.append(r["_case"])
+                engines.append(key)
+                values[(r["_case"], key)] = v
+    path = os.path.join(out, "compare_throughput.png")
+    if values and hbars(plt, path, "bench/compare.py: clformer and the baselines, same weights, "
+                        "same run", "tokens/s (encoders: tokens processed; greedy: tokens "
+                        "generated; embeddings: sentences/s)", ordered(cases), ordered(engines),
+                        values):
+        made.append(path)
+
+
 def plot(paths, out, labels=None):
     plt = need_matplotlib()
     records, skipped = load(paths, labels)
@@ -348,6 +379,7 @@ def plot(paths, out, labels=None):
     chart_rooflines(plt, records, out, made)
     chart_ratios(plt, records, out, made)
     chart_stacks(plt, records, out, made)
+    chart_compare(plt, records, out, made)
     print("plot.py: %d record(s) from %d file(s), %d malformed record(s) skipped; wrote %d chart(s):"
           % (len(records), len(paths), skipped, len(made)))
     for p in made:
@@ -377,14 +409,16 @@ def sample_doc(device, scale):
                      min_s=5e-4, p90_s=7e-4, flops=0, bytes=1.5e6, gflops=0, gbs=2.5 * scale))
     recs.append(dict(base, entry="stack", case="bert-base encoder f32", shape="B=1 S=128",
                      median_s=0.9, min_s=0.85, p90_s=1.0, flops=2.2e10, bytes=4.4e8, gflops=24.0,
-                     gbs=0.5, tokens_per_s=142.0 * scale, cold_start_s=6.0, warm_start_s=0.3,
+                     gbs=0.5, cold_start_s=6.0 / scale, warm_start_s=0.3,
                      batch=1, seq_len=128, new_tokens=0))
     recs.append(dict(base, entry="stack", case="transformer-base greedy", shape="B=1 S=32 new=32",
                      median_s=0.6, min_s=0.55, p90_s=0.7, flops=0, bytes=0, tokens_per_s=53 * scale,
                      cold_start_s=12.0, warm_start_s=0.2, batch=1, seq_len=32, new_tokens=32))
     recs.append(dict(base, entry="compare", case="bert-base", shape="B=1 S=128", median_s=1.5,
-                     baseline="pytorch", ratio_vs_baseline=1.16, baseline2="onnxruntime",
-                     ratio_vs_baseline2=0.65))
+                     items_per_s=85.3, baseline="pytorch", ratio_vs_baseline=1.16,
+                     baseline2="onnxruntime", ratio_vs_baseline2=0.65,
+                     baselines=[{"name": "pytorch", "items_per_s": 73.6},
+                                {"name": "onnxruntime", "items_per_s": 131.3}, "junk"]))
     recs.append(dict(base, entry="future-entry", case="something new", shape="X=1",
                      median_s=0.01, weird_field=[1, 2]))
     recs += [{"entry": 5}, "not a record", dict(base, entry="gemm", case="no numbers")]
@@ -404,7 +438,8 @@ def check(out):
         out = out or os.path.join(d, "png")
         made = plot(paths, out)
         want = ["entry_gemm.png", "entry_softmax.png", "entry_stack.png", "entry_future-entry.png",
-                "ratio_vs_baseline.png", "stack_tokens.png", "stack_start.png"]
+                "ratio_vs_baseline.png", "stack_tokens.png", "stack_start.png",
+                "compare_throughput.png"]
         names = [os.path.basename(p) for p in made]
         bad = [w for w in want if w not in names]
         bad += ["roofline (2 series)"] if sum(n.startswith("roofline_") for n in names) != 2 else []
