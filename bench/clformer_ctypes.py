@@ -210,6 +210,9 @@ class Lib:
         fn("clf_model_params_default", ModelParams)
         fn("clf_model_load", C.c_int, P, C.c_char_p, C.POINTER(ModelParams), C.POINTER(P))
         fn("clf_model_free", None, P)
+        fn("clf_model_config_preset", C.c_int, C.c_char_p, C.POINTER(ModelConfig))
+        fn("clf_model_create_random", C.c_int, P, C.POINTER(ModelConfig), C.POINTER(ModelParams),
+           C.c_uint64, C.POINTER(P))
         fn("clf_model_get_config", C.POINTER(ModelConfig), P)
         fn("clf_model_encode", C.c_int, P, C.POINTER(C.c_int32), C.POINTER(C.c_int32), C.c_int64,
            C.c_int64, C.c_int, C.POINTER(C.c_float), C.POINTER(C.c_float), C.POINTER(C.c_float))
@@ -221,6 +224,13 @@ class Lib:
 
     def version(self):
         return self.so.clf_version().decode()
+
+    def preset(self, name):
+        """clf_model_config_preset(name) as a ModelConfig."""
+        cfg = ModelConfig()
+        self.check(self.so.clf_model_config_preset(name.encode(), C.byref(cfg)), None,
+                   "clf_model_config_preset(%s)" % name)
+        return cfg
 
     def check(self, status, ctx, what):
         if status != 0:
@@ -259,14 +269,23 @@ class Context:
 
 
 class Model:
-    def __init__(self, ctx, path, max_batch, max_source_len, max_target_len=0, f16=False):
+    """clf_model_load(path), or clf_model_create_random(config, seed) when
+    path is None."""
+
+    def __init__(self, ctx, path, max_batch, max_source_len, max_target_len=0, f16=False,
+                 config=None, seed=0):
         self.ctx, self.lib = ctx, ctx.lib
         p = self.lib.so.clf_model_params_default()
         p.weight_dtype = 1 if f16 else 0
         p.max_batch, p.max_source_len, p.max_target_len = max_batch, max_source_len, max_target_len
         h = C.c_void_p()
-        self.lib.check(self.lib.so.clf_model_load(ctx.h, path.encode(), C.byref(p), C.byref(h)),
-                       ctx.h, "clf_model_load(%s)" % path)
+        if path is None:
+            st = self.lib.so.clf_model_create_random(ctx.h, C.byref(config), C.byref(p), seed,
+                                                     C.byref(h))
+            self.lib.check(st, ctx.h, "clf_model_create_random")
+        else:
+            st = self.lib.so.clf_model_load(ctx.h, path.encode(), C.byref(p), C.byref(h))
+            self.lib.check(st, ctx.h, "clf_model_load(%s)" % path)
         self.h = h
         self.config = self.lib.so.clf_model_get_config(h).contents
 

@@ -605,6 +605,72 @@ def case_minilm(a, lib, ctx, B, log):
                 ok=max(diff.values()) < 1e-3, tokens=B)
 
 
+# --------------------------------------------------------------- selftest ---
+
+
+def selftest(a, log):
+    """The ctypes bindings on tiny random models (clf_model_create_random), no
+    PyTorch needed: layouts, generate, encode with both poolings, an error
+    message. Fast enough for CI (needs numpy and the built library)."""
+    import numpy as np
+    import clformer_ctypes as clf
+    log("ctypes layouts: " + clf.check_layouts(a.include))
+    lib = clf.Lib(a.lib)
+    ctx = clf.Context(lib, a.device)
+    fails = []
+    try:
+        log("clformer %s on %s" % (lib.version(), ctx.device()["name"]))
+        cfg = lib.preset("tiny")  # decoder-only, vocab 50
+        m = clf.Model(ctx, None, max_batch=2, max_source_len=8, max_target_len=16, config=cfg,
+                      seed=7)
+        prompts = np.array([[5, 9, 11], [20, 3, 44]], np.int32)
+        outs = []
+        for _ in range(2):
+            ids = np.full((2, 1, 6), -1, np.int32)
+            m.generate(prompts, None, m.generate_params(6, ignore_eos=True), ids)
+            outs.append(ids)
+        m.close()
+        log("tiny decoder, greedy 6 tokens: %s" % outs[0][:, 0].tolist())
+        if not ((outs[0] >= 0) & (outs[0] < cfg.vocab)).all():
+            fails.append("generate: ids outside [0, vocab) or missing: %s" % outs[0].tolist())
+        if not (outs[0] == outs[1]).all():
+            fails.append("generate: two runs differ")
+
+        enc = lib.preset("bert-base")
+        enc.encoder_layers, enc.d_model, enc.n_heads, enc.d_ff = 1, 32, 2, 64
+        enc.vocab, enc.max_positions = 50, 16
+        m = clf.Model(ctx, None, max_batch=2, max_source_len=8, config=enc, seed=3)
+        ids = np.array([[4, 8, 15, 16, 23], [42, 7, 9, 0, 0]], np.int32)
+        lens = np.array([5, 3], np.int32)
+        hidden = np.empty((2, 5, 32), np.float32)
+        mean = np.empty((2, 32), np.float32)
+        first = np.empty((2, 32), np.float32)
+        m.encode(ids, lens, hidden=hidden, pooled=mean, pooling=clf.CLF_POOL_MEAN)
+        m.encode(ids, lens, pooled=first, pooling=clf.CLF_POOL_FIRST)
+        m.close()
+        want = np.stack([hidden[b, : lens[b]].mean(0) for b in range(2)])
+        e_mean = float(np.abs(mean - want).max())
+        e_first = float(np.abs(first - hidden[:, 0]).max())
+        log("tiny encoder: mean pooling vs mean of hidden rows %.1e, first pooling vs row 0 %.1e"
+            % (e_mean, e_first))
+        if not (np.isfinite(hidden).all() and e_mean < 1e-5 and e_first < 1e-6):
+            fails.append("encode: pooling does not match the hidden states (%g, %g)"
+                         % (e_mean, e_first))
+        try:
+            clf.Model(ctx, os.path.join(a.workdir or "/nonexistent", "missing.safetensors"), 1, 8)
+            fails.append("clf_model_load of a missing file succeeded")
+        except clf.ClfError as e:
+            log("missing file -> %s" % e)
+            if "CLF_ERR_IO" not in str(e) and "CLF_ERR_NOT_FOUND" not in str(e):
+                fails.append("unexpected status for a missing file: %s" % e)
+    finally:
+        ctx.close()
+    for f in fails:
+        log("FAILED: " + f)
+    log("selftest %s" % ("ok" if not fails else "FAILED"))
+    return 1 if fails else 0
+
+
 # ------------------------------------------------------------------ report ---
 
 
@@ -704,6 +770,8 @@ def main():
     ap.add_argument("--minilm", metavar="DIR", help="also the all-MiniLM-L6-v2 folder DIR")
     ap.add_argument("--json", metavar="FILE", help="write the records as JSON")
     ap.add_argument("--workdir", help="where models are written (default: a temp dir, removed)")
+    ap.add_argument("--selftest", action="store_true", help="only check the ctypes bindings on "
+                    "tiny random models (seconds; needs numpy, no PyTorch)")
     a = ap.parse_args()
     if a.reps is None:
         a.reps = 5 if a.quick else 10
@@ -715,6 +783,9 @@ def main():
         print("compare.py: no library at %s: build first (meson setup build --buildtype=release "
               "&& ninja -C build) or pass --lib" % a.lib, file=sys.stderr)
         return 2
+    if a.selftest:
+        require(["numpy"])
+        return selftest(a, lambda t: print(t, flush=True))
     need = ["numpy", "torch", "safetensors"]
     if a.case in ("bert", "all"):
         need += ["onnxruntime", "onnx", "onnxscript"]
