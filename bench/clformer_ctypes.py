@@ -207,6 +207,7 @@ class Lib:
         fn("clf_context_free", None, P)
         fn("clf_context_last_error", C.c_char_p, P)
         fn("clf_context_device", C.POINTER(DeviceInfo), P)
+        fn("clf_device_class_name", C.c_char_p, C.c_int)
         fn("clf_model_params_default", ModelParams)
         fn("clf_model_load", C.c_int, P, C.c_char_p, C.POINTER(ModelParams), C.POINTER(P))
         fn("clf_model_free", None, P)
@@ -259,7 +260,9 @@ class Context:
                 "driver": d.driver_version.decode(errors="replace"),
                 "platform": d.platform_name.decode(errors="replace"),
                 "platform_version": d.platform_version.decode(errors="replace"),
-                "device_class": d.device_class, "compute_units": d.compute_units,
+                "device_class": d.device_class,
+                "device_type": self.lib.so.clf_device_class_name(d.device_class).decode(),
+                "compute_units": d.compute_units,
                 "clock_mhz": d.clock_mhz}
 
     def close(self):

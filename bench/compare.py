@@ -724,8 +724,7 @@ def json_records(cases, dev):
         r = c["results"]
         ours = r["clformer"]
         bases = [e for e in r if e != "clformer"]
-        rec = {"device": dev["name"], "device_type": "cpu" if dev["device_class"] == 0 else
-               "gpu" if dev["device_class"] in (2, 3) else "accelerator", "driver": dev["driver"],
+        rec = {"device": dev["name"], "device_type": dev["device_type"], "driver": dev["driver"],
                "entry": "compare", "case": c["case"], "shape": c["shape"],
                "median_s": ours["median_s"], "min_s": ours["min_s"], "p90_s": ours["p90_s"],
                "p99_s": ours["p99_s"], "reps": ours["reps"], "batch": c["batch"],
