@@ -267,7 +267,6 @@ def case_bert(a, lib, ctx, B, S, log):
     res = time_interleaved([("clformer", run_clf), ("pytorch", run_torch), ("onnxruntime", run_ort)],
                            a.warmup, reps)
     model.close()
-    del sess
     return dict(case=name, kind="latency", shape="B=%d S=%d" % (B, S), batch=B, seq_len=S,
                 new_tokens=0, results=res, agreement=diff, ok=ok, load_s=load_s,
                 first_call_s=first_s, tokens=B * S)
@@ -520,7 +519,6 @@ def case_tbase(a, lib, ctx, B, S, N, log):
     reps = a.reps if B == 1 else max(3, a.reps // 3)
     res = time_interleaved(engines, a.warmup, reps)
     model.close()
-    del ct
     return dict(case=name, kind="tokens", shape="B=%d S=%d new=%d greedy" % (B, S, N), batch=B,
                 seq_len=S, new_tokens=N, results=res, agreement=agreement, ok=ok, load_s=load_s,
                 first_call_s=first_s, tokens=B * N)

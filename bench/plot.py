@@ -113,7 +113,7 @@ def hbars(plt, path, title, xlabel, cases, series, values, log=None, reflines=No
     """Horizontal grouped bars: one group per case, one bar per series.
     values[(case, series)] -> number. Missing pairs are left empty."""
     import numpy as np
-    n_c, n_s = len(cases), len(series)
+    n_c = len(cases)
     vals = [v for v in values.values() if v is not None and v > 0]
     if not vals:
         return False
