@@ -5,7 +5,8 @@ Builds identically-shaped models with the same random weights in PyTorch,
 writes them as safetensors that clformer loads with clf_model_load (names and
 __metadata__ as include/clformer/model.h and tests/golden/README.md), exports
 or converts them for the baselines, checks that every engine computes the same
-thing (max abs difference of the outputs, identical greedy tokens), then times
+thing (max abs differences of hidden states, teacher-forced logits and
+log-probabilities; identical greedy tokens), then times
 all engines in one process, interleaved repeat by repeat so that a noisy
 machine slows them alike, and prints each baseline as a ratio to clformer.
 
@@ -19,7 +20,8 @@ Cases (issue 5):
               post-LN without final norms, Marian sinusoids ([sin | cos]
               halves), embedding scale sqrt(D), tied embeddings, output bias,
               vocab 32000: greedy decoding of a fixed number of new tokens
-              (EOS never wins: its output bias is -30), tokens/s against
+              (EOS, PAD and BOS never win: their output bias is -30, so every
+              engine makes the same count), tokens/s against
               CTranslate2 fp32 and HuggingFace MarianMTModel.generate (PyTorch).
   --minilm DIR  sentence embeddings with an all-MiniLM-L6-v2 folder (issue 6).
 
