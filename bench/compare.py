@@ -784,7 +784,12 @@ def main():
         return 2
     if a.selftest:
         require(["numpy"])
-        return selftest(a, lambda t: print(t, flush=True))
+        import clformer_ctypes as clf
+        try:
+            return selftest(a, lambda t: print(t, flush=True))
+        except (clf.ClfError, RuntimeError, OSError) as e:
+            print("compare.py --selftest: FAILED: %s" % e, file=sys.stderr)
+            return 1
     need = ["numpy", "torch", "safetensors"]
     if a.case in ("bert", "all"):
         need += ["onnxruntime", "onnx", "onnxscript"]
@@ -802,9 +807,13 @@ def main():
 
     import clformer_ctypes as clf
     log = lambda s: print(s, flush=True)  # noqa: E731
-    layout = clf.check_layouts(a.include)
-    lib = clf.Lib(a.lib)
-    ctx = clf.Context(lib, a.device)
+    try:
+        layout = clf.check_layouts(a.include)
+        lib = clf.Lib(a.lib)
+        ctx = clf.Context(lib, a.device)
+    except (clf.ClfError, RuntimeError, OSError) as e:
+        print("compare.py: %s" % e, file=sys.stderr)
+        return 1
     dev = ctx.device()
     v = versions(lib, dev, a)
     log("compare.py: clformer %s (%s) on %s, driver %s, %d compute units" % (
@@ -813,7 +822,7 @@ def main():
     log("versions: " + ", ".join("%s %s" % (k, v[k]) for k in (
         "torch", "onnxruntime", "onnx", "ctranslate2", "transformers", "numpy", "python")
         if k in v))
-    log("CPU: %s, %s cores, %d threads per engine; warm-up %d, %d timed repeats (interleaved)" % (
+    log("CPU: %s, %s cores, threads per engine: %d; warm-up %d, %d timed repeats (interleaved)" % (
         v["cpu"], v["cores"], a.threads, a.warmup, a.reps))
     if dev["device_class"] == 0 and dev["compute_units"] != a.threads:
         log("note: the OpenCL CPU device has %d compute units, not %d threads"
