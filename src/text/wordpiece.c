@@ -286,6 +286,9 @@ static void wordpiece(const clf_tokenizer *t, scratch *w, const int32_t *cp, siz
     w->off[n] = (uint32_t)len;
     size_t start = 0, n_pieces = 0;
     while (start < n) {
+        /* Pieces before start are settled, so the prefix can overwrite the
+         * bytes just before it: the candidate is then one contiguous key. */
+        if (start > 0) memcpy(w->u8 + w->off[start] - t->prefix_len, t->prefix, t->prefix_len);
         int32_t id = -1;
         size_t end = n;
         for (; end > start; end--) {
