@@ -587,3 +587,21 @@ Test(tokenizer, allocation_failure_at_every_step_is_clean)
     cr_assert(succeeded && n > 10);
     clf_tokenizer_free(t);
 }
+
+/* U+0130 lowercases to "i" U+0307 (two characters), HF's ids with the same
+ * tiny vocabulary: [2, 4, 5, 6, 3] without accent stripping, [2, 7, 3] with. */
+Test(tokenizer, dotted_capital_i_lowercases_to_two_characters)
+{
+    static const char v[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\ni\n##\xcc\x87\n##stanbul\nistanbul\n";
+    clf_tokenizer_params p = clf_tokenizer_params_default();
+    p.lowercase = CLF_TOKENIZER_ON;
+    p.strip_accents = CLF_TOKENIZER_OFF;
+    clf_tokenizer *t = NULL;
+    cr_assert_eq(clf__tokenizer_parse(v, sizeof v - 1, false, "v", &p, NULL, &t), CLF_OK);
+    expect_ids(t, "\xc4\xb0stanbul", (int32_t[]){2, 4, 5, 6, 3}, 5);
+    clf_tokenizer_free(t);
+    p.strip_accents = CLF_TOKENIZER_ON;
+    cr_assert_eq(clf__tokenizer_parse(v, sizeof v - 1, false, "v", &p, NULL, &t), CLF_OK);
+    expect_ids(t, "\xc4\xb0stanbul", (int32_t[]){2, 7, 3}, 3);
+    clf_tokenizer_free(t);
+}
