@@ -111,11 +111,12 @@ static void check_corpus(clf_tokenizer *t, const char *expected_file, const char
         }
     }
     double dt = now_s() - t0;
-    fprintf(stderr, "tokenizer %s: %zu lines, %zu mismatches, %zu ids; %.1f ms = %.0f lines/s = "
-            "%.2f MB/s\n", what, n, mismatches, total_ids, dt * 1e3, (double)n / dt,
-            (double)bytes / dt / 1e6);
-    cr_assert_eq(mismatches, 0, "%s: %zu of %zu lines differ from HF tokenizers", what,
-                 mismatches, n);
+    fprintf(stderr,
+            "tokenizer %s: %zu lines, %zu mismatches, %zu ids; %.1f ms = %.0f lines/s = "
+            "%.2f MB/s\n",
+            what, n, mismatches, total_ids, dt * 1e3, (double)n / dt, (double)bytes / dt / 1e6);
+    cr_assert_eq(mismatches, 0, "%s: %zu of %zu lines differ from HF tokenizers", what, mismatches,
+                 n);
     free(ids);
     free(want);
     free(cl);
@@ -161,14 +162,15 @@ Test(tokenizer, tokenizer_json_matches_hf_on_the_corpus)
 /* ---- behaviour ---- */
 
 /* A small vocabulary: ids in line order. */
-static const char small_vocab[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n,\n!\nun\n##aff"
-                                  "\n##able\nwor\n##ld\nx\n##x\n";
+static const char small_vocab[] =
+    "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n,\n!\nun\n##aff"
+    "\n##able\nwor\n##ld\nx\n##x\n";
 
 static clf_tokenizer *small(const clf_tokenizer_params *p)
 {
     clf_tokenizer *t = NULL;
-    clf_status s = clf__tokenizer_parse(small_vocab, strlen(small_vocab), false, "small", p, NULL,
-                                        &t);
+    clf_status s =
+        clf__tokenizer_parse(small_vocab, strlen(small_vocab), false, "small", p, NULL, &t);
     cr_assert_eq(s, CLF_OK, "%s", clf_context_last_error(NULL));
     return t;
 }
@@ -181,8 +183,8 @@ static void expect_ids(const clf_tokenizer *t, const char *text, const int32_t *
     cr_assert_eq(s, CLF_OK, "'%s': %s", text, clf_context_last_error(NULL));
     cr_assert_eq(got, n, "'%s': %lld ids, want %lld", text, (long long)got, (long long)n);
     for (int64_t i = 0; i < n; i++)
-        cr_assert_eq(ids[i], want[i], "'%s': id %lld is %d, want %d", text, (long long)i,
-                     ids[i], want[i]);
+        cr_assert_eq(ids[i], want[i], "'%s': id %lld is %d, want %d", text, (long long)i, ids[i],
+                     want[i]);
 }
 
 Test(tokenizer, pieces_unknown_words_and_long_words)
@@ -266,7 +268,8 @@ Test(tokenizer, batch_is_right_padded_to_the_longest)
     /* Explicit lengths (bytes) and n = 0. */
     size_t lens[2] = {5, 3};
     cr_assert_eq(clf_tokenizer_encode_batch(t, 2, (const char *const[]){"hello world", "!!!!"},
-                                            lens, ids, lengths, &S), CLF_OK);
+                                            lens, ids, lengths, &S),
+                 CLF_OK);
     cr_assert(S == 5 && lengths[0] == 3 && lengths[1] == 5 && ids[3] == 0 && ids[5] == 2);
     cr_assert_eq(clf_tokenizer_encode_batch(t, 0, NULL, NULL, NULL, NULL, &S), CLF_OK);
     cr_assert_eq(S, 0);
@@ -274,8 +277,7 @@ Test(tokenizer, batch_is_right_padded_to_the_longest)
     const char *bad[2] = {"ok", "a\xff"};
     cr_assert_eq(clf_tokenizer_encode_batch(t, 2, bad, NULL, ids, lengths, &S),
                  CLF_ERR_INVALID_ARG);
-    cr_assert(strstr(clf_context_last_error(NULL), "texts[1]"), "%s",
-              clf_context_last_error(NULL));
+    cr_assert(strstr(clf_context_last_error(NULL), "texts[1]"), "%s", clf_context_last_error(NULL));
     free(ids);
     clf_tokenizer_free(t);
 }
@@ -288,11 +290,11 @@ Test(tokenizer, invalid_utf8_text_is_an_error_naming_the_offset)
         size_t len;
         const char *offset;
     } cases[] = {
-        {"hello \xff", 7, "byte 6"},         {"\xc3", 1, "byte 0"},
-        {"ab\xc0\x80", 4, "byte 2"},         /* overlong NUL */
-        {"x\xed\xa0\x80", 4, "byte 1"},      /* surrogate U+D800 */
-        {"\xf4\x90\x80\x80", 4, "byte 0"},   /* above U+10FFFF */
-        {"ok\xe2\x82", 4, "byte 2"},         /* truncated sequence */
+        {"hello \xff", 7, "byte 6"},       {"\xc3", 1, "byte 0"},
+        {"ab\xc0\x80", 4, "byte 2"},       /* overlong NUL */
+        {"x\xed\xa0\x80", 4, "byte 1"},    /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", 4, "byte 0"}, /* above U+10FFFF */
+        {"ok\xe2\x82", 4, "byte 2"},       /* truncated sequence */
     };
     int32_t ids[16];
     for (size_t i = 0; i < CLF_ARRAY_LEN(cases); i++) {
@@ -345,8 +347,7 @@ Test(tokenizer, accessors)
 
 /* ---- hostile files ---- */
 
-static void expect_bad(const char *data, size_t size, bool json, clf_status want,
-                       const char *msg)
+static void expect_bad(const char *data, size_t size, bool json, clf_status want, const char *msg)
 {
     long live = clf__alloc_live();
     clf_tokenizer *t = (clf_tokenizer *)1;
@@ -356,8 +357,8 @@ static void expect_bad(const char *data, size_t size, bool json, clf_status want
     cr_assert_null(t);
     cr_assert_eq(clf__alloc_live(), live, "'%.60s': leak", data);
     const char *err = clf_context_last_error(NULL);
-    cr_assert(strstr(err, "bad.file") && strstr(err, msg), "'%.60s': message '%s' lacks '%s'",
-              data, err, msg);
+    cr_assert(strstr(err, "bad.file") && strstr(err, msg), "'%.60s': message '%s' lacks '%s'", data,
+              err, msg);
 }
 #define BAD_TXT(s, msg) expect_bad(s, sizeof(s) - 1, false, CLF_ERR_BAD_MODEL, msg)
 #define BAD_JSON(s, st, msg) expect_bad(s, sizeof(s) - 1, true, st, msg)
@@ -467,8 +468,8 @@ Test(tokenizer, hostile_tokenizer_json_is_rejected)
     const char ok[] = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {" SPECIALS ", \"Hi\": 4, "
                       "\"@@i\": 5}, \"continuing_subword_prefix\": \"@@\"}, " PRE "}";
     clf_tokenizer *t = NULL;
-    cr_assert_eq(clf__tokenizer_parse(ok, sizeof ok - 1, true, "ok", NULL, NULL, &t), CLF_OK,
-                 "%s", clf_context_last_error(NULL));
+    cr_assert_eq(clf__tokenizer_parse(ok, sizeof ok - 1, true, "ok", NULL, NULL, &t), CLF_OK, "%s",
+                 clf_context_last_error(NULL));
     expect_ids(t, "Hi Hii hi", (int32_t[]){2, 4, 4, 5, 1, 3}, 6);
     clf_tokenizer_free(t);
 }
@@ -519,7 +520,7 @@ Test(tokenizer, bad_files_and_folders_are_clear_errors)
     expect_load_bad("", CLF_ERR_BAD_MODEL, "\"cls_token\" is not a non-empty string");
     /* A sane config: model_max_length and do_lower_case are used. */
     mkfile("tokenizer_config.json", "{\"do_lower_case\": false, \"model_max_length\": 3, "
-           "\"unk_token\": {\"content\": \"[UNK]\", \"lstrip\": false}}");
+                                    "\"unk_token\": {\"content\": \"[UNK]\", \"lstrip\": false}}");
     clf_tokenizer *t = load(tmpdir, NULL);
     cr_assert_eq(clf_tokenizer_max_length(t), 3);
     expect_ids(t, "HI hi", (int32_t[]){1, 0, 2}, 3); /* cased: HI is [UNK] */

@@ -13,29 +13,29 @@
 #include <clformer/status.h>
 #include <clformer/tokenizer.h>
 
-#define CLF__TOK_N_SPECIAL 5     /* indexed by clf_special_token */
+#define CLF__TOK_N_SPECIAL 5         /* indexed by clf_special_token */
 #define CLF__TOK_MAX_FILE (1u << 30) /* bytes; larger tokenizer files are refused */
 #define CLF__TOK_MAX_VOCAB 16777216  /* entries */
 #define CLF__TOK_MAX_WORD_CHARS 10000
-#define CLF__TOK_MAX_PREFIX 16       /* bytes of continuing_subword_prefix */
+#define CLF__TOK_MAX_PREFIX 16 /* bytes of continuing_subword_prefix */
 
 /* Settings read from tokenizer_config.json / special_tokens_map.json, or from
  * tokenizer.json's normalizer; -1 = the file does not say. */
 typedef struct clf__tok_config {
     int lowercase, strip_accents, chinese, clean_text;
-    int64_t max_length; /* 0 = not given */
+    int64_t max_length;                /* 0 = not given */
     char *special[CLF__TOK_N_SPECIAL]; /* token strings (clf__malloc); NULL = default */
 } clf__tok_config;
 
 struct clf_tokenizer {
     int32_t n_vocab;
-    char **tokens;    /* (n_vocab) NUL-terminated, pointing into arena */
-    uint32_t *lens;   /* (n_vocab) bytes of each token */
-    char *arena;      /* every token's bytes */
-    int32_t *table;   /* (table_mask + 1) open-addressing slots: id or -1 */
+    char **tokens;  /* (n_vocab) NUL-terminated, pointing into arena */
+    uint32_t *lens; /* (n_vocab) bytes of each token */
+    char *arena;    /* every token's bytes */
+    int32_t *table; /* (table_mask + 1) open-addressing slots: id or -1 */
     size_t table_mask;
     int32_t special[CLF__TOK_N_SPECIAL]; /* -1 = absent */
-    int32_t *added;   /* (n_added) ids matched in raw text, longest first */
+    int32_t *added;                      /* (n_added) ids matched in raw text, longest first */
     int32_t n_added;
     uint8_t added_first[32]; /* bit set of the first bytes of added tokens */
     bool lowercase, strip_accents, chinese, clean_text, add_special;

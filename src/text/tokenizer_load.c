@@ -53,8 +53,8 @@ static clf_status parse_json(const char *data, size_t size, const char *name, js
         if (e == json_tokener_continue || e == json_tokener_success)
             return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: truncated JSON (%zu bytes)", name,
                               size);
-        return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: invalid JSON near byte %zu: %s", name,
-                          end, json_tokener_error_desc(e));
+        return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: invalid JSON near byte %zu: %s", name, end,
+                          json_tokener_error_desc(e));
     }
     while (end < size && strchr(" \t\r\n", data[end]))
         end++;
@@ -191,18 +191,21 @@ static clf_status json_vocab(json_object *vocab, const char *name, clf_tokenizer
     size_t n = (size_t)json_object_object_length(vocab), bytes = 0;
     if (n == 0) return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: empty \"model\".\"vocab\"", name);
     if (n > CLF__TOK_MAX_VOCAB)
-        return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: %zu vocabulary entries, more than %d",
-                          name, n, CLF__TOK_MAX_VOCAB);
+        return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: %zu vocabulary entries, more than %d", name,
+                          n, CLF__TOK_MAX_VOCAB);
     json_object_object_foreach(vocab, key, val)
     {
         if (!json_object_is_type(val, json_type_int))
-            return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: vocab entry \"%.64s\": id is not an "
-                              "integer", name, key);
+            return clf__error(NULL, CLF_ERR_BAD_MODEL,
+                              "%s: vocab entry \"%.64s\": id is not an "
+                              "integer",
+                              name, key);
         int64_t id = json_object_get_int64(val);
         if (id < 0 || (uint64_t)id >= n)
             return clf__error(NULL, CLF_ERR_BAD_MODEL,
                               "%s: vocab entry \"%.64s\": id %lld outside 0..%zu (ids must be "
-                              "0..size-1 without holes)", name, key, (long long)id, n - 1);
+                              "0..size-1 without holes)",
+                              name, key, (long long)id, n - 1);
         if (key[0] == '\0')
             return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: empty token (id %lld)", name,
                               (long long)id);
@@ -219,8 +222,10 @@ static clf_status json_vocab(json_object *vocab, const char *name, clf_tokenizer
     {
         int32_t id = (int32_t)json_object_get_int64(v2);
         if (t->tokens[id]) {
-            st = clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: tokens \"%.64s\" and \"%.64s\" share id "
-                            "%d", name, t->tokens[id], k2, (int)id);
+            st = clf__error(NULL, CLF_ERR_BAD_MODEL,
+                            "%s: tokens \"%.64s\" and \"%.64s\" share id "
+                            "%d",
+                            name, t->tokens[id], k2, (int)id);
             clf_tokenizer_free(t);
             return st;
         }
@@ -257,16 +262,20 @@ static clf_status json_settings(json_object *root, json_object *model, const cha
         if (!json_object_is_type(x, json_type_string) || json_object_get_string_len(x) == 0 ||
             json_object_get_string_len(x) > CLF__TOK_MAX_PREFIX ||
             (size_t)json_object_get_string_len(x) != strlen(json_object_get_string(x)))
-            return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: \"continuing_subword_prefix\" is not "
-                              "a string of 1..%d bytes", name, CLF__TOK_MAX_PREFIX);
+            return clf__error(NULL, CLF_ERR_BAD_MODEL,
+                              "%s: \"continuing_subword_prefix\" is not "
+                              "a string of 1..%d bytes",
+                              name, CLF__TOK_MAX_PREFIX);
         t->prefix_len = (size_t)json_object_get_string_len(x);
         memcpy(t->prefix, json_object_get_string(x), t->prefix_len + 1);
     }
     if (json_object_object_get_ex(model, "max_input_chars_per_word", &x) && x) {
         int64_t v = json_object_is_type(x, json_type_int) ? json_object_get_int64(x) : -1;
         if (v < 1 || v > CLF__TOK_MAX_WORD_CHARS)
-            return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: \"max_input_chars_per_word\" is not "
-                              "an integer in 1..%d", name, CLF__TOK_MAX_WORD_CHARS);
+            return clf__error(NULL, CLF_ERR_BAD_MODEL,
+                              "%s: \"max_input_chars_per_word\" is not "
+                              "an integer in 1..%d",
+                              name, CLF__TOK_MAX_WORD_CHARS);
         t->max_word_chars = v;
     }
     if (json_object_object_get_ex(model, "unk_token", &x) && x) {
@@ -283,8 +292,10 @@ static clf_status json_settings(json_object *root, json_object *model, const cha
     if (norm) {
         const char *ty = type_of(norm);
         if (!ty || strcmp(ty, "BertNormalizer") != 0)
-            return clf__error(NULL, CLF_ERR_UNSUPPORTED, "%s: normalizer type \"%.64s\" is not "
-                              "supported (only BertNormalizer)", name, ty ? ty : "?");
+            return clf__error(NULL, CLF_ERR_UNSUPPORTED,
+                              "%s: normalizer type \"%.64s\" is not "
+                              "supported (only BertNormalizer)",
+                              name, ty ? ty : "?");
         CLF_TRY(get_bool(norm, "lowercase", name, &cfg->lowercase));
         CLF_TRY(get_bool(norm, "strip_accents", name, &cfg->strip_accents));
         CLF_TRY(get_bool(norm, "handle_chinese_chars", name, &cfg->chinese));
@@ -295,8 +306,10 @@ static clf_status json_settings(json_object *root, json_object *model, const cha
     }
     const char *pty = type_of(pre);
     if (!pty || strcmp(pty, "BertPreTokenizer") != 0)
-        return clf__error(NULL, CLF_ERR_UNSUPPORTED, "%s: pre_tokenizer \"%.64s\" is not "
-                          "supported (only BertPreTokenizer)", name, pty ? pty : "null");
+        return clf__error(NULL, CLF_ERR_UNSUPPORTED,
+                          "%s: pre_tokenizer \"%.64s\" is not "
+                          "supported (only BertPreTokenizer)",
+                          name, pty ? pty : "null");
     return CLF_OK;
 }
 
@@ -312,24 +325,31 @@ static clf_status json_added(json_object *root, const char *name, const clf_toke
         return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: \"added_tokens\" is not an array", name);
     size_t n = json_object_array_length(arr);
     if (n > (size_t)t->n_vocab)
-        return clf__error(NULL, CLF_ERR_UNSUPPORTED, "%s: %zu added tokens beyond the vocabulary "
-                          "are not supported", name, n);
+        return clf__error(NULL, CLF_ERR_UNSUPPORTED,
+                          "%s: %zu added tokens beyond the vocabulary "
+                          "are not supported",
+                          name, n);
     *ids = clf__malloc((n ? n : 1) * sizeof **ids);
     if (!*ids) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "%s: out of host memory", name);
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx(arr, i), *c, *idv;
         if (!e || !json_object_is_type(e, json_type_object) ||
-            !json_object_object_get_ex(e, "content", &c) || !json_object_is_type(c, json_type_string) ||
+            !json_object_object_get_ex(e, "content", &c) ||
+            !json_object_is_type(c, json_type_string) ||
             !json_object_object_get_ex(e, "id", &idv) || !json_object_is_type(idv, json_type_int))
-            return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: added_tokens[%zu] lacks a string "
-                              "\"content\" or an integer \"id\"", name, i);
+            return clf__error(NULL, CLF_ERR_BAD_MODEL,
+                              "%s: added_tokens[%zu] lacks a string "
+                              "\"content\" or an integer \"id\"",
+                              name, i);
         int64_t id = json_object_get_int64(idv);
         const char *s = json_object_get_string(c);
         if (id < 0 || id >= t->n_vocab || strcmp(t->tokens[id], s) != 0 ||
             (size_t)json_object_get_string_len(c) != strlen(s))
-            return clf__error(NULL, CLF_ERR_UNSUPPORTED, "%s: added_tokens[%zu] \"%.64s\" (id "
+            return clf__error(NULL, CLF_ERR_UNSUPPORTED,
+                              "%s: added_tokens[%zu] \"%.64s\" (id "
                               "%lld) is not the vocabulary's entry; added tokens outside the "
-                              "vocabulary are not supported", name, i, s, (long long)id);
+                              "vocabulary are not supported",
+                              name, i, s, (long long)id);
         (*ids)[(*n_ids)++] = (int32_t)id;
     }
     return CLF_OK;
@@ -359,7 +379,8 @@ static clf_status parse_tokenizer_json(const char *data, size_t size, const char
         st = clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: no \"model\" object", name);
         goto done;
     }
-    if (!json_object_object_get_ex(model, "type", &x) || !json_object_is_type(x, json_type_string)) {
+    if (!json_object_object_get_ex(model, "type", &x) ||
+        !json_object_is_type(x, json_type_string)) {
         st = clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: \"model\" has no string \"type\"", name);
         goto done;
     }
@@ -468,8 +489,10 @@ static clf_status read_config(const char *dir, const char *file, clf__tok_config
     size_t size;
     if (!path) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "tokenizer: out of host memory");
     clf_status st = read_file(path, &data, &size, true);
-    if (st == CLF_OK) st = clf__tok_config_parse(data, size, path, cfg);
-    else if (st == CLF_ERR_NOT_FOUND) st = CLF_OK;
+    if (st == CLF_OK)
+        st = clf__tok_config_parse(data, size, path, cfg);
+    else if (st == CLF_ERR_NOT_FOUND)
+        st = CLF_OK;
     clf__free(data);
     clf__free(path);
     return st;
@@ -488,8 +511,7 @@ clf_status clf_tokenizer_load(const char *path, const clf_tokenizer_params *para
     if (!path || !out)
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tokenizer_load: NULL path or out");
     struct stat sb;
-    if (stat(path, &sb) != 0)
-        return clf__error(NULL, CLF_ERR_IO, "%s: %s", path, strerror(errno));
+    if (stat(path, &sb) != 0) return clf__error(NULL, CLF_ERR_IO, "%s: %s", path, strerror(errno));
     char *dir = NULL, *file = NULL, *data = NULL;
     size_t size = 0;
     clf__tok_config cfg;

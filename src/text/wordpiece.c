@@ -80,7 +80,7 @@ clf_status clf__tok_index(clf_tokenizer *t, const char *name)
 }
 
 static const char *const special_default[CLF__TOK_N_SPECIAL] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]",
-                                                                 "[MASK]"};
+                                                                "[MASK]"};
 
 static bool resolve(clf_tokenizer_flag f, int from_file, bool fallback)
 {
@@ -94,7 +94,8 @@ static void add_raw(clf_tokenizer *t, int32_t id)
     for (int32_t i = 0; i < t->n_added; i++)
         if (t->added[i] == id) return;
     t->added[t->n_added++] = id;
-    t->added_first[(uint8_t)t->tokens[id][0] / 8] |= (uint8_t)(1u << ((uint8_t)t->tokens[id][0] % 8));
+    t->added_first[(uint8_t)t->tokens[id][0] / 8] |=
+        (uint8_t)(1u << ((uint8_t)t->tokens[id][0] % 8));
 }
 
 clf_status clf__tok_finish(clf_tokenizer *t, const char *name, const clf_tokenizer_params *p,
@@ -106,8 +107,8 @@ clf_status clf__tok_finish(clf_tokenizer *t, const char *name, const clf_tokeniz
     clf__tok_config_init(&none);
     if (!cfg) cfg = &none;
     if (p->lowercase > CLF_TOKENIZER_OFF || p->strip_accents > CLF_TOKENIZER_OFF ||
-        p->tokenize_chinese_chars > CLF_TOKENIZER_OFF || p->lowercase < 0 ||
-        p->strip_accents < 0 || p->tokenize_chinese_chars < 0)
+        p->tokenize_chinese_chars > CLF_TOKENIZER_OFF || p->lowercase < 0 || p->strip_accents < 0 ||
+        p->tokenize_chinese_chars < 0)
         return clf__error(NULL, CLF_ERR_INVALID_ARG,
                           "tokenizer: params flags must be CLF_TOKENIZER_AUTO, _ON or _OFF");
     t->add_special = !p->no_special_tokens;
@@ -245,8 +246,8 @@ typedef struct scratch {
 
 typedef struct sink {
     int32_t *ids;
-    int64_t cap, base;  /* ids[base + n] receives the n-th piece */
-    int64_t n, limit;   /* pieces so far and the most kept */
+    int64_t cap, base; /* ids[base + n] receives the n-th piece */
+    int64_t n, limit;  /* pieces so far and the most kept */
 } sink;
 
 static clf_status grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -339,7 +340,8 @@ static clf_status pretokenize(const clf_tokenizer *t, scratch *w, const int32_t 
 
 static clf_status push(scratch *w, int32_t c)
 {
-    if (w->cp_n == w->cp_cap) CLF_TRY(grow((void **)&w->cp, &w->cp_cap, w->cp_n + 1, sizeof(int32_t)));
+    if (w->cp_n == w->cp_cap)
+        CLF_TRY(grow((void **)&w->cp, &w->cp_cap, w->cp_n + 1, sizeof(int32_t)));
     w->cp[w->cp_n++] = c;
     return CLF_OK;
 }
@@ -371,9 +373,9 @@ static clf_status segment(const clf_tokenizer *t, scratch *w, const uint8_t *s, 
         for (size_t i = 0; i < w->cp_n; i++)
             len += (size_t)utf8proc_encode_char(w->cp[i], w->u8 + len);
         for (;;) {
-            utf8proc_ssize_t r = utf8proc_decompose(w->u8, (utf8proc_ssize_t)len, w->tmp,
-                                                    (utf8proc_ssize_t)w->tmp_cap,
-                                                    UTF8PROC_DECOMPOSE);
+            utf8proc_ssize_t r =
+                utf8proc_decompose(w->u8, (utf8proc_ssize_t)len, w->tmp,
+                                   (utf8proc_ssize_t)w->tmp_cap, UTF8PROC_DECOMPOSE);
             if (r < 0)
                 return clf__error(NULL, CLF_ERR_INVALID_ARG, "tokenizer: NFD failed: %s",
                                   utf8proc_errmsg(r));
@@ -496,15 +498,17 @@ clf_status clf_tokenizer_encode_batch(const clf_tokenizer *t, int64_t n, const c
      * to the longest length in place (row b moves to b * S, never later). */
     for (int64_t b = 0; b < n; b++) {
         if (!texts[b])
-            return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tokenizer_encode_batch: texts[%lld] "
-                              "is NULL", (long long)b);
+            return clf__error(NULL, CLF_ERR_INVALID_ARG,
+                              "clf_tokenizer_encode_batch: texts[%lld] "
+                              "is NULL",
+                              (long long)b);
         size_t len = lens ? lens[b] : strlen(texts[b]);
         clf_status st = clf_tokenizer_encode(t, texts[b], len, ids + b * L, L, &lengths[b]);
         if (st != CLF_OK) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", clf_context_last_error(NULL));
-            return clf__error(NULL, st, "clf_tokenizer_encode_batch: texts[%lld]: %s",
-                              (long long)b, msg);
+            return clf__error(NULL, st, "clf_tokenizer_encode_batch: texts[%lld]: %s", (long long)b,
+                              msg);
         }
         if (lengths[b] > S) S = lengths[b];
     }
