@@ -93,7 +93,10 @@ CLF_API clf_tokenizer_params clf_tokenizer_params_default(void);
  * model_max_length, and the special tokens' strings; defaults "[UNK]",
  * "[CLS]", "[SEP]", "[PAD]", "[MASK]"). The vocabulary must hold the UNK,
  * CLS and SEP tokens; PAD and MASK are optional. A tokenizer.json's
- * "truncation" and "padding" sections are ignored (params decide).
+ * "truncation" and "padding" sections are ignored (params decide), its
+ * "post_processor" is taken to be BERT's [CLS] A [SEP] template, and its
+ * "added_tokens" must be vocabulary entries (they are matched in the raw
+ * text, also those marked "normalized": true).
  * params may be NULL (defaults).
  * Returns CLF_OK and *out owns the tokenizer (free it with
  * clf_tokenizer_free()); on failure *out is NULL and:
