@@ -209,6 +209,11 @@ static clf_status json_vocab(json_object *vocab, const char *name, clf_tokenizer
         if (key[0] == '\0')
             return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: empty token (id %lld)", name,
                               (long long)id);
+        /* Defensive: json-c validates UTF-8 and turns lone surrogate escapes
+         * into U+FFFD, but a token that is not UTF-8 could never match text. */
+        if (clf__utf8_invalid_at((const uint8_t *)key, strlen(key)) >= 0)
+            return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: token with id %lld is not valid UTF-8",
+                              name, (long long)id);
         bytes += strlen(key) + 1;
     }
     clf_tokenizer *t;
