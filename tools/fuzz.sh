@@ -2,6 +2,7 @@
 # Builds a libFuzzer target of clformer's parsers and runs it.
 #
 #   tools/fuzz.sh TARGET [SECONDS]      e.g. tools/fuzz.sh safetensors 600
+#                                       or  tools/fuzz.sh tokenizer 600
 #
 # TARGET is the name of tests/fuzz/fuzz_TARGET.c; SECONDS defaults to 60.
 # The fuzzer runs on one core, seeded with the committed corpus
@@ -26,11 +27,22 @@ src="tests/fuzz/fuzz_${target}.c"
 CC=${CC:-clang}
 
 # The parser and the core it needs (allocator, error text); each target
-# stubs whatever else the core links against.
+# stubs whatever else the core links against. A target names its library
+# sources and pkg-config libraries in its header comment:
+#   * fuzz-sources: src/text/wordpiece.c src/text/tokenizer_load.c
+#   * fuzz-libs: libutf8proc json-c
+# so a new target (config, ...) needs no change here.
+lib_srcs=$(sed -n 's/^ *\* fuzz-sources: *//p' "$src" | head -n 1)
+pc_libs=$(sed -n 's/^ *\* fuzz-libs: *//p' "$src" | head -n 1)
 case "$target" in
-  safetensors) lib_srcs="src/model/safetensors.c" ;;
-  *) echo "fuzz.sh: unknown target $target" >&2; exit 2 ;;
+  safetensors) lib_srcs=${lib_srcs:-src/model/safetensors.c} ;;
 esac
+[ -n "$lib_srcs" ] || { echo "fuzz.sh: $src names no '* fuzz-sources:' line" >&2; exit 2; }
+link_flags=""
+if [ -n "$pc_libs" ]; then
+  # shellcheck disable=SC2086
+  link_flags=$(pkg-config --cflags --libs $pc_libs) || { echo "fuzz.sh: pkg-config $pc_libs failed" >&2; exit 2; }
+fi
 core_srcs="src/core/alloc.c src/core/error.c src/core/status.c"
 
 out=build-fuzz
@@ -51,7 +63,7 @@ bin="$out/fuzz_$target"
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -D_GNU_SOURCE -DCL_TARGET_OPENCL_VERSION=300 \
   -I"$out/include" -Iinclude -Isrc \
-  $lib_srcs $core_srcs "$src" -o "$bin"
+  $lib_srcs $core_srcs "$src" -o "$bin" $link_flags
 echo "fuzz.sh: built $bin; running for ${seconds}s"
 
 dict=()

@@ -2,7 +2,8 @@
 # Installs what clformer needs to build, test and benchmark on Debian 12:
 # compiler and build tools, the OpenCL ICD loader and headers, PoCL (OpenCL on
 # the CPU), CLBlast, Criterion, OpenSSL's libcrypto (SHA-256 for cache keys)
-# and OpenBLAS (the CPU baseline of the benchmarks).
+# OpenBLAS (the CPU baseline of the benchmarks), utf8proc and json-c (the
+# tokenizer's Unicode data and JSON files).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -11,5 +12,6 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential meson ninja-build pkg-config python3 \
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo \
-  libclblast-dev libcriterion-dev libssl-dev libopenblas-dev >/dev/null
+  libclblast-dev libcriterion-dev libssl-dev libopenblas-dev \
+  libutf8proc-dev libjson-c-dev >/dev/null
 echo "install-deps: done"

@@ -22,6 +22,7 @@
 #include "ops.h"
 #include "graph.h"
 #include "model.h"
+#include "tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {
