@@ -530,6 +530,18 @@ Test(tokenizer, bad_files_and_folders_are_clear_errors)
     t = load(tmpdir, NULL);
     cr_assert_eq(clf_tokenizer_max_length(t), 512);
     clf_tokenizer_free(t);
+    /* sentence-transformers: max_seq_length wins, its do_lower_case is not
+     * the tokenizer's (still lowercasing here: the default for vocab.txt). */
+    mkfile("sentence_bert_config.json", "{\"max_seq_length\": 4, \"do_lower_case\": false}");
+    t = load(tmpdir, NULL);
+    cr_assert_eq(clf_tokenizer_max_length(t), 4);
+    expect_ids(t, "HI hi", (int32_t[]){1, 3, 3, 2}, 4);
+    clf_tokenizer_free(t);
+    mkfile("sentence_bert_config.json", "{\"max_seq_length\": \"long\"}");
+    expect_load_bad("", CLF_ERR_BAD_MODEL, "sentence_bert_config.json: \"max_seq_length\"");
+    mkfile("sentence_bert_config.json", "{\"max_seq_length\": [1,");
+    expect_load_bad("", CLF_ERR_BAD_MODEL, "sentence_bert_config.json");
+    mkfile("sentence_bert_config.json", "{}");
     cr_assert_eq(clf_tokenizer_load(NULL, NULL, &t), CLF_ERR_INVALID_ARG);
     cr_assert_eq(clf_tokenizer_load(tmpdir, NULL, NULL), CLF_ERR_INVALID_ARG);
     clf_tokenizer_params p = clf_tokenizer_params_default();

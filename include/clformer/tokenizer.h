@@ -65,7 +65,9 @@ typedef struct clf_tokenizer_params {
      * else ON. */
     clf_tokenizer_flag tokenize_chinese_chars;
     /* Most ids one encoded text may have, special tokens included; >= 2 when
-     * special tokens are added, >= 1 otherwise. 0 = tokenizer_config.json's
+     * special tokens are added, >= 1 otherwise. 0 = the folder's
+     * sentence_bert_config.json "max_seq_length" (sentence-transformers
+     * truncate there: 256 for all-MiniLM-L6-v2), else tokenizer_config.json's
      * "model_max_length" when it is in 1..1,000,000, else 512. */
     int64_t max_length;
     /* true = encode without [CLS] and [SEP] (default false: add them). */

@@ -503,6 +503,36 @@ static clf_status read_config(const char *dir, const char *file, clf__tok_config
     return st;
 }
 
+/* sentence-transformers folders truncate at sentence_bert_config.json's
+ * max_seq_length (256 for all-MiniLM-L6-v2, below the tokenizer's 512); only
+ * that key is read: its do_lower_case is a separate step of that library,
+ * not the tokenizer's setting. */
+static clf_status read_st_max_length(const char *dir, clf__tok_config *cfg)
+{
+    char *path = join(dir, "sentence_bert_config.json"), *data;
+    size_t size;
+    if (!path) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "tokenizer: out of host memory");
+    clf_status st = read_file(path, &data, &size, true);
+    if (st == CLF_ERR_NOT_FOUND) {
+        clf__free(path);
+        return CLF_OK;
+    }
+    json_object *root = NULL, *x;
+    if (st == CLF_OK) st = parse_json(data, size, path, &root);
+    if (st == CLF_OK && json_object_object_get_ex(root, "max_seq_length", &x)) {
+        int64_t v = json_object_is_type(x, json_type_int) ? json_object_get_int64(x) : -1;
+        if (v < 1 || v > 1000000)
+            st = clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: \"max_seq_length\" is not an integer in 1..1000000",
+                            path);
+        else
+            cfg->max_length = v;
+    }
+    if (root) json_object_put(root);
+    clf__free(data);
+    clf__free(path);
+    return st;
+}
+
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -553,6 +583,7 @@ clf_status clf_tokenizer_load(const char *path, const clf_tokenizer_params *para
     }
     if (st == CLF_OK) st = read_config(dir, "special_tokens_map.json", &cfg);
     if (st == CLF_OK) st = read_config(dir, "tokenizer_config.json", &cfg);
+    if (st == CLF_OK) st = read_st_max_length(dir, &cfg);
     if (st == CLF_OK) st = clf__tokenizer_parse(data, size, json, file, params, &cfg, out);
     goto done;
 oom:
