@@ -11,5 +11,5 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential meson ninja-build pkg-config python3 \
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo \
-  libclblast-dev libcriterion-dev libssl-dev libopenblas-dev >/dev/null
+  libclblast-dev libcriterion-dev libssl-dev libjson-c-dev libopenblas-dev >/dev/null
 echo "install-deps: done"

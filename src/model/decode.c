@@ -104,12 +104,33 @@ static clf_status run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams, b
     return CLF_OK;
 }
 
+/* Rows of x (B, D) divided by their L2 norm, as sentence-transformers'
+ * Normalize (torch.nn.functional.normalize: the norm clamped to >= 1e-12).
+ * On the host: B * D values already read back, less than one GEMM row's work. */
+static void l2_normalize(float *x, int64_t B, int64_t D)
+{
+    for (int64_t b = 0; b < B; b++) {
+        float *r = x + b * D;
+        double ss = 0;
+        for (int64_t i = 0; i < D; i++)
+            ss += (double)r[i] * r[i];
+        double n = sqrt(ss);
+        if (n < 1e-12) n = 1e-12;
+        for (int64_t i = 0; i < D; i++)
+            r[i] = (float)(r[i] / n);
+    }
+}
+
 clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
                             int64_t S, clf_pooling pooling, float *hidden, float *pooled,
                             float *classes)
 {
     if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_encode: NULL model");
     clf_context *ctx = m->ctx;
+    if ((unsigned)pooling > CLF_POOL_DEFAULT)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_encode: unknown pooling %d",
+                          (int)pooling);
+    if (pooling == CLF_POOL_DEFAULT) pooling = m->info.pooling;
     if (m->cfg.kind == CLF_MODEL_ENCODER && (pooled || classes) && pooling == CLF_POOL_NONE)
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_model_encode: pooled or classes asked with no pooling");
@@ -133,8 +154,10 @@ clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *len
     int64_t D = m->cfg.d_model;
     if (hidden)
         CLF_TRY(clf_graph_read(m->eg, m->e_hidden, hidden, (size_t)(B * S * D) * sizeof(float)));
-    if (pooled)
+    if (pooled) {
         CLF_TRY(clf_graph_read(m->eg, m->e_pooled, pooled, (size_t)(B * D) * sizeof(float)));
+        if (m->cfg.normalize) l2_normalize(pooled, B, D);
+    }
     if (classes)
         CLF_TRY(clf_graph_read(m->eg, m->e_classes, classes,
                                (size_t)(B * m->cfg.n_classes) * sizeof(float)));

