@@ -29,6 +29,7 @@ CC=${CC:-clang}
 # stubs whatever else the core links against.
 case "$target" in
   safetensors) lib_srcs="src/model/safetensors.c" ;;
+  config) lib_srcs="src/model/hf_config.c $(pkg-config --cflags --libs json-c)" ;;
   *) echo "fuzz.sh: unknown target $target" >&2; exit 2 ;;
 esac
 core_srcs="src/core/alloc.c src/core/error.c src/core/status.c"

@@ -23,6 +23,8 @@
 #define MAX_LABELS 65536
 #define MAX_DEPTH 64 /* JSON nesting */
 #define MAX_SHARDS 4096
+/* Norm epsilons: below this a float rounds them to 0 (or a denormal). */
+#define MIN_EPS 1e-30
 
 typedef struct jp {
     const char *file; /* for messages: "config.json" */
@@ -132,8 +134,8 @@ static clf_status get_num(jp *p, json_object *o, const char *k, double def, doub
     if (!json_object_is_type(x, json_type_int) && !json_object_is_type(x, json_type_double))
         return fail(p, CLF_ERR_BAD_MODEL, "\"%s\" is a %s, not a number", k, type_name(x));
     double d = json_object_get_double(x);
-    if (!isfinite(d) || d <= lo || d > hi)
-        return fail(p, CLF_ERR_BAD_MODEL, "\"%s\" = %g is outside (%g, %g]", k, d, lo, hi);
+    if (!isfinite(d) || d < lo || d > hi)
+        return fail(p, CLF_ERR_BAD_MODEL, "\"%s\" = %g is outside [%g, %g]", k, d, lo, hi);
     *v = d;
     return CLF_OK;
 }
@@ -271,7 +273,7 @@ static clf_status bert(jp *p, json_object *o, clf__hf_config *c)
     CLF_TRY(get_int(p, o, "max_position_embeddings", true, 0, 1, MAX_POS, &m->max_positions));
     CLF_TRY(get_int(p, o, "type_vocab_size", false, 2, 1, MAX_VOCAB, &c->type_vocab));
     CLF_TRY(activation(p, o, "hidden_act", "gelu", &m->activation));
-    CLF_TRY(get_num(p, o, "layer_norm_eps", 1e-12, 0, 1, &eps));
+    CLF_TRY(get_num(p, o, "layer_norm_eps", 1e-12, MIN_EPS, 1, &eps));
     CLF_TRY(get_str(p, o, "position_embedding_type", "absolute", &pe));
     if (strcmp(pe, "absolute") != 0)
         return fail(p, CLF_ERR_UNSUPPORTED,
@@ -307,7 +309,7 @@ static clf_status gpt2(jp *p, json_object *o, clf__hf_config *c)
     CLF_TRY(get_int(p, o, "n_inner", false, 4 * m->d_model, 1, MAX_DIM, &m->d_ff));
     CLF_TRY(get_int(p, o, "n_positions", true, 0, 1, MAX_POS, &m->max_positions));
     CLF_TRY(activation(p, o, "activation_function", "gelu_new", &m->activation));
-    CLF_TRY(get_num(p, o, "layer_norm_epsilon", 1e-5, 0, 1, &eps));
+    CLF_TRY(get_num(p, o, "layer_norm_epsilon", 1e-5, MIN_EPS, 1, &eps));
     CLF_TRY(need_bool(p, o, "scale_attn_weights", true, true));
     CLF_TRY(need_bool(p, o, "scale_attn_by_inverse_layer_idx", false, false));
     CLF_TRY(need_bool(p, o, "add_cross_attention", false, false));
