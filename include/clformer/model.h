@@ -280,6 +280,15 @@ typedef enum clf_decode_strategy {
     CLF_DECODE_SAMPLE = 2, /* temperature, top-k, top-p */
 } clf_decode_strategy;
 
+/* Beam search rules (clf_model_generate). */
+typedef enum clf_beam_rule {
+    CLF_BEAM_RULE_DEFAULT = 0,  /* the model's: HF for models from a HuggingFace folder,
+                                   CLFORMER otherwise */
+    CLF_BEAM_RULE_CLFORMER = 1, /* the walk described at clf_model_generate */
+    CLF_BEAM_RULE_HF = 2,       /* HuggingFace generate(num_beams=K, early_stopping=False,
+                                   length_penalty=alpha), transformers 4.5x-5.x */
+} clf_beam_rule;
+
 typedef struct clf_generate_params {
     clf_decode_strategy strategy;
     int64_t max_new_tokens; /* 0 = 16 */
@@ -296,6 +305,7 @@ typedef struct clf_generate_params {
     /* Polled before every decoder step; true stops with CLF_ERR_ABORTED. */
     bool (*abort)(void *user);
     void *user;
+    clf_beam_rule beam_rule; /* 0 = the model's (see clf_beam_rule) */
 } clf_generate_params;
 
 CLF_API clf_generate_params clf_generate_params_default(void);
@@ -320,7 +330,16 @@ typedef struct clf_generate_output {
  * hypothesis (n = step), any other token makes a new alive one, until K alive
  * ones are collected; at the last step the alive ones finish too; stops early
  * when the best finished score lp / n^alpha >= the best alive lp / step^alpha.
- * Finished hypotheses are sorted by score (stable), n_best returned. The KV
+ * Finished hypotheses are sorted by score (stable), n_best returned.
+ * CLF_BEAM_RULE_HF instead follows transformers' beam search: each step takes
+ * the 2K best (hypothesis, token) candidates (same order); a candidate that
+ * ends (EOS, or any token at the last step) finishes when it ranks among the
+ * first K, scored lp / n^alpha, and only the K best finished hypotheses are
+ * kept; the first K candidates that do not end stay alive; the search stops
+ * when K hypotheses have finished and the best alive lp / step^alpha is <=
+ * the worst kept finished score, or at max_new_tokens. n_best <= K then. The
+ * goldens in tests/golden/hf check it token for token against generate().
+ * The KV
  * cache is never copied: hypothesis b writes its K/V at cache row b, and an
  * index table (beam, position) -> cache row, updated from the parent indices
  * on the host and uploaded with each step, is what the self-attention reads

@@ -539,6 +539,7 @@ static clf_status set_info(clf_model *m, const clf__hf *hf)
     m->info.labels = m->labels;
     m->info.n_labels = nl ? nl : m->cfg.n_classes;
     m->info.sentence_transformers = hf && clf__hf_sentence_transformers(hf);
+    m->from_hf = hf != NULL;
     if (hf)
         m->info.pooling = clf__hf_pooling(hf);
     else

@@ -57,6 +57,7 @@ struct clf_model {
     clf__layer_w *enc, *dec;
 
     clf_model_info info;
+    bool from_hf; /* loaded from a HuggingFace folder: HF beam rule by default */
     char *info_strings; /* architecture, model_type, labels: one block */
     const char **labels; /* (n_classes) into info_strings, or NULL */
 

@@ -238,7 +238,7 @@ def marian():
                                     activation_function="swish", scale_embedding=True,
                                     pad_token_id=89, eos_token_id=0, decoder_start_token_id=89,
                                     forced_eos_token_id=None, bad_words_ids=None)
-    seq2seq("marian", transformers.MarianMTModel, cfg, 15, 3.0)
+    seq2seq("marian", transformers.MarianMTModel, cfg, 26, 1.0, 3.0)
 
 
 def main():
