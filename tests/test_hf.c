@@ -367,3 +367,133 @@ Test(hf, minilm_sentence_embeddings_match_sentence_transformers)
         clf_context_free(ctx);
     }
 }
+
+/* ---- broken folders ---- */
+
+static void write_file(const char *dir, const char *name, const void *data, size_t n)
+{
+    char path[800];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert(f, "cannot write %s", path);
+    cr_assert_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void copy_file(const char *from_dir, const char *dir, const char *name, const char *as)
+{
+    char path[800];
+    snprintf(path, sizeof path, "%s/%s", from_dir, name);
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    write_file(dir, as ? as : name, buf, (size_t)n);
+    free(buf);
+}
+
+/* A copy of the bert golden folder with config.json replaced by cfg (NULL:
+ * kept) and config.json's text edited: every `from` replaced by `to`. */
+static void bert_copy(const char *dir, const char *from, const char *to)
+{
+    char path[800];
+    snprintf(path, sizeof path, "%s/config.json", folder("bert"));
+    FILE *f = fopen(path, "rb");
+    cr_assert(f);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char out[8192];
+    size_t o = 0;
+    for (size_t i = 0; i < n;)
+        if (from && strncmp(text + i, from, strlen(from)) == 0) {
+            o += (size_t)snprintf(out + o, sizeof out - o, "%s", to);
+            i += strlen(from);
+        } else {
+            out[o++] = text[i++];
+        }
+    write_file(dir, "config.json", out, o);
+    copy_file(folder("bert"), dir, "model.safetensors", NULL);
+}
+
+static void expect_load(clf_context *ctx, const char *dir, clf_status want, const char *msg)
+{
+    clf_model *m = (clf_model *)1;
+    clf_status s = clf_model_load(ctx, dir, NULL, &m);
+    const char *err = clf_context_last_error(ctx);
+    cr_assert_eq(s, want, "%s: %s (%s), expected %s", dir, clf_status_name(s), err,
+                 clf_status_name(want));
+    cr_assert_null(m);
+    cr_assert(strstr(err, msg), "message \"%s\" lacks \"%s\"", err, msg);
+    printf("[hf] rejected: %s\n", err);
+}
+
+Test(hf, broken_folders_are_rejected_naming_what_is_wrong)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        char dir[512];
+        clft_tempdir(dir, sizeof dir, "hf-broken");
+        /* No config.json at all. */
+        expect_load(ctx, dir, CLF_ERR_IO, "cannot open config.json");
+        /* Config but no weights. */
+        copy_file(folder("bert"), dir, "config.json", NULL);
+        expect_load(ctx, dir, CLF_ERR_IO, "no model.safetensors nor model.safetensors.index.json");
+        /* An architecture clformer does not know. */
+        bert_copy(dir, "\"BertModel\"", "\"LlamaForCausalLM\"");
+        expect_load(ctx, dir, CLF_ERR_UNSUPPORTED,
+                    "architecture \"LlamaForCausalLM\" is not supported (supported: BertModel");
+        /* A vocabulary that does not match the embedding. */
+        bert_copy(dir, "\"vocab_size\": 99", "\"vocab_size\": 98");
+        expect_load(ctx, dir, CLF_ERR_BAD_MODEL,
+                    "tensor \"embed.weight\" (checkpoint \"embeddings.word_embeddings.weight\") "
+                    "has shape (99, 32), expected (98, 32)");
+        /* More layers than the checkpoint has: the missing tensor by name. */
+        bert_copy(dir, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
+        expect_load(ctx, dir, CLF_ERR_BAD_MODEL,
+                    "missing tensor \"encoder.layers.2.self_attn.in_proj_weight\" (checkpoint "
+                    "\"encoder.layer.2.attention.self.query.weight\"");
+        /* Hidden size not divisible by the heads. */
+        bert_copy(dir, "\"num_attention_heads\": 4", "\"num_attention_heads\": 5");
+        expect_load(ctx, dir, CLF_ERR_BAD_MODEL,
+                    "\"hidden_size\" = 32 is not a multiple of \"num_attention_heads\" = 5");
+        /* A wrong type. */
+        bert_copy(dir, "\"intermediate_size\": 37", "\"intermediate_size\": \"37\"");
+        expect_load(ctx, dir, CLF_ERR_BAD_MODEL, "\"intermediate_size\" is a string");
+        /* A shard index naming a file outside the folder, then a tensor that
+         * is not in the shard the index names. */
+        char sub[600];
+        bert_copy(dir, NULL, NULL);
+        snprintf(sub, sizeof sub, "%s/model.safetensors", dir);
+        remove(sub);
+        const char *idx1 = "{\"weight_map\": {\"pooler.dense.bias\": \"../model.safetensors\"}}";
+        write_file(dir, "model.safetensors.index.json", idx1, strlen(idx1));
+        expect_load(ctx, dir, CLF_ERR_BAD_MODEL, "is not a plain file name");
+        copy_file(folder("bert"), dir, "model.safetensors", "a.safetensors");
+        const char *idx2 = "{\"weight_map\": {\"pooler.dense.bias\": \"a.safetensors\", "
+                           "\"nope\": \"a.safetensors\"}}";
+        write_file(dir, "model.safetensors.index.json", idx2, strlen(idx2));
+        expect_load(ctx, dir, CLF_ERR_BAD_MODEL, "puts \"nope\" in a.safetensors");
+        const char *idx3 = "{\"weight_map\": {\"pooler.dense.bias\": \"b.safetensors\"}}";
+        write_file(dir, "model.safetensors.index.json", idx3, strlen(idx3));
+        expect_load(ctx, dir, CLF_ERR_IO, "b.safetensors");
+        /* A truncated weight file. */
+        snprintf(sub, sizeof sub, "%s/model.safetensors.index.json", dir);
+        remove(sub);
+        write_file(dir, "model.safetensors", "\x10\0\0\0\0\0\0\0{}", 10);
+        expect_load(ctx, dir, CLF_ERR_BAD_MODEL, "model.safetensors");
+        /* sentence-transformers modules with a path out of the folder. */
+        bert_copy(dir, NULL, NULL);
+        const char *mods = "[{\"path\": \"../x\", \"type\": \"sentence_transformers.models.Pooling\"}]";
+        write_file(dir, "modules.json", mods, strlen(mods));
+        expect_load(ctx, dir, CLF_ERR_BAD_MODEL, "not a plain relative folder");
+        clft_rmtree(dir);
+        clf_context_free(ctx);
+    }
+}
