@@ -508,6 +508,15 @@ clf_status clf__hf_get(clf__hf *hf, clf_context *ctx, const char *name,
     return CLF_OK;
 }
 
+void clf__hf_release(clf__hf *hf, const char *name)
+{
+    entry *e = lookup(hf, name);
+    if (!e || !e->data) return;
+    clf__free(e->data);
+    e->data = NULL;
+    e->built = false;
+}
+
 /* ------------------------------- open ------------------------------- */
 
 static const char *const BERT_PRE[] = {"", "bert.", NULL};

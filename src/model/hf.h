@@ -40,6 +40,9 @@ bool clf__hf_has(const clf__hf *hf, const char *name);
  * CLF_ERR_BAD_MODEL naming them. */
 clf_status clf__hf_get(clf__hf *hf, clf_context *ctx, const char *name,
                        const clf__st_tensor **out);
+/* Frees what clf__hf_get built for name (after its upload), so that the
+ * load holds one converted tensor at a time rather than all of them. */
+void clf__hf_release(clf__hf *hf, const char *name);
 /* The checkpoint name(s) behind canonical name, for messages ("" if none). */
 const char *clf__hf_source(const clf__hf *hf, const char *name);
 

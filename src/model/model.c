@@ -339,6 +339,7 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
     if (st == CLF_OK)
         st = clf_tensor_write_f32(clf_buffer_context(out->buffer), out, host, (int64_t)n);
     clf__free(host);
+    if (L->hf) clf__hf_release(L->hf, name);
     return st;
 }
 
