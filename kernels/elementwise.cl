@@ -3,7 +3,7 @@
  *
  * Build options (all optional, default 0):
  *   EW_OP   the operation of the unary kernels: a clf_act value (0 none,
- *           1 relu, 2 gelu, 3 gelu_tanh, 4 silu) or EW_OP_SCALE (16)
+ *           1 relu, 2 gelu, 3 gelu_tanh, 4 silu, 5 tanh) or EW_OP_SCALE (16)
  *   EW_X16  x (unary) or a (add) is stored as f16
  *   EW_B16  b (add) is stored as f16
  *   EW_Y16  y is stored as f16
@@ -37,7 +37,7 @@
 #define EW_Y16 0
 #endif
 
-#define EW_OP_SCALE 16 /* after the clf_act values 0..4 */
+#define EW_OP_SCALE 16 /* after the clf_act values 0..5 */
 #define EW_VW 8        /* elements per work-item in the rows kernels */
 
 #if EW_X16
@@ -173,6 +173,9 @@ float8 ew_gelu8(const float8 v)
 #elif EW_OP == 4
 #define EW_APPLY1(v, s) ((v) / (1.0f + exp(-(v))))
 #define EW_APPLY8(v, s) ((v) / (1.0f + ew_exp8(-(v))))
+#elif EW_OP == 5
+#define EW_APPLY1(v, s) tanh(v)
+#define EW_APPLY8(v, s) tanh(v)
 #elif EW_OP == EW_OP_SCALE
 #define EW_APPLY1(v, s) ((v) * (s))
 #define EW_APPLY8(v, s) ((v) * (s))

@@ -19,7 +19,7 @@
  *   CLF_A_F16, CLF_B_F16, CLF_C_F16, CLF_BIAS_F16   1 = that operand is stored as f16
  *   CLF_TRANS_A, CLF_TRANS_B                         1 = operand stored transposed
  *   CLF_HAS_BIAS                                     1 = add bias[offBias + n] (after beta*C)
- *   CLF_ACT   0 none, 1 relu, 2 gelu (erf), 3 gelu_tanh, 4 silu
+ *   CLF_ACT   0 none, 1 relu, 2 gelu (erf), 3 gelu_tanh, 4 silu, 5 tanh
  * Indices inside one matrix are 32-bit ints: each matrix (with its leading dimension) must
  * span fewer than 2^31 elements. Offsets and batch strides are 64-bit.
  */
@@ -118,6 +118,8 @@ inline float clf_act(float x)
     return 0.5f * x * (1.0f + tanh(u));
 #elif CLF_ACT == 4
     return x / (1.0f + exp(-x));
+#elif CLF_ACT == 5
+    return tanh(x);
 #else
     return x;
 #endif

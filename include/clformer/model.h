@@ -99,6 +99,13 @@ typedef struct clf_model_config {
     bool output_bias;               /* the output projection has a bias */
     int32_t pad_id, bos_id, eos_id; /* -1 = none */
     int64_t n_classes;              /* rows of the classification head; 0 = none */
+    /* Appended for HuggingFace models (all false in older configs). */
+    bool embedding_norm; /* a norm on the embedding sum of each stack, before the first layer
+                            (BERT embeddings.LayerNorm, BART layernorm_embedding) */
+    bool pooler;         /* encoder: pooled = tanh(pooled Wp^T + bp) before the classifier
+                            (BERT's pooler on the first token) */
+    bool normalize;      /* encoder: pooled vectors are L2-normalised when read
+                            (sentence-transformers Normalize) */
 } clf_model_config;
 
 /* ================================= load ================================= */
@@ -128,11 +135,51 @@ typedef struct clf_model_params {
 
 CLF_API clf_model_params clf_model_params_default(void);
 
-/* Loads the model at path (safetensors) onto ctx. A missing tensor or one of
- * the wrong shape is CLF_ERR_BAD_MODEL naming it; an unreadable file
- * CLF_ERR_IO; a config that cannot work (D not divisible by the heads, a
- * missing metadata key) CLF_ERR_BAD_MODEL naming the key. Nothing is compiled
- * yet. On failure *out is NULL. */
+/* Loads the model at path onto ctx: a safetensors file (names above, config
+ * from its __metadata__ or params->config), or a HuggingFace model folder.
+ * A missing tensor or one of the wrong shape is CLF_ERR_BAD_MODEL naming it;
+ * an unreadable file CLF_ERR_IO; a config that cannot work (D not divisible
+ * by the heads, a missing metadata key) CLF_ERR_BAD_MODEL naming the key.
+ * Nothing is compiled yet. On failure *out is NULL.
+ *
+ * HuggingFace folders: config.json plus model.safetensors, or
+ * model.safetensors.index.json and the shards its weight_map names (each
+ * shard a plain file name in the folder). Weights F32, F16 or BF16.
+ * params->config is ignored: the config comes from config.json. Families,
+ * chosen by architectures[0] (or model_type when there is none):
+ *   BertModel, BertForSequenceClassification (model_type "bert"): encoder,
+ *     post-LN, learned positions, token type 0 added to every token (its
+ *     row is folded into the position table; other types are not
+ *     supported), embedding LayerNorm, hidden_act, layer_norm_eps; the
+ *     pooler (dense + tanh on token 0) when the checkpoint has one; the
+ *     classifier with id2label names (clf_model_info). The checkpoint's
+ *     names with or without the "bert." prefix.
+ *   sentence-transformers folders (modules.json with Transformer, Pooling
+ *     and optional Normalize modules; PATH/config.json of the Pooling
+ *     module, mean or CLS pooling): a BERT encoder without its pooler whose
+ *     default pooling is the module's and whose pooled vectors are
+ *     L2-normalised when a Normalize module follows (config.normalize).
+ *   GPT2LMHeadModel: decoder-only, pre-LN, learned positions (n_positions),
+ *     Conv1D weights (stored (in, out)) transposed at load, tied head
+ *     unless tie_word_embeddings is false, activation_function (gelu_new =
+ *     tanh GELU), layer_norm_epsilon.
+ *   BartForConditionalGeneration: encoder-decoder, post-LN, learned
+ *     positions with offset 2, layernorm_embedding in both stacks,
+ *     scale_embedding (sqrt(d_model)), final_logits_bias as the output
+ *     bias, tied head; generation starts from decoder_start_token_id
+ *     (config bos_id). forced_bos_token_id / forced_eos_token_id are NOT
+ *     applied by clf_model_generate.
+ *   MarianMTModel: as BART but sinusoidal positions in Marian's [sin | cos]
+ *     layout (CLF_POS_SINUSOIDAL_CONCAT), no embedding norm, decoder start =
+ *     decoder_start_token_id (the pad id in released models). Released
+ *     configs ban the pad token in generate (bad_words_ids); clformer bans
+ *     nothing: the pad id can be generated.
+ * An unknown architecture is CLF_ERR_UNSUPPORTED and the message lists the
+ * supported ones; options those families do not implement (mBART's
+ * normalize_before, relative positions, ...) are CLF_ERR_UNSUPPORTED naming
+ * the key; missing keys, wrong JSON types, negative or inconsistent sizes
+ * and a vocabulary that does not match the embedding's shape are
+ * CLF_ERR_BAD_MODEL naming the key or tensor (with its checkpoint name). */
 CLF_API clf_status clf_model_load(clf_context *ctx, const char *path,
                                   const clf_model_params *params, clf_model **out);
 /* Builds a model of config cfg with random weights, uploaded directly (no
@@ -163,13 +210,32 @@ CLF_API void clf_model_free(clf_model *m);
 /* The model's configuration (valid while the model lives). */
 CLF_API const clf_model_config *clf_model_get_config(const clf_model *m);
 
-/* ================================ encode ================================ */
-
 typedef enum clf_pooling {
     CLF_POOL_NONE = 0,
-    CLF_POOL_FIRST = 1, /* hidden of token 0 */
-    CLF_POOL_MEAN = 2,  /* mean of hidden over the real tokens t < lengths[b] */
+    CLF_POOL_FIRST = 1,   /* hidden of token 0 */
+    CLF_POOL_MEAN = 2,    /* mean of hidden over the real tokens t < lengths[b] */
+    CLF_POOL_DEFAULT = 3, /* the model's own: clf_model_info.pooling */
 } clf_pooling;
+
+/* What a loaded model is and how it is meant to be used; strings and arrays
+ * are owned by the model and valid while it lives. */
+typedef struct clf_model_info {
+    const char *architecture;  /* config.json architectures[0] ("BertModel", ...); "" for a
+                                  safetensors file or random weights */
+    const char *model_type;    /* config.json model_type; "" when none */
+    bool sentence_transformers; /* the folder has a sentence-transformers modules.json */
+    clf_pooling pooling;       /* what CLF_POOL_DEFAULT stands for: the Pooling module's
+                                  (sentence-transformers), CLF_POOL_FIRST for a BERT with a
+                                  pooler or a classifier, else CLF_POOL_NONE */
+    int64_t n_labels;          /* = config n_classes */
+    const char *const *labels; /* (n_labels) class names (id2label, "LABEL_i" when the config
+                                  has none); NULL for a model without labels */
+} clf_model_info;
+
+/* The model's info (valid while the model lives); NULL for a NULL model. */
+CLF_API const clf_model_info *clf_model_get_info(const clf_model *m);
+
+/* ================================ encode ================================ */
 
 /*
  * Runs the encoder on ids (B, S) (host, row-major, right-padded), lengths
@@ -177,9 +243,12 @@ typedef enum clf_pooling {
  * the outputs may be NULL:
  *   hidden (B, S, D): the encoder output (after the final norm); rows
  *                     t >= lengths[b] are computed but meaningless;
- *   pooled (B, D):    by `pooling`;
- *   classes (B, C):   the classification head on the pooled vector (needs
- *                     classifier weights and a pooling).
+ *   pooled (B, D):    by `pooling` (CLF_POOL_DEFAULT: the model's, see
+ *                     clf_model_info), then the pooler (config.pooler: dense +
+ *                     tanh), then L2-normalised when config.normalize;
+ *   classes (B, C):   the classification head on the pooled vector (after
+ *                     the pooler, before any normalisation; needs classifier
+ *                     weights and a pooling).
  * For an encoder-decoder model this also computes the cross-attention K/V of
  * every decoder layer for these sources, for the decoder calls that follow.
  */
@@ -211,6 +280,15 @@ typedef enum clf_decode_strategy {
     CLF_DECODE_SAMPLE = 2, /* temperature, top-k, top-p */
 } clf_decode_strategy;
 
+/* Beam search rules (clf_model_generate). */
+typedef enum clf_beam_rule {
+    CLF_BEAM_RULE_DEFAULT = 0,  /* the model's: HF for models from a HuggingFace folder,
+                                   CLFORMER otherwise */
+    CLF_BEAM_RULE_CLFORMER = 1, /* the walk described at clf_model_generate */
+    CLF_BEAM_RULE_HF = 2,       /* HuggingFace generate(num_beams=K, early_stopping=False,
+                                   length_penalty=alpha), transformers 4.5x-5.x */
+} clf_beam_rule;
+
 typedef struct clf_generate_params {
     clf_decode_strategy strategy;
     int64_t max_new_tokens; /* 0 = 16 */
@@ -227,6 +305,7 @@ typedef struct clf_generate_params {
     /* Polled before every decoder step; true stops with CLF_ERR_ABORTED. */
     bool (*abort)(void *user);
     void *user;
+    clf_beam_rule beam_rule; /* 0 = the model's (see clf_beam_rule) */
 } clf_generate_params;
 
 CLF_API clf_generate_params clf_generate_params_default(void);
@@ -251,7 +330,16 @@ typedef struct clf_generate_output {
  * hypothesis (n = step), any other token makes a new alive one, until K alive
  * ones are collected; at the last step the alive ones finish too; stops early
  * when the best finished score lp / n^alpha >= the best alive lp / step^alpha.
- * Finished hypotheses are sorted by score (stable), n_best returned. The KV
+ * Finished hypotheses are sorted by score (stable), n_best returned.
+ * CLF_BEAM_RULE_HF instead follows transformers' beam search: each step takes
+ * the 2K best (hypothesis, token) candidates (same order); a candidate that
+ * ends (EOS, or any token at the last step) finishes when it ranks among the
+ * first K, scored lp / n^alpha, and only the K best finished hypotheses are
+ * kept; the first K candidates that do not end stay alive; the search stops
+ * when K hypotheses have finished and the best alive lp / step^alpha is <=
+ * the worst kept finished score, or at max_new_tokens. n_best <= K then. The
+ * goldens in tests/golden/hf check it token for token against generate().
+ * The KV
  * cache is never copied: hypothesis b writes its K/V at cache row b, and an
  * index table (beam, position) -> cache row, updated from the parent indices
  * on the host and uploaded with each step, is what the self-attention reads

@@ -29,6 +29,7 @@ typedef enum clf_act {
     CLF_ACT_GELU = 2,      /* erf form: 0.5 x (1 + erf(x / sqrt 2)) */
     CLF_ACT_GELU_TANH = 3, /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
     CLF_ACT_SILU = 4,      /* x / (1 + exp(-x)) */
+    CLF_ACT_TANH = 5,      /* tanh(x) (BERT's pooler) */
 } clf_act;
 
 /* ================================ GEMM ================================ */

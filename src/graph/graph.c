@@ -427,7 +427,7 @@ clf_status clf_graph_gemm(clf_graph *g, int32_t a, int32_t bm, const clf_graph_g
         return shape_error(&b, "batch differs:", a, bm);
     if (p.bias && (g->t[p.bias].ndim != 1 || !dim_eq(g->t[p.bias].shape[0], n)))
         return shape_error(&b, "bias must be (N) of b:", p.bias, bm);
-    if ((unsigned)p.act > CLF_ACT_SILU)
+    if ((unsigned)p.act > CLF_ACT_TANH)
         return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "%s: unknown activation %d", b.where, (int)p.act);
     b.n.p.gemm = p;
     clf_dim shape[3] = {ta->shape[0], m, n};
@@ -526,7 +526,7 @@ clf_status clf_graph_activation(clf_graph *g, clf_act act, int32_t x, int32_t *o
     builder b;
     CLF_TRY(begin(g, CLF__OP_ACTIVATION, &b));
     CLF_TRY(use(&b, 0, "x", x, false, FLOATS));
-    if ((unsigned)act > CLF_ACT_SILU)
+    if ((unsigned)act > CLF_ACT_TANH)
         return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "%s: unknown activation %d", b.where, (int)act);
     b.n.p.act.act = act;
     return finish_like(&b, x, g->t[x].dtype, out);

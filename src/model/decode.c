@@ -104,12 +104,33 @@ static clf_status run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams, b
     return CLF_OK;
 }
 
+/* Rows of x (B, D) divided by their L2 norm, as sentence-transformers'
+ * Normalize (torch.nn.functional.normalize: the norm clamped to >= 1e-12).
+ * On the host: B * D values already read back, less than one GEMM row's work. */
+static void l2_normalize(float *x, int64_t B, int64_t D)
+{
+    for (int64_t b = 0; b < B; b++) {
+        float *r = x + b * D;
+        double ss = 0;
+        for (int64_t i = 0; i < D; i++)
+            ss += (double)r[i] * r[i];
+        double n = sqrt(ss);
+        if (n < 1e-12) n = 1e-12;
+        for (int64_t i = 0; i < D; i++)
+            r[i] = (float)(r[i] / n);
+    }
+}
+
 clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
                             int64_t S, clf_pooling pooling, float *hidden, float *pooled,
                             float *classes)
 {
     if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_encode: NULL model");
     clf_context *ctx = m->ctx;
+    if ((unsigned)pooling > CLF_POOL_DEFAULT)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_encode: unknown pooling %d",
+                          (int)pooling);
+    if (pooling == CLF_POOL_DEFAULT) pooling = m->info.pooling;
     if (m->cfg.kind == CLF_MODEL_ENCODER && (pooled || classes) && pooling == CLF_POOL_NONE)
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_model_encode: pooled or classes asked with no pooling");
@@ -133,8 +154,10 @@ clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *len
     int64_t D = m->cfg.d_model;
     if (hidden)
         CLF_TRY(clf_graph_read(m->eg, m->e_hidden, hidden, (size_t)(B * S * D) * sizeof(float)));
-    if (pooled)
+    if (pooled) {
         CLF_TRY(clf_graph_read(m->eg, m->e_pooled, pooled, (size_t)(B * D) * sizeof(float)));
+        if (m->cfg.normalize) l2_normalize(pooled, B, D);
+    }
     if (classes)
         CLF_TRY(clf_graph_read(m->eg, m->e_classes, classes,
                                (size_t)(B * m->cfg.n_classes) * sizeof(float)));
@@ -373,7 +396,7 @@ typedef struct beam_ws {
     double *lsm;
     int32_t *parent;
     int32_t *rows, *rows_next; /* (K, max_tgt) cache-row tables, see reorder_rows */
-    int64_t n_fin, cap_fin, n_tok;
+    int64_t n_fin, cap_fin, n_tok, n_ord;
 } beam_ws;
 
 /*
@@ -399,6 +422,45 @@ static void reorder_rows(beam_ws *w, int64_t K, int64_t cap, int64_t len)
 
 static int32_t *tok_alloc(gen *g, beam_ws *w) { return w->tokbuf + (w->n_tok++) * g->max_new; }
 
+/* The HF rule's step (CLF_BEAM_RULE_HF, after transformers'
+ * _get_top_k_continuations / _get_running_beams_for_next_iteration /
+ * _update_finished_beams): among the 2K best candidates w->c (sorted), one
+ * that ends (EOS, or the last step) finishes if it ranks < K; the first K
+ * that do not end become w->next. w->fin keeps the K best finished, sorted.
+ * Returns the count of new alive hypotheses. */
+static int64_t hf_walk(gen *g, beam_ws *w, int64_t K, int64_t nc, int64_t step, double alpha)
+{
+    int64_t n_next = 0, top = 2 * K;
+    bool added = false;
+    for (int64_t i = 0; i < top && i < nc; i++) {
+        const cand *c = &w->c[i];
+        bool ends = (c->v == g->eos && g->eos >= 0) || step == g->max_new;
+        if (ends && i >= K) continue;
+        if (!ends && n_next == K) continue;
+        const hyp *par = &w->alive[c->b];
+        hyp h;
+        h.toks = tok_alloc(g, w);
+        memcpy(h.toks, par->toks, (size_t)par->n * sizeof *h.toks);
+        h.toks[par->n] = c->v;
+        h.n = par->n + 1;
+        h.lp = c->s;
+        if (ends) {
+            h.score = h.lp / pow((double)h.n, alpha);
+            h.order = w->n_ord++;
+            w->fin[w->n_fin++] = h;
+            added = true;
+        } else {
+            w->parent[n_next] = c->b;
+            w->next[n_next++] = h;
+        }
+    }
+    if (added) {
+        qsort(w->fin, (size_t)w->n_fin, sizeof *w->fin, hyp_cmp);
+        if (w->n_fin > K) w->n_fin = K;
+    }
+    return n_next;
+}
+
 /* One input (index src) of beam search with width K. */
 static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t *lengths,
                            int64_t S, int64_t src, int64_t K)
@@ -406,6 +468,8 @@ static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t
     clf_model *m = g->m;
     int64_t V = m->cfg.vocab;
     double alpha = g->p->length_alpha != 0 ? g->p->length_alpha : 1.0;
+    bool hf = g->p->beam_rule == CLF_BEAM_RULE_HF ||
+              (g->p->beam_rule == CLF_BEAM_RULE_DEFAULT && m->from_hf);
     const int32_t *row = ids + src * S;
     if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) {
         int64_t len = lengths ? lengths[src] : S;
@@ -420,6 +484,7 @@ static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t
             w->rows[b * cap + t] = w->rows_next[b * cap + t] = (int32_t)b;
     w->n_tok = 0;
     w->n_fin = 0;
+    w->n_ord = 0;
     int64_t n_alive = 1;
     w->alive[0].toks = tok_alloc(g, w);
     w->alive[0].n = 0;
@@ -446,6 +511,10 @@ static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t
         }
         qsort(w->c, (size_t)nc, sizeof *w->c, cand_cmp);
         int64_t n_next = 0;
+        if (hf) {
+            n_next = hf_walk(g, w, K, nc, step, alpha);
+            goto walked;
+        }
         for (int64_t i = 0; i < nc && n_next < K; i++) {
             const cand *c = &w->c[i];
             const hyp *par = &w->alive[c->b];
@@ -464,6 +533,7 @@ static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t
                 w->next[n_next++] = h;
             }
         }
+    walked:;
         hyp *t = w->alive;
         w->alive = w->next;
         w->next = t;
@@ -477,7 +547,9 @@ static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t
             }
             break;
         }
-        if (w->n_fin > 0) {
+        if (hf && w->n_fin >= K && w->alive[0].lp / pow((double)step, alpha) <= w->fin[K - 1].score)
+            break; /* HF: the best alive cannot beat the worst of the K finished */
+        if (!hf && w->n_fin > 0) {
             double best_f = -INFINITY, best_a = -INFINITY;
             for (int64_t i = 0; i < w->n_fin; i++)
                 best_f = fmax(best_f, w->fin[i].score);

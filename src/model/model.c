@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "model/hf.h"
 #include "model/model_internal.h"
 #include "model/safetensors.h"
 
@@ -29,6 +31,8 @@ clf_generate_params clf_generate_params_default(void)
 
 const clf_model_config *clf_model_get_config(const clf_model *m) { return m ? &m->cfg : NULL; }
 
+const clf_model_info *clf_model_get_info(const clf_model *m) { return m ? &m->info : NULL; }
+
 clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t *shape,
                           clf_tensor *out)
 {
@@ -46,13 +50,14 @@ clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t
 
 /* ============================== config ============================== */
 
-/* The source of the weights: a safetensors file, or (st NULL) random values
- * from seed (clf_model_create_random). */
+/* The source of the weights: a safetensors file, a HuggingFace folder (hf),
+ * or (both NULL) random values from seed (clf_model_create_random). */
 typedef struct loader {
     clf_model *m;
     const clf__safetensors *st;
     const char *path;
     uint64_t seed;
+    clf__hf *hf;
 } loader;
 
 static clf_status meta_num(loader *L, const char *key, bool required, double *v, bool *found)
@@ -202,6 +207,9 @@ static clf_status config_from_meta(loader *L, clf_model_config *c)
                      (clf__st_find(L->st, "out_proj.bias") || clf__st_find(L->st, "lm_head.bias"));
     CLF_TRY(meta_bool(L, "lm_head_bias", &c->output_bias));
     CLF_TRY(meta_bool(L, "output_bias", &c->output_bias));
+    CLF_TRY(meta_bool(L, "embedding_norm", &c->embedding_norm));
+    CLF_TRY(meta_bool(L, "pooler", &c->pooler));
+    CLF_TRY(meta_bool(L, "normalize", &c->normalize));
     return CLF_OK;
 }
 
@@ -225,6 +233,8 @@ static clf_status check_config(loader *L, const clf_model_config *c)
         bad = "RMSNorm has no bias";
     else if (c->positions == CLF_POS_LEARNED && c->max_positions < 1)
         bad = "learned positions need max_positions";
+    else if ((c->pooler || c->normalize) && c->kind != CLF_MODEL_ENCODER)
+        bad = "pooler and normalize are for encoder-only models";
     if (bad)
         return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: bad config: %s", L->path,
                           bad);
@@ -234,21 +244,21 @@ static clf_status check_config(loader *L, const clf_model_config *c)
 /* ============================== weights ============================== */
 
 /* Finds the first of names[] (NULL-terminated, each formatted with prefix
- * and index) present in the file. */
-static const clf__st_tensor *find_any(loader *L, const char *const *prefixes,
-                                      const char *fmt_suffix, int layer, char *name, size_t size)
+ * and index) present in the file (or mapped in the HuggingFace folder). */
+static bool find_any(loader *L, const char *const *prefixes, const char *fmt_suffix, int layer,
+                     char *name, size_t size)
 {
     for (int i = 0; prefixes[i]; i++) {
         char suffix[160];
         snprintf(suffix, sizeof suffix, fmt_suffix, layer);
         snprintf(name, size, "%s%s", prefixes[i], suffix);
-        const clf__st_tensor *t = L->st ? clf__st_find(L->st, name) : NULL;
-        if (t) return t;
+        if (L->st && clf__st_find(L->st, name)) return true;
+        if (L->hf && clf__hf_has(L->hf, name)) return true;
     }
     snprintf(name, size, "%s", prefixes[0]);
     size_t n = strlen(name);
     snprintf(name + n, size - n, fmt_suffix, layer);
-    return NULL;
+    return false;
 }
 
 /* The random weights' load_w: the tensor exists when required; its values
@@ -274,14 +284,22 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
     clf_model *m = L->m;
     char name[256];
     memset(out, 0, sizeof *out);
-    const clf__st_tensor *t = find_any(L, prefixes, suffix, layer, name, sizeof name);
+    bool found = find_any(L, prefixes, suffix, layer, name, sizeof name);
     int64_t want[2] = {d0, d1};
-    if (!L->st) return random_w(L, name, ndim, want, required, out);
+    if (!L->st && !L->hf) return random_w(L, name, ndim, want, required, out);
+    const clf__st_tensor *t = NULL;
+    if (found && L->st) t = clf__st_find(L->st, name);
+    if (found && L->hf) CLF_TRY(clf__hf_get(L->hf, m->ctx, name, &t));
+    /* A HuggingFace folder's messages also give the checkpoint's names. */
+    char src[420] = "";
+    if (L->hf) snprintf(src, sizeof src, " (checkpoint %s)", clf__hf_source(L->hf, name));
     if (!t) {
         if (!required) return CLF_OK;
         return clf__error(m->ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: missing tensor \"%s\"%s",
                           L->path, name,
-                          prefixes[1] ? " (or the same under another known prefix)" : "");
+                          L->hf        ? src
+                          : prefixes[1] ? " (or the same under another known prefix)"
+                                        : "");
     }
     bool ok = t->n_dims == ndim;
     for (int d = 0; ok && d < ndim; d++)
@@ -297,8 +315,8 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
         else
             snprintf(exp, sizeof exp, "(%lld, %lld)", (long long)d0, (long long)d1);
         return clf__error(m->ctx, CLF_ERR_BAD_MODEL,
-                          "clf_model_load: %s: tensor \"%s\" has shape (%s), expected %s", L->path,
-                          name, got, exp);
+                          "clf_model_load: %s: tensor \"%s\"%s has shape (%s), expected %s",
+                          L->path, name, src, got, exp);
     }
     if (t->dtype != CLF__ST_F32 && t->dtype != CLF__ST_F16 && t->dtype != CLF__ST_BF16)
         return clf__error(
@@ -316,6 +334,7 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
     if (st == CLF_OK)
         st = clf_tensor_write_f32(clf_buffer_context(out->buffer), out, host, (int64_t)n);
     clf__free(host);
+    if (L->hf) clf__hf_release(L->hf, name);
     return st;
 }
 
@@ -386,6 +405,10 @@ static clf_status load_weights(loader *L)
                 snprintf(name, sizeof name, "pos_embed.weight");
             CLF_TRY(load_w(L, ROOT, name, 0, 2, P, D, true, &m->enc_pos));
         }
+        if (c->embedding_norm) {
+            CLF_TRY(load_w(L, ENC_PRE, "embed_norm.weight", 0, 1, D, 0, true, &m->enc_eng));
+            CLF_TRY(load_w(L, ENC_PRE, "embed_norm.bias", 0, 1, D, 0, c->norm_bias, &m->enc_enb));
+        }
         m->enc = clf__calloc((size_t)c->encoder_layers, sizeof *m->enc);
         if (!m->enc)
             return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
@@ -394,6 +417,10 @@ static clf_status load_weights(loader *L)
         if (c->encoder_final_norm) {
             CLF_TRY(load_w(L, ENC_PRE, "norm.weight", 0, 1, D, 0, true, &m->enc_ng));
             CLF_TRY(load_w(L, ENC_PRE, "norm.bias", 0, 1, D, 0, c->norm_bias, &m->enc_nb));
+        }
+        if (c->pooler) {
+            CLF_TRY(load_w(L, ROOT, "pooler.weight", 0, 2, D, D, true, &m->pool_w));
+            CLF_TRY(load_w(L, ROOT, "pooler.bias", 0, 1, D, 0, true, &m->pool_b));
         }
         if (c->n_classes > 0) {
             CLF_TRY(load_w(L, ROOT, "classifier.weight", 0, 2, c->n_classes, D, true, &m->cls_w));
@@ -416,6 +443,10 @@ static clf_status load_weights(loader *L)
             if (!find_any(L, pe, "", 0, name, sizeof name))
                 snprintf(name, sizeof name, "wpe.weight");
             CLF_TRY(load_w(L, ROOT, name, 0, 2, P, D, true, &m->dec_pos));
+        }
+        if (c->embedding_norm) {
+            CLF_TRY(load_w(L, dec_pre, "embed_norm.weight", 0, 1, D, 0, true, &m->dec_eng));
+            CLF_TRY(load_w(L, dec_pre, "embed_norm.bias", 0, 1, D, 0, c->norm_bias, &m->dec_enb));
         }
         m->dec = clf__calloc((size_t)c->decoder_layers, sizeof *m->dec);
         if (!m->dec)
@@ -479,23 +510,62 @@ static clf_status check_params(clf_context *ctx, const char *fn, const clf_model
     return CLF_OK;
 }
 
-/* The model of params (p.config, or the file's metadata) with its weights
- * from st, or random from seed when st is NULL (p.config then required).
- * Takes st. */
-static clf_status model_create(clf_context *ctx, clf__safetensors *st, const char *path,
-                               clf_model_params p, uint64_t seed, clf_model **out)
+/* m->info: strings copied into one block owned by the model. */
+static clf_status set_info(clf_model *m, const clf__hf *hf)
+{
+    const clf__hf_config *hc = hf ? clf__hf_config_of(hf) : NULL;
+    const char *arch = hc ? hc->architecture : "", *mt = hc ? hc->model_type : "";
+    int64_t nl = hc && hc->labels ? hc->cfg.n_classes : 0;
+    size_t bytes = strlen(arch) + strlen(mt) + 2;
+    for (int64_t i = 0; i < nl; i++)
+        bytes += strlen(hc->labels[i]) + 1;
+    m->info_strings = clf__malloc(bytes);
+    m->labels = nl ? clf__calloc((size_t)nl, sizeof *m->labels) : NULL;
+    if (!m->info_strings || (nl && !m->labels))
+        return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    char *at = m->info_strings;
+    m->info.architecture = strcpy(at, arch);
+    at += strlen(arch) + 1;
+    m->info.model_type = strcpy(at, mt);
+    at += strlen(mt) + 1;
+    for (int64_t i = 0; i < nl; i++) {
+        m->labels[i] = strcpy(at, hc->labels[i]);
+        at += strlen(hc->labels[i]) + 1;
+    }
+    m->info.labels = m->labels;
+    m->info.n_labels = nl ? nl : m->cfg.n_classes;
+    m->info.sentence_transformers = hf && clf__hf_sentence_transformers(hf);
+    m->from_hf = hf != NULL;
+    if (hf)
+        m->info.pooling = clf__hf_pooling(hf);
+    else
+        m->info.pooling = m->cfg.kind == CLF_MODEL_ENCODER && (m->cfg.pooler || m->cfg.n_classes)
+                              ? CLF_POOL_FIRST
+                              : CLF_POOL_NONE;
+    return CLF_OK;
+}
+
+/* The model of params (p.config, the file's metadata or the folder's
+ * config.json) with its weights from st or hf, or random from seed when
+ * both are NULL (p.config then required). Takes st and hf. */
+static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *hf,
+                               const char *path, clf_model_params p, uint64_t seed,
+                               clf_model **out)
 {
     clf_status s = CLF_OK;
     clf_model *m = clf__calloc(1, sizeof *m);
     if (!m) {
         clf__safetensors_free(st);
+        clf__hf_free(hf);
         return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
     }
     m->ctx = ctx;
     m->wdtype = p.weight_dtype;
     m->last_step = -1;
-    loader L = {m, st, path, seed};
-    if (p.config)
+    loader L = {m, st, path, seed, hf};
+    if (hf)
+        m->cfg = *clf__hf_model_config(hf);
+    else if (p.config)
         m->cfg = *p.config;
     else
         s = config_from_meta(&L, &m->cfg);
@@ -517,9 +587,11 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, const cha
         s = load_weights(&L);
     }
     m->wctx = NULL;
+    if (s == CLF_OK) s = set_info(m, hf);
     if (s == CLF_OK) s = alloc_state(m);
     if (s == CLF_OK) s = clf__placement_init(m);
     clf__safetensors_free(st);
+    clf__hf_free(hf);
     if (s != CLF_OK) {
         /* Keep the message: freeing does not touch the context's error. */
         clf_model_free(m);
@@ -538,11 +610,17 @@ clf_status clf_model_load(clf_context *ctx, const char *path, const clf_model_pa
     clf_model_params p = params ? *params : clf_model_params_default();
     CLF_TRY(check_params(ctx, "clf_model_load", &p));
 
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        clf__hf *hf = NULL;
+        CLF_TRY(clf__hf_open(ctx, path, &hf)); /* hf.c */
+        return model_create(ctx, NULL, hf, path, p, 0, out);
+    }
     char err[512];
     clf__safetensors *st = NULL;
     clf_status s = clf__safetensors_open(path, &st, err, sizeof err);
     if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s", err);
-    return model_create(ctx, st, path, p, 0, out);
+    return model_create(ctx, st, NULL, path, p, 0, out);
 }
 
 clf_status clf_model_create_random(clf_context *ctx, const clf_model_config *cfg,
@@ -554,7 +632,7 @@ clf_status clf_model_create_random(clf_context *ctx, const clf_model_config *cfg
     clf_model_params p = params ? *params : clf_model_params_default();
     CLF_TRY(check_params(ctx, "clf_model_create_random", &p));
     p.config = cfg;
-    return model_create(ctx, NULL, "(random weights)", p, seed, out);
+    return model_create(ctx, NULL, NULL, "(random weights)", p, seed, out);
 }
 
 void clf_model_free(clf_model *m)
@@ -578,6 +656,8 @@ void clf_model_free(clf_model *m)
     clf__free(m->h_step_lens);
     clf__free(m->h_step_rows);
     clf__free(m->h_mem);
+    clf__free(m->info_strings);
+    clf__free(m->labels);
     clf__free(m);
 }
 

@@ -52,7 +52,14 @@ struct clf_model {
     clf_tensor enc_ng, enc_nb, dec_ng, dec_nb; /* final norms (D) */
     clf_tensor out_w, out_b; /* (V, D), (V); out_w may be a copy of dec_embed's struct */
     clf_tensor cls_w, cls_b; /* (C, D), (C) */
+    clf_tensor pool_w, pool_b; /* (D, D), (D): the pooler (config.pooler) */
+    clf_tensor enc_eng, enc_enb, dec_eng, dec_enb; /* embedding norms (D) (config.embedding_norm) */
     clf__layer_w *enc, *dec;
+
+    clf_model_info info;
+    bool from_hf; /* loaded from a HuggingFace folder: HF beam rule by default */
+    char *info_strings; /* architecture, model_type, labels: one block */
+    const char **labels; /* (n_classes) into info_strings, or NULL */
 
     clf_tensor *owned; /* every tensor created at load, freed by clf_model_free */
     int n_owned, cap_owned;

@@ -194,7 +194,10 @@ static clf_status stack_end(sb *s, int32_t x, int32_t res, bool final_norm, cons
     return CLF_OK;
 }
 
-static clf_status embed(sb *s, const clf_tensor *table, const clf_tensor *pos, int32_t ids,
+/* Token embedding * scale + positions, then the embedding norm when the
+ * config has one (gamma's buffer set). */
+static clf_status embed(sb *s, const clf_tensor *table, const clf_tensor *pos,
+                        const clf_tensor *gamma, const clf_tensor *beta, int32_t ids,
                         bool run_position, int32_t *x)
 {
     const clf_model_config *c = &s->m->cfg;
@@ -209,7 +212,9 @@ static clf_status embed(sb *s, const clf_tensor *table, const clf_tensor *pos, i
     if (c->positions == CLF_POS_LEARNED) CLF_TRY(wt(s, pos, &ep.pos_table));
     CLF_TRY(clf_graph_embedding(s->g, tab, ids, &ep, &e));
     clf_dim flat[2] = {s->rows, K(c->d_model)};
-    return clf_graph_reshape(s->g, e, 2, flat, x);
+    CLF_TRY(clf_graph_reshape(s->g, e, 2, flat, x));
+    if (!gamma->buffer) return CLF_OK;
+    return norm(s, *x, 0, gamma, beta, x, NULL);
 }
 
 /* ============================== encoder ============================== */
@@ -221,7 +226,7 @@ static clf_status encoder_nodes(clf_model *m, sb *s)
     CLF_TRY(clf_graph_input(s->g, "ids", CLF_I32, 2, ids_shape, &m->e_ids));
     CLF_TRY(clf_graph_input(s->g, "lengths", CLF_I32, 1, lens_shape, &m->e_lens));
     int32_t x, res = 0, y;
-    CLF_TRY(embed(s, &m->enc_embed, &m->enc_pos, m->e_ids, false, &x));
+    CLF_TRY(embed(s, &m->enc_embed, &m->enc_pos, &m->enc_eng, &m->enc_enb, m->e_ids, false, &x));
     for (int l = 0; l < c->encoder_layers; l++)
         CLF_TRY(layer(s, &m->enc[l], false, m->e_lens, 0, NULL, &x, &res));
     CLF_TRY(stack_end(s, x, res, c->encoder_final_norm, &m->enc_ng, &m->enc_nb, &y));
@@ -242,6 +247,8 @@ static clf_status encoder_nodes(clf_model *m, sb *s)
     clf_graph_gemm_params gp;
     memset(&gp, 0, sizeof gp);
     CLF_TRY(clf_graph_gemm(s->g, m->e_poolw, h3, &gp, &pooled));
+    if (m->pool_w.buffer) /* BERT's pooler: tanh(dense(pooled)) */
+        CLF_TRY(linear(s, pooled, &m->pool_w, &m->pool_b, CLF_ACT_TANH, &pooled));
     CLF_TRY(clf_graph_output(s->g, pooled, "pooled"));
     m->e_pooled = pooled;
     if (m->cls_w.buffer) {
@@ -295,7 +302,7 @@ static clf_status step_nodes(clf_model *m, sb *s, clf__step *st)
         CLF_TRY(clf_graph_input(s->g, "cache_rows", CLF_I32, 2, rs, &st->cache_rows));
     }
     int32_t x, res = 0, y, logits, am;
-    CLF_TRY(embed(s, &m->dec_embed, &m->dec_pos, st->ids, true, &x));
+    CLF_TRY(embed(s, &m->dec_embed, &m->dec_pos, &m->dec_eng, &m->dec_enb, st->ids, true, &x));
     for (int l = 0; l < c->decoder_layers; l++) {
         layer_io io = {0, 0, 0, 0, st->cache_rows};
         clf_tensor t;

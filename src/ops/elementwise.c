@@ -218,7 +218,7 @@ static clf_status unary(clf_context *ctx, const char *opname, int op, const clf_
 
 clf_status clf_activation(clf_context *ctx, clf_act act, const clf_tensor *x, clf_tensor *y)
 {
-    if ((int)act < CLF_ACT_NONE || (int)act > CLF_ACT_SILU)
+    if ((int)act < CLF_ACT_NONE || (int)act > CLF_ACT_TANH)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_activation: unknown activation %d",
                           (int)act);
     return unary(ctx, "clf_activation", (int)act, x, 0.0f, y);

@@ -74,7 +74,7 @@ static clf_status describe(clf_context *ctx, const clf_tensor *a, const clf_tens
             return clf__error(ctx, CLF_ERR_SHAPE, "clf_gemm: bias is %s; expected (%lld) contiguous",
                               clf__desc(p->bias, da), (long long)n);
     }
-    if ((unsigned)p->act > CLF_ACT_SILU)
+    if ((unsigned)p->act > CLF_ACT_TANH)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_gemm: unknown activation %d", (int)p->act);
     memset(d, 0, sizeof *d);
     d->m = m;

@@ -16,6 +16,7 @@ double clft_ref_act(int act, double x)
         return x / (1.0 + exp(-2.0 * k * (x + 0.044715 * x * x * x)));
     }
     case 4: return x / (1.0 + exp(-x));                               /* silu */
+    case 5: return tanh(x);                                           /* tanh */
     default: return x;                                                /* none: a copy */
     }
 }

@@ -11,6 +11,7 @@ double ref_act(clf_act act, double x)
     case CLF_ACT_GELU_TANH:
         return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
     case CLF_ACT_SILU: return x / (1.0 + exp(-x));
+    case CLF_ACT_TANH: return tanh(x);
     }
     return NAN;
 }

@@ -1,0 +1,588 @@
+/*
+ * HuggingFace model folders: files, shards and the per-family name tables
+ * (see hf.h). The canonical names are the ones model.c loads (model.h):
+ * "encoder.layers.N.self_attn.in_proj_weight" and so on.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/hf.h"
+
+typedef enum op {
+    OP_COPY,   /* the tensor as it is */
+    OP_CAT3,   /* rows of three tensors of one shape: [q; k; v] */
+    OP_T,      /* a 2-D tensor transposed (GPT-2 Conv1D stores (in, out)) */
+    OP_ADDROW, /* (P, D) table + row 0 of a (T, D) table (BERT token type 0) */
+    OP_FLAT,   /* (1, N) as (N) (BART final_logits_bias) */
+} op;
+
+typedef struct entry {
+    char name[128];                  /* canonical */
+    op op;
+    int n_src;
+    const clf__st_tensor *src[3];    /* NULL when missing */
+    char src_names[400];             /* checkpoint names, for messages */
+    clf__st_tensor t;                /* the result, once built */
+    float *data;                     /* its storage when materialised */
+    bool built;
+} entry;
+
+struct clf__hf {
+    clf__hf_config hc;
+    clf__hf_modules mods;
+    clf_pooling pooling;
+    clf__safetensors **shards;
+    size_t n_shards;
+    const char *const *prefixes; /* the family's module prefixes, "" last */
+    entry *e;
+    size_t n_e, cap_e;
+};
+
+/* ------------------------------ files ------------------------------ */
+
+/* Reads dir/name (at most max bytes). Missing: CLF_ERR_IO, or CLF_ERR_NOT_FOUND
+ * with *text NULL when optional. */
+static clf_status read_text(clf_context *ctx, const char *dir, const char *name, bool optional,
+                            char **text, size_t *len)
+{
+    char path[4096];
+    *text = NULL;
+    *len = 0;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return clf__error(ctx, CLF_ERR_IO, "clf_model_load: %s/%s: path too long", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (optional && errno == ENOENT) return CLF_ERR_NOT_FOUND;
+        return clf__error(ctx, CLF_ERR_IO, "clf_model_load: %s: cannot open %s: %s", dir, name,
+                          strerror(errno));
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return clf__error(ctx, CLF_ERR_IO, "clf_model_load: %s: %s is not a regular file", dir,
+                          name);
+    }
+    if ((uint64_t)sb.st_size > CLF__HF_MAX_JSON) {
+        fclose(f);
+        return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: %s is %lld bytes (> %u)",
+                          dir, name, (long long)sb.st_size, CLF__HF_MAX_JSON);
+    }
+    size_t n = (size_t)sb.st_size;
+    char *buf = clf__malloc(n + 1);
+    if (!buf) {
+        fclose(f);
+        return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    }
+    size_t got = fread(buf, 1, n, f);
+    fclose(f);
+    if (got != n) {
+        clf__free(buf);
+        return clf__error(ctx, CLF_ERR_IO, "clf_model_load: %s: short read of %s", dir, name);
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return CLF_OK;
+}
+
+static clf_status open_shard(clf__hf *hf, clf_context *ctx, const char *dir, const char *file)
+{
+    char path[4096], err[512];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
+        return clf__error(ctx, CLF_ERR_IO, "clf_model_load: %s/%s: path too long", dir, file);
+    clf__safetensors *st = NULL;
+    clf_status s = clf__safetensors_open(path, &st, err, sizeof err);
+    if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s", err);
+    hf->shards[hf->n_shards++] = st;
+    return CLF_OK;
+}
+
+/* model.safetensors, or the shards named by model.safetensors.index.json
+ * (each weight_map entry must be in the file it names). */
+static clf_status open_weights(clf__hf *hf, clf_context *ctx, const char *dir)
+{
+    char *text = NULL, err[512];
+    size_t len = 0;
+    clf_status s = read_text(ctx, dir, "model.safetensors.index.json", true, &text, &len);
+    if (s == CLF_ERR_NOT_FOUND) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        struct stat sb;
+        if (stat(path, &sb) != 0)
+            return clf__error(ctx, CLF_ERR_IO,
+                              "clf_model_load: %s: no model.safetensors nor "
+                              "model.safetensors.index.json (pytorch_model.bin is not read: "
+                              "convert it to safetensors)",
+                              dir);
+        hf->shards = clf__calloc(1, sizeof *hf->shards);
+        if (!hf->shards)
+            return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+        return open_shard(hf, ctx, dir, "model.safetensors");
+    }
+    CLF_TRY(s);
+    clf__hf_index x;
+    s = clf__hf_parse_index(text, len, &x, err, sizeof err);
+    clf__free(text);
+    if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s: %s", dir, err);
+    hf->shards = clf__calloc(x.n_files, sizeof *hf->shards);
+    if (!hf->shards) s = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    for (size_t i = 0; s == CLF_OK && i < x.n_files; i++)
+        s = open_shard(hf, ctx, dir, x.files[i]);
+    for (size_t i = 0; s == CLF_OK && i < x.n_weights; i++)
+        if (!clf__st_find(hf->shards[x.weight_file[i]], x.weight_names[i]))
+            s = clf__error(ctx, CLF_ERR_BAD_MODEL,
+                           "clf_model_load: %s: model.safetensors.index.json puts \"%.100s\" in "
+                           "%s, which has no such tensor",
+                           dir, x.weight_names[i], x.files[x.weight_file[i]]);
+    clf__hf_index_clear(&x);
+    return s;
+}
+
+/* sentence-transformers: modules.json and its Pooling module's config. */
+static clf_status open_modules(clf__hf *hf, clf_context *ctx, const char *dir)
+{
+    char *text = NULL, err[512];
+    size_t len = 0;
+    clf_status s = read_text(ctx, dir, "modules.json", true, &text, &len);
+    if (s == CLF_ERR_NOT_FOUND) return CLF_OK;
+    CLF_TRY(s);
+    s = clf__hf_parse_modules(text, len, &hf->mods, err, sizeof err);
+    clf__free(text);
+    if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s: %s", dir, err);
+    if (hf->hc.family != CLF__HF_BERT)
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "clf_model_load: %s: sentence-transformers modules with a %s (only "
+                          "BERT encoders)",
+                          dir, hf->hc.architecture);
+    if (!hf->mods.pooling_path[0])
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "clf_model_load: %s: modules.json has no Pooling module", dir);
+    char name[300];
+    snprintf(name, sizeof name, "%s/config.json", hf->mods.pooling_path);
+    CLF_TRY(read_text(ctx, dir, name, false, &text, &len));
+    s = clf__hf_parse_pooling(text, len, hf->hc.cfg.d_model, &hf->pooling, err, sizeof err);
+    clf__free(text);
+    if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s: %s: %s", dir, name, err);
+    return CLF_OK;
+}
+
+/* --------------------------- name tables --------------------------- */
+
+static const clf__st_tensor *find_src(const clf__hf *hf, const char *name)
+{
+    for (size_t i = 0; i < hf->n_shards; i++) {
+        const clf__st_tensor *t = clf__st_find(hf->shards[i], name);
+        if (t) return t;
+    }
+    return NULL;
+}
+
+/* Resolves fmt ("a.%d.b|c.%d.d": alternatives, each under every prefix of
+ * the family) for layer l. On a miss, names the first alternative under
+ * the first prefix. */
+static const clf__st_tensor *resolve(const clf__hf *hf, const char *fmt, int l, char *shown,
+                                     size_t size)
+{
+    char alt[200], name[300];
+    const char *a = fmt;
+    shown[0] = '\0';
+    while (*a) {
+        size_t n = strcspn(a, "|");
+        snprintf(alt, sizeof alt, "%.*s", (int)n, a);
+        char full[200];
+        snprintf(full, sizeof full, alt, l);
+        for (int p = 0; hf->prefixes[p]; p++) {
+            snprintf(name, sizeof name, "%s%s", hf->prefixes[p], full);
+            const clf__st_tensor *t = find_src(hf, name);
+            if (t) {
+                snprintf(shown, size, "%s", name);
+                return t;
+            }
+            if (!shown[0]) snprintf(shown, size, "%s", name);
+        }
+        a += n + (a[n] == '|');
+    }
+    return NULL;
+}
+
+/* Adds canonical (formatted with l) <- op(sources). */
+static clf_status add(clf__hf *hf, clf_context *ctx, op o, const char *canon, int l,
+                      const char *s0, const char *s1, const char *s2)
+{
+    if (hf->n_e == hf->cap_e) {
+        size_t cap = hf->cap_e ? 2 * hf->cap_e : 64;
+        entry *e = clf__realloc(hf->e, cap * sizeof *e);
+        if (!e) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+        hf->e = e;
+        hf->cap_e = cap;
+    }
+    entry *e = &hf->e[hf->n_e++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, canon, l);
+    e->op = o;
+    const char *src[3] = {s0, s1, s2};
+    size_t at = 0;
+    for (int i = 0; i < 3 && src[i]; i++) {
+        char shown[300];
+        e->src[i] = resolve(hf, src[i], l, shown, sizeof shown);
+        at += (size_t)snprintf(e->src_names + at, sizeof e->src_names - at, "%s\"%s\"",
+                               i ? " + " : "", shown);
+        if (at >= sizeof e->src_names) at = sizeof e->src_names - 1;
+        e->n_src = i + 1;
+    }
+    return CLF_OK;
+}
+
+#define ADD(o, c, s0, s1, s2) CLF_TRY(add(hf, ctx, o, c, l, s0, s1, s2))
+
+static clf_status bert_names(clf__hf *hf, clf_context *ctx)
+{
+    int l = 0;
+    ADD(OP_COPY, "embed.weight", "embeddings.word_embeddings.weight", NULL, NULL);
+    ADD(OP_ADDROW, "pos_embed.weight", "embeddings.position_embeddings.weight",
+        "embeddings.token_type_embeddings.weight", NULL);
+    ADD(OP_COPY, "encoder.embed_norm.weight", "embeddings.LayerNorm.weight", NULL, NULL);
+    ADD(OP_COPY, "encoder.embed_norm.bias", "embeddings.LayerNorm.bias", NULL, NULL);
+    for (l = 0; l < hf->hc.cfg.encoder_layers; l++) {
+        ADD(OP_CAT3, "encoder.layers.%d.self_attn.in_proj_weight",
+            "encoder.layer.%d.attention.self.query.weight",
+            "encoder.layer.%d.attention.self.key.weight",
+            "encoder.layer.%d.attention.self.value.weight");
+        ADD(OP_CAT3, "encoder.layers.%d.self_attn.in_proj_bias",
+            "encoder.layer.%d.attention.self.query.bias",
+            "encoder.layer.%d.attention.self.key.bias",
+            "encoder.layer.%d.attention.self.value.bias");
+        ADD(OP_COPY, "encoder.layers.%d.self_attn.out_proj.weight",
+            "encoder.layer.%d.attention.output.dense.weight", NULL, NULL);
+        ADD(OP_COPY, "encoder.layers.%d.self_attn.out_proj.bias",
+            "encoder.layer.%d.attention.output.dense.bias", NULL, NULL);
+        ADD(OP_COPY, "encoder.layers.%d.norm1.weight",
+            "encoder.layer.%d.attention.output.LayerNorm.weight", NULL, NULL);
+        ADD(OP_COPY, "encoder.layers.%d.norm1.bias",
+            "encoder.layer.%d.attention.output.LayerNorm.bias", NULL, NULL);
+        ADD(OP_COPY, "encoder.layers.%d.linear1.weight", "encoder.layer.%d.intermediate.dense.weight",
+            NULL, NULL);
+        ADD(OP_COPY, "encoder.layers.%d.linear1.bias", "encoder.layer.%d.intermediate.dense.bias",
+            NULL, NULL);
+        ADD(OP_COPY, "encoder.layers.%d.linear2.weight", "encoder.layer.%d.output.dense.weight",
+            NULL, NULL);
+        ADD(OP_COPY, "encoder.layers.%d.linear2.bias", "encoder.layer.%d.output.dense.bias", NULL,
+            NULL);
+        ADD(OP_COPY, "encoder.layers.%d.norm2.weight", "encoder.layer.%d.output.LayerNorm.weight",
+            NULL, NULL);
+        ADD(OP_COPY, "encoder.layers.%d.norm2.bias", "encoder.layer.%d.output.LayerNorm.bias",
+            NULL, NULL);
+    }
+    l = 0;
+    ADD(OP_COPY, "pooler.weight", "pooler.dense.weight", NULL, NULL);
+    ADD(OP_COPY, "pooler.bias", "pooler.dense.bias", NULL, NULL);
+    ADD(OP_COPY, "classifier.weight", "classifier.weight", NULL, NULL);
+    ADD(OP_COPY, "classifier.bias", "classifier.bias", NULL, NULL);
+    return CLF_OK;
+}
+
+static clf_status gpt2_names(clf__hf *hf, clf_context *ctx)
+{
+    int l = 0;
+    ADD(OP_COPY, "wte.weight", "wte.weight", NULL, NULL);
+    ADD(OP_COPY, "wpe.weight", "wpe.weight", NULL, NULL);
+    for (l = 0; l < hf->hc.cfg.decoder_layers; l++) {
+        ADD(OP_COPY, "h.layers.%d.norm1.weight", "h.%d.ln_1.weight", NULL, NULL);
+        ADD(OP_COPY, "h.layers.%d.norm1.bias", "h.%d.ln_1.bias", NULL, NULL);
+        ADD(OP_T, "h.layers.%d.self_attn.in_proj_weight", "h.%d.attn.c_attn.weight", NULL, NULL);
+        ADD(OP_COPY, "h.layers.%d.self_attn.in_proj_bias", "h.%d.attn.c_attn.bias", NULL, NULL);
+        ADD(OP_T, "h.layers.%d.self_attn.out_proj.weight", "h.%d.attn.c_proj.weight", NULL, NULL);
+        ADD(OP_COPY, "h.layers.%d.self_attn.out_proj.bias", "h.%d.attn.c_proj.bias", NULL, NULL);
+        ADD(OP_COPY, "h.layers.%d.norm2.weight", "h.%d.ln_2.weight", NULL, NULL);
+        ADD(OP_COPY, "h.layers.%d.norm2.bias", "h.%d.ln_2.bias", NULL, NULL);
+        ADD(OP_T, "h.layers.%d.linear1.weight", "h.%d.mlp.c_fc.weight", NULL, NULL);
+        ADD(OP_COPY, "h.layers.%d.linear1.bias", "h.%d.mlp.c_fc.bias", NULL, NULL);
+        ADD(OP_T, "h.layers.%d.linear2.weight", "h.%d.mlp.c_proj.weight", NULL, NULL);
+        ADD(OP_COPY, "h.layers.%d.linear2.bias", "h.%d.mlp.c_proj.bias", NULL, NULL);
+    }
+    l = 0;
+    ADD(OP_COPY, "ln_f.weight", "ln_f.weight", NULL, NULL);
+    ADD(OP_COPY, "ln_f.bias", "ln_f.bias", NULL, NULL);
+    ADD(OP_COPY, "lm_head.weight", "lm_head.weight", NULL, NULL);
+    return CLF_OK;
+}
+
+/* One BART/Marian attention block: canonical c ("encoder.layers.%d.self_attn")
+ * from checkpoint h ("encoder.layers.%d.self_attn"). */
+static clf_status bart_attn(clf__hf *hf, clf_context *ctx, int l, const char *c, const char *h)
+{
+    char cn[160], q[160], k[160], v[160];
+    static const char *const wb[2] = {"weight", "bias"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cn, sizeof cn, "%s.in_proj_%s", c, wb[i]);
+        snprintf(q, sizeof q, "%s.q_proj.%s", h, wb[i]);
+        snprintf(k, sizeof k, "%s.k_proj.%s", h, wb[i]);
+        snprintf(v, sizeof v, "%s.v_proj.%s", h, wb[i]);
+        ADD(OP_CAT3, cn, q, k, v);
+        snprintf(cn, sizeof cn, "%s.out_proj.%s", c, wb[i]);
+        snprintf(q, sizeof q, "%s.out_proj.%s", h, wb[i]);
+        ADD(OP_COPY, cn, q, NULL, NULL);
+    }
+    return CLF_OK;
+}
+
+/* norm/linear pairs: canonical c.{weight,bias} from checkpoint h.{...}. */
+static clf_status pair(clf__hf *hf, clf_context *ctx, int l, const char *c, const char *h)
+{
+    char cn[160], hn[160];
+    snprintf(cn, sizeof cn, "%s.weight", c);
+    snprintf(hn, sizeof hn, "%s.weight", h);
+    ADD(OP_COPY, cn, hn, NULL, NULL);
+    snprintf(cn, sizeof cn, "%s.bias", c);
+    snprintf(hn, sizeof hn, "%s.bias", h);
+    ADD(OP_COPY, cn, hn, NULL, NULL);
+    return CLF_OK;
+}
+
+static clf_status bart_names(clf__hf *hf, clf_context *ctx)
+{
+    const clf_model_config *c = &hf->hc.cfg;
+    int l = 0;
+    ADD(OP_COPY, "embed.weight", "encoder.embed_tokens.weight|shared.weight", NULL, NULL);
+    ADD(OP_COPY, "tgt_embed.weight", "decoder.embed_tokens.weight|shared.weight", NULL, NULL);
+    if (c->positions == CLF_POS_LEARNED) {
+        /* The first names model.c tries, so that a miss names the checkpoint's. */
+        ADD(OP_COPY, "pos_embed.weight", "encoder.embed_positions.weight", NULL, NULL);
+        ADD(OP_COPY, "wpe.weight", "decoder.embed_positions.weight", NULL, NULL);
+    }
+    CLF_TRY(pair(hf, ctx, 0, "encoder.embed_norm", "encoder.layernorm_embedding"));
+    CLF_TRY(pair(hf, ctx, 0, "decoder.embed_norm", "decoder.layernorm_embedding"));
+    for (l = 0; l < c->encoder_layers; l++) {
+        CLF_TRY(bart_attn(hf, ctx, l, "encoder.layers.%d.self_attn", "encoder.layers.%d.self_attn"));
+        CLF_TRY(pair(hf, ctx, l, "encoder.layers.%d.norm1",
+                     "encoder.layers.%d.self_attn_layer_norm"));
+        CLF_TRY(pair(hf, ctx, l, "encoder.layers.%d.linear1", "encoder.layers.%d.fc1"));
+        CLF_TRY(pair(hf, ctx, l, "encoder.layers.%d.linear2", "encoder.layers.%d.fc2"));
+        CLF_TRY(pair(hf, ctx, l, "encoder.layers.%d.norm2", "encoder.layers.%d.final_layer_norm"));
+    }
+    for (l = 0; l < c->decoder_layers; l++) {
+        CLF_TRY(bart_attn(hf, ctx, l, "decoder.layers.%d.self_attn", "decoder.layers.%d.self_attn"));
+        CLF_TRY(bart_attn(hf, ctx, l, "decoder.layers.%d.multihead_attn",
+                          "decoder.layers.%d.encoder_attn"));
+        CLF_TRY(pair(hf, ctx, l, "decoder.layers.%d.norm1",
+                     "decoder.layers.%d.self_attn_layer_norm"));
+        CLF_TRY(pair(hf, ctx, l, "decoder.layers.%d.norm2",
+                     "decoder.layers.%d.encoder_attn_layer_norm"));
+        CLF_TRY(pair(hf, ctx, l, "decoder.layers.%d.linear1", "decoder.layers.%d.fc1"));
+        CLF_TRY(pair(hf, ctx, l, "decoder.layers.%d.linear2", "decoder.layers.%d.fc2"));
+        CLF_TRY(pair(hf, ctx, l, "decoder.layers.%d.norm3", "decoder.layers.%d.final_layer_norm"));
+    }
+    l = 0;
+    ADD(OP_COPY, "lm_head.weight", "lm_head.weight", NULL, NULL);
+    ADD(OP_FLAT, "lm_head.bias", "final_logits_bias", NULL, NULL);
+    return CLF_OK;
+}
+
+#undef ADD
+
+static entry *lookup(const clf__hf *hf, const char *name)
+{
+    for (size_t i = 0; i < hf->n_e; i++)
+        if (strcmp(hf->e[i].name, name) == 0) return &hf->e[i];
+    return NULL;
+}
+
+bool clf__hf_has(const clf__hf *hf, const char *name)
+{
+    const entry *e = lookup(hf, name);
+    if (!e) return false;
+    for (int i = 0; i < e->n_src; i++)
+        if (!e->src[i]) return false;
+    return true;
+}
+
+const char *clf__hf_source(const clf__hf *hf, const char *name)
+{
+    const entry *e = lookup(hf, name);
+    return e ? e->src_names : "";
+}
+
+/* ----------------------------- building ----------------------------- */
+
+static clf_status bad(clf_context *ctx, const entry *e, const char *what)
+{
+    return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s (for \"%s\"): %s", e->src_names,
+                      e->name, what);
+}
+
+static bool is_float(const clf__st_tensor *t)
+{
+    return t->dtype == CLF__ST_F32 || t->dtype == CLF__ST_F16 || t->dtype == CLF__ST_BF16;
+}
+
+static clf_status build(entry *e, clf_context *ctx)
+{
+    const clf__st_tensor *a = e->src[0];
+    for (int i = 0; i < e->n_src; i++)
+        if (!is_float(e->src[i])) return bad(ctx, e, "dtype is not F32, F16 or BF16");
+    e->t = *a;
+    e->t.name = e->name;
+    e->t.name_len = strlen(e->name);
+    if (e->op == OP_COPY) return CLF_OK;
+    if (e->op == OP_FLAT) {
+        if (a->n_dims != 2 || a->shape[0] != 1) return bad(ctx, e, "shape is not (1, N)");
+        e->t.n_dims = 1;
+        e->t.shape[0] = a->shape[1];
+        e->t.shape[1] = 0;
+        return CLF_OK;
+    }
+    int64_t r = a->shape[0], c = a->n_dims == 2 ? a->shape[1] : 1;
+    int64_t out_r = r, out_c = c;
+    if (e->op == OP_CAT3) {
+        if (a->n_dims < 1 || a->n_dims > 2) return bad(ctx, e, "not a vector or a matrix");
+        for (int i = 1; i < 3; i++) {
+            const clf__st_tensor *b = e->src[i];
+            if (b->n_dims != a->n_dims || b->shape[0] != r || (a->n_dims == 2 && b->shape[1] != c))
+                return bad(ctx, e, "the three shapes differ");
+        }
+        out_r = 3 * r;
+    } else if (e->op == OP_T) {
+        if (a->n_dims != 2) return bad(ctx, e, "not a matrix");
+        out_r = c;
+        out_c = r;
+    } else { /* OP_ADDROW */
+        const clf__st_tensor *b = e->src[1];
+        if (a->n_dims != 2 || b->n_dims != 2 || b->shape[1] != c || b->shape[0] < 1)
+            return bad(ctx, e, "shapes are not (P, D) and (T >= 1, D)");
+    }
+    size_t n = (size_t)(out_r * out_c);
+    e->data = clf__malloc((n ? n : 1) * sizeof *e->data);
+    float *tmp = e->op == OP_T ? clf__malloc((n ? n : 1) * sizeof *tmp) : NULL;
+    float *row = e->op == OP_ADDROW ? clf__malloc((size_t)c * sizeof *row + 1) : NULL;
+    clf_status s = CLF_OK;
+    if (!e->data || (e->op == OP_T && !tmp) || (e->op == OP_ADDROW && !row))
+        s = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    if (s == CLF_OK && e->op == OP_CAT3) {
+        size_t part = (size_t)(r * c);
+        for (int i = 0; i < 3 && s == CLF_OK; i++)
+            s = clf__st_tensor_to_f32(e->src[i], e->data + (size_t)i * part);
+    } else if (s == CLF_OK && e->op == OP_T) {
+        s = clf__st_tensor_to_f32(a, tmp);
+        for (int64_t i = 0; s == CLF_OK && i < r; i++)
+            for (int64_t j = 0; j < c; j++)
+                e->data[j * r + i] = tmp[i * c + j];
+    } else if (s == CLF_OK) { /* OP_ADDROW: row 0 only of the second table */
+        clf__st_tensor first = *e->src[1];
+        first.shape[0] = 1;
+        first.n_elements = c;
+        s = clf__st_tensor_to_f32(a, e->data);
+        if (s == CLF_OK) s = clf__st_tensor_to_f32(&first, row);
+        for (int64_t i = 0; s == CLF_OK && i < r; i++)
+            for (int64_t j = 0; j < c; j++)
+                e->data[i * c + j] += row[j];
+    }
+    clf__free(tmp);
+    clf__free(row);
+    if (s != CLF_OK) return s;
+    e->t.dtype = CLF__ST_F32;
+    e->t.dtype_size = 4;
+    e->t.n_dims = a->n_dims;
+    e->t.shape[0] = out_r;
+    if (a->n_dims == 2) e->t.shape[1] = out_c;
+    e->t.n_elements = out_r * out_c;
+    e->t.begin = 0;
+    e->t.end = n * sizeof(float);
+    e->t.data = (const uint8_t *)e->data;
+    return CLF_OK;
+}
+
+clf_status clf__hf_get(clf__hf *hf, clf_context *ctx, const char *name,
+                       const clf__st_tensor **out)
+{
+    *out = NULL;
+    entry *e = lookup(hf, name);
+    if (!e || !clf__hf_has(hf, name)) return CLF_OK;
+    if (!e->built) {
+        CLF_TRY(build(e, ctx));
+        e->built = true;
+    }
+    *out = &e->t;
+    return CLF_OK;
+}
+
+void clf__hf_release(clf__hf *hf, const char *name)
+{
+    entry *e = lookup(hf, name);
+    if (!e || !e->data) return;
+    clf__free(e->data);
+    e->data = NULL;
+    e->built = false;
+}
+
+/* ------------------------------- open ------------------------------- */
+
+static const char *const BERT_PRE[] = {"", "bert.", NULL};
+static const char *const GPT2_PRE[] = {"transformer.", "", NULL};
+static const char *const BART_PRE[] = {"model.", "", NULL};
+
+static clf_status open_all(clf__hf *hf, clf_context *ctx, const char *dir)
+{
+    char *text = NULL, err[512];
+    size_t len = 0;
+    CLF_TRY(read_text(ctx, dir, "config.json", false, &text, &len));
+    clf_status s = clf__hf_parse_config(text, len, &hf->hc, err, sizeof err);
+    clf__free(text);
+    if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s: %s", dir, err);
+    CLF_TRY(open_modules(hf, ctx, dir));
+    CLF_TRY(open_weights(hf, ctx, dir));
+    clf_model_config *c = &hf->hc.cfg;
+    switch (hf->hc.family) {
+    case CLF__HF_BERT: hf->prefixes = BERT_PRE; CLF_TRY(bert_names(hf, ctx)); break;
+    case CLF__HF_GPT2: hf->prefixes = GPT2_PRE; CLF_TRY(gpt2_names(hf, ctx)); break;
+    default: hf->prefixes = BART_PRE; CLF_TRY(bart_names(hf, ctx)); break;
+    }
+    if (hf->hc.family == CLF__HF_BERT) {
+        /* sentence-transformers pool the token states themselves; a BertModel
+         * saved without its pooler has none. */
+        if (hf->mods.sentence_transformers || !clf__hf_has(hf, "pooler.weight"))
+            c->pooler = hf->hc.classifier;
+        c->normalize = hf->mods.normalize;
+        if (!hf->mods.sentence_transformers)
+            hf->pooling = c->pooler || hf->hc.classifier ? CLF_POOL_FIRST : CLF_POOL_NONE;
+        if (hf->hc.classifier && hf->pooling != CLF_POOL_FIRST)
+            return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                              "clf_model_load: %s: a classification head after %s pooling", dir,
+                              hf->pooling == CLF_POOL_MEAN ? "mean" : "no");
+    }
+    return CLF_OK;
+}
+
+clf_status clf__hf_open(clf_context *ctx, const char *dir, clf__hf **out)
+{
+    *out = NULL;
+    clf__hf *hf = clf__calloc(1, sizeof *hf);
+    if (!hf) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    clf_status s = open_all(hf, ctx, dir);
+    if (s != CLF_OK) {
+        clf__hf_free(hf);
+        return s;
+    }
+    *out = hf;
+    return CLF_OK;
+}
+
+void clf__hf_free(clf__hf *hf)
+{
+    if (!hf) return;
+    for (size_t i = 0; i < hf->n_e; i++)
+        clf__free(hf->e[i].data);
+    clf__free(hf->e);
+    for (size_t i = 0; i < hf->n_shards; i++)
+        clf__safetensors_free(hf->shards[i]);
+    clf__free(hf->shards);
+    clf__hf_config_clear(&hf->hc);
+    clf__free(hf);
+}
+
+const clf_model_config *clf__hf_model_config(const clf__hf *hf) { return &hf->hc.cfg; }
+const clf__hf_config *clf__hf_config_of(const clf__hf *hf) { return &hf->hc; }
+clf_pooling clf__hf_pooling(const clf__hf *hf) { return hf->pooling; }
+bool clf__hf_sentence_transformers(const clf__hf *hf) { return hf->mods.sentence_transformers; }

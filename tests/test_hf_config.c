@@ -1,0 +1,276 @@
+/* Host tests: HuggingFace folder metadata (src/model/hf_config.c). Each
+ * family's config.json maps to the conventions in model.h; hostile files
+ * (not JSON, trailing bytes, NUL, wrong types, missing keys, negative or
+ * inconsistent sizes, unknown architectures, path tricks in modules.json and
+ * shard indexes) give CLF_ERR_BAD_MODEL / CLF_ERR_UNSUPPORTED with a message
+ * naming the key; allocation failure at every step leaks nothing. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "model/hf_config.h"
+
+/* The text as an exactly-sized heap block (no NUL), so ASan sees overreads. */
+static clf_status parse(const char *json, clf__hf_config *c, char *err, size_t n)
+{
+    size_t len = strlen(json);
+    char *t = malloc(len ? len : 1);
+    memcpy(t, json, len);
+    clf_status s = clf__hf_parse_config(t, len, c, err, n);
+    free(t);
+    return s;
+}
+
+static void expect(const char *json, clf_status want, const char *msg)
+{
+    long live = clf__alloc_live();
+    clf__hf_config c;
+    char err[512];
+    clf_status s = parse(json, &c, err, sizeof err);
+    cr_assert_eq(s, want, "%s\n  -> %s (%s), expected %s", json, clf_status_name(s), err,
+                 clf_status_name(want));
+    cr_assert(strstr(err, msg), "%s\n  message \"%s\" lacks \"%s\"", json, err, msg);
+    cr_assert_str_eq(clf_context_last_error(NULL), err);
+    cr_assert_eq(c.labels, NULL);
+    cr_assert_eq(clf__alloc_live(), live, "leak after %s", json);
+}
+
+#define BERT_KEYS                                                                                  \
+    "\"vocab_size\": 100, \"hidden_size\": 32, \"num_hidden_layers\": 2, "                        \
+    "\"num_attention_heads\": 4, \"intermediate_size\": 64, \"max_position_embeddings\": 40"
+#define BART_KEYS                                                                                  \
+    "\"vocab_size\": 90, \"d_model\": 32, \"encoder_layers\": 2, \"decoder_layers\": 1, "         \
+    "\"encoder_attention_heads\": 4, \"decoder_attention_heads\": 4, \"encoder_ffn_dim\": 48, "   \
+    "\"decoder_ffn_dim\": 48, \"max_position_embeddings\": 64, \"pad_token_id\": 1, "            \
+    "\"eos_token_id\": 2"
+
+Test(hf_config, each_family_maps_to_its_conventions)
+{
+    clf__hf_config c;
+    char err[512];
+    cr_assert_eq(parse("{\"architectures\": [\"BertForSequenceClassification\"], " BERT_KEYS
+                       ", \"layer_norm_eps\": 1e-7, \"hidden_act\": \"gelu_new\", "
+                       "\"id2label\": {\"1\": \"yes\", \"0\": \"no\"}}",
+                       &c, err, sizeof err),
+                 CLF_OK, "%s", err);
+    cr_assert_eq(c.family, CLF__HF_BERT);
+    cr_assert(c.classifier && c.cfg.pooler && c.cfg.embedding_norm && !c.cfg.norm_first);
+    cr_assert_eq(c.cfg.kind, CLF_MODEL_ENCODER);
+    cr_assert_eq(c.cfg.encoder_layers, 2);
+    cr_assert_eq(c.cfg.activation, CLF_ACT_GELU_TANH);
+    cr_assert_eq(c.cfg.positions, CLF_POS_LEARNED);
+    cr_assert_eq(c.cfg.max_positions, 40);
+    cr_assert_float_eq(c.cfg.eps, 1e-7f, 1e-12f);
+    cr_assert_eq(c.cfg.n_classes, 2);
+    cr_assert_str_eq(c.labels[0], "no");
+    cr_assert_str_eq(c.labels[1], "yes");
+    clf__hf_config_clear(&c);
+
+    cr_assert_eq(parse("{\"model_type\": \"gpt2\", \"vocab_size\": 50, \"n_embd\": 64, "
+                       "\"n_layer\": 3, \"n_head\": 4, \"n_positions\": 32, \"n_inner\": null, "
+                       "\"eos_token_id\": 49}",
+                       &c, err, sizeof err),
+                 CLF_OK, "%s", err);
+    cr_assert_str_eq(c.architecture, "GPT2LMHeadModel");
+    cr_assert(c.cfg.kind == CLF_MODEL_DECODER && c.cfg.norm_first && c.cfg.tied_embeddings);
+    cr_assert(c.cfg.decoder_final_norm && c.cfg.d_ff == 256 && c.cfg.eos_id == 49);
+    cr_assert_eq(c.cfg.activation, CLF_ACT_GELU_TANH);
+    clf__hf_config_clear(&c);
+
+    cr_assert_eq(parse("{\"architectures\": [\"BartForConditionalGeneration\"], " BART_KEYS
+                       ", \"scale_embedding\": true}",
+                       &c, err, sizeof err),
+                 CLF_OK, "%s", err);
+    cr_assert(c.cfg.kind == CLF_MODEL_ENCODER_DECODER && c.cfg.embedding_norm);
+    cr_assert(c.cfg.position_offset == 2 && c.cfg.max_positions == 66);
+    cr_assert_eq(c.cfg.bos_id, 2, "BART starts from EOS when decoder_start_token_id is absent");
+    cr_assert_float_eq(c.cfg.embedding_scale, sqrtf(32.0f), 1e-6f);
+    cr_assert(c.cfg.output_bias && c.cfg.tied_embeddings && c.cfg.activation == CLF_ACT_GELU);
+    clf__hf_config_clear(&c);
+
+    cr_assert_eq(parse("{\"architectures\": [\"MarianMTModel\"], " BART_KEYS
+                       ", \"activation_function\": \"swish\"}",
+                       &c, err, sizeof err),
+                 CLF_OK, "%s", err);
+    cr_assert(c.cfg.positions == CLF_POS_SINUSOIDAL_CONCAT && !c.cfg.embedding_norm);
+    cr_assert(c.cfg.bos_id == 1 && c.cfg.activation == CLF_ACT_SILU);
+    cr_assert_float_eq(c.cfg.embedding_scale, 1.0f, 0);
+    clf__hf_config_clear(&c);
+}
+
+Test(hf_config, hostile_config_json_is_rejected_naming_the_problem)
+{
+    expect("", CLF_ERR_BAD_MODEL, "not valid JSON");
+    expect("{\"model_type\": \"bert\"", CLF_ERR_BAD_MODEL, "not valid JSON");
+    expect("{} x", CLF_ERR_BAD_MODEL, "(at byte 3)"); /* json-c's strict mode or ours */
+    expect("[1, 2]", CLF_ERR_BAD_MODEL, "not an object");
+    expect("{\"a\": 1,}", CLF_ERR_BAD_MODEL, "not valid JSON");
+    expect("{\"a\": \"\xff\xfe\"}", CLF_ERR_BAD_MODEL, "not valid JSON");
+    expect("{}", CLF_ERR_BAD_MODEL, "neither \"architectures\" nor \"model_type\"");
+    expect("{\"architectures\": [\"LlamaForCausalLM\"]}", CLF_ERR_UNSUPPORTED,
+           "architecture \"LlamaForCausalLM\" is not supported (supported: BertModel, "
+           "BertForSequenceClassification, GPT2LMHeadModel, BartForConditionalGeneration, "
+           "MarianMTModel)");
+    expect("{\"model_type\": \"t5\"}", CLF_ERR_UNSUPPORTED, "model_type \"t5\"");
+    expect("{\"architectures\": []}", CLF_ERR_BAD_MODEL, "\"architectures\" is not a non-empty");
+    expect("{\"architectures\": [7]}", CLF_ERR_BAD_MODEL, "\"architectures\"[0] is a int");
+    expect("{\"model_type\": \"bert\", \"hidden_size\": 32}", CLF_ERR_BAD_MODEL,
+           "missing key \"vocab_size\"");
+    expect("{\"model_type\": \"bert\", " BERT_KEYS ", \"vocab_size\": \"100\"}", CLF_ERR_BAD_MODEL,
+           "\"vocab_size\" is a string, not an integer");
+    expect("{\"model_type\": \"bert\", \"vocab_size\": 100, \"hidden_size\": -32}",
+           CLF_ERR_BAD_MODEL, "\"hidden_size\" = -32 is outside 1..");
+    expect("{\"model_type\": \"bert\", \"vocab_size\": 100, \"hidden_size\": 32.0}",
+           CLF_ERR_BAD_MODEL, "\"hidden_size\" is a double, not an integer");
+    expect("{\"model_type\": \"bert\", \"vocab_size\": 99999999999999999999999}",
+           CLF_ERR_BAD_MODEL, "\"vocab_size\"");
+    expect("{\"model_type\": \"bert\", \"vocab_size\": 100, \"hidden_size\": 30, "
+           "\"num_hidden_layers\": 2, \"num_attention_heads\": 4}",
+           CLF_ERR_BAD_MODEL, "\"hidden_size\" = 30 is not a multiple of \"num_attention_heads\"");
+    expect("{\"model_type\": \"bert\", " BERT_KEYS ", \"layer_norm_eps\": -1}", CLF_ERR_BAD_MODEL,
+           "\"layer_norm_eps\" = -1 is outside");
+    /* Found by the fuzzer: 1e-92 is positive as a double but 0 as a float. */
+    expect("{\"model_type\": \"bert\", " BERT_KEYS ", \"layer_norm_eps\": 1e-92}",
+           CLF_ERR_BAD_MODEL, "\"layer_norm_eps\" = 1e-92 is outside [1e-30, 1]");
+    expect("{\"model_type\": \"gpt2\", \"vocab_size\": 50, \"n_embd\": 64, \"n_layer\": 1, "
+           "\"n_head\": 4, \"n_positions\": 32, \"layer_norm_epsilon\": 0}",
+           CLF_ERR_BAD_MODEL, "\"layer_norm_epsilon\" = 0 is outside");
+    expect("{\"model_type\": \"bert\", " BERT_KEYS ", \"hidden_act\": \"mish\"}",
+           CLF_ERR_UNSUPPORTED, "\"hidden_act\" = \"mish\" is not supported");
+    expect("{\"model_type\": \"bert\", " BERT_KEYS ", \"position_embedding_type\": \"relative_key\"}",
+           CLF_ERR_UNSUPPORTED, "relative_key");
+    expect("{\"model_type\": \"bert\", " BERT_KEYS ", \"pad_token_id\": 100}", CLF_ERR_BAD_MODEL,
+           "\"pad_token_id\" = 100 is outside 0..99");
+    expect("{\"model_type\": \"bert\", " BERT_KEYS ", \"is_decoder\": 1}", CLF_ERR_BAD_MODEL,
+           "\"is_decoder\" is a int, not true/false");
+    expect("{\"architectures\": [\"BertForSequenceClassification\"], " BERT_KEYS
+           ", \"id2label\": {\"0\": \"a\", \"2\": \"b\"}}",
+           CLF_ERR_BAD_MODEL, "\"id2label\" has no key \"1\"");
+    expect("{\"architectures\": [\"BertForSequenceClassification\"], " BERT_KEYS
+           ", \"id2label\": {\"0\": \"a\"}, \"num_labels\": 2}",
+           CLF_ERR_BAD_MODEL, "\"num_labels\" = 2 but \"id2label\" has 1");
+    expect("{\"architectures\": [\"BertForSequenceClassification\"], " BERT_KEYS
+           ", \"id2label\": {\"0\": 5}}",
+           CLF_ERR_BAD_MODEL, "\"id2label\"[\"0\"] is a int");
+    expect("{\"model_type\": \"bart\", " BART_KEYS ", \"decoder_attention_heads\": 8}",
+           CLF_ERR_UNSUPPORTED, "\"encoder_attention_heads\" = 4 != \"decoder_attention_heads\"");
+    expect("{\"model_type\": \"bart\", " BART_KEYS ", \"normalize_before\": true}",
+           CLF_ERR_UNSUPPORTED, "\"normalize_before\" = true");
+    expect("{\"model_type\": \"marian\", " BART_KEYS ", \"decoder_vocab_size\": 80}",
+           CLF_ERR_UNSUPPORTED, "\"decoder_vocab_size\" = 80");
+    expect("{\"model_type\": \"gpt2\", \"vocab_size\": 50, \"n_embd\": 64, \"n_layer\": 1, "
+           "\"n_head\": 4, \"n_positions\": 32, \"scale_attn_by_inverse_layer_idx\": true}",
+           CLF_ERR_UNSUPPORTED, "scale_attn_by_inverse_layer_idx");
+    /* Deep nesting stops at json-c's depth limit, without recursion trouble. */
+    char deep[4096];
+    size_t n = 0;
+    n += (size_t)snprintf(deep, sizeof deep, "{\"model_type\": \"bert\", \"x\": ");
+    for (int i = 0; i < 1000; i++)
+        deep[n++] = '[';
+    deep[n] = '\0';
+    expect(deep, CLF_ERR_BAD_MODEL, "not valid JSON");
+    /* A NUL inside the text. */
+    clf__hf_config c;
+    char err[256];
+    cr_assert_eq(clf__hf_parse_config("{\"a\"\0: 1}", 9, &c, err, sizeof err), CLF_ERR_BAD_MODEL);
+    cr_assert(strstr(err, "NUL byte"), "%s", err);
+}
+
+Test(hf_config, allocation_failure_at_every_step_leaks_nothing)
+{
+    const char *json = "{\"architectures\": [\"BertForSequenceClassification\"], " BERT_KEYS
+                       ", \"id2label\": {\"0\": \"neg\", \"1\": \"neu\", \"2\": \"pos\"}}";
+    for (long k = 1;; k++) {
+        long live = clf__alloc_live();
+        clf__hf_config c;
+        char err[256];
+        clf__alloc_fail_at(k);
+        clf_status s = parse(json, &c, err, sizeof err);
+        clf__alloc_fail_at(0);
+        if (s == CLF_OK) {
+            cr_assert_eq(c.cfg.n_classes, 3);
+            clf__hf_config_clear(&c);
+            cr_assert_eq(clf__alloc_live(), live);
+            cr_assert_gt(k, 2, "the labels take allocations");
+            break;
+        }
+        cr_assert_eq(s, CLF_ERR_OUT_OF_MEMORY, "step %ld: %s", k, err);
+        cr_assert_eq(clf__alloc_live(), live, "leak when allocation %ld fails", k);
+    }
+}
+
+Test(hf_config, sentence_transformers_modules_and_pooling)
+{
+    clf__hf_modules m;
+    char err[256];
+    const char *ok = "[{\"idx\": 0, \"path\": \"\", \"type\": "
+                     "\"sentence_transformers.models.Transformer\"}, {\"path\": \"1_Pooling\", "
+                     "\"type\": \"sentence_transformers.models.Pooling\"}, {\"path\": "
+                     "\"2_Normalize\", \"type\": \"sentence_transformers.models.Normalize\"}]";
+    cr_assert_eq(clf__hf_parse_modules(ok, strlen(ok), &m, err, sizeof err), CLF_OK, "%s", err);
+    cr_assert(m.sentence_transformers && m.normalize);
+    cr_assert_str_eq(m.pooling_path, "1_Pooling");
+    static const struct {
+        const char *json, *msg;
+        clf_status st;
+    } bad[] = {
+        {"{}", "not an array", CLF_ERR_BAD_MODEL},
+        {"[{\"path\": \"../../etc\", \"type\": \"x.Pooling\"}]", "not a plain relative folder",
+         CLF_ERR_BAD_MODEL},
+        {"[{\"path\": \"/etc\", \"type\": \"Pooling\"}]", "not a plain relative folder",
+         CLF_ERR_BAD_MODEL},
+        {"[{\"path\": \"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"}]",
+         "module type \"sentence_transformers.models.Dense\" is not supported",
+         CLF_ERR_UNSUPPORTED},
+        {"[{\"path\": \"x\"}]", "entry 0 has no \"type\"", CLF_ERR_BAD_MODEL},
+        {"[3]", "entry 0 is a int", CLF_ERR_BAD_MODEL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        clf_status s = clf__hf_parse_modules(bad[i].json, strlen(bad[i].json), &m, err, sizeof err);
+        cr_assert_eq(s, bad[i].st, "%s -> %s", bad[i].json, err);
+        cr_assert(strstr(err, bad[i].msg), "%s: \"%s\" lacks \"%s\"", bad[i].json, err, bad[i].msg);
+    }
+    clf_pooling p;
+    const char *mean = "{\"word_embedding_dimension\": 384, \"pooling_mode_mean_tokens\": true}";
+    cr_assert_eq(clf__hf_parse_pooling(mean, strlen(mean), 384, &p, err, sizeof err), CLF_OK);
+    cr_assert_eq(p, CLF_POOL_MEAN);
+    cr_assert_eq(clf__hf_parse_pooling(mean, strlen(mean), 768, &p, err, sizeof err),
+                 CLF_ERR_BAD_MODEL);
+    cr_assert(strstr(err, "hidden size is 768"), "%s", err);
+    const char *mx = "{\"pooling_mode_max_tokens\": true}";
+    cr_assert_eq(clf__hf_parse_pooling(mx, strlen(mx), 384, &p, err, sizeof err),
+                 CLF_ERR_UNSUPPORTED);
+    cr_assert(strstr(err, "pooling_mode_max_tokens"), "%s", err);
+}
+
+Test(hf_config, shard_index_names_plain_files_only)
+{
+    clf__hf_index x;
+    char err[256];
+    const char *ok = "{\"metadata\": {\"total_size\": 10}, \"weight_map\": {\"a\": \"m-1.st\", "
+                     "\"b\": \"m-2.st\", \"c\": \"m-1.st\"}}";
+    long live = clf__alloc_live();
+    cr_assert_eq(clf__hf_parse_index(ok, strlen(ok), &x, err, sizeof err), CLF_OK, "%s", err);
+    cr_assert_eq(x.n_files, 2);
+    cr_assert_eq(x.n_weights, 3);
+    clf__hf_index_clear(&x);
+    cr_assert_eq(clf__alloc_live(), live);
+    static const char *const bad[][2] = {
+        {"{}", "missing key \"weight_map\""},
+        {"{\"weight_map\": {}}", "\"weight_map\" is empty"},
+        {"{\"weight_map\": {\"a\": \"../secret\"}}", "is not a plain file name"},
+        {"{\"weight_map\": {\"a\": \"/etc/passwd\"}}", "is not a plain file name"},
+        {"{\"weight_map\": {\"a\": \"..\"}}", "is not a plain file name"},
+        {"{\"weight_map\": {\"a\": 1}}", "\"weight_map\"[\"a\"] is a int"},
+        {"{\"weight_map\": []}", "\"weight_map\" is a array"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(clf__hf_parse_index(bad[i][0], strlen(bad[i][0]), &x, err, sizeof err),
+                     CLF_ERR_BAD_MODEL, "%s", bad[i][0]);
+        cr_assert(strstr(err, bad[i][1]), "%s: \"%s\" lacks \"%s\"", bad[i][0], err, bad[i][1]);
+        cr_assert_eq(clf__alloc_live(), live);
+    }
+}
