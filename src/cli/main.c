@@ -20,8 +20,9 @@ static const cli_command commands[] = {
      cli_devices, cli_devices_usage},
     {"selftest", "build every kernel (cold or from the cache) and run a check on a device",
      cli_selftest, cli_selftest_usage},
-    {"bench", "benchmark ops on every device: ceilings, timings, roofline, baselines",
+    {"bench", "benchmark ops and whole stacks on every device: ceilings, timings, roofline",
      bench_main, bench_usage},
+    {"run", "run a model folder: embed, classify or generate", cli_run, cli_run_usage},
 };
 
 static void usage(FILE *out)
