@@ -33,9 +33,75 @@ for r in recs:
     assert not missing, (r.get("case"), missing)
     assert r["median_s"] > 0 and r["min_s"] <= r["median_s"] <= r["p90_s"] <= r["p99_s"], r
 entries = {r["entry"] for r in recs}
-for e in ("gemm", "attention", "softmax", "norm", "eltwise", "embed", "topk", "copy"):
+for e in ("gemm", "attention", "softmax", "norm", "eltwise", "embed", "topk", "copy", "stack"):
     assert e in entries, e
+for r in recs:
+    if r["entry"] == "stack" and r.get("new_tokens"):
+        assert r["tokens_per_s"] > 0 and r["batch"] >= 1, r
 print(f"bench --quick --json: {len(recs)} records, entries {sorted(entries)}")
 PY
 rm -f "$json"
 echo "cli bench: ok"
+
+# clformer run. embed: all-MiniLM-L6-v2 (tools/fetch-minilm.sh) against
+# sentence-transformers' vectors for the same texts (tests/golden/cli).
+golden=$(dirname "$0")/golden
+minilm=${CLFORMER_MINILM_DIR:-build-logs/models/all-MiniLM-L6-v2}
+[ -f "$minilm/model.safetensors" ] || { echo "all-MiniLM-L6-v2 missing at $minilm (tools/fetch-minilm.sh)"; exit 1; }
+"$cli" run --model "$minilm" --json --batch 3 --input "$golden/cli/minilm_texts.txt" embed >run.json
+python3 - run.json "$golden/cli/minilm_embed.json" <<'PY'
+import json, math, sys
+got = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ref = json.load(open(sys.argv[2], encoding="utf-8"))
+assert len(got) == len(ref["texts"]), (len(got), len(ref["texts"]))
+worst = 1.0
+for g, text, r in zip(got, ref["texts"], ref["embeddings"]):
+    assert g["input"] == text, (g["input"], text)
+    a, b = g["embedding"], r
+    cos = sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+    worst = min(worst, cos)
+    assert cos >= 0.99999, (text[:40], cos)
+    assert abs(math.sqrt(sum(x * x for x in a)) - 1) < 1e-5, "not L2-normalised"
+print(f"run embed: {len(got)} texts, min cosine vs sentence-transformers {worst:.8f}")
+PY
+# The same vectors from arguments one at a time, in text form.
+one=$("$cli" run --model "$minilm" embed "ok")
+python3 - run.json "$one" <<'PY'
+import json, sys
+ref = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")][3]["embedding"]
+got = [float(x) for x in sys.argv[2].split()]
+assert len(got) == 384 and max(abs(a - b) for a, b in zip(got, ref)) < 1e-5, "batch of 1 differs from batch of 3"
+print("run embed: an argument alone gives the batched vector")
+PY
+# classify: the tiny BertForSequenceClassification golden, with a made-up
+# vocabulary of its size (the checkpoint ships none).
+cls=$(mktemp -d)
+for f in config.json model.safetensors.index.json model-0000{1,2,3}-of-00003.safetensors; do ln -s "$(cd "$golden/hf/bert_cls" && pwd)/$f" "$cls/$f"; done
+python3 -c 'import sys; w=["[PAD]","[UNK]","[CLS]","[SEP]","[MASK]"]+["w%d"%i for i in range(115)]; open(sys.argv[1],"w").write("\n".join(w)+"\n")' "$cls/vocab.txt"
+printf 'w1 w2 w3\nw7\nw100 w101 w5 w9 w11\n' | "$cli" run --model "$cls" --json classify >cls.json
+"$cli" run --model "$cls" classify "w7" >cls1.txt
+python3 - cls.json cls1.txt <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 3
+for r in rows:
+    assert set(r["scores"]) == {"negative", "neutral", "positive"}, r
+    assert abs(sum(r["scores"].values()) - 1) < 1e-5 and r["label"] == max(r["scores"], key=r["scores"].get), r
+alone = open(sys.argv[2]).read().split("\t")
+assert alone[0] == rows[1]["label"] and abs(float(alone[1]) - rows[1]["scores"][rows[1]["label"]]) < 1e-4, alone
+print("run classify: labels from id2label, probabilities sum to 1, batch = alone")
+PY
+# generate: the tiny GPT-2 golden on token ids, greedy and beam 4.
+gpt2=$golden/hf/gpt2
+g=$("$cli" run --model "$gpt2" --max-new 5 generate "5 17 33" "5 17 33")
+[ "$(sed -n 1p <<<"$g")" = "$(sed -n 2p <<<"$g")" ] && [ "$(wc -w <<<"$(sed -n 1p <<<"$g")")" -le 5 ] || { echo "generate: $g"; exit 1; }
+"$cli" run --model "$gpt2" --max-new 4 --beam 4 --json generate "5 17 33" | python3 -c 'import json,sys; r=json.loads(sys.stdin.readline()); assert 1 <= len(r["ids"]) <= 4 and all(0 <= i < 128 for i in r["ids"]), r; print("run generate: greedy and beam 4")'
+# Bad input: a clear message and a non-zero status.
+if "$cli" run --model "$gpt2" generate "5 999" 2>err.txt; then echo "id out of range accepted"; exit 1; fi
+grep -q "token" err.txt || { cat err.txt; exit 1; }
+if "$cli" run --model "$gpt2" embed "hello" 2>err.txt; then echo "text for a model without vocabulary accepted"; exit 1; fi
+grep -q "WordPiece\|tokenizer" err.txt || { cat err.txt; exit 1; }
+if "$cli" run --model /nonexistent embed "x" 2>err.txt; then echo "missing folder accepted"; exit 1; fi
+grep -q "nonexistent" err.txt || { cat err.txt; exit 1; }
+rm -rf "$cls" run.json cls.json cls1.txt err.txt
+echo "cli run: ok"
