@@ -93,6 +93,9 @@ class ModelConfig(C.Structure):  # include/clformer/model.h: clf_model_config
         ("bos_id", C.c_int32),
         ("eos_id", C.c_int32),
         ("n_classes", C.c_int64),
+        ("embedding_norm", C.c_bool),
+        ("pooler", C.c_bool),
+        ("normalize", C.c_bool),
     ]
 
 
@@ -124,6 +127,7 @@ class GenerateParams(C.Structure):  # include/clformer/model.h: clf_generate_par
         ("on_token", C.c_void_p),  # function pointers: left NULL here
         ("abort", C.c_void_p),
         ("user", C.c_void_p),
+        ("beam_rule", C.c_int),
     ]
 
 

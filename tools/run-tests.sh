@@ -87,6 +87,10 @@ count_criterion "$logs/multidevice.log"
 check exports bash tests/check_exports.sh build/src/libclformer.so
 check install bash tests/check_install.sh "$root/build" "$root/build-logs/install"
 check cli bash tests/check_cli.sh build/src/cli/clformer
+# The benchmark's Python tools: compare.py's ctypes mirror of the public
+# structs against the headers (a C probe) plus a tiny model through the
+# library; plot.py on built-in records. Neither needs torch.
+check bench-tools bash -c 'python3 bench/compare.py --selftest && python3 bench/plot.py --check'
 
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
