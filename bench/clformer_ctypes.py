@@ -144,6 +144,7 @@ class GenerateOutput(C.Structure):  # include/clformer/model.h: clf_generate_out
 STRUCTS = [ContextParams, DeviceInfo, ModelConfig, ModelParams, GenerateParams, GenerateOutput]
 
 CLF_POOL_NONE, CLF_POOL_FIRST, CLF_POOL_MEAN = 0, 1, 2
+CLF_POOL_DEFAULT = 3  # the model's own (mean + L2 normalisation for sentence-transformers)
 CLF_DECODE_GREEDY = 0
 
 

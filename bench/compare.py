@@ -589,8 +589,10 @@ def case_minilm(a, lib, ctx, B, log):
     pooled = np.empty((B, model.config.d_model), np.float32)
 
     def run_clf():
-        model.encode(ids32, lens32, pooled=pooled, pooling=clf.CLF_POOL_MEAN)
-        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+        # The folder's own pooling: mean over real tokens, then the Normalize
+        # module's L2 normalisation, both inside clformer.
+        model.encode(ids32, lens32, pooled=pooled, pooling=clf.CLF_POOL_DEFAULT)
+        return pooled
 
     ref = st_embed()
     diff = {"clformer": float(np.abs(run_clf() - ref).max()),
@@ -764,7 +766,8 @@ def main():
     ap.add_argument("--src-len", type=int, default=32, help="Transformer-base source length")
     ap.add_argument("--quick", action="store_true", help="the two headline cases, few repeats")
     ap.add_argument("--full", action="store_true", help="also BERT batch 32, Transformer batch 16")
-    ap.add_argument("--case", choices=["bert", "transformer", "all"], default="all")
+    ap.add_argument("--case", choices=["bert", "transformer", "minilm", "all"], default="all",
+                    help="minilm: only the --minilm case")
     ap.add_argument("--no-hf", action="store_true", help="skip the HF generate baseline")
     ap.add_argument("--minilm", metavar="DIR", help="also the all-MiniLM-L6-v2 folder DIR")
     ap.add_argument("--json", metavar="FILE", help="write the records as JSON")
@@ -842,6 +845,8 @@ def main():
         plan.append(lambda: case_tbase(a, lib, ctx, 1, a.src_len, a.new_tokens, log))
         if a.full:
             plan.append(lambda: case_tbase(a, lib, ctx, 16, a.src_len, a.new_tokens, log))
+    if a.case == "minilm" and not a.minilm:
+        ap.error("--case minilm needs --minilm DIR")
     if a.minilm:
         plan.append(lambda: case_minilm(a, lib, ctx, 32, log))
     cases, failed = [], 0
