@@ -18,8 +18,10 @@
  * Common build options (all default 0):
  *   CLF_A_F16, CLF_B_F16, CLF_C_F16, CLF_BIAS_F16   1 = that operand is stored as f16
  *   CLF_TRANS_A, CLF_TRANS_B                         1 = operand stored transposed
- *   CLF_HAS_BIAS                                     1 = add bias[offBias + n] (after beta*C)
- *   CLF_ACT   0 none, 1 relu, 2 gelu (erf), 3 gelu_tanh, 4 silu, 5 tanh
+ * The bias (add bias[offBias + n] after beta*C when has_bias != 0) and the activation
+ * (act: 0 none, 1 relu, 2 gelu (erf), 3 gelu_tanh, 4 silu, 5 tanh) are kernel arguments,
+ * not build options: they only touch the store, and one program then serves every
+ * epilogue of a shape (fewer programs to compile at a cold start).
  * Indices inside one matrix are 32-bit ints: each matrix (with its leading dimension) must
  * span fewer than 2^31 elements. Offsets and batch strides are 64-bit.
  */
@@ -41,12 +43,6 @@
 #endif
 #ifndef CLF_TRANS_B
 #define CLF_TRANS_B 0
-#endif
-#ifndef CLF_HAS_BIAS
-#define CLF_HAS_BIAS 0
-#endif
-#ifndef CLF_ACT
-#define CLF_ACT 0
 #endif
 
 #define CLF_CAT_(a, b) a##b
@@ -95,7 +91,7 @@
         __global const a_t *A, const ulong offA, const int lda, const ulong strideA,           \
         __global const b_t *B, const ulong offB, const int ldb, const ulong strideB,           \
         __global c_t *C, const ulong offC, const int ldc, const ulong strideC,                 \
-        __global const bias_t *bias, const ulong offBias
+        __global const bias_t *bias, const ulong offBias, const int has_bias, const int act
 
 /* Moves the base pointers to this batch's matrices. */
 #define CLF_GEMM_BATCH_BASE()                                                                  \
@@ -107,36 +103,33 @@
         bias += offBias;                                                                       \
     } while (0)
 
-inline float clf_act(float x)
+inline float clf_act(const float x, const int act)
 {
-#if CLF_ACT == 1
-    return fmax(x, 0.0f);
-#elif CLF_ACT == 2
-    return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
-#elif CLF_ACT == 3
-    const float u = 0.79788456080286536f * fma(0.044715f * x, x * x, x);
-    return 0.5f * x * (1.0f + tanh(u));
-#elif CLF_ACT == 4
-    return x / (1.0f + exp(-x));
-#elif CLF_ACT == 5
-    return tanh(x);
-#else
-    return x;
-#endif
+    switch (act) {
+    case 1: return fmax(x, 0.0f);
+    case 2: return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
+    case 3: {
+        const float u = 0.79788456080286536f * fma(0.044715f * x, x * x, x);
+        return 0.5f * x * (1.0f + tanh(u));
+    }
+    case 4: return x / (1.0f + exp(-x));
+    case 5: return tanh(x);
+    default: return x;
+    }
 }
 
 /* Writes one output element: alpha*acc (+ beta*C) (+ bias[n]), then the activation.
  * idx is the element index in this batch's C, n the output column. */
 inline void clf_store(__global c_t *C, const int idx, const int n, const float acc,
-                      const float alpha, const float beta, __global const bias_t *bias)
+                      const float alpha, const float beta, __global const bias_t *bias,
+                      const int has_bias, const int act)
 {
     float v = alpha * acc;
     if (beta != 0.0f)
         v = fma(beta, LDC(C, idx), v);
-#if CLF_HAS_BIAS
-    v += LDBIAS(bias, n);
-#endif
-    STC(C, idx, clf_act(v));
+    if (has_bias)
+        v += LDBIAS(bias, n);
+    STC(C, idx, act ? clf_act(v, act) : v);
 }
 
 /* Horizontal sum of a float4/8/16. */
@@ -251,7 +244,7 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
         for (int j = 0; j < CLF_WN; ++j) {
             const int n = n0 + tx + j * CLF_LX;
             if (m < M && n < N)
-                clf_store(C, m * ldc + n, n, acc[i][j], alpha, beta, bias);
+                clf_store(C, m * ldc + n, n, acc[i][j], alpha, beta, bias, has_bias, act);
         }
     }
 }
@@ -424,7 +417,7 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
         for (int j = 0; j < CLF_RN; ++j) {
             const int n = n0 + j;
             if (m < M && n < N)
-                clf_store(C, m * ldc + n, n, s[i][j], alpha, beta, bias);
+                clf_store(C, m * ldc + n, n, s[i][j], alpha, beta, bias, has_bias, act);
         }
     }
 #else
@@ -492,7 +485,7 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
             for (int v = 0; v < CLF_RV; ++v) {
                 const int n = n0 + j * CLF_RV + v;
                 if (m < M && n < N)
-                    clf_store(C, m * ldc + n, n, t[v], alpha, beta, bias);
+                    clf_store(C, m * ldc + n, n, t[v], alpha, beta, bias, has_bias, act);
             }
         }
     }
@@ -663,7 +656,7 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
             v += red[ly][p][q];
         const int m = p / CLF_GCOLS, n = n0 + p % CLF_GCOLS;
         if (m < M && n < N)
-            clf_store(C, m * ldc + n, n, v, alpha, beta, bias);
+            clf_store(C, m * ldc + n, n, v, alpha, beta, bias, has_bias, act);
     }
 #else
     #pragma unroll
@@ -672,7 +665,7 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
         for (int j = 0; j < CLF_GCOLS; ++j) {
             const int n = n0 + j;
             if (i < M && n < N)
-                clf_store(C, i * ldc + n, n, s[i][j], alpha, beta, bias);
+                clf_store(C, i * ldc + n, n, s[i][j], alpha, beta, bias, has_bias, act);
         }
 #endif
 }

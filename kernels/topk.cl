@@ -16,6 +16,9 @@
  *   CLF_TOPK_GATHER  the column of x[r, c] is cand[c_off + (element of
  *                    x[r, c])] instead of c: x holds a first pass's partial
  *                    values and cand their columns (0)
+ *   CLF_TOPK_ONLY    compile only argmax_rows (1), topk_rows (2),
+ *                    argmax_rows_vec (3) or topk_rows_vec (4): a program
+ *                    with one kernel compiles in a fraction of the time
  * Needs no extension; local int atomics are core OpenCL 1.1.
  */
 #ifndef CLF_TOPK_WG
@@ -60,6 +63,7 @@ typedef float x_t;
  * when has_val (a partial result, which the second pass ignores), column 0
  * otherwise (the final answer for a NaN row).
  */
+#if !defined(CLF_TOPK_ONLY) || CLF_TOPK_ONLY == 1 /* argmax_rows */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void argmax_rows(TOPK_ARGS,
                                                                           const int has_val)
 {
@@ -104,6 +108,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void argmax_rows(TOPK_A
         }
     }
 }
+#endif
 
 /* An order-preserving unsigned key: a > b as floats <=> key(a) > key(b).
  * NaN maps to 0, below -inf (key 0x007fffff); -0 maps like +0. */
@@ -139,6 +144,7 @@ float topk_value(uint key)
  *     descending, column ascending); the first k are written.
  * Every loop with a barrier has a work-group-uniform trip count.
  */
+#if !defined(CLF_TOPK_ONLY) || CLF_TOPK_ONLY == 2 /* topk_rows */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void topk_rows(TOPK_ARGS, const int k)
 {
     __local uint hist[256];
@@ -257,6 +263,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void topk_rows(TOPK_ARG
         oi[(long)oi_off + orow * oi_rs + j * oi_cs] = sel_idx[j];
     }
 }
+#endif
 
 /* ---- CPU fast path: one work-item per row, float8 scans, no barriers ---- */
 
@@ -282,6 +289,7 @@ uint8 topk_key8(const float8 v)
  * ascending order, so within a lane a later equal value never wins), then
  * merges the lanes and the last V % 8 columns.
  */
+#if !defined(CLF_TOPK_ONLY) || CLF_TOPK_ONLY == 3 /* argmax_rows_vec */
 __kernel void argmax_rows_vec(__global const x_t *x, const ulong x_off, const long x_rs,
                               const int V, const int R, __global int *oi, const ulong oi_off,
                               const long oi_rs)
@@ -323,6 +331,7 @@ __kernel void argmax_rows_vec(__global const x_t *x, const ulong x_off, const lo
     }
     oi[(long)oi_off + r * oi_rs] = bi == INT_MAX ? 0 : bi; /* a row of NaN gives 0 */
 }
+#endif
 
 #ifndef CLF_TOPK_SMALL
 #define CLF_TOPK_SMALL 32
@@ -354,6 +363,7 @@ inline void topk_insert(uint *lk, int *li, int *n, const int k, const uint key, 
  * time in column order. Random logits insert about k ln(V / k) times; an
  * ascending row (the worst case) V times, O(k) each.
  */
+#if !defined(CLF_TOPK_ONLY) || CLF_TOPK_ONLY == 4 /* topk_rows_vec */
 __kernel void topk_rows_vec(__global const x_t *x, const ulong x_off, const long x_rs,
                             const int V, const int R, __global float *ov, const ulong ov_off,
                             const long ov_rs, const long ov_cs, __global int *oi,
@@ -392,3 +402,4 @@ __kernel void topk_rows_vec(__global const x_t *x, const ulong x_off, const long
         oi[(long)oi_off + r * oi_rs + j * oi_cs] = li[j];
     }
 }
+#endif

@@ -13,6 +13,7 @@
  * computes in half: bound 1e-3 (TESTING.md's f16 figure).
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,9 +193,12 @@ Test(gemm, clblast_and_auto_match_reference_and_auto_caches_its_choice, .timeout
         clf_context *ctx = clft_context(specs[d], dir);
         for (size_t i = 0; i < sizeof f32_cases / sizeof f32_cases[0]; i++)
             run_case(ctx, &f32_cases[i], CLF_GEMM_CLBLAST, (int)i);
+        /* CPU devices skip the measurement unless asked: ask, so that the
+         * measurement runs on every device class. */
+        setenv("CLFORMER_GEMM", "measure", 1);
         clf_gemm_provider first, again;
-        cr_assert_eq(clf_gemm_choose(ctx, 128, 768, 768, CLF_F32, CLF_F32, &first), CLF_OK, "%s",
-                     clf_context_last_error(ctx));
+        clf_status st = clf_gemm_choose(ctx, 128, 768, 768, CLF_F32, CLF_F32, &first);
+        cr_assert_eq(st, CLF_OK, "%s", clf_context_last_error(ctx));
         cr_assert(first == CLF_GEMM_BUILTIN || first == CLF_GEMM_CLBLAST);
         for (size_t i = 0; i < sizeof general / sizeof general[0]; i++)
             run_case(ctx, &general[i], CLF_GEMM_AUTO, (int)i);
@@ -207,8 +211,47 @@ Test(gemm, clblast_and_auto_match_reference_and_auto_caches_its_choice, .timeout
         cr_assert_eq(again, first, "the cached choice is reused");
         cr_assert_lt(took, 0.05, "a cached choice needs no measurement (took %.3f s)", took);
         clf_context_free(ctx);
+        unsetenv("CLFORMER_GEMM");
         clft_rmtree(dir);
     }
+}
+
+static int count_prefix(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+/* A CPU device's auto choice is builtin at once: no CLBlast compile, no
+ * measurement, nothing written to the cache folder. */
+Test(gemm, auto_on_a_cpu_device_is_builtin_without_measuring)
+{
+    char specs[16][32];
+    int nd = clft_devices_or_skip(specs, 16);
+    int cpus = 0;
+    for (int d = 0; d < nd; d++) {
+        char dir[512];
+        clft_tempdir(dir, sizeof dir, "gemmcpu");
+        clf_context *ctx = clft_context(specs[d], dir);
+        if (clf_context_device(ctx)->device_class == CLF_DEVICE_CPU) {
+            cpus++;
+            clf_gemm_provider prov = CLF_GEMM_AUTO;
+            double t0 = clf__now();
+            cr_assert_eq(clf_gemm_choose(ctx, 128, 768, 768, CLF_F32, CLF_F32, &prov), CLF_OK);
+            cr_assert_eq(clf_gemm_choose(ctx, 1, 768, 768, CLF_F32, CLF_F32, &prov), CLF_OK);
+            double took = clf__now() - t0;
+            cr_assert_eq(prov, CLF_GEMM_BUILTIN);
+            cr_assert_lt(took, 0.05, "no measurement on a CPU device (took %.3f s)", took);
+            cr_assert_eq(count_prefix(dir, "gemm-choice-"), 0, "nothing measured, nothing saved");
+        }
+        clf_context_free(ctx);
+        clft_rmtree(dir);
+    }
+    if (cpus == 0) cr_skip_test("no CPU device");
 }
 
 Test(gemm, bad_arguments_are_refused_with_the_shapes)

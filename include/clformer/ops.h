@@ -35,8 +35,9 @@ typedef enum clf_act {
 /* ================================ GEMM ================================ */
 
 typedef enum clf_gemm_provider {
-    CLF_GEMM_AUTO = 0,    /* per device and shape class, by a short cached measurement;
-                             CLFORMER_GEMM=clblast|builtin overrides */
+    CLF_GEMM_AUTO = 0,    /* per device and shape class, by a short cached measurement
+                             (CPU devices: builtin, not measured); CLFORMER_GEMM=
+                             clblast|builtin overrides, =measure measures on CPUs too */
     CLF_GEMM_CLBLAST = 1, /* CLBlastSgemm / SgemmStridedBatched / Hgemm (f32 or, with
                              cl_khr_fp16, all-f16 operands; no epilogue: applied after) */
     CLF_GEMM_BUILTIN = 2, /* our register-tiled kernel, or the GEMV kernel for M <= 8 */

@@ -104,12 +104,13 @@ static clf_status describe(clf_context *ctx, const clf_tensor *a, const clf_tens
 static clf_status env_provider(clf_context *ctx, clf_gemm_provider *out)
 {
     const char *env = getenv("CLFORMER_GEMM");
-    if (!env || !*env || strcasecmp(env, "auto") == 0) return CLF_ERR_NOT_FOUND;
+    if (!env || !*env || strcasecmp(env, "auto") == 0 || strcasecmp(env, "measure") == 0)
+        return CLF_ERR_NOT_FOUND;
     if (strcasecmp(env, "clblast") == 0) *out = CLF_GEMM_CLBLAST;
     else if (strcasecmp(env, "builtin") == 0) *out = CLF_GEMM_BUILTIN;
     else
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
-                          "CLFORMER_GEMM=\"%s\": expected auto, clblast or builtin", env);
+                          "CLFORMER_GEMM=\"%s\": expected auto, measure, clblast or builtin", env);
     return CLF_OK;
 }
 

@@ -111,10 +111,9 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
     clf_dtype bias_dt = d->bias ? d->bias->dtype : CLF_F32;
     snprintf(options, sizeof options,
              "-DCLF_A_F16=%d -DCLF_B_F16=%d -DCLF_C_F16=%d -DCLF_BIAS_F16=%d -DCLF_TRANS_A=%d "
-             "-DCLF_TRANS_B=%d -DCLF_HAS_BIAS=%d -DCLF_ACT=%d %s",
+             "-DCLF_TRANS_B=%d %s",
              d->a.dtype == CLF_F16, d->b.dtype == CLF_F16, d->c.dtype == CLF_F16,
-             bias_dt == CLF_F16, d->trans_a, d->trans_b, d->bias != NULL, (int)d->act,
-             plan.options);
+             bias_dt == CLF_F16, d->trans_a, d->trans_b, plan.options);
     cl_kernel k;
     CLF_TRY(clf__kernel_get(ctx, "gemm", options, plan.kernel, &k));
 
@@ -125,12 +124,14 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
     cl_ulong off_bias = d->bias ? (cl_ulong)d->bias->offset : 0;
     float alpha = d->alpha, beta = d->beta;
     cl_mem bias_mem = d->bias ? d->bias->buffer->mem : NULL;
+    cl_int has_bias = d->bias != NULL, act = (cl_int)d->act;
     clf__karg args[] = {
         CLF_KARG(m),        CLF_KARG(n),        CLF_KARG(kk),         CLF_KARG(alpha),
         CLF_KARG(beta),     CLF_KARG(d->a.mem), CLF_KARG(d->a.offset), CLF_KARG(lda),
         CLF_KARG(sa),       CLF_KARG(d->b.mem), CLF_KARG(d->b.offset), CLF_KARG(ldb),
         CLF_KARG(sb),       CLF_KARG(d->c.mem), CLF_KARG(d->c.offset), CLF_KARG(ldc),
         CLF_KARG(sc),       {sizeof(cl_mem), d->bias ? &bias_mem : NULL}, CLF_KARG(off_bias),
+        CLF_KARG(has_bias), CLF_KARG(act),
     };
     CLF_TRY(clf__set_args(ctx, k, plan.kernel, args, CLF_ARRAY_LEN(args)));
     return clf__launch(ctx, k, plan.kernel, 3, plan.global, plan.local);

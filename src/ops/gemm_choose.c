@@ -5,10 +5,13 @@
  * binaries, keyed like them by the device's identity.
  *
  * Classes: decode-shaped (M <= 8) and general, each for f32 and all-f16
- * operands. Mixed dtypes (f16 weights, f32 activations) only run builtin.
+ * operands. Mixed dtypes (f16 weights, f32 activations) only run builtin,
+ * and so do CPU devices unless CLFORMER_GEMM=measure (see skip_measurement).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ops/gemm_internal.h"
 
@@ -114,6 +117,18 @@ static clf_status measure(clf_context *ctx, int c)
     return CLF_OK;
 }
 
+/* CPU devices take the builtin kernels without a measurement: CLBlast's
+ * kernels are tuned for GPUs (on PoCL they ran 7-15x slower than ours on
+ * every shape of the GEMM bench), and measuring them costs a compile of
+ * about 10 s at the first GEMM of a process, most of a cold start.
+ * CLFORMER_GEMM=measure measures on every device class. */
+static bool skip_measurement(const clf_context *ctx)
+{
+    const char *env = getenv("CLFORMER_GEMM");
+    if (env && strcasecmp(env, "measure") == 0) return false;
+    return ctx->info.device_class == CLF_DEVICE_CPU;
+}
+
 static clf_status choose(clf_context *ctx, int64_t m, clf_dtype a_dtype, clf_dtype b_dtype,
                          clf_dtype c_dtype, clf_gemm_provider *out)
 {
@@ -123,14 +138,22 @@ static clf_status choose(clf_context *ctx, int64_t m, clf_dtype a_dtype, clf_dty
         return CLF_OK;
     }
     int c = class_of(m, a_dtype);
+    if (!ctx->gemm_choice[c] && skip_measurement(ctx)) {
+        ctx->gemm_choice[c] = CLF_GEMM_BUILTIN;
+        return *out = CLF_GEMM_BUILTIN, CLF_OK;
+    }
     if (!ctx->gemm_choice[c]) load_choices(ctx);
     if (!ctx->gemm_choice[c]) {
         /* Measured for real even inside a graph's dry warm-up pass. */
         bool dry = ctx->dry_run;
         ctx->dry_run = false;
+        double t0 = clf__now();
         clf_status st = measure(ctx, c);
         ctx->dry_run = dry;
         CLF_TRY(st);
+        clf__log_build("GEMM provider for %s measured in %.3f s (builtin %.3f ms, CLBlast %.3f ms)",
+                       class_names[c], clf__now() - t0, ctx->gemm_choice_s[c][0] * 1e3,
+                       ctx->gemm_choice_s[c][1] * 1e3);
         save_choices(ctx);
     }
     *out = (clf_gemm_provider)ctx->gemm_choice[c];

@@ -52,13 +52,23 @@ typedef struct topk_io {
     cl_long oi_rs, oi_cs;
 } topk_io;
 
+/* kernels/topk.cl CLF_TOPK_ONLY: the program holds only the kernel used. */
+static int only_of(const char *kernel)
+{
+    static const char *names[] = {"argmax_rows", "topk_rows", "argmax_rows_vec", "topk_rows_vec"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(kernel, names[i]) == 0) return i + 1;
+    return 0;
+}
+
 static clf_status launch_rows(clf_context *ctx, const char *kernel, const topk_io *io, bool gather,
                               int64_t R, int64_t V, int64_t G, cl_int last)
 {
     const int wg = topk_wg(ctx);
-    char options[96];
-    snprintf(options, sizeof options, "-DCLF_TOPK_WG=%d -DCLF_TOPK_F16=%d -DCLF_TOPK_GATHER=%d",
-             wg, io->x_dtype == CLF_F16, gather);
+    char options[128];
+    snprintf(options, sizeof options,
+             "-DCLF_TOPK_WG=%d -DCLF_TOPK_F16=%d -DCLF_TOPK_GATHER=%d -DCLF_TOPK_ONLY=%d", wg,
+             io->x_dtype == CLF_F16, gather, only_of(kernel));
     cl_kernel k;
     CLF_TRY(clf__kernel_get(ctx, "topk", options, kernel, &k));
     cl_int v = (cl_int)V, g = (cl_int)G;
@@ -87,7 +97,8 @@ static clf_status run_rows_vec(clf_context *ctx, const char *kernel, const clf_t
 {
     const int64_t R = x->shape[0], V = x->shape[1];
     char options[64];
-    snprintf(options, sizeof options, "-DCLF_TOPK_F16=%d", x->dtype == CLF_F16);
+    snprintf(options, sizeof options, "-DCLF_TOPK_F16=%d -DCLF_TOPK_ONLY=%d", x->dtype == CLF_F16,
+             only_of(kernel));
     cl_kernel k;
     CLF_TRY(clf__kernel_get(ctx, "topk", options, kernel, &k));
     cl_mem xm = x->buffer->mem;

@@ -2,6 +2,7 @@
  * Programs: the embedded kernel sources compiled for the device in hand,
  * once per context and option set, through the binary cache.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,24 @@ static void store_binary(clf_context *ctx, const unsigned char *key, cl_program 
     clf__free(bin);
 }
 
+void clf__log_build(const char *fmt, ...)
+{
+    const char *env = getenv("CLFORMER_LOG_BUILDS");
+    if (!env || !*env || strcmp(env, "0") == 0) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "clformer: %s\n", line);
+}
+
+static void log_build(const char *label, const char *how, const char *options, double seconds)
+{
+    clf__log_build("program %s %s in %.3f s [%s]", label, how, seconds,
+                   options && *options ? options : "");
+}
+
 clf_status clf__program_build_source(clf_context *ctx, const char *label, const char *src,
                                      size_t size, const char *options, cl_program *out)
 {
@@ -174,6 +193,7 @@ clf_status clf__program_build_source(clf_context *ctx, const char *label, const 
     if (cache_on && load_cached(ctx, key, full, out)) {
         ctx->stats.programs++;
         ctx->stats.seconds += clf__now() - t0;
+        log_build(label, "loaded from the cache", options, clf__now() - t0);
         return CLF_OK;
     }
 
@@ -192,6 +212,7 @@ clf_status clf__program_build_source(clf_context *ctx, const char *label, const 
     if (cache_on) store_binary(ctx, key, prog);
     ctx->stats.programs++;
     ctx->stats.seconds += clf__now() - t0;
+    log_build(label, "compiled", options, clf__now() - t0);
     *out = prog;
     return CLF_OK;
 }

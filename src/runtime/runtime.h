@@ -102,6 +102,11 @@ clf_status clf__kernel_get(clf_context *ctx, const char *program, const char *op
 clf_status clf__program_build_source(clf_context *ctx, const char *label, const char *src,
                                      size_t size, const char *options, cl_program *out);
 
+/* CLFORMER_LOG_BUILDS=1 (not 0 or empty): one line on stderr, "clformer: "
+ * + the formatted text, per program made ready (compiled or loaded, how
+ * long) and per one-time measurement: what a slow first run spends. */
+void clf__log_build(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Releases every program and kernel of the context (at free). */
 void clf__programs_release(clf_context *ctx);
 
