@@ -9,6 +9,8 @@
  *   CLF_POS_KIND   the position kind (a clf_pos_type) of the *_vec kernels
  *                  fixed at build time, so that their code has no branch on
  *                  it; default -1: taken from the pos_type argument
+ *   CLF_EMBED_ONLY  compile only embedding (1), positional_encoding (2),
+ *                  embedding_vec (3) or positional_encoding_vec (4)
  * Needs no extension (f16 through vload_half / vstore_half_rte).
  */
 #ifndef CLF_TABLE_F16
@@ -93,6 +95,7 @@ float clf_sinusoid(const int type, const long pos, const int d, const int D)
  * for POS_LEARNED, pos_offset + S <= rows of pos (checked on the host);
  * pos must be a valid buffer even when unused.
  */
+#if !defined(CLF_EMBED_ONLY) || CLF_EMBED_ONLY == 1 /* embedding */
 __kernel void embedding(__global const table_t *table, const ulong t_off, const long t_rs,
                         const long t_cs, __global const int *ids, const ulong i_off,
                         const long i_bs, const long i_ss, __global out_t *out, const ulong o_off,
@@ -121,6 +124,7 @@ __kernel void embedding(__global const table_t *table, const ulong t_off, const 
         v += clf_sinusoid(pos_type, p, d, D);
     STORE_OUT(out, o, v);
 }
+#endif
 
 /*
  * positional_encoding: out[s, d] = clf_sinusoid(type, offset + s, d, D).
@@ -128,6 +132,7 @@ __kernel void embedding(__global const table_t *table, const ulong t_off, const 
  * One work-item writes one element. type is POS_SINUSOIDAL or
  * POS_SINUSOIDAL_CONCAT (checked on the host).
  */
+#if !defined(CLF_EMBED_ONLY) || CLF_EMBED_ONLY == 2 /* positional_encoding */
 __kernel void positional_encoding(__global out_t *out, const ulong o_off, const long o_ss,
                                   const long o_ds, const int S, const int D, const int type,
                                   const long offset)
@@ -137,6 +142,7 @@ __kernel void positional_encoding(__global out_t *out, const ulong o_off, const 
     if (d >= D || s >= S) return;
     STORE_OUT(out, (long)o_off + s * o_ss + d * o_ds, clf_sinusoid(type, offset + s, d, D));
 }
+#endif
 
 #if CLF_TABLE_F16
 #define LOAD_TABLE8(p, i) clf_load_half8((p) + (i))
@@ -228,6 +234,7 @@ float8 emb_sinusoid8(const int type, const long pos, const int d, const int D,
  * local = (L, 1). Work-item (i, row) writes columns [8i, 8i + 8) of the row;
  * the last one of a row takes the remainder one column at a time.
  */
+#if !defined(CLF_EMBED_ONLY) || CLF_EMBED_ONLY == 3 /* embedding_vec */
 __kernel void embedding_vec(__global const table_t *table, const ulong t_off, const long t_rs,
                             __global const int *ids, const ulong i_off, const long i_bs,
                             const long i_ss, __global out_t *out, const ulong o_off,
@@ -276,11 +283,13 @@ __kernel void embedding_vec(__global const table_t *table, const ulong t_off, co
         }
     }
 }
+#endif
 
 /*
  * positional_encoding_vec: as positional_encoding, for a unit column stride,
  * 8 columns per work-item. Launch: as embedding_vec with S rows.
  */
+#if !defined(CLF_EMBED_ONLY) || CLF_EMBED_ONLY == 4 /* positional_encoding_vec */
 __kernel void positional_encoding_vec(__global out_t *out, const ulong o_off, const long o_ss,
                                       const int S, const int D, const int type,
                                       const long offset, const float freq_k)
@@ -294,3 +303,4 @@ __kernel void positional_encoding_vec(__global out_t *out, const ulong o_off, co
     else
         for (int c = d; c < D; c++) STORE_OUT(o, c, clf_sinusoid(type, offset + s, c, D));
 }
+#endif

@@ -176,15 +176,15 @@ clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gam
                    (res ? NM_HAS_R : 0) | (beta ? NM_HAS_B : 0) | (so ? NM_HAS_S : 0) |
                    (p.type == CLF_NORM_RMS ? NM_RMS : 0);
 
-    char options[32];
-    snprintf(options, sizeof options, "-DNM_FLAGS=%d", (int)flags);
-    cl_kernel k;
-
     /* CPU fast path: a work-item per row with float8 arithmetic, when every
      * row (and gamma, beta) is contiguous. */
     int unit = D == 1 || (xs.s[3] == 1 && rs.s[3] == 1 && ys.s[3] == 1 && ss.s[3] == 1 &&
                           gs == 1 && bs == 1);
-    if (unit && ctx->info.device_class == CLF_DEVICE_CPU) {
+    bool vec = unit && ctx->info.device_class == CLF_DEVICE_CPU;
+    char options[48];
+    snprintf(options, sizeof options, "-DNM_FLAGS=%d -DNM_ONLY=%d", (int)flags, vec ? 2 : 1);
+    cl_kernel k;
+    if (vec) {
         CLF_TRY(clf__kernel_get(ctx, "norm", options, "norm_rows_vec", &k));
         cl_long nrows = (cl_long)rows;
         const clf__karg args[] = {
