@@ -76,7 +76,7 @@ clf_status clf__run_encoder(clf_model *m, const int32_t *ids, const int32_t *len
 
 /* Computes the cross K/V of the last encoder run into the cross states for
  * a step graph of batch `beams * B` (indirect: beam search's): with beams > 1
- * (B = 1) the memory rows are repeated once per beam first. */
+ * the memory rows of source i are repeated for its rows i * beams + j first. */
 static clf_status run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams, bool indirect,
                             const int32_t *lengths)
 {
@@ -86,10 +86,11 @@ static clf_status run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams, b
     clf_tensor mem, rep;
     CLF_TRY(clf__placement_memory(m, B * S, &mem)); /* crosses devices when placed apart */
     if (beams > 1) {
-        for (int64_t i = 0; i < beams; i++) {
-            clf_tensor dst;
-            CLF_TRY(clf_tensor_slice(&m->mem_rep, 0, i * S, S, &dst));
-            CLF_TRY(clf_copy(m->ctx, &mem, &dst));
+        for (int64_t r = 0; r < b; r++) {
+            clf_tensor src, dst;
+            CLF_TRY(clf_tensor_slice(&mem, 0, (r / beams) * S, S, &src));
+            CLF_TRY(clf_tensor_slice(&m->mem_rep, 0, r * S, S, &dst));
+            CLF_TRY(clf_copy(m->ctx, &src, &dst));
         }
         CLF_TRY(clf_tensor_slice(&m->mem_rep, 0, 0, b * S, &rep));
         mem = rep;
@@ -389,186 +390,152 @@ static int hyp_cmp(const void *pa, const void *pb)
     return (a->order > b->order) - (a->order < b->order);
 }
 
-typedef struct beam_ws {
+/* One source's search: its hypotheses and what it has finished. */
+typedef struct beam_src {
     hyp *alive, *next, *fin;
     int32_t *tokbuf; /* storage for every hypothesis' tokens */
-    cand *c;
-    double *lsm;
-    int32_t *parent;
-    int32_t *rows, *rows_next; /* (K, max_tgt) cache-row tables, see reorder_rows */
-    int64_t n_fin, cap_fin, n_tok, n_ord;
+    int32_t *parent; /* (K) the alive hypothesis each new one extends */
+    int64_t n_alive, n_fin, n_tok, n_ord;
+    bool done;
+} beam_src;
+
+/* A group of G sources searched together: one step graph of batch G * K,
+ * hypothesis b of source i on row i * K + b. */
+typedef struct beam_ws {
+    beam_src *src;             /* (G) */
+    cand *c;                   /* (K, beam_per_row) candidates of one source */
+    int32_t *rows, *rows_next; /* (G K, max_tgt) cache-row tables, see reorder_rows */
 } beam_ws;
 
 /*
- * Cache indirection (as in FasterTransformer): rows (K, max_tgt) says which
- * cache row holds position t of hypothesis b. A step writes the new K/V of
- * hypothesis b at row b, and the indirect step's attention reads position t
- * of b from row rows[b][t], so the KV cache is never copied. When the
+ * Cache indirection (as in FasterTransformer): rows (G K, max_tgt) says which
+ * cache row holds position t of hypothesis r. A step writes the new K/V of
+ * hypothesis r at row r, and the indirect step's attention reads position t
+ * of r from row rows[r][t], so the KV cache is never copied. When the
  * hypotheses are re-formed from their parents, only the table changes:
- * rows[b][0, len) = rows[parent[b]][0, len), through the scratch table next
- * (swapped in). Positions >= len keep their initial value b in both tables
- * (only [0, len) is ever written, and len grows), which is the row the next
- * step writes. Cached positions < len are never written again, so a row a
- * table still points into stays valid after its own hypothesis moved on.
+ * rows[r][0, len) = rows[parent of r][0, len), through the scratch table next
+ * (swapped in); a parent is always a row of the same source. Positions >= len
+ * keep their initial value r in both tables (only [0, len) is ever written,
+ * and len grows), which is the row the next step writes. Cached positions
+ * < len are never written again, so a row a table still points into stays
+ * valid after its own hypothesis moved on.
  */
-static void reorder_rows(beam_ws *w, int64_t K, int64_t cap, int64_t len)
+static void reorder_rows(beam_ws *w, int64_t G, int64_t K, int64_t cap, int64_t len)
 {
-    for (int64_t b = 0; b < K; b++)
-        memcpy(w->rows_next + b * cap, w->rows + w->parent[b] * cap, (size_t)len * sizeof *w->rows);
+    for (int64_t i = 0; i < G; i++)
+        for (int64_t b = 0; b < K; b++)
+            memcpy(w->rows_next + (i * K + b) * cap, w->rows + (i * K + w->src[i].parent[b]) * cap,
+                   (size_t)len * sizeof *w->rows);
     int32_t *t = w->rows;
     w->rows = w->rows_next;
     w->rows_next = t;
 }
 
-static int32_t *tok_alloc(gen *g, beam_ws *w) { return w->tokbuf + (w->n_tok++) * g->max_new; }
+static int32_t *tok_alloc(gen *g, beam_src *bs)
+{
+    return bs->tokbuf + (bs->n_tok++) * g->max_new;
+}
+
+/* Hypothesis: parent extended by candidate c. */
+static hyp extend(gen *g, beam_src *bs, const cand *c)
+{
+    const hyp *par = &bs->alive[c->b];
+    hyp h;
+    h.toks = tok_alloc(g, bs);
+    memcpy(h.toks, par->toks, (size_t)par->n * sizeof *h.toks);
+    h.toks[par->n] = c->v;
+    h.n = par->n + 1;
+    h.lp = c->s;
+    h.score = 0;
+    h.order = 0;
+    return h;
+}
 
 /* The HF rule's step (CLF_BEAM_RULE_HF, after transformers'
  * _get_top_k_continuations / _get_running_beams_for_next_iteration /
- * _update_finished_beams): among the 2K best candidates w->c (sorted), one
+ * _update_finished_beams): among the 2K best candidates c (sorted), one
  * that ends (EOS, or the last step) finishes if it ranks < K; the first K
- * that do not end become w->next. w->fin keeps the K best finished, sorted.
+ * that do not end become bs->next. bs->fin keeps the K best finished, sorted.
  * Returns the count of new alive hypotheses. */
-static int64_t hf_walk(gen *g, beam_ws *w, int64_t K, int64_t nc, int64_t step, double alpha)
+static int64_t hf_walk(gen *g, beam_src *bs, const cand *cs, int64_t K, int64_t nc, int64_t step,
+                       double alpha)
 {
     int64_t n_next = 0, top = 2 * K;
     bool added = false;
     for (int64_t i = 0; i < top && i < nc; i++) {
-        const cand *c = &w->c[i];
+        const cand *c = &cs[i];
         bool ends = (c->v == g->eos && g->eos >= 0) || step == g->max_new;
         if (ends && i >= K) continue;
         if (!ends && n_next == K) continue;
-        const hyp *par = &w->alive[c->b];
-        hyp h;
-        h.toks = tok_alloc(g, w);
-        memcpy(h.toks, par->toks, (size_t)par->n * sizeof *h.toks);
-        h.toks[par->n] = c->v;
-        h.n = par->n + 1;
-        h.lp = c->s;
+        hyp h = extend(g, bs, c);
         if (ends) {
             h.score = h.lp / pow((double)h.n, alpha);
-            h.order = w->n_ord++;
-            w->fin[w->n_fin++] = h;
+            h.order = bs->n_ord++;
+            bs->fin[bs->n_fin++] = h;
             added = true;
         } else {
-            w->parent[n_next] = c->b;
-            w->next[n_next++] = h;
+            bs->parent[n_next] = c->b;
+            bs->next[n_next++] = h;
         }
     }
     if (added) {
-        qsort(w->fin, (size_t)w->n_fin, sizeof *w->fin, hyp_cmp);
-        if (w->n_fin > K) w->n_fin = K;
+        qsort(bs->fin, (size_t)bs->n_fin, sizeof *bs->fin, hyp_cmp);
+        if (bs->n_fin > K) bs->n_fin = K;
     }
     return n_next;
 }
 
-/* One input (index src) of beam search with width K. */
-static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t *lengths,
-                           int64_t S, int64_t src, int64_t K)
+/* clformer's own rule: the K best candidates in order; an EOS one finishes,
+ * the others stay alive. */
+static int64_t own_walk(gen *g, beam_src *bs, const cand *cs, int64_t K, int64_t nc, double alpha)
 {
-    clf_model *m = g->m;
-    int64_t V = m->cfg.vocab;
-    double alpha = g->p->length_alpha != 0 ? g->p->length_alpha : 1.0;
-    bool hf = g->p->beam_rule == CLF_BEAM_RULE_HF ||
-              (g->p->beam_rule == CLF_BEAM_RULE_DEFAULT && m->from_hf);
-    const int32_t *row = ids + src * S;
-    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) {
-        int64_t len = lengths ? lengths[src] : S;
-        int32_t l32 = (int32_t)len;
-        CLF_TRY(clf__get_step(m, K, true, &(clf__step *){NULL}));
-        CLF_TRY(clf__run_encoder(m, row, &l32, 1, len, CLF_POOL_NONE));
-        CLF_TRY(run_cross(m, 1, len, K, true, &l32));
+    int64_t n_next = 0;
+    for (int64_t i = 0; i < nc && n_next < K; i++) {
+        const cand *c = &cs[i];
+        hyp h = extend(g, bs, c);
+        if (c->v == g->eos && g->eos >= 0 && !g->p->ignore_eos) {
+            h.score = h.lp / pow((double)h.n, alpha);
+            h.order = bs->n_fin;
+            bs->fin[bs->n_fin++] = h;
+        } else {
+            bs->parent[n_next] = c->b;
+            bs->next[n_next++] = h;
+        }
     }
-    int64_t cap = m->max_tgt;
-    for (int64_t b = 0; b < K; b++)
-        for (int64_t t = 0; t < cap; t++)
-            w->rows[b * cap + t] = w->rows_next[b * cap + t] = (int32_t)b;
-    w->n_tok = 0;
-    w->n_fin = 0;
-    w->n_ord = 0;
-    int64_t n_alive = 1;
-    w->alive[0].toks = tok_alloc(g, w);
-    w->alive[0].n = 0;
-    w->alive[0].lp = 0;
-    int64_t n = first_feed(g, row, K, S, K), pos = 0;
-    for (int64_t step = 1; step <= g->max_new; step++) {
-        CLF_TRY(check_abort(g));
-        clf__step *sp = NULL;
-        CLF_TRY(step_enqueue(m, g->feed, K, n, pos, w->rows, &sp));
-        CLF_TRY(clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(K * n * V) * sizeof(float)));
-        synced(m);
-        pos += n;
-        int64_t nc = 0;
-        for (int64_t b = 0; b < n_alive; b++) {
-            const float *x = g->logits + (b * n + n - 1) * V;
-            double mx = -INFINITY, sum = 0;
-            for (int64_t v = 0; v < V; v++)
-                mx = fmax(mx, (double)x[v]);
-            for (int64_t v = 0; v < V; v++)
-                sum += exp((double)x[v] - mx);
-            double lse = mx + log(sum);
-            for (int64_t v = 0; v < V; v++)
-                w->c[nc++] = (cand){w->alive[b].lp + ((double)x[v] - lse), (int32_t)b, (int32_t)v};
+    return n_next;
+}
+
+/* Whether source bs stops after this step (its alive set already swapped
+ * in); on the last step or with nothing alive, the alive ones finish too. */
+static bool src_stops(gen *g, beam_src *bs, int64_t K, int64_t step, double alpha, bool hf)
+{
+    if (step == g->max_new || bs->n_alive == 0) {
+        for (int64_t b = 0; b < bs->n_alive; b++) {
+            hyp h = bs->alive[b];
+            h.score = h.lp / pow((double)h.n, alpha);
+            h.order = bs->n_fin;
+            bs->fin[bs->n_fin++] = h;
         }
-        qsort(w->c, (size_t)nc, sizeof *w->c, cand_cmp);
-        int64_t n_next = 0;
-        if (hf) {
-            n_next = hf_walk(g, w, K, nc, step, alpha);
-            goto walked;
-        }
-        for (int64_t i = 0; i < nc && n_next < K; i++) {
-            const cand *c = &w->c[i];
-            const hyp *par = &w->alive[c->b];
-            hyp h;
-            h.toks = tok_alloc(g, w);
-            memcpy(h.toks, par->toks, (size_t)par->n * sizeof *h.toks);
-            h.toks[par->n] = c->v;
-            h.n = par->n + 1;
-            h.lp = c->s;
-            if (c->v == g->eos && g->eos >= 0 && !g->p->ignore_eos) {
-                h.score = h.lp / pow((double)h.n, alpha);
-                h.order = w->n_fin;
-                w->fin[w->n_fin++] = h;
-            } else {
-                w->parent[n_next] = c->b;
-                w->next[n_next++] = h;
-            }
-        }
-    walked:;
-        hyp *t = w->alive;
-        w->alive = w->next;
-        w->next = t;
-        n_alive = n_next;
-        if (step == g->max_new || n_alive == 0) {
-            for (int64_t b = 0; b < n_alive; b++) {
-                hyp h = w->alive[b];
-                h.score = h.lp / pow((double)h.n, alpha);
-                h.order = w->n_fin;
-                w->fin[w->n_fin++] = h;
-            }
-            break;
-        }
-        if (hf && w->n_fin >= K && w->alive[0].lp / pow((double)step, alpha) <= w->fin[K - 1].score)
-            break; /* HF: the best alive cannot beat the worst of the K finished */
-        if (!hf && w->n_fin > 0) {
-            double best_f = -INFINITY, best_a = -INFINITY;
-            for (int64_t i = 0; i < w->n_fin; i++)
-                best_f = fmax(best_f, w->fin[i].score);
-            for (int64_t b = 0; b < n_alive; b++)
-                best_a = fmax(best_a, w->alive[b].lp / pow((double)step, alpha));
-            if (best_f >= best_a) break;
-        }
-        /* Rows past the alive ones keep their own table rows (their
-         * logits are ignored). */
-        for (int64_t b = n_alive; b < K; b++)
-            w->parent[b] = (int32_t)b;
-        reorder_rows(w, K, cap, pos);
-        for (int64_t b = 0; b < K; b++)
-            g->feed[b] = b < n_alive ? w->alive[b].toks[w->alive[b].n - 1] : 0;
-        n = 1;
+        return true;
     }
-    qsort(w->fin, (size_t)w->n_fin, sizeof *w->fin, hyp_cmp);
+    if (hf)  /* the best alive cannot beat the worst of the K finished */
+        return bs->n_fin >= K &&
+               bs->alive[0].lp / pow((double)step, alpha) <= bs->fin[K - 1].score;
+    if (bs->n_fin == 0) return false;
+    double best_f = -INFINITY, best_a = -INFINITY;
+    for (int64_t i = 0; i < bs->n_fin; i++)
+        best_f = fmax(best_f, bs->fin[i].score);
+    for (int64_t b = 0; b < bs->n_alive; b++)
+        best_a = fmax(best_a, bs->alive[b].lp / pow((double)step, alpha));
+    return best_f >= best_a;
+}
+
+/* Writes the n-best of a stopped source (index src of the call). */
+static void src_output(gen *g, beam_src *bs, int64_t src)
+{
+    qsort(bs->fin, (size_t)bs->n_fin, sizeof *bs->fin, hyp_cmp);
     for (int64_t r = 0; r < g->nbest; r++) {
-        const hyp *h = r < w->n_fin ? &w->fin[r] : NULL;
+        const hyp *h = r < bs->n_fin ? &bs->fin[r] : NULL;
         for (int64_t t = 0; h && t < h->n; t++) {
             put(g, src, r, t, h->toks[t]);
             if (r == 0 && g->p->on_token) g->p->on_token(g->p->user, src, t, h->toks[t]);
@@ -576,6 +543,106 @@ static clf_status beam_one(gen *g, beam_ws *w, const int32_t *ids, const int32_t
         if (g->out->lengths) g->out->lengths[src * g->nbest + r] = h ? (int32_t)h->n : 0;
         if (g->out->scores) g->out->scores[src * g->nbest + r] = h ? (float)h->score : -INFINITY;
         if (g->out->logprobs) g->out->logprobs[src * g->nbest + r] = h ? (float)h->lp : -INFINITY;
+    }
+}
+
+/* Candidates kept per hypothesis: a step walks at most the 2K best of all
+ * (K that stay alive, and before them at most one EOS per hypothesis), and
+ * those are among the 2K best of each row. */
+static int64_t beam_per_row(int64_t K, int64_t V) { return 2 * K < V ? 2 * K : V; }
+
+/* The `top` best candidates of hypothesis b from its logits row x (V), by
+ * cand_cmp's order (log-probability lp + log_softmax(x) descending, lower id
+ * first on ties), into out; returns how many. One pass with an insertion
+ * into a short sorted list: no sort of the whole vocabulary. */
+static int64_t row_top(const float *x, int64_t V, double lp, int32_t b, int64_t top, cand *out)
+{
+    double mx = -INFINITY, sum = 0;
+    for (int64_t v = 0; v < V; v++)
+        mx = fmax(mx, (double)x[v]);
+    for (int64_t v = 0; v < V; v++)
+        sum += exp((double)x[v] - mx);
+    double base = lp - (mx + log(sum));
+    int64_t m = 0;
+    for (int64_t v = 0; v < V; v++) {
+        double sv = base + (double)x[v];
+        if (m == top && !(sv > out[m - 1].s)) continue; /* an equal later id ranks below */
+        int64_t j = m < top ? m++ : top - 1;
+        while (j > 0 && out[j - 1].s < sv) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = (cand){sv, b, (int32_t)v};
+    }
+    return m;
+}
+
+/* Beam search of width K over sources [src0, src0 + G) together. */
+static clf_status beam_group(gen *g, beam_ws *w, const int32_t *ids, const int32_t *lengths,
+                             int64_t S, int64_t src0, int64_t G, int64_t K)
+{
+    clf_model *m = g->m;
+    int64_t V = m->cfg.vocab, R = G * K;
+    double alpha = g->p->length_alpha != 0 ? g->p->length_alpha : 1.0;
+    bool hf = g->p->beam_rule == CLF_BEAM_RULE_HF ||
+              (g->p->beam_rule == CLF_BEAM_RULE_DEFAULT && m->from_hf);
+    const int32_t *gids = ids + src0 * S, *glens = lengths ? lengths + src0 : NULL;
+    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) {
+        CLF_TRY(clf__get_step(m, R, true, &(clf__step *){NULL}));
+        CLF_TRY(clf__run_encoder(m, gids, glens, G, S, CLF_POOL_NONE));
+        CLF_TRY(run_cross(m, G, S, K, true, glens));
+    }
+    int64_t cap = m->max_tgt;
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t t = 0; t < cap; t++)
+            w->rows[r * cap + t] = w->rows_next[r * cap + t] = (int32_t)r;
+    for (int64_t i = 0; i < G; i++) {
+        beam_src *bs = &w->src[i];
+        bs->n_tok = bs->n_fin = bs->n_ord = 0;
+        bs->n_alive = 1;
+        bs->done = false;
+        bs->alive[0] = (hyp){tok_alloc(g, bs), 0, 0, 0, 0};
+        for (int64_t b = 0; b < K; b++)
+            bs->parent[b] = (int32_t)b;
+    }
+    int64_t n = first_feed(g, gids, R, S, K), pos = 0, live = G, per_row = beam_per_row(K, V);
+    for (int64_t step = 1; step <= g->max_new && live > 0; step++) {
+        CLF_TRY(check_abort(g));
+        clf__step *sp = NULL;
+        CLF_TRY(step_enqueue(m, g->feed, R, n, pos, w->rows, &sp));
+        CLF_TRY(clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(R * n * V) * sizeof(float)));
+        synced(m);
+        pos += n;
+        for (int64_t i = 0; i < G; i++) {
+            beam_src *bs = &w->src[i];
+            if (bs->done) continue;
+            int64_t nc = 0;
+            for (int64_t b = 0; b < bs->n_alive; b++)
+                nc += row_top(g->logits + ((i * K + b) * n + n - 1) * V, V, bs->alive[b].lp,
+                              (int32_t)b, per_row, w->c + nc);
+            qsort(w->c, (size_t)nc, sizeof *w->c, cand_cmp);
+            int64_t n_next = hf ? hf_walk(g, bs, w->c, K, nc, step, alpha)
+                                : own_walk(g, bs, w->c, K, nc, alpha);
+            hyp *t = bs->alive;
+            bs->alive = bs->next;
+            bs->next = t;
+            bs->n_alive = n_next;
+            if (src_stops(g, bs, K, step, alpha, hf)) {
+                bs->done = true;
+                live--;
+                src_output(g, bs, src0 + i);
+                bs->n_alive = 0;
+            }
+            /* Rows past the alive ones (all of a stopped source's) keep their
+             * own table rows; their logits are ignored. */
+            for (int64_t b = bs->n_alive; b < K; b++)
+                bs->parent[b] = (int32_t)b;
+            for (int64_t b = 0; b < K; b++)
+                g->feed[i * K + b] = b < bs->n_alive ? bs->alive[b].toks[bs->alive[b].n - 1] : 0;
+        }
+        if (live == 0) break;
+        reorder_rows(w, G, K, cap, pos);
+        n = 1;
     }
     return CLF_OK;
 }
@@ -588,31 +655,41 @@ static clf_status gen_beam(gen *g, const int32_t *ids, const int32_t *lengths, i
         return clf__error(m->ctx, CLF_ERR_INVALID_ARG,
                           "clf_model_generate: beam_size %lld > max_batch %lld", (long long)K,
                           (long long)m->max_batch);
+    /* As many sources at once as max_batch holds K hypotheses of. */
+    int64_t G = m->max_batch / K;
+    if (G > g->B) G = g->B;
     beam_ws w;
     memset(&w, 0, sizeof w);
-    /* Hypotheses made per step: at most K alive + every EOS candidate walked
-     * before them (<= K * V in theory, bounded by the walk: K + n_eos <= K(1 + 1)
-     * since each alive beam has one EOS token). */
+    /* Hypotheses made per step and source: at most K alive + the EOS
+     * candidates walked before them (each alive beam has one EOS token). */
     int64_t per_step = 2 * K, max_hyp = 1 + per_step * g->max_new;
-    w.alive = clf__calloc((size_t)K, sizeof *w.alive);
-    w.next = clf__calloc((size_t)K, sizeof *w.next);
-    w.fin = clf__calloc((size_t)(K * (g->max_new + 1)), sizeof *w.fin);
-    w.tokbuf = clf__calloc((size_t)(max_hyp * g->max_new), sizeof *w.tokbuf);
-    w.c = clf__malloc((size_t)(K * V) * sizeof *w.c);
-    w.parent = clf__calloc((size_t)K, sizeof *w.parent);
-    w.rows = clf__malloc((size_t)(K * m->max_tgt) * sizeof *w.rows);
-    w.rows_next = clf__malloc((size_t)(K * m->max_tgt) * sizeof *w.rows_next);
-    clf_status st = CLF_OK;
-    if (!w.alive || !w.next || !w.fin || !w.tokbuf || !w.c || !w.parent || !w.rows || !w.rows_next)
-        st = clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_generate: out of memory");
-    for (int64_t src = 0; st == CLF_OK && src < g->B; src++)
-        st = beam_one(g, &w, ids, lengths, S, src, K);
-    clf__free(w.alive);
-    clf__free(w.next);
-    clf__free(w.fin);
-    clf__free(w.tokbuf);
+    w.src = clf__calloc((size_t)G, sizeof *w.src);
+    w.c = clf__malloc((size_t)(K * beam_per_row(K, V)) * sizeof *w.c);
+    w.rows = clf__malloc((size_t)(G * K * m->max_tgt) * sizeof *w.rows);
+    w.rows_next = clf__malloc((size_t)(G * K * m->max_tgt) * sizeof *w.rows_next);
+    bool ok = w.src && w.c && w.rows && w.rows_next;
+    for (int64_t i = 0; ok && i < G; i++) {
+        beam_src *bs = &w.src[i];
+        bs->alive = clf__calloc((size_t)K, sizeof *bs->alive);
+        bs->next = clf__calloc((size_t)K, sizeof *bs->next);
+        bs->fin = clf__calloc((size_t)(K * (g->max_new + 1)), sizeof *bs->fin);
+        bs->tokbuf = clf__calloc((size_t)(max_hyp * g->max_new), sizeof *bs->tokbuf);
+        bs->parent = clf__calloc((size_t)K, sizeof *bs->parent);
+        ok = bs->alive && bs->next && bs->fin && bs->tokbuf && bs->parent;
+    }
+    clf_status st = ok ? CLF_OK
+                       : clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_generate: out of memory");
+    for (int64_t src = 0; st == CLF_OK && src < g->B; src += G)
+        st = beam_group(g, &w, ids, lengths, S, src, g->B - src < G ? g->B - src : G, K);
+    for (int64_t i = 0; w.src && i < G; i++) {
+        clf__free(w.src[i].alive);
+        clf__free(w.src[i].next);
+        clf__free(w.src[i].fin);
+        clf__free(w.src[i].tokbuf);
+        clf__free(w.src[i].parent);
+    }
+    clf__free(w.src);
     clf__free(w.c);
-    clf__free(w.parent);
     clf__free(w.rows);
     clf__free(w.rows_next);
     return st;
