@@ -198,6 +198,96 @@ Test(model_random, weights_are_deterministic_by_seed_and_models_run)
  * peak of the bytes live at once). The plans are made at compile: one short
  * encode (B 16, which also compiles the decoder step and the cross graph for
  * b = 16) and one decoder step build every graph. */
+/* Beam search takes max_batch / K sources at once (one step of batch G*K,
+ * each source its own hypotheses and cache-row table): every source of a
+ * batch gets what it gets alone, under both rules, with padded sources of
+ * different lengths, EOS on, and a batch that is not a multiple of G. */
+static void beam_batch_vs_alone(clf_context *ctx, clf_model *m, const int32_t *ids,
+                                const int32_t *lens, int B, int S, clf_beam_rule rule,
+                                const char *what)
+{
+    enum { K = 4, NB = 2, N = 7 };
+    clf_generate_params gp = clf_generate_params_default();
+    gp.strategy = CLF_DECODE_BEAM;
+    gp.beam_size = K;
+    gp.n_best = NB;
+    gp.max_new_tokens = N;
+    gp.beam_rule = rule;
+    int32_t all[8 * NB * N], one[NB * N], all_len[8 * NB], one_len[NB];
+    float all_sc[8 * NB], one_sc[NB];
+    clf_generate_output go = {all, all_len, all_sc, NULL};
+    OK(clf_model_generate(m, ids, lens, B, S, &gp, &go));
+    int ended = 0;
+    for (int b = 0; b < B; b++) {
+        clf_generate_output g1 = {one, one_len, one_sc, NULL};
+        int32_t len1 = lens ? lens[b] : S;
+        OK(clf_model_generate(m, ids + b * S, lens ? &len1 : NULL, 1, S, &gp, &g1));
+        for (int r = 0; r < NB; r++) {
+            cr_assert_eq(all_len[b * NB + r], one_len[r], "%s: source %d rank %d: length %d, alone %d",
+                         what, b, r, all_len[b * NB + r], one_len[r]);
+            ended += one_len[r] < N;
+            for (int t = 0; t < N; t++)
+                cr_assert_eq(all[(b * NB + r) * N + t], one[r * N + t],
+                             "%s: source %d rank %d token %d: %d in the batch, %d alone", what, b, r,
+                             t, all[(b * NB + r) * N + t], one[r * N + t]);
+            cr_assert(all_sc[b * NB + r] == one_sc[r] || fabsf(all_sc[b * NB + r] - one_sc[r]) < 1e-4f,
+                      "%s: score %.6f vs %.6f alone",
+                      what, all_sc[b * NB + r], one_sc[r]);
+        }
+    }
+    (void)ctx;
+    printf("[model_random] %s: %d sources in groups of %lld equal each alone (%d hypotheses ended by EOS)\n",
+           what, B, (long long)(12 / K), ended);
+}
+
+/* The second token greedy decoding makes for source 1. */
+static int32_t early_token(clf_context *ctx, clf_model *m, const int32_t *ids, const int32_t *lens,
+                           int S)
+{
+    int32_t out[5 * 4];
+    clf_generate_params gp = clf_generate_params_default();
+    gp.max_new_tokens = 4;
+    gp.ignore_eos = true;
+    clf_generate_output go = {out, NULL, NULL, NULL};
+    OK(clf_model_generate(m, ids, lens, 5, S, &gp, &go));
+    return out[1 * 4 + 1];
+}
+
+Test(model_random, beam_over_a_batch_equals_each_source_alone)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf_model_params p = clf_model_params_default();
+        p.max_batch = 12; /* K = 4: three sources per group, 5 sources = 3 + 2 */
+        p.max_target_len = 16;
+        p.max_source_len = 6;
+        clf_model_config dc = preset("tiny"), sc = tiny_seq2seq();
+        clf_model *d = NULL, *e = NULL;
+        const int32_t prompts[5 * 3] = {5, 9, 2, 7, 7, 3, 30, 1, 4, 12, 40, 8, 2, 2, 6};
+        const int32_t src[5 * 6] = {5, 6, 7, 8, 9, 10, 11, 3, 4, 0, 0, 0, 20, 21, 0, 0, 0, 0,
+                                    8, 8, 8, 8, 8, 0, 31, 0, 0, 0, 0, 0};
+        const int32_t lens[5] = {6, 3, 2, 5, 1};
+        /* EOS = a token greedy decoding makes early (same seed, same weights),
+         * so that hypotheses end and finished lists fill. */
+        OK(clf_model_create_random(ctx, &dc, &p, 11, &d));
+        OK(clf_model_create_random(ctx, &sc, &p, 12, &e));
+        dc.eos_id = early_token(ctx, d, prompts, NULL, 3);
+        sc.eos_id = early_token(ctx, e, src, lens, 6);
+        clf_model_free(d);
+        clf_model_free(e);
+        OK(clf_model_create_random(ctx, &dc, &p, 11, &d));
+        OK(clf_model_create_random(ctx, &sc, &p, 12, &e));
+        beam_batch_vs_alone(ctx, d, prompts, NULL, 5, 3, CLF_BEAM_RULE_CLFORMER, "decoder, clformer rule");
+        beam_batch_vs_alone(ctx, d, prompts, NULL, 5, 3, CLF_BEAM_RULE_HF, "decoder, HF rule");
+        beam_batch_vs_alone(ctx, e, src, lens, 5, 6, CLF_BEAM_RULE_CLFORMER, "seq2seq, clformer rule");
+        beam_batch_vs_alone(ctx, e, src, lens, 5, 6, CLF_BEAM_RULE_HF, "seq2seq, HF rule");
+        clf_model_free(d);
+        clf_model_free(e);
+        clf_context_free(ctx);
+    }
+}
+
 Test(model_memory, transformer_base_arenas_are_within_1_2x_of_the_lower_bound, .timeout = 600)
 {
     EACH_DEVICE(spec)
