@@ -266,3 +266,29 @@ Test(program, unknown_programs_and_kernels_are_not_found)
     cr_assert_eq(k, again, "kernels are created once per context");
     clf_context_free(ctx);
 }
+
+/* Every kernel file compiles without a warning at its default options (the
+ * compiler's warnings end up on the user's stderr with some drivers, PoCL
+ * among them). A fresh define in the options keeps the driver's own cache
+ * from answering with an empty log. */
+Test(program, every_kernel_file_compiles_without_warnings)
+{
+    clf_context *ctx = clft_context(spec, "");
+    char opt[64];
+    snprintf(opt, sizeof opt, "-DCLF_LOG_PROBE=%llu", (unsigned long long)clft_seed());
+    int checked = 0;
+    for (size_t i = 0; i < clf__kernel_files_count; i++) {
+        const char *name = clf__kernel_files[i].name;
+        if (strcmp(name, CLF__PRELUDE_NAME) == 0) continue;
+        cl_program prog;
+        cr_assert_eq(clf__program_get(ctx, name, opt, &prog), CLF_OK, "%s: %s", name,
+                     clf_context_last_error(ctx));
+        char log[16384] = "";
+        clGetProgramBuildInfo(prog, ctx->device,
+                              CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
+        cr_assert_null(strstr(log, "warning"), "%s.cl: the build log has a warning:\n%s", name, log);
+        checked++;
+    }
+    cr_assert_gt(checked, 8, "only %d kernel files", checked);
+    clf_context_free(ctx);
+}
