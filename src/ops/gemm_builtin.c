@@ -70,6 +70,7 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, launch_pla
         /* B rows with large power-of-two strides alias in the cache: pack
          * them into a local tile, KC rows at a time. */
         rm = 6, rn = 16, kc = 128, lx = 4;
+        if (rv > 8) rv = 8; /* the tuned outer-product form (16-wide: a 4 s compile on PoCL) */
         ly = (int)ceil_div((size_t)d->m, 6);
         if (ly > 22) ly = 22;
     }
