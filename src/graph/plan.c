@@ -332,14 +332,21 @@ static clf_status warm_up(clf_graph *g)
      * more, for its work-group size, at its first launch. */
     clf_build_stats before, after;
     clf_context_build_stats(g->ctx, &before);
+    double t0 = clf__now();
     g->ctx->dry_run = true;
     if (st == CLF_OK) st = warm_passes(g);
     g->ctx->dry_run = false;
     clf_context_build_stats(g->ctx, &after);
-    if (st == CLF_OK && (after.built != before.built || after.cache_rejected != before.cache_rejected))
-        st = warm_passes(g);
+    double t1 = clf__now();
+    bool real = after.built != before.built || after.cache_rejected != before.cache_rejected;
+    if (st == CLF_OK && real) st = warm_passes(g);
     if (st == CLF_OK) st = clf_context_finish(g->ctx);
     else clf_context_finish(g->ctx); /* temps must not be freed under running kernels' feet */
+    clf__log_build("graph of %d nodes: dry warm-up pass %.3f s (%d programs compiled, %d loaded), "
+                   "real warm-up pass %.3f s%s",
+                   g->n_nodes, t1 - t0, after.built - before.built,
+                   after.cache_hits - before.cache_hits, clf__now() - t1,
+                   real ? "" : " (skipped: every program came from the cache)");
     for (int i = 0; i < made; i++) clf_tensor_free(&temps[i]);
     clf__free(temps);
     for (int32_t id = 0; id < g->n_t; id++) g->subst[id] = NULL;
