@@ -69,41 +69,6 @@ typedef float y_t;
 #endif
 
 /*
- * exp for float8 in plain FMAs (Cephes expf): PoCL's library exp on float8
- * is several times slower. x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in
- * two so that r is exact), e^r by a degree-6 minimax polynomial, 2^n put
- * into the exponent bits. About 1 ulp over the normal range.
- * ew_exp8_finite: x is clamped to [-87.3, 88.7] (so below e^-87.3 the result
- * is about 1e-38, not 0, and a NaN gives a finite value): for arguments whose
- * caller does not care (the GELU's erfc multiplies the result by t <= 1 and
- * takes NaN through v itself). ew_exp8: below -87.3 the result is 0, above
- * 88.7 inf, NaN stays NaN.
- */
-float8 ew_exp8_finite(const float8 x)
-{
-    const float8 xc = clamp(x, -87.33654f, 88.72283f);
-    const float8 n = rint(xc * 1.44269504088896341f);
-    float8 r = fma(n, (float8)-0.693359375f, xc);
-    r = fma(n, (float8)2.12194440e-4f, r);
-    float8 p = fma(r, (float8)1.9875691500e-4f, (float8)1.3981999507e-3f);
-    p = fma(p, r, (float8)8.3334519073e-3f);
-    p = fma(p, r, (float8)4.1665795894e-2f);
-    p = fma(p, r, (float8)1.6666665459e-1f);
-    p = fma(p, r, (float8)5.0000001201e-1f);
-    p = fma(p, r * r, r + 1.0f);
-    const int8 e = (convert_int8(n) + 127) << 23;
-    return p * as_float8(e);
-}
-
-float8 ew_exp8(const float8 x)
-{
-    float8 y = ew_exp8_finite(x);
-    y = select(y, (float8)0.0f, x < -87.33654f);
-    y = select(y, (float8)INFINITY, x > 88.72283f);
-    return select(y, x, isnan(x));
-}
-
-/*
  * The GELU (erf form) as 0.5 v erfc(-v / sqrt 2), written without
  * cancellation: 1 + erf(t) loses every digit for negative arguments, so a
  * tail value like gelu(-5) = -1.4e-6 would come out 0. erfc(z) for z >= 0
@@ -114,6 +79,7 @@ float8 ew_exp8(const float8 x)
  * erfc, which PoCL does not vectorise. The z^2 = v^2 / 2 term is taken from v
  * with its rounding error (fma) so that the exponent stays accurate in the
  * far tail (|v| = 9 gives exp(-40.5 ...)): about 2e-6 relative there.
+ * clf_gelu8 (common.cl) is the same in float8 arithmetic.
  */
 #define EW_GELU_BODY(T)                                                                        \
     const T a = fabs(v) * M_SQRT1_2_F;                                                         \
@@ -135,26 +101,6 @@ float8 ew_exp8(const float8 x)
 
 float ew_gelu1(const float v) { EW_GELU_BODY(float) }
 
-float8 ew_gelu8(const float8 v)
-{
-    const float8 a = fabs(v) * M_SQRT1_2_F;
-    const float8 t = 1.0f / fma((float8)0.5f, a, (float8)1.0f);
-    float8 p = fma(t, (float8)0.17087277f, (float8)-0.82215223f);
-    p = fma(t, p, (float8)1.48851587f);
-    p = fma(t, p, (float8)-1.13520398f);
-    p = fma(t, p, (float8)0.27886807f);
-    p = fma(t, p, (float8)-0.18628806f);
-    p = fma(t, p, (float8)0.09678418f);
-    p = fma(t, p, (float8)0.37409196f);
-    p = fma(t, p, (float8)1.00002368f);
-    p = fma(t, p, (float8)-1.26551223f);
-    const float8 hi = v * v;
-    const float8 lo = fma(v, v, -hi);
-    const float8 e = t * ew_exp8_finite(fma((float8)-0.5f, hi, p) - 0.5f * lo);
-    const float8 c = select(2.0f - e, e, v < 0.0f);
-    return 0.5f * v * c;
-}
-
 /* The GELU (tanh form): 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)), an exact
  * rewrite without the cancellation of 1 + tanh(u) for negative u. */
 #define EW_GELU_TANH(v)                                                                        \
@@ -165,14 +111,14 @@ float8 ew_gelu8(const float8 v)
 #define EW_APPLY8(v, s) fmax((v), (float8)0.0f)
 #elif EW_OP == 2
 #define EW_APPLY1(v, s) ew_gelu1(v)
-#define EW_APPLY8(v, s) ew_gelu8(v)
+#define EW_APPLY8(v, s) clf_gelu8(v)
 #elif EW_OP == 3
 #define EW_APPLY1(v, s) EW_GELU_TANH(v)
 #define EW_APPLY8(v, s)                                                                        \
-    ((v) / (1.0f + ew_exp8(-2.0f * 0.7978845608028654f * fma(0.044715f * (v), (v) * (v), (v)))))
+    ((v) / (1.0f + clf_exp8(-2.0f * 0.7978845608028654f * fma(0.044715f * (v), (v) * (v), (v)))))
 #elif EW_OP == 4
 #define EW_APPLY1(v, s) ((v) / (1.0f + exp(-(v))))
-#define EW_APPLY8(v, s) ((v) / (1.0f + ew_exp8(-(v))))
+#define EW_APPLY8(v, s) ((v) / (1.0f + clf_exp8(-(v))))
 #elif EW_OP == 5
 #define EW_APPLY1(v, s) tanh(v)
 #define EW_APPLY8(v, s) tanh(v)
