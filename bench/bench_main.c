@@ -178,7 +178,9 @@ void bench_report(bench_run *r, const bench_result *res)
     json_str(f, r->dev->name);
     fprintf(f, ", \"device_type\": \"%s\", \"driver\": ", clf_device_class_name(r->dev->device_class));
     json_str(f, r->dev->driver_version);
-    fprintf(f, ", \"entry\": ");
+    /* Two devices of one model in a machine share a name: the index tells them apart. */
+    fprintf(f, ", \"device_index\": \"%d:%d\", \"entry\": ", r->dev->platform_index,
+            r->dev->device_index);
     json_str(f, res->entry);
     fprintf(f, ", \"case\": ");
     json_str(f, res->name);

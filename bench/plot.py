@@ -86,12 +86,20 @@ def load(paths, labels):
             bad_input("%s: not a `clformer bench --json` file (no \"records\" list)" % path)
         label = labels[i] if labels and i < len(labels) else \
             os.path.splitext(os.path.basename(path))[0]
+        # Devices of one name with several indices in one file (two identical
+        # GPUs, POCL_DEVICES="pthread pthread") are told apart by the index.
+        indices = {}
+        for r in doc["records"]:
+            if isinstance(r, dict) and isinstance(r.get("device_index"), str):
+                indices.setdefault(r.get("device"), set()).add(r["device_index"])
         for r in doc["records"]:
             if not isinstance(r, dict) or not isinstance(r.get("entry"), str):
                 skipped += 1
                 continue
             r = dict(r)
             dev = r.get("device") if isinstance(r.get("device"), str) else "unknown device"
+            if len(indices.get(r.get("device"), ())) > 1:
+                dev = "%s (%s)" % (dev, r["device_index"])
             r["_series"] = "%s [%s]" % (dev, label) if multi else dev
             r["_case"] = " ".join(str(r.get(k)) for k in ("case", "shape") if r.get(k))
             records.append(r)
@@ -390,10 +398,10 @@ def plot(paths, out, labels=None):
 # ------------------------------------------------------------------ check ---
 
 
-def sample_doc(device, scale):
+def sample_doc(device, scale, index="0:0"):
     """Records covering every chart: op entries, a stack, compare.py's
     records, an entry plot.py does not know and malformed records."""
-    base = {"device": device, "device_type": "cpu", "driver": "test", "p99_s": 0,
+    base = {"device": device, "device_index": index, "device_type": "cpu", "driver": "test", "p99_s": 0,
             "bandwidth_ceiling_gbs": 8.0 * scale, "compute_ceiling_gflops": 140.0 * scale,
             "roof_source": "theoretical", "baseline": None, "ratio_vs_baseline": None}
     recs = []
@@ -426,7 +434,8 @@ def sample_doc(device, scale):
 
 
 def check(out):
-    """Renders the built-in records (two devices, two files) and checks that
+    """Renders the built-in records (four devices, three files: two devices of one
+    name in the third) and checks that
     every expected chart is a readable PNG. Returns an exit status."""
     with tempfile.TemporaryDirectory(prefix="clf-plot-") as d:
         paths = []
@@ -435,6 +444,13 @@ def check(out):
             with open(p, "w") as f:
                 json.dump(sample_doc(dev, scale), f)
             paths.append(p)
+        # Two devices of one name in one file: two series, by their index.
+        twins = sample_doc("twin CPU", 1.0, "0:0")
+        twins["records"] += sample_doc("twin CPU", 2.0, "0:1")["records"]
+        p = os.path.join(d, "machine-c.json")
+        with open(p, "w") as f:
+            json.dump(twins, f)
+        paths.append(p)
         out = out or os.path.join(d, "png")
         made = plot(paths, out)
         want = ["entry_gemm.png", "entry_softmax.png", "entry_stack.png", "entry_future-entry.png",
@@ -442,7 +458,8 @@ def check(out):
                 "compare_throughput.png"]
         names = [os.path.basename(p) for p in made]
         bad = [w for w in want if w not in names]
-        bad += ["roofline (2 series)"] if sum(n.startswith("roofline_") for n in names) != 2 else []
+        n_roof = sum(n.startswith("roofline_") for n in names)
+        bad += ["roofline (4 series, got %d)" % n_roof] if n_roof != 4 else []
         for p in made:
             with open(p, "rb") as f:
                 if f.read(8) != b"\x89PNG\r\n\x1a\n" or os.path.getsize(p) < 2000:
