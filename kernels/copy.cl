@@ -5,6 +5,10 @@
  *   CLF_COPY_WIDE  1: index arithmetic in ulong (views of more than 2^32 - 1
  *                  elements); default 0: uint, which keeps the div/mod cheap
  *                  on GPUs.
+ *   CLF_COPY_ONLY  1..8: compile only the kernel of that rank in the order
+ *                  copy_b32, copy_b16, copy_f32_f16, copy_f16_f32, then the
+ *                  four copy_rows_* alike (a one-kernel program compiles in a
+ *                  fraction of the time); unset: all.
  *
  * Kernels (same arguments, different storage types):
  *   copy_b32      4-byte elements copied bit for bit (f32 -> f32, i32 -> i32)
@@ -57,29 +61,37 @@ typedef uint copy_idx_t;
     const long si = (long)s_off + (long)i0 * ss0 + (long)i1 * ss1 + (long)i2 * ss2 + (long)i3 * ss3; \
     const long di = (long)d_off + (long)i0 * ds0 + (long)i1 * ds1 + (long)i2 * ds2 + (long)i3 * ds3;
 
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 1
 __kernel void copy_b32(CLF_COPY_ARGS(uint, uint))
 {
     CLF_COPY_INDEX()
     if (valid) dst[di] = src[si];
 }
+#endif
 
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 2
 __kernel void copy_b16(CLF_COPY_ARGS(ushort, ushort))
 {
     CLF_COPY_INDEX()
     if (valid) dst[di] = src[si];
 }
+#endif
 
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 3
 __kernel void copy_f32_f16(CLF_COPY_ARGS(float, half))
 {
     CLF_COPY_INDEX()
     if (valid) vstore_half_rte(src[si], di, dst);
 }
+#endif
 
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 4
 __kernel void copy_f16_f32(CLF_COPY_ARGS(half, float))
 {
     CLF_COPY_INDEX()
     if (valid) dst[di] = vload_half(si, src);
 }
+#endif
 
 /* Moves of 8 elements for the *_rows kernels. */
 #define MOVE8_b32(s, d) vstore8(vload8(0, (s)), 0, (d))
@@ -118,7 +130,15 @@ __kernel void copy_f16_f32(CLF_COPY_ARGS(half, float))
         }                                                                                      \
     }
 
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 5
 CLF_COPY_ROWS(copy_rows_b32, uint, uint, b32)
+#endif
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 6
 CLF_COPY_ROWS(copy_rows_b16, ushort, ushort, b16)
+#endif
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 7
 CLF_COPY_ROWS(copy_rows_f32_f16, float, half, f32_f16)
+#endif
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 8
 CLF_COPY_ROWS(copy_rows_f16_f32, half, float, f16_f32)
+#endif

@@ -9,6 +9,8 @@
  * NM_* bits below. A build option rather than a run-time argument: PoCL
  * keeps a kernel with per-element branches on run-time flags scalar; folded
  * at build time they cost nothing (one program per combination, cached).
+ * norm_rows_vec, whose branches are per 8 columns and not per element, takes
+ * the presence bits at run time instead (argument opt).
  * f16 is read and written with vload_half/vstore_half_rte (core OpenCL 1.2);
  * arithmetic is f32. No extension is needed.
  *
@@ -150,12 +152,17 @@ inline float nm_hsum8(const float8 v)
     return ((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7));
 }
 
+/* In norm_rows_vec the presence bits (NM_HAS_R, NM_HAS_B, NM_HAS_S) come
+ * from the run-time argument opt as well as from NM_FLAGS: a branch per
+ * 8 columns of one work-item's row costs nothing measurable, and the norms
+ * of a stack (plain, with residual, with residual and sum) share one program
+ * instead of compiling three. */
 #define NM_S8(c)                                                                               \
     (nm_load8(x, xb + (c), NM_FLAGS & NM_X16) +                                                \
-     ((NM_FLAGS & NM_HAS_R) ? nm_load8(r, rb + (c), NM_FLAGS & NM_R16) : (float8)0.0f))
+     (has_r ? nm_load8(r, rb + (c), NM_FLAGS & NM_R16) : (float8)0.0f))
 #define NM_S1(c)                                                                               \
     (nm_load(x, xb + (c), NM_FLAGS & NM_X16) +                                                 \
-     ((NM_FLAGS & NM_HAS_R) ? nm_load(r, rb + (c), NM_FLAGS & NM_R16) : 0.0f))
+     (has_r ? nm_load(r, rb + (c), NM_FLAGS & NM_R16) : 0.0f))
 
 /*
  * norm_rows_vec: as norm_rows, for unit innermost strides on x, residual, y
@@ -165,6 +172,8 @@ inline float nm_hsum8(const float8 v)
  * at a time. No barriers or local memory, which is what PoCL runs fast; meant
  * for CPU devices.
  * Launch: 1-D, global = rows rounded up to the local size, any local size.
+ * opt: presence bits OR-ed into NM_FLAGS's (the host passes them here and
+ * leaves them out of NM_FLAGS).
  * y and sum_out may be the very same views as x or residual: one work-item
  * owns a row and reads each column before writing it.
  */
@@ -175,10 +184,13 @@ __kernel void norm_rows_vec(const __global float *x, const ulong xoff, const lon
                             const ulong boff, __global float *y, const ulong yoff,
                             const long4 ys, __global float *so, const ulong soff,
                             const long4 ss, const long n1, const long n2, const long D,
-                            const float eps, const long rows)
+                            const float eps, const long rows, const int opt)
 {
     const long row = get_global_id(0);
     if (row >= rows) return; /* no barrier in this kernel */
+    const int has_r = ((NM_FLAGS | opt) & NM_HAS_R) != 0;
+    const int has_b = ((NM_FLAGS | opt) & NM_HAS_B) != 0;
+    const int has_s = ((NM_FLAGS | opt) & NM_HAS_S) != 0;
     const long i2 = row % n2, i1 = (row / n2) % n1, i0 = row / (n2 * n1);
     const long xb = (long)xoff + i0 * xs.s0 + i1 * xs.s1 + i2 * xs.s2;
     const long rb = (long)roff + i0 * rs.s0 + i1 * rs.s1 + i2 * rs.s2;
@@ -219,15 +231,15 @@ __kernel void norm_rows_vec(const __global float *x, const ulong xoff, const lon
     for (long c = 0; c < D8; c += 8) {
         const float8 s = NM_S8(c);
         float8 v = (s - mean) * inv * nm_load8(g, (long)goff + c, NM_FLAGS & NM_G16);
-        if (NM_FLAGS & NM_HAS_B) v += nm_load8(b, (long)boff + c, NM_FLAGS & NM_B16);
-        if (NM_FLAGS & NM_HAS_S) nm_store8(so, sb + c, s, NM_FLAGS & NM_S16);
+        if (has_b) v += nm_load8(b, (long)boff + c, NM_FLAGS & NM_B16);
+        if (has_s) nm_store8(so, sb + c, s, NM_FLAGS & NM_S16);
         nm_store8(y, yb + c, v, NM_FLAGS & NM_Y16);
     }
     for (long c = D8; c < D; c++) {
         const float s = NM_S1(c);
         float v = (s - mean) * inv * nm_load(g, (long)goff + c, NM_FLAGS & NM_G16);
-        if (NM_FLAGS & NM_HAS_B) v += nm_load(b, (long)boff + c, NM_FLAGS & NM_B16);
-        if (NM_FLAGS & NM_HAS_S) nm_store(so, sb + c, s, NM_FLAGS & NM_S16);
+        if (has_b) v += nm_load(b, (long)boff + c, NM_FLAGS & NM_B16);
+        if (has_s) nm_store(so, sb + c, s, NM_FLAGS & NM_S16);
         nm_store(y, yb + c, v, NM_FLAGS & NM_Y16);
     }
 }

@@ -172,6 +172,47 @@ static const gcase decode[] = {
 Test(gemm, builtin_matches_reference_on_odd_shapes, .timeout = 300) { RUN_TABLE(general, CLF_GEMM_BUILTIN); }
 Test(gemm, builtin_small_m_matches_reference, .timeout = 300) { RUN_TABLE(decode, CLF_GEMM_BUILTIN); }
 
+/* Programs of ctx's "gemm" whose options contain what. */
+static int gemm_programs_with(const clf_context *ctx, const char *what)
+{
+    int n = 0;
+    for (size_t i = 0; i < ctx->n_programs; i++)
+        n += strcmp(ctx->programs[i].name, "gemm") == 0 && ctx->programs[i].options &&
+             strstr(ctx->programs[i].options, what) != NULL;
+    return n;
+}
+
+/* Which kernel takes a small M depends on the device (CPUs: the GEMV only
+ * for M = 1); CLFORMER_GEMV_MAX_M moves the line, so every device runs the
+ * decode table through the GEMV at each of its row counts (GM = 1, 2, 4, 8)
+ * and through the other kernels alone. */
+Test(gemm, small_m_through_the_gemv_everywhere_and_through_no_gemv, .timeout = 300)
+{
+    char specs[16][32];
+    int nd = clft_devices_or_skip(specs, 16);
+    const char *settings[] = {"8", "0"};
+    for (int s = 0; s < 2; s++) {
+        cr_assert_eq(setenv("CLFORMER_GEMV_MAX_M", settings[s], 1), 0);
+        for (int d = 0; d < nd; d++) {
+            clf_context *ctx = clft_context(specs[d], NULL);
+            for (size_t i = 0; i < sizeof decode / sizeof decode[0]; i++)
+                run_case(ctx, &decode[i], CLF_GEMM_BUILTIN, (int)i);
+            if (s == 0) {
+                for (int gm = 1; gm <= 8; gm *= 2) {
+                    char opt[32];
+                    snprintf(opt, sizeof opt, "-DCLF_GM=%d ", gm);
+                    cr_expect_gt(gemm_programs_with(ctx, opt), 0, "%s: no GEMV program with %s",
+                                 specs[d], opt);
+                }
+            } else {
+                cr_expect_eq(gemm_programs_with(ctx, "CLF_ONLY=3"), 0, "%s: a GEMV program was built", specs[d]);
+            }
+            clf_context_free(ctx);
+        }
+    }
+    unsetenv("CLFORMER_GEMV_MAX_M");
+}
+
 /* CLBlast compiles its kernels for tens of seconds on PoCL at first use in
  * a process, so its cases share one test. f32 only: it refuses mixed dtypes
  * (tested below) and f16 needs cl_khr_fp16. Then auto: it measures once,

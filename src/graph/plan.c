@@ -256,44 +256,77 @@ static clf_status warm_run(clf_graph *g, const int64_t *vals)
     return CLF_OK;
 }
 
-/* The GEMV kernel is specialised for each M <= 8 (a build option), so a
- * product whose M can be small is run once for every such M, on row
- * slices of its operands at the declared maxima (batch 1, so that M is
- * exactly m). The context keeps each program, so repeated shapes cost a
- * launch, not a build. */
+/* What decides a GEMM's kernel and launch: two products alike in all of it
+ * (the same layer shape in every layer) need one warm-up run, not one each. */
+typedef struct gemm_key {
+    int64_t m, n, k, lda, ldb, ldc;
+    int dt_a, dt_b, dt_c, dt_bias, trans_a, trans_b, act, provider;
+} gemm_key;
+
+static gemm_key key_of(const clf_tensor *a, const clf_tensor *b, const clf_tensor *c,
+                       const clf_tensor *bias, const clf_graph_gemm_params *q)
+{
+    gemm_key key;
+    memset(&key, 0, sizeof key); /* padding too: keys are compared with memcmp */
+    int ra = a->ndim - 2, rb = b->ndim - 2, rc = c->ndim - 2;
+    key.m = c->shape[rc], key.n = c->shape[rc + 1], key.k = a->shape[ra + !q->trans_a];
+    key.lda = a->stride[ra], key.ldb = b->stride[rb], key.ldc = c->stride[rc];
+    key.dt_a = a->dtype, key.dt_b = b->dtype, key.dt_c = c->dtype, key.dt_bias = bias ? (int)bias->dtype : -1;
+    key.trans_a = q->trans_a, key.trans_b = q->trans_b, key.act = q->act, key.provider = q->provider;
+    return key;
+}
+
+/* Kernels differ by M when it is small (the GEMV is specialised for its row
+ * count, the register-blocked kernel's local size shrinks with short M), so
+ * a product whose M can be small is run once for every M <= 8, on row slices
+ * of its operands at the declared maxima (batch 1, so that M is exactly m),
+ * once per distinct key. The context keeps each program, so repeated shapes
+ * would cost a launch, not a build; on PoCL those launches are the weight
+ * traffic of every layer eight times over. */
 static clf_status warm_gemv(clf_graph *g)
 {
     int64_t ones[CLF_GRAPH_NSYM] = {1, 1, 1};
     CLF_TRY(clf__graph_resolve(g, g->max_dims));
-    for (int i = 0; i < g->n_nodes; i++) {
+    gemm_key *seen = clf__calloc((size_t)g->n_nodes * 8 + 1, sizeof *seen);
+    if (!seen) return clf__error(g->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_graph_compile: out of memory");
+    int n_seen = 0;
+    clf_status st = CLF_OK;
+    for (int i = 0; i < g->n_nodes && st == CLF_OK; i++) {
         const clf__gnode *n = &g->nodes[i];
         if (n->op != CLF__OP_GEMM) continue;
         const clf__gtensor *ta = &g->t[n->in[0]];
         int mdim = ta->ndim - 2 + !!n->p.gemm.trans_a;
         int64_t m_lo = clf_dim_eval(ta->shape[mdim], ones), m_hi = clf_dim_eval(ta->shape[mdim], g->max_dims);
         clf_tensor a = ta->cur, b = g->t[n->in[1]].cur, c = g->t[n->out[0]].cur;
+        const clf_tensor *bias = n->in[2] ? &g->t[n->in[2]].cur : NULL;
         if (a.ndim == 3) {
-            CLF_TRY(clf_tensor_slice(&a, 0, 0, 1, &a));
-            CLF_TRY(clf_tensor_slice(&c, 0, 0, 1, &c));
-            if (b.ndim == 3) CLF_TRY(clf_tensor_slice(&b, 0, 0, 1, &b));
+            st = clf_tensor_slice(&a, 0, 0, 1, &a);
+            if (st == CLF_OK) st = clf_tensor_slice(&c, 0, 0, 1, &c);
+            if (st == CLF_OK && b.ndim == 3) st = clf_tensor_slice(&b, 0, 0, 1, &b);
         }
-        for (int64_t m = m_lo; m <= 8 && m <= m_hi; m++) {
+        for (int64_t m = m_lo; st == CLF_OK && m <= 8 && m <= m_hi; m++) {
             clf_tensor as, cs;
-            CLF_TRY(clf_tensor_slice(&a, mdim, 0, m, &as));
-            CLF_TRY(clf_tensor_slice(&c, c.ndim - 2, 0, m, &cs));
+            st = clf_tensor_slice(&a, mdim, 0, m, &as);
+            if (st == CLF_OK) st = clf_tensor_slice(&c, c.ndim - 2, 0, m, &cs);
+            if (st != CLF_OK) break;
             const clf_graph_gemm_params *q = &n->p.gemm;
+            gemm_key key = key_of(&as, &b, &cs, bias, q);
+            bool dup = false;
+            for (int j = 0; j < n_seen && !dup; j++) dup = memcmp(&seen[j], &key, sizeof key) == 0;
+            if (dup) continue;
+            seen[n_seen++] = key;
             clf_gemm_params p = clf_gemm_params_default();
             p.trans_a = q->trans_a;
             p.trans_b = q->trans_b;
             p.alpha = q->alpha;
-            p.bias = n->in[2] ? &g->t[n->in[2]].cur : NULL;
+            p.bias = bias;
             p.act = q->act;
             p.provider = q->provider;
-            clf_status st = clf_gemm(g->ctx, &as, &b, &cs, &p);
-            if (st != CLF_OK) return st;
+            st = clf_gemm(g->ctx, &as, &b, &cs, &p);
         }
     }
-    return CLF_OK;
+    clf__free(seen);
+    return st;
 }
 
 /* Every node at the declared maxima and at 1, and every GEMM whose M can be
@@ -301,7 +334,7 @@ static clf_status warm_gemv(clf_graph *g)
 static clf_status warm_passes(clf_graph *g)
 {
     CLF_TRY(warm_run(g, g->max_dims));
-    /* Small sizes pick other kernels (GEMV for M <= 8, split-key decode
+    /* Small sizes pick other kernels (GEMV for small M, split-key decode
      * attention for short queries). A graph that cannot run with every
      * symbol at 1 (a fixed-length slice of S, say) skips this pass; its
      * failure is not an error of the graph. */

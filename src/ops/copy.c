@@ -54,6 +54,14 @@ static const char *kernel_for(clf_dtype s, clf_dtype d, int rows)
     return NULL; /* i32 <-> float: not a conversion we offer */
 }
 
+/* kernels/copy.cl CLF_COPY_ONLY: the rank of kernel_for's kernel in the
+ * file's table (a pair kernel_for accepts). */
+static int copy_only(clf_dtype s, clf_dtype d, int rows)
+{
+    int k = s == d ? (s == CLF_F16 ? 2 : 1) : (s == CLF_F32 ? 3 : 4);
+    return k + (rows ? 4 : 0);
+}
+
 /* dst = src for already-checked tensors; op names the public call. */
 static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *src,
                             clf_tensor *dst)
@@ -89,7 +97,9 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
      * counts), 8 elements per work-item. */
     if ((p.ss[3] == 1 && p.ds[3] == 1) || total == 1) {
         name = kernel_for(src->dtype, dst->dtype, 1);
-        CLF_TRY(clf__kernel_get(ctx, "copy", NULL, name, &k));
+        char only[32];
+        snprintf(only, sizeof only, "-DCLF_COPY_ONLY=%d", copy_only(src->dtype, dst->dtype, 1));
+        CLF_TRY(clf__kernel_get(ctx, "copy", only, name, &k));
         const clf__karg args[] = {
             CLF_KMEM(src),   CLF_KARG(s_off), CLF_KARG(ss[0]), CLF_KARG(ss[1]),
             CLF_KARG(ss[2]), CLF_KMEM(dst),   CLF_KARG(d_off), CLF_KARG(ds[0]),
@@ -111,7 +121,9 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
     }
 
     /* 32-bit index arithmetic unless the view is too large for it. */
-    const char *options = total > 0xffffffffull ? "-DCLF_COPY_WIDE=1" : NULL;
+    char options[64];
+    snprintf(options, sizeof options, "-DCLF_COPY_ONLY=%d%s", copy_only(src->dtype, dst->dtype, 0),
+             total > 0xffffffffull ? " -DCLF_COPY_WIDE=1" : "");
     CLF_TRY(clf__kernel_get(ctx, "copy", options, name, &k));
     cl_ulong tot = (cl_ulong)total;
     const clf__karg args[] = {

@@ -2,10 +2,11 @@
  * The builtin GEMM provider: our kernels (kernels/gemm.cl, contract in
  * docs/gemm_kernels.md) with the bias and activation fused into the store.
  * Three kernels, one argument list: a register-blocked vector micro-kernel
- * for CPUs, a local-memory tiled kernel for GPUs, and a GEMV for M <= 8 that
+ * for CPUs, a local-memory tiled kernel for GPUs, and a GEMV for small M that
  * reads each weight once for all rows.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/gemm_internal.h"
@@ -101,6 +102,20 @@ static void plan_tiled(const clf_context *ctx, const clf__gemm_desc *d, launch_p
     p->global[2] = (size_t)d->batch;
 }
 
+/* The largest M that takes the GEMV kernel. On CPUs the register-blocked
+ * kernel reads each weight once too while M fits one row of its work-items,
+ * and measured as fast as the GEMV from M = 2 (PoCL, AVX-512, BERT/GPT-2
+ * shapes); the GEMV stays for M = 1, where three quarters of that kernel's
+ * rows would be padding, and GM = 2, 4, 8 are three programs fewer to
+ * compile at a cold start. GPUs keep it to 8, where the alternative is a
+ * 64 x 64 tile. CLFORMER_GEMV_MAX_M (0..8) overrides both. */
+static int gemv_max_m(const clf_context *ctx)
+{
+    const char *env = getenv("CLFORMER_GEMV_MAX_M");
+    if (env && *env >= '0' && *env <= '8' && !env[1]) return *env - '0';
+    return is_gpu(ctx) ? 8 : 1;
+}
+
 clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
 {
     /* In-matrix indices are 32-bit in the kernels. */
@@ -113,7 +128,7 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
                           "elements or more",
                           (long long)d->m, (long long)d->n, (long long)d->k);
     launch_plan plan;
-    if (d->m <= 8) plan_gemv(ctx, d, &plan);
+    if (d->m <= gemv_max_m(ctx)) plan_gemv(ctx, d, &plan);
     else if (is_gpu(ctx)) plan_tiled(ctx, d, &plan);
     else plan_reg(ctx, d, &plan);
 

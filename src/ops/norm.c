@@ -181,8 +181,13 @@ clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gam
     int unit = D == 1 || (xs.s[3] == 1 && rs.s[3] == 1 && ys.s[3] == 1 && ss.s[3] == 1 &&
                           gs == 1 && bs == 1);
     bool vec = unit && ctx->info.device_class == CLF_DEVICE_CPU;
+    /* The CPU kernel takes the presence bits as an argument (one program for
+     * every norm of a stack); the GPU kernel keeps them folded in. */
+    const int presence = NM_HAS_R | NM_HAS_B | NM_HAS_S;
+    cl_int opt = vec ? flags & presence : 0;
     char options[48];
-    snprintf(options, sizeof options, "-DNM_FLAGS=%d -DNM_ONLY=%d", (int)flags, vec ? 2 : 1);
+    snprintf(options, sizeof options, "-DNM_FLAGS=%d -DNM_ONLY=%d", vec ? flags & ~presence : flags,
+             vec ? 2 : 1);
     cl_kernel k;
     if (vec) {
         CLF_TRY(clf__kernel_get(ctx, "norm", options, "norm_rows_vec", &k));
@@ -192,7 +197,7 @@ clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gam
             CLF_KARG(rs),   CLF_KMEM(gamma), CLF_KARG(goff), CLF_KMEM(bt),  CLF_KARG(boff),
             CLF_KMEM(y),    CLF_KARG(yoff), CLF_KARG(ys),   CLF_KMEM(st),   CLF_KARG(soff),
             CLF_KARG(ss),   CLF_KARG(n1),   CLF_KARG(n2),   CLF_KARG(dd),   CLF_KARG(eps),
-            CLF_KARG(nrows),
+            CLF_KARG(nrows), CLF_KARG(opt),
         };
         CLF_TRY(clf__set_args(ctx, k, "norm_rows_vec", args, CLF_ARRAY_LEN(args)));
         /* Rows per work-group: up to 16, fewer when the rows could not
