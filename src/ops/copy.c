@@ -45,20 +45,22 @@ static void plan_copy(const clf_tensor *src, const clf_tensor *dst, copy_plan *p
     }
 }
 
-static const char *kernel_for(clf_dtype s, clf_dtype d, int rows)
-{
-    if (s == d) return s == CLF_F16 ? (rows ? "copy_rows_b16" : "copy_b16")
-                                    : (rows ? "copy_rows_b32" : "copy_b32");
-    if (s == CLF_F32 && d == CLF_F16) return rows ? "copy_rows_f32_f16" : "copy_f32_f16";
-    if (s == CLF_F16 && d == CLF_F32) return rows ? "copy_rows_f16_f32" : "copy_f16_f32";
-    return NULL; /* i32 <-> float: not a conversion we offer */
-}
+/* The kernels of kernels/copy.cl in its order: -DCLF_COPY_ONLY=i+1 compiles
+ * copy_kernels[i] alone. */
+static const char *const copy_kernels[8] = {
+    "copy_b32",      "copy_b16",      "copy_f32_f16",      "copy_f16_f32",
+    "copy_rows_b32", "copy_rows_b16", "copy_rows_f32_f16", "copy_rows_f16_f32",
+};
 
-/* kernels/copy.cl CLF_COPY_ONLY: the rank of kernel_for's kernel in the
- * file's table (a pair kernel_for accepts). */
-static int copy_only(clf_dtype s, clf_dtype d, int rows)
+/* The index in copy_kernels for a src -> dst dtype pair, element-wise or by
+ * rows; -1 for i32 <-> float, not a conversion we offer. */
+static int kernel_index(clf_dtype s, clf_dtype d, int rows)
 {
-    int k = s == d ? (s == CLF_F16 ? 2 : 1) : (s == CLF_F32 ? 3 : 4);
+    int k;
+    if (s == d) k = s == CLF_F16 ? 1 : 0;
+    else if (s == CLF_F32 && d == CLF_F16) k = 2;
+    else if (s == CLF_F16 && d == CLF_F32) k = 3;
+    else return -1;
     return k + (rows ? 4 : 0);
 }
 
@@ -67,8 +69,8 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
                             clf_tensor *dst)
 {
     char d1[160], d2[160];
-    const char *name = kernel_for(src->dtype, dst->dtype, 0);
-    if (!name)
+    int ki = kernel_index(src->dtype, dst->dtype, 0);
+    if (ki < 0)
         return clf__error(ctx, CLF_ERR_DTYPE,
                           "%s: cannot copy %s into %s (f32 <-> f16 or i32 -> i32 only)", op,
                           clf__desc(src, d1), clf__desc(dst, d2));
@@ -96,9 +98,10 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
     /* Fast path: unit innermost stride on both sides (a single element
      * counts), 8 elements per work-item. */
     if ((p.ss[3] == 1 && p.ds[3] == 1) || total == 1) {
-        name = kernel_for(src->dtype, dst->dtype, 1);
+        const int kr = ki + 4; /* the copy_rows_* of the pair */
+        const char *name = copy_kernels[kr];
         char only[32];
-        snprintf(only, sizeof only, "-DCLF_COPY_ONLY=%d", copy_only(src->dtype, dst->dtype, 1));
+        snprintf(only, sizeof only, "-DCLF_COPY_ONLY=%d", kr + 1);
         CLF_TRY(clf__kernel_get(ctx, "copy", only, name, &k));
         const clf__karg args[] = {
             CLF_KMEM(src),   CLF_KARG(s_off), CLF_KARG(ss[0]), CLF_KARG(ss[1]),
@@ -121,8 +124,9 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
     }
 
     /* 32-bit index arithmetic unless the view is too large for it. */
+    const char *name = copy_kernels[ki];
     char options[64];
-    snprintf(options, sizeof options, "-DCLF_COPY_ONLY=%d%s", copy_only(src->dtype, dst->dtype, 0),
+    snprintf(options, sizeof options, "-DCLF_COPY_ONLY=%d%s", ki + 1,
              total > 0xffffffffull ? " -DCLF_COPY_WIDE=1" : "");
     CLF_TRY(clf__kernel_get(ctx, "copy", options, name, &k));
     cl_ulong tot = (cl_ulong)total;

@@ -6,7 +6,6 @@
  * reads each weight once for all rows.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ops/gemm_internal.h"
@@ -108,11 +107,11 @@ static void plan_tiled(const clf_context *ctx, const clf__gemm_desc *d, launch_p
  * shapes); the GEMV stays for M = 1, where three quarters of that kernel's
  * rows would be padding, and GM = 2, 4, 8 are three programs fewer to
  * compile at a cold start. GPUs keep it to 8, where the alternative is a
- * 64 x 64 tile. CLFORMER_GEMV_MAX_M (0..8) overrides both. */
+ * 64 x 64 tile. CLFORMER_GEMV_MAX_M (0..8, read when the context is created)
+ * overrides both. */
 static int gemv_max_m(const clf_context *ctx)
 {
-    const char *env = getenv("CLFORMER_GEMV_MAX_M");
-    if (env && *env >= '0' && *env <= '8' && !env[1]) return *env - '0';
+    if (ctx->gemv_max_m >= 0) return ctx->gemv_max_m;
     return is_gpu(ctx) ? 8 : 1;
 }
 

@@ -122,6 +122,9 @@ clf_status clf_context_create(const clf_context_params *params, clf_context **ou
         return st;
     }
     derive_base_options(ctx);
+    /* Read once here, not at every GEMM: see gemv_max_m in gemm_builtin.c. */
+    const char *gemv = getenv("CLFORMER_GEMV_MAX_M");
+    ctx->gemv_max_m = (signed char)(gemv && *gemv >= '0' && *gemv <= '8' && !gemv[1] ? *gemv - '0' : -1);
     *out = ctx;
     return CLF_OK;
 }

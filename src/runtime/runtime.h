@@ -76,6 +76,7 @@ struct clf_context {
     size_t peak_buffer_bytes; /* the largest live_buffer_bytes seen */
     long blocking_calls;      /* host synchronisations: blocking reads, finishes */
     signed char gemm_choice[4]; /* per GEMM shape class: 0 unknown, else a clf_gemm_provider */
+    signed char gemv_max_m;   /* CLFORMER_GEMV_MAX_M read at creation: 0..8; -1 = unset */
     double gemm_choice_s[4][2];  /* measured medians (builtin, clblast), 0 = not measured */
     cl_mem scratch[4];        /* reusable device scratch, one per clf__scratch slot */
     size_t scratch_size[4];
