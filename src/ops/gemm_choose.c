@@ -126,14 +126,14 @@ static bool skip_measurement(const clf_context *ctx)
 {
     const char *env = getenv("CLFORMER_GEMM");
     if (env && strcasecmp(env, "measure") == 0) return false;
-    return ctx->info.device_class == CLF_DEVICE_CPU;
+    return !ctx->kprof.gemm_measure_clblast;
 }
 
 static clf_status choose(clf_context *ctx, int64_t m, clf_dtype a_dtype, clf_dtype b_dtype,
                          clf_dtype c_dtype, clf_gemm_provider *out)
 {
     bool uniform = a_dtype == b_dtype && b_dtype == c_dtype;
-    if (!uniform || (a_dtype == CLF_F16 && !ctx->info.fp16)) {
+    if (!uniform || (a_dtype == CLF_F16 && !ctx->kprof.limits.fp16)) {
         *out = CLF_GEMM_BUILTIN; /* CLBlast cannot run it */
         return CLF_OK;
     }

@@ -35,6 +35,37 @@ typedef struct clf__karg {
 clf_status clf__set_args(clf_context *ctx, cl_kernel k, const char *name, const clf__karg *args,
                          size_t n);
 
+/* Same rank and sizes. */
+int clf__same_shape(const clf_tensor *a, const clf_tensor *b);
+
+/* Same buffer, dtype, offset, shape, and strides wherever the size is not 1:
+ * the same elements in the same order, which in-place ops accept. */
+int clf__same_view(const clf_tensor *a, const clf_tensor *b);
+
+/* out (written by op) against in (may be NULL): disjoint, or, when
+ * allow_same, the same view. The message names op and both tensors. */
+clf_status clf__check_alias(clf_context *ctx, const char *op, const char *oname,
+                            const clf_tensor *out, const char *iname, const clf_tensor *in,
+                            int allow_same);
+
+/* Shape and strides of t aligned to the innermost of 4 dimensions; missing
+ * leading dimensions have size 1 and stride 0. */
+void clf__as4(const clf_tensor *t, int64_t shape[4], cl_long4 *stride);
+
+/* Work-group size for a work-group row kernel over rows of `cols`: the next
+ * power of two within the profile's [row_wg_min, row_wg_max], then fitted to
+ * the kernel (a power of two: the reductions are halving trees). */
+size_t clf__row_local_size(clf_context *ctx, cl_kernel k, int64_t cols);
+
+/* Work-group size of a kernel with a work-item per row: up to 16 rows,
+ * fewer when the rows could not otherwise give every compute unit
+ * groups_per_cu groups; fitted to kernel k. */
+size_t clf__rows_local_size(clf_context *ctx, cl_kernel k, int64_t rows, int groups_per_cu);
+
+/* A kernel whose work-group size is fixed at build time: CLF_ERR_UNSUPPORTED
+ * naming the kernel and the limits when items exceed what k may run. */
+clf_status clf__check_group(clf_context *ctx, cl_kernel k, const char *name, size_t items);
+
 /* The round-up of x to a multiple of m. */
 static inline size_t clf__round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 

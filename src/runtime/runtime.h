@@ -58,7 +58,8 @@ typedef struct clf__prof_event {
 } clf__prof_event;
 
 struct clf_context {
-    clf_device_info info;
+    clf_device_info info;     /* the device as the driver describes it */
+    clf_kernel_profile kprof; /* how ops shape kernels for it: read this, not info */
     cl_platform_id platform;
     cl_device_id device;
     cl_context cl;
@@ -76,7 +77,6 @@ struct clf_context {
     size_t peak_buffer_bytes; /* the largest live_buffer_bytes seen */
     long blocking_calls;      /* host synchronisations: blocking reads, finishes */
     signed char gemm_choice[4]; /* per GEMM shape class: 0 unknown, else a clf_gemm_provider */
-    signed char gemv_max_m;   /* CLFORMER_GEMV_MAX_M read at creation: 0..8; -1 = unset */
     double gemm_choice_s[4][2];  /* measured medians (builtin, clblast), 0 = not measured */
     cl_mem scratch[4];        /* reusable device scratch, one per clf__scratch slot */
     size_t scratch_size[4];
@@ -96,6 +96,14 @@ clf_status clf__program_get(clf_context *ctx, const char *name, const char *opti
  * The kernel object is shared: set all its arguments before each enqueue. */
 clf_status clf__kernel_get(clf_context *ctx, const char *program, const char *options,
                            const char *kernel, cl_kernel *out);
+
+/* The largest work-group kernel k may be launched with: its own
+ * CL_KERNEL_WORK_GROUP_SIZE, the profile's device limit, and a simulated
+ * per-kernel cap, whichever is least. */
+size_t clf__kernel_wg_limit(clf_context *ctx, cl_kernel k);
+
+/* want (a power of two) halved until kernel k can run it. */
+size_t clf__wg_fit(clf_context *ctx, cl_kernel k, size_t want);
 
 /* Builds a program from the given source text (used by the above and by
  * tests). Goes through the disk cache like any program; `label` names it in
