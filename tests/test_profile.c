@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <clformer/clformer.h>
+
 #include "device/device_internal.h"
 
 static clf_device_info device(uint64_t type, uint64_t wg, uint64_t local, uint32_t nvf)

@@ -3,6 +3,7 @@
 #define CLF_DEVICE_INTERNAL_H
 
 #include "core/core.h"
+#include <clformer/device.h>
 
 /* One enumerated device with the handles needed to open it. */
 typedef struct clf__device_entry {
@@ -34,12 +35,6 @@ const char *clf__quirk_names(uint32_t bits, char *buf, size_t size);
 int clf__gemm_tile_count(void);
 int clf__gemm_tile_fits(int i, uint64_t max_items, uint64_t local_bytes);
 void clf__gemm_tile(int i, int out[5]);
-
-/* The binary cache folder from the environment (CLFORMER_CACHE_DIR, else
- * $XDG_CACHE_HOME/clformer, else $HOME/.cache/clformer) into buf; returns
- * CLF_ERR_NOT_FOUND when none can be derived, or when CLFORMER_CACHE_DIR is
- * set to "" (cache off). */
-clf_status clf__default_cache_dir(char *buf, size_t size);
 
 /* Before the first OpenCL call of the process: when POCL_CACHE_DIR is unset,
  * point it at <cache>/pocl so other programs cannot evict PoCL's entries.

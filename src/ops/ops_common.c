@@ -139,3 +139,13 @@ size_t clf__rows_local_size(clf_context *ctx, cl_kernel k, int64_t rows, int gro
     while (local > 1 && (size_t)rows < local * (size_t)groups_per_cu * cus) local /= 2;
     return local;
 }
+
+clf_status clf__ops_state_get(clf_context *ctx, clf__ops_state **out)
+{
+    if (!ctx->ops_state) {
+        ctx->ops_state = clf__calloc(1, sizeof(clf__ops_state));
+        if (!ctx->ops_state) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "ops state: out of memory");
+    }
+    *out = ctx->ops_state;
+    return CLF_OK;
+}

@@ -6,6 +6,20 @@
 #define CLF_OPS_INTERNAL_H
 
 #include "runtime/runtime.h"
+#include <clformer/ops.h>
+
+/* What the ops keep per context, opaque to the runtime (which frees it with
+ * the context): the GEMM provider chosen per shape class. */
+typedef struct clf__ops_state {
+    signed char gemm_choice[4];   /* per GEMM shape class: 0 unknown, else a clf_gemm_provider */
+    double gemm_choice_s[4][2];   /* measured medians (builtin, clblast), 0 = not measured */
+} clf__ops_state;
+
+/* The context's ops state, made (zeroed) on first use. */
+clf_status clf__ops_state_get(clf_context *ctx, clf__ops_state **out);
+
+/* The ops' scratch slots (clf__scratch): one reusable device buffer each. */
+enum { CLF__SCRATCH_GEMM = 0, CLF__SCRATCH_ATTENTION = 1, CLF__SCRATCH_TOPK = 2 };
 
 #define CLF__DT(d) (1u << (d))
 #define CLF__DT_FLOAT (CLF__DT(CLF_F32) | CLF__DT(CLF_F16))

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <clformer/clformer.h> /* clf_version is declared in the umbrella header */
+
 #include "runtime/runtime.h"
 
 clf_context_params clf_context_params_default(void)
@@ -16,12 +18,6 @@ clf_context_params clf_context_params_default(void)
 }
 
 const char *clf_version(void) { return CLF_VERSION_STRING; }
-
-char *clf__context_error_buffer(struct clf_context *ctx, size_t *size)
-{
-    *size = sizeof ctx->last_error;
-    return ctx->last_error;
-}
 
 /* Build options every program gets, from the device's capabilities.
  * -cl-denorms-are-zero lets the driver flush f32 denormals: on x86 PoCL then
@@ -134,8 +130,9 @@ void clf_context_free(clf_context *ctx)
     for (size_t i = 0; i < ctx->n_prof; i++) clReleaseEvent(ctx->prof[i].event);
     clf__free(ctx->prof);
     if (ctx->device_error) clReleaseMemObject(ctx->device_error);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < CLF__SCRATCH_SLOTS; i++)
         if (ctx->scratch[i]) clReleaseMemObject(ctx->scratch[i]);
+    clf__free(ctx->ops_state);
     clf__programs_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
@@ -313,7 +310,7 @@ clf_status clf__scratch(clf_context *ctx, int slot, size_t bytes, cl_mem *out)
 void clf_context_scratch_bytes(const clf_context *ctx, size_t *bytes)
 {
     size_t total = 0;
-    for (int i = 0; ctx && i < 4; i++) total += ctx->scratch_size[i];
+    for (int i = 0; ctx && i < CLF__SCRATCH_SLOTS; i++) total += ctx->scratch_size[i];
     *bytes = total;
 }
 
