@@ -23,6 +23,8 @@ class ContextParams(C.Structure):  # include/clformer/context.h: clf_context_par
         ("device", C.c_char_p),
         ("cache_dir", C.c_char_p),
         ("profiling", C.c_bool),
+        ("kernels", C.c_int),  # clf_kernel_family
+        ("limits", C.c_char_p),
     ]
 
 

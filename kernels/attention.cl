@@ -275,7 +275,7 @@ attn_flash(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_s
 #error "attention.cl: FLASH_Q must be 2, 4, 6 or 8"
 #endif
 
-#if STORAGE_F16 && defined(CLF_DEVICE_CPU) && CLF_DEVICE_CPU
+#if STORAGE_F16 && defined(CLF_HALF_UNALIGNED) && CLF_HALF_UNALIGNED
 // PoCL: vload_halfN / vstore_halfN fault on global addresses that are not N*2-byte aligned;
 // move the bits as one unaligned ushortN and convert in (aligned) private memory (F16C).
 typedef ATTN_CAT(ushort, VEC) __attribute__((aligned(2))) attn_ushortV_u;

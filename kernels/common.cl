@@ -1,7 +1,8 @@
 /*
  * Prelude of every clformer program. Build options from the runtime:
  *   CLF_HAS_FP16         1 when the device has cl_khr_fp16 (half arithmetic)
- *   CLF_DEVICE_CPU/GPU   the device class
+ *   CLF_HALF_UNALIGNED   1 when the driver's vload_halfN/vstore_halfN need N*2-byte
+ *                        alignment (a quirk-table workaround: PoCL)
  *   CLF_LOCAL_MEM_BYTES  local memory per work-group
  *   CLF_MAX_WORK_GROUP   largest work-group
  * Every program must also build with no option of its own (defaults via
@@ -36,7 +37,7 @@ void clf_raise(__global int *word, int code, int value, int index, int limit)
 }
 
 /*
- * 8 halves at a time, for any element offset. On CPUs (PoCL 3.1):
+ * 8 halves at a time, for any element offset. With CLF_HALF_UNALIGNED (PoCL 3.1):
  * vload_half8 / vstore_half8 on global memory fault on an address that is
  * not 16-byte aligned (the spec asks for 2), vstore_half8_rte is a slow
  * scalar sequence, and vload8 / vstore8 of ushort8 become eight 16-bit moves.
@@ -45,7 +46,7 @@ void clf_raise(__global int *word, int code, int value, int index, int limit)
  * compiles to the F16C instructions: exact f16 -> f32, and f32 -> f16 with
  * vstore_half8, whose default rounding is to nearest even (as _rte).
  */
-#if defined(CLF_DEVICE_CPU) && CLF_DEVICE_CPU
+#if defined(CLF_HALF_UNALIGNED) && CLF_HALF_UNALIGNED
 typedef ushort8 __attribute__((aligned(2))) clf_ushort8_u;
 
 float8 clf_load_half8(const __global half *p)

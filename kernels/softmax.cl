@@ -117,30 +117,6 @@ __kernel void softmax_rows(const __global float *x, const ulong xoff, const long
     }
 }
 
-/*
- * exp for float8 in plain FMAs (Cephes expf): PoCL's library exp on float8
- * is several times slower. x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in
- * two so that r is exact), e^r by a degree-6 minimax polynomial, 2^n put into
- * the exponent bits; about 1 ulp. Below -87.3 the result is 0 (so -inf, a
- * masked column, gives 0), NaN stays NaN. Arguments here are <= 0.
- */
-float8 sm_exp8(const float8 x)
-{
-    const float8 xc = clamp(x, -87.33654f, 88.72283f);
-    const float8 n = rint(xc * 1.44269504088896341f);
-    float8 r = fma(n, (float8)-0.693359375f, xc);
-    r = fma(n, (float8)2.12194440e-4f, r);
-    float8 p = fma(r, (float8)1.9875691500e-4f, (float8)1.3981999507e-3f);
-    p = fma(p, r, (float8)8.3334519073e-3f);
-    p = fma(p, r, (float8)4.1665795894e-2f);
-    p = fma(p, r, (float8)1.6666665459e-1f);
-    p = fma(p, r, (float8)5.0000001201e-1f);
-    p = fma(p, r * r, r + 1.0f);
-    const int8 e = (convert_int8(n) + 127) << 23;
-    const float8 y = select(p * as_float8(e), (float8)0.0f, x < -87.33654f);
-    return select(y, x, isnan(x));
-}
-
 #define SM_X16 (SM_FLAGS & 1)
 #define SM_Y16 ((SM_FLAGS >> 1) & 1)
 #define SM_M16 ((SM_FLAGS >> 2) & 1)
@@ -231,7 +207,7 @@ __kernel void softmax_rows_vec(const __global float *x, const ulong xoff, const 
     const int keep = (SM_LOG | SM_Y16) == 0; /* bits, not &&: no constant-operand warning */
     float8 s8 = 0.0f;
     for (long c = 0; c < C8; c += 8) {
-        const float8 e = sm_exp8(SM_V8(c) - m);
+        const float8 e = clf_exp8(SM_V8(c) - m);
         s8 += e;
         if (keep) vstore8(e, 0, y + yb + c);
     }
@@ -254,7 +230,7 @@ __kernel void softmax_rows_vec(const __global float *x, const ulong xoff, const 
     } else {
         const float inv = 1.0f / sum;
         for (long c = 0; c < C8; c += 8)
-            sm_store8(y, yb + c, sm_exp8(SM_V8(c) - m) * inv, SM_Y16);
+            sm_store8(y, yb + c, clf_exp8(SM_V8(c) - m) * inv, SM_Y16);
         for (long c = C8; c < C; c++) sm_store(y, yb + c, exp(SM_V1(c) - m) * inv, SM_Y16);
     }
 }

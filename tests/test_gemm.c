@@ -172,6 +172,46 @@ static const gcase decode[] = {
 Test(gemm, builtin_matches_reference_on_odd_shapes, .timeout = 300) { RUN_TABLE(general, CLF_GEMM_BUILTIN); }
 Test(gemm, builtin_small_m_matches_reference, .timeout = 300) { RUN_TABLE(decode, CLF_GEMM_BUILTIN); }
 
+/* Shapes that cross the small devices' tiles: M 5-8 (the GEMV with its
+ * reduction buffer), M > 8 (the tiled kernel), both B layouts, f16 B. */
+static const gcase small_device[] = {
+    {1, 5, 67, 129, 0, 0, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
+    {1, 8, 67, 129, 0, 0, F32, F16, F32, 0, 0, 0, CLF_ACT_GELU, 0},
+    {1, 8, 45, 62, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
+    {1, 9, 67, 129, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_RELU, 0},
+    {1, 64, 64, 64, 0, 0, F32, F16, F32, 0, 0, 0, CLF_ACT_NONE, 0},
+    {2, 70, 33, 47, 1, 1, F32, F32, F32, 0, 0.5f, 1, CLF_ACT_NONE, 0},
+};
+
+/* A small device, simulated (the context refuses any launch that exceeds the
+ * simulated limits, as such a device would): 64 work-items per group and
+ * 16 KiB of local memory, and a per-kernel cap of 16 below a 256 device.
+ * Found with Oclgrind at OCLGRIND_MAX_WGSIZE=64 / OCLGRIND_LOCAL_MEM_SIZE=16384:
+ * the tiled GEMM fell back to a 32 x 64 tile of 128 work-items (every GEMM with
+ * M > 8 failed with CL_INVALID_WORK_GROUP_SIZE), and the GPU GEMV's reduction
+ * buffer was 16,896 B for M 5-8 with B not transposed (CL_OUT_OF_RESOURCES). */
+Test(gemm, fits_small_devices_in_both_families, .timeout = 300)
+{
+    char specs[16][32];
+    int nd = clft_devices_or_skip(specs, 16);
+    static const char *limits[] = {"wg=64,local=16K", "local=16K", "wg=256,kernel_wg=16"};
+    for (int d = 0; d < nd; d++)
+        for (int l = 0; l < 3; l++)
+            for (int f = CLF_KERNELS_CPU; f <= CLF_KERNELS_GPU; f++) {
+                clf_context_params p = clf_context_params_default();
+                p.device = specs[d];
+                p.cache_dir = "";
+                p.kernels = (clf_kernel_family)f;
+                p.limits = limits[l];
+                clf_context *ctx = NULL;
+                cr_assert_eq(clf_context_create(&p, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
+                cr_assert(clf_context_kernel_profile(ctx)->limits_simulated);
+                for (size_t i = 0; i < sizeof small_device / sizeof small_device[0]; i++)
+                    run_case(ctx, &small_device[i], CLF_GEMM_BUILTIN, (int)i);
+                clf_context_free(ctx);
+            }
+}
+
 /* Programs of ctx's "gemm" whose options contain what. */
 static int gemm_programs_with(const clf_context *ctx, const char *what)
 {

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <clformer/clformer.h>
+
 #include "core/core.h"
 #include "model/hf_config.h"
 

@@ -2,6 +2,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include <clformer/clformer.h>
+
 #include "core/core.h"
 
 Test(status, every_code_has_a_distinct_name_and_text)

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <clformer/clformer.h>
+
 #include "core/core.h"
 #include "text/text_internal.h"
 

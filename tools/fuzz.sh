@@ -43,7 +43,7 @@ if [ -n "$pc_libs" ]; then
   # shellcheck disable=SC2086
   link_flags=$(pkg-config --cflags --libs $pc_libs) || { echo "fuzz.sh: pkg-config $pc_libs failed" >&2; exit 2; }
 fi
-core_srcs="src/core/alloc.c src/core/error.c src/core/status.c"
+core_srcs="src/core/alloc.c src/core/error.c src/core/paths.c src/core/status.c"
 
 out=build-fuzz
 mkdir -p "$out/corpus-$target" "$out/artifacts" "$out/include/clformer"

@@ -26,6 +26,10 @@ typedef struct clf_context_params {
     const char *cache_dir; /* binary cache folder; NULL = $CLFORMER_CACHE_DIR, else $XDG_CACHE_HOME/clformer
                               or ~/.cache/clformer; "" = no disk cache */
     bool profiling;        /* record per-kernel times with OpenCL profiling events */
+    clf_kernel_family kernels; /* kernel family; AUTO = $CLFORMER_KERNELS (cpu|gpu|auto), else
+                                  the device profile's choice */
+    const char *limits;    /* simulated smaller device limits (see clf_kernel_profile_make);
+                              NULL = $CLFORMER_DEVICE_LIMITS; "" = the device's own */
 } clf_context_params;
 
 /* Counters of program builds in a context, since it was created. */
@@ -59,6 +63,10 @@ CLF_API const char *clf_context_last_error(const clf_context *ctx);
 
 /* The device the context runs on. Valid for the context's lifetime. */
 CLF_API const clf_device_info *clf_context_device(const clf_context *ctx);
+
+/* The kernel profile the context's ops follow (family, tiles, work-group
+ * sizes, limits, workarounds). Valid for the context's lifetime. */
+CLF_API const clf_kernel_profile *clf_context_kernel_profile(const clf_context *ctx);
 
 /* The binary cache folder in use, or NULL when the disk cache is off. */
 CLF_API const char *clf_context_cache_dir(const clf_context *ctx);

@@ -99,6 +99,90 @@ CLF_API const char *clf_device_class_name(clf_device_class cls);
 CLF_API clf_status clf_device_select(const clf_device_info *devices, size_t n, const char *spec,
                                      size_t *index);
 
+/*
+ * The kernel profile: how clformer's kernels are shaped for one device,
+ * decided in one place (src/device/profile.c) from the device's capabilities
+ * and the quirk table, the only place a vendor or driver name is read. Ops
+ * read the profile; they never test the device class themselves.
+ */
+
+/* The two kernel families. Every op has both; either runs on any device
+ * (the conformance suite forces each onto every device). */
+typedef enum clf_kernel_family {
+    CLF_KERNELS_AUTO = 0, /* the profile's choice: CPU for CPU devices, else GPU */
+    CLF_KERNELS_CPU = 1,  /* a work-item per row or register block with explicit vectors, no
+                           * local memory: for devices that run a work-group as a loop on one core */
+    CLF_KERNELS_GPU = 2,  /* local-memory tiles, split-K GEMV, work-group reductions */
+} clf_kernel_family;
+
+/* "auto", "cpu" or "gpu". Never NULL. */
+CLF_API const char *clf_kernel_family_name(clf_kernel_family family);
+
+/* The device as the kernels are planned for: the driver's figures, or
+ * smaller ones when limits are simulated (see clf_kernel_profile_make). */
+typedef struct clf_device_limits {
+    uint64_t max_work_group_size;    /* work-items per group, device-wide */
+    uint64_t kernel_work_group_size; /* a further cap on every kernel's own limit
+                                      * (CL_KERNEL_WORK_GROUP_SIZE); 0 = none (simulation only) */
+    uint64_t local_mem_bytes;        /* local memory per work-group */
+    uint64_t max_alloc_bytes;        /* largest single buffer */
+    bool fp16;                       /* cl_khr_fp16 used (half arithmetic) */
+    bool subgroups;                  /* subgroup fast paths allowed */
+    int opencl_version;              /* 120, 200, 300: the highest version used */
+} clf_device_limits;
+
+/* Workarounds the profile applies (from the quirk table). */
+enum {
+    CLF_WORKAROUND_HALF8_UNALIGNED = 1u << 0, /* vload_halfN/vstore_halfN fault off N*2-byte
+                                               * alignment: move bits as ushortN, convert in
+                                               * private memory */
+};
+
+typedef struct clf_kernel_profile {
+    clf_kernel_family family;  /* CPU or GPU, never AUTO */
+    char family_reason[96];    /* why: "device type CPU", "forced by CLFORMER_KERNELS", ... */
+    clf_device_limits limits;  /* the view of the device every plan below respects */
+    bool limits_simulated;     /* limits were shrunk on request */
+    uint32_t workarounds;      /* CLF_WORKAROUND_* bits */
+    /* GEMM */
+    int gemv_max_m;            /* M up to this takes the GEMV kernel (0..8) */
+    int gemv_split;            /* GPU GEMV: work-items splitting K per column (1 = no split) */
+    int gemv_vec;              /* GEMV: floats per vector load */
+    int gemm_vec;              /* CPU register GEMM: floats per vector (4, 8, 16) */
+    int gemm_tile_m, gemm_tile_n, gemm_tile_k, gemm_work_m, gemm_work_n; /* GPU tiled GEMM */
+    bool gemm_measure_clblast; /* GEMM's auto provider measures CLBlast against ours */
+    /* rows: softmax, norm, top-k */
+    bool row_per_item;         /* a work-item per contiguous row (CPU family) */
+    int row_wg_min, row_wg_max; /* work-group sizes of the work-group row kernels */
+    int elementwise_wg;        /* work-group size of 1-D elementwise and copy launches */
+    /* attention */
+    int attn_vec;              /* floats per vector in the attention kernels */
+    int attn_block_m;          /* flash: query rows per work-group (GPU family) */
+    int attn_block_n;          /* flash: keys per local tile, head_dim <= 80 (halved above) */
+    int attn_decode_wg;        /* split-key decode: work-items per group, head_dim <= 80 */
+    int attn_cpu_rows;         /* CPU flash: query rows per work-item; 0 in the GPU family */
+    int attn_splits_per_cu;    /* split-key decode: target groups per compute unit */
+} clf_kernel_profile;
+
+/*
+ * The profile of a device. family AUTO takes the profile's own choice.
+ * limits shrinks the device's limits for testing, a comma list of
+ * key=value (NULL or "" = none): wg=N (max work-group size), kernel_wg=N
+ * (cap on every kernel's work-group size), local=BYTES, alloc=BYTES, fp16=0,
+ * subgroups=0, cl=1.2|2.0|3.0. Values may only shrink what the device has.
+ * A malformed list is CLF_ERR_INVALID_ARG naming the item. Pure: works on
+ * synthetic records.
+ */
+CLF_API clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_family family,
+                                           const char *limits, clf_kernel_profile *out);
+
+/* The profile a context makes (clf_context_create): as above, with family
+ * AUTO taken from $CLFORMER_KERNELS (cpu, gpu or auto; anything else is
+ * CLF_ERR_INVALID_ARG), limits NULL from $CLFORMER_DEVICE_LIMITS, and
+ * $CLFORMER_GEMV_MAX_M (0..8) moving gemv_max_m. */
+CLF_API clf_status clf_kernel_profile_resolve(const clf_device_info *info, clf_kernel_family family,
+                                              const char *limits, clf_kernel_profile *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,7 +13,35 @@ void cli_devices_usage(FILE *out)
                  "  --json         one JSON document on stdout\n");
 }
 
-static void print_json(const clf_device_info *d, size_t n, size_t selected)
+/* The kernel profile of one device as a JSON object (the profile a context
+ * would make there: CLFORMER_KERNELS, CLFORMER_DEVICE_LIMITS and CLFORMER_GEMV_MAX_M apply). */
+static void print_profile_json(const clf_kernel_profile *p)
+{
+    const clf_device_limits *l = &p->limits;
+    printf("{\"family\": \"%s\", \"reason\": ", clf_kernel_family_name(p->family));
+    cli_json_string(stdout, p->family_reason);
+    printf(",\n       \"limits\": {\"max_work_group_size\": %llu, \"kernel_work_group_size\": %llu, "
+           "\"local_mem_bytes\": %llu, \"max_alloc_bytes\": %llu, \"fp16\": %s, "
+           "\"subgroups\": %s, \"opencl_version\": %d, \"simulated\": %s},\n"
+           "       \"workarounds\": [%s], \"gemv_max_m\": %d, \"gemv_split\": %d, "
+           "\"gemv_vec\": %d, \"gemm_vec\": %d,\n       \"gemm_tile\": [%d, %d, %d, %d, %d], "
+           "\"gemm_measure_clblast\": %s, \"row_per_item\": %s, \"row_wg\": [%d, %d], "
+           "\"elementwise_wg\": %d,\n       \"attention\": {\"vec\": %d, \"block_m\": %d, "
+           "\"block_n\": %d, \"decode_wg\": %d, \"cpu_rows\": %d, \"splits_per_cu\": %d}}",
+           (unsigned long long)l->max_work_group_size, (unsigned long long)l->kernel_work_group_size,
+           (unsigned long long)l->local_mem_bytes, (unsigned long long)l->max_alloc_bytes,
+           l->fp16 ? "true" : "false", l->subgroups ? "true" : "false", l->opencl_version,
+           p->limits_simulated ? "true" : "false",
+           (p->workarounds & CLF_WORKAROUND_HALF8_UNALIGNED) ? "\"half8-unaligned\"" : "",
+           p->gemv_max_m, p->gemv_split, p->gemv_vec, p->gemm_vec, p->gemm_tile_m, p->gemm_tile_n,
+           p->gemm_tile_k, p->gemm_work_m, p->gemm_work_n,
+           p->gemm_measure_clblast ? "true" : "false", p->row_per_item ? "true" : "false",
+           p->row_wg_min, p->row_wg_max, p->elementwise_wg, p->attn_vec, p->attn_block_m,
+           p->attn_block_n, p->attn_decode_wg, p->attn_cpu_rows, p->attn_splits_per_cu);
+}
+
+static void print_json(const clf_device_info *d, const clf_kernel_profile *prof, size_t n,
+                       size_t selected)
 {
     printf("{\n  \"version\": ");
     cli_json_string(stdout, clf_version());
@@ -44,17 +72,21 @@ static void print_json(const clf_device_info *d, size_t n, size_t selected)
                x->subgroups ? "true" : "false");
         for (uint32_t s = 0; s < x->n_subgroup_sizes; s++)
             printf("%s%u", s ? ", " : "", x->subgroup_sizes[s]);
-        printf("], \"unified_memory\": %s, \"available\": %s, \"selected\": %s}",
+        printf("], \"unified_memory\": %s, \"available\": %s, \"selected\": %s,\n     "
+               "\"kernel_profile\": ",
                x->unified_memory ? "true" : "false", x->available ? "true" : "false",
                i == selected ? "true" : "false");
+        print_profile_json(&prof[i]);
+        printf("}");
     }
     printf("\n  ]\n}\n");
 }
 
-static void print_table(const clf_device_info *d, size_t n, size_t selected)
+static void print_table(const clf_device_info *d, const clf_kernel_profile *prof, size_t n,
+                        size_t selected)
 {
-    printf("  %-5s %-6s %-40s %-14s %4s %9s %5s %-9s\n", "index", "class", "name", "driver", "CUs",
-           "memory", "fp16", "subgroups");
+    printf("  %-5s %-6s %-40s %-14s %4s %9s %5s %-12s %s\n", "index", "class", "name", "driver",
+           "CUs", "memory", "fp16", "subgroups", "kernels");
     for (size_t i = 0; i < n; i++) {
         const clf_device_info *x = &d[i];
         char idx[16], sg[32] = "no";
@@ -65,10 +97,10 @@ static void print_table(const clf_device_info *d, size_t n, size_t selected)
                 used += snprintf(sg + used, sizeof sg - (size_t)used, "%s%u", s ? "/" : " ",
                                  x->subgroup_sizes[s]);
         }
-        printf("%c %-5s %-6s %-40.40s %-14.14s %4u %6.1f GiB %5s %-9s\n",
+        printf("%c %-5s %-6s %-40.40s %-14.14s %4u %6.1f GiB %5s %-12s %s\n",
                i == selected ? '*' : ' ', idx, clf_device_class_name(x->device_class), x->name,
                x->driver_version, x->compute_units, (double)x->global_mem_bytes / (1 << 30),
-               x->fp16 ? "yes" : "no", sg);
+               x->fp16 ? "yes" : "no", sg, clf_kernel_family_name(prof[i].family));
     }
     printf("(* = selected; override with --device or CLFORMER_DEVICE)\n");
 }
@@ -97,8 +129,20 @@ int cli_devices(int argc, char **argv)
         clf_devices_free(devs);
         return cli_fail("devices", st, clf_context_last_error(NULL));
     }
-    if (json) print_json(devs, n, selected);
-    else print_table(devs, n, selected);
+    /* Each device's kernel profile, as a context there would make it. */
+    clf_kernel_profile *prof = calloc(n, sizeof *prof);
+    if (!prof) {
+        clf_devices_free(devs);
+        return cli_fail("devices", CLF_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    for (size_t i = 0; i < n && st == CLF_OK; i++)
+        st = clf_kernel_profile_resolve(&devs[i], CLF_KERNELS_AUTO, NULL, &prof[i]);
+    if (st == CLF_OK) {
+        if (json) print_json(devs, prof, n, selected);
+        else print_table(devs, prof, n, selected);
+    }
+    free(prof);
     clf_devices_free(devs);
+    if (st != CLF_OK) return cli_fail("devices", st, clf_context_last_error(NULL));
     return 0;
 }

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <clformer/clformer.h>
+#include <clformer/status.h>
 
 #ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 300
@@ -45,6 +45,12 @@ long clf__alloc_live(void);
 void clf__cl_fail_at(long n);
 int clf__cl_fault(void);
 
+/* The binary cache folder from the environment (CLFORMER_CACHE_DIR, else
+ * $XDG_CACHE_HOME/clformer, else $HOME/.cache/clformer) into buf; returns
+ * CLF_ERR_NOT_FOUND when none can be derived, or when CLFORMER_CACHE_DIR is
+ * set to "" (cache off). */
+clf_status clf__default_cache_dir(char *buf, size_t size);
+
 /* ---- errors ---- */
 
 struct clf_context;
@@ -63,8 +69,18 @@ clf_status clf__cl_error(struct clf_context *ctx, cl_int err, const char *what);
 /* "CL_OUT_OF_RESOURCES" for -5; "CL_UNKNOWN_ERROR" for unknown codes. */
 const char *clf__cl_error_name(cl_int err);
 
-/* Where a context stores its last error; the core writes into it. */
-char *clf__context_error_buffer(struct clf_context *ctx, size_t *size);
+/* The last-error text of an object. Every object that reports errors (a
+ * context) has one as its FIRST member, so the core writes into it through
+ * the object's pointer without knowing anything else of its layout (C11
+ * 6.7.2.1: a pointer to a struct, suitably converted, points to its first
+ * member). Fixed size, so that reporting out-of-memory needs no memory. */
+typedef struct clf__error_state {
+    char text[8192];
+} clf__error_state;
+
 void clf__thread_error_clear(void);
+
+/* The calling thread's last error (what clf_context_last_error(NULL) gives). */
+const char *clf__thread_error(void);
 
 #endif

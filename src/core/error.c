@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <clformer/context.h>
+
 #include "core/core.h"
 
 #define CLF__THREAD_ERROR_SIZE 8192
@@ -13,11 +15,13 @@ static _Thread_local char thread_error[CLF__THREAD_ERROR_SIZE];
 
 void clf__thread_error_clear(void) { thread_error[0] = '\0'; }
 
+const char *clf__thread_error(void) { return thread_error; }
+
 clf_status clf__verror(struct clf_context *ctx, clf_status status, const char *fmt, va_list ap)
 {
-    size_t size = sizeof thread_error;
-    char *buf = ctx ? clf__context_error_buffer(ctx, &size) : thread_error;
-    vsnprintf(buf, size, fmt, ap);
+    clf__error_state *own = (clf__error_state *)(void *)ctx;
+    char *buf = ctx ? own->text : thread_error;
+    vsnprintf(buf, ctx ? sizeof own->text : sizeof thread_error, fmt, ap);
     return status;
 }
 
@@ -44,6 +48,5 @@ clf_status clf__cl_error(struct clf_context *ctx, cl_int err, const char *what)
 const char *clf_context_last_error(const clf_context *ctx)
 {
     if (!ctx) return thread_error;
-    size_t size;
-    return clf__context_error_buffer((clf_context *)ctx, &size);
+    return ((const clf__error_state *)(const void *)ctx)->text;
 }

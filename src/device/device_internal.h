@@ -3,6 +3,7 @@
 #define CLF_DEVICE_INTERNAL_H
 
 #include "core/core.h"
+#include <clformer/device.h>
 
 /* One enumerated device with the handles needed to open it. */
 typedef struct clf__device_entry {
@@ -17,7 +18,8 @@ clf_status clf__devices_enumerate(clf__device_entry **out, size_t *count);
 
 /* Quirk bits; the table and the reason for each live in quirks.c. */
 enum {
-    CLF_QUIRK_POCL = 1u << 0,                /* PoCL: keeps its own kernel cache */
+    CLF_QUIRK_POCL = 1u << 0,        /* PoCL: keeps its own kernel cache */
+    CLF_QUIRK_HALF8_ALIGN = 1u << 1, /* vload_halfN/vstore_halfN need N*2-byte alignment */
 };
 
 /* Quirk bits that apply to a device record. */
@@ -26,11 +28,13 @@ uint32_t clf__device_quirks(const clf_device_info *info);
 /* A one-line description of the quirks in bits, for logs ("pocl-cache"). */
 const char *clf__quirk_names(uint32_t bits, char *buf, size_t size);
 
-/* The binary cache folder from the environment (CLFORMER_CACHE_DIR, else
- * $XDG_CACHE_HOME/clformer, else $HOME/.cache/clformer) into buf; returns
- * CLF_ERR_NOT_FOUND when none can be derived, or when CLFORMER_CACHE_DIR is
- * set to "" (cache off). */
-clf_status clf__default_cache_dir(char *buf, size_t size);
+/* The GPU GEMM's tile table (src/device/profile.c), largest first: tile i
+ * as {TM, TN, TK, WM, WN}, and whether it fits max_items work-items and
+ * local_bytes of local memory. Ops walk down it when a kernel's own
+ * work-group limit is below the profile's pick. */
+int clf__gemm_tile_count(void);
+int clf__gemm_tile_fits(int i, uint64_t max_items, uint64_t local_bytes);
+void clf__gemm_tile(int i, int out[5]);
 
 /* Before the first OpenCL call of the process: when POCL_CACHE_DIR is unset,
  * point it at <cache>/pocl so other programs cannot evict PoCL's entries.

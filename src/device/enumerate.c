@@ -217,23 +217,6 @@ clf_status clf_devices_list(clf_device_info **out, size_t *count)
 
 void clf_devices_free(clf_device_info *devices) { clf__free(devices); }
 
-clf_status clf__default_cache_dir(char *buf, size_t size)
-{
-    const char *env = getenv("CLFORMER_CACHE_DIR");
-    int w;
-    if (env) {
-        if (!*env) return CLF_ERR_NOT_FOUND;
-        w = snprintf(buf, size, "%s", env);
-    } else if ((env = getenv("XDG_CACHE_HOME")) && *env) {
-        w = snprintf(buf, size, "%s/clformer", env);
-    } else if ((env = getenv("HOME")) && *env) {
-        w = snprintf(buf, size, "%s/.cache/clformer", env);
-    } else {
-        return CLF_ERR_NOT_FOUND;
-    }
-    return (w > 0 && (size_t)w < size) ? CLF_OK : CLF_ERR_NOT_FOUND;
-}
-
 static void prepare_once(void)
 {
     /* PoCL reads POCL_CACHE_DIR when its platform initialises, i.e. at the

@@ -21,6 +21,11 @@ static const quirk quirk_table[] = {
      "PoCL keeps a second, private cache of compiled kernels in ~/.cache/pocl that any other "
      "PoCL program can evict; we point POCL_CACHE_DIR into our own cache folder, and PoCL "
      "compiles each kernel lazily at its first launch, so warm-up matters before timing."},
+    {"Portable Computing Language", NULL, CLF_QUIRK_HALF8_ALIGN, "half8-align",
+     "PoCL 3.1's vload_halfN / vstore_halfN on global memory fault on addresses that are not "
+     "N*2-byte aligned (the spec asks for 2): f16 tensors at odd element offsets crashed the "
+     "GPU-family elementwise kernels. The kernels move the bits as an unaligned ushortN and "
+     "convert in private memory (CLF_HALF_UNALIGNED; compiles to F16C on x86)."},
 };
 
 static int contains_ci(const char *hay, const char *needle)

@@ -6,6 +6,8 @@
 #ifndef CLF_MODEL_INTERNAL_H
 #define CLF_MODEL_INTERNAL_H
 
+#include <clformer/clformer.h> /* the model layer sits on every other */
+
 #include "core/core.h"
 
 /* An nn.MultiheadAttention: in (3D, D) = [Wq; Wk; Wv], in_b (3D) or none. */

@@ -17,24 +17,31 @@ typedef struct attn_config {
                     * (no local memory) instead of attn_flash */
 } attn_config;
 
-static attn_config pick_config(const clf_context *ctx, int64_t hd)
+/* The profile's tiles for head_dim hd, fitted to lim work-items per group
+ * and to the local memory: K and V tiles of 2 x BLOCK_N x hd floats (flash),
+ * DEC_WG x (hd + 2) + hd floats (decode). */
+static attn_config pick_config(const clf_context *ctx, int64_t hd, size_t lim)
 {
-    const clf_device_info *d = &ctx->info;
-    attn_config c;
-    if (d->device_class == CLF_DEVICE_CPU) {
-        /* PoCL does not vectorise these kernels across work-items: the speed
-         * comes from explicit float vectors of the native width (AVX2: 8). */
-        c = (attn_config){d->native_vector_float >= 8 ? 8 : 4, 32, 32, 16, 4};
-    } else {
-        c = (attn_config){4, 64, hd <= 80 ? 32 : 16, hd <= 80 ? 64 : 32, 0};
-    }
+    const clf_kernel_profile *p = &ctx->kprof;
+    const uint64_t local = p->limits.local_mem_bytes;
+    bool gpu = p->family == CLF_KERNELS_GPU;
+    attn_config c = {p->attn_vec, p->attn_block_m, p->attn_block_n, p->attn_decode_wg, p->attn_cpu_rows};
+    if (gpu && hd > 80) c.block_n /= 2, c.dec_wg /= 2;
     if (hd % c.vec) c.vec = 4;
-    /* Fit the device's local memory and work-group limits. */
-    while (c.block_n > 4 && (uint64_t)2 * c.block_n * hd * 4 > d->local_mem_bytes) c.block_n /= 2;
-    while (c.dec_wg > 4 && (uint64_t)(c.dec_wg * (hd + 2) + hd) * 4 > d->local_mem_bytes) c.dec_wg /= 2;
-    while ((uint64_t)c.block_m > d->max_work_group_size) c.block_m /= 2;
-    while ((uint64_t)c.dec_wg > d->max_work_group_size) c.dec_wg /= 2;
+    while (c.block_n > 4 && (uint64_t)2 * c.block_n * hd * 4 > local) c.block_n /= 2;
+    while (c.dec_wg > 4 && (uint64_t)(c.dec_wg * (hd + 2) + hd) * 4 > local) c.dec_wg /= 2;
+    while (c.block_m > 1 && (size_t)c.block_m > lim) c.block_m /= 2;
+    while (c.dec_wg > 1 && (size_t)c.dec_wg > lim) c.dec_wg /= 2;
     return c;
+}
+
+/* The profile's work-group limit before any kernel exists. */
+static size_t profile_wg(const clf_context *ctx)
+{
+    const clf_device_limits *l = &ctx->kprof.limits;
+    size_t lim = (size_t)l->max_work_group_size;
+    if (l->kernel_work_group_size && l->kernel_work_group_size < lim) lim = (size_t)l->kernel_work_group_size;
+    return lim;
 }
 
 /* only: ATTN_ONLY of kernels/attention.cl, the kernels the program holds
@@ -157,9 +164,12 @@ static void tail_args(const attn_problem *pr, tail_arg *t, clf__karg out[6])
     out[5] = CLF_KARG(pr->causal);
 }
 
-static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
+/* The flash kernel of configuration *c: attn_flash (GPU family) or
+ * attn_flash_cpu (with its FLASH_G groups of rows per work-item in *fg). */
+static clf_status flash_kernel(clf_context *ctx, const attn_problem *pr, const attn_config *cc,
+                               cl_kernel *kout, const char **nout, int *fgout)
 {
-    attn_config c = pick_config(ctx, pr->hd);
+    attn_config c = *cc;
     char opts[256];
     options(opts, sizeof opts, c.cpu_flash ? 2 : 1, pr->hd, pr->q->dtype, &c, false);
     /* attn_flash_cpu: FLASH_G groups of FLASH_Q rows per work-item (about 2048 floats of
@@ -176,8 +186,27 @@ static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
                  c.cpu_flash, fg, kc);
     }
     const char *name = c.cpu_flash ? "attn_flash_cpu" : "attn_flash";
+    *nout = name;
+    *fgout = fg;
+    return clf__kernel_get(ctx, "attention", opts, name, kout);
+}
+
+static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
+{
+    /* BLOCK_M is the group size, fixed at build: a kernel whose own limit is
+     * lower is rebuilt with a smaller BLOCK_M. */
+    attn_config c;
     cl_kernel k;
-    CLF_TRY(clf__kernel_get(ctx, "attention", opts, name, &k));
+    const char *name;
+    int fg = 1;
+    for (size_t lim = profile_wg(ctx);;) {
+        c = pick_config(ctx, pr->hd, lim);
+        CLF_TRY(flash_kernel(ctx, pr, &c, &k, &name, &fg));
+        size_t klim = clf__kernel_wg_limit(ctx, k), items = c.cpu_flash ? 1 : (size_t)c.block_m;
+        if (items <= klim) break;
+        if (klim >= lim) return clf__check_group(ctx, k, name, items);
+        lim = klim;
+    }
     view_arg va[4];
     tail_arg ta;
     clf__karg args[26];
@@ -204,7 +233,7 @@ static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
 static int choose_splits(const clf_context *ctx, const attn_problem *pr, const attn_config *c)
 {
     int64_t rows = pr->b * pr->lq * pr->h;
-    int64_t target = (int64_t)ctx->info.compute_units * (ctx->info.device_class == CLF_DEVICE_CPU ? 2 : 4);
+    int64_t target = (int64_t)ctx->info.compute_units * ctx->kprof.attn_splits_per_cu;
     int64_t splits = (target + rows - 1) / rows;
     int64_t max_by_keys = pr->lk / (4 * c->dec_wg);
     if (splits > max_by_keys) splits = max_by_keys;
@@ -214,12 +243,19 @@ static int choose_splits(const clf_context *ctx, const attn_problem *pr, const a
 
 static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
 {
-    attn_config c = pick_config(ctx, pr->hd);
-    char opts[256];
-    options(opts, sizeof opts, 3, pr->hd, pr->q->dtype, &c, pr->rows != NULL);
+    attn_config c;
     cl_kernel k1, k2;
-    CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_partial", &k1));
-    CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_combine", &k2));
+    for (size_t lim = profile_wg(ctx);;) { /* DEC_WG is fixed at build, as BLOCK_M above */
+        c = pick_config(ctx, pr->hd, lim);
+        char opts[256];
+        options(opts, sizeof opts, 3, pr->hd, pr->q->dtype, &c, pr->rows != NULL);
+        CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_partial", &k1));
+        CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_combine", &k2));
+        size_t klim = clf__kernel_wg_limit(ctx, k1);
+        if ((size_t)c.dec_wg <= klim) break;
+        if (klim >= lim) return clf__check_group(ctx, k1, "attn_decode_partial", (size_t)c.dec_wg);
+        lim = klim;
+    }
     cl_int splits = choose_splits(ctx, pr, &c);
     size_t part_bytes = (size_t)(pr->b * pr->lq * pr->h * splits * (pr->hd + 2)) * 4;
     cl_mem part;

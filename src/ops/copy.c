@@ -111,8 +111,7 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
         };
         CLF_TRY(clf__set_args(ctx, k, name, args, CLF_ARRAY_LEN(args)));
         size_t n8 = (size_t)((p.shape[3] + 7) / 8);
-        size_t l0 = ctx->info.device_class == CLF_DEVICE_CPU ? 64 : 256;
-        while (l0 > 1 && l0 > ctx->info.max_work_group_size) l0 /= 2;
+        size_t l0 = clf__wg_fit(ctx, k, (size_t)ctx->kprof.elementwise_wg);
         size_t want = l0;
         while (l0 > 1 && l0 / 2 >= n8) l0 /= 2; /* short rows: several rows per group */
         size_t l1 = want / l0;
@@ -137,8 +136,7 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
         CLF_KARG(tot),
     };
     CLF_TRY(clf__set_args(ctx, k, name, args, CLF_ARRAY_LEN(args)));
-    size_t local = 256;
-    while (local > 32 && local > ctx->info.max_work_group_size) local /= 2;
+    size_t local = clf__wg_fit(ctx, k, 256);
     size_t global = clf__round_up((size_t)total, local);
     return clf__launch(ctx, k, name, 1, &global, &local);
 }

@@ -86,60 +86,11 @@ static cl_long4 ew_long4(const int64_t *v)
     return r;
 }
 
-static int same_shape(const clf_tensor *a, const clf_tensor *b)
-{
-    if (a->ndim != b->ndim) return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != b->shape[i]) return 0;
-    return 1;
-}
-
-/* Same buffer, dtype, offset, shape, and strides wherever the size is not 1:
- * the same elements in the same order, which in-place ops accept. */
-static int same_view(const clf_tensor *a, const clf_tensor *b)
-{
-    if (a->buffer != b->buffer || a->dtype != b->dtype || a->offset != b->offset ||
-        !same_shape(a, b))
-        return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != 1 && a->stride[i] != b->stride[i]) return 0;
-    return 1;
-}
-
-/* y may be x itself or disjoint from it. */
-static clf_status check_alias(clf_context *ctx, const char *op, const char *yname,
-                              const clf_tensor *y, const char *xname, const clf_tensor *x)
-{
-    if (clf__overlap(x, y) && !same_view(x, y)) {
-        char d1[160], d2[160];
-        return clf__error(ctx, CLF_ERR_INVALID_ARG,
-                          "%s: %s %s partially overlaps %s %s (in place needs the same view)", op,
-                          yname, clf__desc(y, d1), xname, clf__desc(x, d2));
-    }
-    return CLF_OK;
-}
-
-/* Work-group size for a 1-D elementwise launch: PoCL runs a work-group as a
- * loop on one core and vectorises across it, so 64 is plenty there; GPUs get
- * 256. Never above the kernel's or the device's limit. */
-static size_t ew_local_size(clf_context *ctx, cl_kernel k)
-{
-    size_t want = ctx->info.device_class == CLF_DEVICE_CPU ? 64 : 256;
-    size_t kmax = 0;
-    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
-                                 NULL) != CL_SUCCESS || kmax == 0)
-        kmax = want;
-    if (ctx->info.max_work_group_size && ctx->info.max_work_group_size < kmax)
-        kmax = (size_t)ctx->info.max_work_group_size;
-    while (want > 1 && want > kmax) want /= 2;
-    return want;
-}
-
 static clf_status ew_launch(clf_context *ctx, cl_kernel k, const char *name, const ew_iter *it)
 {
     int64_t total = 1;
     for (int i = 0; i < CLF_MAX_DIMS; i++) total *= it->shape[i];
-    size_t local = ew_local_size(ctx, k);
+    size_t local = clf__wg_fit(ctx, k, (size_t)ctx->kprof.elementwise_wg);
     size_t global = clf__round_up((size_t)total, local);
     return clf__launch(ctx, k, name, 1, &global, &local);
 }
@@ -164,7 +115,7 @@ static clf_status ew_launch_rows(clf_context *ctx, cl_kernel k, const char *name
                                  const ew_iter *it)
 {
     size_t n8 = (size_t)((it->shape[3] + EW_VW - 1) / EW_VW);
-    size_t l0 = ew_local_size(ctx, k);
+    size_t l0 = clf__wg_fit(ctx, k, (size_t)ctx->kprof.elementwise_wg);
     while (l0 > 8 && l0 / 2 >= n8) l0 /= 2; /* short rows: fewer idle work-items */
     size_t global[2] = {clf__round_up(n8, l0), (size_t)it->shape[2]}, local[2] = {l0, 1};
     return clf__launch(ctx, k, name, 2, global, local);
@@ -186,10 +137,10 @@ static clf_status unary(clf_context *ctx, const char *opname, int op, const clf_
     CLF_TRY(clf__check_arg(ctx, opname, "x", x, CLF__DT_FLOAT, 1, CLF_MAX_DIMS));
     CLF_TRY(clf__check_arg(ctx, opname, "y", y, CLF__DT_FLOAT, 1, CLF_MAX_DIMS));
     char d1[160], d2[160];
-    if (!same_shape(x, y))
+    if (!clf__same_shape(x, y))
         return clf__error(ctx, CLF_ERR_SHAPE, "%s: x is %s but y is %s", opname, clf__desc(x, d1),
                           clf__desc(y, d2));
-    CLF_TRY(check_alias(ctx, opname, "y", y, "x", x));
+    CLF_TRY(clf__check_alias(ctx, opname, "y", y, "x", x, 1));
 
     const clf_tensor *ops[2] = {x, y};
     ew_iter it;
@@ -249,11 +200,11 @@ clf_status clf_add(clf_context *ctx, const clf_tensor *a, const clf_tensor *b, c
                           "%s: b is %s, which does not broadcast to a %s (b's sizes must match "
                           "a's innermost sizes or be 1)",
                           op, clf__desc(b, d1), clf__desc(a, d2));
-    if (!same_shape(a, y))
+    if (!clf__same_shape(a, y))
         return clf__error(ctx, CLF_ERR_SHAPE, "%s: a is %s but y is %s", op, clf__desc(a, d1),
                           clf__desc(y, d2));
-    CLF_TRY(check_alias(ctx, op, "y", y, "a", a));
-    CLF_TRY(check_alias(ctx, op, "y", y, "b", b));
+    CLF_TRY(clf__check_alias(ctx, op, "y", y, "a", a, 1));
+    CLF_TRY(clf__check_alias(ctx, op, "y", y, "b", b, 1));
 
     const clf_tensor *ops[3] = {a, b, y};
     ew_iter it;

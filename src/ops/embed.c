@@ -22,12 +22,13 @@ static clf_status embed_kernel(clf_context *ctx, const char *options, const char
     return clf__kernel_get(ctx, "embed", opt, name, k);
 }
 
-static void launch_shape(int64_t rows, int64_t D, size_t global[2], size_t local[2])
+/* wg work-items (a power of two) per group: columns first, then rows. */
+static void launch_shape(size_t wg, int64_t rows, int64_t D, size_t global[2], size_t local[2])
 {
     size_t l0 = 1;
-    while (l0 < 64 && l0 < (size_t)D) l0 *= 2;
+    while (l0 < wg && l0 < (size_t)D) l0 *= 2;
     local[0] = l0;
-    local[1] = 64 / l0;
+    local[1] = wg / l0;
     global[0] = clf__round_up((size_t)D, local[0]);
     global[1] = clf__round_up((size_t)rows, local[1]);
 }
@@ -122,7 +123,7 @@ clf_status clf_embedding(clf_context *ctx, const clf_tensor *table, const clf_te
             CLF_KARG(pos_offset), CLF_KARG(freq_k), CLF_KARG(err_word),
         };
         CLF_TRY(clf__set_args(ctx, k, "embedding_vec", vargs, CLF_ARRAY_LEN(vargs)));
-        launch_shape(B * S, (D + 7) / 8, global, local);
+        launch_shape(clf__wg_fit(ctx, k, 64), B * S, (D + 7) / 8, global, local);
         return clf__launch(ctx, k, "embedding_vec", 2, global, local);
     }
     CLF_TRY(embed_kernel(ctx, options, "embedding", 1, &k));
@@ -136,7 +137,7 @@ clf_status clf_embedding(clf_context *ctx, const clf_tensor *table, const clf_te
         CLF_KARG(err_word),
     };
     CLF_TRY(clf__set_args(ctx, k, "embedding", args, CLF_ARRAY_LEN(args)));
-    launch_shape(B * S, D, global, local);
+    launch_shape(clf__wg_fit(ctx, k, 64), B * S, D, global, local);
     return clf__launch(ctx, k, "embedding", 2, global, local);
 }
 
@@ -175,13 +176,13 @@ clf_status clf_positional_encoding(clf_context *ctx, clf_pos_type type, int64_t 
                                    CLF_KARG(s),   CLF_KARG(dd),    CLF_KARG(t),
                                    CLF_KARG(off), CLF_KARG(freq_k)};
         CLF_TRY(clf__set_args(ctx, k, "positional_encoding_vec", vargs, CLF_ARRAY_LEN(vargs)));
-        launch_shape(S, (D + 7) / 8, global, local);
+        launch_shape(clf__wg_fit(ctx, k, 64), S, (D + 7) / 8, global, local);
         return clf__launch(ctx, k, "positional_encoding_vec", 2, global, local);
     }
     CLF_TRY(embed_kernel(ctx, options, "positional_encoding", 2, &k));
     const clf__karg args[] = {CLF_KMEM(out), CLF_KARG(o_off), CLF_KARG(o_ss), CLF_KARG(o_ds),
                               CLF_KARG(s),   CLF_KARG(dd),    CLF_KARG(t),    CLF_KARG(off)};
     CLF_TRY(clf__set_args(ctx, k, "positional_encoding", args, CLF_ARRAY_LEN(args)));
-    launch_shape(S, D, global, local);
+    launch_shape(clf__wg_fit(ctx, k, 64), S, D, global, local);
     return clf__launch(ctx, k, "positional_encoding", 2, global, local);
 }

@@ -18,28 +18,37 @@ typedef struct launch_plan {
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
-static bool is_gpu(const clf_context *ctx)
-{
-    return ctx->info.device_class == CLF_DEVICE_DGPU || ctx->info.device_class == CLF_DEVICE_IGPU;
-}
+static bool gpu_family(const clf_context *ctx) { return ctx->kprof.family == CLF_KERNELS_GPU; }
 
 /* M <= 8: every weight element read once for all rows. The rows held per
  * work-item are M rounded up to 1, 2, 4 or 8 (the kernel computes the extra
  * rows on a clamped duplicate and stores nothing): four programs per operand
  * set instead of eight, so a cold start compiles half as many, for at most
- * 1.6x the (cheap) row arithmetic of a bandwidth-bound kernel. */
-static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, launch_plan *p)
+ * 1.6x the (cheap) row arithmetic of a bandwidth-bound kernel. The GPU family
+ * splits K over GS work-items and reduces in local memory: GLY x GS items and
+ * a reduction buffer of GLY x GM x columns x (GS + 1) floats, both kept within
+ * the limits (16,896 B at GS 32 for M 5-8 with B not transposed: too much
+ * for a 16 KiB device, so GLY, then GS, shrink). */
+static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t lim, launch_plan *p)
 {
+    const clf_kernel_profile *pr = &ctx->kprof;
     int gm = d->m <= 1 ? 1 : d->m <= 2 ? 2 : d->m <= 4 ? 4 : 8, gv, gn, gs, ly;
-    if (is_gpu(ctx)) {
-        /* Split K over a 32-wide group and reduce in local memory. */
-        gv = 4, gn = 1, gs = 32, ly = 4;
-        while ((size_t)(gs * ly) > ctx->info.max_work_group_size && gs > 1) gs /= 2;
+    if (gpu_family(ctx)) {
+        gv = pr->gemv_vec, gn = 1, gs = pr->gemv_split, ly = 4;
+        for (;;) {
+            size_t cols = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
+            uint64_t red = gs > 1 ? (uint64_t)ly * (uint64_t)gm * cols * (uint64_t)(gs + 1) * 4 : 0;
+            if (((size_t)(gs * ly) <= lim && red <= pr->limits.local_mem_bytes) || (gs == 1 && ly == 1))
+                break;
+            if (ly > 1) ly /= 2;
+            else gs /= 2;
+        }
     } else if (d->trans_b) {
-        gv = ctx->info.native_vector_float >= 8 ? 16 : 8, gn = 4, gs = 1, ly = 8;
+        gv = pr->gemv_vec, gn = 4, gs = 1, ly = 8;
     } else {
         gv = 8, gn = 8, gs = 1, ly = 4;
     }
+    while (gs == 1 && ly > 1 && (size_t)ly > lim) ly /= 2;
     size_t cpw = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
     p->kernel = "clf_gemv";
     snprintf(p->options, sizeof p->options, "-DCLF_ONLY=3 -DCLF_GM=%d -DCLF_GV=%d -DCLF_GN=%d -DCLF_GS=%d -DCLF_GLY=%d",
@@ -50,10 +59,10 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, launch_pl
     p->global[2] = (size_t)d->batch;
 }
 
-/* CPUs: each work-item a vector micro-kernel over a small block of C. */
-static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, launch_plan *p)
+/* CPU family: each work-item a vector micro-kernel over a small block of C. */
+static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim, launch_plan *p)
 {
-    int rv = ctx->info.native_vector_float >= 16 ? 16 : ctx->info.native_vector_float >= 8 ? 8 : 4;
+    int rv = ctx->kprof.gemm_vec;
     int rm, rn, lx, ly, kc = 0;
     if (d->trans_b) {
         /* Dot products along K, rm x rn accumulators of rv floats. A native
@@ -73,8 +82,11 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, launch_pla
         if (rv > 8) rv = 8; /* the tuned outer-product form (16-wide: a 4 s compile on PoCL) */
         ly = (int)ceil_div((size_t)d->m, 6);
         if (ly > 22) ly = 22;
+        /* The packed tile is KC x (LX * RN) floats: 32 KiB at KC 128. */
+        while (kc > 8 && (uint64_t)kc * (uint64_t)(lx * rn) * 4 > ctx->kprof.limits.local_mem_bytes) kc /= 2;
     }
-    while ((size_t)(lx * ly) > ctx->info.max_work_group_size && ly > 1) ly /= 2;
+    while ((size_t)(lx * ly) > lim && ly > 1) ly /= 2;
+    while ((size_t)(lx * ly) > lim && lx > 1) lx /= 2;
     p->kernel = "clf_gemm_reg";
     snprintf(p->options, sizeof p->options, "-DCLF_ONLY=2 -DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d",
              rm, rn, rv, kc, lx);
@@ -85,13 +97,21 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, launch_pla
     p->global[2] = (size_t)d->batch;
 }
 
-/* GPUs: local-memory tiles; the smaller tile where 256 work-items or 8.5 KB
- * of local memory is too much. */
-static void plan_tiled(const clf_context *ctx, const clf__gemm_desc *d, launch_plan *p)
+/* GPU family: local-memory tiles, the profile's tile or, when a kernel's
+ * own limit is lower, the next smaller one of the table that fits (each
+ * tile needs (TM/WM) x (TN/WN) work-items: 256 down to 4). False when none
+ * fits: the caller takes the register-blocked kernel, which needs neither. */
+static bool plan_tiled(const clf_context *ctx, const clf__gemm_desc *d, size_t lim, launch_plan *p)
 {
-    int tm = 64, tn = 64, tk = 16, wm = 4, wn = 4;
-    if (ctx->info.max_work_group_size < 256 || ctx->info.local_mem_bytes < 16384)
-        tm = 32, tn = 64, tk = 8, wm = 2, wn = 8;
+    const clf_kernel_profile *pr = &ctx->kprof;
+    int t[5] = {pr->gemm_tile_m, pr->gemm_tile_n, pr->gemm_tile_k, pr->gemm_work_m, pr->gemm_work_n};
+    if (!t[0] || (size_t)((t[0] / t[3]) * (t[1] / t[4])) > lim) {
+        int i = 0;
+        while (i < clf__gemm_tile_count() && !clf__gemm_tile_fits(i, lim, pr->limits.local_mem_bytes)) i++;
+        if (i == clf__gemm_tile_count()) return false;
+        clf__gemm_tile(i, t);
+    }
+    int tm = t[0], tn = t[1], tk = t[2], wm = t[3], wn = t[4];
     p->kernel = "clf_gemm_tiled";
     snprintf(p->options, sizeof p->options, "-DCLF_ONLY=1 -DCLF_TM=%d -DCLF_TN=%d -DCLF_TK=%d -DCLF_WM=%d -DCLF_WN=%d",
              tm, tn, tk, wm, wn);
@@ -99,20 +119,15 @@ static void plan_tiled(const clf_context *ctx, const clf__gemm_desc *d, launch_p
     p->global[0] = ceil_div((size_t)d->n, (size_t)tn) * p->local[0];
     p->global[1] = ceil_div((size_t)d->m, (size_t)tm) * p->local[1];
     p->global[2] = (size_t)d->batch;
+    return true;
 }
 
-/* The largest M that takes the GEMV kernel. On CPUs the register-blocked
- * kernel reads each weight once too while M fits one row of its work-items,
- * and measured as fast as the GEMV from M = 2 (PoCL, AVX-512, BERT/GPT-2
- * shapes); the GEMV stays for M = 1, where three quarters of that kernel's
- * rows would be padding, and GM = 2, 4, 8 are three programs fewer to
- * compile at a cold start. GPUs keep it to 8, where the alternative is a
- * 64 x 64 tile. CLFORMER_GEMV_MAX_M (0..8, read when the context is created)
- * overrides both. */
-static int gemv_max_m(const clf_context *ctx)
+/* The plan for d within lim work-items per group. The largest M that takes
+ * the GEMV kernel is the profile's (CLFORMER_GEMV_MAX_M moves it). */
+static void make_plan(const clf_context *ctx, const clf__gemm_desc *d, size_t lim, launch_plan *p)
 {
-    if (ctx->gemv_max_m >= 0) return ctx->gemv_max_m;
-    return is_gpu(ctx) ? 8 : 1;
+    if (d->m <= ctx->kprof.gemv_max_m) plan_gemv(ctx, d, lim, p);
+    else if (!gpu_family(ctx) || !plan_tiled(ctx, d, lim, p)) plan_reg(ctx, d, lim, p);
 }
 
 clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
@@ -126,20 +141,28 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
                           "clf_gemm (builtin): a matrix of M=%lld N=%lld K=%lld spans 2^31 "
                           "elements or more",
                           (long long)d->m, (long long)d->n, (long long)d->k);
+    /* Plan within the profile's limits; when the built kernel's own limit
+     * (CL_KERNEL_WORK_GROUP_SIZE) is lower, plan again within it. */
+    const clf_device_limits *lm = &ctx->kprof.limits;
+    size_t wg = (size_t)lm->max_work_group_size;
+    if (lm->kernel_work_group_size && lm->kernel_work_group_size < wg) wg = (size_t)lm->kernel_work_group_size;
     launch_plan plan;
-    if (d->m <= gemv_max_m(ctx)) plan_gemv(ctx, d, &plan);
-    else if (is_gpu(ctx)) plan_tiled(ctx, d, &plan);
-    else plan_reg(ctx, d, &plan);
-
-    char options[512];
-    clf_dtype bias_dt = d->bias ? d->bias->dtype : CLF_F32;
-    snprintf(options, sizeof options,
-             "-DCLF_A_F16=%d -DCLF_B_F16=%d -DCLF_C_F16=%d -DCLF_BIAS_F16=%d -DCLF_TRANS_A=%d "
-             "-DCLF_TRANS_B=%d %s",
-             d->a.dtype == CLF_F16, d->b.dtype == CLF_F16, d->c.dtype == CLF_F16,
-             bias_dt == CLF_F16, d->trans_a, d->trans_b, plan.options);
     cl_kernel k;
-    CLF_TRY(clf__kernel_get(ctx, "gemm", options, plan.kernel, &k));
+    for (int attempt = 0;; attempt++) {
+        make_plan(ctx, d, wg, &plan);
+        char options[512];
+        clf_dtype bias_dt = d->bias ? d->bias->dtype : CLF_F32;
+        snprintf(options, sizeof options,
+                 "-DCLF_A_F16=%d -DCLF_B_F16=%d -DCLF_C_F16=%d -DCLF_BIAS_F16=%d -DCLF_TRANS_A=%d "
+                 "-DCLF_TRANS_B=%d %s",
+                 d->a.dtype == CLF_F16, d->b.dtype == CLF_F16, d->c.dtype == CLF_F16,
+                 bias_dt == CLF_F16, d->trans_a, d->trans_b, plan.options);
+        CLF_TRY(clf__kernel_get(ctx, "gemm", options, plan.kernel, &k));
+        size_t items = plan.local[0] * plan.local[1], klim = clf__kernel_wg_limit(ctx, k);
+        if (items <= klim) break;
+        if (attempt == 3 || klim >= wg) return clf__check_group(ctx, k, plan.kernel, items);
+        wg = klim;
+    }
 
     cl_int m = (cl_int)d->m, n = (cl_int)d->n, kk = (cl_int)d->k;
     cl_int lda = (cl_int)d->a.ld, ldb = (cl_int)d->b.ld, ldc = (cl_int)d->c.ld;

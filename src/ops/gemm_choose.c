@@ -32,7 +32,7 @@ static clf_status choice_path(clf_context *ctx, char *path, size_t size)
 }
 
 /* Reads every class the file knows into the context; bad lines are ignored. */
-static void load_choices(clf_context *ctx)
+static void load_choices(clf_context *ctx, clf__ops_state *s)
 {
     char path[4200];
     if (choice_path(ctx, path, sizeof path) != CLF_OK) return;
@@ -43,16 +43,16 @@ static void load_choices(clf_context *ctx)
     while (fscanf(f, "%31s %31s %lf %lf", name, prov, &tb, &tc) == 4) {
         for (int c = 0; c < 4; c++) {
             if (strcmp(name, class_names[c]) != 0) continue;
-            if (strcmp(prov, "builtin") == 0) ctx->gemm_choice[c] = CLF_GEMM_BUILTIN;
-            else if (strcmp(prov, "clblast") == 0) ctx->gemm_choice[c] = CLF_GEMM_CLBLAST;
-            ctx->gemm_choice_s[c][0] = tb;
-            ctx->gemm_choice_s[c][1] = tc;
+            if (strcmp(prov, "builtin") == 0) s->gemm_choice[c] = CLF_GEMM_BUILTIN;
+            else if (strcmp(prov, "clblast") == 0) s->gemm_choice[c] = CLF_GEMM_CLBLAST;
+            s->gemm_choice_s[c][0] = tb;
+            s->gemm_choice_s[c][1] = tc;
         }
     }
     fclose(f);
 }
 
-static void save_choices(clf_context *ctx)
+static void save_choices(clf_context *ctx, const clf__ops_state *s)
 {
     char path[4200], tmp[4300];
     if (choice_path(ctx, path, sizeof path) != CLF_OK) return;
@@ -60,10 +60,10 @@ static void save_choices(clf_context *ctx)
     FILE *f = fopen(tmp, "w");
     if (!f) return;
     for (int c = 0; c < 4; c++)
-        if (ctx->gemm_choice[c])
+        if (s->gemm_choice[c])
             fprintf(f, "%s %s %.9g %.9g\n", class_names[c],
-                    ctx->gemm_choice[c] == CLF_GEMM_CLBLAST ? "clblast" : "builtin",
-                    ctx->gemm_choice_s[c][0], ctx->gemm_choice_s[c][1]);
+                    s->gemm_choice[c] == CLF_GEMM_CLBLAST ? "clblast" : "builtin",
+                    s->gemm_choice_s[c][0], s->gemm_choice_s[c][1]);
     if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
 }
 
@@ -94,7 +94,7 @@ static clf_status time_provider(clf_context *ctx, clf_gemm_provider prov, const 
 
 /* Measures class c on a representative shape: a decode step of a d_model
  * 1024 layer, or a 128-token batch through a 512-wide layer. */
-static clf_status measure(clf_context *ctx, int c)
+static clf_status measure(clf_context *ctx, clf__ops_state *s, int c)
 {
     clf_dtype dt = c >= 2 ? CLF_F16 : CLF_F32;
     int64_t m = (c & 1) ? 128 : 1, n = (c & 1) ? 512 : 1024, k = (c & 1) ? 512 : 1024;
@@ -111,9 +111,9 @@ static clf_status measure(clf_context *ctx, int c)
     clf_tensor_free(&b);
     clf_tensor_free(&out);
     if (st != CLF_OK) return st;
-    ctx->gemm_choice[c] = tc < tb ? CLF_GEMM_CLBLAST : CLF_GEMM_BUILTIN;
-    ctx->gemm_choice_s[c][0] = tb;
-    ctx->gemm_choice_s[c][1] = tc;
+    s->gemm_choice[c] = tc < tb ? CLF_GEMM_CLBLAST : CLF_GEMM_BUILTIN;
+    s->gemm_choice_s[c][0] = tb;
+    s->gemm_choice_s[c][1] = tc;
     return CLF_OK;
 }
 
@@ -126,37 +126,39 @@ static bool skip_measurement(const clf_context *ctx)
 {
     const char *env = getenv("CLFORMER_GEMM");
     if (env && strcasecmp(env, "measure") == 0) return false;
-    return ctx->info.device_class == CLF_DEVICE_CPU;
+    return !ctx->kprof.gemm_measure_clblast;
 }
 
 static clf_status choose(clf_context *ctx, int64_t m, clf_dtype a_dtype, clf_dtype b_dtype,
                          clf_dtype c_dtype, clf_gemm_provider *out)
 {
     bool uniform = a_dtype == b_dtype && b_dtype == c_dtype;
-    if (!uniform || (a_dtype == CLF_F16 && !ctx->info.fp16)) {
+    if (!uniform || (a_dtype == CLF_F16 && !ctx->kprof.limits.fp16)) {
         *out = CLF_GEMM_BUILTIN; /* CLBlast cannot run it */
         return CLF_OK;
     }
     int c = class_of(m, a_dtype);
-    if (!ctx->gemm_choice[c] && skip_measurement(ctx)) {
-        ctx->gemm_choice[c] = CLF_GEMM_BUILTIN;
+    clf__ops_state *s;
+    CLF_TRY(clf__ops_state_get(ctx, &s));
+    if (!s->gemm_choice[c] && skip_measurement(ctx)) {
+        s->gemm_choice[c] = CLF_GEMM_BUILTIN;
         return *out = CLF_GEMM_BUILTIN, CLF_OK;
     }
-    if (!ctx->gemm_choice[c]) load_choices(ctx);
-    if (!ctx->gemm_choice[c]) {
+    if (!s->gemm_choice[c]) load_choices(ctx, s);
+    if (!s->gemm_choice[c]) {
         /* Measured for real even inside a graph's dry warm-up pass. */
         bool dry = ctx->dry_run;
         ctx->dry_run = false;
         double t0 = clf__now();
-        clf_status st = measure(ctx, c);
+        clf_status st = measure(ctx, s, c);
         ctx->dry_run = dry;
         CLF_TRY(st);
         clf__log_build("GEMM provider for %s measured in %.3f s (builtin %.3f ms, CLBlast %.3f ms)",
-                       class_names[c], clf__now() - t0, ctx->gemm_choice_s[c][0] * 1e3,
-                       ctx->gemm_choice_s[c][1] * 1e3);
-        save_choices(ctx);
+                       class_names[c], clf__now() - t0, s->gemm_choice_s[c][0] * 1e3,
+                       s->gemm_choice_s[c][1] * 1e3);
+        save_choices(ctx, s);
     }
-    *out = (clf_gemm_provider)ctx->gemm_choice[c];
+    *out = (clf_gemm_provider)s->gemm_choice[c];
     return CLF_OK;
 }
 

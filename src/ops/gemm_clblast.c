@@ -22,7 +22,7 @@ static pthread_mutex_t clblast_lock = PTHREAD_MUTEX_INITIALIZER;
 bool clf__gemm_clblast_supports(const clf_context *ctx, const clf__gemm_desc *d)
 {
     if (d->a.dtype != d->b.dtype || d->a.dtype != d->c.dtype) return false;
-    if (d->a.dtype == CLF_F16) return ctx->info.fp16;
+    if (d->a.dtype == CLF_F16) return ctx->kprof.limits.fp16;
     return d->a.dtype == CLF_F32;
 }
 

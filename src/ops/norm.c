@@ -35,72 +35,10 @@ enum {
     NM_RMS = 512,
 };
 
-/* Work-group size for one row of d: the next power of two, within [16, 128]
- * on CPUs (PoCL runs a group as a loop on one core and vectorises across it)
- * and [32, 256] on GPUs, and within the kernel's and the device's limits. A
- * power of two because the reduction is a halving tree. */
-static size_t row_local_size(clf_context *ctx, cl_kernel k, int64_t d)
-{
-    int cpu = ctx->info.device_class == CLF_DEVICE_CPU;
-    size_t lo = cpu ? 16 : 32, hi = cpu ? 128 : 256;
-    size_t want = 1;
-    while ((int64_t)want < d && want < hi) want *= 2;
-    if (want < lo) want = lo;
-    size_t kmax = 0;
-    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
-                                 NULL) != CL_SUCCESS || kmax == 0)
-        kmax = want;
-    if (ctx->info.max_work_group_size && ctx->info.max_work_group_size < kmax)
-        kmax = (size_t)ctx->info.max_work_group_size;
-    while (want > 1 && want > kmax) want /= 2;
-    return want;
-}
-
-/* Shape and strides of t aligned to the innermost of 4 dimensions; missing
- * leading dimensions have size 1 and stride 0. */
-static void as4(const clf_tensor *t, int64_t shape[4], cl_long4 *stride)
-{
-    for (int e = 0; e < 4; e++) {
-        int d = t->ndim - 4 + e;
-        shape[e] = d >= 0 ? t->shape[d] : 1;
-        stride->s[e] = d >= 0 ? (cl_long)t->stride[d] : 0;
-    }
-}
-
-static int same_shape(const clf_tensor *a, const clf_tensor *b)
-{
-    if (a->ndim != b->ndim) return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != b->shape[i]) return 0;
-    return 1;
-}
-
-static int same_view(const clf_tensor *a, const clf_tensor *b)
-{
-    if (a->buffer != b->buffer || a->dtype != b->dtype || a->offset != b->offset ||
-        !same_shape(a, b))
-        return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != 1 && a->stride[i] != b->stride[i]) return 0;
-    return 1;
-}
-
-/* out (written) against in: disjoint, or (when allow_same) the same view. */
-static clf_status check_alias(clf_context *ctx, const char *oname, const clf_tensor *out,
-                              const char *iname, const clf_tensor *in, int allow_same)
-{
-    if (!in || !out || !clf__overlap(out, in)) return CLF_OK;
-    if (allow_same && same_view(out, in)) return CLF_OK;
-    char d1[160], d2[160];
-    return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: %s %s overlaps %s %s%s", OP, oname,
-                      clf__desc(out, d1), iname, clf__desc(in, d2),
-                      allow_same ? " (in place needs the same view)" : "");
-}
-
 static clf_status check_same_shape(clf_context *ctx, const char *name, const clf_tensor *t,
                                    const clf_tensor *x)
 {
-    if (same_shape(t, x)) return CLF_OK;
+    if (clf__same_shape(t, x)) return CLF_OK;
     char d1[160], d2[160];
     return clf__error(ctx, CLF_ERR_SHAPE, "%s: x is %s but %s is %s", OP, clf__desc(x, d1), name,
                       clf__desc(t, d2));
@@ -145,26 +83,26 @@ clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gam
         return clf__error(ctx, CLF_ERR_SHAPE, "%s: beta is %s for x %s; expected (%lld)", OP,
                           clf__desc(beta, d1), clf__desc(x, d2), (long long)D);
 
-    CLF_TRY(check_alias(ctx, "y", y, "x", x, 1));
-    CLF_TRY(check_alias(ctx, "y", y, "residual", res, 1));
-    CLF_TRY(check_alias(ctx, "y", y, "gamma", gamma, 0));
-    CLF_TRY(check_alias(ctx, "y", y, "beta", beta, 0));
-    CLF_TRY(check_alias(ctx, "sum_out", so, "x", x, 1));
-    CLF_TRY(check_alias(ctx, "sum_out", so, "residual", res, 1));
-    CLF_TRY(check_alias(ctx, "sum_out", so, "gamma", gamma, 0));
-    CLF_TRY(check_alias(ctx, "sum_out", so, "beta", beta, 0));
-    CLF_TRY(check_alias(ctx, "sum_out", so, "y", y, 0));
+    CLF_TRY(clf__check_alias(ctx, OP, "y", y, "x", x, 1));
+    CLF_TRY(clf__check_alias(ctx, OP, "y", y, "residual", res, 1));
+    CLF_TRY(clf__check_alias(ctx, OP, "y", y, "gamma", gamma, 0));
+    CLF_TRY(clf__check_alias(ctx, OP, "y", y, "beta", beta, 0));
+    CLF_TRY(clf__check_alias(ctx, OP, "sum_out", so, "x", x, 1));
+    CLF_TRY(clf__check_alias(ctx, OP, "sum_out", so, "residual", res, 1));
+    CLF_TRY(clf__check_alias(ctx, OP, "sum_out", so, "gamma", gamma, 0));
+    CLF_TRY(clf__check_alias(ctx, OP, "sum_out", so, "beta", beta, 0));
+    CLF_TRY(clf__check_alias(ctx, OP, "sum_out", so, "y", y, 0));
 
     int64_t shape[4], unused[4];
     cl_long4 xs, rs, ys, ss;
-    as4(x, shape, &xs);
-    as4(y, unused, &ys);
+    clf__as4(x, shape, &xs);
+    clf__as4(y, unused, &ys);
     /* An absent tensor is replaced by one of the call's own (never read or
      * written: the flags say so), so that no NULL buffer reaches the driver. */
     const clf_tensor *rt = res ? res : x, *bt = beta ? beta : gamma;
     const clf_tensor *st = so ? so : y;
-    as4(rt, unused, &rs);
-    as4(st, unused, &ss);
+    clf__as4(rt, unused, &rs);
+    clf__as4(st, unused, &ss);
     int64_t rows = shape[0] * shape[1] * shape[2];
     cl_long n1 = (cl_long)shape[1], n2 = (cl_long)shape[2], dd = (cl_long)D;
     cl_ulong xoff = (cl_ulong)x->offset, roff = (cl_ulong)rt->offset, goff = (cl_ulong)gamma->offset;
@@ -180,7 +118,7 @@ clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gam
      * row (and gamma, beta) is contiguous. */
     int unit = D == 1 || (xs.s[3] == 1 && rs.s[3] == 1 && ys.s[3] == 1 && ss.s[3] == 1 &&
                           gs == 1 && bs == 1);
-    bool vec = unit && ctx->info.device_class == CLF_DEVICE_CPU;
+    bool vec = unit && ctx->kprof.row_per_item;
     /* The CPU kernel takes the presence bits as an argument (one program for
      * every norm of a stack); the GPU kernel keeps them folded in. */
     const int presence = NM_HAS_R | NM_HAS_B | NM_HAS_S;
@@ -200,17 +138,13 @@ clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gam
             CLF_KARG(nrows), CLF_KARG(opt),
         };
         CLF_TRY(clf__set_args(ctx, k, "norm_rows_vec", args, CLF_ARRAY_LEN(args)));
-        /* Rows per work-group: up to 16, fewer when the rows could not
-         * otherwise spread over every compute unit (4 groups each). */
-        size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
-        size_t local = 16;
-        while (local > 1 && (size_t)rows < local * 4 * cus) local /= 2;
+        size_t local = clf__rows_local_size(ctx, k, (int64_t)rows, 4);
         size_t global = clf__round_up((size_t)rows, local);
         return clf__launch(ctx, k, "norm_rows_vec", 1, &global, &local);
     }
 
     CLF_TRY(clf__kernel_get(ctx, "norm", options, "norm_rows", &k));
-    size_t local = row_local_size(ctx, k, D);
+    size_t local = clf__row_local_size(ctx, k, D);
     const clf__karg args[] = {
         CLF_KMEM(x),     CLF_KARG(xoff),  CLF_KARG(xs),   CLF_KMEM(rt),   CLF_KARG(roff),
         CLF_KARG(rs),    CLF_KMEM(gamma), CLF_KARG(goff), CLF_KARG(gs),   CLF_KMEM(bt),

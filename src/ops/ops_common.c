@@ -73,3 +73,79 @@ clf_status clf__set_args(clf_context *ctx, cl_kernel k, const char *name, const 
     }
     return CLF_OK;
 }
+
+int clf__same_shape(const clf_tensor *a, const clf_tensor *b)
+{
+    if (a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+int clf__same_view(const clf_tensor *a, const clf_tensor *b)
+{
+    if (a->buffer != b->buffer || a->dtype != b->dtype || a->offset != b->offset ||
+        !clf__same_shape(a, b))
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != 1 && a->stride[i] != b->stride[i]) return 0;
+    return 1;
+}
+
+clf_status clf__check_alias(clf_context *ctx, const char *op, const char *oname,
+                            const clf_tensor *out, const char *iname, const clf_tensor *in,
+                            int allow_same)
+{
+    if (!in || !out || !clf__overlap(out, in)) return CLF_OK;
+    if (allow_same && clf__same_view(out, in)) return CLF_OK;
+    char d1[160], d2[160];
+    return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: %s %s %soverlaps %s %s%s", op, oname,
+                      clf__desc(out, d1), allow_same ? "partially " : "", iname,
+                      clf__desc(in, d2), allow_same ? " (in place needs the same view)" : "");
+}
+
+void clf__as4(const clf_tensor *t, int64_t shape[4], cl_long4 *stride)
+{
+    for (int e = 0; e < 4; e++) {
+        int d = t->ndim - 4 + e;
+        shape[e] = d >= 0 ? t->shape[d] : 1;
+        stride->s[e] = d >= 0 ? (cl_long)t->stride[d] : 0;
+    }
+}
+
+size_t clf__row_local_size(clf_context *ctx, cl_kernel k, int64_t cols)
+{
+    const clf_kernel_profile *p = &ctx->kprof;
+    size_t want = 1;
+    while ((int64_t)want < cols && want < (size_t)p->row_wg_max) want *= 2;
+    if (want < (size_t)p->row_wg_min) want = (size_t)p->row_wg_min;
+    return clf__wg_fit(ctx, k, want);
+}
+
+clf_status clf__check_group(clf_context *ctx, cl_kernel k, const char *name, size_t items)
+{
+    size_t lim = clf__kernel_wg_limit(ctx, k);
+    if (items <= lim) return CLF_OK;
+    return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                      "%s needs work-groups of %zu work-items but \"%s\" allows %zu for this "
+                      "kernel (CL_KERNEL_WORK_GROUP_SIZE and the device's limit)",
+                      name, items, ctx->info.name, lim);
+}
+
+size_t clf__rows_local_size(clf_context *ctx, cl_kernel k, int64_t rows, int groups_per_cu)
+{
+    size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t local = clf__wg_fit(ctx, k, 16);
+    while (local > 1 && (size_t)rows < local * (size_t)groups_per_cu * cus) local /= 2;
+    return local;
+}
+
+clf_status clf__ops_state_get(clf_context *ctx, clf__ops_state **out)
+{
+    if (!ctx->ops_state) {
+        ctx->ops_state = clf__calloc(1, sizeof(clf__ops_state));
+        if (!ctx->ops_state) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "ops state: out of memory");
+    }
+    *out = ctx->ops_state;
+    return CLF_OK;
+}

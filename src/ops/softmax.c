@@ -19,50 +19,6 @@
 
 static const char *OP = "clf_softmax";
 
-/* Work-group size for one row of `cols`: the next power of two, kept within
- * [16, 128] on CPUs (PoCL runs a group as a loop on one core and vectorises
- * across it, 64-256 work best) and [32, 256] on GPUs, and within the kernel's
- * and the device's limits. A power of two because the merge is a halving
- * tree. */
-static size_t row_local_size(clf_context *ctx, cl_kernel k, int64_t cols)
-{
-    int cpu = ctx->info.device_class == CLF_DEVICE_CPU;
-    size_t lo = cpu ? 16 : 32, hi = cpu ? 128 : 256;
-    size_t want = 1;
-    while ((int64_t)want < cols && want < hi) want *= 2;
-    if (want < lo) want = lo;
-    size_t kmax = 0;
-    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
-                                 NULL) != CL_SUCCESS || kmax == 0)
-        kmax = want;
-    if (ctx->info.max_work_group_size && ctx->info.max_work_group_size < kmax)
-        kmax = (size_t)ctx->info.max_work_group_size;
-    while (want > 1 && want > kmax) want /= 2;
-    return want;
-}
-
-/* Shape and strides of t aligned to the innermost of 4 dimensions; missing
- * leading dimensions have size 1 and stride 0. */
-static void as4(const clf_tensor *t, int64_t shape[4], cl_long4 *stride)
-{
-    for (int e = 0; e < 4; e++) {
-        int d = t->ndim - 4 + e;
-        shape[e] = d >= 0 ? t->shape[d] : 1;
-        stride->s[e] = d >= 0 ? (cl_long)t->stride[d] : 0;
-    }
-}
-
-static int same_view(const clf_tensor *a, const clf_tensor *b)
-{
-    if (a->buffer != b->buffer || a->dtype != b->dtype || a->offset != b->offset ||
-        a->ndim != b->ndim)
-        return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != b->shape[i] || (a->shape[i] != 1 && a->stride[i] != b->stride[i]))
-            return 0;
-    return 1;
-}
-
 clf_status clf_softmax(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
                        const clf_softmax_params *params)
 {
@@ -77,10 +33,7 @@ clf_status clf_softmax(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
     if (!same)
         return clf__error(ctx, CLF_ERR_SHAPE, "%s: x is %s but y is %s", OP, clf__desc(x, d1),
                           clf__desc(y, d2));
-    if (clf__overlap(x, y) && !same_view(x, y))
-        return clf__error(ctx, CLF_ERR_INVALID_ARG,
-                          "%s: y %s partially overlaps x %s (in place needs the same view)", OP,
-                          clf__desc(y, d1), clf__desc(x, d2));
+    CLF_TRY(clf__check_alias(ctx, OP, "y", y, "x", x, 1));
     const clf_tensor *mask = p.mask;
     if (mask) {
         CLF_TRY(clf__check_arg(ctx, OP, "mask", mask, CLF__DT_FLOAT, 1, CLF_MAX_DIMS));
@@ -103,10 +56,10 @@ clf_status clf_softmax(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
 
     int64_t shape[4], mshape[4];
     cl_long4 xs, ys, ms;
-    as4(x, shape, &xs);
-    as4(y, mshape, &ys); /* same shape as x */
+    clf__as4(x, shape, &xs);
+    clf__as4(y, mshape, &ys); /* same shape as x */
     if (mask) {
-        as4(mask, mshape, &ms);
+        clf__as4(mask, mshape, &ms);
         for (int e = 0; e < 4; e++)
             if (mshape[e] == 1) ms.s[e] = 0; /* broadcast */
     } else {
@@ -129,7 +82,7 @@ clf_status clf_softmax(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
      * row is contiguous. */
     int unit = C == 1 || (xs.s[3] == 1 && ys.s[3] == 1 && (!mask || ms.s[3] == 1));
     cl_kernel k;
-    if (unit && ctx->info.device_class == CLF_DEVICE_CPU) {
+    if (unit && ctx->kprof.row_per_item) {
         CLF_TRY(clf__kernel_get(ctx, "softmax", options, "softmax_rows_vec", &k));
         cl_long nrows = (cl_long)rows;
         const clf__karg args[] = {
@@ -138,17 +91,13 @@ clf_status clf_softmax(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
             CLF_KARG(n2), CLF_KARG(C),    CLF_KARG(scale), CLF_KARG(nrows),
         };
         CLF_TRY(clf__set_args(ctx, k, "softmax_rows_vec", args, CLF_ARRAY_LEN(args)));
-        /* Rows per work-group: up to 16, fewer when the rows could not
-         * otherwise spread over every compute unit (4 groups each). */
-        size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
-        size_t local = 16;
-        while (local > 1 && (size_t)rows < local * 4 * cus) local /= 2;
+        size_t local = clf__rows_local_size(ctx, k, (int64_t)rows, 4);
         size_t global = clf__round_up((size_t)rows, local);
         return clf__launch(ctx, k, "softmax_rows_vec", 1, &global, &local);
     }
 
     CLF_TRY(clf__kernel_get(ctx, "softmax", options, "softmax_rows", &k));
-    size_t local = row_local_size(ctx, k, C);
+    size_t local = clf__row_local_size(ctx, k, C);
     const clf__karg args[] = {
         CLF_KMEM(x),     CLF_KARG(xoff), CLF_KARG(xs), CLF_KMEM(y),    CLF_KARG(yoff),
         CLF_KARG(ys),    CLF_KMEM(mt),   CLF_KARG(moff), CLF_KARG(ms), CLF_KARG(n1),

@@ -14,11 +14,15 @@
 
 #define TOPK_MAX 256
 
-/* Work-group size: 256, or the largest power of two the device allows. */
+/* Work-group size: 256, or the largest power of two the profile's device
+ * limits allow (the kernels take 32 to 256). */
 static int topk_wg(const clf_context *ctx)
 {
+    const clf_device_limits *l = &ctx->kprof.limits;
     int wg = 256;
-    while (wg > 32 && (uint64_t)wg > ctx->info.max_work_group_size) wg /= 2;
+    while (wg > 32 && ((uint64_t)wg > l->max_work_group_size ||
+                       (l->kernel_work_group_size && (uint64_t)wg > l->kernel_work_group_size)))
+        wg /= 2;
     return wg;
 }
 
@@ -64,13 +68,21 @@ static int only_of(const char *kernel)
 static clf_status launch_rows(clf_context *ctx, const char *kernel, const topk_io *io, bool gather,
                               int64_t R, int64_t V, int64_t G, cl_int last)
 {
-    const int wg = topk_wg(ctx);
-    char options[128];
-    snprintf(options, sizeof options,
-             "-DCLF_TOPK_WG=%d -DCLF_TOPK_F16=%d -DCLF_TOPK_GATHER=%d -DCLF_TOPK_ONLY=%d", wg,
-             io->x_dtype == CLF_F16, gather, only_of(kernel));
+    /* The group size is fixed at build time; a kernel whose own limit
+     * (CL_KERNEL_WORK_GROUP_SIZE) is below it is rebuilt smaller. */
+    int wg = topk_wg(ctx);
     cl_kernel k;
-    CLF_TRY(clf__kernel_get(ctx, "topk", options, kernel, &k));
+    for (;;) {
+        char options[128];
+        snprintf(options, sizeof options,
+                 "-DCLF_TOPK_WG=%d -DCLF_TOPK_F16=%d -DCLF_TOPK_GATHER=%d -DCLF_TOPK_ONLY=%d", wg,
+                 io->x_dtype == CLF_F16, gather, only_of(kernel));
+        CLF_TRY(clf__kernel_get(ctx, "topk", options, kernel, &k));
+        size_t lim = clf__kernel_wg_limit(ctx, k);
+        if ((size_t)wg <= lim) break;
+        if (wg <= 32) return clf__check_group(ctx, k, kernel, (size_t)wg);
+        while (wg > 32 && (size_t)wg > lim) wg /= 2;
+    }
     cl_int v = (cl_int)V, g = (cl_int)G;
     const clf__karg args[] = {
         CLF_KARG(io->x),      CLF_KARG(io->x_off), CLF_KARG(io->x_rs),   CLF_KARG(io->x_cs),
@@ -118,11 +130,7 @@ static clf_status run_rows_vec(clf_context *ctx, const char *kernel, const clf_t
             CLF_KARG(out->oi_off), CLF_KARG(out->oi_rs), CLF_KARG(out->oi_cs), CLF_KARG(kc)};
         CLF_TRY(clf__set_args(ctx, k, kernel, args, CLF_ARRAY_LEN(args)));
     }
-    /* Rows per work-group: up to 16, fewer so that the rows spread over
-     * every compute unit. */
-    size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
-    size_t local = 16;
-    while (local > 1 && (size_t)R < local * cus) local /= 2;
+    size_t local = clf__rows_local_size(ctx, k, R, 1);
     size_t global = clf__round_up((size_t)R, local);
     return clf__launch(ctx, k, kernel, 1, &global, &local);
 }
@@ -134,7 +142,7 @@ static clf_status run_rows(clf_context *ctx, const char *kernel, const clf_tenso
     /* On CPUs a work-item per row beats the work-group kernels (PoCL runs
      * their barriers and local atomics slowly) when the columns are
      * contiguous; top-k only for small k (its insertion is O(k)). */
-    if (ctx->info.device_class == CLF_DEVICE_CPU && (x->stride[1] == 1 || V == 1) &&
+    if (ctx->kprof.row_per_item && (x->stride[1] == 1 || V == 1) &&
         kk <= TOPK_SMALL) {
         int argmax = strcmp(kernel, "argmax_rows") == 0;
         return run_rows_vec(ctx, argmax ? "argmax_rows_vec" : "topk_rows_vec", x, &out,

@@ -68,7 +68,7 @@ static int sha256_parts(const void *const *parts, const size_t *sizes, size_t n,
 clf_status clf__cache_key(const clf_context *ctx, const char *src, size_t size,
                           const char *full_options, unsigned char key[CLF__CACHE_KEY_BYTES])
 {
-    const char *version = clf_version();
+    const char *version = CLF_VERSION_STRING;
     const void *parts[] = {version, src, full_options, ctx->info.name, ctx->info.vendor,
                            ctx->info.driver_version, ctx->info.platform_version};
     size_t sizes[] = {strlen(version), size, strlen(full_options), strlen(ctx->info.name),

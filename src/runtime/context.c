@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <clformer/clformer.h> /* clf_version is declared in the umbrella header */
+
 #include "runtime/runtime.h"
 
 clf_context_params clf_context_params_default(void)
@@ -17,12 +19,6 @@ clf_context_params clf_context_params_default(void)
 
 const char *clf_version(void) { return CLF_VERSION_STRING; }
 
-char *clf__context_error_buffer(struct clf_context *ctx, size_t *size)
-{
-    *size = sizeof ctx->last_error;
-    return ctx->last_error;
-}
-
 /* Build options every program gets, from the device's capabilities.
  * -cl-denorms-are-zero lets the driver flush f32 denormals: on x86 PoCL then
  * runs kernels with FTZ/DAZ set, and without it each denormal operand or
@@ -33,13 +29,13 @@ char *clf__context_error_buffer(struct clf_context *ctx, size_t *size)
  * GPUs flush f32 denormals at no cost either way. */
 static void derive_base_options(clf_context *ctx)
 {
-    const clf_device_info *d = &ctx->info;
+    const clf_kernel_profile *p = &ctx->kprof;
     snprintf(ctx->base_options, sizeof ctx->base_options,
-             "-cl-std=CL1.2 -cl-denorms-are-zero -DCLF_HAS_FP16=%d -DCLF_DEVICE_CPU=%d -DCLF_DEVICE_GPU=%d "
+             "-cl-std=CL1.2 -cl-denorms-are-zero -DCLF_HAS_FP16=%d -DCLF_HALF_UNALIGNED=%d "
              "-DCLF_LOCAL_MEM_BYTES=%llu -DCLF_MAX_WORK_GROUP=%llu",
-             d->fp16 ? 1 : 0, d->device_class == CLF_DEVICE_CPU ? 1 : 0,
-             (d->device_class == CLF_DEVICE_DGPU || d->device_class == CLF_DEVICE_IGPU) ? 1 : 0,
-             (unsigned long long)d->local_mem_bytes, (unsigned long long)d->max_work_group_size);
+             p->limits.fp16 ? 1 : 0, (p->workarounds & CLF_WORKAROUND_HALF8_UNALIGNED) ? 1 : 0,
+             (unsigned long long)p->limits.local_mem_bytes,
+             (unsigned long long)p->limits.max_work_group_size);
 }
 
 /* NULL param = environment default; "" = off. Creates the folder. */
@@ -116,15 +112,13 @@ clf_status clf_context_create(const clf_context_params *params, clf_context **ou
     ctx->profiling = p.profiling;
     clf_status st = resolve_cache_dir(ctx, p.cache_dir);
     if (st == CLF_OK) st = open_device(ctx, spec);
+    if (st == CLF_OK) st = clf_kernel_profile_resolve(&ctx->info, p.kernels, p.limits, &ctx->kprof);
     if (st == CLF_OK) st = create_cl_objects(ctx, p.profiling);
     if (st != CLF_OK) {
         clf_context_free(ctx);
         return st;
     }
     derive_base_options(ctx);
-    /* Read once here, not at every GEMM: see gemv_max_m in gemm_builtin.c. */
-    const char *gemv = getenv("CLFORMER_GEMV_MAX_M");
-    ctx->gemv_max_m = (signed char)(gemv && *gemv >= '0' && *gemv <= '8' && !gemv[1] ? *gemv - '0' : -1);
     *out = ctx;
     return CLF_OK;
 }
@@ -136,8 +130,9 @@ void clf_context_free(clf_context *ctx)
     for (size_t i = 0; i < ctx->n_prof; i++) clReleaseEvent(ctx->prof[i].event);
     clf__free(ctx->prof);
     if (ctx->device_error) clReleaseMemObject(ctx->device_error);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < CLF__SCRATCH_SLOTS; i++)
         if (ctx->scratch[i]) clReleaseMemObject(ctx->scratch[i]);
+    clf__free(ctx->ops_state);
     clf__programs_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
@@ -146,6 +141,11 @@ void clf_context_free(clf_context *ctx)
 }
 
 const clf_device_info *clf_context_device(const clf_context *ctx) { return ctx ? &ctx->info : NULL; }
+
+const clf_kernel_profile *clf_context_kernel_profile(const clf_context *ctx)
+{
+    return ctx ? &ctx->kprof : NULL;
+}
 
 const char *clf_context_cache_dir(const clf_context *ctx) { return ctx ? ctx->cache_dir : NULL; }
 
@@ -158,10 +158,39 @@ clf_status clf_context_finish(clf_context *ctx)
     return clf__device_error_check(ctx);
 }
 
+/* With simulated limits, a launch is refused as a device that small would
+ * refuse it: more work-items per group than the kernel may run
+ * (CL_INVALID_WORK_GROUP_SIZE), or more local memory than the device has
+ * (CL_OUT_OF_RESOURCES). The real device would run it, so without this check
+ * a plan that ignores the limits would pass the simulated suites. */
+static clf_status check_simulated_limits(clf_context *ctx, cl_kernel k, const char *name,
+                                         cl_uint dims, const size_t *local)
+{
+    size_t items = 1;
+    for (cl_uint i = 0; local && i < dims; i++) items *= local[i];
+    size_t lim = clf__kernel_wg_limit(ctx, k);
+    if (items > lim)
+        return clf__error(ctx, CLF_ERR_OPENCL,
+                          "clEnqueueNDRangeKernel(%s): CL_INVALID_WORK_GROUP_SIZE: %zu work-items "
+                          "per group, the simulated device allows %zu",
+                          name, items, lim);
+    cl_ulong used = 0;
+    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof used, &used,
+                                 NULL) == CL_SUCCESS &&
+        used > ctx->kprof.limits.local_mem_bytes)
+        return clf__error(ctx, CLF_ERR_DEVICE_MEMORY,
+                          "clEnqueueNDRangeKernel(%s): CL_OUT_OF_RESOURCES: %llu bytes of local "
+                          "memory, the simulated device has %llu",
+                          name, (unsigned long long)used,
+                          (unsigned long long)ctx->kprof.limits.local_mem_bytes);
+    return CLF_OK;
+}
+
 clf_status clf__launch(clf_context *ctx, cl_kernel k, const char *name, cl_uint dims,
                        const size_t *global, const size_t *local)
 {
     if (ctx->dry_run) return CLF_OK;
+    if (ctx->kprof.limits_simulated) CLF_TRY(check_simulated_limits(ctx, k, name, dims, local));
     cl_event ev = NULL;
     cl_int err = clf__cl_fault() ? CL_OUT_OF_RESOURCES
                                  : clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local,
@@ -258,11 +287,11 @@ clf_status clf__scratch(clf_context *ctx, int slot, size_t bytes, cl_mem *out)
      * rarely. Releasing the old buffer is safe: OpenCL keeps it alive until
      * the commands already using it finish. */
     size_t want = bytes + bytes / 2;
-    if (want > ctx->info.max_alloc_bytes) want = bytes;
-    if (want > ctx->info.max_alloc_bytes)
+    if (want > ctx->kprof.limits.max_alloc_bytes) want = bytes;
+    if (want > ctx->kprof.limits.max_alloc_bytes)
         return clf__error(ctx, CLF_ERR_DEVICE_MEMORY,
                           "scratch of %zu bytes is more than the largest allocation (%llu)", bytes,
-                          (unsigned long long)ctx->info.max_alloc_bytes);
+                          (unsigned long long)ctx->kprof.limits.max_alloc_bytes);
     cl_int err = CL_SUCCESS;
     cl_mem m = clf__cl_fault() ? (err = CL_MEM_OBJECT_ALLOCATION_FAILURE, NULL)
                                : clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, want, NULL, &err);
@@ -281,7 +310,7 @@ clf_status clf__scratch(clf_context *ctx, int slot, size_t bytes, cl_mem *out)
 void clf_context_scratch_bytes(const clf_context *ctx, size_t *bytes)
 {
     size_t total = 0;
-    for (int i = 0; ctx && i < 4; i++) total += ctx->scratch_size[i];
+    for (int i = 0; ctx && i < CLF__SCRATCH_SLOTS; i++) total += ctx->scratch_size[i];
     *bytes = total;
 }
 

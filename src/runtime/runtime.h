@@ -9,7 +9,12 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include <clformer/context.h>
+#include <clformer/tensor.h>
+#include <clformer/version.h>
 #include "device/device_internal.h"
+
+#define CLF__SCRATCH_SLOTS 4
 
 /* ---- embedded kernel sources (generated from the kernels folder at build time) ---- */
 
@@ -58,7 +63,9 @@ typedef struct clf__prof_event {
 } clf__prof_event;
 
 struct clf_context {
-    clf_device_info info;
+    clf__error_state error;   /* first member: the core writes the last error here */
+    clf_device_info info;     /* the device as the driver describes it */
+    clf_kernel_profile kprof; /* how ops shape kernels for it: read this, not info */
     cl_platform_id platform;
     cl_device_id device;
     cl_context cl;
@@ -75,14 +82,11 @@ struct clf_context {
     size_t live_buffer_bytes; /* and their bytes */
     size_t peak_buffer_bytes; /* the largest live_buffer_bytes seen */
     long blocking_calls;      /* host synchronisations: blocking reads, finishes */
-    signed char gemm_choice[4]; /* per GEMM shape class: 0 unknown, else a clf_gemm_provider */
-    signed char gemv_max_m;   /* CLFORMER_GEMV_MAX_M read at creation: 0..8; -1 = unset */
-    double gemm_choice_s[4][2];  /* measured medians (builtin, clblast), 0 = not measured */
-    cl_mem scratch[4];        /* reusable device scratch, one per clf__scratch slot */
-    size_t scratch_size[4];
+    void *ops_state;          /* the ops layer's own state (opaque here); clf__free'd at free */
+    cl_mem scratch[CLF__SCRATCH_SLOTS]; /* reusable device scratch, one per clf__scratch slot */
+    size_t scratch_size[CLF__SCRATCH_SLOTS];
     clf__prof_event *prof;    /* profiled launches since the last clf_context_profile() */
     size_t n_prof, cap_prof;
-    char last_error[8192];
 };
 
 /* The program `name` built with `options` (may be NULL or ""), made ready
@@ -96,6 +100,14 @@ clf_status clf__program_get(clf_context *ctx, const char *name, const char *opti
  * The kernel object is shared: set all its arguments before each enqueue. */
 clf_status clf__kernel_get(clf_context *ctx, const char *program, const char *options,
                            const char *kernel, cl_kernel *out);
+
+/* The largest work-group kernel k may be launched with: its own
+ * CL_KERNEL_WORK_GROUP_SIZE, the profile's device limit, and a simulated
+ * per-kernel cap, whichever is least. */
+size_t clf__kernel_wg_limit(clf_context *ctx, cl_kernel k);
+
+/* want (a power of two) halved until kernel k can run it. */
+size_t clf__wg_fit(clf_context *ctx, cl_kernel k, size_t want);
 
 /* Builds a program from the given source text (used by the above and by
  * tests). Goes through the disk cache like any program; `label` names it in
@@ -164,9 +176,9 @@ clf_status clf__device_error_buffer(clf_context *ctx, cl_mem *out);
  * returned as CLF_ERR_OUT_OF_RANGE with its message. */
 clf_status clf__device_error_check(clf_context *ctx);
 
-/* Scratch slots: a device buffer per slot that grows on demand and is
- * reused by every later call (safe on the context's in-order queue). */
-enum { CLF__SCRATCH_GEMM = 0, CLF__SCRATCH_ATTENTION = 1, CLF__SCRATCH_TOPK = 2, CLF__SCRATCH_OTHER = 3 };
+/* Scratch slots: a device buffer per slot (0 .. CLF__SCRATCH_SLOTS-1, named
+ * by the layer that uses them) that grows on demand and is reused by every
+ * later call (safe on the context's in-order queue). */
 clf_status clf__scratch(clf_context *ctx, int slot, size_t bytes, cl_mem *out);
 
 /* mkdir -p; 0 on success. */

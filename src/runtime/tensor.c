@@ -34,11 +34,11 @@ clf_status clf_buffer_create(clf_context *ctx, size_t bytes, clf_buffer **out)
     if (!ctx || !out) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_buffer_create: NULL argument");
     *out = NULL;
     if (bytes == 0) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_buffer_create: 0 bytes");
-    if (bytes > ctx->info.max_alloc_bytes)
+    if (bytes > ctx->kprof.limits.max_alloc_bytes)
         return clf__error(ctx, CLF_ERR_DEVICE_MEMORY,
                           "clf_buffer_create: %zu bytes is more than the largest allocation "
                           "\"%s\" allows (%llu bytes)",
-                          bytes, ctx->info.name, (unsigned long long)ctx->info.max_alloc_bytes);
+                          bytes, ctx->info.name, (unsigned long long)ctx->kprof.limits.max_alloc_bytes);
     clf_buffer *buf = clf__calloc(1, sizeof *buf);
     if (!buf) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_buffer_create: out of memory");
     cl_int err = CL_SUCCESS;
@@ -475,7 +475,8 @@ clf_status clf_tensor_fill(clf_context *ctx, clf_tensor *t, float value)
     for (int i = 0; i < 4; i++) err |= clSetKernelArg(k, (cl_uint)(6 + i), sizeof s[i], &s[i]);
     err |= clSetKernelArg(k, 10, sizeof value, &value);
     if (err != CL_SUCCESS) return clf__error(ctx, CLF_ERR_OPENCL, "clf_tensor_fill: clSetKernelArg failed");
-    size_t local = 64, global = ((size_t)clf_tensor_numel(t) + local - 1) / local * local;
+    size_t local = clf__wg_fit(ctx, k, 64);
+    size_t global = ((size_t)clf_tensor_numel(t) + local - 1) / local * local;
     return clf__launch(ctx, k, name, 1, &global, &local);
 }
 
@@ -521,6 +522,6 @@ clf_status clf_tensor_fill_uniform(clf_context *ctx, clf_tensor *t, uint64_t see
     err |= clSetKernelArg(k, a++, sizeof span, &span);
     if (err != CL_SUCCESS)
         return clf__error(ctx, CLF_ERR_OPENCL, "clf_tensor_fill_uniform: clSetKernelArg failed");
-    size_t local = 64, global = ((size_t)n + local - 1) / local * local;
+    size_t local = clf__wg_fit(ctx, k, 64), global = ((size_t)n + local - 1) / local * local;
     return clf__launch(ctx, k, name, 1, &global, &local);
 }

@@ -506,7 +506,7 @@ clf_status clf_tokenizer_encode_batch(const clf_tokenizer *t, int64_t n, const c
         clf_status st = clf_tokenizer_encode(t, texts[b], len, ids + b * L, L, &lengths[b]);
         if (st != CLF_OK) {
             char msg[512];
-            snprintf(msg, sizeof msg, "%s", clf_context_last_error(NULL));
+            snprintf(msg, sizeof msg, "%s", clf__thread_error());
             return clf__error(NULL, st, "clf_tokenizer_encode_batch: texts[%lld]: %s", (long long)b,
                               msg);
         }

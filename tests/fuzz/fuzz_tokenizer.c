@@ -21,16 +21,6 @@
 #include "core/core.h"
 #include "text/text_internal.h"
 
-/* The parsers report through clf__error(NULL, ...), which never touches a
- * context; error.c still links against this accessor of the runtime layer. */
-char *clf__context_error_buffer(struct clf_context *ctx, size_t *size)
-{
-    static char buf[1024];
-    (void)ctx;
-    *size = sizeof buf;
-    return buf;
-}
-
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
