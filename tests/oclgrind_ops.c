@@ -7,17 +7,18 @@
  * checks; it runs on any device too. Plain C, not Criterion: one process,
  * one context, nothing forked, so the simulator starts once.
  *
- *   oclgrind_ops [--list] [--exclude SUB]... [SUB...]
+ *   oclgrind_ops [--list] [--exclude SUB]... [SUB | =NAME]...
  *
- * Runs the cases whose name contains one of the SUBs (all without one) and
- * none of the --exclude SUBs. Each case lists the kernels it must launch for
+ * Runs the cases whose name contains one of the SUBs or is one of the NAMEs
+ * (all cases without either) and contains none of the --exclude SUBs. Each case lists the kernels it must launch for
  * each family; the kernels that really ran (from the context's profile) must
  * be exactly those, so a family override that is ignored fails loudly. The
  * last line: "oclgrind_ops: family F: N passed, M failed (seed S)". Exit 0
  * when every selected case passed, 1 otherwise, 2 on a usage or device error.
  *
- * Environment: CLFORMER_TEST_SEED replays a run; CLFORMER_KERNELS (and the
- * usual CLFORMER_* variables) reach the library. The driver sets
+ * Environment: CLFORMER_TEST_SEED replays a run; CLFORMER_KERNELS=cpu|gpu
+ * picks the family (the context's kernel profile says which one runs), and
+ * the other CLFORMER_* variables reach the library as usual. The driver sets
  * CLFORMER_GEMM=builtin (CLBlast is not ours to check, and its auto
  * measurement would compile for minutes under the simulator) and makes its
  * own CLFORMER_GEMV_MAX_M choices (a second context with 8 for the GEMV cases,
@@ -842,17 +843,19 @@ static const ocase CASES[] = {
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
-/* The kernels ran since the last call, deduplicated, in order, into names. */
-static int launched(run *r, const char **names, int cap)
+/* The kernels run since the last call, each once in order of first launch,
+ * into names, with how many times each ran into counts. */
+static int launched(run *r, const char **names, int *counts, int cap)
 {
     static clf_profile_record rec[4096];
     size_t n = 0;
     int count = 0;
     if (clf_context_profile(r->ctx, rec, 4096, &n) != CLF_OK) return -1;
     for (size_t i = 0; i < n; i++) {
-        int seen = 0;
-        for (int j = 0; j < count && !seen; j++) seen = strcmp(names[j], rec[i].kernel) == 0;
-        if (!seen && count < cap) names[count++] = rec[i].kernel;
+        int j = 0;
+        while (j < count && strcmp(names[j], rec[i].kernel) != 0) j++;
+        if (j == count && count < cap) names[count] = rec[i].kernel, counts[count++] = 0;
+        if (j < count) counts[j]++;
     }
     return count;
 }
@@ -879,6 +882,9 @@ static int selected(const char *name, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--exclude") == 0) {
             if (strstr(name, argv[++i])) return 0;
+        } else if (argv[i][0] == '=') {
+            any = 1;
+            hit = hit || strcmp(name, argv[i] + 1) == 0;
         } else if (argv[i][0] != '-') {
             any = 1;
             hit = hit || strstr(name, argv[i]) != NULL;
@@ -903,16 +909,6 @@ static clf_context *open_context(int gemv8)
     return ctx;
 }
 
-/* CPU family unless the context runs the GPU one: CLFORMER_KERNELS when
- * set, else the device class. */
-static int family_is_cpu(const clf_context *ctx)
-{
-    const char *k = getenv("CLFORMER_KERNELS");
-    if (k && strcmp(k, "cpu") == 0) return 1;
-    if (k && strcmp(k, "gpu") == 0) return 0;
-    return clf_context_device(ctx)->device_class == CLF_DEVICE_CPU;
-}
-
 static double now(void)
 {
     struct timespec ts;
@@ -928,7 +924,7 @@ int main(int argc, char **argv)
             return 0;
         }
         if (strcmp(argv[i], "--exclude") == 0 && i + 1 == argc) {
-            fprintf(stderr, "usage: oclgrind_ops [--list] [--exclude SUB]... [SUB...]\n");
+            fprintf(stderr, "usage: oclgrind_ops [--list] [--exclude SUB]... [SUB | =NAME]...\n");
             return 2;
         }
         if (strcmp(argv[i], "--exclude") == 0) i++;
@@ -941,10 +937,13 @@ int main(int argc, char **argv)
     uint64_t seed = clft_seed();
     clf_context *ctx[2] = {open_context(0), NULL};
     if (!ctx[0]) return 2;
-    const int cpu = family_is_cpu(ctx[0]);
-    const char *fam = cpu ? "cpu" : "gpu";
-    printf("oclgrind_ops: device \"%s\" (%s), kernel family %s\n", clf_context_device(ctx[0])->name,
-           clf_device_class_name(clf_context_device(ctx[0])->device_class), fam);
+    const clf_kernel_profile *prof = clf_context_kernel_profile(ctx[0]);
+    const int cpu = prof->family == CLF_KERNELS_CPU;
+    const char *fam = clf_kernel_family_name(prof->family);
+    printf("oclgrind_ops: device \"%s\" (%s), kernel family %s (%s)%s\n",
+           clf_context_device(ctx[0])->name,
+           clf_device_class_name(clf_context_device(ctx[0])->device_class), fam,
+           prof->family_reason, prof->limits_simulated ? ", limits simulated" : "");
     int passed = 0, failed = 0;
     for (size_t c = 0; c < N_CASES; c++) {
         const ocase *oc = &CASES[c];
@@ -958,13 +957,14 @@ int main(int argc, char **argv)
         double t0 = now();
         int bad = oc->fn(&r);
         const char *names[MAX_KERNELS];
-        int nk = launched(&r, names, MAX_KERNELS);
+        int counts[MAX_KERNELS];
+        int nk = launched(&r, names, counts, MAX_KERNELS);
         const char *want = cpu ? oc->cpu : oc->gpu;
         if (!bad && (nk < 0 || !same_set(names, nk, want)))
             bad = failf(&r, "the kernels launched are not the %s family's: expected {%s}", fam, want);
         printf("%s %-14s %5.1f s  nmse/bound %.1e  [", bad ? "FAIL" : "ok  ", oc->name, now() - t0,
                r.worst);
-        for (int i = 0; i < nk; i++) printf("%s%s", i ? " " : "", names[i]);
+        for (int i = 0; i < nk; i++) printf("%s%s x%d", i ? " " : "", names[i], counts[i]);
         printf("]\n");
         if (bad) printf("     %s (seed %llu)\n", r.why, (unsigned long long)seed);
         fflush(stdout);
