@@ -9,6 +9,12 @@ out=$("$cli" devices)
 echo "$out"
 grep -q '^\*' <<<"$out" || { echo "no device marked selected"; exit 1; }
 "$cli" devices --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert sum(x["selected"] for x in d["devices"])==1; print("devices --json: valid,", len(d["devices"]), "device(s)")'
+# Every device carries its kernel profile; CLFORMER_KERNELS forces the family
+# (and a bad value is refused); simulated limits show in the profile.
+"$cli" devices --json | python3 -c 'import json,sys; d=json.load(sys.stdin); p=[x["kernel_profile"] for x in d["devices"]]; assert all(q["family"] in ("cpu","gpu") and q["gemv_max_m"] >= 0 for q in p), p; print("kernel profiles:", [(x["index"], x["kernel_profile"]["family"]) for x in d["devices"]])'
+CLFORMER_KERNELS=gpu CLFORMER_DEVICE_LIMITS=wg=64,local=16K "$cli" devices --json | python3 -c 'import json,sys; d=json.load(sys.stdin); p=[x["kernel_profile"] for x in d["devices"]]; assert all(q["family"]=="gpu" and q["reason"]=="forced by CLFORMER_KERNELS" and q["limits"]["max_work_group_size"]<=64 and q["limits"]["simulated"] for q in p), p'
+if CLFORMER_KERNELS=fpga "$cli" devices 2>err.txt; then echo "CLFORMER_KERNELS=fpga accepted"; exit 1; fi
+grep -q 'expected cpu, gpu or auto' err.txt || { cat err.txt; exit 1; }
 if "$cli" devices --device no-such-device-xyz 2>err.txt; then echo "bad --device accepted"; exit 1; fi
 grep -q "devices present" err.txt || { cat err.txt; exit 1; }
 rm -f err.txt

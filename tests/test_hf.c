@@ -39,7 +39,7 @@ static const char *folder(const char *name)
     static char path[4][512];
     static int k;
     k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/hf/%s", CLFT_GOLDEN_DIR, name);
+    snprintf(path[k], sizeof path[k], "%s/hf/%s", clft_golden_dir(), name);
     return path[k];
 }
 
@@ -291,7 +291,7 @@ static const char *minilm_dir(void)
     if (env && *env)
         snprintf(dir, sizeof dir, "%s", env);
     else
-        snprintf(dir, sizeof dir, "%s/../../build-logs/models/all-MiniLM-L6-v2", CLFT_GOLDEN_DIR);
+        snprintf(dir, sizeof dir, "%s/../../build-logs/models/all-MiniLM-L6-v2", clft_golden_dir());
     return dir;
 }
 
@@ -311,7 +311,7 @@ Test(hf, minilm_sentence_embeddings_match_sentence_transformers)
     {
         clf_context *ctx = context(spec);
         char gpath[600];
-        snprintf(gpath, sizeof gpath, "%s/hf/minilm.safetensors", CLFT_GOLDEN_DIR);
+        snprintf(gpath, sizeof gpath, "%s/hf/minilm.safetensors", clft_golden_dir());
         clf__safetensors *st = open_st(gpath);
         const clf__st_tensor *ti = gt(st, "input_ids");
         int N = (int)ti->shape[0], L = (int)ti->shape[1], D = 384;

@@ -40,7 +40,7 @@ static const char *golden(const char *name)
     static char path[4][512];
     static int k;
     k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s.safetensors", CLFT_GOLDEN_DIR, name);
+    snprintf(path[k], sizeof path[k], "%s/%s.safetensors", clft_golden_dir(), name);
     return path[k];
 }
 

@@ -29,7 +29,7 @@ enum { B = 2, S = 9, D = 64, N = 12, K = 4, MB = 4, MS = 16, MT = 16 };
 static const char *golden(const char *name)
 {
     static char path[512];
-    snprintf(path, sizeof path, "%s/%s.safetensors", CLFT_GOLDEN_DIR, name);
+    snprintf(path, sizeof path, "%s/%s.safetensors", clft_golden_dir(), name);
     return path;
 }
 

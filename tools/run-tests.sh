@@ -67,22 +67,84 @@ count_criterion "$logs/host.log"
 step fetch-minilm tools/fetch-minilm.sh build-logs/models/all-MiniLM-L6-v2 || true
 export CLFORMER_MINILM_DIR="${CLFORMER_MINILM_DIR:-$root/build-logs/models/all-MiniLM-L6-v2}"
 
-echo "== device tests (CLFORMER_TEST_DEVICES=${CLFORMER_TEST_DEVICES:-all})"
+# Device tests: every OpenCL implementation found (PoCL and Intel's CPU
+# runtime here) x both kernel families (the profile's own and the other one
+# forced with CLFORMER_KERNELS), each on its own, so the summary says which
+# combination failed. CLFORMER_TEST_DEVICES narrows the implementations.
+echo "== device tests: every implementation x both kernel families"
 ./build/src/cli/clformer devices 2>&1 | sed 's/^/   /'
-./build/tests/test_device --jobs 1 --verbose >"$logs/device.log" 2>&1
-count_criterion "$logs/device.log"
-# With one device model_multidevice skips there; the step below runs it.
-md_skips=$(grep -ac '^\[SKIP\] model_multidevice::' "$logs/device.log" || true)
-skipped=$((skipped - ${md_skips:-0}))
+# "P:D name" per device; the name is the implementation's, for the summary.
+mapfile -t impls < <(./build/src/cli/clformer devices --json | python3 -c '
+import json, re, sys
+for d in json.load(sys.stdin)["devices"]:
+    p = d["platform"]
+    name = "pocl" if "Portable Computing Language" in p else "intel" if "Intel" in p else \
+        re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-")[:16] or "opencl"
+    print(d["index"], name)')
+if [ -n "${CLFORMER_TEST_DEVICES:-}" ] && [ "$CLFORMER_TEST_DEVICES" != all ]; then
+  mapfile -t impls < <(printf '%s\n' "${impls[@]}" | awk -v want=",$CLFORMER_TEST_DEVICES," 'index(want, "," $1 ",")')
+fi
+[ "${#impls[@]}" -gt 0 ] || { echo "   no OpenCL device: the device suites cannot run"; failed=$((failed + 1)); }
+combos=()
+for entry in "${impls[@]}"; do
+  spec=${entry%% *} name=${entry#* }
+  for fam in cpu gpu; do
+    log="$logs/device-$name-$fam.log"
+    echo "== device suite: $name ($spec) x $fam kernels"
+    t0=$(date +%s)
+    CLFORMER_TEST_DEVICES=$spec CLFORMER_KERNELS=$fam ./build/tests/test_device --jobs 1 --verbose >"$log" 2>&1
+    count_criterion "$log"
+    # With one device model_multidevice skips; the step below runs it.
+    md_skips=$(grep -ac '^\[SKIP\] model_multidevice::' "$log" || true)
+    skipped=$((skipped - ${md_skips:-0}))
+    line=$(grep -a "Synthesis:" "$log" | tail -n 1 | sed 's/.*Tested/Tested/')
+    combos+=("$(printf '%-6s x %-3s kernels: %s (%ss)' "$name" "$fam" "${line:-no synthesis}" $(( $(date +%s) - t0 )))")
+  done
+done
 
-# Multi-device placement needs two devices: PoCL's pthread driver twice. The
-# filter's other tests print "[SKIP] ...: Test is disabled"; only the
-# filtered suite's own lines are counted.
+# Multi-device placement needs two devices: PoCL's pthread driver twice,
+# and, where a second implementation exists, PoCL's first device with it
+# (the encoder on one implementation, the decoder on another). The filter's
+# other tests print "[SKIP] ...: Test is disabled"; only the filtered
+# suite's own lines are counted.
 echo "== multi-device tests (POCL_DEVICES=\"pthread pthread\")"
-POCL_DEVICES="pthread pthread" ./build/src/cli/clformer devices 2>&1 | sed 's/^/   /'
-POCL_DEVICES="pthread pthread" ./build/tests/test_device --jobs 1 --verbose \
+POCL_DEVICES="pthread pthread" CLFORMER_TEST_DEVICES=0:0,0:1 ./build/tests/test_device --jobs 1 --verbose \
   --filter 'model_multidevice/*' 2>&1 | grep -av ': Test is disabled$' >"$logs/multidevice.log"
 count_criterion "$logs/multidevice.log"
+if [ "${#impls[@]}" -ge 2 ]; then
+  pair="${impls[0]%% *},${impls[1]%% *}"
+  echo "== multi-device tests across implementations ($pair: ${impls[0]#* } + ${impls[1]#* })"
+  CLFORMER_TEST_DEVICES=$pair ./build/tests/test_device --jobs 1 --verbose \
+    --filter 'model_multidevice/*' 2>&1 | grep -av ': Test is disabled$' >"$logs/multidevice-impls.log"
+  count_criterion "$logs/multidevice-impls.log"
+fi
+
+# Small devices, simulated (CLFORMER_DEVICE_LIMITS shrinks the kernel
+# profile's view of the device, and a launch beyond it is refused as such a
+# device would refuse it): the op conformance suites in both families under
+# two limit sets, one per implementation where there are two.
+small_sets=("wg=64,local=16K,fp16=0,subgroups=0,cl=1.2,alloc=256M" "wg=128,local=32K,kernel_wg=64")
+op_suites='@(attention|copy|elementwise|embed|gemm|norm|softmax|tensor|topk)/*'
+for i in "${!impls[@]}"; do
+  spec=${impls[$i]%% *} name=${impls[$i]#* }
+  sets=("${small_sets[$(( i % 2 ))]}")
+  [ "${#impls[@]}" -eq 1 ] && sets=("${small_sets[@]}")
+  [ "$i" -ge 2 ] && continue
+  for lim in "${sets[@]}"; do
+    for fam in cpu gpu; do
+      tag=$(tr -c 'a-z0-9\n' '-' <<<"${lim%%,*}")
+      log="$logs/small-$name-$fam-$tag.log"
+      echo "== op suites on a simulated small device: $name ($spec) x $fam kernels, $lim"
+      t0=$(date +%s)
+      CLFORMER_TEST_DEVICES=$spec CLFORMER_KERNELS=$fam CLFORMER_DEVICE_LIMITS=$lim \
+        ./build/tests/test_device --jobs 1 --verbose --filter "$op_suites" 2>&1 \
+        | grep -av ': Test is disabled$' >"$log"
+      count_criterion "$log"
+      line=$(grep -a "Synthesis:" "$log" | tail -n 1 | sed 's/.*Tested/Tested/')
+      combos+=("$(printf '%-6s x %-3s kernels, limits %s: %s (%ss)' "$name" "$fam" "$lim" "${line:-no synthesis}" $(( $(date +%s) - t0 )))")
+    done
+  done
+done
 
 check exports bash tests/check_exports.sh build/src/libclformer.so
 check install bash tests/check_install.sh "$root/build" "$root/build-logs/install"
@@ -93,6 +155,8 @@ check cli bash tests/check_cli.sh build/src/cli/clformer
 check bench-tools bash -c 'python3 bench/compare.py --selftest && python3 bench/plot.py --check'
 
 echo
+echo "per implementation x kernel family:"
+for c in "${combos[@]}"; do echo "  $c"; done
 echo "$passed passed, $failed failed, $skipped skipped"
 # CI installs PoCL, so there a skipped device test means a broken setup.
 if [ "${CLFORMER_REQUIRE_DEVICE:-0}" = 1 ] && [ "$skipped" -gt 0 ]; then

@@ -261,6 +261,22 @@ static bool find_any(loader *L, const char *const *prefixes, const char *fmt_suf
     return false;
 }
 
+/* A weight tensor of the model: clf__model_own, with a device allocation
+ * failure (a weight above the device's largest allocation, or out of device
+ * memory) saying which weight it was. */
+static clf_status own_weight(clf_model *m, const char *name, clf_dtype dt, int ndim,
+                             const int64_t *shape, clf_tensor *out)
+{
+    clf_status st = clf__model_own(m, dt, ndim, shape, out);
+    if (st != CLF_ERR_DEVICE_MEMORY) return st;
+    char why[1024], dims[64];
+    snprintf(why, sizeof why, "%s", clf_context_last_error(m->wctx ? m->wctx : m->ctx));
+    if (ndim == 2) snprintf(dims, sizeof dims, "%lld x %lld", (long long)shape[0], (long long)shape[1]);
+    else snprintf(dims, sizeof dims, "%lld", (long long)shape[0]);
+    return clf__error(m->ctx, st, "clf_model_load: weight \"%s\" (%s) %s: %s", name, dims,
+                      clf_dtype_name(dt), why);
+}
+
 /* The random weights' load_w: the tensor exists when required; its values
  * are made on the device (no host buffer, no transfer). */
 static clf_status random_w(loader *L, const char *name, int ndim, const int64_t *shape,
@@ -271,7 +287,7 @@ static clf_status random_w(loader *L, const char *name, int ndim, const int64_t 
     uint64_t stream;
     float lo, hi;
     clf__random_tensor(L->seed, name, ndim, ndim == 2 ? shape[1] : 0, &stream, &lo, &hi);
-    CLF_TRY(clf__model_own(m, ndim == 2 ? m->wdtype : CLF_F32, ndim, shape, out));
+    CLF_TRY(own_weight(m, name, ndim == 2 ? m->wdtype : CLF_F32, ndim, shape, out));
     return clf_tensor_fill_uniform(clf_buffer_context(out->buffer), out, stream, lo, hi);
 }
 
@@ -330,7 +346,7 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
                           name);
     clf_status st = clf__st_tensor_to_f32(t, host);
     clf_dtype dt = ndim == 2 ? m->wdtype : CLF_F32;
-    if (st == CLF_OK) st = clf__model_own(m, dt, ndim, want, out);
+    if (st == CLF_OK) st = own_weight(m, name, dt, ndim, want, out);
     if (st == CLF_OK)
         st = clf_tensor_write_f32(clf_buffer_context(out->buffer), out, host, (int64_t)n);
     clf__free(host);

@@ -132,3 +132,9 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 }
 
 void clft_rmtree(const char *path) { nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+const char *clft_golden_dir(void)
+{
+    const char *env = getenv("CLFORMER_GOLDEN_DIR");
+    return env && *env ? env : CLFT_GOLDEN_DIR;
+}

@@ -58,6 +58,11 @@ double clft_nmse(const float *out, const double *ref, size_t n);
  * goes into buf. */
 void clft_tempdir(char *buf, size_t size, const char *tag);
 
+/* The folder of the committed goldens: $CLFORMER_GOLDEN_DIR (a build run
+ * from another checkout, as on a lent GPU machine), else tests/golden of the
+ * source tree the tests were built from. */
+const char *clft_golden_dir(void);
+
 /* rm -rf for test folders. */
 void clft_rmtree(const char *path);
 
