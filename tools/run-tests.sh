@@ -146,6 +146,19 @@ for i in "${!impls[@]}"; do
   done
 done
 
+# Oclgrind (a simulated device with work-group semantics): every kernel of
+# both families at small shapes, with race, bounds, uninitialised-value,
+# barrier and API checks; any diagnostic fails. Then on a simulated small
+# device (64 work-items, 16 KiB), and its self-test: a planted race and a
+# planted out-of-bounds read must each be caught.
+for run in "oclgrind|" "oclgrind-small|OCLGRIND_MAX_WGSIZE=64 OCLGRIND_LOCAL_MEM_SIZE=16384" "oclgrind-plants|--self-test"; do
+  name=${run%%|*} arg=${run#*|}
+  t0=$(date +%s)
+  if [ "$name" = oclgrind-plants ]; then check "$name" bash tools/oclgrind-check.sh --self-test
+  else check "$name" env $arg bash tools/oclgrind-check.sh; fi
+  combos+=("$(printf '%-16s %s (%ss)' "$name:" "$(tail -n 1 "$logs/$name.log")" $(( $(date +%s) - t0 )))")
+done
+
 check exports bash tests/check_exports.sh build/src/libclformer.so
 check install bash tests/check_install.sh "$root/build" "$root/build-logs/install"
 check cli bash tests/check_cli.sh build/src/cli/clformer

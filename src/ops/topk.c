@@ -14,14 +14,23 @@
 
 #define TOPK_MAX 256
 
+/* Local memory of one group (kernels/topk.cl): argmax_rows a value and an
+ * index per work-item; topk_rows a 256-bin histogram, TOPK_MAX selected keys
+ * and indices, a prefix-sum array per work-item and three words. */
+static uint64_t topk_local_bytes(bool argmax, int wg)
+{
+    return argmax ? (uint64_t)wg * 8 : 256 * 4 + 2 * TOPK_MAX * 4 + (uint64_t)wg * 4 + 16;
+}
+
 /* Work-group size: 256, or the largest power of two the profile's device
- * limits allow (the kernels take 32 to 256). */
-static int topk_wg(const clf_context *ctx)
+ * limits (work-items and local memory) allow; the kernels take 32 to 256. */
+static int topk_wg(const clf_context *ctx, bool argmax)
 {
     const clf_device_limits *l = &ctx->kprof.limits;
     int wg = 256;
     while (wg > 32 && ((uint64_t)wg > l->max_work_group_size ||
-                       (l->kernel_work_group_size && (uint64_t)wg > l->kernel_work_group_size)))
+                       (l->kernel_work_group_size && (uint64_t)wg > l->kernel_work_group_size) ||
+                       topk_local_bytes(argmax, wg) > l->local_mem_bytes))
         wg /= 2;
     return wg;
 }
@@ -70,7 +79,14 @@ static clf_status launch_rows(clf_context *ctx, const char *kernel, const topk_i
 {
     /* The group size is fixed at build time; a kernel whose own limit
      * (CL_KERNEL_WORK_GROUP_SIZE) is below it is rebuilt smaller. */
-    int wg = topk_wg(ctx);
+    bool argmax = strcmp(kernel, "argmax_rows") == 0;
+    int wg = topk_wg(ctx, argmax);
+    if (topk_local_bytes(argmax, wg) > ctx->kprof.limits.local_mem_bytes)
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "%s needs %llu bytes of local memory at its smallest work-group (%d); "
+                          "\"%s\" has %llu",
+                          kernel, (unsigned long long)topk_local_bytes(argmax, wg), wg, ctx->info.name,
+                          (unsigned long long)ctx->kprof.limits.local_mem_bytes);
     cl_kernel k;
     for (;;) {
         char options[128];

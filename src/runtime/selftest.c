@@ -45,7 +45,7 @@ clf_status clf_context_selftest(clf_context *ctx, double *max_abs_error)
         st = clf__error(ctx, CLF_ERR_OPENCL, "selftest: clSetKernelArg failed");
         goto done;
     }
-    size_t local = 64, global = (N + local - 1) / local * local;
+    size_t local = clf__wg_fit(ctx, k, 64), global = (N + local - 1) / local * local;
     err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, NULL);
     if (err == CL_SUCCESS)
         err = clEnqueueReadBuffer(ctx->queue, by, CL_TRUE, 0, N * sizeof *got, got, 0, NULL, NULL);
