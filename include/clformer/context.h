@@ -56,11 +56,13 @@ CLF_API clf_status clf_context_create(const clf_context_params *params, clf_cont
 
 /*
  * Device scores: the measured speed of a short representative workload on a
- * device (a 128 x 512 x 512 f32 matmul and 32 tiny launches, enqueued as a
- * model pass enqueues them; score = 1 / median seconds of 5 runs after a
- * warm-up), so that two implementations of one class, such as PoCL and
- * Intel's CPU runtime on the same cores, are ranked by what they do rather
- * than by what the drivers report. Scores compare devices of one class only.
+ * device (kernels/score.cl: a 128 x 512 x 512 f32 matmul, a 2048 x 1024
+ * GEMV, GELU over 262144 floats and 32 tiny launches, enqueued as a model
+ * pass enqueues them; score = 1 / the seconds of the fastest of 16 passes
+ * after a warm-up), so that two implementations of one class, such as PoCL
+ * and Intel's CPU runtime on the same cores, are ranked by what they do
+ * rather than by what the drivers report. Scores compare devices of one
+ * class only.
  *
  * A score is cached on disk, one small file per device in <cache>/scores/
  * keyed by the library version, the workload and the device's name, vendor,
@@ -73,8 +75,8 @@ CLF_API clf_status clf_context_create(const clf_context_params *params, clf_cont
 /* Fills devices[i].score of every available device from the process memory
  * or the default cache folder ($CLFORMER_CACHE_DIR, else $XDG_CACHE_HOME/
  * clformer or ~/.cache/clformer; 0 when it has none) and, with
- * measure_missing, measures the devices that have none (together, their
- * passes in turn) and caches the results. Unavailable devices get 0. devices is
+ * measure_missing, measures the devices that have none (together, taking
+ * turns) and caches the results. Unavailable devices get 0. devices is
  * typically from clf_devices_list(). Returns CLF_OK when every device asked
  * for got its score; otherwise the first failure (with its message in
  * clf_context_last_error(NULL)), the other devices filled all the same and

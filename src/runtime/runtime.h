@@ -175,7 +175,7 @@ int clf__cache_store(clf_context *ctx, const unsigned char key[CLF__CACHE_KEY_BY
  * unavailable). Never measures. */
 bool clf__device_score_cached(clf_device_info *info, const char *cache_dir);
 
-/* Measures the devices together (their passes in turn), sets each one's
+/* Measures the devices together (blocks of passes in turn), sets each one's
  * score and remembers it (process memory and cache_dir). A device that
  * fails keeps 0; the first failure is returned, its message as the thread's
  * last error. */
