@@ -37,7 +37,8 @@ static clf_device_info *test_devices(size_t *n, int *n_test)
         char idx[32];
         snprintf(idx, sizeof idx, "%d:%d", d[i].platform_index, d[i].device_index);
         bool wanted = false;
-        for (int s = 0; s < *n_test; s++) wanted |= strcmp(specs[s], idx) == 0;
+        for (int s = 0; s < *n_test; s++)
+            wanted |= strcmp(specs[s], idx) == 0;
         d[i].available = d[i].available && wanted;
     }
     return d;
@@ -49,7 +50,8 @@ static clf_device_info *first_test_device(clf_device_info **all)
     size_t n, i = 0;
     int n_test;
     *all = test_devices(&n, &n_test);
-    while (!(*all)[i].available) i++;
+    while (!(*all)[i].available)
+        i++;
     return &(*all)[i];
 }
 
@@ -66,7 +68,8 @@ Test(score, measures_a_positive_score_caches_it_and_reuses_it, .timeout = 300)
     clf_device_info *d = test_devices(&n, &n_test);
     long m0 = clf__score_measurements();
     cr_assert_eq(clf_devices_score(d, n, false), CLF_OK);
-    for (size_t i = 0; i < n; i++) cr_assert_eq(d[i].score, 0, "an empty cache has no score");
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(d[i].score, 0, "an empty cache has no score");
     cr_assert_eq(clf__score_measurements(), m0, "measure_missing off: nothing measured");
 
     cr_assert_eq(clf_devices_score(d, n, true), CLF_OK, "%s", clf_context_last_error(NULL));

@@ -40,8 +40,8 @@ static void index_of(const clf_device_info *d, char *buf, size_t size)
 
 /* The reason for pick, in one line. view is the array the choice was made
  * on; it is restored before returning. */
-static void explain(clf_device_info *view, size_t n, const char *spec, size_t pick,
-                    size_t rivals, bool by_score, char *why, size_t size)
+static void explain(clf_device_info *view, size_t n, const char *spec, size_t pick, size_t rivals,
+                    bool by_score, char *why, size_t size)
 {
     const clf_device_info *d = &view[pick];
     const char *cls = clf_device_class_name(clf_device_classify(d));
@@ -59,9 +59,11 @@ static void explain(clf_device_info *view, size_t n, const char *spec, size_t pi
         return;
     }
     if (rivals == 0 || !second) {
-        if (second) snprintf(why, size, "class %s", cls);
-        else snprintf(why, size, "class %s; the only available device that matches \"%s\"", cls,
-                      spec && *spec ? spec : "best");
+        if (second)
+            snprintf(why, size, "class %s", cls);
+        else
+            snprintf(why, size, "class %s; the only available device that matches \"%s\"", cls,
+                     spec && *spec ? spec : "best");
         return;
     }
     const clf_device_info *r = &view[next];
@@ -88,8 +90,8 @@ static void explain(clf_device_info *view, size_t n, const char *spec, size_t pi
 }
 
 clf_status clf__device_choose(clf_device_info *devices, size_t n, const char *spec,
-                              const char *cache_dir, bool measure_missing, size_t *index,
-                              char *why, size_t why_size)
+                              const char *cache_dir, bool measure_missing, size_t *index, char *why,
+                              size_t why_size)
 {
     if (!index || (!devices && n))
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_device_choose: NULL argument");
@@ -102,7 +104,8 @@ clf_status clf__device_choose(clf_device_info *devices, size_t n, const char *sp
     clf_device_info *view = clf__malloc((n ? n : 1) * sizeof *view);
     if (!view) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "clf_device_choose: out of memory");
     if (n) memcpy(view, devices, n * sizeof *view);
-    for (size_t i = 0; i < n && !(by_score && ranks); i++) view[i].score = 0;
+    for (size_t i = 0; i < n && !(by_score && ranks); i++)
+        view[i].score = 0;
 
     size_t pick = 0, rivals = 0;
     clf_status st = clf_device_select(view, n, spec, &pick);

@@ -42,16 +42,18 @@
 #include "runtime/runtime.h"
 
 enum {
-    M = 128, N = 512, K = 512,      /* matmul */
-    GEMV_ROWS = 2048, GEMV_K = 1024, /* GEMV */
-    GELU_LEN = 128 * 2048,           /* GELU elements */
-    TICKS = 32, TICK_LEN = 1024,     /* tiny launches */
-    ROUNDS = 4, BLOCK = 4,           /* timed passes: rounds x a block per device */
+    M = 128,               /* matmul rows */
+    N = 512,               /* matmul columns */
+    K = 512,               /* matmul depth */
+    GEMV_ROWS = 2048,      /* GEMV outputs */
+    GEMV_K = 1024,         /* GEMV depth */
+    GELU_LEN = 128 * 2048, /* GELU elements */
+    TICKS = 32,            /* tiny launches per pass */
+    TICK_LEN = 1024,       /* their elements */
+    ROUNDS = 4,            /* timed rounds ... */
+    BLOCK = 4,             /* ... of this many passes per device */
 };
 
-/* Part of the key: other sizes or another method make another score. */
-#define WORKLOAD_TAG "device score v1: matmul 128x512x512, gemv 2048x1024, gelu 262144, " \
-                     "32 ticks; fastest of 16 passes, 4 rounds of 4 per device"
 #define FILE_MAGIC "clformer device score v1"
 
 /* ---- the workload ---- */
@@ -89,7 +91,8 @@ static clf_status tensor(clf_context *ctx, size_t n, float (*gen)(size_t), clf_t
     if (!gen) return CLF_OK;
     float *host = clf__malloc(n * sizeof *host);
     if (!host) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "device score: out of memory");
-    for (size_t e = 0; e < n; e++) host[e] = gen(e);
+    for (size_t e = 0; e < n; e++)
+        host[e] = gen(e);
     clf_status st = clf_tensor_write_f32(ctx, out, host, n);
     clf__free(host);
     return st;
@@ -143,7 +146,8 @@ static clf_status pass(workload *w, double *seconds)
     CLF_TRY(clf__launch(ctx, w->matmul, "score_matmul", 2, mm, NULL));
     CLF_TRY(clf__launch(ctx, w->gemv, "score_gemv", 1, &rows, NULL));
     CLF_TRY(clf__launch(ctx, w->gelu, "score_gelu", 1, &gelu, NULL));
-    for (int i = 0; i < TICKS; i++) CLF_TRY(clf__launch(ctx, w->tick, "score_tick", 1, &tick, NULL));
+    for (int i = 0; i < TICKS; i++)
+        CLF_TRY(clf__launch(ctx, w->tick, "score_tick", 1, &tick, NULL));
     CLF_TRY(clf_context_finish(ctx));
     *seconds = clf__now() - t0;
     return CLF_OK;
@@ -172,14 +176,16 @@ static clf_status check_one(workload *w, const char *what, const clf_tensor *t, 
 static double c_ref(size_t e)
 {
     double s = 0;
-    for (size_t p = 0; p < K; p++) s += (double)a_at(e / N * K + p) * b_at(p * N + e % N);
+    for (size_t p = 0; p < K; p++)
+        s += (double)a_at(e / N * K + p) * b_at(p * N + e % N);
     return s;
 }
 
 static double y_ref(size_t r)
 {
     double s = 0;
-    for (size_t p = 0; p < GEMV_K; p++) s += (double)w_at(r * GEMV_K + p) * x_at(p);
+    for (size_t p = 0; p < GEMV_K; p++)
+        s += (double)w_at(r * GEMV_K + p) * x_at(p);
     return s;
 }
 
@@ -234,7 +240,8 @@ static void open_one(workload *w, const char *cache_dir)
 static void close_one(workload *w)
 {
     clf_tensor *all[] = {&w->a, &w->b, &w->c, &w->w, &w->x, &w->y, &w->g, &w->h, &w->t};
-    for (size_t i = 0; i < CLF_ARRAY_LEN(all); i++) clf_tensor_free(all[i]);
+    for (size_t i = 0; i < CLF_ARRAY_LEN(all); i++)
+        clf_tensor_free(all[i]);
     clf_context_free(w->ctx);
     w->ctx = NULL;
 }
@@ -269,7 +276,8 @@ static void memo_put(const unsigned char *key, double score)
 {
     pthread_mutex_lock(&memo_lock);
     size_t i = 0;
-    while (i < memo_n && memcmp(memo[i].key, key, CLF__CACHE_KEY_BYTES) != 0) i++;
+    while (i < memo_n && memcmp(memo[i].key, key, CLF__CACHE_KEY_BYTES) != 0)
+        i++;
     if (i < MEMO_CAP) {
         memcpy(memo[i].key, key, CLF__CACHE_KEY_BYTES);
         memo[i].score = score;
@@ -285,12 +293,18 @@ void clf__score_forget(void)
     pthread_mutex_unlock(&memo_lock);
 }
 
+/* The key: the device, the workload's source and, as the options part, its
+ * sizes and method, so that changing any of them measures again. */
 static clf_status score_key(const clf_device_info *info, unsigned char key[CLF__CACHE_KEY_BYTES])
 {
-    char *src = NULL;
+    char *src = NULL, method[256];
     size_t size = 0;
+    snprintf(method, sizeof method,
+             "device score v1: matmul %dx%dx%d, gemv %dx%d, gelu %d, %d ticks of %d; fastest "
+             "pass of %d rounds x %d per device",
+             M, N, K, GEMV_ROWS, GEMV_K, GELU_LEN, TICKS, TICK_LEN, ROUNDS, BLOCK);
     CLF_TRY(clf__program_source(NULL, "score", &src, &size));
-    clf_status st = clf__device_key(info, src, size, WORKLOAD_TAG, key);
+    clf_status st = clf__device_key(info, src, size, method, key);
     clf__free(src);
     return st;
 }
@@ -372,8 +386,10 @@ static void run_interleaved(workload *w, size_t count, const char *cache_dir)
             for (int p = 0; p < BLOCK && w[i].st == CLF_OK; p++) {
                 double t = 0;
                 clf_status st = pass(&w[i], &t);
-                if (st != CLF_OK) fail(&w[i], st);
-                else if (t < w[i].best) w[i].best = t;
+                if (st != CLF_OK)
+                    fail(&w[i], st);
+                else if (t < w[i].best)
+                    w[i].best = t;
             }
     for (size_t i = 0; i < count; i++) {
         clf_status st = w[i].st == CLF_OK ? check(&w[i]) : CLF_OK;
@@ -392,14 +408,14 @@ static void keep(workload *w, const char *cache_dir)
     disk_put(cache_dir, key, w->info->score);
 }
 
-clf_status clf__devices_measure(clf_device_info *const *infos, size_t count,
-                                const char *cache_dir)
+clf_status clf__devices_measure(clf_device_info *const *infos, size_t count, const char *cache_dir)
 {
     if (count == 0) return CLF_OK;
     workload *w = clf__calloc(count, sizeof *w);
     if (!w) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "device score: out of memory");
     double t0 = clf__now();
-    for (size_t i = 0; i < count; i++) w[i].info = infos[i];
+    for (size_t i = 0; i < count; i++)
+        w[i].info = infos[i];
     run_interleaved(w, count, cache_dir);
     clf_status first = CLF_OK;
     char message[1200] = "";
@@ -410,8 +426,8 @@ clf_status clf__devices_measure(clf_device_info *const *infos, size_t count,
             keep(&w[i], cache_dir);
             clf__log_build("device score of %d:%d (%s, %s): %.4g (fastest pass %.3f ms); %zu "
                            "device(s) measured in %.3f s",
-                           d->platform_index, d->device_index, d->name, d->platform_name,
-                           d->score, w[i].best * 1e3, count, clf__now() - t0);
+                           d->platform_index, d->device_index, d->name, d->platform_name, d->score,
+                           w[i].best * 1e3, count, clf__now() - t0);
             continue;
         }
         infos[i]->score = 0;
