@@ -250,6 +250,7 @@ Test(select, choose_says_why_when_class_decides_or_nothing_was_measured, .init =
     cr_assert_str_eq(why, "class igpu", "the only iGPU: the class decides");
     cr_assert_eq(choose(machine, 1, NULL, why, sizeof why), 0);
     cr_assert(strstr(why, "the only available device"), "%s", why);
+    cr_assert_str_eq(clf_context_last_error(NULL), "", "a success leaves no error behind");
     size_t idx;
     cr_assert_eq(clf_device_choose(machine, 6, "tpu", false, &idx, NULL, 0), CLF_ERR_NO_DEVICE);
     cr_assert(strstr(clf_context_last_error(NULL), "devices present"));

@@ -50,6 +50,7 @@ static void explain(clf_device_info *view, size_t n, const char *spec, size_t pi
     view[pick].available = false;
     bool second = clf_device_select(view, n, spec, &next) == CLF_OK;
     view[pick].available = true;
+    if (!second) clf__thread_error_clear(); /* no runner-up is no failure of the caller's */
     if (!clf__device_spec_ranks(spec)) {
         snprintf(why, size,
                  second ? "named by \"%s\" (it matches several: ranked by class, then compute "
