@@ -63,6 +63,7 @@ class DeviceInfo(C.Structure):  # include/clformer/device.h: clf_device_info
         ("unified_memory", C.c_bool),
         ("available", C.c_bool),
         ("quirks", C.c_uint32),
+        ("score", C.c_double),  # 0 = not measured
     ]
 
 

@@ -186,3 +186,85 @@ Test(cache, unwritable_folder_is_not_an_error_for_loads)
     size_t size;
     cr_assert_eq(load(key, &size), CLF__CACHE_ABSENT);
 }
+
+/* ---- device score files (src/runtime/score.c) ---- */
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The score the cache gives for fake.info now, with the process memory
+ * forgotten so that the file is what answers. */
+static double cached_score(void)
+{
+    clf__score_forget();
+    clf_device_info info = fake.info;
+    info.score = -1;
+    bool hit = clf__device_score_cached(&info, dir);
+    cr_assert_eq(hit, info.score > 0, "hit %d, score %g", hit, info.score);
+    return info.score;
+}
+
+Test(cache, score_file_is_read_only_when_whole_and_its_own)
+{
+    fake.info.available = true;
+    char path[700], scores[600], hex[65], text[512];
+    snprintf(scores, sizeof scores, "%s/scores", dir);
+    cr_assert_eq(clf__mkdirs(scores), 0);
+    cr_assert_eq(clf__device_score_path(&fake.info, dir, path, sizeof path), 0);
+    cr_assert_eq(strlen(strrchr(path, '/') + 1), 64 + 4, "%s", path);
+    memcpy(hex, strrchr(path, '/') + 1, 64);
+    hex[64] = '\0';
+    cr_assert_eq(cached_score(), 0, "no file: a miss");
+
+    snprintf(text, sizeof text, "clformer device score v1\nkey %s\nscore 123.5\n", hex);
+    write_text(path, text);
+    cr_assert_eq(cached_score(), 123.5);
+
+    /* Foreign: a good file of another device copied under this one's name. */
+    char other[700];
+    clf_device_info o = fake.info;
+    snprintf(o.driver_version, sizeof o.driver_version, "2.0");
+    cr_assert_eq(clf__device_score_path(&o, dir, other, sizeof other), 0);
+    cr_assert_str_neq(other, path, "a driver update is another key");
+    snprintf(text, sizeof text, "clformer device score v1\nkey %.64s\nscore 99\n",
+             strrchr(other, '/') + 1);
+    write_text(path, text);
+    cr_assert_eq(cached_score(), 0, "foreign key");
+
+    const char *bodies[] = {"score 123.5", "score nan", "score inf", "score -4", "score 0",
+                            "score abc", "score 12x", "score 123.5\nextra", "score "};
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        snprintf(text, sizeof text, "clformer device score v1\nkey %s\n%s\n", hex, bodies[i]);
+        if (i == 0) text[strlen(text) - 1] = '\0'; /* truncated: no final newline */
+        write_text(path, text);
+        cr_assert_eq(cached_score(), 0, "bad body \"%s\" must be a miss", bodies[i]);
+    }
+    snprintf(text, sizeof text, "clformer device score v0\nkey %s\nscore 5\n", hex);
+    write_text(path, text);
+    cr_assert_eq(cached_score(), 0, "another format version");
+    write_text(path, "");
+    cr_assert_eq(cached_score(), 0, "empty");
+
+    /* A good file again, remembered: the process memory answers even after
+     * the file goes bad, until forgotten. */
+    snprintf(text, sizeof text, "clformer device score v1\nkey %s\nscore 7.25\n", hex);
+    write_text(path, text);
+    cr_assert_eq(cached_score(), 7.25);
+    write_text(path, "garbage");
+    clf_device_info info = fake.info;
+    cr_assert(clf__device_score_cached(&info, dir));
+    cr_assert_eq(info.score, 7.25);
+    cr_assert_eq(cached_score(), 0);
+
+    info.available = false;
+    cr_assert(!clf__device_score_cached(&info, dir), "unavailable devices have no score");
+    cr_assert_eq(info.score, 0);
+    clf__score_forget();
+    info.available = true;
+    cr_assert(!clf__device_score_cached(&info, NULL), "no cache folder: a miss");
+}

@@ -2,10 +2,13 @@
  * device records (no OpenCL device needed). */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <clformer/clformer.h>
 #include <CL/cl.h>
+
+#include "common/testutil.h"
 
 static clf_device_info dev(int p, int d, const char *name, uint64_t type, int unified,
                            uint32_t cus, uint32_t mhz)
@@ -121,4 +124,135 @@ Test(select, nothing_matching_is_no_device_with_the_list, .init = make_machine)
     cr_assert_eq(clf_device_select(machine, 0, NULL, &idx), CLF_ERR_NO_DEVICE);
     cr_assert(strstr(clf_context_last_error(NULL), "none"));
     cr_assert_eq(clf_device_select(machine, 6, NULL, NULL), CLF_ERR_INVALID_ARG);
+}
+
+/* ---- scores: measured speed ranks devices of one class, never across ---- */
+
+Test(select, scores_break_ties_within_a_class)
+{
+    /* Two implementations of one CPU: PoCL reports the clock, Intel's
+     * runtime 0 MHz; the measured score must decide, both ways. */
+    clf_device_info two[2] = {dev(0, 0, "pocl", CL_DEVICE_TYPE_CPU, 1, 2, 2600),
+                              dev(1, 0, "intel", CL_DEVICE_TYPE_CPU, 1, 2, 0)};
+    size_t idx = 9;
+    cr_assert_eq(clf_device_select(two, 2, NULL, &idx), CLF_OK);
+    cr_assert_eq(idx, 0, "unmeasured: compute units x clock (2 x 2600 > 2 x 0)");
+    two[0].score = 500;
+    two[1].score = 760;
+    cr_assert_eq(clf_device_select(two, 2, NULL, &idx), CLF_OK);
+    cr_assert_eq(idx, 1, "measured: 760 > 500 beats the clock");
+    cr_assert_eq(clf_device_select(two, 2, "cpu", &idx), CLF_OK);
+    cr_assert_eq(idx, 1, "a class word ranks the same way");
+    two[0].score = 900;
+    cr_assert_eq(clf_device_select(two, 2, NULL, &idx), CLF_OK);
+    cr_assert_eq(idx, 0, "and the other way round: 900 > 760");
+}
+
+Test(select, scores_never_cross_classes, .init = make_machine)
+{
+    /* A CPU that ran the small workload fastest still loses to any GPU, and
+     * an iGPU with a huge score to a dGPU: the workload is too small to show
+     * what a GPU gains at a model's sizes. */
+    for (int i = 0; i < 6; i++) machine[i].score = 1.0 + i;
+    machine[0].score = 1e9; /* the CPU */
+    machine[2].score = 1e8; /* the iGPU */
+    cr_assert_eq(pick(NULL), 4, "the faster-scored dGPU");
+    machine[3].score = 1e7; /* the slow dGPU, now measured faster than the fast one */
+    cr_assert_eq(pick(NULL), 3, "within dGPUs the score decides");
+    size_t idx;
+    cr_assert_eq(clf_device_select(machine, 3, NULL, &idx), CLF_OK);
+    cr_assert_eq(idx, 2, "iGPU over the CPU whatever their scores");
+    cr_assert_eq(clf_device_select(machine, 2, NULL, &idx), CLF_OK);
+    cr_assert_eq(idx, 1, "accelerator over the CPU whatever their scores");
+}
+
+Test(select, a_zero_score_means_not_measured_and_falls_back)
+{
+    clf_device_info two[2] = {dev(0, 0, "A", CL_DEVICE_TYPE_GPU, 0, 10, 1000),
+                              dev(0, 1, "B", CL_DEVICE_TYPE_GPU, 0, 40, 1000)};
+    two[0].score = 5; /* B not measured: the pair goes by compute units x clock */
+    size_t idx = 9;
+    cr_assert_eq(clf_device_select(two, 2, NULL, &idx), CLF_OK);
+    cr_assert_eq(idx, 1, "40 x 1000 > 10 x 1000 when B has no score");
+    two[0].score = 0;
+    two[1].score = 5;
+    two[0].compute_units = 80;
+    cr_assert_eq(clf_device_select(two, 2, NULL, &idx), CLF_OK);
+    cr_assert_eq(idx, 0, "80 x 1000 > 40 x 1000 when A has no score");
+}
+
+/* ---- clf_device_choose: where scores may count (no measuring here: every
+ * rival has a score, or measure_missing is false and the cache is empty) ---- */
+
+static char empty_cache[512];
+
+static void choose_setup(void)
+{
+    clft_tempdir(empty_cache, sizeof empty_cache, "choose");
+    setenv("CLFORMER_CACHE_DIR", empty_cache, 1);
+    unsetenv("CLFORMER_DEVICE_SCORE");
+}
+
+static void choose_teardown(void) { clft_rmtree(empty_cache); }
+
+static size_t choose(clf_device_info *d, size_t n, const char *spec, char *why, size_t size)
+{
+    size_t idx = 999;
+    clf_status st = clf_device_choose(d, n, spec, false, &idx, why, size);
+    cr_assert_eq(st, CLF_OK, "choose(%s): %s", spec ? spec : "NULL", clf_context_last_error(NULL));
+    return idx;
+}
+
+Test(select, choose_ranks_by_score_only_where_the_spec_leaves_the_choice, .init = choose_setup,
+     .fini = choose_teardown)
+{
+    clf_device_info d[3] = {dev(0, 0, "pthread-AMD EPYC", CL_DEVICE_TYPE_CPU, 1, 2, 2600),
+                            dev(1, 0, "AMD EPYC", CL_DEVICE_TYPE_CPU, 1, 2, 0),
+                            dev(2, 0, "Accel", CL_DEVICE_TYPE_ACCELERATOR, 0, 1, 1)};
+    d[0].score = 500;
+    d[1].score = 760;
+    d[2].available = false;
+    char why[256];
+    cr_assert_eq(choose(d, 3, NULL, why, sizeof why), 1);
+    cr_assert(strstr(why, "class cpu") && strstr(why, "measured 1.52x faster than 0:0"), "%s", why);
+    cr_assert_eq(choose(d, 3, "cpu", why, sizeof why), 1, "%s", why);
+    cr_assert_eq(choose(d, 3, "0:0", why, sizeof why), 0);
+    cr_assert(strstr(why, "named by \"0:0\""), "%s", why);
+    /* A name that matches both names them both: ranked as before scores
+     * existed, whatever the records hold. */
+    cr_assert_eq(choose(d, 3, "epyc", why, sizeof why), 0, "%s", why);
+    cr_assert(strstr(why, "matches several"), "%s", why);
+    cr_assert_eq(d[0].score, 500, "scores given are kept");
+    cr_assert_eq(d[1].score, 760);
+
+    setenv("CLFORMER_DEVICE_SCORE", "0", 1);
+    cr_assert_eq(choose(d, 3, NULL, why, sizeof why), 0, "ranking off: 2 x 2600 > 2 x 0");
+    cr_assert(strstr(why, "CLFORMER_DEVICE_SCORE=0"), "%s", why);
+    setenv("CLFORMER_DEVICE_SCORE", "1", 1);
+    cr_assert_eq(choose(d, 3, NULL, why, sizeof why), 1);
+    setenv("CLFORMER_DEVICE_SCORE", "yes", 1);
+    size_t idx = 77;
+    cr_assert_eq(clf_device_choose(d, 3, NULL, false, &idx, why, sizeof why), CLF_ERR_INVALID_ARG);
+    cr_assert_eq(idx, 77);
+    cr_assert(strstr(clf_context_last_error(NULL), "CLFORMER_DEVICE_SCORE"), "%s",
+              clf_context_last_error(NULL));
+}
+
+Test(select, choose_says_why_when_class_decides_or_nothing_was_measured, .init = make_machine)
+{
+    choose_setup();
+    char why[256];
+    cr_assert_eq(choose(machine, 6, NULL, why, sizeof why), 4);
+    cr_assert_str_eq(why, "class dgpu; compute units x clock 80 x 1800 MHz vs 10 x 1000 MHz for "
+                          "1:1 (not measured: 2:0, 1:1)");
+    cr_assert_eq(machine[4].score, 0, "an empty cache and measure_missing off: nothing measured");
+    cr_assert_eq(choose(machine, 3, NULL, why, sizeof why), 2);
+    cr_assert_str_eq(why, "class igpu", "the only iGPU: the class decides");
+    cr_assert_eq(choose(machine, 1, NULL, why, sizeof why), 0);
+    cr_assert(strstr(why, "the only available device"), "%s", why);
+    cr_assert_str_eq(clf_context_last_error(NULL), "", "a success leaves no error behind");
+    size_t idx;
+    cr_assert_eq(clf_device_choose(machine, 6, "tpu", false, &idx, NULL, 0), CLF_ERR_NO_DEVICE);
+    cr_assert(strstr(clf_context_last_error(NULL), "devices present"));
+    choose_teardown();
 }

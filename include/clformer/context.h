@@ -44,13 +44,67 @@ typedef struct clf_build_stats {
 
 CLF_API clf_context_params clf_context_params_default(void);
 
-/* Creates a context on the selected device, with one in-order queue. On
+/* Creates a context on the selected device, with one in-order queue. The
+ * device is the one clf_device_choose() picks for params.device (so two
+ * devices of one class are ranked by their measured score; see there). On
  * success *out owns the new context; free it with clf_context_free(). On
  * failure *out is NULL and clf_context_last_error(NULL) says why (no platform,
  * no matching device with the list of devices that exist, an OpenCL error by
  * name). Sets POCL_CACHE_DIR to <cache>/pocl for PoCL if the user has not set
  * it, before the first OpenCL call of the process. */
 CLF_API clf_status clf_context_create(const clf_context_params *params, clf_context **out);
+
+/*
+ * Device scores: the measured speed of a short representative workload on a
+ * device (kernels/score.cl: a 128 x 512 x 512 f32 matmul, a 2048 x 1024
+ * GEMV, GELU over 262144 floats and 32 tiny launches, enqueued as a model
+ * pass enqueues them; score = 1 / the seconds of the fastest of 16 passes
+ * after a warm-up), so that two implementations of one class, such as PoCL
+ * and Intel's CPU runtime on the same cores, are ranked by what they do
+ * rather than by what the drivers report. Scores compare devices of one
+ * class only.
+ *
+ * A score is cached on disk, one small file per device in <cache>/scores/
+ * keyed by the library version, the workload and the device's name, vendor,
+ * driver version and platform version (a driver update measures again), and
+ * remembered for the rest of the process. Measuring opens a temporary
+ * context on the device ("P:D"): a fraction of a second, mostly the
+ * workload's compile.
+ */
+
+/* Fills devices[i].score of every available device from the process memory
+ * or the default cache folder ($CLFORMER_CACHE_DIR, else $XDG_CACHE_HOME/
+ * clformer or ~/.cache/clformer; 0 when it has none) and, with
+ * measure_missing, measures the devices that have none (together, taking
+ * turns) and caches the results. Unavailable devices get 0. devices is
+ * typically from clf_devices_list(). Returns CLF_OK when every device asked
+ * for got its score; otherwise the first failure (with its message in
+ * clf_context_last_error(NULL)), the other devices filled all the same and
+ * the failed ones left at 0. Not affected by CLFORMER_DEVICE_SCORE. */
+CLF_API clf_status clf_devices_score(clf_device_info *devices, size_t n, bool measure_missing);
+
+/*
+ * The device clf_context_create() opens for spec (a selection string, see
+ * clf_device_select; NULL = best; it does not read CLFORMER_DEVICE), and
+ * why. When spec leaves the choice to the library (NULL, "", "best", "gpu"
+ * or a class word) and two or more available devices share the best class
+ * that matches, their scores decide: a device whose score is 0 gets it from
+ * the cache or, with measure_missing, is measured (as clf_devices_score; a
+ * failed measurement leaves 0, and that pair is ranked by compute units x
+ * clock). Scores already > 0 in devices[] are kept; the ones filled are
+ * written back. "P:D" and a name substring name the device themselves: no
+ * score is read or measured for them and ties go to compute units x clock,
+ * whatever devices[] holds. CLFORMER_DEVICE_SCORE=0 turns ranking by score
+ * off (nothing is measured; ties go to compute units x clock); 1 or unset is
+ * on; anything else is CLF_ERR_INVALID_ARG.
+ *
+ * On success *index is the position in devices[] and, when why is not NULL,
+ * why holds a one-line reason ("class cpu; measured 1.25x faster than 0:0 on
+ * the score workload"), truncated to why_size. Errors as clf_device_select.
+ */
+CLF_API clf_status clf_device_choose(clf_device_info *devices, size_t n, const char *spec,
+                                     bool measure_missing, size_t *index, char *why,
+                                     size_t why_size);
 
 /* Frees a context and everything it owns. NULL is a no-op. */
 CLF_API void clf_context_free(clf_context *ctx);

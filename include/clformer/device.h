@@ -4,10 +4,11 @@
  *
  * Classification is by capability, never by vendor name: a GPU that shares
  * memory with the host is an integrated GPU, any other GPU is discrete.
- * Selection prefers discrete GPU > integrated GPU > accelerator > CPU, ties
- * broken by compute units x clock. The user overrides it with a selection
- * string (see clf_device_select) given in the context params or in the
- * CLFORMER_DEVICE environment variable.
+ * Selection prefers discrete GPU > integrated GPU > accelerator > CPU; within
+ * a class, a measured score (clf_device_info.score, filled by the runtime's
+ * clf_devices_score in context.h) decides, else compute units x clock. The
+ * user overrides it with a selection string (see clf_device_select) given in
+ * the context params or in the CLFORMER_DEVICE environment variable.
  */
 #ifndef CLFORMER_DEVICE_H
 #define CLFORMER_DEVICE_H
@@ -64,6 +65,9 @@ typedef struct clf_device_info {
     bool unified_memory;            /* CL_DEVICE_HOST_UNIFIED_MEMORY */
     bool available;                 /* CL_DEVICE_AVAILABLE and CL_DEVICE_COMPILER_AVAILABLE */
     uint32_t quirks;                /* CLF_QUIRK_* bits from the device layer's quirk table */
+    double score;                   /* measured speed of a short representative workload, higher
+                                     * is faster; 0 = not measured (clf_devices_list leaves it 0;
+                                     * clf_devices_score in context.h fills it) */
 } clf_device_info;
 
 /* Lists every device of every platform. On success *out is an array of
@@ -84,17 +88,22 @@ CLF_API const char *clf_device_class_name(clf_device_class cls);
 
 /*
  * Picks one of n devices. spec selects:
- *   NULL or "" or "best"  the best device: dGPU > iGPU > accelerator > CPU,
- *                         ties broken by compute units x clock, then by order;
+ *   NULL or "" or "best"  the best device: dGPU > iGPU > accelerator > CPU;
+ *                         within a class, when both devices have a score > 0
+ *                         the higher score wins, otherwise compute units x
+ *                         clock, then the order;
  *   "gpu"                 the best GPU (discrete first);
  *   "dgpu", "igpu", "cpu", "accelerator"  the best device of that class;
  *   "P:D"                 platform index P, device index D;
  *   anything else         the best device whose name contains spec,
  *                         case-insensitively.
- * Unavailable devices are never picked. On success *index is the position in
- * devices[]. If nothing matches: CLF_ERR_NO_DEVICE, and the message from
- * clf_context_last_error(NULL) lists the devices that exist. Pure: works on
- * synthetic records. Does not read CLFORMER_DEVICE (the context does).
+ * Unavailable devices are never picked. Scores count wherever the records
+ * carry them (pure: this never measures); clf_device_choose() in context.h
+ * is the context's policy of when to fill them. On success *index is the
+ * position in devices[]. If nothing matches: CLF_ERR_NO_DEVICE, and the
+ * message from clf_context_last_error(NULL) lists the devices that exist.
+ * Pure: works on synthetic records. Does not read CLFORMER_DEVICE (the
+ * context does).
  */
 CLF_API clf_status clf_device_select(const clf_device_info *devices, size_t n, const char *spec,
                                      size_t *index);

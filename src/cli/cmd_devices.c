@@ -1,16 +1,28 @@
 /* clformer devices: every OpenCL device, its capabilities, and the pick. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
+/* A device chosen by clf_device_choose, and why. */
+typedef struct cli_pick {
+    size_t index;
+    char why[256];
+} cli_pick;
+
 void cli_devices_usage(FILE *out)
 {
-    fprintf(out, "usage: clformer devices [--device SPEC] [--json]\n\n"
+    fprintf(out, "usage: clformer devices [--device SPEC] [--json] [--no-measure]\n\n"
                  "Lists every OpenCL device. The selected one (marked *) follows --device,\n"
-                 "else $CLFORMER_DEVICE, else the best by class and compute units x clock.\n"
+                 "else $CLFORMER_DEVICE, else the best: by class (dgpu > igpu > accelerator\n"
+                 "> cpu), then, between devices of one class, by score: the measured speed\n"
+                 "of a short workload, cached per device and driver (measured here when\n"
+                 "missing, as a context would), else by compute units x clock.\n"
+                 "CLFORMER_DEVICE_SCORE=0 ranks by compute units x clock only.\n"
                  "  --device SPEC  best, gpu, dgpu, igpu, accelerator, cpu, P:D or a name\n"
-                 "  --json         one JSON document on stdout\n");
+                 "  --json         one JSON document on stdout\n"
+                 "  --no-measure   show cached scores only; measure nothing\n");
 }
 
 /* The kernel profile of one device as a JSON object (the profile a context
@@ -40,12 +52,23 @@ static void print_profile_json(const clf_kernel_profile *p)
            p->attn_block_n, p->attn_decode_wg, p->attn_cpu_rows, p->attn_splits_per_cu);
 }
 
+/* The device's score, or JSON null when it has none. */
+static void print_score_json(double score)
+{
+    if (score > 0) printf("%.6g", score);
+    else printf("null");
+}
+
 static void print_json(const clf_device_info *d, const clf_kernel_profile *prof, size_t n,
-                       size_t selected)
+                       const cli_pick *sel, const cli_pick *best)
 {
     printf("{\n  \"version\": ");
     cli_json_string(stdout, clf_version());
-    printf(",\n  \"selected\": %zu,\n  \"devices\": [", selected);
+    printf(",\n  \"selected\": %zu, \"why\": ", sel->index);
+    cli_json_string(stdout, sel->why);
+    printf(",\n  \"best\": %zu, \"best_why\": ", best->index);
+    cli_json_string(stdout, best->why);
+    printf(",\n  \"devices\": [");
     for (size_t i = 0; i < n; i++) {
         const clf_device_info *x = &d[i];
         printf("%s\n    {\"index\": \"%d:%d\", \"class\": \"%s\", \"name\": ", i ? "," : "",
@@ -72,10 +95,11 @@ static void print_json(const clf_device_info *d, const clf_kernel_profile *prof,
                x->subgroups ? "true" : "false");
         for (uint32_t s = 0; s < x->n_subgroup_sizes; s++)
             printf("%s%u", s ? ", " : "", x->subgroup_sizes[s]);
-        printf("], \"unified_memory\": %s, \"available\": %s, \"selected\": %s,\n     "
-               "\"kernel_profile\": ",
-               x->unified_memory ? "true" : "false", x->available ? "true" : "false",
-               i == selected ? "true" : "false");
+        printf("], \"unified_memory\": %s, \"available\": %s, \"score\": ",
+               x->unified_memory ? "true" : "false", x->available ? "true" : "false");
+        print_score_json(x->score);
+        printf(", \"selected\": %s, \"best\": %s,\n     \"kernel_profile\": ",
+               i == sel->index ? "true" : "false", i == best->index ? "true" : "false");
         print_profile_json(&prof[i]);
         printf("}");
     }
@@ -83,13 +107,13 @@ static void print_json(const clf_device_info *d, const clf_kernel_profile *prof,
 }
 
 static void print_table(const clf_device_info *d, const clf_kernel_profile *prof, size_t n,
-                        size_t selected)
+                        const cli_pick *sel, const cli_pick *best)
 {
-    printf("  %-5s %-6s %-40s %-14s %4s %9s %5s %-12s %s\n", "index", "class", "name", "driver",
-           "CUs", "memory", "fp16", "subgroups", "kernels");
+    printf("  %-5s %-6s %-40s %-14s %4s %9s %5s %-12s %-7s %7s\n", "index", "class", "name",
+           "driver", "CUs", "memory", "fp16", "subgroups", "kernels", "score");
     for (size_t i = 0; i < n; i++) {
         const clf_device_info *x = &d[i];
-        char idx[16], sg[32] = "no";
+        char idx[16], sg[32] = "no", score[16] = "-";
         snprintf(idx, sizeof idx, "%d:%d", x->platform_index, x->device_index);
         if (x->subgroups || x->n_subgroup_sizes) {
             int used = snprintf(sg, sizeof sg, "%s", x->subgroups ? "yes" : "width");
@@ -97,21 +121,29 @@ static void print_table(const clf_device_info *d, const clf_kernel_profile *prof
                 used += snprintf(sg + used, sizeof sg - (size_t)used, "%s%u", s ? "/" : " ",
                                  x->subgroup_sizes[s]);
         }
-        printf("%c %-5s %-6s %-40.40s %-14.14s %4u %6.1f GiB %5s %-12s %s\n",
-               i == selected ? '*' : ' ', idx, clf_device_class_name(x->device_class), x->name,
+        if (x->score > 0) snprintf(score, sizeof score, "%.0f", x->score);
+        printf("%c %-5s %-6s %-40.40s %-14.14s %4u %6.1f GiB %5s %-12s %-7s %7s\n",
+               i == sel->index ? '*' : ' ', idx, clf_device_class_name(x->device_class), x->name,
                x->driver_version, x->compute_units, (double)x->global_mem_bytes / (1 << 30),
-               x->fp16 ? "yes" : "no", sg, clf_kernel_family_name(prof[i].family));
+               x->fp16 ? "yes" : "no", sg, clf_kernel_family_name(prof[i].family), score);
     }
-    printf("(* = selected; override with --device or CLFORMER_DEVICE)\n");
+    const clf_device_info *b = &d[best->index];
+    printf("best: %d:%d %s (%s): %s\n", b->platform_index, b->device_index, b->name,
+           b->platform_name, best->why);
+    printf("(* = selected; override with --device or CLFORMER_DEVICE; score = measured speed of "
+           "a short workload, higher is faster, - = not measured)\n");
 }
 
 int cli_devices(int argc, char **argv)
 {
     const char *spec = getenv("CLFORMER_DEVICE");
     int json = 0;
+    bool measure = true;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--no-measure") == 0) {
+            measure = false;
         } else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
             spec = argv[++i];
         } else {
@@ -121,10 +153,17 @@ int cli_devices(int argc, char **argv)
         }
     }
     clf_device_info *devs = NULL;
-    size_t n = 0, selected = 0;
+    size_t n = 0;
+    cli_pick sel = {0}, best = {0};
     clf_status st = clf_devices_list(&devs, &n);
     if (st != CLF_OK) return cli_fail("devices", st, clf_context_last_error(NULL));
-    st = clf_device_select(devs, n, spec, &selected);
+    /* Every cached score, for the column; then the picks, which measure
+     * what a context would measure (rivals of the best class) unless
+     * --no-measure. A device that cannot be cached is shown as "-". */
+    clf_devices_score(devs, n, false);
+    st = clf_device_choose(devs, n, NULL, measure, &best.index, best.why, sizeof best.why);
+    if (st == CLF_OK)
+        st = clf_device_choose(devs, n, spec, measure, &sel.index, sel.why, sizeof sel.why);
     if (st != CLF_OK) {
         clf_devices_free(devs);
         return cli_fail("devices", st, clf_context_last_error(NULL));
@@ -138,8 +177,8 @@ int cli_devices(int argc, char **argv)
     for (size_t i = 0; i < n && st == CLF_OK; i++)
         st = clf_kernel_profile_resolve(&devs[i], CLF_KERNELS_AUTO, NULL, &prof[i]);
     if (st == CLF_OK) {
-        if (json) print_json(devs, prof, n, selected);
-        else print_table(devs, prof, n, selected);
+        if (json) print_json(devs, prof, n, &sel, &best);
+        else print_table(devs, prof, n, &sel, &best);
     }
     free(prof);
     clf_devices_free(devs);

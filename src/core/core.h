@@ -39,6 +39,12 @@ char *clf__strdup(const char *s);
 void clf__alloc_fail_at(long n);
 long clf__alloc_live(void);
 
+/* Allocations still to go before the armed failure (0 = it fired, or none
+ * is armed): a run that ends with this > 0 never met the failure, so a
+ * fault loop knows it has passed the last allocation even when earlier
+ * failures were absorbed (a cache read that fails is a miss, not an error). */
+long clf__alloc_fail_pending(void);
+
 /* The same for OpenCL object creation and enqueues: every clCreate* and
  * clEnqueue* the library makes first asks clf__cl_fault(), which returns
  * nonzero when the test hook says this one must fail. */

@@ -2,6 +2,8 @@
 #ifndef CLF_DEVICE_INTERNAL_H
 #define CLF_DEVICE_INTERNAL_H
 
+#include <stdbool.h>
+
 #include "core/core.h"
 #include <clformer/device.h>
 
@@ -15,6 +17,11 @@ typedef struct clf__device_entry {
 /* Enumerates every platform and device. On success *out (free with
  * clf__free) holds *count >= 1 entries. Errors go to the thread's last error. */
 clf_status clf__devices_enumerate(clf__device_entry **out, size_t *count);
+
+/* True when spec leaves the choice to the library: NULL, "", "best", "gpu"
+ * or a class word; false for "P:D" and a name substring, which name the
+ * device themselves. Only the former are worth measuring devices for. */
+bool clf__device_spec_ranks(const char *spec);
 
 /* Quirk bits; the table and the reason for each live in quirks.c. */
 enum {

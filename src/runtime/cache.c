@@ -65,18 +65,31 @@ static int sha256_parts(const void *const *parts, const size_t *sizes, size_t n,
     return ok ? 0 : -1;
 }
 
+clf_status clf__device_key(const clf_device_info *info, const char *src, size_t size,
+                           const char *options, unsigned char key[CLF__CACHE_KEY_BYTES])
+{
+    const char *version = CLF_VERSION_STRING;
+    const void *parts[] = {version, src, options, info->name, info->vendor,
+                           info->driver_version, info->platform_version};
+    size_t sizes[] = {strlen(version), size, strlen(options), strlen(info->name),
+                      strlen(info->vendor), strlen(info->driver_version),
+                      strlen(info->platform_version)};
+    if (sha256_parts(parts, sizes, CLF_ARRAY_LEN(parts), key) != 0)
+        return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "cache key: SHA-256 failed");
+    return CLF_OK;
+}
+
 clf_status clf__cache_key(const clf_context *ctx, const char *src, size_t size,
                           const char *full_options, unsigned char key[CLF__CACHE_KEY_BYTES])
 {
-    const char *version = CLF_VERSION_STRING;
-    const void *parts[] = {version, src, full_options, ctx->info.name, ctx->info.vendor,
-                           ctx->info.driver_version, ctx->info.platform_version};
-    size_t sizes[] = {strlen(version), size, strlen(full_options), strlen(ctx->info.name),
-                      strlen(ctx->info.vendor), strlen(ctx->info.driver_version),
-                      strlen(ctx->info.platform_version)};
-    if (sha256_parts(parts, sizes, CLF_ARRAY_LEN(parts), key) != 0)
+    if (clf__device_key(&ctx->info, src, size, full_options, key) != CLF_OK)
         return clf__error((clf_context *)ctx, CLF_ERR_OUT_OF_MEMORY, "cache key: SHA-256 failed");
     return CLF_OK;
+}
+
+void clf__hex(const unsigned char *bytes, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", bytes[i]);
 }
 
 clf_status clf__cache_entry_path(const clf_context *ctx,
@@ -85,7 +98,7 @@ clf_status clf__cache_entry_path(const clf_context *ctx,
 {
     if (!ctx->cache_dir) return CLF_ERR_NOT_FOUND;
     char hex[2 * CLF__CACHE_KEY_BYTES + 1];
-    for (int i = 0; i < CLF__CACHE_KEY_BYTES; i++) snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    clf__hex(key, CLF__CACHE_KEY_BYTES, hex);
     int w = snprintf(buf, size, "%s/kernels/%s.clbin", ctx->cache_dir, hex);
     return (w > 0 && (size_t)w < size) ? CLF_OK : CLF_ERR_NOT_FOUND;
 }
@@ -142,7 +155,7 @@ done:
 int clf__cache_store(clf_context *ctx, const unsigned char key[CLF__CACHE_KEY_BYTES],
                      const unsigned char *bin, size_t size)
 {
-    char path[4200], tmp[4300], dir[4200];
+    char path[4200], dir[4200];
     if (clf__cache_entry_path(ctx, key, path, sizeof path) != CLF_OK) return -1;
     snprintf(dir, sizeof dir, "%s/kernels", ctx->cache_dir);
     if (clf__mkdirs(dir) != 0) return -1;
@@ -155,15 +168,24 @@ int clf__cache_store(clf_context *ctx, const unsigned char key[CLF__CACHE_KEY_BY
     size_t sizes[] = {size};
     if (sha256_parts(parts, sizes, 1, header + 8 + CLF__CACHE_KEY_BYTES + 8) != 0) return -1;
 
+    const void *file[] = {header, bin};
+    size_t file_sizes[] = {sizeof header, size};
+    return clf__file_replace(path, file, file_sizes, 2);
+}
+
+int clf__file_replace(const char *path, const void *const *parts, const size_t *sizes, size_t n)
+{
     /* A unique temp name per writer, then an atomic rename: a reader never
-     * sees a half-written entry, and concurrent writers of the same key
+     * sees a half-written file, and concurrent writers of the same key
      * simply replace each other's identical result. */
     static _Atomic unsigned counter;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+    char tmp[4300];
+    int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+    if (w < 0 || (size_t)w >= sizeof tmp) return -1;
     FILE *f = fopen(tmp, "wb");
     if (!f) return -1;
-    int ok = fwrite(header, 1, sizeof header, f) == sizeof header &&
-             fwrite(bin, 1, size, f) == size;
+    int ok = 1;
+    for (size_t i = 0; i < n && ok; i++) ok = fwrite(parts[i], 1, sizes[i], f) == sizes[i];
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         remove(tmp);

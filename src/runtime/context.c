@@ -67,13 +67,16 @@ static clf_status open_device(clf_context *ctx, const char *spec)
     }
     for (size_t i = 0; i < n; i++) infos[i] = entries[i].info;
     size_t pick = 0;
-    clf_status st = clf_device_select(infos, n, spec, &pick);
-    clf__free(infos);
+    /* Measures rivals of one class once per device and driver; the
+     * temporary contexts it opens name their device ("P:D"), so they never
+     * come back here to rank anything. */
+    clf_status st = clf__device_choose(infos, n, spec, ctx->cache_dir, true, &pick, NULL, 0);
     if (st == CLF_OK) {
-        ctx->info = entries[pick].info;
+        ctx->info = infos[pick]; /* with its score, when one was read or measured */
         ctx->platform = entries[pick].platform;
         ctx->device = entries[pick].device;
     }
+    clf__free(infos);
     clf__free(entries);
     return st;
 }

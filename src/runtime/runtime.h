@@ -132,6 +132,20 @@ void clf__programs_release(clf_context *ctx);
 clf_status clf__cache_key(const clf_context *ctx, const char *src, size_t size,
                           const char *full_options, unsigned char key[CLF__CACHE_KEY_BYTES]);
 
+/* The same key for a device record with no context: SHA-256 over the library
+ * version, src, options and the device's name, vendor, driver version and
+ * platform version. Keys other per-device files (the device score). */
+clf_status clf__device_key(const clf_device_info *info, const char *src, size_t size,
+                           const char *options, unsigned char key[CLF__CACHE_KEY_BYTES]);
+
+/* Lower-case hex of n bytes into out (2n + 1 chars). */
+void clf__hex(const unsigned char *bytes, size_t n, char *out);
+
+/* Writes parts[0..n) in order to path through a unique temp file and an
+ * atomic rename, so readers never see half a file. 0 on success, -1
+ * otherwise (nothing is left behind). */
+int clf__file_replace(const char *path, const void *const *parts, const size_t *sizes, size_t n);
+
 /* Path of the entry for key; CLF_ERR_NOT_FOUND when the cache is off. */
 clf_status clf__cache_entry_path(const clf_context *ctx,
                                  const unsigned char key[CLF__CACHE_KEY_BYTES], char *buf,
@@ -153,6 +167,42 @@ clf__cache_result clf__cache_load(clf_context *ctx, const unsigned char key[CLF_
  * success, -1 otherwise. */
 int clf__cache_store(clf_context *ctx, const unsigned char key[CLF__CACHE_KEY_BYTES],
                      const unsigned char *bin, size_t size);
+
+/* ---- device scores (score.c) and the device a context opens (choose.c) ---- */
+
+/* Sets info->score from the process memory or cache_dir's scores/ folder
+ * (NULL = no disk cache); 0 and false when neither has it (or the device is
+ * unavailable). Never measures. */
+bool clf__device_score_cached(clf_device_info *info, const char *cache_dir);
+
+/* Measures the devices together (blocks of passes in turn), sets each one's
+ * score and remembers it (process memory and cache_dir). A device that
+ * fails keeps 0; the first failure is returned, its message as the thread's
+ * last error. */
+clf_status clf__devices_measure(clf_device_info *const *infos, size_t count,
+                                const char *cache_dir);
+
+/* Fills the scores of devices[] (of class only_class, or all when it is
+ * -1; skipping those already > 0 when keep_given) from the cache, then,
+ * with measure_missing, measures the available ones still missing. */
+clf_status clf__devices_fill_scores(clf_device_info *devices, size_t n, int only_class,
+                                    bool keep_given, const char *cache_dir, bool measure_missing);
+
+/* clf_device_choose with the cache folder given (NULL = none): what
+ * clf_context_create calls with its own folder. */
+clf_status clf__device_choose(clf_device_info *devices, size_t n, const char *spec,
+                              const char *cache_dir, bool measure_missing, size_t *index,
+                              char *why, size_t why_size);
+
+/* The path of the device's score file under cache_dir into buf; 0 on
+ * success, -1 when cache_dir is NULL or the path does not fit. */
+int clf__device_score_path(const clf_device_info *info, const char *cache_dir, char *buf,
+                           size_t size);
+
+/* Test hooks: workloads measured by this process so far, and forgetting
+ * the scores it remembers (so the next lookup goes to the disk). */
+long clf__score_measurements(void);
+void clf__score_forget(void);
 
 /* ---- launches and device-side errors ---- */
 
