@@ -24,6 +24,7 @@ static int countdown_fires(atomic_long *countdown)
 }
 
 void clf__alloc_fail_at(long n) { atomic_store(&alloc_countdown, n > 0 ? n : 0); }
+int clf__alloc_fail_pending(void) { return atomic_load(&alloc_countdown) > 0; }
 long clf__alloc_live(void) { return atomic_load(&alloc_live); }
 long clf__alloc_fail_pending(void) { return atomic_load(&alloc_countdown); }
 

@@ -34,9 +34,15 @@ void clf__free(void *p);
 char *clf__strdup(const char *s);
 
 /* Test hooks. clf__alloc_fail_at(n) makes the n-th allocation from now fail
- * (n >= 1; 0 disables). clf__alloc_live() is the count of blocks allocated and
- * not yet freed, so a test can check that a failed call leaked nothing. */
+ * (n >= 1; 0 disables). clf__alloc_fail_pending() is nonzero while an armed
+ * failure has not fired yet: a call that made fewer than n allocations leaves
+ * it pending, which is how a test knows that n is past the call's last
+ * allocation (a call may absorb a failure by design, e.g. a cache read that
+ * becomes a miss, so success alone does not say so). clf__alloc_live() is
+ * the count of blocks allocated and not yet freed, so a test can check that a
+ * failed call leaked nothing. */
 void clf__alloc_fail_at(long n);
+int clf__alloc_fail_pending(void);
 long clf__alloc_live(void);
 
 /* Allocations still to go before the armed failure (0 = it fired, or none
