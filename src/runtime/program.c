@@ -126,8 +126,9 @@ static int load_cached(clf_context *ctx, const unsigned char *key, const char *o
     if (r != CLF__CACHE_HIT) return 0;
     cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
     const unsigned char *bins[] = {bin};
-    cl_program prog = clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &size, bins,
-                                                &bin_status, &err);
+    cl_program prog = clf__cl_fault() ? (err = CL_OUT_OF_HOST_MEMORY, NULL)
+                                      : clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &size,
+                                                                  bins, &bin_status, &err);
     clf__free(bin);
     if (err == CL_SUCCESS && bin_status == CL_SUCCESS)
         err = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
