@@ -145,9 +145,6 @@ enum {
     CLF_WORKAROUND_HALF8_UNALIGNED = 1u << 0, /* vload_halfN/vstore_halfN fault off N*2-byte
                                                * alignment: move bits as ushortN, convert in
                                                * private memory */
-    CLF_WORKAROUND_LAUNCH_COMPILE = 1u << 1,  /* the driver compiles each kernel again at its
-                                               * first launch (per work-group size): a graph's
-                                               * warm-up after a cold build runs for real */
 };
 
 typedef struct clf_kernel_profile {

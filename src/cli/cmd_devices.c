@@ -44,10 +44,7 @@ static void print_profile_json(const clf_kernel_profile *p)
            (unsigned long long)l->local_mem_bytes, (unsigned long long)l->max_alloc_bytes,
            l->fp16 ? "true" : "false", l->subgroups ? "true" : "false", l->opencl_version,
            p->limits_simulated ? "true" : "false",
-           (p->workarounds & CLF_WORKAROUND_HALF8_UNALIGNED)
-               ? ((p->workarounds & CLF_WORKAROUND_LAUNCH_COMPILE) ? "\"half8-unaligned\", \"launch-compile\""
-                                                                  : "\"half8-unaligned\"")
-               : ((p->workarounds & CLF_WORKAROUND_LAUNCH_COMPILE) ? "\"launch-compile\"" : ""),
+           (p->workarounds & CLF_WORKAROUND_HALF8_UNALIGNED) ? "\"half8-unaligned\"" : "",
            p->gemv_max_m, p->gemv_split, p->gemv_vec, p->gemm_vec, p->gemm_tile_m, p->gemm_tile_n,
            p->gemm_tile_k, p->gemm_work_m, p->gemm_work_n,
            p->gemm_measure_clblast ? "true" : "false", p->row_per_item ? "true" : "false",

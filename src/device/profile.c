@@ -173,7 +173,6 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
 
     /* Workarounds from the quirk table. */
     if (info->quirks & CLF_QUIRK_HALF8_ALIGN) p.workarounds |= CLF_WORKAROUND_HALF8_UNALIGNED;
-    if (info->quirks & CLF_QUIRK_POCL) p.workarounds |= CLF_WORKAROUND_LAUNCH_COMPILE;
 
     /* GEMM. CPUs: the register-blocked kernel reads each weight once while M
      * fits one row of its work-items and measured as fast as the GEMV from

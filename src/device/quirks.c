@@ -19,10 +19,8 @@ typedef struct quirk {
 static const quirk quirk_table[] = {
     {"Portable Computing Language", NULL, CLF_QUIRK_POCL, "pocl-cache",
      "PoCL keeps a second, private cache of compiled kernels in ~/.cache/pocl that any other "
-     "PoCL program can evict; we point POCL_CACHE_DIR into our own cache folder. PoCL also "
-     "compiles each kernel again at its first launch, per work-group size: a graph's warm-up "
-     "after a cold build runs once for real (the profile's launch-compile workaround), and "
-     "benchmarks warm up before timing."},
+     "PoCL program can evict; we point POCL_CACHE_DIR into our own cache folder, and PoCL "
+     "compiles each kernel lazily at its first launch, so warm-up matters before timing."},
     {"Portable Computing Language", NULL, CLF_QUIRK_HALF8_ALIGN, "half8-align",
      "PoCL 3.1's vload_halfN / vstore_halfN on global memory fault on addresses that are not "
      "N*2-byte aligned (the spec asks for 2): f16 tensors at odd element offsets crashed the "

@@ -360,11 +360,9 @@ static clf_status warm_up(clf_graph *g)
     }
     /* First a dry pass: every op makes its programs and kernels ready and
      * enqueues nothing. If all of them came from the binary cache (a warm
-     * start) that is enough; if any was compiled from source and the driver
-     * compiles each kernel once more, for its work-group size, at its first
-     * launch (PoCL: the profile's launch-compile workaround), the pass runs
-     * again for real, so that the first user run does not pay for it.
-     * Drivers that compile everything at build time skip it. */
+     * start) that is enough; if any was compiled from source, the pass runs
+     * again for real, because drivers such as PoCL compile each kernel once
+     * more, for its work-group size, at its first launch. */
     clf_build_stats before, after;
     clf_context_build_stats(g->ctx, &before);
     double t0 = clf__now();
@@ -373,8 +371,7 @@ static clf_status warm_up(clf_graph *g)
     g->ctx->dry_run = false;
     clf_context_build_stats(g->ctx, &after);
     double t1 = clf__now();
-    bool real = (g->ctx->kprof.workarounds & CLF_WORKAROUND_LAUNCH_COMPILE) &&
-                (after.built != before.built || after.cache_rejected != before.cache_rejected);
+    bool real = after.built != before.built || after.cache_rejected != before.cache_rejected;
     if (st == CLF_OK && real) st = warm_passes(g);
     if (st == CLF_OK) st = clf_context_finish(g->ctx);
     else clf_context_finish(g->ctx); /* temps must not be freed under running kernels' feet */
@@ -382,9 +379,7 @@ static clf_status warm_up(clf_graph *g)
                    "real warm-up pass %.3f s%s",
                    g->n_nodes, t1 - t0, after.built - before.built,
                    after.cache_hits - before.cache_hits, clf__now() - t1,
-                   real ? "" : !(g->ctx->kprof.workarounds & CLF_WORKAROUND_LAUNCH_COMPILE)
-                                   ? " (skipped: the driver compiles at build time)"
-                                   : " (skipped: every program came from the cache)");
+                   real ? "" : " (skipped: every program came from the cache)");
     for (int i = 0; i < made; i++) clf_tensor_free(&temps[i]);
     clf__free(temps);
     for (int32_t id = 0; id < g->n_t; id++) g->subst[id] = NULL;
