@@ -76,13 +76,22 @@ fi
 # 2. The conformance suite on each GPU, both kernel families (the forced CPU
 # family gets what time is left of its budget: its register-blocked kernels
 # are slow on a GPU but must still be right).
+# all-MiniLM-L6-v2 (90 MB, from pip) is rarely carried to such a machine:
+# without it that one test is left out, and the summary says so.
+filter=()
+if [ -d "${CLFORMER_MINILM_DIR:-$root/build-logs/models/all-MiniLM-L6-v2}" ]; then
+  export CLFORMER_MINILM_DIR="${CLFORMER_MINILM_DIR:-$root/build-logs/models/all-MiniLM-L6-v2}"
+else
+  filter=(--filter '!(hf/minilm*)')
+  say "all-MiniLM-L6-v2 not here: hf::minilm_sentence_embeddings_match_sentence_transformers left out"
+fi
 for spec in "${gpus[@]}"; do
   for fam in gpu cpu; do
     limit=$([ "$fam" = gpu ] && echo 170 || echo 110)
     log="$out/suite-${spec/:/-}-$fam.log"
     t0=$(date +%s)
-    CLFORMER_TEST_DEVICES=$spec CLFORMER_KERNELS=$fam timeout "$limit" "$suite" --jobs 1 --verbose >"$log" 2>&1
-    rc=$?
+    CLFORMER_TEST_DEVICES=$spec CLFORMER_KERNELS=$fam timeout "$limit" "$suite" --jobs 1 --verbose "${filter[@]}" 2>&1 | grep -av ': Test is disabled$' >"$log"
+    rc=${PIPESTATUS[0]}
     line=$(grep -a "Synthesis:" "$log" | tail -n 1)
     fails=$(grep -a '^\[FAIL\]' "$log" | head -n 8 | sed 's/^/      /')
     [ $rc -eq 124 ] && line="timed out after ${limit}s: $(grep -ac '^\[PASS\]' "$log") passed, $(grep -ac '^\[FAIL\]' "$log") failed so far"
