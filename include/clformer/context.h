@@ -2,8 +2,21 @@
  * clformer contexts: one OpenCL device, its queue, its compiled programs and
  * the on-disk binary cache.
  *
- * A context is used by one thread at a time; different contexts may be used
- * from different threads at once.
+ * Threads: a context is used by one thread at a time; different contexts may
+ * be used from different threads at once, and any number of threads may
+ * create their first contexts at the same moment: the library serialises
+ * device enumeration (OpenCL drivers such as PoCL crash when two threads
+ * initialise them at once), device score measurement and CLBlast's calls.
+ *
+ * The environment: the first call of the process to clf_context_create,
+ * clf_devices_list, clf_devices_score, clf_device_choose or
+ * clf_kernel_profile_resolve may set POCL_CACHE_DIR (to <cache>/pocl, when
+ * it is unset) with setenv, once, before any OpenCL call; the library's own
+ * reads of the environment wait for it. A program whose other threads call
+ * setenv, getenv or putenv meanwhile must not let them overlap that first
+ * call: create a context (or list the devices) before starting them, or set
+ * POCL_CACHE_DIR itself, in which case nothing is written to the
+ * environment.
  */
 #ifndef CLFORMER_CONTEXT_H
 #define CLFORMER_CONTEXT_H
@@ -51,7 +64,8 @@ CLF_API clf_context_params clf_context_params_default(void);
  * failure *out is NULL and clf_context_last_error(NULL) says why (no platform,
  * no matching device with the list of devices that exist, an OpenCL error by
  * name). Sets POCL_CACHE_DIR to <cache>/pocl for PoCL if the user has not set
- * it, before the first OpenCL call of the process. */
+ * it, before the first OpenCL call of the process (see "The environment"
+ * above). Thread-safe (see "Threads" above). */
 CLF_API clf_status clf_context_create(const clf_context_params *params, clf_context **out);
 
 /*

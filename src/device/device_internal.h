@@ -15,7 +15,9 @@ typedef struct clf__device_entry {
 } clf__device_entry;
 
 /* Enumerates every platform and device. On success *out (free with
- * clf__free) holds *count >= 1 entries. Errors go to the thread's last error. */
+ * clf__free) holds *count >= 1 entries. Errors go to the thread's last error.
+ * Thread-safe: enumerations are serialised (drivers crash when initialised
+ * from two threads), after clf__prepare_opencl_env. */
 clf_status clf__devices_enumerate(clf__device_entry **out, size_t *count);
 
 /* True when spec leaves the choice to the library: NULL, "", "best", "gpu"
@@ -43,9 +45,12 @@ int clf__gemm_tile_count(void);
 int clf__gemm_tile_fits(int i, uint64_t max_items, uint64_t local_bytes);
 void clf__gemm_tile(int i, int out[5]);
 
-/* Before the first OpenCL call of the process: when POCL_CACHE_DIR is unset,
- * point it at <cache>/pocl so other programs cannot evict PoCL's entries.
- * Runs once; a no-op afterwards. */
+/* The process-wide first-time work, done once (pthread_once; later calls
+ * return at once, concurrent first calls wait for the first): when
+ * POCL_CACHE_DIR is unset, point it at <cache>/pocl so other programs cannot
+ * evict PoCL's entries. Every public call that may come
+ * before the first context and reads the environment calls this first, so
+ * its setenv never races with the library's own getenv. */
 void clf__prepare_opencl_env(void);
 
 #endif

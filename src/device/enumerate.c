@@ -118,12 +118,18 @@ static clf_status fill_info(cl_platform_id p, cl_device_id d, clf_device_info *i
     return CLF_OK;
 }
 
-clf_status clf__devices_enumerate(clf__device_entry **out, size_t *count)
-{
-    *out = NULL;
-    *count = 0;
-    clf__prepare_opencl_env();
+/* Every enumeration runs under this lock. Drivers are not safe to
+ * initialise from two threads: two threads creating the first contexts of a
+ * process crashed inside PoCL (a strlen, under this enumeration) in 10 runs
+ * of 10, and plain platform and device queries from two threads crash the
+ * same way. After
+ * the first, an enumeration costs microseconds, so holding the lock for
+ * every one (rather than only the first) costs nothing and also covers a
+ * driver whose queries are unsafe for good. */
+static pthread_mutex_t enumerate_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static clf_status enumerate_locked(clf__device_entry **out, size_t *count)
+{
     cl_uint n_platforms = 0;
     cl_int err = clf__cl_fault() ? CL_OUT_OF_HOST_MEMORY : clGetPlatformIDs(0, NULL, &n_platforms);
     if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && n_platforms == 0))
@@ -195,6 +201,17 @@ done:
     return CLF_OK;
 }
 
+clf_status clf__devices_enumerate(clf__device_entry **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    clf__prepare_opencl_env();
+    pthread_mutex_lock(&enumerate_lock);
+    clf_status st = enumerate_locked(out, count);
+    pthread_mutex_unlock(&enumerate_lock);
+    return st;
+}
+
 clf_status clf_devices_list(clf_device_info **out, size_t *count)
 {
     if (!out || !count) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_devices_list: NULL argument");
@@ -217,7 +234,7 @@ clf_status clf_devices_list(clf_device_info **out, size_t *count)
 
 void clf_devices_free(clf_device_info *devices) { clf__free(devices); }
 
-static void prepare_once(void)
+static void prepare_pocl_cache(void)
 {
     /* PoCL reads POCL_CACHE_DIR when its platform initialises, i.e. at the
      * first clGetPlatformIDs, before we can tell which platforms exist; other
@@ -231,6 +248,11 @@ static void prepare_once(void)
 
 void clf__prepare_opencl_env(void)
 {
+    /* Once, and before any enumeration: setenv is not safe while another
+     * thread reads the environment, and every entry point of the library
+     * that reads it before a context exists comes through here first, so
+     * within the library the write happens-before every read (threads that
+     * arrive meanwhile wait in pthread_once). */
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, prepare_once);
+    pthread_once(&once, prepare_pocl_cache);
 }

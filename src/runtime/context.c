@@ -106,6 +106,7 @@ clf_status clf_context_create(const clf_context_params *params, clf_context **ou
     if (!out) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_context_create: out is NULL");
     *out = NULL;
     clf__thread_error_clear();
+    clf__prepare_opencl_env(); /* before this call reads the environment */
     clf_context_params p = params ? *params : clf_context_params_default();
     const char *spec = p.device;
     if (!spec || !*spec) spec = getenv("CLFORMER_DEVICE");
