@@ -48,7 +48,9 @@ void clf__gemm_tile(int i, int out[5]);
 /* The process-wide first-time work, done once (pthread_once; later calls
  * return at once, concurrent first calls wait for the first): when
  * POCL_CACHE_DIR is unset, point it at <cache>/pocl so other programs cannot
- * evict PoCL's entries. Every public call that may come
+ * evict PoCL's entries, provided clf__cache_dir_check passes that folder;
+ * otherwise leave PoCL its own default (and, when the disk is nearly full,
+ * set POCL_KERNEL_CACHE=0) and warn once. Every public call that may come
  * before the first context and reads the environment calls this first, so
  * its setenv never races with the library's own getenv. */
 void clf__prepare_opencl_env(void);

@@ -234,16 +234,34 @@ clf_status clf_devices_list(clf_device_info **out, size_t *count)
 
 void clf_devices_free(clf_device_info *devices) { clf__free(devices); }
 
+/* Points PoCL's cache at <cache>/pocl, or leaves it alone when that
+ * folder cannot serve (see clf__prepare_opencl_env). */
 static void prepare_pocl_cache(void)
 {
     /* PoCL reads POCL_CACHE_DIR when its platform initialises, i.e. at the
      * first clGetPlatformIDs, before we can tell which platforms exist; other
      * drivers ignore the variable. See the pocl-cache quirk. */
     if (getenv("POCL_CACHE_DIR")) return;
-    char dir[4096], pocl[4200];
+    char dir[4096], pocl[4200], why[512];
     if (clf__default_cache_dir(dir, sizeof dir) != CLF_OK) return;
-    snprintf(pocl, sizeof pocl, "%s/pocl", dir);
-    setenv("POCL_CACHE_DIR", pocl, 0);
+    const char *bad = dir;
+    clf__cache_dir_verdict v = clf__cache_dir_check(dir, why, sizeof why);
+    if (v == CLF__CACHE_DIR_OK) {
+        snprintf(pocl, sizeof pocl, "%s/pocl", dir);
+        bad = pocl;
+        v = clf__cache_dir_check(pocl, why, sizeof why);
+    }
+    if (v == CLF__CACHE_DIR_OK) {
+        setenv("POCL_CACHE_DIR", pocl, 0);
+        return;
+    }
+    /* PoCL pointed at a folder it cannot create finds no device at all, and
+     * one that fills up aborts the process from inside LLVM. So a folder
+     * that is not usable leaves PoCL its own default (~/.cache/pocl), and
+     * one short of space also turns PoCL's cache off, so that PoCL does not
+     * keep adding to a disk that is nearly full. */
+    if (v == CLF__CACHE_DIR_LOW_SPACE) setenv("POCL_KERNEL_CACHE", "0", 0);
+    clf__cache_warn(bad, why);
 }
 
 void clf__prepare_opencl_env(void)

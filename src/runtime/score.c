@@ -483,6 +483,6 @@ clf_status clf_devices_score(clf_device_info *devices, size_t n, bool measure_mi
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_devices_score: devices is NULL");
     char dir[4096];
     clf__prepare_opencl_env(); /* before this call reads the environment */
-    const char *cache_dir = clf__default_cache_dir(dir, sizeof dir) == CLF_OK ? dir : NULL;
+    const char *cache_dir = clf__cache_dir_resolve(NULL, dir, sizeof dir);
     return clf__devices_fill_scores(devices, n, -1, false, cache_dir, measure_missing);
 }
