@@ -2,10 +2,15 @@
  * OpenCL device needed). Device-level rebuild behaviour is in test_program.c. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fresh.h"
 #include "common/testutil.h"
 #include "runtime/runtime.h"
 
@@ -267,4 +272,235 @@ Test(cache, score_file_is_read_only_when_whole_and_its_own)
     clf__score_forget();
     info.available = true;
     cr_assert(!clf__device_score_cached(&info, NULL), "no cache folder: a miss");
+}
+
+/* ---- the cache folder: links, modes, owners, space (issue #13, defects 2 and 5) ---- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int file_is(const char *path, const char *text)
+{
+    char buf[256] = "";
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    return strcmp(buf, text) == 0;
+}
+
+/* The writer used to open "<entry>.tmp.<pid>.<n>" with fopen("wb"): a
+ * symlink planted at that predictable name had its target overwritten with
+ * the entry (and the link was then renamed into place). Links at every
+ * name the old scheme could use in this process, and at the entry's own
+ * name: no target changes, and the entry is a plain file of ours. */
+Test(cache, links_planted_in_the_folder_are_never_written_through)
+{
+    unsigned char key[32];
+    key_of("planted", "", key);
+    char path[700], kdir[600], victim[600], link[800];
+    entry_path(key, path, sizeof path);
+    snprintf(kdir, sizeof kdir, "%s/kernels", dir);
+    snprintf(victim, sizeof victim, "%s/victim.txt", dir);
+    cr_assert_eq(clf__mkdirs(kdir), 0);
+    write_file(victim, "do not overwrite");
+    for (unsigned n = 0; n < 64; n++) {
+        snprintf(link, sizeof link, "%s.tmp.%ld.%u", path, (long)getpid(), n);
+        cr_assert_eq(symlink(victim, link), 0, "%s", link);
+    }
+    cr_assert_eq(symlink(victim, path), 0);
+
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(clf__cache_store(&fake, key, payload, sizeof payload), 0);
+    cr_assert(file_is(victim, "do not overwrite"), "the link's target was written through");
+    struct stat st;
+    cr_assert_eq(lstat(path, &st), 0);
+    cr_assert(S_ISREG(st.st_mode), "the entry is a regular file, not the planted link");
+    cr_assert_eq(st.st_mode & 0777, 0600, "entries are 0600, got %03o", (unsigned)(st.st_mode & 0777));
+    size_t size;
+    cr_assert_eq(load(key, &size), CLF__CACHE_HIT);
+
+    /* The same through the score files' writer. */
+    char score[700];
+    snprintf(score, sizeof score, "%s/score-link.txt", dir);
+    cr_assert_eq(symlink(victim, score), 0);
+    const void *parts[] = {"new"};
+    size_t sizes[] = {3};
+    cr_assert_eq(clf__file_replace(score, parts, sizes, 1), 0);
+    cr_assert(file_is(victim, "do not overwrite"));
+    cr_assert(file_is(score, "new"));
+}
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0, "%s", path);
+    return (unsigned)(st.st_mode & 07777);
+}
+
+Test(cache, folders_the_library_creates_are_0700)
+{
+    mode_t old = umask(0); /* the most permissive caller: nothing opened by the umask's leave */
+    char top[600], mid[700], leaf[800], why[512];
+    snprintf(top, sizeof top, "%s/a", dir);
+    snprintf(mid, sizeof mid, "%s/b", top);
+    snprintf(leaf, sizeof leaf, "%s/clformer", mid);
+    cr_assert_eq(clf__cache_dir_check(leaf, why, sizeof why), CLF__CACHE_DIR_OK, "%s", why);
+    cr_assert_eq(mode_of(top), 0700, "%03o", mode_of(top));
+    cr_assert_eq(mode_of(mid), 0700, "%03o", mode_of(mid));
+    cr_assert_eq(mode_of(leaf), 0700, "%03o", mode_of(leaf));
+    fake.cache_dir = leaf;
+    unsigned char key[32];
+    key_of("k", "", key);
+    cr_assert_eq(clf__cache_store(&fake, key, payload, sizeof payload), 0);
+    char kdir[900];
+    snprintf(kdir, sizeof kdir, "%s/kernels", leaf);
+    cr_assert_eq(mode_of(kdir), 0700, "%03o", mode_of(kdir));
+    umask(old);
+}
+
+/* clf__cache_dir_resolve on folder, with stderr in a file: the folder it
+ * gives (NULL = refused) and the number of warning lines printed. */
+static const char *resolve_counting(const char *folder, int *warnings)
+{
+    static char buf[4096];
+    char log[600];
+    snprintf(log, sizeof log, "%s.stderr", dir);
+    int saved = clft_stderr_to(log);
+    const char *got = clf__cache_dir_resolve(folder, buf, sizeof buf);
+    clft_stderr_restore(saved);
+    *warnings = clft_count_in_file(log, "clformer: warning");
+    remove(log);
+    return got;
+}
+
+Test(cache, folder_writable_by_group_or_others_is_refused_with_one_warning)
+{
+    char open_dir[600], sub[700], why[512];
+    snprintf(open_dir, sizeof open_dir, "%s/shared", dir);
+    cr_assert_eq(mkdir(open_dir, 0700), 0);
+    int w = 0;
+    cr_assert_not_null(resolve_counting(open_dir, &w), "0700 is fine");
+    cr_assert_eq(w, 0);
+    cr_assert_eq(chmod(open_dir, 0755), 0);
+    cr_assert_not_null(resolve_counting(open_dir, &w), "0755 (an old run's folder) is fine");
+
+    unsigned modes[] = {0770, 0707, 01777};
+    const char *whom[] = {"its group", "others", "others"};
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(chmod(open_dir, modes[i]), 0);
+        cr_assert_eq(clf__cache_dir_trusted(open_dir, why, sizeof why), CLF__CACHE_DIR_UNUSABLE,
+                     "mode %03o", modes[i]);
+        cr_assert(strstr(why, whom[i]), "mode %03o: %s", modes[i], why);
+    }
+    cr_assert_null(resolve_counting(open_dir, &w), "a world-writable folder must be refused");
+    cr_assert_eq(w, 1, "one warning");
+    cr_assert_null(resolve_counting(open_dir, &w));
+    cr_assert_eq(w, 0, "and only one per process");
+
+    /* A subfolder an earlier run left and someone opened up. */
+    cr_assert_eq(chmod(open_dir, 0700), 0);
+    snprintf(sub, sizeof sub, "%s/kernels", open_dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    cr_assert_eq(chmod(sub, 0777), 0);
+    cr_assert_null(resolve_counting(open_dir, &w), "kernels/ writable by others");
+}
+
+Test(cache, folder_of_another_user_is_refused)
+{
+    if (geteuid() != 0) cr_skip_test("needs root to give a folder to another user");
+    char theirs[600], why[512];
+    snprintf(theirs, sizeof theirs, "%s/theirs", dir);
+    cr_assert_eq(mkdir(theirs, 0700), 0);
+    cr_assert_eq(chown(theirs, 65534, 65534), 0);
+    cr_assert_eq(clf__cache_dir_check(theirs, why, sizeof why), CLF__CACHE_DIR_UNUSABLE);
+    cr_assert(strstr(why, "belongs to uid 65534"), "%s", why);
+}
+
+/* As uid 65534, in a child (a test process that is root would write
+ * anywhere): a folder of its own that it may not write to. */
+static int readonly_as_nobody(void *arg)
+{
+    const char *ro = arg;
+    char why[512];
+    if (setgid(65534) != 0 || setuid(65534) != 0) return 3;
+    if (clf__cache_dir_check(ro, why, sizeof why) != CLF__CACHE_DIR_UNUSABLE) return 1;
+    return strstr(why, "cannot be written") ? 0 : 2;
+}
+
+Test(cache, folder_that_cannot_be_written_is_refused)
+{
+    char file[600], under[700], ro[600], why[512];
+    snprintf(file, sizeof file, "%s/a-file", dir);
+    write_file(file, "x");
+    cr_assert_eq(clf__cache_dir_check(file, why, sizeof why), CLF__CACHE_DIR_UNUSABLE);
+    cr_assert(strstr(why, "is not a folder"), "%s", why);
+    snprintf(under, sizeof under, "%s/sub/dir", file);
+    cr_assert_eq(clf__cache_dir_check(under, why, sizeof why), CLF__CACHE_DIR_UNUSABLE);
+    cr_assert(strstr(why, "cannot be created"), "%s", why);
+
+    snprintf(ro, sizeof ro, "%s/readonly", dir);
+    cr_assert_eq(mkdir(ro, 0500), 0);
+    if (geteuid() == 0) {
+        /* Root writes to a 0500 folder all the same: ask as another user. */
+        cr_assert_eq(chmod(dir, 0755), 0);
+        cr_assert_eq(chown(ro, 65534, 65534), 0);
+        int status = clft_fork_run(readonly_as_nobody, ro);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "wait status %#x", status);
+    } else {
+        cr_assert_eq(clf__cache_dir_check(ro, why, sizeof why), CLF__CACHE_DIR_UNUSABLE);
+        cr_assert(strstr(why, "cannot be written"), "%s", why);
+    }
+}
+
+/* A full disk cannot be made here without mounting one; the decision is a
+ * pure function of statvfs's figures, given these. */
+Test(cache, nearly_full_disk_turns_the_cache_off)
+{
+    char why[512] = "";
+    const uint64_t mib = 1 << 20;
+    cr_assert_eq(clf__cache_space_verdict(0, 100, 100, why, sizeof why), CLF__CACHE_DIR_LOW_SPACE);
+    cr_assert(strstr(why, "0 MiB free"), "%s", why);
+    cr_assert_eq(clf__cache_space_verdict(63 * mib, 100, 100, why, sizeof why),
+                 CLF__CACHE_DIR_LOW_SPACE);
+    cr_assert_eq(clf__cache_space_verdict(64 * mib, 100, 100, why, sizeof why), CLF__CACHE_DIR_OK);
+    cr_assert_eq(clf__cache_space_verdict(1000 * mib, 0, 100, why, sizeof why),
+                 CLF__CACHE_DIR_LOW_SPACE, "no inodes left");
+    cr_assert(strstr(why, "inodes"), "%s", why);
+    cr_assert_eq(clf__cache_space_verdict(1000 * mib, 0, 0, why, sizeof why), CLF__CACHE_DIR_OK,
+                 "no inode table (btrfs): bytes decide");
+}
+
+/* A write that fails midway (the disk filling up; here a file size limit,
+ * which fails write() the same way) leaves neither an entry nor a temp
+ * file, and the next store works. */
+Test(cache, write_that_fails_midway_leaves_nothing)
+{
+    unsigned char key[32];
+    key_of("full", "", key);
+    struct rlimit old, tiny;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    tiny = old;
+    tiny.rlim_cur = 16; /* smaller than an entry's header */
+    signal(SIGXFSZ, SIG_IGN); /* write() then fails with EFBIG instead of killing */
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+    cr_assert_eq(clf__cache_store(&fake, key, payload, sizeof payload), -1);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    char kdir[600];
+    snprintf(kdir, sizeof kdir, "%s/kernels", dir);
+    DIR *d = opendir(kdir);
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        cr_assert(e->d_name[0] == '.', "left behind: %s", e->d_name);
+    closedir(d);
+    size_t size;
+    cr_assert_eq(load(key, &size), CLF__CACHE_ABSENT);
+    cr_assert_eq(clf__cache_store(&fake, key, payload, sizeof payload), 0);
+    cr_assert_eq(load(key, &size), CLF__CACHE_HIT);
 }

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
+#include "common/fresh.h"
 #include "common/testutil.h"
 #include "core/core.h"
 
@@ -97,6 +100,88 @@ Test(context, no_platform_is_a_clean_error)
     cr_assert_null(ctx);
     cr_assert_eq(clf_context_create(NULL, NULL), CLF_ERR_INVALID_ARG);
     clft_rmtree(empty);
+}
+
+/* Opens a context on spec with the given cache folder (NULL = the
+ * environment's), runs the selftest (one program compiled, and stored where
+ * a cache is on) and returns its build counters. */
+static clf_build_stats open_and_build(const char *spec, const char *cache_dir)
+{
+    clf_context_params p = clf_context_params_default();
+    p.device = spec;
+    p.cache_dir = cache_dir;
+    clf_context *ctx = NULL;
+    clf_status st = clf_context_create(&p, &ctx);
+    cr_assert_eq(st, CLF_OK, "%s: %s: %s", spec, clf_status_name(st), clf_context_last_error(NULL));
+    cr_assert_null(clf_context_cache_dir(ctx), "%s: the unusable cache folder must be off", spec);
+    st = clf_context_selftest(ctx, NULL);
+    cr_assert_eq(st, CLF_OK, "%s: selftest: %s", spec, clf_context_last_error(ctx));
+    clf_build_stats stats;
+    clf_context_build_stats(ctx, &stats);
+    clf_context_free(ctx);
+    return stats;
+}
+
+/* CLFORMER_CACHE_DIR naming a regular file (issue #13, defect 2): PoCL's
+ * cache used to be pointed inside it, and PoCL then reported no device.
+ * That happens at the first OpenCL call of a process, so the devices are
+ * listed in a child and this process's first call is the one under test. */
+Test(context, cache_folder_that_is_a_file_costs_only_the_cache)
+{
+    char specs[16][32];
+    int n = clft_devices_fresh_or_skip(specs, 16);
+    char dir[512], file[600], xdg[600], log[600];
+    clft_tempdir(dir, sizeof dir, "cachefile");
+    snprintf(file, sizeof file, "%s/not-a-folder", dir);
+    snprintf(xdg, sizeof xdg, "%s/xdg", dir);
+    snprintf(log, sizeof log, "%s/stderr.txt", dir);
+    FILE *f = fopen(file, "wb");
+    cr_assert_not_null(f);
+    fputs("precious", f);
+    fclose(f);
+    setenv("CLFORMER_CACHE_DIR", file, 1);
+    unsetenv("POCL_CACHE_DIR");
+    setenv("XDG_CACHE_HOME", xdg, 1); /* where PoCL's own default cache then goes */
+
+    int saved = clft_stderr_to(log);
+    for (int i = 0; i < n; i++) {
+        clf_build_stats stats = open_and_build(specs[i], NULL);
+        cr_assert_eq(stats.cache_writes, 0, "%s", specs[i]);
+        cr_assert_eq(stats.built, stats.programs, "%s", specs[i]);
+    }
+    clf_device_info *devs = NULL;
+    size_t count = 0;
+    cr_assert_eq(clf_devices_list(&devs, &count), CLF_OK, "%s", clf_context_last_error(NULL));
+    cr_assert_geq((int)count, n);
+    clf_devices_free(devs);
+    clft_stderr_restore(saved);
+
+    int warnings = clft_count_in_file(log, "clformer: warning");
+    cr_assert_eq(warnings, 1, "%d warnings on stderr, want exactly one", warnings);
+    cr_assert_eq(clft_count_in_file(log, "is not a folder"), 1);
+    cr_assert_eq(clft_count_in_file(file, "precious"), 1, "the file is left as it was");
+    clft_rmtree(dir);
+}
+
+/* A cache folder someone else could write to (here: its group) is refused
+ * like a missing one: the context runs uncached, one warning. */
+Test(context, cache_folder_writable_by_others_is_refused)
+{
+    char specs[16][32];
+    int n = clft_devices_or_skip(specs, 16);
+    char dir[512], log[600], cache[600];
+    clft_tempdir(dir, sizeof dir, "opencache");
+    snprintf(log, sizeof log, "%s/stderr.txt", dir);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    cr_assert_eq(mkdir(cache, 0700), 0);
+    cr_assert_eq(chmod(cache, 0770), 0);
+    int saved = clft_stderr_to(log);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(open_and_build(specs[i], cache).cache_writes, 0, "%s", specs[i]);
+    clft_stderr_restore(saved);
+    cr_assert_eq(clft_count_in_file(log, "clformer: warning"), 1);
+    cr_assert_eq(clft_count_in_file(log, "is writable by its group"), 1);
+    clft_rmtree(dir);
 }
 
 /* What one run under allocation faults saw. */

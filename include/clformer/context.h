@@ -2,8 +2,29 @@
  * clformer contexts: one OpenCL device, its queue, its compiled programs and
  * the on-disk binary cache.
  *
- * A context is used by one thread at a time; different contexts may be used
- * from different threads at once.
+ * Threads: a context is used by one thread at a time; different contexts may
+ * be used from different threads at once, and any number of threads may
+ * create their first contexts at the same moment: the library serialises
+ * device enumeration (OpenCL drivers such as PoCL crash when two threads
+ * initialise them at once), device score measurement and CLBlast's calls.
+ *
+ * The environment: the first call of the process to clf_context_create,
+ * clf_devices_list, clf_devices_score, clf_device_choose or
+ * clf_kernel_profile_resolve may set POCL_CACHE_DIR (to <cache>/pocl, when
+ * it is unset and that folder is usable) and POCL_KERNEL_CACHE (to 0, when
+ * the cache folder's disk is nearly full) with setenv, once, before any
+ * OpenCL call; the library's own reads of the environment wait for it. A
+ * program whose other threads call setenv, getenv or putenv meanwhile must
+ * not let them overlap that first call: create a context (or list the
+ * devices) before starting them, or set POCL_CACHE_DIR itself, in which case
+ * nothing is written to the environment.
+ *
+ * The cache folder (clf_context_params.cache_dir) is an optimisation: one
+ * that cannot be used (not a folder, cannot be created or written, owned by
+ * another user, writable by group or others, under 64 MiB free) turns the
+ * disk cache off, with one warning on stderr per process, and the context
+ * works as before, compiling its kernels. Folders the library creates are
+ * mode 0700.
  */
 #ifndef CLFORMER_CONTEXT_H
 #define CLFORMER_CONTEXT_H
@@ -51,7 +72,8 @@ CLF_API clf_context_params clf_context_params_default(void);
  * failure *out is NULL and clf_context_last_error(NULL) says why (no platform,
  * no matching device with the list of devices that exist, an OpenCL error by
  * name). Sets POCL_CACHE_DIR to <cache>/pocl for PoCL if the user has not set
- * it, before the first OpenCL call of the process. */
+ * it, before the first OpenCL call of the process (see "The environment"
+ * above). Thread-safe (see "Threads" above). */
 CLF_API clf_status clf_context_create(const clf_context_params *params, clf_context **out);
 
 /*

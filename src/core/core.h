@@ -58,6 +58,41 @@ int clf__cl_fail_pending(void); /* as clf__alloc_fail_pending */
  * set to "" (cache off). */
 clf_status clf__default_cache_dir(char *buf, size_t size);
 
+/* mkdir -p, each folder it creates 0700; 0 on success, else -1 with errno. */
+int clf__mkdirs(const char *path);
+
+/* Whether a cache folder may be used. */
+typedef enum clf__cache_dir_verdict {
+    CLF__CACHE_DIR_OK,
+    CLF__CACHE_DIR_LOW_SPACE, /* usable, but a write may fill the disk (PoCL then aborts) */
+    CLF__CACHE_DIR_UNUSABLE,  /* not a folder, not ours, writable by others, or not writable */
+} clf__cache_dir_verdict;
+
+/* Free space below which the cache is not written: a compile's files (PoCL
+ * writes objects and shared libraries of a few MiB each) must fit. */
+#define CLF__CACHE_MIN_FREE_BYTES ((uint64_t)64 << 20)
+
+/* Creates dir (mkdir -p, 0700) and checks it: a folder (links followed),
+ * owned by this user or root, not writable by group or others, a file can
+ * be created in it (probed: created with O_EXCL and removed), and enough
+ * free space (clf__cache_space_verdict). Anything but OK puts the reason
+ * ("is not a folder") into why. */
+clf__cache_dir_verdict clf__cache_dir_check(const char *dir, char *why, size_t why_size);
+
+/* The ownership and mode half of clf__cache_dir_check, on an existing
+ * folder; creates and writes nothing. */
+clf__cache_dir_verdict clf__cache_dir_trusted(const char *dir, char *why, size_t why_size);
+
+/* The free-space half, on the figures of statvfs (bytes available to this
+ * user, free and total inodes): a pure function, so tests can give it a
+ * full disk. */
+clf__cache_dir_verdict clf__cache_space_verdict(uint64_t free_bytes, uint64_t free_files,
+                                                uint64_t total_files, char *why, size_t why_size);
+
+/* Says on stderr that the cache folder dir is off and why; only the first
+ * call of the process prints. */
+void clf__cache_warn(const char *dir, const char *why);
+
 /* ---- errors ---- */
 
 struct clf_context;

@@ -15,7 +15,9 @@ typedef struct clf__device_entry {
 } clf__device_entry;
 
 /* Enumerates every platform and device. On success *out (free with
- * clf__free) holds *count >= 1 entries. Errors go to the thread's last error. */
+ * clf__free) holds *count >= 1 entries. Errors go to the thread's last error.
+ * Thread-safe: enumerations are serialised (drivers crash when initialised
+ * from two threads), after clf__prepare_opencl_env. */
 clf_status clf__devices_enumerate(clf__device_entry **out, size_t *count);
 
 /* True when spec leaves the choice to the library: NULL, "", "best", "gpu"
@@ -43,9 +45,14 @@ int clf__gemm_tile_count(void);
 int clf__gemm_tile_fits(int i, uint64_t max_items, uint64_t local_bytes);
 void clf__gemm_tile(int i, int out[5]);
 
-/* Before the first OpenCL call of the process: when POCL_CACHE_DIR is unset,
- * point it at <cache>/pocl so other programs cannot evict PoCL's entries.
- * Runs once; a no-op afterwards. */
+/* The process-wide first-time work, done once (pthread_once; later calls
+ * return at once, concurrent first calls wait for the first): when
+ * POCL_CACHE_DIR is unset, point it at <cache>/pocl so other programs cannot
+ * evict PoCL's entries, provided clf__cache_dir_check passes that folder;
+ * otherwise leave PoCL its own default (and, when the disk is nearly full,
+ * set POCL_KERNEL_CACHE=0) and warn once. Every public call that may come
+ * before the first context and reads the environment calls this first, so
+ * its setenv never races with the library's own getenv. */
 void clf__prepare_opencl_env(void);
 
 #endif

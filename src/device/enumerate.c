@@ -118,12 +118,18 @@ static clf_status fill_info(cl_platform_id p, cl_device_id d, clf_device_info *i
     return CLF_OK;
 }
 
-clf_status clf__devices_enumerate(clf__device_entry **out, size_t *count)
-{
-    *out = NULL;
-    *count = 0;
-    clf__prepare_opencl_env();
+/* Every enumeration runs under this lock. Drivers are not safe to
+ * initialise from two threads: two threads creating the first contexts of a
+ * process crashed inside PoCL (a strlen, under this enumeration) in 10 runs
+ * of 10, and plain platform and device queries from two threads crash the
+ * same way. After
+ * the first, an enumeration costs microseconds, so holding the lock for
+ * every one (rather than only the first) costs nothing and also covers a
+ * driver whose queries are unsafe for good. */
+static pthread_mutex_t enumerate_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static clf_status enumerate_locked(clf__device_entry **out, size_t *count)
+{
     cl_uint n_platforms = 0;
     cl_int err = clf__cl_fault() ? CL_OUT_OF_HOST_MEMORY : clGetPlatformIDs(0, NULL, &n_platforms);
     if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && n_platforms == 0))
@@ -195,6 +201,17 @@ done:
     return CLF_OK;
 }
 
+clf_status clf__devices_enumerate(clf__device_entry **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    clf__prepare_opencl_env();
+    pthread_mutex_lock(&enumerate_lock);
+    clf_status st = enumerate_locked(out, count);
+    pthread_mutex_unlock(&enumerate_lock);
+    return st;
+}
+
 clf_status clf_devices_list(clf_device_info **out, size_t *count)
 {
     if (!out || !count) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_devices_list: NULL argument");
@@ -217,20 +234,43 @@ clf_status clf_devices_list(clf_device_info **out, size_t *count)
 
 void clf_devices_free(clf_device_info *devices) { clf__free(devices); }
 
-static void prepare_once(void)
+/* Points PoCL's cache at <cache>/pocl, or leaves it alone when that
+ * folder cannot serve (see clf__prepare_opencl_env). */
+static void prepare_pocl_cache(void)
 {
     /* PoCL reads POCL_CACHE_DIR when its platform initialises, i.e. at the
      * first clGetPlatformIDs, before we can tell which platforms exist; other
      * drivers ignore the variable. See the pocl-cache quirk. */
     if (getenv("POCL_CACHE_DIR")) return;
-    char dir[4096], pocl[4200];
+    char dir[4096], pocl[4200], why[512];
     if (clf__default_cache_dir(dir, sizeof dir) != CLF_OK) return;
-    snprintf(pocl, sizeof pocl, "%s/pocl", dir);
-    setenv("POCL_CACHE_DIR", pocl, 0);
+    const char *bad = dir;
+    clf__cache_dir_verdict v = clf__cache_dir_check(dir, why, sizeof why);
+    if (v == CLF__CACHE_DIR_OK) {
+        snprintf(pocl, sizeof pocl, "%s/pocl", dir);
+        bad = pocl;
+        v = clf__cache_dir_check(pocl, why, sizeof why);
+    }
+    if (v == CLF__CACHE_DIR_OK) {
+        setenv("POCL_CACHE_DIR", pocl, 0);
+        return;
+    }
+    /* PoCL pointed at a folder it cannot create finds no device at all, and
+     * one that fills up aborts the process from inside LLVM. So a folder
+     * that is not usable leaves PoCL its own default (~/.cache/pocl), and
+     * one short of space also turns PoCL's cache off, so that PoCL does not
+     * keep adding to a disk that is nearly full. */
+    if (v == CLF__CACHE_DIR_LOW_SPACE) setenv("POCL_KERNEL_CACHE", "0", 0);
+    clf__cache_warn(bad, why);
 }
 
 void clf__prepare_opencl_env(void)
 {
+    /* Once, and before any enumeration: setenv is not safe while another
+     * thread reads the environment, and every entry point of the library
+     * that reads it before a context exists comes through here first, so
+     * within the library the write happens-before every read (threads that
+     * arrive meanwhile wait in pthread_once). */
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, prepare_once);
+    pthread_once(&once, prepare_pocl_cache);
 }

@@ -224,6 +224,7 @@ clf_status clf_kernel_profile_resolve(const clf_device_info *info, clf_kernel_fa
                                       const char *limits, clf_kernel_profile *out)
 {
     const char *why = "clf_context_params.kernels";
+    clf__prepare_opencl_env(); /* before this call reads the environment */
     if (family == CLF_KERNELS_AUTO) {
         const char *env = getenv("CLFORMER_KERNELS");
         why = "CLFORMER_KERNELS";

@@ -32,22 +32,6 @@ double clf__now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-int clf__mkdirs(const char *path)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return -1;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-        buf[i] = saved;
-    }
-    return 0;
-}
-
 /* SHA-256 of several byte ranges; each is length-prefixed so that moving bytes
  * between fields changes the digest. */
 static int sha256_parts(const void *const *parts, const size_t *sizes, size_t n, unsigned char out[32])
@@ -101,6 +85,32 @@ clf_status clf__cache_entry_path(const clf_context *ctx,
     clf__hex(key, CLF__CACHE_KEY_BYTES, hex);
     int w = snprintf(buf, size, "%s/kernels/%s.clbin", ctx->cache_dir, hex);
     return (w > 0 && (size_t)w < size) ? CLF_OK : CLF_ERR_NOT_FOUND;
+}
+
+const char *clf__cache_dir_resolve(const char *param, char *buf, size_t size)
+{
+    char sub[4200], why[512];
+    if (param && !*param) return NULL;
+    if (param) {
+        int w = snprintf(buf, size, "%s", param);
+        if (w < 0 || (size_t)w >= size) return NULL;
+    } else if (clf__default_cache_dir(buf, size) != CLF_OK) {
+        return NULL; /* no HOME and no override: run without a disk cache */
+    }
+    const char *bad = buf;
+    clf__cache_dir_verdict v = clf__cache_dir_check(buf, why, sizeof why);
+    /* The folder being ours alone does not make what earlier runs left in
+     * it so: a subfolder someone opened to others is refused the same way. */
+    static const char *const subfolders[] = {"kernels", "scores"};
+    for (size_t i = 0; i < CLF_ARRAY_LEN(subfolders) && v == CLF__CACHE_DIR_OK; i++) {
+        snprintf(sub, sizeof sub, "%s/%s", buf, subfolders[i]);
+        bad = sub;
+        struct stat st;
+        if (lstat(sub, &st) == 0) v = clf__cache_dir_trusted(sub, why, sizeof why);
+    }
+    if (v == CLF__CACHE_DIR_OK) return buf;
+    clf__cache_warn(bad, why);
+    return NULL;
 }
 
 static uint64_t get_u64le(const unsigned char *p)
@@ -173,22 +183,39 @@ int clf__cache_store(clf_context *ctx, const unsigned char key[CLF__CACHE_KEY_BY
     return clf__file_replace(path, file, file_sizes, 2);
 }
 
+/* write() until every byte is out: a short write is not an error. */
+static int write_all(int fd, const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    while (size > 0) {
+        ssize_t w = write(fd, p, size);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        size -= (size_t)w;
+    }
+    return 0;
+}
+
 int clf__file_replace(const char *path, const void *const *parts, const size_t *sizes, size_t n)
 {
-    /* A unique temp name per writer, then an atomic rename: a reader never
+    /* A temp file beside the target, then an atomic rename: a reader never
      * sees a half-written file, and concurrent writers of the same key
-     * simply replace each other's identical result. */
-    static _Atomic unsigned counter;
+     * simply replace each other's identical result. mkstemp gives the temp
+     * file a random name and creates it with O_CREAT | O_EXCL, mode 0600:
+     * a name planted in advance (a symlink to a file of the user's) is
+     * never opened, let alone written through, and rename replaces a link
+     * at the final name instead of following it. */
     char tmp[4300];
-    int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+    int w = snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
     if (w < 0 || (size_t)w >= sizeof tmp) return -1;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return -1;
+    int fd = mkstemp(tmp);
+    if (fd < 0) return -1;
     int ok = 1;
-    for (size_t i = 0; i < n && ok; i++) ok = fwrite(parts[i], 1, sizes[i], f) == sizes[i];
-    ok = (fclose(f) == 0) && ok;
+    for (size_t i = 0; i < n && ok; i++) ok = write_all(fd, parts[i], sizes[i]) == 0;
+    ok = (close(fd) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
+        unlink(tmp);
         return -1;
     }
     return 0;

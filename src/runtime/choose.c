@@ -135,6 +135,7 @@ clf_status clf_device_choose(clf_device_info *devices, size_t n, const char *spe
                              bool measure_missing, size_t *index, char *why, size_t why_size)
 {
     char dir[4096];
-    const char *cache_dir = clf__default_cache_dir(dir, sizeof dir) == CLF_OK ? dir : NULL;
+    clf__prepare_opencl_env(); /* before this call reads the environment */
+    const char *cache_dir = clf__cache_dir_resolve(NULL, dir, sizeof dir);
     return clf__device_choose(devices, n, spec, cache_dir, measure_missing, index, why, why_size);
 }

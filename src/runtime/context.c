@@ -38,18 +38,11 @@ static void derive_base_options(clf_context *ctx)
              (unsigned long long)p->limits.max_work_group_size);
 }
 
-/* NULL param = environment default; "" = off. Creates the folder. */
+/* The folder of clf__cache_dir_resolve, owned by the context; NULL = off. */
 static clf_status resolve_cache_dir(clf_context *ctx, const char *param)
 {
     char buf[4096];
-    if (param && !*param) return CLF_OK;
-    if (param) {
-        snprintf(buf, sizeof buf, "%s", param);
-    } else if (clf__default_cache_dir(buf, sizeof buf) != CLF_OK) {
-        return CLF_OK; /* no HOME and no override: run without a disk cache */
-    }
-    /* A folder we cannot create only costs speed: run uncached. */
-    if (clf__mkdirs(buf) != 0) return CLF_OK;
+    if (!clf__cache_dir_resolve(param, buf, sizeof buf)) return CLF_OK;
     ctx->cache_dir = clf__strdup(buf);
     if (!ctx->cache_dir) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "context: out of memory");
     return CLF_OK;
@@ -106,6 +99,7 @@ clf_status clf_context_create(const clf_context_params *params, clf_context **ou
     if (!out) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_context_create: out is NULL");
     *out = NULL;
     clf__thread_error_clear();
+    clf__prepare_opencl_env(); /* before this call reads the environment */
     clf_context_params p = params ? *params : clf_context_params_default();
     const char *spec = p.device;
     if (!spec || !*spec) spec = getenv("CLFORMER_DEVICE");

@@ -141,10 +141,20 @@ clf_status clf__device_key(const clf_device_info *info, const char *src, size_t 
 /* Lower-case hex of n bytes into out (2n + 1 chars). */
 void clf__hex(const unsigned char *bytes, size_t n, char *out);
 
-/* Writes parts[0..n) in order to path through a unique temp file and an
- * atomic rename, so readers never see half a file. 0 on success, -1
- * otherwise (nothing is left behind). */
+/* Writes parts[0..n) in order to path through a temp file in the same
+ * folder and an atomic rename, so readers never see half a file. The temp
+ * file gets a random name and is created with O_EXCL, mode 0600, so nothing
+ * planted in the folder (a symlink) is ever written through. 0 on success,
+ * -1 otherwise (nothing is left behind). */
 int clf__file_replace(const char *path, const void *const *parts, const size_t *sizes, size_t n);
+
+/* The cache folder to use for param (a context's cache_dir: NULL = the
+ * environment's default, "" = none) into buf, created (0700) and checked
+ * by clf__cache_dir_check, and its kernels/ and scores/ subfolders, when
+ * they exist, by clf__cache_dir_trusted. Returns buf, or NULL when there is
+ * none or it cannot be used: the cache is then off, an optimisation lost,
+ * and the first such folder of the process is named on stderr with why. */
+const char *clf__cache_dir_resolve(const char *param, char *buf, size_t size);
 
 /* Path of the entry for key; CLF_ERR_NOT_FOUND when the cache is off. */
 clf_status clf__cache_entry_path(const clf_context *ctx,
@@ -230,9 +240,6 @@ clf_status clf__device_error_check(clf_context *ctx);
  * by the layer that uses them) that grows on demand and is reused by every
  * later call (safe on the context's in-order queue). */
 clf_status clf__scratch(clf_context *ctx, int slot, size_t bytes, cl_mem *out);
-
-/* mkdir -p; 0 on success. */
-int clf__mkdirs(const char *path);
 
 /* Monotonic seconds, for build timings. */
 double clf__now(void);

@@ -442,8 +442,16 @@ clf_status clf__devices_measure(clf_device_info *const *infos, size_t count, con
     return CLF_OK;
 }
 
-clf_status clf__devices_fill_scores(clf_device_info *devices, size_t n, int only_class,
-                                    bool keep_given, const char *cache_dir, bool measure_missing)
+/* Threads that create their first contexts at once would otherwise each
+ * measure every rival device, all at the same time: N times the work, and
+ * scores taken under each other's load, then cached for good. Under this
+ * lock the first thread measures and the others find its scores in the
+ * process memory. The temporary contexts of a measurement name their
+ * device ("P:D"), so they never come back here: no recursion. */
+static pthread_mutex_t measure_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static clf_status fill_scores_locked(clf_device_info *devices, size_t n, int only_class,
+                                     bool keep_given, const char *cache_dir, bool measure_missing)
 {
     clf_device_info **missing = clf__malloc((n ? n : 1) * sizeof *missing);
     if (!missing) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "device score: out of memory");
@@ -459,11 +467,22 @@ clf_status clf__devices_fill_scores(clf_device_info *devices, size_t n, int only
     return st;
 }
 
+clf_status clf__devices_fill_scores(clf_device_info *devices, size_t n, int only_class,
+                                    bool keep_given, const char *cache_dir, bool measure_missing)
+{
+    pthread_mutex_lock(&measure_lock);
+    clf_status st =
+        fill_scores_locked(devices, n, only_class, keep_given, cache_dir, measure_missing);
+    pthread_mutex_unlock(&measure_lock);
+    return st;
+}
+
 clf_status clf_devices_score(clf_device_info *devices, size_t n, bool measure_missing)
 {
     if (!devices && n)
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_devices_score: devices is NULL");
     char dir[4096];
-    const char *cache_dir = clf__default_cache_dir(dir, sizeof dir) == CLF_OK ? dir : NULL;
+    clf__prepare_opencl_env(); /* before this call reads the environment */
+    const char *cache_dir = clf__cache_dir_resolve(NULL, dir, sizeof dir);
     return clf__devices_fill_scores(devices, n, -1, false, cache_dir, measure_missing);
 }
