@@ -52,19 +52,24 @@ static void load_choices(clf_context *ctx, clf__ops_state *s)
     fclose(f);
 }
 
+/* Written through clf__file_replace (a random O_EXCL temp file, then
+ * rename): a link planted in the cache folder is never written through. */
 static void save_choices(clf_context *ctx, const clf__ops_state *s)
 {
-    char path[4200], tmp[4300];
+    char path[4200], text[512];
     if (choice_path(ctx, path, sizeof path) != CLF_OK) return;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%p", path, (void *)ctx);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return;
-    for (int c = 0; c < 4; c++)
-        if (s->gemm_choice[c])
-            fprintf(f, "%s %s %.9g %.9g\n", class_names[c],
-                    s->gemm_choice[c] == CLF_GEMM_CLBLAST ? "clblast" : "builtin",
-                    s->gemm_choice_s[c][0], s->gemm_choice_s[c][1]);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
+    size_t used = 0;
+    for (int c = 0; c < 4 && used < sizeof text; c++)
+        if (s->gemm_choice[c]) {
+            int w = snprintf(text + used, sizeof text - used, "%s %s %.9g %.9g\n", class_names[c],
+                             s->gemm_choice[c] == CLF_GEMM_CLBLAST ? "clblast" : "builtin",
+                             s->gemm_choice_s[c][0], s->gemm_choice_s[c][1]);
+            if (w < 0 || (size_t)w >= sizeof text - used) return;
+            used += (size_t)w;
+        }
+    const void *parts[] = {text};
+    size_t sizes[] = {used};
+    (void)clf__file_replace(path, parts, sizes, 1);
 }
 
 /* Median of 5 timed runs after one untimed run (which, for CLBlast, is
