@@ -125,6 +125,7 @@ rss=$(tail -n 1 "$work/rss")
 echo "run: a bad --device fails before a 1,000,000-line input is read (max RSS $rss KiB)"
 # ... and a batch's results come out while the input is still open.
 mkfifo "$work/fifo"
+: >"$work/stream"
 "$cli" run --model "$minilm" --batch 2 --input "$work/fifo" embed >"$work/stream" 2>"$work/err" &
 pid=$!
 exec 3<>"$work/fifo"  # read-write: never blocks, even if run died before opening it
@@ -134,11 +135,12 @@ for _ in $(seq 1200); do
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.1
 done
-if [ "$(wc -l <"$work/stream")" -lt 2 ] || ! kill -0 "$pid" 2>/dev/null; then
+n=$(wc -l <"$work/stream")
+if [ "$n" -lt 2 ] || ! kill -0 "$pid" 2>/dev/null; then
   exec 3>&-
   wait "$pid" || true
   cat "$work/err"
-  echo "run: no result for the first batch while the input was open ($(wc -l <"$work/stream") lines)"
+  echo "run: $n results for the first batch of 2 while the input was open (not streaming?)"
   exit 1
 fi
 printf 'a third\n' >&3
