@@ -2,6 +2,7 @@
  * `clformer bench`: the harness. Per device: ceilings, then each entry's
  * cases; a table on stdout, one JSON record per case with --json.
  */
+#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "cli/cli_args.h"
 
 static double now_s(void)
 {
@@ -289,22 +291,43 @@ int bench_main(int argc, char **argv)
     const char *devices[16];
     int n_devices = 0;
     const char *json_path = NULL, *start_case = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0) proto.quick = true;
-        else if (strcmp(argv[i], "--no-start") == 0) proto.no_start = true;
-        else if (strcmp(argv[i], "--start") == 0 && i + 1 < argc) start_case = argv[++i];
-        else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc && n_devices < 16) devices[n_devices++] = argv[++i];
-        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
-        else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) proto.filter = argv[++i];
-        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) proto.reps = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "clformer bench: unknown option \"%s\"\n", argv[i]);
-            usage(stderr);
-            return 2;
+    static const struct option opts[] = {
+        {"quick", no_argument, NULL, 'q'},        {"no-start", no_argument, NULL, 'n'},
+        {"start", required_argument, NULL, 's'},  {"device", required_argument, NULL, 'd'},
+        {"json", required_argument, NULL, 'j'},   {"filter", required_argument, NULL, 'f'},
+        {"reps", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    char err[512] = "";
+    double reps = 0;
+    int c;
+    optind = 0; /* glibc: a full restart of getopt's state */
+    opterr = 0;
+    while (!err[0] && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q': proto.quick = true; break;
+        case 'n': proto.no_start = true; break;
+        case 's': start_case = optarg; break;
+        case 'd':
+            if (n_devices == 16) snprintf(err, sizeof err, "at most 16 --device options");
+            else devices[n_devices++] = optarg;
+            break;
+        case 'j': json_path = optarg; break;
+        case 'f': proto.filter = optarg; break;
+        case 'r':
+            if (cli_number("--reps", optarg, (cli_num_rule){false, 1, 100000, false}, &reps, err,
+                           sizeof err))
+                proto.reps = (int)reps;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: cli_option_message(c, argc, argv, err, sizeof err);
         }
+    }
+    if (!err[0] && optind < argc)
+        snprintf(err, sizeof err, "unexpected argument \"%s\"", argv[optind]);
+    if (err[0]) {
+        fprintf(stderr, "clformer bench: %s\n", err);
+        usage(stderr);
+        return 2;
     }
     if (start_case) return bench_stack_start_child(start_case, n_devices ? devices[0] : NULL);
     proto.reps_forced = proto.reps > 0;

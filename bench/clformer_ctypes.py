@@ -141,6 +141,7 @@ class GenerateOutput(C.Structure):  # include/clformer/model.h: clf_generate_out
         ("lengths", C.POINTER(C.c_int32)),
         ("scores", C.POINTER(C.c_float)),
         ("logprobs", C.POINTER(C.c_float)),
+        ("finish", C.POINTER(C.c_int)),  # clf_finish_reason (B, n_best)
     ]
 
 
@@ -149,6 +150,8 @@ STRUCTS = [ContextParams, DeviceInfo, ModelConfig, ModelParams, GenerateParams, 
 CLF_POOL_NONE, CLF_POOL_FIRST, CLF_POOL_MEAN = 0, 1, 2
 CLF_POOL_DEFAULT = 3  # the model's own (mean + L2 normalisation for sentence-transformers)
 CLF_DECODE_GREEDY = 0
+# clf_finish_reason
+CLF_FINISH_NONE, CLF_FINISH_EOS, CLF_FINISH_MAX_NEW, CLF_FINISH_POSITIONS = 0, 1, 2, 3
 
 
 def check_layouts(include_dir):
@@ -230,6 +233,7 @@ class Lib:
         fn("clf_generate_params_default", GenerateParams)
         fn("clf_model_generate", C.c_int, P, C.POINTER(C.c_int32), C.POINTER(C.c_int32), C.c_int64,
            C.c_int64, C.POINTER(GenerateParams), C.POINTER(GenerateOutput))
+        fn("clf_model_max_new_tokens", C.c_int64, P, C.c_int64)
 
     def version(self):
         return self.so.clf_version().decode()
@@ -316,13 +320,22 @@ class Model:
                                           _ptr(logits, C.c_float), None)
         self.lib.check(st, self.ctx.h, "clf_model_decode")
 
-    def generate(self, ids, lengths, params, out_ids):
-        """Greedy/beam/sample generation; out_ids int32 (B, n_best, max_new_tokens)."""
+    def generate(self, ids, lengths, params, out_ids, out_lengths=None, scores=None,
+                 logprobs=None, finish=None):
+        """Greedy/beam/sample generation; out_ids int32 (B, n_best, max_new_tokens); the
+        optional outputs (B, n_best): out_lengths int32, scores and logprobs float32, finish
+        int32 (clf_finish_reason; a C enum is an int)."""
         B, S = ids.shape
-        out = GenerateOutput(ids=_ptr(out_ids, C.c_int32))
+        out = GenerateOutput(ids=_ptr(out_ids, C.c_int32), lengths=_ptr(out_lengths, C.c_int32),
+                             scores=_ptr(scores, C.c_float), logprobs=_ptr(logprobs, C.c_float),
+                             finish=_ptr(finish, C.c_int))
         st = self.lib.so.clf_model_generate(self.h, _ptr(ids, C.c_int32), _ptr(lengths, C.c_int32),
                                             B, S, C.byref(params), C.byref(out))
         self.lib.check(st, self.ctx.h, "clf_model_generate")
+
+    def max_new_tokens(self, prompt_len):
+        """clf_model_max_new_tokens: how many new tokens fit after prompt_len ids."""
+        return self.lib.so.clf_model_max_new_tokens(self.h, prompt_len)
 
     def generate_params(self, max_new_tokens, ignore_eos=True):
         p = self.lib.so.clf_generate_params_default()

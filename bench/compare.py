@@ -627,12 +627,21 @@ def selftest(a, log):
                       seed=7)
         prompts = np.array([[5, 9, 11], [20, 3, 44]], np.int32)
         outs = []
+        lens, lp = np.zeros((2, 1), np.int32), np.full((2, 1), 123, np.float32)
+        finish = np.zeros((2, 1), np.int32)
         for _ in range(2):
             ids = np.full((2, 1, 6), -1, np.int32)
-            m.generate(prompts, None, m.generate_params(6, ignore_eos=True), ids)
+            m.generate(prompts, None, m.generate_params(6, ignore_eos=True), ids, lens, None, lp,
+                       finish)
             outs.append(ids)
+        fit = m.max_new_tokens(3)
         m.close()
-        log("tiny decoder, greedy 6 tokens: %s" % outs[0][:, 0].tolist())
+        log("tiny decoder, greedy 6 tokens: %s, logprobs %s, finish %s, %d fit after 3"
+            % (outs[0][:, 0].tolist(), lp[:, 0].round(3).tolist(), finish[:, 0].tolist(), fit))
+        if not ((lens == 6).all() and (finish == clf.CLF_FINISH_MAX_NEW).all()
+                and np.isfinite(lp).all() and (lp < 0).all() and fit == cfg.max_positions - 3):
+            fails.append("generate: lengths %s, finish %s, logprobs %s, max_new_tokens(3) %d"
+                         % (lens.tolist(), finish.tolist(), lp.tolist(), fit))
         if not ((outs[0] >= 0) & (outs[0] < cfg.vocab)).all():
             fails.append("generate: ids outside [0, vocab) or missing: %s" % outs[0].tolist())
         if not (outs[0] == outs[1]).all():

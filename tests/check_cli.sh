@@ -111,3 +111,112 @@ if "$cli" run --model /nonexistent embed "x" 2>err.txt; then echo "missing folde
 grep -q "nonexistent" err.txt || { cat err.txt; exit 1; }
 rm -rf "$cls" run.json cls.json cls1.txt err.txt
 echo "cli run: ok"
+
+# Issue 13, defect 6: `run` streams. A bad --device fails before the input
+# is read, whatever its size (a million lines used to be read, tokenised and
+# held first: 4.1 GB of RSS before the device error) ...
+work=$(mktemp -d)
+python3 -c 'import sys; sys.stdout.write("".join("sentence number %d of a long input\n" % i for i in range(1000000)))' >"$work/big.txt"
+# The peak RSS of the run, from python's getrusage (KiB on Linux; GNU time is
+# not installed everywhere).
+rss=$(python3 - "$cli" "$minilm" "$work" <<'PY'
+import resource, subprocess, sys
+cli, minilm, work = sys.argv[1:4]
+with open(work + "/err", "wb") as err:
+    rc = subprocess.run([cli, "run", "--model", minilm, "--device", "no-such-device-xyz", "--input",
+                         work + "/big.txt", "embed"], stdout=subprocess.DEVNULL, stderr=err).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if rc != 0 else "accepted")
+PY
+)
+[ "$rss" != accepted ] || { echo "bad --device accepted"; exit 1; }
+grep -q "devices present" "$work/err" || { cat "$work/err"; exit 1; }
+[ "$rss" -lt 400000 ] || { echo "a bad --device with 1,000,000 input lines: max RSS $rss KiB (not streaming?)"; exit 1; }
+echo "run: a bad --device fails before a 1,000,000-line input is read (max RSS $rss KiB)"
+# ... and a batch's results come out while the input is still open.
+mkfifo "$work/fifo"
+: >"$work/stream"
+"$cli" run --model "$minilm" --batch 2 --input "$work/fifo" embed >"$work/stream" 2>"$work/err" &
+pid=$!
+exec 3<>"$work/fifo"  # read-write: never blocks, even if run died before opening it
+printf 'the first sentence\nthe second one\n' >&3
+for _ in $(seq 1200); do
+  [ "$(wc -l <"$work/stream")" -ge 2 ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+n=$(wc -l <"$work/stream")
+if [ "$n" -lt 2 ] || ! kill -0 "$pid" 2>/dev/null; then
+  exec 3>&-
+  wait "$pid" || true
+  cat "$work/err"
+  echo "run: $n results for the first batch of 2 while the input was open (not streaming?)"
+  exit 1
+fi
+printf 'a third\n' >&3
+exec 3>&-
+wait "$pid"
+[ "$(wc -l <"$work/stream")" -eq 3 ] || { cat "$work/err"; echo "run: $(wc -l <"$work/stream") results for 3 inputs"; exit 1; }
+echo "run: the first batch's results came out while the input was still open"
+
+# Defect 7: a line with a NUL byte is refused, naming its line, never cut
+# at the NUL ("hello\0world" used to embed "hello"). With --batch 1 the line
+# before it is done first.
+if printf 'hello\0world\n' | "$cli" run --model "$minilm" embed >"$work/out" 2>"$work/err"; then
+  echo "a NUL byte inside a line was accepted"; exit 1
+fi
+grep -q "input line 1 has a NUL byte" "$work/err" && [ ! -s "$work/out" ] || { cat "$work/err"; exit 1; }
+if printf 'fine\nhello\0world\n' | "$cli" run --model "$minilm" --batch 1 embed >"$work/out" 2>"$work/err"; then
+  echo "a NUL byte inside line 2 was accepted"; exit 1
+fi
+grep -q "input line 2 has a NUL byte" "$work/err" && [ "$(wc -l <"$work/out")" -eq 1 ] || { cat "$work/err"; exit 1; }
+echo "run: lines with a NUL byte are refused with their line number"
+
+# Defect 8: the tiny GPT-2 has 48 positions; after a 3-token prompt 45 new
+# tokens fit (prompt + new <= positions, the library's rule), and asking for
+# more stops there with finish "positions" instead of failing (--max-new 45
+# used to fail: "positions 0..48 are past the learned table").
+"$cli" run --model "$gpt2" --max-new 45 --json generate "5 17 33" >"$work/g45"
+"$cli" run --model "$gpt2" --max-new 46 --ignore-eos --json generate "5 17 33" >"$work/g46" 2>"$work/err"
+"$cli" run --model "$gpt2" --max-new 1000 --ignore-eos generate "5 17 33" >"$work/g1000" 2>"$work/err1000"
+python3 - "$work/g45" "$work/g46" <<'PY'
+import json, sys
+a, b = (json.loads(open(f).readline()) for f in sys.argv[1:3])
+assert len(a["ids"]) == 45 and a["finish"] == "max_new", a  # no EOS in these 45 (greedy)
+assert len(b["ids"]) == 45 and b["finish"] == "positions", b
+print("run generate: 3 + 45 fit the 48 positions; --max-new 46 stops at 45, finish \"positions\"")
+PY
+[ "$(wc -w <"$work/g1000")" -eq 45 ] && grep -q "stopped after 45 new tokens" "$work/err1000" || { cat "$work/err1000"; exit 1; }
+
+# Defect 9: every numeric option is parsed whole and range-checked (1e3 used
+# to run as 1, 1x as 1; -1, nan, 7 and -3 were ignored); the status is 2 and
+# the message names the option and its range.
+refused() { # TEXT OPTION... : `run ... generate` must fail with status 2 saying TEXT
+  local want=$1 rc=0
+  shift
+  "$cli" run --model "$gpt2" "$@" generate "5 17 33" >/dev/null 2>"$work/err" || rc=$?
+  [ "$rc" -eq 2 ] && grep -qF -- "$want" "$work/err" || { echo "run $* (status $rc):"; cat "$work/err"; exit 1; }
+}
+refused '--max-new: "1e3" is not an integer in 1..100000' --max-new 1e3
+refused '--batch: "1x" is not an integer in 1..4096' --batch 1x
+refused '--batch: "0" is not an integer in 1..4096' --batch 0
+refused '--temperature: "-1" is not a number > 0' --sample --temperature -1
+refused '--temperature: "nan" is not a number > 0' --sample --temperature nan
+refused '--top-p: "7" is not a number in (0, 1]' --sample --top-p 7
+refused '--top-k: "-3" is not an integer in 0..1000000000' --sample --top-k -3
+refused '--seed: "1.5" is not an integer' --sample --seed 1.5
+refused '--beam: "65" is not an integer in 1..64' --beam 65
+refused '--temperature is a sampling option: it needs --sample' --temperature 0.7
+refused '--sample and --beam exclude each other' --beam 2 --sample
+refused 'unknown option "--nope"' --nope
+rc=0; "$cli" run --model "$gpt2" generate "5 17 33" --max-new 2>"$work/err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q "option --max-new needs a value" "$work/err" || { cat "$work/err"; exit 1; }
+rc=0; "$cli" run --model "$minilm" --max-new 4 embed "x" 2>"$work/err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q -- "--max-new is an option of generate" "$work/err" || { cat "$work/err"; exit 1; }
+for sub in "devices --bogus" "selftest --device" "bench --reps 1x"; do
+  rc=0; "$cli" $sub >/dev/null 2>"$work/err" || rc=$?
+  [ "$rc" -eq 2 ] || { echo "clformer $sub: status $rc"; cat "$work/err"; exit 1; }
+done
+grep -q -- '--reps: "1x" is not an integer' "$work/err" || { cat "$work/err"; exit 1; }
+echo "run: bad option values are refused, naming the option and its range"
+rm -rf "$work"
+echo "cli streaming and strict options: ok"

@@ -33,6 +33,17 @@ int main(void)
     return st == CLF_OK ? 0 : 1;
 }
 C
+# The README's compile line for an uninstalled build tree (the source include/
+# and the build's include/, where meson generates version.h), run as written
+# from the checkout, with build/ standing for this build folder.
+src=$(cd "$(dirname "$0")/.." && pwd)
+line=$(grep -m 1 '^cc .*-I include -I build/include' "$src/README.md") || { echo "README.md has no in-tree compile line"; exit 1; }
+line=${line//prog.c/$work/consumer.c}
+line=${line//\$PWD\/build/$build}
+line=${line// build\// $build/}
+echo "README, uninstalled: $line"
+(cd "$src" && eval "$line -Wall -Wextra -Werror -o $work/consumer-tree")
+"$work/consumer-tree"
 flags=$(pkg-config --cflags --libs clformer)
 echo "pkg-config --cflags --libs clformer: $flags"
 cc -std=c11 -Wall -Wextra -Werror "$work/consumer.c" $flags -o "$work/consumer"

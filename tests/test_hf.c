@@ -141,7 +141,7 @@ static void check_generate(clf_context *ctx, clf_model *m, const clf__safetensor
     int32_t *gref = gi(st, "greedy_ids"), *bref = gi(st, "beam_ids");
     clf_generate_params gp = clf_generate_params_default();
     gp.max_new_tokens = N;
-    clf_generate_output go = {out, NULL, NULL, NULL};
+    clf_generate_output go = {out, NULL, NULL, NULL, NULL};
     OK(clf_model_generate(m, ids, lens, B, S, &gp, &go));
     for (int b = 0; b < B; b++)
         check_ids(out + b * N, gref + b * N, N, "greedy", model, b);
@@ -241,6 +241,126 @@ Test(hf, gpt2_logits_greedy_and_beam_match_transformers)
     }
 }
 
+/* Issue 13, defect 8: one rule for how many tokens fit (model.h,
+ * clf_model_max_new_tokens): prompt + new <= n_positions (48 here), as
+ * transformers stops at max_length = max_position_embeddings. Asking for
+ * more stops at the limit, reported by CLF_FINISH_POSITIONS, not an error.
+ * The API used to generate 46 tokens after a 3-token prompt (the last one
+ * at a position past the table, never fed back) while the CLI failed at 45. */
+Test(hf, gpt2_generation_stops_at_its_positions_with_a_reason)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        enum { P = 48, S = 3, N = 50 };
+        clf_model *m = load(ctx, folder("gpt2"), 2, 0, 0); /* max_target_len: the 48 positions */
+        cr_assert_eq(clf_model_max_new_tokens(m, S), P - S);
+        cr_assert_eq(clf_model_max_new_tokens(m, P + 1), -1);
+        int32_t prompt[P + 1], out[N], len[1];
+        for (int i = 0; i < P + 1; i++)
+            prompt[i] = (5 + 12 * i) % 127; /* never EOS (127) */
+        clf_finish_reason fin[1];
+        clf_generate_output go = {out, len, NULL, NULL, fin};
+        static const struct {
+            int64_t ask, got;
+            clf_finish_reason why;
+        } cases[] = {{44, 44, CLF_FINISH_MAX_NEW},
+                     {45, 45, CLF_FINISH_MAX_NEW},
+                     {46, 45, CLF_FINISH_POSITIONS},
+                     {N, 45, CLF_FINISH_POSITIONS}};
+        for (int beam = 0; beam < 2; beam++)
+            for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+                clf_generate_params gp = clf_generate_params_default();
+                gp.ignore_eos = true;
+                gp.max_new_tokens = cases[c].ask;
+                gp.strategy = beam ? CLF_DECODE_BEAM : CLF_DECODE_GREEDY;
+                gp.beam_size = 2;
+                OK(clf_model_generate(m, prompt, NULL, 1, S, &gp, &go));
+                const char *what = beam ? "beam-2" : "greedy";
+                cr_assert(len[0] == cases[c].got && fin[0] == cases[c].why,
+                          "%s, prompt %d + max_new_tokens %lld: %d tokens, finish %d; want %lld, "
+                          "finish %d", what, S, (long long)cases[c].ask, len[0], (int)fin[0],
+                          (long long)cases[c].got, (int)cases[c].why);
+                cr_assert(out[len[0] - 1] >= 0 && (len[0] == cases[c].ask || out[len[0]] == -1));
+            }
+        printf("[hf] GPT2LMHeadModel: prompt 3 + max_new_tokens 46 -> 45 tokens, finish "
+               "\"positions\" (greedy and beam)\n");
+        /* A prompt that fills every position leaves nothing to generate (no
+         * error); one longer than the positions is a shape error. */
+        clf_generate_params gp = clf_generate_params_default();
+        gp.max_new_tokens = 4;
+        OK(clf_model_generate(m, prompt, NULL, 1, P, &gp, &go));
+        cr_assert(len[0] == 0 && fin[0] == CLF_FINISH_POSITIONS && out[0] == -1);
+        clf_status s = clf_model_generate(m, prompt, NULL, 1, P + 1, &gp, &go);
+        cr_assert_eq(s, CLF_ERR_SHAPE, "%s", clf_status_name(s));
+        cr_assert(strstr(clf_context_last_error(ctx), "48 positions"), "%s",
+                  clf_context_last_error(ctx));
+        clf_model_free(m);
+        clf_context_free(ctx);
+    }
+}
+
+/* log(sum(exp(x))) of a row, in double. */
+static double log_sum_exp(const float *x, int n)
+{
+    double mx = -INFINITY, sum = 0;
+    for (int i = 0; i < n; i++)
+        mx = fmax(mx, x[i]);
+    for (int i = 0; i < n; i++)
+        sum += exp(x[i] - mx);
+    return mx + log(sum);
+}
+
+/* Issue 13, defect 12: greedy generate left clf_generate_output.scores and
+ * .logprobs unwritten although model.h promised the sum of log-probs. They
+ * must equal the log-softmax of clf_model_decode's logits at the generated
+ * tokens, fed back one at a time, summed. */
+Test(hf, gpt2_greedy_logprobs_are_the_decoded_log_softmax_summed)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        enum { B = 2, S = 3, N = 8, V = 128 };
+        clf_model *m = load(ctx, folder("gpt2"), B, 0, 0);
+        const int32_t prompt[B * S] = {5, 17, 33, 40, 2, 99};
+        int32_t out[B * N], len[B], feed[B * S];
+        float sc[B] = {123, 123}, lp[B] = {123, 123}, *lg = malloc(sizeof(float) * B * S * V);
+        clf_generate_params gp = clf_generate_params_default();
+        gp.max_new_tokens = N;
+        gp.ignore_eos = true;
+        clf_generate_output go = {out, len, sc, lp, NULL};
+        OK(clf_model_generate(m, prompt, NULL, B, S, &gp, &go));
+        double want[B] = {0, 0};
+        memcpy(feed, prompt, sizeof feed);
+        for (int t = 0, n = S, pos = 0; t < N; pos += n, n = 1, t++) {
+            OK(clf_model_decode(m, feed, B, n, pos, lg, NULL));
+            for (int b = 0; b < B; b++) {
+                const float *x = lg + ((size_t)b * n + n - 1) * V;
+                int32_t tok = out[b * N + t];
+                want[b] += x[tok] - log_sum_exp(x, V);
+                feed[b] = tok;
+            }
+        }
+        for (int b = 0; b < B; b++) {
+            printf("[hf] GPT2LMHeadModel greedy %d tokens: logprob %.6f, replayed %.6f\n", N,
+                   (double)lp[b], want[b]);
+            cr_assert(len[b] == N && fabs(lp[b] - want[b]) <= 1e-4 * fmax(1, fabs(want[b])),
+                      "input %d: logprobs %.6f, decode's log-softmax summed %.6f", b,
+                      (double)lp[b], want[b]);
+            cr_assert_eq(sc[b], lp[b], "greedy scores = logprobs");
+        }
+        /* Sampling writes them too: finite, negative. */
+        gp.strategy = CLF_DECODE_SAMPLE;
+        gp.seed = 3;
+        sc[0] = lp[0] = 123;
+        OK(clf_model_generate(m, prompt, NULL, B, S, &gp, &go));
+        cr_assert(isfinite(lp[0]) && lp[0] < 0 && sc[0] == lp[0], "sampled logprob %g", lp[0]);
+        free(lg);
+        clf_model_free(m);
+        clf_context_free(ctx);
+    }
+}
+
 static void seq2seq(const char *name, const char *arch, int V)
 {
     EACH_DEVICE(spec)
@@ -293,6 +413,37 @@ static const char *minilm_dir(void)
     else
         snprintf(dir, sizeof dir, "%s/../../build-logs/models/all-MiniLM-L6-v2", clft_golden_dir());
     return dir;
+}
+
+/* Issue 13, defect 12: clf_tokenizer_encode_batch gave int64_t lengths and
+ * clf_model_encode takes int32_t ones; now both are int32_t, so a batch
+ * goes from the tokenizer to the model as it is (this would not compile
+ * otherwise), with the same vectors as each text alone. */
+static void tokenizer_batch_feeds_the_model(clf_context *ctx, clf_model *m, const char *dir)
+{
+    enum { B = 3, D = 384 };
+    const char *texts[B] = {"A short one.", "A somewhat longer sentence, with a comma in it.", "x"};
+    clf_tokenizer *tok = NULL;
+    OK(clf_tokenizer_load(dir, NULL, &tok));
+    int64_t L = clf_tokenizer_max_length(tok), S = 0;
+    int32_t *ids = malloc((size_t)(B * L) * sizeof *ids), lengths[B];
+    float both[B * D], alone[D];
+    OK(clf_tokenizer_encode_batch(tok, B, texts, NULL, ids, lengths, &S));
+    OK(clf_model_encode(m, ids, lengths, B, S, CLF_POOL_DEFAULT, NULL, both, NULL));
+    for (int b = 0; b < B; b++) {
+        int64_t n = 0;
+        OK(clf_tokenizer_encode(tok, texts[b], strlen(texts[b]), ids, L, &n));
+        cr_assert_eq(n, lengths[b]);
+        OK(clf_model_encode(m, ids, NULL, 1, n, CLF_POOL_DEFAULT, NULL, alone, NULL));
+        double dot = 0;
+        for (int k = 0; k < D; k++)
+            dot += (double)alone[k] * both[b * D + k]; /* both unit vectors */
+        cr_assert(dot >= 0.99999, "text %d: cosine batched vs alone %.8f", b, dot);
+    }
+    printf("[hf] all-MiniLM-L6-v2: a tokenizer batch (int32_t lengths %d %d %d) fed to "
+           "clf_model_encode as it is = each text alone\n", lengths[0], lengths[1], lengths[2]);
+    free(ids);
+    clf_tokenizer_free(tok);
 }
 
 Test(hf, minilm_sentence_embeddings_match_sentence_transformers)
@@ -358,6 +509,7 @@ Test(hf, minilm_sentence_embeddings_match_sentence_transformers)
                "vs sentence-transformers %.9f (1 - cos = %.3g, sentence %d)\n",
                N, lmin, L, min_cos, 1 - min_cos, worst);
         cr_assert(min_cos >= 0.99999, "min cosine %.8f < 0.99999 (sentence %d)", min_cos, worst);
+        tokenizer_batch_feeds_the_model(ctx, m, dir);
         /* Throughput figure (not a check): batches of 32, after a warm-up
          * pass (PoCL compiles lazily per work-group size). */
         double secs = 0;

@@ -232,7 +232,7 @@ Test(model, gpt_logits_greedy_and_incremental_decoding_match)
         clf_generate_params gp = clf_generate_params_default();
         gp.max_new_tokens = N;
         gp.ignore_eos = true;
-        clf_generate_output go = {out_ids, out_len, NULL, NULL};
+        clf_generate_output go = {out_ids, out_len, NULL, NULL, NULL};
         OK(clf_model_generate(m, ids, NULL, B, S, &gp, &go));
         for (int i = 0; i < B * N; i++)
             cr_assert_eq(out_ids[i], gen[i], "gpt greedy: prompt %d token %d: %d, golden %d", i / N,
@@ -282,7 +282,7 @@ Test(model, seq2seq_logits_greedy_and_beam_match)
         int32_t ids[B * N], lens[B];
         clf_generate_params gp = clf_generate_params_default();
         gp.max_new_tokens = N;
-        clf_generate_output go = {ids, lens, NULL, NULL};
+        clf_generate_output go = {ids, lens, NULL, NULL, NULL};
         OK(clf_model_generate(m, src, sl, B, S, &gp, &go));
         int32_t *gref = gi(st, "greedy_ids"), *glen = gi(st, "greedy_lengths");
         for (int b = 0; b < B; b++) {
@@ -296,7 +296,7 @@ Test(model, seq2seq_logits_greedy_and_beam_match)
         gp.strategy = CLF_DECODE_BEAM;
         gp.beam_size = K;
         gp.n_best = 2;
-        clf_generate_output bo = {nb_ids, nb_len, nb_sc, nb_lp};
+        clf_generate_output bo = {nb_ids, nb_len, nb_sc, nb_lp, NULL};
         OK(clf_model_generate(m, src, sl, B, S, &gp, &bo));
         int32_t *bref = gi(st, "beam_ids"), *nref = gi(st, "nbest_ids"),
                 *nlen = gi(st, "nbest_lengths");
@@ -376,7 +376,7 @@ Test(model, sampling_is_reproducible_by_seed_streams_and_aborts)
         stream s1 = {0, 0, 0, {0}};
         gp.on_token = on_token;
         gp.user = &s1;
-        clf_generate_output o = {a, NULL, NULL, NULL};
+        clf_generate_output o = {a, NULL, NULL, NULL, NULL};
         OK(clf_model_generate(m, ids, NULL, B, S, &gp, &o));
         cr_assert_eq(s1.count, B * N, "streamed %d tokens, expected %d", s1.count, B * N);
         for (int i = 0; i < N; i++)
@@ -404,6 +404,81 @@ Test(model, sampling_is_reproducible_by_seed_streams_and_aborts)
         clf_model_free(m);
         free(ids);
         clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+/* One out-of-range clf_generate_params field per case k (model.h states each
+ * range): sets it in p and returns the text the message must hold (field
+ * and value), or NULL past the last case. */
+static const char *bad_generate_param(int k, clf_generate_params *p)
+{
+    switch (k) {
+    case 0: p->temperature = -1; return "temperature -1";
+    case 1: p->temperature = NAN; return "temperature nan";
+    case 2: p->temperature = INFINITY; return "temperature inf";
+    case 3: p->top_k = -7; return "top_k -7";
+    case 4: p->strategy = CLF_DECODE_SAMPLE, p->top_p = 7; return "top_p 7";
+    case 5: p->top_p = -0.5f; return "top_p -0.5";
+    case 6: p->top_p = NAN; return "top_p nan";
+    case 7: p->strategy = (clf_decode_strategy)42; return "strategy 42";
+    case 8: p->max_new_tokens = -5; return "max_new_tokens -5";
+    case 9: p->max_new_tokens = (int64_t)INT32_MAX + 1; return "max_new_tokens 2147483648";
+    case 10: p->strategy = CLF_DECODE_BEAM, p->beam_size = -2; return "beam_size -2";
+    case 11: p->strategy = CLF_DECODE_BEAM, p->beam_size = 3; return "beam_size 3";
+    case 12: p->beam_size = -1; return "beam_size -1"; /* greedy: still never meant */
+    case 13: p->n_best = -1; return "n_best -1";
+    case 14: p->n_best = 2; return "n_best 2"; /* more than one: beam search only */
+    case 15: p->length_alpha = NAN; return "length_alpha nan";
+    case 16: p->beam_rule = (clf_beam_rule)9; return "beam_rule 9";
+    default: return NULL;
+    }
+}
+
+/* Issue 13, defect 9: these all returned CLF_OK (or, for beam_size -2,
+ * "beam_size 4 > max_batch 2"). */
+Test(model, generate_refuses_every_out_of_range_parameter_naming_it)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = context(spec);
+        clf_model_config cfg;
+        OK(clf_model_config_preset("tiny", &cfg));
+        clf_model_params mp = clf_model_params_default();
+        mp.max_batch = 2;
+        mp.max_target_len = 16;
+        clf_model *m = NULL;
+        OK(clf_model_create_random(ctx, &cfg, &mp, 7, &m));
+        int32_t ids[3] = {5, 9, 11}, out[3 * 8];
+        clf_generate_output go = {out, NULL, NULL, NULL, NULL};
+        int k = 0;
+        for (;; k++) {
+            clf_generate_params p = clf_generate_params_default();
+            p.max_new_tokens = 4;
+            const char *want = bad_generate_param(k, &p);
+            if (!want) break;
+            clf_status s = clf_model_generate(m, ids, NULL, 1, 3, &p, &go);
+            const char *err = clf_context_last_error(ctx);
+            cr_assert_eq(s, CLF_ERR_INVALID_ARG, "%s: %s (%s)", want, clf_status_name(s), err);
+            cr_assert(strstr(err, want), "%s: message \"%s\" does not name it", want, err);
+        }
+        printf("[model] generate: %d out-of-range parameters refused, e.g. \"%s\"\n", k,
+               clf_context_last_error(ctx));
+        /* The edges of each range are accepted. */
+        clf_generate_params p = clf_generate_params_default();
+        p.strategy = CLF_DECODE_SAMPLE;
+        p.max_new_tokens = 8;
+        p.top_p = 1;
+        p.top_k = 1000;
+        p.temperature = 1e-3f;
+        p.length_alpha = -2;
+        p.n_best = 1;
+        OK(clf_model_generate(m, ids, NULL, 1, 3, &p, &go));
+        p.strategy = CLF_DECODE_BEAM;
+        p.beam_size = 2;
+        p.n_best = 2;
+        OK(clf_model_generate(m, ids, NULL, 1, 3, &p, &go));
+        clf_model_free(m);
         clf_context_free(ctx);
     }
 }
@@ -566,7 +641,7 @@ Test(model, gpt_beam_of_width_one_is_greedy_and_width_four_ranks_its_nbest)
         gp.beam_size = 1;
         int32_t out[B * 3 * N], lens[B * 3];
         float sc[B * 3], lp[B * 3];
-        clf_generate_output go = {out, lens, sc, lp};
+        clf_generate_output go = {out, lens, sc, lp, NULL};
         OK(clf_model_generate(m, ids, NULL, B, S, &gp, &go));
         for (int i = 0; i < B * N; i++)
             cr_assert_eq(out[i], gen[i], "beam 1: prompt %d token %d: %d, greedy %d", i / N, i % N,
@@ -618,7 +693,7 @@ Test(model, f16_weights_stay_close_and_keep_the_greedy_ids)
         clf_generate_params gp = clf_generate_params_default();
         gp.max_new_tokens = N;
         gp.ignore_eos = true;
-        clf_generate_output go = {out_ids, NULL, NULL, NULL};
+        clf_generate_output go = {out_ids, NULL, NULL, NULL, NULL};
         OK(clf_model_generate(m, ids, NULL, B, S, &gp, &go));
         for (int i = 0; i < B * N; i++)
             cr_assert_eq(out_ids[i], gen[i], "f16 greedy: prompt %d token %d: %d, golden %d", i / N,

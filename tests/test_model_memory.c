@@ -147,7 +147,7 @@ Test(model_random, weights_are_deterministic_by_seed_and_models_run)
         int32_t out_ids[2 * 5];
         clf_generate_params gp = clf_generate_params_default();
         gp.max_new_tokens = 5;
-        clf_generate_output go = {out_ids, NULL, NULL, NULL};
+        clf_generate_output go = {out_ids, NULL, NULL, NULL, NULL};
         OK(clf_model_generate(e, src, lens, 2, 4, &gp, &go));
         for (int i = 0; i < 10; i++)
             cr_assert(out_ids[i] >= -1 && out_ids[i] < s2s.vocab);
@@ -215,11 +215,11 @@ static void beam_batch_vs_alone(clf_context *ctx, clf_model *m, const int32_t *i
     gp.beam_rule = rule;
     int32_t all[8 * NB * N], one[NB * N], all_len[8 * NB], one_len[NB];
     float all_sc[8 * NB], one_sc[NB];
-    clf_generate_output go = {all, all_len, all_sc, NULL};
+    clf_generate_output go = {all, all_len, all_sc, NULL, NULL};
     OK(clf_model_generate(m, ids, lens, B, S, &gp, &go));
     int ended = 0;
     for (int b = 0; b < B; b++) {
-        clf_generate_output g1 = {one, one_len, one_sc, NULL};
+        clf_generate_output g1 = {one, one_len, one_sc, NULL, NULL};
         int32_t len1 = lens ? lens[b] : S;
         OK(clf_model_generate(m, ids + b * S, lens ? &len1 : NULL, 1, S, &gp, &g1));
         for (int r = 0; r < NB; r++) {
@@ -248,7 +248,7 @@ static int32_t early_token(clf_context *ctx, clf_model *m, const int32_t *ids, c
     clf_generate_params gp = clf_generate_params_default();
     gp.max_new_tokens = 4;
     gp.ignore_eos = true;
-    clf_generate_output go = {out, NULL, NULL, NULL};
+    clf_generate_output go = {out, NULL, NULL, NULL, NULL};
     OK(clf_model_generate(m, ids, lens, 5, S, &gp, &go));
     return out[1 * 4 + 1];
 }
@@ -432,7 +432,7 @@ Test(model_memory, ten_thousand_decoder_steps_do_not_grow_host_or_device_memory,
                 gp.top_k = 10;
                 gp.seed = (uint64_t)gens;
             }
-            clf_generate_output go = {out_ids, out_lens, NULL, NULL};
+            clf_generate_output go = {out_ids, out_lens, NULL, NULL, NULL};
             OK(clf_model_generate(m, src, m == sm ? lens : NULL, B, S, &gp, &go));
             gens++;
             if (!have_first && gens == WARM_GENS) {

@@ -89,12 +89,12 @@ static void run_model(clf_model *m, clf_context *ctx, const int32_t *src, const 
     OK(ctx, clf_model_encode(m, src, sl, B, S, CLF_POOL_NONE, r->mem, NULL, NULL));
     clf_generate_params gp = clf_generate_params_default();
     gp.max_new_tokens = N;
-    clf_generate_output go = {r->greedy, r->greedy_len, NULL, NULL};
+    clf_generate_output go = {r->greedy, r->greedy_len, NULL, NULL, NULL};
     OK(ctx, clf_model_generate(m, src, sl, B, S, &gp, &go));
     gp.strategy = CLF_DECODE_BEAM;
     gp.beam_size = K;
     gp.n_best = 1;
-    clf_generate_output bo = {r->beam, r->beam_len, NULL, NULL};
+    clf_generate_output bo = {r->beam, r->beam_len, NULL, NULL, NULL};
     OK(ctx, clf_model_generate(m, src, sl, B, S, &gp, &bo));
 }
 

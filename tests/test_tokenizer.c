@@ -259,7 +259,8 @@ Test(tokenizer, batch_is_right_padded_to_the_longest)
 {
     clf_tokenizer *t = small(NULL);
     const char *texts[3] = {"hello", "hello world , world", ""};
-    int64_t L = clf_tokenizer_max_length(t), lengths[3], S = -1;
+    int64_t L = clf_tokenizer_max_length(t), S = -1;
+    int32_t lengths[3]; /* the type clf_model_encode takes */
     int32_t *ids = malloc((size_t)(3 * L) * sizeof *ids);
     cr_assert_eq(clf_tokenizer_encode_batch(t, 3, texts, NULL, ids, lengths, &S), CLF_OK);
     cr_assert_eq(S, 6);
@@ -387,8 +388,8 @@ Test(tokenizer, hostile_vocab_txt_is_rejected)
     cr_assert_eq(clf_tokenizer_token_id(t, "hi"), 3);
     cr_assert_eq(clf_tokenizer_special_id(t, CLF_TOKEN_PAD), -1);
     const char *texts[2] = {"hi", "hi hi"};
-    int32_t ids[2 * 512];
-    int64_t lengths[2], S;
+    int32_t ids[2 * 512], lengths[2];
+    int64_t S;
     cr_assert_eq(clf_tokenizer_encode_batch(t, 2, texts, NULL, ids, lengths, &S), CLF_OK);
     cr_assert_eq(ids[3], 0, "no PAD: padding with 0");
     clf_tokenizer_free(t);

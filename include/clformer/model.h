@@ -115,9 +115,11 @@ typedef struct clf_model_params {
                                        CLF_F16; norms and biases stay f32 */
     const clf_model_config *config; /* NULL = read from the file's __metadata__ */
     int64_t max_batch;              /* largest batch (beams included) of any call; 0 = 8 */
-    int64_t max_source_len;         /* longest encoder input; 0 = 128 (max_positions if less) */
+    int64_t max_source_len;         /* longest encoder input; 0 = 128. At most the rows of a
+                                       learned position table: larger is clamped there */
     int64_t max_target_len;         /* KV cache capacity per sequence (prompt + generated);
-                                       0 = 128 (max_positions if less) */
+                                       0 = 128. At most the rows of a learned position table
+                                       (less position_offset): larger is clamped there */
     /* Placement: the context (device) of the encoder stack; NULL (or the
      * model's own context) = the model's context. The encoder's weights,
      * graph and pooling / classification head live there; the decoder, the
@@ -289,33 +291,72 @@ typedef enum clf_beam_rule {
                                    length_penalty=alpha), transformers 4.5x-5.x */
 } clf_beam_rule;
 
+/* Every field is range-checked by clf_model_generate: a value outside the
+ * range given here is CLF_ERR_INVALID_ARG, the message naming the field, its
+ * value and its range (fields of a strategy not in use are checked too: a
+ * NaN temperature is never meant). */
 typedef struct clf_generate_params {
-    clf_decode_strategy strategy;
-    int64_t max_new_tokens; /* 0 = 16 */
+    clf_decode_strategy strategy; /* CLF_DECODE_GREEDY (0), _BEAM or _SAMPLE */
+    int64_t max_new_tokens; /* >= 0; 0 = 16. Fewer are generated when the model's positions run
+                               out (see clf_model_max_new_tokens) */
     bool ignore_eos;        /* keep going after EOS (decoder-only tests) */
-    int beam_size;          /* 0 = 4 */
-    double length_alpha;    /* score = sum logprob / n^alpha; 0 = 1.0 */
-    int n_best;             /* hypotheses returned per input; 0 = 1 (beam only) */
-    float temperature;      /* 0 = 1.0 */
-    int top_k;              /* 0 = no top-k cut */
-    float top_p;            /* 0 = 1.0 (no nucleus cut) */
+    int beam_size;          /* 0 = 4, else 1..max_batch (beam only) */
+    double length_alpha;    /* score = sum logprob / n^alpha; finite; 0 = 1.0 */
+    int n_best;             /* hypotheses returned per input; 0 = 1; more than 1 only with
+                               beam search, at most beam_size * (max_new_tokens + 1) (ranks
+                               with no hypothesis get length 0, finish CLF_FINISH_NONE) */
+    float temperature;      /* > 0 and finite; 0 = 1.0 */
+    int top_k;              /* >= 0; 0 = no top-k cut */
+    float top_p;            /* in (0, 1]; 0 = 1.0 (no nucleus cut) */
     uint64_t seed;          /* sampling RNG seed */
     /* Called once per generated token, in order (NULL = none). */
     void (*on_token)(void *user, int64_t seq, int64_t step, int32_t token);
     /* Polled before every decoder step; true stops with CLF_ERR_ABORTED. */
     bool (*abort)(void *user);
     void *user;
-    clf_beam_rule beam_rule; /* 0 = the model's (see clf_beam_rule) */
+    clf_beam_rule beam_rule; /* 0 = the model's (see clf_beam_rule), 1 or 2 */
 } clf_generate_params;
 
 CLF_API clf_generate_params clf_generate_params_default(void);
 
+/* Why a sequence (or a beam hypothesis) stopped. */
+typedef enum clf_finish_reason {
+    CLF_FINISH_NONE = 0,      /* no hypothesis at this n-best rank */
+    CLF_FINISH_EOS = 1,       /* it generated the model's eos_id (stored and counted) */
+    CLF_FINISH_MAX_NEW = 2,   /* it generated max_new_tokens */
+    CLF_FINISH_POSITIONS = 3, /* the model's positions ran out first: prompt + generated =
+                                 the limit of clf_model_max_new_tokens */
+} clf_finish_reason;
+
+/* Per-sequence lengths, here and at every call of the API that takes or
+ * returns them (clf_model_encode, clf_model_generate,
+ * clf_tokenizer_encode_batch), are int32_t like the ids they count. */
 typedef struct clf_generate_output {
     int32_t *ids;     /* (B, n_best, max_new_tokens), -1 after the last token */
     int32_t *lengths; /* (B, n_best) tokens generated, EOS included; may be NULL */
-    float *scores;    /* (B, n_best) normalised scores (beam) or sum logprob; may be NULL */
-    float *logprobs;  /* (B, n_best) sum of log-probabilities; may be NULL */
+    /* (B, n_best); may be NULL. Beam search: lp / n^alpha. Greedy and sampling: the same as
+     * logprobs. */
+    float *scores;
+    /* (B, n_best) sum over the generated tokens of their log-probability under the model
+     * (log-softmax of the logits, in double; for sampling before temperature, top-k and
+     * top-p); 0 for no token; -INFINITY at a rank with no hypothesis; may be NULL */
+    float *logprobs;
+    clf_finish_reason *finish; /* (B, n_best) why each stopped; may be NULL */
 } clf_generate_output;
+
+/*
+ * How many new tokens fit after a prompt of prompt_len ids. A model with a
+ * position limit P (config max_positions > 0: the rows of a learned table, or
+ * HuggingFace's max_position_embeddings, less position_offset) holds at most
+ * P tokens per sequence, prompt included, as transformers' generate() stops
+ * at max_length = max_position_embeddings: the answer is P - prompt_len
+ * (negative when the prompt alone is too long). The prompt is the S ids of a
+ * decoder-only model and the start token (prompt_len 1) of an
+ * encoder-decoder. INT64_MAX for a model without a limit; 0 for NULL m.
+ * clf_model_generate uses this rule; a caller sizing max_target_len needs
+ * prompt_len + new - 1 cache positions (the last token is never fed back).
+ */
+CLF_API int64_t clf_model_max_new_tokens(const clf_model *m, int64_t prompt_len);
 
 /*
  * Generates up to max_new_tokens per input.
@@ -323,6 +364,12 @@ typedef struct clf_generate_output {
  * generation continues after them. Encoder-decoder: ids (B, S) are sources,
  * right-padded, lengths (B); the target starts with BOS. Tokens after EOS are
  * not generated (unless ignore_eos); the EOS itself is counted and stored.
+ * At most clf_model_max_new_tokens(m, prompt) tokens are generated: asking
+ * for more is not an error, generation stops there and out->finish says
+ * CLF_FINISH_POSITIONS; a decoder-only prompt longer than the model's
+ * positions is CLF_ERR_SHAPE, and so are prompt + new - 1 cache positions
+ * beyond max_target_len (given at load). Bad params: CLF_ERR_INVALID_ARG
+ * naming the field and its range (see clf_generate_params).
  * Beam search (width K, per input; encoder-decoder and decoder-only): a
  * hypothesis is (tokens, lp = sum of log-softmax, in double, of its tokens);
  * each step ranks every (alive hypothesis, token) by lp + logprob (ties:

@@ -137,13 +137,15 @@ CLF_API clf_status clf_tokenizer_encode(const clf_tokenizer *tok, const char *te
  * unless lens is given (lens[i] bytes). On success seq_len holds S = the
  * longest encoding, ids (n, S) row-major holds each text's ids followed by
  * the pad id (PAD's id, or 0 when the vocabulary has no PAD), and lengths (n)
- * each text's count of real ids. ids must hold n * clf_tokenizer_max_length(tok)
+ * each text's count of real ids: int32_t, the type of the lengths that
+ * clf_model_encode and clf_model_generate take, so ids and lengths go to the
+ * model as they are. ids must hold n * clf_tokenizer_max_length(tok)
  * elements (the most S can be). n may be 0 (then *seq_len = 0).
  * Returns CLF_OK or the first failing text's status, its index in the
  * message (see clf_tokenizer_encode). Thread-safe. */
 CLF_API clf_status clf_tokenizer_encode_batch(const clf_tokenizer *tok, int64_t n,
                                               const char *const *texts, const size_t *lens,
-                                              int32_t *ids, int64_t *lengths, int64_t *seq_len);
+                                              int32_t *ids, int32_t *lengths, int64_t *seq_len);
 
 /* Number of entries in the vocabulary (ids are 0 .. size-1). */
 CLF_API int64_t clf_tokenizer_vocab_size(const clf_tokenizer *tok);

@@ -26,4 +26,12 @@ void cli_json_string(FILE *out, const char *s);
 /* Prints "clformer: <what>: <status>: <detail>" to stderr; returns 1. */
 int cli_fail(const char *what, clf_status st, const char *detail);
 
+/* getopt_long over a subcommand's argv (argv[0] = its name) for options
+ * without positional arguments: the next option's val, -1 at the end, or -2
+ * after printing "clformer <command>: unknown option ..." (or "... needs a
+ * value", "unexpected argument ...") and the usage to stderr. */
+struct option;
+int cli_getopt(const char *command, int argc, char **argv, const struct option *opts,
+               void (*usage)(FILE *));
+
 #endif

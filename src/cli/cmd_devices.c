@@ -1,4 +1,5 @@
 /* clformer devices: every OpenCL device, its capabilities, and the pick. */
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,18 +140,15 @@ int cli_devices(int argc, char **argv)
     const char *spec = getenv("CLFORMER_DEVICE");
     int json = 0;
     bool measure = true;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if (strcmp(argv[i], "--no-measure") == 0) {
-            measure = false;
-        } else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
-            spec = argv[++i];
-        } else {
-            fprintf(stderr, "clformer devices: unknown option \"%s\"\n", argv[i]);
-            cli_devices_usage(stderr);
-            return 2;
-        }
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"no-measure", no_argument, NULL, 'n'},
+                                         {"device", required_argument, NULL, 'd'},
+                                         {NULL, 0, NULL, 0}};
+    for (int c; (c = cli_getopt("devices", argc, argv, opts, cli_devices_usage)) != -1;) {
+        if (c == -2) return 2;
+        if (c == 'j') json = 1;
+        else if (c == 'n') measure = false;
+        else if (c == 'd') spec = optarg;
     }
     clf_device_info *devs = NULL;
     size_t n = 0;

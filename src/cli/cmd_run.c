@@ -3,6 +3,16 @@
  * model folder (HuggingFace or sentence-transformers; or a clformer
  * safetensors file) on texts or token ids given as arguments, or one per
  * line from --input FILE or standard input, in batches.
+ *
+ * It streams. The options are checked (run_args.c), the input opened, the
+ * device and the model loaded before any input line is read; then a batch
+ * of --batch inputs is read, run, printed and flushed before the next one is
+ * read. Memory does not grow with the input (a million-line file used to be
+ * read, tokenised and held whole before the device was even opened), and
+ * results appear while the input is still being written. The model's
+ * maxima (source and target lengths) start small and the model is loaded
+ * again, larger, when a batch needs more: sizing them for the longest input
+ * would need the whole input first.
  */
 #include <errno.h>
 #include <math.h>
@@ -15,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_args.h"
 
 void cli_run_usage(FILE *out)
 {
@@ -22,7 +33,9 @@ void cli_run_usage(FILE *out)
             "usage: clformer run --model DIR [options] <embed|classify|generate> [INPUT...]\n\n"
             "Runs a model folder (HuggingFace config.json + safetensors, or a\n"
             "sentence-transformers folder) on each INPUT, or on each line of --input FILE\n"
-            "or of standard input when no INPUT is given.\n"
+            "or of standard input when no INPUT is given. Lines are read --batch at a time,\n"
+            "and each batch's results are printed before the next is read. A line with a\n"
+            "NUL byte is refused. Use -- before inputs that begin with '-'.\n"
             "  embed      text in (WordPiece models), one vector per input out (the\n"
             "             model's pooling; L2-normalised for sentence-transformers)\n"
             "  classify   text in, the best label and every label's probability out\n"
@@ -32,84 +45,26 @@ void cli_run_usage(FILE *out)
             "  --model DIR      the model folder (or a clformer .safetensors file)\n"
             "  --device SPEC    best, gpu, cpu, P:D or a name (default: CLFORMER_DEVICE or best)\n"
             "  --input FILE     read inputs from FILE, one per line (\"-\" = standard input)\n"
-            "  --batch N        inputs per batch (default 32)\n"
+            "  --batch N        inputs per batch, 1..4096 (default 32)\n"
             "  --json           one JSON object per input on standard output\n"
             "  --f16            store the weights as f16 (half the memory)\n"
             "generate:\n"
             "  --text           inputs are texts, tokenised with the model's WordPiece vocabulary\n"
-            "  --max-new N      tokens to generate per input (default 32)\n"
-            "  --beam K         beam search of width K (default: greedy)\n"
-            "  --sample         sample (with --temperature T, --top-k K, --top-p P, --seed S)\n"
+            "  --max-new N      tokens to generate per input, 1..100000 (default 32); fewer when\n"
+            "                   prompt + new would pass the model's positions: generation stops\n"
+            "                   there (\"finish\": \"positions\" in --json)\n"
+            "  --beam K         beam search of width K, 1..64 (default: greedy)\n"
+            "  --sample         sample, with --temperature T (> 0), --top-k K (>= 0, 0 = all),\n"
+            "                   --top-p P (in (0, 1]) and --seed S (0..2^53)\n"
+            "  --ignore-eos     keep generating after the end-of-sequence token\n"
             "A progress line is drawn on standard error when it is a terminal.\n");
 }
-
-typedef enum run_task { TASK_EMBED, TASK_CLASSIFY, TASK_GENERATE } run_task;
-
-typedef struct run_opts {
-    const char *model, *device, *input;
-    run_task task;
-    int64_t batch;
-    bool json, f16, text;
-    clf_generate_params gen;
-    char **inputs; /* owned copies */
-    int64_t n_inputs;
-} run_opts;
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* ---- inputs ---- */
-
-static int add_input(run_opts *o, const char *s, size_t len)
-{
-    if ((o->n_inputs & (o->n_inputs - 1)) == 0) { /* grow at powers of two */
-        char **grown = realloc(o->inputs, (size_t)(o->n_inputs ? o->n_inputs * 2 : 1) * sizeof *grown);
-        if (!grown) return -1;
-        o->inputs = grown;
-    }
-    char *c = malloc(len + 1);
-    if (!c) return -1;
-    memcpy(c, s, len);
-    c[len] = 0;
-    o->inputs[o->n_inputs++] = c;
-    return 0;
-}
-
-static int read_lines(run_opts *o, FILE *f)
-{
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-        if (add_input(o, line, (size_t)n) != 0) {
-            free(line);
-            return -1;
-        }
-    }
-    free(line);
-    return ferror(f) ? -1 : 0;
-}
-
-/* Parses "12 7 99" into ids; returns the count or -1. */
-static int64_t parse_ids(const char *s, int32_t *ids, int64_t cap, int32_t vocab)
-{
-    int64_t n = 0;
-    while (*s) {
-        while (*s == ' ' || *s == '\t' || *s == ',') s++;
-        if (!*s) break;
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (end == s || errno || v < 0 || v >= vocab || n >= cap) return -1;
-        ids[n++] = (int32_t)v;
-        s = end;
-    }
-    return n;
 }
 
 /* ---- progress ---- */
@@ -119,15 +74,12 @@ typedef struct progress {
     double t0;
 } progress;
 
-static void progress_draw(const progress *p, const char *what, int64_t done, int64_t total)
+/* Inputs done and their rate (the total is unknown while streaming). */
+static void progress_draw(const progress *p, const char *what, int64_t done)
 {
     if (!p->on) return;
-    int width = 30, fill = total > 0 ? (int)(done * width / total) : 0;
-    char bar[40];
-    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-    bar[width] = 0;
     double el = now_s() - p->t0;
-    fprintf(stderr, "\r\033[K%s [%s] %lld/%lld  %.1f s", what, bar, (long long)done, (long long)total, el);
+    fprintf(stderr, "\r\033[K%s: %lld inputs  %.1f s", what, (long long)done, el);
     if (done > 0 && el > 0) fprintf(stderr, "  %.1f/s", (double)done / el);
     fflush(stderr);
 }
@@ -141,7 +93,8 @@ static void progress_end(const progress *p)
 
 /* ---- output ---- */
 
-static void print_vector(const run_opts *o, int64_t index, const char *text, const float *v, int64_t n)
+static void print_vector(const cli_run_opts *o, int64_t index, const char *text, const float *v,
+                         int64_t n)
 {
     if (o->json) {
         printf("{\"index\": %lld, \"input\": ", (long long)index);
@@ -155,7 +108,7 @@ static void print_vector(const run_opts *o, int64_t index, const char *text, con
     }
 }
 
-static void print_classes(const run_opts *o, const clf_model_info *info, int64_t index,
+static void print_classes(const cli_run_opts *o, const clf_model_info *info, int64_t index,
                           const char *text, const float *logits, int64_t c)
 {
     /* probabilities: softmax of the logits, in double */
@@ -188,14 +141,25 @@ static void print_classes(const run_opts *o, const clf_model_info *info, int64_t
 #undef LABEL
 }
 
-static void print_ids(const run_opts *o, int64_t index, const char *text, const int32_t *ids, int64_t n)
+static const char *finish_name(clf_finish_reason f)
+{
+    switch (f) {
+    case CLF_FINISH_EOS: return "eos";
+    case CLF_FINISH_MAX_NEW: return "max_new";
+    case CLF_FINISH_POSITIONS: return "positions";
+    default: return "none";
+    }
+}
+
+static void print_ids(const cli_run_opts *o, int64_t index, const char *text, const int32_t *ids,
+                      int64_t n, clf_finish_reason why)
 {
     if (o->json) {
         printf("{\"index\": %lld, \"input\": ", (long long)index);
         cli_json_string(stdout, text);
         printf(", \"ids\": [");
         for (int64_t i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
-        printf("]}\n");
+        printf("], \"finish\": \"%s\"}\n", finish_name(why));
     } else {
         for (int64_t i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
         printf("\n");
@@ -204,247 +168,331 @@ static void print_ids(const run_opts *o, int64_t index, const char *text, const 
 
 /* ---- the run ---- */
 
-static int parse_args(int argc, char **argv, run_opts *o)
+typedef struct run {
+    cli_run_opts o;
+    FILE *in;         /* the input lines; NULL when the inputs are arguments only */
+    int64_t next_arg; /* next argument input */
+    int64_t line_no;  /* lines read */
+    int64_t done;     /* inputs run (the next input's index) */
+    char *line;
+    size_t line_cap;
+    clf_context *ctx;
+    clf_tokenizer *tok;
+    clf_model *m;
+    const clf_model_config *cfg;
+    const clf_model_info *info;
+    int64_t max_batch, cap_src, cap_tgt; /* the loaded model's maxima */
+    int64_t positions; /* the model's position limit (INT64_MAX: none) */
+    int64_t row;       /* ids one input may have */
+    bool noted_limit;  /* the "stopped at the positions" note was printed */
+    /* One batch of B <= o.batch inputs. */
+    char **texts;      /* (batch) copies of the inputs */
+    size_t *text_cap;  /* (batch) */
+    int32_t *ids;      /* (batch, row) */
+    int32_t *lens;     /* (batch) */
+    int32_t *packed;   /* (batch, S <= row): ids right-padded to the batch's longest */
+    float *vec;        /* (batch, D or classes) */
+    int32_t *out_ids;  /* (batch, max_new) */
+    int32_t *out_len;  /* (batch) */
+    clf_finish_reason *finish; /* (batch) */
+    progress pr;
+} run;
+
+static int oom(void)
 {
-    o->batch = 32;
-    o->gen = clf_generate_params_default();
-    o->gen.max_new_tokens = 32;
-    const char *task = NULL;
-    int i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        bool has = i + 1 < argc;
-        if (strcmp(a, "--model") == 0 && has) o->model = argv[++i];
-        else if (strcmp(a, "--device") == 0 && has) o->device = argv[++i];
-        else if (strcmp(a, "--input") == 0 && has) o->input = argv[++i];
-        else if (strcmp(a, "--batch") == 0 && has) o->batch = atoll(argv[++i]);
-        else if (strcmp(a, "--json") == 0) o->json = true;
-        else if (strcmp(a, "--f16") == 0) o->f16 = true;
-        else if (strcmp(a, "--text") == 0) o->text = true;
-        else if (strcmp(a, "--max-new") == 0 && has) o->gen.max_new_tokens = atoll(argv[++i]);
-        else if (strcmp(a, "--beam") == 0 && has) {
-            o->gen.strategy = CLF_DECODE_BEAM;
-            o->gen.beam_size = atoi(argv[++i]);
-        } else if (strcmp(a, "--sample") == 0) o->gen.strategy = CLF_DECODE_SAMPLE;
-        else if (strcmp(a, "--temperature") == 0 && has) o->gen.temperature = (float)atof(argv[++i]);
-        else if (strcmp(a, "--top-k") == 0 && has) o->gen.top_k = atoi(argv[++i]);
-        else if (strcmp(a, "--top-p") == 0 && has) o->gen.top_p = (float)atof(argv[++i]);
-        else if (strcmp(a, "--seed") == 0 && has) o->gen.seed = strtoull(argv[++i], NULL, 10);
-        else if (a[0] == '-' && a[1] == '-') {
-            fprintf(stderr, "clformer run: unknown option \"%s\"\n", a);
-            return 2;
-        } else if (!task) task = a;
-        else if (add_input(o, a, strlen(a)) != 0) return 1;
-    }
-    if (!o->model || !task) {
-        fprintf(stderr, "clformer run: %s\n", !o->model ? "--model DIR is required" : "a task is required");
-        cli_run_usage(stderr);
-        return 2;
-    }
-    if (strcmp(task, "embed") == 0) o->task = TASK_EMBED;
-    else if (strcmp(task, "classify") == 0) o->task = TASK_CLASSIFY;
-    else if (strcmp(task, "generate") == 0) o->task = TASK_GENERATE;
-    else {
-        fprintf(stderr, "clformer run: unknown task \"%s\" (embed, classify or generate)\n", task);
-        return 2;
-    }
-    if (o->batch < 1 || o->batch > 4096 || o->gen.max_new_tokens < 1 || o->gen.max_new_tokens > 100000 ||
-        (o->gen.strategy == CLF_DECODE_BEAM && (o->gen.beam_size < 1 || o->gen.beam_size > 64))) {
-        fprintf(stderr, "clformer run: --batch in 1..4096, --max-new in 1..100000, --beam in 1..64\n");
-        return 2;
-    }
-    if (o->n_inputs == 0 || o->input) {
-        FILE *f = stdin;
-        if (o->input && strcmp(o->input, "-") != 0) f = fopen(o->input, "r");
-        if (!f) {
-            fprintf(stderr, "clformer run: cannot read %s: %s\n", o->input, strerror(errno));
-            return 1;
-        }
-        int rc = read_lines(o, f);
-        if (f != stdin) fclose(f);
-        if (rc != 0) {
-            fprintf(stderr, "clformer run: reading the inputs failed\n");
-            return 1;
-        }
-    }
+    fprintf(stderr, "clformer run: out of host memory\n");
+    return 1;
+}
+
+/* Loads (or loads again, larger) the model with maxima src and tgt. */
+static int load_model(run *r, int64_t src, int64_t tgt)
+{
+    clf_model_free(r->m);
+    r->m = NULL;
+    clf_model_params mp = clf_model_params_default();
+    mp.weight_dtype = r->o.f16 ? CLF_F16 : CLF_F32;
+    mp.max_batch = r->max_batch;
+    mp.max_source_len = src;
+    mp.max_target_len = tgt;
+    if (r->pr.on) fprintf(stderr, "loading %s ...", r->o.model), fflush(stderr);
+    double t0 = now_s();
+    clf_status st = clf_model_load(r->ctx, r->o.model, &mp, &r->m);
+    progress_end(&r->pr);
+    if (st != CLF_OK) return cli_fail("model", st, clf_context_last_error(r->ctx));
+    r->cfg = clf_model_get_config(r->m);
+    r->info = clf_model_get_info(r->m);
+    r->positions = clf_model_max_new_tokens(r->m, 0);
+    /* What the model holds: the library clamps maxima to a learned table. */
+    r->cap_src = src < r->positions ? src : r->positions;
+    r->cap_tgt = tgt < r->positions ? tgt : r->positions;
+    if (r->pr.on)
+        fprintf(stderr, "loaded %s (%s) in %.2f s on %s\n", r->o.model,
+                r->info && r->info->architecture[0] ? r->info->architecture : "safetensors",
+                now_s() - t0, clf_context_device(r->ctx)->name);
     return 0;
 }
 
-int cli_run(int argc, char **argv)
+/* The device, the tokenizer and the model, before any input is read. */
+static int open_all(run *r)
 {
-    run_opts o = {0};
-    int rc = parse_args(argc, argv, &o);
-    clf_context *ctx = NULL;
-    clf_model *m = NULL;
-    clf_tokenizer *tok = NULL;
-    int32_t *ids = NULL, *lengths32 = NULL, *out_ids = NULL;
-    int64_t *lengths = NULL;
-    float *vec = NULL;
-    progress pr = {isatty(2) != 0, now_s()};
-    if (rc != 0) goto done;
-    rc = 1;
-
-    /* Tokenizer: needed for text, unless generate is fed ids. */
-    bool need_text = o.task != TASK_GENERATE || o.text;
-    struct stat sb;
-    bool is_dir = stat(o.model, &sb) == 0 && S_ISDIR(sb.st_mode);
-    if (need_text) {
-        if (!is_dir) {
-            fprintf(stderr, "clformer run: texts need a model folder with a WordPiece vocabulary; "
-                            "%s is a file (generate takes token ids)\n", o.model);
-            goto done;
+    const cli_run_opts *o = &r->o;
+    if (o->read_lines) {
+        r->in = strcmp(o->input, "-") == 0 ? stdin : fopen(o->input, "r");
+        if (!r->in) {
+            fprintf(stderr, "clformer run: cannot read %s: %s\n", o->input, strerror(errno));
+            return 1;
         }
-        clf_status st = clf_tokenizer_load(o.model, NULL, &tok);
+    }
+    clf_context_params cp = clf_context_params_default();
+    cp.device = o->device;
+    clf_status st = clf_context_create(&cp, &r->ctx);
+    if (st != CLF_OK) return cli_fail("device", st, clf_context_last_error(NULL));
+    /* Tokenizer: needed for text, unless generate is fed ids. */
+    if (o->task != CLI_TASK_GENERATE || o->text) {
+        struct stat sb;
+        if (!(stat(o->model, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+            fprintf(stderr, "clformer run: texts need a model folder with a WordPiece vocabulary; "
+                            "%s is not a folder (generate takes token ids)\n", o->model);
+            return 1;
+        }
+        st = clf_tokenizer_load(o->model, NULL, &r->tok);
         if (st != CLF_OK) {
             cli_fail("tokenizer", st, clf_context_last_error(NULL));
             fprintf(stderr, "clformer run: models without a WordPiece vocabulary take token ids: "
                             "use `generate` without --text\n");
-            goto done;
+            return 1;
         }
     }
+    int64_t beams = o->gen.strategy == CLF_DECODE_BEAM ? o->gen.beam_size : 1;
+    int64_t batch = !o->read_lines && o->n_inputs < o->batch ? o->n_inputs : o->batch;
+    r->max_batch = batch * beams;
+    /* Small first maxima: inputs are short more often than not (see the
+     * file comment for why they may grow). */
+    if (load_model(r, 64, 32 + o->gen.max_new_tokens) != 0) return 1;
+    const clf_model_config *cfg = r->cfg;
+    if (o->task != CLI_TASK_GENERATE && cfg->encoder_layers == 0) {
+        fprintf(stderr, "clformer run: %s is a decoder-only model: use generate\n", o->model);
+        return 1;
+    }
+    if (o->task == CLI_TASK_CLASSIFY && cfg->n_classes < 1) {
+        fprintf(stderr, "clformer run: %s has no classification head (embed or generate)\n",
+                o->model);
+        return 1;
+    }
+    if (o->task == CLI_TASK_GENERATE && cfg->decoder_layers == 0) {
+        fprintf(stderr, "clformer run: %s is an encoder-only model: use embed or classify\n",
+                o->model);
+        return 1;
+    }
+    /* Token ids given as text: as many as the positions, up to 8192. */
+    r->row = r->tok ? clf_tokenizer_max_length(r->tok) : r->positions < 8192 ? r->positions : 8192;
+    int64_t B = o->batch, width = o->task == CLI_TASK_EMBED ? cfg->d_model : cfg->n_classes;
+    r->texts = calloc((size_t)B, sizeof *r->texts);
+    r->text_cap = calloc((size_t)B, sizeof *r->text_cap);
+    r->ids = malloc((size_t)(B * r->row) * sizeof *r->ids);
+    r->lens = malloc((size_t)B * sizeof *r->lens);
+    r->packed = malloc((size_t)(B * r->row) * sizeof *r->packed);
+    r->vec = malloc((size_t)(B * (width > 0 ? width : 1)) * sizeof *r->vec);
+    r->out_ids = malloc((size_t)(B * o->gen.max_new_tokens) * sizeof *r->out_ids);
+    r->out_len = malloc((size_t)B * sizeof *r->out_len);
+    r->finish = malloc((size_t)B * sizeof *r->finish);
+    if (!r->texts || !r->text_cap || !r->ids || !r->lens || !r->packed || !r->vec ||
+        !r->out_ids || !r->out_len || !r->finish)
+        return oom();
+    return 0;
+}
 
-    /* Encode every input first: the graphs are sized for the longest. */
-    int64_t max_len = tok ? clf_tokenizer_max_length(tok) : 4096;
-    ids = calloc((size_t)(o.n_inputs ? o.n_inputs : 1) * (size_t)max_len, sizeof *ids);
-    lengths = calloc((size_t)(o.n_inputs ? o.n_inputs : 1), sizeof *lengths);
-    if (!ids || !lengths) goto oom;
-    int64_t longest = 1;
-    for (int64_t i = 0; i < o.n_inputs; i++) {
-        int32_t *row = ids + i * max_len;
-        if (tok) {
-            clf_status st = clf_tokenizer_encode(tok, o.inputs[i], strlen(o.inputs[i]), row, max_len, &lengths[i]);
-            if (st != CLF_OK) {
-                fprintf(stderr, "clformer run: input %lld: ", (long long)i + 1);
-                cli_fail("tokenizer", st, clf_context_last_error(NULL));
-                goto done;
-            }
-        } else {
-            lengths[i] = parse_ids(o.inputs[i], row, max_len, INT32_MAX);
-            if (lengths[i] < 1) {
-                fprintf(stderr, "clformer run: input %lld: not a list of token ids: \"%.60s\"\n",
-                        (long long)i + 1, o.inputs[i]);
-                goto done;
-            }
-        }
-        if (lengths[i] > longest) longest = lengths[i];
+/* The next input: the arguments first, then the lines. 1, 0 at the end, -1
+ * on an error (printed). */
+static int next_input(run *r, const char **text, size_t *len)
+{
+    if (r->next_arg < r->o.n_inputs) {
+        *text = r->o.inputs[r->next_arg++];
+        *len = strlen(*text);
+        return 1;
     }
+    if (!r->in) return 0;
+    char err[256];
+    int got = cli_read_line(r->in, &r->line, &r->line_cap, len, r->line_no + 1, err, sizeof err);
+    if (got < 0) fprintf(stderr, "clformer run: %s\n", err);
+    if (got > 0) {
+        r->line_no++;
+        *text = r->line;
+    }
+    return got;
+}
 
-    clf_context_params cp = clf_context_params_default();
-    cp.device = o.device;
-    clf_status st = clf_context_create(&cp, &ctx);
-    if (st != CLF_OK) {
-        cli_fail("device", st, clf_context_last_error(NULL));
-        goto done;
-    }
-    clf_model_params mp = clf_model_params_default();
-    mp.weight_dtype = o.f16 ? CLF_F16 : CLF_F32;
-    int64_t beams = o.gen.strategy == CLF_DECODE_BEAM ? o.gen.beam_size : 1;
-    mp.max_batch = (o.n_inputs < o.batch ? (o.n_inputs ? o.n_inputs : 1) : o.batch) * beams;
-    mp.max_source_len = longest;
-    mp.max_target_len = longest + o.gen.max_new_tokens + 1;
-    if (pr.on) fprintf(stderr, "loading %s ...", o.model), fflush(stderr);
-    double t_load = now_s();
-    st = clf_model_load(ctx, o.model, &mp, &m);
-    progress_end(&pr);
-    if (st != CLF_OK) {
-        cli_fail("model", st, clf_context_last_error(ctx));
-        goto done;
-    }
-    const clf_model_config *cfg = clf_model_get_config(m);
-    const clf_model_info *info = clf_model_get_info(m);
-    if (pr.on)
-        fprintf(stderr, "loaded %s (%s) in %.2f s on %s\n", o.model,
-                info && info->architecture[0] ? info->architecture : "safetensors", now_s() - t_load,
-                clf_context_device(ctx)->name);
-    if (o.task != TASK_GENERATE && cfg->encoder_layers == 0) {
-        fprintf(stderr, "clformer run: %s is a decoder-only model: use generate\n", o.model);
-        goto done;
-    }
-    if (o.task == TASK_CLASSIFY && cfg->n_classes < 1) {
-        fprintf(stderr, "clformer run: %s has no classification head (embed or generate)\n", o.model);
-        goto done;
-    }
-    if (o.task == TASK_GENERATE && cfg->decoder_layers == 0) {
-        fprintf(stderr, "clformer run: %s is an encoder-only model: use embed or classify\n", o.model);
-        goto done;
-    }
-    if (o.task == TASK_GENERATE && cfg->kind == CLF_MODEL_DECODER) {
-        for (int64_t i = 1; i < o.n_inputs; i++)
-            if (lengths[i] != lengths[0] && o.batch > 1) {
-                fprintf(stderr, "clformer run: decoder-only prompts in one batch must have equal "
-                                "length (input %lld has %lld ids, input 1 has %lld): use --batch 1\n",
-                        (long long)i + 1, (long long)lengths[i], (long long)lengths[0]);
-                goto done;
-            }
-    }
-
-    int64_t width = o.task == TASK_EMBED ? cfg->d_model : cfg->n_classes;
-    vec = malloc((size_t)(o.batch * (width > 0 ? width : 1)) * sizeof *vec);
-    lengths32 = malloc((size_t)o.batch * sizeof *lengths32);
-    out_ids = malloc((size_t)(o.batch * o.gen.max_new_tokens) * sizeof *out_ids);
-    int32_t *packed = malloc((size_t)(o.batch * longest) * sizeof *packed);
-    if (!vec || !lengths32 || !out_ids || !packed) {
-        free(packed);
-        goto oom;
-    }
-    pr.t0 = now_s();
-    for (int64_t b0 = 0; b0 < o.n_inputs; b0 += o.batch) {
-        int64_t B = o.n_inputs - b0 < o.batch ? o.n_inputs - b0 : o.batch, S = 1;
-        for (int64_t i = 0; i < B; i++)
-            if (lengths[b0 + i] > S) S = lengths[b0 + i];
-        int32_t pad = tok ? clf_tokenizer_special_id(tok, CLF_TOKEN_PAD) : cfg->pad_id;
-        for (int64_t i = 0; i < B; i++) {
-            for (int64_t t = 0; t < S; t++)
-                packed[i * S + t] = t < lengths[b0 + i] ? ids[(b0 + i) * max_len + t] : (pad >= 0 ? pad : 0);
-            lengths32[i] = (int32_t)lengths[b0 + i];
-        }
-        if (o.task == TASK_GENERATE) {
-            clf_generate_output out = {.ids = out_ids, .lengths = NULL};
-            int32_t *gl = malloc((size_t)B * sizeof *gl);
-            out.lengths = gl;
-            st = gl ? clf_model_generate(m, packed, cfg->kind == CLF_MODEL_DECODER ? NULL : lengths32, B, S,
-                                         &o.gen, &out)
-                    : CLF_ERR_OUT_OF_MEMORY;
-            for (int64_t i = 0; st == CLF_OK && i < B; i++)
-                print_ids(&o, b0 + i, o.inputs[b0 + i], out_ids + i * o.gen.max_new_tokens, gl[i]);
-            free(gl);
-        } else {
-            st = clf_model_encode(m, packed, lengths32, B, S, CLF_POOL_DEFAULT, NULL,
-                                  o.task == TASK_EMBED ? vec : NULL, o.task == TASK_CLASSIFY ? vec : NULL);
-            if (st == CLF_ERR_INVALID_ARG && o.task == TASK_EMBED && info && info->pooling == CLF_POOL_NONE)
-                st = clf_model_encode(m, packed, lengths32, B, S, CLF_POOL_MEAN, NULL, vec, NULL);
-            for (int64_t i = 0; st == CLF_OK && i < B; i++) {
-                if (o.task == TASK_EMBED) print_vector(&o, b0 + i, o.inputs[b0 + i], vec + i * width, width);
-                else print_classes(&o, info, b0 + i, o.inputs[b0 + i], vec + i * width, width);
-            }
-        }
+/* Token ids of input i of the batch (its copy in r->texts[i]) into its row. */
+static int encode_input(run *r, int64_t i)
+{
+    int64_t index = r->done + i, n = 0;
+    const char *text = r->texts[i];
+    int32_t *row = r->ids + i * r->row;
+    char err[256];
+    if (r->tok) {
+        clf_status st = clf_tokenizer_encode(r->tok, text, strlen(text), row, r->row, &n);
         if (st != CLF_OK) {
-            progress_end(&pr);
-            free(packed);
-            cli_fail(o.task == TASK_GENERATE ? "generate" : "encode", st, clf_context_last_error(ctx));
-            goto done;
+            fprintf(stderr, "clformer run: input %lld: ", (long long)index + 1);
+            return cli_fail("tokenizer", st, clf_context_last_error(NULL));
         }
-        fflush(stdout);
-        progress_draw(&pr, o.task == TASK_EMBED ? "embed" : o.task == TASK_CLASSIFY ? "classify" : "generate",
-                      b0 + B, o.n_inputs);
+    } else if ((n = cli_parse_ids(text, row, r->row, r->cfg->vocab, err, sizeof err)) < 0) {
+        fprintf(stderr, "clformer run: input %lld: %s\n", (long long)index + 1, err);
+        return 1;
     }
-    progress_end(&pr);
-    free(packed);
-    rc = 0;
-    goto done;
-oom:
-    fprintf(stderr, "clformer run: out of host memory\n");
-    rc = 1;
-done:
-    free(ids);
-    free(lengths);
-    free(lengths32);
-    free(out_ids);
-    free(vec);
-    for (int64_t i = 0; i < o.n_inputs; i++) free(o.inputs[i]);
-    free(o.inputs);
-    clf_tokenizer_free(tok);
-    clf_model_free(m);
-    clf_context_free(ctx);
+    /* Every input fills positions: an encoder's source, a decoder's prompt. */
+    if (n > r->positions) {
+        fprintf(stderr, "clformer run: input %lld has %lld tokens; the model has %lld positions\n",
+                (long long)index + 1, (long long)n, (long long)r->positions);
+        return 1;
+    }
+    r->lens[i] = (int32_t)n;
+    return 0;
+}
+
+/* Reads up to o.batch inputs into the batch: *B of them (0 at the end). */
+static int read_batch(run *r, int64_t *B)
+{
+    *B = 0;
+    while (*B < r->o.batch) {
+        const char *text;
+        size_t len;
+        int got = next_input(r, &text, &len);
+        if (got < 0) return 1;
+        if (got == 0) break;
+        int64_t i = *B;
+        if (r->text_cap[i] < len + 1) {
+            char *c = realloc(r->texts[i], len + 1);
+            if (!c) return oom();
+            r->texts[i] = c;
+            r->text_cap[i] = len + 1;
+        }
+        memcpy(r->texts[i], text, len + 1);
+        if (encode_input(r, i) != 0) return 1;
+        (*B)++;
+    }
+    return 0;
+}
+
+/* Loads the model again with larger maxima when the batch (longest input
+ * S) needs more than it has: at least double, at most the positions. */
+static int fit_batch(run *r, int64_t S)
+{
+    bool gen = r->o.task == CLI_TASK_GENERATE;
+    bool encdec = r->cfg->kind == CLF_MODEL_ENCODER_DECODER;
+    int64_t need_src = !gen || encdec ? S : 1, need_tgt = 1;
+    if (gen) {
+        /* The library's rule (model.h): prompt + new <= the positions, and
+         * the cache holds all but the last token. */
+        int64_t prompt = encdec ? 1 : S, fit = clf_model_max_new_tokens(r->m, prompt);
+        int64_t n_new = r->o.gen.max_new_tokens < fit ? r->o.gen.max_new_tokens : fit;
+        need_tgt = prompt + n_new - 1 > 1 ? prompt + n_new - 1 : 1;
+    }
+    if (need_src <= r->cap_src && need_tgt <= r->cap_tgt) return 0;
+    int64_t src = r->cap_src, tgt = r->cap_tgt;
+    if (need_src > src) src = 2 * src < r->positions ? 2 * src : r->positions;
+    if (need_tgt > tgt) tgt = 2 * tgt < r->positions ? 2 * tgt : r->positions;
+    return load_model(r, src > need_src ? src : need_src, tgt > need_tgt ? tgt : need_tgt);
+}
+
+/* Runs the batch's B inputs and prints their results. */
+static int run_batch(run *r, int64_t B)
+{
+    const cli_run_opts *o = &r->o;
+    int64_t S = 1;
+    for (int64_t i = 0; i < B; i++)
+        S = r->lens[i] > S ? r->lens[i] : S;
+    bool decoder_only = r->cfg->kind == CLF_MODEL_DECODER;
+    for (int64_t i = 1; o->task == CLI_TASK_GENERATE && decoder_only && i < B; i++)
+        if (r->lens[i] != r->lens[0]) {
+            fprintf(stderr, "clformer run: decoder-only prompts in one batch must have equal "
+                            "length (input %lld has %lld ids, input %lld has %lld): use --batch 1\n",
+                    (long long)(r->done + i + 1), (long long)r->lens[i], (long long)(r->done + 1),
+                    (long long)r->lens[0]);
+            return 1;
+        }
+    if (fit_batch(r, S) != 0) return 1;
+    const clf_model_config *cfg = r->cfg; /* after fit_batch: a new model may have come */
+    int32_t pad = r->tok ? clf_tokenizer_special_id(r->tok, CLF_TOKEN_PAD) : cfg->pad_id;
+    for (int64_t i = 0; i < B; i++)
+        for (int64_t t = 0; t < S; t++)
+            r->packed[i * S + t] = t < r->lens[i] ? r->ids[i * r->row + t] : (pad >= 0 ? pad : 0);
+    clf_status st;
+    if (o->task == CLI_TASK_GENERATE) {
+        clf_generate_output out = {r->out_ids, r->out_len, NULL, NULL, r->finish};
+        st = clf_model_generate(r->m, r->packed, decoder_only ? NULL : r->lens, B, S, &o->gen, &out);
+        for (int64_t i = 0; st == CLF_OK && i < B; i++) {
+            print_ids(o, r->done + i, r->texts[i], r->out_ids + i * o->gen.max_new_tokens,
+                      r->out_len[i], r->finish[i]);
+            if (r->finish[i] == CLF_FINISH_POSITIONS && !r->noted_limit && !o->json) {
+                r->noted_limit = true;
+                fprintf(stderr, "clformer run: input %lld: stopped after %d new tokens at the "
+                                "model's %lld positions (prompt + new)\n",
+                        (long long)(r->done + i + 1), r->out_len[i], (long long)r->positions);
+            }
+        }
+    } else {
+        int64_t width = o->task == CLI_TASK_EMBED ? cfg->d_model : cfg->n_classes;
+        float *pooled = o->task == CLI_TASK_EMBED ? r->vec : NULL;
+        float *classes = o->task == CLI_TASK_CLASSIFY ? r->vec : NULL;
+        st = clf_model_encode(r->m, r->packed, r->lens, B, S, CLF_POOL_DEFAULT, NULL, pooled,
+                              classes);
+        /* A bare encoder (no pooling of its own) embeds by the mean. */
+        if (st == CLF_ERR_INVALID_ARG && pooled && r->info && r->info->pooling == CLF_POOL_NONE)
+            st = clf_model_encode(r->m, r->packed, r->lens, B, S, CLF_POOL_MEAN, NULL, pooled, NULL);
+        for (int64_t i = 0; st == CLF_OK && i < B; i++) {
+            if (pooled) print_vector(o, r->done + i, r->texts[i], r->vec + i * width, width);
+            else print_classes(o, r->info, r->done + i, r->texts[i], r->vec + i * width, width);
+        }
+    }
+    if (st != CLF_OK) {
+        progress_end(&r->pr);
+        return cli_fail(o->task == CLI_TASK_GENERATE ? "generate" : "encode", st,
+                        clf_context_last_error(r->ctx));
+    }
+    fflush(stdout); /* this batch's results now, before the next is read */
+    r->done += B;
+    progress_draw(&r->pr, o->task == CLI_TASK_EMBED      ? "embed"
+                          : o->task == CLI_TASK_CLASSIFY ? "classify"
+                                                         : "generate",
+                  r->done);
+    return 0;
+}
+
+static void run_free(run *r)
+{
+    if (r->in && r->in != stdin) fclose(r->in);
+    free(r->line);
+    for (int64_t i = 0; r->texts && i < r->o.batch; i++) free(r->texts[i]);
+    free(r->texts);
+    free(r->text_cap);
+    free(r->ids);
+    free(r->lens);
+    free(r->packed);
+    free(r->vec);
+    free(r->out_ids);
+    free(r->out_len);
+    free(r->finish);
+    clf_tokenizer_free(r->tok);
+    clf_model_free(r->m);
+    clf_context_free(r->ctx);
+}
+
+int cli_run(int argc, char **argv)
+{
+    run r;
+    memset(&r, 0, sizeof r);
+    char err[512];
+    if (cli_run_parse(argc, argv, &r.o, err, sizeof err) != 0) {
+        fprintf(stderr, "clformer run: %s\n(`clformer run --help` lists the options)\n", err);
+        return 2;
+    }
+    r.pr.on = isatty(2) != 0;
+    int rc = open_all(&r);
+    r.pr.t0 = now_s();
+    int64_t B = 0;
+    while (rc == 0 && (rc = read_batch(&r, &B)) == 0 && B > 0)
+        rc = run_batch(&r, B);
+    progress_end(&r.pr);
+    run_free(&r);
     return rc;
 }

@@ -1,4 +1,5 @@
 /* clformer selftest: build every kernel and prove the device computes. */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,15 +29,15 @@ int cli_selftest(int argc, char **argv)
 {
     clf_context_params p = clf_context_params_default();
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) json = 1;
-        else if (strcmp(argv[i], "--no-cache") == 0) p.cache_dir = "";
-        else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) p.device = argv[++i];
-        else {
-            fprintf(stderr, "clformer selftest: unknown option \"%s\"\n", argv[i]);
-            cli_selftest_usage(stderr);
-            return 2;
-        }
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"no-cache", no_argument, NULL, 'n'},
+                                         {"device", required_argument, NULL, 'd'},
+                                         {NULL, 0, NULL, 0}};
+    for (int c; (c = cli_getopt("selftest", argc, argv, opts, cli_selftest_usage)) != -1;) {
+        if (c == -2) return 2;
+        if (c == 'j') json = 1;
+        else if (c == 'n') p.cache_dir = "";
+        else if (c == 'd') p.device = optarg;
     }
     double t0 = now_s();
     clf_context *ctx = NULL;

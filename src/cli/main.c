@@ -2,11 +2,13 @@
  * clformer: the command line. `clformer <command> [options]`; each command
  * lives in its own file and has its own --help.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "cli/cli_args.h"
 
 static void bench_usage(FILE *out)
 {
@@ -57,6 +59,21 @@ int cli_fail(const char *what, clf_status st, const char *detail)
     if (detail && *detail) fprintf(stderr, ": %s", detail);
     fputc('\n', stderr);
     return 1;
+}
+
+int cli_getopt(const char *command, int argc, char **argv, const struct option *opts,
+               void (*usage)(FILE *))
+{
+    char err[512] = "";
+    opterr = 0; /* the messages are ours */
+    int c = getopt_long(argc, argv, ":", opts, NULL);
+    if (c == '?' || c == ':') cli_option_message(c, argc, argv, err, sizeof err);
+    else if (c == -1 && optind < argc)
+        snprintf(err, sizeof err, "unexpected argument \"%s\"", argv[optind]);
+    if (!err[0]) return c;
+    fprintf(stderr, "clformer %s: %s\n", command, err);
+    usage(stderr);
+    return -2;
 }
 
 int main(int argc, char **argv)

@@ -232,7 +232,10 @@ typedef struct gen {
     clf_model *m;
     const clf_generate_params *p;
     const clf_generate_output *out;
-    int64_t B, max_new, nbest;
+    int64_t B, nbest;
+    int64_t stride;  /* max_new_tokens asked: the row length of out->ids */
+    int64_t max_new; /* steps that fit the model's positions (clf_model_max_new_tokens) */
+    clf_finish_reason at_limit; /* why a sequence that runs all max_new steps stops */
     int32_t eos;
     float *logits; /* (max_batch * max(S, 1), V) host */
     int32_t *am;   /* (max_batch * S) */
@@ -249,7 +252,7 @@ static clf_status check_abort(gen *g)
 
 static void put(gen *g, int64_t seq, int64_t rank, int64_t step, int32_t tok)
 {
-    g->out->ids[(seq * g->nbest + rank) * g->max_new + step] = tok;
+    g->out->ids[(seq * g->nbest + rank) * g->stride + step] = tok;
 }
 
 /* The prompt (decoder-only, all of length S) or BOS (encoder-decoder) for b
@@ -286,6 +289,18 @@ static int cand_cmp(const void *pa, const void *pb)
     if (a->s != b->s) return a->s > b->s ? -1 : 1;
     if (a->b != b->b) return a->b < b->b ? -1 : 1;
     return (a->v > b->v) - (a->v < b->v);
+}
+
+/* log(sum(exp(x))) of a logits row x (V), in double and stable: the
+ * log-softmax of token v is x[v] minus this. */
+static double log_sum_exp(const float *x, int64_t V)
+{
+    double mx = -INFINITY, sum = 0;
+    for (int64_t v = 0; v < V; v++)
+        mx = fmax(mx, (double)x[v]);
+    for (int64_t v = 0; v < V; v++)
+        sum += exp((double)x[v] - mx);
+    return mx + log(sum);
 }
 
 /* Samples one token from logits row x (V) per the params. */
@@ -328,19 +343,23 @@ static int32_t sample(gen *g, const float *x, cand *tmp, uint64_t *rng)
     return tmp[n - 1].v;
 }
 
-/* Greedy or sampling for all B inputs at once (batch B). */
+/* Greedy or sampling for all B inputs at once (batch B). Greedy reads back
+ * only the argmax ids, unless the caller asked for scores or log-probs: then
+ * the logits too, whose log-softmax at the chosen token is summed per row. */
 static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
 {
     clf_model *m = g->m;
     int64_t B = g->B, V = m->cfg.vocab;
     bool greedy = g->p->strategy == CLF_DECODE_GREEDY;
+    bool want_lp = g->out->scores || g->out->logprobs;
     int64_t n = first_feed(g, ids, B, S, 1), pos = 0;
     bool *done = clf__calloc((size_t)B, sizeof *done);
+    double *lp = clf__calloc((size_t)B, sizeof *lp);
     cand *tmp = clf__malloc((size_t)V * sizeof *tmp);
     uint64_t rng = g->p->seed;
-    clf_status st = done && tmp ? CLF_OK
-                                : clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY,
-                                             "clf_model_generate: out of memory");
+    clf_status st = done && lp && tmp ? CLF_OK
+                                      : clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY,
+                                                   "clf_model_generate: out of memory");
     int64_t alive = B;
     for (int64_t step = 0; st == CLF_OK && step < g->max_new && alive > 0; step++) {
         st = check_abort(g);
@@ -348,15 +367,17 @@ static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
         if (st == CLF_OK) st = step_enqueue(m, g->feed, B, n, pos, NULL, &sp);
         if (st == CLF_OK && greedy)
             st = clf_graph_read(sp->g, sp->argmax, g->am, (size_t)(B * n) * 4);
-        if (st == CLF_OK && !greedy)
+        if (st == CLF_OK && (!greedy || want_lp))
             st = clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(B * n * V) * sizeof(float));
         if (st != CLF_OK) break;
         synced(m);
         for (int64_t b = 0; b < B; b++) {
             int64_t row = b * n + n - 1;
-            int32_t tok = greedy ? g->am[row] : sample(g, g->logits + row * V, tmp, &rng);
+            const float *x = g->logits + row * V;
+            int32_t tok = greedy ? g->am[row] : sample(g, x, tmp, &rng);
             g->feed[b] = tok;
             if (done[b]) continue;
+            if (want_lp) lp[b] += (double)x[tok] - log_sum_exp(x, V);
             put(g, b, 0, step, tok);
             if (g->out->lengths) g->out->lengths[b] = (int32_t)(step + 1);
             if (g->p->on_token) g->p->on_token(g->p->user, b, step, tok);
@@ -368,7 +389,13 @@ static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
         pos += n;
         n = 1;
     }
+    for (int64_t b = 0; st == CLF_OK && b < B; b++) {
+        if (g->out->scores) g->out->scores[b] = (float)lp[b];
+        if (g->out->logprobs) g->out->logprobs[b] = (float)lp[b];
+        if (g->out->finish) g->out->finish[b] = done[b] ? CLF_FINISH_EOS : g->at_limit;
+    }
     clf__free(done);
+    clf__free(lp);
     clf__free(tmp);
     return st;
 }
@@ -376,11 +403,12 @@ static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
 /* ---- beam search ---- */
 
 typedef struct hyp {
-    int32_t *toks; /* (max_new) generated tokens */
-    int64_t n;     /* generated tokens */
-    double lp;     /* sum of log-probabilities */
-    double score;  /* lp / n^alpha (finished) */
-    int64_t order; /* finishing order, for a stable sort */
+    int32_t *toks;         /* (max_new) generated tokens */
+    int64_t n;             /* generated tokens */
+    double lp;             /* sum of log-probabilities */
+    double score;          /* lp / n^alpha (finished) */
+    int64_t order;         /* finishing order, for a stable sort */
+    clf_finish_reason why; /* finished: EOS, or the last step (g->at_limit) */
 } hyp;
 
 static int hyp_cmp(const void *pa, const void *pb)
@@ -448,6 +476,7 @@ static hyp extend(gen *g, beam_src *bs, const cand *c)
     h.lp = c->s;
     h.score = 0;
     h.order = 0;
+    h.why = CLF_FINISH_NONE;
     return h;
 }
 
@@ -471,6 +500,7 @@ static int64_t hf_walk(gen *g, beam_src *bs, const cand *cs, int64_t K, int64_t 
         if (ends) {
             h.score = h.lp / pow((double)h.n, alpha);
             h.order = bs->n_ord++;
+            h.why = c->v == g->eos && g->eos >= 0 ? CLF_FINISH_EOS : g->at_limit;
             bs->fin[bs->n_fin++] = h;
             added = true;
         } else {
@@ -496,6 +526,7 @@ static int64_t own_walk(gen *g, beam_src *bs, const cand *cs, int64_t K, int64_t
         if (c->v == g->eos && g->eos >= 0 && !g->p->ignore_eos) {
             h.score = h.lp / pow((double)h.n, alpha);
             h.order = bs->n_fin;
+            h.why = CLF_FINISH_EOS;
             bs->fin[bs->n_fin++] = h;
         } else {
             bs->parent[n_next] = c->b;
@@ -514,6 +545,7 @@ static bool src_stops(gen *g, beam_src *bs, int64_t K, int64_t step, double alph
             hyp h = bs->alive[b];
             h.score = h.lp / pow((double)h.n, alpha);
             h.order = bs->n_fin;
+            h.why = g->at_limit;
             bs->fin[bs->n_fin++] = h;
         }
         return true;
@@ -543,6 +575,7 @@ static void src_output(gen *g, beam_src *bs, int64_t src)
         if (g->out->lengths) g->out->lengths[src * g->nbest + r] = h ? (int32_t)h->n : 0;
         if (g->out->scores) g->out->scores[src * g->nbest + r] = h ? (float)h->score : -INFINITY;
         if (g->out->logprobs) g->out->logprobs[src * g->nbest + r] = h ? (float)h->lp : -INFINITY;
+        if (g->out->finish) g->out->finish[src * g->nbest + r] = h ? h->why : CLF_FINISH_NONE;
     }
 }
 
@@ -557,12 +590,7 @@ static int64_t beam_per_row(int64_t K, int64_t V) { return 2 * K < V ? 2 * K : V
  * into a short sorted list: no sort of the whole vocabulary. */
 static int64_t row_top(const float *x, int64_t V, double lp, int32_t b, int64_t top, cand *out)
 {
-    double mx = -INFINITY, sum = 0;
-    for (int64_t v = 0; v < V; v++)
-        mx = fmax(mx, (double)x[v]);
-    for (int64_t v = 0; v < V; v++)
-        sum += exp((double)x[v] - mx);
-    double base = lp - (mx + log(sum));
+    double base = lp - log_sum_exp(x, V);
     int64_t m = 0;
     for (int64_t v = 0; v < V; v++) {
         double sv = base + (double)x[v];
@@ -601,7 +629,7 @@ static clf_status beam_group(gen *g, beam_ws *w, const int32_t *ids, const int32
         bs->n_tok = bs->n_fin = bs->n_ord = 0;
         bs->n_alive = 1;
         bs->done = false;
-        bs->alive[0] = (hyp){tok_alloc(g, bs), 0, 0, 0, 0};
+        bs->alive[0] = (hyp){tok_alloc(g, bs), 0, 0, 0, 0, CLF_FINISH_NONE};
         for (int64_t b = 0; b < K; b++)
             bs->parent[b] = (int32_t)b;
     }
@@ -651,10 +679,6 @@ static clf_status gen_beam(gen *g, const int32_t *ids, const int32_t *lengths, i
 {
     clf_model *m = g->m;
     int64_t K = g->p->beam_size > 0 ? g->p->beam_size : 4, V = m->cfg.vocab;
-    if (K > m->max_batch)
-        return clf__error(m->ctx, CLF_ERR_INVALID_ARG,
-                          "clf_model_generate: beam_size %lld > max_batch %lld", (long long)K,
-                          (long long)m->max_batch);
     /* As many sources at once as max_batch holds K hypotheses of. */
     int64_t G = m->max_batch / K;
     if (G > g->B) G = g->B;
@@ -707,35 +731,56 @@ clf_status clf_model_generate(clf_model *m, const int32_t *ids, const int32_t *l
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_model_generate: an encoder-only model cannot generate");
     clf_generate_params p = params ? *params : clf_generate_params_default();
+    CLF_TRY(clf__check_generate_params(m, &p));
     gen g;
     memset(&g, 0, sizeof g);
     g.m = m;
     g.p = &p;
     g.out = out;
     g.B = B;
-    g.max_new = p.max_new_tokens > 0 ? p.max_new_tokens : 16;
+    g.stride = p.max_new_tokens > 0 ? p.max_new_tokens : 16;
     g.nbest = p.strategy == CLF_DECODE_BEAM && p.n_best > 0 ? p.n_best : 1;
     g.eos = p.ignore_eos ? -1 : m->cfg.eos_id;
     bool encdec = m->cfg.kind == CLF_MODEL_ENCODER_DECODER;
     if (encdec && m->cfg.bos_id < 0)
         return clf__error(ctx, CLF_ERR_BAD_MODEL,
                           "clf_model_generate: the model has no bos_id to start the target");
+    int64_t n_seq, n_out;
+    if (B < 1 || S < 1 || __builtin_mul_overflow(B, g.nbest, &n_seq) ||
+        __builtin_mul_overflow(n_seq, g.stride, &n_out))
+        return clf__error(ctx, CLF_ERR_SHAPE,
+                          "clf_model_generate: B = %lld, S = %lld (need >= 1, and B * n_best * "
+                          "max_new_tokens ids to fit in int64)",
+                          (long long)B, (long long)S);
+    /* The one rule of model.h: prompt + new <= the model's positions. More
+     * asked is not an error: generation stops there (finish says why). */
+    int64_t fit = clf_model_max_new_tokens(m, encdec ? 1 : S);
+    if (fit < 0)
+        return clf__error(ctx, CLF_ERR_SHAPE,
+                          "clf_model_generate: a prompt of %lld ids is longer than the model's "
+                          "%lld positions", (long long)S, (long long)(S + fit));
+    g.max_new = fit < g.stride ? fit : g.stride;
+    g.at_limit = g.max_new < g.stride ? CLF_FINISH_POSITIONS : CLF_FINISH_MAX_NEW;
     int64_t need = encdec ? g.max_new : S + g.max_new - 1;
-    if (B < 1 || S < 1 || need > m->max_tgt)
+    if (need > m->max_tgt)
         return clf__error(
             ctx, CLF_ERR_SHAPE,
             "clf_model_generate: B = %lld, S = %lld, max_new_tokens %lld need %lld cache "
             "positions (max_target_len %lld)",
             (long long)B, (long long)S, (long long)g.max_new, (long long)need,
             (long long)m->max_tgt);
-    if (p.strategy == CLF_DECODE_BEAM &&
-        g.nbest > (p.beam_size > 0 ? p.beam_size : 4) * (g.max_new + 1))
-        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_generate: n_best too large");
-    for (int64_t i = 0; i < B * g.nbest * g.max_new; i++)
+    for (int64_t i = 0; i < n_out; i++)
         out->ids[i] = -1;
-    if (out->lengths)
-        for (int64_t i = 0; i < B * g.nbest; i++)
-            out->lengths[i] = 0;
+    for (int64_t i = 0; i < n_seq; i++) {
+        bool first = i % g.nbest == 0;
+        if (out->lengths) out->lengths[i] = 0;
+        /* What a source that generates nothing (no position left) reports:
+         * rank 0 the empty sequence, the other ranks no hypothesis. */
+        if (out->scores) out->scores[i] = first ? 0.0f : -INFINITY;
+        if (out->logprobs) out->logprobs[i] = first ? 0.0f : -INFINITY;
+        if (out->finish) out->finish[i] = first ? g.at_limit : CLF_FINISH_NONE;
+    }
+    if (g.max_new == 0) return CLF_OK;
     int64_t rows = m->max_batch * (encdec ? 1 : S);
     g.logits = clf__malloc((size_t)(rows * m->cfg.vocab) * sizeof *g.logits);
     g.am = clf__malloc((size_t)rows * sizeof *g.am);

@@ -29,6 +29,61 @@ clf_generate_params clf_generate_params_default(void)
     return p;
 }
 
+/* Range checks of clf_generate_params (model.h states each range). A value
+ * outside its range used to fall back to the default or be ignored, which
+ * hid callers' bugs (a NaN temperature, a negative beam_size reported as
+ * "beam_size 4 > max_batch"); now each one is an error naming the field. */
+clf_status clf__check_generate_params(const clf_model *m, const clf_generate_params *p)
+{
+    clf_context *ctx = m->ctx;
+    const char *fn = "clf_model_generate";
+    if ((unsigned)p->strategy > CLF_DECODE_SAMPLE)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: strategy %d is not a clf_decode_strategy (0 greedy, 1 beam, "
+                          "2 sample)", fn, (int)p->strategy);
+    if (p->max_new_tokens < 0 || p->max_new_tokens > INT32_MAX)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: max_new_tokens %lld outside 0..%d (0 = 16)", fn,
+                          (long long)p->max_new_tokens, INT32_MAX);
+    int64_t K = p->beam_size ? p->beam_size : 4;
+    if (p->beam_size < 0 || (p->strategy == CLF_DECODE_BEAM && K > m->max_batch))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: beam_size %d outside 0..%lld (0 = 4; at most max_batch, given at "
+                          "load)", fn, p->beam_size, (long long)m->max_batch);
+    if (!isfinite(p->length_alpha))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: length_alpha %g is not finite", fn,
+                          p->length_alpha);
+    int64_t new_tokens = p->max_new_tokens ? p->max_new_tokens : 16;
+    int64_t most = p->strategy == CLF_DECODE_BEAM ? K * (new_tokens + 1) : 1;
+    if (p->n_best < 0 || p->n_best > most)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: n_best %d outside 0..%lld (0 = 1; more than 1 only with beam "
+                          "search, at most beam_size * (max_new_tokens + 1))",
+                          fn, p->n_best, (long long)most);
+    if (!(p->temperature >= 0) || !isfinite(p->temperature))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: temperature %g must be > 0 and finite (0 = 1.0)", fn,
+                          (double)p->temperature);
+    if (p->top_k < 0)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: top_k %d must be >= 0 (0 = no cut)", fn,
+                          p->top_k);
+    if (!(p->top_p >= 0 && p->top_p <= 1))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: top_p %g outside (0, 1] (0 = 1.0, no cut)", fn, (double)p->top_p);
+    if ((unsigned)p->beam_rule > CLF_BEAM_RULE_HF)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: beam_rule %d is not a clf_beam_rule (0 the model's, 1 clformer, "
+                          "2 HF)", fn, (int)p->beam_rule);
+    return CLF_OK;
+}
+
+int64_t clf_model_max_new_tokens(const clf_model *m, int64_t prompt_len)
+{
+    if (!m) return 0;
+    if (m->cfg.max_positions <= 0) return INT64_MAX; /* sinusoids without a stated limit */
+    return m->cfg.max_positions - m->cfg.position_offset - prompt_len;
+}
+
 const clf_model_config *clf_model_get_config(const clf_model *m) { return m ? &m->cfg : NULL; }
 
 const clf_model_info *clf_model_get_info(const clf_model *m) { return m ? &m->info : NULL; }
@@ -598,8 +653,11 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
         m->max_batch = p.max_batch ? p.max_batch : 8;
         m->max_src = p.max_source_len ? p.max_source_len : 128;
         m->max_tgt = p.max_target_len ? p.max_target_len : 128;
-        if (lim > 0 && !p.max_source_len && m->max_src > lim) m->max_src = lim;
-        if (lim > 0 && !p.max_target_len && m->max_tgt > lim) m->max_tgt = lim;
+        /* Given maxima are clamped to a learned table too: a graph sized
+         * past it cannot be built (its warm-up runs at the maxima), and no
+         * position past it can ever be decoded (model.h). */
+        if (lim > 0 && m->max_src > lim) m->max_src = lim;
+        if (lim > 0 && m->max_tgt > lim) m->max_tgt = lim;
         s = load_weights(&L);
     }
     m->wctx = NULL;

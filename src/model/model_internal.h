@@ -137,6 +137,9 @@ clf_status clf__get_step(clf_model *m, int64_t b, bool indirect, clf__step **out
 clf_status clf__cache_view(const clf_model *m, const clf_tensor *cache, int j, int64_t b,
                            int64_t cap, clf_tensor *out);
 
+/* model.c: CLF_ERR_INVALID_ARG naming the first field of p outside its range. */
+clf_status clf__check_generate_params(const clf_model *m, const clf_generate_params *p);
+
 /* decode.c */
 clf_status clf__run_encoder(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
                             int64_t S, clf_pooling pooling);

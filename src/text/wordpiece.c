@@ -485,7 +485,7 @@ clf_status clf_tokenizer_encode(const clf_tokenizer *t, const char *text, size_t
 }
 
 clf_status clf_tokenizer_encode_batch(const clf_tokenizer *t, int64_t n, const char *const *texts,
-                                      const size_t *lens, int32_t *ids, int64_t *lengths,
+                                      const size_t *lens, int32_t *ids, int32_t *lengths,
                                       int64_t *seq_len)
 {
     if (seq_len) *seq_len = 0;
@@ -503,7 +503,11 @@ clf_status clf_tokenizer_encode_batch(const clf_tokenizer *t, int64_t n, const c
                               "is NULL",
                               (long long)b);
         size_t len = lens ? lens[b] : strlen(texts[b]);
-        clf_status st = clf_tokenizer_encode(t, texts[b], len, ids + b * L, L, &lengths[b]);
+        int64_t got = 0;
+        clf_status st = clf_tokenizer_encode(t, texts[b], len, ids + b * L, L, &got);
+        /* got <= max_length <= 2^30 (checked at load): an int32_t like
+         * the lengths clf_model_encode takes. */
+        lengths[b] = (int32_t)got;
         if (st != CLF_OK) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", clf__thread_error());

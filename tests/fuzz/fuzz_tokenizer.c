@@ -49,7 +49,8 @@ static void check_encode(const clf_tokenizer *t, const char *text, size_t len, b
         CHECK(b);
         const char *texts[2] = {text ? text : "", ""};
         size_t lens[2] = {len, 0};
-        int64_t lengths[2], S;
+        int32_t lengths[2];
+        int64_t S;
         CHECK(clf_tokenizer_encode_batch(t, 2, texts, lens, b, lengths, &S) == CLF_OK);
         CHECK(S == n && lengths[0] == n && lengths[1] == (special ? 2 : 0));
         CHECK(memcmp(b, ids, (size_t)n * sizeof *ids) == 0);
