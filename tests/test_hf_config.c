@@ -181,6 +181,45 @@ Test(hf_config, hostile_config_json_is_rejected_naming_the_problem)
     cr_assert(strstr(err, "NUL byte"), "%s", err);
 }
 
+/* Integers past int32 are range errors naming the key, never cut to an int;
+ * sizes are held to clformer's limits for every config (model_config.h). */
+Test(hf_config, sizes_and_ids_are_range_checked_not_cut_to_int)
+{
+#define BERT_WITH(k, v)                                                                            \
+    "{\"model_type\": \"bert\", \"vocab_size\": 100, \"hidden_size\": 32, "                      \
+    "\"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 64, "          \
+    "\"max_position_embeddings\": 40, \"" k "\": " v "}"
+    expect(BERT_WITH("num_hidden_layers", "4294967298"), CLF_ERR_BAD_MODEL,
+           "\"num_hidden_layers\" = 4294967298 is outside 1..1024");
+    expect(BERT_WITH("num_hidden_layers", "1000000000"), CLF_ERR_BAD_MODEL,
+           "\"num_hidden_layers\" = 1000000000 is outside 1..1024");
+    expect(BERT_WITH("num_hidden_layers", "1e9"), CLF_ERR_BAD_MODEL,
+           "\"num_hidden_layers\" is a double, not an integer");
+    expect(BERT_WITH("num_attention_heads", "4294967300"), CLF_ERR_BAD_MODEL,
+           "\"num_attention_heads\" = 4294967300 is outside 1..65536");
+    expect(BERT_WITH("pad_token_id", "4294967297"), CLF_ERR_BAD_MODEL,
+           "\"pad_token_id\" = 4294967297 is outside 0..99");
+    expect(BERT_WITH("hidden_size", "65537"), CLF_ERR_BAD_MODEL,
+           "\"hidden_size\" = 65537 is outside 1..65536");
+    expect(BERT_WITH("intermediate_size", "1048577"), CLF_ERR_BAD_MODEL,
+           "\"intermediate_size\" = 1048577 is outside 1..1048576");
+    expect(BERT_WITH("vocab_size", "16777217"), CLF_ERR_BAD_MODEL,
+           "\"vocab_size\" = 16777217 is outside 1..16777216");
+    expect(BERT_WITH("max_position_embeddings", "1048577"), CLF_ERR_BAD_MODEL,
+           "\"max_position_embeddings\" = 1048577 is outside 1..1048576");
+    expect(BERT_WITH("layer_norm_eps", "-1"), CLF_ERR_BAD_MODEL,
+           "\"layer_norm_eps\" = -1 is outside [1e-30, 1]");
+#undef BERT_WITH
+    expect("{\"model_type\": \"gpt2\", \"vocab_size\": 50, \"n_embd\": 64, \"n_layer\": 1, "
+           "\"n_head\": 4, \"n_positions\": 32, \"bos_token_id\": 4294967297}",
+           CLF_ERR_BAD_MODEL, "\"bos_token_id\" = 4294967297 is outside 0..49");
+    expect("{\"model_type\": \"gpt2\", \"vocab_size\": 50, \"n_embd\": 65540, \"n_layer\": 1, "
+           "\"n_head\": 4, \"n_positions\": 32}",
+           CLF_ERR_BAD_MODEL, "\"n_embd\" = 65540 is outside 1..65536");
+    expect("{\"model_type\": \"bart\", " BART_KEYS ", \"encoder_layers\": 4294967298}",
+           CLF_ERR_BAD_MODEL, "\"encoder_layers\" = 4294967298 is outside 1..1024");
+}
+
 Test(hf_config, allocation_failure_at_every_step_leaks_nothing)
 {
     const char *json = "{\"architectures\": [\"BertForSequenceClassification\"], " BERT_KEYS

@@ -82,7 +82,7 @@ static int32_t *gi(const clf__safetensors *st, const char *name)
 {
     const clf__st_tensor *t = gt(st, name);
     int32_t *x = malloc((size_t)t->n_elements * sizeof *x);
-    memcpy(x, t->data, (size_t)t->n_elements * 4);
+    cr_assert_eq(clf__st_tensor_read(t, x), CLF_OK, "%s", clf_context_last_error(NULL));
     return x;
 }
 

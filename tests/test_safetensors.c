@@ -547,7 +547,7 @@ static void write_file(const char *path, const void *data, size_t size)
     fclose(fp);
 }
 
-Test(safetensors, open_maps_a_file_and_reports_io_errors)
+Test(safetensors, open_reads_a_file_and_reports_io_errors)
 {
     char dir[512], path[600];
     clft_tempdir(dir, sizeof dir, "safetensors");
@@ -592,6 +592,109 @@ Test(safetensors, open_maps_a_file_and_reports_io_errors)
     cr_assert_null(st);
     cr_assert_eq(clf__safetensors_open(NULL, &st, err, sizeof err), CLF_ERR_INVALID_ARG);
     free(f);
+    clft_rmtree(dir);
+}
+
+/* ---- files that change or are not files ---- */
+
+/* Truncates the file being opened to *(long *)arg bytes at stage want. */
+static int trunc_stage;
+static void truncate_hook(int stage, const char *path, void *arg)
+{
+    if (stage == trunc_stage) cr_assert_eq(truncate(path, *(long *)arg), 0, "truncate %s", path);
+}
+
+/* A file of one tensor "v": n elements of dtype (4 or 2 bytes each), so
+ * that its data spans several pages past the header's. */
+static void write_big(const char *path, const char *dtype, size_t elem, size_t n, long *hdr_end)
+{
+    char json[160];
+    snprintf(json, sizeof json, "{\"v\":{\"dtype\":\"%s\",\"shape\":[%zu],\"data_offsets\":[0,%zu]}}",
+             dtype, n, n * elem);
+    size_t size;
+    uint8_t *f = mk_raw(json, strlen(json), NULL, n * elem, &size);
+    write_file(path, f, size);
+    *hdr_end = (long)(8 + strlen(json));
+    free(f);
+}
+
+/* A file truncated by another process while it loads: the header was read,
+ * then the tensor's bytes are gone. A mapping raised SIGBUS here (the test
+ * process died); reads make it CLF_ERR_BAD_MODEL naming the file. */
+Test(safetensors, a_file_truncated_while_it_loads_is_bad_model_not_sigbus)
+{
+    char dir[512], path[600];
+    clft_tempdir(dir, sizeof dir, "safetensors-trunc");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    static const struct {
+        const char *dtype;
+        size_t elem;
+    } kinds[] = {{"F32", 4}, {"F16", 2}, {"BF16", 2}};
+    for (int k = 0; k < 3; k++) {
+        long cut;
+        size_t n = 16384; /* 32..64 KiB of data: pages past the first */
+        write_big(path, kinds[k].dtype, kinds[k].elem, n, &cut);
+        cut += 4; /* the tensor's first 4 bytes stay */
+        long live = clf__alloc_live();
+        clf__safetensors *st = NULL;
+        char err[512];
+        trunc_stage = CLF__ST_HOOK_OPENED;
+        clf__st_set_test_hook(truncate_hook, &cut);
+        clf_status s = clf__safetensors_open(path, &st, err, sizeof err);
+        clf__st_set_test_hook(NULL, NULL);
+        cr_assert_eq(s, CLF_OK, "%s: the header was whole when read: %s", kinds[k].dtype, err);
+        const clf__st_tensor *t = clf__st_find(st, "v");
+        cr_assert_not_null(t);
+        cr_assert_null(t->data, "an opened file is not in memory");
+        float *out = malloc(n * sizeof *out);
+        s = clf__st_tensor_to_f32(t, out);
+        const char *msg = clf_context_last_error(NULL);
+        cr_assert_eq(s, CLF_ERR_BAD_MODEL, "%s: %s (%s)", kinds[k].dtype, clf_status_name(s), msg);
+        cr_assert(strstr(msg, path) && strstr(msg, "truncated") && strstr(msg, "tensor v"),
+                  "%s: message names the file, the tensor and the truncation: %s", kinds[k].dtype,
+                  msg);
+        cr_assert_eq(clf__st_tensor_read(t, out), CLF_ERR_BAD_MODEL);
+        free(out);
+        clf__safetensors_free(st);
+        cr_assert_eq(clf__alloc_live(), live, "%s: leak", kinds[k].dtype);
+    }
+    /* Truncated between the length and the header: the header's bytes are
+     * read, never touched past the new end. */
+    long cut = 20;
+    write_big(path, "F32", 4, 1024, &(long){0});
+    trunc_stage = CLF__ST_HOOK_LENGTH;
+    clf__st_set_test_hook(truncate_hook, &cut);
+    clf__safetensors *st = (clf__safetensors *)1;
+    char err[512];
+    clf_status s = clf__safetensors_open(path, &st, err, sizeof err);
+    clf__st_set_test_hook(NULL, NULL);
+    cr_assert_eq(s, CLF_ERR_BAD_MODEL, "%s (%s)", clf_status_name(s), err);
+    cr_assert_null(st);
+    cr_assert(strstr(err, path) && strstr(err, "truncated while it was read"), "%s", err);
+    clft_rmtree(dir);
+}
+
+/* A FIFO where the file should be: open(O_RDONLY) waits for a writer
+ * forever; it must be refused at once. The alarm fails the test (SIGALRM)
+ * instead of hanging the suite if that regresses. */
+Test(safetensors, a_fifo_is_refused_at_once_not_waited_on)
+{
+    char dir[512], path[600];
+    clft_tempdir(dir, sizeof dir, "safetensors-fifo");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    clft_mkfifo(dir, "model.safetensors");
+    double t0 = clft_now();
+    alarm(5);
+    clf__safetensors *st = (clf__safetensors *)1;
+    char err[512];
+    clf_status s = clf__safetensors_open(path, &st, err, sizeof err);
+    alarm(0);
+    cr_assert_lt(clft_now() - t0, 1.0, "the FIFO took %.2f s to refuse", clft_now() - t0);
+    cr_assert_eq(s, CLF_ERR_IO, "%s (%s)", clf_status_name(s), err);
+    cr_assert_null(st);
+    cr_assert(strstr(err, path) && strstr(err, "is a FIFO, not a regular file"), "%s", err);
+    cr_assert_eq(clf__safetensors_open("/dev/zero", &st, err, sizeof err), CLF_ERR_IO);
+    cr_assert(strstr(err, "/dev/zero is a character device, not a regular file"), "%s", err);
     clft_rmtree(dir);
 }
 

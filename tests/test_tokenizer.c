@@ -13,6 +13,7 @@
 
 #include <clformer/clformer.h>
 
+#include "common/testutil.h"
 #include "core/core.h"
 #include "text/text_internal.h"
 
@@ -484,6 +485,7 @@ static void mkfile(const char *name, const char *data)
     size_t size = strlen(data);
     char path[256];
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    remove(path); /* a FIFO left by a test would block the open for writing */
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f);
     fwrite(data, 1, size, f);
@@ -508,7 +510,7 @@ Test(tokenizer, bad_files_and_folders_are_clear_errors)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/clf_tok_XXXXXX");
     cr_assert_not_null(mkdtemp(tmpdir));
-    expect_load_bad("", CLF_ERR_IO, "neither tokenizer.json nor vocab.txt");
+    expect_load_bad("", CLF_ERR_NOT_FOUND, "neither tokenizer.json nor vocab.txt");
     expect_load_bad("missing.txt", CLF_ERR_IO, "No such file");
     mkfile("empty.txt", "");
     expect_load_bad("empty.txt", CLF_ERR_BAD_MODEL, "empty vocabulary");
@@ -553,6 +555,61 @@ Test(tokenizer, bad_files_and_folders_are_clear_errors)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* A FIFO in place of a tokenizer file: opening it used to wait for a writer
+ * forever. It must fail within a second naming it; the alarm turns a
+ * regression into a failed test instead of a hung suite. */
+static void expect_fifo_refused(const char *name, const char *fifo)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s is a FIFO, not a regular file", fifo);
+    double t0 = clft_now();
+    alarm(5);
+    expect_load_bad(name, CLF_ERR_IO, msg);
+    alarm(0);
+    cr_assert_lt(clft_now() - t0, 1.0, "%s: refused after %.2f s", fifo, clft_now() - t0);
+}
+
+Test(tokenizer, a_fifo_for_any_tokenizer_file_is_refused_at_once)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/clf_tok_XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    clft_mkfifo(tmpdir, "vocab.txt");
+    expect_fifo_refused("", "vocab.txt");
+    expect_fifo_refused("vocab.txt", "vocab.txt");
+    mkfile("vocab.txt", "[UNK]\n[CLS]\n[SEP]\nhi\n");
+    clft_mkfifo(tmpdir, "tokenizer.json");
+    expect_fifo_refused("", "tokenizer.json");
+    char path[300];
+    snprintf(path, sizeof path, "%s/tokenizer.json", tmpdir);
+    remove(path);
+    static const char *const configs[] = {"special_tokens_map.json", "tokenizer_config.json",
+                                          "sentence_bert_config.json"};
+    for (int i = 0; i < 3; i++) {
+        clft_mkfifo(tmpdir, configs[i]);
+        expect_fifo_refused("", configs[i]);
+        mkfile(configs[i], "{}");
+    }
+    clf_tokenizer *t = load(tmpdir, NULL);
+    clf_tokenizer_free(t);
+    clft_rmtree(tmpdir);
+}
+
+/* The three ways a folder has no usable vocabulary stay apart, so that a
+ * caller can say "this model takes token ids" for the first only. */
+Test(tokenizer, no_vocabulary_is_not_found_and_a_broken_one_is_not)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/clf_tok_XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    expect_load_bad("", CLF_ERR_NOT_FOUND, "neither tokenizer.json nor vocab.txt");
+    mkfile("vocab.txt", "[CLS]\n[SEP]\nhello\n");
+    expect_load_bad("", CLF_ERR_BAD_MODEL, "no unknown token \"[UNK]\"");
+    mkfile("vocab.txt", "[UNK]\n[CLS]\n[SEP]\nab\xff\n");
+    expect_load_bad("", CLF_ERR_BAD_MODEL, "line 4 is not valid UTF-8");
+    mkfile("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {}}}");
+    expect_load_bad("", CLF_ERR_UNSUPPORTED, "model type \"BPE\" is not supported");
+    clft_rmtree(tmpdir);
 }
 
 /* ---- allocation failure ---- */

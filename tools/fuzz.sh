@@ -26,7 +26,7 @@ src="tests/fuzz/fuzz_${target}.c"
 [ -f "$src" ] || { echo "fuzz.sh: no $src" >&2; exit 2; }
 CC=${CC:-clang}
 
-# The parser and the core it needs (allocator, error text); each target
+# The parser and the core it needs (allocator, error text, file opening); each target
 # stubs whatever else the core links against. A target names its library
 # sources and pkg-config libraries in its header comment:
 #   * fuzz-sources: src/text/wordpiece.c src/text/tokenizer_load.c
@@ -35,7 +35,7 @@ CC=${CC:-clang}
 lib_srcs=$(sed -n 's/^ *\* fuzz-sources: *//p' "$src" | head -n 1)
 pc_libs=$(sed -n 's/^ *\* fuzz-libs: *//p' "$src" | head -n 1)
 case "$target" in
-  safetensors) lib_srcs=${lib_srcs:-src/model/safetensors.c} ;;
+  safetensors) lib_srcs=${lib_srcs:-src/model/safetensors.c src/model/safetensors_file.c} ;;
 esac
 [ -n "$lib_srcs" ] || { echo "fuzz.sh: $src names no '* fuzz-sources:' line" >&2; exit 2; }
 link_flags=""
@@ -43,7 +43,7 @@ if [ -n "$pc_libs" ]; then
   # shellcheck disable=SC2086
   link_flags=$(pkg-config --cflags --libs $pc_libs) || { echo "fuzz.sh: pkg-config $pc_libs failed" >&2; exit 2; }
 fi
-core_srcs="src/core/alloc.c src/core/error.c src/core/paths.c src/core/status.c"
+core_srcs="src/core/alloc.c src/core/error.c src/core/file.c src/core/paths.c src/core/status.c"
 
 out=build-fuzz
 mkdir -p "$out/corpus-$target" "$out/artifacts" "$out/include/clformer"

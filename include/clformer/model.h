@@ -142,11 +142,24 @@ CLF_API clf_model_params clf_model_params_default(void);
  * A missing tensor or one of the wrong shape is CLF_ERR_BAD_MODEL naming it;
  * an unreadable file CLF_ERR_IO; a config that cannot work (D not divisible
  * by the heads, a missing metadata key) CLF_ERR_BAD_MODEL naming the key.
+ * Every config value is range-checked at load, naming the key: layers per
+ * stack 1..1024, d_model 1..65536 (the heads dividing it), d_ff 1..2^20,
+ * vocab 1..2^24, max_positions and position_offset 0..2^20, token ids -1
+ * (none) or in [0, vocab), eps finite in [1e-30, 1], embedding_scale in
+ * (0, 1e6]; metadata integers are plain decimal integers. Weight tensors of
+ * the file (names ending in "weight" or "bias"; of a HuggingFace checkpoint,
+ * all but known buffers, unused heads and tied copies) that the config
+ * leaves unread are CLF_ERR_BAD_MODEL listing the first few: the config and
+ * the checkpoint disagree. A weight file truncated while it loads is
+ * CLF_ERR_BAD_MODEL naming it (files are read, never mapped); a path that is
+ * a FIFO or a device (model file, config.json, ...) is CLF_ERR_IO at once.
  * Nothing is compiled yet. On failure *out is NULL.
  *
  * HuggingFace folders: config.json plus model.safetensors, or
  * model.safetensors.index.json and the shards its weight_map names (each
- * shard a plain file name in the folder). Weights F32, F16 or BF16.
+ * shard a plain file name in the folder; a tensor is read from the shard
+ * its weight_map names, even when another shard holds a copy). Weights F32,
+ * F16 or BF16.
  * params->config is ignored: the config comes from config.json. Families,
  * chosen by architectures[0] (or model_type when there is none):
  *   BertModel, BertForSequenceClassification (model_type "bert"): encoder,

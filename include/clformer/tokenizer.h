@@ -103,8 +103,12 @@ CLF_API clf_tokenizer_params clf_tokenizer_params_default(void);
  * Returns CLF_OK and *out owns the tokenizer (free it with
  * clf_tokenizer_free()); on failure *out is NULL and:
  *   CLF_ERR_INVALID_ARG  NULL path/out, or a bad params field;
- *   CLF_ERR_IO           a file or folder that cannot be read (a folder
- *                        without tokenizer.json and vocab.txt);
+ *   CLF_ERR_NOT_FOUND    a folder with neither tokenizer.json nor vocab.txt
+ *                        (a model without a WordPiece vocabulary: it takes
+ *                        token ids);
+ *   CLF_ERR_IO           a file or folder that cannot be read, or a path
+ *                        that is not a regular file (a FIFO or a device is
+ *                        refused at once, never waited on);
  *   CLF_ERR_BAD_MODEL    a malformed file: invalid JSON or UTF-8, wrong
  *                        types, missing "model"/"vocab", empty vocabulary,
  *                        duplicate tokens, ids negative, out of range or with

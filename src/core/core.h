@@ -125,4 +125,29 @@ void clf__thread_error_clear(void);
 /* The calling thread's last error (what clf_context_last_error(NULL) gives). */
 const char *clf__thread_error(void);
 
+/* ---- the user's files (file.c) ---- */
+
+/* Opens path for reading, refusing anything but a regular file before any
+ * read can block on it (a FIFO, a device, a directory): opened with
+ * O_NONBLOCK, checked with fstat, then O_NONBLOCK cleared. On success *fd is
+ * the descriptor (close it) and *size the file's size in bytes. On failure *fd
+ * is -1, msg (msg_size bytes, always NUL-terminated) says why naming path
+ * ("PATH is a FIFO, not a regular file", "PATH: cannot open: ..."), and the
+ * status is CLF_ERR_NOT_FOUND when path does not exist, else CLF_ERR_IO.
+ * Records no last error: callers add their context to msg. */
+clf_status clf__file_open(const char *path, int *fd, uint64_t *size, char *msg, size_t msg_size);
+
+/* Reads n bytes at offset with pread (no shared file position: safe from
+ * several threads on one descriptor), retrying short reads; *got is the count
+ * read, less than n only at the end of the file. Returns 0, or the errno of a
+ * failed read. */
+int clf__file_read_at(int fd, void *buf, size_t n, uint64_t offset, size_t *got);
+
+/* The whole of a small file (through clf__file_open) in a clf__malloc'd,
+ * NUL-terminated buffer: *text (free with clf__free) of *len bytes. A file
+ * larger than max_bytes is CLF_ERR_BAD_MODEL; out of memory is
+ * CLF_ERR_OUT_OF_MEMORY ("out of host memory"); otherwise as clf__file_open. */
+clf_status clf__file_read_all(const char *path, uint64_t max_bytes, char **text, size_t *len,
+                              char *msg, size_t msg_size);
+
 #endif

@@ -3,7 +3,6 @@
  * (see hf.h). The canonical names are the ones model.c loads (model.h):
  * "encoder.layers.N.self_attn.in_proj_weight" and so on.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +23,18 @@ typedef struct entry {
     op op;
     int n_src;
     const clf__st_tensor *src[3];    /* NULL when missing */
+    size_t src_shard[3];             /* the shard of each source found */
     char src_names[400];             /* checkpoint names, for messages */
     clf__st_tensor t;                /* the result, once built */
     float *data;                     /* its storage when materialised */
     bool built;
 } entry;
+
+/* A weight_map entry: the shard that holds name. */
+typedef struct placed {
+    const char *name; /* owned by hf->index */
+    size_t file;
+} placed;
 
 struct clf__hf {
     clf__hf_config hc;
@@ -36,6 +42,9 @@ struct clf__hf {
     clf_pooling pooling;
     clf__safetensors **shards;
     size_t n_shards;
+    bool **used;       /* (n_shards) x (the shard's n_tensors): read by the load */
+    clf__hf_index index; /* model.safetensors.index.json, when there is one */
+    placed *placed;    /* (index.n_weights) sorted by name; NULL without an index */
     const char *const *prefixes; /* the family's module prefixes, "" last */
     entry *e;
     size_t n_e, cap_e;
@@ -43,48 +52,21 @@ struct clf__hf {
 
 /* ------------------------------ files ------------------------------ */
 
-/* Reads dir/name (at most max bytes). Missing: CLF_ERR_IO, or CLF_ERR_NOT_FOUND
- * with *text NULL when optional. */
+/* Reads dir/name (at most CLF__HF_MAX_JSON bytes; core's clf__file_read_all
+ * refuses a FIFO or a device instead of blocking on it). Missing: CLF_ERR_IO,
+ * or CLF_ERR_NOT_FOUND with *text NULL when optional. */
 static clf_status read_text(clf_context *ctx, const char *dir, const char *name, bool optional,
                             char **text, size_t *len)
 {
-    char path[4096];
+    char path[4096], msg[4200];
     *text = NULL;
     *len = 0;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
         return clf__error(ctx, CLF_ERR_IO, "clf_model_load: %s/%s: path too long", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (optional && errno == ENOENT) return CLF_ERR_NOT_FOUND;
-        return clf__error(ctx, CLF_ERR_IO, "clf_model_load: %s: cannot open %s: %s", dir, name,
-                          strerror(errno));
-    }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return clf__error(ctx, CLF_ERR_IO, "clf_model_load: %s: %s is not a regular file", dir,
-                          name);
-    }
-    if ((uint64_t)sb.st_size > CLF__HF_MAX_JSON) {
-        fclose(f);
-        return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: %s is %lld bytes (> %u)",
-                          dir, name, (long long)sb.st_size, CLF__HF_MAX_JSON);
-    }
-    size_t n = (size_t)sb.st_size;
-    char *buf = clf__malloc(n + 1);
-    if (!buf) {
-        fclose(f);
-        return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
-    }
-    size_t got = fread(buf, 1, n, f);
-    fclose(f);
-    if (got != n) {
-        clf__free(buf);
-        return clf__error(ctx, CLF_ERR_IO, "clf_model_load: %s: short read of %s", dir, name);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
+    clf_status s = clf__file_read_all(path, CLF__HF_MAX_JSON, text, len, msg, sizeof msg);
+    if (s == CLF_ERR_NOT_FOUND && optional) return s;
+    if (s == CLF_ERR_NOT_FOUND) s = CLF_ERR_IO;
+    if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s", msg);
     return CLF_OK;
 }
 
@@ -96,8 +78,37 @@ static clf_status open_shard(clf__hf *hf, clf_context *ctx, const char *dir, con
     clf__safetensors *st = NULL;
     clf_status s = clf__safetensors_open(path, &st, err, sizeof err);
     if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s", err);
+    bool *used = clf__calloc(st->n_tensors ? st->n_tensors : 1, sizeof *used);
+    if (!used) {
+        clf__safetensors_free(st);
+        return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    }
+    hf->used[hf->n_shards] = used;
     hf->shards[hf->n_shards++] = st;
     return CLF_OK;
+}
+
+static int placed_cmp(const void *a, const void *b)
+{
+    return strcmp(((const placed *)a)->name, ((const placed *)b)->name);
+}
+
+/* hf->placed: the weight_map sorted by name, for find_src. */
+static clf_status sort_index(clf__hf *hf, clf_context *ctx)
+{
+    size_t n = hf->index.n_weights;
+    hf->placed = clf__malloc(n * sizeof *hf->placed);
+    if (!hf->placed) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    for (size_t i = 0; i < n; i++)
+        hf->placed[i] = (placed){hf->index.weight_names[i], hf->index.weight_file[i]};
+    qsort(hf->placed, n, sizeof *hf->placed, placed_cmp);
+    return CLF_OK;
+}
+
+static const placed *find_placed(const clf__hf *hf, const char *name)
+{
+    placed key = {name, 0};
+    return bsearch(&key, hf->placed, hf->index.n_weights, sizeof key, placed_cmp);
 }
 
 /* model.safetensors, or the shards named by model.safetensors.index.json
@@ -118,26 +129,31 @@ static clf_status open_weights(clf__hf *hf, clf_context *ctx, const char *dir)
                               "convert it to safetensors)",
                               dir);
         hf->shards = clf__calloc(1, sizeof *hf->shards);
-        if (!hf->shards)
+        hf->used = clf__calloc(1, sizeof *hf->used);
+        if (!hf->shards || !hf->used)
             return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
         return open_shard(hf, ctx, dir, "model.safetensors");
     }
     CLF_TRY(s);
-    clf__hf_index x;
-    s = clf__hf_parse_index(text, len, &x, err, sizeof err);
+    clf__hf_index *x = &hf->index;
+    s = clf__hf_parse_index(text, len, x, err, sizeof err);
     clf__free(text);
     if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s: %s", dir, err);
-    hf->shards = clf__calloc(x.n_files, sizeof *hf->shards);
-    if (!hf->shards) s = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
-    for (size_t i = 0; s == CLF_OK && i < x.n_files; i++)
-        s = open_shard(hf, ctx, dir, x.files[i]);
-    for (size_t i = 0; s == CLF_OK && i < x.n_weights; i++)
-        if (!clf__st_find(hf->shards[x.weight_file[i]], x.weight_names[i]))
+    hf->shards = clf__calloc(x->n_files, sizeof *hf->shards);
+    hf->used = clf__calloc(x->n_files, sizeof *hf->used);
+    if (!hf->shards || !hf->used)
+        s = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    for (size_t i = 0; s == CLF_OK && i < x->n_files; i++)
+        s = open_shard(hf, ctx, dir, x->files[i]);
+    for (size_t i = 0; s == CLF_OK && i < x->n_weights; i++)
+        if (!clf__st_find(hf->shards[x->weight_file[i]], x->weight_names[i]))
             s = clf__error(ctx, CLF_ERR_BAD_MODEL,
                            "clf_model_load: %s: model.safetensors.index.json puts \"%.100s\" in "
                            "%s, which has no such tensor",
-                           dir, x.weight_names[i], x.files[x.weight_file[i]]);
-    clf__hf_index_clear(&x);
+                           dir, x->weight_names[i], x->files[x->weight_file[i]]);
+    /* The index is the authority on where each weight lives: a shard may
+     * hold a stale copy of a tensor that the index places in another one. */
+    if (s == CLF_OK) s = sort_index(hf, ctx);
     return s;
 }
 
@@ -171,20 +187,24 @@ static clf_status open_modules(clf__hf *hf, clf_context *ctx, const char *dir)
 
 /* --------------------------- name tables --------------------------- */
 
-static const clf__st_tensor *find_src(const clf__hf *hf, const char *name)
+/* The checkpoint tensor called name and its shard: the shard the index's
+ * weight_map names (never another shard's copy), or the one weight file. */
+static const clf__st_tensor *find_src(const clf__hf *hf, const char *name, size_t *shard)
 {
-    for (size_t i = 0; i < hf->n_shards; i++) {
-        const clf__st_tensor *t = clf__st_find(hf->shards[i], name);
-        if (t) return t;
+    *shard = 0;
+    if (hf->placed) {
+        const placed *p = find_placed(hf, name);
+        if (!p) return NULL;
+        *shard = p->file;
     }
-    return NULL;
+    return hf->n_shards ? clf__st_find(hf->shards[*shard], name) : NULL;
 }
 
 /* Resolves fmt ("a.%d.b|c.%d.d": alternatives, each under every prefix of
  * the family) for layer l. On a miss, names the first alternative under
  * the first prefix. */
 static const clf__st_tensor *resolve(const clf__hf *hf, const char *fmt, int l, char *shown,
-                                     size_t size)
+                                     size_t size, size_t *shard)
 {
     char alt[200], name[300];
     const char *a = fmt;
@@ -196,7 +216,7 @@ static const clf__st_tensor *resolve(const clf__hf *hf, const char *fmt, int l, 
         snprintf(full, sizeof full, alt, l);
         for (int p = 0; hf->prefixes[p]; p++) {
             snprintf(name, sizeof name, "%s%s", hf->prefixes[p], full);
-            const clf__st_tensor *t = find_src(hf, name);
+            const clf__st_tensor *t = find_src(hf, name, shard);
             if (t) {
                 snprintf(shown, size, "%s", name);
                 return t;
@@ -227,7 +247,7 @@ static clf_status add(clf__hf *hf, clf_context *ctx, op o, const char *canon, in
     size_t at = 0;
     for (int i = 0; i < 3 && src[i]; i++) {
         char shown[300];
-        e->src[i] = resolve(hf, src[i], l, shown, sizeof shown);
+        e->src[i] = resolve(hf, src[i], l, shown, sizeof shown, &e->src_shard[i]);
         at += (size_t)snprintf(e->src_names + at, sizeof e->src_names - at, "%s\"%s\"",
                                i ? " + " : "", shown);
         if (at >= sizeof e->src_names) at = sizeof e->src_names - 1;
@@ -413,6 +433,15 @@ static clf_status bad(clf_context *ctx, const entry *e, const char *what)
                       e->name, what);
 }
 
+/* clf__st_tensor_to_f32 with its message (a file truncated under the load, a
+ * failed read) moved from the thread to ctx when there is one. */
+static clf_status to_f32(clf_context *ctx, const clf__st_tensor *t, float *dst)
+{
+    clf_status s = clf__st_tensor_to_f32(t, dst);
+    if (s != CLF_OK && ctx) clf__error(ctx, s, "clf_model_load: %s", clf__thread_error());
+    return s;
+}
+
 static bool is_float(const clf__st_tensor *t)
 {
     return t->dtype == CLF__ST_F32 || t->dtype == CLF__ST_F16 || t->dtype == CLF__ST_BF16;
@@ -463,9 +492,9 @@ static clf_status build(entry *e, clf_context *ctx)
     if (s == CLF_OK && e->op == OP_CAT3) {
         size_t part = (size_t)(r * c);
         for (int i = 0; i < 3 && s == CLF_OK; i++)
-            s = clf__st_tensor_to_f32(e->src[i], e->data + (size_t)i * part);
+            s = to_f32(ctx, e->src[i], e->data + (size_t)i * part);
     } else if (s == CLF_OK && e->op == OP_T) {
-        s = clf__st_tensor_to_f32(a, tmp);
+        s = to_f32(ctx, a, tmp);
         for (int64_t i = 0; s == CLF_OK && i < r; i++)
             for (int64_t j = 0; j < c; j++)
                 e->data[j * r + i] = tmp[i * c + j];
@@ -473,8 +502,8 @@ static clf_status build(entry *e, clf_context *ctx)
         clf__st_tensor first = *e->src[1];
         first.shape[0] = 1;
         first.n_elements = c;
-        s = clf__st_tensor_to_f32(a, e->data);
-        if (s == CLF_OK) s = clf__st_tensor_to_f32(&first, row);
+        s = to_f32(ctx, a, e->data);
+        if (s == CLF_OK) s = to_f32(ctx, &first, row);
         for (int64_t i = 0; s == CLF_OK && i < r; i++)
             for (int64_t j = 0; j < c; j++)
                 e->data[i * c + j] += row[j];
@@ -504,6 +533,10 @@ clf_status clf__hf_get(clf__hf *hf, clf_context *ctx, const char *name,
         CLF_TRY(build(e, ctx));
         e->built = true;
     }
+    for (int i = 0; i < e->n_src; i++) {
+        const clf__safetensors *sh = hf->shards[e->src_shard[i]];
+        hf->used[e->src_shard[i]][e->src[i] - sh->tensors] = true;
+    }
     *out = &e->t;
     return CLF_OK;
 }
@@ -515,6 +548,91 @@ void clf__hf_release(clf__hf *hf, const char *name)
     clf__free(e->data);
     e->data = NULL;
     e->built = false;
+}
+
+/* --------------------------- unused tensors --------------------------- */
+
+void clf__unused_add(clf__unused *u, const char *name)
+{
+    if (u->n++ >= CLF__UNUSED_SHOWN) return;
+    size_t at = strlen(u->shown);
+    snprintf(u->shown + at, sizeof u->shown - at, "%s\"%.100s\"", at ? ", " : "", name);
+}
+
+clf_status clf__unused_report(const clf__unused *u, clf_context *ctx, const char *path)
+{
+    if (!u->n) return CLF_OK;
+    char more[48] = "";
+    if (u->n > CLF__UNUSED_SHOWN)
+        snprintf(more, sizeof more, " and %zu more", u->n - CLF__UNUSED_SHOWN);
+    return clf__error(ctx, CLF_ERR_BAD_MODEL,
+                      "clf_model_load: %s: %zu weight tensor%s of the checkpoint %s not used by "
+                      "the config (a config that does not match the weights, e.g. fewer layers): "
+                      "%s%s",
+                      path, u->n, u->n == 1 ? "" : "s", u->n == 1 ? "is" : "are", u->shown, more);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Whether name starts with module (such as "pooler.") or has it after a
+ * prefix ("bert.pooler."). */
+static bool in_module(const char *name, const char *module)
+{
+    size_t n = strlen(module);
+    if (strncmp(name, module, n) == 0) return true;
+    for (const char *p = strchr(name, '.'); p; p = strchr(p + 1, '.'))
+        if (strncmp(p + 1, module, n) == 0) return true;
+    return false;
+}
+
+/* Checkpoint tensors that a correct load leaves unread, as transformers
+ * does when it builds the same model from the folder: buffers saved beside
+ * the weights (BERT's position_ids, GPT-2's causal masks), heads of another
+ * task or that the model does not use (BERT's pretraining "cls." heads, the
+ * pooler of a sentence-transformers model), and the second copy of a tied
+ * table (lm_head = the token embedding; BART/Marian's shared table saved
+ * under several names). */
+static bool ignorable(const clf__hf *hf, const char *name)
+{
+    const clf_model_config *c = &hf->hc.cfg;
+    if (ends_with(name, "position_ids")) return true;
+    /* Sinusoidal tables that some checkpoints save (Marian): computed, not read. */
+    if (c->positions != CLF_POS_LEARNED && ends_with(name, "embed_positions.weight")) return true;
+    if (hf->hc.family == CLF__HF_GPT2 &&
+        (ends_with(name, ".attn.bias") || ends_with(name, ".attn.masked_bias")))
+        return true;
+    if (hf->hc.family == CLF__HF_BERT &&
+        (in_module(name, "cls.") || (!c->pooler && in_module(name, "pooler."))))
+        return true;
+    if (c->tied_embeddings && ends_with(name, "lm_head.weight")) return true;
+    if (hf->hc.shared_embeddings &&
+        (ends_with(name, "shared.weight") || ends_with(name, "encoder.embed_tokens.weight") ||
+         ends_with(name, "decoder.embed_tokens.weight")))
+        return true;
+    return false;
+}
+
+clf_status clf__hf_check_unused(const clf__hf *hf, clf_context *ctx, const char *dir)
+{
+    clf__unused u;
+    memset(&u, 0, sizeof u);
+    for (size_t k = 0; k < hf->n_shards; k++) {
+        const clf__safetensors *sh = hf->shards[k];
+        for (size_t i = 0; i < sh->n_tensors; i++) {
+            const char *name = sh->tensors[i].name;
+            if (hf->used[k][i] || ignorable(hf, name)) continue;
+            /* A copy that the index places in another shard is not the
+             * checkpoint's tensor: that one is (and was read there). */
+            const placed *p = hf->placed ? find_placed(hf, name) : NULL;
+            if (p && p->file != k) continue;
+            clf__unused_add(&u, name);
+        }
+    }
+    return clf__unused_report(&u, ctx, dir);
 }
 
 /* ------------------------------- open ------------------------------- */
@@ -575,9 +693,14 @@ void clf__hf_free(clf__hf *hf)
     for (size_t i = 0; i < hf->n_e; i++)
         clf__free(hf->e[i].data);
     clf__free(hf->e);
-    for (size_t i = 0; i < hf->n_shards; i++)
+    for (size_t i = 0; i < hf->n_shards; i++) {
         clf__safetensors_free(hf->shards[i]);
+        clf__free(hf->used[i]);
+    }
     clf__free(hf->shards);
+    clf__free(hf->used);
+    clf__free(hf->placed);
+    clf__hf_index_clear(&hf->index);
     clf__hf_config_clear(&hf->hc);
     clf__free(hf);
 }

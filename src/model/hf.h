@@ -46,4 +46,23 @@ void clf__hf_release(clf__hf *hf, const char *name);
 /* The checkpoint name(s) behind canonical name, for messages ("" if none). */
 const char *clf__hf_source(const clf__hf *hf, const char *name);
 
+/* After a complete load: CLF_ERR_BAD_MODEL naming the first few checkpoint
+ * tensors that no clf__hf_get read, unless they are known to be ignorable
+ * (buffers such as position_ids, heads the model does not use, tied copies;
+ * see hf.c), since unread weights mean that config.json describes another
+ * model than the checkpoint holds (fewer layers, no head, ...). */
+clf_status clf__hf_check_unused(const clf__hf *hf, clf_context *ctx, const char *dir);
+
+/* Names of unused weights gathered for one message (hf.c; model.c uses it
+ * for clformer's own files too): the first CLF__UNUSED_SHOWN, then a count. */
+#define CLF__UNUSED_SHOWN 4
+typedef struct clf__unused {
+    size_t n;
+    char shown[CLF__UNUSED_SHOWN * 110];
+} clf__unused;
+void clf__unused_add(clf__unused *u, const char *name);
+/* CLF_OK when none was added, else CLF_ERR_BAD_MODEL on ctx naming path and
+ * the names. */
+clf_status clf__unused_report(const clf__unused *u, clf_context *ctx, const char *path);
+
 #endif

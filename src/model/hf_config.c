@@ -12,19 +12,21 @@
 
 #include "core/core.h"
 #include "model/hf_config.h"
+#include "model/model_config.h"
 
-/* Limits well above any released model, low enough that products of them
- * cannot overflow int64_t and that a hostile file cannot make the loader
- * allocate terabytes before the weights are checked. */
-#define MAX_DIM (1 << 20)    /* hidden, FFN sizes */
-#define MAX_VOCAB (1 << 24)  /* token rows */
-#define MAX_LAYERS 1024
-#define MAX_POS (1 << 20)
-#define MAX_LABELS 65536
+/* The size limits are clformer's for every config (model_config.h): well
+ * above any released model, low enough that products of them cannot
+ * overflow int64_t and that a hostile file cannot make the loader allocate
+ * terabytes before the weights are checked. */
+#define MAX_D_MODEL CLF__MAX_D_MODEL /* hidden size, heads */
+#define MAX_D_FF CLF__MAX_D_FF       /* FFN inner size */
+#define MAX_VOCAB CLF__MAX_VOCAB     /* token rows, token types */
+#define MAX_LAYERS CLF__MAX_LAYERS
+#define MAX_POS CLF__MAX_POSITIONS
+#define MAX_LABELS CLF__MAX_CLASSES
+#define MIN_EPS CLF__MIN_EPS
 #define MAX_DEPTH 64 /* JSON nesting */
 #define MAX_SHARDS 4096
-/* Norm epsilons: below this a float rounds them to 0 (or a denormal). */
-#define MIN_EPS 1e-30
 
 typedef struct jp {
     const char *file; /* for messages: "config.json" */
@@ -265,15 +267,15 @@ static clf_status bert(jp *p, json_object *o, clf__hf_config *c)
     double eps = 0;
     m->kind = CLF_MODEL_ENCODER;
     CLF_TRY(get_int(p, o, "vocab_size", true, 0, 1, MAX_VOCAB, &m->vocab));
-    CLF_TRY(get_int(p, o, "hidden_size", true, 0, 1, MAX_DIM, &m->d_model));
+    CLF_TRY(get_int(p, o, "hidden_size", true, 0, 1, MAX_D_MODEL, &m->d_model));
     CLF_TRY(get_int(p, o, "num_hidden_layers", true, 0, 1, MAX_LAYERS, &L));
-    CLF_TRY(get_int(p, o, "num_attention_heads", true, 0, 1, MAX_DIM, &H));
+    CLF_TRY(get_int(p, o, "num_attention_heads", true, 0, 1, MAX_D_MODEL, &H));
     CLF_TRY(heads_divide(p, m->d_model, "hidden_size", H, "num_attention_heads"));
-    CLF_TRY(get_int(p, o, "intermediate_size", true, 0, 1, MAX_DIM, &m->d_ff));
+    CLF_TRY(get_int(p, o, "intermediate_size", true, 0, 1, MAX_D_FF, &m->d_ff));
     CLF_TRY(get_int(p, o, "max_position_embeddings", true, 0, 1, MAX_POS, &m->max_positions));
     CLF_TRY(get_int(p, o, "type_vocab_size", false, 2, 1, MAX_VOCAB, &c->type_vocab));
     CLF_TRY(activation(p, o, "hidden_act", "gelu", &m->activation));
-    CLF_TRY(get_num(p, o, "layer_norm_eps", 1e-12, MIN_EPS, 1, &eps));
+    CLF_TRY(get_num(p, o, "layer_norm_eps", 1e-12, MIN_EPS, CLF__MAX_EPS, &eps));
     CLF_TRY(get_str(p, o, "position_embedding_type", "absolute", &pe));
     if (strcmp(pe, "absolute") != 0)
         return fail(p, CLF_ERR_UNSUPPORTED,
@@ -302,14 +304,14 @@ static clf_status gpt2(jp *p, json_object *o, clf__hf_config *c)
     double eps = 0;
     m->kind = CLF_MODEL_DECODER;
     CLF_TRY(get_int(p, o, "vocab_size", true, 0, 1, MAX_VOCAB, &m->vocab));
-    CLF_TRY(get_int(p, o, "n_embd", true, 0, 1, MAX_DIM, &m->d_model));
+    CLF_TRY(get_int(p, o, "n_embd", true, 0, 1, MAX_D_MODEL, &m->d_model));
     CLF_TRY(get_int(p, o, "n_layer", true, 0, 1, MAX_LAYERS, &L));
-    CLF_TRY(get_int(p, o, "n_head", true, 0, 1, MAX_DIM, &H));
+    CLF_TRY(get_int(p, o, "n_head", true, 0, 1, MAX_D_MODEL, &H));
     CLF_TRY(heads_divide(p, m->d_model, "n_embd", H, "n_head"));
-    CLF_TRY(get_int(p, o, "n_inner", false, 4 * m->d_model, 1, MAX_DIM, &m->d_ff));
+    CLF_TRY(get_int(p, o, "n_inner", false, 4 * m->d_model, 1, MAX_D_FF, &m->d_ff));
     CLF_TRY(get_int(p, o, "n_positions", true, 0, 1, MAX_POS, &m->max_positions));
     CLF_TRY(activation(p, o, "activation_function", "gelu_new", &m->activation));
-    CLF_TRY(get_num(p, o, "layer_norm_epsilon", 1e-5, MIN_EPS, 1, &eps));
+    CLF_TRY(get_num(p, o, "layer_norm_epsilon", 1e-5, MIN_EPS, CLF__MAX_EPS, &eps));
     CLF_TRY(need_bool(p, o, "scale_attn_weights", true, true));
     CLF_TRY(need_bool(p, o, "scale_attn_by_inverse_layer_idx", false, false));
     CLF_TRY(need_bool(p, o, "add_cross_attention", false, false));
@@ -334,19 +336,19 @@ static clf_status bart_like(jp *p, json_object *o, clf__hf_config *c, bool maria
     bool scale = false, pre = false;
     m->kind = CLF_MODEL_ENCODER_DECODER;
     CLF_TRY(get_int(p, o, "vocab_size", true, 0, 1, MAX_VOCAB, &m->vocab));
-    CLF_TRY(get_int(p, o, "d_model", true, 0, 1, MAX_DIM, &m->d_model));
+    CLF_TRY(get_int(p, o, "d_model", true, 0, 1, MAX_D_MODEL, &m->d_model));
     CLF_TRY(get_int(p, o, "encoder_layers", true, 0, 1, MAX_LAYERS, &el));
     CLF_TRY(get_int(p, o, "decoder_layers", true, 0, 1, MAX_LAYERS, &dl));
-    CLF_TRY(get_int(p, o, "encoder_attention_heads", true, 0, 1, MAX_DIM, &eh));
-    CLF_TRY(get_int(p, o, "decoder_attention_heads", true, 0, 1, MAX_DIM, &dh));
+    CLF_TRY(get_int(p, o, "encoder_attention_heads", true, 0, 1, MAX_D_MODEL, &eh));
+    CLF_TRY(get_int(p, o, "decoder_attention_heads", true, 0, 1, MAX_D_MODEL, &dh));
     CLF_TRY(heads_divide(p, m->d_model, "d_model", eh, "encoder_attention_heads"));
     if (eh != dh)
         return fail(p, CLF_ERR_UNSUPPORTED,
                     "\"encoder_attention_heads\" = %lld != \"decoder_attention_heads\" = %lld is "
                     "not supported",
                     (long long)eh, (long long)dh);
-    CLF_TRY(get_int(p, o, "encoder_ffn_dim", true, 0, 1, MAX_DIM, &ef));
-    CLF_TRY(get_int(p, o, "decoder_ffn_dim", true, 0, 1, MAX_DIM, &df));
+    CLF_TRY(get_int(p, o, "encoder_ffn_dim", true, 0, 1, MAX_D_FF, &ef));
+    CLF_TRY(get_int(p, o, "decoder_ffn_dim", true, 0, 1, MAX_D_FF, &df));
     if (ef != df)
         return fail(p, CLF_ERR_UNSUPPORTED,
                     "\"encoder_ffn_dim\" = %lld != \"decoder_ffn_dim\" = %lld is not supported",
@@ -555,7 +557,7 @@ clf_status clf__hf_parse_pooling(const char *text, size_t len, int64_t d_model, 
     if (!json_object_is_type(o, json_type_object))
         st = fail(&p, CLF_ERR_BAD_MODEL, "the top level is a %s, not an object", type_name(o));
     if (st == CLF_OK)
-        st = get_int(&p, o, "word_embedding_dimension", false, d_model, 1, MAX_DIM, &dim);
+        st = get_int(&p, o, "word_embedding_dimension", false, d_model, 1, MAX_D_MODEL, &dim);
     if (st == CLF_OK && dim != d_model)
         st = fail(&p, CLF_ERR_BAD_MODEL,
                   "\"word_embedding_dimension\" = %lld but the model's hidden size is %lld",

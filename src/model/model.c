@@ -4,14 +4,13 @@
  * clformer's own names to the stack's weights, shape checks, and the upload
  * (f32, or f16 for matrices and embeddings).
  */
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "model/hf.h"
+#include "model/model_config.h"
 #include "model/model_internal.h"
 #include "model/safetensors.h"
 
@@ -113,188 +112,8 @@ typedef struct loader {
     const char *path;
     uint64_t seed;
     clf__hf *hf;
+    bool *used; /* (st->n_tensors): read by load_w */
 } loader;
-
-static clf_status meta_num(loader *L, const char *key, bool required, double *v, bool *found)
-{
-    const char *s = clf__st_meta_get(L->st, key);
-    if (found) *found = s != NULL;
-    if (!s) {
-        if (!required) return CLF_OK;
-        return clf__error(
-            L->m->ctx, CLF_ERR_BAD_MODEL,
-            "clf_model_load: %s: __metadata__ has no \"%s\" (and no config was given)", L->path,
-            key);
-    }
-    char *end = NULL;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(x))
-        return clf__error(L->m->ctx, CLF_ERR_BAD_MODEL,
-                          "clf_model_load: %s: metadata \"%s\" = \"%s\" is not a number", L->path,
-                          key, s);
-    *v = x;
-    return CLF_OK;
-}
-
-static clf_status meta_int(loader *L, const char *key, bool required, int64_t *v)
-{
-    double x = 0;
-    bool found = false;
-    CLF_TRY(meta_num(L, key, required, &x, &found));
-    if (!found) return CLF_OK;
-    if (x != floor(x) || x < -1 || x > 1e12)
-        return clf__error(L->m->ctx, CLF_ERR_BAD_MODEL,
-                          "clf_model_load: %s: metadata \"%s\" = %g is not a valid count", L->path,
-                          key, x);
-    *v = (int64_t)x;
-    return CLF_OK;
-}
-
-static clf_status meta_bool(loader *L, const char *key, bool *v)
-{
-    const char *s = clf__st_meta_get(L->st, key);
-    if (!s) return CLF_OK;
-    if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
-        *v = true;
-    else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
-        *v = false;
-    else
-        return clf__error(L->m->ctx, CLF_ERR_BAD_MODEL,
-                          "clf_model_load: %s: metadata \"%s\" = \"%s\" is not true/false", L->path,
-                          key, s);
-    return CLF_OK;
-}
-
-static clf_status config_from_meta(loader *L, clf_model_config *c)
-{
-    clf_context *ctx = L->m->ctx;
-    memset(c, 0, sizeof *c);
-    const char *kind = clf__st_meta_get(L->st, "kind");
-    if (!kind)
-        return clf__error(
-            ctx, CLF_ERR_BAD_MODEL,
-            "clf_model_load: %s: __metadata__ has no \"kind\" (and no config was given)", L->path);
-    if (strcmp(kind, "encoder") == 0)
-        c->kind = CLF_MODEL_ENCODER;
-    else if (strcmp(kind, "decoder-only") == 0 || strcmp(kind, "decoder") == 0)
-        c->kind = CLF_MODEL_DECODER;
-    else if (strcmp(kind, "encoder-decoder") == 0 || strcmp(kind, "seq2seq") == 0)
-        c->kind = CLF_MODEL_ENCODER_DECODER;
-    else
-        return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: unknown kind \"%s\"",
-                          L->path, kind);
-
-    int64_t layers = 0, el = 0, dl = 0, nh = 0, pad = -1, bos = -1, eos = -1;
-    CLF_TRY(meta_int(L, "layers", c->kind != CLF_MODEL_ENCODER_DECODER, &layers));
-    CLF_TRY(meta_int(L, "encoder_layers", c->kind == CLF_MODEL_ENCODER_DECODER, &el));
-    CLF_TRY(meta_int(L, "decoder_layers", c->kind == CLF_MODEL_ENCODER_DECODER, &dl));
-    if (c->kind == CLF_MODEL_ENCODER) el = layers;
-    if (c->kind == CLF_MODEL_DECODER) dl = layers;
-    c->encoder_layers = (int)el;
-    c->decoder_layers = (int)dl;
-    CLF_TRY(meta_int(L, "d_model", true, &c->d_model));
-    CLF_TRY(meta_int(L, "nhead", true, &nh));
-    c->n_heads = (int)nh;
-    CLF_TRY(meta_int(L, "d_ff", true, &c->d_ff));
-    CLF_TRY(meta_int(L, "vocab", true, &c->vocab));
-    CLF_TRY(meta_int(L, "max_positions", false, &c->max_positions));
-    CLF_TRY(meta_int(L, "position_offset", false, &c->position_offset));
-    CLF_TRY(meta_int(L, "pad_id", false, &pad));
-    CLF_TRY(meta_int(L, "bos_id", false, &bos));
-    CLF_TRY(meta_int(L, "eos_id", false, &eos));
-    CLF_TRY(meta_int(L, "n_classes", false, &c->n_classes));
-    c->pad_id = (int32_t)pad;
-    c->bos_id = (int32_t)bos;
-    c->eos_id = (int32_t)eos;
-
-    const char *act = clf__st_meta_get(L->st, "activation");
-    if (!act || strcmp(act, "relu") == 0)
-        c->activation = CLF_ACT_RELU;
-    else if (strcmp(act, "gelu") == 0)
-        c->activation = CLF_ACT_GELU;
-    else if (strcmp(act, "gelu_tanh") == 0 || strcmp(act, "gelu_new") == 0)
-        c->activation = CLF_ACT_GELU_TANH;
-    else if (strcmp(act, "silu") == 0 || strcmp(act, "swish") == 0)
-        c->activation = CLF_ACT_SILU;
-    else
-        return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: unknown activation \"%s\"",
-                          L->path, act);
-
-    const char *pos = clf__st_meta_get(L->st, "positions");
-    if (!pos || strcmp(pos, "sinusoid_interleaved") == 0 || strcmp(pos, "sinusoidal") == 0)
-        c->positions = CLF_POS_SINUSOIDAL;
-    else if (strcmp(pos, "sinusoid_concat") == 0)
-        c->positions = CLF_POS_SINUSOIDAL_CONCAT;
-    else if (strcmp(pos, "learned") == 0)
-        c->positions = CLF_POS_LEARNED;
-    else if (strcmp(pos, "none") == 0)
-        c->positions = CLF_POS_NONE;
-    else
-        return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: unknown positions \"%s\"",
-                          L->path, pos);
-
-    const char *nt = clf__st_meta_get(L->st, "norm_type");
-    c->norm_type = nt && strcmp(nt, "rms") == 0 ? CLF_NORM_RMS : CLF_NORM_LAYER;
-
-    double eps = 1e-5, scale = 1.0;
-    CLF_TRY(meta_num(L, "eps", false, &eps, NULL));
-    CLF_TRY(meta_num(L, "embedding_scale", false, &scale, NULL));
-    c->eps = (float)eps;
-    c->embedding_scale = (float)scale;
-
-    bool final_norm = c->kind == CLF_MODEL_ENCODER_DECODER;
-    CLF_TRY(meta_bool(L, "final_norm", &final_norm));
-    c->encoder_final_norm = c->kind != CLF_MODEL_DECODER && final_norm;
-    c->decoder_final_norm = c->kind != CLF_MODEL_ENCODER && final_norm;
-    CLF_TRY(meta_bool(L, "encoder_final_norm", &c->encoder_final_norm));
-    CLF_TRY(meta_bool(L, "decoder_final_norm", &c->decoder_final_norm));
-    CLF_TRY(meta_bool(L, "norm_first", &c->norm_first));
-    c->tied_embeddings = false;
-    CLF_TRY(meta_bool(L, "tied_embeddings", &c->tied_embeddings));
-    c->attn_bias = c->ffn_bias = true;
-    c->norm_bias = c->norm_type == CLF_NORM_LAYER;
-    CLF_TRY(meta_bool(L, "attn_bias", &c->attn_bias));
-    CLF_TRY(meta_bool(L, "ffn_bias", &c->ffn_bias));
-    CLF_TRY(meta_bool(L, "norm_bias", &c->norm_bias));
-    /* Without a key, the output bias exists when its tensor does. */
-    c->output_bias = !c->tied_embeddings &&
-                     (clf__st_find(L->st, "out_proj.bias") || clf__st_find(L->st, "lm_head.bias"));
-    CLF_TRY(meta_bool(L, "lm_head_bias", &c->output_bias));
-    CLF_TRY(meta_bool(L, "output_bias", &c->output_bias));
-    CLF_TRY(meta_bool(L, "embedding_norm", &c->embedding_norm));
-    CLF_TRY(meta_bool(L, "pooler", &c->pooler));
-    CLF_TRY(meta_bool(L, "normalize", &c->normalize));
-    return CLF_OK;
-}
-
-static clf_status check_config(loader *L, const clf_model_config *c)
-{
-    clf_context *ctx = L->m->ctx;
-    const char *bad = NULL;
-    if (c->d_model < 1)
-        bad = "d_model < 1";
-    else if (c->n_heads < 1 || c->d_model % c->n_heads)
-        bad = "d_model is not a multiple of the heads";
-    else if (c->d_ff < 1)
-        bad = "d_ff < 1";
-    else if (c->vocab < 1)
-        bad = "vocab < 1";
-    else if (c->kind != CLF_MODEL_DECODER && c->encoder_layers < 1)
-        bad = "no encoder layers";
-    else if (c->kind != CLF_MODEL_ENCODER && c->decoder_layers < 1)
-        bad = "no decoder layers";
-    else if (c->norm_type == CLF_NORM_RMS && c->norm_bias)
-        bad = "RMSNorm has no bias";
-    else if (c->positions == CLF_POS_LEARNED && c->max_positions < 1)
-        bad = "learned positions need max_positions";
-    else if ((c->pooler || c->normalize) && c->kind != CLF_MODEL_ENCODER)
-        bad = "pooler and normalize are for encoder-only models";
-    if (bad)
-        return clf__error(ctx, CLF_ERR_BAD_MODEL, "clf_model_load: %s: bad config: %s", L->path,
-                          bad);
-    return CLF_OK;
-}
 
 /* ============================== weights ============================== */
 
@@ -360,6 +179,7 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
     if (!L->st && !L->hf) return random_w(L, name, ndim, want, required, out);
     const clf__st_tensor *t = NULL;
     if (found && L->st) t = clf__st_find(L->st, name);
+    if (t && L->st) L->used[t - L->st->tensors] = true;
     if (found && L->hf) CLF_TRY(clf__hf_get(L->hf, m->ctx, name, &t));
     /* A HuggingFace folder's messages also give the checkpoint's names. */
     char src[420] = "";
@@ -400,6 +220,9 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
         return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory for \"%s\"",
                           name);
     clf_status st = clf__st_tensor_to_f32(t, host);
+    /* The reader reports on the thread (it has no context): a file
+     * truncated under the load, a failed read. */
+    if (st != CLF_OK) clf__error(m->ctx, st, "clf_model_load: %s", clf__thread_error());
     clf_dtype dt = ndim == 2 ? m->wdtype : CLF_F32;
     if (st == CLF_OK) st = own_weight(m, name, dt, ndim, want, out);
     if (st == CLF_OK)
@@ -543,6 +366,30 @@ static clf_status load_weights(loader *L)
     return CLF_OK;
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* A clformer file's weights that the config did not read: a config that
+ * does not match the checkpoint (one layer of two, no final norm, ...) must
+ * not run silently on part of it. Weights are the tensors named like torch
+ * parameters ("...weight", "...bias", in_proj_weight too); other tensors are
+ * data stored beside the weights (the goldens' inputs and outputs) and are
+ * not the model's. */
+static clf_status check_unused(const loader *L)
+{
+    clf__unused u;
+    memset(&u, 0, sizeof u);
+    for (size_t i = 0; i < L->st->n_tensors; i++) {
+        const char *name = L->st->tensors[i].name;
+        if (!L->used[i] && (ends_with(name, "weight") || ends_with(name, "bias")))
+            clf__unused_add(&u, name);
+    }
+    return clf__unused_report(&u, L->m->ctx, L->path);
+}
+
 static clf_status alloc_state(clf_model *m)
 {
     const clf_model_config *c = &m->cfg;
@@ -633,17 +480,21 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
     m->ctx = ctx;
     m->wdtype = p.weight_dtype;
     m->last_step = -1;
-    loader L = {m, st, path, seed, hf};
-    if (hf)
+    loader L = {m, st, path, seed, hf, NULL};
+    if (st) {
+        L.used = clf__calloc(st->n_tensors ? st->n_tensors : 1, sizeof *L.used);
+        if (!L.used) s = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    }
+    if (s == CLF_OK && hf)
         m->cfg = *clf__hf_model_config(hf);
-    else if (p.config)
+    else if (s == CLF_OK && p.config)
         m->cfg = *p.config;
-    else
-        s = config_from_meta(&L, &m->cfg);
+    else if (s == CLF_OK)
+        s = clf__config_from_meta(ctx, st, path, &m->cfg);
     if (s == CLF_OK) {
         if (m->cfg.eps == 0) m->cfg.eps = 1e-5f;
         if (m->cfg.embedding_scale == 0) m->cfg.embedding_scale = 1.0f;
-        s = check_config(&L, &m->cfg);
+        s = clf__config_check(ctx, path, &m->cfg);
     }
     if (s == CLF_OK) s = clf__placement_setup(m, &p);
     if (s == CLF_OK) {
@@ -661,6 +512,9 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
         s = load_weights(&L);
     }
     m->wctx = NULL;
+    if (s == CLF_OK && st) s = check_unused(&L);
+    if (s == CLF_OK && hf) s = clf__hf_check_unused(hf, ctx, path);
+    clf__free(L.used);
     if (s == CLF_OK) s = set_info(m, hf);
     if (s == CLF_OK) s = alloc_state(m);
     if (s == CLF_OK) s = clf__placement_init(m);

@@ -4,20 +4,14 @@
  * strings and integers may appear, so it needs no recursion and no JSON
  * library, and every byte it looks at is checked against the end first.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/core.h"
 #include "model/safetensors.h"
-
-#define MSG_SIZE 512
 
 static const struct {
     const char *name;
@@ -50,7 +44,7 @@ typedef struct reader {
     const uint8_t *p, *end;  /* cursor and end of the header */
     size_t data_size;        /* bytes in the data section */
     const char *origin;      /* "safetensors" or the file's path, for messages */
-    char *msg;               /* MSG_SIZE bytes */
+    char *msg;               /* CLF__ST_MSG_SIZE bytes */
     clf__st_tensor *tensors; /* (cap) */
     size_t n, cap;
     clf__st_meta *meta; /* (cap_meta) */
@@ -62,18 +56,18 @@ static clf_status fail(reader *r, const char *fmt, ...) __attribute__((format(pr
 
 static clf_status fail(reader *r, const char *fmt, ...)
 {
-    int k = snprintf(r->msg, MSG_SIZE, "%s: ", r->origin);
-    if (k < 0 || k >= MSG_SIZE) k = 0;
+    int k = snprintf(r->msg, CLF__ST_MSG_SIZE, "%s: ", r->origin);
+    if (k < 0 || k >= CLF__ST_MSG_SIZE) k = 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->msg + k, MSG_SIZE - (size_t)k, fmt, ap);
+    vsnprintf(r->msg + k, CLF__ST_MSG_SIZE - (size_t)k, fmt, ap);
     va_end(ap);
     return CLF_ERR_BAD_MODEL;
 }
 
 static clf_status oom(reader *r)
 {
-    snprintf(r->msg, MSG_SIZE, "%s: out of host memory while reading the header", r->origin);
+    snprintf(r->msg, CLF__ST_MSG_SIZE, "%s: out of host memory while reading the header", r->origin);
     return CLF_ERR_OUT_OF_MEMORY;
 }
 
@@ -689,69 +683,76 @@ static void free_reader(reader *r)
     clf__free(r->meta);
 }
 
-static clf_status parse(const uint8_t *data, size_t size, const char *origin,
-                        clf__safetensors **out, char *msg)
+/* The header length N from the first 8 bytes of a file of size bytes
+ * (first8 is not read when size < 8). */
+static clf_status check_length(reader *r, const uint8_t *first8, uint64_t size, uint64_t *n_out)
 {
-    reader r;
-    memset(&r, 0, sizeof r);
-    r.origin = origin;
-    r.msg = msg;
-    if (size < 8) return fail(&r, "file is %zu bytes, shorter than the 8-byte header length", size);
+    if (size < 8)
+        return fail(r, "file is %llu bytes, shorter than the 8-byte header length",
+                    (unsigned long long)size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
-        n = n << 8 | data[i];
-    if (n == 0) return fail(&r, "header length is 0");
+        n = n << 8 | first8[i];
+    if (n == 0) return fail(r, "header length is 0");
     if (n > CLF__ST_MAX_HEADER)
-        return fail(&r, "header length %llu exceeds the limit of %u bytes", (unsigned long long)n,
+        return fail(r, "header length %llu exceeds the limit of %u bytes", (unsigned long long)n,
                     CLF__ST_MAX_HEADER);
     if (n > size - 8)
-        return fail(&r, "header length %llu runs past the end of the file (%zu bytes)",
-                    (unsigned long long)n, size);
-    r.hdr = r.p = data + 8;
-    r.end = r.hdr + n;
-    r.data_size = size - 8 - (size_t)n;
+        return fail(r, "header length %llu runs past the end of the file (%llu bytes)",
+                    (unsigned long long)n, (unsigned long long)size);
+    *n_out = n;
+    return CLF_OK;
+}
 
-    for (const uint8_t *s = r.hdr; s < r.end;) {
-        size_t k = utf8_seq(s, r.end);
+/* Parses the n header bytes at hdr of a file whose data section has
+ * data_size bytes. The result holds copies of every name and value, so hdr
+ * may be freed afterwards; tensor data pointers are left NULL. */
+static clf_status parse_header(reader *r, const uint8_t *hdr, size_t n, size_t data_size,
+                               clf__safetensors **out)
+{
+    r->hdr = r->p = hdr;
+    r->end = hdr + n;
+    r->data_size = data_size;
+
+    for (const uint8_t *s = r->hdr; s < r->end;) {
+        size_t k = utf8_seq(s, r->end);
         if (!k) {
-            r.p = s;
-            return fail(&r, "header byte %zu: invalid UTF-8", pos(&r));
+            r->p = s;
+            return fail(r, "header byte %zu: invalid UTF-8", pos(r));
         }
         s += k;
     }
 
-    clf_status st = read_header(&r);
+    clf_status st = read_header(r);
     const clf__st_tensor **names = NULL;
     clf__safetensors *f = NULL;
     if (st == CLF_OK) {
-        names = clf__malloc(r.n * sizeof *names);
+        names = clf__malloc(r->n * sizeof *names);
         f = clf__calloc(1, sizeof *f);
-        if (!names || !f) st = oom(&r);
+        if (!names || !f) st = oom(r);
     }
-    if (st == CLF_OK) st = check_layout(&r, names);
+    if (st == CLF_OK) st = check_layout(r, names);
     if (st != CLF_OK) {
-        free_reader(&r);
+        free_reader(r);
         clf__free(names);
         clf__free(f);
         return st;
     }
-    const uint8_t *section = r.end;
-    for (size_t i = 0; i < r.n; i++)
-        r.tensors[i].data = section + r.tensors[i].begin;
-    f->n_tensors = r.n;
-    f->tensors = r.tensors;
-    f->n_meta = r.n_meta;
-    f->meta = r.meta;
-    f->header_size = (size_t)n;
-    f->data = section;
-    f->data_size = r.data_size;
+    for (size_t i = 0; i < r->n; i++)
+        r->tensors[i].file_ = f;
+    f->n_tensors = r->n;
+    f->tensors = r->tensors;
+    f->n_meta = r->n_meta;
+    f->meta = r->meta;
+    f->header_size = n;
+    f->data_size = r->data_size;
     f->by_name_ = names;
+    f->fd_ = -1;
     *out = f;
     return CLF_OK;
 }
 
-/* Copies the message out and records it as the thread's last error. */
-static clf_status report(clf_status st, const char *msg, char *err, size_t err_size)
+clf_status clf__st_report(clf_status st, const char *msg, char *err, size_t err_size)
 {
     if (st == CLF_OK) {
         if (err && err_size) err[0] = '\0';
@@ -761,61 +762,50 @@ static clf_status report(clf_status st, const char *msg, char *err, size_t err_s
     return clf__error(NULL, st, "%s", msg);
 }
 
+clf_status clf__st_parse_file_header(const uint8_t *first8, uint64_t size, const char *origin,
+                                     uint64_t *n, char *msg)
+{
+    reader r;
+    memset(&r, 0, sizeof r);
+    r.origin = origin;
+    r.msg = msg;
+    return check_length(&r, first8, size, n);
+}
+
+clf_status clf__st_parse_header(const uint8_t *hdr, size_t n, size_t data_size,
+                                const char *origin, clf__safetensors **out, char *msg)
+{
+    reader r;
+    memset(&r, 0, sizeof r);
+    r.origin = origin;
+    r.msg = msg;
+    return parse_header(&r, hdr, n, data_size, out);
+}
+
 clf_status clf__safetensors_parse(const uint8_t *data, size_t size, clf__safetensors **out,
                                   char *err, size_t err_size)
 {
-    char msg[MSG_SIZE];
+    char msg[CLF__ST_MSG_SIZE];
     if (out) *out = NULL;
     if (!out || (!data && size)) {
         snprintf(msg, sizeof msg, "clf__safetensors_parse: %s is NULL", out ? "data" : "out");
-        return report(CLF_ERR_INVALID_ARG, msg, err, err_size);
+        return clf__st_report(CLF_ERR_INVALID_ARG, msg, err, err_size);
     }
-    return report(parse(data, size, "safetensors", out, msg), msg, err, err_size);
-}
-
-clf_status clf__safetensors_open(const char *path, clf__safetensors **out, char *err,
-                                 size_t err_size)
-{
-    char msg[MSG_SIZE];
-    if (out) *out = NULL;
-    if (!out || !path) {
-        snprintf(msg, sizeof msg, "clf__safetensors_open: %s is NULL", out ? "path" : "out");
-        return report(CLF_ERR_INVALID_ARG, msg, err, err_size);
+    reader r;
+    memset(&r, 0, sizeof r);
+    r.origin = "safetensors";
+    r.msg = msg;
+    uint64_t n = 0;
+    clf_status st = check_length(&r, data, size, &n);
+    if (st == CLF_OK) st = parse_header(&r, data + 8, (size_t)n, size - 8 - (size_t)n, out);
+    if (st == CLF_OK) {
+        /* The whole file is in memory: tensors point into it. */
+        clf__safetensors *f = *out;
+        f->data = data + 8 + n;
+        for (size_t i = 0; i < f->n_tensors; i++)
+            ((clf__st_tensor *)f->tensors)[i].data = f->data + f->tensors[i].begin;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(msg, sizeof msg, "%s: cannot open: %s", path, strerror(errno));
-        return report(CLF_ERR_IO, msg, err, err_size);
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        snprintf(msg, sizeof msg, "%s: not a regular file", path);
-        close(fd);
-        return report(CLF_ERR_IO, msg, err, err_size);
-    }
-    size_t size = (size_t)sb.st_size;
-    if (size < 8) {
-        /* mmap cannot map an empty file; the parser rejects it by its size
-         * alone and reads nothing. */
-        static const uint8_t none[8];
-        close(fd);
-        return report(parse(none, size, path, out, msg), msg, err, err_size);
-    }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED) {
-        snprintf(msg, sizeof msg, "%s: cannot map %zu bytes: %s", path, size, strerror(map_errno));
-        return report(CLF_ERR_IO, msg, err, err_size);
-    }
-    clf_status st = parse(map, size, path, out, msg);
-    if (st != CLF_OK) {
-        munmap(map, size);
-        return report(st, msg, err, err_size);
-    }
-    (*out)->map_ = map;
-    (*out)->map_size_ = size;
-    return report(st, msg, err, err_size);
+    return clf__st_report(st, msg, err, err_size);
 }
 
 void clf__safetensors_free(clf__safetensors *st)
@@ -829,94 +819,7 @@ void clf__safetensors_free(clf__safetensors *st)
     r.n_meta = st->n_meta;
     free_reader(&r);
     clf__free(st->by_name_);
-    if (st->map_) munmap(st->map_, st->map_size_);
+    if (st->fd_ >= 0) close(st->fd_);
+    clf__free(st->path_);
     clf__free(st);
-}
-
-static int find_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, (*(const clf__st_tensor *const *)elem)->name);
-}
-
-const clf__st_tensor *clf__st_find(const clf__safetensors *st, const char *name)
-{
-    if (!st || !name || !st->n_tensors) return NULL;
-    const clf__st_tensor *const *hit =
-        bsearch(name, st->by_name_, st->n_tensors, sizeof *st->by_name_, find_cmp);
-    return hit ? *hit : NULL;
-}
-
-static int meta_cmp(const void *key, const void *elem)
-{
-    return strcmp(key, ((const clf__st_meta *)elem)->key);
-}
-
-const char *clf__st_meta_get(const clf__safetensors *st, const char *key)
-{
-    if (!st || !key || !st->n_meta) return NULL;
-    const clf__st_meta *hit = bsearch(key, st->meta, st->n_meta, sizeof *st->meta, meta_cmp);
-    return hit ? hit->value : NULL;
-}
-
-/* ---- conversions ---- */
-
-static float from_bits(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-float clf__st_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = h >> 10 & 0x1Fu;
-    uint32_t mant = h & 0x3FFu;
-    if (exp == 0x1F) return from_bits(sign | 0x7F800000u | mant << 13); /* inf, NaN */
-    if (exp != 0) return from_bits(sign | (exp + 112) << 23 | mant << 13);
-    if (mant == 0) return from_bits(sign);
-    /* Subnormal: mant * 2^-24 becomes a normal float. */
-    uint32_t e = 113;
-    while (!(mant & 0x400u)) {
-        mant <<= 1;
-        e--;
-    }
-    return from_bits(sign | e << 23 | (mant & 0x3FFu) << 13);
-}
-
-float clf__st_bf16_to_f32(uint16_t b) { return from_bits((uint32_t)b << 16); }
-
-clf_status clf__st_convert_f32(clf__st_dtype dtype, const uint8_t *src, size_t n, float *dst)
-{
-    switch (dtype) {
-    case CLF__ST_F32:
-        for (size_t i = 0; i < n; i++, src += 4)
-            dst[i] = from_bits((uint32_t)src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16 |
-                               (uint32_t)src[3] << 24);
-        return CLF_OK;
-    case CLF__ST_F16:
-        for (size_t i = 0; i < n; i++, src += 2)
-            dst[i] = clf__st_f16_to_f32((uint16_t)(src[0] | src[1] << 8));
-        return CLF_OK;
-    case CLF__ST_BF16:
-        for (size_t i = 0; i < n; i++, src += 2)
-            dst[i] = clf__st_bf16_to_f32((uint16_t)(src[0] | src[1] << 8));
-        return CLF_OK;
-    default:
-        return clf__error(NULL, CLF_ERR_DTYPE, "safetensors: cannot convert %s to f32",
-                          clf__st_dtype_name(dtype));
-    }
-}
-
-clf_status clf__st_tensor_to_f32(const clf__st_tensor *t, float *dst)
-{
-    if (!t || (!dst && t->n_elements))
-        return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf__st_tensor_to_f32: NULL argument");
-    clf_status st = clf__st_convert_f32(t->dtype, t->data, (size_t)t->n_elements, dst);
-    if (st != CLF_OK)
-        return clf__error(NULL, st,
-                          "safetensors: tensor %s is %s; only F32, F16 and BF16 "
-                          "convert to f32",
-                          t->name, clf__st_dtype_name(t->dtype));
-    return st;
 }

@@ -1,6 +1,8 @@
 /*
- * A strict safetensors reader: a pure parser (libc and POSIX mmap only, no
- * OpenCL, no JSON library) so that it can be fuzzed anywhere. Not installed.
+ * A strict safetensors reader: a pure parser (libc and POSIX file reads only,
+ * no OpenCL, no JSON library) so that it can be fuzzed anywhere. The header
+ * parser is safetensors.c; opening files, lookups, tensor reads and the
+ * conversions to f32 are safetensors_file.c. Not installed.
  *
  * File layout: 8 bytes N (u64, little-endian), N bytes of UTF-8 JSON (the
  * header), then the data section. The header is one object: each key is a
@@ -41,7 +43,14 @@
  * the dtype size): read tensor bytes with memcpy or the converters below.
  * Tensor data is little-endian, row-major.
  *
- * Objects are immutable after parsing; concurrent reads are safe.
+ * A file opened with clf__safetensors_open is not mapped: its header is read
+ * into memory and parsed, and each tensor's bytes are read (pread) when the
+ * caller asks for them. A file that shrinks while it is open then gives a
+ * short read, which is CLF_ERR_BAD_MODEL naming the file, where a mapping
+ * would raise SIGBUS and kill the process.
+ *
+ * Objects are immutable after parsing; concurrent reads are safe (pread has
+ * no shared file position).
  */
 #ifndef CLF_MODEL_SAFETENSORS_H
 #define CLF_MODEL_SAFETENSORS_H
@@ -83,7 +92,11 @@ typedef struct clf__st_tensor {
     int64_t shape[CLF__ST_MAX_DIMS]; /* (n_dims); unused dims are 0 */
     int64_t n_elements;              /* product of shape (1 for a scalar) */
     size_t begin, end;               /* [begin, end) in bytes, relative to the data section */
-    const uint8_t *data;             /* data section + begin; end - begin bytes; unaligned */
+    /* data section + begin (end - begin bytes, unaligned) when the whole file
+     * is in memory (clf__safetensors_parse); NULL for a file opened with
+     * clf__safetensors_open: read it with clf__st_tensor_read/_to_f32. */
+    const uint8_t *data;
+    const struct clf__safetensors *file_; /* private: the file it is read from */
 } clf__st_tensor;
 
 typedef struct clf__st_meta {
@@ -97,13 +110,13 @@ typedef struct clf__safetensors {
     size_t n_meta;
     const clf__st_meta *meta; /* (n_meta), sorted by key (bytewise) */
     size_t header_size;       /* N */
-    const uint8_t *data;      /* the data section; data_size bytes */
+    const uint8_t *data;      /* the data section (data_size bytes), or NULL when not in memory */
     size_t data_size;
 
     /* Private. */
     const clf__st_tensor **by_name_; /* (n_tensors) sorted by name */
-    void *map_;                      /* mmap of clf__safetensors_open, or NULL */
-    size_t map_size_;
+    int fd_;                         /* the open file of clf__safetensors_open, or -1 */
+    char *path_;                     /* its path, for messages, or NULL */
 } clf__safetensors;
 
 /* Parses a whole safetensors file held in [data, data + size). The result
@@ -117,16 +130,25 @@ typedef struct clf__safetensors {
 clf_status clf__safetensors_parse(const uint8_t *data, size_t size, clf__safetensors **out,
                                   char *err, size_t err_size);
 
-/* Maps the file at path read-only and parses it as above; the mapping lives
- * until clf__safetensors_free. A file that cannot be opened, is not a regular
- * file, or cannot be mapped is CLF_ERR_IO. As with any mmap, a file that
- * another process truncates while it is mapped raises SIGBUS on access: load
- * from files that are not being rewritten (writers should rename into place). */
+/* Opens the file at path (core's clf__file_open: a FIFO or a device is
+ * refused before any read), reads its header and parses it as above; the
+ * file stays open until clf__safetensors_free and tensor bytes are read on
+ * demand. A file that cannot be opened or is not a regular file is
+ * CLF_ERR_IO; one that is truncated while the header is read is
+ * CLF_ERR_BAD_MODEL ("... truncated while it was read"), as is any hostile
+ * header. st->data and every tensor's data are NULL. */
 clf_status clf__safetensors_open(const char *path, clf__safetensors **out, char *err,
                                  size_t err_size);
 
-/* Frees the object and unmaps its file. NULL is a no-op. */
+/* Frees the object and closes its file. NULL is a no-op. */
 void clf__safetensors_free(clf__safetensors *st);
+
+/* Copies the tensor's n_elements * dtype_size bytes (as stored: little-endian,
+ * any dtype) to dst, from memory or from the file. A file that has shrunk
+ * since it was opened, so that the tensor's bytes are gone, is
+ * CLF_ERR_BAD_MODEL naming the file and the tensor; a failed read CLF_ERR_IO.
+ * The message becomes the thread's last error. */
+clf_status clf__st_tensor_read(const clf__st_tensor *t, void *dst);
 
 /* The tensor called name (bytewise comparison), or NULL. O(log n). */
 const clf__st_tensor *clf__st_find(const clf__safetensors *st, const char *name);
@@ -151,7 +173,33 @@ float clf__st_bf16_to_f32(uint16_t b);
  * and nothing is written. */
 clf_status clf__st_convert_f32(clf__st_dtype dtype, const uint8_t *src, size_t n, float *dst);
 
-/* Converts a whole tensor: dst holds t->n_elements floats. */
+/* Converts a whole tensor: dst holds t->n_elements floats. Reads from the
+ * file as clf__st_tensor_read (same errors), through dst itself for F32 and
+ * through a staging buffer of at most 1 MiB for F16 and BF16. */
 clf_status clf__st_tensor_to_f32(const clf__st_tensor *t, float *dst);
+
+/* Test hook: hook(stage, path, arg) runs inside clf__safetensors_open, at
+ * CLF__ST_HOOK_LENGTH after the 8-byte length is read and before the header
+ * is, and at CLF__ST_HOOK_OPENED after the header is parsed, before any
+ * tensor is read: a test truncates the file there to check that a file
+ * shrinking under a load is an error, not a crash. NULL removes it. Not
+ * thread-safe: set it while no file is being opened. */
+enum { CLF__ST_HOOK_LENGTH = 1, CLF__ST_HOOK_OPENED = 2 };
+void clf__st_set_test_hook(void (*hook)(int stage, const char *path, void *arg), void *arg);
+
+/* Private to safetensors.c and safetensors_file.c. Messages are
+ * CLF__ST_MSG_SIZE bytes, prefixed with origin (the path). */
+#define CLF__ST_MSG_SIZE 512
+/* The header length N from a file's first 8 bytes (first8, not read when
+ * size < 8), checked against the limit and the file's size. */
+clf_status clf__st_parse_file_header(const uint8_t *first8, uint64_t size, const char *origin,
+                                     uint64_t *n, char *msg);
+/* Parses the n header bytes at hdr (copied: hdr may be freed after); tensor
+ * data pointers are NULL and fd_ is -1. */
+clf_status clf__st_parse_header(const uint8_t *hdr, size_t n, size_t data_size,
+                                const char *origin, clf__safetensors **out, char *msg);
+/* Copies msg to err (if any) and records it as the thread's last error,
+ * unless st is CLF_OK; returns st. */
+clf_status clf__st_report(clf_status st, const char *msg, char *err, size_t err_size);
 
 #endif

@@ -437,42 +437,15 @@ clf_status clf__tokenizer_parse(const char *data, size_t size, bool json, const 
 /* ---- files ---- */
 
 /* Reads a whole file; *data is clf__malloc'd. missing_ok: a file that does
- * not exist gives CLF_ERR_NOT_FOUND without a message. */
+ * not exist gives CLF_ERR_NOT_FOUND without a message. A FIFO or a device is
+ * refused before anything blocks on it (core's clf__file_read_all). */
 static clf_status read_file(const char *path, char **data, size_t *size, bool missing_ok)
 {
-    *data = NULL;
-    *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (missing_ok && errno == ENOENT) return CLF_ERR_NOT_FOUND;
-        return clf__error(NULL, CLF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return clf__error(NULL, CLF_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > CLF__TOK_MAX_FILE) {
-        fclose(f);
-        return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: %lld bytes is too large", path,
-                          (long long)sb.st_size);
-    }
-    size_t n = (size_t)sb.st_size;
-    char *buf = clf__malloc(n + 1);
-    if (!buf) {
-        fclose(f);
-        return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "%s: out of host memory", path);
-    }
-    size_t got = fread(buf, 1, n, f);
-    int err = ferror(f);
-    fclose(f);
-    if (got != n || err) {
-        clf__free(buf);
-        return clf__error(NULL, CLF_ERR_IO, "%s: read %zu of %zu bytes", path, got, n);
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *size = n;
+    char msg[1024];
+    clf_status st = clf__file_read_all(path, CLF__TOK_MAX_FILE, data, size, msg, sizeof msg);
+    if (st == CLF_ERR_NOT_FOUND && missing_ok) return st;
+    if (st == CLF_ERR_NOT_FOUND) st = CLF_ERR_IO;
+    if (st != CLF_OK) return clf__error(NULL, st, "%s", msg);
     return CLF_OK;
 }
 
@@ -564,8 +537,11 @@ clf_status clf_tokenizer_load(const char *path, const clf_tokenizer_params *para
             if (!(file = join(path, "vocab.txt"))) goto oom;
             json = false;
             st = read_file(file, &data, &size, true);
+            /* NOT_FOUND, not IO: callers tell a model without a WordPiece
+             * vocabulary (it takes token ids) from a vocabulary that is
+             * there but unreadable or corrupt. */
             if (st == CLF_ERR_NOT_FOUND)
-                st = clf__error(NULL, CLF_ERR_IO,
+                st = clf__error(NULL, CLF_ERR_NOT_FOUND,
                                 "%s: the folder has neither tokenizer.json nor vocab.txt", path);
         }
     } else {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,4 +138,19 @@ const char *clft_golden_dir(void)
 {
     const char *env = getenv("CLFORMER_GOLDEN_DIR");
     return env && *env ? env : CLFT_GOLDEN_DIR;
+}
+
+double clft_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void clft_mkfifo(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    remove(path);
+    cr_assert_eq(mkfifo(path, 0600), 0, "mkfifo(%s) failed", path);
 }

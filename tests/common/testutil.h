@@ -66,4 +66,11 @@ const char *clft_golden_dir(void);
 /* rm -rf for test folders. */
 void clft_rmtree(const char *path);
 
+/* Monotonic seconds, for tests that bound how long a call takes. */
+double clft_now(void);
+
+/* Replaces dir/name with a FIFO (for tests that a load refuses it at once
+ * instead of blocking on it: run such loads under alarm()). */
+void clft_mkfifo(const char *dir, const char *name);
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * libFuzzer target for the safetensors reader (src/model/safetensors.c).
  * Build and run with tools/fuzz.sh safetensors SECONDS.
+ * fuzz-sources: src/model/safetensors.c src/model/safetensors_file.c
  *
  * Any input must give CLF_OK or CLF_ERR_BAD_MODEL, never a crash, an
  * out-of-bounds read (ASan) or undefined behaviour (UBSan). On success the

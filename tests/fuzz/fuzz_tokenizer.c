@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <clformer/context.h> /* clf_context_last_error (core.h has only status.h) */
+
 #include "core/core.h"
 #include "text/text_internal.h"
 
