@@ -258,8 +258,11 @@ static int open_all(run *r)
         st = clf_tokenizer_load(o->model, NULL, &r->tok);
         if (st != CLF_OK) {
             cli_fail("tokenizer", st, clf_context_last_error(NULL));
-            fprintf(stderr, "clformer run: models without a WordPiece vocabulary take token ids: "
-                            "use `generate` without --text\n");
+            /* The hint only where there is no vocabulary to read (NOT_FOUND)
+             * or one of another kind (UNSUPPORTED), never for a broken one. */
+            if (st == CLF_ERR_NOT_FOUND || st == CLF_ERR_UNSUPPORTED)
+                fprintf(stderr, "clformer run: models without a WordPiece vocabulary take token "
+                                "ids: use `generate` without --text\n");
             return 1;
         }
     }

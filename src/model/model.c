@@ -4,6 +4,7 @@
  * clformer's own names to the stack's weights, shape checks, and the upload
  * (f32, or f16 for matrices and embeddings).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
