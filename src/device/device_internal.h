@@ -37,6 +37,10 @@ uint32_t clf__device_quirks(const clf_device_info *info);
 /* A one-line description of the quirks in bits, for logs ("pocl-cache"). */
 const char *clf__quirk_names(uint32_t bits, char *buf, size_t size);
 
+/* The most work-items per group the limits allow any kernel before it is
+ * built: the device's maximum, or the simulated per-kernel cap if lower. */
+uint64_t clf__limits_group_max(const clf_device_limits *l);
+
 /* The GPU GEMM's tile table (src/device/profile.c), largest first: tile i
  * as {TM, TN, TK, WM, WN}, and whether it fits max_items work-items and
  * local_bytes of local memory. Ops walk down it when a kernel's own

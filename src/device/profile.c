@@ -122,6 +122,13 @@ int clf__gemm_tile_fits(int i, uint64_t max_items, uint64_t local_bytes)
 
 void clf__gemm_tile(int i, int out[5]) { memcpy(out, gemm_tiles[i], sizeof gemm_tiles[i]); }
 
+uint64_t clf__limits_group_max(const clf_device_limits *l)
+{
+    uint64_t wg = l->max_work_group_size;
+    if (l->kernel_work_group_size && l->kernel_work_group_size < wg) wg = l->kernel_work_group_size;
+    return wg;
+}
+
 /* Halves v (a power of two) until it is at most cap, never below floor. */
 static int fit_pow2(int v, uint64_t cap, int floor)
 {
@@ -167,8 +174,7 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
         snprintf(p.family_reason, sizeof p.family_reason, "forced");
     }
     bool cpu = p.family == CLF_KERNELS_CPU;
-    uint64_t wg = l->max_work_group_size;
-    if (l->kernel_work_group_size && l->kernel_work_group_size < wg) wg = l->kernel_work_group_size;
+    uint64_t wg = clf__limits_group_max(l);
     uint32_t nvf = info->native_vector_float;
 
     /* Workarounds from the quirk table. */

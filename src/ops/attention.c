@@ -35,15 +35,6 @@ static attn_config pick_config(const clf_context *ctx, int64_t hd, size_t lim)
     return c;
 }
 
-/* The profile's work-group limit before any kernel exists. */
-static size_t profile_wg(const clf_context *ctx)
-{
-    const clf_device_limits *l = &ctx->kprof.limits;
-    size_t lim = (size_t)l->max_work_group_size;
-    if (l->kernel_work_group_size && l->kernel_work_group_size < lim) lim = (size_t)l->kernel_work_group_size;
-    return lim;
-}
-
 /* only: ATTN_ONLY of kernels/attention.cl, the kernels the program holds
  * (1 attn_flash, 2 attn_flash_cpu, 3 the decode pair): a program compiles
  * only what its caller launches. */
@@ -199,7 +190,7 @@ static clf_status run_flash(clf_context *ctx, const attn_problem *pr)
     cl_kernel k;
     const char *name;
     int fg = 1;
-    for (size_t lim = profile_wg(ctx);;) {
+    for (size_t lim = (size_t)clf__limits_group_max(&ctx->kprof.limits);;) {
         c = pick_config(ctx, pr->hd, lim);
         CLF_TRY(flash_kernel(ctx, pr, &c, &k, &name, &fg));
         size_t klim = clf__kernel_wg_limit(ctx, k), items = c.cpu_flash ? 1 : (size_t)c.block_m;
@@ -245,7 +236,7 @@ static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
 {
     attn_config c;
     cl_kernel k1, k2;
-    for (size_t lim = profile_wg(ctx);;) { /* DEC_WG is fixed at build, as BLOCK_M above */
+    for (size_t lim = (size_t)clf__limits_group_max(&ctx->kprof.limits);;) { /* DEC_WG is fixed at build, as BLOCK_M above */
         c = pick_config(ctx, pr->hd, lim);
         char opts[256];
         options(opts, sizeof opts, 3, pr->hd, pr->q->dtype, &c, pr->rows != NULL);

@@ -143,9 +143,7 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
                           (long long)d->m, (long long)d->n, (long long)d->k);
     /* Plan within the profile's limits; when the built kernel's own limit
      * (CL_KERNEL_WORK_GROUP_SIZE) is lower, plan again within it. */
-    const clf_device_limits *lm = &ctx->kprof.limits;
-    size_t wg = (size_t)lm->max_work_group_size;
-    if (lm->kernel_work_group_size && lm->kernel_work_group_size < wg) wg = (size_t)lm->kernel_work_group_size;
+    size_t wg = (size_t)clf__limits_group_max(&ctx->kprof.limits);
     launch_plan plan;
     cl_kernel k;
     for (int attempt = 0;; attempt++) {

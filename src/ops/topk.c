@@ -28,8 +28,7 @@ static int topk_wg(const clf_context *ctx, bool argmax)
 {
     const clf_device_limits *l = &ctx->kprof.limits;
     int wg = 256;
-    while (wg > 32 && ((uint64_t)wg > l->max_work_group_size ||
-                       (l->kernel_work_group_size && (uint64_t)wg > l->kernel_work_group_size) ||
+    while (wg > 32 && ((uint64_t)wg > clf__limits_group_max(l) ||
                        topk_local_bytes(argmax, wg) > l->local_mem_bytes))
         wg /= 2;
     return wg;

@@ -358,14 +358,11 @@ void clf_context_build_stats(const clf_context *ctx, clf_build_stats *out)
 
 size_t clf__kernel_wg_limit(clf_context *ctx, cl_kernel k)
 {
-    const clf_device_limits *l = &ctx->kprof.limits;
-    size_t lim = (size_t)l->max_work_group_size;
+    size_t lim = (size_t)clf__limits_group_max(&ctx->kprof.limits);
     size_t kmax = 0;
     if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
                                  NULL) == CL_SUCCESS && kmax > 0 && kmax < lim)
         lim = kmax;
-    if (l->kernel_work_group_size && l->kernel_work_group_size < lim)
-        lim = (size_t)l->kernel_work_group_size;
     return lim ? lim : 1;
 }
 
