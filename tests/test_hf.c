@@ -43,14 +43,6 @@ static const char *folder(const char *name)
     return path[k];
 }
 
-static clf_context *context(const char *spec)
-{
-    static char dir[512];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/clformer-test-model-cache", tmp && *tmp ? tmp : "/tmp");
-    return clft_context(spec, dir);
-}
-
 static clf__safetensors *open_st(const char *path)
 {
     clf__safetensors *st = NULL;
@@ -159,7 +151,7 @@ Test(hf, bert_hidden_states_and_pooler_match_transformers)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = golden("bert");
         enum { B = 3, S = 11, D = 32 };
         int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
@@ -190,7 +182,7 @@ Test(hf, bert_classifier_from_f16_shards_matches_transformers_with_labels)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = golden("bert_cls");
         enum { B = 4, S = 9, C = 3 };
         int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
@@ -219,7 +211,7 @@ Test(hf, gpt2_logits_greedy_and_beam_match_transformers)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = golden("gpt2");
         enum { B = 2, S = 8, V = 128 };
         int32_t *ids = gi(st, "input_ids");
@@ -251,7 +243,7 @@ Test(hf, gpt2_generation_stops_at_its_positions_with_a_reason)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         enum { P = 48, S = 3, N = 50 };
         clf_model *m = load(ctx, folder("gpt2"), 2, 0, 0); /* max_target_len: the 48 positions */
         cr_assert_eq(clf_model_max_new_tokens(m, S), P - S);
@@ -319,7 +311,7 @@ Test(hf, gpt2_greedy_logprobs_are_the_decoded_log_softmax_summed)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         enum { B = 2, S = 3, N = 8, V = 128 };
         clf_model *m = load(ctx, folder("gpt2"), B, 0, 0);
         const int32_t prompt[B * S] = {5, 17, 33, 40, 2, 99};
@@ -365,7 +357,7 @@ static void seq2seq(const char *name, const char *arch, int V)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = golden(name);
         enum { B = 2, S = 9, T = 6 };
         int32_t *src = gi(st, "src_ids"), *sl = gi(st, "src_lengths"), *tgt = gi(st, "tgt_ids");
@@ -460,7 +452,7 @@ Test(hf, minilm_sentence_embeddings_match_sentence_transformers)
               dir);
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         char gpath[600];
         snprintf(gpath, sizeof gpath, "%s/hf/minilm.safetensors", clft_golden_dir());
         clf__safetensors *st = open_st(gpath);
@@ -607,7 +599,7 @@ Test(hf, broken_folders_are_rejected_naming_what_is_wrong)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         char dir[512];
         clft_tempdir(dir, sizeof dir, "hf-broken");
         /* No config.json at all. */

@@ -44,16 +44,6 @@ static const char *golden(const char *name)
     return path[k];
 }
 
-/* A shared kernel cache folder, so that each test process does not rebuild
- * every program. */
-static clf_context *context(const char *spec)
-{
-    static char dir[512];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/clformer-test-model-cache", tmp && *tmp ? tmp : "/tmp");
-    return clft_context(spec, dir);
-}
-
 static clf__safetensors *open_golden(const char *name)
 {
     clf__safetensors *st = NULL;
@@ -126,7 +116,7 @@ static void encoder_golden(const char *name)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = open_golden(name);
         enum { B = 3, S = 11, D = 64 };
         int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
@@ -200,7 +190,7 @@ Test(model, gpt_logits_greedy_and_incremental_decoding_match)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = open_golden("gpt");
         enum { B = 2, S = 8, V = 100, N = 10 };
         int32_t *ids = gi(st, "input_ids"), *gen = gi(st, "generated_ids");
@@ -259,7 +249,7 @@ Test(model, seq2seq_logits_greedy_and_beam_match)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = open_golden("seq2seq");
         enum { B = 2, S = 9, T = 6, V = 120, D = 64, N = 12, K = 4 };
         int32_t *src = gi(st, "src_ids"), *sl = gi(st, "src_lengths"), *tgt = gi(st, "tgt_ids");
@@ -359,7 +349,7 @@ Test(model, sampling_is_reproducible_by_seed_streams_and_aborts)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = open_golden("gpt");
         enum { B = 2, S = 8, N = 12 };
         int32_t *ids = gi(st, "input_ids");
@@ -441,7 +431,7 @@ Test(model, generate_refuses_every_out_of_range_parameter_naming_it)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf_model_config cfg;
         OK(clf_model_config_preset("tiny", &cfg));
         clf_model_params mp = clf_model_params_default();
@@ -487,7 +477,7 @@ Test(model, an_encoder_pass_and_a_decoder_step_do_not_synchronise)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = open_golden("seq2seq");
         int32_t *src = gi(st, "src_ids"), *sl = gi(st, "src_lengths");
         clf_model *m = load(ctx, "seq2seq", 2, 16, 16);
@@ -565,7 +555,7 @@ Test(model, classification_head_on_the_pooled_output)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = open_golden("encoder_preln");
         enum { B = 3, S = 11, D = 64, C = 3 };
         int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
@@ -629,7 +619,7 @@ Test(model, gpt_beam_of_width_one_is_greedy_and_width_four_ranks_its_nbest)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = open_golden("gpt");
         enum { B = 2, S = 8, N = 10 };
         int32_t *ids = gi(st, "input_ids"), *gen = gi(st, "generated_ids");
@@ -673,7 +663,7 @@ Test(model, f16_weights_stay_close_and_keep_the_greedy_ids)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf__safetensors *st = open_golden("gpt");
         enum { B = 2, S = 8, V = 100, N = 10 };
         int32_t *ids = gi(st, "input_ids"), *gen = gi(st, "generated_ids");
@@ -712,7 +702,7 @@ Test(model, missing_or_misshaped_weights_are_bad_model_naming_the_tensor)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         /* A copy of gpt with one tensor renamed (same length: offsets stay valid). */
         FILE *f = fopen(golden("gpt"), "rb");
         cr_assert(f);

@@ -42,15 +42,6 @@ static const char *golden(const char *name)
     return path[k];
 }
 
-/* A shared kernel cache folder, as test_model.c's. */
-static clf_context *context(const char *spec)
-{
-    static char dir[512];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/clformer-test-model-cache", tmp && *tmp ? tmp : "/tmp");
-    return clft_context(spec, dir);
-}
-
 /* The bytes of a file (free them); *n its size. */
 static char *slurp(const char *path, long *n)
 {
@@ -168,7 +159,7 @@ Test(model_files, a_weight_file_truncated_while_it_loads_is_bad_model_naming_it)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         char dir[512], path[600];
         clft_tempdir(dir, sizeof dir, "model-trunc");
         snprintf(path, sizeof path, "%s/encoder.safetensors", dir);
@@ -195,7 +186,7 @@ Test(model_files, a_fifo_in_a_model_folder_fails_the_load_at_once)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         char dir[512], path[600];
         clft_tempdir(dir, sizeof dir, "model-fifo");
         hf_copy("bert", dir, NULL, NULL, NULL);
@@ -227,7 +218,7 @@ Test(model_files, weights_the_config_leaves_unread_are_bad_model_naming_them)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         char dir[512], path[600];
         clft_tempdir(dir, sizeof dir, "model-unused");
         snprintf(path, sizeof path, "%s/one-layer.safetensors", dir);

@@ -29,15 +29,6 @@
 
 long clf__alloc_live(void); /* core/alloc.c: host blocks not yet freed */
 
-/* The kernel cache folder shared with test_model.c. */
-static clf_context *context(const char *spec)
-{
-    static char dir[512];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/clformer-test-model-cache", tmp && *tmp ? tmp : "/tmp");
-    return clft_context(spec, dir);
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -114,7 +105,7 @@ Test(model_random, weights_are_deterministic_by_seed_and_models_run)
     EACH_DEVICE(spec)
     {
         long host0 = clf__alloc_live(), buf0;
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         size_t bytes0;
         clf_context_memory(ctx, &buf0, &bytes0, NULL);
         clf_model_config c = preset("tiny");
@@ -257,7 +248,7 @@ Test(model_random, beam_over_a_batch_equals_each_source_alone)
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf_model_params p = clf_model_params_default();
         p.max_batch = 12; /* K = 4: three sources per group, 5 sources = 3 + 2 */
         p.max_target_len = 16;
@@ -292,7 +283,7 @@ Test(model_memory, transformer_base_arenas_are_within_1_2x_of_the_lower_bound, .
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf_model_config c = preset("transformer-base");
         clf_model_params p = clf_model_params_default();
         p.weight_dtype = CLF_F16;
@@ -393,7 +384,7 @@ Test(model_memory, ten_thousand_decoder_steps_do_not_grow_host_or_device_memory,
 {
     EACH_DEVICE(spec)
     {
-        clf_context *ctx = context(spec);
+        clf_context *ctx = clft_model_context(spec);
         clf_model_config dc = preset("tiny"), sc = tiny_seq2seq();
         clf_model_params p = clf_model_params_default();
         enum { B = 4, MAXS = 8, NEW = 48 };

@@ -154,3 +154,11 @@ void clft_mkfifo(const char *dir, const char *name)
     remove(path);
     cr_assert_eq(mkfifo(path, 0600), 0, "mkfifo(%s) failed", path);
 }
+
+clf_context *clft_model_context(const char *spec)
+{
+    static char dir[512];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/clformer-test-model-cache", tmp && *tmp ? tmp : "/tmp");
+    return clft_context(spec, dir);
+}

@@ -33,6 +33,11 @@ int clft_devices_or_skip(char specs[][32], int max);
  * is NULL: "" is used). Fails the test with the library's message. */
 clf_context *clft_context(const char *spec, const char *cache_dir);
 
+/* A context on spec whose binary cache is one folder shared by the model
+ * tests ($TMPDIR/clformer-test-model-cache), so that each test process does
+ * not rebuild every program. */
+clf_context *clft_model_context(const char *spec);
+
 /* The run's seed: CLFORMER_TEST_SEED if set, else from the clock; printed
  * once per process so any failure can be replayed. */
 uint64_t clft_seed(void);
