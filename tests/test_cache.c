@@ -214,6 +214,33 @@ static double cached_score(void)
     return info.score;
 }
 
+/* A FIFO planted at an entry's or a score file's name is a miss at once:
+ * before the reads went through clf__file_open, the open blocked forever
+ * waiting for a writer (alarm() turns a hang into a failure). */
+Test(cache, fifo_at_an_entry_or_score_name_is_a_miss_never_waited_on, .timeout = 20)
+{
+    unsigned char key[32];
+    key_of("fifo", "", key);
+    char path[700];
+    entry_path(key, path, sizeof path);
+    char kdir[600];
+    snprintf(kdir, sizeof kdir, "%s/kernels", dir);
+    cr_assert_eq(clf__mkdirs(kdir), 0);
+    cr_assert_eq(mkfifo(path, 0600), 0, "%s", path);
+    alarm(10);
+    size_t size;
+    cr_assert_eq(load(key, &size), CLF__CACHE_REJECTED);
+
+    fake.info.available = true;
+    char scores[600], spath[700];
+    snprintf(scores, sizeof scores, "%s/scores", dir);
+    cr_assert_eq(clf__mkdirs(scores), 0);
+    cr_assert_eq(clf__device_score_path(&fake.info, dir, spath, sizeof spath), 0);
+    cr_assert_eq(mkfifo(spath, 0600), 0, "%s", spath);
+    cr_assert_eq(cached_score(), 0, "a FIFO is a miss");
+    alarm(0);
+}
+
 Test(cache, score_file_is_read_only_when_whole_and_its_own)
 {
     fake.info.available = true;

@@ -36,11 +36,15 @@ static void load_choices(clf_context *ctx, clf__ops_state *s)
 {
     char path[4200];
     if (choice_path(ctx, path, sizeof path) != CLF_OK) return;
-    FILE *f = fopen(path, "r");
-    if (!f) return;
+    /* clf__file_read_all: a FIFO or device at the name is ignored at once. */
+    char *text = NULL, msg[256];
+    size_t len = 0;
+    if (clf__file_read_all(path, 4096, &text, &len, msg, sizeof msg) != CLF_OK) return;
     char name[32], prov[32];
     double tb, tc;
-    while (fscanf(f, "%31s %31s %lf %lf", name, prov, &tb, &tc) == 4) {
+    int used = 0;
+    for (const char *p = text; sscanf(p, "%31s %31s %lf %lf%n", name, prov, &tb, &tc, &used) == 4;
+         p += used) {
         for (int c = 0; c < 4; c++) {
             if (strcmp(name, class_names[c]) != 0) continue;
             if (strcmp(prov, "builtin") == 0) s->gemm_choice[c] = CLF_GEMM_BUILTIN;
@@ -49,7 +53,7 @@ static void load_choices(clf_context *ctx, clf__ops_state *s)
             s->gemm_choice_s[c][1] = tc;
         }
     }
-    fclose(f);
+    clf__free(text);
 }
 
 /* Written through clf__file_replace (a random O_EXCL temp file, then

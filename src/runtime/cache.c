@@ -132,33 +132,36 @@ clf__cache_result clf__cache_load(clf_context *ctx, const unsigned char key[CLF_
     *size = 0;
     char path[4200];
     if (clf__cache_entry_path(ctx, key, path, sizeof path) != CLF_OK) return CLF__CACHE_ABSENT;
-    FILE *f = fopen(path, "rb");
-    if (!f) return CLF__CACHE_ABSENT;
+    /* Through clf__file_read_all: a FIFO or device planted at the entry's
+     * name is refused at once (a miss), never waited on or read forever. */
+    char *text = NULL, msg[256];
+    size_t len = 0;
+    clf_status st = clf__file_read_all(path, HEADER_BYTES + MAX_PAYLOAD, &text, &len, msg,
+                                       sizeof msg);
+    if (st == CLF_ERR_NOT_FOUND) return CLF__CACHE_ABSENT;
+    if (st != CLF_OK) return CLF__CACHE_REJECTED;
 
     clf__cache_result result = CLF__CACHE_REJECTED;
-    unsigned char header[HEADER_BYTES];
-    unsigned char *payload = NULL;
-    if (fread(header, 1, sizeof header, f) != sizeof header) goto done;
+    const unsigned char *header = (const unsigned char *)text;
+    if (len < HEADER_BYTES) goto done;
     if (memcmp(header, magic, 8) != 0) goto done;
     if (memcmp(header + 8, key, CLF__CACHE_KEY_BYTES) != 0) goto done;
     uint64_t n = get_u64le(header + 8 + CLF__CACHE_KEY_BYTES);
-    if (n == 0 || n > MAX_PAYLOAD) goto done;
-    payload = clf__malloc((size_t)n);
-    if (!payload) goto done;
-    if (fread(payload, 1, (size_t)n, f) != n) goto done;
-    if (fgetc(f) != EOF) goto done; /* trailing bytes: not a file we wrote */
+    /* A size other than the rest of the file (short, or trailing bytes) is
+     * not a file we wrote. */
+    if (n == 0 || n > MAX_PAYLOAD || n != len - HEADER_BYTES) goto done;
     unsigned char digest[32];
-    const void *parts[] = {payload};
+    const void *parts[] = {header + HEADER_BYTES};
     size_t sizes[] = {(size_t)n};
     if (sha256_parts(parts, sizes, 1, digest) != 0) goto done;
     if (memcmp(digest, header + 8 + CLF__CACHE_KEY_BYTES + 8, 32) != 0) goto done;
-    *bin = payload;
+    memmove(text, text + HEADER_BYTES, (size_t)n); /* the caller frees *bin */
+    *bin = (unsigned char *)text;
     *size = (size_t)n;
-    payload = NULL;
+    text = NULL;
     result = CLF__CACHE_HIT;
 done:
-    clf__free(payload);
-    fclose(f);
+    clf__free(text);
     return result;
 }
 

@@ -332,11 +332,12 @@ static double disk_get(const char *cache_dir, const unsigned char *key)
 {
     char path[4200], text[256], hex[2 * CLF__CACHE_KEY_BYTES + 1], want[256];
     if (!cache_dir || score_path(cache_dir, key, path, sizeof path) != 0) return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t got = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[got] = '\0';
+    /* clf__file_read_all: a FIFO or device at the name is a miss at once. */
+    char *file = NULL, msg[256];
+    size_t got = 0;
+    if (clf__file_read_all(path, sizeof text - 1, &file, &got, msg, sizeof msg) != CLF_OK) return 0;
+    memcpy(text, file, got + 1);
+    clf__free(file);
     clf__hex(key, CLF__CACHE_KEY_BYTES, hex);
     int head = snprintf(want, sizeof want, FILE_MAGIC "\nkey %s\nscore ", hex);
     if (head < 0 || got <= (size_t)head || memcmp(text, want, (size_t)head) != 0) return 0;
