@@ -182,13 +182,13 @@ CLF_API clf_model_params clf_model_params_default(void);
  *     positions with offset 2, layernorm_embedding in both stacks,
  *     scale_embedding (sqrt(d_model)), final_logits_bias as the output
  *     bias, tied head; generation starts from decoder_start_token_id
- *     (config bos_id). forced_bos_token_id / forced_eos_token_id are NOT
- *     applied by clf_model_generate.
+ *     (config bos_id). forced_bos_token_id / forced_eos_token_id come
+ *     with the generation settings (clf_model_generate_defaults).
  *   MarianMTModel: as BART but sinusoidal positions in Marian's [sin | cos]
  *     layout (CLF_POS_SINUSOIDAL_CONCAT), no embedding norm, decoder start =
  *     decoder_start_token_id (the pad id in released models). Released
- *     configs ban the pad token in generate (bad_words_ids); clformer bans
- *     nothing: the pad id can be generated.
+ *     configs ban the pad token in generate (bad_words_ids): it is banned
+ *     when the caller starts from clf_model_generate_defaults.
  * An unknown architecture is CLF_ERR_UNSUPPORTED and the message lists the
  * supported ones; options those families do not implement (mBART's
  * normalize_before, relative positions, ...) are CLF_ERR_UNSUPPORTED naming
@@ -304,6 +304,15 @@ typedef enum clf_beam_rule {
                                    length_penalty=alpha), transformers 4.5x-5.x */
 } clf_beam_rule;
 
+/* When beam search (CLF_BEAM_RULE_HF) stops, as transformers' early_stopping. */
+typedef enum clf_early_stopping {
+    CLF_EARLY_STOPPING_HEURISTIC = 0, /* early_stopping=False: stop when K hypotheses finished
+                                         and the best alive lp / step^alpha <= the worst of them */
+    CLF_EARLY_STOPPING_ON = 1,        /* early_stopping=True: stop as soon as K finished */
+    CLF_EARLY_STOPPING_NEVER = 2,     /* "never": as the heuristic, but with alpha > 0 the best
+                                         alive is scored at the longest length (max_new) */
+} clf_early_stopping;
+
 /* Every field is range-checked by clf_model_generate: a value outside the
  * range given here is CLF_ERR_INVALID_ARG, the message naming the field, its
  * value and its range (fields of a strategy not in use are checked too: a
@@ -328,9 +337,68 @@ typedef struct clf_generate_params {
     bool (*abort)(void *user);
     void *user;
     clf_beam_rule beam_rule; /* 0 = the model's (see clf_beam_rule), 1 or 2 */
+    /* Appended (issue 14): the logits processors of transformers' generate(), applied in its
+     * order (repetition penalty, no-repeat n-grams, bad words, min length, min new tokens,
+     * forced BOS, forced EOS) to every step's scores before the choice: the logits (greedy,
+     * sampling: before temperature, top-k, top-p) or the log-softmax of the logits (beam
+     * search, whose lp then sums the processed values, as transformers' beam scores).
+     * "Decoder ids" are what transformers calls input_ids at a step: the decoder start token
+     * (encoder-decoder) or the prompt (decoder-only), then the tokens generated so far; their
+     * count is cur_len. A zeroed tail = every processor off (the behaviour before them). */
+    int64_t max_length;      /* >= 0; 0 = none. Used only when max_new_tokens is 0: then
+                                max_new_tokens = max_length - prompt (1 or S), at least 1, as
+                                transformers' max_length counts the prompt */
+    int64_t min_length;      /* >= 0; EOS banned while cur_len < min_length (counts the start
+                                token / prompt, as transformers' min_length); 0 = off */
+    int64_t min_new_tokens;  /* >= 0; EOS banned while fewer tokens were generated; 0 = off */
+    int no_repeat_ngram_size;   /* >= 0; a token that would repeat an n-gram of the decoder ids
+                                   is banned; 0 = off */
+    float repetition_penalty;   /* > 0 and finite, 0 = 1.0 = off: the score s of every token
+                                   in the decoder ids becomes s / p if s > 0, else s * p */
+    bool force_bos;             /* at cur_len 1, every token but forced_bos_token_id banned */
+    int32_t forced_bos_token_id; /* in [0, vocab) when force_bos */
+    bool force_eos;             /* at cur_len = prompt + max_new - 1 (transformers'
+                                   max_length - 1, the last step), all but forced_eos_token_id
+                                   banned */
+    int32_t forced_eos_token_id; /* in [0, vocab) when force_eos */
+    /* Banned token sequences (transformers' bad_words_ids): n_bad_words sequences, sequence i
+     * of bad_words_lengths[i] (1..1024) ids in [0, vocab), concatenated in bad_words_ids. A
+     * sequence of one token bans it at every step (except a lone EOS, which transformers
+     * drops); a longer one bans its last token where the decoder ids end with the rest. */
+    const int32_t *bad_words_ids;
+    const int32_t *bad_words_lengths;
+    int64_t n_bad_words;     /* 0..65536; 0 = none (the arrays may be NULL) */
+    clf_early_stopping early_stopping; /* beam search, CLF_BEAM_RULE_HF only; 0 = heuristic */
 } clf_generate_params;
 
 CLF_API clf_generate_params clf_generate_params_default(void);
+
+/*
+ * The model's own generation settings, for a caller to start from (then
+ * change what it wants) instead of clf_generate_params_default(). Precedence,
+ * as transformers loads them: a HuggingFace folder's generation_config.json
+ * when there is one (config.json's generation keys are then not read, as
+ * GenerationConfig.from_pretrained does not); else config.json's generation
+ * keys (older BART / Marian checkpoints keep num_beams, max_length,
+ * forced_eos_token_id, bad_words_ids there); else transformers' global
+ * defaults (max_length 20, num_beams 1, top_k 50 when sampling, ...). Keys
+ * read: do_sample, num_beams, num_return_sequences, max_new_tokens,
+ * max_length, min_length, min_new_tokens, no_repeat_ngram_size,
+ * repetition_penalty, length_penalty (0.0 becomes length_alpha DBL_MIN:
+ * n^alpha is then exactly 1, as alpha 0 means 1.0 here), early_stopping
+ * (true, false or "never"), temperature, top_k, top_p, forced_bos_token_id,
+ * forced_eos_token_id, bad_words_ids, and, from generation_config.json,
+ * decoder_start_token_id and eos_token_id (one id, or a list of one), which
+ * replace config.json's in the model's config at load. They are checked at
+ * load (wrong types, out-of-range values, ids outside the vocabulary:
+ * CLF_ERR_BAD_MODEL naming the file and the key). beam_rule is HF. Models
+ * not from a folder get clf_generate_params_default() with beam_rule 0.
+ * The bad-words arrays point into the model (valid while it lives).
+ * A direct clf_model_generate(m, ..., &clf_generate_params_default()) uses
+ * none of these: explicit params are taken as they are. NULL m or out:
+ * CLF_ERR_INVALID_ARG.
+ */
+CLF_API clf_status clf_model_generate_defaults(const clf_model *m, clf_generate_params *out);
 
 /* Why a sequence (or a beam hypothesis) stopped. */
 typedef enum clf_finish_reason {

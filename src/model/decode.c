@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/logits_proc.h"
 #include "model/model_internal.h"
 
 /* A blocking call completes every earlier command (in-order queue), so no
@@ -240,7 +241,44 @@ typedef struct gen {
     float *logits; /* (max_batch * max(S, 1), V) host */
     int32_t *am;   /* (max_batch * S) */
     int32_t *feed; /* (max_batch * S) */
+    const int32_t *ids; /* (B, S) the call's inputs: prompts of a decoder-only model */
+    int64_t S;
+    clf__procs pr;      /* the logits processors (logits_proc.h) */
+    float *row;         /* (V) one processed row */
 } gen;
+
+/* The decoder ids before the generated ones for input src: the start token
+ * (encoder-decoder) or the prompt; *n their count. */
+static const int32_t *prefix(const gen *g, int64_t src, int64_t *n)
+{
+    if (g->m->cfg.kind == CLF_MODEL_ENCODER_DECODER) {
+        *n = 1;
+        return &g->m->cfg.bos_id;
+    }
+    *n = g->S;
+    return g->ids + src * g->S;
+}
+
+/* Row x (V) of input src through the processors into g->row, with the
+ * ngen tokens generated so far (gen_toks). */
+static float *processed(gen *g, const float *x, int64_t src, const int32_t *gen_toks,
+                        int64_t ngen)
+{
+    int64_t npre = 0;
+    const int32_t *pre = prefix(g, src, &npre);
+    if (x != g->row) memcpy(g->row, x, (size_t)g->m->cfg.vocab * sizeof *x);
+    clf__procs_apply(&g->pr, pre, npre, gen_toks, ngen, g->row);
+    return g->row;
+}
+
+/* Lowest id of the largest score (the device argmax's rule). */
+static int32_t host_argmax(const float *x, int64_t V)
+{
+    int64_t best = 0;
+    for (int64_t v = 1; v < V; v++)
+        if (x[v] > x[best]) best = v;
+    return (int32_t)best;
+}
 
 static clf_status check_abort(gen *g)
 {
@@ -269,80 +307,6 @@ static int64_t first_feed(gen *g, const int32_t *ids, int64_t b, int64_t S, int6
     return S;
 }
 
-/* splitmix64 */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-typedef struct cand {
-    double s;
-    int32_t b, v;
-} cand;
-
-static int cand_cmp(const void *pa, const void *pb)
-{
-    const cand *a = pa, *b = pb;
-    if (a->s != b->s) return a->s > b->s ? -1 : 1;
-    if (a->b != b->b) return a->b < b->b ? -1 : 1;
-    return (a->v > b->v) - (a->v < b->v);
-}
-
-/* log(sum(exp(x))) of a logits row x (V), in double and stable: the
- * log-softmax of token v is x[v] minus this. */
-static double log_sum_exp(const float *x, int64_t V)
-{
-    double mx = -INFINITY, sum = 0;
-    for (int64_t v = 0; v < V; v++)
-        mx = fmax(mx, (double)x[v]);
-    for (int64_t v = 0; v < V; v++)
-        sum += exp((double)x[v] - mx);
-    return mx + log(sum);
-}
-
-/* Samples one token from logits row x (V) per the params. */
-static int32_t sample(gen *g, const float *x, cand *tmp, uint64_t *rng)
-{
-    const clf_generate_params *p = g->p;
-    int64_t V = g->m->cfg.vocab;
-    double temp = p->temperature > 0 ? p->temperature : 1.0, mx = -INFINITY;
-    for (int64_t v = 0; v < V; v++)
-        mx = fmax(mx, x[v] / temp);
-    for (int64_t v = 0; v < V; v++) {
-        tmp[v].s = exp(x[v] / temp - mx);
-        tmp[v].b = 0;
-        tmp[v].v = (int32_t)v;
-    }
-    qsort(tmp, (size_t)V, sizeof *tmp, cand_cmp); /* descending, lower id first on ties */
-    int64_t n = V;
-    if (p->top_k > 0 && p->top_k < n) n = p->top_k;
-    double sum = 0;
-    for (int64_t i = 0; i < n; i++)
-        sum += tmp[i].s;
-    if (p->top_p > 0 && p->top_p < 1) {
-        double c = 0;
-        for (int64_t i = 0; i < n; i++) {
-            c += tmp[i].s / sum;
-            if (c >= p->top_p) {
-                n = i + 1;
-                break;
-            }
-        }
-        sum = 0;
-        for (int64_t i = 0; i < n; i++)
-            sum += tmp[i].s;
-    }
-    double u = (double)(rng_next(rng) >> 11) * 0x1.0p-53 * sum, c = 0;
-    for (int64_t i = 0; i < n; i++) {
-        c += tmp[i].s;
-        if (u < c) return tmp[i].v;
-    }
-    return tmp[n - 1].v;
-}
-
 /* Greedy or sampling for all B inputs at once (batch B). Greedy reads back
  * only the argmax ids, unless the caller asked for scores or log-probs: then
  * the logits too, whose log-softmax at the chosen token is summed per row. */
@@ -355,7 +319,7 @@ static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
     int64_t n = first_feed(g, ids, B, S, 1), pos = 0;
     bool *done = clf__calloc((size_t)B, sizeof *done);
     double *lp = clf__calloc((size_t)B, sizeof *lp);
-    cand *tmp = clf__malloc((size_t)V * sizeof *tmp);
+    clf__cand *tmp = clf__malloc((size_t)V * sizeof *tmp);
     uint64_t rng = g->p->seed;
     clf_status st = done && lp && tmp ? CLF_OK
                                       : clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY,
@@ -365,19 +329,23 @@ static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
         st = check_abort(g);
         clf__step *sp = NULL;
         if (st == CLF_OK) st = step_enqueue(m, g->feed, B, n, pos, NULL, &sp);
-        if (st == CLF_OK && greedy)
+        if (st == CLF_OK && greedy && !g->pr.on)
             st = clf_graph_read(sp->g, sp->argmax, g->am, (size_t)(B * n) * 4);
-        if (st == CLF_OK && (!greedy || want_lp))
+        if (st == CLF_OK && (!greedy || want_lp || g->pr.on))
             st = clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(B * n * V) * sizeof(float));
         if (st != CLF_OK) break;
         synced(m);
         for (int64_t b = 0; b < B; b++) {
             int64_t row = b * n + n - 1;
-            const float *x = g->logits + row * V;
-            int32_t tok = greedy ? g->am[row] : sample(g, x, tmp, &rng);
+            const float *x = g->logits + row * V, *y = x;
+            const int32_t *mine = g->out->ids + b * g->nbest * g->stride;
+            if (g->pr.on && !done[b]) y = processed(g, x, b, mine, step);
+            int32_t tok = greedy && !g->pr.on ? g->am[row]
+                          : greedy            ? host_argmax(y, V)
+                                              : clf__sample(g->p, y, V, tmp, &rng);
             g->feed[b] = tok;
             if (done[b]) continue;
-            if (want_lp) lp[b] += (double)x[tok] - log_sum_exp(x, V);
+            if (want_lp) lp[b] += (double)x[tok] - clf__log_sum_exp(x, V);
             put(g, b, 0, step, tok);
             if (g->out->lengths) g->out->lengths[b] = (int32_t)(step + 1);
             if (g->p->on_token) g->p->on_token(g->p->user, b, step, tok);
@@ -431,7 +399,7 @@ typedef struct beam_src {
  * hypothesis b of source i on row i * K + b. */
 typedef struct beam_ws {
     beam_src *src;             /* (G) */
-    cand *c;                   /* (K, beam_per_row) candidates of one source */
+    clf__cand *c;                   /* (K, beam_per_row) candidates of one source */
     int32_t *rows, *rows_next; /* (G K, max_tgt) cache-row tables, see reorder_rows */
 } beam_ws;
 
@@ -465,7 +433,7 @@ static int32_t *tok_alloc(gen *g, beam_src *bs)
 }
 
 /* Hypothesis: parent extended by candidate c. */
-static hyp extend(gen *g, beam_src *bs, const cand *c)
+static hyp extend(gen *g, beam_src *bs, const clf__cand *c)
 {
     const hyp *par = &bs->alive[c->b];
     hyp h;
@@ -486,15 +454,17 @@ static hyp extend(gen *g, beam_src *bs, const cand *c)
  * that ends (EOS, or the last step) finishes if it ranks < K; the first K
  * that do not end become bs->next. bs->fin keeps the K best finished, sorted.
  * Returns the count of new alive hypotheses. */
-static int64_t hf_walk(gen *g, beam_src *bs, const cand *cs, int64_t K, int64_t nc, int64_t step,
+static int64_t hf_walk(gen *g, beam_src *bs, const clf__cand *cs, int64_t K, int64_t nc, int64_t step,
                        double alpha)
 {
     int64_t n_next = 0, top = 2 * K;
     bool added = false;
     for (int64_t i = 0; i < top && i < nc; i++) {
-        const cand *c = &cs[i];
+        const clf__cand *c = &cs[i];
         bool ends = (c->v == g->eos && g->eos >= 0) || step == g->max_new;
-        if (ends && i >= K) continue;
+        /* A banned (-inf) candidate never finishes: transformers ranks it
+         * after its -1e9 placeholder beams, beyond the first K. */
+        if (ends && (i >= K || c->s == -INFINITY)) continue;
         if (!ends && n_next == K) continue;
         hyp h = extend(g, bs, c);
         if (ends) {
@@ -517,13 +487,15 @@ static int64_t hf_walk(gen *g, beam_src *bs, const cand *cs, int64_t K, int64_t 
 
 /* clformer's own rule: the K best candidates in order; an EOS one finishes,
  * the others stay alive. */
-static int64_t own_walk(gen *g, beam_src *bs, const cand *cs, int64_t K, int64_t nc, double alpha)
+static int64_t own_walk(gen *g, beam_src *bs, const clf__cand *cs, int64_t K, int64_t nc, double alpha)
 {
     int64_t n_next = 0;
     for (int64_t i = 0; i < nc && n_next < K; i++) {
-        const cand *c = &cs[i];
+        const clf__cand *c = &cs[i];
+        bool eos = c->v == g->eos && g->eos >= 0 && !g->p->ignore_eos;
+        if (eos && c->s == -INFINITY) continue; /* a banned EOS */
         hyp h = extend(g, bs, c);
-        if (c->v == g->eos && g->eos >= 0 && !g->p->ignore_eos) {
+        if (eos) {
             h.score = h.lp / pow((double)h.n, alpha);
             h.order = bs->n_fin;
             h.why = CLF_FINISH_EOS;
@@ -550,9 +522,12 @@ static bool src_stops(gen *g, beam_src *bs, int64_t K, int64_t step, double alph
         }
         return true;
     }
-    if (hf)  /* the best alive cannot beat the worst of the K finished */
-        return bs->n_fin >= K &&
-               bs->alive[0].lp / pow((double)step, alpha) <= bs->fin[K - 1].score;
+    if (hf && g->p->early_stopping == CLF_EARLY_STOPPING_ON) return bs->n_fin >= K;
+    if (hf) { /* the best alive cannot beat the worst of the K finished */
+        bool never = g->p->early_stopping == CLF_EARLY_STOPPING_NEVER && alpha > 0;
+        double len = never ? (double)g->max_new : (double)step;
+        return bs->n_fin >= K && bs->alive[0].lp / pow(len, alpha) <= bs->fin[K - 1].score;
+    }
     if (bs->n_fin == 0) return false;
     double best_f = -INFINITY, best_a = -INFINITY;
     for (int64_t i = 0; i < bs->n_fin; i++)
@@ -584,13 +559,14 @@ static void src_output(gen *g, beam_src *bs, int64_t src)
  * those are among the 2K best of each row. */
 static int64_t beam_per_row(int64_t K, int64_t V) { return 2 * K < V ? 2 * K : V; }
 
-/* The `top` best candidates of hypothesis b from its logits row x (V), by
- * cand_cmp's order (log-probability lp + log_softmax(x) descending, lower id
- * first on ties), into out; returns how many. One pass with an insertion
- * into a short sorted list: no sort of the whole vocabulary. */
-static int64_t row_top(const float *x, int64_t V, double lp, int32_t b, int64_t top, cand *out)
+/* The `top` best candidates of hypothesis b from its row x (V), by
+ * cand_cmp's order (base + x descending, lower id first on ties; base = lp -
+ * log-sum-exp of raw logits, or lp for processed log-probabilities), into
+ * out; returns how many. One pass with an insertion into a short sorted
+ * list: no sort of the whole vocabulary. */
+static int64_t row_top(const float *x, int64_t V, double base, int32_t b, int64_t top,
+                       clf__cand *out)
 {
-    double base = lp - log_sum_exp(x, V);
     int64_t m = 0;
     for (int64_t v = 0; v < V; v++) {
         double sv = base + (double)x[v];
@@ -600,7 +576,7 @@ static int64_t row_top(const float *x, int64_t V, double lp, int32_t b, int64_t 
             out[j] = out[j - 1];
             j--;
         }
-        out[j] = (cand){sv, b, (int32_t)v};
+        out[j] = (clf__cand){sv, b, (int32_t)v};
     }
     return m;
 }
@@ -645,10 +621,18 @@ static clf_status beam_group(gen *g, beam_ws *w, const int32_t *ids, const int32
             beam_src *bs = &w->src[i];
             if (bs->done) continue;
             int64_t nc = 0;
-            for (int64_t b = 0; b < bs->n_alive; b++)
-                nc += row_top(g->logits + ((i * K + b) * n + n - 1) * V, V, bs->alive[b].lp,
-                              (int32_t)b, per_row, w->c + nc);
-            qsort(w->c, (size_t)nc, sizeof *w->c, cand_cmp);
+            for (int64_t b = 0; b < bs->n_alive; b++) {
+                const float *x = g->logits + ((i * K + b) * n + n - 1) * V;
+                double lse = clf__log_sum_exp(x, V), base = bs->alive[b].lp - lse;
+                if (g->pr.on) { /* transformers: processors on the log-softmax (float) */
+                    for (int64_t v = 0; v < V; v++)
+                        g->row[v] = (float)((double)x[v] - lse);
+                    x = processed(g, g->row, src0 + i, bs->alive[b].toks, bs->alive[b].n);
+                    base = bs->alive[b].lp;
+                }
+                nc += row_top(x, V, base, (int32_t)b, per_row, w->c + nc);
+            }
+            qsort(w->c, (size_t)nc, sizeof *w->c, clf__cand_cmp);
             int64_t n_next = hf ? hf_walk(g, bs, w->c, K, nc, step, alpha)
                                 : own_walk(g, bs, w->c, K, nc, alpha);
             hyp *t = bs->alive;
@@ -738,10 +722,15 @@ clf_status clf_model_generate(clf_model *m, const int32_t *ids, const int32_t *l
     g.p = &p;
     g.out = out;
     g.B = B;
+    g.ids = ids;
+    g.S = S;
+    bool encdec = m->cfg.kind == CLF_MODEL_ENCODER_DECODER;
+    int64_t plen = encdec ? 1 : S; /* decoder ids before the generated ones */
     g.stride = p.max_new_tokens > 0 ? p.max_new_tokens : 16;
+    if (p.max_new_tokens == 0 && p.max_length > 0) /* transformers' max_length counts them */
+        g.stride = p.max_length - plen > 1 ? p.max_length - plen : 1;
     g.nbest = p.strategy == CLF_DECODE_BEAM && p.n_best > 0 ? p.n_best : 1;
     g.eos = p.ignore_eos ? -1 : m->cfg.eos_id;
-    bool encdec = m->cfg.kind == CLF_MODEL_ENCODER_DECODER;
     if (encdec && m->cfg.bos_id < 0)
         return clf__error(ctx, CLF_ERR_BAD_MODEL,
                           "clf_model_generate: the model has no bos_id to start the target");
@@ -785,8 +774,9 @@ clf_status clf_model_generate(clf_model *m, const int32_t *ids, const int32_t *l
     g.logits = clf__malloc((size_t)(rows * m->cfg.vocab) * sizeof *g.logits);
     g.am = clf__malloc((size_t)rows * sizeof *g.am);
     g.feed = clf__malloc((size_t)rows * sizeof *g.feed);
-    clf_status st = CLF_OK;
-    if (!g.logits || !g.am || !g.feed)
+    g.row = clf__malloc((size_t)m->cfg.vocab * sizeof *g.row);
+    clf_status st = clf__procs_init(&g.pr, &p, m->cfg.vocab, m->cfg.eos_id, plen + g.max_new);
+    if (!g.logits || !g.am || !g.feed || !g.row)
         st = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_generate: out of memory");
     if (st == CLF_OK && p.strategy == CLF_DECODE_BEAM) {
         st = gen_beam(&g, ids, lengths, S);
@@ -800,5 +790,7 @@ clf_status clf_model_generate(clf_model *m, const int32_t *ids, const int32_t *l
     clf__free(g.logits);
     clf__free(g.am);
     clf__free(g.feed);
+    clf__free(g.row);
+    clf__procs_free(&g.pr);
     return st;
 }

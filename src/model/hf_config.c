@@ -658,3 +658,12 @@ clf_status clf__hf_parse_index(const char *text, size_t len, clf__hf_index *out,
     if (st != CLF_OK) clf__hf_index_clear(out);
     return st;
 }
+
+/* hf_config.h: the strict parse for the other JSON files of a folder
+ * (gen_config.c), with this file's rules and messages. */
+clf_status clf__hf_parse_json(const char *file, const char *text, size_t len, json_object **out,
+                              char *err, size_t err_size)
+{
+    jp p = {file, err, err_size, CLF_OK};
+    return parse_json(&p, text, len, out);
+}

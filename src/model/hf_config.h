@@ -88,4 +88,11 @@ clf_status clf__hf_parse_index(const char *text, size_t len, clf__hf_index *out,
                                size_t err_size);
 void clf__hf_index_clear(clf__hf_index *x);
 
+/* Parses text (len bytes) as one strict JSON value (RFC 8259, UTF-8, nesting
+ * at most 64, nothing after it), *out a new json-c reference; errors
+ * CLF_ERR_BAD_MODEL "FILE: ..." into err and the thread's last error. */
+struct json_object;
+clf_status clf__hf_parse_json(const char *file, const char *text, size_t len,
+                              struct json_object **out, char *err, size_t err_size);
+
 #endif

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "model/hf.h"
+#include "model/logits_proc.h"
 #include "model/model_config.h"
 #include "model/model_internal.h"
 #include "model/safetensors.h"
@@ -74,7 +75,7 @@ clf_status clf__check_generate_params(const clf_model *m, const clf_generate_par
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "%s: beam_rule %d is not a clf_beam_rule (0 the model's, 1 clformer, "
                           "2 HF)", fn, (int)p->beam_rule);
-    return CLF_OK;
+    return clf__procs_check(ctx, m->cfg.vocab, p); /* the processors' fields */
 }
 
 int64_t clf_model_max_new_tokens(const clf_model *m, int64_t prompt_len)
@@ -82,6 +83,15 @@ int64_t clf_model_max_new_tokens(const clf_model *m, int64_t prompt_len)
     if (!m) return 0;
     if (m->cfg.max_positions <= 0) return INT64_MAX; /* sinusoids without a stated limit */
     return m->cfg.max_positions - m->cfg.position_offset - prompt_len;
+}
+
+clf_status clf_model_generate_defaults(const clf_model *m, clf_generate_params *out)
+{
+    if (!m || !out)
+        return clf__error(m ? m->ctx : NULL, CLF_ERR_INVALID_ARG,
+                          "clf_model_generate_defaults: NULL model or out");
+    *out = m->gen.p; /* gen_config.c: the folder's settings, or the plain defaults */
+    return CLF_OK;
 }
 
 const clf_model_config *clf_model_get_config(const clf_model *m) { return m ? &m->cfg : NULL; }
@@ -486,8 +496,14 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
         L.used = clf__calloc(st->n_tensors ? st->n_tensors : 1, sizeof *L.used);
         if (!L.used) s = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
     }
-    if (s == CLF_OK && hf)
+    clf__gen_config_init(&m->gen);
+    if (s == CLF_OK && hf) {
         m->cfg = *clf__hf_model_config(hf);
+        s = clf__gen_config_load(ctx, path, m->cfg.vocab, &m->gen); /* gen_config.c */
+        if (s == CLF_OK && m->gen.start_id >= 0 && m->cfg.kind == CLF_MODEL_ENCODER_DECODER)
+            m->cfg.bos_id = m->gen.start_id; /* generation_config.json's, over config.json's */
+        if (s == CLF_OK && m->gen.eos_id >= 0) m->cfg.eos_id = m->gen.eos_id;
+    }
     else if (s == CLF_OK && p.config)
         m->cfg = *p.config;
     else if (s == CLF_OK)
@@ -568,6 +584,7 @@ void clf_model_free(clf_model *m)
 {
     if (!m) return;
     clf_graph_free(m->eg);
+    clf__gen_config_clear(&m->gen);
     for (int i = 0; i < m->n_steps; i++) {
         clf_graph_free(m->steps[i].g);
         clf_graph_free(m->steps[i].cross);

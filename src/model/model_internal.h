@@ -9,6 +9,7 @@
 #include <clformer/clformer.h> /* the model layer sits on every other */
 
 #include "core/core.h"
+#include "model/gen_config.h"
 
 /* An nn.MultiheadAttention: in (3D, D) = [Wq; Wk; Wv], in_b (3D) or none. */
 typedef struct clf__attn_w {
@@ -60,6 +61,7 @@ struct clf_model {
 
     clf_model_info info;
     bool from_hf; /* loaded from a HuggingFace folder: HF beam rule by default */
+    clf__gen_config gen; /* the folder's generation settings (clf_model_generate_defaults) */
     char *info_strings; /* architecture, model_type, labels: one block */
     const char **labels; /* (n_classes) into info_strings, or NULL */
 
