@@ -394,6 +394,57 @@ Test(hf, marian_logits_greedy_and_beam_match_transformers)
     seq2seq("marian", "MarianMTModel", 90);
 }
 
+/* The folder's generation settings (generation_config.json: forced BOS/EOS,
+ * no-repeat n-grams, min length, repetition penalty, bad words, early
+ * stopping, length penalty, max_length / max_new_tokens) through
+ * clf_model_generate_defaults: greedy (num_beams 1, the golden's only
+ * override) and the file's beam search against golden_gen.safetensors. */
+static void seq2seq_gen(const char *name, const char *arch, int N)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = clft_model_context(spec);
+        clf__safetensors *st = golden(name);
+        char path[600];
+        snprintf(path, sizeof path, "%s/golden_gen.safetensors", folder(name));
+        clf__safetensors *gs = open_st(path);
+        enum { B = 2, S = 9 };
+        int32_t *src = gi(st, "src_ids"), *sl = gi(st, "src_lengths");
+        int32_t *gref = gi(gs, "greedy_ids"), *bref = gi(gs, "beam_ids");
+        clf_model *m = load(ctx, folder(name), 8, 16, 16);
+        clf_generate_params gp;
+        OK(clf_model_generate_defaults(m, &gp));
+        cr_assert_eq(gp.strategy, CLF_DECODE_BEAM, "%s: num_beams 4 of the file", arch);
+        int32_t out[2 * 16];
+        clf_generate_output go = {out, NULL, NULL, NULL, NULL};
+        OK(clf_model_generate(m, src, sl, B, S, &gp, &go));
+        for (int b = 0; b < B; b++)
+            check_ids(out + b * N, bref + b * N, N, "beam (generation_config.json)", arch, b);
+        gp.strategy = CLF_DECODE_GREEDY;
+        OK(clf_model_generate(m, src, sl, B, S, &gp, &go));
+        for (int b = 0; b < B; b++)
+            check_ids(out + b * N, gref + b * N, N, "greedy (generation_config.json)", arch, b);
+        clf_model_free(m);
+        free(src);
+        free(sl);
+        free(gref);
+        free(bref);
+        clf__safetensors_free(gs);
+        clf__safetensors_free(st);
+        clf_context_free(ctx);
+    }
+}
+
+Test(hf, bart_generation_config_ids_match_transformers)
+{
+    seq2seq_gen("bart", "BartForConditionalGeneration", 13); /* max_length 14 */
+}
+
+Test(hf, marian_generation_config_ids_match_transformers)
+{
+    seq2seq_gen("marian", "MarianMTModel", 12);
+}
+
 /* The all-MiniLM-L6-v2 folder: $CLFORMER_MINILM_DIR, else where
  * tools/fetch-minilm.sh unpacks it. */
 static const char *minilm_dir(void)

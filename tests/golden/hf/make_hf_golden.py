@@ -28,6 +28,14 @@ min_length=0; generated ids are stored after the decoder start token (enc-dec)
 or after the prompt (GPT-2), -1 after the first EOS (EOS kept) and after the
 end. Seeds fixed; the versions are recorded in each golden's __metadata__.
 
+With the families' generation settings ON (issue 14), bart/ and marian/ also
+hold generation_config.json (written here; GEN_BART / GEN_MARIAN) and
+golden_gen.safetensors: greedy (num_beams=1 passed to generate(), as the only
+override) and beam (the file's num_beams) ids of the model reloaded with
+from_pretrained, i.e. exactly what transformers reads from the folder.
+`make_hf_golden.py --gen-only bart marian` writes only those two files, after
+checking that the rebuilt weights equal the folder's model.safetensors.
+
 Needs (only when regenerating): pip install torch transformers safetensors numpy
 """
 import json
@@ -45,6 +53,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GEN = dict(do_sample=False, length_penalty=1.0, early_stopping=False, no_repeat_ngram_size=0,
            repetition_penalty=1.0, forced_bos_token_id=None, forced_eos_token_id=None,
            bad_words_ids=None, min_length=0, num_return_sequences=1)
+
+
+# generation_config.json of the goldens with the processors on.
+GEN_BART = dict(decoder_start_token_id=2, bos_token_id=0, eos_token_id=2, pad_token_id=1,
+                forced_bos_token_id=0, forced_eos_token_id=2, no_repeat_ngram_size=3,
+                min_length=6, repetition_penalty=1.3, early_stopping=True, num_beams=4,
+                length_penalty=1.5, max_length=14)
+GEN_MARIAN = dict(decoder_start_token_id=89, eos_token_id=0, pad_token_id=89,
+                  bad_words_ids=[[89]], forced_eos_token_id=0, num_beams=4,
+                  early_stopping="never", length_penalty=1.2, max_new_tokens=12)
 
 
 def randomise(model, seed):
@@ -188,7 +206,30 @@ def gpt2():
                         "generate": json.dumps(GEN)}))
 
 
-def seq2seq(name, cls, cfg, seed, gain, eos_bias):
+def gen_golden(model, name, gen, src, mask, eos, seed):
+    """generation_config.json + golden_gen.safetensors in folder `name`."""
+    import tempfile
+    from safetensors.numpy import load_file
+    folder = os.path.join(HERE, name)
+    stored = load_file(os.path.join(folder, "model.safetensors"))
+    mine = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    for k, v in stored.items():  # the folder holds the weights rebuilt here
+        assert np.array_equal(v, mine[k]), "weights differ from %s/model.safetensors: %s" % (name, k)
+    with open(os.path.join(folder, "generation_config.json"), "w") as f:
+        json.dump(dict(sorted(gen.items())), f, indent=2)
+        f.write("\n")
+    loaded = type(model).from_pretrained(folder).eval()
+    n = gen.get("max_new_tokens") or gen["max_length"] - 1
+    with torch.no_grad():
+        greedy = loaded.generate(input_ids=src, attention_mask=mask, num_beams=1).numpy()
+        beam = loaded.generate(input_ids=src, attention_mask=mask).numpy()
+    save_file({"greedy_ids": ids_after(greedy, 1, eos, n), "beam_ids": ids_after(beam, 1, eos, n)},
+              os.path.join(folder, "golden_gen.safetensors"),
+              metadata=metadata(seed, {"max_new_tokens": n, "generation_config": json.dumps(gen)}))
+    print("wrote %s/generation_config.json, golden_gen.safetensors" % folder, file=sys.stderr)
+
+
+def seq2seq(name, cls, cfg, seed, gain, eos_bias, gen, gen_only):
     torch.manual_seed(seed)
     model = cls(cfg).eval()
     randomise(model, seed)
@@ -205,6 +246,9 @@ def seq2seq(name, cls, cfg, seed, gain, eos_bias):
     src[1, 4] = cfg.eos_token_id
     tgt = torch.randint(3, V - 1, (2, 6), generator=g)
     tgt[:, 0] = cfg.decoder_start_token_id
+    if gen_only:
+        gen_golden(model, name, gen, src, mask, cfg.eos_token_id, seed)
+        return
     with torch.no_grad():
         logits = model(input_ids=src, attention_mask=mask, decoder_input_ids=tgt).logits
     n = 12
@@ -217,9 +261,10 @@ def seq2seq(name, cls, cfg, seed, gain, eos_bias):
         "greedy_ids": ids_after(greedy, 1, eos, n), "beam_ids": ids_after(beam, 1, eos, n)},
         metadata(seed, {"model": cls.__name__, "max_new_tokens": n, "beam_size": 4,
                         "generate": json.dumps(GEN)}))
+    gen_golden(model, name, gen, src, mask, eos, seed)
 
 
-def bart():
+def bart(gen_only=False):
     cfg = transformers.BartConfig(vocab_size=96, d_model=32, encoder_layers=2, decoder_layers=2,
                                   encoder_attention_heads=4, decoder_attention_heads=4,
                                   encoder_ffn_dim=48, decoder_ffn_dim=48,
@@ -227,10 +272,11 @@ def bart():
                                   scale_embedding=True, pad_token_id=1, bos_token_id=0,
                                   eos_token_id=2, decoder_start_token_id=2,
                                   forced_bos_token_id=None, forced_eos_token_id=None)
-    seq2seq("bart", transformers.BartForConditionalGeneration, cfg, 28, 2.0, 2.0)
+    seq2seq("bart", transformers.BartForConditionalGeneration, cfg, 28, 2.0, 2.0, GEN_BART,
+            gen_only)
 
 
-def marian():
+def marian(gen_only=False):
     cfg = transformers.MarianConfig(vocab_size=90, d_model=32, encoder_layers=2,
                                     decoder_layers=2, encoder_attention_heads=4,
                                     decoder_attention_heads=4, encoder_ffn_dim=48,
@@ -238,15 +284,17 @@ def marian():
                                     activation_function="swish", scale_embedding=True,
                                     pad_token_id=89, eos_token_id=0, decoder_start_token_id=89,
                                     forced_eos_token_id=None, bad_words_ids=None)
-    seq2seq("marian", transformers.MarianMTModel, cfg, 26, 1.0, 3.0)
+    seq2seq("marian", transformers.MarianMTModel, cfg, 26, 1.0, 3.0, GEN_MARIAN, gen_only)
 
 
 def main():
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
-    which = sys.argv[1:] or ["bert", "bert_cls", "gpt2", "bart", "marian"]
+    args = sys.argv[1:]
+    gen_only = "--gen-only" in args
+    which = [a for a in args if a != "--gen-only"] or ["bert", "bert_cls", "gpt2", "bart", "marian"]
     for w in which:
-        globals()[w]()
+        globals()[w](gen_only=True) if gen_only else globals()[w]()
 
 
 if __name__ == "__main__":
