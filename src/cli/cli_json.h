@@ -11,7 +11,8 @@
  *     for them.
  *   - json-c prints doubles with "%.17g" (0.1 as 0.10000000000000001). These
  *     helpers store the shortest decimal text that reads back as the same
- *     value (0.1, 0.33333333333333331 only where needed).
+ *     value: 0.1 as 0.1, and 17 digits only where needed (0.1 + 0.2 as
+ *     0.30000000000000004).
  *   - json-c escapes '/' as "\/" unless told not to; the print styles here
  *     do not.
  *
