@@ -149,6 +149,7 @@ struct bench_json {
     FILE *f;
     json_object *doc, *records; /* records: borrowed from doc */
     bool regular; /* a regular file: rewritten in place; else written once, at the end */
+    bool broken;  /* a write failed (reported): the document may lack a record; no more writes */
 };
 
 /* Writes the document: in place (truncated first) when the file is a
@@ -156,11 +157,13 @@ struct bench_json {
  * printed. */
 static int bench_json_write(bench_json *j, bool final)
 {
+    if (j->broken) return 1;
     if (!j->regular && !final) return 0;
     if (j->regular) {
         rewind(j->f);
         if (ftruncate(fileno(j->f), 0) != 0) {
             fprintf(stderr, "clformer bench: cannot rewrite the JSON file: %s\n", strerror(errno));
+            j->broken = true;
             return 1;
         }
     }
@@ -169,6 +172,7 @@ static int bench_json_write(bench_json *j, bool final)
         fprintf(stderr, "clformer bench: cannot write the JSON file: %s\n", strerror(errno));
         rc = 1;
     }
+    j->broken = rc != 0;
     return rc;
 }
 
@@ -247,14 +251,16 @@ static void bench_json_record(bench_run *r, const bench_result *res, double gflo
         cli_json_set(o, "batch", cli_json_int(res->batch));
         cli_json_set(o, "seq_len", cli_json_int(res->seq_len));
         cli_json_set(o, "new_tokens", cli_json_int(res->new_tokens));
-        if (res->tokens_per_s > 0) cli_json_set(o, "tokens_per_s", cli_json_number(res->tokens_per_s));
+        if (res->tokens_per_s > 0)
+            cli_json_set(o, "tokens_per_s", cli_json_number(res->tokens_per_s));
         if (res->cold_start_s > 0) {
             cli_json_set(o, "cold_start_s", cli_json_number(res->cold_start_s));
             cli_json_set(o, "warm_start_s", cli_json_number(res->warm_start_s));
         }
     }
     cli_json_push(r->json->records, o);
-    if (bench_json_write(r->json, false) != 0) r->failures++;
+    /* One failure counted: later writes of a broken document are skipped. */
+    if (!r->json->broken && bench_json_write(r->json, false) != 0) r->failures++;
 }
 
 void bench_report(bench_run *r, const bench_result *res)
