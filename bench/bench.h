@@ -21,6 +21,9 @@ typedef struct bench_ceilings {
     const char *roof_source; /* "measured" or "theoretical" */
 } bench_ceilings;
 
+/* The --json FILE document (bench_main.c). */
+typedef struct bench_json bench_json;
+
 typedef struct bench_run {
     clf_context *ctx;
     const clf_device_info *dev;
@@ -29,8 +32,7 @@ typedef struct bench_run {
     int reps;          /* timed repeats per case */
     int warmup;        /* untimed runs first */
     const char *filter; /* NULL = every entry, else a substring of the entry name */
-    FILE *json;        /* NULL = no JSON */
-    int n_json;        /* records written so far (for commas) */
+    bench_json *json;  /* the --json document; NULL = no JSON */
     int failures;      /* cases that could not run */
     bool reps_forced;  /* --reps given: every case uses reps */
     bool no_start;     /* --no-start: skip the cold/warm start children */

@@ -50,9 +50,7 @@ static void attn_shape(bench_run *r, int64_t batch, int64_t heads, int64_t lq, i
             clf_context_memory(local.ctx, NULL, NULL, &tensors);
             clf_context_scratch_bytes(local.ctx, &scratch);
             res.device_mem_bytes = (double)(tensors + scratch);
-            local.n_json = r->n_json;
             bench_report(&local, &res);
-            r->n_json = local.n_json;
         }
     }
     r->failures += local.failures;

@@ -2,16 +2,19 @@
  * `clformer bench`: the harness. Per device: ceilings, then each entry's
  * cases; a table on stdout, one JSON record per case with --json.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
 #include "cli/cli_args.h"
+#include "cli/cli_json.h"
 
 static double now_s(void)
 {
@@ -139,15 +142,125 @@ static void progress_clear(const bench_run *r)
     fflush(stderr);
 }
 
-static void json_str(FILE *f, const char *s)
+/* The --json FILE document, {"clformer": version, "records": [...]}: kept
+ * in memory and written whole after every record, so that the file holds
+ * valid JSON even when the run is cut short (a timeout). */
+struct bench_json {
+    FILE *f;
+    json_object *doc, *records; /* records: borrowed from doc */
+    bool regular; /* a regular file: rewritten in place; else written once, at the end */
+    bool broken;  /* a write failed (reported): the document may lack a record; no more writes */
+};
+
+/* Writes the document: in place (truncated first) when the file is a
+ * regular one, else only when final. Returns 0, or 1 with the error
+ * printed. */
+static int bench_json_write(bench_json *j, bool final)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        if ((unsigned char)*s < 0x20) continue;
-        fputc(*s, f);
+    if (j->broken) return 1;
+    if (!j->regular && !final) return 0;
+    if (j->regular) {
+        rewind(j->f);
+        if (ftruncate(fileno(j->f), 0) != 0) {
+            fprintf(stderr, "clformer bench: cannot rewrite the JSON file: %s\n", strerror(errno));
+            j->broken = true;
+            return 1;
+        }
     }
-    fputc('"', f);
+    int rc = cli_json_write(j->f, json_object_get(j->doc), CLI_JSON_PRETTY, "bench");
+    if (fflush(j->f) != 0 && rc == 0) {
+        fprintf(stderr, "clformer bench: cannot write the JSON file: %s\n", strerror(errno));
+        rc = 1;
+    }
+    j->broken = rc != 0;
+    return rc;
+}
+
+static bench_json *bench_json_open(const char *path)
+{
+    bench_json *j = calloc(1, sizeof *j);
+    if (!j || !(j->f = fopen(path, "w"))) {
+        fprintf(stderr, "clformer bench: cannot write %s\n", path);
+        free(j);
+        return NULL;
+    }
+    struct stat sb;
+    j->regular = fstat(fileno(j->f), &sb) == 0 && S_ISREG(sb.st_mode);
+    j->doc = cli_json_object();
+    j->records = cli_json_array();
+    cli_json_set(j->doc, "clformer", cli_json_string(clf_version()));
+    /* The document keeps records alive; j->records is only a handle. */
+    cli_json_set(j->doc, "records", j->records);
+    return j;
+}
+
+/* The last write, then closes; returns 0 or 1 (printed). NULL: nothing. */
+static int bench_json_close(bench_json *j)
+{
+    if (!j) return 0;
+    int rc = bench_json_write(j, true);
+    if (fclose(j->f) != 0 && rc == 0) {
+        fprintf(stderr, "clformer bench: cannot write the JSON file: %s\n", strerror(errno));
+        rc = 1;
+    }
+    json_object_put(j->doc);
+    free(j);
+    return rc;
+}
+
+/* Appends the case's record to the document and writes the document again
+ * (bench_json_write): the file holds a whole JSON document after every
+ * case. */
+static void bench_json_record(bench_run *r, const bench_result *res, double gflops, double gbs,
+                              double roof, double ratio)
+{
+    json_object *o = cli_json_object();
+    cli_json_set(o, "device", cli_json_string(r->dev->name));
+    cli_json_set(o, "device_type", cli_json_string(clf_device_class_name(r->dev->device_class)));
+    cli_json_set(o, "driver", cli_json_string(r->dev->driver_version));
+    /* Two devices of one model in a machine share a name: the index tells them apart. */
+    char idx[32];
+    snprintf(idx, sizeof idx, "%d:%d", r->dev->platform_index, r->dev->device_index);
+    cli_json_set(o, "device_index", cli_json_string(idx));
+    cli_json_set(o, "entry", cli_json_string(res->entry));
+    cli_json_set(o, "case", cli_json_string(res->name));
+    cli_json_set(o, "shape", cli_json_string(res->shape));
+    cli_json_set(o, "median_s", cli_json_number(res->med_s));
+    cli_json_set(o, "min_s", cli_json_number(res->min_s));
+    cli_json_set(o, "p90_s", cli_json_number(res->p90_s));
+    cli_json_set(o, "p99_s", cli_json_number(res->p99_s));
+    cli_json_set(o, "flops", cli_json_number(res->flops));
+    cli_json_set(o, "bytes", cli_json_number(res->bytes));
+    cli_json_set(o, "gflops", cli_json_number(gflops));
+    cli_json_set(o, "gbs", cli_json_number(gbs));
+    cli_json_set(o, "roofline_pct", cli_json_number(roof));
+    cli_json_set(o, "bandwidth_ceiling_gbs", cli_json_number(r->ceil.bandwidth_gbs));
+    cli_json_set(o, "compute_ceiling_gflops", cli_json_number(r->ceil.roof_gflops));
+    cli_json_set(o, "roof_source", cli_json_string(r->ceil.roof_source ? r->ceil.roof_source : ""));
+    cli_json_set(o, "device_mem_bytes", cli_json_number(res->device_mem_bytes));
+    /* null when the case has no baseline */
+    cli_json_set(o, "baseline", cli_json_string(res->baseline));
+    cli_json_set(o, "baseline_median_s", res->baseline ? cli_json_number(res->baseline_s) : NULL);
+    cli_json_set(o, "ratio_vs_baseline", res->baseline ? cli_json_number(ratio) : NULL);
+    if (res->baseline2 && res->baseline2_s > 0) {
+        cli_json_set(o, "baseline2", cli_json_string(res->baseline2));
+        cli_json_set(o, "baseline2_median_s", cli_json_number(res->baseline2_s));
+        cli_json_set(o, "ratio_vs_baseline2", cli_json_number(res->baseline2_s / res->med_s));
+    }
+    if (res->batch > 0) {
+        cli_json_set(o, "batch", cli_json_int(res->batch));
+        cli_json_set(o, "seq_len", cli_json_int(res->seq_len));
+        cli_json_set(o, "new_tokens", cli_json_int(res->new_tokens));
+        if (res->tokens_per_s > 0)
+            cli_json_set(o, "tokens_per_s", cli_json_number(res->tokens_per_s));
+        if (res->cold_start_s > 0) {
+            cli_json_set(o, "cold_start_s", cli_json_number(res->cold_start_s));
+            cli_json_set(o, "warm_start_s", cli_json_number(res->warm_start_s));
+        }
+    }
+    cli_json_push(r->json->records, o);
+    /* One failure counted: later writes of a broken document are skipped. */
+    if (!r->json->broken && bench_json_write(r->json, false) != 0) r->failures++;
 }
 
 void bench_report(bench_run *r, const bench_result *res)
@@ -174,48 +287,7 @@ void bench_report(bench_run *r, const bench_result *res)
     if (res->cold_start_s > 0) printf("  start cold %.2f s warm %.3f s", res->cold_start_s, res->warm_start_s);
     printf("\n");
     fflush(stdout);
-    if (!r->json) return;
-    FILE *f = r->json;
-    fprintf(f, "%s\n  {\"device\": ", r->n_json++ ? "," : "");
-    json_str(f, r->dev->name);
-    fprintf(f, ", \"device_type\": \"%s\", \"driver\": ", clf_device_class_name(r->dev->device_class));
-    json_str(f, r->dev->driver_version);
-    /* Two devices of one model in a machine share a name: the index tells them apart. */
-    fprintf(f, ", \"device_index\": \"%d:%d\", \"entry\": ", r->dev->platform_index,
-            r->dev->device_index);
-    json_str(f, res->entry);
-    fprintf(f, ", \"case\": ");
-    json_str(f, res->name);
-    fprintf(f, ", \"shape\": ");
-    json_str(f, res->shape);
-    fprintf(f,
-            ", \"median_s\": %.9g, \"min_s\": %.9g, \"p90_s\": %.9g, \"p99_s\": %.9g, "
-            "\"flops\": %.9g, \"bytes\": %.9g, \"gflops\": %.6g, \"gbs\": %.6g, "
-            "\"roofline_pct\": %.4g, \"bandwidth_ceiling_gbs\": %.6g, \"compute_ceiling_gflops\": %.6g, "
-            "\"roof_source\": \"%s\", \"device_mem_bytes\": %.0f, \"baseline\": ",
-            res->med_s, res->min_s, res->p90_s, res->p99_s, res->flops, res->bytes, gflops, gbs, roof,
-            r->ceil.bandwidth_gbs, r->ceil.roof_gflops, r->ceil.roof_source ? r->ceil.roof_source : "",
-            res->device_mem_bytes);
-    if (res->baseline) {
-        json_str(f, res->baseline);
-        fprintf(f, ", \"baseline_median_s\": %.9g, \"ratio_vs_baseline\": %.6g", res->baseline_s, ratio);
-    } else {
-        fprintf(f, "null, \"baseline_median_s\": null, \"ratio_vs_baseline\": null");
-    }
-    if (res->baseline2 && res->baseline2_s > 0) {
-        fprintf(f, ", \"baseline2\": ");
-        json_str(f, res->baseline2);
-        fprintf(f, ", \"baseline2_median_s\": %.9g, \"ratio_vs_baseline2\": %.6g", res->baseline2_s,
-                res->baseline2_s / res->med_s);
-    }
-    if (res->batch > 0) {
-        fprintf(f, ", \"batch\": %lld, \"seq_len\": %lld, \"new_tokens\": %lld", (long long)res->batch,
-                (long long)res->seq_len, (long long)res->new_tokens);
-        if (res->tokens_per_s > 0) fprintf(f, ", \"tokens_per_s\": %.6g", res->tokens_per_s);
-        if (res->cold_start_s > 0)
-            fprintf(f, ", \"cold_start_s\": %.6g, \"warm_start_s\": %.6g", res->cold_start_s, res->warm_start_s);
-    }
-    fprintf(f, "}");
+    if (r->json) bench_json_record(r, res, gflops, gbs, roof, ratio);
 }
 
 static void usage(FILE *out)
@@ -279,7 +351,6 @@ static int bench_device(const char *spec, bench_run *proto)
     }
     progress_clear(&r);
     proto->prog_done = r.prog_done;
-    proto->n_json = r.n_json;
     proto->failures += r.failures;
     clf_context_free(ctx);
     return 0;
@@ -349,14 +420,7 @@ int bench_main(int argc, char **argv)
         }
         clf_devices_free(devs);
     }
-    if (json_path) {
-        proto.json = fopen(json_path, "w");
-        if (!proto.json) {
-            fprintf(stderr, "clformer bench: cannot write %s\n", json_path);
-            return 1;
-        }
-        fprintf(proto.json, "{\"clformer\": \"%s\", \"records\": [", clf_version());
-    }
+    if (json_path && !(proto.json = bench_json_open(json_path))) return 1;
     proto.progress = isatty(2);
     proto.t_begin = now_s();
     size_t n_run = 0;
@@ -364,10 +428,7 @@ int bench_main(int argc, char **argv)
     proto.prog_total = (int)n_run * n_devices;
     int rc = 0;
     for (int d = 0; d < n_devices; d++) rc |= bench_device(devices[d], &proto);
-    if (proto.json) {
-        fprintf(proto.json, "\n]}\n");
-        fclose(proto.json);
-    }
+    rc |= bench_json_close(proto.json);
     if (proto.failures) fprintf(stderr, "bench: %d case(s) failed\n", proto.failures);
     return rc || proto.failures ? 1 : 0;
 }

@@ -375,7 +375,6 @@ static void stack_case_run(bench_run *r, const stack_case *k)
         }
     }
     stack_free(&s);
-    r->n_json = local.n_json;
     r->failures = local.failures;
 }
 

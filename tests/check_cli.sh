@@ -3,11 +3,29 @@
 # output checked.
 set -euo pipefail
 cli=$1
+# Every JSON output is checked with a strict parser: Python's json module
+# alone accepts NaN and Infinity (and the `nan` that printf wrote was no JSON
+# at all); parse_constant refuses the constants. strict_json: one document
+# on standard input; strict_lines: one document per line (run --json).
+strict_json() { python3 -c 'import json,sys; json.loads(sys.stdin.read(), parse_constant=lambda c: sys.exit("bad constant "+c))'; }
+strict_lines() {
+  python3 -c '
+import json, sys
+n = 0
+for n, line in enumerate(sys.stdin, 1):
+    try:
+        json.loads(line, parse_constant=lambda c: sys.exit("line %d: bad constant %s" % (n, c)))
+    except ValueError as e:
+        sys.exit("line %d is not JSON: %s: %s" % (n, e, line[:200]))
+if n == 0:
+    sys.exit("no JSON lines")'
+}
 "$cli" --version | grep -q '^clformer [0-9]'
 "$cli" --help | grep -q devices
 out=$("$cli" devices)
 echo "$out"
 grep -q '^\*' <<<"$out" || { echo "no device marked selected"; exit 1; }
+"$cli" devices --json | strict_json
 "$cli" devices --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert sum(x["selected"] for x in d["devices"])==1; print("devices --json: valid,", len(d["devices"]), "device(s)")'
 # Every device carries its kernel profile; CLFORMER_KERNELS forces the family
 # (and a bad value is refused); simulated limits show in the profile.
@@ -21,12 +39,14 @@ rm -f err.txt
 cache=$(mktemp -d)
 trap 'rm -rf "$cache"' EXIT
 CLFORMER_CACHE_DIR=$cache "$cli" selftest | tee /dev/stderr | grep -q ': ok$'
+CLFORMER_CACHE_DIR=$cache "$cli" selftest --json | strict_json
 CLFORMER_CACHE_DIR=$cache "$cli" selftest --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["ok"] and d["built"]==0 and d["cache_hits"]==d["programs"], d; print("warm selftest: every program from the cache")'
 if "$cli" frobnicate 2>/dev/null; then echo "unknown command accepted"; exit 1; fi
 echo "cli: ok"
 # The benchmark runs end to end and writes one well-formed record per case.
 json=$(mktemp)
 "$cli" bench --quick --reps 2 --json "$json" >/dev/null
+strict_json <"$json"
 python3 - "$json" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
@@ -47,6 +67,9 @@ for r in recs:
 print(f"bench --quick --json: {len(recs)} records, entries {sorted(entries)}")
 PY
 rm -f "$json"
+# A filtered case into a pipe (not a regular file: the document is written
+# once, at the end, instead of after every record).
+"$cli" bench --quick --reps 1 --no-start --filter attention --json /dev/fd/3 3>&1 >/dev/null | strict_json
 echo "cli bench: ok"
 
 # clformer run. embed: all-MiniLM-L6-v2 (tools/fetch-minilm.sh) against
@@ -55,6 +78,7 @@ golden=$(dirname "$0")/golden
 minilm=${CLFORMER_MINILM_DIR:-build-logs/models/all-MiniLM-L6-v2}
 [ -f "$minilm/model.safetensors" ] || { echo "all-MiniLM-L6-v2 missing at $minilm (tools/fetch-minilm.sh)"; exit 1; }
 "$cli" run --model "$minilm" --json --batch 3 --input "$golden/cli/minilm_texts.txt" embed >run.json
+strict_lines <run.json
 python3 - run.json "$golden/cli/minilm_embed.json" <<'PY'
 import json, math, sys
 got = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
@@ -85,6 +109,7 @@ cls=$(mktemp -d)
 for f in config.json model.safetensors.index.json model-0000{1,2,3}-of-00003.safetensors; do ln -s "$(cd "$golden/hf/bert_cls" && pwd)/$f" "$cls/$f"; done
 python3 -c 'import sys; w=["[PAD]","[UNK]","[CLS]","[SEP]","[MASK]"]+["w%d"%i for i in range(115)]; open(sys.argv[1],"w").write("\n".join(w)+"\n")' "$cls/vocab.txt"
 printf 'w1 w2 w3\nw7\nw100 w101 w5 w9 w11\n' | "$cli" run --model "$cls" --json classify >cls.json
+strict_lines <cls.json
 "$cli" run --model "$cls" classify "w7" >cls1.txt
 python3 - cls.json cls1.txt <<'PY'
 import json, sys
@@ -97,10 +122,38 @@ alone = open(sys.argv[2]).read().split("\t")
 assert alone[0] == rows[1]["label"] and abs(float(alone[1]) - rows[1]["scores"][rows[1]["label"]]) < 1e-4, alone
 print("run classify: labels from id2label, probabilities sum to 1, batch = alone")
 PY
+# A broken model: the same classifier with a NaN in its bias, so NaN logits
+# and probabilities reach the JSON writer (printf("%.6g") wrote them as
+# `nan`, which no JSON parser accepts): they must come out as null.
+nan=$(mktemp -d)
+for f in config.json model.safetensors.index.json model-0000{1,2}-of-00003.safetensors vocab.txt; do ln -s "$(cd "$cls" && pwd -P)/$f" "$nan/$f"; done
+cp "$golden/hf/bert_cls/model-00003-of-00003.safetensors" "$nan/"
+python3 - "$nan/model-00003-of-00003.safetensors" <<'PY'
+import json, struct, sys
+path = sys.argv[1]
+data = bytearray(open(path, "rb").read())
+n = struct.unpack("<Q", data[:8])[0]
+t = json.loads(data[8:8 + n])["classifier.bias"]
+fmt = {"F32": "<f", "F16": "<e"}[t["dtype"]]
+at = 8 + n + t["data_offsets"][0]
+data[at:at + struct.calcsize(fmt)] = struct.pack(fmt, float("nan"))
+open(path, "wb").write(data)
+PY
+"$cli" run --model "$nan" --json classify "w1 w2" "w7" >"$nan/out.json"
+strict_lines <"$nan/out.json"
+python3 - "$nan/out.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 2 and all(isinstance(r["label"], str) for r in rows), rows
+assert all(v is None for r in rows for v in r["scores"].values()), rows
+print("run classify: NaN probabilities of a broken model are JSON null")
+PY
+rm -rf "$nan"
 # generate: the tiny GPT-2 golden on token ids, greedy and beam 4.
 gpt2=$golden/hf/gpt2
 g=$("$cli" run --model "$gpt2" --max-new 5 generate "5 17 33" "5 17 33")
 [ "$(sed -n 1p <<<"$g")" = "$(sed -n 2p <<<"$g")" ] && [ "$(wc -w <<<"$(sed -n 1p <<<"$g")")" -le 5 ] || { echo "generate: $g"; exit 1; }
+"$cli" run --model "$gpt2" --max-new 4 --batch 1 --json generate "5 17 33" "5 17" | strict_lines
 "$cli" run --model "$gpt2" --max-new 4 --beam 4 --json generate "5 17 33" | python3 -c 'import json,sys; r=json.loads(sys.stdin.readline()); assert 1 <= len(r["ids"]) <= 4 and all(0 <= i < 128 for i in r["ids"]), r; print("run generate: greedy and beam 4")'
 # Bad input: a clear message and a non-zero status.
 if "$cli" run --model "$gpt2" generate "5 999" 2>err.txt; then echo "id out of range accepted"; exit 1; fi

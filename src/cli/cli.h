@@ -20,9 +20,6 @@ void cli_selftest_usage(FILE *out);
 int cli_run(int argc, char **argv);
 void cli_run_usage(FILE *out);
 
-/* Prints s as a JSON string literal (with quotes). */
-void cli_json_string(FILE *out, const char *s);
-
 /* Prints "clformer: <what>: <status>: <detail>" to stderr; returns 1. */
 int cli_fail(const char *what, clf_status st, const char *detail);
 

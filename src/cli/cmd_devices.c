@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_json.h"
 
 /* A device chosen by clf_device_choose, and why. */
 typedef struct cli_pick {
@@ -26,85 +27,108 @@ void cli_devices_usage(FILE *out)
                  "  --no-measure   show cached scores only; measure nothing\n");
 }
 
-/* The kernel profile of one device as a JSON object (the profile a context
- * would make there: CLFORMER_KERNELS, CLFORMER_DEVICE_LIMITS and CLFORMER_GEMV_MAX_M apply). */
-static void print_profile_json(const clf_kernel_profile *p)
+/* Sets key to a JSON array of n ints. */
+static void set_ints(json_object *o, const char *key, const int *v, size_t n)
+{
+    json_object *a = cli_json_array();
+    for (size_t i = 0; i < n; i++) cli_json_push(a, cli_json_int(v[i]));
+    cli_json_set(o, key, a);
+}
+
+/* The kernel profile of one device (the profile a context would make there:
+ * CLFORMER_KERNELS, CLFORMER_DEVICE_LIMITS and CLFORMER_GEMV_MAX_M apply). */
+static json_object *profile_json(const clf_kernel_profile *p)
 {
     const clf_device_limits *l = &p->limits;
-    printf("{\"family\": \"%s\", \"reason\": ", clf_kernel_family_name(p->family));
-    cli_json_string(stdout, p->family_reason);
-    printf(",\n       \"limits\": {\"max_work_group_size\": %llu, \"kernel_work_group_size\": %llu, "
-           "\"local_mem_bytes\": %llu, \"max_alloc_bytes\": %llu, \"fp16\": %s, "
-           "\"subgroups\": %s, \"opencl_version\": %d, \"simulated\": %s},\n"
-           "       \"workarounds\": [%s], \"gemv_max_m\": %d, \"gemv_split\": %d, "
-           "\"gemv_vec\": %d, \"gemm_vec\": %d,\n       \"gemm_tile\": [%d, %d, %d, %d, %d], "
-           "\"gemm_measure_clblast\": %s, \"row_per_item\": %s, \"row_wg\": [%d, %d], "
-           "\"elementwise_wg\": %d,\n       \"attention\": {\"vec\": %d, \"block_m\": %d, "
-           "\"block_n\": %d, \"decode_wg\": %d, \"cpu_rows\": %d, \"splits_per_cu\": %d}}",
-           (unsigned long long)l->max_work_group_size, (unsigned long long)l->kernel_work_group_size,
-           (unsigned long long)l->local_mem_bytes, (unsigned long long)l->max_alloc_bytes,
-           l->fp16 ? "true" : "false", l->subgroups ? "true" : "false", l->opencl_version,
-           p->limits_simulated ? "true" : "false",
-           (p->workarounds & CLF_WORKAROUND_HALF8_UNALIGNED) ? "\"half8-unaligned\"" : "",
-           p->gemv_max_m, p->gemv_split, p->gemv_vec, p->gemm_vec, p->gemm_tile_m, p->gemm_tile_n,
-           p->gemm_tile_k, p->gemm_work_m, p->gemm_work_n,
-           p->gemm_measure_clblast ? "true" : "false", p->row_per_item ? "true" : "false",
-           p->row_wg_min, p->row_wg_max, p->elementwise_wg, p->attn_vec, p->attn_block_m,
-           p->attn_block_n, p->attn_decode_wg, p->attn_cpu_rows, p->attn_splits_per_cu);
+    json_object *o = cli_json_object(), *lim = cli_json_object(), *wa = cli_json_array(),
+                *at = cli_json_object();
+    cli_json_set(o, "family", cli_json_string(clf_kernel_family_name(p->family)));
+    cli_json_set(o, "reason", cli_json_string(p->family_reason));
+    cli_json_set(lim, "max_work_group_size", cli_json_int((int64_t)l->max_work_group_size));
+    cli_json_set(lim, "kernel_work_group_size", cli_json_int((int64_t)l->kernel_work_group_size));
+    cli_json_set(lim, "local_mem_bytes", cli_json_int((int64_t)l->local_mem_bytes));
+    cli_json_set(lim, "max_alloc_bytes", cli_json_int((int64_t)l->max_alloc_bytes));
+    cli_json_set(lim, "fp16", cli_json_bool(l->fp16));
+    cli_json_set(lim, "subgroups", cli_json_bool(l->subgroups));
+    cli_json_set(lim, "opencl_version", cli_json_int(l->opencl_version));
+    cli_json_set(lim, "simulated", cli_json_bool(p->limits_simulated));
+    cli_json_set(o, "limits", lim);
+    if (p->workarounds & CLF_WORKAROUND_HALF8_UNALIGNED)
+        cli_json_push(wa, cli_json_string("half8-unaligned"));
+    cli_json_set(o, "workarounds", wa);
+    cli_json_set(o, "gemv_max_m", cli_json_int(p->gemv_max_m));
+    cli_json_set(o, "gemv_split", cli_json_int(p->gemv_split));
+    cli_json_set(o, "gemv_vec", cli_json_int(p->gemv_vec));
+    cli_json_set(o, "gemm_vec", cli_json_int(p->gemm_vec));
+    const int tile[] = {p->gemm_tile_m, p->gemm_tile_n, p->gemm_tile_k, p->gemm_work_m,
+                        p->gemm_work_n};
+    set_ints(o, "gemm_tile", tile, 5);
+    cli_json_set(o, "gemm_measure_clblast", cli_json_bool(p->gemm_measure_clblast));
+    cli_json_set(o, "row_per_item", cli_json_bool(p->row_per_item));
+    const int row_wg[] = {p->row_wg_min, p->row_wg_max};
+    set_ints(o, "row_wg", row_wg, 2);
+    cli_json_set(o, "elementwise_wg", cli_json_int(p->elementwise_wg));
+    cli_json_set(at, "vec", cli_json_int(p->attn_vec));
+    cli_json_set(at, "block_m", cli_json_int(p->attn_block_m));
+    cli_json_set(at, "block_n", cli_json_int(p->attn_block_n));
+    cli_json_set(at, "decode_wg", cli_json_int(p->attn_decode_wg));
+    cli_json_set(at, "cpu_rows", cli_json_int(p->attn_cpu_rows));
+    cli_json_set(at, "splits_per_cu", cli_json_int(p->attn_splits_per_cu));
+    cli_json_set(o, "attention", at);
+    return o;
 }
 
-/* The device's score, or JSON null when it has none. */
-static void print_score_json(double score)
+/* One device: its capabilities, score (null when it has none), picks and
+ * kernel profile. */
+static json_object *device_json(const clf_device_info *x, const clf_kernel_profile *prof,
+                                bool selected, bool best)
 {
-    if (score > 0) printf("%.6g", score);
-    else printf("null");
+    json_object *o = cli_json_object(), *sg = cli_json_array();
+    char idx[32];
+    snprintf(idx, sizeof idx, "%d:%d", x->platform_index, x->device_index);
+    cli_json_set(o, "index", cli_json_string(idx));
+    cli_json_set(o, "class", cli_json_string(clf_device_class_name(x->device_class)));
+    cli_json_set(o, "name", cli_json_string(x->name));
+    cli_json_set(o, "vendor", cli_json_string(x->vendor));
+    cli_json_set(o, "driver", cli_json_string(x->driver_version));
+    cli_json_set(o, "platform", cli_json_string(x->platform_name));
+    cli_json_set(o, "platform_version", cli_json_string(x->platform_version));
+    cli_json_set(o, "opencl_c", cli_json_string(x->opencl_c_version));
+    cli_json_set(o, "compute_units", cli_json_int(x->compute_units));
+    cli_json_set(o, "clock_mhz", cli_json_int(x->clock_mhz));
+    cli_json_set(o, "global_mem_bytes", cli_json_int((int64_t)x->global_mem_bytes));
+    cli_json_set(o, "max_alloc_bytes", cli_json_int((int64_t)x->max_alloc_bytes));
+    cli_json_set(o, "local_mem_bytes", cli_json_int((int64_t)x->local_mem_bytes));
+    cli_json_set(o, "max_work_group_size", cli_json_int((int64_t)x->max_work_group_size));
+    cli_json_set(o, "pref_vector_float", cli_json_int(x->pref_vector_float));
+    cli_json_set(o, "fp16", cli_json_bool(x->fp16));
+    cli_json_set(o, "fp64", cli_json_bool(x->fp64));
+    cli_json_set(o, "subgroups", cli_json_bool(x->subgroups));
+    for (uint32_t s = 0; s < x->n_subgroup_sizes; s++)
+        cli_json_push(sg, cli_json_int(x->subgroup_sizes[s]));
+    cli_json_set(o, "subgroup_sizes", sg);
+    cli_json_set(o, "unified_memory", cli_json_bool(x->unified_memory));
+    cli_json_set(o, "available", cli_json_bool(x->available));
+    cli_json_set(o, "score", x->score > 0 ? cli_json_number(x->score) : NULL);
+    cli_json_set(o, "selected", cli_json_bool(selected));
+    cli_json_set(o, "best", cli_json_bool(best));
+    cli_json_set(o, "kernel_profile", profile_json(prof));
+    return o;
 }
 
-static void print_json(const clf_device_info *d, const clf_kernel_profile *prof, size_t n,
-                       const cli_pick *sel, const cli_pick *best)
+static int print_json(const clf_device_info *d, const clf_kernel_profile *prof, size_t n,
+                      const cli_pick *sel, const cli_pick *best)
 {
-    printf("{\n  \"version\": ");
-    cli_json_string(stdout, clf_version());
-    printf(",\n  \"selected\": %zu, \"why\": ", sel->index);
-    cli_json_string(stdout, sel->why);
-    printf(",\n  \"best\": %zu, \"best_why\": ", best->index);
-    cli_json_string(stdout, best->why);
-    printf(",\n  \"devices\": [");
-    for (size_t i = 0; i < n; i++) {
-        const clf_device_info *x = &d[i];
-        printf("%s\n    {\"index\": \"%d:%d\", \"class\": \"%s\", \"name\": ", i ? "," : "",
-               x->platform_index, x->device_index, clf_device_class_name(x->device_class));
-        cli_json_string(stdout, x->name);
-        printf(", \"vendor\": ");
-        cli_json_string(stdout, x->vendor);
-        printf(", \"driver\": ");
-        cli_json_string(stdout, x->driver_version);
-        printf(", \"platform\": ");
-        cli_json_string(stdout, x->platform_name);
-        printf(", \"platform_version\": ");
-        cli_json_string(stdout, x->platform_version);
-        printf(", \"opencl_c\": ");
-        cli_json_string(stdout, x->opencl_c_version);
-        printf(",\n     \"compute_units\": %u, \"clock_mhz\": %u, \"global_mem_bytes\": %llu, "
-               "\"max_alloc_bytes\": %llu, \"local_mem_bytes\": %llu, "
-               "\"max_work_group_size\": %llu,\n     \"pref_vector_float\": %u, "
-               "\"fp16\": %s, \"fp64\": %s, \"subgroups\": %s, \"subgroup_sizes\": [",
-               x->compute_units, x->clock_mhz, (unsigned long long)x->global_mem_bytes,
-               (unsigned long long)x->max_alloc_bytes, (unsigned long long)x->local_mem_bytes,
-               (unsigned long long)x->max_work_group_size, x->pref_vector_float,
-               x->fp16 ? "true" : "false", x->fp64 ? "true" : "false",
-               x->subgroups ? "true" : "false");
-        for (uint32_t s = 0; s < x->n_subgroup_sizes; s++)
-            printf("%s%u", s ? ", " : "", x->subgroup_sizes[s]);
-        printf("], \"unified_memory\": %s, \"available\": %s, \"score\": ",
-               x->unified_memory ? "true" : "false", x->available ? "true" : "false");
-        print_score_json(x->score);
-        printf(", \"selected\": %s, \"best\": %s,\n     \"kernel_profile\": ",
-               i == sel->index ? "true" : "false", i == best->index ? "true" : "false");
-        print_profile_json(&prof[i]);
-        printf("}");
-    }
-    printf("\n  ]\n}\n");
+    json_object *doc = cli_json_object(), *devs = cli_json_array();
+    cli_json_set(doc, "version", cli_json_string(clf_version()));
+    cli_json_set(doc, "selected", cli_json_int((int64_t)sel->index));
+    cli_json_set(doc, "why", cli_json_string(sel->why));
+    cli_json_set(doc, "best", cli_json_int((int64_t)best->index));
+    cli_json_set(doc, "best_why", cli_json_string(best->why));
+    for (size_t i = 0; i < n; i++)
+        cli_json_push(devs, device_json(&d[i], &prof[i], i == sel->index, i == best->index));
+    cli_json_set(doc, "devices", devs);
+    return cli_json_write(stdout, doc, CLI_JSON_PRETTY, "devices");
 }
 
 static void print_table(const clf_device_info *d, const clf_kernel_profile *prof, size_t n,
@@ -174,12 +198,13 @@ int cli_devices(int argc, char **argv)
     }
     for (size_t i = 0; i < n && st == CLF_OK; i++)
         st = clf_kernel_profile_resolve(&devs[i], CLF_KERNELS_AUTO, NULL, &prof[i]);
+    int rc = 0;
     if (st == CLF_OK) {
-        if (json) print_json(devs, prof, n, &sel, &best);
+        if (json) rc = print_json(devs, prof, n, &sel, &best);
         else print_table(devs, prof, n, &sel, &best);
     }
     free(prof);
     clf_devices_free(devs);
     if (st != CLF_OK) return cli_fail("devices", st, clf_context_last_error(NULL));
-    return 0;
+    return rc;
 }

@@ -26,6 +26,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_args.h"
+#include "cli/cli_json.h"
 
 void cli_run_usage(FILE *out)
 {
@@ -93,23 +94,32 @@ static void progress_end(const progress *p)
 
 /* ---- output ---- */
 
-static void print_vector(const cli_run_opts *o, int64_t index, const char *text, const float *v,
-                         int64_t n)
+/* The start of input index's JSON line: {"index": index, "input": text}. */
+static json_object *line_json(int64_t index, const char *text)
 {
-    if (o->json) {
-        printf("{\"index\": %lld, \"input\": ", (long long)index);
-        cli_json_string(stdout, text);
-        printf(", \"embedding\": [");
-        for (int64_t i = 0; i < n; i++) printf("%s%.8g", i ? ", " : "", (double)v[i]);
-        printf("]}\n");
-    } else {
-        for (int64_t i = 0; i < n; i++) printf("%s%.8g", i ? " " : "", (double)v[i]);
-        printf("\n");
-    }
+    json_object *o = cli_json_object();
+    cli_json_set(o, "index", cli_json_int(index));
+    cli_json_set(o, "input", cli_json_string(text));
+    return o;
 }
 
-static void print_classes(const cli_run_opts *o, const clf_model_info *info, int64_t index,
-                          const char *text, const float *logits, int64_t c)
+/* Each printer returns 0, or 1 when the JSON line could not be written. */
+static int print_vector(const cli_run_opts *o, int64_t index, const char *text, const float *v,
+                        int64_t n)
+{
+    if (o->json) {
+        json_object *line = line_json(index, text), *vec = cli_json_array();
+        for (int64_t i = 0; i < n; i++) cli_json_push(vec, cli_json_float(v[i]));
+        cli_json_set(line, "embedding", vec);
+        return cli_json_write(stdout, line, CLI_JSON_LINE, "run");
+    }
+    for (int64_t i = 0; i < n; i++) printf("%s%.8g", i ? " " : "", (double)v[i]);
+    printf("\n");
+    return 0;
+}
+
+static int print_classes(const cli_run_opts *o, const clf_model_info *info, int64_t index,
+                         const char *text, const float *logits, int64_t c)
 {
     /* probabilities: softmax of the logits, in double */
     double mx = -INFINITY, sum = 0;
@@ -122,22 +132,18 @@ static void print_classes(const cli_run_opts *o, const clf_model_info *info, int
     char fallback[32];
 #define LABEL(i) (labels ? labels[i] : (snprintf(fallback, sizeof fallback, "LABEL_%lld", (long long)(i)), fallback))
     if (o->json) {
-        printf("{\"index\": %lld, \"input\": ", (long long)index);
-        cli_json_string(stdout, text);
-        printf(", \"label\": ");
-        cli_json_string(stdout, LABEL(best));
-        printf(", \"scores\": {");
-        for (int64_t i = 0; i < c; i++) {
-            printf("%s", i ? ", " : "");
-            cli_json_string(stdout, LABEL(i));
-            printf(": %.6g", exp((double)logits[i] - mx) / sum);
-        }
-        printf("}}\n");
-    } else {
-        printf("%s\t%.4f", LABEL(best), exp((double)logits[best] - mx) / sum);
-        for (int64_t i = 0; i < c; i++) printf("\t%s=%.4f", LABEL(i), exp((double)logits[i] - mx) / sum);
-        printf("\n");
+        /* NaN logits (a broken model) give NaN probabilities: null. */
+        json_object *line = line_json(index, text), *scores = cli_json_object();
+        cli_json_set(line, "label", cli_json_string(LABEL(best)));
+        for (int64_t i = 0; i < c; i++)
+            cli_json_set(scores, LABEL(i), cli_json_number(exp((double)logits[i] - mx) / sum));
+        cli_json_set(line, "scores", scores);
+        return cli_json_write(stdout, line, CLI_JSON_LINE, "run");
     }
+    printf("%s\t%.4f", LABEL(best), exp((double)logits[best] - mx) / sum);
+    for (int64_t i = 0; i < c; i++) printf("\t%s=%.4f", LABEL(i), exp((double)logits[i] - mx) / sum);
+    printf("\n");
+    return 0;
 #undef LABEL
 }
 
@@ -151,19 +157,19 @@ static const char *finish_name(clf_finish_reason f)
     }
 }
 
-static void print_ids(const cli_run_opts *o, int64_t index, const char *text, const int32_t *ids,
-                      int64_t n, clf_finish_reason why)
+static int print_ids(const cli_run_opts *o, int64_t index, const char *text, const int32_t *ids,
+                     int64_t n, clf_finish_reason why)
 {
     if (o->json) {
-        printf("{\"index\": %lld, \"input\": ", (long long)index);
-        cli_json_string(stdout, text);
-        printf(", \"ids\": [");
-        for (int64_t i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
-        printf("], \"finish\": \"%s\"}\n", finish_name(why));
-    } else {
-        for (int64_t i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
-        printf("\n");
+        json_object *line = line_json(index, text), *arr = cli_json_array();
+        for (int64_t i = 0; i < n; i++) cli_json_push(arr, cli_json_int(ids[i]));
+        cli_json_set(line, "ids", arr);
+        cli_json_set(line, "finish", cli_json_string(finish_name(why)));
+        return cli_json_write(stdout, line, CLI_JSON_LINE, "run");
     }
+    for (int64_t i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
+    printf("\n");
+    return 0;
 }
 
 /* ---- the run ---- */
@@ -424,8 +430,9 @@ static int run_batch(run *r, int64_t B)
         clf_generate_output out = {r->out_ids, r->out_len, NULL, NULL, r->finish};
         st = clf_model_generate(r->m, r->packed, decoder_only ? NULL : r->lens, B, S, &o->gen, &out);
         for (int64_t i = 0; st == CLF_OK && i < B; i++) {
-            print_ids(o, r->done + i, r->texts[i], r->out_ids + i * o->gen.max_new_tokens,
-                      r->out_len[i], r->finish[i]);
+            if (print_ids(o, r->done + i, r->texts[i], r->out_ids + i * o->gen.max_new_tokens,
+                          r->out_len[i], r->finish[i]) != 0)
+                return 1;
             if (r->finish[i] == CLF_FINISH_POSITIONS && !r->noted_limit && !o->json) {
                 r->noted_limit = true;
                 fprintf(stderr, "clformer run: input %lld: stopped after %d new tokens at the "
@@ -443,8 +450,10 @@ static int run_batch(run *r, int64_t B)
         if (st == CLF_ERR_INVALID_ARG && pooled && r->info && r->info->pooling == CLF_POOL_NONE)
             st = clf_model_encode(r->m, r->packed, r->lens, B, S, CLF_POOL_MEAN, NULL, pooled, NULL);
         for (int64_t i = 0; st == CLF_OK && i < B; i++) {
-            if (pooled) print_vector(o, r->done + i, r->texts[i], r->vec + i * width, width);
-            else print_classes(o, r->info, r->done + i, r->texts[i], r->vec + i * width, width);
+            int rc = pooled ? print_vector(o, r->done + i, r->texts[i], r->vec + i * width, width)
+                            : print_classes(o, r->info, r->done + i, r->texts[i],
+                                            r->vec + i * width, width);
+            if (rc != 0) return 1;
         }
     }
     if (st != CLF_OK) {

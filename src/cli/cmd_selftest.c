@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/cli_json.h"
 
 void cli_selftest_usage(FILE *out)
 {
@@ -58,17 +59,22 @@ int cli_selftest(int argc, char **argv)
     double t_run = now_s() - t1;
     const clf_device_info *d = clf_context_device(ctx);
     const char *cache = clf_context_cache_dir(ctx);
+    int rc = 0;
     if (json) {
-        printf("{\"device\": ");
-        cli_json_string(stdout, d->name);
-        printf(", \"class\": \"%s\", \"cache_dir\": ", clf_device_class_name(d->device_class));
-        if (cache) cli_json_string(stdout, cache);
-        else printf("null");
-        printf(", \"context_s\": %.6f, \"programs\": %d, \"built\": %d, \"cache_hits\": %d, "
-               "\"cache_rejected\": %d, \"build_s\": %.6f, \"check_s\": %.6f, "
-               "\"max_abs_error\": %g, \"ok\": %s}\n",
-               t_ctx, bs.programs, bs.built, bs.cache_hits, bs.cache_rejected, bs.seconds, t_run,
-               max_err, st == CLF_OK ? "true" : "false");
+        json_object *o = cli_json_object();
+        cli_json_set(o, "device", cli_json_string(d->name));
+        cli_json_set(o, "class", cli_json_string(clf_device_class_name(d->device_class)));
+        cli_json_set(o, "cache_dir", cli_json_string(cache)); /* null: no disk cache */
+        cli_json_set(o, "context_s", cli_json_number(t_ctx));
+        cli_json_set(o, "programs", cli_json_int(bs.programs));
+        cli_json_set(o, "built", cli_json_int(bs.built));
+        cli_json_set(o, "cache_hits", cli_json_int(bs.cache_hits));
+        cli_json_set(o, "cache_rejected", cli_json_int(bs.cache_rejected));
+        cli_json_set(o, "build_s", cli_json_number(bs.seconds));
+        cli_json_set(o, "check_s", cli_json_number(t_run));
+        cli_json_set(o, "max_abs_error", cli_json_number(max_err)); /* null if NaN */
+        cli_json_set(o, "ok", cli_json_bool(st == CLF_OK));
+        rc = cli_json_write(stdout, o, CLI_JSON_PRETTY, "selftest");
     } else {
         printf("device     %s (%s)\n", d->name, clf_device_class_name(d->device_class));
         printf("cache      %s\n", cache ? cache : "(off)");
@@ -79,7 +85,6 @@ int cli_selftest(int argc, char **argv)
         printf("check      smoke_axpy over 100003 elements: max abs error %.3g (%.3f s): %s\n",
                max_err, t_run, st == CLF_OK ? "ok" : "FAILED");
     }
-    int rc = 0;
     if (st != CLF_OK) rc = cli_fail("selftest", st, clf_context_last_error(ctx));
     clf_context_free(ctx);
     return rc;

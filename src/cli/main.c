@@ -42,17 +42,6 @@ static void usage(FILE *out)
             "  CLFORMER_KERNEL_DIR  read kernels/*.cl from this folder instead of the library\n");
 }
 
-void cli_json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
-        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-        else fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 int cli_fail(const char *what, clf_status st, const char *detail)
 {
     fprintf(stderr, "clformer: %s: %s", what, clf_status_str(st));
