@@ -375,7 +375,7 @@ static clf_status warm_up(clf_graph *g)
     if (st == CLF_OK && real) st = warm_passes(g);
     if (st == CLF_OK) st = clf_context_finish(g->ctx);
     else clf_context_finish(g->ctx); /* temps must not be freed under running kernels' feet */
-    clf__log_build("graph of %d nodes: dry warm-up pass %.3f s (%d programs compiled, %d loaded), "
+    clf__log(CLF_LOG_INFO, "graph of %d nodes: dry warm-up pass %.3f s (%d programs compiled, %d loaded), "
                    "real warm-up pass %.3f s%s",
                    g->n_nodes, t1 - t0, after.built - before.built,
                    after.cache_hits - before.cache_hits, clf__now() - t1,
