@@ -152,10 +152,14 @@ typedef struct env_case {
 static int level_from_env(void *arg)
 {
     const env_case *c = arg;
-    if (c->log) setenv("CLFORMER_LOG", c->log, 1);
-    else unsetenv("CLFORMER_LOG");
-    if (c->builds) setenv("CLFORMER_LOG_BUILDS", c->builds, 1);
-    else unsetenv("CLFORMER_LOG_BUILDS");
+    if (c->log)
+        setenv("CLFORMER_LOG", c->log, 1);
+    else
+        unsetenv("CLFORMER_LOG");
+    if (c->builds)
+        setenv("CLFORMER_LOG_BUILDS", c->builds, 1);
+    else
+        unsetenv("CLFORMER_LOG_BUILDS");
     clf_set_log_callback(capture, &got); /* the bad-value warning, away from stderr */
     return (int)clf_get_log_level();
 }
@@ -163,12 +167,12 @@ static int level_from_env(void *arg)
 Test(log, environment_sets_the_starting_level)
 {
     const env_case cases[] = {
-        {NULL, NULL, CLF_LOG_WARN},       {"error", NULL, CLF_LOG_ERROR},
-        {"warn", NULL, CLF_LOG_WARN},     {"warning", NULL, CLF_LOG_WARN},
-        {"info", NULL, CLF_LOG_INFO},     {"debug", NULL, CLF_LOG_DEBUG},
-        {"", NULL, CLF_LOG_WARN},         {"loud", NULL, CLF_LOG_WARN},
-        {NULL, "1", CLF_LOG_INFO},        {NULL, "0", CLF_LOG_WARN},
-        {NULL, "", CLF_LOG_WARN},         {"error", "1", CLF_LOG_ERROR},
+        {NULL, NULL, CLF_LOG_WARN},    {"error", NULL, CLF_LOG_ERROR},
+        {"warn", NULL, CLF_LOG_WARN},  {"warning", NULL, CLF_LOG_WARN},
+        {"info", NULL, CLF_LOG_INFO},  {"debug", NULL, CLF_LOG_DEBUG},
+        {"", NULL, CLF_LOG_WARN},      {"loud", NULL, CLF_LOG_WARN},
+        {NULL, "1", CLF_LOG_INFO},     {NULL, "0", CLF_LOG_WARN},
+        {NULL, "", CLF_LOG_WARN},      {"error", "1", CLF_LOG_ERROR},
         {"debug", "1", CLF_LOG_DEBUG},
     };
     for (size_t i = 0; i < CLF_ARRAY_LEN(cases); i++) {
@@ -204,8 +208,8 @@ static int bad_env(void *arg)
 Test(log, bad_environment_value_is_one_warning_and_the_default_stays)
 {
     int status = clft_fork_run(bad_env, NULL);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x (exit %d)",
-              status, WEXITSTATUS(status));
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x (exit %d)", status,
+              WEXITSTATUS(status));
 }
 
 static int set_beats_env(void *arg)
@@ -264,8 +268,8 @@ Test(log, a_callback_that_calls_back_in_neither_deadlocks_nor_swaps_itself)
                  first);
     cr_assert_eq(atomic_load(&reentry_status), CLF_ERR_INVALID_ARG, "the callback stayed");
     slurp(path, text, sizeof text);
-    cr_assert_str_eq(text, "clformer: error: inner\nclformer: error: inner\n",
-                     "stderr was:\n%s", text);
+    cr_assert_str_eq(text, "clformer: error: inner\nclformer: error: inner\n", "stderr was:\n%s",
+                     text);
     clft_rmtree(dir);
 }
 
@@ -301,8 +305,8 @@ typedef struct counter {
 } counter;
 
 static counter ca, cb;
-static atomic_int inside;     /* callbacks running now */
-static atomic_long overlaps;  /* a callback found another one running */
+static atomic_int inside;    /* callbacks running now */
+static atomic_long overlaps; /* a callback found another one running */
 static atomic_int stop_swaps;
 
 static void count(counter *mine, void *user)
@@ -349,8 +353,10 @@ static void *swapper(void *arg)
 {
     (void)arg;
     for (long i = 0; !atomic_load(&stop_swaps); i++) {
-        if (i % 2) clf_set_log_callback(count_a, &ca);
-        else clf_set_log_callback(count_b, &cb);
+        if (i % 2)
+            clf_set_log_callback(count_a, &ca);
+        else
+            clf_set_log_callback(count_b, &cb);
         atomic_fetch_add(&swaps, 1);
     }
     return NULL;

@@ -31,14 +31,14 @@ static const cli_command commands[] = {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: clformer [--help] [--version] [-v | --verbose | --quiet] <command> "
+            "usage: clformer [--help] [--version] [-v | -vv | -q] <command> "
             "[options]\n\n"
             "Transformer encoder and decoder stacks on any OpenCL device.\n\n"
             "global options (before the command):\n"
             "  -v, --verbose  the library's info messages on stderr: device choice, kernel\n"
             "                 builds and cache loads with their times, model loads (-vv: debug,\n"
             "                 adds every disk cache hit, miss and write)\n"
-            "  --quiet        only the library's error messages (no warnings)\n\n"
+            "  -q, --quiet    only the library's error messages (no warnings)\n\n"
             "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -94,12 +94,16 @@ static int global_options(int argc, char **argv)
     int used = 0, verbose = 0, quiet = 0;
     for (int a = 1; a < argc && argv[a][0] == '-'; a++, used++) {
         const char *o = argv[a];
-        if (strcmp(o, "-v") == 0 || strcmp(o, "--verbose") == 0) verbose++;
-        else if (strcmp(o, "-vv") == 0) verbose += 2;
-        else if (strcmp(o, "--quiet") == 0 || strcmp(o, "-q") == 0) quiet = 1;
-        else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0 || strcmp(o, "--version") == 0)
+        if (strcmp(o, "-v") == 0 || strcmp(o, "--verbose") == 0) {
+            verbose++;
+        } else if (strcmp(o, "-vv") == 0) {
+            verbose += 2;
+        } else if (strcmp(o, "--quiet") == 0 || strcmp(o, "-q") == 0) {
+            quiet = 1;
+        } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0 ||
+                   strcmp(o, "--version") == 0) {
             break;
-        else {
+        } else {
             fprintf(stderr, "clformer: unknown option \"%s\" before the command\n\n", o);
             usage(stderr);
             return -1;

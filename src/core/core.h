@@ -101,7 +101,6 @@ void clf__cache_warn(const char *dir, const char *why);
  * a per-op path: once per decision, build, load or file. Messages are cut at
  * 8191 bytes. */
 void clf__log(clf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void clf__vlog(clf_log_level level, const char *fmt, va_list ap);
 
 /* Whether a message of level would be delivered: lets a caller skip work
  * that only feeds a message. */

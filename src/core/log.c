@@ -45,8 +45,11 @@ int clf__log_level_parse(const char *text)
     static const struct {
         const char *name;
         clf_log_level level;
-    } names[] = {{"error", CLF_LOG_ERROR}, {"warn", CLF_LOG_WARN},   {"warning", CLF_LOG_WARN},
-                 {"info", CLF_LOG_INFO},   {"debug", CLF_LOG_DEBUG}};
+    } names[] = {{"error", CLF_LOG_ERROR},
+                 {"warn", CLF_LOG_WARN},
+                 {"warning", CLF_LOG_WARN},
+                 {"info", CLF_LOG_INFO},
+                 {"debug", CLF_LOG_DEBUG}};
     for (size_t i = 0; text && i < CLF_ARRAY_LEN(names); i++)
         if (strcmp(text, names[i].name) == 0) return (int)names[i].level;
     return -1;
@@ -79,8 +82,10 @@ static void deliver(clf_log_level lv, const char *fmt, va_list ap)
 {
     char text[8192];
     int w = vsnprintf(text, sizeof text, fmt, ap);
-    if (w < 0) snprintf(text, sizeof text, "(a message that could not be formatted: %s)", fmt);
-    else if ((size_t)w >= sizeof text) memcpy(text + sizeof text - 4, "...", 4);
+    if (w < 0)
+        snprintf(text, sizeof text, "(a message that could not be formatted: %s)", fmt);
+    else if ((size_t)w >= sizeof text)
+        memcpy(text + sizeof text - 4, "...", 4);
     if (in_callback) {
         /* Re-entered from inside the callback: the lock is ours already. */
         clf_log_default(lv, text, NULL);
@@ -123,11 +128,6 @@ int clf__log_enabled(clf_log_level lv)
 {
     clf__log_init();
     return (int)lv <= atomic_load_explicit(&level, memory_order_relaxed);
-}
-
-void clf__vlog(clf_log_level lv, const char *fmt, va_list ap)
-{
-    if (clf__log_enabled(lv)) deliver(lv, fmt, ap);
 }
 
 void clf__log(clf_log_level lv, const char *fmt, ...)

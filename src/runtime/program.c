@@ -125,7 +125,8 @@ static void log_cache(const clf_context *ctx, const unsigned char *key, const ch
 {
     if (!clf__log_enabled(CLF_LOG_DEBUG)) return;
     char path[4200];
-    if (clf__cache_entry_path(ctx, key, path, sizeof path) != CLF_OK) snprintf(path, sizeof path, "?");
+    if (clf__cache_entry_path(ctx, key, path, sizeof path) != CLF_OK)
+        snprintf(path, sizeof path, "?");
     char size[48] = "";
     if (bytes) snprintf(size, sizeof size, ", %zu bytes", bytes);
     clf__log(CLF_LOG_DEBUG, "disk cache: program %s: %s (%s%s)", label, what, path, size);
@@ -139,11 +140,12 @@ static int load_cached(clf_context *ctx, const unsigned char *key, const char *l
     size_t size = 0;
     clf__cache_result r = clf__cache_load(ctx, key, &bin, &size);
     if (r == CLF__CACHE_REJECTED) ctx->stats.cache_rejected++;
-    log_cache(ctx, key, label,
-              r == CLF__CACHE_HIT      ? "hit"
-              : r == CLF__CACHE_ABSENT ? "miss"
-                                       : "entry truncated, corrupted or for another key: rebuilding",
-              size);
+    static const char *const outcome[] = {
+        [CLF__CACHE_HIT] = "hit",
+        [CLF__CACHE_ABSENT] = "miss",
+        [CLF__CACHE_REJECTED] = "entry truncated, corrupted or for another key: rebuilding",
+    };
+    log_cache(ctx, key, label, outcome[r], size);
     if (r != CLF__CACHE_HIT) return 0;
     cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
     const unsigned char *bins[] = {bin};

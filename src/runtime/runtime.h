@@ -148,7 +148,8 @@ int clf__file_replace(const char *path, const void *const *parts, const size_t *
  * by clf__cache_dir_check, and its kernels/ and scores/ subfolders, when
  * they exist, by clf__cache_dir_trusted. Returns buf, or NULL when there is
  * none or it cannot be used: the cache is then off, an optimisation lost,
- * and the first such folder of the process is named on stderr with why. */
+ * and the first such folder of the process is named in a warning (clf__log)
+ * with why. */
 const char *clf__cache_dir_resolve(const char *param, char *buf, size_t size);
 
 /* Path of the entry for key; CLF_ERR_NOT_FOUND when the cache is off. */
