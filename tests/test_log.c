@@ -8,6 +8,7 @@
  * environment run their scenario in a forked child. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,10 +310,13 @@ static atomic_int inside;    /* callbacks running now */
 static atomic_long overlaps; /* a callback found another one running */
 static atomic_int stop_swaps;
 
+static atomic_long delivered; /* calls to either */
+
 static void count(counter *mine, void *user)
 {
     if (atomic_fetch_add(&inside, 1) != 0) atomic_fetch_add(&overlaps, 1);
     atomic_fetch_add(&mine->calls, 1);
+    atomic_fetch_add(&delivered, 1);
     if (user != mine) atomic_fetch_add(&mine->wrong_user, 1);
     atomic_fetch_sub(&inside, 1);
 }
@@ -332,8 +336,10 @@ static void count_b(clf_log_level l, const char *m, void *u)
 }
 
 /* Each logger logs at least MIN_PER_THREAD messages, and goes on until the
- * swapper has swapped MIN_SWAPS times (or 20 s have passed), so that the
- * swaps happen while messages flow however the threads are scheduled. */
+ * swapper has swapped MIN_SWAPS times (or 20 s have passed). The swapper
+ * waits after each swap until some message has been delivered, so that
+ * however the threads are scheduled, swaps and messages interleave and both
+ * callbacks take messages. */
 #define MIN_PER_THREAD 5000
 #define MIN_SWAPS 500
 
@@ -357,6 +363,9 @@ static void *swapper(void *arg)
             clf_set_log_callback(count_a, &ca);
         else
             clf_set_log_callback(count_b, &cb);
+        long seen_before = atomic_load(&delivered);
+        while (atomic_load(&delivered) == seen_before && !atomic_load(&stop_swaps))
+            sched_yield();
         atomic_fetch_add(&swaps, 1);
     }
     return NULL;
