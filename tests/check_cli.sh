@@ -42,6 +42,21 @@ CLFORMER_CACHE_DIR=$cache "$cli" selftest | tee /dev/stderr | grep -q ': ok$'
 CLFORMER_CACHE_DIR=$cache "$cli" selftest --json | strict_json
 CLFORMER_CACHE_DIR=$cache "$cli" selftest --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["ok"] and d["built"]==0 and d["cache_hits"]==d["programs"], d; print("warm selftest: every program from the cache")'
 if "$cli" frobnicate 2>/dev/null; then echo "unknown command accepted"; exit 1; fi
+# Logging: -v shows the library's info messages (the device choice), a
+# refused cache folder is one warning by default and none with --quiet, and
+# an unknown global option is refused.
+"$cli" -v devices 2>err.txt >/dev/null
+grep -q '^clformer: info: device [0-9]*:[0-9]* .* chosen for' err.txt || { cat err.txt; exit 1; }
+open_cache=$(mktemp -d)
+chmod 777 "$open_cache"
+CLFORMER_CACHE_DIR=$open_cache "$cli" devices 2>err.txt >/dev/null
+[ "$(grep -c '^clformer: warning: cache folder' err.txt)" = 1 ] || { cat err.txt; exit 1; }
+CLFORMER_CACHE_DIR=$open_cache "$cli" --quiet devices 2>err.txt >/dev/null
+[ ! -s err.txt ] || { echo "--quiet printed:"; cat err.txt; exit 1; }
+rm -rf "$open_cache"
+if "$cli" --loud devices 2>/dev/null; then echo "unknown global option accepted"; exit 1; fi
+rm -f err.txt
+echo "cli logging: ok"
 echo "cli: ok"
 # The benchmark runs end to end and writes one well-formed record per case.
 json=$(mktemp)

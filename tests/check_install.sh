@@ -49,7 +49,7 @@ echo "pkg-config --cflags --libs clformer: $flags"
 cc -std=c11 -Wall -Wextra -Werror "$work/consumer.c" $flags -o "$work/consumer"
 libdir=$(dirname "$(find "$root" -name 'libclformer.so' | head -n 1)")
 LD_LIBRARY_PATH="$libdir" "$work/consumer"
-for h in clformer.h status.h device.h context.h version.h; do
+for h in clformer.h status.h log.h device.h context.h version.h; do
   [ -f "$root/include/clformer/$h" ] || { echo "header $h not installed"; exit 1; }
 done
 [ -f "$libdir/libclformer.a" ] || { echo "static library not installed"; exit 1; }

@@ -21,6 +21,7 @@
 #define CLFORMER_H
 
 #include "status.h"
+#include "log.h"
 #include <clformer/version.h>
 #include "device.h"
 #include "context.h"

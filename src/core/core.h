@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <clformer/log.h>
 #include <clformer/status.h>
 
 #ifndef CL_TARGET_OPENCL_VERSION
@@ -89,9 +90,34 @@ clf__cache_dir_verdict clf__cache_dir_trusted(const char *dir, char *why, size_t
 clf__cache_dir_verdict clf__cache_space_verdict(uint64_t free_bytes, uint64_t free_files,
                                                 uint64_t total_files, char *why, size_t why_size);
 
-/* Says on stderr that the cache folder dir is off and why; only the first
- * call of the process prints. */
+/* Warns (clf__log) that the cache folder dir is off and why; only the
+ * first call of the process says it. */
 void clf__cache_warn(const char *dir, const char *why);
+
+/* ---- messages (log.c; the public side is include/clformer/log.h) ---- */
+
+/* Formats a message and hands it to the log callback when level passes the
+ * filter; costs an atomic load and nothing else when it does not. Never in
+ * a per-op path: once per decision, build, load or file. Messages are cut at
+ * 8191 bytes. */
+void clf__log(clf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Whether a message of level would be delivered: lets a caller skip work
+ * that only feeds a message. */
+int clf__log_enabled(clf_log_level level);
+
+/* Reads CLFORMER_LOG (and CLFORMER_LOG_BUILDS) once per process. Called by
+ * every entry point above, and first by clf__prepare_opencl_env so that the
+ * read happens before the library's setenv. */
+void clf__log_init(void);
+
+/* Monotonic seconds, for the timings that messages and build statistics
+ * report. */
+double clf__now(void);
+
+/* The level named by text ("error", "warn" or "warning", "info", "debug"),
+ * or -1. */
+int clf__log_level_parse(const char *text);
 
 /* ---- errors ---- */
 

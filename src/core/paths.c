@@ -5,7 +5,7 @@
  * pointed inside ours before the first OpenCL call).
  *
  * The cache is an optimisation, so a folder that cannot serve it costs speed
- * only: it is turned off with one warning on stderr, never an error. Entries
+ * only: it is turned off with one warning (clf__log), never an error. Entries
  * are native code checked only by a hash, so a folder that someone else
  * could write to is refused too, as OpenSSH refuses such key files.
  */
@@ -145,9 +145,9 @@ void clf__cache_warn(const char *dir, const char *why)
     /* One line per process: a program that opens many contexts over one bad
      * folder should not repeat it, and the first names the problem. */
     static atomic_flag said = ATOMIC_FLAG_INIT;
-    if (atomic_flag_test_and_set(&said)) return;
-    fprintf(stderr,
-            "clformer: warning: cache folder \"%s\" %s: the disk cache is off (kernels are "
-            "compiled again by every process)\n",
-            dir, why);
+    if (!clf__log_enabled(CLF_LOG_WARN) || atomic_flag_test_and_set(&said)) return;
+    clf__log(CLF_LOG_WARN,
+             "cache folder \"%s\" %s: the disk cache is off (kernels are compiled again by "
+             "every process)",
+             dir, why);
 }

@@ -272,5 +272,6 @@ void clf__prepare_opencl_env(void)
      * within the library the write happens-before every read (threads that
      * arrive meanwhile wait in pthread_once). */
     static pthread_once_t once = PTHREAD_ONCE_INIT;
+    clf__log_init(); /* reads CLFORMER_LOG before the setenv below */
     pthread_once(&once, prepare_pocl_cache);
 }

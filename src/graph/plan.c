@@ -375,11 +375,11 @@ static clf_status warm_up(clf_graph *g)
     if (st == CLF_OK && real) st = warm_passes(g);
     if (st == CLF_OK) st = clf_context_finish(g->ctx);
     else clf_context_finish(g->ctx); /* temps must not be freed under running kernels' feet */
-    clf__log_build("graph of %d nodes: dry warm-up pass %.3f s (%d programs compiled, %d loaded), "
-                   "real warm-up pass %.3f s%s",
-                   g->n_nodes, t1 - t0, after.built - before.built,
-                   after.cache_hits - before.cache_hits, clf__now() - t1,
-                   real ? "" : " (skipped: every program came from the cache)");
+    clf__log(CLF_LOG_INFO,
+             "graph of %d nodes: dry warm-up pass %.3f s (%d programs compiled, %d loaded), "
+             "real warm-up pass %.3f s%s",
+             g->n_nodes, t1 - t0, after.built - before.built, after.cache_hits - before.cache_hits,
+             clf__now() - t1, real ? "" : " (skipped: every program came from the cache)");
     for (int i = 0; i < made; i++) clf_tensor_free(&temps[i]);
     clf__free(temps);
     for (int32_t id = 0; id < g->n_t; id++) g->subst[id] = NULL;

@@ -474,6 +474,24 @@ static clf_status set_info(clf_model *m, const clf__hf *hf)
     return CLF_OK;
 }
 
+/* One info line per model made: what it is, what it holds and what it
+ * cost, so that a log shows which weights a run used. */
+static void log_loaded(const clf_model *m, const char *path, double seconds)
+{
+    if (!clf__log_enabled(CLF_LOG_INFO)) return;
+    size_t bytes = 0;
+    for (int i = 0; i < m->n_owned; i++)
+        bytes += clf_tensor_bytes(&m->owned[i]);
+    const char *arch = m->info.architecture && *m->info.architecture ? m->info.architecture : "";
+    clf__log(CLF_LOG_INFO,
+             "model %s%s%s%s: %d encoder + %d decoder layers, d_model %lld, vocab %lld; %d "
+             "tensors, %.1f MiB of %s weights, in %.3f s",
+             path ? path : "(random weights)", *arch ? " (" : "", arch, *arch ? ")" : "",
+             m->cfg.encoder_layers, m->cfg.decoder_layers, (long long)m->cfg.d_model,
+             (long long)m->cfg.vocab, m->n_owned, (double)bytes / (1 << 20),
+             clf_dtype_name(m->wdtype), seconds);
+}
+
 /* The model of params (p.config, the file's metadata or the folder's
  * config.json) with its weights from st or hf, or random from seed when
  * both are NULL (p.config then required). Takes st and hf. */
@@ -482,6 +500,7 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
                                clf_model **out)
 {
     clf_status s = CLF_OK;
+    double t0 = clf__now();
     clf_model *m = clf__calloc(1, sizeof *m);
     if (!m) {
         clf__safetensors_free(st);
@@ -542,6 +561,7 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
         clf_model_free(m);
         return s;
     }
+    log_loaded(m, path, clf__now() - t0);
     *out = m;
     return CLF_OK;
 }

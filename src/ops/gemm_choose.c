@@ -162,9 +162,10 @@ static clf_status choose(clf_context *ctx, int64_t m, clf_dtype a_dtype, clf_dty
         clf_status st = measure(ctx, s, c);
         ctx->dry_run = dry;
         CLF_TRY(st);
-        clf__log_build("GEMM provider for %s measured in %.3f s (builtin %.3f ms, CLBlast %.3f ms)",
-                       class_names[c], clf__now() - t0, s->gemm_choice_s[c][0] * 1e3,
-                       s->gemm_choice_s[c][1] * 1e3);
+        clf__log(CLF_LOG_INFO,
+                 "GEMM provider for %s measured in %.3f s (builtin %.3f ms, CLBlast %.3f ms)",
+                 class_names[c], clf__now() - t0, s->gemm_choice_s[c][0] * 1e3,
+                 s->gemm_choice_s[c][1] * 1e3);
         save_choices(ctx, s);
     }
     *out = (clf_gemm_provider)s->gemm_choice[c];

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -24,13 +23,6 @@ static const char magic[8] = {'C', 'L', 'F', 'B', 'I', 'N', '0', '1'};
 #define HEADER_BYTES (8 + CLF__CACHE_KEY_BYTES + 8 + 32)
 /* No real program binary is this large; a bigger size field is corruption. */
 #define MAX_PAYLOAD ((uint64_t)1 << 31)
-
-double clf__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* SHA-256 of several byte ranges; each is length-prefixed so that moving bytes
  * between fields changes the digest. */

@@ -90,6 +90,19 @@ static void explain(clf_device_info *view, size_t n, const char *spec, size_t pi
              pd == pr ? ", equal: the first listed" : "", missing);
 }
 
+/* The decision at info level, with its reason: which device a context or
+ * `clformer devices` takes is the first question when something is slow. */
+static void log_choice(clf_device_info *view, size_t n, const char *spec, size_t pick,
+                       size_t rivals, bool by_score)
+{
+    if (!clf__log_enabled(CLF_LOG_INFO)) return;
+    char why[512], at[32];
+    explain(view, n, spec, pick, rivals, by_score, why, sizeof why);
+    index_of(&view[pick], at, sizeof at);
+    clf__log(CLF_LOG_INFO, "device %s (%s, %s) chosen for \"%s\": %s", at, view[pick].name,
+             view[pick].platform_name, spec && *spec ? spec : "best", why);
+}
+
 clf_status clf__device_choose(clf_device_info *devices, size_t n, const char *spec,
                               const char *cache_dir, bool measure_missing, size_t *index, char *why,
                               size_t why_size)
@@ -118,7 +131,8 @@ clf_status clf__device_choose(clf_device_info *devices, size_t n, const char *sp
          * units x clock: a failed measurement must not fail the context,
          * which may well run on another device. */
         if (clf__devices_fill_scores(view, n, (int)cls, true, cache_dir, measure_missing) != CLF_OK)
-            clf__log_build("%s", clf__thread_error());
+            clf__log(CLF_LOG_INFO, "device scores: %s (ranking by compute units x clock)",
+                     clf__thread_error());
         for (size_t i = 0; i < n; i++)
             if (clf_device_classify(&view[i]) == cls) devices[i].score = view[i].score;
         st = clf_device_select(view, n, spec, &pick);
@@ -126,6 +140,7 @@ clf_status clf__device_choose(clf_device_info *devices, size_t n, const char *sp
     if (st == CLF_OK) {
         *index = pick;
         if (why && why_size) explain(view, n, spec, pick, rivals, by_score, why, why_size);
+        log_choice(view, n, spec, pick, rivals, by_score);
     }
     clf__free(view);
     return st;

@@ -92,7 +92,7 @@ clf_status clf__program_source(clf_context *ctx, const char *name, char **text, 
     return st;
 }
 
-/* Records the compiler's log as the last error. */
+/* Records the compiler's log as the last error, and logs it as an error. */
 static clf_status build_failure(clf_context *ctx, cl_program prog, cl_int err, const char *label,
                                 const char *options)
 {
@@ -112,17 +112,40 @@ static clf_status build_failure(clf_context *ctx, cl_program prog, cl_int err, c
                                label, ctx->info.name, options, clf__cl_error_name(err), (int)err,
                                log && *log ? log : "(empty)");
     clf__free(log);
+    /* The status and last error tell the caller; this tells whoever reads
+     * the log, as the caller may well only say "build failed". */
+    clf__log(CLF_LOG_ERROR, "%s", clf_context_last_error(ctx));
     return st;
 }
 
+/* A debug line on what the disk cache did for program label: entry path and
+ * the outcome. Built only when debug messages are on. */
+static void log_cache(const clf_context *ctx, const unsigned char *key, const char *label,
+                      const char *what, size_t bytes)
+{
+    if (!clf__log_enabled(CLF_LOG_DEBUG)) return;
+    char path[4200];
+    if (clf__cache_entry_path(ctx, key, path, sizeof path) != CLF_OK)
+        snprintf(path, sizeof path, "?");
+    char size[48] = "";
+    if (bytes) snprintf(size, sizeof size, ", %zu bytes", bytes);
+    clf__log(CLF_LOG_DEBUG, "disk cache: program %s: %s (%s%s)", label, what, path, size);
+}
+
 /* Tries the cache entry; on a hit *out is a built program. */
-static int load_cached(clf_context *ctx, const unsigned char *key, const char *options,
-                       cl_program *out)
+static int load_cached(clf_context *ctx, const unsigned char *key, const char *label,
+                       const char *options, cl_program *out)
 {
     unsigned char *bin = NULL;
     size_t size = 0;
     clf__cache_result r = clf__cache_load(ctx, key, &bin, &size);
     if (r == CLF__CACHE_REJECTED) ctx->stats.cache_rejected++;
+    static const char *const outcome[] = {
+        [CLF__CACHE_HIT] = "hit",
+        [CLF__CACHE_ABSENT] = "miss",
+        [CLF__CACHE_REJECTED] = "entry truncated, corrupted or for another key: rebuilding",
+    };
+    log_cache(ctx, key, label, outcome[r], size);
     if (r != CLF__CACHE_HIT) return 0;
     cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
     const unsigned char *bins[] = {bin};
@@ -137,6 +160,7 @@ static int load_cached(clf_context *ctx, const unsigned char *key, const char *o
          * update with the same version string, say): rebuild and replace. */
         if (prog) clReleaseProgram(prog);
         ctx->stats.cache_rejected++;
+        log_cache(ctx, key, label, "entry refused by the driver: rebuilding", size);
         return 0;
     }
     *out = prog;
@@ -144,7 +168,8 @@ static int load_cached(clf_context *ctx, const unsigned char *key, const char *o
     return 1;
 }
 
-static void store_binary(clf_context *ctx, const unsigned char *key, cl_program prog)
+static void store_binary(clf_context *ctx, const unsigned char *key, const char *label,
+                         cl_program prog)
 {
     size_t size = 0;
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS ||
@@ -154,27 +179,19 @@ static void store_binary(clf_context *ctx, const unsigned char *key, cl_program 
     if (!bin) return;
     unsigned char *bins[] = {bin};
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS &&
-        clf__cache_store(ctx, key, bin, size) == 0)
+        clf__cache_store(ctx, key, bin, size) == 0) {
         ctx->stats.cache_writes++;
+        log_cache(ctx, key, label, "written", size);
+    } else {
+        log_cache(ctx, key, label, "not written", size);
+    }
     clf__free(bin);
-}
-
-void clf__log_build(const char *fmt, ...)
-{
-    const char *env = getenv("CLFORMER_LOG_BUILDS");
-    if (!env || !*env || strcmp(env, "0") == 0) return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "clformer: %s\n", line);
 }
 
 static void log_build(const char *label, const char *how, const char *options, double seconds)
 {
-    clf__log_build("program %s %s in %.3f s [%s]", label, how, seconds,
-                   options && *options ? options : "");
+    clf__log(CLF_LOG_INFO, "program %s %s in %.3f s [%s]", label, how, seconds,
+             options && *options ? options : "");
 }
 
 clf_status clf__program_build_source(clf_context *ctx, const char *label, const char *src,
@@ -191,7 +208,7 @@ clf_status clf__program_build_source(clf_context *ctx, const char *label, const 
     unsigned char key[CLF__CACHE_KEY_BYTES];
     int cache_on = ctx->cache_dir != NULL;
     if (cache_on) CLF_TRY(clf__cache_key(ctx, src, size, full, key));
-    if (cache_on && load_cached(ctx, key, full, out)) {
+    if (cache_on && load_cached(ctx, key, label, full, out)) {
         ctx->stats.programs++;
         ctx->stats.seconds += clf__now() - t0;
         log_build(label, "loaded from the cache", options, clf__now() - t0);
@@ -210,7 +227,7 @@ clf_status clf__program_build_source(clf_context *ctx, const char *label, const 
         return st;
     }
     ctx->stats.built++;
-    if (cache_on) store_binary(ctx, key, prog);
+    if (cache_on) store_binary(ctx, key, label, prog);
     ctx->stats.programs++;
     ctx->stats.seconds += clf__now() - t0;
     log_build(label, "compiled", options, clf__now() - t0);

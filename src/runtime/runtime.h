@@ -115,11 +115,6 @@ size_t clf__wg_fit(clf_context *ctx, cl_kernel k, size_t want);
 clf_status clf__program_build_source(clf_context *ctx, const char *label, const char *src,
                                      size_t size, const char *options, cl_program *out);
 
-/* CLFORMER_LOG_BUILDS=1 (not 0 or empty): one line on stderr, "clformer: "
- * + the formatted text, per program made ready (compiled or loaded, how
- * long) and per one-time measurement: what a slow first run spends. */
-void clf__log_build(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* Releases every program and kernel of the context (at free). */
 void clf__programs_release(clf_context *ctx);
 
@@ -153,7 +148,8 @@ int clf__file_replace(const char *path, const void *const *parts, const size_t *
  * by clf__cache_dir_check, and its kernels/ and scores/ subfolders, when
  * they exist, by clf__cache_dir_trusted. Returns buf, or NULL when there is
  * none or it cannot be used: the cache is then off, an optimisation lost,
- * and the first such folder of the process is named on stderr with why. */
+ * and the first such folder of the process is named in a warning (clf__log)
+ * with why. */
 const char *clf__cache_dir_resolve(const char *param, char *buf, size_t size);
 
 /* Path of the entry for key; CLF_ERR_NOT_FOUND when the cache is off. */
@@ -240,8 +236,5 @@ clf_status clf__device_error_check(clf_context *ctx);
  * by the layer that uses them) that grows on demand and is reused by every
  * later call (safe on the context's in-order queue). */
 clf_status clf__scratch(clf_context *ctx, int slot, size_t bytes, cl_mem *out);
-
-/* Monotonic seconds, for build timings. */
-double clf__now(void);
 
 #endif

@@ -425,10 +425,11 @@ clf_status clf__devices_measure(clf_device_info *const *infos, size_t count, con
         close_one(&w[i]);
         if (w[i].st == CLF_OK) {
             keep(&w[i], cache_dir);
-            clf__log_build("device score of %d:%d (%s, %s): %.4g (fastest pass %.3f ms); %zu "
-                           "device(s) measured in %.3f s",
-                           d->platform_index, d->device_index, d->name, d->platform_name, d->score,
-                           w[i].best * 1e3, count, clf__now() - t0);
+            clf__log(CLF_LOG_INFO,
+                     "device score of %d:%d (%s, %s): %.4g (fastest pass %.3f ms); %zu "
+                     "device(s) measured in %.3f s",
+                     d->platform_index, d->device_index, d->name, d->platform_name, d->score,
+                     w[i].best * 1e3, count, clf__now() - t0);
             continue;
         }
         infos[i]->score = 0;
