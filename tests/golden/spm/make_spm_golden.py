@@ -13,6 +13,8 @@ Outputs (beside this script):
   bpe.spm          BPE, vocab 1000, nmt_nfkc, no byte fallback
   bpe_bf_ud.spm    BPE, vocab 1200, byte_fallback on, character coverage 0.98, two user-defined symbols,
                    remove_extra_whitespaces off (exercises those paths)
+  unigram_sfx.spm  Unigram, vocab 800, identity normaliser (no character map),
+                   whitespace as suffix, a user-defined symbol, split digits
   NAME.json        {"model": NAME.spm, "sentencepiece": version, "extra": [...],
                     "ids": [[...]], "decoded": [...]}: ids and decoded cover the
                    held-out lines (the file split at "\n", the final newline
@@ -35,6 +37,9 @@ MODELS = {
                       character_coverage=0.98,
                       user_defined_symbols=["<mask>", "@@"],
                       remove_extra_whitespaces=False),
+    "unigram_sfx": dict(model_type="unigram", vocab_size=800, byte_fallback=False,
+                        normalization_rule_name="identity", treat_whitespace_as_suffix=True,
+                        user_defined_symbols=["<mask>"], split_digits=True),
 }
 
 
