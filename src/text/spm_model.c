@@ -83,6 +83,8 @@ static clf_status read_varint(reader *r, uint64_t *v)
 static clf_status read_key(reader *r, uint32_t *field, unsigned *wt)
 {
     uint64_t k;
+    *field = 0;
+    *wt = 0;
     CLF_TRY(read_varint(r, &k));
     *wt = (unsigned)(k & 7);
     if ((k >> 3) == 0 || (k >> 3) > 0x1FFFFFFF) return bad(r, "invalid field number");
