@@ -43,7 +43,8 @@ extern "C" {
     X(CLF_ERR_NOT_FOUND, -12, "not found")                                          \
     X(CLF_ERR_OUT_OF_RANGE, -13, "value out of range")                              \
     X(CLF_ERR_ABORTED, -14, "aborted by the caller")                                \
-    X(CLF_ERR_CONTEXT, -15, "object belongs to another context")
+    X(CLF_ERR_CONTEXT, -15, "object belongs to another context")                   \
+    X(CLF_ERR_BUSY, -16, "object in use by another thread")
 
 typedef enum clf_status {
 #define CLF__STATUS_ENUM(name, value, text) name = value,

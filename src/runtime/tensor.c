@@ -29,7 +29,7 @@ const char *clf_dtype_name(clf_dtype dtype)
     return "unknown";
 }
 
-clf_status clf_buffer_create(clf_context *ctx, size_t bytes, clf_buffer **out)
+static clf_status buffer_create_body(clf_context *ctx, size_t bytes, clf_buffer **out)
 {
     if (!ctx || !out) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_buffer_create: NULL argument");
     *out = NULL;
@@ -57,6 +57,11 @@ clf_status clf_buffer_create(clf_context *ctx, size_t bytes, clf_buffer **out)
     if (ctx->live_buffer_bytes > ctx->peak_buffer_bytes) ctx->peak_buffer_bytes = ctx->live_buffer_bytes;
     *out = buf;
     return CLF_OK;
+}
+
+clf_status clf_buffer_create(clf_context *ctx, size_t bytes, clf_buffer **out)
+{
+    CLF__GUARDED(ctx, "clf_buffer_create", buffer_create_body(ctx, bytes, out));
 }
 
 void clf_buffer_free(clf_buffer *buf)
@@ -174,8 +179,8 @@ clf_status clf_tensor_on(clf_buffer *buf, clf_dtype dtype, int ndim, const int64
     return CLF_OK;
 }
 
-clf_status clf_tensor_create(clf_context *ctx, clf_dtype dtype, int ndim, const int64_t *shape,
-                             clf_tensor *out)
+static clf_status tensor_create_body(clf_context *ctx, clf_dtype dtype, int ndim,
+                                     const int64_t *shape, clf_tensor *out)
 {
     if (!ctx || !shape || !out)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_create: NULL argument");
@@ -199,6 +204,12 @@ clf_status clf_tensor_create(clf_context *ctx, clf_dtype dtype, int ndim, const 
     clf_status st = clf_tensor_on(buf, dtype, ndim, shape, 0, out);
     if (st != CLF_OK) clf_buffer_free(buf);
     return st;
+}
+
+clf_status clf_tensor_create(clf_context *ctx, clf_dtype dtype, int ndim, const int64_t *shape,
+                             clf_tensor *out)
+{
+    CLF__GUARDED(ctx, "clf_tensor_create", tensor_create_body(ctx, dtype, ndim, shape, out));
 }
 
 void clf_tensor_free(clf_tensor *t)
@@ -317,8 +328,8 @@ static clf_status check_transfer(clf_context *ctx, const clf_tensor *t, size_t b
     return CLF_OK;
 }
 
-clf_status clf_tensor_write(clf_context *ctx, clf_tensor *t, const void *host, size_t bytes,
-                            bool blocking)
+static clf_status tensor_write_body(clf_context *ctx, clf_tensor *t, const void *host, size_t bytes,
+                                    bool blocking)
 {
     CLF_TRY(check_transfer(ctx, t, bytes, host, "clf_tensor_write"));
     size_t off = (size_t)t->offset * clf_dtype_size(t->dtype);
@@ -329,8 +340,14 @@ clf_status clf_tensor_write(clf_context *ctx, clf_tensor *t, const void *host, s
     return err == CL_SUCCESS ? CLF_OK : clf__cl_error(ctx, err, "clf_tensor_write");
 }
 
-clf_status clf_tensor_read(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
-                           bool blocking)
+clf_status clf_tensor_write(clf_context *ctx, clf_tensor *t, const void *host, size_t bytes,
+                            bool blocking)
+{
+    CLF__GUARDED(ctx, "clf_tensor_write", tensor_write_body(ctx, t, host, bytes, blocking));
+}
+
+static clf_status tensor_read_body(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
+                                   bool blocking)
 {
     CLF_TRY(check_transfer(ctx, t, bytes, host, "clf_tensor_read"));
     size_t off = (size_t)t->offset * clf_dtype_size(t->dtype);
@@ -343,7 +360,14 @@ clf_status clf_tensor_read(clf_context *ctx, const clf_tensor *t, void *host, si
     return blocking ? clf__device_error_check(ctx) : CLF_OK;
 }
 
-clf_status clf_tensor_write_f32(clf_context *ctx, clf_tensor *t, const float *host, int64_t n)
+clf_status clf_tensor_read(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
+                           bool blocking)
+{
+    CLF__GUARDED(ctx, "clf_tensor_read", tensor_read_body(ctx, t, host, bytes, blocking));
+}
+
+static clf_status tensor_write_f32_body(clf_context *ctx, clf_tensor *t, const float *host,
+                                        int64_t n)
 {
     if (!t || !host || n != clf_tensor_numel(t))
         return clf__error(ctx, CLF_ERR_SHAPE, "clf_tensor_write_f32: %lld values for %lld elements",
@@ -367,7 +391,13 @@ clf_status clf_tensor_write_f32(clf_context *ctx, clf_tensor *t, const float *ho
     return st;
 }
 
-clf_status clf_tensor_read_f32(clf_context *ctx, const clf_tensor *t, float *host, int64_t n)
+clf_status clf_tensor_write_f32(clf_context *ctx, clf_tensor *t, const float *host, int64_t n)
+{
+    CLF__GUARDED(ctx, "clf_tensor_write_f32", tensor_write_f32_body(ctx, t, host, n));
+}
+
+static clf_status tensor_read_f32_body(clf_context *ctx, const clf_tensor *t, float *host,
+                                       int64_t n)
 {
     if (!t || !host || n != clf_tensor_numel(t))
         return clf__error(ctx, CLF_ERR_SHAPE, "clf_tensor_read_f32: %lld values for %lld elements",
@@ -387,6 +417,11 @@ clf_status clf_tensor_read_f32(clf_context *ctx, const clf_tensor *t, float *hos
     }
     clf__free(tmp);
     return st;
+}
+
+clf_status clf_tensor_read_f32(clf_context *ctx, const clf_tensor *t, float *host, int64_t n)
+{
+    CLF__GUARDED(ctx, "clf_tensor_read_f32", tensor_read_f32_body(ctx, t, host, n));
 }
 
 /* ---- f16 conversion on the host ---- */
@@ -451,7 +486,7 @@ void clf_f16_to_f32(const uint16_t *in, float *out, size_t n)
     for (size_t i = 0; i < n; i++) out[i] = f16_to_f32_one(in[i]);
 }
 
-clf_status clf_tensor_fill(clf_context *ctx, clf_tensor *t, float value)
+static clf_status tensor_fill_body(clf_context *ctx, clf_tensor *t, float value)
 {
     if (!ctx || !t || !t->buffer)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_fill: NULL argument");
@@ -480,7 +515,13 @@ clf_status clf_tensor_fill(clf_context *ctx, clf_tensor *t, float value)
     return clf__launch(ctx, k, name, 1, &global, &local);
 }
 
-clf_status clf_tensor_fill_uniform(clf_context *ctx, clf_tensor *t, uint64_t seed, float lo, float hi)
+clf_status clf_tensor_fill(clf_context *ctx, clf_tensor *t, float value)
+{
+    CLF__GUARDED(ctx, "clf_tensor_fill", tensor_fill_body(ctx, t, value));
+}
+
+static clf_status tensor_fill_uniform_body(clf_context *ctx, clf_tensor *t, uint64_t seed, float lo,
+                                           float hi)
 {
     if (!ctx || !t || !t->buffer)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_fill_uniform: NULL argument");
@@ -524,4 +565,10 @@ clf_status clf_tensor_fill_uniform(clf_context *ctx, clf_tensor *t, uint64_t see
         return clf__error(ctx, CLF_ERR_OPENCL, "clf_tensor_fill_uniform: clSetKernelArg failed");
     size_t local = clf__wg_fit(ctx, k, 64), global = ((size_t)n + local - 1) / local * local;
     return clf__launch(ctx, k, name, 1, &global, &local);
+}
+
+clf_status clf_tensor_fill_uniform(clf_context *ctx, clf_tensor *t, uint64_t seed, float lo,
+                                   float hi)
+{
+    CLF__GUARDED(ctx, "clf_tensor_fill_uniform", tensor_fill_uniform_body(ctx, t, seed, lo, hi));
 }
