@@ -8,6 +8,10 @@
  *
  * Codes and their texts come from one list, CLF_STATUS_LIST, so they cannot
  * drift apart. Values are only ever appended.
+ *
+ * Threads: the functions of this header read constant tables only; any
+ * thread may call them at any time. CLF_ERR_BUSY is the answer to a call
+ * that breaks the one-thread rule of contexts (see context.h, "Threads").
  */
 #ifndef CLFORMER_STATUS_H
 #define CLFORMER_STATUS_H

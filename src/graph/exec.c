@@ -220,7 +220,7 @@ clf_status clf_graph_run(clf_graph *g, const clf_graph_run_params *params)
     CLF__GUARDED(g ? g->ctx : NULL, "clf_graph_run", graph_run_body(g, params));
 }
 
-clf_status clf_graph_tensor(const clf_graph *g, int32_t id, clf_tensor *out)
+static clf_status graph_tensor_body(const clf_graph *g, int32_t id, clf_tensor *out)
 {
     if (!g || !out) return clf__error(g ? g->ctx : NULL, CLF_ERR_INVALID_ARG, "clf_graph_tensor: NULL argument");
     if (!g->compiled || id < 1 || id >= g->n_t)
@@ -228,6 +228,11 @@ clf_status clf_graph_tensor(const clf_graph *g, int32_t id, clf_tensor *out)
                           (int)id, g->compiled ? "compiled" : "not compiled");
     *out = g->t[id].cur;
     return CLF_OK;
+}
+
+clf_status clf_graph_tensor(const clf_graph *g, int32_t id, clf_tensor *out)
+{
+    CLF__GUARDED(g ? g->ctx : NULL, "clf_graph_tensor", graph_tensor_body(g, id, out));
 }
 
 static clf_status graph_read_body(clf_graph *g, int32_t id, void *host, size_t bytes)

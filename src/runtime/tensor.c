@@ -165,8 +165,8 @@ static void contiguous_strides(clf_tensor *t)
     }
 }
 
-clf_status clf_tensor_on(clf_buffer *buf, clf_dtype dtype, int ndim, const int64_t *shape,
-                         int64_t offset, clf_tensor *out)
+static clf_status tensor_on_body(clf_buffer *buf, clf_dtype dtype, int ndim, const int64_t *shape,
+                                 int64_t offset, clf_tensor *out)
 {
     if (!buf || !shape || !out) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tensor_on: NULL argument");
     if (ndim < 1 || ndim > CLF_MAX_DIMS)
@@ -177,6 +177,13 @@ clf_status clf_tensor_on(clf_buffer *buf, clf_dtype dtype, int ndim, const int64
     CLF_TRY(check_view(&t, "clf_tensor_on"));
     *out = t;
     return CLF_OK;
+}
+
+clf_status clf_tensor_on(clf_buffer *buf, clf_dtype dtype, int ndim, const int64_t *shape,
+                         int64_t offset, clf_tensor *out)
+{
+    CLF__GUARDED(buf ? buf->ctx : NULL, "clf_tensor_on",
+                 tensor_on_body(buf, dtype, ndim, shape, offset, out));
 }
 
 static clf_status tensor_create_body(clf_context *ctx, clf_dtype dtype, int ndim,
@@ -219,8 +226,8 @@ void clf_tensor_free(clf_tensor *t)
     memset(t, 0, sizeof *t);
 }
 
-clf_status clf_tensor_view(const clf_tensor *t, int ndim, const int64_t *shape,
-                           const int64_t *stride, int64_t offset, clf_tensor *out)
+static clf_status tensor_view_body(const clf_tensor *t, int ndim, const int64_t *shape,
+                                   const int64_t *stride, int64_t offset, clf_tensor *out)
 {
     if (!t || !t->buffer || !shape || !stride || !out)
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tensor_view: NULL argument");
@@ -236,8 +243,15 @@ clf_status clf_tensor_view(const clf_tensor *t, int ndim, const int64_t *shape,
     return CLF_OK;
 }
 
-clf_status clf_tensor_slice(const clf_tensor *t, int dim, int64_t start, int64_t len,
-                            clf_tensor *out)
+clf_status clf_tensor_view(const clf_tensor *t, int ndim, const int64_t *shape,
+                           const int64_t *stride, int64_t offset, clf_tensor *out)
+{
+    CLF__GUARDED(t && t->buffer ? t->buffer->ctx : NULL, "clf_tensor_view",
+                 tensor_view_body(t, ndim, shape, stride, offset, out));
+}
+
+static clf_status tensor_slice_body(const clf_tensor *t, int dim, int64_t start, int64_t len,
+                                    clf_tensor *out)
 {
     if (!t || !t->buffer || !out)
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tensor_slice: NULL argument");
@@ -255,7 +269,15 @@ clf_status clf_tensor_slice(const clf_tensor *t, int dim, int64_t start, int64_t
     return CLF_OK;
 }
 
-clf_status clf_tensor_reshape(const clf_tensor *t, int ndim, const int64_t *shape, clf_tensor *out)
+clf_status clf_tensor_slice(const clf_tensor *t, int dim, int64_t start, int64_t len,
+                            clf_tensor *out)
+{
+    CLF__GUARDED(t && t->buffer ? t->buffer->ctx : NULL, "clf_tensor_slice",
+                 tensor_slice_body(t, dim, start, len, out));
+}
+
+static clf_status tensor_reshape_body(const clf_tensor *t, int ndim, const int64_t *shape,
+                                      clf_tensor *out)
 {
     if (!t || !t->buffer || !shape || !out)
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tensor_reshape: NULL argument");
@@ -289,7 +311,13 @@ clf_status clf_tensor_reshape(const clf_tensor *t, int ndim, const int64_t *shap
     return CLF_OK;
 }
 
-clf_status clf_tensor_permute(const clf_tensor *t, const int *perm, clf_tensor *out)
+clf_status clf_tensor_reshape(const clf_tensor *t, int ndim, const int64_t *shape, clf_tensor *out)
+{
+    CLF__GUARDED(t && t->buffer ? t->buffer->ctx : NULL, "clf_tensor_reshape",
+                 tensor_reshape_body(t, ndim, shape, out));
+}
+
+static clf_status tensor_permute_body(const clf_tensor *t, const int *perm, clf_tensor *out)
 {
     if (!t || !t->buffer || !perm || !out)
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tensor_permute: NULL argument");
@@ -305,6 +333,12 @@ clf_status clf_tensor_permute(const clf_tensor *t, const int *perm, clf_tensor *
     }
     *out = v;
     return CLF_OK;
+}
+
+clf_status clf_tensor_permute(const clf_tensor *t, const int *perm, clf_tensor *out)
+{
+    CLF__GUARDED(t && t->buffer ? t->buffer->ctx : NULL, "clf_tensor_permute",
+                 tensor_permute_body(t, perm, out));
 }
 
 /* ---- transfers ---- */
