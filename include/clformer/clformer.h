@@ -9,6 +9,11 @@
  * - Every fallible call returns clf_status (CLF_OK = 0, negative = error), and
  *   clf_context_last_error() explains the last failure. The library never
  *   exits or aborts on bad input or runtime errors.
+ * - Threads: each header says, near its top, which of its objects may be
+ *   used from several threads at once. In short: a context and everything
+ *   on it (tensors, graphs, models) is used by one thread at a time, and a
+ *   second thread inside it gets CLF_ERR_BUSY (context.h, "Threads");
+ *   tokenizers, device listing and status texts may be shared freely.
  * - Dimensions are int64_t, byte sizes size_t. Token ids, and the arrays of
  *   per-sequence lengths that travel with them (clf_tokenizer_encode_batch's
  *   lengths out, clf_model_encode's and clf_model_generate's lengths in,

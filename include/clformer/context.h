@@ -2,11 +2,38 @@
  * clformer contexts: one OpenCL device, its queue, its compiled programs and
  * the on-disk binary cache.
  *
- * Threads: a context is used by one thread at a time; different contexts may
- * be used from different threads at once, and any number of threads may
- * create their first contexts at the same moment: the library serialises
- * device enumeration (OpenCL drivers such as PoCL crash when two threads
+ * Threads: a context is used by one thread at a time, and so is everything
+ * that belongs to it: its buffers and tensors, the graphs created on it and
+ * the models loaded on it (a model placed on two contexts belongs to both).
+ * A program may hand a context from one thread to another, synchronising
+ * the hand-over itself (a mutex, a join). Different contexts may be used
+ * from different threads at once, and any number of threads may create
+ * their first contexts at the same moment: the library serialises device
+ * enumeration (OpenCL drivers such as PoCL crash when two threads
  * initialise them at once), device score measurement and CLBlast's calls.
+ *
+ * The rule is checked. Every call that returns a clf_status and uses a
+ * context (ops, tensor creation, views and transfers, graph compile, run,
+ * read and profile, model load, encode, decode and generate, and the calls
+ * below that take a clf_context *) enters the context on its way in and
+ * leaves it on its way out; a call made by the thread already inside (a
+ * callback, a nested call) passes. A call from a second thread while one
+ * is inside returns CLF_ERR_BUSY at once, touching nothing, with a message
+ * that names this rule. The message is the calling thread's own: the
+ * context's error text belongs to the thread inside, so the refused thread
+ * reads it from clf_context_last_error(ctx) (for every context the refused
+ * call would have used) and clf_context_last_error(NULL), on that thread,
+ * until it next enters the context. The check costs about 4 ns per call
+ * (an atomic compare-and-swap; a small op call costs 3 to 6 us to enqueue
+ * on a CPU driver), so it is on in every build; CLFORMER_THREAD_CHECK=0 in
+ * the environment when a context is created turns it off for that context.
+ * Not checked: the void and plain-value calls (clf_*_free, clf_context_memory,
+ * clf_context_build_stats, clf_context_blocking_calls, clf_graph_memory,
+ * clf_model_memory, ...), which cannot report an error, and the graph
+ * builder calls, which touch only the graph, not the context; they follow
+ * the rule all the same. clf_context_device, clf_context_kernel_profile and
+ * clf_context_cache_dir read what never changes after creation: any thread,
+ * any time.
  *
  * The environment: the first call of the process to clf_context_create,
  * clf_devices_list, clf_devices_score, clf_device_choose or

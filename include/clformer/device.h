@@ -9,6 +9,12 @@
  * clf_devices_score in context.h) decides, else compute units x clock. The
  * user overrides it with a selection string (see clf_device_select) given in
  * the context params or in the CLFORMER_DEVICE environment variable.
+ *
+ * Threads: every function here may be called from any number of threads at
+ * once. They work on the caller's arrays (each thread its own, or shared
+ * read-only) and keep no state, except the first enumeration of the
+ * drivers, which the library serialises (see context.h, "Threads"); errors
+ * go to the calling thread's clf_context_last_error(NULL).
  */
 #ifndef CLFORMER_DEVICE_H
 #define CLFORMER_DEVICE_H

@@ -33,8 +33,12 @@
  * Tensor ids are int32_t >= 1; 0 means "none" in every params struct, so a
  * zeroed params struct stays valid.
  *
- * A graph belongs to one context and is used by one thread at a time; the
- * weights and states it uses must outlive it.
+ * Threads: a graph belongs to one context and is used by the thread that
+ * uses that context (context.h, "Threads"). clf_graph_create, compile,
+ * run, tensor, read, profile and profile_print enter the context and return
+ * CLF_ERR_BUSY to a second thread; the builder calls (input ... slice,
+ * output, find, set_device) touch only the graph and are not checked. The
+ * weights and states a graph uses must outlive it.
  */
 #ifndef CLFORMER_GRAPH_H
 #define CLFORMER_GRAPH_H

@@ -5,8 +5,16 @@
  * A model owns its weights (uploaded once, f32 or f16 storage), the graphs of
  * its stacks (built and compiled on first use, for the maxima given at load)
  * and one decoding state: the self-attention KV cache of every decoder layer
- * and the cross-attention K/V of the last encoded source. A model is used by
- * one thread at a time.
+ * and the cross-attention K/V of the last encoded source.
+ *
+ * Threads: a model belongs to its context (and to params.encoder_ctx when
+ * it is placed on two) and is used by the thread that uses them (context.h,
+ * "Threads"): clf_model_load, create_random, encode, decode and generate
+ * enter every context of the model, so a second thread gets CLF_ERR_BUSY
+ * whether it calls the model or one of its contexts directly, even when
+ * the context is otherwise idle. clf_model_get_config, clf_model_get_info
+ * and clf_model_max_new_tokens read what never changes after load: any
+ * thread, any time.
  *
  * Graphs:
  *   encoder   ids (B, S) + lengths (B) -> hidden (B*S, D): embedding * scale

@@ -7,6 +7,11 @@
  * CLF_ERR_DTYPE; the message names the op and the shapes.
  *
  * Computation is in f32 whatever the storage dtype (f32 or f16).
+ *
+ * Threads: an op runs on its context's queue with the context's kernel
+ * objects, so it follows the context's rule (context.h, "Threads"): one
+ * thread at a time per context; a call from another thread while one is
+ * inside returns CLF_ERR_BUSY. Ops on different contexts may run at once.
  */
 #ifndef CLFORMER_OPS_H
 #define CLFORMER_OPS_H

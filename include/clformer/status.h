@@ -8,6 +8,10 @@
  *
  * Codes and their texts come from one list, CLF_STATUS_LIST, so they cannot
  * drift apart. Values are only ever appended.
+ *
+ * Threads: the functions of this header read constant tables only; any
+ * thread may call them at any time. CLF_ERR_BUSY is the answer to a call
+ * that breaks the one-thread rule of contexts (see context.h, "Threads").
  */
 #ifndef CLFORMER_STATUS_H
 #define CLFORMER_STATUS_H
@@ -43,7 +47,8 @@ extern "C" {
     X(CLF_ERR_NOT_FOUND, -12, "not found")                                          \
     X(CLF_ERR_OUT_OF_RANGE, -13, "value out of range")                              \
     X(CLF_ERR_ABORTED, -14, "aborted by the caller")                                \
-    X(CLF_ERR_CONTEXT, -15, "object belongs to another context")
+    X(CLF_ERR_CONTEXT, -15, "object belongs to another context")                   \
+    X(CLF_ERR_BUSY, -16, "object in use by another thread")
 
 typedef enum clf_status {
 #define CLF__STATUS_ENUM(name, value, text) name = value,

@@ -11,6 +11,14 @@
  * vload_half/vstore_half, core OpenCL 1.2, and compute in f32; half
  * arithmetic is a fast path only where cl_khr_fp16 exists); i32 for token ids
  * and indices.
+ *
+ * Threads: a buffer, and every tensor on it, belongs to the buffer's context
+ * and is used by the thread that uses that context (context.h, "Threads";
+ * calls from another thread while one is inside are CLF_ERR_BUSY). The
+ * functions that take no buffer or context (clf_dtype_size, clf_dtype_name,
+ * clf_f32_to_f16, clf_f16_to_f32) and the pure readers of a tensor struct
+ * (clf_tensor_numel, clf_tensor_bytes, clf_tensor_is_contiguous,
+ * clf_tensor_describe) may be called from any thread.
  */
 #ifndef CLFORMER_TENSOR_H
 #define CLFORMER_TENSOR_H

@@ -28,9 +28,10 @@
  * and the message names the byte offset. Text may contain NUL bytes when its
  * length is given.
  *
- * A tokenizer is immutable after loading: any number of threads may encode
- * with it at once. Errors are reported through clf_context_last_error(NULL)
- * (the calling thread's last error).
+ * Threads: a tokenizer is immutable after loading: any number of threads may
+ * use it at once (it has no context). clf_tokenizer_free must not overlap
+ * another call on it. Errors are reported through
+ * clf_context_last_error(NULL) (the calling thread's last error).
  */
 #ifndef CLFORMER_TOKENIZER_H
 #define CLFORMER_TOKENIZER_H

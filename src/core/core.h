@@ -6,6 +6,8 @@
 #define CLF_CORE_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -150,6 +152,52 @@ void clf__thread_error_clear(void);
 
 /* The calling thread's last error (what clf_context_last_error(NULL) gives). */
 const char *clf__thread_error(void);
+
+/* ---- the one-thread rule (owner.c) ---- */
+
+/* Which thread is inside an object (a context) right now. A public call
+ * enters the owner on its way in and leaves it on its way out; the same
+ * thread may nest (a model's call runs graphs, which run ops), another
+ * thread is refused with CLF_ERR_BUSY instead of racing on the object's
+ * queue, kernels and counters. Cost: a thread-local address, one load and a
+ * compare-and-swap per outermost call (see tests/test_threads.c for the
+ * figure). Entering never waits: the rule is "one thread at a time", and a
+ * program that hands an object between threads synchronises the hand-over
+ * itself. */
+typedef struct clf__owner {
+    _Atomic(uintptr_t) thread; /* token of the thread inside; 0 = none */
+    long depth;                /* that thread's nesting; written by it only */
+    bool off;                  /* CLFORMER_THREAD_CHECK=0 when initialised: never checked */
+} clf__owner;
+
+/* Empty, and on unless the environment says CLFORMER_THREAD_CHECK=0. */
+void clf__owner_init(clf__owner *o);
+
+/* Enters o for the calling thread (obj: the object that holds o, label: its
+ * name in the message, what: the public call). On a conflict returns
+ * CLF_ERR_BUSY with a message naming the rule, written for the calling
+ * thread only: into a thread-local buffer that clf_context_last_error(obj)
+ * and clf_context_last_error(NULL) give on this thread (nothing of obj is
+ * written: the thread inside owns it). */
+clf_status clf__owner_enter(clf__owner *o, const void *obj, const char *label, const char *what);
+
+/* Leaves what the calling thread entered with clf__owner_enter (CLF_OK). */
+void clf__owner_leave(clf__owner *o);
+
+/* Marks obj as refused on this thread too (an object entered together with
+ * the one that refused, such as a model's second context), so that its
+ * last error on this thread is the refusal. */
+void clf__owner_mark_refused(const void *obj);
+
+/* The refusal text when the calling thread's last call on obj was refused
+ * and it has not entered obj since; NULL otherwise. */
+const char *clf__owner_refused(const void *obj);
+
+/* Test hook: fn(obj, arg) runs on the entering thread right after each
+ * outermost successful enter (while it holds obj), so that a test can keep
+ * one thread inside while another calls. NULL removes it. */
+typedef void (*clf__owner_hook_fn)(const void *obj, void *arg);
+void clf__owner_test_hook(clf__owner_hook_fn fn, void *arg);
 
 /* ---- the user's files (file.c) ---- */
 

@@ -48,5 +48,9 @@ clf_status clf__cl_error(struct clf_context *ctx, cl_int err, const char *what)
 const char *clf_context_last_error(const clf_context *ctx)
 {
     if (!ctx) return thread_error;
+    /* This thread's last call on ctx was refused (another thread was
+     * inside): its message is this thread's, not the context's. */
+    const char *refused = clf__owner_refused(ctx);
+    if (refused) return refused;
     return ((const clf__error_state *)(const void *)ctx)->text;
 }

@@ -179,7 +179,7 @@ static clf_status upload_inputs(clf_graph *g, const clf_graph_run_params *p)
     return CLF_OK;
 }
 
-clf_status clf_graph_run(clf_graph *g, const clf_graph_run_params *params)
+static clf_status graph_run_body(clf_graph *g, const clf_graph_run_params *params)
 {
     if (!g) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_graph_run: NULL graph");
     if (!g->compiled) return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "clf_graph_run: graph is not compiled");
@@ -215,7 +215,12 @@ clf_status clf_graph_run(clf_graph *g, const clf_graph_run_params *params)
     return st;
 }
 
-clf_status clf_graph_tensor(const clf_graph *g, int32_t id, clf_tensor *out)
+clf_status clf_graph_run(clf_graph *g, const clf_graph_run_params *params)
+{
+    CLF__GUARDED(g ? g->ctx : NULL, "clf_graph_run", graph_run_body(g, params));
+}
+
+static clf_status graph_tensor_body(const clf_graph *g, int32_t id, clf_tensor *out)
 {
     if (!g || !out) return clf__error(g ? g->ctx : NULL, CLF_ERR_INVALID_ARG, "clf_graph_tensor: NULL argument");
     if (!g->compiled || id < 1 || id >= g->n_t)
@@ -225,7 +230,12 @@ clf_status clf_graph_tensor(const clf_graph *g, int32_t id, clf_tensor *out)
     return CLF_OK;
 }
 
-clf_status clf_graph_read(clf_graph *g, int32_t id, void *host, size_t bytes)
+clf_status clf_graph_tensor(const clf_graph *g, int32_t id, clf_tensor *out)
+{
+    CLF__GUARDED(g ? g->ctx : NULL, "clf_graph_tensor", graph_tensor_body(g, id, out));
+}
+
+static clf_status graph_read_body(clf_graph *g, int32_t id, void *host, size_t bytes)
 {
     clf_tensor t;
     CLF_TRY(clf_graph_tensor(g, id, &t));
@@ -238,9 +248,14 @@ clf_status clf_graph_read(clf_graph *g, int32_t id, void *host, size_t bytes)
     return CLF_OK;
 }
 
+clf_status clf_graph_read(clf_graph *g, int32_t id, void *host, size_t bytes)
+{
+    CLF__GUARDED(g ? g->ctx : NULL, "clf_graph_read", graph_read_body(g, id, host, bytes));
+}
+
 /* ---- profile ---- */
 
-clf_status clf_graph_profile(clf_graph *g, double *seconds, size_t cap)
+static clf_status graph_profile_body(clf_graph *g, double *seconds, size_t cap)
 {
     if (!g) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_graph_profile: NULL graph");
     if (!g->ctx->profiling)
@@ -264,7 +279,12 @@ clf_status clf_graph_profile(clf_graph *g, double *seconds, size_t cap)
     return CLF_OK;
 }
 
-clf_status clf_graph_profile_print(clf_graph *g, FILE *f)
+clf_status clf_graph_profile(clf_graph *g, double *seconds, size_t cap)
+{
+    CLF__GUARDED(g ? g->ctx : NULL, "clf_graph_profile", graph_profile_body(g, seconds, cap));
+}
+
+static clf_status graph_profile_print_body(clf_graph *g, FILE *f)
 {
     CLF_TRY(clf_graph_profile(g, NULL, 0));
     double total = 0;
@@ -279,6 +299,11 @@ clf_status clf_graph_profile_print(clf_graph *g, FILE *f)
     }
     fprintf(f, "total %.3f ms device time\n", total * 1e3);
     return CLF_OK;
+}
+
+clf_status clf_graph_profile_print(clf_graph *g, FILE *f)
+{
+    CLF__GUARDED(g ? g->ctx : NULL, "clf_graph_profile_print", graph_profile_print_body(g, f));
 }
 
 /* ---- dump and DOT ---- */

@@ -98,11 +98,17 @@ static clf_status create(clf_context *ctx, const clf_graph_params *params, clf_g
     return CLF_OK;
 }
 
-clf_status clf_graph_create(clf_context *ctx, const clf_graph_params *params, clf_graph **out)
+static clf_status graph_create_body(clf_context *ctx, const clf_graph_params *params,
+                                    clf_graph **out)
 {
     if (!ctx || !out) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_graph_create: NULL argument");
     *out = NULL;
     return create(ctx, params, out);
+}
+
+clf_status clf_graph_create(clf_context *ctx, const clf_graph_params *params, clf_graph **out)
+{
+    CLF__GUARDED(ctx, "clf_graph_create", graph_create_body(ctx, params, out));
 }
 
 clf_status clf__graph_create_host(const clf_graph_params *params, clf_graph **out)

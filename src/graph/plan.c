@@ -399,7 +399,7 @@ clf_status clf__graph_plan(clf_graph *g, size_t align)
     return CLF_OK;
 }
 
-clf_status clf_graph_compile(clf_graph *g)
+static clf_status graph_compile_body(clf_graph *g)
 {
     if (!g) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_graph_compile: NULL graph");
     if (g->compiled) return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "clf_graph_compile: already compiled");
@@ -414,6 +414,11 @@ clf_status clf_graph_compile(clf_graph *g)
     CLF_TRY(clf__graph_resolve(g, g->max_dims));
     g->compiled = true;
     return CLF_OK;
+}
+
+clf_status clf_graph_compile(clf_graph *g)
+{
+    CLF__GUARDED(g ? g->ctx : NULL, "clf_graph_compile", graph_compile_body(g));
 }
 
 void clf_graph_memory(const clf_graph *g, clf_graph_memory_stats *out)

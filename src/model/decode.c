@@ -10,6 +10,7 @@
 
 #include "model/logits_proc.h"
 #include "model/model_internal.h"
+#include "runtime/runtime.h" /* the contexts' thread guard */
 
 /* A blocking call completes every earlier command (in-order queue), so no
  * host staging is pending any more. */
@@ -123,9 +124,9 @@ static void l2_normalize(float *x, int64_t B, int64_t D)
     }
 }
 
-clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
-                            int64_t S, clf_pooling pooling, float *hidden, float *pooled,
-                            float *classes)
+static clf_status model_encode_body(clf_model *m, const int32_t *ids, const int32_t *lengths,
+                                    int64_t B, int64_t S, clf_pooling pooling, float *hidden,
+                                    float *pooled, float *classes)
 {
     if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_encode: NULL model");
     clf_context *ctx = m->ctx;
@@ -166,6 +167,14 @@ clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *len
     if ((hidden || pooled || classes) && CLF__ENC_CTX(m) == m->ctx) synced(m);
     if (hidden || pooled || classes) m->enc_pending = false; /* reads on the encoder's queue */
     return CLF_OK;
+}
+
+clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
+                            int64_t S, clf_pooling pooling, float *hidden, float *pooled,
+                            float *classes)
+{
+    CLF__GUARDED2(m ? m->ctx : NULL, m ? m->ectx : NULL, "clf_model_encode",
+                  model_encode_body(m, ids, lengths, B, S, pooling, hidden, pooled, classes));
 }
 
 /* ============================== decoder ============================== */
@@ -212,8 +221,8 @@ static clf_status step_enqueue(clf_model *m, const int32_t *ids, int64_t b, int6
     return CLF_OK;
 }
 
-clf_status clf_model_decode(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
-                            int64_t position, float *logits, int32_t *argmax)
+static clf_status model_decode_body(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
+                                    int64_t position, float *logits, int32_t *argmax)
 {
     if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_decode: NULL model");
     clf__step *st = NULL;
@@ -225,6 +234,13 @@ clf_status clf_model_decode(clf_model *m, const int32_t *ids, int64_t b, int64_t
         CLF_TRY(clf_graph_read(st->g, st->argmax, argmax, (size_t)(b * n) * sizeof(int32_t)));
     if (logits || argmax) synced(m);
     return CLF_OK;
+}
+
+clf_status clf_model_decode(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
+                            int64_t position, float *logits, int32_t *argmax)
+{
+    CLF__GUARDED2(m ? m->ctx : NULL, m ? m->ectx : NULL, "clf_model_decode",
+                  model_decode_body(m, ids, b, n, position, logits, argmax));
 }
 
 /* ============================== generate ============================== */
@@ -703,9 +719,9 @@ static clf_status gen_beam(gen *g, const int32_t *ids, const int32_t *lengths, i
     return st;
 }
 
-clf_status clf_model_generate(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
-                              int64_t S, const clf_generate_params *params,
-                              const clf_generate_output *out)
+static clf_status model_generate_body(clf_model *m, const int32_t *ids, const int32_t *lengths,
+                                      int64_t B, int64_t S, const clf_generate_params *params,
+                                      const clf_generate_output *out)
 {
     if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_generate: NULL model");
     clf_context *ctx = m->ctx;
@@ -793,4 +809,12 @@ clf_status clf_model_generate(clf_model *m, const int32_t *ids, const int32_t *l
     clf__free(g.row);
     clf__procs_free(&g.pr);
     return st;
+}
+
+clf_status clf_model_generate(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
+                              int64_t S, const clf_generate_params *params,
+                              const clf_generate_output *out)
+{
+    CLF__GUARDED2(m ? m->ctx : NULL, m ? m->ectx : NULL, "clf_model_generate",
+                  model_generate_body(m, ids, lengths, B, S, params, out));
 }

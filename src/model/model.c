@@ -14,6 +14,7 @@
 #include "model/logits_proc.h"
 #include "model/model_config.h"
 #include "model/model_internal.h"
+#include "runtime/runtime.h" /* the contexts' thread guard */
 #include "model/safetensors.h"
 
 clf_model_params clf_model_params_default(void)
@@ -566,8 +567,8 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
     return CLF_OK;
 }
 
-clf_status clf_model_load(clf_context *ctx, const char *path, const clf_model_params *params,
-                          clf_model **out)
+static clf_status model_load_body(clf_context *ctx, const char *path,
+                                  const clf_model_params *params, clf_model **out)
 {
     if (out) *out = NULL;
     if (!ctx || !path || !out)
@@ -588,8 +589,16 @@ clf_status clf_model_load(clf_context *ctx, const char *path, const clf_model_pa
     return model_create(ctx, st, NULL, path, p, 0, out);
 }
 
-clf_status clf_model_create_random(clf_context *ctx, const clf_model_config *cfg,
-                                   const clf_model_params *params, uint64_t seed, clf_model **out)
+clf_status clf_model_load(clf_context *ctx, const char *path, const clf_model_params *params,
+                          clf_model **out)
+{
+    CLF__GUARDED2(ctx, params ? params->encoder_ctx : NULL, "clf_model_load",
+                  model_load_body(ctx, path, params, out));
+}
+
+static clf_status model_create_random_body(clf_context *ctx, const clf_model_config *cfg,
+                                           const clf_model_params *params, uint64_t seed,
+                                           clf_model **out)
 {
     if (out) *out = NULL;
     if (!ctx || !cfg || !out)
@@ -598,6 +607,13 @@ clf_status clf_model_create_random(clf_context *ctx, const clf_model_config *cfg
     CLF_TRY(check_params(ctx, "clf_model_create_random", &p));
     p.config = cfg;
     return model_create(ctx, NULL, NULL, "(random weights)", p, seed, out);
+}
+
+clf_status clf_model_create_random(clf_context *ctx, const clf_model_config *cfg,
+                                   const clf_model_params *params, uint64_t seed, clf_model **out)
+{
+    CLF__GUARDED2(ctx, params ? params->encoder_ctx : NULL, "clf_model_create_random",
+                  model_create_random_body(ctx, cfg, params, seed, out));
 }
 
 void clf_model_free(clf_model *m)

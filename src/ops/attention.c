@@ -326,8 +326,9 @@ static clf_status run_unfused(clf_context *ctx, const attn_problem *pr)
     return st;
 }
 
-clf_status clf_attention(clf_context *ctx, const clf_tensor *q, const clf_tensor *k,
-                         const clf_tensor *v, clf_tensor *o, const clf_attention_params *params)
+static clf_status attention_body(clf_context *ctx, const clf_tensor *q, const clf_tensor *k,
+                                 const clf_tensor *v, clf_tensor *o,
+                                 const clf_attention_params *params)
 {
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_attention: NULL context");
     clf_attention_params p;
@@ -346,4 +347,10 @@ clf_status clf_attention(clf_context *ctx, const clf_tensor *q, const clf_tensor
     case CLF_ATTN_UNFUSED: return run_unfused(ctx, &pr);
     }
     return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_attention: unknown impl %d", (int)p.impl);
+}
+
+clf_status clf_attention(clf_context *ctx, const clf_tensor *q, const clf_tensor *k,
+                         const clf_tensor *v, clf_tensor *o, const clf_attention_params *params)
+{
+    CLF__GUARDED(ctx, "clf_attention", attention_body(ctx, q, k, v, o, params));
 }

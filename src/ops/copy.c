@@ -141,7 +141,7 @@ static clf_status copy_impl(clf_context *ctx, const char *op, const clf_tensor *
     return clf__launch(ctx, k, name, 1, &global, &local);
 }
 
-clf_status clf_copy(clf_context *ctx, const clf_tensor *src, clf_tensor *dst)
+static clf_status copy_body(clf_context *ctx, const clf_tensor *src, clf_tensor *dst)
 {
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_copy: NULL context");
     const unsigned any = CLF__DT_FLOAT | CLF__DT(CLF_I32);
@@ -150,7 +150,13 @@ clf_status clf_copy(clf_context *ctx, const clf_tensor *src, clf_tensor *dst)
     return copy_impl(ctx, "clf_copy", src, dst);
 }
 
-clf_status clf_kv_append(clf_context *ctx, clf_tensor *cache, int64_t pos, const clf_tensor *src)
+clf_status clf_copy(clf_context *ctx, const clf_tensor *src, clf_tensor *dst)
+{
+    CLF__GUARDED(ctx, "clf_copy", copy_body(ctx, src, dst));
+}
+
+static clf_status kv_append_body(clf_context *ctx, clf_tensor *cache, int64_t pos,
+                                 const clf_tensor *src)
 {
     static const char op[] = "clf_kv_append";
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
@@ -172,4 +178,9 @@ clf_status clf_kv_append(clf_context *ctx, clf_tensor *cache, int64_t pos, const
     slot.shape[1] = n;
     slot.offset += pos * cache->stride[1];
     return copy_impl(ctx, op, src, &slot);
+}
+
+clf_status clf_kv_append(clf_context *ctx, clf_tensor *cache, int64_t pos, const clf_tensor *src)
+{
+    CLF__GUARDED(ctx, "clf_kv_append", kv_append_body(ctx, cache, pos, src));
 }

@@ -167,7 +167,7 @@ static clf_status unary(clf_context *ctx, const char *opname, int op, const clf_
     return ew_launch(ctx, k, "ew_unary", &it);
 }
 
-clf_status clf_activation(clf_context *ctx, clf_act act, const clf_tensor *x, clf_tensor *y)
+static clf_status activation_body(clf_context *ctx, clf_act act, const clf_tensor *x, clf_tensor *y)
 {
     if ((int)act < CLF_ACT_NONE || (int)act > CLF_ACT_TANH)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_activation: unknown activation %d",
@@ -175,12 +175,23 @@ clf_status clf_activation(clf_context *ctx, clf_act act, const clf_tensor *x, cl
     return unary(ctx, "clf_activation", (int)act, x, 0.0f, y);
 }
 
-clf_status clf_scale(clf_context *ctx, const clf_tensor *x, float s, clf_tensor *y)
+clf_status clf_activation(clf_context *ctx, clf_act act, const clf_tensor *x, clf_tensor *y)
+{
+    CLF__GUARDED(ctx, "clf_activation", activation_body(ctx, act, x, y));
+}
+
+static clf_status scale_body(clf_context *ctx, const clf_tensor *x, float s, clf_tensor *y)
 {
     return unary(ctx, "clf_scale", EW_OP_SCALE, x, s, y);
 }
 
-clf_status clf_add(clf_context *ctx, const clf_tensor *a, const clf_tensor *b, clf_tensor *y)
+clf_status clf_scale(clf_context *ctx, const clf_tensor *x, float s, clf_tensor *y)
+{
+    CLF__GUARDED(ctx, "clf_scale", scale_body(ctx, x, s, y));
+}
+
+static clf_status add_body(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
+                           clf_tensor *y)
 {
     static const char *op = "clf_add";
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: ctx is NULL", op);
@@ -233,4 +244,9 @@ clf_status clf_add(clf_context *ctx, const clf_tensor *a, const clf_tensor *b, c
                               CLF_KARG(shape)};
     CLF_TRY(clf__set_args(ctx, k, "ew_add", args, CLF_ARRAY_LEN(args)));
     return ew_launch(ctx, k, "ew_add", &it);
+}
+
+clf_status clf_add(clf_context *ctx, const clf_tensor *a, const clf_tensor *b, clf_tensor *y)
+{
+    CLF__GUARDED(ctx, "clf_add", add_body(ctx, a, b, y));
 }

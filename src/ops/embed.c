@@ -33,8 +33,8 @@ static void launch_shape(size_t wg, int64_t rows, int64_t D, size_t global[2], s
     global[1] = clf__round_up((size_t)rows, local[1]);
 }
 
-clf_status clf_embedding(clf_context *ctx, const clf_tensor *table, const clf_tensor *ids,
-                         clf_tensor *out, const clf_embed_params *params)
+static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, const clf_tensor *ids,
+                                 clf_tensor *out, const clf_embed_params *params)
 {
     static const char op[] = "clf_embedding";
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
@@ -141,8 +141,14 @@ clf_status clf_embedding(clf_context *ctx, const clf_tensor *table, const clf_te
     return clf__launch(ctx, k, "embedding", 2, global, local);
 }
 
-clf_status clf_positional_encoding(clf_context *ctx, clf_pos_type type, int64_t offset,
-                                   clf_tensor *out)
+clf_status clf_embedding(clf_context *ctx, const clf_tensor *table, const clf_tensor *ids,
+                         clf_tensor *out, const clf_embed_params *params)
+{
+    CLF__GUARDED(ctx, "clf_embedding", embedding_body(ctx, table, ids, out, params));
+}
+
+static clf_status positional_encoding_body(clf_context *ctx, clf_pos_type type, int64_t offset,
+                                           clf_tensor *out)
 {
     static const char op[] = "clf_positional_encoding";
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
@@ -185,4 +191,10 @@ clf_status clf_positional_encoding(clf_context *ctx, clf_pos_type type, int64_t 
     CLF_TRY(clf__set_args(ctx, k, "positional_encoding", args, CLF_ARRAY_LEN(args)));
     launch_shape(clf__wg_fit(ctx, k, 64), S, D, global, local);
     return clf__launch(ctx, k, "positional_encoding", 2, global, local);
+}
+
+clf_status clf_positional_encoding(clf_context *ctx, clf_pos_type type, int64_t offset,
+                                   clf_tensor *out)
+{
+    CLF__GUARDED(ctx, "clf_positional_encoding", positional_encoding_body(ctx, type, offset, out));
 }

@@ -114,8 +114,8 @@ static clf_status env_provider(clf_context *ctx, clf_gemm_provider *out)
     return CLF_OK;
 }
 
-clf_status clf_gemm(clf_context *ctx, const clf_tensor *a, const clf_tensor *b, clf_tensor *c,
-                    const clf_gemm_params *params)
+static clf_status gemm_body(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
+                            clf_tensor *c, const clf_gemm_params *params)
 {
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_gemm: NULL context");
     clf_gemm_params p = params ? *params : clf_gemm_params_default();
@@ -136,4 +136,10 @@ clf_status clf_gemm(clf_context *ctx, const clf_tensor *a, const clf_tensor *b, 
     }
     return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_gemm: unknown provider %d (%s)", (int)prov,
                       provider_name(prov));
+}
+
+clf_status clf_gemm(clf_context *ctx, const clf_tensor *a, const clf_tensor *b, clf_tensor *c,
+                    const clf_gemm_params *params)
+{
+    CLF__GUARDED(ctx, "clf_gemm", gemm_body(ctx, a, b, c, params));
 }

@@ -177,8 +177,8 @@ clf_status clf__gemm_auto_provider(clf_context *ctx, const clf__gemm_desc *d, cl
     return choose(ctx, d->m, d->a.dtype, d->b.dtype, d->c.dtype, out);
 }
 
-clf_status clf_gemm_choose(clf_context *ctx, int64_t m, int64_t n, int64_t k, clf_dtype a_dtype,
-                           clf_dtype b_dtype, clf_gemm_provider *out)
+static clf_status gemm_choose_body(clf_context *ctx, int64_t m, int64_t n, int64_t k,
+                                   clf_dtype a_dtype, clf_dtype b_dtype, clf_gemm_provider *out)
 {
     if (!ctx || !out) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_gemm_choose: NULL argument");
     if (m < 1 || n < 1 || k < 1)
@@ -187,4 +187,10 @@ clf_status clf_gemm_choose(clf_context *ctx, int64_t m, int64_t n, int64_t k, cl
     if ((a_dtype != CLF_F32 && a_dtype != CLF_F16) || (b_dtype != CLF_F32 && b_dtype != CLF_F16))
         return clf__error(ctx, CLF_ERR_DTYPE, "clf_gemm_choose: operands must be f32 or f16");
     return choose(ctx, m, a_dtype, b_dtype, a_dtype, out);
+}
+
+clf_status clf_gemm_choose(clf_context *ctx, int64_t m, int64_t n, int64_t k, clf_dtype a_dtype,
+                           clf_dtype b_dtype, clf_gemm_provider *out)
+{
+    CLF__GUARDED(ctx, "clf_gemm_choose", gemm_choose_body(ctx, m, n, k, a_dtype, b_dtype, out));
 }

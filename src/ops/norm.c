@@ -44,8 +44,8 @@ static clf_status check_same_shape(clf_context *ctx, const char *name, const clf
                       clf__desc(t, d2));
 }
 
-clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gamma,
-                    const clf_tensor *beta, clf_tensor *y, const clf_norm_params *params)
+static clf_status norm_body(clf_context *ctx, const clf_tensor *x, const clf_tensor *gamma,
+                            const clf_tensor *beta, clf_tensor *y, const clf_norm_params *params)
 {
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: ctx is NULL", OP);
     clf_norm_params p = {0};
@@ -155,4 +155,10 @@ clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gam
     CLF_TRY(clf__set_args(ctx, k, "norm_rows", args, CLF_ARRAY_LEN(args)));
     size_t global = (size_t)rows * local;
     return clf__launch(ctx, k, "norm_rows", 1, &global, &local);
+}
+
+clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gamma,
+                    const clf_tensor *beta, clf_tensor *y, const clf_norm_params *params)
+{
+    CLF__GUARDED(ctx, "clf_norm", norm_body(ctx, x, gamma, beta, y, params));
 }

@@ -19,8 +19,8 @@
 
 static const char *OP = "clf_softmax";
 
-clf_status clf_softmax(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
-                       const clf_softmax_params *params)
+static clf_status softmax_body(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
+                               const clf_softmax_params *params)
 {
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: ctx is NULL", OP);
     clf_softmax_params p = {0};
@@ -107,4 +107,10 @@ clf_status clf_softmax(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
     CLF_TRY(clf__set_args(ctx, k, "softmax_rows", args, CLF_ARRAY_LEN(args)));
     size_t global = (size_t)rows * local;
     return clf__launch(ctx, k, "softmax_rows", 1, &global, &local);
+}
+
+clf_status clf_softmax(clf_context *ctx, const clf_tensor *x, clf_tensor *y,
+                       const clf_softmax_params *params)
+{
+    CLF__GUARDED(ctx, "clf_softmax", softmax_body(ctx, x, y, params));
 }

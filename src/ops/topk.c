@@ -209,7 +209,7 @@ static clf_status check_rows(clf_context *ctx, const char *op, const clf_tensor 
     return CLF_OK;
 }
 
-clf_status clf_argmax(clf_context *ctx, const clf_tensor *x, clf_tensor *idx)
+static clf_status argmax_body(clf_context *ctx, const clf_tensor *x, clf_tensor *idx)
 {
     static const char op[] = "clf_argmax";
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
@@ -231,8 +231,13 @@ clf_status clf_argmax(clf_context *ctx, const clf_tensor *x, clf_tensor *idx)
     return run_rows(ctx, "argmax_rows", x, out, 1, 0, 1);
 }
 
-clf_status clf_topk(clf_context *ctx, const clf_tensor *x, int64_t k, clf_tensor *values,
-                    clf_tensor *indices)
+clf_status clf_argmax(clf_context *ctx, const clf_tensor *x, clf_tensor *idx)
+{
+    CLF__GUARDED(ctx, "clf_argmax", argmax_body(ctx, x, idx));
+}
+
+static clf_status topk_body(clf_context *ctx, const clf_tensor *x, int64_t k, clf_tensor *values,
+                            clf_tensor *indices)
 {
     static const char op[] = "clf_topk";
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
@@ -267,4 +272,10 @@ clf_status clf_topk(clf_context *ctx, const clf_tensor *x, int64_t k, clf_tensor
     out.oi_rs = indices->stride[0];
     out.oi_cs = indices->stride[1];
     return run_rows(ctx, "topk_rows", x, out, k, (cl_int)k, (cl_int)k);
+}
+
+clf_status clf_topk(clf_context *ctx, const clf_tensor *x, int64_t k, clf_tensor *values,
+                    clf_tensor *indices)
+{
+    CLF__GUARDED(ctx, "clf_topk", topk_body(ctx, x, k, values, indices));
 }

@@ -107,6 +107,7 @@ clf_status clf_context_create(const clf_context_params *params, clf_context **ou
     clf_context *ctx = clf__calloc(1, sizeof *ctx);
     if (!ctx) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "clf_context_create: out of memory");
     ctx->profiling = p.profiling;
+    clf__owner_init(&ctx->owner);
     clf_status st = resolve_cache_dir(ctx, p.cache_dir);
     if (st == CLF_OK) st = open_device(ctx, spec);
     if (st == CLF_OK) st = clf_kernel_profile_resolve(&ctx->info, p.kernels, p.limits, &ctx->kprof);
@@ -137,6 +138,27 @@ void clf_context_free(clf_context *ctx)
     clf__free(ctx);
 }
 
+clf_status clf__contexts_enter(clf_context *a, clf_context *b, const char *what)
+{
+    if (b == a) b = NULL;
+    clf_status st = clf__ctx_enter(a, what);
+    if (st == CLF_OK) {
+        st = clf__ctx_enter(b, what);
+        if (st != CLF_OK) clf__ctx_leave(a);
+    }
+    if (st != CLF_OK) {
+        if (a) clf__owner_mark_refused(a);
+        if (b) clf__owner_mark_refused(b);
+    }
+    return st;
+}
+
+void clf__contexts_leave(clf_context *a, clf_context *b)
+{
+    if (b != a) clf__ctx_leave(b);
+    clf__ctx_leave(a);
+}
+
 const clf_device_info *clf_context_device(const clf_context *ctx) { return ctx ? &ctx->info : NULL; }
 
 const clf_kernel_profile *clf_context_kernel_profile(const clf_context *ctx)
@@ -146,13 +168,18 @@ const clf_kernel_profile *clf_context_kernel_profile(const clf_context *ctx)
 
 const char *clf_context_cache_dir(const clf_context *ctx) { return ctx ? ctx->cache_dir : NULL; }
 
-clf_status clf_context_finish(clf_context *ctx)
+static clf_status context_finish_body(clf_context *ctx)
 {
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_context_finish: NULL context");
     cl_int err = clFinish(ctx->queue);
     ctx->blocking_calls++;
     if (err != CL_SUCCESS) return clf__cl_error(ctx, err, "clFinish");
     return clf__device_error_check(ctx);
+}
+
+clf_status clf_context_finish(clf_context *ctx)
+{
+    CLF__GUARDED(ctx, "clf_context_finish", context_finish_body(ctx));
 }
 
 /* With simulated limits, a launch is refused as a device that small would
@@ -213,7 +240,8 @@ clf_status clf__launch(clf_context *ctx, cl_kernel k, const char *name, cl_uint 
     return CLF_OK;
 }
 
-clf_status clf_context_profile(clf_context *ctx, clf_profile_record *out, size_t cap, size_t *n)
+static clf_status context_profile_body(clf_context *ctx, clf_profile_record *out, size_t cap,
+                                       size_t *n)
 {
     if (!ctx || !n || (!out && cap))
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_context_profile: NULL argument");
@@ -236,6 +264,11 @@ clf_status clf_context_profile(clf_context *ctx, clf_profile_record *out, size_t
     for (size_t j = 0; j < ctx->n_prof; j++) clReleaseEvent(ctx->prof[j].event);
     ctx->n_prof = 0;
     return CLF_OK;
+}
+
+clf_status clf_context_profile(clf_context *ctx, clf_profile_record *out, size_t cap, size_t *n)
+{
+    CLF__GUARDED(ctx, "clf_context_profile", context_profile_body(ctx, out, cap, n));
 }
 
 clf_status clf__device_error_buffer(clf_context *ctx, cl_mem *out)

@@ -351,7 +351,7 @@ void clf__programs_release(clf_context *ctx)
     ctx->n_programs = ctx->cap_programs = 0;
 }
 
-clf_status clf_context_build_all(clf_context *ctx)
+static clf_status context_build_all_body(clf_context *ctx)
 {
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_context_build_all: NULL context");
     for (size_t i = 0; i < clf__kernel_files_count; i++) {
@@ -361,6 +361,11 @@ clf_status clf_context_build_all(clf_context *ctx)
         CLF_TRY(clf__program_get(ctx, name, NULL, &prog));
     }
     return CLF_OK;
+}
+
+clf_status clf_context_build_all(clf_context *ctx)
+{
+    CLF__GUARDED(ctx, "clf_context_build_all", context_build_all_body(ctx));
 }
 
 void clf_context_build_stats(const clf_context *ctx, clf_build_stats *out)

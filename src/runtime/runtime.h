@@ -87,7 +87,51 @@ struct clf_context {
     size_t scratch_size[CLF__SCRATCH_SLOTS];
     clf__prof_event *prof;    /* profiled launches since the last clf_context_profile() */
     size_t n_prof, cap_prof;
+    clf__owner owner;         /* the thread inside a public call on the context, if any */
 };
+
+/* ---- the one-thread rule ---- */
+
+/* Enters ctx for the public call `what` (clf__owner_enter: CLF_ERR_BUSY when
+ * another thread is inside). A NULL ctx passes: the call reports it. */
+static inline clf_status clf__ctx_enter(clf_context *ctx, const char *what)
+{
+    return ctx ? clf__owner_enter(&ctx->owner, ctx, ctx->info.name, what) : CLF_OK;
+}
+
+/* Leaves what clf__ctx_enter entered (it returned CLF_OK). */
+static inline void clf__ctx_leave(clf_context *ctx)
+{
+    if (ctx) clf__owner_leave(&ctx->owner);
+}
+
+/* Enters contexts a and b (either may be NULL, or both the same one) for
+ * the public call `what`: both or neither. On CLF_ERR_BUSY both are marked
+ * refused for this thread, so either one's last error on this thread says
+ * why. For a model, which runs on its encoder's and decoder's contexts. */
+clf_status clf__contexts_enter(clf_context *a, clf_context *b, const char *what);
+void clf__contexts_leave(clf_context *a, clf_context *b);
+
+/* CLF__GUARDED over the two contexts of clf__contexts_enter. */
+#define CLF__GUARDED2(a, b, what, call)                                                            \
+    do {                                                                                           \
+        clf_context *clf__g_a = (a), *clf__g_b = (b);                                              \
+        CLF_TRY(clf__contexts_enter(clf__g_a, clf__g_b, what));                                    \
+        clf_status clf__g_st = (call);                                                             \
+        clf__contexts_leave(clf__g_a, clf__g_b);                                                   \
+        return clf__g_st;                                                                          \
+    } while (0)
+
+/* The body of a public function: returns `call` (a clf_status expression)
+ * evaluated inside ctx's guard, or CLF_ERR_BUSY without evaluating it. */
+#define CLF__GUARDED(ctx, what, call)                                                              \
+    do {                                                                                           \
+        clf_context *clf__g_ctx = (ctx);                                                           \
+        CLF_TRY(clf__ctx_enter(clf__g_ctx, what));                                                 \
+        clf_status clf__g_st = (call);                                                             \
+        clf__ctx_leave(clf__g_ctx);                                                                \
+        return clf__g_st;                                                                          \
+    } while (0)
 
 /* The program `name` built with `options` (may be NULL or ""), made ready
  * once per context and option set: from the context's table, else the disk

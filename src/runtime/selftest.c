@@ -7,7 +7,7 @@
 
 #include "runtime/runtime.h"
 
-clf_status clf_context_selftest(clf_context *ctx, double *max_abs_error)
+static clf_status context_selftest_body(clf_context *ctx, double *max_abs_error)
 {
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_context_selftest: NULL context");
     enum { N = 100003 }; /* a prime: not a multiple of any work-group size */
@@ -71,4 +71,9 @@ done:
     clf__free(y);
     clf__free(got);
     return st;
+}
+
+clf_status clf_context_selftest(clf_context *ctx, double *max_abs_error)
+{
+    CLF__GUARDED(ctx, "clf_context_selftest", context_selftest_body(ctx, max_abs_error));
 }

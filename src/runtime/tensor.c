@@ -29,7 +29,7 @@ const char *clf_dtype_name(clf_dtype dtype)
     return "unknown";
 }
 
-clf_status clf_buffer_create(clf_context *ctx, size_t bytes, clf_buffer **out)
+static clf_status buffer_create_body(clf_context *ctx, size_t bytes, clf_buffer **out)
 {
     if (!ctx || !out) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_buffer_create: NULL argument");
     *out = NULL;
@@ -57,6 +57,11 @@ clf_status clf_buffer_create(clf_context *ctx, size_t bytes, clf_buffer **out)
     if (ctx->live_buffer_bytes > ctx->peak_buffer_bytes) ctx->peak_buffer_bytes = ctx->live_buffer_bytes;
     *out = buf;
     return CLF_OK;
+}
+
+clf_status clf_buffer_create(clf_context *ctx, size_t bytes, clf_buffer **out)
+{
+    CLF__GUARDED(ctx, "clf_buffer_create", buffer_create_body(ctx, bytes, out));
 }
 
 void clf_buffer_free(clf_buffer *buf)
@@ -160,8 +165,8 @@ static void contiguous_strides(clf_tensor *t)
     }
 }
 
-clf_status clf_tensor_on(clf_buffer *buf, clf_dtype dtype, int ndim, const int64_t *shape,
-                         int64_t offset, clf_tensor *out)
+static clf_status tensor_on_body(clf_buffer *buf, clf_dtype dtype, int ndim, const int64_t *shape,
+                                 int64_t offset, clf_tensor *out)
 {
     if (!buf || !shape || !out) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tensor_on: NULL argument");
     if (ndim < 1 || ndim > CLF_MAX_DIMS)
@@ -174,8 +179,15 @@ clf_status clf_tensor_on(clf_buffer *buf, clf_dtype dtype, int ndim, const int64
     return CLF_OK;
 }
 
-clf_status clf_tensor_create(clf_context *ctx, clf_dtype dtype, int ndim, const int64_t *shape,
-                             clf_tensor *out)
+clf_status clf_tensor_on(clf_buffer *buf, clf_dtype dtype, int ndim, const int64_t *shape,
+                         int64_t offset, clf_tensor *out)
+{
+    CLF__GUARDED(buf ? buf->ctx : NULL, "clf_tensor_on",
+                 tensor_on_body(buf, dtype, ndim, shape, offset, out));
+}
+
+static clf_status tensor_create_body(clf_context *ctx, clf_dtype dtype, int ndim,
+                                     const int64_t *shape, clf_tensor *out)
 {
     if (!ctx || !shape || !out)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_create: NULL argument");
@@ -201,6 +213,12 @@ clf_status clf_tensor_create(clf_context *ctx, clf_dtype dtype, int ndim, const 
     return st;
 }
 
+clf_status clf_tensor_create(clf_context *ctx, clf_dtype dtype, int ndim, const int64_t *shape,
+                             clf_tensor *out)
+{
+    CLF__GUARDED(ctx, "clf_tensor_create", tensor_create_body(ctx, dtype, ndim, shape, out));
+}
+
 void clf_tensor_free(clf_tensor *t)
 {
     if (!t) return;
@@ -208,8 +226,8 @@ void clf_tensor_free(clf_tensor *t)
     memset(t, 0, sizeof *t);
 }
 
-clf_status clf_tensor_view(const clf_tensor *t, int ndim, const int64_t *shape,
-                           const int64_t *stride, int64_t offset, clf_tensor *out)
+static clf_status tensor_view_body(const clf_tensor *t, int ndim, const int64_t *shape,
+                                   const int64_t *stride, int64_t offset, clf_tensor *out)
 {
     if (!t || !t->buffer || !shape || !stride || !out)
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tensor_view: NULL argument");
@@ -225,8 +243,15 @@ clf_status clf_tensor_view(const clf_tensor *t, int ndim, const int64_t *shape,
     return CLF_OK;
 }
 
-clf_status clf_tensor_slice(const clf_tensor *t, int dim, int64_t start, int64_t len,
-                            clf_tensor *out)
+clf_status clf_tensor_view(const clf_tensor *t, int ndim, const int64_t *shape,
+                           const int64_t *stride, int64_t offset, clf_tensor *out)
+{
+    CLF__GUARDED(t && t->buffer ? t->buffer->ctx : NULL, "clf_tensor_view",
+                 tensor_view_body(t, ndim, shape, stride, offset, out));
+}
+
+static clf_status tensor_slice_body(const clf_tensor *t, int dim, int64_t start, int64_t len,
+                                    clf_tensor *out)
 {
     if (!t || !t->buffer || !out)
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tensor_slice: NULL argument");
@@ -244,7 +269,15 @@ clf_status clf_tensor_slice(const clf_tensor *t, int dim, int64_t start, int64_t
     return CLF_OK;
 }
 
-clf_status clf_tensor_reshape(const clf_tensor *t, int ndim, const int64_t *shape, clf_tensor *out)
+clf_status clf_tensor_slice(const clf_tensor *t, int dim, int64_t start, int64_t len,
+                            clf_tensor *out)
+{
+    CLF__GUARDED(t && t->buffer ? t->buffer->ctx : NULL, "clf_tensor_slice",
+                 tensor_slice_body(t, dim, start, len, out));
+}
+
+static clf_status tensor_reshape_body(const clf_tensor *t, int ndim, const int64_t *shape,
+                                      clf_tensor *out)
 {
     if (!t || !t->buffer || !shape || !out)
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tensor_reshape: NULL argument");
@@ -278,7 +311,13 @@ clf_status clf_tensor_reshape(const clf_tensor *t, int ndim, const int64_t *shap
     return CLF_OK;
 }
 
-clf_status clf_tensor_permute(const clf_tensor *t, const int *perm, clf_tensor *out)
+clf_status clf_tensor_reshape(const clf_tensor *t, int ndim, const int64_t *shape, clf_tensor *out)
+{
+    CLF__GUARDED(t && t->buffer ? t->buffer->ctx : NULL, "clf_tensor_reshape",
+                 tensor_reshape_body(t, ndim, shape, out));
+}
+
+static clf_status tensor_permute_body(const clf_tensor *t, const int *perm, clf_tensor *out)
 {
     if (!t || !t->buffer || !perm || !out)
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tensor_permute: NULL argument");
@@ -294,6 +333,12 @@ clf_status clf_tensor_permute(const clf_tensor *t, const int *perm, clf_tensor *
     }
     *out = v;
     return CLF_OK;
+}
+
+clf_status clf_tensor_permute(const clf_tensor *t, const int *perm, clf_tensor *out)
+{
+    CLF__GUARDED(t && t->buffer ? t->buffer->ctx : NULL, "clf_tensor_permute",
+                 tensor_permute_body(t, perm, out));
 }
 
 /* ---- transfers ---- */
@@ -317,8 +362,8 @@ static clf_status check_transfer(clf_context *ctx, const clf_tensor *t, size_t b
     return CLF_OK;
 }
 
-clf_status clf_tensor_write(clf_context *ctx, clf_tensor *t, const void *host, size_t bytes,
-                            bool blocking)
+static clf_status tensor_write_body(clf_context *ctx, clf_tensor *t, const void *host, size_t bytes,
+                                    bool blocking)
 {
     CLF_TRY(check_transfer(ctx, t, bytes, host, "clf_tensor_write"));
     size_t off = (size_t)t->offset * clf_dtype_size(t->dtype);
@@ -329,8 +374,14 @@ clf_status clf_tensor_write(clf_context *ctx, clf_tensor *t, const void *host, s
     return err == CL_SUCCESS ? CLF_OK : clf__cl_error(ctx, err, "clf_tensor_write");
 }
 
-clf_status clf_tensor_read(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
-                           bool blocking)
+clf_status clf_tensor_write(clf_context *ctx, clf_tensor *t, const void *host, size_t bytes,
+                            bool blocking)
+{
+    CLF__GUARDED(ctx, "clf_tensor_write", tensor_write_body(ctx, t, host, bytes, blocking));
+}
+
+static clf_status tensor_read_body(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
+                                   bool blocking)
 {
     CLF_TRY(check_transfer(ctx, t, bytes, host, "clf_tensor_read"));
     size_t off = (size_t)t->offset * clf_dtype_size(t->dtype);
@@ -343,7 +394,14 @@ clf_status clf_tensor_read(clf_context *ctx, const clf_tensor *t, void *host, si
     return blocking ? clf__device_error_check(ctx) : CLF_OK;
 }
 
-clf_status clf_tensor_write_f32(clf_context *ctx, clf_tensor *t, const float *host, int64_t n)
+clf_status clf_tensor_read(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
+                           bool blocking)
+{
+    CLF__GUARDED(ctx, "clf_tensor_read", tensor_read_body(ctx, t, host, bytes, blocking));
+}
+
+static clf_status tensor_write_f32_body(clf_context *ctx, clf_tensor *t, const float *host,
+                                        int64_t n)
 {
     if (!t || !host || n != clf_tensor_numel(t))
         return clf__error(ctx, CLF_ERR_SHAPE, "clf_tensor_write_f32: %lld values for %lld elements",
@@ -367,7 +425,13 @@ clf_status clf_tensor_write_f32(clf_context *ctx, clf_tensor *t, const float *ho
     return st;
 }
 
-clf_status clf_tensor_read_f32(clf_context *ctx, const clf_tensor *t, float *host, int64_t n)
+clf_status clf_tensor_write_f32(clf_context *ctx, clf_tensor *t, const float *host, int64_t n)
+{
+    CLF__GUARDED(ctx, "clf_tensor_write_f32", tensor_write_f32_body(ctx, t, host, n));
+}
+
+static clf_status tensor_read_f32_body(clf_context *ctx, const clf_tensor *t, float *host,
+                                       int64_t n)
 {
     if (!t || !host || n != clf_tensor_numel(t))
         return clf__error(ctx, CLF_ERR_SHAPE, "clf_tensor_read_f32: %lld values for %lld elements",
@@ -387,6 +451,11 @@ clf_status clf_tensor_read_f32(clf_context *ctx, const clf_tensor *t, float *hos
     }
     clf__free(tmp);
     return st;
+}
+
+clf_status clf_tensor_read_f32(clf_context *ctx, const clf_tensor *t, float *host, int64_t n)
+{
+    CLF__GUARDED(ctx, "clf_tensor_read_f32", tensor_read_f32_body(ctx, t, host, n));
 }
 
 /* ---- f16 conversion on the host ---- */
@@ -451,7 +520,7 @@ void clf_f16_to_f32(const uint16_t *in, float *out, size_t n)
     for (size_t i = 0; i < n; i++) out[i] = f16_to_f32_one(in[i]);
 }
 
-clf_status clf_tensor_fill(clf_context *ctx, clf_tensor *t, float value)
+static clf_status tensor_fill_body(clf_context *ctx, clf_tensor *t, float value)
 {
     if (!ctx || !t || !t->buffer)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_fill: NULL argument");
@@ -480,7 +549,13 @@ clf_status clf_tensor_fill(clf_context *ctx, clf_tensor *t, float value)
     return clf__launch(ctx, k, name, 1, &global, &local);
 }
 
-clf_status clf_tensor_fill_uniform(clf_context *ctx, clf_tensor *t, uint64_t seed, float lo, float hi)
+clf_status clf_tensor_fill(clf_context *ctx, clf_tensor *t, float value)
+{
+    CLF__GUARDED(ctx, "clf_tensor_fill", tensor_fill_body(ctx, t, value));
+}
+
+static clf_status tensor_fill_uniform_body(clf_context *ctx, clf_tensor *t, uint64_t seed, float lo,
+                                           float hi)
 {
     if (!ctx || !t || !t->buffer)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_fill_uniform: NULL argument");
@@ -524,4 +599,10 @@ clf_status clf_tensor_fill_uniform(clf_context *ctx, clf_tensor *t, uint64_t see
         return clf__error(ctx, CLF_ERR_OPENCL, "clf_tensor_fill_uniform: clSetKernelArg failed");
     size_t local = clf__wg_fit(ctx, k, 64), global = ((size_t)n + local - 1) / local * local;
     return clf__launch(ctx, k, name, 1, &global, &local);
+}
+
+clf_status clf_tensor_fill_uniform(clf_context *ctx, clf_tensor *t, uint64_t seed, float lo,
+                                   float hi)
+{
+    CLF__GUARDED(ctx, "clf_tensor_fill_uniform", tensor_fill_uniform_body(ctx, t, seed, lo, hi));
 }
