@@ -8,7 +8,7 @@
  *
  *   load_test [--seconds N] [--threads T] [--device SPEC] [--seed S]
  *             [--minilm DIR] [--gpt2 DIR] [--interval S] [--rss-slack-mib M]
- *             [--plant mismatch|rss|device]
+ *             [--plant mismatch|rss|device|race]
  *
  * Defaults: 300 s, 4 threads, the library's device choice ($CLFORMER_DEVICE,
  * else the best), a seed from the clock (printed; --seed replays the
@@ -27,8 +27,12 @@
  *
  * --plant makes the run fail on purpose, to show each check can fail:
  * mismatch flips one bit of one reference result; rss leaks 256 KiB of host
- * memory per job after the warm-up; device keeps a 64 KiB device buffer per
- * job after the warm-up.
+ * memory, 1 MiB every 100 ms per thread (at most 256 MiB) from the end of its
+ * first pass (by time, not per job, so that a slow run under a sanitizer
+ * leaks as much as a fast one); device keeps a 64 KiB device buffer per
+ * job after the warm-up; race makes every thread count its jobs in one plain
+ * (non-atomic) global as well, a data race that only ThreadSanitizer sees
+ * (tools/load-test.sh --tsan --self-test checks that it does).
  *
  * Exit 0 when every job matched, none failed and memory stayed flat; 1 on a
  * mismatch, an error or growth; 2 on bad usage or when setup failed.
@@ -45,7 +49,7 @@
 #include "load_jobs.h"
 
 enum { MAX_THREADS = 64, MAX_JOBS = 32, MAX_SAMPLES = 4096, PRINT_MISMATCHES = 5 };
-typedef enum plant { PLANT_NONE, PLANT_MISMATCH, PLANT_RSS, PLANT_DEVICE } plant;
+typedef enum plant { PLANT_NONE, PLANT_MISMATCH, PLANT_RSS, PLANT_DEVICE, PLANT_RACE } plant;
 
 typedef struct options {
     double seconds;
@@ -82,10 +86,12 @@ typedef struct worker {
     void **leaks;
     clf_buffer **kept;
     long n_leaks, n_kept;
+    double warm_since; /* when the first pass ended */
 } worker;
 
 static atomic_bool stop;
 static atomic_int printed; /* mismatches and errors printed so far */
+static long racy_jobs;     /* --plant race: written by every thread, unsynchronised */
 
 typedef struct sample {
     double t;
@@ -135,19 +141,19 @@ static void publish_memory(worker *w)
     atomic_store(&w->scratch, scratch);
 }
 
-/* --plant rss / device, after the warm-up: one leak per job. */
+/* --plant rss / device, after the first pass (see the header comment). */
 static void plant_leak(worker *w)
 {
     if (w->o->plant == PLANT_RSS) {
-        void **grown = realloc(w->leaks, (size_t)(w->n_leaks + 1) * sizeof *grown);
-        void *p = malloc(256 << 10);
-        if (!grown || !p) {
-            free(p);
-            return;
+        long due = (long)((now() - w->warm_since) / 0.1) + 1;
+        if (due > 256) due = 256;
+        for (; w->n_leaks < due; w->n_leaks++) {
+            void **grown = realloc(w->leaks, (size_t)(w->n_leaks + 1) * sizeof *grown);
+            if (!grown) return;
+            w->leaks = grown;
+            if (!(w->leaks[w->n_leaks] = malloc(1 << 20))) return;
+            memset(w->leaks[w->n_leaks], 0x5a, 1 << 20);
         }
-        memset(p, 0x5a, 256 << 10);
-        w->leaks = grown;
-        w->leaks[w->n_leaks++] = p;
     } else if (w->o->plant == PLANT_DEVICE) {
         clf_buffer **grown = realloc(w->kept, (size_t)(w->n_kept + 1) * sizeof *grown);
         clf_buffer *b = NULL;
@@ -214,9 +220,13 @@ static void *work(void *arg)
         w->runs[j]++;
         if (!matches(w, j, w->runs[j], out, size)) w->mismatches++;
         if (atomic_load(&w->warm)) plant_leak(w);
+        if (w->o->plant == PLANT_RACE) racy_jobs++;
         publish_memory(w);
         atomic_fetch_add(&w->done, 1);
-        if (it + 1 == load_n_jobs) atomic_store(&w->warm, true);
+        if (it + 1 == load_n_jobs) {
+            w->warm_since = now();
+            atomic_store(&w->warm, true);
+        }
     }
     free(out);
     return NULL;
@@ -288,7 +298,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: load_test [--seconds N] [--threads T] [--device SPEC] [--seed S] "
                     "[--minilm DIR] [--gpt2 DIR] [--interval S] [--rss-slack-mib M] "
-                    "[--plant mismatch|rss|device]\n");
+                    "[--plant mismatch|rss|device|race]\n");
 }
 
 static int parse(int argc, char **argv, options *o)
@@ -320,6 +330,7 @@ static int parse(int argc, char **argv, options *o)
             o->plant = !strcmp(v, "mismatch") ? PLANT_MISMATCH
                        : !strcmp(v, "rss")    ? PLANT_RSS
                        : !strcmp(v, "device") ? PLANT_DEVICE
+                       : !strcmp(v, "race")   ? PLANT_RACE
                                               : (plant)-1;
             if (o->plant == (plant)-1) return usage(), 2;
         } else return usage(), 2;
@@ -455,6 +466,9 @@ int main(int argc, char **argv)
     for (int k = 0; k < LOAD_KINDS; k++)
         printf(" %s %ld", load_kind_name((load_kind)k), kinds[k]);
     printf("\n");
+    if (o.plant == PLANT_RACE)
+        printf("PLANTED: the racy job count says %ld (ThreadSanitizer must have reported it)\n",
+               racy_jobs);
     int flat_failures = check_flat(samples, n, &o);
     for (int i = 0; i < o.threads; i++) {
         for (long k = 0; k < ws[i].n_leaks; k++)
