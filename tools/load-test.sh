@@ -52,7 +52,7 @@ case $build in /*) ;; *) build="$root/$build" ;; esac
 logs="$root/build-logs/load"
 mkdir -p "$logs"
 export POCL_CACHE_DIR="${POCL_CACHE_DIR:-$root/build-logs/pocl-cache}"
-export CLFORMER_CACHE_DIR="${CLFORMER_CACHE_DIR:-$root/build-logs/clformer-cache}"
+export CLFORMER_CACHE_DIR="${CLFORMER_CACHE_DIR-$root/build-logs/clformer-cache}" # "" = no disk cache
 export CLFORMER_MINILM_DIR="${CLFORMER_MINILM_DIR:-$root/build-logs/models/all-MiniLM-L6-v2}"
 [ -f "$CLFORMER_MINILM_DIR/model.safetensors" ] || tools/fetch-minilm.sh "$CLFORMER_MINILM_DIR" || exit 2
 
