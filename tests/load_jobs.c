@@ -11,11 +11,11 @@
 #include <string.h>
 
 enum {
-    MAX_BATCH = 8,       /* MiniLM max_batch; the encode batches are at most this */
-    MAX_SOURCE = 128,    /* MiniLM max_source_len and the tokenizer's max_length */
-    MAX_D = 1024,        /* largest d_model the result buffer is sized for */
-    GEN_BATCH = 4,       /* GPT-2 max_batch */
-    GEN_TARGET = 48,     /* GPT-2 KV capacity: the golden model's 48 positions */
+    MAX_BATCH = 8,    /* MiniLM max_batch; the encode batches are at most this */
+    MAX_SOURCE = 128, /* MiniLM max_source_len and the tokenizer's max_length */
+    MAX_D = 1024,     /* largest d_model the result buffer is sized for */
+    GEN_BATCH = 4,    /* GPT-2 max_batch */
+    GEN_TARGET = 48,  /* GPT-2 KV capacity: the golden model's 48 positions */
     MAX_NEW = 48,
     RESULT_BYTES = 16 + MAX_BATCH * MAX_SOURCE * 4 + MAX_BATCH * 4 + MAX_BATCH * MAX_D * 4,
 };
@@ -55,14 +55,36 @@ const load_job load_jobs[] = {
     {.name = "encode-8", .kind = LOAD_ENCODE, .first = 0, .count = 8},
     {.name = "greedy-1x4", .kind = LOAD_GREEDY, .batch = 1, .prompt = 4, .max_new = 20},
     {.name = "greedy-3x7", .kind = LOAD_GREEDY, .batch = 3, .prompt = 7, .max_new = 12},
-    {.name = "greedy-2x1", .kind = LOAD_GREEDY, .batch = 2, .prompt = 1, .max_new = 40,
+    {.name = "greedy-2x1",
+     .kind = LOAD_GREEDY,
+     .batch = 2,
+     .prompt = 1,
+     .max_new = 40,
      .ignore_eos = true},
-    {.name = "sample-1x5", .kind = LOAD_SAMPLE, .batch = 1, .prompt = 5, .max_new = 24,
-     .seed = 1234, .temperature = 0.8f},
-    {.name = "sample-4x6", .kind = LOAD_SAMPLE, .batch = 4, .prompt = 6, .max_new = 16,
-     .seed = 99, .temperature = 1.3f, .top_k = 20, .top_p = 0.9f, .ignore_eos = true},
-    {.name = "sample-2x3", .kind = LOAD_SAMPLE, .batch = 2, .prompt = 3, .max_new = 20,
-     .seed = 7, .top_p = 0.5f},
+    {.name = "sample-1x5",
+     .kind = LOAD_SAMPLE,
+     .batch = 1,
+     .prompt = 5,
+     .max_new = 24,
+     .seed = 1234,
+     .temperature = 0.8f},
+    {.name = "sample-4x6",
+     .kind = LOAD_SAMPLE,
+     .batch = 4,
+     .prompt = 6,
+     .max_new = 16,
+     .seed = 99,
+     .temperature = 1.3f,
+     .top_k = 20,
+     .top_p = 0.9f,
+     .ignore_eos = true},
+    {.name = "sample-2x3",
+     .kind = LOAD_SAMPLE,
+     .batch = 2,
+     .prompt = 3,
+     .max_new = 20,
+     .seed = 7,
+     .top_p = 0.5f},
 };
 const int load_n_jobs = sizeof load_jobs / sizeof load_jobs[0];
 
@@ -72,10 +94,7 @@ const char *load_kind_name(load_kind k)
     return k >= 0 && k < LOAD_KINDS ? names[k] : "?";
 }
 
-size_t load_result_capacity(void)
-{
-    return RESULT_BYTES;
-}
+size_t load_result_capacity(void) { return RESULT_BYTES; }
 
 static clf_status fail(clf_status st, const char *what, char *err, size_t err_size)
 {
@@ -193,8 +212,8 @@ static clf_status run_generate(const load_models *m, const load_job *j, unsigned
     return CLF_OK;
 }
 
-clf_status load_job_run(const load_models *m, const load_job *j, unsigned char *out,
-                        size_t *size, char *err, size_t err_size)
+clf_status load_job_run(const load_models *m, const load_job *j, unsigned char *out, size_t *size,
+                        char *err, size_t err_size)
 {
     *size = 0;
     err[0] = '\0';

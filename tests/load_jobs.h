@@ -23,14 +23,14 @@ typedef enum load_kind {
 typedef struct load_job {
     const char *name;
     load_kind kind;
-    int first, count;       /* encode: sentences [first, first + count) as one batch */
-    int64_t batch, prompt;  /* generate: B prompts of `prompt` ids each */
-    int64_t max_new;        /* generate: new tokens per prompt */
+    int first, count;      /* encode: sentences [first, first + count) as one batch */
+    int64_t batch, prompt; /* generate: B prompts of `prompt` ids each */
+    int64_t max_new;       /* generate: new tokens per prompt */
     bool ignore_eos;
-    uint64_t seed;          /* sample: the generation's RNG seed */
-    float temperature;      /* sample: 0 = 1.0 */
-    int top_k;              /* sample: 0 = none */
-    float top_p;            /* sample: 0 = 1.0 */
+    uint64_t seed;     /* sample: the generation's RNG seed */
+    float temperature; /* sample: 0 = 1.0 */
+    int top_k;         /* sample: 0 = none */
+    float top_p;       /* sample: 0 = 1.0 */
 } load_job;
 
 /* The fixed job table and its length. */
@@ -63,7 +63,7 @@ size_t load_result_capacity(void);
 /* Runs job j on m and serialises its complete output into out (at least
  * load_result_capacity() bytes), setting *size. Returns the library's
  * status; on failure err (err_size bytes) holds the message. */
-clf_status load_job_run(const load_models *m, const load_job *j, unsigned char *out,
-                        size_t *size, char *err, size_t err_size);
+clf_status load_job_run(const load_models *m, const load_job *j, unsigned char *out, size_t *size,
+                        char *err, size_t err_size);
 
 #endif

@@ -74,14 +74,14 @@ typedef struct worker {
     const options *o;
     const reference *ref;
     pthread_barrier_t *start;
-    long runs[MAX_JOBS];       /* jobs run, by job */
+    long runs[MAX_JOBS]; /* jobs run, by job */
     long mismatches, errors;
     /* Read by the main thread while the worker runs. */
-    atomic_long done;          /* jobs finished */
-    atomic_bool warm;          /* every job has run once */
-    atomic_size_t dev_bytes;   /* the context's live device bytes after the last job */
-    atomic_long dev_buffers;   /* and its live allocations */
-    atomic_size_t scratch;     /* and its scratch bytes */
+    atomic_long done;        /* jobs finished */
+    atomic_bool warm;        /* every job has run once */
+    atomic_size_t dev_bytes; /* the context's live device bytes after the last job */
+    atomic_long dev_buffers; /* and its live allocations */
+    atomic_size_t scratch;   /* and its scratch bytes */
     /* --plant rss / device: what was leaked on purpose (freed at the end). */
     void **leaks;
     clf_buffer **kept;
@@ -261,7 +261,8 @@ static int check_flat(const sample *s, int n, const options *o)
         if (s[i].warm && s[i].t >= warm_t) base = i;
     if (base < 0 || base == n - 1) {
         printf("FAIL flat: no sample after the warm-up's baseline (run longer than %.0f s, or "
-               "the threads never finished their first pass)\n", o->seconds);
+               "the threads never finished their first pass)\n",
+               o->seconds);
         return 1;
     }
     const sample *b = &s[base];
@@ -303,7 +304,10 @@ static void usage(void)
 
 static int parse(int argc, char **argv, options *o)
 {
-    *o = (options){.seconds = 300, .threads = 4, .seed = (uint64_t)time(NULL), .interval = 0,
+    *o = (options){.seconds = 300,
+                   .threads = 4,
+                   .seed = (uint64_t)time(NULL),
+                   .interval = 0,
                    .rss_slack_mib = 2};
     const char *env = getenv("CLFORMER_MINILM_DIR");
     if (env && *env)
@@ -318,14 +322,22 @@ static int parse(int argc, char **argv, options *o)
         if (!strcmp(a, "--help")) return usage(), 1;
         if (!v) return usage(), 2;
         i++;
-        if (!strcmp(a, "--seconds")) o->seconds = strtod(v, &end);
-        else if (!strcmp(a, "--threads")) o->threads = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--device")) o->device = v;
-        else if (!strcmp(a, "--seed")) o->seed = strtoull(v, &end, 10);
-        else if (!strcmp(a, "--minilm")) snprintf(o->minilm, sizeof o->minilm, "%s", v);
-        else if (!strcmp(a, "--gpt2")) snprintf(o->gpt2, sizeof o->gpt2, "%s", v);
-        else if (!strcmp(a, "--interval")) o->interval = strtod(v, &end);
-        else if (!strcmp(a, "--rss-slack-mib")) o->rss_slack_mib = strtod(v, &end);
+        if (!strcmp(a, "--seconds"))
+            o->seconds = strtod(v, &end);
+        else if (!strcmp(a, "--threads"))
+            o->threads = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--device"))
+            o->device = v;
+        else if (!strcmp(a, "--seed"))
+            o->seed = strtoull(v, &end, 10);
+        else if (!strcmp(a, "--minilm"))
+            snprintf(o->minilm, sizeof o->minilm, "%s", v);
+        else if (!strcmp(a, "--gpt2"))
+            snprintf(o->gpt2, sizeof o->gpt2, "%s", v);
+        else if (!strcmp(a, "--interval"))
+            o->interval = strtod(v, &end);
+        else if (!strcmp(a, "--rss-slack-mib"))
+            o->rss_slack_mib = strtod(v, &end);
         else if (!strcmp(a, "--plant")) {
             o->plant = !strcmp(v, "mismatch") ? PLANT_MISMATCH
                        : !strcmp(v, "rss")    ? PLANT_RSS
@@ -333,7 +345,8 @@ static int parse(int argc, char **argv, options *o)
                        : !strcmp(v, "race")   ? PLANT_RACE
                                               : (plant)-1;
             if (o->plant == (plant)-1) return usage(), 2;
-        } else return usage(), 2;
+        } else
+            return usage(), 2;
         if (end && *end) return fprintf(stderr, "load_test: bad value for %s: %s\n", a, v), 2;
     }
     if (!(o->seconds > 0) || o->threads < 1 || o->threads > MAX_THREADS || o->interval < 0 ||
@@ -383,8 +396,8 @@ int main(int argc, char **argv)
     char load0[64], load1[64];
     load_average(load0, sizeof load0);
     printf("load_test: %d threads x %.0f s, seed %llu (--seed replays the schedule), sample "
-           "every %.1f s, load average %s\nMiniLM: %s\nGPT-2: %s\n", o.threads, o.seconds,
-           (unsigned long long)o.seed, o.interval, load0, o.minilm, o.gpt2);
+           "every %.1f s, load average %s\nMiniLM: %s\nGPT-2: %s\n",
+           o.threads, o.seconds, (unsigned long long)o.seed, o.interval, load0, o.minilm, o.gpt2);
     clf_tokenizer_params tp = clf_tokenizer_params_default();
     tp.max_length = 128; /* the MiniLM's max_source_len in load_jobs.c */
     clf_tokenizer *tok = NULL;
@@ -482,9 +495,9 @@ int main(int argc, char **argv)
     load_average(load1, sizeof load1);
     bool ok = mismatches == 0 && errors == 0 && flat_failures == 0;
     printf("load_test: %s: %ld jobs in %.1f s on %d threads, %ld mismatches, %ld errors, memory "
-           "%s (seed %llu, load average %s)\n", ok ? "PASS" : "FAIL", samples[n - 1].jobs,
-           samples[n - 1].t, o.threads, mismatches, errors, flat_failures ? "GREW" : "flat",
-           (unsigned long long)o.seed, load1);
+           "%s (seed %llu, load average %s)\n",
+           ok ? "PASS" : "FAIL", samples[n - 1].jobs, samples[n - 1].t, o.threads, mismatches,
+           errors, flat_failures ? "GREW" : "flat", (unsigned long long)o.seed, load1);
     for (int j = 0; j < load_n_jobs; j++)
         free(ref.bytes[j]);
     free(ws);
