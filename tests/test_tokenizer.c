@@ -408,8 +408,10 @@ Test(tokenizer, hostile_tokenizer_json_is_rejected)
     BAD_JSON("{\"a\": 1}", CLF_ERR_BAD_MODEL, "no \"model\" object");
     BAD_JSON("{\"model\": []}", CLF_ERR_BAD_MODEL, "no \"model\" object");
     BAD_JSON("{\"model\": {\"vocab\": {}}}", CLF_ERR_BAD_MODEL, "no string \"type\"");
+    /* A BPE tokenizer.json is the byte-level BPE kind's (test_tokenizer_bpe.c);
+     * one without a ByteLevel pre-tokenizer is refused. */
     BAD_JSON("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}", CLF_ERR_UNSUPPORTED,
-             "SentencePiece/BPE");
+             "pre_tokenizer \"null\" is not supported with BPE");
     BAD_JSON("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", CLF_ERR_UNSUPPORTED,
              "\"Unigram\" is not supported");
     BAD_JSON("{\"model\": {\"type\": \"WordPiece\"}}", CLF_ERR_BAD_MODEL, "no \"model\".\"vocab\"");
@@ -608,7 +610,7 @@ Test(tokenizer, no_vocabulary_is_not_found_and_a_broken_one_is_not)
     mkfile("vocab.txt", "[UNK]\n[CLS]\n[SEP]\nab\xff\n");
     expect_load_bad("", CLF_ERR_BAD_MODEL, "line 4 is not valid UTF-8");
     mkfile("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {}}}");
-    expect_load_bad("", CLF_ERR_UNSUPPORTED, "model type \"BPE\" is not supported");
+    expect_load_bad("", CLF_ERR_UNSUPPORTED, "pre_tokenizer \"null\" is not supported with BPE");
     clft_rmtree(tmpdir);
 }
 
