@@ -269,7 +269,8 @@ CLF_API bool clf_tokenizer_is_special(const clf_tokenizer *tok, int32_t id);
  *     UTF-8 with each maximal ill-formed subpart replaced by U+FFFD (Rust's
  *     from_utf8_lossy, Python's errors="replace").
  * The text is valid UTF-8 and NUL-terminated; *len receives its length in
- * bytes without the NUL, also when it does not fit. capacity is the size of
+ * bytes without the NUL, also when it does not fit (the text itself holds a
+ * NUL byte where the ids encode one: trust *len, not strlen). capacity is the size of
  * text in bytes (text may be NULL when capacity is 0: a size query).
  * Returns CLF_OK; CLF_ERR_INVALID_ARG for NULL arguments, unknown flags or
  * an id outside the vocabulary (the message gives its index);

@@ -163,7 +163,7 @@ static clf_status drain(clf_detokenizer *d, bool final, const char **text, size_
     size_t used;
     CLF_TRY(clf__tok_bytes_put(&d->out, "", 0)); /* room for the NUL */
     CLF_TRY(lossy(d->pending.p, d->pending.n, final, &d->out, &used));
-    memmove(d->pending.p, d->pending.p + used, d->pending.n - used);
+    if (used) memmove(d->pending.p, d->pending.p + used, d->pending.n - used);
     d->pending.n -= used;
     d->out.p[d->out.n] = '\0';
     *text = (const char *)d->out.p;

@@ -25,6 +25,9 @@ tests/golden/text/train.txt and writes, next to this script:
                                with skip_special_tokens=True. A line is "=" when
                                the decode equals the input text, else ":" and
                                the decode.
+  decoded_wordpiece.txt        HF's decode (skip_special_tokens=True) of the WordPiece
+                               goldens' ids (../tokenizer/expected_uncased.txt with
+                               ../tokenizer/tokenizer.json), ":" and the text per line.
   golden_info.txt              versions, counts and HF's single-thread throughput.
 The script checks that the vocab.json + merges.txt forms give the same ids as
 the tokenizer.json forms, and that transformers' AutoTokenizer on the
@@ -176,6 +179,12 @@ def main():
         dt = time.perf_counter() - t0
         info.append(f"{name}: HF encode single-thread {(len(texts) - len(EXTRA)) / dt:.0f} lines/s "
                     f"(line by line, add_special_tokens)")
+    wp = Tokenizer.from_file(os.path.join(HERE, "..", "tokenizer", "tokenizer.json"))
+    with open(os.path.join(HERE, "..", "tokenizer", "expected_uncased.txt")) as f:
+        wp_ids = [[int(x) for x in l.split()] for l in f.read().split("\n")[:-1]]
+    with open(os.path.join(HERE, "decoded_wordpiece.txt"), "w", encoding="utf-8", newline="\n") as f:
+        f.write("".join(":" + wp.decode(ids, skip_special_tokens=True) + "\n" for ids in wp_ids))
+    info.append(f"wordpiece: {len(wp_ids)} decodes")
     with open(os.path.join(HERE, "golden_info.txt"), "w") as f:
         f.write("\n".join(info) + "\n")
     print("\n".join(info))
