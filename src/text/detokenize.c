@@ -49,6 +49,8 @@ static clf_status lossy(const uint8_t *s, size_t n, bool final, clf__tok_bytes *
                         size_t *used)
 {
     size_t i = 0, run = 0; /* s[run..i) is valid and not yet copied */
+    *used = 0;
+    if (n == 0) return CLF_OK; /* s may be NULL */
     while (i < n) {
         if (s[i] < 0x80) {
             i++;
