@@ -353,7 +353,7 @@ clf_status clf__bpe_from_json(json_object *root, json_object *model, const char 
 {
     *out = NULL;
     json_object *vocab, *x;
-    bool aps;
+    bool aps = false;
     CLF_TRY(check_pipeline(root, model, name, &aps));
     if (!json_object_object_get_ex(model, "vocab", &vocab) ||
         !json_object_is_type(vocab, json_type_object))
