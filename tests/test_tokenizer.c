@@ -21,40 +21,6 @@
 
 /* ---- helpers ---- */
 
-static char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    buf[n] = '\0';
-    *size = (size_t)n;
-    return buf;
-}
-
-/* Splits buf at LF in place: line i is lines[i], lens[i] bytes (may hold NUL). */
-static size_t split_lines(char *buf, size_t size, char ***lines, size_t **lens)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < size; i++)
-        n += buf[i] == '\n';
-    *lines = malloc(n * sizeof **lines);
-    *lens = malloc(n * sizeof **lens);
-    size_t k = 0, start = 0;
-    for (size_t i = 0; i < size && k < n; i++)
-        if (buf[i] == '\n') {
-            buf[i] = '\0';
-            (*lines)[k] = buf + start;
-            (*lens)[k++] = i - start;
-            start = i + 1;
-        }
-    return n;
-}
-
 static clf_tokenizer *load(const char *path, const clf_tokenizer_params *p)
 {
     clf_tokenizer *t = NULL;
@@ -84,8 +50,8 @@ static void check_corpus(clf_tokenizer *t, const char *expected_file, const char
 {
     size_t csize, esize, *clen, *elen;
     char **cl, **el;
-    char *cbuf = slurp(TOKDIR "/corpus.txt", &csize), *ebuf = slurp(expected_file, &esize);
-    size_t n = split_lines(cbuf, csize, &cl, &clen), ne = split_lines(ebuf, esize, &el, &elen);
+    char *cbuf = clft_slurp(TOKDIR "/corpus.txt", &csize), *ebuf = clft_slurp(expected_file, &esize);
+    size_t n = clft_split_lines(cbuf, csize, &cl, &clen), ne = clft_split_lines(ebuf, esize, &el, &elen);
     cr_assert_eq(n, ne, "%s: %zu corpus lines, %zu expected lines", what, n, ne);
     cr_assert_geq(n, 1000);
     int64_t cap = clf_tokenizer_max_length(t);
@@ -408,8 +374,10 @@ Test(tokenizer, hostile_tokenizer_json_is_rejected)
     BAD_JSON("{\"a\": 1}", CLF_ERR_BAD_MODEL, "no \"model\" object");
     BAD_JSON("{\"model\": []}", CLF_ERR_BAD_MODEL, "no \"model\" object");
     BAD_JSON("{\"model\": {\"vocab\": {}}}", CLF_ERR_BAD_MODEL, "no string \"type\"");
+    /* A BPE tokenizer.json is the byte-level BPE kind's (test_tokenizer_bpe.c);
+     * one without a ByteLevel pre-tokenizer is refused. */
     BAD_JSON("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}", CLF_ERR_UNSUPPORTED,
-             "SentencePiece/BPE");
+             "pre_tokenizer \"null\" is not supported with BPE");
     BAD_JSON("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", CLF_ERR_UNSUPPORTED,
              "\"Unigram\" is not supported");
     BAD_JSON("{\"model\": {\"type\": \"WordPiece\"}}", CLF_ERR_BAD_MODEL, "no \"model\".\"vocab\"");
@@ -608,7 +576,7 @@ Test(tokenizer, no_vocabulary_is_not_found_and_a_broken_one_is_not)
     mkfile("vocab.txt", "[UNK]\n[CLS]\n[SEP]\nab\xff\n");
     expect_load_bad("", CLF_ERR_BAD_MODEL, "line 4 is not valid UTF-8");
     mkfile("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {}}}");
-    expect_load_bad("", CLF_ERR_UNSUPPORTED, "model type \"BPE\" is not supported");
+    expect_load_bad("", CLF_ERR_UNSUPPORTED, "pre_tokenizer \"null\" is not supported with BPE");
     clft_rmtree(tmpdir);
 }
 

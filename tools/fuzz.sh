@@ -3,6 +3,7 @@
 #
 #   tools/fuzz.sh TARGET [SECONDS]      e.g. tools/fuzz.sh safetensors 600
 #                                       or  tools/fuzz.sh tokenizer 600
+#                                       or  tools/fuzz.sh tokenizer_bpe 600
 #
 # TARGET is the name of tests/fuzz/fuzz_TARGET.c; SECONDS defaults to 60.
 # The fuzzer runs on one core, seeded with the committed corpus

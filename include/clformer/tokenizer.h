@@ -1,9 +1,14 @@
 /*
- * clformer tokenizer: BERT WordPiece text -> token ids, the same ids as
- * HuggingFace `tokenizers` (BertNormalizer + BertPreTokenizer + WordPiece +
- * the [CLS] A [SEP] template) for BERT, MiniLM and their relatives.
+ * clformer tokenizer: text -> token ids -> text, the same ids and text as
+ * HuggingFace `tokenizers`, for several kinds (clf_tokenizer_kind):
+ *   - WordPiece (BERT, MiniLM and their relatives): BertNormalizer +
+ *     BertPreTokenizer + WordPiece + the [CLS] A [SEP] template;
+ *   - byte-level BPE (GPT-2, RoBERTa, BART): ByteLevel pre-tokenizer with
+ *     GPT-2's pattern + BPE merges + ByteLevel decoder, framed by <s> A </s>
+ *     for RoBERTa and BART, by nothing for GPT-2 (see clf_tokenizer_load).
+ * One API serves every kind: encode, batches, decode and streaming decode.
  *
- * Pipeline of one text:
+ * WordPiece pipeline of one text:
  *   1. Special tokens ([CLS], [SEP], [PAD], [UNK], [MASK], and the other
  *      added tokens of a tokenizer.json) written in the raw text are matched
  *      first, leftmost-longest, and become their own ids.
@@ -22,6 +27,23 @@
  *   5. With special tokens: [CLS] ids [SEP], truncated to max_length so that
  *      [SEP] stays last.
  * Unicode data (categories, NFD, case) comes from utf8proc, JSON from json-c.
+ *
+ * Byte-level BPE pipeline of one text:
+ *   1. Added tokens (tokenizer.json "added_tokens", tokenizer_config.json
+ *      "added_tokens_decoder", and the special tokens the files name) are
+ *      matched first, leftmost-longest; one marked lstrip / rstrip (RoBERTa's
+ *      <mask>) also takes the Unicode whitespace before / after it.
+ *   2. Each stretch between them gets a space in front when add_prefix_space
+ *      is on and it does not start with one, and is split by GPT-2's pattern
+ *      's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ *      (\s = Unicode White_Space, \p{L} / \p{N} = the L* / N* categories).
+ *   3. Each word's UTF-8 bytes become GPT-2's byte characters, and merges
+ *      apply lowest rank first (leftmost first among equals); the pieces'
+ *      ids come from the vocabulary. A byte without a token becomes the
+ *      model's unk_token, or is dropped when it has none (as HF does).
+ *   4. With special tokens: the post-processor's tokens around the ids
+ *      (RobertaProcessing / TemplateProcessing: <s> ids </s>), truncated to
+ *      max_length so that the closing token stays last.
  *
  * Input text must be valid UTF-8 (no overlong forms, surrogates or code
  * points above U+10FFFF); otherwise the call fails with CLF_ERR_INVALID_ARG
@@ -48,6 +70,15 @@ extern "C" {
 
 typedef struct clf_tokenizer clf_tokenizer; /* opaque */
 
+/* What a tokenizer is (clf_tokenizer_kind_of). Values are only appended. */
+typedef enum clf_tokenizer_kind {
+    CLF_TOKENIZER_KIND_NONE = -1,     /* clf_tokenizer_kind_of(NULL) */
+    CLF_TOKENIZER_KIND_WORDPIECE = 0, /* BERT WordPiece */
+    CLF_TOKENIZER_KIND_BPE = 1,       /* byte-level BPE (GPT-2, RoBERTa, BART) */
+    CLF_TOKENIZER_KIND_UNIGRAM = 2,   /* SentencePiece Unigram (Marian .spm, T5, XLM-R) */
+    CLF_TOKENIZER_KIND_SPM_BPE = 3,   /* SentencePiece BPE (pieces with U+2581, byte fallback) */
+} clf_tokenizer_kind;
+
 /* A setting that the tokenizer files may decide. */
 typedef enum clf_tokenizer_flag {
     CLF_TOKENIZER_AUTO = 0, /* as the files say (see each field) */
@@ -71,8 +102,14 @@ typedef struct clf_tokenizer_params {
      * truncate there: 256 for all-MiniLM-L6-v2), else tokenizer_config.json's
      * "model_max_length" when it is in 1..1,000,000, else 512. */
     int64_t max_length;
-    /* true = encode without [CLS] and [SEP] (default false: add them). */
+    /* true = encode without the framing tokens: [CLS] and [SEP], or <s> and
+     * </s> (default false: add them; GPT-2 adds none either way). */
     bool no_special_tokens;
+    /* Byte-level BPE: a space before text that does not start with one.
+     * AUTO = the file's (tokenizer.json's ByteLevel "add_prefix_space",
+     * true when absent, as in HF; tokenizer_config.json's
+     * "add_prefix_space" for vocab.json + merges.txt, false when absent). */
+    clf_tokenizer_flag add_prefix_space;
 } clf_tokenizer_params;
 
 /* Which special token clf_tokenizer_special_id() returns. */
@@ -82,15 +119,45 @@ typedef enum clf_special_token {
     CLF_TOKEN_CLS = 2,
     CLF_TOKEN_SEP = 3,
     CLF_TOKEN_MASK = 4,
+    CLF_TOKEN_BOS = 5, /* beginning of sequence: <s>, <|endoftext|> */
+    CLF_TOKEN_EOS = 6, /* end of sequence: </s>, <|endoftext|> */
 } clf_special_token;
 
 /* The defaults (every field zero / AUTO). Thread-safe. */
 CLF_API clf_tokenizer_params clf_tokenizer_params_default(void);
 
-/* Loads a WordPiece tokenizer. path is one of:
- *   - a model folder: its tokenizer.json when present, else its vocab.txt;
- *   - a tokenizer.json file (HF `tokenizers` format, model type WordPiece);
- *   - a vocab.txt file (one token per line, the line number is its id).
+/* Loads a tokenizer; its kind comes from the files. path is one of:
+ *   - a model folder: its tokenizer.json when present, else its vocab.txt
+ *     (WordPiece), else its vocab.json + merges.txt (byte-level BPE);
+ *   - a tokenizer.json file (HF `tokenizers` format, model type WordPiece,
+ *     or BPE with a ByteLevel pre-tokenizer and decoder);
+ *   - a vocab.txt file (WordPiece: one token per line, the line number is
+ *     its id);
+ *   - a vocab.json or merges.txt file: both, from the same folder (GPT-2's
+ *     format: vocab.json maps token -> id, merges.txt has an optional
+ *     "#version" line then one "left right" merge per line, by rank).
+ *
+ * Byte-level BPE. The model's "dropout", "byte_fallback",
+ * "continuing_subword_prefix" / "end_of_word_suffix" (other than empty),
+ * a normalizer, a pre-tokenizer other than ByteLevel with use_regex, a
+ * decoder other than ByteLevel, and added tokens with single_word are
+ * refused (CLF_ERR_UNSUPPORTED) rather than encoded differently from HF;
+ * "ignore_merges" and "unk_token" are honoured. Added tokens may extend the
+ * vocabulary with ids right after it (no holes). The framing comes from
+ * tokenizer.json's post_processor (null / ByteLevel: none; RobertaProcessing
+ * or BertProcessing: cls A sep; TemplateProcessing: its "single" template,
+ * up to 4 tokens each side; a Sequence of these). For vocab.json +
+ * merges.txt it comes from the family: tokenizer_config.json's
+ * "tokenizer_class" (Roberta*, Bart*, Longformer*, LED*, Blenderbot*, Mvp*,
+ * Camembert*, XLMRoberta*: <s> A </s>; GPT2*, CodeGen*, GPTNeo*: none), else
+ * <s> A </s> when the vocabulary holds both <s> and </s>, else none. Special
+ * tokens: those the config files name (pad/unk/cls/sep/mask/bos/eos_token,
+ * strings or AddedToken objects, whose lstrip/rstrip count), else <pad>
+ * <unk> <s> </s> <mask> when present, with <|endoftext|> as BOS, EOS and UNK
+ * when there is no <s> / <unk>; none is required. max_length defaults as for
+ * WordPiece but to 1024 (GPT-2's context) instead of 512.
+ *
+ * WordPiece.
  * tokenizer_config.json and special_tokens_map.json next to the file are read
  * when present (do_lower_case, strip_accents, tokenize_chinese_chars,
  * model_max_length, and the special tokens' strings; defaults "[UNK]",
@@ -104,9 +171,9 @@ CLF_API clf_tokenizer_params clf_tokenizer_params_default(void);
  * Returns CLF_OK and *out owns the tokenizer (free it with
  * clf_tokenizer_free()); on failure *out is NULL and:
  *   CLF_ERR_INVALID_ARG  NULL path/out, or a bad params field;
- *   CLF_ERR_NOT_FOUND    a folder with neither tokenizer.json nor vocab.txt
- *                        (a model without a WordPiece vocabulary: it takes
- *                        token ids);
+ *   CLF_ERR_NOT_FOUND    a folder with neither tokenizer.json, vocab.txt,
+ *                        vocab.json nor merges.txt (a model without a
+ *                        vocabulary: it takes token ids);
  *   CLF_ERR_IO           a file or folder that cannot be read, or a path
  *                        that is not a regular file (a FIFO or a device is
  *                        refused at once, never waited on);
@@ -114,14 +181,22 @@ CLF_API clf_tokenizer_params clf_tokenizer_params_default(void);
  *                        types, missing "model"/"vocab", empty vocabulary,
  *                        duplicate tokens, ids negative, out of range or with
  *                        holes, special tokens missing from the vocabulary;
- *   CLF_ERR_UNSUPPORTED  a tokenizer.json whose model is not WordPiece
- *                        (BPE, Unigram, ...: SentencePiece/BPE vocabularies
- *                        take token ids at the API for now), or whose
- *                        normalizer / pre_tokenizer is not BERT's;
+ *                        BPE: a merge whose tokens or result are not in the
+ *                        vocabulary, a malformed merges.txt line (the
+ *                        message gives its number), a framing token that is
+ *                        not the vocabulary's, added-token ids with holes;
+ *   CLF_ERR_UNSUPPORTED  a tokenizer.json whose model is neither WordPiece
+ *                        nor BPE (Unigram, ...: those take token ids for
+ *                        now), a WordPiece one whose normalizer /
+ *                        pre_tokenizer is not BERT's, a BPE one with a
+ *                        setting listed above as refused;
  *   CLF_ERR_OUT_OF_MEMORY.
  * clf_context_last_error(NULL) names the file and the problem. Thread-safe. */
 CLF_API clf_status clf_tokenizer_load(const char *path, const clf_tokenizer_params *params,
                                       clf_tokenizer **out);
+
+/* The kind of a tokenizer; CLF_TOKENIZER_KIND_NONE for NULL. Thread-safe. */
+CLF_API clf_tokenizer_kind clf_tokenizer_kind_of(const clf_tokenizer *tok);
 
 /* Frees a tokenizer; NULL is a no-op. */
 CLF_API void clf_tokenizer_free(clf_tokenizer *tok);
@@ -152,7 +227,8 @@ CLF_API clf_status clf_tokenizer_encode_batch(const clf_tokenizer *tok, int64_t 
                                               const char *const *texts, const size_t *lens,
                                               int32_t *ids, int32_t *lengths, int64_t *seq_len);
 
-/* Number of entries in the vocabulary (ids are 0 .. size-1). */
+/* Number of entries in the vocabulary, added tokens included (ids are
+ * 0 .. size-1). */
 CLF_API int64_t clf_tokenizer_vocab_size(const clf_tokenizer *tok);
 
 /* The most ids one encoding has (params->max_length as resolved at load). */
@@ -169,6 +245,75 @@ CLF_API const char *clf_tokenizer_token(const clf_tokenizer *tok, int32_t id);
 /* The id of a special token, or -1 when the vocabulary has none (only PAD and
  * MASK may be absent). */
 CLF_API int32_t clf_tokenizer_special_id(const clf_tokenizer *tok, clf_special_token which);
+
+/* true when id is a special token (one that CLF_DECODE_SKIP_SPECIAL skips:
+ * the special tokens above and the added tokens marked "special"). */
+CLF_API bool clf_tokenizer_is_special(const clf_tokenizer *tok, int32_t id);
+
+/* ---- decoding: ids -> text ---- */
+
+/* Flags of clf_tokenizer_decode and clf_detokenizer_create. */
+#define CLF_DECODE_SKIP_SPECIAL 1u /* leave out special tokens (skip_special_tokens=True) */
+
+/* Decodes ids[0 .. n_ids) into text, as HF `tokenizers`' Tokenizer.decode
+ * does (the reference of the tests):
+ *   - WordPiece: tokens joined by spaces, a token with the "##" prefix
+ *     joined to the one before without it (not the first: it stays as it
+ *     is), and each token's text cleaned as HF's WordPiece decoder does
+ *     (" ." -> ".", " ?", " !", " ,", " ' " -> "'", " n't", " 'm",
+ *     " do not" -> " don't", " 's", " 've", " 're"), token by token.
+ *     transformers' Python decode() may apply the same clean-up once more
+ *     to the whole text (clean_up_tokenization_spaces); this call does not.
+ *   - byte-level BPE: each token's characters back to GPT-2's bytes (a
+ *     token with a character outside the byte table, such as an added token
+ *     written in other characters, gives its own UTF-8), the bytes read as
+ *     UTF-8 with each maximal ill-formed subpart replaced by U+FFFD (Rust's
+ *     from_utf8_lossy, Python's errors="replace").
+ * The text is valid UTF-8 and NUL-terminated; *len receives its length in
+ * bytes without the NUL, also when it does not fit (the text itself holds a
+ * NUL byte where the ids encode one: trust *len, not strlen). capacity is the size of
+ * text in bytes (text may be NULL when capacity is 0: a size query).
+ * Returns CLF_OK; CLF_ERR_INVALID_ARG for NULL arguments, unknown flags or
+ * an id outside the vocabulary (the message gives its index);
+ * CLF_ERR_OUT_OF_RANGE when *len + 1 > capacity (text is then unspecified);
+ * CLF_ERR_OUT_OF_MEMORY. Thread-safe. */
+CLF_API clf_status clf_tokenizer_decode(const clf_tokenizer *tok, const int32_t *ids,
+                                        int64_t n_ids, unsigned flags, char *text,
+                                        size_t capacity, size_t *len);
+
+/* Streaming decode: fed one id at a time (say, as a model generates them),
+ * it returns only complete UTF-8 text, holding back the bytes of a
+ * character that is not complete yet. The texts of every push and of the
+ * final flush, concatenated, are exactly clf_tokenizer_decode() of the same
+ * ids with the same flags; each returned piece is valid UTF-8 on its own.
+ * One detokenizer serves one stream: it is not thread-safe (use one per
+ * thread); the tokenizer it reads must outlive it and may be shared. */
+typedef struct clf_detokenizer clf_detokenizer; /* opaque */
+
+/* Creates a detokenizer for tok with CLF_DECODE_* flags. Returns CLF_OK and
+ * *out (free with clf_detokenizer_free); CLF_ERR_INVALID_ARG for NULL
+ * arguments or unknown flags (then *out is NULL); CLF_ERR_OUT_OF_MEMORY. */
+CLF_API clf_status clf_detokenizer_create(const clf_tokenizer *tok, unsigned flags,
+                                          clf_detokenizer **out);
+
+/* Adds one id. *text receives the text that became complete (possibly "",
+ * NUL-terminated, owned by d and valid until the next call on d) and *len
+ * its length in bytes. Returns CLF_OK; CLF_ERR_INVALID_ARG for NULL
+ * arguments or an id outside the vocabulary (d is then unchanged: the id is
+ * not taken); CLF_ERR_OUT_OF_MEMORY (d unchanged). */
+CLF_API clf_status clf_detokenizer_push(clf_detokenizer *d, int32_t id, const char **text,
+                                        size_t *len);
+
+/* Ends the stream: returns what was held back (an incomplete character
+ * becomes U+FFFD, as the one-shot decode does) and starts a new stream,
+ * as clf_detokenizer_reset does. Same returns as clf_detokenizer_push. */
+CLF_API clf_status clf_detokenizer_flush(clf_detokenizer *d, const char **text, size_t *len);
+
+/* Forgets the stream (held-back bytes are dropped); NULL is a no-op. */
+CLF_API void clf_detokenizer_reset(clf_detokenizer *d);
+
+/* Frees a detokenizer; NULL is a no-op. */
+CLF_API void clf_detokenizer_free(clf_detokenizer *d);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /*
- * Tokenizer files: vocab.txt, HF tokenizer.json (WordPiece models only), and
- * the tokenizer_config.json / special_tokens_map.json beside them. Every
+ * Tokenizer files: vocab.txt, HF tokenizer.json (WordPiece here, byte-level
+ * BPE in bpe_load.c), the folder rules of clf_tokenizer_load(), and the
+ * tokenizer_config.json / special_tokens_map.json beside them. Every
  * check names the file and the problem; nothing in a file can make the
  * library crash (tests/fuzz/fuzz_tokenizer.c).
  *
@@ -21,6 +22,7 @@ void clf__tok_config_init(clf__tok_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->lowercase = cfg->strip_accents = cfg->chinese = -1;
+    cfg->add_prefix_space = cfg->family_cls_sep = -1;
     cfg->clean_text = 1;
 }
 
@@ -28,11 +30,14 @@ void clf__tok_config_clear(clf__tok_config *cfg)
 {
     for (int i = 0; i < CLF__TOK_N_SPECIAL; i++)
         clf__free(cfg->special[i]);
+    for (int32_t i = 0; i < cfg->n_added; i++)
+        clf__free(cfg->added[i].content);
+    clf__free(cfg->added);
     clf__tok_config_init(cfg);
 }
 
 /* Parses a whole JSON text; the root must be an object. */
-static clf_status parse_json(const char *data, size_t size, const char *name, json_object **out)
+clf_status clf__tok_json_parse(const char *data, size_t size, const char *name, json_object **out)
 {
     *out = NULL;
     if (size > CLF__TOK_MAX_FILE)
@@ -83,18 +88,102 @@ static clf_status get_bool(json_object *o, const char *key, const char *name, in
     return CLF_OK;
 }
 
-static const char *const special_keys[CLF__TOK_N_SPECIAL] = {"pad_token", "unk_token", "cls_token",
-                                                             "sep_token", "mask_token"};
+static const char *const special_keys[CLF__TOK_N_SPECIAL] = {
+    "pad_token", "unk_token", "cls_token", "sep_token", "mask_token", "bos_token", "eos_token"};
+
+/* An AddedToken object's lstrip / rstrip / special as CLF__ADDED_* flags. */
+static int added_flags(json_object *o)
+{
+    json_object *x;
+    int f = 0;
+    if (!json_object_is_type(o, json_type_object)) return 0;
+    if (json_object_object_get_ex(o, "lstrip", &x) && json_object_get_boolean(x))
+        f |= CLF__ADDED_LSTRIP;
+    if (json_object_object_get_ex(o, "rstrip", &x) && json_object_get_boolean(x))
+        f |= CLF__ADDED_RSTRIP;
+    if (json_object_object_get_ex(o, "special", &x) && json_object_get_boolean(x))
+        f |= CLF__ADDED_SPECIAL;
+    return f;
+}
+
+/* The content of an AddedToken object or a string, or NULL when it is
+ * neither, empty, or holds a NUL. */
+static const char *added_content(json_object *x)
+{
+    json_object *c = x;
+    if (json_object_is_type(x, json_type_object) && !json_object_object_get_ex(x, "content", &c))
+        return NULL;
+    if (!c || !json_object_is_type(c, json_type_string) || json_object_get_string_len(c) == 0 ||
+        (size_t)json_object_get_string_len(c) != strlen(json_object_get_string(c)))
+        return NULL;
+    return json_object_get_string(c);
+}
+
+/* The families that frame a text with <s> and </s> (transformers' slow and
+ * fast classes); GPT-2's add nothing. Other classes leave it to the
+ * vocabulary (see clf_tokenizer_load). */
+static int family_of(const char *cls)
+{
+    static const char *const cls_sep[] = {"Roberta", "Bart", "Longformer", "LED", "Blenderbot",
+                                          "Mvp", "Camembert", "XLMRoberta"};
+    for (size_t i = 0; i < sizeof cls_sep / sizeof *cls_sep; i++)
+        if (strncmp(cls, cls_sep[i], strlen(cls_sep[i])) == 0) return 1;
+    if (strncmp(cls, "GPT2", 4) == 0 || strncmp(cls, "CodeGen", 7) == 0 ||
+        strncmp(cls, "GPTNeo", 6) == 0)
+        return 0;
+    return -1;
+}
+
+/* transformers' "added_tokens_decoder": {"id": {"content": ..., ...}}. */
+static clf_status config_added(json_object *dec, const char *name, clf__tok_config *cfg)
+{
+    if (!json_object_is_type(dec, json_type_object))
+        return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: \"added_tokens_decoder\" is not an object",
+                          name);
+    size_t n = (size_t)json_object_object_length(dec);
+    if (n > CLF__TOK_MAX_VOCAB)
+        return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: too many added tokens", name);
+    clf__tok_added_def *defs = clf__calloc(n ? n : 1, sizeof *defs);
+    if (!defs) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "%s: out of host memory", name);
+    for (int32_t i = 0; i < cfg->n_added; i++)
+        clf__free(cfg->added[i].content);
+    clf__free(cfg->added);
+    cfg->added = defs;
+    cfg->n_added = 0;
+    json_object_object_foreach(dec, key, val)
+    {
+        char *end;
+        long long id = strtoll(key, &end, 10);
+        const char *c = added_content(val);
+        if (*key == '\0' || *end != '\0' || id < 0 || id >= CLF__TOK_MAX_VOCAB || !c ||
+            !json_object_is_type(val, json_type_object))
+            return clf__error(NULL, CLF_ERR_BAD_MODEL,
+                              "%s: added_tokens_decoder entry \"%.32s\" is not an id with "
+                              "{\"content\": string}",
+                              name, key);
+        if (!(defs[cfg->n_added].content = clf__strdup(c)))
+            return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "%s: out of host memory", name);
+        defs[cfg->n_added].id = id;
+        defs[cfg->n_added++].flags = added_flags(val);
+    }
+    return CLF_OK;
+}
 
 clf_status clf__tok_config_parse(const char *data, size_t size, const char *name,
                                  clf__tok_config *cfg)
 {
     json_object *root;
-    CLF_TRY(parse_json(data, size, name, &root));
+    CLF_TRY(clf__tok_json_parse(data, size, name, &root));
     clf_status st = get_bool(root, "do_lower_case", name, &cfg->lowercase);
     if (st == CLF_OK) st = get_bool(root, "strip_accents", name, &cfg->strip_accents);
     if (st == CLF_OK) st = get_bool(root, "tokenize_chinese_chars", name, &cfg->chinese);
+    if (st == CLF_OK) st = get_bool(root, "add_prefix_space", name, &cfg->add_prefix_space);
     json_object *x;
+    if (st == CLF_OK && json_object_object_get_ex(root, "tokenizer_class", &x) &&
+        json_object_is_type(x, json_type_string))
+        cfg->family_cls_sep = family_of(json_object_get_string(x));
+    if (st == CLF_OK && json_object_object_get_ex(root, "added_tokens_decoder", &x) && x)
+        st = config_added(x, name, cfg);
     /* HF writes 1e30 ("no limit") as a float: only a sane integer counts. */
     if (st == CLF_OK && json_object_object_get_ex(root, "model_max_length", &x) &&
         json_object_is_type(x, json_type_int)) {
@@ -103,25 +192,22 @@ clf_status clf__tok_config_parse(const char *data, size_t size, const char *name
     }
     for (int i = 0; st == CLF_OK && i < CLF__TOK_N_SPECIAL; i++) {
         if (!json_object_object_get_ex(root, special_keys[i], &x) || !x) continue;
-        json_object *c = x;
         /* A special token is a string or an AddedToken object {"content": ...}. */
-        if (json_object_is_type(x, json_type_object) &&
-            !json_object_object_get_ex(x, "content", &c))
-            c = NULL;
-        if (!c || !json_object_is_type(c, json_type_string) || json_object_get_string_len(c) == 0 ||
-            (size_t)json_object_get_string_len(c) != strlen(json_object_get_string(c))) {
+        const char *c = added_content(x);
+        if (!c) {
             st = clf__error(NULL, CLF_ERR_BAD_MODEL,
                             "%s: \"%s\" is not a non-empty string or {\"content\": string}", name,
                             special_keys[i]);
             break;
         }
-        char *s = clf__strdup(json_object_get_string(c));
+        char *s = clf__strdup(c);
         if (!s) {
             st = clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "%s: out of host memory", name);
             break;
         }
         clf__free(cfg->special[i]);
         cfg->special[i] = s;
+        cfg->special_flags[i] = added_flags(x) & (CLF__ADDED_LSTRIP | CLF__ADDED_RSTRIP);
     }
     json_object_put(root);
     return st;
@@ -186,9 +272,12 @@ static clf_status parse_vocab_txt(const char *data, size_t size, const char *nam
 
 /* ---- tokenizer.json ---- */
 
-static clf_status json_vocab(json_object *vocab, const char *name, clf_tokenizer **out)
+clf_status clf__tok_json_vocab(json_object *vocab, const clf__tok_added_def *added,
+                               int32_t n_added, bool allow_extra, const char *name,
+                               clf_tokenizer **out)
 {
-    size_t n = (size_t)json_object_object_length(vocab), bytes = 0;
+    *out = NULL;
+    size_t n = (size_t)json_object_object_length(vocab), bytes = 0, n_extra = 0;
     if (n == 0) return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: empty \"model\".\"vocab\"", name);
     if (n > CLF__TOK_MAX_VOCAB)
         return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: %zu vocabulary entries, more than %d", name,
@@ -216,8 +305,25 @@ static clf_status json_vocab(json_object *vocab, const char *name, clf_tokenizer
                               name, (long long)id);
         bytes += strlen(key) + 1;
     }
+    /* Added tokens past the vocabulary extend it: ids n, n+1, ... */
+    for (int32_t i = 0; i < n_added; i++)
+        if (added[i].id >= (int64_t)n) {
+            if (!allow_extra)
+                return clf__error(NULL, CLF_ERR_UNSUPPORTED,
+                                  "%s: added_tokens[%d] \"%.64s\" (id %lld) is not the "
+                                  "vocabulary's entry; added tokens outside the vocabulary are not "
+                                  "supported",
+                                  name, (int)i, added[i].content, (long long)added[i].id);
+            if (added[i].id >= (int64_t)n + n_added)
+                return clf__error(NULL, CLF_ERR_BAD_MODEL,
+                                  "%s: added token \"%.64s\" has id %lld: ids past the vocabulary "
+                                  "(%zu entries) must follow it without holes",
+                                  name, added[i].content, (long long)added[i].id, n);
+            n_extra = (size_t)added[i].id + 1 - n > n_extra ? (size_t)added[i].id + 1 - n : n_extra;
+            bytes += strlen(added[i].content) + 1;
+        }
     clf_tokenizer *t;
-    clf_status st = clf__tok_alloc((int32_t)n, bytes, &t);
+    clf_status st = clf__tok_alloc((int32_t)(n + n_extra), bytes, &t);
     if (st != CLF_OK) {
         clf_tokenizer_free(t);
         return st;
@@ -240,7 +346,44 @@ static clf_status json_vocab(json_object *vocab, const char *name, clf_tokenizer
         t->lens[id] = (uint32_t)len;
         p += len + 1;
     }
-    /* n distinct ids in 0..n-1: no holes are possible now. */
+    for (int32_t i = 0; i < n_added; i++) {
+        int64_t id = added[i].id;
+        if (id < (int64_t)n) {
+            if (strcmp(t->tokens[id], added[i].content) != 0) {
+                st = clf__error(NULL, allow_extra ? CLF_ERR_BAD_MODEL : CLF_ERR_UNSUPPORTED,
+                                "%s: added_tokens[%d] \"%.64s\" (id %lld) is not the "
+                                "vocabulary's entry \"%.64s\"%s",
+                                name, (int)i, added[i].content, (long long)id, t->tokens[id],
+                                allow_extra ? ""
+                                            : "; added tokens outside the vocabulary are not "
+                                              "supported");
+                clf_tokenizer_free(t);
+                return st;
+            }
+            continue;
+        }
+        if (t->tokens[id] && strcmp(t->tokens[id], added[i].content) == 0) continue;
+        if (t->tokens[id]) {
+            st = clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: added tokens \"%.64s\" and \"%.64s\" share id %lld",
+                            name, t->tokens[id], added[i].content, (long long)id);
+            clf_tokenizer_free(t);
+            return st;
+        }
+        size_t len = strlen(added[i].content);
+        memcpy(p, added[i].content, len + 1);
+        t->tokens[id] = p;
+        t->lens[id] = (uint32_t)len;
+        p += len + 1;
+    }
+    for (size_t id = n; id < n + n_extra; id++)
+        if (!t->tokens[id]) {
+            st = clf__error(NULL, CLF_ERR_BAD_MODEL,
+                            "%s: no token has id %zu (added tokens must follow the vocabulary "
+                            "without holes)",
+                            name, id);
+            clf_tokenizer_free(t);
+            return st;
+        }
     if ((st = clf__tok_index(t, name)) != CLF_OK) {
         clf_tokenizer_free(t);
         return st;
@@ -249,7 +392,7 @@ static clf_status json_vocab(json_object *vocab, const char *name, clf_tokenizer
     return CLF_OK;
 }
 
-static const char *type_of(json_object *o)
+const char *clf__tok_json_type(json_object *o)
 {
     json_object *ty;
     if (!o || !json_object_is_type(o, json_type_object) ||
@@ -257,7 +400,6 @@ static const char *type_of(json_object *o)
         return NULL;
     return json_object_get_string(ty);
 }
-
 /* The model's settings and the file's normalizer / pre_tokenizer. */
 static clf_status json_settings(json_object *root, json_object *model, const char *name,
                                 clf_tokenizer *t, clf__tok_config *cfg)
@@ -295,7 +437,7 @@ static clf_status json_settings(json_object *root, json_object *model, const cha
     json_object_object_get_ex(root, "normalizer", &norm);
     json_object_object_get_ex(root, "pre_tokenizer", &pre);
     if (norm) {
-        const char *ty = type_of(norm);
+        const char *ty = clf__tok_json_type(norm);
         if (!ty || strcmp(ty, "BertNormalizer") != 0)
             return clf__error(NULL, CLF_ERR_UNSUPPORTED,
                               "%s: normalizer type \"%.64s\" is not "
@@ -309,7 +451,7 @@ static clf_status json_settings(json_object *root, json_object *model, const cha
         /* No normalizer: the text is used as it is. */
         cfg->lowercase = cfg->strip_accents = cfg->chinese = cfg->clean_text = 0;
     }
-    const char *pty = type_of(pre);
+    const char *pty = clf__tok_json_type(pre);
     if (!pty || strcmp(pty, "BertPreTokenizer") != 0)
         return clf__error(NULL, CLF_ERR_UNSUPPORTED,
                           "%s: pre_tokenizer \"%.64s\" is not "
@@ -318,45 +460,93 @@ static clf_status json_settings(json_object *root, json_object *model, const cha
     return CLF_OK;
 }
 
-/* added_tokens entries that are in the vocabulary with the same id. */
-static clf_status json_added(json_object *root, const char *name, const clf_tokenizer *t,
-                             int32_t **ids, int32_t *n_ids)
+clf_status clf__tok_json_added(json_object *root, const char *name, clf__tok_added_def **defs,
+                               int32_t *n_defs)
 {
     json_object *arr;
-    *ids = NULL;
-    *n_ids = 0;
+    *defs = NULL;
+    *n_defs = 0;
     if (!json_object_object_get_ex(root, "added_tokens", &arr) || !arr) return CLF_OK;
     if (!json_object_is_type(arr, json_type_array))
         return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: \"added_tokens\" is not an array", name);
     size_t n = json_object_array_length(arr);
-    if (n > (size_t)t->n_vocab)
-        return clf__error(NULL, CLF_ERR_UNSUPPORTED,
-                          "%s: %zu added tokens beyond the vocabulary "
-                          "are not supported",
-                          name, n);
-    *ids = clf__malloc((n ? n : 1) * sizeof **ids);
-    if (!*ids) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "%s: out of host memory", name);
+    if (n > CLF__TOK_MAX_VOCAB)
+        return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: %zu added tokens is too many", name, n);
+    *defs = clf__malloc((n ? n : 1) * sizeof **defs);
+    if (!*defs) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "%s: out of host memory", name);
     for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx(arr, i), *c, *idv;
+        json_object *e = json_object_array_get_idx(arr, i), *c, *idv, *x;
         if (!e || !json_object_is_type(e, json_type_object) ||
             !json_object_object_get_ex(e, "content", &c) ||
-            !json_object_is_type(c, json_type_string) ||
-            !json_object_object_get_ex(e, "id", &idv) || !json_object_is_type(idv, json_type_int))
+            !json_object_is_type(c, json_type_string) || json_object_get_string_len(c) == 0 ||
+            (size_t)json_object_get_string_len(c) != strlen(json_object_get_string(c)) ||
+            !json_object_object_get_ex(e, "id", &idv) || !json_object_is_type(idv, json_type_int) ||
+            json_object_get_int64(idv) < 0 || json_object_get_int64(idv) >= CLF__TOK_MAX_VOCAB)
             return clf__error(NULL, CLF_ERR_BAD_MODEL,
-                              "%s: added_tokens[%zu] lacks a string "
-                              "\"content\" or an integer \"id\"",
+                              "%s: added_tokens[%zu] lacks a non-empty string "
+                              "\"content\" or an integer \"id\" in range",
                               name, i);
-        int64_t id = json_object_get_int64(idv);
-        const char *s = json_object_get_string(c);
-        if (id < 0 || id >= t->n_vocab || strcmp(t->tokens[id], s) != 0 ||
-            (size_t)json_object_get_string_len(c) != strlen(s))
+        if (json_object_object_get_ex(e, "single_word", &x) && json_object_get_boolean(x))
             return clf__error(NULL, CLF_ERR_UNSUPPORTED,
-                              "%s: added_tokens[%zu] \"%.64s\" (id "
-                              "%lld) is not the vocabulary's entry; added tokens outside the "
-                              "vocabulary are not supported",
-                              name, i, s, (long long)id);
-        (*ids)[(*n_ids)++] = (int32_t)id;
+                              "%s: added_tokens[%zu]: \"single_word\": true is not supported",
+                              name, i);
+        (*defs)[i].content = (char *)json_object_get_string(c);
+        (*defs)[i].id = json_object_get_int64(idv);
+        (*defs)[i].flags = added_flags(e);
+        (*n_defs)++;
     }
+    return CLF_OK;
+}
+
+/* Copies what the files beside a tokenizer.json say into cfg. */
+static clf_status config_copy(const clf__tok_config *from, const char *name, clf__tok_config *cfg)
+{
+    if (!from) return CLF_OK;
+    cfg->max_length = from->max_length;
+    cfg->add_prefix_space = from->add_prefix_space;
+    cfg->family_cls_sep = from->family_cls_sep;
+    for (int i = 0; i < CLF__TOK_N_SPECIAL; i++) {
+        cfg->special_flags[i] = from->special_flags[i];
+        if (from->special[i] && !(cfg->special[i] = clf__strdup(from->special[i])))
+            return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "%s: out of host memory", name);
+    }
+    return CLF_OK;
+}
+
+static const char *const wordpiece_defaults[CLF__TOK_N_SPECIAL] = {
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", NULL, NULL};
+#define WORDPIECE_REQUIRED (1u << CLF_TOKEN_UNK | 1u << CLF_TOKEN_CLS | 1u << CLF_TOKEN_SEP)
+
+static clf_status wordpiece_json(json_object *root, json_object *model, const char *name,
+                                 const clf_tokenizer_params *p, clf__tok_config *cfg,
+                                 clf_tokenizer **out)
+{
+    json_object *vocab;
+    clf_tokenizer *t = NULL;
+    clf__tok_added_def *added = NULL;
+    int32_t n_added = 0;
+    clf_status st = CLF_OK;
+    if (!json_object_object_get_ex(model, "vocab", &vocab) ||
+        !json_object_is_type(vocab, json_type_object)) {
+        st = clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: no \"model\".\"vocab\" object", name);
+        goto done;
+    }
+    if ((st = clf__tok_json_added(root, name, &added, &n_added)) != CLF_OK) goto done;
+    if ((st = clf__tok_json_vocab(vocab, added, n_added, false, name, &t)) != CLF_OK) goto done;
+    if ((st = json_settings(root, model, name, t, cfg)) != CLF_OK) goto done;
+    /* WordPiece keeps its rules: added tokens are matched as they are (no
+     * lstrip / rstrip), and the encoding is always [CLS] A [SEP]. */
+    for (int32_t i = 0; i < n_added; i++)
+        added[i].flags &= CLF__ADDED_SPECIAL;
+    st = clf__tok_finish(t, name, p, cfg, added, n_added, wordpiece_defaults, WORDPIECE_REQUIRED,
+                         CLF__POST_CLS_SEP, 512);
+done:
+    clf__free(added);
+    if (st != CLF_OK) {
+        clf_tokenizer_free(t);
+        return st;
+    }
+    *out = t;
     return CLF_OK;
 }
 
@@ -364,21 +554,12 @@ static clf_status parse_tokenizer_json(const char *data, size_t size, const char
                                        const clf_tokenizer_params *p, const clf__tok_config *cfg0,
                                        clf_tokenizer **out)
 {
-    json_object *root, *model, *vocab, *x;
-    CLF_TRY(parse_json(data, size, name, &root));
-    clf_tokenizer *t = NULL;
-    int32_t *added = NULL, n_added = 0;
+    json_object *root, *model, *x;
+    CLF_TRY(clf__tok_json_parse(data, size, name, &root));
     clf__tok_config cfg;
     clf__tok_config_init(&cfg);
-    clf_status st = CLF_OK;
-    if (cfg0) {
-        cfg.max_length = cfg0->max_length;
-        for (int i = 0; i < CLF__TOK_N_SPECIAL; i++)
-            if (cfg0->special[i] && !(cfg.special[i] = clf__strdup(cfg0->special[i]))) {
-                st = clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "%s: out of host memory", name);
-                goto done;
-            }
-    }
+    clf_status st = config_copy(cfg0, name, &cfg);
+    if (st != CLF_OK) goto done;
     if (!json_object_object_get_ex(root, "model", &model) ||
         !json_object_is_type(model, json_type_object)) {
         st = clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: no \"model\" object", name);
@@ -389,32 +570,20 @@ static clf_status parse_tokenizer_json(const char *data, size_t size, const char
         st = clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: \"model\" has no string \"type\"", name);
         goto done;
     }
-    if (strcmp(json_object_get_string(x), "WordPiece") != 0) {
+    const char *type = json_object_get_string(x);
+    if (strcmp(type, "WordPiece") == 0)
+        st = wordpiece_json(root, model, name, p, &cfg, out);
+    else if (strcmp(type, "BPE") == 0)
+        st = clf__bpe_from_json(root, model, name, p, &cfg, out);
+    else
         st = clf__error(NULL, CLF_ERR_UNSUPPORTED,
-                        "%s: model type \"%.32s\" is not supported: only WordPiece is; "
-                        "SentencePiece/BPE vocabularies take token ids at the API for now",
-                        name, json_object_get_string(x));
-        goto done;
-    }
-    if (!json_object_object_get_ex(model, "vocab", &vocab) ||
-        !json_object_is_type(vocab, json_type_object)) {
-        st = clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: no \"model\".\"vocab\" object", name);
-        goto done;
-    }
-    if ((st = json_vocab(vocab, name, &t)) != CLF_OK) goto done;
-    if ((st = json_settings(root, model, name, t, &cfg)) != CLF_OK) goto done;
-    if ((st = json_added(root, name, t, &added, &n_added)) != CLF_OK) goto done;
-    st = clf__tok_finish(t, name, p, &cfg, added, n_added);
+                        "%s: model type \"%.32s\" is not supported (WordPiece and byte-level BPE "
+                        "are)",
+                        name, type);
 done:
     json_object_put(root);
-    clf__free(added);
     clf__tok_config_clear(&cfg);
-    if (st != CLF_OK) {
-        clf_tokenizer_free(t);
-        return st;
-    }
-    *out = t;
-    return CLF_OK;
+    return st;
 }
 
 clf_status clf__tokenizer_parse(const char *data, size_t size, bool json, const char *name,
@@ -425,7 +594,9 @@ clf_status clf__tokenizer_parse(const char *data, size_t size, bool json, const 
     if (json) return parse_tokenizer_json(data, size, name, params, cfg, out);
     clf_tokenizer *t = NULL;
     clf_status st = parse_vocab_txt(data, size, name, &t);
-    if (st == CLF_OK) st = clf__tok_finish(t, name, params, cfg, NULL, 0);
+    if (st == CLF_OK)
+        st = clf__tok_finish(t, name, params, cfg, NULL, 0, wordpiece_defaults, WORDPIECE_REQUIRED,
+                             CLF__POST_CLS_SEP, 512);
     if (st != CLF_OK) {
         clf_tokenizer_free(t);
         return st;
@@ -491,7 +662,7 @@ static clf_status read_st_max_length(const char *dir, clf__tok_config *cfg)
         return CLF_OK;
     }
     json_object *root = NULL, *x;
-    if (st == CLF_OK) st = parse_json(data, size, path, &root);
+    if (st == CLF_OK) st = clf__tok_json_parse(data, size, path, &root);
     if (st == CLF_OK && json_object_object_get_ex(root, "max_seq_length", &x)) {
         int64_t v = json_object_is_type(x, json_type_int) ? json_object_get_int64(x) : -1;
         if (v < 1 || v > 1000000)
@@ -512,6 +683,36 @@ static bool ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* Reads dir/vocab.json and dir/merges.txt (both must be there). */
+static clf_status load_bpe_files(const char *dir, const clf_tokenizer_params *params,
+                                 const clf__tok_config *cfg, clf_tokenizer **out)
+{
+    char *vpath = join(dir, "vocab.json"), *mpath = join(dir, "merges.txt");
+    char *vdata = NULL, *mdata = NULL;
+    size_t vsize = 0, msize = 0;
+    clf_status st = vpath && mpath ? CLF_OK
+                                   : clf__error(NULL, CLF_ERR_OUT_OF_MEMORY,
+                                                "tokenizer: out of host memory");
+    if (st == CLF_OK) st = read_file(vpath, &vdata, &vsize, false);
+    if (st == CLF_OK) st = read_file(mpath, &mdata, &msize, false);
+    if (st == CLF_OK)
+        st = clf__bpe_parse_files(vdata, vsize, vpath, mdata, msize, mpath, params, cfg, out);
+    clf__free(vdata);
+    clf__free(mdata);
+    clf__free(vpath);
+    clf__free(mpath);
+    return st;
+}
+
+static bool exists(const char *dir, const char *file)
+{
+    char *p = join(dir, file);
+    struct stat sb;
+    bool yes = p && stat(p, &sb) == 0;
+    clf__free(p);
+    return yes;
+}
+
 clf_status clf_tokenizer_load(const char *path, const clf_tokenizer_params *params,
                               clf_tokenizer **out)
 {
@@ -525,7 +726,7 @@ clf_status clf_tokenizer_load(const char *path, const clf_tokenizer_params *para
     clf__tok_config cfg;
     clf__tok_config_init(&cfg);
     clf_status st;
-    bool json;
+    bool json = false, bpe_files = false;
     if (S_ISDIR(sb.st_mode)) {
         dir = clf__strdup(path);
         file = join(path, "tokenizer.json");
@@ -537,12 +738,18 @@ clf_status clf_tokenizer_load(const char *path, const clf_tokenizer_params *para
             if (!(file = join(path, "vocab.txt"))) goto oom;
             json = false;
             st = read_file(file, &data, &size, true);
-            /* NOT_FOUND, not IO: callers tell a model without a WordPiece
+            if (st == CLF_ERR_NOT_FOUND && (exists(path, "vocab.json") || exists(path, "merges.txt"))) {
+                bpe_files = true;
+                st = CLF_OK;
+            }
+            /* NOT_FOUND, not IO: callers tell a model without a
              * vocabulary (it takes token ids) from a vocabulary that is
              * there but unreadable or corrupt. */
             if (st == CLF_ERR_NOT_FOUND)
                 st = clf__error(NULL, CLF_ERR_NOT_FOUND,
-                                "%s: the folder has neither tokenizer.json nor vocab.txt", path);
+                                "%s: the folder has neither tokenizer.json nor vocab.txt (nor "
+                                "vocab.json + merges.txt)",
+                                path);
         }
     } else {
         const char *slash = strrchr(path, '/');
@@ -554,13 +761,16 @@ clf_status clf_tokenizer_load(const char *path, const clf_tokenizer_params *para
             dir[slash - path] = '\0';
             if (slash == path) memcpy(dir, "/", 2);
         }
+        const char *base = slash ? slash + 1 : path;
+        bpe_files = strcmp(base, "vocab.json") == 0 || strcmp(base, "merges.txt") == 0;
         json = ends_with(path, ".json");
-        st = read_file(file, &data, &size, false);
+        st = bpe_files ? CLF_OK : read_file(file, &data, &size, false);
     }
     if (st == CLF_OK) st = read_config(dir, "special_tokens_map.json", &cfg);
     if (st == CLF_OK) st = read_config(dir, "tokenizer_config.json", &cfg);
     if (st == CLF_OK) st = read_st_max_length(dir, &cfg);
-    if (st == CLF_OK) st = clf__tokenizer_parse(data, size, json, file, params, &cfg, out);
+    if (st == CLF_OK && bpe_files) st = load_bpe_files(dir, params, &cfg, out);
+    else if (st == CLF_OK) st = clf__tokenizer_parse(data, size, json, file, params, &cfg, out);
     goto done;
 oom:
     st = clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "tokenizer: out of host memory");

@@ -162,3 +162,36 @@ clf_context *clft_model_context(const char *spec)
     snprintf(dir, sizeof dir, "%s/clformer-test-model-cache", tmp && *tmp ? tmp : "/tmp");
     return clft_context(spec, dir);
 }
+
+char *clft_slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    buf[n] = '\0';
+    *size = (size_t)n;
+    return buf;
+}
+
+size_t clft_split_lines(char *buf, size_t size, char ***lines, size_t **lens)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < size; i++)
+        n += buf[i] == '\n';
+    *lines = malloc((n ? n : 1) * sizeof **lines);
+    *lens = malloc((n ? n : 1) * sizeof **lens);
+    size_t k = 0, start = 0;
+    for (size_t i = 0; i < size && k < n; i++)
+        if (buf[i] == '\n') {
+            buf[i] = '\0';
+            (*lines)[k] = buf + start;
+            (*lens)[k++] = i - start;
+            start = i + 1;
+        }
+    return n;
+}

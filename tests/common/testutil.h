@@ -78,4 +78,13 @@ double clft_now(void);
  * instead of blocking on it: run such loads under alarm()). */
 void clft_mkfifo(const char *dir, const char *name);
 
+/* The whole file (malloc'd, NUL-terminated; asserts it can be read); its
+ * size goes to *size. */
+char *clft_slurp(const char *path, size_t *size);
+
+/* Splits buf at LF in place: line i is (*lines)[i], (*lens)[i] bytes (may
+ * hold NUL); a last line without LF is dropped. Returns the count; free
+ * *lines and *lens. */
+size_t clft_split_lines(char *buf, size_t size, char ***lines, size_t **lens);
+
 #endif

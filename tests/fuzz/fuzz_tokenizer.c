@@ -2,7 +2,7 @@
  * libFuzzer target for the WordPiece tokenizer (src/text): its file parsers
  * and its encoder. Build and run with tools/fuzz.sh tokenizer SECONDS.
  *
- * fuzz-sources: src/text/wordpiece.c src/text/tokenizer_load.c
+ * fuzz-sources: src/text/wordpiece.c src/text/tokenizer_load.c src/text/tokenizer.c src/text/detokenize.c src/text/bpe.c src/text/bpe_load.c
  * fuzz-libs: libutf8proc json-c
  *
  * Input: byte 0 chooses the form and the settings (bit 0: tokenizer.json,
@@ -42,6 +42,8 @@ static void check_encode(const clf_tokenizer *t, const char *text, size_t len, b
         CHECK(n >= (special ? 2 : 0) && n <= L);
         for (int64_t i = 0; i < n; i++)
             CHECK(ids[i] >= 0 && ids[i] < clf_tokenizer_vocab_size(t));
+        /* A BPE tokenizer.json (fuzz_tokenizer_bpe.c's) frames differently. */
+        if (clf_tokenizer_kind_of(t) != CLF_TOKENIZER_KIND_WORDPIECE) special = false;
         if (special) {
             CHECK(ids[0] == clf_tokenizer_special_id(t, CLF_TOKEN_CLS));
             CHECK(ids[n - 1] == clf_tokenizer_special_id(t, CLF_TOKEN_SEP));
@@ -54,7 +56,9 @@ static void check_encode(const clf_tokenizer *t, const char *text, size_t len, b
         int32_t lengths[2];
         int64_t S;
         CHECK(clf_tokenizer_encode_batch(t, 2, texts, lens, b, lengths, &S) == CLF_OK);
-        CHECK(S == n && lengths[0] == n && lengths[1] == (special ? 2 : 0));
+        CHECK(S >= n && lengths[0] == n);
+        if (clf_tokenizer_kind_of(t) == CLF_TOKENIZER_KIND_WORDPIECE)
+            CHECK(S == n && lengths[1] == (special ? 2 : 0));
         CHECK(memcmp(b, ids, (size_t)n * sizeof *ids) == 0);
         free(b);
     } else {
