@@ -92,7 +92,8 @@ Test(hf, bert_hidden_states_and_pooler_match_transformers)
         printf("[hf] BertModel: hidden %.3g, pooler_output %.3g (relative errors vs "
                "transformers)\n",
                eh, ep);
-        cr_assert(eh <= CLFT_HF_TOL && ep <= CLFT_HF_TOL, "hidden %.3g, pooled %.3g > %g", eh, ep, CLFT_HF_TOL);
+        cr_assert(eh <= CLFT_HF_TOL && ep <= CLFT_HF_TOL, "hidden %.3g, pooled %.3g > %g", eh, ep,
+                  CLFT_HF_TOL);
         clf_model_free(m);
         free(ids);
         free(lens);
@@ -108,26 +109,8 @@ Test(hf, bert_classifier_from_f16_shards_matches_transformers_with_labels)
     EACH_DEVICE(spec)
     {
         clf_context *ctx = clft_model_context(spec);
-        clf__safetensors *st = clft_hf_golden("bert_cls");
-        enum { B = 4, S = 9, C = 3 };
-        int32_t *ids = clft_st_i32(st, "input_ids"), *lens = clft_st_i32(st, "lengths");
-        float *lref = clft_st_f32(st, "logits");
-        clf_model *m = clft_hf_load(ctx, clft_hf_folder("bert_cls"), 4, 16, 0);
-        const clf_model_info *info = clf_model_get_info(m);
-        cr_assert_str_eq(info->architecture, "BertForSequenceClassification");
-        cr_assert_eq(info->n_labels, C);
-        cr_assert_str_eq(info->labels[0], "negative");
-        cr_assert_str_eq(info->labels[2], "positive");
-        float logits[B * C];
-        OK(clf_model_encode(m, ids, lens, B, S, CLF_POOL_DEFAULT, NULL, NULL, logits));
-        double e = clft_rel_err(logits, lref, B, 1, C, NULL);
-        printf("[hf] BertForSequenceClassification (f16, 3 shards): logits %.3g\n", e);
-        cr_assert(e <= CLFT_HF_TOL, "logits %.3g > %g", e, CLFT_HF_TOL);
-        clf_model_free(m);
-        free(ids);
-        free(lens);
-        free(lref);
-        clf__safetensors_free(st);
+        clft_hf_check_classifier(ctx, "bert_cls", "BertForSequenceClassification",
+                                 "f16, 3 shards");
         clf_context_free(ctx);
     }
 }
@@ -170,7 +153,8 @@ Test(hf, gpt2_generation_stops_at_its_positions_with_a_reason)
     {
         clf_context *ctx = clft_model_context(spec);
         enum { P = 48, S = 3, N = 50 };
-        clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 2, 0, 0); /* max_target_len: the 48 positions */
+        /* max_target_len 0: the 48 positions */
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 2, 0, 0);
         cr_assert_eq(clf_model_max_new_tokens(m, S), P - S);
         cr_assert_eq(clf_model_max_new_tokens(m, P + 1), -1);
         int32_t prompt[P + 1], out[N], len[1];

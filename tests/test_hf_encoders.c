@@ -17,18 +17,7 @@
 #include "common/hfgold.h"
 #include "common/testutil.h"
 
-#define EACH_DEVICE(spec)                                                                          \
-    char specs_[16][32];                                                                           \
-    int n_specs_ = clft_devices_or_skip(specs_, 16);                                               \
-    for (int d_ = 0; d_ < n_specs_; d_++)                                                          \
-        for (const char *spec = specs_[d_]; spec; spec = NULL)
-
-#define OK(expr)                                                                                   \
-    do {                                                                                           \
-        clf_status st_ = (expr);                                                                   \
-        cr_assert_eq(st_, CLF_OK, "%s: %s (%s)", #expr, clf_status_name(st_),                      \
-                     clf_context_last_error(ctx));                                                 \
-    } while (0)
+#define OK(expr) CLFT_HF_OK(ctx, expr)
 
 /* One golden batch: ids (B, S), lengths (B), the hidden states (B, S, D). */
 typedef struct batch {
@@ -74,11 +63,25 @@ static void check_hidden(clf_context *ctx, clf_model *m, const batch *g, const c
     free(hidden);
 }
 
+/* Encodes the golden batch with the model's own pooling and checks the
+ * pooled vectors (B, D) against ref. */
+static void check_pooled(clf_context *ctx, clf_model *m, const batch *g, const float *ref,
+                         const char *what)
+{
+    int64_t D = clf_model_get_config(m)->d_model;
+    float *pooled = malloc((size_t)(g->B * D) * sizeof *pooled);
+    clft_poison(pooled, (size_t)(g->B * D));
+    OK(clf_model_encode(m, g->ids, g->lens, g->B, g->S, CLF_POOL_DEFAULT, NULL, pooled, NULL));
+    double e = clft_rel_err(pooled, ref, g->B, 1, (int)D, NULL);
+    printf("[hf] %s %.3g\n", what, e);
+    cr_assert(e <= CLFT_HF_TOL, "%s %.3g > %g", what, e, CLFT_HF_TOL);
+    free(pooled);
+}
+
 Test(hf, roberta_hidden_states_and_pooler_match_transformers)
 {
-    EACH_DEVICE(spec)
+    CLFT_HF_EACH_DEVICE(ctx)
     {
-        clf_context *ctx = clft_model_context(spec);
         batch g = open_batch("roberta");
         float *pref = clft_st_f32(g.st, "pooled");
         /* A larger max_source_len is clamped to the 40 - 2 positions. */
@@ -93,53 +96,26 @@ Test(hf, roberta_hidden_states_and_pooler_match_transformers)
         cr_assert_eq(clf_model_max_new_tokens(m, 0), 38, "40 rows less the offset 2");
         cr_assert_eq(g.S, 38);
         check_hidden(ctx, m, &g, "RobertaModel");
-        int64_t D = c->d_model;
-        float *pooled = malloc((size_t)(g.B * D) * sizeof *pooled);
-        OK(clf_model_encode(m, g.ids, g.lens, g.B, g.S, CLF_POOL_DEFAULT, NULL, pooled, NULL));
-        double e = clft_rel_err(pooled, pref, g.B, 1, (int)D, NULL);
-        printf("[hf] RobertaModel: pooler_output %.3g\n", e);
-        cr_assert(e <= CLFT_HF_TOL, "pooled %.3g > %g", e, CLFT_HF_TOL);
-        free(pooled);
+        check_pooled(ctx, m, &g, pref, "RobertaModel: pooler_output");
         free(pref);
         clf_model_free(m);
         close_batch(&g);
-        clf_context_free(ctx);
     }
 }
 
 Test(hf, roberta_classifier_from_bf16_matches_transformers_with_labels)
 {
-    EACH_DEVICE(spec)
+    CLFT_HF_EACH_DEVICE(ctx)
     {
-        clf_context *ctx = clft_model_context(spec);
-        clf__safetensors *st = clft_hf_golden("roberta_cls");
-        enum { B = 4, S = 9, C = 3 };
-        int32_t *ids = clft_st_i32(st, "input_ids"), *lens = clft_st_i32(st, "lengths");
-        float *lref = clft_st_f32(st, "logits");
-        clf_model *m = clft_hf_load(ctx, clft_hf_folder("roberta_cls"), 4, 16, 0);
-        const clf_model_info *info = clf_model_get_info(m);
-        cr_assert_str_eq(info->architecture, "RobertaForSequenceClassification");
-        cr_assert(info->n_labels == C && strcmp(info->labels[1], "neutral") == 0);
-        cr_assert(clf_model_get_config(m)->pooler, "the head's dense + tanh is the pooler");
-        float logits[B * C];
-        OK(clf_model_encode(m, ids, lens, B, S, CLF_POOL_DEFAULT, NULL, NULL, logits));
-        double e = clft_rel_err(logits, lref, B, 1, C, NULL);
-        printf("[hf] RobertaForSequenceClassification (bf16): logits %.3g\n", e);
-        cr_assert(e <= CLFT_HF_TOL, "logits %.3g > %g", e, CLFT_HF_TOL);
-        clf_model_free(m);
-        free(ids);
-        free(lens);
-        free(lref);
-        clf__safetensors_free(st);
-        clf_context_free(ctx);
+        clft_hf_check_classifier(ctx, "roberta_cls", "RobertaForSequenceClassification",
+                                 "bf16; head: dense + tanh on <s>, out_proj");
     }
 }
 
 Test(hf, xlm_roberta_sentence_transformers_folder_matches_mean_pooled_normalised)
 {
-    EACH_DEVICE(spec)
+    CLFT_HF_EACH_DEVICE(ctx)
     {
-        clf_context *ctx = clft_model_context(spec);
         batch g = open_batch("xlmr");
         float *eref = clft_st_f32(g.st, "embeddings");
         clf_model *m = clft_hf_load(ctx, clft_hf_folder("xlmr"), 4, 16, 0);
@@ -149,26 +125,18 @@ Test(hf, xlm_roberta_sentence_transformers_folder_matches_mean_pooled_normalised
         cr_assert(info->sentence_transformers && info->pooling == CLF_POOL_MEAN);
         cr_assert(c->normalize && !c->pooler && c->vocab == 250 && c->position_offset == 2);
         check_hidden(ctx, m, &g, "XLMRobertaModel");
-        int64_t D = c->d_model;
-        float *emb = malloc((size_t)(g.B * D) * sizeof *emb);
-        OK(clf_model_encode(m, g.ids, g.lens, g.B, g.S, CLF_POOL_DEFAULT, NULL, emb, NULL));
-        double e = clft_rel_err(emb, eref, g.B, 1, (int)D, NULL);
-        printf("[hf] XLMRobertaModel sentence-transformers (mean + Normalize): embeddings %.3g\n",
-               e);
-        cr_assert(e <= CLFT_HF_TOL, "embeddings %.3g > %g", e, CLFT_HF_TOL);
-        free(emb);
+        check_pooled(ctx, m, &g, eref,
+                     "XLMRobertaModel sentence-transformers (mean + Normalize): embeddings");
         free(eref);
         clf_model_free(m);
         close_batch(&g);
-        clf_context_free(ctx);
     }
 }
 
 Test(hf, distilbert_hidden_states_match_transformers)
 {
-    EACH_DEVICE(spec)
+    CLFT_HF_EACH_DEVICE(ctx)
     {
-        clf_context *ctx = clft_model_context(spec);
         batch g = open_batch("distilbert");
         clf_model *m = clft_hf_load(ctx, clft_hf_folder("distilbert"), 4, 64, 0);
         const clf_model_info *info = clf_model_get_info(m);
@@ -192,6 +160,5 @@ Test(hf, distilbert_hidden_states_match_transformers)
         free(ref);
         clf_model_free(m);
         close_batch(&g);
-        clf_context_free(ctx);
     }
 }

@@ -70,16 +70,18 @@
     X(BERT, "bert", "BertModel|BertForSequenceClassification", bert, bert, "|bert.", "cls.")       \
     X(GPT2, "gpt2", "GPT2LMHeadModel", gpt2, gpt2, "transformer.|",                                \
       ".attn.bias|.attn.masked_bias")                                                              \
-    X(BART, "bart", "BartForConditionalGeneration", bart, bart, "model.|", "")                    \
-    X(MARIAN, "marian", "MarianMTModel", marian, bart, "model.|", "")                             \
-    X(ROBERTA, "roberta", "RobertaModel|RobertaForSequenceClassification", roberta, bert,         \
+    X(BART, "bart", "BartForConditionalGeneration", bart, bart, "model.|", "")                     \
+    X(MARIAN, "marian", "MarianMTModel", marian, bart, "model.|", "")                              \
+    X(ROBERTA, "roberta", "RobertaModel|RobertaForSequenceClassification", roberta, bert,          \
       "|roberta.", "")                                                                             \
-    X(XLM_ROBERTA, "xlm-roberta", "XLMRobertaModel|XLMRobertaForSequenceClassification", roberta, \
+    X(XLM_ROBERTA, "xlm-roberta", "XLMRobertaModel|XLMRobertaForSequenceClassification", roberta,  \
       bert, "|roberta.", "")                                                                       \
     X(DISTILBERT, "distilbert", "DistilBertModel", distilbert, distilbert, "|distilbert.", "")
 
 #define CLF__HF_ENUM_ROW(id, mt, archs, parse, names, pre, ign) CLF__HF_##id,
-typedef enum clf__hf_family { CLF__HF_FAMILIES(CLF__HF_ENUM_ROW) CLF__HF_N_FAMILIES } clf__hf_family;
+typedef enum clf__hf_family {
+    CLF__HF_FAMILIES(CLF__HF_ENUM_ROW) CLF__HF_N_FAMILIES
+} clf__hf_family;
 #undef CLF__HF_ENUM_ROW
 
 typedef struct clf__hf_config {

@@ -83,3 +83,31 @@ clf_model *clft_hf_load(clf_context *ctx, const char *path, int64_t max_batch,
                  clf_context_last_error(ctx));
     return m;
 }
+
+void clft_hf_check_classifier(clf_context *ctx, const char *name, const char *arch,
+                              const char *what)
+{
+    clf__safetensors *st = clft_hf_golden(name);
+    const clf__st_tensor *t = clft_st_tensor(st, "input_ids");
+    int B = (int)t->shape[0], S = (int)t->shape[1], C = 3;
+    int32_t *ids = clft_st_i32(st, "input_ids"), *lens = clft_st_i32(st, "lengths");
+    float *lref = clft_st_f32(st, "logits"), *logits = malloc((size_t)(B * C) * sizeof *logits);
+    clf_model *m = clft_hf_load(ctx, clft_hf_folder(name), B, S, 0);
+    const clf_model_info *info = clf_model_get_info(m);
+    cr_assert_str_eq(info->architecture, arch);
+    cr_assert_eq(info->n_labels, C);
+    cr_assert_str_eq(info->labels[0], "negative");
+    cr_assert_str_eq(info->labels[1], "neutral");
+    cr_assert_str_eq(info->labels[2], "positive");
+    clft_poison(logits, (size_t)(B * C));
+    CLFT_HF_OK(ctx, clf_model_encode(m, ids, lens, B, S, CLF_POOL_DEFAULT, NULL, NULL, logits));
+    double e = clft_rel_err(logits, lref, B, 1, C, NULL);
+    printf("[hf] %s (%s): logits %.3g\n", arch, what, e);
+    cr_assert(e <= CLFT_HF_TOL, "%s logits %.3g > %g", arch, e, CLFT_HF_TOL);
+    clf_model_free(m);
+    free(ids);
+    free(lens);
+    free(lref);
+    free(logits);
+    clf__safetensors_free(st);
+}
