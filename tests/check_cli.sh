@@ -164,6 +164,26 @@ assert all(v is None for r in rows for v in r["scores"].values()), rows
 print("run classify: NaN probabilities of a broken model are JSON null")
 PY
 rm -rf "$nan"
+# embed with a family other than BERT: the DistilBertModel golden folder (its
+# WordPiece vocab.txt) gives, for its text, the mean-pooled vector that
+# transformers gives for the same text through DistilBertTokenizer
+# (tests/golden/hf/make_hf_golden.py stores both in golden.safetensors).
+"$cli" run --model "$golden/hf/distilbert" --json embed "w1 w2 w3 w40" >dist.json
+python3 - dist.json "$golden/hf/distilbert/golden.safetensors" <<'PY'
+import json, struct, sys
+got = json.loads(open(sys.argv[1]).readline())["embedding"]
+raw = open(sys.argv[2], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+assert head["__metadata__"]["cli_text"] == "w1 w2 w3 w40", head["__metadata__"]
+t = head["cli_embedding"]
+assert t["dtype"] == "F32", t
+a, b = t["data_offsets"]
+ref = struct.unpack("<%df" % ((b - a) // 4), raw[8 + n + a:8 + n + b])
+err = max(abs(x - y) for x, y in zip(got, ref)) / max(abs(y) for y in ref)
+assert len(got) == len(ref) and err <= 1e-4, (len(got), len(ref), err)
+print(f"run embed: DistilBertModel, relative error vs transformers {err:.3g}")
+PY
 # generate: the tiny GPT-2 golden on token ids, greedy and beam 4.
 gpt2=$golden/hf/gpt2
 g=$("$cli" run --model "$gpt2" --max-new 5 generate "5 17 33" "5 17 33")
@@ -177,7 +197,7 @@ if "$cli" run --model "$gpt2" embed "hello" 2>err.txt; then echo "text for a mod
 grep -q "WordPiece\|tokenizer" err.txt || { cat err.txt; exit 1; }
 if "$cli" run --model /nonexistent embed "x" 2>err.txt; then echo "missing folder accepted"; exit 1; fi
 grep -q "nonexistent" err.txt || { cat err.txt; exit 1; }
-rm -rf "$cls" run.json cls.json cls1.txt err.txt
+rm -rf "$cls" run.json cls.json cls1.txt dist.json err.txt
 echo "cli run: ok"
 
 # Issue 13, defect 6: `run` streams. A bad --device fails before the input

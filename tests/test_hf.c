@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/hfgold.h"
 #include "common/testutil.h"
 #include "model/safetensors.h"
 
@@ -31,82 +32,6 @@
         cr_assert_eq(st_, CLF_OK, "%s: %s (%s)", #expr, clf_status_name(st_),                      \
                      clf_context_last_error(ctx));                                                 \
     } while (0)
-
-#define TOL 1e-4
-
-static const char *folder(const char *name)
-{
-    static char path[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/hf/%s", clft_golden_dir(), name);
-    return path[k];
-}
-
-static clf__safetensors *open_st(const char *path)
-{
-    clf__safetensors *st = NULL;
-    char err[256];
-    clf_status s = clf__safetensors_open(path, &st, err, sizeof err);
-    cr_assert_eq(s, CLF_OK, "%s: %s", path, err);
-    return st;
-}
-
-static clf__safetensors *golden(const char *name)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/golden.safetensors", folder(name));
-    return open_st(path);
-}
-
-static const clf__st_tensor *gt(const clf__safetensors *st, const char *name)
-{
-    const clf__st_tensor *t = clf__st_find(st, name);
-    cr_assert(t, "golden tensor %s missing", name);
-    return t;
-}
-
-static float *gf(const clf__safetensors *st, const char *name)
-{
-    const clf__st_tensor *t = gt(st, name);
-    float *x = malloc((size_t)t->n_elements * sizeof *x);
-    cr_assert_eq(clf__st_tensor_to_f32(t, x), CLF_OK);
-    return x;
-}
-
-static int32_t *gi(const clf__safetensors *st, const char *name)
-{
-    const clf__st_tensor *t = gt(st, name);
-    int32_t *x = malloc((size_t)t->n_elements * sizeof *x);
-    cr_assert_eq(clf__st_tensor_read(t, x), CLF_OK, "%s", clf_context_last_error(NULL));
-    return x;
-}
-
-/* Relative max-norm error over rows [0, lens[b]) of a (B, S, W) array. */
-static double rel_err(const float *out, const float *ref, int B, int S, int W, const int32_t *lens)
-{
-    double num = 0, den = 0;
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < (lens ? lens[b] : S); t++)
-            for (int i = 0; i < W; i++) {
-                size_t k = ((size_t)b * S + t) * W + i;
-                double d = isnan(out[k]) ? INFINITY : fabs((double)out[k] - ref[k]);
-                num = fmax(num, d);
-                den = fmax(den, fabs(ref[k]));
-            }
-    return num / den;
-}
-
-static clf_model *load(clf_context *ctx, const char *path, int64_t mb, int64_t ms, int64_t mt)
-{
-    clf_model_params p = clf_model_params_default();
-    p.max_batch = mb;
-    p.max_source_len = ms;
-    p.max_target_len = mt;
-    clf_model *m = NULL;
-    OK(clf_model_load(ctx, path, &p, &m));
-    return m;
-}
 
 static void check_ids(const int32_t *got, const int32_t *ref, int n, const char *what,
                       const char *model, int b)
@@ -130,7 +55,7 @@ static void check_generate(clf_context *ctx, clf_model *m, const clf__safetensor
 {
     enum { N = 12 };
     int32_t out[8 * N];
-    int32_t *gref = gi(st, "greedy_ids"), *bref = gi(st, "beam_ids");
+    int32_t *gref = clft_st_i32(st, "greedy_ids"), *bref = clft_st_i32(st, "beam_ids");
     clf_generate_params gp = clf_generate_params_default();
     gp.max_new_tokens = N;
     clf_generate_output go = {out, NULL, NULL, NULL, NULL};
@@ -152,22 +77,23 @@ Test(hf, bert_hidden_states_and_pooler_match_transformers)
     EACH_DEVICE(spec)
     {
         clf_context *ctx = clft_model_context(spec);
-        clf__safetensors *st = golden("bert");
+        clf__safetensors *st = clft_hf_golden("bert");
         enum { B = 3, S = 11, D = 32 };
-        int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
-        float *href = gf(st, "hidden"), *pref = gf(st, "pooled");
-        clf_model *m = load(ctx, folder("bert"), 4, 16, 0);
+        int32_t *ids = clft_st_i32(st, "input_ids"), *lens = clft_st_i32(st, "lengths");
+        float *href = clft_st_f32(st, "hidden"), *pref = clft_st_f32(st, "pooled");
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder("bert"), 4, 16, 0);
         const clf_model_info *info = clf_model_get_info(m);
         cr_assert_str_eq(info->architecture, "BertModel");
         cr_assert_eq(info->pooling, CLF_POOL_FIRST);
         cr_assert(clf_model_get_config(m)->pooler && clf_model_get_config(m)->embedding_norm);
         float hidden[B * S * D], pooled[B * D];
         OK(clf_model_encode(m, ids, lens, B, S, CLF_POOL_DEFAULT, hidden, pooled, NULL));
-        double eh = rel_err(hidden, href, B, S, D, lens), ep = rel_err(pooled, pref, B, 1, D, NULL);
+        double eh = clft_rel_err(hidden, href, B, S, D, lens), ep = clft_rel_err(pooled, pref, B, 1, D, NULL);
         printf("[hf] BertModel: hidden %.3g, pooler_output %.3g (relative errors vs "
                "transformers)\n",
                eh, ep);
-        cr_assert(eh <= TOL && ep <= TOL, "hidden %.3g, pooled %.3g > %g", eh, ep, TOL);
+        cr_assert(eh <= CLFT_HF_TOL && ep <= CLFT_HF_TOL, "hidden %.3g, pooled %.3g > %g", eh, ep,
+                  CLFT_HF_TOL);
         clf_model_free(m);
         free(ids);
         free(lens);
@@ -183,26 +109,8 @@ Test(hf, bert_classifier_from_f16_shards_matches_transformers_with_labels)
     EACH_DEVICE(spec)
     {
         clf_context *ctx = clft_model_context(spec);
-        clf__safetensors *st = golden("bert_cls");
-        enum { B = 4, S = 9, C = 3 };
-        int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
-        float *lref = gf(st, "logits");
-        clf_model *m = load(ctx, folder("bert_cls"), 4, 16, 0);
-        const clf_model_info *info = clf_model_get_info(m);
-        cr_assert_str_eq(info->architecture, "BertForSequenceClassification");
-        cr_assert_eq(info->n_labels, C);
-        cr_assert_str_eq(info->labels[0], "negative");
-        cr_assert_str_eq(info->labels[2], "positive");
-        float logits[B * C];
-        OK(clf_model_encode(m, ids, lens, B, S, CLF_POOL_DEFAULT, NULL, NULL, logits));
-        double e = rel_err(logits, lref, B, 1, C, NULL);
-        printf("[hf] BertForSequenceClassification (f16, 3 shards): logits %.3g\n", e);
-        cr_assert(e <= TOL, "logits %.3g > %g", e, TOL);
-        clf_model_free(m);
-        free(ids);
-        free(lens);
-        free(lref);
-        clf__safetensors_free(st);
+        clft_hf_check_classifier(ctx, "bert_cls", "BertForSequenceClassification",
+                                 "f16, 3 shards");
         clf_context_free(ctx);
     }
 }
@@ -212,17 +120,17 @@ Test(hf, gpt2_logits_greedy_and_beam_match_transformers)
     EACH_DEVICE(spec)
     {
         clf_context *ctx = clft_model_context(spec);
-        clf__safetensors *st = golden("gpt2");
+        clf__safetensors *st = clft_hf_golden("gpt2");
         enum { B = 2, S = 8, V = 128 };
-        int32_t *ids = gi(st, "input_ids");
-        float *lref = gf(st, "logits");
-        clf_model *m = load(ctx, folder("gpt2"), 8, 0, 24);
+        int32_t *ids = clft_st_i32(st, "input_ids");
+        float *lref = clft_st_f32(st, "logits");
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 8, 0, 24);
         cr_assert_str_eq(clf_model_get_info(m)->architecture, "GPT2LMHeadModel");
         float *lg = malloc((size_t)B * S * V * sizeof *lg);
         OK(clf_model_decode(m, ids, B, S, 0, lg, NULL));
-        double e = rel_err(lg, lref, B, S, V, NULL);
+        double e = clft_rel_err(lg, lref, B, S, V, NULL);
         printf("[hf] GPT2LMHeadModel (bf16): logits %.3g\n", e);
-        cr_assert(e <= TOL, "logits %.3g > %g", e, TOL);
+        cr_assert(e <= CLFT_HF_TOL, "logits %.3g > %g", e, CLFT_HF_TOL);
         check_generate(ctx, m, st, "GPT2LMHeadModel", ids, NULL, B, S);
         clf_model_free(m);
         free(lg);
@@ -245,7 +153,8 @@ Test(hf, gpt2_generation_stops_at_its_positions_with_a_reason)
     {
         clf_context *ctx = clft_model_context(spec);
         enum { P = 48, S = 3, N = 50 };
-        clf_model *m = load(ctx, folder("gpt2"), 2, 0, 0); /* max_target_len: the 48 positions */
+        /* max_target_len 0: the 48 positions */
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 2, 0, 0);
         cr_assert_eq(clf_model_max_new_tokens(m, S), P - S);
         cr_assert_eq(clf_model_max_new_tokens(m, P + 1), -1);
         int32_t prompt[P + 1], out[N], len[1];
@@ -313,7 +222,7 @@ Test(hf, gpt2_greedy_logprobs_are_the_decoded_log_softmax_summed)
     {
         clf_context *ctx = clft_model_context(spec);
         enum { B = 2, S = 3, N = 8, V = 128 };
-        clf_model *m = load(ctx, folder("gpt2"), B, 0, 0);
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), B, 0, 0);
         const int32_t prompt[B * S] = {5, 17, 33, 40, 2, 99};
         int32_t out[B * N], len[B], feed[B * S];
         float sc[B] = {123, 123}, lp[B] = {123, 123}, *lg = malloc(sizeof(float) * B * S * V);
@@ -358,20 +267,20 @@ static void seq2seq(const char *name, const char *arch, int V)
     EACH_DEVICE(spec)
     {
         clf_context *ctx = clft_model_context(spec);
-        clf__safetensors *st = golden(name);
+        clf__safetensors *st = clft_hf_golden(name);
         enum { B = 2, S = 9, T = 6 };
-        int32_t *src = gi(st, "src_ids"), *sl = gi(st, "src_lengths"), *tgt = gi(st, "tgt_ids");
-        float *lref = gf(st, "logits");
-        clf_model *m = load(ctx, folder(name), 8, 16, 16);
+        int32_t *src = clft_st_i32(st, "src_ids"), *sl = clft_st_i32(st, "src_lengths"), *tgt = clft_st_i32(st, "tgt_ids");
+        float *lref = clft_st_f32(st, "logits");
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder(name), 8, 16, 16);
         cr_assert_str_eq(clf_model_get_info(m)->architecture, arch);
         cr_assert_eq(clf_model_get_config(m)->bos_id, tgt[0], "decoder start %d, golden %d",
                      clf_model_get_config(m)->bos_id, tgt[0]);
         float *lg = malloc((size_t)B * T * V * sizeof *lg);
         OK(clf_model_encode(m, src, sl, B, S, CLF_POOL_NONE, NULL, NULL, NULL));
         OK(clf_model_decode(m, tgt, B, T, 0, lg, NULL));
-        double e = rel_err(lg, lref, B, T, V, NULL);
+        double e = clft_rel_err(lg, lref, B, T, V, NULL);
         printf("[hf] %s: teacher-forced logits %.3g\n", arch, e);
-        cr_assert(e <= TOL, "logits %.3g > %g", e, TOL);
+        cr_assert(e <= CLFT_HF_TOL, "logits %.3g > %g", e, CLFT_HF_TOL);
         check_generate(ctx, m, st, arch, src, sl, B, S);
         clf_model_free(m);
         free(lg);
@@ -506,12 +415,12 @@ Test(hf, minilm_sentence_embeddings_match_sentence_transformers)
         clf_context *ctx = clft_model_context(spec);
         char gpath[600];
         snprintf(gpath, sizeof gpath, "%s/hf/minilm.safetensors", clft_golden_dir());
-        clf__safetensors *st = open_st(gpath);
-        const clf__st_tensor *ti = gt(st, "input_ids");
+        clf__safetensors *st = clft_st_open(gpath);
+        const clf__st_tensor *ti = clft_st_tensor(st, "input_ids");
         int N = (int)ti->shape[0], L = (int)ti->shape[1], D = 384;
-        int32_t *ids = gi(st, "input_ids"), *lens = gi(st, "lengths");
-        float *ref = gf(st, "embeddings");
-        clf_model *m = load(ctx, dir, 32, 128, 0);
+        int32_t *ids = clft_st_i32(st, "input_ids"), *lens = clft_st_i32(st, "lengths");
+        float *ref = clft_st_f32(st, "embeddings");
+        clf_model *m = clft_hf_load(ctx, dir, 32, 128, 0);
         const clf_model_info *info = clf_model_get_info(m);
         cr_assert(info->sentence_transformers && info->pooling == CLF_POOL_MEAN);
         cr_assert(clf_model_get_config(m)->normalize && !clf_model_get_config(m)->pooler);
@@ -614,7 +523,7 @@ static void copy_file(const char *from_dir, const char *dir, const char *name, c
 static void bert_copy(const char *dir, const char *from, const char *to)
 {
     char path[800];
-    snprintf(path, sizeof path, "%s/config.json", folder("bert"));
+    snprintf(path, sizeof path, "%s/config.json", clft_hf_folder("bert"));
     FILE *f = fopen(path, "rb");
     cr_assert(f);
     char text[8192];
@@ -631,7 +540,7 @@ static void bert_copy(const char *dir, const char *from, const char *to)
             out[o++] = text[i++];
         }
     write_file(dir, "config.json", out, o);
-    copy_file(folder("bert"), dir, "model.safetensors", NULL);
+    copy_file(clft_hf_folder("bert"), dir, "model.safetensors", NULL);
 }
 
 static void expect_load(clf_context *ctx, const char *dir, clf_status want, const char *msg)
@@ -656,7 +565,7 @@ Test(hf, broken_folders_are_rejected_naming_what_is_wrong)
         /* No config.json at all. */
         expect_load(ctx, dir, CLF_ERR_IO, "config.json: cannot open");
         /* Config but no weights. */
-        copy_file(folder("bert"), dir, "config.json", NULL);
+        copy_file(clft_hf_folder("bert"), dir, "config.json", NULL);
         expect_load(ctx, dir, CLF_ERR_IO, "no model.safetensors nor model.safetensors.index.json");
         /* An architecture clformer does not know. */
         bert_copy(dir, "\"BertModel\"", "\"LlamaForCausalLM\"");
@@ -688,7 +597,7 @@ Test(hf, broken_folders_are_rejected_naming_what_is_wrong)
         const char *idx1 = "{\"weight_map\": {\"pooler.dense.bias\": \"../model.safetensors\"}}";
         write_file(dir, "model.safetensors.index.json", idx1, strlen(idx1));
         expect_load(ctx, dir, CLF_ERR_BAD_MODEL, "is not a plain file name");
-        copy_file(folder("bert"), dir, "model.safetensors", "a.safetensors");
+        copy_file(clft_hf_folder("bert"), dir, "model.safetensors", "a.safetensors");
         const char *idx2 = "{\"weight_map\": {\"pooler.dense.bias\": \"a.safetensors\", "
                            "\"nope\": \"a.safetensors\"}}";
         write_file(dir, "model.safetensors.index.json", idx2, strlen(idx2));

@@ -103,6 +103,102 @@ Test(hf_config, each_family_maps_to_its_conventions)
     clf__hf_config_clear(&c);
 }
 
+#define DISTILBERT_KEYS                                                                            \
+    "\"vocab_size\": 90, \"dim\": 32, \"n_layers\": 3, \"n_heads\": 4, \"hidden_dim\": 48, "     \
+    "\"max_position_embeddings\": 24"
+
+/* RoBERTa and XLM-R: BERT's keys, positions from padding_idx + 1 (the pad
+ * id, 1 by default); DistilBERT: its own keys, no token types, no pooler. */
+Test(hf_config, roberta_xlmr_and_distilbert_map_to_their_conventions)
+{
+    clf__hf_config c;
+    char err[512];
+    cr_assert_eq(parse("{\"architectures\": [\"RobertaForSequenceClassification\"], " BERT_KEYS
+                       ", \"pad_token_id\": 5, \"type_vocab_size\": 1, \"num_labels\": 3}",
+                       &c, err, sizeof err),
+                 CLF_OK, "%s", err);
+    cr_assert_eq(c.family, CLF__HF_ROBERTA);
+    cr_assert(c.classifier && c.cfg.n_classes == 3 && strcmp(c.labels[2], "LABEL_2") == 0);
+    cr_assert(c.cfg.pad_id == 5 && c.cfg.position_offset == 6 && c.cfg.max_positions == 40,
+              "pad %d, offset %lld", c.cfg.pad_id, (long long)c.cfg.position_offset);
+    cr_assert(c.cfg.pooler && c.cfg.embedding_norm && c.type_vocab == 1);
+    clf__hf_config_clear(&c);
+
+    /* model_type alone: the family's base architecture; pad 1 when absent. */
+    cr_assert_eq(parse("{\"model_type\": \"xlm-roberta\", " BERT_KEYS "}", &c, err, sizeof err),
+                 CLF_OK, "%s", err);
+    cr_assert_eq(c.family, CLF__HF_XLM_ROBERTA);
+    cr_assert_str_eq(c.architecture, "XLMRobertaModel");
+    cr_assert(!c.classifier && c.cfg.pad_id == 1 && c.cfg.position_offset == 2);
+    clf__hf_config_clear(&c);
+
+    cr_assert_eq(parse("{\"architectures\": [\"DistilBertModel\"], " DISTILBERT_KEYS
+                       ", \"activation\": \"relu\", \"pad_token_id\": 0, "
+                       "\"sinusoidal_pos_embds\": true}",
+                       &c, err, sizeof err),
+                 CLF_OK, "%s", err);
+    cr_assert_eq(c.family, CLF__HF_DISTILBERT);
+    cr_assert(c.cfg.kind == CLF_MODEL_ENCODER && c.cfg.encoder_layers == 3 && c.cfg.d_ff == 48);
+    cr_assert(c.cfg.d_model == 32 && c.cfg.n_heads == 4 && c.cfg.activation == CLF_ACT_RELU);
+    cr_assert(!c.cfg.pooler && c.cfg.embedding_norm && !c.cfg.norm_first && c.type_vocab == 0);
+    cr_assert(c.cfg.positions == CLF_POS_LEARNED && c.cfg.position_offset == 0);
+    cr_assert_float_eq(c.cfg.eps, 1e-12f, 1e-18f);
+    clf__hf_config_clear(&c);
+
+    expect("{\"model_type\": \"roberta\", " BERT_KEYS ", \"pad_token_id\": null}",
+           CLF_ERR_BAD_MODEL, "\"pad_token_id\" is null");
+    expect("{\"model_type\": \"roberta\", " BERT_KEYS ", \"pad_token_id\": 39}",
+           CLF_ERR_BAD_MODEL,
+           "\"max_position_embeddings\" = 40 leaves no position after the padding index "
+           "(\"pad_token_id\" = 39: positions start at 40)");
+    expect("{\"model_type\": \"distilbert\", \"vocab_size\": 90, \"dim\": 30, \"n_heads\": 4, "
+           "\"n_layers\": 1}",
+           CLF_ERR_BAD_MODEL, "\"dim\" = 30 is not a multiple of \"n_heads\" = 4");
+    expect("{\"model_type\": \"distilbert\", " DISTILBERT_KEYS ", \"activation\": \"tanh\"}",
+           CLF_ERR_UNSUPPORTED, "\"activation\" = \"tanh\" is not supported");
+    expect("{\"architectures\": [\"DistilBertForSequenceClassification\"], " DISTILBERT_KEYS "}",
+           CLF_ERR_UNSUPPORTED, "\"DistilBertForSequenceClassification\" is not supported");
+}
+
+/* The family table (hf_config.h) is the one list: every architecture in a
+ * row is accepted (a config with only its name gets as far as the family's
+ * first missing key) and named in the supported list of messages, and the
+ * classification head follows the architecture's name. */
+Test(hf_config, every_architecture_of_the_family_table_is_accepted_and_listed)
+{
+    char sup[1024];
+    clf__hf_supported(sup, sizeof sup);
+    int n = 0;
+#define ROW(id, mt, archs, parse, names, pre, ign) {CLF__HF_##id, mt, archs},
+    static const struct {
+        clf__hf_family id;
+        const char *mt, *archs;
+    } rows[] = {CLF__HF_FAMILIES(ROW)};
+#undef ROW
+    cr_assert_eq(sizeof rows / sizeof rows[0], CLF__HF_N_FAMILIES);
+    for (size_t f = 0; f < sizeof rows / sizeof rows[0]; f++) {
+        cr_assert_eq(rows[f].id, (clf__hf_family)f, "rows are in enum order");
+        for (const char *a = rows[f].archs; *a; n++) {
+            size_t len = strcspn(a, "|");
+            char json[256], name[128];
+            snprintf(name, sizeof name, "%.*s", (int)len, a);
+            cr_assert(strstr(sup, name), "\"%s\" is not in the supported list: %s", name, sup);
+            snprintf(json, sizeof json, "{\"architectures\": [\"%s\"]}", name);
+            expect(json, CLF_ERR_BAD_MODEL, "missing key");
+            a += len + (a[len] == '|');
+        }
+        char json[128];
+        snprintf(json, sizeof json, "{\"model_type\": \"%s\"}", rows[f].mt);
+        expect(json, CLF_ERR_BAD_MODEL, "missing key");
+    }
+    printf("[hf_config] %d families, %d architectures: %s\n", (int)CLF__HF_N_FAMILIES, n, sup);
+    /* A buffer too small is cut, never overrun. */
+    char small[12];
+    memset(small, 'x', sizeof small);
+    clf__hf_supported(small, 8);
+    cr_assert(strlen(small) == 7 && small[8] == 'x', "\"%s\"", small);
+}
+
 Test(hf_config, hostile_config_json_is_rejected_naming_the_problem)
 {
     expect("", CLF_ERR_BAD_MODEL, "not valid JSON");
@@ -115,7 +211,8 @@ Test(hf_config, hostile_config_json_is_rejected_naming_the_problem)
     expect("{\"architectures\": [\"LlamaForCausalLM\"]}", CLF_ERR_UNSUPPORTED,
            "architecture \"LlamaForCausalLM\" is not supported (supported: BertModel, "
            "BertForSequenceClassification, GPT2LMHeadModel, BartForConditionalGeneration, "
-           "MarianMTModel)");
+           "MarianMTModel, RobertaModel, RobertaForSequenceClassification, XLMRobertaModel, "
+           "XLMRobertaForSequenceClassification, DistilBertModel)");
     expect("{\"model_type\": \"t5\"}", CLF_ERR_UNSUPPORTED, "model_type \"t5\"");
     expect("{\"architectures\": []}", CLF_ERR_BAD_MODEL, "\"architectures\" is not a non-empty");
     expect("{\"architectures\": [7]}", CLF_ERR_BAD_MODEL, "\"architectures\"[0] is a int");

@@ -94,7 +94,7 @@ typedef struct clf_model_config {
     clf_norm_type norm_type;        /* LayerNorm or RMSNorm */
     float eps;                      /* 0 = 1e-5 */
     clf_pos_type positions;         /* CLF_POS_SINUSOIDAL, _SINUSOIDAL_CONCAT, _LEARNED or _NONE */
-    int64_t position_offset;        /* position of the first token (BART: 2) */
+    int64_t position_offset;        /* position of the first token (BART: 2, RoBERTa: pad + 1) */
     int64_t max_positions;          /* rows of a learned table; 0 = no limit for sinusoids */
     int64_t vocab;                  /* V */
     bool tied_embeddings;           /* output projection = decoder token embedding^T */
@@ -177,11 +177,29 @@ CLF_API clf_model_params clf_model_params_default(void);
  *     pooler (dense + tanh on token 0) when the checkpoint has one; the
  *     classifier with id2label names (clf_model_info). The checkpoint's
  *     names with or without the "bert." prefix.
+ *   RobertaModel, RobertaForSequenceClassification (model_type "roberta"),
+ *   XLMRobertaModel, XLMRobertaForSequenceClassification ("xlm-roberta"):
+ *     as BERT (token type 0 folded in, type_vocab_size 1 in released
+ *     models), with positions starting at pad_token_id + 1 (config
+ *     position_offset; pad_token_id 1 when absent), so an input may have
+ *     max_position_embeddings - pad_token_id - 1 tokens. transformers counts
+ *     positions over the tokens that are not the pad id; clformer gives token
+ *     t of a row position offset + t, which is the same for right-padded
+ *     rows whose real tokens never equal the pad id (a pad id inside a real
+ *     sequence shifts transformers' positions after it, not clformer's).
+ *     The classification head (dense + tanh on token 0, then out_proj) is
+ *     the pooler and classifier. The names with or without "roberta.".
+ *   DistilBertModel ("distilbert"): encoder, post-LN, learned positions (the
+ *     table is read from the checkpoint also when sinusoidal_pos_embds is
+ *     true), no token types, no pooler (default pooling CLF_POOL_NONE),
+ *     activation, LayerNorm eps 1e-12. DistilBertForSequenceClassification
+ *     (a dense + ReLU head) is not supported.
  *   sentence-transformers folders (modules.json with Transformer, Pooling
  *     and optional Normalize modules; PATH/config.json of the Pooling
- *     module, mean or CLS pooling): a BERT encoder without its pooler whose
- *     default pooling is the module's and whose pooled vectors are
- *     L2-normalised when a Normalize module follows (config.normalize).
+ *     module, mean or CLS pooling) of any encoder family above: the encoder
+ *     without its pooler whose default pooling is the module's and whose
+ *     pooled vectors are L2-normalised when a Normalize module follows
+ *     (config.normalize).
  *   GPT2LMHeadModel: decoder-only, pre-LN, learned positions (n_positions),
  *     Conv1D weights (stored (in, out)) transposed at load, tied head
  *     unless tie_word_embeddings is false, activation_function (gelu_new =

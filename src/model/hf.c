@@ -45,7 +45,8 @@ struct clf__hf {
     bool **used;       /* (n_shards) x (the shard's n_tensors): read by the load */
     clf__hf_index index; /* model.safetensors.index.json, when there is one */
     placed *placed;    /* (index.n_weights) sorted by name; NULL without an index */
-    const char *const *prefixes; /* the family's module prefixes, "" last */
+    const char *prefixes; /* the family's module prefixes, "|"-separated (hf_config.h) */
+    const char *ignored;  /* the family's ignored tensors, "|"-separated (hf_config.h) */
     entry *e;
     size_t n_e, cap_e;
 };
@@ -168,10 +169,10 @@ static clf_status open_modules(clf__hf *hf, clf_context *ctx, const char *dir)
     s = clf__hf_parse_modules(text, len, &hf->mods, err, sizeof err);
     clf__free(text);
     if (s != CLF_OK) return clf__error(ctx, s, "clf_model_load: %s: %s", dir, err);
-    if (hf->hc.family != CLF__HF_BERT)
+    if (hf->hc.cfg.kind != CLF_MODEL_ENCODER)
         return clf__error(ctx, CLF_ERR_UNSUPPORTED,
                           "clf_model_load: %s: sentence-transformers modules with a %s (only "
-                          "BERT encoders)",
+                          "encoders)",
                           dir, hf->hc.architecture);
     if (!hf->mods.pooling_path[0])
         return clf__error(ctx, CLF_ERR_UNSUPPORTED,
@@ -214,14 +215,17 @@ static const clf__st_tensor *resolve(const clf__hf *hf, const char *fmt, int l, 
         snprintf(alt, sizeof alt, "%.*s", (int)n, a);
         char full[200];
         snprintf(full, sizeof full, alt, l);
-        for (int p = 0; hf->prefixes[p]; p++) {
-            snprintf(name, sizeof name, "%s%s", hf->prefixes[p], full);
+        for (const char *p = hf->prefixes;;) {
+            size_t pn = strcspn(p, "|");
+            snprintf(name, sizeof name, "%.*s%s", (int)pn, p, full);
             const clf__st_tensor *t = find_src(hf, name, shard);
             if (t) {
                 snprintf(shown, size, "%s", name);
                 return t;
             }
             if (!shown[0]) snprintf(shown, size, "%s", name);
+            if (!p[pn]) break;
+            p += pn + 1;
         }
         a += n + (a[n] == '|');
     }
@@ -258,7 +262,9 @@ static clf_status add(clf__hf *hf, clf_context *ctx, op o, const char *canon, in
 
 #define ADD(o, c, s0, s1, s2) CLF_TRY(add(hf, ctx, o, c, l, s0, s1, s2))
 
-static clf_status bert_names(clf__hf *hf, clf_context *ctx)
+/* BERT, RoBERTa and XLM-RoBERTa (the same names; RoBERTa's classification
+ * head is dense + tanh on token 0, i.e. BERT's pooler, then out_proj). */
+static clf_status names_bert(clf__hf *hf, clf_context *ctx)
 {
     int l = 0;
     ADD(OP_COPY, "embed.weight", "embeddings.word_embeddings.weight", NULL, NULL);
@@ -297,14 +303,14 @@ static clf_status bert_names(clf__hf *hf, clf_context *ctx)
             NULL, NULL);
     }
     l = 0;
-    ADD(OP_COPY, "pooler.weight", "pooler.dense.weight", NULL, NULL);
-    ADD(OP_COPY, "pooler.bias", "pooler.dense.bias", NULL, NULL);
-    ADD(OP_COPY, "classifier.weight", "classifier.weight", NULL, NULL);
-    ADD(OP_COPY, "classifier.bias", "classifier.bias", NULL, NULL);
+    ADD(OP_COPY, "pooler.weight", "pooler.dense.weight|classifier.dense.weight", NULL, NULL);
+    ADD(OP_COPY, "pooler.bias", "pooler.dense.bias|classifier.dense.bias", NULL, NULL);
+    ADD(OP_COPY, "classifier.weight", "classifier.weight|classifier.out_proj.weight", NULL, NULL);
+    ADD(OP_COPY, "classifier.bias", "classifier.bias|classifier.out_proj.bias", NULL, NULL);
     return CLF_OK;
 }
 
-static clf_status gpt2_names(clf__hf *hf, clf_context *ctx)
+static clf_status names_gpt2(clf__hf *hf, clf_context *ctx)
 {
     int l = 0;
     ADD(OP_COPY, "wte.weight", "wte.weight", NULL, NULL);
@@ -330,20 +336,27 @@ static clf_status gpt2_names(clf__hf *hf, clf_context *ctx)
     return CLF_OK;
 }
 
-/* One BART/Marian attention block: canonical c ("encoder.layers.%d.self_attn")
- * from checkpoint h ("encoder.layers.%d.self_attn"). */
-static clf_status bart_attn(clf__hf *hf, clf_context *ctx, int l, const char *c, const char *h)
+/* The checkpoint's names of an attention block's q, k, v and output
+ * projections. */
+static const char *const BART_PROJ[4] = {"q_proj", "k_proj", "v_proj", "out_proj"};
+static const char *const DISTILBERT_PROJ[4] = {"q_lin", "k_lin", "v_lin", "out_lin"};
+
+/* One attention block with separate q/k/v projections: canonical c
+ * ("encoder.layers.%d.self_attn") from checkpoint h (its module, with %d)
+ * and the projections' names proj. */
+static clf_status attn_names(clf__hf *hf, clf_context *ctx, int l, const char *c, const char *h,
+                             const char *const proj[4])
 {
     char cn[160], q[160], k[160], v[160];
     static const char *const wb[2] = {"weight", "bias"};
     for (int i = 0; i < 2; i++) {
         snprintf(cn, sizeof cn, "%s.in_proj_%s", c, wb[i]);
-        snprintf(q, sizeof q, "%s.q_proj.%s", h, wb[i]);
-        snprintf(k, sizeof k, "%s.k_proj.%s", h, wb[i]);
-        snprintf(v, sizeof v, "%s.v_proj.%s", h, wb[i]);
+        snprintf(q, sizeof q, "%s.%s.%s", h, proj[0], wb[i]);
+        snprintf(k, sizeof k, "%s.%s.%s", h, proj[1], wb[i]);
+        snprintf(v, sizeof v, "%s.%s.%s", h, proj[2], wb[i]);
         ADD(OP_CAT3, cn, q, k, v);
         snprintf(cn, sizeof cn, "%s.out_proj.%s", c, wb[i]);
-        snprintf(q, sizeof q, "%s.out_proj.%s", h, wb[i]);
+        snprintf(q, sizeof q, "%s.%s.%s", h, proj[3], wb[i]);
         ADD(OP_COPY, cn, q, NULL, NULL);
     }
     return CLF_OK;
@@ -362,7 +375,27 @@ static clf_status pair(clf__hf *hf, clf_context *ctx, int l, const char *c, cons
     return CLF_OK;
 }
 
-static clf_status bart_names(clf__hf *hf, clf_context *ctx)
+/* DistilBERT: q_lin/k_lin/v_lin/out_lin, ffn.lin1/lin2, no token types. */
+static clf_status names_distilbert(clf__hf *hf, clf_context *ctx)
+{
+    int l = 0;
+    ADD(OP_COPY, "embed.weight", "embeddings.word_embeddings.weight", NULL, NULL);
+    ADD(OP_COPY, "pos_embed.weight", "embeddings.position_embeddings.weight", NULL, NULL);
+    CLF_TRY(pair(hf, ctx, 0, "encoder.embed_norm", "embeddings.LayerNorm"));
+    for (l = 0; l < hf->hc.cfg.encoder_layers; l++) {
+        CLF_TRY(attn_names(hf, ctx, l, "encoder.layers.%d.self_attn",
+                           "transformer.layer.%d.attention", DISTILBERT_PROJ));
+        CLF_TRY(pair(hf, ctx, l, "encoder.layers.%d.norm1", "transformer.layer.%d.sa_layer_norm"));
+        CLF_TRY(pair(hf, ctx, l, "encoder.layers.%d.linear1", "transformer.layer.%d.ffn.lin1"));
+        CLF_TRY(pair(hf, ctx, l, "encoder.layers.%d.linear2", "transformer.layer.%d.ffn.lin2"));
+        CLF_TRY(pair(hf, ctx, l, "encoder.layers.%d.norm2",
+                     "transformer.layer.%d.output_layer_norm"));
+    }
+    return CLF_OK;
+}
+
+/* BART and Marian. */
+static clf_status names_bart(clf__hf *hf, clf_context *ctx)
 {
     const clf_model_config *c = &hf->hc.cfg;
     int l = 0;
@@ -376,7 +409,8 @@ static clf_status bart_names(clf__hf *hf, clf_context *ctx)
     CLF_TRY(pair(hf, ctx, 0, "encoder.embed_norm", "encoder.layernorm_embedding"));
     CLF_TRY(pair(hf, ctx, 0, "decoder.embed_norm", "decoder.layernorm_embedding"));
     for (l = 0; l < c->encoder_layers; l++) {
-        CLF_TRY(bart_attn(hf, ctx, l, "encoder.layers.%d.self_attn", "encoder.layers.%d.self_attn"));
+        CLF_TRY(attn_names(hf, ctx, l, "encoder.layers.%d.self_attn",
+                           "encoder.layers.%d.self_attn", BART_PROJ));
         CLF_TRY(pair(hf, ctx, l, "encoder.layers.%d.norm1",
                      "encoder.layers.%d.self_attn_layer_norm"));
         CLF_TRY(pair(hf, ctx, l, "encoder.layers.%d.linear1", "encoder.layers.%d.fc1"));
@@ -384,9 +418,10 @@ static clf_status bart_names(clf__hf *hf, clf_context *ctx)
         CLF_TRY(pair(hf, ctx, l, "encoder.layers.%d.norm2", "encoder.layers.%d.final_layer_norm"));
     }
     for (l = 0; l < c->decoder_layers; l++) {
-        CLF_TRY(bart_attn(hf, ctx, l, "decoder.layers.%d.self_attn", "decoder.layers.%d.self_attn"));
-        CLF_TRY(bart_attn(hf, ctx, l, "decoder.layers.%d.multihead_attn",
-                          "decoder.layers.%d.encoder_attn"));
+        CLF_TRY(attn_names(hf, ctx, l, "decoder.layers.%d.self_attn",
+                           "decoder.layers.%d.self_attn", BART_PROJ));
+        CLF_TRY(attn_names(hf, ctx, l, "decoder.layers.%d.multihead_attn",
+                           "decoder.layers.%d.encoder_attn", BART_PROJ));
         CLF_TRY(pair(hf, ctx, l, "decoder.layers.%d.norm1",
                      "decoder.layers.%d.self_attn_layer_norm"));
         CLF_TRY(pair(hf, ctx, l, "decoder.layers.%d.norm2",
@@ -589,25 +624,37 @@ static bool in_module(const char *name, const char *module)
     return false;
 }
 
+/* Whether name is matched by one of the "|"-separated patterns of the
+ * family table's ignored column: "m." a module, ".x" a name suffix. */
+static bool matches_ignored(const char *name, const char *patterns)
+{
+    char pat[128];
+    for (const char *p = patterns; *p;) {
+        size_t n = strcspn(p, "|");
+        snprintf(pat, sizeof pat, "%.*s", (int)n, p);
+        if (n && (pat[0] == '.' ? ends_with(name, pat) : in_module(name, pat))) return true;
+        p += n + (p[n] == '|');
+    }
+    return false;
+}
+
 /* Checkpoint tensors that a correct load leaves unread, as transformers
  * does when it builds the same model from the folder: buffers saved beside
- * the weights (BERT's position_ids, GPT-2's causal masks), heads of another
- * task or that the model does not use (BERT's pretraining "cls." heads, the
- * pooler of a sentence-transformers model), and the second copy of a tied
- * table (lm_head = the token embedding; BART/Marian's shared table saved
- * under several names). */
+ * the weights (position_ids, token_type_ids; the family's own, such as
+ * GPT-2's causal masks), heads of another task (BERT's pretraining "cls."
+ * heads: the family table's ignored column), an encoder's pooler that the
+ * model does not use (a sentence-transformers model pools itself), and the
+ * second copy of a tied table (lm_head = the token embedding; BART/Marian's
+ * shared table saved under several names). */
 static bool ignorable(const clf__hf *hf, const char *name)
 {
     const clf_model_config *c = &hf->hc.cfg;
-    if (ends_with(name, "position_ids")) return true;
+    if (ends_with(name, "position_ids") || ends_with(name, "embeddings.token_type_ids"))
+        return true;
     /* Sinusoidal tables that some checkpoints save (Marian): computed, not read. */
     if (c->positions != CLF_POS_LEARNED && ends_with(name, "embed_positions.weight")) return true;
-    if (hf->hc.family == CLF__HF_GPT2 &&
-        (ends_with(name, ".attn.bias") || ends_with(name, ".attn.masked_bias")))
-        return true;
-    if (hf->hc.family == CLF__HF_BERT &&
-        (in_module(name, "cls.") || (!c->pooler && in_module(name, "pooler."))))
-        return true;
+    if (matches_ignored(name, hf->ignored)) return true;
+    if (c->kind == CLF_MODEL_ENCODER && !c->pooler && in_module(name, "pooler.")) return true;
     if (c->tied_embeddings && ends_with(name, "lm_head.weight")) return true;
     if (hf->hc.shared_embeddings &&
         (ends_with(name, "shared.weight") || ends_with(name, "encoder.embed_tokens.weight") ||
@@ -637,9 +684,15 @@ clf_status clf__hf_check_unused(const clf__hf *hf, clf_context *ctx, const char 
 
 /* ------------------------------- open ------------------------------- */
 
-static const char *const BERT_PRE[] = {"", "bert.", NULL};
-static const char *const GPT2_PRE[] = {"transformer.", "", NULL};
-static const char *const BART_PRE[] = {"model.", "", NULL};
+/* The family table's columns that this file reads (hf_config.h). */
+typedef struct family_map {
+    clf_status (*names)(clf__hf *hf, clf_context *ctx);
+    const char *prefixes, *ignored;
+} family_map;
+
+#define FAMILY_ROW(id, mt, archs, parse, names, pre, ign) [CLF__HF_##id] = {names_##names, pre, ign},
+static const family_map FAMILIES[CLF__HF_N_FAMILIES] = {CLF__HF_FAMILIES(FAMILY_ROW)};
+#undef FAMILY_ROW
 
 static clf_status open_all(clf__hf *hf, clf_context *ctx, const char *dir)
 {
@@ -652,14 +705,13 @@ static clf_status open_all(clf__hf *hf, clf_context *ctx, const char *dir)
     CLF_TRY(open_modules(hf, ctx, dir));
     CLF_TRY(open_weights(hf, ctx, dir));
     clf_model_config *c = &hf->hc.cfg;
-    switch (hf->hc.family) {
-    case CLF__HF_BERT: hf->prefixes = BERT_PRE; CLF_TRY(bert_names(hf, ctx)); break;
-    case CLF__HF_GPT2: hf->prefixes = GPT2_PRE; CLF_TRY(gpt2_names(hf, ctx)); break;
-    default: hf->prefixes = BART_PRE; CLF_TRY(bart_names(hf, ctx)); break;
-    }
-    if (hf->hc.family == CLF__HF_BERT) {
+    const family_map *f = &FAMILIES[hf->hc.family];
+    hf->prefixes = f->prefixes;
+    hf->ignored = f->ignored;
+    CLF_TRY(f->names(hf, ctx));
+    if (c->kind == CLF_MODEL_ENCODER) {
         /* sentence-transformers pool the token states themselves; a BertModel
-         * saved without its pooler has none. */
+         * saved without its pooler (or a family without one) has none. */
         if (hf->mods.sentence_transformers || !clf__hf_has(hf, "pooler.weight"))
             c->pooler = hf->hc.classifier;
         c->normalize = hf->mods.normalize;

@@ -259,7 +259,8 @@ static clf_status labels(jp *p, json_object *o, clf__hf_config *c)
     return CLF_OK;
 }
 
-static clf_status bert(jp *p, json_object *o, clf__hf_config *c)
+/* BERT and its RoBERTa / XLM-R copies (the same keys and layout). */
+static clf_status parse_bert(jp *p, json_object *o, clf__hf_config *c)
 {
     clf_model_config *m = &c->cfg;
     int64_t L = 0, H = 0;
@@ -290,14 +291,67 @@ static clf_status bert(jp *p, json_object *o, clf__hf_config *c)
     m->embedding_norm = true;
     m->pooler = true; /* BertModel's pooler_output; the loader drops it when absent */
     m->bos_id = m->eos_id = -1;
-    if (strcmp(c->architecture, "BertForSequenceClassification") == 0) {
-        c->classifier = true;
-        CLF_TRY(labels(p, o, c));
-    }
     return CLF_OK;
 }
 
-static clf_status gpt2(jp *p, json_object *o, clf__hf_config *c)
+/* RoBERTa and XLM-RoBERTa: BERT's keys, and positions that start at
+ * padding_idx + 1 (RobertaEmbeddings.create_position_ids_from_input_ids: a
+ * real token t of a right-padded row is at pad_token_id + 1 + t), so the
+ * table's first pad_token_id + 1 rows are never read by real tokens. */
+static clf_status parse_roberta(jp *p, json_object *o, clf__hf_config *c)
+{
+    clf_model_config *m = &c->cfg;
+    CLF_TRY(parse_bert(p, o, c));
+    json_object *pad = NULL;
+    if (!json_object_object_get_ex(o, "pad_token_id", &pad)) { /* RobertaConfig's default */
+        if (m->vocab < 2)
+            return fail(p, CLF_ERR_BAD_MODEL, "no \"pad_token_id\", and the default 1 is not in "
+                        "\"vocab_size\" = %lld", (long long)m->vocab);
+        m->pad_id = 1;
+    }
+    if (m->pad_id < 0)
+        return fail(p, CLF_ERR_BAD_MODEL, "\"pad_token_id\" is null (RoBERTa positions start "
+                    "after the padding index)");
+    m->position_offset = (int64_t)m->pad_id + 1;
+    if (m->position_offset >= m->max_positions)
+        return fail(p, CLF_ERR_BAD_MODEL,
+                    "\"max_position_embeddings\" = %lld leaves no position after the padding "
+                    "index (\"pad_token_id\" = %d: positions start at %lld)",
+                    (long long)m->max_positions, (int)m->pad_id, (long long)m->position_offset);
+    return CLF_OK;
+}
+
+/* DistilBERT: its own key names, no token types, no pooler, LayerNorm eps
+ * fixed at 1e-12 (modeling_distilbert.py). sinusoidal_pos_embds only says
+ * how the position table was initialised: the table is a weight of the
+ * checkpoint either way, and is read as it is. */
+static clf_status parse_distilbert(jp *p, json_object *o, clf__hf_config *c)
+{
+    clf_model_config *m = &c->cfg;
+    int64_t L = 0, H = 0;
+    bool sinusoidal = false;
+    m->kind = CLF_MODEL_ENCODER;
+    CLF_TRY(get_int(p, o, "vocab_size", true, 0, 1, MAX_VOCAB, &m->vocab));
+    CLF_TRY(get_int(p, o, "dim", true, 0, 1, MAX_D_MODEL, &m->d_model));
+    CLF_TRY(get_int(p, o, "n_layers", true, 0, 1, MAX_LAYERS, &L));
+    CLF_TRY(get_int(p, o, "n_heads", true, 0, 1, MAX_D_MODEL, &H));
+    CLF_TRY(heads_divide(p, m->d_model, "dim", H, "n_heads"));
+    CLF_TRY(get_int(p, o, "hidden_dim", true, 0, 1, MAX_D_FF, &m->d_ff));
+    CLF_TRY(get_int(p, o, "max_position_embeddings", true, 0, 1, MAX_POS, &m->max_positions));
+    CLF_TRY(activation(p, o, "activation", "gelu", &m->activation));
+    CLF_TRY(get_bool(p, o, "sinusoidal_pos_embds", false, &sinusoidal));
+    CLF_TRY(get_id(p, o, "pad_token_id", m->vocab, &m->pad_id));
+    m->encoder_layers = (int)L;
+    m->n_heads = (int)H;
+    m->eps = 1e-12f;
+    m->positions = CLF_POS_LEARNED;
+    m->embedding_norm = true;
+    m->bos_id = m->eos_id = -1;
+    c->type_vocab = 0;
+    return CLF_OK;
+}
+
+static clf_status parse_gpt2(jp *p, json_object *o, clf__hf_config *c)
 {
     clf_model_config *m = &c->cfg;
     int64_t L = 0, H = 0;
@@ -396,25 +450,71 @@ static clf_status bart_like(jp *p, json_object *o, clf__hf_config *c, bool maria
     return CLF_OK;
 }
 
+static clf_status parse_bart(jp *p, json_object *o, clf__hf_config *c)
+{
+    return bart_like(p, o, c, false);
+}
+
+static clf_status parse_marian(jp *p, json_object *o, clf__hf_config *c)
+{
+    return bart_like(p, o, c, true);
+}
+
 /* ------------------------------ config ------------------------------ */
 
-typedef struct arch {
-    const char *name, *model_type;
-    clf__hf_family family;
-} arch;
+typedef clf_status (*parse_fn)(jp *p, json_object *o, clf__hf_config *c);
 
-static const arch ARCHS[] = {
-    {"BertModel", "bert", CLF__HF_BERT},
-    {"BertForSequenceClassification", NULL, CLF__HF_BERT},
-    {"GPT2LMHeadModel", "gpt2", CLF__HF_GPT2},
-    {"BartForConditionalGeneration", "bart", CLF__HF_BART},
-    {"MarianMTModel", "marian", CLF__HF_MARIAN},
-};
+/* The family table's columns that this file reads (hf_config.h). */
+typedef struct family {
+    const char *model_type;
+    const char *archs; /* "|"-separated, the base model first */
+    parse_fn parse;
+} family;
 
-const char *clf__hf_supported(void)
+#define FAMILY_ROW(id, mt, archs, parse, names, pre, ign) [CLF__HF_##id] = {mt, archs, parse_##parse},
+static const family FAMILIES[CLF__HF_N_FAMILIES] = {CLF__HF_FAMILIES(FAMILY_ROW)};
+#undef FAMILY_ROW
+
+static const char CLASSIFIER_SUFFIX[] = "ForSequenceClassification";
+
+const char *clf__hf_supported(char *buf, size_t size)
 {
-    return "BertModel, BertForSequenceClassification, GPT2LMHeadModel, "
-           "BartForConditionalGeneration, MarianMTModel";
+    size_t at = 0;
+    if (!buf || !size) return buf;
+    buf[0] = '\0';
+    for (size_t f = 0; f < CLF__HF_N_FAMILIES; f++)
+        for (const char *a = FAMILIES[f].archs; *a;) {
+            size_t n = strcspn(a, "|");
+            if (at < size)
+                at += (size_t)snprintf(buf + at, size - at, "%s%.*s", at ? ", " : "", (int)n, a);
+            a += n + (a[n] == '|');
+        }
+    return buf;
+}
+
+/* The family whose table row lists architecture an (or whose model_type is
+ * mt when an is NULL): its index, the architecture's name copied into c;
+ * -1 when none. */
+static int find_family(const char *an, const char *mt, clf__hf_config *c)
+{
+    for (int f = 0; f < CLF__HF_N_FAMILIES; f++) {
+        const char *archs = FAMILIES[f].archs;
+        if (!an) {
+            if (strcmp(mt, FAMILIES[f].model_type) != 0) continue;
+            snprintf(c->architecture, sizeof c->architecture, "%.*s",
+                     (int)strcspn(archs, "|"), archs);
+            return f;
+        }
+        for (const char *a = archs; *a;) {
+            size_t n = strcspn(a, "|");
+            if (strlen(an) == n && strncmp(an, a, n) == 0) {
+                snprintf(c->architecture, sizeof c->architecture, "%s", an);
+                return f;
+            }
+            a += n + (a[n] == '|');
+        }
+    }
+    return -1;
 }
 
 void clf__hf_config_clear(clf__hf_config *c)
@@ -428,6 +528,7 @@ void clf__hf_config_clear(clf__hf_config *c)
 
 static clf_status config(jp *p, json_object *o, clf__hf_config *c)
 {
+    char sup[1024];
     if (!json_object_is_type(o, json_type_object))
         return fail(p, CLF_ERR_BAD_MODEL, "the top level is a %s, not an object", type_name(o));
     const char *mt = NULL, *an = NULL;
@@ -446,29 +547,29 @@ static clf_status config(jp *p, json_object *o, clf__hf_config *c)
         return fail(p, CLF_ERR_BAD_MODEL,
                     "neither \"architectures\" nor \"model_type\" says what the model is "
                     "(supported: %s)",
-                    clf__hf_supported());
-    const arch *a = NULL;
-    for (size_t i = 0; i < CLF_ARRAY_LEN(ARCHS) && !a; i++)
-        if (an ? strcmp(an, ARCHS[i].name) == 0
-               : ARCHS[i].model_type && strcmp(mt, ARCHS[i].model_type) == 0)
-            a = &ARCHS[i];
-    if (!a)
+                    clf__hf_supported(sup, sizeof sup));
+    int f = find_family(an, mt, c);
+    if (f < 0)
         return fail(p, CLF_ERR_UNSUPPORTED, "%s \"%.80s\" is not supported (supported: %s)",
-                    an ? "architecture" : "model_type", an ? an : mt, clf__hf_supported());
-    snprintf(c->architecture, sizeof c->architecture, "%s", a->name);
+                    an ? "architecture" : "model_type", an ? an : mt,
+                    clf__hf_supported(sup, sizeof sup));
     snprintf(c->model_type, sizeof c->model_type, "%s", mt ? mt : "");
-    c->family = a->family;
+    c->family = (clf__hf_family)f;
     c->cfg.pad_id = c->cfg.bos_id = c->cfg.eos_id = -1;
     c->cfg.attn_bias = c->cfg.ffn_bias = c->cfg.norm_bias = true;
     c->cfg.norm_type = CLF_NORM_LAYER;
     c->cfg.embedding_scale = 1.0f;
-    switch (a->family) {
-    case CLF__HF_BERT: return bert(p, o, c);
-    case CLF__HF_GPT2: return gpt2(p, o, c);
-    case CLF__HF_BART: return bart_like(p, o, c, false);
-    case CLF__HF_MARIAN: return bart_like(p, o, c, true);
+    CLF_TRY(FAMILIES[f].parse(p, o, c));
+    size_t an_len = strlen(c->architecture), sl = sizeof CLASSIFIER_SUFFIX - 1;
+    if (an_len > sl && strcmp(c->architecture + an_len - sl, CLASSIFIER_SUFFIX) == 0) {
+        /* The table's rule (hf_config.h): only encoders take this head. */
+        if (c->cfg.kind != CLF_MODEL_ENCODER)
+            return fail(p, CLF_ERR_UNSUPPORTED, "%s: a classification head on a model that is "
+                        "not an encoder", c->architecture);
+        c->classifier = true;
+        CLF_TRY(labels(p, o, c));
     }
-    return fail(p, CLF_ERR_BAD_MODEL, "internal: unknown family");
+    return CLF_OK;
 }
 
 clf_status clf__hf_parse_config(const char *text, size_t len, clf__hf_config *out, char *err,

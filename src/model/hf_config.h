@@ -32,12 +32,57 @@
  * very large models a few MiB. */
 #define CLF__HF_MAX_JSON (64u << 20)
 
+/*
+ * The model families: ONE table, read by every place that depends on the
+ * family (docs/MODELS.md is the guide to adding a row). Each X(...) row is
+ *
+ *   X(ID, model_type, architectures, parse, names, prefixes, ignored)
+ *
+ *   ID             the enum value CLF__HF_<ID> (rows are only appended: the
+ *                  values stay stable)
+ *   model_type     config.json "model_type" that selects the family when the
+ *                  config has no "architectures"
+ *   architectures  the accepted config.json "architectures"[0] values,
+ *                  "|"-separated; the first is the family's base model (what
+ *                  model_type alone stands for). An architecture ending in
+ *                  "ForSequenceClassification" has a classification head
+ *                  (its labels from id2label / num_labels); it must be an
+ *                  encoder family
+ *   parse          hf_config.c: the config parser, static function
+ *                  parse_<parse>(jp *, json_object *, clf__hf_config *)
+ *   names          hf.c: the name map, static function
+ *                  names_<names>(clf__hf *, clf_context *)
+ *   prefixes       module prefixes of checkpoint names, "|"-separated and
+ *                  tried in this order ("" = none): "|bert." finds both
+ *                  "embeddings.x" and "bert.embeddings.x"
+ *   ignored        checkpoint tensors that a correct load leaves unread,
+ *                  "|"-separated: "m." = every tensor of module m (under
+ *                  any prefix), ".x" = every name ending in .x; "" = none.
+ *                  Buffers every family has (position_ids, ...), tied and
+ *                  shared copies, and an unused pooler are ignored for all
+ *                  (hf.c, ignorable)
+ *
+ * The messages' list of supported architectures (clf__hf_supported), the
+ * architecture lookup and the parser dispatch (hf_config.c), the name map,
+ * the prefixes and the ignored tensors (hf.c) all expand this one macro.
+ */
+#define CLF__HF_FAMILIES(X)                                                                        \
+    X(BERT, "bert", "BertModel|BertForSequenceClassification", bert, bert, "|bert.", "cls.")       \
+    X(GPT2, "gpt2", "GPT2LMHeadModel", gpt2, gpt2, "transformer.|",                                \
+      ".attn.bias|.attn.masked_bias")                                                              \
+    X(BART, "bart", "BartForConditionalGeneration", bart, bart, "model.|", "")                     \
+    X(MARIAN, "marian", "MarianMTModel", marian, bart, "model.|", "")                              \
+    X(ROBERTA, "roberta", "RobertaModel|RobertaForSequenceClassification", roberta, bert,          \
+      "|roberta.", "")                                                                             \
+    X(XLM_ROBERTA, "xlm-roberta", "XLMRobertaModel|XLMRobertaForSequenceClassification", roberta,  \
+      bert, "|roberta.", "")                                                                       \
+    X(DISTILBERT, "distilbert", "DistilBertModel", distilbert, distilbert, "|distilbert.", "")
+
+#define CLF__HF_ENUM_ROW(id, mt, archs, parse, names, pre, ign) CLF__HF_##id,
 typedef enum clf__hf_family {
-    CLF__HF_BERT = 0,   /* BertModel, BertForSequenceClassification */
-    CLF__HF_GPT2 = 1,   /* GPT2LMHeadModel */
-    CLF__HF_BART = 2,   /* BartForConditionalGeneration */
-    CLF__HF_MARIAN = 3, /* MarianMTModel */
+    CLF__HF_FAMILIES(CLF__HF_ENUM_ROW) CLF__HF_N_FAMILIES
 } clf__hf_family;
+#undef CLF__HF_ENUM_ROW
 
 typedef struct clf__hf_config {
     clf_model_config cfg;   /* complete: eps and embedding_scale filled in */
@@ -46,7 +91,8 @@ typedef struct clf__hf_config {
     char model_type[32];
     bool classifier;        /* a sequence-classification head (cfg.n_classes labels) */
     bool shared_embeddings; /* encoder and decoder share one token table (BART, Marian) */
-    int64_t type_vocab;     /* BERT token types (type 0 is added to every token) */
+    int64_t type_vocab;     /* BERT/RoBERTa token types (type 0 is added to every token);
+                               0 = none (DistilBERT) */
     char **labels;          /* (cfg.n_classes) id2label names, or NULL; clf__hf_config_clear */
 } clf__hf_config;
 
@@ -68,8 +114,10 @@ typedef struct clf__hf_index {
     size_t *weight_file; /* (n_weights) index into files */
 } clf__hf_index;
 
-/* The supported architectures, ", "-separated (for messages). */
-const char *clf__hf_supported(void);
+/* The supported architectures of every family, ", "-separated (for
+ * messages), into buf (always NUL-terminated when size > 0; cut short when
+ * it does not fit). Returns buf. */
+const char *clf__hf_supported(char *buf, size_t size);
 
 /* Maps config.json (text of len bytes, need not be NUL-terminated) to *out.
  * On failure *out is cleared. */

@@ -46,6 +46,8 @@ static void check_config(const clf__hf_config *c)
     for (int64_t i = 0; c->labels && i < m->n_classes; i++)
         CHECK(c->labels[i] != NULL);
     CHECK(memchr(c->architecture, 0, sizeof c->architecture));
+    CHECK((unsigned)c->family < CLF__HF_N_FAMILIES);
+    CHECK(m->position_offset >= 0 && m->position_offset < m->max_positions);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -16,6 +16,19 @@ and golden.safetensors beside it with inputs and the transformers outputs:
             beam-4 generate() ids.
   marian    MarianMTModel, f32 (swish, sinusoidal positions, scale_embedding):
             the same outputs.
+  roberta   RobertaModel, f32 (pad 1: positions start at 2; type_vocab 1):
+            last_hidden_state and pooler_output of a batch right-padded
+            with the pad id (compare rows t < lengths[b]).
+  roberta_cls  RobertaForSequenceClassification, bf16 weights, 3 labels:
+            logits (its head: dense + tanh on <s>, then out_proj).
+  xlmr      XLMRobertaModel (vocab 250) as a sentence-transformers folder
+            (modules.json: Transformer, Pooling with mean tokens, Normalize):
+            last_hidden_state and the mean-pooled, L2-normalised embeddings
+            (sentence-transformers' Pooling + Normalize, computed here).
+  distilbert  DistilBertModel, f32, relu, with a WordPiece vocab.txt:
+            last_hidden_state of a padded batch, and the mean-pooled vector of
+            the text CLI_TEXT as DistilBertTokenizer encodes it (for
+            tests/check_cli.sh: `clformer run embed` on this folder).
 
 Every weight is random (normal, std 0.2 for matrices, LayerNorm weights 1 +-
 0.1 and biases +- 0.1 so that every term is tested); weights stored in f16 or
@@ -287,12 +300,141 @@ def marian(gen_only=False):
     seq2seq("marian", transformers.MarianMTModel, cfg, 26, 1.0, 3.0, GEN_MARIAN, gen_only)
 
 
+def padded_batch(seed, V, B, S, lengths, pad, low):
+    """(B, S) ids in [low, V) (never pad), right-padded with pad after each
+    length, and the attention mask."""
+    assert pad < low
+    ids = torch.randint(low, V, (B, S), generator=torch.Generator().manual_seed(seed))
+    lengths = torch.tensor(lengths)
+    mask = (torch.arange(S)[None, :] < lengths[:, None]).long()
+    return ids * mask + pad * (1 - mask), lengths, mask
+
+
+def roberta_config(cls, vocab, **kw):
+    return cls(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+               intermediate_size=37, max_position_embeddings=40, type_vocab_size=1,
+               layer_norm_eps=1e-5, hidden_act="gelu", pad_token_id=1, bos_token_id=0,
+               eos_token_id=2, **kw)
+
+
+def roberta():
+    seed = 31
+    torch.manual_seed(seed)
+    cfg = roberta_config(transformers.RobertaConfig, 100)
+    model = transformers.RobertaModel(cfg).eval()
+    randomise(model, seed)
+    # Lengths up to S = 38: the last real token reads the table's last row
+    # (position 1 + 38 = 39 of 40), so an offset error cannot pass unseen.
+    ids, lengths, mask = padded_batch(seed, 100, 3, 38, [38, 6, 1], 1, 3)
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=mask)
+    save(model, "roberta", torch.float32, {
+        "input_ids": ids.int().numpy(), "lengths": lengths.int().numpy(),
+        "hidden": out.last_hidden_state.numpy(), "pooled": out.pooler_output.numpy()},
+        metadata(seed, {"model": "RobertaModel"}))
+
+
+def roberta_cls():
+    seed = 32
+    torch.manual_seed(seed)
+    cfg = roberta_config(transformers.RobertaConfig, 120, num_labels=3,
+                         id2label={0: "negative", 1: "neutral", 2: "positive"},
+                         label2id={"negative": 0, "neutral": 1, "positive": 2},
+                         architectures=["RobertaForSequenceClassification"])
+    model = transformers.RobertaForSequenceClassification(cfg).eval()
+    randomise(model, seed)
+    round_weights(model, torch.bfloat16)
+    ids, lengths, mask = padded_batch(seed, 120, 4, 9, [9, 3, 7, 2], 1, 3)
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask).logits
+    save(model, "roberta_cls", torch.bfloat16, {
+        "input_ids": ids.int().numpy(), "lengths": lengths.int().numpy(),
+        "logits": logits.numpy()}, metadata(seed, {"model": "RobertaForSequenceClassification"}))
+
+
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+
+
+def xlmr():
+    seed = 33
+    torch.manual_seed(seed)
+    cfg = roberta_config(transformers.XLMRobertaConfig, 250)
+    model = transformers.XLMRobertaModel(cfg, add_pooling_layer=False).eval()
+    randomise(model, seed)
+    ids, lengths, mask = padded_batch(seed, 250, 4, 13, [13, 7, 1, 10], 1, 3)
+    with torch.no_grad():
+        hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+    # sentence-transformers' Pooling (mean over the attention mask), then
+    # Normalize (torch.nn.functional.normalize).
+    m = mask[:, :, None].float()
+    mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    emb = torch.nn.functional.normalize(mean, p=2, dim=1)
+    save(model, "xlmr", torch.float32, {
+        "input_ids": ids.int().numpy(), "lengths": lengths.int().numpy(),
+        "hidden": hidden.numpy(), "embeddings": emb.numpy()},
+        metadata(seed, {"model": "XLMRobertaModel", "pipeline": "Transformer, Pooling (mean), "
+                        "Normalize"}))
+    folder = os.path.join(HERE, "xlmr")
+    write_json(os.path.join(folder, "modules.json"), [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize",
+         "type": "sentence_transformers.models.Normalize"}])
+    write_json(os.path.join(folder, "1_Pooling", "config.json"), {
+        "word_embedding_dimension": 32, "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": False})
+
+
+CLI_TEXT = "w1 w2 w3 w40"
+
+
+def distilbert():
+    seed = 34
+    torch.manual_seed(seed)
+    V = 90
+    cfg = transformers.DistilBertConfig(vocab_size=V, dim=32, n_layers=2, n_heads=4,
+                                        hidden_dim=48, max_position_embeddings=24,
+                                        activation="relu", pad_token_id=0,
+                                        sinusoidal_pos_embds=False)
+    model = transformers.DistilBertModel(cfg).eval()
+    randomise(model, seed)
+    ids, lengths, mask = padded_batch(seed, V, 3, 24, [24, 9, 1], 0, 5)
+    with torch.no_grad():
+        hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+    # A WordPiece vocabulary of the model's size, and one text through the
+    # transformers tokenizer: the vector `clformer run embed` must print
+    # (mean pooling, the CLI's choice for an encoder without its own).
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + ["w%d" % i for i in range(V - 5)]
+    folder_tmp = os.path.join(HERE, "distilbert_vocab.txt")
+    with open(folder_tmp, "w") as f:
+        f.write("\n".join(words) + "\n")
+    tok = transformers.DistilBertTokenizer(folder_tmp)
+    enc = tok(CLI_TEXT, return_tensors="pt")
+    with torch.no_grad():
+        h = model(**enc).last_hidden_state
+    cli = h.mean(1)
+    save(model, "distilbert", torch.float32, {
+        "input_ids": ids.int().numpy(), "lengths": lengths.int().numpy(),
+        "hidden": hidden.numpy(), "cli_ids": enc["input_ids"].int().numpy(),
+        "cli_embedding": cli.numpy()},
+        metadata(seed, {"model": "DistilBertModel", "cli_text": CLI_TEXT}))
+    os.replace(folder_tmp, os.path.join(HERE, "distilbert", "vocab.txt"))
+
+
 def main():
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     args = sys.argv[1:]
     gen_only = "--gen-only" in args
-    which = [a for a in args if a != "--gen-only"] or ["bert", "bert_cls", "gpt2", "bart", "marian"]
+    which = [a for a in args if a != "--gen-only"] or ["bert", "bert_cls", "gpt2", "bart", "marian",
+                                                        "roberta", "roberta_cls", "xlmr",
+                                                        "distilbert"]
     for w in which:
         globals()[w](gen_only=True) if gen_only else globals()[w]()
 
