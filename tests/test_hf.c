@@ -313,14 +313,14 @@ static void seq2seq_gen(const char *name, const char *arch, int N)
     EACH_DEVICE(spec)
     {
         clf_context *ctx = clft_model_context(spec);
-        clf__safetensors *st = golden(name);
+        clf__safetensors *st = clft_hf_golden(name);
         char path[600];
-        snprintf(path, sizeof path, "%s/golden_gen.safetensors", folder(name));
-        clf__safetensors *gs = open_st(path);
+        snprintf(path, sizeof path, "%s/golden_gen.safetensors", clft_hf_folder(name));
+        clf__safetensors *gs = clft_st_open(path);
         enum { B = 2, S = 9 };
-        int32_t *src = gi(st, "src_ids"), *sl = gi(st, "src_lengths");
-        int32_t *gref = gi(gs, "greedy_ids"), *bref = gi(gs, "beam_ids");
-        clf_model *m = load(ctx, folder(name), 8, 16, 16);
+        int32_t *src = clft_st_i32(st, "src_ids"), *sl = clft_st_i32(st, "src_lengths");
+        int32_t *gref = clft_st_i32(gs, "greedy_ids"), *bref = clft_st_i32(gs, "beam_ids");
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder(name), 8, 16, 16);
         clf_generate_params gp;
         OK(clf_model_generate_defaults(m, &gp));
         cr_assert_eq(gp.strategy, CLF_DECODE_BEAM, "%s: num_beams 4 of the file", arch);
