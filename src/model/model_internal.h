@@ -142,8 +142,19 @@ clf_status clf__cache_view(const clf_model *m, const clf_tensor *cache, int j, i
 /* model.c: CLF_ERR_INVALID_ARG naming the first field of p outside its range. */
 clf_status clf__check_generate_params(const clf_model *m, const clf_generate_params *p);
 
-/* decode.c */
+/* decode.c: the passes that generate.c's loops are built on. */
 clf_status clf__run_encoder(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
                             int64_t S, clf_pooling pooling);
+/* A blocking call has completed every earlier command: no host staging of
+ * the model is pending any more. */
+void clf__model_synced(clf_model *m);
+/* Cross K/V of the last encoder run for a step graph of batch beams * B
+ * (indirect: beam search's), source rows repeated beams times. */
+clf_status clf__run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams, bool indirect,
+                          const int32_t *lengths);
+/* Uploads ids (b, n) and enqueues the step graph at position (no sync);
+ * rows: NULL, or beam search's cache-row table (b, max_tgt). */
+clf_status clf__step_enqueue(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
+                             int64_t position, const int32_t *rows, clf__step **out);
 
 #endif
