@@ -56,8 +56,8 @@ static char *decode(const clf_tokenizer *tok, const int32_t *ids, int64_t n, siz
 
 /* Every prompt of folder name: ids, then `cases` (the golden's case names,
  * each with the strategy and beam width transformers used). */
-static void check_folder(const char *name, bool decoder_only, int n_cases,
-                         const char *const *cases, const int *beams)
+static void check_folder(const char *name, bool decoder_only, int n_cases, const char *const *cases,
+                         const int *beams)
 {
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/hf/%s", clft_golden_dir(), name);
@@ -94,11 +94,11 @@ static void check_folder(const char *name, bool decoder_only, int n_cases,
                 if (beams[c] > 1) gp.strategy = CLF_DECODE_BEAM, gp.beam_size = beams[c];
                 int32_t len = 0;
                 clf_generate_output go = {out, &len, NULL, NULL, NULL};
-                OK(clf_model_generate(m, ids, decoder_only ? NULL : (int32_t[]){(int32_t)n}, 1,
-                                      n, &gp, &go));
+                OK(clf_model_generate(m, ids, decoder_only ? NULL : (int32_t[]){(int32_t)n}, 1, n,
+                                      &gp, &go));
                 int64_t n_want = json_ids(key(want, "ids"), ref);
-                printf("[hf_text] %s \"%s\" %s: %d ids (transformers %lld)\n", name, text,
-                       cases[c], len, (long long)n_want);
+                printf("[hf_text] %s \"%s\" %s: %d ids (transformers %lld)\n", name, text, cases[c],
+                       len, (long long)n_want);
                 cr_assert(len == n_want && memcmp(out, ref, (size_t)len * sizeof *out) == 0,
                           "%s \"%s\" %s: generated ids differ from transformers'", name, text,
                           cases[c]);

@@ -164,8 +164,8 @@ int cli_run_parse(int argc, char **argv, cli_run_opts *o, char *err, size_t errl
         return 2;
     }
     if (optind >= argc || !o->model || !*o->model) {
-        snprintf(err, errlen, "%s",
-                 !o->model || !*o->model ? "--model DIR is required" : "a task is required");
+        snprintf(err, errlen, "%s", !o->model || !*o->model ? "--model DIR is required"
+                                                            : "a task is required");
         return 2;
     }
     const char *task = argv[optind];
