@@ -43,13 +43,30 @@ void cli_option_message(int c, int argc, char *const *argv, char *err, size_t er
 
 typedef enum cli_task { CLI_TASK_EMBED, CLI_TASK_CLASSIFY, CLI_TASK_GENERATE } cli_task;
 
+/* Which generation settings the command line gave (cli_run_opts.gen_set):
+ * only these replace the model's own (clf_model_generate_defaults). */
+enum {
+    CLI_SET_MAX_NEW = 1u << 0,
+    CLI_SET_STRATEGY = 1u << 1, /* --beam K or --sample */
+    CLI_SET_TEMPERATURE = 1u << 2,
+    CLI_SET_TOP_K = 1u << 3,
+    CLI_SET_TOP_P = 1u << 4,
+};
+
 typedef struct cli_run_opts {
     const char *model, *device, *input; /* input: NULL = none given, "-" = standard input */
     cli_task task;
-    int64_t batch; /* 1..4096 */
-    bool json, f16, text;
-    clf_generate_params gen; /* max_new_tokens >= 1; beam_size >= 1 when beam */
-    char **inputs;           /* the INPUT arguments (pointers into argv) */
+    bool translate; /* the task was `translate`: generate, encoder-decoder only, beam */
+    int64_t batch;  /* 1..4096 */
+    bool batch_set; /* --batch was given */
+    bool json, f16;
+    bool text, ids; /* --text: inputs must be text; --ids: token ids in and out */
+    /* max_new_tokens >= 1 (32 unless --max-new); beam_size >= 1 when beam. The
+     * fields of gen_set replace the model's settings; seed and ignore_eos
+     * always apply (the files have neither). */
+    clf_generate_params gen;
+    unsigned gen_set; /* CLI_SET_* */
+    char **inputs;    /* the INPUT arguments (pointers into argv) */
     int64_t n_inputs;
     bool read_lines; /* inputs also come one per line from `input` (or standard input) */
 } cli_run_opts;

@@ -27,38 +27,54 @@
 #include "cli/cli.h"
 #include "cli/cli_args.h"
 #include "cli/cli_json.h"
+#include "cli/run_text.h"
 
 void cli_run_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: clformer run --model DIR [options] <embed|classify|generate> [INPUT...]\n\n"
-            "Runs a model folder (HuggingFace config.json + safetensors, or a\n"
-            "sentence-transformers folder) on each INPUT, or on each line of --input FILE\n"
-            "or of standard input when no INPUT is given. Lines are read --batch at a time,\n"
-            "and each batch's results are printed before the next is read. A line with a\n"
-            "NUL byte is refused. Use -- before inputs that begin with '-'.\n"
-            "  embed      text in (WordPiece models), one vector per input out (the\n"
-            "             model's pooling; L2-normalised for sentence-transformers)\n"
-            "  classify   text in, the best label and every label's probability out\n"
-            "  generate   token ids in (\"101 2023 102\"; or text for WordPiece models with\n"
-            "             --text), generated ids out\n"
-            "options:\n"
-            "  --model DIR      the model folder (or a clformer .safetensors file)\n"
-            "  --device SPEC    best, gpu, cpu, P:D or a name (default: CLFORMER_DEVICE or best)\n"
-            "  --input FILE     read inputs from FILE, one per line (\"-\" = standard input)\n"
-            "  --batch N        inputs per batch, 1..4096 (default 32)\n"
-            "  --json           one JSON object per input on standard output\n"
-            "  --f16            store the weights as f16 (half the memory)\n"
-            "generate:\n"
-            "  --text           inputs are texts, tokenised with the model's WordPiece vocabulary\n"
-            "  --max-new N      tokens to generate per input, 1..100000 (default 32); fewer when\n"
-            "                   prompt + new would pass the model's positions: generation stops\n"
-            "                   there (\"finish\": \"positions\" in --json)\n"
-            "  --beam K         beam search of width K, 1..64 (default: greedy)\n"
-            "  --sample         sample, with --temperature T (> 0), --top-k K (>= 0, 0 = all),\n"
-            "                   --top-p P (in (0, 1]) and --seed S (0..2^53)\n"
-            "  --ignore-eos     keep generating after the end-of-sequence token\n"
-            "A progress line is drawn on standard error when it is a terminal.\n");
+    fprintf(
+        out,
+        "usage: clformer run --model DIR [options] <embed|classify|generate|translate> "
+        "[INPUT...]\n\n"
+        "Runs a model folder (HuggingFace config.json + safetensors, or a\n"
+        "sentence-transformers folder) on each INPUT, or on each line of --input FILE\n"
+        "or of standard input when no INPUT is given. Lines are read --batch at a time,\n"
+        "and each batch's results are printed before the next is read. A line with a\n"
+        "NUL byte is refused. Use -- before inputs that begin with '-'.\n"
+        "  embed      text in, one vector per input out (the model's pooling;\n"
+        "             L2-normalised for sentence-transformers)\n"
+        "  classify   text in, the best label and every label's probability out\n"
+        "  generate   text in, text out, with the folder's tokenizer (tokenizer.json,\n"
+        "             vocab.json + merges.txt, vocab.txt, or Marian's source.spm /\n"
+        "             target.spm): an encoder-decoder's output, or a decoder-only\n"
+        "             model's prompt followed by its continuation (as transformers'\n"
+        "             text-generation pipeline prints it). Token ids in and out with\n"
+        "             --ids, and for a folder without a tokenizer (\"5 17 33\")\n"
+        "  translate  generate for encoder-decoder models, searching with the\n"
+        "             generation config's num_beams, or 4 beams when it has none\n"
+        "options:\n"
+        "  --model DIR      the model folder (or a clformer .safetensors file)\n"
+        "  --device SPEC    best, gpu, cpu, P:D or a name (default: CLFORMER_DEVICE or best)\n"
+        "  --input FILE     read inputs from FILE, one per line (\"-\" = standard input)\n"
+        "  --batch N        inputs per batch, 1..4096 (default 32)\n"
+        "  --json           one JSON object per input on standard output\n"
+        "  --f16            store the weights as f16 (half the memory)\n"
+        "generate and translate (defaults: the folder's generation_config.json, else\n"
+        "transformers' defaults; these options replace them):\n"
+        "  --ids            token ids in and out, even where the folder has a tokenizer\n"
+        "  --text           inputs must be texts (fail when the folder has no tokenizer)\n"
+        "  --max-new N      tokens to generate per input, 1..100000 (default: the config's\n"
+        "                   max_new_tokens or max_length, else 32); fewer when prompt + new\n"
+        "                   would pass the model's positions: generation stops there\n"
+        "                   (\"finish\": \"positions\" in --json)\n"
+        "  --beam K         beam search of width K, 1..64 (1 = greedy; default: the config's\n"
+        "                   num_beams)\n"
+        "  --sample         sample, with --temperature T (> 0), --top-k K (>= 0, 0 = all),\n"
+        "                   --top-p P (in (0, 1]) and --seed S (0..2^53)\n"
+        "  --ignore-eos     keep generating after the end-of-sequence token\n"
+        "With --json, generate prints {\"text\", \"ids\", \"score\", \"logprob\", \"finish\"} per\n"
+        "input. When standard output is a terminal, text is printed as it is generated\n"
+        "(greedy and sampling; --batch defaults to 1 then), and a progress line is drawn\n"
+        "on standard error when it is a terminal.\n");
 }
 
 static double now_s(void)
@@ -157,17 +173,40 @@ static const char *finish_name(clf_finish_reason f)
     }
 }
 
-static int print_ids(const cli_run_opts *o, int64_t index, const char *text, const int32_t *ids,
-                     int64_t n, clf_finish_reason why)
+/* One generated result: its text (out_text, NULL in --ids mode; already on
+ * the terminal when streamed), its ids, scores and why it stopped. */
+typedef struct gen_result {
+    const int32_t *ids;
+    int64_t n;
+    const char *text;
+    size_t text_len;
+    bool streamed;
+    float score, logprob;
+    clf_finish_reason finish;
+} gen_result;
+
+static int print_generated(const cli_run_opts *o, int64_t index, const char *input,
+                           const gen_result *g)
 {
     if (o->json) {
-        json_object *line = line_json(index, text), *arr = cli_json_array();
-        for (int64_t i = 0; i < n; i++) cli_json_push(arr, cli_json_int(ids[i]));
+        json_object *line = line_json(index, input), *arr = cli_json_array();
+        if (g->text) cli_json_set(line, "text", cli_json_string(g->text));
+        for (int64_t i = 0; i < g->n; i++)
+            cli_json_push(arr, cli_json_int(g->ids[i]));
         cli_json_set(line, "ids", arr);
-        cli_json_set(line, "finish", cli_json_string(finish_name(why)));
+        cli_json_set(line, "score", cli_json_float(g->score));
+        cli_json_set(line, "logprob", cli_json_float(g->logprob));
+        cli_json_set(line, "finish", cli_json_string(finish_name(g->finish)));
         return cli_json_write(stdout, line, CLI_JSON_LINE, "run");
     }
-    for (int64_t i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
+    if (g->streamed) return 0;
+    if (g->text) {
+        fwrite(g->text, 1, g->text_len, stdout);
+        printf("\n");
+        return 0;
+    }
+    for (int64_t i = 0; i < g->n; i++)
+        printf("%s%d", i ? " " : "", g->ids[i]);
     printf("\n");
     return 0;
 }
@@ -184,6 +223,10 @@ typedef struct run {
     size_t line_cap;
     clf_context *ctx;
     clf_tokenizer *tok;
+    char tok_note[512];      /* generate: why the folder has no tokenizer ("" = it has one) */
+    clf_generate_params gen; /* generate: the model's settings with the options' */
+    bool stream;             /* generate: text to a terminal as it is generated */
+    cli_stream streamer;
     clf_model *m;
     const clf_model_config *cfg;
     const clf_model_info *info;
@@ -192,14 +235,15 @@ typedef struct run {
     int64_t row;       /* ids one input may have */
     bool noted_limit;  /* the "stopped at the positions" note was printed */
     /* One batch of B <= o.batch inputs. */
-    char **texts;      /* (batch) copies of the inputs */
-    size_t *text_cap;  /* (batch) */
-    int32_t *ids;      /* (batch, row) */
-    int32_t *lens;     /* (batch) */
-    int32_t *packed;   /* (batch, S <= row): ids right-padded to the batch's longest */
-    float *vec;        /* (batch, D or classes) */
-    int32_t *out_ids;  /* (batch, max_new) */
-    int32_t *out_len;  /* (batch) */
+    char **texts;              /* (batch) copies of the inputs */
+    size_t *text_cap;          /* (batch) */
+    int32_t *ids;              /* (batch, row) */
+    int32_t *lens;             /* (batch) */
+    int32_t *packed;           /* (batch, S <= row): ids right-padded to the batch's longest */
+    float *vec;                /* (batch, D or classes) */
+    int32_t *out_ids;          /* (batch, max_new) */
+    int32_t *out_len;          /* (batch) */
+    float *scores, *logprobs;  /* (batch) */
     clf_finish_reason *finish; /* (batch) */
     progress pr;
 } run;
@@ -253,25 +297,35 @@ static int open_all(run *r)
     cp.device = o->device;
     clf_status st = clf_context_create(&cp, &r->ctx);
     if (st != CLF_OK) return cli_fail("device", st, clf_context_last_error(NULL));
-    /* Tokenizer: needed for text, unless generate is fed ids. */
-    if (o->task != CLI_TASK_GENERATE || o->text) {
+    /* Tokenizer: needed for text; generate takes token ids with --ids, and
+     * from a folder without a tokenizer (unless --text). */
+    bool gen = o->task == CLI_TASK_GENERATE, ids_ok = gen && !o->text;
+    if (!gen || !o->ids) {
         struct stat sb;
-        if (!(stat(o->model, &sb) == 0 && S_ISDIR(sb.st_mode))) {
-            fprintf(stderr, "clformer run: texts need a model folder with a WordPiece vocabulary; "
-                            "%s is not a folder (generate takes token ids)\n", o->model);
+        bool dir = stat(o->model, &sb) == 0 && S_ISDIR(sb.st_mode);
+        st = dir ? clf_tokenizer_load(o->model, NULL, &r->tok) : CLF_ERR_NOT_FOUND;
+        /* No vocabulary to read (NOT_FOUND) or one of a kind not read
+         * (UNSUPPORTED): generate falls back to ids; a broken one fails. */
+        bool none = st == CLF_ERR_NOT_FOUND || st == CLF_ERR_UNSUPPORTED;
+        if (st != CLF_OK && none && ids_ok) {
+            snprintf(r->tok_note, sizeof r->tok_note, "%s",
+                     dir ? clf_context_last_error(NULL) : "not a folder");
+        } else if (!dir) {
+            fprintf(stderr,
+                    "clformer run: texts need a model folder with a tokenizer; %s is not "
+                    "a folder (generate takes token ids)\n",
+                    o->model);
             return 1;
-        }
-        st = clf_tokenizer_load(o->model, NULL, &r->tok);
-        if (st != CLF_OK) {
+        } else if (st != CLF_OK) {
             cli_fail("tokenizer", st, clf_context_last_error(NULL));
-            /* The hint only where there is no vocabulary to read (NOT_FOUND)
-             * or one of another kind (UNSUPPORTED), never for a broken one. */
-            if (st == CLF_ERR_NOT_FOUND || st == CLF_ERR_UNSUPPORTED)
-                fprintf(stderr, "clformer run: models without a WordPiece vocabulary take token "
-                                "ids: use `generate` without --text\n");
+            if (none)
+                fprintf(stderr, "clformer run: models without a tokenizer take token ids: use "
+                                "`generate` without --text\n");
             return 1;
         }
     }
+    /* A terminal reads one result at a time, and streams need batches of 1. */
+    if (gen && !o->batch_set && !o->json && isatty(1)) r->o.batch = 1;
     int64_t beams = o->gen.strategy == CLF_DECODE_BEAM ? o->gen.beam_size : 1;
     int64_t batch = !o->read_lines && o->n_inputs < o->batch ? o->n_inputs : o->batch;
     r->max_batch = batch * beams;
@@ -293,20 +347,46 @@ static int open_all(run *r)
                 o->model);
         return 1;
     }
+    if (o->translate && cfg->kind != CLF_MODEL_ENCODER_DECODER) {
+        fprintf(stderr,
+                "clformer run: translate needs an encoder-decoder model (BART, Marian, "
+                "...); %s is decoder-only: use generate\n",
+                o->model);
+        return 1;
+    }
+    if (gen) {
+        /* Decoder-only prompts of one batch must have one length (texts
+         * seldom do): one at a time unless --batch says otherwise. */
+        if (!o->batch_set && cfg->kind == CLF_MODEL_DECODER) r->o.batch = 1;
+        if ((st = cli_gen_settings(o, r->m, &r->gen)) != CLF_OK)
+            return cli_fail("generation config", st, clf_context_last_error(r->ctx));
+        /* The model's num_beams may need more rows than the first load has. */
+        int64_t k = r->gen.strategy == CLF_DECODE_BEAM ? r->gen.beam_size : 1;
+        if (batch * k > r->max_batch) {
+            r->max_batch = batch * k;
+            if (load_model(r, r->cap_src, r->cap_tgt) != 0) return 1;
+            cfg = r->cfg;
+        }
+        r->stream =
+            r->tok && !o->ids && !o->json && isatty(1) && r->gen.strategy != CLF_DECODE_BEAM;
+    }
     /* Token ids given as text: as many as the positions, up to 8192. */
     r->row = r->tok ? clf_tokenizer_max_length(r->tok) : r->positions < 8192 ? r->positions : 8192;
-    int64_t B = o->batch, width = o->task == CLI_TASK_EMBED ? cfg->d_model : cfg->n_classes;
+    int64_t B = o->batch, n_new = gen ? cli_gen_max_new(&r->gen, 1) : 1,
+            width = o->task == CLI_TASK_EMBED ? cfg->d_model : cfg->n_classes;
     r->texts = calloc((size_t)B, sizeof *r->texts);
     r->text_cap = calloc((size_t)B, sizeof *r->text_cap);
     r->ids = malloc((size_t)(B * r->row) * sizeof *r->ids);
     r->lens = malloc((size_t)B * sizeof *r->lens);
     r->packed = malloc((size_t)(B * r->row) * sizeof *r->packed);
     r->vec = malloc((size_t)(B * (width > 0 ? width : 1)) * sizeof *r->vec);
-    r->out_ids = malloc((size_t)(B * o->gen.max_new_tokens) * sizeof *r->out_ids);
+    r->out_ids = malloc((size_t)(B * n_new) * sizeof *r->out_ids);
+    r->scores = malloc((size_t)B * sizeof *r->scores);
+    r->logprobs = malloc((size_t)B * sizeof *r->logprobs);
     r->out_len = malloc((size_t)B * sizeof *r->out_len);
     r->finish = malloc((size_t)B * sizeof *r->finish);
-    if (!r->texts || !r->text_cap || !r->ids || !r->lens || !r->packed || !r->vec ||
-        !r->out_ids || !r->out_len || !r->finish)
+    if (!r->texts || !r->text_cap || !r->ids || !r->lens || !r->packed || !r->vec || !r->out_ids ||
+        !r->out_len || !r->finish || !r->scores || !r->logprobs)
         return oom();
     return 0;
 }
@@ -346,6 +426,18 @@ static int encode_input(run *r, int64_t i)
         }
     } else if ((n = cli_parse_ids(text, row, r->row, r->cfg->vocab, err, sizeof err)) < 0) {
         fprintf(stderr, "clformer run: input %lld: %s\n", (long long)index + 1, err);
+        if (r->tok_note[0])
+            fprintf(stderr,
+                    "clformer run: %s has no tokenizer that clformer reads, so it takes "
+                    "token ids, not text (tokenizer: %s)\n",
+                    r->o.model, r->tok_note);
+        return 1;
+    }
+    if (n == 0 && r->cfg->kind == CLF_MODEL_DECODER) {
+        fprintf(stderr,
+                "clformer run: input %lld has no tokens: a decoder-only model needs a "
+                "prompt\n",
+                (long long)index + 1);
         return 1;
     }
     /* Every input fills positions: an encoder's source, a decoder's prompt. */
@@ -393,7 +485,7 @@ static int fit_batch(run *r, int64_t S)
         /* The library's rule (model.h): prompt + new <= the positions, and
          * the cache holds all but the last token. */
         int64_t prompt = encdec ? 1 : S, fit = clf_model_max_new_tokens(r->m, prompt);
-        int64_t n_new = r->o.gen.max_new_tokens < fit ? r->o.gen.max_new_tokens : fit;
+        int64_t want = cli_gen_max_new(&r->gen, prompt), n_new = want < fit ? want : fit;
         need_tgt = prompt + n_new - 1 > 1 ? prompt + n_new - 1 : 1;
     }
     if (need_src <= r->cap_src && need_tgt <= r->cap_tgt) return 0;
@@ -427,12 +519,39 @@ static int run_batch(run *r, int64_t B)
             r->packed[i * S + t] = t < r->lens[i] ? r->ids[i * r->row + t] : (pad >= 0 ? pad : 0);
     clf_status st;
     if (o->task == CLI_TASK_GENERATE) {
-        clf_generate_output out = {r->out_ids, r->out_len, NULL, NULL, r->finish};
-        st = clf_model_generate(r->m, r->packed, decoder_only ? NULL : r->lens, B, S, &o->gen, &out);
-        for (int64_t i = 0; st == CLF_OK && i < B; i++) {
-            if (print_ids(o, r->done + i, r->texts[i], r->out_ids + i * o->gen.max_new_tokens,
-                          r->out_len[i], r->finish[i]) != 0)
+        /* max_length resolved here, so that the output rows' width is known */
+        clf_generate_params g = r->gen;
+        g.max_new_tokens = cli_gen_max_new(&r->gen, decoder_only ? S : 1);
+        g.max_length = 0;
+        bool stream = r->stream && B == 1;
+        if (stream) {
+            if (cli_stream_begin(&r->streamer, r->tok, stdout, r->texts[0],
+                                 decoder_only ? r->packed : NULL, S) != 0)
                 return 1;
+            g.on_token = cli_stream_token;
+            g.user = &r->streamer;
+        }
+        clf_generate_output out = {r->out_ids, r->out_len, r->scores, r->logprobs, r->finish};
+        st = clf_model_generate(r->m, r->packed, decoder_only ? NULL : r->lens, B, S, &g, &out);
+        if (stream && cli_stream_end(&r->streamer) != 0) return 1;
+        for (int64_t i = 0; st == CLF_OK && i < B; i++) {
+            gen_result res = {r->out_ids + i * g.max_new_tokens,
+                              r->out_len[i],
+                              NULL,
+                              0,
+                              stream,
+                              r->scores[i],
+                              r->logprobs[i],
+                              r->finish[i]};
+            char *text = NULL;
+            if (r->tok && !o->ids &&
+                cli_result_text(r->tok, r->texts[i], decoder_only ? r->packed + i * S : NULL, S,
+                                res.ids, res.n, &text, &res.text_len) != 0)
+                return 1;
+            res.text = text;
+            int rc = print_generated(o, r->done + i, r->texts[i], &res);
+            free(text);
+            if (rc != 0) return 1;
             if (r->finish[i] == CLF_FINISH_POSITIONS && !r->noted_limit && !o->json) {
                 r->noted_limit = true;
                 fprintf(stderr, "clformer run: input %lld: stopped after %d new tokens at the "
@@ -484,6 +603,8 @@ static void run_free(run *r)
     free(r->out_ids);
     free(r->out_len);
     free(r->finish);
+    free(r->scores);
+    free(r->logprobs);
     clf_tokenizer_free(r->tok);
     clf_model_free(r->m);
     clf_context_free(r->ctx);

@@ -27,6 +27,7 @@ enum {
     O_TOP_P,
     O_SEED,
     O_IGNORE_EOS,
+    O_IDS,
 };
 
 static const struct option run_options[] = {
@@ -45,6 +46,7 @@ static const struct option run_options[] = {
     {"top-p", required_argument, NULL, O_TOP_P},
     {"seed", required_argument, NULL, O_SEED},
     {"ignore-eos", no_argument, NULL, O_IGNORE_EOS},
+    {"ids", no_argument, NULL, O_IDS},
     {NULL, 0, NULL, 0},
 };
 
@@ -81,6 +83,7 @@ int cli_run_parse(int argc, char **argv, cli_run_opts *o, char *err, size_t errl
         case O_BATCH:
             NUMBER("--batch", BATCH);
             o->batch = (int64_t)v;
+            o->batch_set = true;
             break;
         case O_JSON: o->json = true; break;
         case O_F16: o->f16 = true; break;
@@ -88,9 +91,14 @@ int cli_run_parse(int argc, char **argv, cli_run_opts *o, char *err, size_t errl
             o->text = true;
             generating = "--text";
             break;
+        case O_IDS:
+            o->ids = true;
+            generating = "--ids";
+            break;
         case O_MAX_NEW:
             NUMBER("--max-new", MAX_NEW);
             o->gen.max_new_tokens = (int64_t)v;
+            o->gen_set |= CLI_SET_MAX_NEW;
             generating = "--max-new";
             break;
         case O_BEAM:
@@ -101,6 +109,7 @@ int cli_run_parse(int argc, char **argv, cli_run_opts *o, char *err, size_t errl
             }
             o->gen.strategy = CLF_DECODE_BEAM;
             o->gen.beam_size = (int)v;
+            o->gen_set |= CLI_SET_STRATEGY;
             generating = "--beam";
             break;
         case O_SAMPLE:
@@ -109,6 +118,7 @@ int cli_run_parse(int argc, char **argv, cli_run_opts *o, char *err, size_t errl
                 return 2;
             }
             o->gen.strategy = CLF_DECODE_SAMPLE;
+            o->gen_set |= CLI_SET_STRATEGY;
             generating = "--sample";
             break;
         case O_TEMPERATURE:
@@ -116,17 +126,20 @@ int cli_run_parse(int argc, char **argv, cli_run_opts *o, char *err, size_t errl
             o->gen.temperature = (float)v;
             /* A tiny value that float cannot hold would become 0 = "1.0". */
             if (!(o->gen.temperature > 0)) o->gen.temperature = FLT_MIN;
+            o->gen_set |= CLI_SET_TEMPERATURE;
             sampling = "--temperature";
             break;
         case O_TOP_K:
             NUMBER("--top-k", TOP_K);
             o->gen.top_k = (int)v;
+            o->gen_set |= CLI_SET_TOP_K;
             sampling = "--top-k";
             break;
         case O_TOP_P:
             NUMBER("--top-p", TOP_P);
             o->gen.top_p = (float)v;
             if (!(o->gen.top_p > 0)) o->gen.top_p = FLT_MIN;
+            o->gen_set |= CLI_SET_TOP_P;
             sampling = "--top-p";
             break;
         case O_SEED:
@@ -141,6 +154,10 @@ int cli_run_parse(int argc, char **argv, cli_run_opts *o, char *err, size_t errl
         default: cli_option_message(c, argc, argv, err, errlen); return 2;
         }
     }
+    if (o->text && o->ids) {
+        snprintf(err, errlen, "--text and --ids exclude each other");
+        return 2;
+    }
     if (sampling && o->gen.strategy != CLF_DECODE_SAMPLE) {
         snprintf(err, errlen, "%s is a sampling option: it needs --sample%s", sampling,
                  o->gen.strategy == CLF_DECODE_BEAM ? " (not --beam)" : "");
@@ -152,15 +169,21 @@ int cli_run_parse(int argc, char **argv, cli_run_opts *o, char *err, size_t errl
         return 2;
     }
     const char *task = argv[optind];
-    if (strcmp(task, "embed") == 0) o->task = CLI_TASK_EMBED;
-    else if (strcmp(task, "classify") == 0) o->task = CLI_TASK_CLASSIFY;
-    else if (strcmp(task, "generate") == 0) o->task = CLI_TASK_GENERATE;
-    else {
-        snprintf(err, errlen, "unknown task \"%s\" (embed, classify or generate)", task);
+    if (strcmp(task, "embed") == 0)
+        o->task = CLI_TASK_EMBED;
+    else if (strcmp(task, "classify") == 0)
+        o->task = CLI_TASK_CLASSIFY;
+    else if (strcmp(task, "generate") == 0)
+        o->task = CLI_TASK_GENERATE;
+    else if (strcmp(task, "translate") == 0) {
+        o->task = CLI_TASK_GENERATE;
+        o->translate = true;
+    } else {
+        snprintf(err, errlen, "unknown task \"%s\" (embed, classify, generate or translate)", task);
         return 2;
     }
     if (o->task != CLI_TASK_GENERATE && (generating || sampling)) {
-        snprintf(err, errlen, "%s is an option of generate, not of %s",
+        snprintf(err, errlen, "%s is an option of generate and translate, not of %s",
                  generating ? generating : sampling, task);
         return 2;
     }

@@ -45,7 +45,9 @@ static void check_opts(const cli_run_opts *o, int argc, char **argv)
     CHECK(g->temperature >= 0 && isfinite(g->temperature));
     CHECK(g->top_p >= 0 && g->top_p <= 1);
     CHECK(g->top_k >= 0);
-    CHECK(o->task == CLI_TASK_GENERATE || (g->strategy == CLF_DECODE_GREEDY && !o->text));
+    CHECK(o->task == CLI_TASK_GENERATE ||
+          (g->strategy == CLF_DECODE_GREEDY && !o->text && !o->ids));
+    CHECK(!(o->text && o->ids) && (!o->translate || o->task == CLI_TASK_GENERATE));
     CHECK(o->n_inputs >= 0 && o->n_inputs < argc);
     for (int64_t i = 0; i < o->n_inputs; i++) { /* inputs are arguments, not copies */
         bool found = false;
