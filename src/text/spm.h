@@ -141,6 +141,12 @@ clf_status clf__spm_encode(const clf__spm *m, const char *text, size_t len, clf_
 clf_status clf__spm_encode_surface(const clf__spm *m, const char *text, size_t len,
                                    clf__spm_ids *out, clf__spm_ids *spans, char **norm);
 
+/* The charsmap key that is a prefix of s[0..n): the longest (what the
+ * engine's normaliser uses) or the shortest (HF's Precompiled takes the
+ * first match). Returns its length (0 = none) and its replacement in *repl. */
+size_t clf__spm_charsmap_prefix(const clf__spm *m, const uint8_t *s, size_t n, bool shortest,
+                                const char **repl);
+
 /* The text of n ids as sentencepiece's DecodeIds gives it: U+2581 -> space,
  * the leading space of the first piece removed, runs of <0xXX> pieces
  * reassembled into UTF-8 (a byte that forms no character becomes U+FFFD),

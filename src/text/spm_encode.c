@@ -77,6 +77,13 @@ static size_t user_defined_match(const clf__spm *m, const uint8_t *s, size_t n)
  * first CHARSMAP_MAX_RESULTS matches are considered. */
 static size_t charsmap_match(const clf__spm *m, const uint8_t *s, size_t n, const char **repl)
 {
+    return clf__spm_charsmap_prefix(m, s, n, false, repl);
+}
+
+size_t clf__spm_charsmap_prefix(const clf__spm *m, const uint8_t *s, size_t n, bool shortest,
+                                const char **repl)
+{
+    if (!m->da) return 0;
     const uint32_t *da = m->da;
 #define DA_OFFSET(u) (((size_t)(u) >> 10) << (((u) & (1u << 9)) >> 6))
     size_t pos = DA_OFFSET(da[0]), best = 0;
@@ -93,6 +100,7 @@ static size_t charsmap_match(const clf__spm *m, const uint8_t *s, size_t n, cons
             if (found++ < CHARSMAP_MAX_RESULTS && value < m->da_text_len) {
                 best = i + 1;
                 *repl = m->da_text + value;
+                if (shortest) break;
             }
         }
     }

@@ -21,6 +21,7 @@
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <utf8proc.h>
 
 #include "core/core.h"
 #include "text/spm.h"
@@ -95,6 +96,44 @@ static size_t space_len(const uint8_t *s, size_t n)
     return clf__tok_is_space(c) ? k : 0;
 }
 
+/* HF's Precompiled normalizer: a grapheme cluster shorter than 6 bytes
+ * that starts with a key of the map becomes that key's replacement (the
+ * first, shortest key: the rest of the cluster goes with it); otherwise each
+ * character that starts with a key is replaced. */
+static clf_status precompiled(const clf__spm *cm, clf__tok_bytes *b, clf__tok_bytes *tmp)
+{
+    tmp->n = 0;
+    const char *r;
+    for (size_t i = 0; i < b->n;) {
+        utf8proc_int32_t prev, c;
+        utf8proc_int32_t state = 0;
+        utf8proc_ssize_t k = utf8proc_iterate(b->p + i, (utf8proc_ssize_t)(b->n - i), &prev);
+        size_t j = i + (size_t)(k > 0 ? k : 1);
+        while (j < b->n) {
+            k = utf8proc_iterate(b->p + j, (utf8proc_ssize_t)(b->n - j), &c);
+            if (k <= 0 || utf8proc_grapheme_break_stateful(prev, c, &state)) break;
+            prev = c;
+            j += (size_t)k;
+        }
+        if (j - i < 6 && clf__spm_charsmap_prefix(cm, b->p + i, j - i, true, &r) > 0) {
+            CLF_TRY(put(tmp, r, strlen(r)));
+            i = j;
+            continue;
+        }
+        while (i < j) {
+            bool valid;
+            size_t cl = clf__spm_utf8_char(b->p + i, j - i, &valid);
+            if (clf__spm_charsmap_prefix(cm, b->p + i, cl, true, &r) > 0)
+                CLF_TRY(put(tmp, r, strlen(r)));
+            else
+                CLF_TRY(put(tmp, b->p + i, cl));
+            i += cl;
+        }
+    }
+    b->n = 0;
+    return put(b, tmp->p, tmp->n);
+}
+
 static clf_status normalize(const hf_unigram *u, clf__tok_bytes *b, clf__tok_bytes *tmp)
 {
     for (int i = 0; i < u->n_steps; i++) {
@@ -107,13 +146,7 @@ static clf_status normalize(const hf_unigram *u, clf__tok_bytes *b, clf__tok_byt
                 if (!(b->p[r] == ' ' && r + 1 < b->n && b->p[r + 1] == ' ')) b->p[w++] = b->p[r];
             b->n = w;
         } else if (st->kind == STEP_PRECOMPILED) {
-            char *norm;
-            size_t nn;
-            CLF_TRY(clf__spm_normalize(u->charmap, (const char *)b->p, b->n, &norm, &nn));
-            b->n = 0;
-            clf_status s = put(b, norm, nn);
-            clf__free(norm);
-            CLF_TRY(s);
+            CLF_TRY(precompiled(u->charmap, b, tmp));
         } else { /* Strip: Unicode whitespace at either end */
             size_t a = 0, e = b->n, k;
             if (st->left)
@@ -150,7 +183,7 @@ static clf_status metaspace(const hf_unigram *u, const uint8_t *s, size_t n, clf
                             clf__tok_sink *out)
 {
     w->n = 0;
-    if (u->prepend && !(n >= u->repl_n && memcmp(s, u->repl, u->repl_n) == 0))
+    if (u->prepend && n > 0 && s[0] != ' ' && !(n >= u->repl_n && memcmp(s, u->repl, u->repl_n) == 0))
         CLF_TRY(put(w, u->repl, u->repl_n));
     for (size_t i = 0; i < n; i++)
         CLF_TRY(s[i] == ' ' ? put(w, u->repl, u->repl_n) : put(w, s + i, 1));
