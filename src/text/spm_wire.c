@@ -62,7 +62,8 @@ static clf_status spm_piece_text(const clf__spm *m, int32_t sid, const char *p, 
         if (m->unk_surface_len) d->kind |= ST_NONEMPTY;
         return clf__tok_bytes_put(out, m->unk_surface, m->unk_surface_len);
     }
-    if (!(d->kind & ST_NOT_BOS) && (m->add_dummy_prefix || m->remove_extra_ws) && pn >= 3 &&
+    /* A piece m does not know keeps its text whole (sentencepiece's rule). */
+    if (sid >= 0 && !(d->kind & ST_NOT_BOS) && (m->add_dummy_prefix || m->remove_extra_ws) && pn >= 3 &&
         memcmp(p, "\xE2\x96\x81", 3) == 0) {
         p += 3, pn -= 3;
         if (!m->remove_extra_ws) d->kind |= ST_BOS_WS_SEEN;
