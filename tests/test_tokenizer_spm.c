@@ -171,3 +171,112 @@ Test(tokenizer_spm, trained_unigram_json_matches_tokenizers)
 {
     check_golden(WIRE "/trained/tokenizer.json", WIRE "/trained.json", "trained");
 }
+
+/* A bare .spm through the public API: ids and DecodeIds of pip
+ * sentencepiece (tests/golden/spm/), byte fallback (per-byte U+FFFD) and
+ * SentencePiece BPE included. */
+Test(tokenizer_spm, bare_spm_files_match_sentencepiece)
+{
+    static const char *const names[] = {"unigram", "unigram_bf", "bpe", "bpe_bf_ud", "unigram_sfx"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char tok[512], gold[512];
+        snprintf(tok, sizeof tok, CLFT_GOLDEN_DIR "/spm/%s.spm", names[i]);
+        snprintf(gold, sizeof gold, CLFT_GOLDEN_DIR "/spm/%s.json", names[i]);
+        check_golden(tok, gold, names[i]);
+    }
+    clf_tokenizer *t = load(CLFT_GOLDEN_DIR "/spm/bpe.spm");
+    cr_expect_eq(clf_tokenizer_kind_of(t), CLF_TOKENIZER_KIND_SPM_BPE);
+    clf_tokenizer_free(t);
+}
+
+/* A copy of the Marian folder with one file changed or removed. */
+static void marian_copy(const char *dir, const char *drop, const char *vocab_json)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r " WIRE "/marian %s", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    if (drop) {
+        snprintf(cmd, sizeof cmd, "%s/%s", dir, drop);
+        unlink(cmd);
+    }
+    if (vocab_json) {
+        snprintf(cmd, sizeof cmd, "%s/vocab.json", dir);
+        FILE *f = fopen(cmd, "w");
+        fputs(vocab_json, f);
+        fclose(f);
+    }
+}
+
+static void expect_fail(const char *path, clf_status want, const char *needle)
+{
+    clf_tokenizer *t = (clf_tokenizer *)1;
+    clf_status s = clf_tokenizer_load(path, NULL, &t);
+    const char *msg = clf_context_last_error(NULL);
+    cr_expect_eq(s, want, "%s: got %s (%s), expected %s", path, clf_status_name(s), msg,
+                 clf_status_name(want));
+    cr_expect_null(t);
+    cr_expect(strstr(msg, needle) != NULL, "%s: message \"%s\" lacks \"%s\"", path, msg, needle);
+}
+
+Test(tokenizer_spm, hostile_marian_folders_are_refused_naming_the_file)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/clft_marian_%d", (int)getpid());
+    marian_copy(dir, "source.spm", NULL);
+    expect_fail(dir, CLF_ERR_IO, "source.spm");
+    marian_copy(dir, NULL, "{\"</s>\": 0, \"<unk>\": 1, \"x\": 2, \"<pad>\": 3}");
+    expect_fail(dir, CLF_ERR_BAD_MODEL, "not this model's vocabulary");
+    marian_copy(dir, NULL, "{\"</s>\": 0, \"a\": 1}");
+    expect_fail(dir, CLF_ERR_BAD_MODEL, "vocab.json");
+    marian_copy(dir, NULL, "[1, 2");
+    expect_fail(dir, CLF_ERR_BAD_MODEL, "vocab.json");
+    char p[512];
+    snprintf(p, sizeof p, "%s/target.spm", dir);
+    unlink(p);
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    marian_copy(dir, NULL, NULL); /* cp -r replaces the FIFO: make it again */
+    unlink(p);
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    expect_fail(dir, CLF_ERR_IO, "target.spm");
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    cr_expect_eq(system(p), 0);
+}
+
+/* A tokenizer.json edited by sed-like replacement of one string. */
+static void json_variant(const char *out, const char *from, const char *to)
+{
+    size_t n;
+    char *s = clft_slurp(WIRE "/xlmr/tokenizer.json", &n);
+    char *at = strstr(s, from);
+    cr_assert(at, "no \"%s\" in the golden", from);
+    FILE *f = fopen(out, "w");
+    fwrite(s, 1, (size_t)(at - s), f);
+    fputs(to, f);
+    fputs(at + strlen(from), f);
+    fclose(f);
+    free(s);
+}
+
+Test(tokenizer_spm, hostile_unigram_json_is_refused_naming_the_setting)
+{
+    char p[256];
+    snprintf(p, sizeof p, "/tmp/clft_unigram_%d.json", (int)getpid());
+    json_variant(p, "\"precompiled_charsmap\": \"", "\"precompiled_charsmap\": \"@@@@");
+    expect_fail(p, CLF_ERR_BAD_MODEL, "base64");
+    json_variant(p, "\"precompiled_charsmap\": \"", "\"precompiled_charsmap\": \"A");
+    expect_fail(p, CLF_ERR_BAD_MODEL, "multiple of 4");
+    json_variant(p, "\"precompiled_charsmap\": \"", "\"precompiled_charsmap\": \"AAAA");
+    expect_fail(p, CLF_ERR_BAD_MODEL, "clft_unigram");
+    json_variant(p, "\"byte_fallback\": false", "\"byte_fallback\": true");
+    expect_fail(p, CLF_ERR_UNSUPPORTED, "byte_fallback");
+    json_variant(p, "\"prepend_scheme\": \"always\"", "\"prepend_scheme\": \"first\"");
+    expect_fail(p, CLF_ERR_UNSUPPORTED, "prepend_scheme");
+    json_variant(p, "\"unk_id\": 3", "\"unk_id\": 99999");
+    expect_fail(p, CLF_ERR_BAD_MODEL, "unk_id");
+    json_variant(p, "\"type\": \"Precompiled\"", "\"type\": \"NFKD\"");
+    expect_fail(p, CLF_ERR_UNSUPPORTED, "NFKD");
+    unlink(p);
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    expect_fail(p, CLF_ERR_IO, p);
+    unlink(p);
+}
