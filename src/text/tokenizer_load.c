@@ -579,8 +579,8 @@ static clf_status parse_tokenizer_json(const char *data, size_t size, const char
         st = clf__unigram_from_json(root, model, name, p, &cfg, out);
     else
         st = clf__error(NULL, CLF_ERR_UNSUPPORTED,
-                        "%s: model type \"%.32s\" is not supported (WordPiece and byte-level BPE "
-                        "are)",
+                        "%s: model type \"%.32s\" is not supported (WordPiece, byte-level BPE "
+                        "and Unigram are)",
                         name, type);
 done:
     json_object_put(root);
