@@ -378,8 +378,11 @@ Test(tokenizer, hostile_tokenizer_json_is_rejected)
      * one without a ByteLevel pre-tokenizer is refused. */
     BAD_JSON("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}", CLF_ERR_UNSUPPORTED,
              "pre_tokenizer \"null\" is not supported with BPE");
-    BAD_JSON("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", CLF_ERR_UNSUPPORTED,
-             "\"Unigram\" is not supported");
+    /* Unigram is a kind now (unigram_json.c): an empty vocabulary is malformed. */
+    BAD_JSON("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", CLF_ERR_BAD_MODEL,
+             "[piece, score] pairs");
+    BAD_JSON("{\"model\": {\"type\": \"Lattice\", \"vocab\": []}}", CLF_ERR_UNSUPPORTED,
+             "\"Lattice\" is not supported");
     BAD_JSON("{\"model\": {\"type\": \"WordPiece\"}}", CLF_ERR_BAD_MODEL, "no \"model\".\"vocab\"");
     BAD_JSON("{\"model\": {\"type\": \"WordPiece\", \"vocab\": [\"a\"]}}", CLF_ERR_BAD_MODEL,
              "no \"model\".\"vocab\"");

@@ -137,6 +137,33 @@ CLF_API clf_tokenizer_params clf_tokenizer_params_default(void);
  *     format: vocab.json maps token -> id, merges.txt has an optional
  *     "#version" line then one "left right" merge per line, by rank).
  *
+ * SentencePiece (kinds UNIGRAM and SPM_BPE):
+ *   - a .spm / .model file (a sentencepiece ModelProto): ids are the
+ *     model's own, encode is sentencepiece's EncodeAsIds (nothing appended;
+ *     no_special_tokens changes nothing), decode its DecodeIds (a byte of an
+ *     ill-formed byte-fallback run -> one U+FFFD each); UNK/BOS/EOS/PAD are
+ *     its <unk> and control pieces <s> </s> <pad>, the control pieces are
+ *     the special ones; max_length defaults to 512;
+ *   - a Marian folder (path is a folder holding source.spm or target.spm):
+ *     as transformers' MarianTokenizer, encode is the SOURCE side (special
+ *     tokens </s> <unk> <pad> matched in the text, a leading ">>xx<<"
+ *     language code its own piece, source.spm's pieces looked up in
+ *     vocab.json, unknown ones -> <unk>, then </s>) and decode is the
+ *     TARGET side (the ids' vocab.json pieces through target.spm's decode
+ *     rules, a special token kept as itself plus a space, the text stripped
+ *     of leading and trailing whitespace): encode the source text, decode
+ *     the generated ids. transformers 5.x decodes with source.spm by default
+ *     when the vocabulary is shared; use_source_tokenizer=False gives ours.
+ *     A missing source.spm / target.spm / vocab.json is CLF_ERR_IO; a
+ *     vocab.json that lacks <unk> or </s>, or holds under half of
+ *     source.spm's pieces, is CLF_ERR_BAD_MODEL;
+ *   - a tokenizer.json whose model is Unigram: see src/text/unigram_json.c
+ *     for the normalizers (Precompiled with a base64 charsmap, Replace,
+ *     Strip, Sequence), pre-tokenizers (Metaspace, WhitespaceSplit +
+ *     Metaspace) and decoder (Metaspace) taken; byte_fallback, a null
+ *     unk_id, prepend_scheme "first" and anything else are refused with
+ *     CLF_ERR_UNSUPPORTED naming the setting.
+ *
  * Byte-level BPE. The model's "dropout", "byte_fallback",
  * "continuing_subword_prefix" / "end_of_word_suffix" (other than empty),
  * a normalizer, a pre-tokenizer other than ByteLevel with use_regex, a
@@ -185,9 +212,8 @@ CLF_API clf_tokenizer_params clf_tokenizer_params_default(void);
  *                        vocabulary, a malformed merges.txt line (the
  *                        message gives its number), a framing token that is
  *                        not the vocabulary's, added-token ids with holes;
- *   CLF_ERR_UNSUPPORTED  a tokenizer.json whose model is neither WordPiece
- *                        nor BPE (Unigram, ...: those take token ids for
- *                        now), a WordPiece one whose normalizer /
+ *   CLF_ERR_UNSUPPORTED  a tokenizer.json whose model is not WordPiece,
+ *                        BPE or Unigram, a WordPiece one whose normalizer /
  *                        pre_tokenizer is not BERT's, a BPE one with a
  *                        setting listed above as refused;
  *   CLF_ERR_OUT_OF_MEMORY.

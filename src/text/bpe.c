@@ -324,9 +324,10 @@ static clf_status bpe_span(const clf_tokenizer *t, const uint8_t *s, size_t n, c
 /* HF's ByteLevel decoder: a token whose every character stands for a byte
  * gives those bytes; any other token (an added one such as "<|endoftext|>"
  * written with other characters) gives its own UTF-8. */
-static clf_status bpe_piece(const clf_tokenizer *t, int32_t id, int64_t index, clf__tok_bytes *out)
+static clf_status bpe_piece(const clf_tokenizer *t, int32_t id, clf__tok_dstate *d,
+                            clf__tok_bytes *out)
 {
-    (void)index;
+    (void)d;
     const uint8_t *s = (const uint8_t *)t->tokens[id];
     size_t n = t->lens[id], start = out->n;
     CLF_TRY(clf__tok_grow((void **)&out->p, &out->cap, out->n + n + 1, 1));

@@ -329,6 +329,12 @@ static clf_status post_processor(clf_tokenizer *t, json_object *p, const char *n
                       name, ty ? ty : "?");
 }
 
+clf_status clf__tok_json_post(clf_tokenizer *t, json_object *p, const char *name,
+                              clf__tok_post *post)
+{
+    return post_processor(t, p, name, 0, post);
+}
+
 /* Finishes t with the model b (taken over, also on failure). */
 static clf_status finish(clf_tokenizer *t, clf__bpe *b, const char *name,
                          const clf_tokenizer_params *p, const clf__tok_config *cfg,

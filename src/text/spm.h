@@ -133,6 +133,20 @@ clf_status clf__spm_normalize(const clf__spm *m, const char *text, size_t len, c
  * above CLF__SPM_MAX_TEXT; CLF_ERR_OUT_OF_MEMORY (out keeps what it had). */
 clf_status clf__spm_encode(const clf__spm *m, const char *text, size_t len, clf__spm_ids *out);
 
+/* clf__spm_encode that also gives what sentencepiece's EncodeAsPieces
+ * gives: spans (when not NULL) receives two entries per id, the offset and
+ * length of its surface in the normalised text, which *norm (when not NULL;
+ * clf__malloc'd, NUL-terminated) receives. An <unk> run's surface is the
+ * whole run (a piece string that may name another vocabulary's piece). */
+clf_status clf__spm_encode_surface(const clf__spm *m, const char *text, size_t len,
+                                   clf__spm_ids *out, clf__spm_ids *spans, char **norm);
+
+/* The charsmap key that is a prefix of s[0..n): the longest (what the
+ * engine's normaliser uses) or the shortest (HF's Precompiled takes the
+ * first match). Returns its length (0 = none) and its replacement in *repl. */
+size_t clf__spm_charsmap_prefix(const clf__spm *m, const uint8_t *s, size_t n, bool shortest,
+                                const char **repl);
+
 /* The text of n ids as sentencepiece's DecodeIds gives it: U+2581 -> space,
  * the leading space of the first piece removed, runs of <0xXX> pieces
  * reassembled into UTF-8 (a byte that forms no character becomes U+FFFD),

@@ -77,6 +77,13 @@ static size_t user_defined_match(const clf__spm *m, const uint8_t *s, size_t n)
  * first CHARSMAP_MAX_RESULTS matches are considered. */
 static size_t charsmap_match(const clf__spm *m, const uint8_t *s, size_t n, const char **repl)
 {
+    return clf__spm_charsmap_prefix(m, s, n, false, repl);
+}
+
+size_t clf__spm_charsmap_prefix(const clf__spm *m, const uint8_t *s, size_t n, bool shortest,
+                                const char **repl)
+{
+    if (!m->da) return 0;
     const uint32_t *da = m->da;
 #define DA_OFFSET(u) (((size_t)(u) >> 10) << (((u) & (1u << 9)) >> 6))
     size_t pos = DA_OFFSET(da[0]), best = 0;
@@ -93,6 +100,7 @@ static size_t charsmap_match(const clf__spm *m, const uint8_t *s, size_t n, cons
             if (found++ < CHARSMAP_MAX_RESULTS && value < m->da_text_len) {
                 best = i + 1;
                 *repl = m->da_text + value;
+                if (shortest) break;
             }
         }
     }
@@ -198,6 +206,8 @@ clf_status clf__spm_normalize(const clf__spm *m, const char *text, size_t len, c
 typedef struct emitter {
     clf__spm_ids *out;
     bool prev_unk, failed;
+    clf__spm_ids *surf;  /* NULL, or (offset, length) in the normalised text of each id */
+    const uint8_t *base; /* the normalised text */
 } emitter;
 
 static void push_id(emitter *e, int32_t id)
@@ -219,13 +229,29 @@ static void push_id(emitter *e, int32_t id)
 
 /* One segment (its normalised bytes s, n) with its piece id, as
  * sentencepiece's PopulateSentencePieceText turns it into ids. */
+static void push_surface(emitter *e, const uint8_t *s, size_t n)
+{
+    if (!e->surf) return;
+    clf__spm_ids *out = e->out;
+    e->out = e->surf;
+    push_id(e, (int32_t)(s - e->base));
+    push_id(e, (int32_t)n);
+    e->out = out;
+}
+
 static void emit(const clf__spm *m, emitter *e, const uint8_t *s, size_t n, int32_t id)
 {
     bool unk = m->type[id] == CLF__SPM_UNKNOWN;
     if (unk && m->byte_fallback)
-        for (size_t i = 0; i < n; i++) push_id(e, m->byte_id[s[i]]);
-    else if (!(unk && e->prev_unk)) /* a run of unknowns is one <unk> */
+        for (size_t i = 0; i < n; i++) {
+            push_id(e, m->byte_id[s[i]]);
+            push_surface(e, s + i, 1);
+        }
+    else if (!(unk && e->prev_unk)) { /* a run of unknowns is one <unk> */
         push_id(e, id);
+        push_surface(e, s, n);
+    } else if (e->surf && e->surf->n >= 2 && !e->failed)
+        e->surf->ids[e->surf->n - 1] += (int32_t)n; /* the run's surface grows */
     e->prev_unk = unk;
 }
 
@@ -470,6 +496,13 @@ void clf__spm_ids_clear(clf__spm_ids *v)
 
 clf_status clf__spm_encode(const clf__spm *m, const char *text, size_t len, clf__spm_ids *out)
 {
+    return clf__spm_encode_surface(m, text, len, out, NULL, NULL);
+}
+
+clf_status clf__spm_encode_surface(const clf__spm *m, const char *text, size_t len,
+                                   clf__spm_ids *out, clf__spm_ids *spans, char **norm)
+{
+    if (norm) *norm = NULL;
     if (!m || !out) return clf__error(NULL, CLF_ERR_INVALID_ARG, "spm encode: no model or output");
     if (!text && len) return clf__error(NULL, CLF_ERR_INVALID_ARG, "spm encode: text is NULL");
     if (len > CLF__SPM_MAX_TEXT)
@@ -483,11 +516,17 @@ clf_status clf__spm_encode(const clf__spm *m, const char *text, size_t len, clf_
      * expand); the segmenters index it with int32. */
     if (s == CLF_OK && b.n > (size_t)INT32_MAX / 2)
         s = clf__error(NULL, CLF_ERR_INVALID_ARG, "spm encode: the normalised text is too long");
-    emitter e = {out, false, false};
+    emitter e = {out, false, false, spans, (const uint8_t *)b.p};
+    int64_t kept_spans = spans ? spans->n : 0;
     if (s == CLF_OK && b.n > 0)
         s = m->algo == CLF__SPM_UNIGRAM ? unigram(m, (const uint8_t *)b.p, b.n, &e)
                                         : bpe(m, (const uint8_t *)b.p, b.n, &e);
     if (s == CLF_OK && e.failed) s = CLF_ERR_OUT_OF_MEMORY;
+    if (s == CLF_OK && norm) {
+        *norm = b.p;
+        b.p = NULL;
+    }
+    if (s != CLF_OK && spans) spans->n = kept_spans;
     clf__free(b.p);
     if (s == CLF_ERR_OUT_OF_MEMORY) {
         out->n = kept;

@@ -74,16 +74,33 @@ typedef struct clf__tok_bytes {
     size_t n, cap;
 } clf__tok_bytes;
 
+/* Where a decode is, handed to the kind's piece hook; one-shot and
+ * streaming decodes keep it alike, so their texts agree. */
+typedef struct clf__tok_dstate {
+    int64_t index; /* tokens decoded before this one (skipped ones not counted) */
+    int32_t prev;  /* the previous decoded id, -1 at the start */
+    unsigned kind; /* the kind's own state; 0 at the start of a stream */
+} clf__tok_dstate;
+
+/* Whole-text decode rules (clf_tokenizer.decode_rules). */
+enum {
+    CLF__DEC_FFFD_PER_BYTE = 1, /* each byte of an ill-formed run -> U+FFFD (sentencepiece) */
+    CLF__DEC_STRIP = 2,         /* strip leading/trailing whitespace (Python's str.strip) */
+};
+
 typedef struct clf__tok_vtable {
     clf_tokenizer_kind kind;
     /* Encodes s[0..n) (valid UTF-8 between added tokens, n > 0) into out. */
     clf_status (*encode_span)(const clf_tokenizer *t, const uint8_t *s, size_t n,
                               clf__tok_sink *out);
     void (*scratch_free)(void *scratch);
-    /* Appends the bytes of token id, the index-th token being decoded (0 =
-     * first kept one), to out. The shared layer turns the concatenation into
-     * UTF-8, each maximal invalid subpart becoming one U+FFFD. */
-    clf_status (*piece)(const clf_tokenizer *t, int32_t id, int64_t index, clf__tok_bytes *out);
+    /* Appends the bytes of token id to out; d says where in the decoded
+     * stream it is (d->index: 0 = first kept token) and carries the kind's
+     * own state from token to token. The shared layer turns the
+     * concatenation into UTF-8, each maximal invalid subpart becoming one
+     * U+FFFD (or one per byte with CLF__DEC_FFFD_PER_BYTE). */
+    clf_status (*piece)(const clf_tokenizer *t, int32_t id, clf__tok_dstate *d,
+                        clf__tok_bytes *out);
     void (*model_free)(void *model);
 } clf__tok_vtable;
 
@@ -106,6 +123,7 @@ struct clf_tokenizer {
     int n_prefix, n_suffix; /* ids added before / after the text */
     bool add_special;
     int64_t max_length;
+    unsigned decode_rules; /* CLF__DEC_* */
     /* WordPiece */
     bool lowercase, strip_accents, chinese, clean_text;
     int64_t max_word_chars;
@@ -185,8 +203,28 @@ void clf__tok_emit(clf__tok_sink *s, int32_t id);
 clf_status clf__tok_grow(void **p, size_t *cap, size_t need, size_t elem);
 clf_status clf__tok_bytes_put(clf__tok_bytes *b, const void *s, size_t n);
 
-/* The kinds' tables (wordpiece.c, bpe.c). */
+/* A tokenizer.json post_processor (null, ByteLevel, RobertaProcessing,
+ * BertProcessing, TemplateProcessing's "single", a Sequence of these) into
+ * t's framing; *post becomes CLF__POST_EXPLICIT when it frames (bpe_load.c). */
+clf_status clf__tok_json_post(clf_tokenizer *t, struct json_object *p, const char *name,
+                              clf__tok_post *post);
+
+/* SentencePiece kinds (spm_wire.c, unigram_json.c). */
+clf_status clf__spm_tok_load_file(const char *path, const clf_tokenizer_params *params,
+                                  clf_tokenizer **out);
+/* A Marian folder: dir/source.spm, dir/target.spm, dir/vocab.json; cfg from
+ * its tokenizer_config.json / special_tokens_map.json. */
+clf_status clf__marian_load(const char *dir, const clf_tokenizer_params *params,
+                            const clf__tok_config *cfg, clf_tokenizer **out);
+clf_status clf__unigram_from_json(struct json_object *root, struct json_object *model,
+                                  const char *name, const clf_tokenizer_params *params,
+                                  const clf__tok_config *cfg, clf_tokenizer **out);
+
+/* The kinds' tables (wordpiece.c, bpe.c, spm_wire.c, unigram_json.c). */
 extern const clf__tok_vtable clf__wordpiece_vtable;
 extern const clf__tok_vtable clf__bpe_vtable;
+extern const clf__tok_vtable clf__spm_vtable;    /* a bare .spm / .model file */
+extern const clf__tok_vtable clf__marian_vtable; /* Marian: source.spm + target.spm + vocab.json */
+extern const clf__tok_vtable clf__hf_unigram_vtable; /* tokenizer.json Unigram */
 
 #endif

@@ -575,10 +575,12 @@ static clf_status parse_tokenizer_json(const char *data, size_t size, const char
         st = wordpiece_json(root, model, name, p, &cfg, out);
     else if (strcmp(type, "BPE") == 0)
         st = clf__bpe_from_json(root, model, name, p, &cfg, out);
+    else if (strcmp(type, "Unigram") == 0)
+        st = clf__unigram_from_json(root, model, name, p, &cfg, out);
     else
         st = clf__error(NULL, CLF_ERR_UNSUPPORTED,
-                        "%s: model type \"%.32s\" is not supported (WordPiece and byte-level BPE "
-                        "are)",
+                        "%s: model type \"%.32s\" is not supported (WordPiece, byte-level BPE "
+                        "and Unigram are)",
                         name, type);
 done:
     json_object_put(root);
@@ -726,8 +728,12 @@ clf_status clf_tokenizer_load(const char *path, const clf_tokenizer_params *para
     clf__tok_config cfg;
     clf__tok_config_init(&cfg);
     clf_status st;
-    bool json = false, bpe_files = false;
-    if (S_ISDIR(sb.st_mode)) {
+    bool json = false, bpe_files = false, marian = false, spm = false;
+    if (S_ISDIR(sb.st_mode) && (exists(path, "source.spm") || exists(path, "target.spm"))) {
+        marian = true; /* a Marian folder (tokenizer.json-less, as transformers saves it) */
+        if (!(dir = clf__strdup(path))) goto oom;
+        st = CLF_OK;
+    } else if (S_ISDIR(sb.st_mode)) {
         dir = clf__strdup(path);
         file = join(path, "tokenizer.json");
         if (!dir || !file) goto oom;
@@ -764,12 +770,15 @@ clf_status clf_tokenizer_load(const char *path, const clf_tokenizer_params *para
         const char *base = slash ? slash + 1 : path;
         bpe_files = strcmp(base, "vocab.json") == 0 || strcmp(base, "merges.txt") == 0;
         json = ends_with(path, ".json");
-        st = bpe_files ? CLF_OK : read_file(file, &data, &size, false);
+        spm = ends_with(path, ".spm") || ends_with(path, ".model");
+        st = bpe_files || spm ? CLF_OK : read_file(file, &data, &size, false);
     }
     if (st == CLF_OK) st = read_config(dir, "special_tokens_map.json", &cfg);
     if (st == CLF_OK) st = read_config(dir, "tokenizer_config.json", &cfg);
     if (st == CLF_OK) st = read_st_max_length(dir, &cfg);
-    if (st == CLF_OK && bpe_files) st = load_bpe_files(dir, params, &cfg, out);
+    if (st == CLF_OK && marian) st = clf__marian_load(dir, params, &cfg, out);
+    else if (st == CLF_OK && spm) st = clf__spm_tok_load_file(path, params, out);
+    else if (st == CLF_OK && bpe_files) st = load_bpe_files(dir, params, &cfg, out);
     else if (st == CLF_OK) st = clf__tokenizer_parse(data, size, json, file, params, &cfg, out);
     goto done;
 oom:

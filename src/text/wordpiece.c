@@ -260,9 +260,10 @@ static void replace_all(uint8_t *p, size_t *n, const char *from, const char *to)
     *n = w;
 }
 
-static clf_status wordpiece_piece(const clf_tokenizer *t, int32_t id, int64_t index,
+static clf_status wordpiece_piece(const clf_tokenizer *t, int32_t id, clf__tok_dstate *d,
                                   clf__tok_bytes *out)
 {
+    int64_t index = d->index;
     const char *tok = t->tokens[id];
     size_t len = t->lens[id], start = out->n;
     if (index > 0 && len >= t->prefix_len && memcmp(tok, t->prefix, t->prefix_len) == 0) {
