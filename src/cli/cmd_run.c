@@ -225,6 +225,8 @@ typedef struct run {
     clf_tokenizer *tok;
     char tok_note[512];      /* generate: why the folder has no tokenizer ("" = it has one) */
     clf_generate_params gen; /* generate: the model's settings with the options' */
+    bool gen_ready;          /* gen holds them: a reload takes them again (they point into
+                                the model: bad_words_ids) */
     bool stream;             /* generate: text to a terminal as it is generated */
     cli_stream streamer;
     clf_model *m;
@@ -275,6 +277,9 @@ static int load_model(run *r, int64_t src, int64_t tgt)
     /* What the model holds: the library clamps maxima to a learned table. */
     r->cap_src = src < r->positions ? src : r->positions;
     r->cap_tgt = tgt < r->positions ? tgt : r->positions;
+    /* The settings' bad_words_ids point into the model just freed. */
+    if (r->gen_ready && (st = cli_gen_settings(&r->o, r->m, &r->gen)) != CLF_OK)
+        return cli_fail("generation config", st, clf_context_last_error(r->ctx));
     if (r->pr.on)
         fprintf(stderr, "loaded %s (%s) in %.2f s on %s\n", r->o.model,
                 r->info && r->info->architecture[0] ? r->info->architecture : "safetensors",
@@ -360,6 +365,7 @@ static int open_all(run *r)
         if (!o->batch_set && cfg->kind == CLF_MODEL_DECODER) r->o.batch = 1;
         if ((st = cli_gen_settings(o, r->m, &r->gen)) != CLF_OK)
             return cli_fail("generation config", st, clf_context_last_error(r->ctx));
+        r->gen_ready = true;
         /* The model's num_beams may need more rows than the first load has. */
         int64_t k = r->gen.strategy == CLF_DECODE_BEAM ? r->gen.beam_size : 1;
         if (batch * k > r->max_batch) {
