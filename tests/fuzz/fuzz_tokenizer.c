@@ -2,8 +2,8 @@
  * libFuzzer target for the WordPiece tokenizer (src/text): its file parsers
  * and its encoder. Build and run with tools/fuzz.sh tokenizer SECONDS.
  *
- * fuzz-sources: src/text/wordpiece.c src/text/tokenizer_load.c src/text/tokenizer.c src/text/detokenize.c src/text/bpe.c src/text/bpe_load.c
- * fuzz-libs: libutf8proc json-c
+ * fuzz-sources: src/text/bpe.c src/text/bpe_load.c src/text/detokenize.c src/text/spm_build.c src/text/spm_decode.c src/text/spm_encode.c src/text/spm_model.c src/text/spm_wire.c src/text/tokenizer.c src/text/tokenizer_load.c src/text/unigram_json.c src/text/wordpiece.c
+ * fuzz-libs: libutf8proc json-c libcrypto
  *
  * Input: byte 0 chooses the form and the settings (bit 0: tokenizer.json,
  * else vocab.txt; bits 1-2: lowercase auto/on/off; bit 3: max_length 8, else

@@ -1,10 +1,12 @@
 /*
- * libFuzzer target for the byte-level BPE tokenizer (src/text/bpe*.c) and
- * the shared encode / decode / streaming layer. Build and run with
+ * libFuzzer target for the byte-level BPE tokenizer (src/text/bpe*.c), the
+ * Unigram tokenizer.json loader (src/text/unigram_json.c, seeds from
+ * tests/fuzz/make_unigram_corpus.py) and the shared encode / decode /
+ * streaming layer. Build and run with
  * tools/fuzz.sh tokenizer_bpe SECONDS.
  *
- * fuzz-sources: src/text/bpe.c src/text/bpe_load.c src/text/detokenize.c src/text/tokenizer.c src/text/tokenizer_load.c src/text/wordpiece.c
- * fuzz-libs: libutf8proc json-c
+ * fuzz-sources: src/text/bpe.c src/text/bpe_load.c src/text/detokenize.c src/text/spm_build.c src/text/spm_decode.c src/text/spm_encode.c src/text/spm_model.c src/text/spm_wire.c src/text/tokenizer.c src/text/tokenizer_load.c src/text/unigram_json.c src/text/wordpiece.c
+ * fuzz-libs: libutf8proc json-c libcrypto
  *
  * Input: byte 0 chooses the form and settings (bit 0: tokenizer.json, else
  * vocab.json + merges.txt; bit 1: a tokenizer_config.json too; bit 2:
