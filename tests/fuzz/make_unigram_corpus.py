@@ -8,49 +8,22 @@ Metaspace pre-tokenizer/decoder, XLM-R's Replace(" {2,}"), a template
 post-processor. Each seed is the target's input: a mode byte (bit 0 =
 tokenizer.json), the file, three 0xFF separators, then a text.
 Writes into tests/fuzz/corpus/tokenizer_bpe/unigram-*."""
-import base64
 import hashlib
 import io
 import os
+import struct
+import sys
 import tempfile
 
 import sentencepiece as spm
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "golden", "spm_wire"))
+from make_spm_wire_golden import fields  # noqa: E402  (the protobuf walk)
 OUT = os.path.join(HERE, "corpus", "tokenizer_bpe")
 LINES = ["Hello world, this is a test.", "Le café est très bon.", "Grüße aus München",
          "日本語のテキスト", "x = 1 + 2  # code", "ﬁnance Ⅻ ①②", "emoji 🙂 here"] * 20
-
-
-def varint(b, i):
-    v = s = 0
-    while True:
-        c = b[i]
-        i += 1
-        v |= (c & 0x7F) << s
-        s += 7
-        if c < 0x80:
-            return v, i
-
-
-def fields(b):
-    i = 0
-    while i < len(b):
-        key, i = varint(b, i)
-        f, w = key >> 3, key & 7
-        if w == 0:
-            v, i = varint(b, i)
-        elif w == 1:
-            v, i = b[i:i + 8], i + 8
-        elif w == 5:
-            v, i = b[i:i + 4], i + 4
-        elif w == 2:
-            n, i = varint(b, i)
-            v, i = b[i:i + n], i + n
-        else:
-            raise ValueError(w)
-        yield f, v
 
 
 def train(rules):
@@ -65,12 +38,12 @@ def train(rules):
         spm.SentencePieceTrainer.train(sentence_iterator=iter(LINES), model_writer=model, **kw)
         blob = model.getvalue()
     pieces, charsmap = [], b""
-    for f, v in fields(blob):
+    for f, _, v in fields(blob):
         if f == 1:
-            d = dict(fields(v))
-            pieces.append((d[1].decode(), __import__("struct").unpack("<f", d.get(2, b"\0\0\0\0"))[0]))
+            d = {k: x for k, _, x in fields(v)}
+            pieces.append((d[1].decode(), struct.unpack("<f", d.get(2, b"\0\0\0\0"))[0]))
         elif f == 3:
-            charsmap = dict(fields(v)).get(2, b"")
+            charsmap = {k: x for k, _, x in fields(v)}.get(2, b"")
     return pieces, charsmap
 
 
