@@ -34,6 +34,8 @@ def main():
         encode = lambda line: ref(line).input_ids  # noqa: E731
     else:
         ref, name = Tokenizer.from_file(tok), "HF tokenizers"
+        ref.no_padding()  # clformer pads only in batches: compare the encodings alone
+        ref.no_truncation()  # and truncates at its own max_length (512 here)
         encode = lambda line: ref.encode(line).ids  # noqa: E731
     best = 1e30
     for _ in range(5):
