@@ -37,18 +37,22 @@ typedef struct stack_case {
     bool quick;             /* in the --quick set */
     bool start;             /* measure cold and warm start for this case */
     int reps;               /* timed repeats (full run); quick uses fewer */
+    clf_dtype weights;      /* model weight_dtype: CLF_F32 (0), CLF_F16 or CLF_Q8 */
 } stack_case;
 
 /* BENCHMARKS.md "Whole stacks". The start of each stack is measured once, on
  * its batch-1 case; a start is per stack, not per batch size. */
 static const stack_case cases[] = {
-    {"bert-b1", "bert-base", STACK_ENCODE, 1, 128, 0, 0, true, true, 15},
-    {"bert-b32", "bert-base", STACK_ENCODE, 32, 128, 0, 0, false, false, 3},
-    {"t-greedy-b1", "transformer-base", STACK_GREEDY, 1, 32, 32, 0, true, true, 5},
-    {"t-greedy-b16", "transformer-base", STACK_GREEDY, 16, 32, 32, 0, false, false, 3},
-    {"t-beam4-b1", "transformer-base", STACK_BEAM, 1, 32, 32, 4, false, false, 3},
-    {"t-beam4-b16", "transformer-base", STACK_BEAM, 16, 32, 32, 4, false, false, 3},
-    {"gpt2-b1", "gpt2-small", STACK_GENERATE, 1, 16, 32, 0, true, true, 5},
+    {"bert-b1", "bert-base", STACK_ENCODE, 1, 128, 0, 0, true, true, 15, CLF_F32},
+    {"bert-b32", "bert-base", STACK_ENCODE, 32, 128, 0, 0, false, false, 3, CLF_F32},
+    {"t-greedy-b1", "transformer-base", STACK_GREEDY, 1, 32, 32, 0, true, true, 5, CLF_F32},
+    {"t-greedy-b16", "transformer-base", STACK_GREEDY, 16, 32, 32, 0, false, false, 3, CLF_F32},
+    {"t-beam4-b1", "transformer-base", STACK_BEAM, 1, 32, 32, 4, false, false, 3, CLF_F32},
+    {"t-beam4-b16", "transformer-base", STACK_BEAM, 16, 32, 32, 4, false, false, 3, CLF_F32},
+    {"gpt2-b1", "gpt2-small", STACK_GENERATE, 1, 16, 32, 0, true, true, 5, CLF_F32},
+    /* Issue 16: the weight formats on the decode-bound case. */
+    {"gpt2-b1-f16", "gpt2-small", STACK_GENERATE, 1, 16, 32, 0, true, false, 5, CLF_F16},
+    {"gpt2-b1-q8", "gpt2-small", STACK_GENERATE, 1, 16, 32, 0, true, false, 5, CLF_Q8},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -70,7 +74,10 @@ static void stack_cost(const clf_model_config *c, const stack_case *k, double *f
     double D = (double)c->d_model, F = (double)c->d_ff, V = (double)c->vocab;
     double rows = (double)k->batch * (k->kind == STACK_BEAM ? k->beam : 1);
     double S = (double)k->seq_len, T = (double)k->new_tokens;
-    double wb = 4.0; /* f32 weights */
+    /* Bytes per weight: layer matrices and the head / embeddings (Q8 keeps
+     * the head f16: model.h). */
+    double wb = k->weights == CLF_F16 ? 2.0 : k->weights == CLF_Q8 ? 1.0 : 4.0;
+    double hb = k->weights == CLF_F32 ? 4.0 : 2.0;
     double enc_layer_w = 4 * D * D + 2 * D * F;
     double f = 0, b = 0;
     if (c->encoder_layers > 0) {
@@ -93,7 +100,7 @@ static void stack_cost(const clf_model_config *c, const stack_case *k, double *f
     } else { /* a decoder-only prompt is one prefill pass that yields token 1 */
         prompt = S;
         f += L * (2 * rows * S * dec_layer_w + 2 * rows * S * S * D) + 2 * rows * D * V;
-        b += (L * dec_layer_w + D * V) * wb;
+        b += L * dec_layer_w * wb + D * V * hb;
         T -= 1;
     }
     /* Single-token steps: a seq2seq target starts from BOS. */
@@ -101,7 +108,7 @@ static void stack_cost(const clf_model_config *c, const stack_case *k, double *f
         double ctx_len = prompt + t + 1;
         f += L * (2 * rows * dec_layer_w + 4 * rows * ctx_len * D + (cross ? 4 * rows * S * D : 0)) +
              2 * rows * D * V;
-        b += (L * dec_layer_w + D * V) * wb + L * rows * kv_row * (ctx_len + (cross ? S : 0));
+        b += L * dec_layer_w * wb + D * V * hb + L * rows * kv_row * (ctx_len + (cross ? S : 0));
     }
     *flops = f;
     *bytes = b;
@@ -137,6 +144,7 @@ static clf_status stack_make(clf_context *ctx, const stack_case *k, stack_state 
     mp.max_batch = rows;
     mp.max_source_len = k->seq_len;
     mp.max_target_len = (cfg.kind == CLF_MODEL_DECODER ? k->seq_len : 1) + k->new_tokens + 1;
+    mp.weight_dtype = k->weights;
     st = clf_model_create_random(ctx, &cfg, &mp, 1234, &s->m);
     if (st != CLF_OK) return st;
     size_t n = (size_t)(k->batch * k->seq_len);
@@ -344,7 +352,8 @@ static void stack_case_run(bench_run *r, const stack_case *k)
     bench_result res = {.entry = "stack"};
     const char *what = k->kind == STACK_ENCODE ? "encode" : k->kind == STACK_GREEDY ? "greedy"
                        : k->kind == STACK_BEAM ? "beam 4" : "generate";
-    snprintf(res.name, sizeof res.name, "%s %s", k->preset, what);
+    snprintf(res.name, sizeof res.name, "%s %s%s%s", k->preset, what, k->weights ? " " : "",
+             k->weights ? clf_dtype_name(k->weights) : "");
     if (k->kind == STACK_ENCODE)
         snprintf(res.shape, sizeof res.shape, "B=%lld S=%lld", (long long)k->batch, (long long)k->seq_len);
     else
@@ -364,6 +373,9 @@ static void stack_case_run(bench_run *r, const stack_case *k)
             size_t arena = 0;
             clf_model_memory(s.m, k->kind == STACK_ENCODE ? 0 : 1, &arena, NULL, NULL);
             res.device_mem_bytes = (double)arena;
+            fprintf(stderr, "bench: %s: weights %s, %.1f MiB on the device\n", k->id,
+                    clf_dtype_name(k->weights),
+                    (double)clf_model_get_info(s.m)->weight_bytes / (1 << 20));
             stack_free(&s); /* before the children load their own copies */
             /* A cold start compiles every kernel of the stack from nothing
              * (minutes on PoCL): full runs only. */

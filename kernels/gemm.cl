@@ -17,6 +17,12 @@
  *
  * Common build options (all default 0):
  *   CLF_A_F16, CLF_B_F16, CLF_C_F16, CLF_BIAS_F16   1 = that operand is stored as f16
+ *   CLF_B_Q8     1 = B is Q8 (include/clformer/tensor.h): int8 codes read as char vectors
+ *                and converted to float, one f32 scale per output column n at
+ *                scaleB[offScale + n]; needs CLF_TRANS_B=1 (B is N x K, a scale per row).
+ *                The kernels accumulate sum_k a * code in f32 and multiply by the scale in
+ *                the store: the dequantised product up to f32 rounding, and no multiply
+ *                per weight.
  *   CLF_TRANS_A, CLF_TRANS_B                         1 = operand stored transposed
  * The bias (add bias[offBias + n] after beta*C when has_bias != 0) and the activation
  * (act: 0 none, 1 relu, 2 gelu (erf), 3 gelu_tanh, 4 silu, 5 tanh) are kernel arguments,
@@ -37,6 +43,9 @@
 #endif
 #ifndef CLF_BIAS_F16
 #define CLF_BIAS_F16 0
+#endif
+#ifndef CLF_B_Q8
+#define CLF_B_Q8 0
 #endif
 #ifndef CLF_TRANS_A
 #define CLF_TRANS_A 0
@@ -59,7 +68,16 @@
 #define LDA(p, i) ((p)[i])
 #define LDAV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
 #endif
-#if CLF_B_F16
+#if CLF_B_Q8
+#if !CLF_TRANS_B
+#error "gemm.cl: CLF_B_Q8 needs CLF_TRANS_B=1 (one scale per output column)"
+#endif
+#define b_t char
+#define LDB(p, i) convert_float((p)[i])
+#define LDBV(n, p, i) CLF_CAT(convert_float, n)(CLF_CAT(vload, n)(0, (p) + (i)))
+/* The output column's scale: the store multiplies the accumulated sum by it. */
+#define QSCALE(qs, n) ((qs)[n])
+#elif CLF_B_F16
 #define b_t half
 #define LDB(p, i) vload_half((i), (p))
 #define LDBV(n, p, i) CLF_CAT(vload_half, n)(0, (p) + (i))
@@ -67,6 +85,9 @@
 #define b_t float
 #define LDB(p, i) ((p)[i])
 #define LDBV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
+#endif
+#ifndef QSCALE
+#define QSCALE(qs, n) 1.0f
 #endif
 #if CLF_C_F16
 #define c_t half
@@ -85,13 +106,16 @@
 #define LDBIAS(p, i) ((p)[i])
 #endif
 
-/* The argument list shared by all kernels. Offsets and strides are in elements. */
+/* The argument list shared by all kernels. Offsets and strides are in elements. scaleB
+ * (read with CLF_B_Q8 only, may be NULL otherwise) holds B's scales from offScale: it
+ * is the same buffer as B for a Q8 tensor, seen as floats. */
 #define CLF_GEMM_ARGS                                                                          \
     const int M, const int N, const int K, const float alpha, const float beta,               \
         __global const a_t *A, const ulong offA, const int lda, const ulong strideA,           \
         __global const b_t *B, const ulong offB, const int ldb, const ulong strideB,           \
         __global c_t *C, const ulong offC, const int ldc, const ulong strideC,                 \
-        __global const bias_t *bias, const ulong offBias, const int has_bias, const int act
+        __global const bias_t *bias, const ulong offBias, const int has_bias, const int act,   \
+        __global const float *scaleB, const ulong offScale
 
 /* Moves the base pointers to this batch's matrices. */
 #define CLF_GEMM_BATCH_BASE()                                                                  \
@@ -101,6 +125,7 @@
         B += offB + b_ * strideB;                                                              \
         C += offC + b_ * strideC;                                                              \
         bias += offBias;                                                                       \
+        scaleB += offScale;                                                                    \
     } while (0)
 
 inline float clf_act(const float x, const int act)
@@ -134,9 +159,9 @@ inline float8 clf_act8(const float8 x, const int act)
  * idx is the element index in this batch's C, n the output column. */
 inline void clf_store(__global c_t *C, const int idx, const int n, const float acc,
                       const float alpha, const float beta, __global const bias_t *bias,
-                      const int has_bias, const int act)
+                      const int has_bias, const int act, __global const float *scaleB)
 {
-    float v = alpha * acc;
+    float v = alpha * (acc * QSCALE(scaleB, n));
     if (beta != 0.0f)
         v = fma(beta, LDC(C, idx), v);
     if (has_bias)
@@ -149,7 +174,8 @@ inline void clf_store(__global c_t *C, const int idx, const int n, const float a
  * values at a time in vector arithmetic, a fraction of its scalar cost. */
 inline void clf_store_row(__global c_t *C, const int crow, const int n0, const int N,
                           const float *acc, const int cnt, const float alpha, const float beta,
-                          __global const bias_t *bias, const int has_bias, const int act)
+                          __global const bias_t *bias, const int has_bias, const int act,
+                          __global const float *scaleB)
 {
     for (int j0 = 0; j0 < cnt; j0 += 8) {
         float t[8];
@@ -158,7 +184,7 @@ inline void clf_store_row(__global c_t *C, const int crow, const int n0, const i
             const int n = n0 + j0 + j;
             float v = 0.0f;
             if (j0 + j < cnt && n < N) {
-                v = alpha * acc[j0 + j];
+                v = alpha * (acc[j0 + j] * QSCALE(scaleB, n));
                 if (beta != 0.0f)
                     v = fma(beta, LDC(C, crow + n), v);
                 if (has_bias)
@@ -289,7 +315,7 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
         for (int j = 0; j < CLF_WN; ++j) {
             const int n = n0 + tx + j * CLF_LX;
             if (m < M && n < N)
-                clf_store(C, m * ldc + n, n, acc[i][j], alpha, beta, bias, has_bias, act);
+                clf_store(C, m * ldc + n, n, acc[i][j], alpha, beta, bias, has_bias, act, scaleB);
         }
     }
 }
@@ -459,7 +485,7 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
     for (int i = 0; i < CLF_RM; ++i) {
         const int m = m0 + i;
         if (m < M)
-            clf_store_row(C, m * ldc, n0, N, s[i], CLF_RN, alpha, beta, bias, has_bias, act);
+            clf_store_row(C, m * ldc, n0, N, s[i], CLF_RN, alpha, beta, bias, has_bias, act, scaleB);
     }
 #else
     rv_t acc[CLF_RM][CLF_NV];
@@ -524,7 +550,7 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
             clf_vstore(acc[i][j], 0, t);
             if (m < M)
                 clf_store_row(C, m * ldc, n0 + j * CLF_RV, N, t, CLF_RV, alpha, beta, bias,
-                              has_bias, act);
+                              has_bias, act, scaleB);
         }
     }
 #endif
@@ -694,13 +720,13 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
             v += red[ly][p][q];
         const int m = p / CLF_GCOLS, n = n0 + p % CLF_GCOLS;
         if (m < M && n < N)
-            clf_store(C, m * ldc + n, n, v, alpha, beta, bias, has_bias, act);
+            clf_store(C, m * ldc + n, n, v, alpha, beta, bias, has_bias, act, scaleB);
     }
 #else
     #pragma unroll
     for (int i = 0; i < CLF_GM; ++i)
         if (i < M)
-            clf_store_row(C, i * ldc, n0, N, s[i], CLF_GCOLS, alpha, beta, bias, has_bias, act);
+            clf_store_row(C, i * ldc, n0, N, s[i], CLF_GCOLS, alpha, beta, bias, has_bias, act, scaleB);
 #endif
 }
 #endif /* CLF_ONLY == 3 */

@@ -115,6 +115,61 @@ int case_gemv(og_run *r)
     return EACH(r, gemm_one, t);
 }
 
+/* Q8 weights (kernels/gemm.cl CLF_B_Q8): rows [1, 1 + N) of a Q8 tensor,
+ * so the scales start past row 0; M 1 and 5 take the GEMV, 67 the family's
+ * GEMM; K crosses every vector width. Reference: the dequantised weights
+ * (exact in float64), bound as for f32 B. */
+typedef struct qcase {
+    int64_t m, n, k;
+    clf_dtype da;
+    int bias;
+    clf_act act;
+} qcase;
+
+static int q8_one(og_run *r, const void *arg)
+{
+    const qcase *g = arg;
+    char what[160];
+    snprintf(what, sizeof what, "gemm q8 M%lld N%lld K%lld A %s act %d", (long long)g->m,
+             (long long)g->n, (long long)g->k, clf_dtype_name(g->da), (int)g->act);
+    int64_t rows = g->n + 2, as[2] = {g->m, g->k}, cs[2] = {g->m, g->n};
+    og_view A, C, bias = {0};
+    if (og_pv_make(r, &A, g->da, 2, as, NULL, 3, 5) || og_pv_make(r, &C, F32, 2, cs, NULL, 7, 3))
+        return 1;
+    float *ha = og_pv_random(r, &A, -1, 1), *hbias = NULL;
+    float *w = HOST(r, float, rows * g->k), *wdq = HOST(r, float, rows * g->k);
+    if (!ha || !w || !wdq || og_pv_poison(r, &C)) return 1;
+    if (g->bias && (og_pv_make(r, &bias, F32, 1, &g->n, NULL, 5, 0) ||
+                    !(hbias = og_pv_random(r, &bias, -1, 1))))
+        return 1;
+    clft_fill_uniform(&r->rng, w, (size_t)(rows * g->k), -1, 1);
+    clf_tensor wq, wv;
+    TRY(r, clf_tensor_create(r->ctx, CLF_Q8, 2, (int64_t[]){rows, g->k}, &wq));
+    clf_status st = clf_tensor_write_f32(r->ctx, &wq, w, rows * g->k);
+    if (st == CLF_OK) st = clf_tensor_read_f32(r->ctx, &wq, wdq, rows * g->k);
+    if (st == CLF_OK) st = clf_tensor_slice(&wq, 0, 1, g->n, &wv);
+    double *want = HOST(r, double, g->m * g->n);
+    ref_gemm(1, g->m, g->n, g->k, 0, 1, 1.0, ha, 1, wdq + g->k, 1, 0, NULL, hbias, g->act, want);
+    clf_gemm_params p = clf_gemm_params_default();
+    p.trans_b = true, p.act = g->act, p.bias = g->bias ? &bias.v : NULL;
+    p.provider = CLF_GEMM_BUILTIN;
+    if (st == CLF_OK) st = clf_gemm(r->ctx, &A.v, &wv, &C.v, &p);
+    if (st == CLF_OK) st = clf_context_finish(r->ctx);
+    clf_tensor_free(&wq);
+    TRY(r, st);
+    return og_pv_expect(r, &C, want, 1e-8, what);
+}
+
+int case_gemm_q8(og_run *r)
+{
+    static const qcase t[] = {
+        {1, 45, 67, F32, 1, CLF_ACT_GELU},
+        {5, 13, 130, F16, 0, CLF_ACT_NONE},
+        {67, 66, 35, F32, 1, CLF_ACT_SILU},
+    };
+    return EACH(r, q8_one, t);
+}
+
 /* ============================= attention ============================== */
 
 typedef struct acase {

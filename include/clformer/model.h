@@ -119,8 +119,22 @@ typedef struct clf_model_config {
 /* ================================= load ================================= */
 
 typedef struct clf_model_params {
-    clf_dtype weight_dtype;         /* storage of matrices and embeddings: CLF_F32 (0) or
-                                       CLF_F16; norms and biases stay f32 */
+    clf_dtype weight_dtype;         /* the weight type: storage of matrices and embeddings,
+                                       CLF_F32 (0), CLF_F16 or CLF_Q8; norms and biases stay
+                                       f32. CLF_Q8 (tensor.h): the layers' projections (Q/K/V,
+                                       attention output, FFN) are quantised on the host at
+                                       load (int8, a scale per output channel); the token
+                                       and position embeddings and the heads (output
+                                       projection, tied or not, pooler, classifier) stay
+                                       f16: embeddings are gathered by row (the embedding
+                                       kernels read f32/f16), a head gives the outputs
+                                       directly with no later layer to average its error
+                                       out (a Q8 pooler took BERT's pooled error from 1% to
+                                       4%), and a head tied to the embedding is both. A
+                                       layer matrix whose Q8 RMS relative error is above 1%
+                                       (outliers: MiniLM's FFN output projections) stays
+                                       f16 too; clf_model_info lists each matrix's error and
+                                       storage. The CLI's --f16 is --weights f16. */
     const clf_model_config *config; /* NULL = read from the file's __metadata__ */
     int64_t max_batch;              /* largest batch (beams included) of any call; 0 = 8 */
     int64_t max_source_len;         /* longest encoder input; 0 = 128. At most the rows of a
@@ -260,6 +274,17 @@ typedef enum clf_pooling {
 
 /* What a loaded model is and how it is meant to be used; strings and arrays
  * are owned by the model and valid while it lives. */
+/* One layer matrix of a Q8 model: its quantisation error (tensor.h,
+ * clf_quant_error: max and RMS error relative to the matrix's values) and
+ * how it was stored: CLF_Q8, or CLF_F16 when the RMS relative error was
+ * above 1% (weights with outliers: see weight_dtype). */
+typedef struct clf_weight_quant {
+    const char *name;      /* the checkpoint's tensor name */
+    int64_t rows, cols;    /* (out, in) */
+    clf_quant_error error;
+    clf_dtype stored;      /* CLF_Q8 or CLF_F16 */
+} clf_weight_quant;
+
 typedef struct clf_model_info {
     const char *architecture;  /* config.json architectures[0] ("BertModel", ...); "" for a
                                   safetensors file or random weights */
@@ -271,6 +296,13 @@ typedef struct clf_model_info {
     int64_t n_labels;          /* = config n_classes */
     const char *const *labels; /* (n_labels) class names (id2label, "LABEL_i" when the config
                                   has none); NULL for a model without labels */
+    /* Appended: the weights as stored. */
+    clf_dtype weight_dtype;    /* params.weight_dtype */
+    size_t weight_bytes;       /* device bytes of the weights (Q8 scales included; the KV
+                                  caches and graph arenas not) */
+    int64_t n_weight_quant;    /* layer matrices quantised at load (0 unless weight_dtype is
+                                  CLF_Q8), each stored as Q8 or, above 1% error, f16 */
+    const clf_weight_quant *weight_quant; /* (n_weight_quant), in load order; NULL when none */
 } clf_model_info;
 
 /* The model's info (valid while the model lives); NULL for a NULL model. */

@@ -66,7 +66,12 @@ CLF_API clf_gemm_params clf_gemm_params_default(void);
  * a leading batch dimension; B is 2-D (shared by every batch) or 3-D. The
  * innermost dimension of each must be contiguous (stride 1); row and batch
  * strides are free (views of a larger tensor work). Storage f32 or f16 for
- * each operand independently.
+ * each operand independently. B may also be CLF_Q8 (tensor.h) when it is the
+ * 2-D (N, K) weight of y = x B^T (trans_b): whole rows of its buffer (row
+ * slices are fine, column slices are CLF_ERR_UNSUPPORTED); the builtin
+ * kernels dequantise it in the kernel (f32 arithmetic, one scale per output
+ * column applied to the accumulated sum). CLBlast takes no q8: auto runs
+ * builtin, an explicit CLF_GEMM_CLBLAST is CLF_ERR_UNSUPPORTED.
  */
 CLF_API clf_status clf_gemm(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
                             clf_tensor *c, const clf_gemm_params *params);

@@ -10,7 +10,26 @@
  * Storage dtypes: f32; f16 on every device (kernels read and write it with
  * vload_half/vstore_half, core OpenCL 1.2, and compute in f32; half
  * arithmetic is a fast path only where cl_khr_fp16 exists); i32 for token ids
- * and indices.
+ * and indices; q8 for quantised weight matrices (below).
+ *
+ * Q8 (CLF_Q8): symmetric int8 with one f32 scale per row, the row being the
+ * innermost dimension (for a Linear weight (out, in) a row is one output
+ * channel). Element (r, c) stands for codes[r][c] * scale[r]. A Q8 tensor is
+ * made by clf_tensor_create() only: its buffer holds, from byte 0, the
+ * rows x cols int8 codes row-major, then, from the byte offset
+ * clf_q8_scale_offset(rows * cols) (rows * cols rounded up to a multiple of
+ * 64), the rows f32 scales. Kernels read the codes as char vectors (core
+ * OpenCL 1.2) and the scales as floats from the same buffer, so a Q8 tensor is
+ * one allocation and one cl_mem. The tensor's shape, strides and offset count
+ * codes (1 byte each); a view keeps the buffer's scales: the scale of the
+ * code at element offset e is scale[e / cols], cols being the innermost size
+ * of the tensor the buffer was made for. clf_tensor_bytes() counts the codes
+ * only; clf_buffer_size() includes the scales.
+ * Quantisation (clf_quantize_q8): scale[r] = max_c |w[r][c]| / 127 (0 for
+ * an all-zero row, whose codes are then 0), codes[r][c] = w[r][c] / scale[r]
+ * in f32 rounded to nearest, ties to even, within [-127, 127]: deterministic
+ * on every machine with IEEE binary32 arithmetic. Q8 tensors take no fill
+ * and are read by clf_gemm as the B operand of y = x B^T only (trans_b).
  *
  * Threads: a buffer, and every tensor on it, belongs to the buffer's context
  * and is used by the thread that uses that context (context.h, "Threads";
@@ -40,6 +59,7 @@ typedef enum clf_dtype {
     CLF_F32 = 0, /* 4 bytes */
     CLF_F16 = 1, /* 2 bytes, IEEE binary16 storage */
     CLF_I32 = 2, /* 4 bytes */
+    CLF_Q8 = 3,  /* 1 byte per code, plus one f32 scale per row (see "Q8" above) */
 } clf_dtype;
 
 typedef struct clf_buffer clf_buffer; /* opaque device allocation */
@@ -53,9 +73,10 @@ typedef struct clf_tensor {
     int64_t offset;                /* in elements, from the start of the buffer */
 } clf_tensor;
 
-/* Bytes per element of dtype (4, 2, 4); 0 for an unknown value. */
+/* Bytes per element of dtype (4, 2, 4, 1: a Q8 code, scales not counted);
+ * 0 for an unknown value. */
 CLF_API size_t clf_dtype_size(clf_dtype dtype);
-CLF_API const char *clf_dtype_name(clf_dtype dtype); /* "f32", "f16", "i32" */
+CLF_API const char *clf_dtype_name(clf_dtype dtype); /* "f32", "f16", "i32", "q8" */
 
 /* ---- buffers ---- */
 
@@ -137,6 +158,38 @@ CLF_API clf_status clf_tensor_fill(clf_context *ctx, clf_tensor *t, float value)
  * finite. */
 CLF_API clf_status clf_tensor_fill_uniform(clf_context *ctx, clf_tensor *t, uint64_t seed, float lo,
                                            float hi);
+
+/* ---- Q8 (see "Q8" at the top) ---- */
+
+/* The quantisation error of one matrix: max_rel = max |w - dq| / max |w|,
+ * rms_rel = sqrt(sum (w - dq)^2 / sum w^2), dq being the dequantised values
+ * (both 0 for an all-zero matrix). */
+typedef struct clf_quant_error {
+    double max_rel;
+    double rms_rel;
+} clf_quant_error;
+
+/* Byte offset of the scale table in a Q8 buffer holding `codes` codes:
+ * codes rounded up to a multiple of 64. */
+CLF_API size_t clf_q8_scale_offset(int64_t codes);
+
+/* Quantises w (rows, cols), row-major, on the host: codes (rows * cols) and
+ * scales (rows) as described under "Q8". err, when not NULL, receives the
+ * error of the whole matrix. Non-finite inputs give unspecified codes. Any
+ * thread. */
+CLF_API void clf_quantize_q8(const float *w, int64_t rows, int64_t cols, int8_t *codes,
+                             float *scales, clf_quant_error *err);
+
+/* Blocking upload / download of a whole Q8 tensor made by
+ * clf_tensor_create(): codes (numel bytes) and scales (numel / innermost
+ * size floats). A view, or a tensor of another dtype, is CLF_ERR_DTYPE /
+ * CLF_ERR_INVALID_ARG. clf_tensor_write_f32() on such a tensor quantises on
+ * the host (clf_quantize_q8) and uploads; clf_tensor_read_f32() returns the
+ * dequantised values. */
+CLF_API clf_status clf_tensor_write_q8(clf_context *ctx, clf_tensor *t, const int8_t *codes,
+                                       const float *scales);
+CLF_API clf_status clf_tensor_read_q8(clf_context *ctx, const clf_tensor *t, int8_t *codes,
+                                      float *scales);
 
 /* IEEE binary16 <-> binary32 on the host, round to nearest even. */
 CLF_API void clf_f32_to_f16(const float *in, uint16_t *out, size_t n);

@@ -59,7 +59,8 @@ typedef struct cli_run_opts {
     bool translate; /* the task was `translate`: generate, encoder-decoder only, beam */
     int64_t batch;  /* 1..4096 */
     bool batch_set; /* --batch was given */
-    bool json, f16;
+    bool json;
+    clf_dtype weights; /* --weights (CLF_F32 unless given; --f16 = CLF_F16) */
     bool text, ids; /* --text: inputs must be text; --ids: token ids in and out */
     /* max_new_tokens >= 1 (32 unless --max-new); beam_size >= 1 when beam. The
      * fields of gen_set replace the model's settings; seed and ignore_eos

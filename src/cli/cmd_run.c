@@ -57,7 +57,9 @@ void cli_run_usage(FILE *out)
         "  --input FILE     read inputs from FILE, one per line (\"-\" = standard input)\n"
         "  --batch N        inputs per batch, 1..4096 (default 32)\n"
         "  --json           one JSON object per input on standard output\n"
-        "  --f16            store the weights as f16 (half the memory)\n"
+        "  --weights T      weight storage: f32 (default), f16 (half the memory) or q8\n"
+        "                   (int8 layer matrices, embeddings and head f16: about a third)\n"
+        "  --f16            the same as --weights f16\n"
         "generate and translate (defaults: the folder's generation_config.json, else\n"
         "transformers' defaults; these options replace them):\n"
         "  --ids            token ids in and out, even where the folder has a tokenizer\n"
@@ -262,7 +264,7 @@ static int load_model(run *r, int64_t src, int64_t tgt)
     clf_model_free(r->m);
     r->m = NULL;
     clf_model_params mp = clf_model_params_default();
-    mp.weight_dtype = r->o.f16 ? CLF_F16 : CLF_F32;
+    mp.weight_dtype = r->o.weights;
     mp.max_batch = r->max_batch;
     mp.max_source_len = src;
     mp.max_target_len = tgt;

@@ -18,6 +18,7 @@ enum {
     O_BATCH,
     O_JSON,
     O_F16,
+    O_WEIGHTS,
     O_TEXT,
     O_MAX_NEW,
     O_BEAM,
@@ -37,6 +38,7 @@ static const struct option run_options[] = {
     {"batch", required_argument, NULL, O_BATCH},
     {"json", no_argument, NULL, O_JSON},
     {"f16", no_argument, NULL, O_F16},
+    {"weights", required_argument, NULL, O_WEIGHTS},
     {"text", no_argument, NULL, O_TEXT},
     {"max-new", required_argument, NULL, O_MAX_NEW},
     {"beam", required_argument, NULL, O_BEAM},
@@ -86,7 +88,16 @@ int cli_run_parse(int argc, char **argv, cli_run_opts *o, char *err, size_t errl
             o->batch_set = true;
             break;
         case O_JSON: o->json = true; break;
-        case O_F16: o->f16 = true; break;
+        case O_F16: o->weights = CLF_F16; break; /* the alias of --weights f16 */
+        case O_WEIGHTS:
+            if (strcmp(optarg, "f32") == 0) o->weights = CLF_F32;
+            else if (strcmp(optarg, "f16") == 0) o->weights = CLF_F16;
+            else if (strcmp(optarg, "q8") == 0) o->weights = CLF_Q8;
+            else {
+                snprintf(err, errlen, "--weights \"%s\": expected f32, f16 or q8", optarg);
+                return 2;
+            }
+            break;
         case O_TEXT:
             o->text = true;
             generating = "--text";

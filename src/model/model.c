@@ -125,7 +125,15 @@ typedef struct loader {
     uint64_t seed;
     clf__hf *hf;
     bool *used; /* (st->n_tensors): read by load_w */
+    bool dense; /* loading embeddings or a head: never Q8 (model.h, weight_dtype) */
 } loader;
+
+/* The storage of a matrix being loaded: the model's weight type, but f16
+ * for the embeddings and heads of a Q8 model. */
+static clf_dtype matrix_dtype(const loader *L)
+{
+    return L->m->wdtype == CLF_Q8 && L->dense ? CLF_F16 : L->m->wdtype;
+}
 
 /* ============================== weights ============================== */
 
@@ -163,8 +171,25 @@ static clf_status own_weight(clf_model *m, const char *name, clf_dtype dt, int n
                       clf_dtype_name(dt), why);
 }
 
+/* A Q8 matrix (ndim 2) from host values: quantised, then stored as Q8, or
+ * as f16 when its error is above the limit (model_quant.c). */
+static clf_status store_q8(clf_model *m, const char *name, const int64_t *shape,
+                           const float *host, clf_tensor *out)
+{
+    clf__q8_host q;
+    CLF_TRY(clf__model_q8_prepare(m, name, shape[0], shape[1], host, &q));
+    clf_status st = own_weight(m, name, q.stored, 2, shape, out);
+    if (st == CLF_OK && q.stored == CLF_Q8)
+        st = clf_tensor_write_q8(clf_buffer_context(out->buffer), out, q.codes, q.scales);
+    else if (st == CLF_OK)
+        st = clf_tensor_write_f32(clf_buffer_context(out->buffer), out, host, shape[0] * shape[1]);
+    clf__q8_host_free(&q);
+    return st;
+}
+
 /* The random weights' load_w: the tensor exists when required; its values
- * are made on the device (no host buffer, no transfer). */
+ * are made on the device (no host buffer, no transfer; a Q8 matrix is read
+ * back and quantised on the host). */
 static clf_status random_w(loader *L, const char *name, int ndim, const int64_t *shape,
                            bool required, clf_tensor *out)
 {
@@ -173,7 +198,15 @@ static clf_status random_w(loader *L, const char *name, int ndim, const int64_t 
     uint64_t stream;
     float lo, hi;
     clf__random_tensor(L->seed, name, ndim, ndim == 2 ? shape[1] : 0, &stream, &lo, &hi);
-    CLF_TRY(own_weight(m, name, ndim == 2 ? m->wdtype : CLF_F32, ndim, shape, out));
+    clf_dtype dt = ndim == 2 ? matrix_dtype(L) : CLF_F32;
+    if (dt == CLF_Q8) {
+        float *host = NULL;
+        clf_status st = clf__model_random_host(m, shape, stream, lo, hi, &host);
+        if (st == CLF_OK) st = store_q8(m, name, shape, host, out);
+        clf__free(host);
+        return st;
+    }
+    CLF_TRY(own_weight(m, name, dt, ndim, shape, out));
     return clf_tensor_fill_uniform(clf_buffer_context(out->buffer), out, stream, lo, hi);
 }
 
@@ -235,12 +268,26 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
     /* The reader reports on the thread (it has no context): a file
      * truncated under the load, a failed read. */
     if (st != CLF_OK) clf__error(m->ctx, st, "clf_model_load: %s", clf__thread_error());
-    clf_dtype dt = ndim == 2 ? m->wdtype : CLF_F32;
-    if (st == CLF_OK) st = own_weight(m, name, dt, ndim, want, out);
-    if (st == CLF_OK)
-        st = clf_tensor_write_f32(clf_buffer_context(out->buffer), out, host, (int64_t)n);
+    clf_dtype dt = ndim == 2 ? matrix_dtype(L) : CLF_F32;
+    if (st == CLF_OK && dt == CLF_Q8) {
+        st = store_q8(m, name, want, host, out);
+    } else {
+        if (st == CLF_OK) st = own_weight(m, name, dt, ndim, want, out);
+        if (st == CLF_OK)
+            st = clf_tensor_write_f32(clf_buffer_context(out->buffer), out, host, (int64_t)n);
+    }
     clf__free(host);
     if (L->hf) clf__hf_release(L->hf, name);
+    return st;
+}
+
+/* load_w for an embedding table or a head (never Q8: model.h). */
+static clf_status load_dense(loader *L, const char *const *prefixes, const char *suffix, int layer,
+                             int ndim, int64_t d0, int64_t d1, bool required, clf_tensor *out)
+{
+    L->dense = true;
+    clf_status st = load_w(L, prefixes, suffix, layer, ndim, d0, d1, required, out);
+    L->dense = false;
     return st;
 }
 
@@ -303,13 +350,13 @@ static clf_status load_weights(loader *L)
                 m->ctx, CLF_ERR_BAD_MODEL,
                 "clf_model_load: %s: missing tensor \"embed.weight\" (or \"src_embed.weight\")",
                 L->path);
-        CLF_TRY(load_w(L, ROOT, name, 0, 2, V, D, true, &m->enc_embed));
+        CLF_TRY(load_dense(L, ROOT, name, 0, 2, V, D, true, &m->enc_embed));
         if (c->positions == CLF_POS_LEARNED) {
             static const char *const pe[] = {"pos_embed.weight", "src_pos_embed.weight",
                                              "encoder.embed_positions.weight", NULL};
             if (!find_any(L, pe, "", 0, name, sizeof name))
                 snprintf(name, sizeof name, "pos_embed.weight");
-            CLF_TRY(load_w(L, ROOT, name, 0, 2, P, D, true, &m->enc_pos));
+            CLF_TRY(load_dense(L, ROOT, name, 0, 2, P, D, true, &m->enc_pos));
         }
         if (c->embedding_norm) {
             CLF_TRY(load_w(L, ENC_PRE, "embed_norm.weight", 0, 1, D, 0, true, &m->enc_eng));
@@ -325,11 +372,11 @@ static clf_status load_weights(loader *L)
             CLF_TRY(load_w(L, ENC_PRE, "norm.bias", 0, 1, D, 0, c->norm_bias, &m->enc_nb));
         }
         if (c->pooler) {
-            CLF_TRY(load_w(L, ROOT, "pooler.weight", 0, 2, D, D, true, &m->pool_w));
+            CLF_TRY(load_dense(L, ROOT, "pooler.weight", 0, 2, D, D, true, &m->pool_w));
             CLF_TRY(load_w(L, ROOT, "pooler.bias", 0, 1, D, 0, true, &m->pool_b));
         }
         if (c->n_classes > 0) {
-            CLF_TRY(load_w(L, ROOT, "classifier.weight", 0, 2, c->n_classes, D, true, &m->cls_w));
+            CLF_TRY(load_dense(L, ROOT, "classifier.weight", 0, 2, c->n_classes, D, true, &m->cls_w));
             CLF_TRY(load_w(L, ROOT, "classifier.bias", 0, 1, c->n_classes, 0, !L->st, &m->cls_b));
         }
     }
@@ -342,13 +389,13 @@ static clf_status load_weights(loader *L)
                 m->ctx, CLF_ERR_BAD_MODEL,
                 "clf_model_load: %s: missing tensor \"tgt_embed.weight\" (or \"wte.weight\")",
                 L->path);
-        CLF_TRY(load_w(L, ROOT, name, 0, 2, V, D, true, &m->dec_embed));
+        CLF_TRY(load_dense(L, ROOT, name, 0, 2, V, D, true, &m->dec_embed));
         if (c->positions == CLF_POS_LEARNED) {
             static const char *const pe[] = {"wpe.weight", "pos_embed.weight",
                                              "decoder.embed_positions.weight", NULL};
             if (!find_any(L, pe, "", 0, name, sizeof name))
                 snprintf(name, sizeof name, "wpe.weight");
-            CLF_TRY(load_w(L, ROOT, name, 0, 2, P, D, true, &m->dec_pos));
+            CLF_TRY(load_dense(L, ROOT, name, 0, 2, P, D, true, &m->dec_pos));
         }
         if (c->embedding_norm) {
             CLF_TRY(load_w(L, dec_pre, "embed_norm.weight", 0, 1, D, 0, true, &m->dec_eng));
@@ -370,7 +417,7 @@ static clf_status load_weights(loader *L)
             m->out_w = m->dec_embed;
         } else {
             static const char *const op[] = {"out_proj.", "lm_head.", NULL};
-            CLF_TRY(load_w(L, op, "weight", 0, 2, V, D, true, &m->out_w));
+            CLF_TRY(load_dense(L, op, "weight", 0, 2, V, D, true, &m->out_w));
         }
         static const char *const ob[] = {"out_proj.", "lm_head.", NULL};
         CLF_TRY(load_w(L, ob, "bias", 0, 1, V, 0, c->output_bias, &m->out_b));
@@ -433,8 +480,8 @@ static clf_status alloc_state(clf_model *m)
 
 static clf_status check_params(clf_context *ctx, const char *fn, const clf_model_params *p)
 {
-    if (p->weight_dtype != CLF_F32 && p->weight_dtype != CLF_F16)
-        return clf__error(ctx, CLF_ERR_DTYPE, "%s: weight_dtype must be f32 or f16", fn);
+    if (p->weight_dtype != CLF_F32 && p->weight_dtype != CLF_F16 && p->weight_dtype != CLF_Q8)
+        return clf__error(ctx, CLF_ERR_DTYPE, "%s: weight_dtype must be f32, f16 or q8", fn);
     if (p->max_batch < 0 || p->max_source_len < 0 || p->max_target_len < 0)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: negative maximum", fn);
     return CLF_OK;
@@ -511,7 +558,7 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
     m->ctx = ctx;
     m->wdtype = p.weight_dtype;
     m->last_step = -1;
-    loader L = {m, st, path, seed, hf, NULL};
+    loader L = {m, st, path, seed, hf, NULL, false};
     if (st) {
         L.used = clf__calloc(st->n_tensors ? st->n_tensors : 1, sizeof *L.used);
         if (!L.used) s = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
@@ -553,6 +600,7 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
     if (s == CLF_OK && hf) s = clf__hf_check_unused(hf, ctx, path);
     clf__free(L.used);
     if (s == CLF_OK) s = set_info(m, hf);
+    if (s == CLF_OK) clf__model_quant_info(m);
     if (s == CLF_OK) s = alloc_state(m);
     if (s == CLF_OK) s = clf__placement_init(m);
     clf__safetensors_free(st);
@@ -640,6 +688,7 @@ void clf_model_free(clf_model *m)
     clf__free(m->h_mem);
     clf__free(m->info_strings);
     clf__free(m->labels);
+    clf__model_quant_free(m);
     clf__free(m);
 }
 

@@ -152,9 +152,10 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
         clf_dtype bias_dt = d->bias ? d->bias->dtype : CLF_F32;
         snprintf(options, sizeof options,
                  "-DCLF_A_F16=%d -DCLF_B_F16=%d -DCLF_C_F16=%d -DCLF_BIAS_F16=%d -DCLF_TRANS_A=%d "
-                 "-DCLF_TRANS_B=%d %s",
+                 "-DCLF_TRANS_B=%d%s %s",
                  d->a.dtype == CLF_F16, d->b.dtype == CLF_F16, d->c.dtype == CLF_F16,
-                 bias_dt == CLF_F16, d->trans_a, d->trans_b, plan.options);
+                 bias_dt == CLF_F16, d->trans_a, d->trans_b,
+                 d->b.dtype == CLF_Q8 ? " -DCLF_B_Q8=1" : "", plan.options);
         CLF_TRY(clf__kernel_get(ctx, "gemm", options, plan.kernel, &k));
         size_t items = plan.local[0] * plan.local[1], klim = clf__kernel_wg_limit(ctx, k);
         if (items <= klim) break;
@@ -170,13 +171,17 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
     float alpha = d->alpha, beta = d->beta;
     cl_mem bias_mem = d->bias ? d->bias->buffer->mem : NULL;
     cl_int has_bias = d->bias != NULL, act = (cl_int)d->act;
+    /* Q8: the scales are in B's own buffer (tensor.h, "Q8"). */
+    cl_mem scale_mem = d->b.dtype == CLF_Q8 ? d->b.mem : NULL;
+    cl_ulong off_scale = d->b.scale_offset;
     clf__karg args[] = {
         CLF_KARG(m),        CLF_KARG(n),        CLF_KARG(kk),         CLF_KARG(alpha),
         CLF_KARG(beta),     CLF_KARG(d->a.mem), CLF_KARG(d->a.offset), CLF_KARG(lda),
         CLF_KARG(sa),       CLF_KARG(d->b.mem), CLF_KARG(d->b.offset), CLF_KARG(ldb),
         CLF_KARG(sb),       CLF_KARG(d->c.mem), CLF_KARG(d->c.offset), CLF_KARG(ldc),
         CLF_KARG(sc),       {sizeof(cl_mem), d->bias ? &bias_mem : NULL}, CLF_KARG(off_bias),
-        CLF_KARG(has_bias), CLF_KARG(act),
+        CLF_KARG(has_bias), CLF_KARG(act), {sizeof(cl_mem), scale_mem ? &scale_mem : NULL},
+        CLF_KARG(off_scale),
     };
     CLF_TRY(clf__set_args(ctx, k, plan.kernel, args, CLF_ARRAY_LEN(args)));
     return clf__launch(ctx, k, plan.kernel, 3, plan.global, plan.local);

@@ -54,6 +54,10 @@ struct clf_buffer {
     clf_context *ctx;
     cl_mem mem;
     size_t size; /* bytes */
+    /* A Q8 buffer (tensor.h, "Q8"): the innermost size of the tensor it was
+     * made for and the byte offset of its scale table; 0 = not Q8. */
+    int64_t q8_cols;
+    size_t q8_scales;
 };
 
 /* One profiled kernel launch (when the context was made with profiling). */
@@ -109,6 +113,11 @@ static inline void clf__ctx_leave(clf_context *ctx)
  * the public call `what`: both or neither. On CLF_ERR_BUSY both are marked
  * refused for this thread, so either one's last error on this thread says
  * why. For a model, which runs on its encoder's and decoder's contexts. */
+/* Q8 whole-tensor conversions behind clf_tensor_write_f32 / read_f32
+ * (quant.c): quantise and upload, download and dequantise. */
+clf_status clf__q8_write_f32(clf_context *ctx, clf_tensor *t, const float *host);
+clf_status clf__q8_read_f32(clf_context *ctx, const clf_tensor *t, float *host);
+
 clf_status clf__contexts_enter(clf_context *a, clf_context *b, const char *what);
 void clf__contexts_leave(clf_context *a, clf_context *b);
 

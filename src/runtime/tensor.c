@@ -15,6 +15,7 @@ size_t clf_dtype_size(clf_dtype dtype)
     case CLF_F32: return 4;
     case CLF_F16: return 2;
     case CLF_I32: return 4;
+    case CLF_Q8: return 1;
     }
     return 0;
 }
@@ -25,6 +26,7 @@ const char *clf_dtype_name(clf_dtype dtype)
     case CLF_F32: return "f32";
     case CLF_F16: return "f16";
     case CLF_I32: return "i32";
+    case CLF_Q8: return "q8";
     }
     return "unknown";
 }
@@ -142,7 +144,12 @@ static clf_status check_view(const clf_tensor *t, const char *op)
             return clf__error(ctx, CLF_ERR_SHAPE, "%s: negative stride in dimension %d", op, i);
         last += (t->shape[i] - 1) * t->stride[i];
     }
-    if ((uint64_t)(last + 1) * esize > t->buffer->size) {
+    if (t->dtype == CLF_Q8 && !t->buffer->q8_cols)
+        return clf__error(ctx, CLF_ERR_DTYPE,
+                          "%s: a q8 view needs a buffer made for q8 by clf_tensor_create", op);
+    /* The codes of a Q8 buffer end where its scales begin. */
+    size_t limit = t->dtype == CLF_Q8 ? t->buffer->q8_scales : t->buffer->size;
+    if ((uint64_t)(last + 1) * esize > limit) {
         char d[160];
         return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
                           "%s: view %s reaches element %lld, past the end of its %zu-byte buffer",
@@ -207,7 +214,13 @@ static clf_status tensor_create_body(clf_context *ctx, clf_dtype dtype, int ndim
             return clf__error(ctx, CLF_ERR_SHAPE, "clf_tensor_create: too many elements");
     }
     clf_buffer *buf;
-    CLF_TRY(clf_buffer_create(ctx, (size_t)n * esize, &buf));
+    size_t bytes = (size_t)n * esize;
+    if (dtype == CLF_Q8) bytes = clf_q8_scale_offset(n) + (size_t)(n / shape[ndim - 1]) * 4;
+    CLF_TRY(clf_buffer_create(ctx, bytes, &buf));
+    if (dtype == CLF_Q8) {
+        buf->q8_cols = shape[ndim - 1];
+        buf->q8_scales = clf_q8_scale_offset(n);
+    }
     clf_status st = clf_tensor_on(buf, dtype, ndim, shape, 0, out);
     if (st != CLF_OK) clf_buffer_free(buf);
     return st;
@@ -407,6 +420,7 @@ static clf_status tensor_write_f32_body(clf_context *ctx, clf_tensor *t, const f
         return clf__error(ctx, CLF_ERR_SHAPE, "clf_tensor_write_f32: %lld values for %lld elements",
                           (long long)n, (long long)clf_tensor_numel(t));
     if (t->dtype == CLF_F32) return clf_tensor_write(ctx, t, host, (size_t)n * 4, true);
+    if (t->dtype == CLF_Q8) return clf__q8_write_f32(ctx, t, host);
     size_t bytes = clf_tensor_bytes(t);
     void *tmp = clf__malloc(bytes);
     if (!tmp) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_tensor_write_f32: out of memory");
@@ -437,6 +451,7 @@ static clf_status tensor_read_f32_body(clf_context *ctx, const clf_tensor *t, fl
         return clf__error(ctx, CLF_ERR_SHAPE, "clf_tensor_read_f32: %lld values for %lld elements",
                           (long long)n, (long long)clf_tensor_numel(t));
     if (t->dtype == CLF_F32) return clf_tensor_read(ctx, t, host, (size_t)n * 4, true);
+    if (t->dtype == CLF_Q8) return clf__q8_read_f32(ctx, t, host);
     size_t bytes = clf_tensor_bytes(t);
     void *tmp = clf__malloc(bytes);
     if (!tmp) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_tensor_read_f32: out of memory");
@@ -527,6 +542,9 @@ static clf_status tensor_fill_body(clf_context *ctx, clf_tensor *t, float value)
     if (t->buffer->ctx != ctx)
         return clf__error(ctx, CLF_ERR_CONTEXT, "clf_tensor_fill: the tensor belongs to another context");
     CLF_TRY(check_view(t, "clf_tensor_fill"));
+    if (t->dtype == CLF_Q8)
+        return clf__error(ctx, CLF_ERR_DTYPE, "clf_tensor_fill: q8 tensors take no fill "
+                                              "(clf_tensor_write_f32 quantises)");
     static const char *names[] = {"fill_f32", "fill_f16", "fill_i32"};
     const char *name = names[t->dtype];
     cl_kernel k;

@@ -1,0 +1,226 @@
+/*
+ * Q8 weights in clf_gemm (tensor.h "Q8", kernels/gemm.cl CLF_B_Q8): every
+ * kernel that reads B (GEMV for M <= 8, the register-blocked CPU family and
+ * the tiled GPU family, each family forced on every device) against a
+ * float64 reference, on odd shapes (1, primes, non-multiples of the tiles and
+ * work-groups, K > 4096), f32/f16 A and C, alpha/beta, fused bias and
+ * activation, a row slice of the weight (its scales start past row 0), and
+ * A/C views with padding that must stay untouched (C poisoned with NaN).
+ *
+ * Two references:
+ *  - the dequantised weights (code * scale, exact in float64): only f32
+ *    rounding separates the kernel (sum of a * code, times the scale) from
+ *    it, so test_gemm.c's bound holds: NMSE < 1e-8 (1e-5 with f16 C);
+ *  - the unquantised weights: the quantisation error itself. Uniform
+ *    weights in [-1, 1) quantised with step max|w|/127 carry an error of RMS
+ *    step/sqrt(12), 0.39% of their RMS, so an output's NMSE is about
+ *    1.5e-5; bound 1e-4. A scale applied twice or not at all costs O(1).
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/testutil.h"
+#include "ref/ref_gemm.h"
+#include "ref/ref_padded.h"
+
+typedef struct qcase {
+    int64_t m, n, k;
+    clf_dtype da, dc;
+    float alpha, beta;
+    bool bias;
+    clf_act act;
+    int64_t row0; /* the weight is rows [row0, row0 + n) of a larger Q8 tensor */
+} qcase;
+
+#define F32 CLF_F32
+#define F16 CLF_F16
+
+/* m n k da dc alpha beta bias act row0 */
+static const qcase cases[] = {
+    {1, 1, 1, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0},
+    {1, 768, 768, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
+    {1, 131, 4099, F32, F32, 0, 0, 1, CLF_ACT_GELU, 3},
+    {3, 13, 127, F16, F32, 0, 0, 0, CLF_ACT_RELU, 0},
+    {8, 97, 300, F32, F32, 0, 0.5f, 1, CLF_ACT_SILU, 7},
+    {9, 67, 129, F32, F16, 0, 0, 1, CLF_ACT_GELU_TANH, 0},
+    {13, 7, 5, F32, F32, -2, 0, 0, CLF_ACT_NONE, 1},
+    {127, 129, 65, F32, F32, 1, 0.75f, 1, CLF_ACT_TANH, 0},
+    {33, 65, 4103, F32, F32, 0, 0, 1, CLF_ACT_NONE, 2},
+    {70, 250, 96, F16, F16, 0, 0, 1, CLF_ACT_GELU, 5},
+};
+
+static float *values(const clft_padded *p)
+{
+    float *v = malloc((size_t)p->numel * sizeof *v);
+    for (int64_t i = 0; i < p->numel; i++) v[i] = p->host[p->pos[i]];
+    return v;
+}
+
+static void run_case(clf_context *ctx, const qcase *g, int family, int idx)
+{
+    uint64_t seed = clft_seed();
+    clft_rng rng = clft_rng_make(seed, 7000 + (uint64_t)idx);
+    int64_t rows = g->row0 + g->n + 2, sa[2] = {g->m, g->k}, sc[2] = {g->m, g->n};
+    /* The weight: rows x K, quantised on the host, the test's slice inside. */
+    float *w = malloc((size_t)(rows * g->k) * sizeof *w);
+    int8_t *codes = malloc((size_t)(rows * g->k));
+    float *scales = malloc((size_t)rows * sizeof *scales);
+    clft_fill_uniform(&rng, w, (size_t)(rows * g->k), -1, 1);
+    clf_quantize_q8(w, rows, g->k, codes, scales, NULL);
+    clf_tensor wq, wv;
+    cr_assert_eq(clf_tensor_create(ctx, CLF_Q8, 2, (int64_t[]){rows, g->k}, &wq), CLF_OK, "%s",
+                 clf_context_last_error(ctx));
+    cr_assert_eq(clf_tensor_write_q8(ctx, &wq, codes, scales), CLF_OK, "%s", clf_context_last_error(ctx));
+    cr_assert_eq(clf_tensor_slice(&wq, 0, g->row0, g->n, &wv), CLF_OK);
+    float *wdq = malloc((size_t)(g->n * g->k) * sizeof *wdq); /* code * scale: exact in f32 */
+    for (int64_t r = 0; r < g->n; r++)
+        for (int64_t c = 0; c < g->k; c++) {
+            int64_t i = (g->row0 + r) * g->k + c;
+            wdq[r * g->k + c] = (float)codes[i] * scales[g->row0 + r];
+        }
+    const float *wraw = w + g->row0 * g->k;
+
+    clft_padded A, C;
+    clft_padded_make(ctx, g->da, 2, sa, 3, 5, 1, &A);
+    clft_padded_make(ctx, g->dc, 2, sc, 7, 3, 1, &C);
+    float *v = malloc((size_t)(g->m * (g->k > g->n ? g->k : g->n)) * sizeof *v);
+    clft_fill_uniform(&rng, v, (size_t)A.numel, -1, 1);
+    clft_padded_set(&A, v);
+    if (g->beta != 0) {
+        clft_fill_uniform(&rng, v, (size_t)C.numel, -1, 1);
+        clft_padded_set(&C, v);
+    }
+    free(v);
+    clft_padded_upload(ctx, &A);
+    clft_padded_upload(ctx, &C);
+    clf_tensor bias = {0};
+    float *hbias = NULL;
+    if (g->bias) {
+        hbias = malloc((size_t)g->n * sizeof *hbias);
+        clft_fill_uniform(&rng, hbias, (size_t)g->n, -1, 1);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){g->n}, &bias), CLF_OK);
+        cr_assert_eq(clf_tensor_write_f32(ctx, &bias, hbias, g->n), CLF_OK);
+    }
+    float *ha = values(&A), *hc = values(&C);
+    int64_t total = g->m * g->n;
+    double *want_dq = malloc((size_t)total * sizeof *want_dq);
+    double *want_raw = malloc((size_t)total * sizeof *want_raw);
+    double alpha = g->alpha == 0 ? 1.0 : g->alpha;
+    ref_gemm(1, g->m, g->n, g->k, false, true, alpha, ha, 1, wdq, 1, g->beta, hc, hbias, g->act, want_dq);
+    ref_gemm(1, g->m, g->n, g->k, false, true, alpha, ha, 1, wraw, 1, g->beta, hc, hbias, g->act, want_raw);
+
+    clf_gemm_params p = clf_gemm_params_default();
+    p.trans_b = true;
+    p.alpha = g->alpha;
+    p.beta = g->beta;
+    p.bias = g->bias ? &bias : NULL;
+    p.act = g->act;
+    p.provider = CLF_GEMM_BUILTIN;
+    char what[256];
+    snprintf(what, sizeof what,
+             "q8 case %d family %s M=%lld N=%lld K=%lld A %s C %s alpha %g beta %g bias %d act %d "
+             "rows from %lld (seed %llu)",
+             idx, family == CLF_KERNELS_GPU ? "gpu" : "cpu", (long long)g->m, (long long)g->n,
+             (long long)g->k, clf_dtype_name(g->da), clf_dtype_name(g->dc), g->alpha, g->beta,
+             g->bias, (int)g->act, (long long)g->row0, (unsigned long long)seed);
+    clf_status st = clf_gemm(ctx, &A.view, &wv, &C.view, &p);
+    cr_assert_eq(st, CLF_OK, "%s: %s", what, clf_context_last_error(ctx));
+    float *got = malloc((size_t)total * sizeof *got);
+    int64_t bad = clft_padded_download(ctx, &C, got);
+    cr_assert_eq(bad, 0, "%s: %lld elements outside C were written", what, (long long)bad);
+    double e_dq = clft_nmse(got, want_dq, (size_t)total), e_raw = clft_nmse(got, want_raw, (size_t)total);
+    double bound = g->dc == CLF_F16 ? 1e-5 : 1e-8;
+    cr_assert(e_dq < bound, "%s: NMSE vs dequantised weights %.3g >= %.3g", what, e_dq, bound);
+    cr_assert(e_raw < 1e-4, "%s: NMSE vs unquantised weights %.3g >= 1e-4", what, e_raw);
+
+    free(w), free(codes), free(scales), free(wdq), free(ha), free(hc), free(want_dq);
+    free(want_raw), free(got), free(hbias);
+    if (g->bias) clf_tensor_free(&bias);
+    clf_tensor_free(&wq);
+    clft_padded_free(&A);
+    clft_padded_free(&C);
+}
+
+Test(gemm_q8, every_kernel_family_matches_dequantised_and_raw_references, .timeout = 600)
+{
+    char specs[16][32];
+    int nd = clft_devices_or_skip(specs, 16);
+    for (int d = 0; d < nd; d++)
+        for (int f = CLF_KERNELS_CPU; f <= CLF_KERNELS_GPU; f++) {
+            clf_context_params cp = clf_context_params_default();
+            cp.device = specs[d];
+            cp.cache_dir = "";
+            cp.kernels = (clf_kernel_family)f;
+            clf_context *ctx = NULL;
+            cr_assert_eq(clf_context_create(&cp, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
+            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+                run_case(ctx, &cases[i], f, (int)i);
+            clf_context_free(ctx);
+        }
+}
+
+/* What clf_gemm refuses for a q8 B, each with CLF_ERR_UNSUPPORTED: no
+ * trans_b (the scales are per row, not per output column), a column slice
+ * (rows no longer whole), and CLBlast asked for by name. */
+Test(gemm_q8, refuses_layouts_it_cannot_scale)
+{
+    CLFT_EACH_DEVICE(ctx)
+    {
+        clf_tensor a, w, c, wc;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){4, 8}, &a), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_Q8, 2, (int64_t[]){8, 8}, &w), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){4, 8}, &c), CLF_OK);
+        clf_gemm_params p = clf_gemm_params_default();
+        cr_assert_eq(clf_gemm(ctx, &a, &w, &c, &p), CLF_ERR_UNSUPPORTED);
+        cr_assert(strstr(clf_context_last_error(ctx), "q8"), "%s", clf_context_last_error(ctx));
+        p.trans_b = true;
+        cr_assert_eq(clf_tensor_slice(&w, 1, 0, 4, &wc), CLF_OK);
+        cr_assert_eq(clf_gemm(ctx, &a, &wc, &c, &p), CLF_ERR_SHAPE); /* K 4 != 8 */
+        clf_tensor a4;
+        cr_assert_eq(clf_tensor_slice(&a, 1, 0, 4, &a4), CLF_OK);
+        cr_assert_eq(clf_gemm(ctx, &a4, &wc, &c, &p), CLF_ERR_UNSUPPORTED, "%s",
+                     clf_context_last_error(ctx));
+        p.provider = CLF_GEMM_CLBLAST;
+        cr_assert_neq(clf_gemm(ctx, &a, &w, &c, &p), CLF_OK);
+        cr_assert_eq(clf_tensor_fill(ctx, &w, 1.0f), CLF_ERR_DTYPE);
+        clf_tensor_free(&a);
+        clf_tensor_free(&w);
+        clf_tensor_free(&c);
+    }
+}
+
+/* Round trip of a Q8 tensor: clf_tensor_write_f32 quantises exactly as
+ * clf_quantize_q8 does, clf_tensor_read_q8 gives back codes and scales,
+ * clf_tensor_read_f32 the dequantised values; views are refused. */
+Test(gemm_q8, tensor_round_trip_matches_host_quantiser)
+{
+    CLFT_EACH_DEVICE(ctx)
+    {
+        uint64_t seed = clft_seed();
+        clft_rng rng = clft_rng_make(seed, 77);
+        enum { R = 5, K = 67 };
+        float w[R * K], back[R * K], sc[R], sc2[R];
+        int8_t q[R * K], q2[R * K];
+        clft_fill_uniform(&rng, w, R * K, -3, 3);
+        for (int c = 0; c < K; c++) w[2 * K + c] = 0.0f; /* an all-zero row: scale 0 */
+        clf_quantize_q8(w, R, K, q, sc, NULL);
+        clf_tensor t, v;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_Q8, 2, (int64_t[]){R, K}, &t), CLF_OK);
+        cr_assert_eq(clf_buffer_size(t.buffer), clf_q8_scale_offset(R * K) + R * 4);
+        cr_assert_eq(clf_tensor_write_f32(ctx, &t, w, R * K), CLF_OK, "%s", clf_context_last_error(ctx));
+        cr_assert_eq(clf_tensor_read_q8(ctx, &t, q2, sc2), CLF_OK, "%s", clf_context_last_error(ctx));
+        cr_assert(memcmp(q, q2, sizeof q) == 0 && memcmp(sc, sc2, sizeof sc) == 0, "seed %llu",
+                  (unsigned long long)seed);
+        cr_assert_eq(clf_tensor_read_f32(ctx, &t, back, R * K), CLF_OK);
+        for (int i = 0; i < R * K; i++)
+            cr_assert_eq(back[i], (float)q[i] * sc[i / K], "element %d (seed %llu)", i,
+                         (unsigned long long)seed);
+        cr_assert_eq(sc[2], 0.0f);
+        cr_assert_eq(clf_tensor_slice(&t, 0, 1, 2, &v), CLF_OK);
+        cr_assert_eq(clf_tensor_read_q8(ctx, &v, q2, sc2), CLF_ERR_INVALID_ARG);
+        clf_tensor_free(&t);
+    }
+}
