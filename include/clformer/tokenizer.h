@@ -239,6 +239,25 @@ CLF_API void clf_tokenizer_free(clf_tokenizer *tok);
 CLF_API clf_status clf_tokenizer_encode(const clf_tokenizer *tok, const char *text, size_t len,
                                         int32_t *ids, int64_t capacity, int64_t *n_ids);
 
+/* Encodes a pair of texts (a question and a passage, two sentences for a
+ * cross-encoder) as the family frames pairs, into ids[0 .. *n_ids):
+ *   WordPiece (BERT)              [CLS] A [SEP] B [SEP]
+ *   RoBERTa / BART (BPE)          <s> A </s></s> B </s>
+ *   tokenizer.json templates      its "pair" template (XLM-R: <s> A </s></s> B </s>)
+ *   Marian                        A B </s>
+ *   GPT-2, bare .spm files        A B
+ * (with no_special_tokens: A B). When the whole is longer than max_length,
+ * the texts are cut as HF tokenizers' "longest_first" cuts them: the shorter
+ * keeps up to half of what fits, the longer the rest (each from its end).
+ * Token type ids are not returned: clformer's models take none.
+ * Returns CLF_OK; CLF_ERR_UNSUPPORTED for a tokenizer.json whose
+ * TemplateProcessing has no "pair" (HF refuses such pairs too); otherwise as
+ * clf_tokenizer_encode (CLF_ERR_INVALID_ARG names text "a" or "b").
+ * Thread-safe. */
+CLF_API clf_status clf_tokenizer_encode_pair(const clf_tokenizer *tok, const char *a, size_t a_len,
+                                             const char *b, size_t b_len, int32_t *ids,
+                                             int64_t capacity, int64_t *n_ids);
+
 /* Encodes n texts into a right-padded batch. texts[i] is NUL-terminated
  * unless lens is given (lens[i] bytes). On success seq_len holds S = the
  * longest encoding, ids (n, S) row-major holds each text's ids followed by

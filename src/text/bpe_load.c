@@ -250,25 +250,30 @@ static clf_status pair_id(const clf_tokenizer *t, json_object *p, const char *ke
     return CLF_OK;
 }
 
-/* TemplateProcessing's "single": special tokens around the one sequence. */
-static clf_status template_single(clf_tokenizer *t, json_object *p, const char *name)
+/* One TemplateProcessing template (key "single" or "pair"): the special
+ * tokens' ids into seg[0] (before $A), seg[1] (after $A; for a pair, before
+ * $B) and seg[2] (after $B), counts in n[]. A pair must hold $A then $B. */
+static clf_status template_parse(const clf_tokenizer *t, json_object *tmpl, json_object *specials,
+                                 const char *key, const char *name,
+                                 int32_t seg[3][CLF__TOK_MAX_POST], int n[3])
 {
-    json_object *single, *specials;
-    if (!json_object_object_get_ex(p, "single", &single) ||
-        !json_object_is_type(single, json_type_array) ||
-        !json_object_object_get_ex(p, "special_tokens", &specials) ||
-        !json_object_is_type(specials, json_type_object))
-        return clf__error(NULL, CLF_ERR_BAD_MODEL,
-                          "%s: TemplateProcessing lacks \"single\" or \"special_tokens\"", name);
-    bool seen = false;
-    t->n_prefix = t->n_suffix = 0;
-    for (size_t i = 0; i < json_object_array_length(single); i++) {
-        json_object *e = json_object_array_get_idx(single, i), *sp, *idv, *entry, *ids;
+    bool pair = strcmp(key, "pair") == 0;
+    int at = 0; /* the segment being filled: sequences seen so far */
+    n[0] = n[1] = n[2] = 0;
+    for (size_t i = 0; i < json_object_array_length(tmpl); i++) {
+        json_object *e = json_object_array_get_idx(tmpl, i), *sp, *idv, *entry, *ids;
         if (e && json_object_object_get_ex(e, "Sequence", &sp)) {
-            if (seen)
+            const char *which = json_object_object_get_ex(sp, "id", &idv)
+                                    ? json_object_get_string(idv)
+                                    : NULL;
+            const char *want = at == 0 ? "A" : "B";
+            if (at >= (pair ? 2 : 1) || !which || strcmp(which, want) != 0)
                 return clf__error(NULL, CLF_ERR_BAD_MODEL,
-                                  "%s: TemplateProcessing \"single\" has two sequences", name);
-            seen = true;
+                                  "%s: TemplateProcessing \"%s\"[%zu]: sequence \"%.8s\" where "
+                                  "%s is expected",
+                                  name, key, i, which ? which : "?",
+                                  at >= (pair ? 2 : 1) ? "no further sequence" : want);
+            at++;
             continue;
         }
         if (!e || !json_object_object_get_ex(e, "SpecialToken", &sp) ||
@@ -278,24 +283,52 @@ static clf_status template_single(clf_tokenizer *t, json_object *p, const char *
             !json_object_object_get_ex(entry, "ids", &ids) ||
             !json_object_is_type(ids, json_type_array))
             return clf__error(NULL, CLF_ERR_BAD_MODEL,
-                              "%s: TemplateProcessing \"single\"[%zu] is not a sequence or a "
+                              "%s: TemplateProcessing \"%s\"[%zu] is not a sequence or a "
                               "special token with ids",
-                              name, i);
+                              name, key, i);
         for (size_t k = 0; k < json_object_array_length(ids); k++) {
             json_object *v = json_object_array_get_idx(ids, k);
             int64_t id = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
-            int *n = seen ? &t->n_suffix : &t->n_prefix;
-            if (id < 0 || id >= t->n_vocab || *n >= CLF__TOK_MAX_POST)
+            if (id < 0 || id >= t->n_vocab || n[at] >= CLF__TOK_MAX_POST)
                 return clf__error(NULL, CLF_ERR_BAD_MODEL,
                                   "%s: TemplateProcessing special token \"%.64s\": an id outside "
-                                  "the vocabulary, or more than %d around the text",
+                                  "the vocabulary, or more than %d in one place",
                                   name, json_object_get_string(idv), CLF__TOK_MAX_POST);
-            (seen ? t->post_suffix : t->post_prefix)[(*n)++] = (int32_t)id;
+            seg[at][n[at]++] = (int32_t)id;
         }
     }
-    if (!seen)
-        return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: TemplateProcessing \"single\" has no sequence",
-                          name);
+    if (at != (pair ? 2 : 1))
+        return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: TemplateProcessing \"%s\" lacks a sequence",
+                          name, key);
+    return CLF_OK;
+}
+
+/* TemplateProcessing: "single" frames one text; "pair", when present, two
+ * (without it, clf_tokenizer_encode_pair is refused, as HF refuses it). */
+static clf_status template_processing(clf_tokenizer *t, json_object *p, const char *name)
+{
+    json_object *single, *pair, *specials;
+    if (!json_object_object_get_ex(p, "single", &single) ||
+        !json_object_is_type(single, json_type_array) ||
+        !json_object_object_get_ex(p, "special_tokens", &specials) ||
+        !json_object_is_type(specials, json_type_object))
+        return clf__error(NULL, CLF_ERR_BAD_MODEL,
+                          "%s: TemplateProcessing lacks \"single\" or \"special_tokens\"", name);
+    int32_t seg[3][CLF__TOK_MAX_POST];
+    int n[3];
+    CLF_TRY(template_parse(t, single, specials, "single", name, seg, n));
+    memcpy(t->post_prefix, seg[0], sizeof seg[0]);
+    memcpy(t->post_suffix, seg[1], sizeof seg[1]);
+    t->n_prefix = n[0];
+    t->n_suffix = n[1];
+    t->pair_state = -1;
+    if (json_object_object_get_ex(p, "pair", &pair) && pair) {
+        if (!json_object_is_type(pair, json_type_array))
+            return clf__error(NULL, CLF_ERR_BAD_MODEL, "%s: TemplateProcessing \"pair\" is not a "
+                                                       "list", name);
+        CLF_TRY(template_parse(t, pair, specials, "pair", name, t->pair, t->n_pair));
+        t->pair_state = 1;
+    }
     return CLF_OK;
 }
 
@@ -311,12 +344,19 @@ static clf_status post_processor(clf_tokenizer *t, json_object *p, const char *n
         CLF_TRY(pair_id(t, p, "cls", name, &t->post_prefix[0]));
         CLF_TRY(pair_id(t, p, "sep", name, &t->post_suffix[0]));
         t->n_prefix = t->n_suffix = 1;
+        /* Pairs: [CLS] A [SEP] B [SEP]; RoBERTa's <s> A </s></s> B </s>. */
+        bool roberta = strcmp(ty, "RobertaProcessing") == 0;
+        t->pair[0][0] = t->post_prefix[0];
+        t->pair[1][0] = t->pair[1][1] = t->pair[2][0] = t->post_suffix[0];
+        t->n_pair[0] = t->n_pair[2] = 1;
+        t->n_pair[1] = roberta ? 2 : 1;
+        t->pair_state = 1;
         *post = CLF__POST_EXPLICIT;
         return CLF_OK;
     }
     if (ty && strcmp(ty, "TemplateProcessing") == 0) {
         *post = CLF__POST_EXPLICIT;
-        return template_single(t, p, name);
+        return template_processing(t, p, name);
     }
     if (ty && strcmp(ty, "Sequence") == 0 && depth == 0 &&
         json_object_object_get_ex(p, "processors", &list) &&

@@ -325,6 +325,11 @@ clf_status clf__marian_load(const char *dir, const clf_tokenizer_params *params,
     }
     if (st == CLF_OK) {
         t->post_suffix[0] = t->special[CLF_TOKEN_EOS];
+        /* Pairs as MarianTokenizer builds them: A B </s>. */
+        t->n_pair[0] = t->n_pair[1] = 0;
+        t->pair[2][0] = t->special[CLF_TOKEN_EOS];
+        t->n_pair[2] = 1;
+        t->pair_state = 1;
         t->decode_rules = CLF__DEC_FFFD_PER_BYTE | CLF__DEC_STRIP;
         st = map_source(t, t->model, vpath);
     }

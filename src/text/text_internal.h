@@ -121,6 +121,15 @@ struct clf_tokenizer {
     uint8_t added_first[32]; /* bit set of the first bytes of added tokens */
     int32_t post_prefix[CLF__TOK_MAX_POST], post_suffix[CLF__TOK_MAX_POST];
     int n_prefix, n_suffix; /* ids added before / after the text */
+    /* The pair framing (clf_tokenizer_encode_pair): pair[0] A pair[1] B
+     * pair[2]. pair_state: 0 = derived from the single framing at finish
+     * (BERT's [CLS] A [SEP] B [SEP]; <s> A </s></s> B </s> for BPE with
+     * CLS/SEP framing, as RoBERTa and BART; nothing when a text is not
+     * framed), 1 = set by the parser, -1 = the files define no pair encoding
+     * (a TemplateProcessing without "pair"). */
+    int32_t pair[3][CLF__TOK_MAX_POST];
+    int n_pair[3];
+    int pair_state;
     bool add_special;
     int64_t max_length;
     unsigned decode_rules; /* CLF__DEC_* */

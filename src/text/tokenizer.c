@@ -104,6 +104,21 @@ static void add_raw(clf_tokenizer *t, int32_t id, int flags)
         (uint8_t)(1u << ((uint8_t)t->tokens[id][0] % 8));
 }
 
+/* The pair framing the parser left to us (see pair_state). */
+static void default_pair(clf_tokenizer *t, clf__tok_post post)
+{
+    memset(t->n_pair, 0, sizeof t->n_pair);
+    if (t->n_prefix + t->n_suffix == 0) return; /* A B */
+    bool roberta = post == CLF__POST_CLS_SEP && t->vt == &clf__bpe_vtable;
+    memcpy(t->pair[0], t->post_prefix, sizeof t->post_prefix);
+    t->n_pair[0] = t->n_prefix;
+    for (int r = 0; r < (roberta ? 2 : 1); r++)
+        for (int i = 0; i < t->n_suffix && t->n_pair[1] < CLF__TOK_MAX_POST; i++)
+            t->pair[1][t->n_pair[1]++] = t->post_suffix[i];
+    memcpy(t->pair[2], t->post_suffix, sizeof t->post_suffix);
+    t->n_pair[2] = t->n_suffix;
+}
+
 clf_status clf__tok_finish(clf_tokenizer *t, const char *name, const clf_tokenizer_params *p,
                            const clf__tok_config *cfg, const clf__tok_added_def *added,
                            int32_t n_added, const char *const *defaults, unsigned required,
@@ -174,6 +189,7 @@ clf_status clf__tok_finish(clf_tokenizer *t, const char *name, const clf_tokeniz
     } else if (post == CLF__POST_NONE) {
         t->n_prefix = t->n_suffix = 0;
     }
+    if (t->pair_state == 0) default_pair(t, post);
     t->add_special = !p->no_special_tokens;
     int64_t least = t->add_special && t->n_prefix + t->n_suffix > 1 ? t->n_prefix + t->n_suffix : 1;
     if (p->max_length < 0 || p->max_length > (1 << 30) ||
@@ -363,6 +379,90 @@ clf_status clf_tokenizer_encode(const clf_tokenizer *t, const char *text, size_t
     for (int64_t i = 0; i < suf; i++)
         ids[total - suf + i] = t->post_suffix[i];
     return CLF_OK;
+}
+
+/* All the pieces of one text of a pair (longest_first needs the true
+ * lengths: which side is longer decides the cut) into a new buffer *out
+ * (clf__free) of *n ids. A piece holds at least one byte, bar a dummy
+ * prefix: len + 8 always suffice. */
+static clf_status pair_side(const clf_tokenizer *t, const char *text, size_t len,
+                            const char *which, int32_t **out, int64_t *n)
+{
+    int64_t limit = (int64_t)len + 8;
+    *out = NULL;
+    *n = 0;
+    const uint8_t *s = (const uint8_t *)text;
+    int64_t bad = clf__utf8_invalid_at(s, len);
+    if (bad >= 0)
+        return clf__error(NULL, CLF_ERR_INVALID_ARG,
+                          "clf_tokenizer_encode_pair: text %s is not valid UTF-8 at byte %lld "
+                          "(0x%02x)",
+                          which, (long long)bad, s[bad]);
+    int32_t *ids = clf__malloc((size_t)(limit > 0 ? limit : 1) * sizeof *ids);
+    if (!ids) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "clf_tokenizer_encode_pair: out of "
+                                                              "host memory");
+    clf__tok_sink sink = {ids, limit, 0, 0, limit, NULL};
+    clf_status st = encode_pieces(t, s, len, &sink);
+    if (st != CLF_OK) {
+        clf__free(ids);
+        return st;
+    }
+    *out = ids;
+    *n = sink.n;
+    return CLF_OK;
+}
+
+clf_status clf_tokenizer_encode_pair(const clf_tokenizer *t, const char *a, size_t a_len,
+                                     const char *b, size_t b_len, int32_t *ids, int64_t capacity,
+                                     int64_t *n_ids)
+{
+    if (n_ids) *n_ids = 0;
+    if (!t || (!a && a_len) || (!b && b_len) || !n_ids || (!ids && capacity) || capacity < 0)
+        return clf__error(NULL, CLF_ERR_INVALID_ARG,
+                          "clf_tokenizer_encode_pair: NULL tokenizer, text, ids or n_ids, or "
+                          "negative capacity");
+    if (t->pair_state < 0)
+        return clf__error(NULL, CLF_ERR_UNSUPPORTED,
+                          "clf_tokenizer_encode_pair: the tokenizer's post_processor defines no "
+                          "pair template");
+    int n0 = t->add_special ? t->n_pair[0] : 0, n1 = t->add_special ? t->n_pair[1] : 0,
+        n2 = t->add_special ? t->n_pair[2] : 0;
+    int64_t budget = t->max_length - n0 - n1 - n2;
+    if (budget < 0) budget = 0;
+    int32_t *pa = NULL, *pb = NULL;
+    int64_t na = 0, nb = 0;
+    clf_status st = pair_side(t, a, a_len, "a", &pa, &na);
+    if (st == CLF_OK) st = pair_side(t, b, b_len, "b", &pb, &nb);
+    if (st == CLF_OK && na + nb > budget) {
+        /* HF tokenizers' longest_first: the shorter side keeps what it can
+         * up to half, the longer takes the rest. */
+        int64_t s1 = na, s2 = nb;
+        bool swap = s1 > s2;
+        if (swap) s1 = nb, s2 = na;
+        s2 = s1 > budget ? s1 : (s1 > budget - s1 ? s1 : budget - s1);
+        if (s1 + s2 > budget) s1 = budget / 2, s2 = s1 + budget % 2;
+        na = swap ? (s2 < na ? s2 : na) : (s1 < na ? s1 : na);
+        nb = swap ? (s1 < nb ? s1 : nb) : (s2 < nb ? s2 : nb);
+    }
+    int64_t total = n0 + na + n1 + nb + n2;
+    if (st == CLF_OK) {
+        *n_ids = total;
+        if (total > capacity)
+            st = clf__error(NULL, CLF_ERR_OUT_OF_RANGE,
+                            "clf_tokenizer_encode_pair: %lld ids do not fit in capacity %lld",
+                            (long long)total, (long long)capacity);
+    }
+    if (st == CLF_OK) {
+        int64_t k = 0;
+        memcpy(ids + k, t->pair[0], (size_t)n0 * sizeof *ids), k += n0;
+        memcpy(ids + k, pa, (size_t)na * sizeof *ids), k += na;
+        memcpy(ids + k, t->pair[1], (size_t)n1 * sizeof *ids), k += n1;
+        memcpy(ids + k, pb, (size_t)nb * sizeof *ids), k += nb;
+        memcpy(ids + k, t->pair[2], (size_t)n2 * sizeof *ids);
+    }
+    clf__free(pa);
+    clf__free(pb);
+    return st;
 }
 
 clf_status clf_tokenizer_encode_batch(const clf_tokenizer *t, int64_t n, const char *const *texts,

@@ -1,7 +1,8 @@
 /*
  * Checks shared by the tokenizer fuzz targets (fuzz_tokenizer_bpe.c,
  * fuzz_marian.c): an invariant that fails aborts, which libFuzzer reports.
- * check_encode: ids in range and no longer than max_length, then
+ * check_encode: ids in range and no longer than max_length (one text, and the
+ * text cut in two as a pair), then
  * check_decode on them and on the text's bytes taken as ids; check_decode:
  * the one-shot decode is valid UTF-8 and equals the streamed decode, whose
  * every chunk is valid UTF-8.
@@ -66,6 +67,15 @@ static void check_encode(const clf_tokenizer *t, const char *text, size_t len)
             CHECK(ids[i] >= 0 && ids[i] < V);
         check_decode(t, ids, n, 0);
         check_decode(t, ids, n, CLF_DECODE_SKIP_SPECIAL);
+    }
+    /* The text as a pair, cut in the middle (the cut may split a UTF-8
+     * sequence: then INVALID_ARG): ids in range, never past max_length. */
+    s = clf_tokenizer_encode_pair(t, text, len / 2, text + len / 2, len - len / 2, ids, L, &n);
+    CHECK(s == CLF_OK || s == CLF_ERR_INVALID_ARG || s == CLF_ERR_UNSUPPORTED);
+    if (s == CLF_OK) {
+        CHECK(n >= 0 && n <= L);
+        for (int64_t i = 0; i < n; i++)
+            CHECK(ids[i] >= 0 && ids[i] < V);
     }
     /* The text's bytes as ids: arbitrary token sequences. */
     int64_t m = 0;
