@@ -25,9 +25,11 @@ Cases (issue 5):
               CTranslate2 fp32 and HuggingFace MarianMTModel.generate (PyTorch).
   --minilm DIR  sentence embeddings with an all-MiniLM-L6-v2 folder (issue 6).
 
-clformer is driven through ctypes on the built libclformer.so with only the
-public API (bench/clformer_ctypes.py). Exit status: 0 = every case ran and
-agreed, 1 = a case failed or disagreed, 2 = bad usage or missing packages.
+clformer is driven through its Python package (`import clformer`: python/,
+installed with `pip install .` or by tests/check_python.sh into
+build-logs/py-venv), which calls the public C API. Exit status: 0 = every
+case ran and agreed, 1 = a case failed or disagreed, 2 = bad usage or missing
+packages (clformer included).
 """
 
 import argparse
@@ -42,7 +44,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+VENV_PYTHON = os.path.join(ROOT, "build-logs", "py-venv", "bin", "python")
 
 SEED = 1234
 EOS_BIAS = -30.0  # output bias of EOS, PAD and BOS: no engine ever picks them
@@ -79,6 +81,33 @@ def require(modules):
               "install -r bench/requirements.txt)" % " ".join(PACKAGES.get(m, (m,))[0]
                                                              for m, _ in missing), file=sys.stderr)
         sys.exit(2)
+
+
+def import_clformer():
+    """The installed clformer package, or exit 2 saying how to install it."""
+    try:
+        import clformer
+    except ImportError as e:
+        hint = ""
+        venv = os.path.dirname(os.path.dirname(VENV_PYTHON))
+        if os.path.exists(VENV_PYTHON) and os.path.realpath(sys.prefix) != os.path.realpath(venv):
+            hint = "\n(tests/check_python.sh installed it for %s: run compare.py with that " \
+                   "interpreter)" % VENV_PYTHON
+        print("compare.py: cannot import the clformer package (%s) with %s.\ninstall it into this "
+              "Python with:  python3 -m pip install %s\nor run tests/check_python.sh, which "
+              "installs it into build-logs/py-venv%s" % (e, sys.executable, ROOT, hint),
+              file=sys.stderr)
+        sys.exit(2)
+    return clformer
+
+
+def device_of(model):
+    """The fields of a model's device that the report and the records use."""
+    d = model.device_info
+    return {"name": d["name"], "index": d["index"], "driver": d["driver_version"],
+            "platform": d["platform"], "platform_version": d["platform_version"],
+            "device_type": d["class"], "compute_units": d["compute_units"],
+            "clock_mhz": d["clock_mhz"]}
 
 
 # ------------------------------------------------------------------ timing ---
@@ -206,11 +235,10 @@ def bert_export_onnx(m, ids, path):
         torch.backends.mha.set_fastpath_enabled(fast)
 
 
-def case_bert(a, lib, ctx, B, S, log):
+def case_bert(a, clf, B, S, log):
     import numpy as np
     import onnxruntime as ort
     import torch
-    import clformer_ctypes as clf
     name = "bert-base"
     log("\n== %s encoder, batch %d, length %d" % (name, B, S))
     m = bert_module()
@@ -238,11 +266,10 @@ def case_bert(a, lib, ctx, B, S, log):
     ids64 = ids_t.numpy().astype(np.int64)
 
     t0 = time.perf_counter()
-    model = clf.Model(ctx, st_path, max_batch=B, max_source_len=S)
+    model = clf.Model(st_path, device=a.device, max_batch=B, max_source_len=S)
     load_s = time.perf_counter() - t0
-    hidden = np.empty((B, S, BERT["d"]), np.float32)
     t0 = time.perf_counter()
-    model.encode(ids32, hidden=hidden)
+    hidden = np.stack(model.encode(ids32, batch_size=B, pooling="none"))  # (B, S, D)
     first_s = time.perf_counter() - t0
     log("  clformer: load %.2f s, first encode (graph build, kernels) %.2f s" % (load_s, first_s))
 
@@ -256,7 +283,7 @@ def case_bert(a, lib, ctx, B, S, log):
     ok = diff["clformer"] < 1e-2 and diff["onnxruntime"] < 1e-2
 
     def run_clf():
-        model.encode(ids32, hidden=hidden)
+        model.encode(ids32, batch_size=B, pooling="none")
 
     def run_torch():
         with torch.inference_mode():
@@ -378,6 +405,13 @@ class _Vocab:
         return "t%d" % i
 
 
+def greedy_params(n):
+    """clf_generate_params fields for Model.generate_ids: greedy, exactly n
+    new tokens (EOS does not stop it). A safetensors file's generation config
+    is clf_generate_params_default(), so the rest stays the library's default."""
+    return {"strategy": 0, "max_new_tokens": n, "max_length": 0, "ignore_eos": True}
+
+
 def marian_to_ct2(m, out_dir):
     """Converts with CTranslate2's own Transformers weight mapping (BartLoader,
     which MarianMTLoader extends) through the Converter interface. Marian's
@@ -396,12 +430,11 @@ def marian_to_ct2(m, out_dir):
     _Conv().convert(out_dir, quantization=None, force=True)
 
 
-def case_tbase(a, lib, ctx, B, S, N, log):
+def case_tbase(a, clf, B, S, N, log):
     import ctranslate2
     import numpy as np
     import torch
     from transformers import GenerationConfig
-    import clformer_ctypes as clf
     name = "transformer-base"
     log("\n== %s greedy, batch %d, source length %d, %d new tokens" % (name, B, S, N))
     m = marian_model()
@@ -422,28 +455,27 @@ def case_tbase(a, lib, ctx, B, S, N, log):
     src_tok = [["t%d" % int(t) for t in row] for row in src]
 
     t0 = time.perf_counter()
-    model = clf.Model(ctx, st_path, max_batch=B, max_source_len=S, max_target_len=N + 2)
+    model = clf.Model(st_path, device=a.device, max_batch=B, max_source_len=S,
+                      max_target_len=N + 2)
     load_s = time.perf_counter() - t0
     cfg = model.config
     log("  clformer config: %d+%d layers, D %d, positions %d (3 = sinusoid_concat), scale %.4f, "
-        "tied %s" % (cfg.encoder_layers, cfg.decoder_layers, cfg.d_model, cfg.positions,
-                     cfg.embedding_scale, cfg.tied_embeddings))
-    gp = model.generate_params(N, ignore_eos=True)
-    clf_ids = np.full((B, 1, N), -1, np.int32)
+        "tied %s" % (cfg["encoder_layers"], cfg["decoder_layers"], cfg["d_model"],
+                     cfg["positions"], cfg["embedding_scale"], cfg["tied_embeddings"]))
+    gp = greedy_params(N)
     t0 = time.perf_counter()
-    model.generate(src32, lens32, gp, clf_ids)
+    clf_ids = model.generate_ids(src32, lens32, **gp)["ids"]  # (B, 1, N)
     first_s = time.perf_counter() - t0
     log("  clformer: load %.2f s, first generate (graph builds, kernels) %.2f s" % (load_s, first_s))
 
     # Encoder memory and teacher-forced decoder outputs on a random target
     # prefix: clformer's and CTranslate2's against HF's.
-    hidden = np.empty((B, S, TBASE["d"]), np.float32)
-    model.encode(src32, lens32, hidden=hidden)
+    hidden = np.stack(model.encode(src32, batch_size=B, pooling="none"))  # (B, S, D)
     T = 8
     tgt = torch.randint(3, TBASE["vocab"], (B, T), generator=gen)
     tgt[:, 0] = BOS
-    logits = np.empty((B, T, TBASE["vocab"]), np.float32)
-    model.decode(np.ascontiguousarray(tgt.numpy().astype(np.int32)), 0, logits)
+    # (B, T, vocab), cross-attending to the memory of the encode just above
+    logits = model.decode_step(tgt.numpy().astype(np.int32), 0)
     with torch.inference_mode():
         mem = m.model.encoder(input_ids=src).last_hidden_state.numpy()
         ref = m(input_ids=src, decoder_input_ids=tgt).logits
@@ -478,7 +510,7 @@ def case_tbase(a, lib, ctx, B, S, N, log):
             return m.generate(input_ids=src, attention_mask=attn_mask, generation_config=gc)
 
     def run_clf():
-        model.generate(src32, lens32, gp, clf_ids)
+        model.generate_ids(src32, lens32, **gp)
 
     ct_ids = np.array([[int(t[1:]) for t in r.hypotheses[0]] for r in run_ct2()], np.int64)
     hf_ids = run_hf()[:, 1:].numpy()  # drop the decoder start token
@@ -529,21 +561,19 @@ def case_tbase(a, lib, ctx, B, S, N, log):
 # ----------------------------------------------------------- MiniLM (issue 6) ---
 
 
-def case_minilm(a, lib, ctx, B, log):
+def case_minilm(a, clf, B, log):
     import numpy as np
     import onnxruntime as ort
     import torch
-    import clformer_ctypes as clf
     require(["sentence_transformers", "transformers", "onnxruntime", "onnx", "onnxscript"])
     from sentence_transformers import SentenceTransformer
     from transformers import AutoTokenizer
     name = "all-MiniLM-L6-v2"
     log("\n== %s sentence embeddings, batch %d (%s)" % (name, B, a.minilm))
     try:
-        model = clf.Model(ctx, a.minilm, max_batch=B, max_source_len=128)
-    except clf.ClfError as e:
-        raise clf.ClfError("clformer cannot load the HF folder %s yet (needs HF-folder support in "
-                           "clf_model_load, issue 6): %s" % (a.minilm, e))
+        model = clf.Model(a.minilm, device=a.device, max_batch=B, max_source_len=128)
+    except clf.Error as e:
+        raise RuntimeError("clformer cannot load the HF folder %s: %s" % (a.minilm, e))
     words = ("the quick brown fox jumps over a lazy dog while engineers benchmark transformer "
              "models on shared machines and compare their embeddings across several engines").split()
     rng = np.random.default_rng(SEED)
@@ -586,13 +616,12 @@ def case_minilm(a, lib, ctx, B, log):
     so.intra_op_num_threads, so.inter_op_num_threads = a.threads, 1
     sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
     feeds = {i.name: v for i, v in zip(sess.get_inputs(), (ids64, mask64, np.zeros_like(ids64)))}
-    pooled = np.empty((B, model.config.d_model), np.float32)
+    rows = [r[:n] for r, n in zip(ids32, lens32)]  # the HF tokenizer's ids, unpadded
 
     def run_clf():
         # The folder's own pooling: mean over real tokens, then the Normalize
-        # module's L2 normalisation, both inside clformer.
-        model.encode(ids32, lens32, pooled=pooled, pooling=clf.CLF_POOL_DEFAULT)
-        return pooled
+        # module's L2 normalisation, both inside clformer. (B, D)
+        return model.encode(rows, batch_size=B, pooling="default")
 
     ref = st_embed()
     diff = {"clformer": float(np.abs(run_clf() - ref).max()),
@@ -610,72 +639,63 @@ def case_minilm(a, lib, ctx, B, log):
 # --------------------------------------------------------------- selftest ---
 
 
-def selftest(a, log):
-    """The ctypes bindings on tiny random models (clf_model_create_random), no
-    PyTorch needed: layouts, generate, encode with both poolings, an error
-    message. Fast enough for CI (needs numpy and the built library)."""
+def selftest(a, clf, log):
+    """The clformer package on tiny random models (clf_model_create_random),
+    no PyTorch needed: generate, encode with both poolings, the device's
+    description, an error's status. Fast enough for CI (needs numpy and the
+    installed package)."""
     import numpy as np
-    import clformer_ctypes as clf
-    log("ctypes layouts: " + clf.check_layouts(a.include))
-    lib = clf.Lib(a.lib)
-    ctx = clf.Context(lib, a.device)
+    log("clformer package %s at %s" % (clf.__version__, os.path.dirname(clf.__file__)))
     fails = []
-    try:
-        log("clformer %s on %s" % (lib.version(), ctx.device()["name"]))
-        cfg = lib.preset("tiny")  # decoder-only, vocab 50
-        m = clf.Model(ctx, None, max_batch=2, max_source_len=8, max_target_len=16, config=cfg,
-                      seed=7)
-        prompts = np.array([[5, 9, 11], [20, 3, 44]], np.int32)
-        outs = []
-        lens, lp = np.zeros((2, 1), np.int32), np.full((2, 1), 123, np.float32)
-        finish = np.zeros((2, 1), np.int32)
-        for _ in range(2):
-            ids = np.full((2, 1, 6), -1, np.int32)
-            m.generate(prompts, None, m.generate_params(6, ignore_eos=True), ids, lens, None, lp,
-                       finish)
-            outs.append(ids)
-        fit = m.max_new_tokens(3)
-        m.close()
-        log("tiny decoder, greedy 6 tokens: %s, logprobs %s, finish %s, %d fit after 3"
-            % (outs[0][:, 0].tolist(), lp[:, 0].round(3).tolist(), finish[:, 0].tolist(), fit))
-        if not ((lens == 6).all() and (finish == clf.CLF_FINISH_MAX_NEW).all()
-                and np.isfinite(lp).all() and (lp < 0).all() and fit == cfg.max_positions - 3):
-            fails.append("generate: lengths %s, finish %s, logprobs %s, max_new_tokens(3) %d"
-                         % (lens.tolist(), finish.tolist(), lp.tolist(), fit))
-        if not ((outs[0] >= 0) & (outs[0] < cfg.vocab)).all():
-            fails.append("generate: ids outside [0, vocab) or missing: %s" % outs[0].tolist())
-        if not (outs[0] == outs[1]).all():
-            fails.append("generate: two runs differ")
+    m = clf.Model.random("tiny", seed=7, device=a.device, max_batch=2, max_source_len=8,
+                         max_target_len=16)  # decoder-only, vocab 50
+    dev = device_of(m)
+    log("clformer %s on %s (%s, %s, driver %s, %d compute units)" % (
+        clf.__version__, dev["name"], dev["index"], dev["device_type"], dev["driver"],
+        dev["compute_units"]))
+    cfg = m.config
+    prompts = np.array([[5, 9, 11], [20, 3, 44]], np.int32)
+    runs = [m.generate_ids(prompts, **greedy_params(6)) for _ in range(2)]
+    fit = m.max_new_tokens(3)
+    m.close()
+    outs = [r["ids"] for r in runs]
+    lens, lp, finish = runs[0]["lengths"], runs[0]["logprobs"], runs[0]["finish"]
+    log("tiny decoder, greedy 6 tokens: %s, logprobs %s, finish %s, %d fit after 3"
+        % (outs[0][:, 0].tolist(), lp[:, 0].round(3).tolist(), finish[:, 0].tolist(), fit))
+    if not (outs[0].shape == (2, 1, 6) and (lens == 6).all() and (finish == 2).all()
+            and np.isfinite(lp).all() and (lp < 0).all() and fit == cfg["max_positions"] - 3):
+        fails.append("generate: ids %s, lengths %s, finish %s (2 = max new), logprobs %s, "
+                     "max_new_tokens(3) %d" % (outs[0].shape, lens.tolist(), finish.tolist(),
+                                               lp.tolist(), fit))
+    if not ((outs[0] >= 0) & (outs[0] < cfg["vocab"])).all():
+        fails.append("generate: ids outside [0, vocab) or missing: %s" % outs[0].tolist())
+    if not (outs[0] == outs[1]).all():
+        fails.append("generate: two runs differ")
 
-        enc = lib.preset("bert-base")
-        enc.encoder_layers, enc.d_model, enc.n_heads, enc.d_ff = 1, 32, 2, 64
-        enc.vocab, enc.max_positions = 50, 16
-        m = clf.Model(ctx, None, max_batch=2, max_source_len=8, config=enc, seed=3)
-        ids = np.array([[4, 8, 15, 16, 23], [42, 7, 9, 0, 0]], np.int32)
-        lens = np.array([5, 3], np.int32)
-        hidden = np.empty((2, 5, 32), np.float32)
-        mean = np.empty((2, 32), np.float32)
-        first = np.empty((2, 32), np.float32)
-        m.encode(ids, lens, hidden=hidden, pooled=mean, pooling=clf.CLF_POOL_MEAN)
-        m.encode(ids, lens, pooled=first, pooling=clf.CLF_POOL_FIRST)
-        m.close()
-        want = np.stack([hidden[b, : lens[b]].mean(0) for b in range(2)])
-        e_mean = float(np.abs(mean - want).max())
-        e_first = float(np.abs(first - hidden[:, 0]).max())
-        log("tiny encoder: mean pooling vs mean of hidden rows %.1e, first pooling vs row 0 %.1e"
-            % (e_mean, e_first))
-        if not (np.isfinite(hidden).all() and e_mean < 1e-5 and e_first < 1e-6):
-            fails.append("encode: pooling does not match the hidden states (%g, %g)"
-                         % (e_mean, e_first))
-        try:
-            clf.Model(ctx, os.path.join(a.workdir or "/nonexistent", "missing.safetensors"), 1, 8)
-            fails.append("clf_model_load of a missing file succeeded")
-        except clf.ClfError as e:
-            log("missing file -> %s" % e)
-            if "CLF_ERR_IO" not in str(e) and "CLF_ERR_NOT_FOUND" not in str(e):
-                fails.append("unexpected status for a missing file: %s" % e)
-    finally:
-        ctx.close()
+    enc = dict(encoder_layers=1, d_model=32, n_heads=2, d_ff=64, vocab=50, max_positions=16)
+    m = clf.Model.random("bert-base", enc, seed=3, device=a.device, max_batch=2, max_source_len=8)
+    rows = [[4, 8, 15, 16, 23], [42, 7, 9]]
+    hidden = m.encode(rows, pooling="none")  # [(5, 32), (3, 32)]
+    mean = m.encode(rows, pooling="mean")    # (2, 32)
+    first = m.encode(rows, pooling="first")
+    m.close()
+    want = np.stack([h.mean(0) for h in hidden])
+    e_mean = float(np.abs(mean - want).max())
+    e_first = float(np.abs(first - np.stack([h[0] for h in hidden])).max())
+    log("tiny encoder: mean pooling vs mean of hidden rows %.1e, first pooling vs row 0 %.1e"
+        % (e_mean, e_first))
+    if not ([h.shape for h in hidden] == [(5, 32), (3, 32)] and mean.shape == (2, 32)
+            and all(np.isfinite(h).all() for h in hidden) and e_mean < 1e-5 and e_first < 1e-6):
+        fails.append("encode: pooling does not match the hidden states (%g, %g)"
+                     % (e_mean, e_first))
+    try:
+        clf.Model(os.path.join(a.workdir or "/nonexistent", "missing.safetensors"),
+                  device=a.device, max_batch=1, max_source_len=8)
+        fails.append("loading a missing file succeeded")
+    except clf.Error as e:
+        log("missing file -> %s" % e)
+        if e.status not in ("CLF_ERR_IO", "CLF_ERR_NOT_FOUND"):
+            fails.append("unexpected status for a missing file: %s" % e)
     for f in fails:
         log("FAILED: " + f)
     log("selftest %s" % ("ok" if not fails else "FAILED"))
@@ -696,11 +716,12 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def versions(lib, dev, a):
+def versions(clf, dev, a):
     import numpy
     import torch
     v = {"python": platform.python_version(), "numpy": numpy.__version__,
-         "torch": torch.__version__, "clformer": lib.version(), "lib": lib.path,
+         "torch": torch.__version__, "clformer": clf.__version__,
+         "lib": os.path.dirname(clf.__file__),
          "cpu": cpu_name(), "cores": os.cpu_count(), "threads": a.threads,
          "opencl_device": dev["name"], "opencl_driver": dev["driver"],
          "opencl_platform": dev["platform_version"], "compute_units": dev["compute_units"]}
@@ -762,10 +783,6 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="Example: python3 bench/compare.py --quick --json cmp.json")
-    ap.add_argument("--lib", default=os.path.join(ROOT, "build", "src", "libclformer.so"),
-                    help="the built shared library (default: build/src/libclformer.so)")
-    ap.add_argument("--include", default=os.path.join(ROOT, "include"),
-                    help="headers for the ctypes layout check (default: include/)")
     ap.add_argument("--device", default=None, help="clformer device spec (default: best)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(),
                     help="threads of every engine; also PoCL's (default: all cores)")
@@ -781,7 +798,7 @@ def main():
     ap.add_argument("--minilm", metavar="DIR", help="also the all-MiniLM-L6-v2 folder DIR")
     ap.add_argument("--json", metavar="FILE", help="write the records as JSON")
     ap.add_argument("--workdir", help="where models are written (default: a temp dir, removed)")
-    ap.add_argument("--selftest", action="store_true", help="only check the ctypes bindings on "
+    ap.add_argument("--selftest", action="store_true", help="only check the clformer package on "
                     "tiny random models (seconds; needs numpy, no PyTorch)")
     a = ap.parse_args()
     if a.reps is None:
@@ -790,16 +807,12 @@ def main():
         ap.error("--reps, --threads, --new-tokens must be >= 1 and --src-len >= 2")
     if a.quick and a.full:
         ap.error("--quick and --full exclude each other")
-    if not os.path.exists(a.lib):
-        print("compare.py: no library at %s: build first (meson setup build --buildtype=release "
-              "&& ninja -C build) or pass --lib" % a.lib, file=sys.stderr)
-        return 2
     if a.selftest:
         require(["numpy"])
-        import clformer_ctypes as clf
+        clf = import_clformer()
         try:
-            return selftest(a, lambda t: print(t, flush=True))
-        except (clf.ClfError, RuntimeError, OSError) as e:
+            return selftest(a, clf, lambda t: print(t, flush=True))
+        except (clf.Error, RuntimeError, ValueError, OSError) as e:
             print("compare.py --selftest: FAILED: %s" % e, file=sys.stderr)
             return 1
     need = ["numpy", "torch", "safetensors"]
@@ -808,35 +821,34 @@ def main():
     if a.case in ("transformer", "all"):
         need += ["ctranslate2", "transformers"]
     require(need)
+    clf = import_clformer()
     import torch
 
     # Same thread count for every engine. PoCL reads its variables when the
-    # library first touches OpenCL, so they are set before it is loaded.
+    # library first touches OpenCL (the first Model), so they are set first.
     torch.set_num_threads(a.threads)
     os.environ.setdefault("POCL_MAX_PTHREAD_COUNT", str(a.threads))  # PoCL < 4
     os.environ.setdefault("POCL_CPU_MAX_CU_NUM", str(a.threads))     # PoCL >= 4
     os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
 
-    import clformer_ctypes as clf
     log = lambda s: print(s, flush=True)  # noqa: E731
     try:
-        layout = clf.check_layouts(a.include)
-        lib = clf.Lib(a.lib)
-        ctx = clf.Context(lib, a.device)
-    except (clf.ClfError, RuntimeError, OSError) as e:
+        # Each Model opens its own context on the device; a tiny one tells
+        # which device --device picks (every case's models open the same).
+        with clf.Model.random("tiny", device=a.device, max_batch=1) as probe:
+            dev = device_of(probe)
+    except (clf.Error, RuntimeError, OSError) as e:
         print("compare.py: %s" % e, file=sys.stderr)
         return 1
-    dev = ctx.device()
-    v = versions(lib, dev, a)
-    log("compare.py: clformer %s (%s) on %s, driver %s, %d compute units" % (
-        v["clformer"], a.lib, dev["name"], dev["driver"], dev["compute_units"]))
-    log("ctypes layouts: " + layout)
+    v = versions(clf, dev, a)
+    log("compare.py: clformer %s (%s) on %s (%s), driver %s, %d compute units" % (
+        v["clformer"], v["lib"], dev["name"], dev["index"], dev["driver"], dev["compute_units"]))
     log("versions: " + ", ".join("%s %s" % (k, v[k]) for k in (
         "torch", "onnxruntime", "onnx", "ctranslate2", "transformers", "numpy", "python")
         if k in v))
     log("CPU: %s, %s cores, threads per engine: %d; warm-up %d, %d timed repeats (interleaved)" % (
         v["cpu"], v["cores"], a.threads, a.warmup, a.reps))
-    if dev["device_class"] == 0 and dev["compute_units"] != a.threads:
+    if dev["device_type"] == "cpu" and dev["compute_units"] != a.threads:
         log("note: the OpenCL CPU device has %d compute units, not %d threads"
             % (dev["compute_units"], a.threads))
 
@@ -847,23 +859,23 @@ def main():
     os.makedirs(a.workdir, exist_ok=True)
     plan = []
     if a.case in ("bert", "all"):
-        plan.append(lambda: case_bert(a, lib, ctx, 1, 128, log))
+        plan.append(lambda: case_bert(a, clf, 1, 128, log))
         if a.full:
-            plan.append(lambda: case_bert(a, lib, ctx, 32, 128, log))
+            plan.append(lambda: case_bert(a, clf, 32, 128, log))
     if a.case in ("transformer", "all"):
-        plan.append(lambda: case_tbase(a, lib, ctx, 1, a.src_len, a.new_tokens, log))
+        plan.append(lambda: case_tbase(a, clf, 1, a.src_len, a.new_tokens, log))
         if a.full:
-            plan.append(lambda: case_tbase(a, lib, ctx, 16, a.src_len, a.new_tokens, log))
+            plan.append(lambda: case_tbase(a, clf, 16, a.src_len, a.new_tokens, log))
     if a.case == "minilm" and not a.minilm:
         ap.error("--case minilm needs --minilm DIR")
     if a.minilm:
-        plan.append(lambda: case_minilm(a, lib, ctx, 32, log))
+        plan.append(lambda: case_minilm(a, clf, 32, log))
     cases, failed = [], 0
     try:
         for run in plan:
             try:
                 c = run()
-            except (clf.ClfError, RuntimeError, ValueError, OSError) as e:
+            except (clf.Error, RuntimeError, ValueError, OSError) as e:
                 log("  FAILED: %s" % e)
                 failed += 1
                 continue
@@ -873,7 +885,6 @@ def main():
                     "computations")
                 failed += 1
     finally:
-        ctx.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     if cases:

@@ -224,10 +224,12 @@ check cli bash tests/check_cli.sh build/src/cli/clformer
 # else the library's choice.
 step python bash tests/check_python.sh
 count_pytest "$logs/python.log"
-# The benchmark's Python tools: compare.py's ctypes mirror of the public
-# structs against the headers (a C probe) plus a tiny model through the
-# library; plot.py on built-in records. Neither needs torch.
-check bench-tools bash -c 'python3 bench/compare.py --selftest && python3 bench/plot.py --check'
+# The benchmark's Python tools: compare.py --selftest drives tiny random
+# models through the clformer package that the python step just installed
+# (so it runs with that venv's interpreter; it fails, saying so, when the
+# package is missing); plot.py on built-in records. Neither needs torch.
+check bench-tools bash -c '"$1" bench/compare.py --selftest && python3 bench/plot.py --check' \
+  bench-tools "$logs/py-venv/bin/python"
 
 echo
 echo "per implementation x kernel family:"

@@ -46,7 +46,7 @@ def _error(status, message):
 
 def devices():
     """Every OpenCL device as a dict: index ("P:D", what device= takes), name,
-    vendor, platform, driver_version, device_version, class (dgpu, igpu,
+    vendor, platform, platform_version, driver_version, device_version, class (dgpu, igpu,
     accelerator, cpu), compute_units, clock_mhz, global_mem_bytes, fp16,
     available."""
     return _c.devices()
@@ -149,6 +149,8 @@ class Model:
     KV cache positions per sequence, prompt included (None = 128; the KV cache
     is max_batch x max_target_len per layer). The folder's tokenizer, when it
     has one, is model.tokenizer (None otherwise: pass token ids).
+    model.device is the device's name, model.device_info its dict as
+    devices() lists it.
     """
 
     def __init__(self, path, device=None, weights="f32", max_batch=32, max_source_len=None,
@@ -175,6 +177,7 @@ class Model:
         self.kind = _KINDS[self.config["kind"]]   # "encoder", "decoder", "encoder-decoder"
         self.labels = info["labels"]              # class names, or None
         self.device = info["device"]              # the device's name
+        self.device_info = info["device_info"]    # its devices() dict (index, driver_version, ...)
         self.architecture = info["architecture"]
         self.max_batch = int(max_batch)
         c = self.config

@@ -46,6 +46,12 @@ int clfpy_buffer(PyObject *obj, char fmt, int writable, Py_ssize_t n, int option
                  const char *name, Py_buffer *buf);
 void clfpy_buffer_release(Py_buffer *buf);
 
+/* A device as the dict clformer.devices() lists (module.c): index ("P:D"),
+ * name, vendor, platform, platform_version, driver_version, device_version,
+ * class, compute_units, clock_mhz, global_mem_bytes, fp16, available.
+ * Returns a new reference, or NULL with an exception set. */
+PyObject *clfpy_device_dict(const clf_device_info *x);
+
 /* The Tokenizer type (tokenizer.c). */
 typedef struct {
     PyObject_HEAD

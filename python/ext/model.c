@@ -124,7 +124,8 @@ static PyObject *model_close(clfpy_model *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* info() -> dict: config, model info, device, limits. */
+/* info() -> dict: config, model info, device (its name) and device_info
+ * (the dict devices() lists for the model's device). */
 static PyObject *model_info(clfpy_model *self, PyObject *unused)
 {
     (void)unused;
@@ -138,13 +139,16 @@ static PyObject *model_info(clfpy_model *self, PyObject *unused)
         if (!s || PyList_Append(labels, s) < 0) Py_CLEAR(labels);
         Py_XDECREF(s);
     }
+    PyObject *devd = clfpy_device_dict(dev);
     PyObject *ret = NULL;
-    if (cfg && labels)
-        ret = Py_BuildValue("{s:O,s:s,s:s,s:O,s:i,s:O,s:s,s:s}", "config", cfg, "architecture",
+    if (cfg && labels && devd)
+        ret = Py_BuildValue("{s:O,s:s,s:s,s:O,s:i,s:O,s:s,s:s,s:O}", "config", cfg, "architecture",
                             in->architecture, "model_type", in->model_type,
                             "sentence_transformers", in->sentence_transformers ? Py_True : Py_False,
                             "pooling", (int)in->pooling, "labels", labels, "device", dev->name,
-                            "device_class", clf_device_class_name(dev->device_class));
+                            "device_class", clf_device_class_name(dev->device_class),
+                            "device_info", devd);
+    Py_XDECREF(devd);
     Py_XDECREF(cfg);
     Py_XDECREF(labels);
     return ret;

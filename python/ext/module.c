@@ -72,7 +72,7 @@ static int put(PyObject *d, const char *key, PyObject *v)
     return rc;
 }
 
-static PyObject *device_dict(const clf_device_info *x)
+PyObject *clfpy_device_dict(const clf_device_info *x)
 {
     PyObject *d = PyDict_New();
     char spec[32];
@@ -86,6 +86,9 @@ static PyObject *device_dict(const clf_device_info *x)
                                                       (Py_ssize_t)strlen(x->driver_version), "replace")) ||
         put(d, "device_version", PyUnicode_DecodeUTF8(x->device_version,
                                                       (Py_ssize_t)strlen(x->device_version), "replace")) ||
+        put(d, "platform_version", PyUnicode_DecodeUTF8(x->platform_version,
+                                                        (Py_ssize_t)strlen(x->platform_version),
+                                                        "replace")) ||
         put(d, "class", PyUnicode_FromString(clf_device_class_name(x->device_class))) ||
         put(d, "compute_units", PyLong_FromUnsignedLong(x->compute_units)) ||
         put(d, "clock_mhz", PyLong_FromUnsignedLong(x->clock_mhz)) ||
@@ -113,7 +116,7 @@ static PyObject *py_devices(PyObject *self, PyObject *unused)
     if (st != CLF_OK) return clfpy_raise(st, "devices", err);
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list && i < n; i++) {
-        PyObject *d = device_dict(&devs[i]);
+        PyObject *d = clfpy_device_dict(&devs[i]);
         if (!d || PyList_Append(list, d) < 0) Py_CLEAR(list);
         Py_XDECREF(d);
     }

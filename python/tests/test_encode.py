@@ -23,6 +23,15 @@ def test_devices_lists_every_device():
     assert clformer.__version__.count(".") == 2
 
 
+def test_model_device_info_is_its_devices_entry(device):
+    with clformer.Model.random("tiny", seed=1, device=device, max_batch=1) as m:
+        d = m.device_info
+    listed = {x["index"]: x for x in clformer.devices()}
+    assert d["index"] in listed, "device_info index %s not among %s" % (d["index"], sorted(listed))
+    assert d == listed[d["index"]]
+    assert d["name"] == m.device and d["platform_version"] and d["driver_version"]
+
+
 def test_minilm_ids_match_the_sentence_transformers_goldens(minilm, minilm_golden):
     g = minilm_golden
     rows = [r[:n] for r, n in zip(g["input_ids"], g["lengths"])]
