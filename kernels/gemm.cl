@@ -91,14 +91,16 @@
  * read scaleB, which every function that loads B has in scope. */
 #define CLF_Q4_BYTE(i) ((((i) >> 5) << 4) + ((i) & 15))
 #define CLF_Q4_SHIFT(i) ((((i) >> 4) & 1) << 2)
+/* code * scale = fma(nibble, scale, -8 * scale): one rounding of the same exact value as
+ * (nibble - 8) * scale, one operation fewer per weight. */
 #define LDB(p, i)                                                                              \
-    ((float)((int)(((p)[CLF_Q4_BYTE(i)] >> CLF_Q4_SHIFT(i)) & 15) - 8) * scaleB[(i) >> 5])
+    fma((float)(((p)[CLF_Q4_BYTE(i)] >> CLF_Q4_SHIFT(i)) & 15), scaleB[(i) >> 5],              \
+        -8.0f * scaleB[(i) >> 5])
 #define LDBV(n, p, i)                                                                          \
-    ((CLF_CAT(convert_float, n)((CLF_CAT(vload, n)(0, (p) + CLF_Q4_BYTE(i)) >>                 \
-                                 (uchar)CLF_Q4_SHIFT(i)) &                                     \
-                                (uchar)15) -                                                   \
-      8.0f) *                                                                                  \
-     scaleB[(i) >> 5])
+    fma(CLF_CAT(convert_float, n)((CLF_CAT(vload, n)(0, (p) + CLF_Q4_BYTE(i)) >>               \
+                                   (uchar)CLF_Q4_SHIFT(i)) &                                   \
+                                  (uchar)15),                                                  \
+        (CLF_CAT(float, n))(scaleB[(i) >> 5]), (CLF_CAT(float, n))(-8.0f * scaleB[(i) >> 5]))
 #elif CLF_B_Q8
 #if !CLF_TRANS_B
 #error "gemm.cl: CLF_B_Q8 needs CLF_TRANS_B=1 (one scale per output column)"
