@@ -37,7 +37,7 @@ typedef struct stack_case {
     bool quick;             /* in the --quick set */
     bool start;             /* measure cold and warm start for this case */
     int reps;               /* timed repeats (full run); quick uses fewer */
-    clf_dtype weights;      /* model weight_dtype: CLF_F32 (0), CLF_F16 or CLF_Q8 */
+    clf_dtype weights;      /* model weight_dtype: CLF_F32 (0), CLF_F16, CLF_Q8 or CLF_Q4 */
 } stack_case;
 
 /* BENCHMARKS.md "Whole stacks". The start of each stack is measured once, on
@@ -53,6 +53,7 @@ static const stack_case cases[] = {
     /* Issue 16: the weight formats on the decode-bound case. */
     {"gpt2-b1-f16", "gpt2-small", STACK_GENERATE, 1, 16, 32, 0, true, false, 5, CLF_F16},
     {"gpt2-b1-q8", "gpt2-small", STACK_GENERATE, 1, 16, 32, 0, true, false, 5, CLF_Q8},
+    {"gpt2-b1-q4", "gpt2-small", STACK_GENERATE, 1, 16, 32, 0, true, false, 5, CLF_Q4},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -74,9 +75,12 @@ static void stack_cost(const clf_model_config *c, const stack_case *k, double *f
     double D = (double)c->d_model, F = (double)c->d_ff, V = (double)c->vocab;
     double rows = (double)k->batch * (k->kind == STACK_BEAM ? k->beam : 1);
     double S = (double)k->seq_len, T = (double)k->new_tokens;
-    /* Bytes per weight: layer matrices and the head / embeddings (Q8 keeps
-     * the head f16: model.h). */
-    double wb = k->weights == CLF_F16 ? 2.0 : k->weights == CLF_Q8 ? 1.0 : 4.0;
+    /* Bytes per weight: layer matrices and the head / embeddings (Q8 and Q4
+     * keep the head f16: model.h; Q4: half a byte plus a 4-byte scale per 32). */
+    double wb = k->weights == CLF_F16 ? 2.0
+                : k->weights == CLF_Q8 ? 1.0
+                : k->weights == CLF_Q4 ? 0.5 + 4.0 / 32
+                                       : 4.0;
     double hb = k->weights == CLF_F32 ? 4.0 : 2.0;
     double enc_layer_w = 4 * D * D + 2 * D * F;
     double f = 0, b = 0;

@@ -23,6 +23,17 @@
  *                The kernels accumulate sum_k a * code in f32 and multiply by the scale in
  *                the store: the dequantised product up to f32 rounding, and no multiply
  *                per weight.
+ *   CLF_B_Q4     1 = B is Q4 (include/clformer/tensor.h): 4-bit codes in groups of 32 along
+ *                K, 16 bytes per group (element j and j + 16 of a group in the low and high
+ *                nibble of byte j, stored + 8), one f32 scale per group at
+ *                scaleB[offScale + index / 32]; needs CLF_TRANS_B=1. The host passes offB
+ *                in bytes (a whole row's), ldb = groups per row * 32, so code index
+ *                n * ldb + k is byte (index / 32) * 16 + index % 16 and group index / 32.
+ *                Each weight is dequantised (code * its group's scale) as it is loaded:
+ *                the scale changes every 32 along K, inside the K loop. A vector load of
+ *                2..16 codes stays in one group (the kernels load at multiples of the
+ *                vector width, rows start at a group), so it is one uchar vector load, a
+ *                shift, a mask and one scale.
  *   CLF_TRANS_A, CLF_TRANS_B                         1 = operand stored transposed
  * The bias (add bias[offBias + n] after beta*C when has_bias != 0) and the activation
  * (act: 0 none, 1 relu, 2 gelu (erf), 3 gelu_tanh, 4 silu, 5 tanh) are kernel arguments,
@@ -47,6 +58,9 @@
 #ifndef CLF_B_Q8
 #define CLF_B_Q8 0
 #endif
+#ifndef CLF_B_Q4
+#define CLF_B_Q4 0
+#endif
 #ifndef CLF_TRANS_A
 #define CLF_TRANS_A 0
 #endif
@@ -68,7 +82,26 @@
 #define LDA(p, i) ((p)[i])
 #define LDAV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
 #endif
-#if CLF_B_Q8
+#if CLF_B_Q4
+#if !CLF_TRANS_B
+#error "gemm.cl: CLF_B_Q4 needs CLF_TRANS_B=1 (groups run along K)"
+#endif
+#define b_t uchar
+/* Code index i: byte (i / 32) * 16 + i % 16, high nibble when i % 32 >= 16. These macros
+ * read scaleB, which every function that loads B has in scope. */
+#define CLF_Q4_BYTE(i) ((((i) >> 5) << 4) + ((i) & 15))
+#define CLF_Q4_SHIFT(i) ((((i) >> 4) & 1) << 2)
+/* code * scale = fma(nibble, scale, -8 * scale): one rounding of the same exact value as
+ * (nibble - 8) * scale, one operation fewer per weight. */
+#define LDB(p, i)                                                                              \
+    fma((float)(((p)[CLF_Q4_BYTE(i)] >> CLF_Q4_SHIFT(i)) & 15), scaleB[(i) >> 5],              \
+        -8.0f * scaleB[(i) >> 5])
+#define LDBV(n, p, i)                                                                          \
+    fma(CLF_CAT(convert_float, n)((CLF_CAT(vload, n)(0, (p) + CLF_Q4_BYTE(i)) >>               \
+                                   (uchar)CLF_Q4_SHIFT(i)) &                                   \
+                                  (uchar)15),                                                  \
+        (CLF_CAT(float, n))(scaleB[(i) >> 5]), (CLF_CAT(float, n))(-8.0f * scaleB[(i) >> 5]))
+#elif CLF_B_Q8
 #if !CLF_TRANS_B
 #error "gemm.cl: CLF_B_Q8 needs CLF_TRANS_B=1 (one scale per output column)"
 #endif
@@ -378,7 +411,7 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
 /* Dot-product form: acc[i][j] is a vector of partial sums along K. */
 inline __attribute__((always_inline)) void clf_reg_block(__global const a_t *A, const int lda, __global const b_t *B,
                           const int *aoff, const int *boff, const int k0, const int k1,
-                          rv_t acc[CLF_RM][CLF_RN])
+                          rv_t acc[CLF_RM][CLF_RN], __global const float *scaleB)
 {
     for (int k = k0; k < k1; k += CLF_RV) {
         rv_t a[CLF_RM];
@@ -465,7 +498,7 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
         for (int j = 0; j < CLF_RN; ++j)
             acc[i][j] = (rv_t)0.0f;
     const int Kv = K - K % CLF_RV;
-    clf_reg_block(A, lda, B, aoff, boff, 0, Kv, acc);
+    clf_reg_block(A, lda, B, aoff, boff, 0, Kv, acc, scaleB);
     float s[CLF_RM][CLF_RN];
     #pragma unroll
     for (int i = 0; i < CLF_RM; ++i)

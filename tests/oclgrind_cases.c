@@ -115,22 +115,25 @@ int case_gemv(og_run *r)
     return EACH(r, gemm_one, t);
 }
 
-/* Q8 weights (kernels/gemm.cl CLF_B_Q8): rows [1, 1 + N) of a Q8 tensor,
- * so the scales start past row 0; M 1 and 5 take the GEMV, 67 the family's
- * GEMM; K crosses every vector width. Reference: the dequantised weights
- * (exact in float64), bound as for f32 B. */
+/* Q8 and Q4 weights (kernels/gemm.cl CLF_B_Q8, CLF_B_Q4): rows [1, 1 + N)
+ * of a quantised tensor, so codes and scales start past row 0; M 1 and 5
+ * take the GEMV, 67 the family's GEMM; K crosses every vector width (and, for
+ * Q4, group edges: 33, 67, 130 leave a short last group). Reference: the
+ * dequantised weights (exact in float64), bound as for f32 B. */
 typedef struct qcase {
     int64_t m, n, k;
     clf_dtype da;
     int bias;
     clf_act act;
+    clf_dtype wdt; /* CLF_Q8 or CLF_Q4 */
 } qcase;
 
-static int q8_one(og_run *r, const void *arg)
+static int quant_one(og_run *r, const void *arg)
 {
     const qcase *g = arg;
     char what[160];
-    snprintf(what, sizeof what, "gemm q8 M%lld N%lld K%lld A %s act %d", (long long)g->m,
+    snprintf(what, sizeof what, "gemm %s M%lld N%lld K%lld A %s act %d", clf_dtype_name(g->wdt),
+             (long long)g->m,
              (long long)g->n, (long long)g->k, clf_dtype_name(g->da), (int)g->act);
     int64_t rows = g->n + 2, as[2] = {g->m, g->k}, cs[2] = {g->m, g->n};
     og_view A, C, bias = {0};
@@ -144,7 +147,7 @@ static int q8_one(og_run *r, const void *arg)
         return 1;
     clft_fill_uniform(&r->rng, w, (size_t)(rows * g->k), -1, 1);
     clf_tensor wq, wv;
-    TRY(r, clf_tensor_create(r->ctx, CLF_Q8, 2, (int64_t[]){rows, g->k}, &wq));
+    TRY(r, clf_tensor_create(r->ctx, g->wdt, 2, (int64_t[]){rows, g->k}, &wq));
     clf_status st = clf_tensor_write_f32(r->ctx, &wq, w, rows * g->k);
     if (st == CLF_OK) st = clf_tensor_read_f32(r->ctx, &wq, wdq, rows * g->k);
     if (st == CLF_OK) st = clf_tensor_slice(&wq, 0, 1, g->n, &wv);
@@ -163,11 +166,21 @@ static int q8_one(og_run *r, const void *arg)
 int case_gemm_q8(og_run *r)
 {
     static const qcase t[] = {
-        {1, 45, 67, F32, 1, CLF_ACT_GELU},
-        {5, 13, 130, F16, 0, CLF_ACT_NONE},
-        {67, 66, 35, F32, 1, CLF_ACT_SILU},
+        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q8},
+        {5, 13, 130, F16, 0, CLF_ACT_NONE, CLF_Q8},
+        {67, 66, 35, F32, 1, CLF_ACT_SILU, CLF_Q8},
     };
-    return EACH(r, q8_one, t);
+    return EACH(r, quant_one, t);
+}
+
+int case_gemm_q4(og_run *r)
+{
+    static const qcase t[] = {
+        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q4},
+        {5, 13, 130, F16, 0, CLF_ACT_NONE, CLF_Q4},
+        {67, 66, 33, F32, 1, CLF_ACT_SILU, CLF_Q4},
+    };
+    return EACH(r, quant_one, t);
 }
 
 /* ============================= attention ============================== */

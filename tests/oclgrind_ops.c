@@ -206,6 +206,7 @@ static const ocase CASES[] = {
     {"gemm/nn", case_gemm_nn, "clf_gemm_reg", "clf_gemm_tiled", 0},
     {"gemm/gemv", case_gemv, "clf_gemv", "clf_gemv", 1},
     {"gemm/q8", case_gemm_q8, "clf_gemv clf_gemm_reg", "clf_gemv clf_gemm_tiled", 1},
+    {"gemm/q4", case_gemm_q4, "clf_gemv clf_gemm_reg", "clf_gemv clf_gemm_tiled", 1},
     {"attn/flash", case_attn_flash, "attn_flash_cpu", "attn_flash", 0},
     {"attn/decode", case_attn_decode, "attn_decode_partial attn_decode_combine",
      "attn_decode_partial attn_decode_combine", 0},

@@ -25,15 +25,7 @@
 #include "common/testutil.h"
 #include "ref/ref_gemm.h"
 #include "ref/ref_padded.h"
-
-typedef struct qcase {
-    int64_t m, n, k;
-    clf_dtype da, dc;
-    float alpha, beta;
-    bool bias;
-    clf_act act;
-    int64_t row0; /* the weight is rows [row0, row0 + n) of a larger Q8 tensor */
-} qcase;
+#include "common/gemm_quant.h"
 
 #define F32 CLF_F32
 #define F16 CLF_F16
@@ -52,98 +44,6 @@ static const qcase cases[] = {
     {70, 250, 96, F16, F16, 0, 0, 1, CLF_ACT_GELU, 5},
 };
 
-static float *values(const clft_padded *p)
-{
-    float *v = malloc((size_t)p->numel * sizeof *v);
-    for (int64_t i = 0; i < p->numel; i++) v[i] = p->host[p->pos[i]];
-    return v;
-}
-
-static void run_case(clf_context *ctx, const qcase *g, int family, int idx)
-{
-    uint64_t seed = clft_seed();
-    clft_rng rng = clft_rng_make(seed, 7000 + (uint64_t)idx);
-    int64_t rows = g->row0 + g->n + 2, sa[2] = {g->m, g->k}, sc[2] = {g->m, g->n};
-    /* The weight: rows x K, quantised on the host, the test's slice inside. */
-    float *w = malloc((size_t)(rows * g->k) * sizeof *w);
-    int8_t *codes = malloc((size_t)(rows * g->k));
-    float *scales = malloc((size_t)rows * sizeof *scales);
-    clft_fill_uniform(&rng, w, (size_t)(rows * g->k), -1, 1);
-    clf_quantize_q8(w, rows, g->k, codes, scales, NULL);
-    clf_tensor wq, wv;
-    cr_assert_eq(clf_tensor_create(ctx, CLF_Q8, 2, (int64_t[]){rows, g->k}, &wq), CLF_OK, "%s",
-                 clf_context_last_error(ctx));
-    cr_assert_eq(clf_tensor_write_q8(ctx, &wq, codes, scales), CLF_OK, "%s", clf_context_last_error(ctx));
-    cr_assert_eq(clf_tensor_slice(&wq, 0, g->row0, g->n, &wv), CLF_OK);
-    float *wdq = malloc((size_t)(g->n * g->k) * sizeof *wdq); /* code * scale: exact in f32 */
-    for (int64_t r = 0; r < g->n; r++)
-        for (int64_t c = 0; c < g->k; c++) {
-            int64_t i = (g->row0 + r) * g->k + c;
-            wdq[r * g->k + c] = (float)codes[i] * scales[g->row0 + r];
-        }
-    const float *wraw = w + g->row0 * g->k;
-
-    clft_padded A, C;
-    clft_padded_make(ctx, g->da, 2, sa, 3, 5, 1, &A);
-    clft_padded_make(ctx, g->dc, 2, sc, 7, 3, 1, &C);
-    float *v = malloc((size_t)(g->m * (g->k > g->n ? g->k : g->n)) * sizeof *v);
-    clft_fill_uniform(&rng, v, (size_t)A.numel, -1, 1);
-    clft_padded_set(&A, v);
-    if (g->beta != 0) {
-        clft_fill_uniform(&rng, v, (size_t)C.numel, -1, 1);
-        clft_padded_set(&C, v);
-    }
-    free(v);
-    clft_padded_upload(ctx, &A);
-    clft_padded_upload(ctx, &C);
-    clf_tensor bias = {0};
-    float *hbias = NULL;
-    if (g->bias) {
-        hbias = malloc((size_t)g->n * sizeof *hbias);
-        clft_fill_uniform(&rng, hbias, (size_t)g->n, -1, 1);
-        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){g->n}, &bias), CLF_OK);
-        cr_assert_eq(clf_tensor_write_f32(ctx, &bias, hbias, g->n), CLF_OK);
-    }
-    float *ha = values(&A), *hc = values(&C);
-    int64_t total = g->m * g->n;
-    double *want_dq = malloc((size_t)total * sizeof *want_dq);
-    double *want_raw = malloc((size_t)total * sizeof *want_raw);
-    double alpha = g->alpha == 0 ? 1.0 : g->alpha;
-    ref_gemm(1, g->m, g->n, g->k, false, true, alpha, ha, 1, wdq, 1, g->beta, hc, hbias, g->act, want_dq);
-    ref_gemm(1, g->m, g->n, g->k, false, true, alpha, ha, 1, wraw, 1, g->beta, hc, hbias, g->act, want_raw);
-
-    clf_gemm_params p = clf_gemm_params_default();
-    p.trans_b = true;
-    p.alpha = g->alpha;
-    p.beta = g->beta;
-    p.bias = g->bias ? &bias : NULL;
-    p.act = g->act;
-    p.provider = CLF_GEMM_BUILTIN;
-    char what[256];
-    snprintf(what, sizeof what,
-             "q8 case %d family %s M=%lld N=%lld K=%lld A %s C %s alpha %g beta %g bias %d act %d "
-             "rows from %lld (seed %llu)",
-             idx, family == CLF_KERNELS_GPU ? "gpu" : "cpu", (long long)g->m, (long long)g->n,
-             (long long)g->k, clf_dtype_name(g->da), clf_dtype_name(g->dc), g->alpha, g->beta,
-             g->bias, (int)g->act, (long long)g->row0, (unsigned long long)seed);
-    clf_status st = clf_gemm(ctx, &A.view, &wv, &C.view, &p);
-    cr_assert_eq(st, CLF_OK, "%s: %s", what, clf_context_last_error(ctx));
-    float *got = malloc((size_t)total * sizeof *got);
-    int64_t bad = clft_padded_download(ctx, &C, got);
-    cr_assert_eq(bad, 0, "%s: %lld elements outside C were written", what, (long long)bad);
-    double e_dq = clft_nmse(got, want_dq, (size_t)total), e_raw = clft_nmse(got, want_raw, (size_t)total);
-    double bound = g->dc == CLF_F16 ? 1e-5 : 1e-8;
-    cr_assert(e_dq < bound, "%s: NMSE vs dequantised weights %.3g >= %.3g", what, e_dq, bound);
-    cr_assert(e_raw < 1e-4, "%s: NMSE vs unquantised weights %.3g >= 1e-4", what, e_raw);
-
-    free(w), free(codes), free(scales), free(wdq), free(ha), free(hc), free(want_dq);
-    free(want_raw), free(got), free(hbias);
-    if (g->bias) clf_tensor_free(&bias);
-    clf_tensor_free(&wq);
-    clft_padded_free(&A);
-    clft_padded_free(&C);
-}
-
 Test(gemm_q8, every_kernel_family_matches_dequantised_and_raw_references, .timeout = 600)
 {
     char specs[16][32];
@@ -157,7 +57,7 @@ Test(gemm_q8, every_kernel_family_matches_dequantised_and_raw_references, .timeo
             clf_context *ctx = NULL;
             cr_assert_eq(clf_context_create(&cp, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
             for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-                run_case(ctx, &cases[i], f, (int)i);
+                clft_gemm_quant_case(ctx, CLF_Q8, &cases[i], f, (int)i, 1e-4);
             clf_context_free(ctx);
         }
 }

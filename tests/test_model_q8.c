@@ -1,5 +1,6 @@
 /*
- * Whole models with Q8 weights (model.h weight_dtype CLF_Q8) against the
+ * Whole models with Q8 weights (model.h weight_dtype CLF_Q8), and Q4 (suite
+ * model_q4, same cases and reports, bounds below), against the
  * transformers goldens of tests/golden/hf (random-initialised BERT, GPT-2,
  * Marian) and all-MiniLM-L6-v2 Q8 against the same model in f32.
  *
@@ -26,6 +27,13 @@
 #include "model/safetensors.h"
 
 #define CLFT_Q8_TOL 5e-2
+/* Q4 (groups of 32, RMS error 8-11% per matrix; in these tiny models a group
+ * is a whole row of 32): measured on PoCL, logits / hidden relative errors
+ * 0.15-0.46 (GPT-2 0.34, Marian 0.38, BERT pooled 0.46) and MiniLM's minimum
+ * cosine 0.86. The bounds only catch a broken format (a wrong scale or nibble
+ * gives errors >= 1); Q4 accuracy is reported, not promised (issue 16). */
+#define CLFT_Q4_TOL 0.75
+#define CLFT_Q4_MIN_COS 0.8
 
 #define EACH_DEVICE(spec)                                                                          \
     char specs_[16][32];                                                                           \
@@ -48,10 +56,15 @@ static clf_model *load(clf_context *ctx, const char *path, clf_dtype wt, int64_t
 
 /* The Q8 part of the model info: every layer matrix quantised with sane
  * figures, embeddings and head not, fewer bytes than f16. */
-static void check_info(const clf_model *m, const char *what, size_t ref_bytes, int min_q8)
+/* The weight info of a model loaded with weight type wt (CLF_Q8 or CLF_Q4):
+ * each matrix stored by the documented rule (model.h), its error that of
+ * the format stored (Q4: within half a step max|w| / 7; Q8: / 127), at least
+ * min_q8 matrices in wt. */
+static void check_info(const clf_model *m, clf_dtype wt, const char *what, size_t ref_bytes,
+                       int min_q8)
 {
     const clf_model_info *info = clf_model_get_info(m);
-    cr_assert_eq(info->weight_dtype, CLF_Q8);
+    cr_assert_eq(info->weight_dtype, wt);
     cr_assert(info->n_weight_quant > 0 && info->weight_quant, "%s: no quantised matrix", what);
     double worst = 0;
     int n_q8 = 0;
@@ -60,20 +73,24 @@ static void check_info(const clf_model *m, const char *what, size_t ref_bytes, i
         cr_assert(!strstr(q->name, "embed") && !strstr(q->name, "wte") &&
                       !strstr(q->name, "wpe") && !strstr(q->name, "pooler"),
                   "%s: embedding or head %s quantised", what, q->name);
-        /* Each code within half a step of its weight: max error <= 0.5/127 of the max. */
-        cr_assert(q->error.rms_rel > 0 && q->error.max_rel <= 0.5 / 127 * 1.001,
+        /* Each code within half a step of its weight: max error <= 0.5/127 (Q4: 0.5/7) of
+         * the max. */
+        bool q4 = q->stored == CLF_Q4;
+        cr_assert(q->error.rms_rel > 0 && q->error.max_rel <= 0.5 / (q4 ? 7 : 127) * 1.001,
                   "%s: %s rms %.3g max %.3g", what, q->name, q->error.rms_rel, q->error.max_rel);
-        cr_assert_eq(q->stored, q->error.rms_rel <= 0.01 ? CLF_Q8 : CLF_F16, "%s: %s rms %.3g",
-                     what, q->name, q->error.rms_rel);
-        n_q8 += q->stored == CLF_Q8;
+        if (q4) cr_assert(wt == CLF_Q4 && q->error.rms_rel <= 0.12, "%s: %s", what, q->name);
+        else
+            cr_assert_eq(q->stored, q->error.rms_rel <= 0.01 ? CLF_Q8 : CLF_F16, "%s: %s rms %.3g",
+                         what, q->name, q->error.rms_rel);
+        n_q8 += q->stored == wt;
         if (q->error.rms_rel > worst) worst = q->error.rms_rel;
     }
     cr_assert(n_q8 >= min_q8, "%s: %d matrices in q8, expected >= %d", what, n_q8, min_q8);
     cr_assert(info->weight_bytes < ref_bytes, "%s: q8 %zu bytes, reference %zu", what,
               info->weight_bytes, ref_bytes);
-    printf("[q8] %s: %lld layer matrices, %d stored q8, worst RMS relative error %.3g; weights "
+    printf("[%s] %s: %lld layer matrices, %d stored so, worst RMS relative error %.3g; weights "
            "%zu bytes (the f16 or f32 model: %zu)\n",
-           what, (long long)info->n_weight_quant, n_q8, worst, info->weight_bytes, ref_bytes);
+           clf_dtype_name(wt), what, (long long)info->n_weight_quant, n_q8, worst, info->weight_bytes, ref_bytes);
 }
 
 static size_t bytes_of(clf_context *ctx, const char *path, clf_dtype wt)
@@ -103,12 +120,12 @@ static void report_greedy(clf_context *ctx, clf_model *m, const clf__safetensors
     clf_generate_output go = {out, NULL, NULL, NULL, NULL};
     clf_status s = clf_model_generate(m, ids, lens, B, S, &gp, &go);
     cr_assert_eq(s, CLF_OK, "%s", clf_context_last_error(ctx));
-    printf("[q8] %s greedy ids: %d of %d agree with transformers (f32)\n", what,
+    printf("[greedy] %s: %d of %d agree with transformers (f32)\n", what,
            agree(out, gref, B * N), B * N);
     free(gref);
 }
 
-Test(model_q8, gpt2_logits_within_bound_of_transformers)
+static void gpt2_logits_within_bound_of_transformers(clf_dtype wt, double tol)
 {
     EACH_DEVICE(spec)
     {
@@ -119,15 +136,15 @@ Test(model_q8, gpt2_logits_within_bound_of_transformers)
         float *lref = clft_st_f32(st, "logits"), lg[B * S * V];
         const char *dir = clft_hf_folder("gpt2");
         size_t f16 = bytes_of(ctx, dir, CLF_F16);
-        clf_model *m = load(ctx, dir, CLF_Q8, 8, 0, 24);
-        check_info(m, "GPT-2 (tiny)", f16, 8);
+        clf_model *m = load(ctx, dir, wt, 8, 0, 24);
+        check_info(m, wt, "GPT-2 (tiny)", f16, 8);
         cr_assert_eq(clf_model_decode(m, ids, B, S, 0, lg, NULL), CLF_OK, "%s",
                      clf_context_last_error(ctx));
         double e = clft_rel_err(lg, lref, B, S, V, NULL);
-        printf("[q8] %s GPT2LMHeadModel q8: logits relative error %.3g (bound %g)\n", spec, e,
-               CLFT_Q8_TOL);
-        cr_assert(e <= CLFT_Q8_TOL, "logits %.3g > %g", e, CLFT_Q8_TOL);
-        report_greedy(ctx, m, st, "GPT2LMHeadModel q8", ids, NULL, B, S);
+        printf("[%s] %s GPT2LMHeadModel: logits relative error %.3g (bound %g)\n", clf_dtype_name(wt), spec, e,
+               tol);
+        cr_assert(e <= tol, "logits %.3g > %g", e, tol);
+        report_greedy(ctx, m, st, clf_dtype_name(wt), ids, NULL, B, S);
         clf_model_free(m);
         free(ids);
         free(lref);
@@ -136,7 +153,7 @@ Test(model_q8, gpt2_logits_within_bound_of_transformers)
     }
 }
 
-Test(model_q8, marian_logits_within_bound_of_transformers)
+static void marian_logits_within_bound_of_transformers(clf_dtype wt, double tol)
 {
     EACH_DEVICE(spec)
     {
@@ -148,15 +165,15 @@ Test(model_q8, marian_logits_within_bound_of_transformers)
         float *lref = clft_st_f32(st, "logits"), lg[B * T * V];
         const char *dir = clft_hf_folder("marian");
         size_t f16 = bytes_of(ctx, dir, CLF_F16);
-        clf_model *m = load(ctx, dir, CLF_Q8, 8, 16, 16);
-        check_info(m, "Marian (tiny)", f16, 20);
+        clf_model *m = load(ctx, dir, wt, 8, 16, 16);
+        check_info(m, wt, "Marian (tiny)", f16, 20);
         cr_assert_eq(clf_model_encode(m, src, sl, B, S, CLF_POOL_NONE, NULL, NULL, NULL), CLF_OK);
         cr_assert_eq(clf_model_decode(m, tgt, B, T, 0, lg, NULL), CLF_OK);
         double e = clft_rel_err(lg, lref, B, T, V, NULL);
-        printf("[q8] %s MarianMTModel q8: teacher-forced logits relative error %.3g (bound %g)\n",
-               spec, e, CLFT_Q8_TOL);
-        cr_assert(e <= CLFT_Q8_TOL, "logits %.3g > %g", e, CLFT_Q8_TOL);
-        report_greedy(ctx, m, st, "MarianMTModel q8", src, sl, B, S);
+        printf("[%s] MarianMTModel %s: teacher-forced logits relative error %.3g (bound %g)\n", clf_dtype_name(wt),
+               spec, e, tol);
+        cr_assert(e <= tol, "logits %.3g > %g", e, tol);
+        report_greedy(ctx, m, st, clf_dtype_name(wt), src, sl, B, S);
         clf_model_free(m);
         free(src), free(sl), free(tgt), free(lref);
         clf__safetensors_free(st);
@@ -164,7 +181,7 @@ Test(model_q8, marian_logits_within_bound_of_transformers)
     }
 }
 
-Test(model_q8, bert_hidden_states_within_bound_of_transformers)
+static void bert_hidden_states_within_bound_of_transformers(clf_dtype wt, double tol)
 {
     EACH_DEVICE(spec)
     {
@@ -176,14 +193,14 @@ Test(model_q8, bert_hidden_states_within_bound_of_transformers)
         float hidden[B * S * D], pooled[B * D];
         const char *dir = clft_hf_folder("bert");
         size_t f16 = bytes_of(ctx, dir, CLF_F16);
-        clf_model *m = load(ctx, dir, CLF_Q8, 4, 16, 0);
-        check_info(m, "BERT (tiny)", f16, 8);
+        clf_model *m = load(ctx, dir, wt, 4, 16, 0);
+        check_info(m, wt, "BERT (tiny)", f16, 8);
         cr_assert_eq(clf_model_encode(m, ids, lens, B, S, CLF_POOL_DEFAULT, hidden, pooled, NULL),
                      CLF_OK);
         double eh = clft_rel_err(hidden, href, B, S, D, lens), ep = clft_rel_err(pooled, pref, B, 1, D, NULL);
-        printf("[q8] %s BertModel q8: hidden %.3g, pooler_output %.3g (bound %g)\n", spec, eh, ep,
-               CLFT_Q8_TOL);
-        cr_assert(eh <= CLFT_Q8_TOL && ep <= CLFT_Q8_TOL, "hidden %.3g pooled %.3g", eh, ep);
+        printf("[%s] %s BertModel: hidden %.3g, pooler_output %.3g (bound %g)\n", clf_dtype_name(wt), spec, eh, ep,
+               tol);
+        cr_assert(eh <= tol && ep <= tol, "hidden %.3g pooled %.3g", eh, ep);
         clf_model_free(m);
         free(ids), free(lens), free(href), free(pref);
         clf__safetensors_free(st);
@@ -219,7 +236,7 @@ static float *embed_all(clf_context *ctx, clf_model *m, const int32_t *ids, cons
     return emb;
 }
 
-Test(model_q8, minilm_q8_embeddings_have_cosine_0999_with_f32, .timeout = 600)
+static void minilm_cosine(clf_dtype wt, double min_allowed)
 {
     const char *dir = minilm_dir();
     char cfg[700];
@@ -240,8 +257,8 @@ Test(model_q8, minilm_q8_embeddings_have_cosine_0999_with_f32, .timeout = 600)
         size_t f32_bytes = clf_model_get_info(mf)->weight_bytes;
         float *ef = embed_all(ctx, mf, ids, lens, N, L, D);
         clf_model_free(mf);
-        clf_model *mq = load(ctx, dir, CLF_Q8, 8, 128, 0);
-        check_info(mq, "all-MiniLM-L6-v2", f32_bytes, 18);
+        clf_model *mq = load(ctx, dir, wt, 8, 128, 0);
+        check_info(mq, wt, "all-MiniLM-L6-v2", f32_bytes, 18);
         float *eq = embed_all(ctx, mq, ids, lens, N, L, D);
         double min_cos = 2;
         int worst = -1;
@@ -255,15 +272,56 @@ Test(model_q8, minilm_q8_embeddings_have_cosine_0999_with_f32, .timeout = 600)
             if (isnan(c)) c = -2;
             if (c < min_cos) min_cos = c, worst = i;
         }
-        printf("[q8] %s all-MiniLM-L6-v2 q8 vs f32: %d sentences, min cosine %.6f (sentence %d); "
+        printf("[%s] %s all-MiniLM-L6-v2 vs f32: %d sentences, min cosine %.6f (sentence %d); "
                "weights %zu bytes vs %zu\n",
-               spec, N, min_cos, worst, clf_model_get_info(mq)->weight_bytes, f32_bytes);
-        cr_assert(min_cos >= 0.999, "min cosine %.6f < 0.999 (sentence %d)", min_cos, worst);
+               clf_dtype_name(wt), spec, N, min_cos, worst, clf_model_get_info(mq)->weight_bytes, f32_bytes);
+        cr_assert(min_cos >= min_allowed, "%s: min cosine %.6f < %g (sentence %d)",
+                  clf_dtype_name(wt), min_cos, min_allowed, worst);
         clf_model_free(mq);
         free(ef), free(eq), free(ids), free(lens);
         clf__safetensors_free(st);
         clf_context_free(ctx);
     }
+}
+
+Test(model_q8, gpt2_logits_within_bound_of_transformers)
+{
+    gpt2_logits_within_bound_of_transformers(CLF_Q8, CLFT_Q8_TOL);
+}
+
+Test(model_q8, marian_logits_within_bound_of_transformers)
+{
+    marian_logits_within_bound_of_transformers(CLF_Q8, CLFT_Q8_TOL);
+}
+
+Test(model_q8, bert_hidden_states_within_bound_of_transformers)
+{
+    bert_hidden_states_within_bound_of_transformers(CLF_Q8, CLFT_Q8_TOL);
+}
+
+Test(model_q8, minilm_q8_embeddings_have_cosine_0999_with_f32, .timeout = 600)
+{
+    minilm_cosine(CLF_Q8, 0.999);
+}
+
+Test(model_q4, gpt2_logits_within_bound_of_transformers)
+{
+    gpt2_logits_within_bound_of_transformers(CLF_Q4, CLFT_Q4_TOL);
+}
+
+Test(model_q4, marian_logits_within_bound_of_transformers)
+{
+    marian_logits_within_bound_of_transformers(CLF_Q4, CLFT_Q4_TOL);
+}
+
+Test(model_q4, bert_hidden_states_within_bound_of_transformers)
+{
+    bert_hidden_states_within_bound_of_transformers(CLF_Q4, CLFT_Q4_TOL);
+}
+
+Test(model_q4, minilm_q4_embeddings_cosine_with_f32_reported, .timeout = 600)
+{
+    minilm_cosine(CLF_Q4, CLFT_Q4_MIN_COS);
 }
 
 /* weight_dtype outside f32 / f16 / q8 is refused with CLF_ERR_DTYPE. */

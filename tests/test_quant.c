@@ -1,7 +1,8 @@
 /*
- * The Q8 quantiser on the host (tensor.h "Q8"): the documented rule on
- * hand-made rows (ties to even, the row maximum at +-127, clamping, a zero
- * row), and its error figures against a float64 recomputation.
+ * The Q8 and Q4 quantisers on the host (tensor.h "Q8", "Q4"): the documented
+ * rule on hand-made rows (ties to even, the row or group maximum at the top
+ * code, a zero row; Q4's nibble order, short last group and padding), and
+ * their error figures against a float64 recomputation.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -58,5 +59,82 @@ Test(quant, q8_error_figures_match_a_float64_recount)
     cr_assert(fabs(e.max_rel - me / mw) < 1e-12);
     /* Uniform weights: RMS error step/sqrt(12) over RMS 1/sqrt(3): ~0.0039. */
     cr_assert(e.rms_rel > 0.002 && e.rms_rel < 0.006, "rms_rel %g (seed %llu)", e.rms_rel,
+              (unsigned long long)seed);
+}
+
+/* The code of element c of row r in a Q4 buffer (tensor.h "Q4"), independent
+ * of the quantiser: byte c % 16 of its group, high nibble from 16, minus 8. */
+static int q4_code(const uint8_t *codes, int64_t cols, int64_t r, int64_t c)
+{
+    int64_t g = (cols + 31) / 32;
+    const uint8_t *b = codes + (r * g + c / 32) * 16;
+    int j = (int)(c % 32);
+    return (j < 16 ? (b[j] & 15) : (b[j - 16] >> 4)) - 8;
+}
+
+Test(quant, q4_follows_the_documented_rule)
+{
+    /* One row of 35: a group of 32 then a short group of 3. Group 0: max 7
+     * (scale exactly 1), 0.5 and 2.5 tie to even, -1.5 to -2, element 16
+     * (the first high nibble) is -7. Group 1: max at -0.7 (scale 0.1), its
+     * codes fill bytes 0..2 of the second group's low nibbles, the rest of the
+     * group is code 0 (nibble 8). Row 1: all zero, scales 0. */
+    float w[2 * 35] = {0};
+    w[0] = 7.0f, w[1] = 0.5f, w[2] = 2.5f, w[3] = -1.5f, w[15] = 3.49f, w[16] = -7.0f, w[31] = 1.0f;
+    w[32] = -0.7f, w[33] = 0.35f, w[34] = 0.05f;
+    uint8_t q[2 * 2 * 16];
+    float s[4];
+    clf_quant_error e;
+    cr_assert_eq(clf_q4_groups(35), 2);
+    cr_assert_eq(clf_q4_groups(32), 1);
+    cr_assert_eq(clf_q4_groups(1), 1);
+    clf_quantize_q4(w, 2, 35, q, s, &e);
+    cr_assert_eq(s[0], 1.0f);
+    int want[7][2] = {{0, 7}, {1, 0}, {2, 2}, {3, -2}, {15, 3}, {16, -7}, {31, 1}};
+    for (int i = 0; i < 7; i++)
+        cr_assert_eq(q4_code(q, 35, 0, want[i][0]), want[i][1], "element %d: %d", want[i][0],
+                     q4_code(q, 35, 0, want[i][0]));
+    /* Byte 0: element 0 (7) low, element 16 (-7) high. */
+    cr_assert_eq(q[0], (uint8_t)((7 + 8) | (-7 + 8) << 4), "byte 0: 0x%02x", q[0]);
+    cr_assert_eq(s[1], 0.7f / 7.0f);
+    cr_assert_eq(q4_code(q, 35, 0, 32), -7);
+    cr_assert_eq(q4_code(q, 35, 0, 33), (int)rintf(0.35f / s[1]));
+    cr_assert_eq(q4_code(q, 35, 0, 34), (int)rintf(0.05f / s[1]));
+    for (int j = 3; j < 16; j++) cr_assert_eq(q[16 + j], 0x88, "padding byte %d", j);
+    cr_assert_eq(s[2], 0.0f);
+    cr_assert_eq(s[3], 0.0f);
+    for (int c = 0; c < 35; c++) cr_assert_eq(q4_code(q, 35, 1, c), 0);
+    cr_assert(e.max_rel > 0 && e.max_rel <= 0.5 / 7 * 1.0001, "max_rel %g", e.max_rel);
+}
+
+Test(quant, q4_error_figures_match_a_float64_recount)
+{
+    uint64_t seed = clft_seed();
+    clft_rng rng = clft_rng_make(seed, 6);
+    enum { R = 37, K = 129, G = 5 };
+    static float w[R * K];
+    static uint8_t q[R * G * 16];
+    float s[R * G];
+    clft_fill_uniform(&rng, w, R * K, -1, 1);
+    clf_quant_error e;
+    clf_quantize_q4(w, R, K, q, s, &e);
+    double se = 0, sw = 0, me = 0, mw = 0;
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < K; c++) {
+            float sc = s[r * G + c / 32], x = w[r * K + c];
+            int code = q4_code(q, K, r, c);
+            double d = (double)x - (double)code * sc;
+            se += d * d, sw += (double)x * x;
+            me = fmax(me, fabs(d)), mw = fmax(mw, fabs(x));
+            /* Each code is within half a step of its weight, in -7..7. */
+            cr_assert(code >= -7 && code <= 7 && fabs(d) <= 0.5 * sc * (1 + 1e-5),
+                      "row %d col %d code %d (seed %llu)", r, c, code, (unsigned long long)seed);
+        }
+    cr_assert(fabs(e.rms_rel - sqrt(se / sw)) < 1e-12, "rms %g vs %g (seed %llu)", e.rms_rel,
+              sqrt(se / sw), (unsigned long long)seed);
+    cr_assert(fabs(e.max_rel - me / mw) < 1e-12);
+    /* Uniform weights: RMS error (max/7)/sqrt(12) over RMS 1/sqrt(3): ~0.07
+     * (a little less: the short last group of 1 is exact). */
+    cr_assert(e.rms_rel > 0.05 && e.rms_rel < 0.09, "rms_rel %g (seed %llu)", e.rms_rel,
               (unsigned long long)seed);
 }

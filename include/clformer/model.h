@@ -134,7 +134,10 @@ typedef struct clf_model_params {
                                        layer matrix whose Q8 RMS relative error is above 1%
                                        (outliers: MiniLM's FFN output projections) stays
                                        f16 too; clf_model_info lists each matrix's error and
-                                       storage. The CLI's --f16 is --weights f16. */
+                                       storage. CLF_Q4: the same matrices as 4-bit groups
+                                       (tensor.h "Q4"); a matrix whose Q4 RMS relative error
+                                       is above 12% falls back to Q8 (then f16 above 1%), the
+                                       rest as for CLF_Q8. The CLI's --f16 is --weights f16. */
     const clf_model_config *config; /* NULL = read from the file's __metadata__ */
     int64_t max_batch;              /* largest batch (beams included) of any call; 0 = 8 */
     int64_t max_source_len;         /* longest encoder input; 0 = 128. At most the rows of a
@@ -274,15 +277,16 @@ typedef enum clf_pooling {
 
 /* What a loaded model is and how it is meant to be used; strings and arrays
  * are owned by the model and valid while it lives. */
-/* One layer matrix of a Q8 model: its quantisation error (tensor.h,
- * clf_quant_error: max and RMS error relative to the matrix's values) and
- * how it was stored: CLF_Q8, or CLF_F16 when the RMS relative error was
- * above 1% (weights with outliers: see weight_dtype). */
+/* One layer matrix of a Q8 or Q4 model: its quantisation error (tensor.h,
+ * clf_quant_error: max and RMS error relative to the matrix's values; of Q4
+ * when stored as Q4, else of Q8) and how it was stored: CLF_Q4, CLF_Q8, or
+ * CLF_F16 when the RMS relative error was above the limits (weights with
+ * outliers: see weight_dtype). */
 typedef struct clf_weight_quant {
     const char *name;      /* the checkpoint's tensor name */
     int64_t rows, cols;    /* (out, in) */
     clf_quant_error error;
-    clf_dtype stored;      /* CLF_Q8 or CLF_F16 */
+    clf_dtype stored;      /* CLF_Q4, CLF_Q8 or CLF_F16 */
 } clf_weight_quant;
 
 typedef struct clf_model_info {
@@ -301,7 +305,7 @@ typedef struct clf_model_info {
     size_t weight_bytes;       /* device bytes of the weights (Q8 scales included; the KV
                                   caches and graph arenas not) */
     int64_t n_weight_quant;    /* layer matrices quantised at load (0 unless weight_dtype is
-                                  CLF_Q8), each stored as Q8 or, above 1% error, f16 */
+                                  CLF_Q8 or CLF_Q4), each stored as weight_quant says */
     const clf_weight_quant *weight_quant; /* (n_weight_quant), in load order; NULL when none */
 } clf_model_info;
 

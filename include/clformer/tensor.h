@@ -31,6 +31,30 @@
  * on every machine with IEEE binary32 arithmetic. Q8 tensors take no fill
  * and are read by clf_gemm as the B operand of y = x B^T only (trans_b).
  *
+ * Q4 (CLF_Q4): symmetric 4-bit codes in groups of 32 along the row (the
+ * innermost dimension, K of a Linear weight (out, in)), one f32 scale per
+ * group. A row of cols elements has G = ceil(cols / 32) groups; the last one
+ * is shorter when cols is not a multiple of 32 (its scale is taken over its
+ * real elements; its missing codes are stored as 0 and never read as
+ * weights). Element (r, c) stands for code * scale[r * G + c / 32]. The
+ * buffer holds, from byte 0, 16 bytes per group, groups in row-major order
+ * (group g of row r at byte (r * G + g) * 16); within a group, byte j holds
+ * the code of element j in its low nibble and that of element j + 16 in its
+ * high nibble (so 4, 8 or 16 consecutive codes are the same nibble of
+ * consecutive bytes: one uchar vector load, a shift and a mask), each nibble
+ * being code + 8 (codes -7..7 are nibbles 1..15; nibble 0, -8, is never
+ * written). From the byte offset clf_q8_scale_offset(rows * G * 16) (the
+ * code bytes rounded up to 64) come the rows * G f32 scales in the same
+ * order. The tensor's shape, strides and offset count logical elements, as
+ * for an f32 (rows, cols) matrix; a view is whole rows (offset a multiple of
+ * cols) for clf_gemm. clf_tensor_bytes() counts half a byte per element,
+ * rounded up; clf_buffer_size() includes the padding and the scales.
+ * Quantisation (clf_quantize_q4): scale = max |w| / 7 over the group (0 for
+ * an all-zero group), code = w / scale in f32 rounded to nearest, ties to
+ * even, within [-7, 7]: symmetric like Q8, so zero stays exact and no code is
+ * wasted on one side; deterministic as Q8. Q4 tensors take no fill and are
+ * read by clf_gemm as the B operand of y = x B^T only.
+ *
  * Threads: a buffer, and every tensor on it, belongs to the buffer's context
  * and is used by the thread that uses that context (context.h, "Threads";
  * calls from another thread while one is inside are CLF_ERR_BUSY). The
@@ -60,6 +84,7 @@ typedef enum clf_dtype {
     CLF_F16 = 1, /* 2 bytes, IEEE binary16 storage */
     CLF_I32 = 2, /* 4 bytes */
     CLF_Q8 = 3,  /* 1 byte per code, plus one f32 scale per row (see "Q8" above) */
+    CLF_Q4 = 4,  /* half a byte per code, plus one f32 scale per 32 (see "Q4" above) */
 } clf_dtype;
 
 typedef struct clf_buffer clf_buffer; /* opaque device allocation */
@@ -73,10 +98,11 @@ typedef struct clf_tensor {
     int64_t offset;                /* in elements, from the start of the buffer */
 } clf_tensor;
 
-/* Bytes per element of dtype (4, 2, 4, 1: a Q8 code, scales not counted);
- * 0 for an unknown value. */
+/* Bytes per element of dtype (4, 2, 4, 1: a Q8 code, scales not counted;
+ * Q4: 1, the unit of its offsets, though its codes take half a byte: see
+ * "Q4"); 0 for an unknown value. */
 CLF_API size_t clf_dtype_size(clf_dtype dtype);
-CLF_API const char *clf_dtype_name(clf_dtype dtype); /* "f32", "f16", "i32", "q8" */
+CLF_API const char *clf_dtype_name(clf_dtype dtype); /* "f32", "f16", "i32", "q8", "q4" */
 
 /* ---- buffers ---- */
 
@@ -189,6 +215,26 @@ CLF_API void clf_quantize_q8(const float *w, int64_t rows, int64_t cols, int8_t 
 CLF_API clf_status clf_tensor_write_q8(clf_context *ctx, clf_tensor *t, const int8_t *codes,
                                        const float *scales);
 CLF_API clf_status clf_tensor_read_q8(clf_context *ctx, const clf_tensor *t, int8_t *codes,
+                                      float *scales);
+
+/* ---- Q4 (see "Q4" at the top) ---- */
+
+/* Groups of a Q4 row of cols elements: ceil(cols / 32); 0 for cols < 1. */
+CLF_API int64_t clf_q4_groups(int64_t cols);
+
+/* Quantises w (rows, cols), row-major, on the host: codes (rows *
+ * clf_q4_groups(cols) * 16 bytes, laid out as under "Q4") and scales (rows *
+ * clf_q4_groups(cols)). err as for clf_quantize_q8. Any thread. */
+CLF_API void clf_quantize_q4(const float *w, int64_t rows, int64_t cols, uint8_t *codes,
+                             float *scales, clf_quant_error *err);
+
+/* As clf_tensor_write_q8 / read_q8 for a whole Q4 tensor: codes
+ * (rows * G * 16 bytes) and scales (rows * G floats). clf_tensor_write_f32()
+ * on such a tensor quantises (clf_quantize_q4) and uploads;
+ * clf_tensor_read_f32() returns the dequantised values. */
+CLF_API clf_status clf_tensor_write_q4(clf_context *ctx, clf_tensor *t, const uint8_t *codes,
+                                       const float *scales);
+CLF_API clf_status clf_tensor_read_q4(clf_context *ctx, const clf_tensor *t, uint8_t *codes,
                                       float *scales);
 
 /* IEEE binary16 <-> binary32 on the host, round to nearest even. */

@@ -93,8 +93,9 @@ int cli_run_parse(int argc, char **argv, cli_run_opts *o, char *err, size_t errl
             if (strcmp(optarg, "f32") == 0) o->weights = CLF_F32;
             else if (strcmp(optarg, "f16") == 0) o->weights = CLF_F16;
             else if (strcmp(optarg, "q8") == 0) o->weights = CLF_Q8;
+            else if (strcmp(optarg, "q4") == 0) o->weights = CLF_Q4;
             else {
-                snprintf(err, errlen, "--weights \"%s\": expected f32, f16 or q8", optarg);
+                snprintf(err, errlen, "--weights \"%s\": expected f32, f16, q8 or q4", optarg);
                 return 2;
             }
             break;

@@ -419,7 +419,7 @@ clf_status clf_graph_gemm(clf_graph *g, int32_t a, int32_t bm, const clf_graph_g
     if (params) p = *params;
     else memset(&p, 0, sizeof p);
     CLF_TRY(use(&b, 0, "a", a, false, FLOATS));
-    CLF_TRY(use(&b, 1, "b", bm, false, FLOATS | (1u << CLF_Q8))); /* q8: clf_gemm's rules */
+    CLF_TRY(use(&b, 1, "b", bm, false, FLOATS | (1u << CLF_Q8) | (1u << CLF_Q4))); /* clf_gemm's rules */
     CLF_TRY(use(&b, 2, "bias", p.bias, true, FLOATS));
     CLF_TRY(ndim_in(&b, "a", a, 2, 3));
     CLF_TRY(ndim_in(&b, "b", bm, 2, 3));

@@ -132,7 +132,8 @@ typedef struct loader {
  * for the embeddings and heads of a Q8 model. */
 static clf_dtype matrix_dtype(const loader *L)
 {
-    return L->m->wdtype == CLF_Q8 && L->dense ? CLF_F16 : L->m->wdtype;
+    bool quant = L->m->wdtype == CLF_Q8 || L->m->wdtype == CLF_Q4;
+    return quant && L->dense ? CLF_F16 : L->m->wdtype;
 }
 
 /* ============================== weights ============================== */
@@ -176,14 +177,16 @@ static clf_status own_weight(clf_model *m, const char *name, clf_dtype dt, int n
 static clf_status store_q8(clf_model *m, const char *name, const int64_t *shape,
                            const float *host, clf_tensor *out)
 {
-    clf__q8_host q;
-    CLF_TRY(clf__model_q8_prepare(m, name, shape[0], shape[1], host, &q));
+    clf__quant_host q;
+    CLF_TRY(clf__model_quant_prepare(m, name, shape[0], shape[1], host, &q));
     clf_status st = own_weight(m, name, q.stored, 2, shape, out);
     if (st == CLF_OK && q.stored == CLF_Q8)
         st = clf_tensor_write_q8(clf_buffer_context(out->buffer), out, q.codes, q.scales);
+    else if (st == CLF_OK && q.stored == CLF_Q4)
+        st = clf_tensor_write_q4(clf_buffer_context(out->buffer), out, q.codes, q.scales);
     else if (st == CLF_OK)
         st = clf_tensor_write_f32(clf_buffer_context(out->buffer), out, host, shape[0] * shape[1]);
-    clf__q8_host_free(&q);
+    clf__quant_host_free(&q);
     return st;
 }
 
@@ -199,7 +202,7 @@ static clf_status random_w(loader *L, const char *name, int ndim, const int64_t 
     float lo, hi;
     clf__random_tensor(L->seed, name, ndim, ndim == 2 ? shape[1] : 0, &stream, &lo, &hi);
     clf_dtype dt = ndim == 2 ? matrix_dtype(L) : CLF_F32;
-    if (dt == CLF_Q8) {
+    if (dt == CLF_Q8 || dt == CLF_Q4) {
         float *host = NULL;
         clf_status st = clf__model_random_host(m, shape, stream, lo, hi, &host);
         if (st == CLF_OK) st = store_q8(m, name, shape, host, out);
@@ -269,7 +272,7 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
      * truncated under the load, a failed read. */
     if (st != CLF_OK) clf__error(m->ctx, st, "clf_model_load: %s", clf__thread_error());
     clf_dtype dt = ndim == 2 ? matrix_dtype(L) : CLF_F32;
-    if (st == CLF_OK && dt == CLF_Q8) {
+    if (st == CLF_OK && (dt == CLF_Q8 || dt == CLF_Q4)) {
         st = store_q8(m, name, want, host, out);
     } else {
         if (st == CLF_OK) st = own_weight(m, name, dt, ndim, want, out);
@@ -480,8 +483,9 @@ static clf_status alloc_state(clf_model *m)
 
 static clf_status check_params(clf_context *ctx, const char *fn, const clf_model_params *p)
 {
-    if (p->weight_dtype != CLF_F32 && p->weight_dtype != CLF_F16 && p->weight_dtype != CLF_Q8)
-        return clf__error(ctx, CLF_ERR_DTYPE, "%s: weight_dtype must be f32, f16 or q8", fn);
+    if (p->weight_dtype != CLF_F32 && p->weight_dtype != CLF_F16 && p->weight_dtype != CLF_Q8 &&
+        p->weight_dtype != CLF_Q4)
+        return clf__error(ctx, CLF_ERR_DTYPE, "%s: weight_dtype must be f32, f16, q8 or q4", fn);
     if (p->max_batch < 0 || p->max_source_len < 0 || p->max_target_len < 0)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: negative maximum", fn);
     return CLF_OK;

@@ -160,21 +160,21 @@ clf_status clf__run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams, boo
 clf_status clf__step_enqueue(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
                              int64_t position, const int32_t *rows, clf__step **out);
 
-/* Q8 weights (model_quant.c). q8_prepare: quantises host (rows, cols) into
- * q, chooses q->stored (CLF_Q8, or CLF_F16 when the error is above the
- * limit) and records the matrix for clf_model_info. random_host: the random
+/* Q8 and Q4 weights (model_quant.c). quant_prepare: quantises host (rows,
+ * cols) into q for the model's weight type, chooses q->stored (CLF_Q4,
+ * CLF_Q8, or CLF_F16 when the errors are above the limits) and records the matrix for clf_model_info. random_host: the random
  * values (clf_tensor_fill_uniform's of stream, lo, hi) of a (shape[0],
  * shape[1]) matrix on the host (*out malloc'ed). quant_info: fills info's
  * weight fields from the owned tensors (once the weights are loaded, before
  * the caches). */
-typedef struct clf__q8_host {
-    int8_t *codes;  /* (rows * cols) */
-    float *scales;  /* (rows) */
-    clf_dtype stored;
-} clf__q8_host;
-clf_status clf__model_q8_prepare(clf_model *m, const char *name, int64_t rows, int64_t cols,
-                                 const float *host, clf__q8_host *q);
-void clf__q8_host_free(clf__q8_host *q);
+typedef struct clf__quant_host {
+    void *codes;    /* Q8: (rows * cols) int8; Q4: (rows * G * 16) bytes (tensor.h) */
+    float *scales;  /* Q8: (rows); Q4: (rows * G) */
+    clf_dtype stored; /* CLF_Q4, CLF_Q8 or CLF_F16 */
+} clf__quant_host;
+clf_status clf__model_quant_prepare(clf_model *m, const char *name, int64_t rows, int64_t cols,
+                                    const float *host, clf__quant_host *q);
+void clf__quant_host_free(clf__quant_host *q);
 clf_status clf__model_random_host(clf_model *m, const int64_t *shape, uint64_t stream, float lo,
                                   float hi, float **out);
 void clf__model_quant_info(clf_model *m);

@@ -28,9 +28,19 @@ static void operand(const clf_tensor *t, clf__gemm_operand *o)
     o->mem = t->buffer->mem;
     o->offset = (cl_ulong)t->offset;
     o->dtype = t->dtype;
-    o->scale_offset = t->dtype == CLF_Q8 ? (cl_ulong)(t->buffer->q8_scales / 4) +
-                                               (cl_ulong)(t->offset / t->buffer->q8_cols)
+    o->scale_offset = t->dtype == CLF_Q8 ? (cl_ulong)(t->buffer->q_scales / 4) +
+                                               (cl_ulong)(t->offset / t->buffer->q_cols)
                                          : 0;
+    if (t->dtype == CLF_Q4) {
+        /* The kernels index codes in whole groups: row r starts at code
+         * r * G * 32 (byte r * G * 16), its scales at r * G (tensor.h "Q4"). */
+        int64_t g = clf_q4_groups(t->buffer->q_cols), row0 = t->offset / t->buffer->q_cols;
+        o->offset = (cl_ulong)(row0 * g * 16);
+        o->scale_offset = (cl_ulong)(t->buffer->q_scales / 4) + (cl_ulong)(row0 * g);
+        o->ld = g * 32;
+        o->batch_stride = 0;
+        return;
+    }
     if (t->ndim == 2) {
         o->ld = t->stride[0];
         o->batch_stride = 0;
@@ -40,17 +50,21 @@ static void operand(const clf_tensor *t, clf__gemm_operand *o)
     }
 }
 
-/* A Q8 B (tensor.h, "Q8"): the weight of y = x B^T, 2-D, whole rows of its
- * buffer (the kernels find row n's scale at (offset / cols) + n). */
-static clf_status check_q8(clf_context *ctx, const clf_tensor *b, const clf_gemm_params *p)
+/* A Q8 or Q4 B (tensor.h, "Q8", "Q4"): the weight of y = x B^T, 2-D, whole
+ * rows of its buffer (the kernels find row n's scales from offset / cols). */
+static clf_status check_quant(clf_context *ctx, const clf_tensor *b, const clf_gemm_params *p)
 {
     char d[160];
-    int64_t cols = b->buffer->q8_cols;
+    int64_t cols = b->buffer->q_cols;
     if (!p->trans_b || b->ndim != 2 || b->stride[0] != cols || b->shape[1] != cols)
         return clf__error(ctx, CLF_ERR_UNSUPPORTED,
-                          "clf_gemm: a q8 b (%s) is taken as the (N, K) weight of y = x b^T only: "
+                          "clf_gemm: a %s b (%s) is taken as the (N, K) weight of y = x b^T only: "
                           "trans_b, 2-D, whole rows of its buffer (rows of %lld codes)",
-                          clf__desc(b, d), (long long)cols);
+                          clf_dtype_name(b->dtype), clf__desc(b, d), (long long)cols);
+    if (b->offset % cols != 0)
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "clf_gemm: a %s b (%s) must start at a row (offset a multiple of %lld)",
+                          clf_dtype_name(b->dtype), clf__desc(b, d), (long long)cols);
     return CLF_OK;
 }
 
@@ -59,7 +73,7 @@ static clf_status describe(clf_context *ctx, const clf_tensor *a, const clf_tens
 {
     static const char *op = "clf_gemm";
     CLF_TRY(clf__check_arg(ctx, op, "a", a, CLF__DT_FLOAT, 2, 3));
-    CLF_TRY(clf__check_arg(ctx, op, "b", b, CLF__DT_FLOAT | CLF__DT(CLF_Q8), 2, 3));
+    CLF_TRY(clf__check_arg(ctx, op, "b", b, CLF__DT_FLOAT | CLF__DT(CLF_Q8) | CLF__DT(CLF_Q4), 2, 3));
     CLF_TRY(clf__check_arg(ctx, op, "c", c, CLF__DT_FLOAT, 2, 3));
     char da[160], db[160], dc[160];
     const int ra = a->ndim - 2, rb = b->ndim - 2, rc = c->ndim - 2; /* row dims */
@@ -83,7 +97,7 @@ static clf_status describe(clf_context *ctx, const clf_tensor *a, const clf_tens
             return clf__error(ctx, CLF_ERR_SHAPE,
                               "clf_gemm: %s is %s; its innermost dimension must be contiguous",
                               names[i], clf__desc(all[i], da));
-    if (b->dtype == CLF_Q8) CLF_TRY(check_q8(ctx, b, p));
+    if (b->dtype == CLF_Q8 || b->dtype == CLF_Q4) CLF_TRY(check_quant(ctx, b, p));
     if (clf__overlap(c, a) || clf__overlap(c, b))
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_gemm: c overlaps an input");
     if (p->bias) {

@@ -152,10 +152,11 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
         clf_dtype bias_dt = d->bias ? d->bias->dtype : CLF_F32;
         snprintf(options, sizeof options,
                  "-DCLF_A_F16=%d -DCLF_B_F16=%d -DCLF_C_F16=%d -DCLF_BIAS_F16=%d -DCLF_TRANS_A=%d "
-                 "-DCLF_TRANS_B=%d%s %s",
+                 "-DCLF_TRANS_B=%d%s%s %s",
                  d->a.dtype == CLF_F16, d->b.dtype == CLF_F16, d->c.dtype == CLF_F16,
                  bias_dt == CLF_F16, d->trans_a, d->trans_b,
-                 d->b.dtype == CLF_Q8 ? " -DCLF_B_Q8=1" : "", plan.options);
+                 d->b.dtype == CLF_Q8 ? " -DCLF_B_Q8=1" : "",
+                 d->b.dtype == CLF_Q4 ? " -DCLF_B_Q4=1" : "", plan.options);
         CLF_TRY(clf__kernel_get(ctx, "gemm", options, plan.kernel, &k));
         size_t items = plan.local[0] * plan.local[1], klim = clf__kernel_wg_limit(ctx, k);
         if (items <= klim) break;
@@ -171,8 +172,8 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
     float alpha = d->alpha, beta = d->beta;
     cl_mem bias_mem = d->bias ? d->bias->buffer->mem : NULL;
     cl_int has_bias = d->bias != NULL, act = (cl_int)d->act;
-    /* Q8: the scales are in B's own buffer (tensor.h, "Q8"). */
-    cl_mem scale_mem = d->b.dtype == CLF_Q8 ? d->b.mem : NULL;
+    /* Q8, Q4: the scales are in B's own buffer (tensor.h, "Q8", "Q4"). */
+    cl_mem scale_mem = d->b.dtype == CLF_Q8 || d->b.dtype == CLF_Q4 ? d->b.mem : NULL;
     cl_ulong off_scale = d->b.scale_offset;
     clf__karg args[] = {
         CLF_KARG(m),        CLF_KARG(n),        CLF_KARG(kk),         CLF_KARG(alpha),

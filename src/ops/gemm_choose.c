@@ -185,9 +185,9 @@ static clf_status gemm_choose_body(clf_context *ctx, int64_t m, int64_t n, int64
         return clf__error(ctx, CLF_ERR_SHAPE, "clf_gemm_choose: M=%lld N=%lld K=%lld", (long long)m,
                           (long long)n, (long long)k);
     if ((a_dtype != CLF_F32 && a_dtype != CLF_F16) ||
-        (b_dtype != CLF_F32 && b_dtype != CLF_F16 && b_dtype != CLF_Q8))
+        (b_dtype != CLF_F32 && b_dtype != CLF_F16 && b_dtype != CLF_Q8 && b_dtype != CLF_Q4))
         return clf__error(ctx, CLF_ERR_DTYPE,
-                          "clf_gemm_choose: a must be f32 or f16, b f32, f16 or q8");
+                          "clf_gemm_choose: a must be f32 or f16, b f32, f16, q8 or q4");
     return choose(ctx, m, a_dtype, b_dtype, a_dtype, out);
 }
 

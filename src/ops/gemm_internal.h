@@ -16,7 +16,7 @@ typedef struct clf__gemm_operand {
     int64_t ld;           /* elements between rows as stored */
     int64_t batch_stride; /* elements between batches; 0 = shared by every batch */
     clf_dtype dtype;
-    cl_ulong scale_offset; /* CLF_Q8: floats from the buffer start to this view's row 0 scale */
+    cl_ulong scale_offset; /* CLF_Q8, CLF_Q4: floats from the buffer start to this view's row 0 scale */
 } clf__gemm_operand;
 
 typedef struct clf__gemm_desc {

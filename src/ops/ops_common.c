@@ -41,7 +41,7 @@ clf_status clf__check_arg(clf_context *ctx, const char *op, const char *arg, con
                               clf__desc(t, d));
         last += (t->shape[i] - 1) * t->stride[i];
     }
-    if (t->offset < 0 || (uint64_t)(last + 1) * clf_dtype_size(t->dtype) > t->buffer->size)
+    if (t->offset < 0 || (uint64_t)(last + 1) > clf__buffer_elems(t->buffer, t->dtype))
         return clf__error(ctx, CLF_ERR_OUT_OF_RANGE, "%s: %s is %s, which reaches past its buffer",
                           op, arg, clf__desc(t, d));
     return CLF_OK;

@@ -1,7 +1,7 @@
 /*
- * Q8 weights on the host (tensor.h, "Q8"): the quantiser, its error
- * figures, and the transfers of a whole Q8 tensor (codes and scales, which
- * share one buffer).
+ * Q8 and Q4 weights on the host (tensor.h, "Q8", "Q4"): the quantisers,
+ * their error figures, and the transfers of a whole quantised tensor (codes
+ * and scales, which share one buffer).
  */
 #include <math.h>
 #include <string.h>
@@ -13,135 +13,262 @@ size_t clf_q8_scale_offset(int64_t codes)
     return codes <= 0 ? 0 : ((size_t)codes + 63) / 64 * 64;
 }
 
+/* The error accumulators of one matrix (clf_quant_error). */
+typedef struct qerr {
+    double sum_sq, sum_err_sq, max_abs, max_err;
+} qerr;
+
+static void qerr_add(qerr *a, float w, double dq)
+{
+    double e = (double)w - dq;
+    a->sum_sq += (double)w * w;
+    a->sum_err_sq += e * e;
+    if (fabs(e) > a->max_err) a->max_err = fabs(e);
+    if (fabs((double)w) > a->max_abs) a->max_abs = fabs((double)w);
+}
+
+static void qerr_out(const qerr *a, clf_quant_error *err)
+{
+    if (!err) return;
+    err->max_rel = a->max_abs > 0 ? a->max_err / a->max_abs : 0;
+    err->rms_rel = a->sum_sq > 0 ? sqrt(a->sum_err_sq / a->sum_sq) : 0;
+}
+
+/* One symmetric code: w / scale rounded to nearest, ties to even (rintf in
+ * the default mode), within [-qmax, qmax]; 0 when scale is 0. */
+static float code_of(float w, float scale, float qmax)
+{
+    float q = scale > 0.0f ? rintf(w / scale) : 0.0f;
+    return fminf(fmaxf(q, -qmax), qmax);
+}
+
 void clf_quantize_q8(const float *w, int64_t rows, int64_t cols, int8_t *codes, float *scales,
                      clf_quant_error *err)
 {
-    double sum_sq = 0, sum_err_sq = 0, max_abs = 0, max_err = 0;
+    qerr acc = {0, 0, 0, 0};
     for (int64_t r = 0; r < rows; r++) {
         const float *row = w + r * cols;
         float amax = 0.0f;
-        for (int64_t c = 0; c < cols; c++)
-            amax = fmaxf(amax, fabsf(row[c]));
+        for (int64_t c = 0; c < cols; c++) amax = fmaxf(amax, fabsf(row[c]));
         float scale = amax / 127.0f;
         scales[r] = scale;
         for (int64_t c = 0; c < cols; c++) {
-            /* rintf rounds to nearest, ties to even, in the default mode. */
-            float q = scale > 0.0f ? rintf(row[c] / scale) : 0.0f;
-            q = fminf(fmaxf(q, -127.0f), 127.0f);
+            float q = code_of(row[c], scale, 127.0f);
             codes[r * cols + c] = (int8_t)q;
-            double e = (double)row[c] - (double)q * (double)scale;
-            sum_sq += (double)row[c] * row[c];
-            sum_err_sq += e * e;
-            if (fabs(e) > max_err) max_err = fabs(e);
+            qerr_add(&acc, row[c], (double)q * (double)scale);
         }
-        if (amax > max_abs) max_abs = amax;
     }
-    if (err) {
-        err->max_rel = max_abs > 0 ? max_err / max_abs : 0;
-        err->rms_rel = sum_sq > 0 ? sqrt(sum_err_sq / sum_sq) : 0;
-    }
+    qerr_out(&acc, err);
 }
 
-/* A Q8 tensor that covers its whole buffer: rows and cols of its codes. */
-static clf_status whole_q8(clf_context *ctx, const clf_tensor *t, const char *op, int64_t *rows,
-                           int64_t *cols)
+int64_t clf_q4_groups(int64_t cols)
+{
+    return cols < 1 ? 0 : (cols + 31) / 32;
+}
+
+void clf_quantize_q4(const float *w, int64_t rows, int64_t cols, uint8_t *codes, float *scales,
+                     clf_quant_error *err)
+{
+    qerr acc = {0, 0, 0, 0};
+    int64_t G = clf_q4_groups(cols);
+    memset(codes, 0, (size_t)(rows * G * 16));
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t g = 0; g < G; g++) {
+            const float *x = w + r * cols + g * 32;
+            int64_t len = cols - g * 32 < 32 ? cols - g * 32 : 32;
+            float amax = 0.0f;
+            for (int64_t j = 0; j < len; j++) amax = fmaxf(amax, fabsf(x[j]));
+            float scale = amax / 7.0f;
+            scales[r * G + g] = scale;
+            uint8_t *b = codes + (r * G + g) * 16;
+            for (int64_t j = 0; j < 32; j++) {
+                /* Past the row's end the code is 0 (nibble 8). */
+                float q = j < len ? code_of(x[j], scale, 7.0f) : 0.0f;
+                uint8_t nib = (uint8_t)((int)q + 8);
+                b[j & 15] |= (uint8_t)(j < 16 ? nib : nib << 4);
+                if (j < len) qerr_add(&acc, x[j], (double)q * (double)scale);
+            }
+        }
+    }
+    qerr_out(&acc, err);
+}
+
+uint64_t clf__buffer_elems(const clf_buffer *b, clf_dtype dtype)
+{
+    if (dtype == CLF_Q8) return b->q_scales;
+    if (dtype == CLF_Q4) return (uint64_t)(b->q_rows * b->q_cols);
+    size_t e = clf_dtype_size(dtype);
+    return e ? b->size / e : 0;
+}
+
+/* A quantised tensor's layout in its buffer. */
+typedef struct qlayout {
+    int64_t rows, cols;
+    size_t code_bytes, n_scales;
+} qlayout;
+
+/* A Q8 or Q4 tensor (dtype) that covers its whole buffer. */
+static clf_status whole_q(clf_context *ctx, const clf_tensor *t, clf_dtype dtype, const char *op,
+                          qlayout *l)
 {
     if (!ctx || !t || !t->buffer) return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: NULL argument", op);
     if (t->buffer->ctx != ctx)
         return clf__error(ctx, CLF_ERR_CONTEXT, "%s: the tensor belongs to another context", op);
-    if (t->dtype != CLF_Q8 || !t->buffer->q8_cols)
-        return clf__error(ctx, CLF_ERR_DTYPE, "%s: a %s tensor (q8 expected)", op,
-                          clf_dtype_name(t->dtype));
+    if (t->dtype != dtype || !t->buffer->q_cols)
+        return clf__error(ctx, CLF_ERR_DTYPE, "%s: a %s tensor (%s expected)", op,
+                          clf_dtype_name(t->dtype), clf_dtype_name(dtype));
     int64_t n = clf_tensor_numel(t);
     char d[160];
-    if (t->offset != 0 || !clf_tensor_is_contiguous(t) || t->shape[t->ndim - 1] != t->buffer->q8_cols ||
-        clf_q8_scale_offset(n) != t->buffer->q8_scales)
+    if (t->offset != 0 || !clf_tensor_is_contiguous(t) || t->shape[t->ndim - 1] != t->buffer->q_cols ||
+        n != t->buffer->q_rows * t->buffer->q_cols)
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
-                          "%s: %s is a view; whole q8 tensors (as made by clf_tensor_create) only",
-                          op, clf_tensor_describe(t, d, sizeof d));
-    *cols = t->buffer->q8_cols;
-    *rows = n / *cols;
+                          "%s: %s is a view; whole %s tensors (as made by clf_tensor_create) only",
+                          op, clf_tensor_describe(t, d, sizeof d), clf_dtype_name(dtype));
+    l->cols = t->buffer->q_cols;
+    l->rows = t->buffer->q_rows;
+    int64_t G = dtype == CLF_Q4 ? clf_q4_groups(l->cols) : 1;
+    l->code_bytes = dtype == CLF_Q4 ? (size_t)(l->rows * G * 16) : (size_t)n;
+    l->n_scales = (size_t)(l->rows * G);
     return CLF_OK;
 }
 
-static clf_status write_q8_body(clf_context *ctx, clf_tensor *t, const int8_t *codes,
-                                const float *scales)
+static clf_status write_q_body(clf_context *ctx, clf_tensor *t, clf_dtype dtype, const char *op,
+                               const void *codes, const float *scales)
 {
-    int64_t rows = 0, cols = 0;
-    CLF_TRY(whole_q8(ctx, t, "clf_tensor_write_q8", &rows, &cols));
-    if (!codes || !scales) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_write_q8: NULL argument");
+    qlayout l = {0, 0, 0, 0};
+    CLF_TRY(whole_q(ctx, t, dtype, op, &l));
+    if (!codes || !scales) return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: NULL argument", op);
     /* One transfer of the whole buffer, the padding between codes and
      * scales zeroed: every byte of it is defined. */
-    size_t size = t->buffer->size, n = (size_t)(rows * cols);
+    size_t size = t->buffer->size;
     unsigned char *image = clf__calloc(1, size);
-    if (!image) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_tensor_write_q8: out of memory");
-    memcpy(image, codes, n);
-    memcpy(image + t->buffer->q8_scales, scales, (size_t)rows * 4);
+    if (!image) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
+    memcpy(image, codes, l.code_bytes);
+    memcpy(image + t->buffer->q_scales, scales, l.n_scales * 4);
     cl_int err = clf__cl_fault() ? CL_OUT_OF_RESOURCES
                                  : clEnqueueWriteBuffer(ctx->queue, t->buffer->mem, CL_TRUE, 0,
                                                         size, image, 0, NULL, NULL);
     clf__free(image);
-    return err == CL_SUCCESS ? CLF_OK : clf__cl_error(ctx, err, "clf_tensor_write_q8");
+    return err == CL_SUCCESS ? CLF_OK : clf__cl_error(ctx, err, op);
+}
+
+static clf_status read_q_body(clf_context *ctx, const clf_tensor *t, clf_dtype dtype,
+                              const char *op, void *codes, float *scales)
+{
+    qlayout l = {0, 0, 0, 0};
+    CLF_TRY(whole_q(ctx, t, dtype, op, &l));
+    if (!codes || !scales) return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: NULL argument", op);
+    cl_mem mem = t->buffer->mem;
+    cl_int err = clf__cl_fault() ? CL_OUT_OF_RESOURCES
+                                 : clEnqueueReadBuffer(ctx->queue, mem, CL_TRUE, 0, l.code_bytes,
+                                                       codes, 0, NULL, NULL);
+    if (err == CL_SUCCESS)
+        err = clEnqueueReadBuffer(ctx->queue, mem, CL_TRUE, t->buffer->q_scales, l.n_scales * 4,
+                                  scales, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return clf__cl_error(ctx, err, op);
+    ctx->blocking_calls++;
+    return clf__device_error_check(ctx);
 }
 
 clf_status clf_tensor_write_q8(clf_context *ctx, clf_tensor *t, const int8_t *codes,
                                const float *scales)
 {
-    CLF__GUARDED(ctx, "clf_tensor_write_q8", write_q8_body(ctx, t, codes, scales));
-}
-
-static clf_status read_q8_body(clf_context *ctx, const clf_tensor *t, int8_t *codes, float *scales)
-{
-    int64_t rows = 0, cols = 0;
-    CLF_TRY(whole_q8(ctx, t, "clf_tensor_read_q8", &rows, &cols));
-    if (!codes || !scales) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_read_q8: NULL argument");
-    cl_mem mem = t->buffer->mem;
-    cl_int err = clf__cl_fault() ? CL_OUT_OF_RESOURCES
-                                 : clEnqueueReadBuffer(ctx->queue, mem, CL_TRUE, 0,
-                                                       (size_t)(rows * cols), codes, 0, NULL, NULL);
-    if (err == CL_SUCCESS)
-        err = clEnqueueReadBuffer(ctx->queue, mem, CL_TRUE, t->buffer->q8_scales, (size_t)rows * 4,
-                                  scales, 0, NULL, NULL);
-    if (err != CL_SUCCESS) return clf__cl_error(ctx, err, "clf_tensor_read_q8");
-    ctx->blocking_calls++;
-    return clf__device_error_check(ctx);
+    CLF__GUARDED(ctx, "clf_tensor_write_q8",
+                 write_q_body(ctx, t, CLF_Q8, "clf_tensor_write_q8", codes, scales));
 }
 
 clf_status clf_tensor_read_q8(clf_context *ctx, const clf_tensor *t, int8_t *codes, float *scales)
 {
-    CLF__GUARDED(ctx, "clf_tensor_read_q8", read_q8_body(ctx, t, codes, scales));
+    CLF__GUARDED(ctx, "clf_tensor_read_q8",
+                 read_q_body(ctx, t, CLF_Q8, "clf_tensor_read_q8", codes, scales));
+}
+
+clf_status clf_tensor_write_q4(clf_context *ctx, clf_tensor *t, const uint8_t *codes,
+                               const float *scales)
+{
+    CLF__GUARDED(ctx, "clf_tensor_write_q4",
+                 write_q_body(ctx, t, CLF_Q4, "clf_tensor_write_q4", codes, scales));
+}
+
+clf_status clf_tensor_read_q4(clf_context *ctx, const clf_tensor *t, uint8_t *codes, float *scales)
+{
+    CLF__GUARDED(ctx, "clf_tensor_read_q4",
+                 read_q_body(ctx, t, CLF_Q4, "clf_tensor_read_q4", codes, scales));
+}
+
+/* Host buffers for a whole quantised tensor's codes and scales. */
+static clf_status q_alloc(clf_context *ctx, const qlayout *l, void **codes, float **scales)
+{
+    *codes = clf__malloc(l->code_bytes ? l->code_bytes : 1);
+    *scales = clf__malloc(l->n_scales * sizeof **scales);
+    if (*codes && *scales) return CLF_OK;
+    clf__free(*codes);
+    clf__free(*scales);
+    *codes = NULL;
+    *scales = NULL;
+    return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_tensor_write_f32/read_f32: out of memory");
+}
+
+/* write_f32 / read_f32 of a whole Q8 (q4 false) or Q4 tensor. */
+static clf_status q_write_f32(clf_context *ctx, clf_tensor *t, bool q4, const float *host)
+{
+    qlayout l = {0, 0, 0, 0};
+    clf_dtype dt = q4 ? CLF_Q4 : CLF_Q8;
+    CLF_TRY(whole_q(ctx, t, dt, "clf_tensor_write_f32", &l));
+    void *codes;
+    float *scales;
+    CLF_TRY(q_alloc(ctx, &l, &codes, &scales));
+    if (q4) clf_quantize_q4(host, l.rows, l.cols, codes, scales, NULL);
+    else clf_quantize_q8(host, l.rows, l.cols, codes, scales, NULL);
+    clf_status st = write_q_body(ctx, t, dt, "clf_tensor_write_f32", codes, scales);
+    clf__free(codes);
+    clf__free(scales);
+    return st;
+}
+
+static clf_status q_read_f32(clf_context *ctx, const clf_tensor *t, bool q4, float *host)
+{
+    qlayout l = {0, 0, 0, 0};
+    clf_dtype dt = q4 ? CLF_Q4 : CLF_Q8;
+    CLF_TRY(whole_q(ctx, t, dt, "clf_tensor_read_f32", &l));
+    void *codes;
+    float *scales;
+    CLF_TRY(q_alloc(ctx, &l, &codes, &scales));
+    clf_status st = read_q_body(ctx, t, dt, "clf_tensor_read_f32", codes, scales);
+    int64_t G = clf_q4_groups(l.cols);
+    for (int64_t r = 0; st == CLF_OK && r < l.rows; r++)
+        for (int64_t c = 0; c < l.cols; c++) {
+            float v;
+            if (q4) {
+                const uint8_t *b = (const uint8_t *)codes + (r * G + c / 32) * 16;
+                int j = (int)(c % 32), nib = j < 16 ? b[j] & 15 : b[j - 16] >> 4;
+                v = (float)(nib - 8) * scales[r * G + c / 32];
+            } else {
+                v = (float)((const int8_t *)codes)[r * l.cols + c] * scales[r];
+            }
+            host[r * l.cols + c] = v;
+        }
+    clf__free(codes);
+    clf__free(scales);
+    return st;
 }
 
 clf_status clf__q8_write_f32(clf_context *ctx, clf_tensor *t, const float *host)
 {
-    int64_t rows = 0, cols = 0;
-    CLF_TRY(whole_q8(ctx, t, "clf_tensor_write_f32", &rows, &cols));
-    int8_t *codes = clf__malloc((size_t)(rows * cols));
-    float *scales = clf__malloc((size_t)rows * sizeof *scales);
-    clf_status st = CLF_OK;
-    if (!codes || !scales) {
-        st = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_tensor_write_f32: out of memory");
-    } else {
-        clf_quantize_q8(host, rows, cols, codes, scales, NULL);
-        st = write_q8_body(ctx, t, codes, scales);
-    }
-    clf__free(codes);
-    clf__free(scales);
-    return st;
+    return q_write_f32(ctx, t, false, host);
 }
 
 clf_status clf__q8_read_f32(clf_context *ctx, const clf_tensor *t, float *host)
 {
-    int64_t rows = 0, cols = 0;
-    CLF_TRY(whole_q8(ctx, t, "clf_tensor_read_f32", &rows, &cols));
-    int8_t *codes = clf__malloc((size_t)(rows * cols));
-    float *scales = clf__malloc((size_t)rows * sizeof *scales);
-    clf_status st = CLF_OK;
-    if (!codes || !scales) st = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_tensor_read_f32: out of memory");
-    else st = read_q8_body(ctx, t, codes, scales);
-    for (int64_t i = 0; st == CLF_OK && i < rows * cols; i++)
-        host[i] = (float)codes[i] * scales[i / cols];
-    clf__free(codes);
-    clf__free(scales);
-    return st;
+    return q_read_f32(ctx, t, false, host);
+}
+
+clf_status clf__q4_write_f32(clf_context *ctx, clf_tensor *t, const float *host)
+{
+    return q_write_f32(ctx, t, true, host);
+}
+
+clf_status clf__q4_read_f32(clf_context *ctx, const clf_tensor *t, float *host)
+{
+    return q_read_f32(ctx, t, true, host);
 }

@@ -54,10 +54,11 @@ struct clf_buffer {
     clf_context *ctx;
     cl_mem mem;
     size_t size; /* bytes */
-    /* A Q8 buffer (tensor.h, "Q8"): the innermost size of the tensor it was
-     * made for and the byte offset of its scale table; 0 = not Q8. */
-    int64_t q8_cols;
-    size_t q8_scales;
+    /* A Q8 or Q4 buffer (tensor.h, "Q8", "Q4"): the rows and innermost
+     * size of the tensor it was made for and the byte offset of its scale
+     * table; 0 = not quantised. */
+    int64_t q_rows, q_cols;
+    size_t q_scales;
 };
 
 /* One profiled kernel launch (when the context was made with profiling). */
@@ -117,6 +118,12 @@ static inline void clf__ctx_leave(clf_context *ctx)
  * (quant.c): quantise and upload, download and dequantise. */
 clf_status clf__q8_write_f32(clf_context *ctx, clf_tensor *t, const float *host);
 clf_status clf__q8_read_f32(clf_context *ctx, const clf_tensor *t, float *host);
+/* The same for Q4. */
+clf_status clf__q4_write_f32(clf_context *ctx, clf_tensor *t, const float *host);
+clf_status clf__q4_read_f32(clf_context *ctx, const clf_tensor *t, float *host);
+/* Elements of dtype a view on b may reach: for Q8 its codes, for Q4 its
+ * rows x cols logical elements, else b->size / the element size. */
+uint64_t clf__buffer_elems(const clf_buffer *b, clf_dtype dtype);
 
 clf_status clf__contexts_enter(clf_context *a, clf_context *b, const char *what);
 void clf__contexts_leave(clf_context *a, clf_context *b);

@@ -16,6 +16,7 @@ size_t clf_dtype_size(clf_dtype dtype)
     case CLF_F16: return 2;
     case CLF_I32: return 4;
     case CLF_Q8: return 1;
+    case CLF_Q4: return 1;
     }
     return 0;
 }
@@ -27,6 +28,7 @@ const char *clf_dtype_name(clf_dtype dtype)
     case CLF_F16: return "f16";
     case CLF_I32: return "i32";
     case CLF_Q8: return "q8";
+    case CLF_Q4: return "q4";
     }
     return "unknown";
 }
@@ -88,6 +90,7 @@ int64_t clf_tensor_numel(const clf_tensor *t)
 
 size_t clf_tensor_bytes(const clf_tensor *t)
 {
+    if (t && t->dtype == CLF_Q4) return ((size_t)clf_tensor_numel(t) + 1) / 2;
     return (size_t)clf_tensor_numel(t) * (t ? clf_dtype_size(t->dtype) : 0);
 }
 
@@ -144,12 +147,11 @@ static clf_status check_view(const clf_tensor *t, const char *op)
             return clf__error(ctx, CLF_ERR_SHAPE, "%s: negative stride in dimension %d", op, i);
         last += (t->shape[i] - 1) * t->stride[i];
     }
-    if (t->dtype == CLF_Q8 && !t->buffer->q8_cols)
+    if ((t->dtype == CLF_Q8 || t->dtype == CLF_Q4) && !t->buffer->q_cols)
         return clf__error(ctx, CLF_ERR_DTYPE,
-                          "%s: a q8 view needs a buffer made for q8 by clf_tensor_create", op);
-    /* The codes of a Q8 buffer end where its scales begin. */
-    size_t limit = t->dtype == CLF_Q8 ? t->buffer->q8_scales : t->buffer->size;
-    if ((uint64_t)(last + 1) * esize > limit) {
+                          "%s: a %s view needs a buffer made for it by clf_tensor_create", op,
+                          clf_dtype_name(t->dtype));
+    if ((uint64_t)(last + 1) > clf__buffer_elems(t->buffer, t->dtype)) {
         char d[160];
         return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
                           "%s: view %s reaches element %lld, past the end of its %zu-byte buffer",
@@ -215,11 +217,17 @@ static clf_status tensor_create_body(clf_context *ctx, clf_dtype dtype, int ndim
     }
     clf_buffer *buf;
     size_t bytes = (size_t)n * esize;
-    if (dtype == CLF_Q8) bytes = clf_q8_scale_offset(n) + (size_t)(n / shape[ndim - 1]) * 4;
+    int64_t cols = shape[ndim - 1], rows = n / cols;
+    /* Quantised: codes, padding to 64 bytes, scales (tensor.h "Q8", "Q4"). */
+    size_t code_bytes = dtype == CLF_Q4 ? (size_t)(rows * clf_q4_groups(cols) * 16) : (size_t)n;
+    size_t n_scales = dtype == CLF_Q4 ? (size_t)(rows * clf_q4_groups(cols)) : (size_t)rows;
+    bool quant = dtype == CLF_Q8 || dtype == CLF_Q4;
+    if (quant) bytes = clf_q8_scale_offset((int64_t)code_bytes) + n_scales * 4;
     CLF_TRY(clf_buffer_create(ctx, bytes, &buf));
-    if (dtype == CLF_Q8) {
-        buf->q8_cols = shape[ndim - 1];
-        buf->q8_scales = clf_q8_scale_offset(n);
+    if (quant) {
+        buf->q_rows = rows;
+        buf->q_cols = cols;
+        buf->q_scales = clf_q8_scale_offset((int64_t)code_bytes);
     }
     clf_status st = clf_tensor_on(buf, dtype, ndim, shape, 0, out);
     if (st != CLF_OK) clf_buffer_free(buf);
@@ -421,6 +429,7 @@ static clf_status tensor_write_f32_body(clf_context *ctx, clf_tensor *t, const f
                           (long long)n, (long long)clf_tensor_numel(t));
     if (t->dtype == CLF_F32) return clf_tensor_write(ctx, t, host, (size_t)n * 4, true);
     if (t->dtype == CLF_Q8) return clf__q8_write_f32(ctx, t, host);
+    if (t->dtype == CLF_Q4) return clf__q4_write_f32(ctx, t, host);
     size_t bytes = clf_tensor_bytes(t);
     void *tmp = clf__malloc(bytes);
     if (!tmp) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_tensor_write_f32: out of memory");
@@ -452,6 +461,7 @@ static clf_status tensor_read_f32_body(clf_context *ctx, const clf_tensor *t, fl
                           (long long)n, (long long)clf_tensor_numel(t));
     if (t->dtype == CLF_F32) return clf_tensor_read(ctx, t, host, (size_t)n * 4, true);
     if (t->dtype == CLF_Q8) return clf__q8_read_f32(ctx, t, host);
+    if (t->dtype == CLF_Q4) return clf__q4_read_f32(ctx, t, host);
     size_t bytes = clf_tensor_bytes(t);
     void *tmp = clf__malloc(bytes);
     if (!tmp) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_tensor_read_f32: out of memory");
@@ -542,9 +552,10 @@ static clf_status tensor_fill_body(clf_context *ctx, clf_tensor *t, float value)
     if (t->buffer->ctx != ctx)
         return clf__error(ctx, CLF_ERR_CONTEXT, "clf_tensor_fill: the tensor belongs to another context");
     CLF_TRY(check_view(t, "clf_tensor_fill"));
-    if (t->dtype == CLF_Q8)
-        return clf__error(ctx, CLF_ERR_DTYPE, "clf_tensor_fill: q8 tensors take no fill "
-                                              "(clf_tensor_write_f32 quantises)");
+    if (t->dtype == CLF_Q8 || t->dtype == CLF_Q4)
+        return clf__error(ctx, CLF_ERR_DTYPE, "clf_tensor_fill: %s tensors take no fill "
+                                              "(clf_tensor_write_f32 quantises)",
+                          clf_dtype_name(t->dtype));
     static const char *names[] = {"fill_f32", "fill_f16", "fill_i32"};
     const char *name = names[t->dtype];
     cl_kernel k;
