@@ -14,8 +14,11 @@
  *  - the unquantised weights: uniform weights in [-a, a) quantised with step
  *    max|w| / 7 per 32 (max near a) carry an error of RMS step / sqrt(12),
  *    about 7% of their RMS (0.041 a vs 0.577 a), so an output's NMSE is
- *    about 5e-3 (less with a bias or beta C added); bound 1e-2. A scale of
- *    the wrong group, a swapped nibble or a missing scale costs O(1).
+ *    about 5e-3 on average (less with a bias or beta C added). Small cases
+ *    (M 3, N 13: 39 outputs, some zeroed by ReLU) scatter widely around it:
+ *    0.0146 was seen in CI, so the bound is 5e-2, still far below what a
+ *    scale of the wrong group, a swapped nibble or a missing scale costs
+ *    (O(1)).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -58,7 +61,7 @@ Test(gemm_q4, every_kernel_family_matches_dequantised_and_raw_references, .timeo
             clf_context *ctx = NULL;
             cr_assert_eq(clf_context_create(&cp, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
             for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-                clft_gemm_quant_case(ctx, CLF_Q4, &cases[i], f, (int)i, 1e-2);
+                clft_gemm_quant_case(ctx, CLF_Q4, &cases[i], f, (int)i, 5e-2);
             clf_context_free(ctx);
         }
 }
