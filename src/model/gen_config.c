@@ -28,14 +28,11 @@ static clf_status fail(gp *p, clf_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static clf_status fail(gp *p, clf_status st, const char *fmt, ...)
 {
-    char msg[512];
-    int n = snprintf(msg, sizeof msg, "%s: ", p->file);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    st = clf__hf_failv(p->file, p->err, p->err_size, st, fmt, ap);
     va_end(ap);
-    if (p->err && p->err_size) snprintf(p->err, p->err_size, "%s", msg);
-    return clf__error(NULL, st, "%s", msg);
+    return st;
 }
 
 static const char *tname(json_object *v) { return json_type_to_name(json_object_get_type(v)); }

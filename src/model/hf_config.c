@@ -37,17 +37,23 @@ typedef struct jp {
 
 static clf_status fail(jp *p, clf_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static clf_status fail(jp *p, clf_status st, const char *fmt, ...)
+clf_status clf__hf_failv(const char *file, char *err, size_t err_size, clf_status st,
+                         const char *fmt, va_list ap)
 {
     char msg[512];
-    int n = snprintf(msg, sizeof msg, "%s: ", p->file);
+    int n = snprintf(msg, sizeof msg, "%s: ", file);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    if (err && err_size) snprintf(err, err_size, "%s", msg);
+    return clf__error(NULL, st, "%s", msg);
+}
+
+static clf_status fail(jp *p, clf_status st, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    p->st = clf__hf_failv(p->file, p->err, p->err_size, st, fmt, ap);
     va_end(ap);
-    if (p->err && p->err_size) snprintf(p->err, p->err_size, "%s", msg);
-    p->st = st;
-    return clf__error(NULL, st, "%s", msg);
+    return p->st;
 }
 
 /* Parses the whole text as one JSON value (strict RFC 8259, nothing after

@@ -24,6 +24,7 @@
 #ifndef CLF_MODEL_HF_CONFIG_H
 #define CLF_MODEL_HF_CONFIG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include <clformer/model.h>
@@ -135,6 +136,11 @@ clf_status clf__hf_parse_pooling(const char *text, size_t len, int64_t d_model,
 clf_status clf__hf_parse_index(const char *text, size_t len, clf__hf_index *out, char *err,
                                size_t err_size);
 void clf__hf_index_clear(clf__hf_index *x);
+
+/* A parser's error: "FILE: " + the message into err (when err_size > 0)
+ * and the thread's last error; returns st (hf_config.c, gen_config.c). */
+clf_status clf__hf_failv(const char *file, char *err, size_t err_size, clf_status st,
+                         const char *fmt, va_list ap);
 
 /* Parses text (len bytes) as one strict JSON value (RFC 8259, UTF-8, nesting
  * at most 64, nothing after it), *out a new json-c reference; errors
