@@ -236,7 +236,7 @@ static clf_status bind_leaf(clf_graph *g, const char *fn, clf__grole role, const
     if (g->compiled) return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "%s: graph is compiled", fn);
     if (!t->buffer || t->ndim < 1 || t->ndim > CLF_MAX_DIMS)
         return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "%s: \"%s\" is not a tensor", fn, name ? name : "");
-    if (clf_buffer_context(t->buffer) != g->ctx)
+    if (!clf__same_root(clf_buffer_context(t->buffer), g->ctx))
         return clf__error(g->ctx, CLF_ERR_CONTEXT, "%s: \"%s\" belongs to another context", fn,
                           name ? name : "");
     clf_dim shape[CLF_MAX_DIMS];

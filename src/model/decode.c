@@ -12,56 +12,57 @@
 
 /* A blocking call completes every earlier command (in-order queue), so no
  * host staging is pending any more. */
-void clf__model_synced(clf_model *m) { m->enc_pending = m->step_pending = m->mem_pending = false; }
+void clf__model_synced(clf__use *use) { use->enc_pending = use->step_pending = use->mem_pending = false; }
 
 /* Waits for the queue of ctx (the encoder's or the decoder's: placement.c). */
-static clf_status wait_staging(clf_model *m, clf_context *ctx, bool pending)
+static clf_status wait_staging(clf__use *use, clf_context *ctx, bool pending)
 {
     if (!pending) return CLF_OK;
     CLF_TRY(clf_context_finish(ctx));
-    if (ctx == m->ctx)
-        clf__model_synced(m);
+    if (ctx == use->ctx)
+        clf__model_synced(use);
     else
-        m->enc_pending = false;
+        use->enc_pending = false;
     return CLF_OK;
 }
 
 /* ============================== encoder ============================== */
 
-clf_status clf__run_encoder(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
+clf_status clf__run_encoder(clf__use *use, const int32_t *ids, const int32_t *lengths, int64_t B,
                             int64_t S, clf_pooling pooling)
 {
-    clf_context *ctx = m->ctx;
+    const clf_model *m = use->m;
+    clf_context *ctx = use->ctx;
     if (m->cfg.kind == CLF_MODEL_DECODER)
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_model_encode: a decoder-only model has no encoder");
     if (!ids) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_encode: NULL ids");
-    if (B < 1 || B > m->max_batch || S < 1 || S > m->max_src)
+    if (B < 1 || B > use->max_batch || S < 1 || S > use->max_src)
         return clf__error(
             ctx, CLF_ERR_SHAPE,
             "clf_model_encode: B = %lld, S = %lld outside 1..%lld, 1..%lld (max_batch, "
             "max_source_len given at load)",
-            (long long)B, (long long)S, (long long)m->max_batch, (long long)m->max_src);
+            (long long)B, (long long)S, (long long)use->max_batch, (long long)use->max_src);
     for (int64_t b = 0; lengths && b < B; b++)
         if (lengths[b] < 1 || lengths[b] > S)
             return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
                               "clf_model_encode: lengths[%lld] = %d outside 1..%lld", (long long)b,
                               (int)lengths[b], (long long)S);
-    CLF_TRY(clf__build_encoder(m));
-    CLF_TRY(wait_staging(m, CLF__ENC_CTX(m), m->enc_pending));
-    memcpy(m->h_enc_ids, ids, (size_t)(B * S) * sizeof *ids);
+    CLF_TRY(clf__build_encoder(use));
+    CLF_TRY(wait_staging(use, use->ectx, use->enc_pending));
+    memcpy(use->h_enc_ids, ids, (size_t)(B * S) * sizeof *ids);
     for (int64_t b = 0; b < B; b++)
-        m->h_enc_lens[b] = lengths ? lengths[b] : (int32_t)S;
+        use->h_enc_lens[b] = lengths ? lengths[b] : (int32_t)S;
     clf_graph_binding bind[3] = {
-        {m->e_ids, NULL, m->h_enc_ids, (size_t)(B * S) * 4},
-        {m->e_lens, NULL, m->h_enc_lens, (size_t)B * 4},
-        {m->e_poolw, NULL, m->h_pool, (size_t)(B * S) * 4},
+        {use->e_ids, NULL, use->h_enc_ids, (size_t)(B * S) * 4},
+        {use->e_lens, NULL, use->h_enc_lens, (size_t)B * 4},
+        {use->e_poolw, NULL, use->h_pool, (size_t)(B * S) * 4},
     };
     size_t nb = 2;
-    if (pooling != CLF_POOL_NONE && m->e_poolw) {
+    if (pooling != CLF_POOL_NONE && use->e_poolw) {
         for (int64_t b = 0; b < B; b++) {
-            float *w = m->h_pool + b * S;
-            int64_t len = m->h_enc_lens[b];
+            float *w = use->h_pool + b * S;
+            int64_t len = use->h_enc_lens[b];
             for (int64_t t = 0; t < S; t++)
                 w[t] = pooling == CLF_POOL_FIRST ? (t == 0 ? 1.0f : 0.0f)
                                                  : (t < len ? 1.0f / (float)len : 0.0f);
@@ -69,39 +70,39 @@ clf_status clf__run_encoder(clf_model *m, const int32_t *ids, const int32_t *len
         nb = 3;
     }
     clf_graph_run_params rp = {{B, S, 0}, 0, bind, nb};
-    CLF_TRY(clf_graph_run(m->eg, &rp));
-    m->enc_pending = true;
+    CLF_TRY(clf_graph_run(use->eg, &rp));
+    use->enc_pending = true;
     return CLF_OK;
 }
 
 /* Computes the cross K/V of the last encoder run into the cross states for
  * a step graph of batch `beams * B` (indirect: beam search's): with beams > 1
  * the memory rows of source i are repeated for its rows i * beams + j first. */
-clf_status clf__run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams, bool indirect,
+clf_status clf__run_cross(clf__use *use, int64_t B, int64_t S, int64_t beams, bool indirect,
                           const int32_t *lengths)
 {
     int64_t b = B * beams;
     clf__step *st = NULL;
-    CLF_TRY(clf__get_step(m, b, indirect, &st));
+    CLF_TRY(clf__get_step(use, b, indirect, &st));
     clf_tensor mem, rep;
-    CLF_TRY(clf__placement_memory(m, B * S, &mem)); /* crosses devices when placed apart */
+    CLF_TRY(clf__placement_memory(use, B * S, &mem)); /* crosses devices when placed apart */
     if (beams > 1) {
         for (int64_t r = 0; r < b; r++) {
             clf_tensor src, dst;
             CLF_TRY(clf_tensor_slice(&mem, 0, (r / beams) * S, S, &src));
-            CLF_TRY(clf_tensor_slice(&m->mem_rep, 0, r * S, S, &dst));
-            CLF_TRY(clf_copy(m->ctx, &src, &dst));
+            CLF_TRY(clf_tensor_slice(&use->mem_rep, 0, r * S, S, &dst));
+            CLF_TRY(clf_copy(use->ctx, &src, &dst));
         }
-        CLF_TRY(clf_tensor_slice(&m->mem_rep, 0, 0, b * S, &rep));
+        CLF_TRY(clf_tensor_slice(&use->mem_rep, 0, 0, b * S, &rep));
         mem = rep;
     }
     clf_graph_binding bind = {st->memory, &mem, NULL, 0};
     clf_graph_run_params rp = {{0, S, 0}, 0, &bind, 1};
     CLF_TRY(clf_graph_run(st->cross, &rp));
-    m->enc_B = b;
-    m->enc_S = S;
+    use->enc_B = b;
+    use->enc_S = S;
     for (int64_t i = 0; i < b; i++)
-        m->src_lens[i] = lengths ? lengths[i / beams] : (int32_t)S;
+        use->src_lens[i] = lengths ? lengths[i / beams] : (int32_t)S;
     return CLF_OK;
 }
 
@@ -122,12 +123,12 @@ static void l2_normalize(float *x, int64_t B, int64_t D)
     }
 }
 
-static clf_status model_encode_body(clf_model *m, const int32_t *ids, const int32_t *lengths,
-                                    int64_t B, int64_t S, clf_pooling pooling, float *hidden,
-                                    float *pooled, float *classes)
+clf_status clf__use_encode(clf__use *use, const int32_t *ids, const int32_t *lengths, int64_t B,
+                           int64_t S, clf_pooling pooling, float *hidden, float *pooled,
+                           float *classes)
 {
-    if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_encode: NULL model");
-    clf_context *ctx = m->ctx;
+    const clf_model *m = use->m;
+    clf_context *ctx = use->ctx;
     if ((unsigned)pooling > CLF_POOL_DEFAULT)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_encode: unknown pooling %d",
                           (int)pooling);
@@ -135,7 +136,7 @@ static clf_status model_encode_body(clf_model *m, const int32_t *ids, const int3
     if (m->cfg.kind == CLF_MODEL_ENCODER && (pooled || classes) && pooling == CLF_POOL_NONE)
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_model_encode: pooled or classes asked with no pooling");
-    if (classes && !m->e_classes && !m->cls_w.buffer)
+    if (classes && !use->e_classes && !m->cls_w.buffer)
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_model_encode: the model has no classification head");
     if ((pooled || classes) && m->cfg.kind != CLF_MODEL_ENCODER)
@@ -145,26 +146,26 @@ static clf_status model_encode_body(clf_model *m, const int32_t *ids, const int3
      * synchronises) does not land between the encoder and the cross graph. */
     clf__step *st = NULL;
     if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) {
-        if (B > m->max_batch)
+        if (B > use->max_batch)
             return clf__error(ctx, CLF_ERR_SHAPE, "clf_model_encode: B = %lld > max_batch %lld",
-                              (long long)B, (long long)m->max_batch);
-        if (B >= 1) CLF_TRY(clf__get_step(m, B, false, &st));
+                              (long long)B, (long long)use->max_batch);
+        if (B >= 1) CLF_TRY(clf__get_step(use, B, false, &st));
     }
-    CLF_TRY(clf__run_encoder(m, ids, lengths, B, S, pooling));
+    CLF_TRY(clf__run_encoder(use, ids, lengths, B, S, pooling));
     if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER)
-        CLF_TRY(clf__run_cross(m, B, S, 1, false, lengths));
+        CLF_TRY(clf__run_cross(use, B, S, 1, false, lengths));
     int64_t D = m->cfg.d_model;
     if (hidden)
-        CLF_TRY(clf_graph_read(m->eg, m->e_hidden, hidden, (size_t)(B * S * D) * sizeof(float)));
+        CLF_TRY(clf_graph_read(use->eg, use->e_hidden, hidden, (size_t)(B * S * D) * sizeof(float)));
     if (pooled) {
-        CLF_TRY(clf_graph_read(m->eg, m->e_pooled, pooled, (size_t)(B * D) * sizeof(float)));
+        CLF_TRY(clf_graph_read(use->eg, use->e_pooled, pooled, (size_t)(B * D) * sizeof(float)));
         if (m->cfg.normalize) l2_normalize(pooled, B, D);
     }
     if (classes)
-        CLF_TRY(clf_graph_read(m->eg, m->e_classes, classes,
+        CLF_TRY(clf_graph_read(use->eg, use->e_classes, classes,
                                (size_t)(B * m->cfg.n_classes) * sizeof(float)));
-    if ((hidden || pooled || classes) && CLF__ENC_CTX(m) == m->ctx) clf__model_synced(m);
-    if (hidden || pooled || classes) m->enc_pending = false; /* reads on the encoder's queue */
+    if ((hidden || pooled || classes) && use->ectx == use->ctx) clf__model_synced(use);
+    if (hidden || pooled || classes) use->enc_pending = false; /* reads on the encoder's queue */
     return CLF_OK;
 }
 
@@ -172,8 +173,9 @@ clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *len
                             int64_t S, clf_pooling pooling, float *hidden, float *pooled,
                             float *classes)
 {
-    CLF__GUARDED2(m ? m->ctx : NULL, m ? m->ectx : NULL, "clf_model_encode",
-                  model_encode_body(m, ids, lengths, B, S, pooling, hidden, pooled, classes));
+    if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_encode: NULL model");
+    CLF__GUARDED2(m->ctx, m->ectx, "clf_model_encode",
+                  clf__use_encode(m->def, ids, lengths, B, S, pooling, hidden, pooled, classes));
 }
 
 /* ============================== decoder ============================== */
@@ -181,63 +183,65 @@ clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *len
 /* Uploads ids (b, n) and runs the step graph at position: no sync. rows:
  * NULL (the plain step), or the cache-row table (b, max_tgt) of beam search,
  * whose first position + n columns go to the indirect step. */
-clf_status clf__step_enqueue(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
+clf_status clf__step_enqueue(clf__use *use, const int32_t *ids, int64_t b, int64_t n,
                              int64_t position, const int32_t *rows, clf__step **out)
 {
-    clf_context *ctx = m->ctx;
+    const clf_model *m = use->m;
+    clf_context *ctx = use->ctx;
     if (m->cfg.kind == CLF_MODEL_ENCODER)
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_model_decode: an encoder-only model has no decoder");
     if (!ids) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_decode: NULL ids");
-    if (b < 1 || b > m->max_batch || n < 1 || position < 0 || position + n > m->max_tgt)
+    if (b < 1 || b > use->max_batch || n < 1 || position < 0 || position + n > use->max_tgt)
         return clf__error(
             ctx, CLF_ERR_SHAPE,
             "clf_model_decode: b = %lld, n = %lld at position %lld: need 1 <= b <= %lld "
             "(max_batch) and position + n <= %lld (max_target_len)",
-            (long long)b, (long long)n, (long long)position, (long long)m->max_batch,
-            (long long)m->max_tgt);
-    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER && b != m->enc_B)
+            (long long)b, (long long)n, (long long)position, (long long)use->max_batch,
+            (long long)use->max_tgt);
+    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER && b != use->enc_B)
         return clf__error(
             ctx, CLF_ERR_INVALID_ARG,
             "clf_model_decode: batch %lld but the last clf_model_encode() had %lld sources",
-            (long long)b, (long long)m->enc_B);
+            (long long)b, (long long)use->enc_B);
     clf__step *st = NULL;
-    CLF_TRY(clf__get_step(m, b, rows != NULL, &st));
-    CLF_TRY(wait_staging(m, m->ctx, m->step_pending));
-    memcpy(m->h_step_ids, ids, (size_t)(b * n) * sizeof *ids);
-    memcpy(m->h_step_lens, m->src_lens, (size_t)b * sizeof *m->src_lens);
+    CLF_TRY(clf__get_step(use, b, rows != NULL, &st));
+    CLF_TRY(wait_staging(use, use->ctx, use->step_pending));
+    memcpy(use->h_step_ids, ids, (size_t)(b * n) * sizeof *ids);
+    memcpy(use->h_step_lens, use->src_lens, (size_t)b * sizeof *use->src_lens);
     int64_t T = position + n;
     for (int64_t i = 0; rows && i < b; i++)
-        memcpy(m->h_step_rows + i * T, rows + i * m->max_tgt, (size_t)T * sizeof *rows);
-    clf_graph_binding bind[3] = {{st->ids, NULL, m->h_step_ids, (size_t)(b * n) * 4},
-                                 {st->src_lens, NULL, m->h_step_lens, (size_t)b * 4},
-                                 {st->cache_rows, NULL, m->h_step_rows, (size_t)(b * T) * 4}};
+        memcpy(use->h_step_rows + i * T, rows + i * use->max_tgt, (size_t)T * sizeof *rows);
+    clf_graph_binding bind[3] = {{st->ids, NULL, use->h_step_ids, (size_t)(b * n) * 4},
+                                 {st->src_lens, NULL, use->h_step_lens, (size_t)b * 4},
+                                 {st->cache_rows, NULL, use->h_step_rows, (size_t)(b * T) * 4}};
     if (!st->src_lens) bind[1] = bind[2];
     clf_graph_run_params rp = {{0, n, T}, position, bind, 1 + (st->src_lens != 0) + (rows != NULL)};
     CLF_TRY(clf_graph_run(st->g, &rp));
-    m->step_pending = true;
+    use->step_pending = true;
     *out = st;
     return CLF_OK;
 }
 
-static clf_status model_decode_body(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
-                                    int64_t position, float *logits, int32_t *argmax)
+clf_status clf__use_decode(clf__use *use, const int32_t *ids, int64_t b, int64_t n,
+                           int64_t position, float *logits, int32_t *argmax)
 {
-    if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_decode: NULL model");
+    const clf_model *m = use->m;
     clf__step *st = NULL;
-    CLF_TRY(clf__step_enqueue(m, ids, b, n, position, NULL, &st));
+    CLF_TRY(clf__step_enqueue(use, ids, b, n, position, NULL, &st));
     if (logits)
         CLF_TRY(clf_graph_read(st->g, st->logits, logits,
                                (size_t)(b * n * m->cfg.vocab) * sizeof(float)));
     if (argmax)
         CLF_TRY(clf_graph_read(st->g, st->argmax, argmax, (size_t)(b * n) * sizeof(int32_t)));
-    if (logits || argmax) clf__model_synced(m);
+    if (logits || argmax) clf__model_synced(use);
     return CLF_OK;
 }
 
 clf_status clf_model_decode(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
                             int64_t position, float *logits, int32_t *argmax)
 {
-    CLF__GUARDED2(m ? m->ctx : NULL, m ? m->ectx : NULL, "clf_model_decode",
-                  model_decode_body(m, ids, b, n, position, logits, argmax));
+    if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_decode: NULL model");
+    CLF__GUARDED2(m->ctx, m->ectx, "clf_model_decode",
+                  clf__use_decode(m->def, ids, b, n, position, logits, argmax));
 }

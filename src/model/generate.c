@@ -15,7 +15,8 @@
 /* ============================== generate ============================== */
 
 typedef struct gen {
-    clf_model *m;
+    const clf_model *m;
+    clf__use *use; /* the state the loops run on */
     const clf_generate_params *p;
     const clf_generate_output *out;
     int64_t B, nbest;
@@ -67,7 +68,7 @@ static int32_t host_argmax(const float *x, int64_t V)
 static clf_status check_abort(gen *g)
 {
     if (g->p->abort && g->p->abort(g->p->user))
-        return clf__error(g->m->ctx, CLF_ERR_ABORTED,
+        return clf__error(g->use->ctx, CLF_ERR_ABORTED,
                           "clf_model_generate: aborted by the caller's abort callback");
     return CLF_OK;
 }
@@ -96,7 +97,8 @@ static int64_t first_feed(gen *g, const int32_t *ids, int64_t b, int64_t S, int6
  * the logits too, whose log-softmax at the chosen token is summed per row. */
 static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
 {
-    clf_model *m = g->m;
+    const clf_model *m = g->m;
+    clf__use *use = g->use;
     int64_t B = g->B, V = m->cfg.vocab;
     bool greedy = g->p->strategy == CLF_DECODE_GREEDY;
     bool want_lp = g->out->scores || g->out->logprobs;
@@ -106,19 +108,19 @@ static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
     clf__cand *tmp = clf__malloc((size_t)V * sizeof *tmp);
     uint64_t rng = g->p->seed;
     clf_status st = done && lp && tmp ? CLF_OK
-                                      : clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY,
+                                      : clf__error(use->ctx, CLF_ERR_OUT_OF_MEMORY,
                                                    "clf_model_generate: out of memory");
     int64_t alive = B;
     for (int64_t step = 0; st == CLF_OK && step < g->max_new && alive > 0; step++) {
         st = check_abort(g);
         clf__step *sp = NULL;
-        if (st == CLF_OK) st = clf__step_enqueue(m, g->feed, B, n, pos, NULL, &sp);
+        if (st == CLF_OK) st = clf__step_enqueue(use, g->feed, B, n, pos, NULL, &sp);
         if (st == CLF_OK && greedy && !g->pr.on)
             st = clf_graph_read(sp->g, sp->argmax, g->am, (size_t)(B * n) * 4);
         if (st == CLF_OK && (!greedy || want_lp || g->pr.on))
             st = clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(B * n * V) * sizeof(float));
         if (st != CLF_OK) break;
-        clf__model_synced(m);
+        clf__model_synced(use);
         for (int64_t b = 0; b < B; b++) {
             int64_t row = b * n + n - 1;
             const float *x = g->logits + row * V, *y = x;
@@ -367,18 +369,19 @@ static int64_t row_top(const float *x, int64_t V, double base, int32_t b, int64_
 static clf_status beam_group(gen *g, beam_ws *w, const int32_t *ids, const int32_t *lengths,
                              int64_t S, int64_t src0, int64_t G, int64_t K)
 {
-    clf_model *m = g->m;
+    const clf_model *m = g->m;
+    clf__use *use = g->use;
     int64_t V = m->cfg.vocab, R = G * K;
     double alpha = g->p->length_alpha != 0 ? g->p->length_alpha : 1.0;
     bool hf = g->p->beam_rule == CLF_BEAM_RULE_HF ||
               (g->p->beam_rule == CLF_BEAM_RULE_DEFAULT && m->from_hf);
     const int32_t *gids = ids + src0 * S, *glens = lengths ? lengths + src0 : NULL;
     if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) {
-        CLF_TRY(clf__get_step(m, R, true, &(clf__step *){NULL}));
-        CLF_TRY(clf__run_encoder(m, gids, glens, G, S, CLF_POOL_NONE));
-        CLF_TRY(clf__run_cross(m, G, S, K, true, glens));
+        CLF_TRY(clf__get_step(use, R, true, &(clf__step *){NULL}));
+        CLF_TRY(clf__run_encoder(use, gids, glens, G, S, CLF_POOL_NONE));
+        CLF_TRY(clf__run_cross(use, G, S, K, true, glens));
     }
-    int64_t cap = m->max_tgt;
+    int64_t cap = use->max_tgt;
     for (int64_t r = 0; r < R; r++)
         for (int64_t t = 0; t < cap; t++)
             w->rows[r * cap + t] = w->rows_next[r * cap + t] = (int32_t)r;
@@ -395,9 +398,9 @@ static clf_status beam_group(gen *g, beam_ws *w, const int32_t *ids, const int32
     for (int64_t step = 1; step <= g->max_new && live > 0; step++) {
         CLF_TRY(check_abort(g));
         clf__step *sp = NULL;
-        CLF_TRY(clf__step_enqueue(m, g->feed, R, n, pos, w->rows, &sp));
+        CLF_TRY(clf__step_enqueue(use, g->feed, R, n, pos, w->rows, &sp));
         CLF_TRY(clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(R * n * V) * sizeof(float)));
-        clf__model_synced(m);
+        clf__model_synced(use);
         pos += n;
         for (int64_t i = 0; i < G; i++) {
             beam_src *bs = &w->src[i];
@@ -443,10 +446,11 @@ static clf_status beam_group(gen *g, beam_ws *w, const int32_t *ids, const int32
 
 static clf_status gen_beam(gen *g, const int32_t *ids, const int32_t *lengths, int64_t S)
 {
-    clf_model *m = g->m;
+    const clf_model *m = g->m;
+    clf__use *use = g->use;
     int64_t K = g->p->beam_size > 0 ? g->p->beam_size : 4, V = m->cfg.vocab;
     /* As many sources at once as max_batch holds K hypotheses of. */
-    int64_t G = m->max_batch / K;
+    int64_t G = use->max_batch / K;
     if (G > g->B) G = g->B;
     beam_ws w;
     memset(&w, 0, sizeof w);
@@ -455,8 +459,8 @@ static clf_status gen_beam(gen *g, const int32_t *ids, const int32_t *lengths, i
     int64_t per_step = 2 * K, max_hyp = 1 + per_step * g->max_new;
     w.src = clf__calloc((size_t)G, sizeof *w.src);
     w.c = clf__malloc((size_t)(K * beam_per_row(K, V)) * sizeof *w.c);
-    w.rows = clf__malloc((size_t)(G * K * m->max_tgt) * sizeof *w.rows);
-    w.rows_next = clf__malloc((size_t)(G * K * m->max_tgt) * sizeof *w.rows_next);
+    w.rows = clf__malloc((size_t)(G * K * use->max_tgt) * sizeof *w.rows);
+    w.rows_next = clf__malloc((size_t)(G * K * use->max_tgt) * sizeof *w.rows_next);
     bool ok = w.src && w.c && w.rows && w.rows_next;
     for (int64_t i = 0; ok && i < G; i++) {
         beam_src *bs = &w.src[i];
@@ -469,7 +473,7 @@ static clf_status gen_beam(gen *g, const int32_t *ids, const int32_t *lengths, i
     }
     clf_status st =
         ok ? CLF_OK
-           : clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_generate: out of memory");
+           : clf__error(use->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_generate: out of memory");
     for (int64_t src = 0; st == CLF_OK && src < g->B; src += G)
         st = beam_group(g, &w, ids, lengths, S, src, g->B - src < G ? g->B - src : G, K);
     for (int64_t i = 0; w.src && i < G; i++) {
@@ -486,22 +490,23 @@ static clf_status gen_beam(gen *g, const int32_t *ids, const int32_t *lengths, i
     return st;
 }
 
-static clf_status model_generate_body(clf_model *m, const int32_t *ids, const int32_t *lengths,
-                                      int64_t B, int64_t S, const clf_generate_params *params,
-                                      const clf_generate_output *out)
+clf_status clf__use_generate(clf__use *use, const int32_t *ids, const int32_t *lengths, int64_t B,
+                             int64_t S, const clf_generate_params *params,
+                             const clf_generate_output *out)
 {
-    if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_generate: NULL model");
-    clf_context *ctx = m->ctx;
+    const clf_model *m = use->m;
+    clf_context *ctx = use->ctx;
     if (!ids || !out || !out->ids)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_model_generate: NULL ids or output");
     if (m->cfg.kind == CLF_MODEL_ENCODER)
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_model_generate: an encoder-only model cannot generate");
     clf_generate_params p = params ? *params : clf_generate_params_default();
-    CLF_TRY(clf__check_generate_params(m, &p));
+    CLF_TRY(clf__check_generate_params(use, &p));
     gen g;
     memset(&g, 0, sizeof g);
     g.m = m;
+    g.use = use;
     g.p = &p;
     g.out = out;
     g.B = B;
@@ -535,13 +540,13 @@ static clf_status model_generate_body(clf_model *m, const int32_t *ids, const in
     g.max_new = fit < g.stride ? fit : g.stride;
     g.at_limit = g.max_new < g.stride ? CLF_FINISH_POSITIONS : CLF_FINISH_MAX_NEW;
     int64_t need = encdec ? g.max_new : S + g.max_new - 1;
-    if (need > m->max_tgt)
+    if (need > use->max_tgt)
         return clf__error(
             ctx, CLF_ERR_SHAPE,
             "clf_model_generate: B = %lld, S = %lld, max_new_tokens %lld need %lld cache "
             "positions (max_target_len %lld)",
             (long long)B, (long long)S, (long long)g.max_new, (long long)need,
-            (long long)m->max_tgt);
+            (long long)use->max_tgt);
     for (int64_t i = 0; i < n_out; i++)
         out->ids[i] = -1;
     for (int64_t i = 0; i < n_seq; i++) {
@@ -554,7 +559,7 @@ static clf_status model_generate_body(clf_model *m, const int32_t *ids, const in
         if (out->finish) out->finish[i] = first ? g.at_limit : CLF_FINISH_NONE;
     }
     if (g.max_new == 0) return CLF_OK;
-    int64_t rows = m->max_batch * (encdec ? 1 : S);
+    int64_t rows = use->max_batch * (encdec ? 1 : S);
     g.logits = clf__malloc((size_t)(rows * m->cfg.vocab) * sizeof *g.logits);
     g.am = clf__malloc((size_t)rows * sizeof *g.am);
     g.feed = clf__malloc((size_t)rows * sizeof *g.feed);
@@ -565,10 +570,10 @@ static clf_status model_generate_body(clf_model *m, const int32_t *ids, const in
     if (st == CLF_OK && p.strategy == CLF_DECODE_BEAM) {
         st = gen_beam(&g, ids, lengths, S);
     } else if (st == CLF_OK) {
-        if (encdec) st = clf_model_encode(m, ids, lengths, B, S, CLF_POOL_NONE, NULL, NULL, NULL);
-        if (st == CLF_OK && B > m->max_batch)
+        if (encdec) st = clf__use_encode(use, ids, lengths, B, S, CLF_POOL_NONE, NULL, NULL, NULL);
+        if (st == CLF_OK && B > use->max_batch)
             st = clf__error(ctx, CLF_ERR_SHAPE, "clf_model_generate: B = %lld > max_batch %lld",
-                            (long long)B, (long long)m->max_batch);
+                            (long long)B, (long long)use->max_batch);
         if (st == CLF_OK) st = gen_simple(&g, ids, S);
     }
     clf__free(g.logits);
@@ -583,6 +588,7 @@ clf_status clf_model_generate(clf_model *m, const int32_t *ids, const int32_t *l
                               int64_t S, const clf_generate_params *params,
                               const clf_generate_output *out)
 {
-    CLF__GUARDED2(m ? m->ctx : NULL, m ? m->ectx : NULL, "clf_model_generate",
-                  model_generate_body(m, ids, lengths, B, S, params, out));
+    if (!m) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_model_generate: NULL model");
+    CLF__GUARDED2(m->ctx, m->ectx, "clf_model_generate",
+                  clf__use_generate(m->def, ids, lengths, B, S, params, out));
 }

@@ -35,9 +35,9 @@ clf_generate_params clf_generate_params_default(void)
  * outside its range used to fall back to the default or be ignored, which
  * hid callers' bugs (a NaN temperature, a negative beam_size reported as
  * "beam_size 4 > max_batch"); now each one is an error naming the field. */
-clf_status clf__check_generate_params(const clf_model *m, const clf_generate_params *p)
+clf_status clf__check_generate_params(const clf__use *use, const clf_generate_params *p)
 {
-    clf_context *ctx = m->ctx;
+    clf_context *ctx = use->ctx;
     const char *fn = "clf_model_generate";
     if ((unsigned)p->strategy > CLF_DECODE_SAMPLE)
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
@@ -48,10 +48,10 @@ clf_status clf__check_generate_params(const clf_model *m, const clf_generate_par
                           "%s: max_new_tokens %lld outside 0..%d (0 = 16)", fn,
                           (long long)p->max_new_tokens, INT32_MAX);
     int64_t K = p->beam_size ? p->beam_size : 4;
-    if (p->beam_size < 0 || (p->strategy == CLF_DECODE_BEAM && K > m->max_batch))
+    if (p->beam_size < 0 || (p->strategy == CLF_DECODE_BEAM && K > use->max_batch))
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "%s: beam_size %d outside 0..%lld (0 = 4; at most max_batch, given at "
-                          "load)", fn, p->beam_size, (long long)m->max_batch);
+                          "load)", fn, p->beam_size, (long long)use->max_batch);
     if (!isfinite(p->length_alpha))
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: length_alpha %g is not finite", fn,
                           p->length_alpha);
@@ -76,7 +76,7 @@ clf_status clf__check_generate_params(const clf_model *m, const clf_generate_par
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "%s: beam_rule %d is not a clf_beam_rule (0 the model's, 1 clformer, "
                           "2 HF)", fn, (int)p->beam_rule);
-    return clf__procs_check(ctx, m->cfg.vocab, p); /* the processors' fields */
+    return clf__procs_check(ctx, use->m->cfg.vocab, p); /* the processors' fields */
 }
 
 int64_t clf_model_max_new_tokens(const clf_model *m, int64_t prompt_len)
@@ -452,33 +452,19 @@ static clf_status check_unused(const loader *L)
     return clf__unused_report(&u, L->m->ctx, L->path);
 }
 
-static clf_status alloc_state(clf_model *m)
+/* The default state of the old calls (clf_model_encode / decode / generate),
+ * on the model's own contexts at the model's maxima. */
+static clf_status make_default_use(clf_model *m)
 {
-    const clf_model_config *c = &m->cfg;
-    int64_t mx = m->max_src > m->max_tgt ? m->max_src : m->max_tgt;
-    m->src_lens = clf__calloc((size_t)m->max_batch, sizeof *m->src_lens);
-    m->h_enc_ids = clf__calloc((size_t)(m->max_batch * m->max_src), sizeof *m->h_enc_ids);
-    m->h_enc_lens = clf__calloc((size_t)m->max_batch, sizeof *m->h_enc_lens);
-    m->h_pool = clf__calloc((size_t)(m->max_batch * m->max_src), sizeof *m->h_pool);
-    m->h_step_ids = clf__calloc((size_t)(m->max_batch * mx), sizeof *m->h_step_ids);
-    m->h_step_lens = clf__calloc((size_t)m->max_batch, sizeof *m->h_step_lens);
-    m->h_step_rows = clf__calloc((size_t)(m->max_batch * m->max_tgt), sizeof *m->h_step_rows);
-    if (!m->src_lens || !m->h_enc_ids || !m->h_enc_lens || !m->h_pool || !m->h_step_ids ||
-        !m->h_step_lens || !m->h_step_rows)
-        return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
-    if (c->kind == CLF_MODEL_ENCODER) return CLF_OK;
-    int64_t D = c->d_model, L2 = 2 * (int64_t)c->decoder_layers;
-    int64_t sh[4] = {L2, m->max_batch, m->max_tgt, D};
-    CLF_TRY(clf__model_own(m, CLF_F32, 4, sh, &m->kv));
-    CLF_TRY(clf_tensor_fill(m->ctx, &m->kv, 0.0f));
-    if (c->kind == CLF_MODEL_ENCODER_DECODER) {
-        int64_t xs[4] = {L2, m->max_batch, m->max_src, D};
-        CLF_TRY(clf__model_own(m, CLF_F32, 4, xs, &m->xkv));
-        CLF_TRY(clf_tensor_fill(m->ctx, &m->xkv, 0.0f));
-        int64_t ms[2] = {m->max_batch * m->max_src, D};
-        CLF_TRY(clf__model_own(m, CLF_F32, 2, ms, &m->mem_rep));
-    }
-    return clf_context_finish(m->ctx);
+    m->def = clf__calloc(1, sizeof *m->def);
+    if (!m->def) return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    m->def->m = m;
+    m->def->ctx = m->ctx;
+    m->def->ectx = CLF__ENC_CTX(m);
+    m->def->max_batch = m->max_batch;
+    m->def->max_src = m->max_src;
+    m->def->max_tgt = m->max_tgt;
+    return clf__use_init(m->def);
 }
 
 static clf_status check_params(clf_context *ctx, const char *fn, const clf_model_params *p)
@@ -561,7 +547,6 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
     }
     m->ctx = ctx;
     m->wdtype = p.weight_dtype;
-    m->last_step = -1;
     loader L = {m, st, path, seed, hf, NULL, false};
     if (st) {
         L.used = clf__calloc(st->n_tensors ? st->n_tensors : 1, sizeof *L.used);
@@ -605,8 +590,7 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
     clf__free(L.used);
     if (s == CLF_OK) s = set_info(m, hf);
     if (s == CLF_OK) clf__model_quant_info(m);
-    if (s == CLF_OK) s = alloc_state(m);
-    if (s == CLF_OK) s = clf__placement_init(m);
+    if (s == CLF_OK) s = make_default_use(m);
     clf__safetensors_free(st);
     clf__hf_free(hf);
     if (s != CLF_OK) {
@@ -671,25 +655,14 @@ clf_status clf_model_create_random(clf_context *ctx, const clf_model_config *cfg
 void clf_model_free(clf_model *m)
 {
     if (!m) return;
-    clf_graph_free(m->eg);
+    if (m->def) clf__use_clear(m->def);
+    clf__free(m->def);
     clf__gen_config_clear(&m->gen);
-    for (int i = 0; i < m->n_steps; i++) {
-        clf_graph_free(m->steps[i].g);
-        clf_graph_free(m->steps[i].cross);
-    }
     for (int i = 0; i < m->n_owned; i++)
         clf_tensor_free(&m->owned[i]);
     clf__free(m->owned);
     clf__free(m->enc);
     clf__free(m->dec);
-    clf__free(m->src_lens);
-    clf__free(m->h_enc_ids);
-    clf__free(m->h_enc_lens);
-    clf__free(m->h_pool);
-    clf__free(m->h_step_ids);
-    clf__free(m->h_step_lens);
-    clf__free(m->h_step_rows);
-    clf__free(m->h_mem);
     clf__free(m->info_strings);
     clf__free(m->labels);
     clf__model_quant_free(m);
@@ -702,9 +675,10 @@ void clf_model_memory(const clf_model *m, int which, size_t *arena_bytes, size_t
     clf_graph_memory_stats s;
     memset(&s, 0, sizeof s);
     const clf_graph *g = NULL;
-    if (m && which == 0) g = m->eg;
-    if (m && which > 0 && m->last_step >= 0)
-        g = which == 1 ? m->steps[m->last_step].g : m->steps[m->last_step].cross;
+    const clf__use *u = m ? m->def : NULL;
+    if (u && which == 0) g = u->eg;
+    if (u && which > 0 && u->last_step >= 0)
+        g = which == 1 ? u->steps[u->last_step].g : u->steps[u->last_step].cross;
     if (g) clf_graph_memory(g, &s);
     if (arena_bytes) *arena_bytes = s.arena_bytes;
     if (activation_bytes) *activation_bytes = s.activation_bytes;

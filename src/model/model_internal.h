@@ -11,6 +11,8 @@
 #include "core/core.h"
 #include "model/gen_config.h"
 
+typedef struct clf__use clf__use;
+
 /* An nn.MultiheadAttention: in (3D, D) = [Wq; Wk; Wv], in_b (3D) or none. */
 typedef struct clf__attn_w {
     clf_tensor w_in;  /* (3D, D) */
@@ -41,35 +43,19 @@ typedef struct clf__step {
 
 #define CLF__MAX_STEPS 6
 
-struct clf_model {
-    clf_context *ctx;  /* the decoder's device (and everything when not split) */
-    clf_context *ectx; /* the encoder's device (params.encoder_ctx); == ctx when not split */
-    clf_context *wctx; /* where clf__model_own allocates now; NULL = ctx (load) */
-    clf_model_config cfg;
-    clf_dtype wdtype;
-    int64_t max_batch, max_src, max_tgt;
-    int64_t head_dim;
-
-    clf_tensor enc_embed, dec_embed;           /* (V, D) */
-    clf_tensor enc_pos, dec_pos;               /* (P, D) learned tables or buffer NULL */
-    clf_tensor enc_ng, enc_nb, dec_ng, dec_nb; /* final norms (D) */
-    clf_tensor out_w, out_b; /* (V, D), (V); out_w may be a copy of dec_embed's struct */
-    clf_tensor cls_w, cls_b; /* (C, D), (C) */
-    clf_tensor pool_w, pool_b; /* (D, D), (D): the pooler (config.pooler) */
-    clf_tensor enc_eng, enc_enb, dec_eng, dec_enb; /* embedding norms (D) (config.embedding_norm) */
-    clf__layer_w *enc, *dec;
-
-    clf_model_info info;
-    bool from_hf; /* loaded from a HuggingFace folder: HF beam rule by default */
-    clf__gen_config gen; /* the folder's generation settings (clf_model_generate_defaults) */
-    char *info_strings; /* architecture, model_type, labels: one block */
-    const char **labels; /* (n_classes) into info_strings, or NULL */
-
-    clf_weight_quant *quant; /* (n_quant) the Q8 matrices' errors; names owned */
-    int64_t n_quant, cap_quant;
-
-    clf_tensor *owned; /* every tensor created at load, freed by clf_model_free */
-    int n_owned, cap_owned;
+/*
+ * Per-use state: everything one stream of work mutates (DESIGN.md "weights
+ * once, state per use"). The model's weights are only read through `m`.
+ * The model's default state runs on the model's own contexts; a session's
+ * on contexts forked from them (clf__context_fork: own queue, kernels,
+ * scratch and one-thread guard), so that states on one model run on
+ * separate threads at once.
+ */
+struct clf__use {
+    const clf_model *m;
+    clf_context *ctx;  /* the decoder's (and everything's when not split) */
+    clf_context *ectx; /* the encoder's; == ctx when not split */
+    int64_t max_batch, max_src, max_tgt; /* this state's maxima (<= the model's) */
 
     /* Encoder graph (B, S symbolic). */
     clf_graph *eg;
@@ -111,6 +97,42 @@ struct clf_model {
     bool mem_pending;
 };
 
+struct clf_model {
+    clf_context *ctx;  /* the decoder's device (and everything when not split) */
+    clf_context *ectx; /* the encoder's device (params.encoder_ctx); == ctx when not split */
+    clf_context *wctx; /* where clf__model_own allocates now; NULL = ctx (load) */
+    clf_model_config cfg;
+    clf_dtype wdtype;
+    int64_t max_batch, max_src, max_tgt;
+    int64_t head_dim;
+
+    clf_tensor enc_embed, dec_embed;           /* (V, D) */
+    clf_tensor enc_pos, dec_pos;               /* (P, D) learned tables or buffer NULL */
+    clf_tensor enc_ng, enc_nb, dec_ng, dec_nb; /* final norms (D) */
+    clf_tensor out_w, out_b; /* (V, D), (V); out_w may be a copy of dec_embed's struct */
+    clf_tensor cls_w, cls_b; /* (C, D), (C) */
+    clf_tensor pool_w, pool_b; /* (D, D), (D): the pooler (config.pooler) */
+    clf_tensor enc_eng, enc_enb, dec_eng, dec_enb; /* embedding norms (D) (config.embedding_norm) */
+    clf__layer_w *enc, *dec;
+
+    clf_model_info info;
+    bool from_hf; /* loaded from a HuggingFace folder: HF beam rule by default */
+    clf__gen_config gen; /* the folder's generation settings (clf_model_generate_defaults) */
+    char *info_strings; /* architecture, model_type, labels: one block */
+    const char **labels; /* (n_classes) into info_strings, or NULL */
+
+    clf_weight_quant *quant; /* (n_quant) the Q8 matrices' errors; names owned */
+    int64_t n_quant, cap_quant;
+
+    clf_tensor *owned; /* every tensor created at load, freed by clf_model_free */
+    int n_owned, cap_owned;
+
+    /* The default per-use state: what clf_model_encode / decode / generate
+     * run on (on ctx and ectx themselves, under their one-thread rule).
+     * Made at load; sessions (session.c) have their own. */
+    clf__use *def;
+};
+
 /* model.c: a tensor owned by the model. */
 clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t *shape,
                           clf_tensor *out);
@@ -121,44 +143,67 @@ clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t
 void clf__random_tensor(uint64_t seed, const char *name, int ndim, int64_t fan_in, uint64_t *stream,
                         float *lo, float *hi);
 
-/* placement.c: the boundary between the encoder's and the decoder's
- * devices. The encoder's context (ectx unset = ctx, e.g. random models). */
+/* use.c: the per-use state. use_init allocates the state's caches and host
+ * staging on use->ctx for the maxima already set in use (m, ctx, ectx,
+ * max_* filled by the caller); use_clear frees what use holds (graphs,
+ * tensors, staging), not use itself; it accepts a half-built state. */
+clf_status clf__use_init(clf__use *use);
+void clf__use_clear(clf__use *use);
+/* Device bytes of the state: caches (kv, xkv, mem_rep, mem_x), graph
+ * arenas and graph-owned input/output buffers. */
+void clf__use_bytes(const clf__use *use, size_t *cache, size_t *arena, size_t *io);
+
+/* The encoder's context at load (ectx unset = ctx, e.g. random models). */
 #define CLF__ENC_CTX(m) ((m)->ectx ? (m)->ectx : (m)->ctx)
-/* Validates params->encoder_ctx against the config and sets m->ectx. */
+
+/* placement.c: the boundary between the encoder's and the decoder's
+ * devices. Validates params->encoder_ctx against the config and sets m->ectx. */
 clf_status clf__placement_setup(clf_model *m, const clf_model_params *p);
-/* Allocates the boundary staging (after the weights, on ctx). */
-clf_status clf__placement_init(clf_model *m);
+/* Allocates the boundary staging of a state (on use->ctx). */
+clf_status clf__placement_init(clf__use *use);
 /* The encoder output rows [0, rows) as a tensor on the decoder's context:
  * the encoder graph's own tensor when not split, else copied across. */
-clf_status clf__placement_memory(clf_model *m, int64_t rows, clf_tensor *out);
+clf_status clf__placement_memory(clf__use *use, int64_t rows, clf_tensor *out);
 
-/* stack.c */
-clf_status clf__build_encoder(clf_model *m);
+/* stack.c: the graphs of a state, built from the model's weights (use->m)
+ * into the state's caches, on the state's contexts. */
+clf_status clf__build_encoder(clf__use *use);
 /* The step graph (and cross graph) for batch b, plain or indirect (beam
  * search), built and compiled on first use. */
-clf_status clf__get_step(clf_model *m, int64_t b, bool indirect, clf__step **out);
+clf_status clf__get_step(clf__use *use, int64_t b, bool indirect, clf__step **out);
 /* The view (b, cap, H, Dh) of slot j (2l = K, 2l + 1 = V) of a cache
- * (2L, maxB, cap, D). */
-clf_status clf__cache_view(const clf_model *m, const clf_tensor *cache, int j, int64_t b,
+ * (2L, use->max_batch, cap, D). */
+clf_status clf__cache_view(const clf__use *use, const clf_tensor *cache, int j, int64_t b,
                            int64_t cap, clf_tensor *out);
 
-/* model.c: CLF_ERR_INVALID_ARG naming the first field of p outside its range. */
-clf_status clf__check_generate_params(const clf_model *m, const clf_generate_params *p);
+/* model.c: CLF_ERR_INVALID_ARG naming the first field of p outside its
+ * range (reported on use->ctx). */
+clf_status clf__check_generate_params(const clf__use *use, const clf_generate_params *p);
 
 /* decode.c: the passes that generate.c's loops are built on. */
-clf_status clf__run_encoder(clf_model *m, const int32_t *ids, const int32_t *lengths, int64_t B,
+clf_status clf__run_encoder(clf__use *use, const int32_t *ids, const int32_t *lengths, int64_t B,
                             int64_t S, clf_pooling pooling);
 /* A blocking call has completed every earlier command: no host staging of
- * the model is pending any more. */
-void clf__model_synced(clf_model *m);
+ * the state is pending any more. */
+void clf__model_synced(clf__use *use);
 /* Cross K/V of the last encoder run for a step graph of batch beams * B
  * (indirect: beam search's), source rows repeated beams times. */
-clf_status clf__run_cross(clf_model *m, int64_t B, int64_t S, int64_t beams, bool indirect,
+clf_status clf__run_cross(clf__use *use, int64_t B, int64_t S, int64_t beams, bool indirect,
                           const int32_t *lengths);
 /* Uploads ids (b, n) and enqueues the step graph at position (no sync);
  * rows: NULL, or beam search's cache-row table (b, max_tgt). */
-clf_status clf__step_enqueue(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
+clf_status clf__step_enqueue(clf__use *use, const int32_t *ids, int64_t b, int64_t n,
                              int64_t position, const int32_t *rows, clf__step **out);
+/* The bodies of clf_model_encode / decode (decode.c) and generate
+ * (generate.c) on a state; the callers hold the state's contexts. */
+clf_status clf__use_encode(clf__use *use, const int32_t *ids, const int32_t *lengths, int64_t B,
+                           int64_t S, clf_pooling pooling, float *hidden, float *pooled,
+                           float *classes);
+clf_status clf__use_decode(clf__use *use, const int32_t *ids, int64_t b, int64_t n,
+                           int64_t position, float *logits, int32_t *argmax);
+clf_status clf__use_generate(clf__use *use, const int32_t *ids, const int32_t *lengths, int64_t B,
+                             int64_t S, const clf_generate_params *params,
+                             const clf_generate_output *out);
 
 /* Q8 and Q4 weights (model_quant.c). quant_prepare: quantises host (rows,
  * cols) into q for the model's weight type, chooses q->stored (CLF_Q4,

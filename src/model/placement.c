@@ -35,42 +35,43 @@ clf_status clf__placement_setup(clf_model *m, const clf_model_params *p)
     return CLF_OK;
 }
 
-clf_status clf__placement_init(clf_model *m)
+clf_status clf__placement_init(clf__use *use)
 {
-    if (CLF__ENC_CTX(m) == m->ctx || m->cfg.kind != CLF_MODEL_ENCODER_DECODER) return CLF_OK;
-    int64_t rows = m->max_batch * m->max_src, D = m->cfg.d_model;
-    m->h_mem = clf__malloc((size_t)(rows * D) * sizeof *m->h_mem);
-    if (!m->h_mem) return clf__error(m->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    const clf_model *m = use->m;
+    if (use->ectx == use->ctx || m->cfg.kind != CLF_MODEL_ENCODER_DECODER) return CLF_OK;
+    int64_t rows = use->max_batch * use->max_src, D = m->cfg.d_model;
+    use->h_mem = clf__malloc((size_t)(rows * D) * sizeof *use->h_mem);
+    if (!use->h_mem) return clf__error(use->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
     int64_t sh[2] = {rows, D};
-    return clf__model_own(m, CLF_F32, 2, sh, &m->mem_x);
+    return clf_tensor_create(use->ctx, CLF_F32, 2, sh, &use->mem_x);
 }
 
-clf_status clf__placement_memory(clf_model *m, int64_t rows, clf_tensor *out)
+clf_status clf__placement_memory(clf__use *use, int64_t rows, clf_tensor *out)
 {
     clf_tensor mem;
-    CLF_TRY(clf_graph_tensor(m->eg, m->e_hidden, &mem));
-    if (CLF__ENC_CTX(m) == m->ctx) {
+    CLF_TRY(clf_graph_tensor(use->eg, use->e_hidden, &mem));
+    if (use->ectx == use->ctx) {
         *out = mem;
         return CLF_OK;
     }
-    int64_t D = m->cfg.d_model;
-    if (clf_tensor_numel(&mem) != rows * D || !clf_tensor_is_contiguous(&mem) || !m->h_mem)
-        return clf__error(m->ctx, CLF_ERR_SHAPE,
+    int64_t D = use->m->cfg.d_model;
+    if (clf_tensor_numel(&mem) != rows * D || !clf_tensor_is_contiguous(&mem) || !use->h_mem)
+        return clf__error(use->ctx, CLF_ERR_SHAPE,
                           "placement: the encoder output does not have %lld contiguous rows",
                           (long long)rows);
-    if (m->mem_pending) {
+    if (use->mem_pending) {
         /* The last boundary write may still read h_mem. */
-        CLF_TRY(clf_context_finish(m->ctx));
-        m->step_pending = m->mem_pending = false;
+        CLF_TRY(clf_context_finish(use->ctx));
+        use->step_pending = use->mem_pending = false;
     }
     size_t bytes = (size_t)(rows * D) * sizeof(float);
-    clf_status st = clf_tensor_read(m->ectx, &mem, m->h_mem, bytes, true);
+    clf_status st = clf_tensor_read(use->ectx, &mem, use->h_mem, bytes, true);
     if (st != CLF_OK)
-        return clf__error(m->ctx, st, "placement: encoder output read on the encoder's device: %s",
-                          clf_context_last_error(m->ectx));
-    m->enc_pending = false; /* the encoder's queue is drained */
-    CLF_TRY(clf_tensor_slice(&m->mem_x, 0, 0, rows, out));
-    CLF_TRY(clf_tensor_write(m->ctx, out, m->h_mem, bytes, false));
-    m->mem_pending = true;
+        return clf__error(use->ctx, st, "placement: encoder output read on the encoder's device: %s",
+                          clf_context_last_error(use->ectx));
+    use->enc_pending = false; /* the encoder's queue is drained */
+    CLF_TRY(clf_tensor_slice(&use->mem_x, 0, 0, rows, out));
+    CLF_TRY(clf_tensor_write(use->ctx, out, use->h_mem, bytes, false));
+    use->mem_pending = true;
     return CLF_OK;
 }

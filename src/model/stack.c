@@ -12,13 +12,15 @@
 #include <string.h>
 
 #include "model/model_internal.h"
+#include "runtime/runtime.h" /* clf__tensor_slice */
 
 static clf_dim K(int64_t c) { return clf_dim_const(c); }
 static clf_dim SYM(clf_sym s) { return clf_dim_sym(1, s); }
 
 /* Builder state for one graph. */
 typedef struct sb {
-    clf_model *m;
+    const clf_model *m; /* the weights (read only) */
+    clf__use *use;      /* the state the graph belongs to: its context and caches */
     clf_graph *g;
     clf_dim rows;  /* rows of the flattened stream: B*S (encoder) or b*S (decoder) */
     clf_dim batch; /* B or b */
@@ -115,8 +117,8 @@ static clf_status cross_attn(sb *s, int32_t x, const clf__attn_w *w, int32_t src
     int64_t D = s->m->cfg.d_model;
     clf_tensor wq, bq;
     memset(&bq, 0, sizeof bq);
-    CLF_TRY(clf_tensor_slice(&w->w_in, 0, 0, D, &wq));
-    if (w->b_in.buffer) CLF_TRY(clf_tensor_slice(&w->b_in, 0, 0, D, &bq));
+    CLF_TRY(clf__tensor_slice(s->use->ctx, &w->w_in, 0, 0, D, &wq));
+    if (w->b_in.buffer) CLF_TRY(clf__tensor_slice(s->use->ctx, &w->b_in, 0, 0, D, &bq));
     int32_t q, q4, o;
     CLF_TRY(linear(s, x, &wq, &bq, CLF_ACT_NONE, &q));
     CLF_TRY(heads(s, q, s->seq, 1, &q4));
@@ -219,76 +221,80 @@ static clf_status embed(sb *s, const clf_tensor *table, const clf_tensor *pos,
 
 /* ============================== encoder ============================== */
 
-static clf_status encoder_nodes(clf_model *m, sb *s)
+static clf_status encoder_nodes(clf__use *use, sb *s)
 {
+    const clf_model *m = use->m;
     const clf_model_config *c = &m->cfg;
     clf_dim ids_shape[2] = {s->batch, s->seq}, lens_shape[1] = {s->batch};
-    CLF_TRY(clf_graph_input(s->g, "ids", CLF_I32, 2, ids_shape, &m->e_ids));
-    CLF_TRY(clf_graph_input(s->g, "lengths", CLF_I32, 1, lens_shape, &m->e_lens));
+    CLF_TRY(clf_graph_input(s->g, "ids", CLF_I32, 2, ids_shape, &use->e_ids));
+    CLF_TRY(clf_graph_input(s->g, "lengths", CLF_I32, 1, lens_shape, &use->e_lens));
     int32_t x, res = 0, y;
-    CLF_TRY(embed(s, &m->enc_embed, &m->enc_pos, &m->enc_eng, &m->enc_enb, m->e_ids, false, &x));
+    CLF_TRY(embed(s, &m->enc_embed, &m->enc_pos, &m->enc_eng, &m->enc_enb, use->e_ids, false, &x));
     for (int l = 0; l < c->encoder_layers; l++)
-        CLF_TRY(layer(s, &m->enc[l], false, m->e_lens, 0, NULL, &x, &res));
+        CLF_TRY(layer(s, &m->enc[l], false, use->e_lens, 0, NULL, &x, &res));
     CLF_TRY(stack_end(s, x, res, c->encoder_final_norm, &m->enc_ng, &m->enc_nb, &y));
-    if (y == m->e_ids || clf_graph_output(s->g, y, "hidden") != CLF_OK) {
+    if (y == use->e_ids || clf_graph_output(s->g, y, "hidden") != CLF_OK) {
         /* A post-LN stack with no layer output of its own cannot happen (a
          * layer always ends in a norm); keep the message explicit anyway. */
-        return clf__error(m->ctx, CLF_ERR_INVALID_ARG,
+        return clf__error(use->ctx, CLF_ERR_INVALID_ARG,
                           "encoder: the stack has no result to output");
     }
-    m->e_hidden = y;
+    use->e_hidden = y;
     if (c->kind != CLF_MODEL_ENCODER) return CLF_OK;
     /* Pooling as a batched GEMM: pooled (B, 1, D) = w (B, 1, S) hidden (B, S, D),
      * w from the host (a one-hot first token, or 1/len over real tokens). */
     clf_dim wshape[3] = {s->batch, K(1), s->seq}, hs[3] = {s->batch, s->seq, K(c->d_model)};
     int32_t h3, pooled;
-    CLF_TRY(clf_graph_input(s->g, "pool_weights", CLF_F32, 3, wshape, &m->e_poolw));
+    CLF_TRY(clf_graph_input(s->g, "pool_weights", CLF_F32, 3, wshape, &use->e_poolw));
     CLF_TRY(clf_graph_reshape(s->g, y, 3, hs, &h3));
     clf_graph_gemm_params gp;
     memset(&gp, 0, sizeof gp);
-    CLF_TRY(clf_graph_gemm(s->g, m->e_poolw, h3, &gp, &pooled));
+    CLF_TRY(clf_graph_gemm(s->g, use->e_poolw, h3, &gp, &pooled));
     if (m->pool_w.buffer) /* BERT's pooler: tanh(dense(pooled)) */
         CLF_TRY(linear(s, pooled, &m->pool_w, &m->pool_b, CLF_ACT_TANH, &pooled));
     CLF_TRY(clf_graph_output(s->g, pooled, "pooled"));
-    m->e_pooled = pooled;
+    use->e_pooled = pooled;
     if (m->cls_w.buffer) {
         int32_t cls;
         CLF_TRY(linear(s, pooled, &m->cls_w, &m->cls_b, CLF_ACT_NONE, &cls));
         CLF_TRY(clf_graph_output(s->g, cls, "classes"));
-        m->e_classes = cls;
+        use->e_classes = cls;
     }
     return CLF_OK;
 }
 
-clf_status clf__build_encoder(clf_model *m)
+clf_status clf__build_encoder(clf__use *use)
 {
-    if (m->eg) return CLF_OK;
-    clf_graph_params gp = {{m->max_batch, m->max_src, 0}};
-    CLF_TRY(clf_graph_create(CLF__ENC_CTX(m), &gp, &m->eg)); /* placement.c */
-    sb s = {m, m->eg, clf_dim_mul(SYM(CLF_SYM_B), SYM(CLF_SYM_S)), SYM(CLF_SYM_B), SYM(CLF_SYM_S)};
-    clf_status st = encoder_nodes(m, &s);
-    if (st == CLF_OK) st = clf_graph_compile(m->eg);
+    if (use->eg) return CLF_OK;
+    clf_graph_params gp = {{use->max_batch, use->max_src, 0}};
+    CLF_TRY(clf_graph_create(use->ectx, &gp, &use->eg)); /* placement.c */
+    sb s = {use->m, use, use->eg, clf_dim_mul(SYM(CLF_SYM_B), SYM(CLF_SYM_S)), SYM(CLF_SYM_B),
+            SYM(CLF_SYM_S)};
+    clf_status st = encoder_nodes(use, &s);
+    if (st == CLF_OK) st = clf_graph_compile(use->eg);
     if (st != CLF_OK) {
-        clf_graph_free(m->eg);
-        m->eg = NULL;
+        clf_graph_free(use->eg);
+        use->eg = NULL;
     }
     return st;
 }
 
 /* ============================== decoder ============================== */
 
-clf_status clf__cache_view(const clf_model *m, const clf_tensor *cache, int j, int64_t b,
+clf_status clf__cache_view(const clf__use *use, const clf_tensor *cache, int j, int64_t b,
                            int64_t cap, clf_tensor *out)
 {
+    const clf_model *m = use->m;
     int64_t D = m->cfg.d_model, H = m->cfg.n_heads;
     int64_t shape[4] = {b, cap, H, m->head_dim};
     int64_t stride[4] = {cap * D, D, m->head_dim, 1};
-    int64_t off = (int64_t)j * m->max_batch * cap * D;
+    int64_t off = (int64_t)j * use->max_batch * cap * D;
     return clf_tensor_view(cache, 4, shape, stride, off, out);
 }
 
-static clf_status step_nodes(clf_model *m, sb *s, clf__step *st)
+static clf_status step_nodes(clf__use *use, sb *s, clf__step *st)
 {
+    const clf_model *m = use->m;
     const clf_model_config *c = &m->cfg;
     bool cross = c->kind == CLF_MODEL_ENCODER_DECODER;
     clf_dim ids_shape[2] = {s->batch, s->seq};
@@ -306,14 +312,14 @@ static clf_status step_nodes(clf_model *m, sb *s, clf__step *st)
     for (int l = 0; l < c->decoder_layers; l++) {
         layer_io io = {0, 0, 0, 0, st->cache_rows};
         clf_tensor t;
-        CLF_TRY(clf__cache_view(m, &m->kv, 2 * l, st->b, m->max_tgt, &t));
+        CLF_TRY(clf__cache_view(use, &use->kv, 2 * l, st->b, use->max_tgt, &t));
         CLF_TRY(clf_graph_state(s->g, "k_cache", &t, &io.kc));
-        CLF_TRY(clf__cache_view(m, &m->kv, 2 * l + 1, st->b, m->max_tgt, &t));
+        CLF_TRY(clf__cache_view(use, &use->kv, 2 * l + 1, st->b, use->max_tgt, &t));
         CLF_TRY(clf_graph_state(s->g, "v_cache", &t, &io.vc));
         if (cross) {
-            CLF_TRY(clf__cache_view(m, &m->xkv, 2 * l, st->b, m->max_src, &t));
+            CLF_TRY(clf__cache_view(use, &use->xkv, 2 * l, st->b, use->max_src, &t));
             CLF_TRY(clf_graph_weight(s->g, "cross_k", &t, &io.xk));
-            CLF_TRY(clf__cache_view(m, &m->xkv, 2 * l + 1, st->b, m->max_src, &t));
+            CLF_TRY(clf__cache_view(use, &use->xkv, 2 * l + 1, st->b, use->max_src, &t));
             CLF_TRY(clf_graph_weight(s->g, "cross_v", &t, &io.xv));
         }
         CLF_TRY(layer(s, &m->dec[l], true, 0, st->src_lens, &io, &x, &res));
@@ -329,8 +335,9 @@ static clf_status step_nodes(clf_model *m, sb *s, clf__step *st)
 }
 
 /* memory (b*S, D) -> K, V of every decoder layer into the cross states. */
-static clf_status cross_nodes(clf_model *m, sb *s, clf__step *st)
+static clf_status cross_nodes(clf__use *use, sb *s, clf__step *st)
 {
+    const clf_model *m = use->m;
     const clf_model_config *c = &m->cfg;
     int64_t D = c->d_model;
     clf_dim ms[2] = {s->rows, K(D)};
@@ -339,16 +346,16 @@ static clf_status cross_nodes(clf_model *m, sb *s, clf__step *st)
         const clf__attn_w *w = &m->dec[l].ca;
         clf_tensor wkv, bkv, t;
         memset(&bkv, 0, sizeof bkv);
-        CLF_TRY(clf_tensor_slice(&w->w_in, 0, D, 2 * D, &wkv));
-        if (w->b_in.buffer) CLF_TRY(clf_tensor_slice(&w->b_in, 0, D, 2 * D, &bkv));
+        CLF_TRY(clf__tensor_slice(s->use->ctx, &w->w_in, 0, D, 2 * D, &wkv));
+        if (w->b_in.buffer) CLF_TRY(clf__tensor_slice(s->use->ctx, &w->b_in, 0, D, 2 * D, &bkv));
         int32_t kv, kv4, k, v, xk, xv;
         CLF_TRY(linear(s, st->memory, &wkv, &bkv, CLF_ACT_NONE, &kv));
         CLF_TRY(heads(s, kv, s->seq, 2, &kv4));
         CLF_TRY(clf_graph_slice(s->g, kv4, 2, 0, K(c->n_heads), &k));
         CLF_TRY(clf_graph_slice(s->g, kv4, 2, c->n_heads, K(c->n_heads), &v));
-        CLF_TRY(clf__cache_view(m, &m->xkv, 2 * l, st->b, m->max_src, &t));
+        CLF_TRY(clf__cache_view(use, &use->xkv, 2 * l, st->b, use->max_src, &t));
         CLF_TRY(clf_graph_state(s->g, "cross_k", &t, &xk));
-        CLF_TRY(clf__cache_view(m, &m->xkv, 2 * l + 1, st->b, m->max_src, &t));
+        CLF_TRY(clf__cache_view(use, &use->xkv, 2 * l + 1, st->b, use->max_src, &t));
         CLF_TRY(clf_graph_state(s->g, "cross_v", &t, &xv));
         CLF_TRY(clf_graph_kv_append(s->g, xk, k, 0, false));
         CLF_TRY(clf_graph_kv_append(s->g, xv, v, 0, false));
@@ -356,50 +363,50 @@ static clf_status cross_nodes(clf_model *m, sb *s, clf__step *st)
     return CLF_OK;
 }
 
-static clf_status build_step(clf_model *m, clf__step *st)
+static clf_status build_step(clf__use *use, clf__step *st)
 {
     clf_dim b = K(st->b);
-    clf_graph_params gp = {{0, m->max_tgt, m->max_tgt}};
-    CLF_TRY(clf_graph_create(m->ctx, &gp, &st->g));
-    sb s = {m, st->g, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S)};
-    CLF_TRY(step_nodes(m, &s, st));
+    clf_graph_params gp = {{0, use->max_tgt, use->max_tgt}};
+    CLF_TRY(clf_graph_create(use->ctx, &gp, &st->g));
+    sb s = {use->m, use, st->g, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S)};
+    CLF_TRY(step_nodes(use, &s, st));
     CLF_TRY(clf_graph_compile(st->g));
-    if (m->cfg.kind != CLF_MODEL_ENCODER_DECODER) return CLF_OK;
-    clf_graph_params cp = {{0, m->max_src, 0}};
-    CLF_TRY(clf_graph_create(m->ctx, &cp, &st->cross));
-    sb x = {m, st->cross, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S)};
-    CLF_TRY(cross_nodes(m, &x, st));
+    if (use->m->cfg.kind != CLF_MODEL_ENCODER_DECODER) return CLF_OK;
+    clf_graph_params cp = {{0, use->max_src, 0}};
+    CLF_TRY(clf_graph_create(use->ctx, &cp, &st->cross));
+    sb x = {use->m, use, st->cross, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S)};
+    CLF_TRY(cross_nodes(use, &x, st));
     return clf_graph_compile(st->cross);
 }
 
-clf_status clf__get_step(clf_model *m, int64_t b, bool indirect, clf__step **out)
+clf_status clf__get_step(clf__use *use, int64_t b, bool indirect, clf__step **out)
 {
-    for (int i = 0; i < m->n_steps; i++)
-        if (m->steps[i].b == b && m->steps[i].indirect == indirect) {
-            m->last_step = i;
-            *out = &m->steps[i];
+    for (int i = 0; i < use->n_steps; i++)
+        if (use->steps[i].b == b && use->steps[i].indirect == indirect) {
+            use->last_step = i;
+            *out = &use->steps[i];
             return CLF_OK;
         }
-    if (m->n_steps == CLF__MAX_STEPS) {
+    if (use->n_steps == CLF__MAX_STEPS) {
         /* Evict the oldest batch size other than the last one used. */
-        int v = m->last_step == 0 ? 1 : 0;
-        clf_graph_free(m->steps[v].g);
-        clf_graph_free(m->steps[v].cross);
-        memmove(&m->steps[v], &m->steps[v + 1], (size_t)(m->n_steps - v - 1) * sizeof m->steps[0]);
-        m->n_steps--;
+        int v = use->last_step == 0 ? 1 : 0;
+        clf_graph_free(use->steps[v].g);
+        clf_graph_free(use->steps[v].cross);
+        memmove(&use->steps[v], &use->steps[v + 1], (size_t)(use->n_steps - v - 1) * sizeof use->steps[0]);
+        use->n_steps--;
     }
-    clf__step *st = &m->steps[m->n_steps];
+    clf__step *st = &use->steps[use->n_steps];
     memset(st, 0, sizeof *st);
     st->b = b;
     st->indirect = indirect;
-    clf_status s = build_step(m, st);
+    clf_status s = build_step(use, st);
     if (s != CLF_OK) {
         clf_graph_free(st->g);
         clf_graph_free(st->cross);
         memset(st, 0, sizeof *st);
         return s;
     }
-    m->last_step = m->n_steps++;
+    use->last_step = use->n_steps++;
     *out = st;
     return CLF_OK;
 }

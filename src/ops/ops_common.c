@@ -22,7 +22,7 @@ clf_status clf__check_arg(clf_context *ctx, const char *op, const char *arg, con
     char d[160], list[64];
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
     if (!t || !t->buffer) return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: %s is NULL", op, arg);
-    if (t->buffer->ctx != ctx)
+    if (!clf__same_root(t->buffer->ctx, ctx))
         return clf__error(ctx, CLF_ERR_CONTEXT, "%s: %s belongs to another context", op, arg);
     if (!(dtype_mask & CLF__DT(t->dtype))) {
         dtype_list(dtype_mask, list, sizeof list);

@@ -74,13 +74,10 @@ static clf_status open_device(clf_context *ctx, const char *spec)
     return st;
 }
 
-static clf_status create_cl_objects(clf_context *ctx, bool profiling)
+/* The context's in-order queue on ctx->cl (profiling as ctx->profiling). */
+static clf_status create_queue(clf_context *ctx)
 {
     cl_int err = CL_SUCCESS;
-    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
-    ctx->cl = clf__cl_fault() ? (err = CL_OUT_OF_HOST_MEMORY, NULL)
-                              : clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
-    if (err != CL_SUCCESS) return clf__cl_error(NULL, err, "clCreateContext");
     /* clCreateCommandQueue is deprecated in 2.0 but is the one call that
      * works on every 1.2 and later driver. */
 #pragma GCC diagnostic push
@@ -88,10 +85,20 @@ static clf_status create_cl_objects(clf_context *ctx, bool profiling)
     ctx->queue = clf__cl_fault()
                      ? (err = CL_OUT_OF_HOST_MEMORY, NULL)
                      : clCreateCommandQueue(ctx->cl, ctx->device,
-                                            profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+                                            ctx->profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
 #pragma GCC diagnostic pop
     if (err != CL_SUCCESS) return clf__cl_error(NULL, err, "clCreateCommandQueue");
     return CLF_OK;
+}
+
+static clf_status create_cl_objects(clf_context *ctx)
+{
+    cl_int err = CL_SUCCESS;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
+    ctx->cl = clf__cl_fault() ? (err = CL_OUT_OF_HOST_MEMORY, NULL)
+                              : clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) return clf__cl_error(NULL, err, "clCreateContext");
+    return create_queue(ctx);
 }
 
 clf_status clf_context_create(const clf_context_params *params, clf_context **out)
@@ -111,12 +118,44 @@ clf_status clf_context_create(const clf_context_params *params, clf_context **ou
     clf_status st = resolve_cache_dir(ctx, p.cache_dir);
     if (st == CLF_OK) st = open_device(ctx, spec);
     if (st == CLF_OK) st = clf_kernel_profile_resolve(&ctx->info, p.kernels, p.limits, &ctx->kprof);
-    if (st == CLF_OK) st = create_cl_objects(ctx, p.profiling);
+    if (st == CLF_OK) st = create_cl_objects(ctx);
     if (st != CLF_OK) {
         clf_context_free(ctx);
         return st;
     }
     derive_base_options(ctx);
+    ctx->root = ctx;
+    *out = ctx;
+    return CLF_OK;
+}
+
+clf_status clf__context_fork(const clf_context *parent, clf_context **out)
+{
+    *out = NULL;
+    clf_context *ctx = clf__calloc(1, sizeof *ctx);
+    if (!ctx) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "context fork: out of memory");
+    ctx->info = parent->info;
+    ctx->kprof = parent->kprof;
+    ctx->platform = parent->platform;
+    ctx->device = parent->device;
+    ctx->profiling = parent->profiling;
+    memcpy(ctx->base_options, parent->base_options, sizeof ctx->base_options);
+    ctx->root = parent->root;
+    clf__owner_init(&ctx->owner);
+    cl_int err = clRetainContext(parent->cl);
+    if (err != CL_SUCCESS) {
+        clf__free(ctx);
+        return clf__cl_error(NULL, err, "clRetainContext");
+    }
+    ctx->cl = parent->cl;
+    clf_status st = CLF_OK;
+    if (parent->cache_dir && !(ctx->cache_dir = clf__strdup(parent->cache_dir)))
+        st = clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "context fork: out of memory");
+    if (st == CLF_OK) st = create_queue(ctx);
+    if (st != CLF_OK) {
+        clf_context_free(ctx);
+        return st;
+    }
     *out = ctx;
     return CLF_OK;
 }

@@ -112,7 +112,7 @@ static clf_status whole_q(clf_context *ctx, const clf_tensor *t, clf_dtype dtype
                           qlayout *l)
 {
     if (!ctx || !t || !t->buffer) return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: NULL argument", op);
-    if (t->buffer->ctx != ctx)
+    if (!clf__same_root(t->buffer->ctx, ctx))
         return clf__error(ctx, CLF_ERR_CONTEXT, "%s: the tensor belongs to another context", op);
     if (t->dtype != dtype || !t->buffer->q_cols)
         return clf__error(ctx, CLF_ERR_DTYPE, "%s: a %s tensor (%s expected)", op,

@@ -93,7 +93,32 @@ struct clf_context {
     clf__prof_event *prof;    /* profiled launches since the last clf_context_profile() */
     size_t n_prof, cap_prof;
     clf__owner owner;         /* the thread inside a public call on the context, if any */
+    /* The context whose OpenCL context this one shares: itself, or for a
+     * fork (clf__context_fork) the context it was forked from. Buffers of
+     * contexts with one root are usable on each other's queues. */
+    clf_context *root;
 };
+
+/* A context that shares parent's device, OpenCL context, kernel profile,
+ * build options and cache folder, with its own in-order queue, program and
+ * kernel objects, scratch, profile list, error state and one-thread guard:
+ * what a session runs on, so that sessions of one model run on separate
+ * threads at once. Reads only what parent never changes after creation, so
+ * any thread may fork while another is inside parent. Free it with
+ * clf_context_free, before parent. Errors go to the calling thread. */
+clf_status clf__context_fork(const clf_context *parent, clf_context **out);
+
+/* Whether a buffer of context a may be used on context b (one root). */
+static inline bool clf__same_root(const clf_context *a, const clf_context *b)
+{
+    return a && b && a->root == b->root;
+}
+
+/* clf_tensor_slice without entering t's context: a session slices the
+ * model's weights while another thread may be inside the model's context;
+ * errors are reported on err_ctx. */
+clf_status clf__tensor_slice(clf_context *err_ctx, const clf_tensor *t, int dim, int64_t start,
+                             int64_t len, clf_tensor *out);
 
 /* ---- the one-thread rule ---- */
 

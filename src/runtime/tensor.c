@@ -271,14 +271,14 @@ clf_status clf_tensor_view(const clf_tensor *t, int ndim, const int64_t *shape,
                  tensor_view_body(t, ndim, shape, stride, offset, out));
 }
 
-static clf_status tensor_slice_body(const clf_tensor *t, int dim, int64_t start, int64_t len,
-                                    clf_tensor *out)
+clf_status clf__tensor_slice(clf_context *err_ctx, const clf_tensor *t, int dim, int64_t start,
+                             int64_t len, clf_tensor *out)
 {
     if (!t || !t->buffer || !out)
         return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_tensor_slice: NULL argument");
     if (dim < 0 || dim >= t->ndim || start < 0 || len < 1 || start + len > t->shape[dim]) {
         char d[160];
-        return clf__error(t->buffer->ctx, CLF_ERR_OUT_OF_RANGE,
+        return clf__error(err_ctx, CLF_ERR_OUT_OF_RANGE,
                           "clf_tensor_slice: [%lld, %lld) of dimension %d is outside %s",
                           (long long)start, (long long)(start + len), dim,
                           clf_tensor_describe(t, d, sizeof d));
@@ -294,7 +294,8 @@ clf_status clf_tensor_slice(const clf_tensor *t, int dim, int64_t start, int64_t
                             clf_tensor *out)
 {
     CLF__GUARDED(t && t->buffer ? t->buffer->ctx : NULL, "clf_tensor_slice",
-                 tensor_slice_body(t, dim, start, len, out));
+                 clf__tensor_slice(t && t->buffer ? t->buffer->ctx : NULL, t, dim, start, len,
+                                   out));
 }
 
 static clf_status tensor_reshape_body(const clf_tensor *t, int ndim, const int64_t *shape,
@@ -369,7 +370,7 @@ static clf_status check_transfer(clf_context *ctx, const clf_tensor *t, size_t b
 {
     if (!ctx || !t || !t->buffer || !host)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: NULL argument", op);
-    if (t->buffer->ctx != ctx)
+    if (!clf__same_root(t->buffer->ctx, ctx))
         return clf__error(ctx, CLF_ERR_CONTEXT, "%s: the tensor belongs to another context", op);
     CLF_TRY(check_view(t, op));
     char d[160];
@@ -549,7 +550,7 @@ static clf_status tensor_fill_body(clf_context *ctx, clf_tensor *t, float value)
 {
     if (!ctx || !t || !t->buffer)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_fill: NULL argument");
-    if (t->buffer->ctx != ctx)
+    if (!clf__same_root(t->buffer->ctx, ctx))
         return clf__error(ctx, CLF_ERR_CONTEXT, "clf_tensor_fill: the tensor belongs to another context");
     CLF_TRY(check_view(t, "clf_tensor_fill"));
     if (t->dtype == CLF_Q8 || t->dtype == CLF_Q4)
@@ -588,7 +589,7 @@ static clf_status tensor_fill_uniform_body(clf_context *ctx, clf_tensor *t, uint
 {
     if (!ctx || !t || !t->buffer)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_fill_uniform: NULL argument");
-    if (t->buffer->ctx != ctx)
+    if (!clf__same_root(t->buffer->ctx, ctx))
         return clf__error(ctx, CLF_ERR_CONTEXT,
                           "clf_tensor_fill_uniform: the tensor belongs to another context");
     CLF_TRY(check_view(t, "clf_tensor_fill_uniform"));
