@@ -11,12 +11,15 @@ Errors raise clformer.Error: .status is the C status name ("CLF_ERR_IO"),
 
 Threads: the GIL is released while the library works (loading, encoding,
 generating, tokenizing batches, listing devices), so threads run in parallel
-when each has its own Model. A Model is used by one thread at a time, as the
-C library's models are: a call on a Model that another thread is inside
-raises clformer.BusyError (a subclass of Error, status CLF_ERR_BUSY) at once,
-touching nothing. A Tokenizer may be shared by any number of threads. An
-unfinished stream (generate(..., stream=True)) keeps its Model busy until it
-is exhausted or closed.
+when each has its own Session of one Model (model.session(): the weights are
+shared, each session has its own caches, graphs and device queue), or its own
+Model. A Model or a Session is used by one thread at a time, as in the C
+library: a call on one that another thread is inside raises
+clformer.BusyError (a subclass of Error, status CLF_ERR_BUSY) at once,
+touching nothing. A Session and its Model may be used by different threads at
+once, and sessions may be made from any thread. A Tokenizer may be shared by
+any number of threads. An unfinished stream (generate(..., stream=True))
+keeps its Model (or Session) busy until it is exhausted or closed.
 """
 
 import os
@@ -28,7 +31,7 @@ import numpy as np
 from . import _clformer as _c
 from ._clformer import BusyError, Error
 
-__all__ = ["Error", "BusyError", "Model", "Tokenizer", "devices", "set_log_level", "__version__"]
+__all__ = ["Error", "BusyError", "Model", "Session", "Tokenizer", "devices", "set_log_level", "__version__"]
 __version__ = _c.version()
 
 _POOLING = {"none": 0, "first": 1, "mean": 2, "default": 3}
@@ -199,8 +202,17 @@ class Model:
 
     def close(self):
         """Frees the model and its device context now (also done when the
-        object is collected). Raises BusyError while a call is inside."""
+        object is collected). Raises BusyError while a call is inside, or
+        while sessions of it are open."""
         self._m.close()
+
+    def session(self, max_batch=None, max_source_len=None, max_target_len=None):
+        """A new Session of this model (include/clformer/session.h): the
+        same methods as a Model (encode, classify, generate, decode_step,
+        ...) with the same results, on state of its own, sharing the
+        weights. Give each thread its own session; None = the model's
+        maxima (smaller ones make smaller caches)."""
+        return Session(self, max_batch, max_source_len, max_target_len)
 
     def __enter__(self):
         return self
@@ -404,6 +416,35 @@ class Model:
         """How many new tokens fit after a prompt of prompt_len ids
         (clf_model_max_new_tokens)."""
         return self._m.max_new_tokens(int(prompt_len))
+
+
+class Session(Model):
+    """Per-use state on a Model's shared weights (Model.session()). Its
+    methods are the Model's; it runs on its own KV caches, graphs and
+    device queue, so threads with their own sessions run in parallel, with
+    each other and with the Model's own calls. memory() gives its device
+    bytes. Close sessions before their model (a model with open sessions
+    refuses close())."""
+
+    def __init__(self, model, max_batch=None, max_source_len=None, max_target_len=None):
+        for k, v in model.__dict__.items():
+            if k != "_m":
+                setattr(self, k, v)
+        self.model = model
+        self._m = model._m.session(int(max_batch or 0), int(max_source_len or 0),
+                                   int(max_target_len or 0))
+        if max_batch:
+            self.max_batch = int(max_batch)
+
+    def session(self, max_batch=None, max_source_len=None, max_target_len=None):
+        """Another session of the same model."""
+        return self.model.session(max_batch, max_source_len, max_target_len)
+
+    def memory(self):
+        """The session's bytes (clf_session_memory): cache_bytes,
+        arena_bytes, io_bytes, scratch_bytes, other_bytes, device_bytes
+        (their sum) and host_bytes. The weights are the model's, once."""
+        return self._m.memory()
 
 
 class _Raised:

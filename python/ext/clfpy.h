@@ -66,7 +66,8 @@ extern PyTypeObject clfpy_TokenizerType;
 clf_status clfpy_detok_begin(const clf_tokenizer *tok, const int32_t *prefix, int64_t n_prefix,
                              clf_detokenizer **out);
 
-/* The Model type (model.c). */
+/* The Model type and the Session type of its sessions (model.c). */
 extern PyTypeObject clfpy_ModelType;
+extern PyTypeObject clfpy_SessionType;
 
 #endif

@@ -11,12 +11,27 @@
 #include "clfpy.h"
 #include "params.h"
 
-typedef struct {
+/* A Model, or a Session of one (s set): a session shares its model's m
+ * (kept alive by the reference in owner) and runs on its own state, so
+ * that threads with their own sessions of one Model run in parallel. */
+typedef struct clfpy_model {
     PyObject_HEAD
-    clf_context *ctx;
+    clf_context *ctx; /* NULL for a session */
     clf_model *m;
     int busy; /* a call is inside the C library (read and written under the GIL) */
+    clf_session *s;              /* a Session's; NULL for a Model */
+    struct clfpy_model *owner;   /* a Session's Model (a strong reference) */
+    Py_ssize_t n_sessions;       /* a Model's open sessions: close() waits for them */
 } clfpy_model;
+
+/* "Model.x" or "Session.x" for messages. */
+#define WHAT(self, method) ((self)->s ? "Session." method : "Model." method)
+
+/* The last error of the object's last call (a session's, or the context's). */
+static const char *last_error(const clfpy_model *self)
+{
+    return self->s ? clf_session_last_error(self->s) : clf_context_last_error(self->ctx);
+}
 
 /* Marks the model busy, or raises (closed, or busy on another call). */
 static int enter(clfpy_model *self, const char *what)
@@ -27,8 +42,10 @@ static int enter(clfpy_model *self, const char *what)
     }
     if (self->busy) {
         clfpy_raise(CLF_ERR_BUSY, what,
-                    "this Model is in use by another thread (a model is used by one thread at a "
-                    "time: give each thread its own Model)");
+                    self->s ? "this Session is in use by another thread (a session is used by one "
+                              "thread at a time: give each thread its own model.session())"
+                            : "this Model is in use by another thread (a model is used by one "
+                              "thread at a time: give each thread its own model.session())");
         return -1;
     }
     self->busy = 1;
@@ -42,8 +59,15 @@ static void leave(clfpy_model *self)
 
 static void model_free(clfpy_model *self)
 {
-    clf_model_free(self->m);
-    clf_context_free(self->ctx);
+    if (self->s) {
+        clf_session_free(self->s);
+        self->s = NULL;
+        self->owner->n_sessions--;
+        Py_CLEAR(self->owner);
+    } else {
+        clf_model_free(self->m);
+        clf_context_free(self->ctx);
+    }
     self->m = NULL;
     self->ctx = NULL;
 }
@@ -119,7 +143,10 @@ static void model_dealloc(clfpy_model *self)
 static PyObject *model_close(clfpy_model *self, PyObject *unused)
 {
     (void)unused;
-    if (self->busy) return clfpy_raise(CLF_ERR_BUSY, "Model.close", "a call is still running");
+    if (self->busy) return clfpy_raise(CLF_ERR_BUSY, WHAT(self, "close"), "a call is still running");
+    if (self->n_sessions)
+        return clfpy_raise(CLF_ERR_BUSY, "Model.close",
+                           "the model has open sessions: close them first");
     model_free(self);
     Py_RETURN_NONE;
 }
@@ -174,18 +201,20 @@ static PyObject *model_encode(clfpy_model *self, PyObject *args)
         clfpy_buffer(ho, 'f', 1, B * S * (Py_ssize_t)c->d_model, 1, "hidden", &hid) < 0 ||
         clfpy_buffer(po, 'f', 1, B * (Py_ssize_t)c->d_model, 1, "pooled", &pool) < 0 ||
         clfpy_buffer(co, 'f', 1, B * (Py_ssize_t)c->n_classes, 1, "classes", &cls) < 0 ||
-        enter(self, "Model.encode") < 0)
+        enter(self, WHAT(self, "encode")) < 0)
         goto done;
     clf_status st;
     const char *err = "";
     Py_BEGIN_ALLOW_THREADS
-    st = clf_model_encode(self->m, ids.buf, len.buf, B, S, (clf_pooling)pooling, hid.buf, pool.buf,
-                          cls.buf);
-    if (st != CLF_OK) err = clf_context_last_error(self->ctx);
+    st = self->s ? clf_session_encode(self->s, ids.buf, len.buf, B, S, (clf_pooling)pooling,
+                                      hid.buf, pool.buf, cls.buf)
+                 : clf_model_encode(self->m, ids.buf, len.buf, B, S, (clf_pooling)pooling, hid.buf,
+                                    pool.buf, cls.buf);
+    if (st != CLF_OK) err = last_error(self);
     Py_END_ALLOW_THREADS
     leave(self);
     if (st != CLF_OK)
-        clfpy_raise(st, "Model.encode", err);
+        clfpy_raise(st, WHAT(self, "encode"), err);
     else
         ret = Py_NewRef(Py_None);
 done:
@@ -212,15 +241,16 @@ static PyObject *model_decode(clfpy_model *self, PyObject *args)
         return NULL;
     }
     PyObject *ret = NULL;
-    if (enter(self, "Model.decode") == 0) {
+    if (enter(self, WHAT(self, "decode")) == 0) {
         clf_status st;
         const char *err = "";
         Py_BEGIN_ALLOW_THREADS
-        st = clf_model_decode(self->m, ids.buf, b, n, pos, logits.buf, NULL);
-        if (st != CLF_OK) err = clf_context_last_error(self->ctx);
+        st = self->s ? clf_session_decode(self->s, ids.buf, b, n, pos, logits.buf, NULL)
+                     : clf_model_decode(self->m, ids.buf, b, n, pos, logits.buf, NULL);
+        if (st != CLF_OK) err = last_error(self);
         Py_END_ALLOW_THREADS
         leave(self);
-        ret = st == CLF_OK ? Py_NewRef(Py_None) : clfpy_raise(st, "Model.decode", err);
+        ret = st == CLF_OK ? Py_NewRef(Py_None) : clfpy_raise(st, WHAT(self, "decode"), err);
     }
     clfpy_buffer_release(&ids);
     clfpy_buffer_release(&logits);
@@ -350,14 +380,15 @@ static PyObject *model_generate(clfpy_model *self, PyObject *args)
         g.abort = stream_abort;
         g.user = &s;
     }
-    if (enter(self, "Model.generate") < 0) goto done;
+    if (enter(self, WHAT(self, "generate")) < 0) goto done;
     clf_generate_output out = {(int32_t *)PyByteArray_AS_STRING(o_ids),
                                (int32_t *)PyByteArray_AS_STRING(o_len), NULL,
                                (float *)PyByteArray_AS_STRING(o_lp), fin};
     const char *err = "";
     Py_BEGIN_ALLOW_THREADS
-    st = clf_model_generate(self->m, ids.buf, len.buf, B, S, &g, &out);
-    if (st != CLF_OK) err = clf_context_last_error(self->ctx);
+    st = self->s ? clf_session_generate(self->s, ids.buf, len.buf, B, S, &g, &out)
+                 : clf_model_generate(self->m, ids.buf, len.buf, B, S, &g, &out);
+    if (st != CLF_OK) err = last_error(self);
     Py_END_ALLOW_THREADS
     leave(self);
     for (Py_ssize_t i = 0; i < B * nb; i++)
@@ -372,7 +403,7 @@ static PyObject *model_generate(clfpy_model *self, PyObject *args)
     }
     bool stopped = st == CLF_ERR_ABORTED && s.stop; /* the consumer stopped: not an error */
     if (st != CLF_OK && !stopped) {
-        clfpy_raise(st, "Model.generate", err);
+        clfpy_raise(st, WHAT(self, "generate"), err);
         goto done;
     }
     if (s.d && !stopped) {
@@ -399,7 +430,84 @@ done:
     return ret;
 }
 
+/* session(max_batch, max_source_len, max_target_len) -> Session: clf_session_create (0 = the
+ * model's). Needs no busy mark: a session may be made while another thread is inside the
+ * model (session.h). */
+static PyObject *model_session(clfpy_model *self, PyObject *args)
+{
+    long long mb = 0, ms = 0, mt = 0;
+    if (!PyArg_ParseTuple(args, "|LLL", &mb, &ms, &mt)) return NULL;
+    if (!self->m) return PyErr_Format(clfpy_Error, "Model.session: the model is closed");
+    clf_session_params p = clf_session_params_default();
+    p.max_batch = mb;
+    p.max_source_len = ms;
+    p.max_target_len = mt;
+    clfpy_model *o = PyObject_New(clfpy_model, &clfpy_SessionType);
+    if (!o) return NULL;
+    o->ctx = NULL;
+    o->m = NULL;
+    o->busy = 0;
+    o->s = NULL;
+    o->owner = NULL;
+    o->n_sessions = 0;
+    clf_status st;
+    char err[1024] = "";
+    clf_session *s = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = clf_session_create(self->m, &p, &s);
+    if (st != CLF_OK) snprintf(err, sizeof err, "%s", clf_session_last_error(NULL));
+    Py_END_ALLOW_THREADS
+    if (st != CLF_OK) {
+        Py_DECREF(o);
+        return clfpy_raise(st, "Model.session", err);
+    }
+    o->m = self->m;
+    o->s = s;
+    o->owner = (clfpy_model *)Py_NewRef((PyObject *)self);
+    self->n_sessions++;
+    return (PyObject *)o;
+}
+
+/* memory() -> dict of clf_session_memory_info. */
+static PyObject *session_memory(clfpy_model *self, PyObject *unused)
+{
+    (void)unused;
+    if (!self->s) return PyErr_Format(clfpy_Error, "Session.memory: the session is closed");
+    if (self->busy)
+        return clfpy_raise(CLF_ERR_BUSY, "Session.memory", "a call is still running");
+    clf_session_memory_info x;
+    clf_session_memory(self->s, &x);
+    return Py_BuildValue("{snsnsnsnsnsnsn}", "cache_bytes", (Py_ssize_t)x.cache_bytes,
+                         "arena_bytes", (Py_ssize_t)x.arena_bytes, "io_bytes",
+                         (Py_ssize_t)x.io_bytes, "scratch_bytes", (Py_ssize_t)x.scratch_bytes,
+                         "other_bytes", (Py_ssize_t)x.other_bytes, "device_bytes",
+                         (Py_ssize_t)x.device_bytes, "host_bytes", (Py_ssize_t)x.host_bytes);
+}
+
+static PyMethodDef session_methods[] = {
+    {"close", (PyCFunction)model_close, METH_NOARGS, "Frees the session."},
+    {"encode", (PyCFunction)model_encode, METH_VARARGS, "clf_session_encode"},
+    {"decode", (PyCFunction)model_decode, METH_VARARGS, "clf_session_decode"},
+    {"generate", (PyCFunction)model_generate, METH_VARARGS, "clf_session_generate"},
+    {"generate_defaults", (PyCFunction)model_generate_defaults, METH_NOARGS,
+     "clf_model_generate_defaults of the session's model"},
+    {"max_new_tokens", (PyCFunction)model_max_new_tokens, METH_O, "clf_model_max_new_tokens"},
+    {"memory", (PyCFunction)session_memory, METH_NOARGS, "clf_session_memory as a dict"},
+    {NULL, NULL, 0, NULL},
+};
+
+PyTypeObject clfpy_SessionType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "clformer._clformer.Session",
+    .tp_basicsize = sizeof(clfpy_model),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A clf_session of a Model (use clformer.Model.session()).",
+    .tp_dealloc = (destructor)model_dealloc,
+    .tp_methods = session_methods,
+};
+
 static PyMethodDef model_methods[] = {
+    {"session", (PyCFunction)model_session, METH_VARARGS,
+     "clf_session_create: a Session sharing the model's weights"},
     {"close", (PyCFunction)model_close, METH_NOARGS, "Frees the model and its context."},
     {"info", (PyCFunction)model_info, METH_NOARGS, "config, info and device as a dict"},
     {"encode", (PyCFunction)model_encode, METH_VARARGS, "clf_model_encode"},

@@ -177,7 +177,9 @@ PyMODINIT_FUNC PyInit__clformer(void)
         "The object is in use by another thread (CLF_ERR_BUSY): use one Model per thread.",
         clfpy_Error, NULL);
     if (!clfpy_BusyError) goto fail;
-    if (PyType_Ready(&clfpy_TokenizerType) < 0 || PyType_Ready(&clfpy_ModelType) < 0) goto fail;
+    if (PyType_Ready(&clfpy_TokenizerType) < 0 || PyType_Ready(&clfpy_ModelType) < 0 ||
+        PyType_Ready(&clfpy_SessionType) < 0)
+        goto fail;
     Py_INCREF(clfpy_Error);
     Py_INCREF(clfpy_BusyError);
     Py_INCREF(&clfpy_TokenizerType);
