@@ -7,7 +7,7 @@
  * (the tiny GPT-2 golden by default).
  *
  *   bench_sessions [--device P:D] [--encoder DIR] [--decoder DIR] [--seq S]
- *                  [--new N] [--reps R] [--warmup W]
+ *                  [--new N] [--reps R] [--warmup W] [--sessions N]
  *
  * Prints one line per workload and configuration, and /proc/loadavg before
  * and after (the machine's load: figures on a shared machine are noisy).
@@ -23,6 +23,7 @@
 typedef struct opts {
     const char *device, *encoder, *decoder;
     int seq, new_tokens, reps, warmup;
+    int sessions; /* --sessions N: N sessions' device bytes (0 = skip) */
 } opts;
 
 typedef struct lane {
@@ -131,6 +132,36 @@ static double round_s(lane *lanes, int n, pthread_barrier_t *go, pthread_barrier
     return now_s() - t0;
 }
 
+/* Makes o->sessions sessions (max_batch 1), runs each once at the
+ * workload's shape and prints the device bytes: the model's context (the
+ * weights, once) and each session's own. */
+static int memory_figures(const clf_model *m, clf_context *ctx, const opts *o)
+{
+    int n = o->sessions, bad = 0;
+    lane *ls = calloc((size_t)n, sizeof *ls);
+    size_t total = 0;
+    clf_session_memory_info x;
+    memset(&x, 0, sizeof x);
+    for (int i = 0; ls && i < n && !bad; i++) {
+        bad = lane_init(&ls[i], m, 1, o, (unsigned)i) || pass(&ls[i]) != CLF_OK;
+        clf_session_memory(ls[i].s, &x);
+        total += x.device_bytes;
+    }
+    size_t model_bytes = 0;
+    clf_context_memory(ctx, NULL, &model_bytes, NULL);
+    if (!bad && ls)
+        printf("  memory: weights %zu bytes (model context %zu bytes: weights + its default "
+               "state's caches and graphs); %d sessions (max_batch 1, seq %d) %zu bytes = %d x "
+               "%zu (caches %zu + arenas %zu + graph io %zu + scratch %zu + other %zu); host "
+               "staging %zu bytes per session\n",
+               (size_t)clf_model_get_info(m)->weight_bytes, model_bytes, n, o->seq, total, n,
+               x.device_bytes, x.cache_bytes, x.arena_bytes, x.io_bytes, x.scratch_bytes,
+               x.other_bytes, x.host_bytes);
+    for (int i = 0; ls && i < n; i++) lane_free(&ls[i]);
+    free(ls);
+    return bad || !ls;
+}
+
 static int workload(const char *label, const char *dir, const opts *o)
 {
     clf_context_params cp = clf_context_params_default();
@@ -197,6 +228,7 @@ static int workload(const char *label, const char *dir, const opts *o)
         fprintf(stderr, "%s: %s\n", label, clf_status_name(st));
         bad = 1;
     }
+    if (!bad && o->sessions > 0) bad = memory_figures(m, ctx, o);
     lane_free(&a);
     lane_free(&b[0]);
     lane_free(&b[1]);
@@ -213,7 +245,7 @@ static int workload(const char *label, const char *dir, const opts *o)
 
 int main(int argc, char **argv)
 {
-    opts o = {NULL, NULL, NULL, 32, 16, 9, 2};
+    opts o = {NULL, NULL, NULL, 32, 16, 9, 2, 0};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--device")) o.device = argv[i + 1];
         else if (!strcmp(argv[i], "--encoder")) o.encoder = argv[i + 1];
@@ -222,6 +254,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--new")) o.new_tokens = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) o.reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--warmup")) o.warmup = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--sessions")) o.sessions = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -229,7 +262,7 @@ int main(int argc, char **argv)
     }
     if (o.seq < 1 || o.new_tokens < 1 || o.reps < 1 || o.warmup < 0 || (!o.encoder && !o.decoder)) {
         fprintf(stderr, "usage: bench_sessions [--device P:D] [--encoder DIR] [--decoder DIR] "
-                        "[--seq S] [--new N] [--reps R] [--warmup W]\n");
+                        "[--seq S] [--new N] [--reps R] [--warmup W] [--sessions N]\n");
         return 2;
     }
     loadavg("before");

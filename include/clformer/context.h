@@ -11,6 +11,10 @@
  * their first contexts at the same moment: the library serialises device
  * enumeration (OpenCL drivers such as PoCL crash when two threads
  * initialise them at once), device score measurement and CLBlast's calls.
+ * A model's sessions (session.h) are how several threads share one model's
+ * weights on one device: each runs on an internal fork of the model's
+ * context (own queue, kernels, scratch and guard), never on the context
+ * itself, so they are not refused while a thread is inside it.
  *
  * The rule is checked. Every call that returns a clf_status and uses a
  * context (ops, tensor creation, views and transfers, graph compile, run,

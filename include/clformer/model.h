@@ -2,19 +2,27 @@
  * clformer models: encoder, decoder-only and encoder-decoder transformer
  * stacks loaded from a safetensors file and run as graphs.
  *
- * A model owns its weights (uploaded once, f32 or f16 storage), the graphs of
- * its stacks (built and compiled on first use, for the maxima given at load)
- * and one decoding state: the self-attention KV cache of every decoder layer
- * and the cross-attention K/V of the last encoded source.
+ * A model owns its weights (uploaded once, f32 or f16 storage), its config
+ * and info, and one default per-use state for the calls below
+ * (clf_model_encode, decode, generate): the self-attention KV cache of every
+ * decoder layer, the cross-attention K/V of the last encoded source and the
+ * graphs of its stacks (built and compiled on first use, for the maxima
+ * given at load). Sessions (session.h) are more such states on the same
+ * weights: any number of them, each used by its own thread, all sharing one
+ * copy of the weights.
  *
- * Threads: a model belongs to its context (and to params.encoder_ctx when
- * it is placed on two) and is used by the thread that uses them (context.h,
- * "Threads"): clf_model_load, create_random, encode, decode and generate
- * enter every context of the model, so a second thread gets CLF_ERR_BUSY
- * whether it calls the model or one of its contexts directly, even when
- * the context is otherwise idle. clf_model_get_config, clf_model_get_info
- * and clf_model_max_new_tokens read what never changes after load: any
- * thread, any time.
+ * Threads: the model's own calls (clf_model_load, create_random, encode,
+ * decode and generate) run on its context (and on params.encoder_ctx when
+ * it is placed on two) and keep the rule of those contexts (context.h,
+ * "Threads"): they enter every context of the model, so a second thread
+ * gets CLF_ERR_BUSY whether it calls the model or one of its contexts
+ * directly, even when the context is otherwise idle. To use one model from
+ * several threads at once, give each thread a session (clf_session_create,
+ * any thread, any time): sessions run on forks of the model's contexts and
+ * are never refused because another thread is inside the model.
+ * clf_model_get_config, clf_model_get_info, clf_model_generate_defaults and
+ * clf_model_max_new_tokens read what never changes after load: any thread,
+ * any time. The weights are never written after load.
  *
  * Graphs:
  *   encoder   ids (B, S) + lengths (B) -> hidden (B*S, D): embedding * scale
@@ -344,8 +352,10 @@ CLF_API clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int3
 CLF_API clf_status clf_model_decode(clf_model *m, const int32_t *ids, int64_t b, int64_t n,
                                     int64_t position, float *logits, int32_t *argmax);
 
-/* Graph memory figures of the last pass: which = 0 encoder, 1 decoder step
- * (of the last batch size used), 2 cross. Zeros when not built. */
+/* Graph memory figures of the last pass of the model's own calls (its
+ * default state; a session's are in clf_session_memory): which = 0 encoder,
+ * 1 decoder step (of the last batch size used), 2 cross. Zeros when not
+ * built. */
 CLF_API void clf_model_memory(const clf_model *m, int which, size_t *arena_bytes,
                               size_t *activation_bytes, size_t *lower_bound_bytes);
 

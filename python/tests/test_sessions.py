@@ -59,7 +59,7 @@ def test_the_gil_is_released_while_a_session_runs(device):
     """A thread counting in Python keeps counting while another thread is
     inside a session's generate: with the GIL held it would stand still."""
     with clformer.Model.random("tiny", device=device, max_batch=1, max_target_len=64,
-                               _config={"decoder_layers": 2}) as m, m.session() as s:
+                               config={"decoder_layers": 2}) as m, m.session() as s:
         s.generate_ids([[3, 4, 5]], max_new_tokens=4)  # builds and compiles first
         inside = {"s": 0.0}
 
