@@ -138,7 +138,9 @@ clf_status clf__context_fork(const clf_context *parent, clf_context **out)
     ctx->kprof = parent->kprof;
     ctx->platform = parent->platform;
     ctx->device = parent->device;
-    ctx->profiling = parent->profiling;
+    /* No profiling: nothing reads a fork's profile list, which would grow
+     * with every launch of a long-lived session. */
+    ctx->profiling = false;
     memcpy(ctx->base_options, parent->base_options, sizeof ctx->base_options);
     ctx->root = parent->root;
     clf__owner_init(&ctx->owner);

@@ -100,8 +100,9 @@ struct clf_context {
 };
 
 /* A context that shares parent's device, OpenCL context, kernel profile,
- * build options and cache folder, with its own in-order queue, program and
- * kernel objects, scratch, profile list, error state and one-thread guard:
+ * build options and cache folder, with its own in-order queue (never
+ * profiling), program and kernel objects, scratch, error state and
+ * one-thread guard:
  * what a session runs on, so that sessions of one model run on separate
  * threads at once. Reads only what parent never changes after creation, so
  * any thread may fork while another is inside parent. Free it with
