@@ -31,9 +31,9 @@ typedef struct lane {
     const clf_model_config *c;
     int64_t B;
     const opts *o;
-    int32_t *ids;   /* (B, seq) */
-    int32_t *out;   /* (B, new_tokens) */
-    float *pooled;  /* (B, D) */
+    int32_t *ids;  /* (B, seq) */
+    int32_t *out;  /* (B, new_tokens) */
+    float *pooled; /* (B, D) */
     clf_status st;
     pthread_barrier_t *go, *done;
     volatile int quit;
@@ -105,8 +105,8 @@ static int lane_init(lane *l, const clf_model *m, int64_t B, const opts *o, unsi
     l->pooled = malloc((size_t)(B * l->c->d_model) * sizeof *l->pooled);
     if (!l->ids || !l->out || !l->pooled) return -1;
     for (int64_t i = 0; i < B * o->seq; i++)
-        l->ids[i] = (int32_t)(1000 + (seed * 7919u + (unsigned)i * 104729u) % 5000u) %
-                    (int32_t)l->c->vocab;
+        l->ids[i] =
+            (int32_t)(1000 + (seed * 7919u + (unsigned)i * 104729u) % 5000u) % (int32_t)l->c->vocab;
     return 0;
 }
 
@@ -157,7 +157,8 @@ static int memory_figures(const clf_model *m, clf_context *ctx, const opts *o)
                (size_t)clf_model_get_info(m)->weight_bytes, model_bytes, n, o->seq, total, n,
                x.device_bytes, x.cache_bytes, x.arena_bytes, x.io_bytes, x.scratch_bytes,
                x.other_bytes, x.host_bytes);
-    for (int i = 0; ls && i < n; i++) lane_free(&ls[i]);
+    for (int i = 0; ls && i < n; i++)
+        lane_free(&ls[i]);
     free(ls);
     return bad || !ls;
 }
@@ -205,7 +206,8 @@ static int workload(const char *label, const char *dir, const opts *o)
     }
     b[0].quit = b[1].quit = 1;
     pthread_barrier_wait(&go);
-    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
     clf_status st = a.st ? a.st : b[0].st ? b[0].st : b[1].st ? b[1].st : c.st;
     if (!bad && st == CLF_OK) {
         qsort(ta, (size_t)R, sizeof *ta, cmp_d);
@@ -247,14 +249,22 @@ int main(int argc, char **argv)
 {
     opts o = {NULL, NULL, NULL, 32, 16, 9, 2, 0};
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--device")) o.device = argv[i + 1];
-        else if (!strcmp(argv[i], "--encoder")) o.encoder = argv[i + 1];
-        else if (!strcmp(argv[i], "--decoder")) o.decoder = argv[i + 1];
-        else if (!strcmp(argv[i], "--seq")) o.seq = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--new")) o.new_tokens = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps")) o.reps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--warmup")) o.warmup = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--sessions")) o.sessions = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--device"))
+            o.device = argv[i + 1];
+        else if (!strcmp(argv[i], "--encoder"))
+            o.encoder = argv[i + 1];
+        else if (!strcmp(argv[i], "--decoder"))
+            o.decoder = argv[i + 1];
+        else if (!strcmp(argv[i], "--seq"))
+            o.seq = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--new"))
+            o.new_tokens = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps"))
+            o.reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--warmup"))
+            o.warmup = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--sessions"))
+            o.sessions = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;

@@ -33,7 +33,7 @@
 typedef struct task {
     int32_t ids[SEQ];
     int32_t len;
-    float *f;      /* (nf) float outputs */
+    float *f; /* (nf) float outputs */
     int32_t gen[MAX_NEW];
     float score;
 } task;
@@ -99,15 +99,16 @@ static void suite_init(suite *su, clf_model *m, uint64_t seed)
         t->len = (int32_t)(SEQ - (int)(clft_next(&r) % 3));
         task_alloc(t, su->nf);
         clf_status st = run_task(m, s, t);
-        cr_assert_eq(st, CLF_OK, "reference input %d (seed %llu): %s", i,
-                     (unsigned long long)seed, clf_session_last_error(s));
+        cr_assert_eq(st, CLF_OK, "reference input %d (seed %llu): %s", i, (unsigned long long)seed,
+                     clf_session_last_error(s));
     }
     clf_session_free(s);
 }
 
 static void suite_free(suite *su)
 {
-    for (int i = 0; i < N_IN; i++) free(su->ref[i].f);
+    for (int i = 0; i < N_IN; i++)
+        free(su->ref[i].f);
 }
 
 /* Whether out's results are bitwise those of ref; what differs goes to why. */
@@ -115,15 +116,16 @@ static bool same(const suite *su, const task *out, const task *ref, char *why, s
 {
     if (memcmp(out->f, ref->f, su->nf * sizeof *out->f) != 0) {
         size_t k = 0;
-        while (k < su->nf && memcmp(&out->f[k], &ref->f[k], sizeof *out->f) == 0) k++;
+        while (k < su->nf && memcmp(&out->f[k], &ref->f[k], sizeof *out->f) == 0)
+            k++;
         snprintf(why, size, "float output %zu: %.9g, alone %.9g", k, out->f[k], ref->f[k]);
         return false;
     }
     if (su->c->kind == CLF_MODEL_ENCODER) return true;
     if (memcmp(out->gen, ref->gen, sizeof out->gen) != 0 ||
         memcmp(&out->score, &ref->score, sizeof out->score) != 0) {
-        snprintf(why, size, "generated ids or score differ (score %.9g, alone %.9g)",
-                 out->score, ref->score);
+        snprintf(why, size, "generated ids or score differ (score %.9g, alone %.9g)", out->score,
+                 ref->score);
         return false;
     }
     return true;
@@ -146,8 +148,7 @@ static void *work(void *arg)
     if (w->go) pthread_barrier_wait(w->go);
     task t;
     task_alloc(&t, w->su->nf);
-    for (int rep = 0; (rep < w->reps || (w->stop && !atomic_load(w->stop))) && !w->fail[0];
-         rep++) {
+    for (int rep = 0; (rep < w->reps || (w->stop && !atomic_load(w->stop))) && !w->fail[0]; rep++) {
         int i = (w->first + rep * THREADS) % N_IN;
         clft_poison(t.f, w->su->nf);
         memcpy(t.ids, w->su->ref[i].ids, sizeof t.ids);
@@ -157,8 +158,7 @@ static void *work(void *arg)
         char why[300];
         if (st != CLF_OK)
             snprintf(w->fail, sizeof w->fail, "input %d: %s: %s", i, clf_status_name(st),
-                     w->s ? clf_session_last_error(w->s)
-                          : clf_context_last_error(NULL));
+                     w->s ? clf_session_last_error(w->s) : clf_context_last_error(NULL));
         else if (!same(w->su, &t, &w->su->ref[i], why, sizeof why))
             snprintf(w->fail, sizeof w->fail, "input %d: %s", i, why);
     }
@@ -182,7 +182,8 @@ static void threads_match(suite *su, const char *what, uint64_t seed)
                          clf_session_last_error(NULL));
         pthread_create(&th[i], NULL, work, &w[i]);
     }
-    for (int i = 0; i <= THREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i <= THREADS; i++)
+        pthread_join(th[i], NULL);
     pthread_barrier_destroy(&go);
     for (int i = 0; i <= THREADS; i++) {
         clf_session_free(w[i].s);
@@ -304,11 +305,13 @@ Test(session, session_freed_while_another_runs, .timeout = 300)
         cr_assert_eq(clf_session_create(m, NULL, &w.s), CLF_OK, "%s", clf_session_last_error(NULL));
         pthread_t th;
         pthread_create(&th, NULL, work, &w);
-        while (atomic_load(&started) == 0) sched_yield();
+        while (atomic_load(&started) == 0)
+            sched_yield();
         int freed = 0;
         for (int i = 0; i < 3; i++) {
             clf_session *s = NULL;
-            cr_assert_eq(clf_session_create(m, NULL, &s), CLF_OK, "%s", clf_session_last_error(NULL));
+            cr_assert_eq(clf_session_create(m, NULL, &s), CLF_OK, "%s",
+                         clf_session_last_error(NULL));
             task t;
             task_alloc(&t, su.nf);
             memcpy(t.ids, su.ref[i].ids, sizeof t.ids);
@@ -356,7 +359,8 @@ Test(session, memory_per_session_is_its_caches_and_graphs, .timeout = 300)
         cr_assert_eq(run_task(m, NULL, &t), CLF_OK, "%s", clf_context_last_error(ctx));
         size_t before = 0, after = 0, arena[3] = {0, 0, 0};
         clf_context_memory(ctx, NULL, &before, NULL);
-        for (int w = 0; w < 3; w++) clf_model_memory(m, w, &arena[w], NULL, NULL);
+        for (int w = 0; w < 3; w++)
+            clf_model_memory(m, w, &arena[w], NULL, NULL);
         size_t want_arena = arena[0] + arena[1] + arena[2]; /* encoder, step, cross */
         enum { N = 3 };
         clf_session *s[N];
@@ -368,8 +372,10 @@ Test(session, memory_per_session_is_its_caches_and_graphs, .timeout = 300)
             clf_session_memory(s[i], &mi[i]);
         }
         clf_context_memory(ctx, NULL, &after, NULL);
-        cr_assert_eq(after, before, "%s: the model's context holds %zu bytes before %d sessions, "
-                     "%zu after", specs_[d_], before, N, after);
+        cr_assert_eq(after, before,
+                     "%s: the model's context holds %zu bytes before %d sessions, "
+                     "%zu after",
+                     specs_[d_], before, N, after);
         /* (2L, max_batch, cap, D) f32 self and cross caches, and the beam
          * source copy (max_batch * max_src, D). */
         size_t L2 = 2 * (size_t)c->decoder_layers, D = (size_t)c->d_model;
@@ -383,20 +389,23 @@ Test(session, memory_per_session_is_its_caches_and_graphs, .timeout = 300)
                       "%s: session arenas %zu bytes, the model's own graphs' %zu", specs_[d_],
                       x->arena_bytes, want_arena);
             /* Nothing else but the device error word (int[4]) of the fork. */
-            cr_assert(x->other_bytes <= 16, "%s: session %d has %zu device bytes outside caches, "
-                      "graphs and scratch", specs_[d_], i, x->other_bytes);
-            cr_assert_eq(memcmp(x, &mi[0], sizeof *x), 0, "%s: sessions 0 and %d differ in "
-                         "memory (%zu vs %zu device bytes)", specs_[d_], i, x->device_bytes,
-                         mi[0].device_bytes);
+            cr_assert(x->other_bytes <= 16,
+                      "%s: session %d has %zu device bytes outside caches, "
+                      "graphs and scratch",
+                      specs_[d_], i, x->other_bytes);
+            cr_assert_eq(memcmp(x, &mi[0], sizeof *x), 0,
+                         "%s: sessions 0 and %d differ in "
+                         "memory (%zu vs %zu device bytes)",
+                         specs_[d_], i, x->device_bytes, mi[0].device_bytes);
             scratch = x->scratch_bytes;
         }
         cr_log_info("[session] %s tiny encoder-decoder: model context %zu bytes with or without "
                     "%d sessions; each session %zu device bytes = caches %zu + arenas %zu + graph "
                     "io %zu + scratch %zu + other %zu; host staging %zu",
-                    specs_[d_], before, N, mi[0].device_bytes, mi[0].cache_bytes,
-                    mi[0].arena_bytes, mi[0].io_bytes, scratch, mi[0].other_bytes,
-                    mi[0].host_bytes);
-        for (int i = 0; i < N; i++) clf_session_free(s[i]);
+                    specs_[d_], before, N, mi[0].device_bytes, mi[0].cache_bytes, mi[0].arena_bytes,
+                    mi[0].io_bytes, scratch, mi[0].other_bytes, mi[0].host_bytes);
+        for (int i = 0; i < N; i++)
+            clf_session_free(s[i]);
         free(t.f);
         suite_free(&su);
         clf_model_free(m);
@@ -484,7 +493,8 @@ Test(session, minilm_sessions_share_weights_and_match_bitwise, .timeout = 300)
                     specs_[d_], SEQ, (size_t)info->weight_bytes, model_bytes, N, total, N,
                     mi[0].cache_bytes, mi[0].arena_bytes, mi[0].io_bytes, mi[0].scratch_bytes,
                     mi[0].other_bytes);
-        for (int i = 0; i < N; i++) clf_session_free(s[i]);
+        for (int i = 0; i < N; i++)
+            clf_session_free(s[i]);
         free(t.f);
         suite_free(&su);
         clf_model_free(m);

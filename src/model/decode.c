@@ -12,7 +12,10 @@
 
 /* A blocking call completes every earlier command (in-order queue), so no
  * host staging is pending any more. */
-void clf__model_synced(clf__use *use) { use->enc_pending = use->step_pending = use->mem_pending = false; }
+void clf__model_synced(clf__use *use)
+{
+    use->enc_pending = use->step_pending = use->mem_pending = false;
+}
 
 /* Waits for the queue of ctx (the encoder's or the decoder's: placement.c). */
 static clf_status wait_staging(clf__use *use, clf_context *ctx, bool pending)
@@ -156,7 +159,8 @@ clf_status clf__use_encode(clf__use *use, const int32_t *ids, const int32_t *len
         CLF_TRY(clf__run_cross(use, B, S, 1, false, lengths));
     int64_t D = m->cfg.d_model;
     if (hidden)
-        CLF_TRY(clf_graph_read(use->eg, use->e_hidden, hidden, (size_t)(B * S * D) * sizeof(float)));
+        CLF_TRY(
+            clf_graph_read(use->eg, use->e_hidden, hidden, (size_t)(B * S * D) * sizeof(float)));
     if (pooled) {
         CLF_TRY(clf_graph_read(use->eg, use->e_pooled, pooled, (size_t)(B * D) * sizeof(float)));
         if (m->cfg.normalize) l2_normalize(pooled, B, D);

@@ -1,7 +1,10 @@
 /*
- * Internal model layer: the weights of a loaded model, its graphs and its
- * decoding state. model.c loads (config, name map, upload); stack.c builds
- * the graphs; decode.c runs them (encode, decode, greedy, beam, sampling).
+ * Internal model layer: the weights of a loaded model (read only after
+ * load) and the per-use state that runs on them (clf__use: caches, graphs,
+ * staging; the model's default one and each session's). model.c loads
+ * (config, name map, upload); use.c makes a state; stack.c builds its
+ * graphs; decode.c and generate.c run them (encode, decode, greedy, beam,
+ * sampling); session.c is the public face of extra states.
  */
 #ifndef CLF_MODEL_INTERNAL_H
 #define CLF_MODEL_INTERNAL_H

@@ -41,7 +41,8 @@ clf_status clf__placement_init(clf__use *use)
     if (use->ectx == use->ctx || m->cfg.kind != CLF_MODEL_ENCODER_DECODER) return CLF_OK;
     int64_t rows = use->max_batch * use->max_src, D = m->cfg.d_model;
     use->h_mem = clf__malloc((size_t)(rows * D) * sizeof *use->h_mem);
-    if (!use->h_mem) return clf__error(use->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
+    if (!use->h_mem)
+        return clf__error(use->ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");
     int64_t sh[2] = {rows, D};
     return clf_tensor_create(use->ctx, CLF_F32, 2, sh, &use->mem_x);
 }
@@ -67,7 +68,8 @@ clf_status clf__placement_memory(clf__use *use, int64_t rows, clf_tensor *out)
     size_t bytes = (size_t)(rows * D) * sizeof(float);
     clf_status st = clf_tensor_read(use->ectx, &mem, use->h_mem, bytes, true);
     if (st != CLF_OK)
-        return clf__error(use->ctx, st, "placement: encoder output read on the encoder's device: %s",
+        return clf__error(use->ctx, st,
+                          "placement: encoder output read on the encoder's device: %s",
                           clf_context_last_error(use->ectx));
     use->enc_pending = false; /* the encoder's queue is drained */
     CLF_TRY(clf_tensor_slice(&use->mem_x, 0, 0, rows, out));

@@ -49,7 +49,8 @@ static clf_status session_init(clf_session *s, const clf_model *m, const clf_ses
     /* The state's errors go to the fork, which no other thread can see
      * yet: move them to the thread, where the caller looks. */
     clf_status st = clf__use_init(use);
-    if (st != CLF_OK) clf__error(NULL, st, "clf_session_create: %s", clf_context_last_error(s->ctx));
+    if (st != CLF_OK)
+        clf__error(NULL, st, "clf_session_create: %s", clf_context_last_error(s->ctx));
     return st;
 }
 
@@ -88,9 +89,9 @@ const char *clf_session_last_error(const clf_session *s)
     return clf_context_last_error(s ? s->ctx : NULL);
 }
 
-clf_status clf_session_encode(clf_session *s, const int32_t *ids, const int32_t *lengths,
-                              int64_t B, int64_t S, clf_pooling pooling, float *hidden,
-                              float *pooled, float *classes)
+clf_status clf_session_encode(clf_session *s, const int32_t *ids, const int32_t *lengths, int64_t B,
+                              int64_t S, clf_pooling pooling, float *hidden, float *pooled,
+                              float *classes)
 {
     if (!s) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_session_encode: NULL session");
     CLF__GUARDED2(s->use.ctx, s->use.ectx, "clf_session_encode",

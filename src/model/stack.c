@@ -392,7 +392,8 @@ clf_status clf__get_step(clf__use *use, int64_t b, bool indirect, clf__step **ou
         int v = use->last_step == 0 ? 1 : 0;
         clf_graph_free(use->steps[v].g);
         clf_graph_free(use->steps[v].cross);
-        memmove(&use->steps[v], &use->steps[v + 1], (size_t)(use->n_steps - v - 1) * sizeof use->steps[0]);
+        memmove(&use->steps[v], &use->steps[v + 1],
+                (size_t)(use->n_steps - v - 1) * sizeof use->steps[0]);
         use->n_steps--;
     }
     clf__step *st = &use->steps[use->n_steps];
