@@ -35,6 +35,7 @@ typedef struct clf__step {
     bool indirect;
     clf_graph *g; /* ids (b, S) at the run position -> logits (b*S, V), argmax (b*S) */
     int32_t ids, src_lens, cache_rows, logits, argmax;
+    int32_t positions, key_lens; /* per-row step (continuous batching): (b) i32 inputs, else 0 */
     clf_graph *cross; /* memory (b*S, D) -> cross K/V states */
     int32_t memory;
 } clf__step;
@@ -137,6 +138,19 @@ clf_status clf__build_encoder(clf_model *m);
 /* The step graph (and cross graph) for batch b, plain or indirect (beam
  * search), built and compiled on first use. */
 clf_status clf__get_step(clf_model *m, int64_t b, bool indirect, clf__step **out);
+/* The KV state a decoder step graph is built on: the self-attention cache
+ * kv (2L, rows, cap, D), and the largest S of a run. per_row: the graph takes
+ * "positions" and "key_lens" (b) i32 inputs, writes row i's K/V at
+ * positions[i] and attends to its keys [0, key_lens[i]) (clf_batch), instead
+ * of every row at the run position. */
+typedef struct clf__step_state {
+    const clf_tensor *kv;
+    int64_t rows, cap, max_s;
+    bool per_row;
+} clf__step_state;
+/* Builds and compiles st->g (st->b set) on state ss: the model's own steps
+ * and a batch's (batch.c). No cross graph. */
+clf_status clf__build_step_graph(clf_model *m, const clf__step_state *ss, clf__step *st);
 /* The view (b, cap, H, Dh) of slot j (2l = K, 2l + 1 = V) of a cache
  * (2L, maxB, cap, D). */
 clf_status clf__cache_view(const clf_model *m, const clf_tensor *cache, int j, int64_t b,

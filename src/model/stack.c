@@ -23,6 +23,7 @@ typedef struct sb {
     clf_dim rows;  /* rows of the flattened stream: B*S (encoder) or b*S (decoder) */
     clf_dim batch; /* B or b */
     clf_dim seq;   /* S */
+    int32_t row_pos; /* 0, or a (b) i32 input: per-row positions (continuous batching) */
 } sb;
 
 static clf_status wt(sb *s, const clf_tensor *t, int32_t *id)
@@ -92,9 +93,14 @@ static clf_status self_attn(sb *s, int32_t x, const clf__attn_w *w, bool causal,
     CLF_TRY(clf_graph_slice(s->g, q4, 2, 0, K(H), &q));
     CLF_TRY(clf_graph_slice(s->g, q4, 2, H, K(H), &k));
     CLF_TRY(clf_graph_slice(s->g, q4, 2, 2 * H, K(H), &v));
-    if (kc) {
+    if (kc && s->row_pos) { /* each row at its own position */
+        CLF_TRY(clf_graph_kv_append_rows(s->g, kc, s->row_pos, k));
+        CLF_TRY(clf_graph_kv_append_rows(s->g, vc, s->row_pos, v));
+    } else if (kc) {
         CLF_TRY(clf_graph_kv_append(s->g, kc, k, 0, true));
         CLF_TRY(clf_graph_kv_append(s->g, vc, v, 0, true));
+    }
+    if (kc) {
         CLF_TRY(clf_graph_slice(s->g, kc, 1, 0, SYM(CLF_SYM_T), &k));
         CLF_TRY(clf_graph_slice(s->g, vc, 1, 0, SYM(CLF_SYM_T), &v));
     }
@@ -206,7 +212,8 @@ static clf_status embed(sb *s, const clf_tensor *table, const clf_tensor *pos,
     ep.scale = c->embedding_scale;
     ep.positions = c->positions;
     ep.pos_offset = c->position_offset;
-    ep.run_position = run_position;
+    ep.run_position = run_position && !s->row_pos;
+    ep.row_positions = s->row_pos;
     int32_t tab, e;
     CLF_TRY(wt(s, table, &tab));
     if (c->positions == CLF_POS_LEARNED) CLF_TRY(wt(s, pos, &ep.pos_table));
@@ -265,7 +272,8 @@ clf_status clf__build_encoder(clf_model *m)
     if (m->eg) return CLF_OK;
     clf_graph_params gp = {{m->max_batch, m->max_src, 0}};
     CLF_TRY(clf_graph_create(CLF__ENC_CTX(m), &gp, &m->eg)); /* placement.c */
-    sb s = {m, m->eg, clf_dim_mul(SYM(CLF_SYM_B), SYM(CLF_SYM_S)), SYM(CLF_SYM_B), SYM(CLF_SYM_S)};
+    sb s = {m, m->eg, clf_dim_mul(SYM(CLF_SYM_B), SYM(CLF_SYM_S)), SYM(CLF_SYM_B), SYM(CLF_SYM_S),
+            0};
     clf_status st = encoder_nodes(m, &s);
     if (st == CLF_OK) st = clf_graph_compile(m->eg);
     if (st != CLF_OK) {
@@ -277,22 +285,35 @@ clf_status clf__build_encoder(clf_model *m)
 
 /* ============================== decoder ============================== */
 
-clf_status clf__cache_view(const clf_model *m, const clf_tensor *cache, int j, int64_t b,
-                           int64_t cap, clf_tensor *out)
+/* The view (b, cap, H, Dh) of slot j of a cache (2L, rows, cap, D). */
+static clf_status cache_rows_view(const clf_model *m, const clf_tensor *cache, int j, int64_t rows,
+                                  int64_t b, int64_t cap, clf_tensor *out)
 {
     int64_t D = m->cfg.d_model, H = m->cfg.n_heads;
     int64_t shape[4] = {b, cap, H, m->head_dim};
     int64_t stride[4] = {cap * D, D, m->head_dim, 1};
-    int64_t off = (int64_t)j * m->max_batch * cap * D;
+    int64_t off = (int64_t)j * rows * cap * D;
     return clf_tensor_view(cache, 4, shape, stride, off, out);
 }
 
-static clf_status step_nodes(clf_model *m, sb *s, clf__step *st)
+clf_status clf__cache_view(const clf_model *m, const clf_tensor *cache, int j, int64_t b,
+                           int64_t cap, clf_tensor *out)
+{
+    return cache_rows_view(m, cache, j, m->max_batch, b, cap, out);
+}
+
+static clf_status step_nodes(clf_model *m, sb *s, const clf__step_state *ss, clf__step *st)
 {
     const clf_model_config *c = &m->cfg;
     bool cross = c->kind == CLF_MODEL_ENCODER_DECODER;
     clf_dim ids_shape[2] = {s->batch, s->seq};
     CLF_TRY(clf_graph_input(s->g, "ids", CLF_I32, 2, ids_shape, &st->ids));
+    if (ss->per_row) { /* positions and key lengths per row (continuous batching) */
+        clf_dim ls[1] = {s->batch};
+        CLF_TRY(clf_graph_input(s->g, "positions", CLF_I32, 1, ls, &st->positions));
+        CLF_TRY(clf_graph_input(s->g, "key_lens", CLF_I32, 1, ls, &st->key_lens));
+        s->row_pos = st->positions;
+    }
     if (cross) {
         clf_dim ls[1] = {s->batch};
         CLF_TRY(clf_graph_input(s->g, "src_lengths", CLF_I32, 1, ls, &st->src_lens));
@@ -306,9 +327,9 @@ static clf_status step_nodes(clf_model *m, sb *s, clf__step *st)
     for (int l = 0; l < c->decoder_layers; l++) {
         layer_io io = {0, 0, 0, 0, st->cache_rows};
         clf_tensor t;
-        CLF_TRY(clf__cache_view(m, &m->kv, 2 * l, st->b, m->max_tgt, &t));
+        CLF_TRY(cache_rows_view(m, ss->kv, 2 * l, ss->rows, st->b, ss->cap, &t));
         CLF_TRY(clf_graph_state(s->g, "k_cache", &t, &io.kc));
-        CLF_TRY(clf__cache_view(m, &m->kv, 2 * l + 1, st->b, m->max_tgt, &t));
+        CLF_TRY(cache_rows_view(m, ss->kv, 2 * l + 1, ss->rows, st->b, ss->cap, &t));
         CLF_TRY(clf_graph_state(s->g, "v_cache", &t, &io.vc));
         if (cross) {
             CLF_TRY(clf__cache_view(m, &m->xkv, 2 * l, st->b, m->max_src, &t));
@@ -316,7 +337,7 @@ static clf_status step_nodes(clf_model *m, sb *s, clf__step *st)
             CLF_TRY(clf__cache_view(m, &m->xkv, 2 * l + 1, st->b, m->max_src, &t));
             CLF_TRY(clf_graph_weight(s->g, "cross_v", &t, &io.xv));
         }
-        CLF_TRY(layer(s, &m->dec[l], true, 0, st->src_lens, &io, &x, &res));
+        CLF_TRY(layer(s, &m->dec[l], true, st->key_lens, st->src_lens, &io, &x, &res));
     }
     CLF_TRY(stack_end(s, x, res, c->decoder_final_norm, &m->dec_ng, &m->dec_nb, &y));
     CLF_TRY(linear(s, y, &m->out_w, &m->out_b, CLF_ACT_NONE, &logits));
@@ -356,18 +377,25 @@ static clf_status cross_nodes(clf_model *m, sb *s, clf__step *st)
     return CLF_OK;
 }
 
+clf_status clf__build_step_graph(clf_model *m, const clf__step_state *ss, clf__step *st)
+{
+    clf_dim b = K(st->b);
+    clf_graph_params gp = {{0, ss->max_s, ss->cap}};
+    CLF_TRY(clf_graph_create(m->ctx, &gp, &st->g));
+    sb s = {m, st->g, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0};
+    CLF_TRY(step_nodes(m, &s, ss, st));
+    return clf_graph_compile(st->g);
+}
+
 static clf_status build_step(clf_model *m, clf__step *st)
 {
     clf_dim b = K(st->b);
-    clf_graph_params gp = {{0, m->max_tgt, m->max_tgt}};
-    CLF_TRY(clf_graph_create(m->ctx, &gp, &st->g));
-    sb s = {m, st->g, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S)};
-    CLF_TRY(step_nodes(m, &s, st));
-    CLF_TRY(clf_graph_compile(st->g));
+    clf__step_state ss = {&m->kv, m->max_batch, m->max_tgt, m->max_tgt, false};
+    CLF_TRY(clf__build_step_graph(m, &ss, st));
     if (m->cfg.kind != CLF_MODEL_ENCODER_DECODER) return CLF_OK;
     clf_graph_params cp = {{0, m->max_src, 0}};
     CLF_TRY(clf_graph_create(m->ctx, &cp, &st->cross));
-    sb x = {m, st->cross, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S)};
+    sb x = {m, st->cross, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0};
     CLF_TRY(cross_nodes(m, &x, st));
     return clf_graph_compile(st->cross);
 }
