@@ -90,6 +90,7 @@ int bench_fail(bench_run *r, const char *what, clf_status st);
 int bench_gemm(bench_run *r);
 int bench_attention(bench_run *r);
 int bench_ops(bench_run *r); /* softmax, norm, elementwise, embedding, topk, copy */
+int bench_batch(bench_run *r); /* continuous batching vs sequential generation (bench_batch.c) */
 int bench_stack(bench_run *r); /* whole stacks with random weights, cold/warm start */
 
 /* The child process of a start measurement: `clformer bench --start CASE

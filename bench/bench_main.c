@@ -321,6 +321,7 @@ static const entry entries[] = {
     {"attention", bench_attention},
     {"ops", bench_ops},
     {"stack", bench_stack},
+    {"batch", bench_batch},
 };
 #define N_ENTRIES (sizeof entries / sizeof entries[0])
 

@@ -5,9 +5,10 @@
  *   CLF_COPY_WIDE  1: index arithmetic in ulong (views of more than 2^32 - 1
  *                  elements); default 0: uint, which keeps the div/mod cheap
  *                  on GPUs.
- *   CLF_COPY_ONLY  1..8: compile only the kernel of that rank in the order
+ *   CLF_COPY_ONLY  1..12: compile only the kernel of that rank in the order
  *                  copy_b32, copy_b16, copy_f32_f16, copy_f16_f32, then the
- *                  four copy_rows_* alike (a one-kernel program compiles in a
+ *                  four copy_rows_* alike, then the four kv_rows_* alike (a
+ *                  one-kernel program compiles in a
  *                  fraction of the time); unset: all.
  *
  * Kernels (same arguments, different storage types):
@@ -141,4 +142,55 @@ CLF_COPY_ROWS(copy_rows_f32_f16, float, half, f32_f16)
 #endif
 #if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 8
 CLF_COPY_ROWS(copy_rows_f16_f32, half, float, f16_f32)
+#endif
+
+/*
+ * kv_rows_*: the per-row KV append (clf_kv_append_rows): row b of src
+ * (B, n, H, Dh) goes to positions [pos[b], pos[b] + n) of row b of the cache
+ * (B, cap, H, Dh); unit stride along Dh on both sides (the host checks).
+ * Launch: 3-D, global = (ceil(Dh / 8) and H rounded up to the local size,
+ * B * n), local = (L0, L1, 1). Work-item (i, h, b n + t) copies elements
+ * [8i, 8i + 8) of head h of token t of row b; the last one of a row copies
+ * the remainder one element at a time. A row whose pos[b] is outside
+ * [0, cap - n] is not written: its work-item (0, 0, b n) raises
+ * CLF__DEVERR_KV_RANGE (code 3) with pos[b], b and cap - n.
+ */
+#define CLF_KV_ROWS(NAME, ST, DT, T)                                                           \
+    __kernel void NAME(__global const ST *src, const ulong s_off, const long ss0,             \
+                       const long ss1, const long ss2, __global DT *dst, const ulong d_off,    \
+                       const long ds0, const long ds1, const long ds2, const ulong n_,         \
+                       const ulong H_, const ulong Dh_, __global const int *pos,               \
+                       const ulong p_off, const long p_s, const long cap,                      \
+                       __global int *err)                                                      \
+    {                                                                                          \
+        const long c = (long)get_global_id(0) * 8, Dh = (long)Dh_, n = (long)n_;                \
+        const long h = get_global_id(1), bt = get_global_id(2);                                \
+        if (h >= (long)H_ || c >= Dh) return; /* no barrier in this kernel */                  \
+        const long b = bt / n, t = bt - b * n;                                                 \
+        const long p = pos[(long)p_off + b * p_s];                                             \
+        if (p < 0 || p > cap - n) {                                                            \
+            if (c == 0 && h == 0 && t == 0)                                                    \
+                clf_raise(err, 3, (int)p, (int)b, (int)(cap - n));                             \
+            return;                                                                            \
+        }                                                                                      \
+        const __global ST *s = src + (long)s_off + b * ss0 + t * ss1 + h * ss2;                \
+        __global DT *d = dst + (long)d_off + b * ds0 + (p + t) * ds1 + h * ds2;                \
+        if (c + 8 <= Dh) {                                                                     \
+            MOVE8_##T(s + c, d + c);                                                           \
+        } else {                                                                               \
+            for (long j = c; j < Dh; j++) MOVE1_##T(s + j, d + j);                             \
+        }                                                                                      \
+    }
+
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 9
+CLF_KV_ROWS(kv_rows_b32, uint, uint, b32)
+#endif
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 10
+CLF_KV_ROWS(kv_rows_b16, ushort, ushort, b16)
+#endif
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 11
+CLF_KV_ROWS(kv_rows_f32_f16, float, half, f32_f16)
+#endif
+#if !defined(CLF_COPY_ONLY) || CLF_COPY_ONLY == 12
+CLF_KV_ROWS(kv_rows_f16_f32, half, float, f16_f32)
 #endif

@@ -84,15 +84,21 @@ float clf_sinusoid(const int type, const long pos, const int d, const int D)
 }
 
 /*
- * embedding: out[b, s, d] = scale * table[ids[b, s], d] + pos(pos_offset + s, d).
+ * embedding: out[b, s, d] = scale * table[ids[b, s], d] + pos(p, d) with
+ * p = pos_offset + s, plus rpos[b] when has_rpos (per-row positions: rows of
+ * a continuous batch each at their own position; rpos (B) i32 at r_off with
+ * stride r_s, a valid buffer even when unused).
  * Launch: 2-D, global = (D rounded up to the local size, B * S), local =
  * (L, 1) with any L. One work-item writes one element; the row (token) is
  * get_global_id(1) = b * S + s.
  * An id outside [0, V) is never read: its whole output row is zeros and the
  * work-item of column 0 raises CLF__DEVERR_TOKEN_RANGE (code 1) with the id,
  * the flat position b * S + s and V.
+ * A position p outside [0, P) (P: rows of a learned table; for sinusoids
+ * only p < 0) is never read: the row is zeros and the work-item of column 0
+ * raises CLF__DEVERR_POS_RANGE (code 2) with p, the row b and P. Without
+ * per-row positions the host has already checked the range.
  * Preconditions: every view is inside its buffer (checked on the host);
- * for POS_LEARNED, pos_offset + S <= rows of pos (checked on the host);
  * pos must be a valid buffer even when unused.
  */
 #if !defined(CLF_EMBED_ONLY) || CLF_EMBED_ONLY == 1 /* embedding */
@@ -103,7 +109,8 @@ __kernel void embedding(__global const table_t *table, const ulong t_off, const 
                         __global const pos_t *pos, const ulong p_off, const long p_rs,
                         const long p_cs, const int V, const int D, const int S, const int B,
                         const float scale, const int pos_type, const long pos_offset,
-                        __global int *err)
+                        __global int *err, __global const int *rpos, const ulong r_off,
+                        const long r_s, const int has_rpos, const long P)
 {
     const int d = get_global_id(0);
     const int row = get_global_id(1);
@@ -116,8 +123,13 @@ __kernel void embedding(__global const table_t *table, const ulong t_off, const 
         if (d == 0) clf_raise(err, 1, id, row, V);
         return;
     }
+    const long p = pos_offset + s + (has_rpos ? (long)rpos[(long)r_off + b * r_s] : 0);
+    if (pos_type != POS_NONE && (p < 0 || (pos_type == POS_LEARNED && p >= P))) {
+        STORE_OUT(out, o, 0.0f);
+        if (d == 0) clf_raise(err, 2, (int)clamp(p, (long)INT_MIN, (long)INT_MAX), b, (int)P);
+        return;
+    }
     float v = scale * LOAD_TABLE(table, (long)t_off + id * t_rs + d * t_cs);
-    const long p = pos_offset + s;
     if (pos_type == POS_LEARNED)
         v += LOAD_POS(pos, (long)p_off + p * p_rs + d * p_cs);
     else if (pos_type != POS_NONE)
@@ -241,7 +253,9 @@ __kernel void embedding_vec(__global const table_t *table, const ulong t_off, co
                             const long o_bs, const long o_ss, __global const pos_t *pos,
                             const ulong p_off, const long p_rs, const int V, const int D,
                             const int S, const int B, const float scale, const int pos_type,
-                            const long pos_offset, const float freq_k, __global int *err)
+                            const long pos_offset, const float freq_k, __global int *err,
+                            __global const int *rpos, const ulong r_off, const long r_s,
+                            const int has_rpos, const long P)
 {
     const int d = get_global_id(0) * 8;
     const int row = get_global_id(1);
@@ -263,8 +277,16 @@ __kernel void embedding_vec(__global const table_t *table, const ulong t_off, co
         if (d == 0) clf_raise(err, 1, id, row, V);
         return;
     }
+    const long p = pos_offset + s + (has_rpos ? (long)rpos[(long)r_off + b * r_s] : 0);
+    if (pos_kind != POS_NONE && (p < 0 || (pos_kind == POS_LEARNED && p >= P))) {
+        if (full)
+            STORE_OUT8(o, d, (float8)0.0f);
+        else
+            for (int c = d; c < D; c++) STORE_OUT(o, c, 0.0f);
+        if (d == 0) clf_raise(err, 2, (int)clamp(p, (long)INT_MIN, (long)INT_MAX), b, (int)P);
+        return;
+    }
     const __global table_t *t = table + (long)t_off + id * t_rs;
-    const long p = pos_offset + s;
     if (full) {
         float8 v = scale * LOAD_TABLE8(t, d);
         if (pos_kind == POS_LEARNED)

@@ -102,5 +102,7 @@ int case_topk_rows(og_run *r);
 int case_copy(og_run *r);
 int case_fill(og_run *r);
 int case_selftest(og_run *r);
+/* oclgrind_batch.c */
+int case_batch_rows(og_run *r);
 
 #endif

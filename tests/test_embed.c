@@ -84,7 +84,7 @@ static void run_case(clf_context *ctx, clft_rng *rng, const emb_case *c, clf_dty
     pbuf_upload(ctx, &ib);
     pbuf_upload(ctx, &ob);
 
-    clf_embed_params p = {c->scale, (clf_pos_type)c->pos_type, &pv, c->offset};
+    clf_embed_params p = {c->scale, (clf_pos_type)c->pos_type, &pv, c->offset, NULL};
     clf_status st = clf_embedding(ctx, &tv, &iv, &ov, &p);
     cr_assert_eq(st, CLF_OK, "clf_embedding(%s): %s", what, clf_context_last_error(ctx));
     pbuf_fetch(ctx, &ob, &ov, out, what);

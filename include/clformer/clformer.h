@@ -35,6 +35,7 @@
 #include "graph.h"
 #include "model.h"
 #include "session.h"
+#include "batch.h"
 #include "tokenizer.h"
 
 #ifdef __cplusplus

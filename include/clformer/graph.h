@@ -177,6 +177,8 @@ typedef struct clf_graph_embed_params {
     int64_t pos_offset;     /* position of the first token */
     bool run_position;      /* add clf_graph_run_params.position to pos_offset */
     clf_dtype out_dtype;    /* dtype of the result (0 = f32) */
+    int32_t row_positions;  /* 0 or a (B) i32 tensor for ids (B, S): per-row first positions
+                             * added to pos_offset (see clf_embed_params) */
 } clf_graph_embed_params;
 /* out (B, S, D) for ids (B, S), (S, D) for ids (S); table (V, D). */
 CLF_API clf_status clf_graph_embedding(clf_graph *g, int32_t table, int32_t ids,
@@ -190,6 +192,12 @@ CLF_API clf_status clf_graph_copy(clf_graph *g, int32_t x, clf_dtype dtype, int3
  * read the cache through views of the state. */
 CLF_API clf_status clf_graph_kv_append(clf_graph *g, int32_t cache, int32_t src, int64_t pos,
                                        bool run_position);
+
+/* Per-row append (clf_kv_append_rows): src (B, n, H, Dh) into rows of the
+ * state cache (B, capacity, H, Dh) at positions (B) i32, row b at its own
+ * positions[b]. No result, as clf_graph_kv_append. */
+CLF_API clf_status clf_graph_kv_append_rows(clf_graph *g, int32_t cache, int32_t positions,
+                                            int32_t src);
 
 /* (R) i32 of x (R, V). */
 CLF_API clf_status clf_graph_argmax(clf_graph *g, int32_t x, int32_t *out);

@@ -156,6 +156,8 @@ typedef struct clf_embed_params {
     clf_pos_type positions;
     const clf_tensor *pos_table; /* (max_positions, D) for CLF_POS_LEARNED */
     int64_t pos_offset;          /* position of the first token: the decode step, or BART's 2 */
+    const clf_tensor *row_positions; /* NULL, or (B) i32: row b starts at pos_offset +
+                                        row_positions[b] (continuous batching) */
 } clf_embed_params;
 
 /* out[b, s, :] = scale * table[ids[b, s], :] + pos(pos_offset + s).
@@ -168,7 +170,15 @@ typedef struct clf_embed_params {
  * first such id when several are bad); the call itself returns CLF_OK.
  * A position past a learned table (pos_offset + S > P) or a negative
  * pos_offset is CLF_ERR_OUT_OF_RANGE now. out overlapping an input is
- * CLF_ERR_INVALID_ARG. */
+ * CLF_ERR_INVALID_ARG.
+ * Per-row positions (params->row_positions, a (B) i32 tensor, any stride;
+ * another shape is CLF_ERR_SHAPE, another dtype CLF_ERR_DTYPE): token s of
+ * row b gets position pos_offset + row_positions[b] + s, so the rows of a
+ * continuous batch each sit at their own position. Those values live on the
+ * device and are checked there: a row whose position is negative, or past a
+ * learned table, is written as zeros (no table read) and the next
+ * clf_context_finish() or blocking read returns CLF_ERR_OUT_OF_RANGE naming
+ * the position and the row; the call itself returns CLF_OK. */
 CLF_API clf_status clf_embedding(clf_context *ctx, const clf_tensor *table, const clf_tensor *ids,
                                  clf_tensor *out, const clf_embed_params *params);
 
@@ -248,6 +258,21 @@ CLF_API clf_status clf_copy(clf_context *ctx, const clf_tensor *src, clf_tensor 
  * CLF_ERR_OUT_OF_RANGE. */
 CLF_API clf_status clf_kv_append(clf_context *ctx, clf_tensor *cache, int64_t pos,
                                  const clf_tensor *src);
+
+/* Per-row KV cache append (continuous batching, where every row of a batch
+ * is at its own length): row b of cache (B, capacity, H, Dh) gets src[b]
+ * (B, n, H, Dh) at positions [positions[b], positions[b] + n). positions is
+ * a (B) i32 tensor on the device (any stride); cache and src f32/f16
+ * (converted as clf_copy does), Dh contiguous on both sides (else
+ * CLF_ERR_INVALID_ARG), other strides free. The positions are read on the
+ * device: a row whose positions[b] is negative or > capacity - n is not
+ * written (nothing outside the cache is touched) and the next
+ * clf_context_finish() or blocking read returns CLF_ERR_OUT_OF_RANGE naming
+ * the row and its position; the call itself returns CLF_OK. Shapes that
+ * disagree are CLF_ERR_SHAPE; src overlapping the cache is
+ * CLF_ERR_INVALID_ARG. */
+CLF_API clf_status clf_kv_append_rows(clf_context *ctx, clf_tensor *cache,
+                                      const clf_tensor *positions, const clf_tensor *src);
 
 #ifdef __cplusplus
 }

@@ -11,7 +11,7 @@
 
 const char *const clf__gop_names[CLF__OP_COUNT] = {
     "gemm",      "attention", "softmax", "norm",   "activation", "add",     "scale", "embedding",
-    "copy",      "kv_append", "argmax",  "topk",   "reshape",    "permute", "slice",
+    "copy",      "kv_append", "kv_append_rows", "argmax", "topk", "reshape", "permute", "slice",
 };
 
 /* ---- symbolic dimensions ---- */
@@ -575,6 +575,11 @@ clf_status clf_graph_embedding(clf_graph *g, int32_t table, int32_t ids,
     CLF_TRY(use(&b, 0, "table", table, false, FLOATS));
     CLF_TRY(use(&b, 1, "ids", ids, false, INTS));
     CLF_TRY(use(&b, 2, "pos_table", p.pos_table, true, FLOATS));
+    CLF_TRY(use(&b, 3, "row_positions", p.row_positions, true, INTS));
+    if (p.row_positions &&
+        (g->t[p.row_positions].ndim != 1 || g->t[ids].ndim != 2 ||
+         !dim_eq(g->t[p.row_positions].shape[0], g->t[ids].shape[0])))
+        return shape_error(&b, "row_positions must be (B) for ids (B, S):", p.row_positions, ids);
     CLF_TRY(ndim_in(&b, "table", table, 2, 2));
     CLF_TRY(ndim_in(&b, "ids", ids, 1, 2));
     if (p.positions == CLF_POS_LEARNED &&
@@ -620,6 +625,27 @@ clf_status clf_graph_kv_append(clf_graph *g, int32_t cache, int32_t src, int64_t
     if (pos < 0) return clf__error(g->ctx, CLF_ERR_OUT_OF_RANGE, "%s: pos %lld < 0", b.where, (long long)pos);
     b.n.p.kv.pos = pos;
     b.n.p.kv.run_position = run_position;
+    return finish(&b, 0, NULL, NULL, NULL, NULL);
+}
+
+clf_status clf_graph_kv_append_rows(clf_graph *g, int32_t cache, int32_t positions, int32_t src)
+{
+    builder b;
+    CLF_TRY(begin(g, CLF__OP_KV_APPEND_ROWS, &b));
+    CLF_TRY(use(&b, 0, "cache", cache, false, FLOATS));
+    CLF_TRY(use(&b, 1, "positions", positions, false, INTS));
+    CLF_TRY(use(&b, 2, "src", src, false, FLOATS));
+    if (g->t[cache].role != CLF__G_STATE)
+        return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "%s: cache \"%s\" must be a state tensor",
+                          b.where, g->t[cache].name);
+    CLF_TRY(ndim_in(&b, "cache", cache, 4, 4));
+    CLF_TRY(ndim_in(&b, "positions", positions, 1, 1));
+    CLF_TRY(ndim_in(&b, "src", src, 4, 4));
+    const clf_dim *sc = g->t[cache].shape, *ss = g->t[src].shape;
+    if (!dim_eq(sc[0], ss[0]) || !dim_eq(sc[2], ss[2]) || !dim_eq(sc[3], ss[3]))
+        return shape_error(&b, "cache (B, capacity, H, Dh) and src (B, n, H, Dh) differ:", cache, src);
+    if (!dim_eq(g->t[positions].shape[0], ss[0]))
+        return shape_error(&b, "positions must be (B) for src (B, n, H, Dh):", positions, src);
     return finish(&b, 0, NULL, NULL, NULL, NULL);
 }
 

@@ -30,6 +30,7 @@ typedef enum clf__gop {
     CLF__OP_EMBEDDING,
     CLF__OP_COPY,
     CLF__OP_KV_APPEND,
+    CLF__OP_KV_APPEND_ROWS,
     CLF__OP_ARGMAX,
     CLF__OP_TOPK,
     CLF__OP_RESHAPE,

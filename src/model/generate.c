@@ -502,7 +502,7 @@ clf_status clf__use_generate(clf__use *use, const int32_t *ids, const int32_t *l
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_model_generate: an encoder-only model cannot generate");
     clf_generate_params p = params ? *params : clf_generate_params_default();
-    CLF_TRY(clf__check_generate_params(use, &p));
+    CLF_TRY(clf__use_check_generate(use, &p));
     gen g;
     memset(&g, 0, sizeof g);
     g.m = m;

@@ -35,9 +35,9 @@ clf_generate_params clf_generate_params_default(void)
  * outside its range used to fall back to the default or be ignored, which
  * hid callers' bugs (a NaN temperature, a negative beam_size reported as
  * "beam_size 4 > max_batch"); now each one is an error naming the field. */
-clf_status clf__check_generate_params(const clf__use *use, const clf_generate_params *p)
+static clf_status check_generate(clf_context *ctx, const clf_model *m, int64_t max_batch,
+                                 const clf_generate_params *p)
 {
-    clf_context *ctx = use->ctx;
     const char *fn = "clf_model_generate";
     if ((unsigned)p->strategy > CLF_DECODE_SAMPLE)
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
@@ -48,10 +48,10 @@ clf_status clf__check_generate_params(const clf__use *use, const clf_generate_pa
                           "%s: max_new_tokens %lld outside 0..%d (0 = 16)", fn,
                           (long long)p->max_new_tokens, INT32_MAX);
     int64_t K = p->beam_size ? p->beam_size : 4;
-    if (p->beam_size < 0 || (p->strategy == CLF_DECODE_BEAM && K > use->max_batch))
+    if (p->beam_size < 0 || (p->strategy == CLF_DECODE_BEAM && K > max_batch))
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "%s: beam_size %d outside 0..%lld (0 = 4; at most max_batch, given at "
-                          "load)", fn, p->beam_size, (long long)use->max_batch);
+                          "load)", fn, p->beam_size, (long long)max_batch);
     if (!isfinite(p->length_alpha))
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: length_alpha %g is not finite", fn,
                           p->length_alpha);
@@ -76,7 +76,17 @@ clf_status clf__check_generate_params(const clf__use *use, const clf_generate_pa
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "%s: beam_rule %d is not a clf_beam_rule (0 the model's, 1 clformer, "
                           "2 HF)", fn, (int)p->beam_rule);
-    return clf__procs_check(ctx, use->m->cfg.vocab, p); /* the processors' fields */
+    return clf__procs_check(ctx, m->cfg.vocab, p); /* the processors' fields */
+}
+
+clf_status clf__check_generate_params(const clf_model *m, const clf_generate_params *p)
+{
+    return check_generate(m->ctx, m, m->max_batch, p);
+}
+
+clf_status clf__use_check_generate(const clf__use *use, const clf_generate_params *p)
+{
+    return check_generate(use->ctx, use->m, use->max_batch, p);
 }
 
 int64_t clf_model_max_new_tokens(const clf_model *m, int64_t prompt_len)

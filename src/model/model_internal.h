@@ -40,6 +40,7 @@ typedef struct clf__step {
     bool indirect;
     clf_graph *g; /* ids (b, S) at the run position -> logits (b*S, V), argmax (b*S) */
     int32_t ids, src_lens, cache_rows, logits, argmax;
+    int32_t positions, key_lens; /* per-row step (continuous batching): (b) i32 inputs, else 0 */
     clf_graph *cross; /* memory (b*S, D) -> cross K/V states */
     int32_t memory;
 } clf__step;
@@ -174,14 +175,34 @@ clf_status clf__build_encoder(clf__use *use);
 /* The step graph (and cross graph) for batch b, plain or indirect (beam
  * search), built and compiled on first use. */
 clf_status clf__get_step(clf__use *use, int64_t b, bool indirect, clf__step **out);
+/* The KV state a decoder step graph is built on: the self-attention cache
+ * kv (2L, rows, cap, D), and the largest S of a run. per_row: the graph takes
+ * "positions" and "key_lens" (b) i32 inputs, writes row i's K/V at
+ * positions[i] and attends to its keys [0, key_lens[i]) (clf_batch), instead
+ * of every row at the run position. ctx: the context the graph runs on (NULL
+ * = the model's). xkv: the cross K/V states (2L, rows, xcap, D) of an
+ * encoder-decoder step (NULL for decoder-only models). */
+typedef struct clf__step_state {
+    const clf_tensor *kv;
+    int64_t rows, cap, max_s;
+    bool per_row;
+    clf_context *ctx;
+    const clf_tensor *xkv;
+    int64_t xcap;
+} clf__step_state;
+/* Builds and compiles st->g (st->b set) on state ss: a state's own steps
+ * (clf__get_step) and a batch's (batch.c). No cross graph. */
+clf_status clf__build_step_graph(const clf_model *m, const clf__step_state *ss, clf__step *st);
 /* The view (b, cap, H, Dh) of slot j (2l = K, 2l + 1 = V) of a cache
  * (2L, use->max_batch, cap, D). */
 clf_status clf__cache_view(const clf__use *use, const clf_tensor *cache, int j, int64_t b,
                            int64_t cap, clf_tensor *out);
 
 /* model.c: CLF_ERR_INVALID_ARG naming the first field of p outside its
- * range (reported on use->ctx). */
-clf_status clf__check_generate_params(const clf__use *use, const clf_generate_params *p);
+ * range: on the model's context with its max_batch (clf_batch), or on a
+ * state's (clf__use_check_generate). */
+clf_status clf__check_generate_params(const clf_model *m, const clf_generate_params *p);
+clf_status clf__use_check_generate(const clf__use *use, const clf_generate_params *p);
 
 /* decode.c: the passes that generate.c's loops are built on. */
 clf_status clf__run_encoder(clf__use *use, const int32_t *ids, const int32_t *lengths, int64_t B,

@@ -20,11 +20,12 @@ static clf_dim SYM(clf_sym s) { return clf_dim_sym(1, s); }
 /* Builder state for one graph. */
 typedef struct sb {
     const clf_model *m; /* the weights (read only) */
-    clf__use *use;      /* the state the graph belongs to: its context and caches */
+    clf_context *ctx;   /* the context the graph runs on (a state's) */
     clf_graph *g;
     clf_dim rows;  /* rows of the flattened stream: B*S (encoder) or b*S (decoder) */
     clf_dim batch; /* B or b */
     clf_dim seq;   /* S */
+    int32_t row_pos; /* 0, or a (b) i32 input: per-row positions (continuous batching) */
 } sb;
 
 static clf_status wt(sb *s, const clf_tensor *t, int32_t *id)
@@ -94,9 +95,14 @@ static clf_status self_attn(sb *s, int32_t x, const clf__attn_w *w, bool causal,
     CLF_TRY(clf_graph_slice(s->g, q4, 2, 0, K(H), &q));
     CLF_TRY(clf_graph_slice(s->g, q4, 2, H, K(H), &k));
     CLF_TRY(clf_graph_slice(s->g, q4, 2, 2 * H, K(H), &v));
-    if (kc) {
+    if (kc && s->row_pos) { /* each row at its own position */
+        CLF_TRY(clf_graph_kv_append_rows(s->g, kc, s->row_pos, k));
+        CLF_TRY(clf_graph_kv_append_rows(s->g, vc, s->row_pos, v));
+    } else if (kc) {
         CLF_TRY(clf_graph_kv_append(s->g, kc, k, 0, true));
         CLF_TRY(clf_graph_kv_append(s->g, vc, v, 0, true));
+    }
+    if (kc) {
         CLF_TRY(clf_graph_slice(s->g, kc, 1, 0, SYM(CLF_SYM_T), &k));
         CLF_TRY(clf_graph_slice(s->g, vc, 1, 0, SYM(CLF_SYM_T), &v));
     }
@@ -117,8 +123,8 @@ static clf_status cross_attn(sb *s, int32_t x, const clf__attn_w *w, int32_t src
     int64_t D = s->m->cfg.d_model;
     clf_tensor wq, bq;
     memset(&bq, 0, sizeof bq);
-    CLF_TRY(clf__tensor_slice(s->use->ctx, &w->w_in, 0, 0, D, &wq));
-    if (w->b_in.buffer) CLF_TRY(clf__tensor_slice(s->use->ctx, &w->b_in, 0, 0, D, &bq));
+    CLF_TRY(clf__tensor_slice(s->ctx, &w->w_in, 0, 0, D, &wq));
+    if (w->b_in.buffer) CLF_TRY(clf__tensor_slice(s->ctx, &w->b_in, 0, 0, D, &bq));
     int32_t q, q4, o;
     CLF_TRY(linear(s, x, &wq, &bq, CLF_ACT_NONE, &q));
     CLF_TRY(heads(s, q, s->seq, 1, &q4));
@@ -208,7 +214,8 @@ static clf_status embed(sb *s, const clf_tensor *table, const clf_tensor *pos,
     ep.scale = c->embedding_scale;
     ep.positions = c->positions;
     ep.pos_offset = c->position_offset;
-    ep.run_position = run_position;
+    ep.run_position = run_position && !s->row_pos;
+    ep.row_positions = s->row_pos;
     int32_t tab, e;
     CLF_TRY(wt(s, table, &tab));
     if (c->positions == CLF_POS_LEARNED) CLF_TRY(wt(s, pos, &ep.pos_table));
@@ -268,8 +275,8 @@ clf_status clf__build_encoder(clf__use *use)
     if (use->eg) return CLF_OK;
     clf_graph_params gp = {{use->max_batch, use->max_src, 0}};
     CLF_TRY(clf_graph_create(use->ectx, &gp, &use->eg)); /* placement.c */
-    sb s = {use->m, use, use->eg, clf_dim_mul(SYM(CLF_SYM_B), SYM(CLF_SYM_S)), SYM(CLF_SYM_B),
-            SYM(CLF_SYM_S)};
+    sb s = {use->m, use->ectx, use->eg, clf_dim_mul(SYM(CLF_SYM_B), SYM(CLF_SYM_S)),
+            SYM(CLF_SYM_B), SYM(CLF_SYM_S), 0};
     clf_status st = encoder_nodes(use, &s);
     if (st == CLF_OK) st = clf_graph_compile(use->eg);
     if (st != CLF_OK) {
@@ -281,24 +288,35 @@ clf_status clf__build_encoder(clf__use *use)
 
 /* ============================== decoder ============================== */
 
-clf_status clf__cache_view(const clf__use *use, const clf_tensor *cache, int j, int64_t b,
-                           int64_t cap, clf_tensor *out)
+/* The view (b, cap, H, Dh) of slot j of a cache (2L, rows, cap, D). */
+static clf_status cache_rows_view(const clf_model *m, const clf_tensor *cache, int j, int64_t rows,
+                                  int64_t b, int64_t cap, clf_tensor *out)
 {
-    const clf_model *m = use->m;
     int64_t D = m->cfg.d_model, H = m->cfg.n_heads;
     int64_t shape[4] = {b, cap, H, m->head_dim};
     int64_t stride[4] = {cap * D, D, m->head_dim, 1};
-    int64_t off = (int64_t)j * use->max_batch * cap * D;
+    int64_t off = (int64_t)j * rows * cap * D;
     return clf_tensor_view(cache, 4, shape, stride, off, out);
 }
 
-static clf_status step_nodes(clf__use *use, sb *s, clf__step *st)
+clf_status clf__cache_view(const clf__use *use, const clf_tensor *cache, int j, int64_t b,
+                           int64_t cap, clf_tensor *out)
 {
-    const clf_model *m = use->m;
+    return cache_rows_view(use->m, cache, j, use->max_batch, b, cap, out);
+}
+
+static clf_status step_nodes(const clf_model *m, sb *s, const clf__step_state *ss, clf__step *st)
+{
     const clf_model_config *c = &m->cfg;
     bool cross = c->kind == CLF_MODEL_ENCODER_DECODER;
     clf_dim ids_shape[2] = {s->batch, s->seq};
     CLF_TRY(clf_graph_input(s->g, "ids", CLF_I32, 2, ids_shape, &st->ids));
+    if (ss->per_row) { /* positions and key lengths per row (continuous batching) */
+        clf_dim ls[1] = {s->batch};
+        CLF_TRY(clf_graph_input(s->g, "positions", CLF_I32, 1, ls, &st->positions));
+        CLF_TRY(clf_graph_input(s->g, "key_lens", CLF_I32, 1, ls, &st->key_lens));
+        s->row_pos = st->positions;
+    }
     if (cross) {
         clf_dim ls[1] = {s->batch};
         CLF_TRY(clf_graph_input(s->g, "src_lengths", CLF_I32, 1, ls, &st->src_lens));
@@ -312,17 +330,17 @@ static clf_status step_nodes(clf__use *use, sb *s, clf__step *st)
     for (int l = 0; l < c->decoder_layers; l++) {
         layer_io io = {0, 0, 0, 0, st->cache_rows};
         clf_tensor t;
-        CLF_TRY(clf__cache_view(use, &use->kv, 2 * l, st->b, use->max_tgt, &t));
+        CLF_TRY(cache_rows_view(m, ss->kv, 2 * l, ss->rows, st->b, ss->cap, &t));
         CLF_TRY(clf_graph_state(s->g, "k_cache", &t, &io.kc));
-        CLF_TRY(clf__cache_view(use, &use->kv, 2 * l + 1, st->b, use->max_tgt, &t));
+        CLF_TRY(cache_rows_view(m, ss->kv, 2 * l + 1, ss->rows, st->b, ss->cap, &t));
         CLF_TRY(clf_graph_state(s->g, "v_cache", &t, &io.vc));
         if (cross) {
-            CLF_TRY(clf__cache_view(use, &use->xkv, 2 * l, st->b, use->max_src, &t));
+            CLF_TRY(cache_rows_view(m, ss->xkv, 2 * l, ss->rows, st->b, ss->xcap, &t));
             CLF_TRY(clf_graph_weight(s->g, "cross_k", &t, &io.xk));
-            CLF_TRY(clf__cache_view(use, &use->xkv, 2 * l + 1, st->b, use->max_src, &t));
+            CLF_TRY(cache_rows_view(m, ss->xkv, 2 * l + 1, ss->rows, st->b, ss->xcap, &t));
             CLF_TRY(clf_graph_weight(s->g, "cross_v", &t, &io.xv));
         }
-        CLF_TRY(layer(s, &m->dec[l], true, 0, st->src_lens, &io, &x, &res));
+        CLF_TRY(layer(s, &m->dec[l], true, st->key_lens, st->src_lens, &io, &x, &res));
     }
     CLF_TRY(stack_end(s, x, res, c->decoder_final_norm, &m->dec_ng, &m->dec_nb, &y));
     CLF_TRY(linear(s, y, &m->out_w, &m->out_b, CLF_ACT_NONE, &logits));
@@ -346,8 +364,8 @@ static clf_status cross_nodes(clf__use *use, sb *s, clf__step *st)
         const clf__attn_w *w = &m->dec[l].ca;
         clf_tensor wkv, bkv, t;
         memset(&bkv, 0, sizeof bkv);
-        CLF_TRY(clf__tensor_slice(s->use->ctx, &w->w_in, 0, D, 2 * D, &wkv));
-        if (w->b_in.buffer) CLF_TRY(clf__tensor_slice(s->use->ctx, &w->b_in, 0, D, 2 * D, &bkv));
+        CLF_TRY(clf__tensor_slice(s->ctx, &w->w_in, 0, D, 2 * D, &wkv));
+        if (w->b_in.buffer) CLF_TRY(clf__tensor_slice(s->ctx, &w->b_in, 0, D, 2 * D, &bkv));
         int32_t kv, kv4, k, v, xk, xv;
         CLF_TRY(linear(s, st->memory, &wkv, &bkv, CLF_ACT_NONE, &kv));
         CLF_TRY(heads(s, kv, s->seq, 2, &kv4));
@@ -363,18 +381,29 @@ static clf_status cross_nodes(clf__use *use, sb *s, clf__step *st)
     return CLF_OK;
 }
 
+clf_status clf__build_step_graph(const clf_model *m, const clf__step_state *ss, clf__step *st)
+{
+    clf_dim b = K(st->b);
+    clf_context *ctx = ss->ctx ? ss->ctx : m->ctx;
+    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER && !ss->xkv)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "step graph: no cross K/V states");
+    clf_graph_params gp = {{0, ss->max_s, ss->cap}};
+    CLF_TRY(clf_graph_create(ctx, &gp, &st->g));
+    sb s = {m, ctx, st->g, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0};
+    CLF_TRY(step_nodes(m, &s, ss, st));
+    return clf_graph_compile(st->g);
+}
+
 static clf_status build_step(clf__use *use, clf__step *st)
 {
     clf_dim b = K(st->b);
-    clf_graph_params gp = {{0, use->max_tgt, use->max_tgt}};
-    CLF_TRY(clf_graph_create(use->ctx, &gp, &st->g));
-    sb s = {use->m, use, st->g, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S)};
-    CLF_TRY(step_nodes(use, &s, st));
-    CLF_TRY(clf_graph_compile(st->g));
+    clf__step_state ss = {&use->kv,  use->max_batch, use->max_tgt,  use->max_tgt, false,
+                          use->ctx, &use->xkv,      use->max_src};
+    CLF_TRY(clf__build_step_graph(use->m, &ss, st));
     if (use->m->cfg.kind != CLF_MODEL_ENCODER_DECODER) return CLF_OK;
     clf_graph_params cp = {{0, use->max_src, 0}};
     CLF_TRY(clf_graph_create(use->ctx, &cp, &st->cross));
-    sb x = {use->m, use, st->cross, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S)};
+    sb x = {use->m, use->ctx, st->cross, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0};
     CLF_TRY(cross_nodes(use, &x, st));
     return clf_graph_compile(st->cross);
 }

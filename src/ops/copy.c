@@ -1,5 +1,6 @@
 /*
- * clf_copy and clf_kv_append: strided element copies with dtype conversion.
+ * clf_copy, clf_kv_append and clf_kv_append_rows: strided element copies
+ * with dtype conversion.
  * A KV-cache append is a copy into a slice of the cache, so both share one
  * implementation that names the public op in its messages.
  */
@@ -47,13 +48,15 @@ static void plan_copy(const clf_tensor *src, const clf_tensor *dst, copy_plan *p
 
 /* The kernels of kernels/copy.cl in its order: -DCLF_COPY_ONLY=i+1 compiles
  * copy_kernels[i] alone. */
-static const char *const copy_kernels[8] = {
+static const char *const copy_kernels[12] = {
     "copy_b32",      "copy_b16",      "copy_f32_f16",      "copy_f16_f32",
     "copy_rows_b32", "copy_rows_b16", "copy_rows_f32_f16", "copy_rows_f16_f32",
+    "kv_rows_b32",   "kv_rows_b16",   "kv_rows_f32_f16",   "kv_rows_f16_f32",
 };
 
-/* The index in copy_kernels for a src -> dst dtype pair, element-wise or by
- * rows; -1 for i32 <-> float, not a conversion we offer. */
+/* The index in copy_kernels for a src -> dst dtype pair, element-wise (0),
+ * by rows (1) or per-row KV append (2); -1 for i32 <-> float, not a
+ * conversion we offer. */
 static int kernel_index(clf_dtype s, clf_dtype d, int rows)
 {
     int k;
@@ -61,7 +64,7 @@ static int kernel_index(clf_dtype s, clf_dtype d, int rows)
     else if (s == CLF_F32 && d == CLF_F16) k = 2;
     else if (s == CLF_F16 && d == CLF_F32) k = 3;
     else return -1;
-    return k + (rows ? 4 : 0);
+    return k + 4 * rows;
 }
 
 /* dst = src for already-checked tensors; op names the public call. */
@@ -183,4 +186,69 @@ static clf_status kv_append_body(clf_context *ctx, clf_tensor *cache, int64_t po
 clf_status clf_kv_append(clf_context *ctx, clf_tensor *cache, int64_t pos, const clf_tensor *src)
 {
     CLF__GUARDED(ctx, "clf_kv_append", kv_append_body(ctx, cache, pos, src));
+}
+
+static clf_status kv_append_rows_body(clf_context *ctx, clf_tensor *cache,
+                                      const clf_tensor *positions, const clf_tensor *src)
+{
+    static const char op[] = "clf_kv_append_rows";
+    if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
+    CLF_TRY(clf__check_arg(ctx, op, "cache", cache, CLF__DT_FLOAT, 4, 4));
+    CLF_TRY(clf__check_arg(ctx, op, "positions", positions, CLF__DT(CLF_I32), 1, 1));
+    CLF_TRY(clf__check_arg(ctx, op, "src", src, CLF__DT_FLOAT, 4, 4));
+    char d1[160], d2[160], d3[160];
+    if (cache->shape[0] != src->shape[0] || cache->shape[2] != src->shape[2] ||
+        cache->shape[3] != src->shape[3] || positions->shape[0] != src->shape[0])
+        return clf__error(ctx, CLF_ERR_SHAPE,
+                          "%s: cache is %s, positions %s, src %s (expected (B, capacity, H, Dh), "
+                          "(B) and (B, n, H, Dh))",
+                          op, clf__desc(cache, d1), clf__desc(positions, d2), clf__desc(src, d3));
+    const int64_t B = src->shape[0], n = src->shape[1], H = src->shape[2], Dh = src->shape[3];
+    const int64_t cap = cache->shape[1];
+    if (n > cap)
+        return clf__error(ctx, CLF_ERR_OUT_OF_RANGE, "%s: %lld new positions exceed capacity %lld",
+                          op, (long long)n, (long long)cap);
+    if (cache->stride[3] != 1 || src->stride[3] != 1)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: the head axis must be contiguous on both sides (cache %s, src %s)",
+                          op, clf__desc(cache, d1), clf__desc(src, d2));
+    if (clf__overlap(src, cache) || clf__overlap(positions, cache))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: src %s or positions %s overlaps cache %s",
+                          op, clf__desc(src, d1), clf__desc(positions, d2), clf__desc(cache, d3));
+    int ki = kernel_index(src->dtype, cache->dtype, 2);
+    if (clf_tensor_numel(src) == 0) return CLF_OK;
+    const char *name = copy_kernels[ki];
+    char only[32];
+    snprintf(only, sizeof only, "-DCLF_COPY_ONLY=%d", ki + 1);
+    cl_kernel k;
+    CLF_TRY(clf__kernel_get(ctx, "copy", only, name, &k));
+    cl_mem err_word;
+    CLF_TRY(clf__device_error_buffer(ctx, &err_word));
+    cl_ulong s_off = (cl_ulong)src->offset, d_off = (cl_ulong)cache->offset;
+    cl_ulong p_off = (cl_ulong)positions->offset;
+    cl_long ss0 = src->stride[0], ss1 = src->stride[1], ss2 = src->stride[2];
+    cl_long ds0 = cache->stride[0], ds1 = cache->stride[1], ds2 = cache->stride[2];
+    cl_long p_s = positions->stride[0], ccap = cap;
+    cl_ulong nn = (cl_ulong)n, hh = (cl_ulong)H, dh = (cl_ulong)Dh;
+    const clf__karg args[] = {
+        CLF_KMEM(src),   CLF_KARG(s_off), CLF_KARG(ss0),  CLF_KARG(ss1),  CLF_KARG(ss2),
+        CLF_KMEM(cache), CLF_KARG(d_off), CLF_KARG(ds0),  CLF_KARG(ds1),  CLF_KARG(ds2),
+        CLF_KARG(nn),    CLF_KARG(hh),    CLF_KARG(dh),   CLF_KMEM(positions), CLF_KARG(p_off),
+        CLF_KARG(p_s),   CLF_KARG(ccap),  CLF_KARG(err_word),
+    };
+    CLF_TRY(clf__set_args(ctx, k, name, args, CLF_ARRAY_LEN(args)));
+    size_t n8 = (size_t)((Dh + 7) / 8);
+    size_t l0 = clf__wg_fit(ctx, k, (size_t)ctx->kprof.elementwise_wg), want = l0;
+    while (l0 > 1 && l0 / 2 >= n8) l0 /= 2; /* short heads: several heads per group */
+    size_t l1 = want / l0;
+    while (l1 > 1 && l1 / 2 >= (size_t)H) l1 /= 2;
+    size_t global[3] = {clf__round_up(n8, l0), clf__round_up((size_t)H, l1), (size_t)(B * n)};
+    size_t local[3] = {l0, l1, 1};
+    return clf__launch(ctx, k, name, 3, global, local);
+}
+
+clf_status clf_kv_append_rows(clf_context *ctx, clf_tensor *cache, const clf_tensor *positions,
+                              const clf_tensor *src)
+{
+    CLF__GUARDED(ctx, "clf_kv_append_rows", kv_append_rows_body(ctx, cache, positions, src));
 }

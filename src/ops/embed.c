@@ -64,14 +64,14 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
         return clf__error(ctx, CLF_ERR_OUT_OF_RANGE, "%s: pos_offset %lld is out of range", op,
                           (long long)p.pos_offset);
 
-    const clf_tensor *pos = NULL;
+    const clf_tensor *pos = NULL, *rp = p.row_positions;
     if (p.positions == CLF_POS_LEARNED) {
         CLF_TRY(clf__check_arg(ctx, op, "pos_table", p.pos_table, CLF__DT_FLOAT, 2, 2));
         pos = p.pos_table;
         if (pos->shape[1] != D)
             return clf__error(ctx, CLF_ERR_SHAPE, "%s: pos_table is %s but table is %s (same D)",
                               op, clf__desc(pos, d1), clf__desc(table, d2));
-        if (p.pos_offset + S > pos->shape[0])
+        if (!rp && p.pos_offset + S > pos->shape[0])
             return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
                               "%s: positions %lld..%lld are past the learned table %s (%lld "
                               "positions)",
@@ -80,6 +80,17 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
         if (clf__overlap(out, pos))
             return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: out %s overlaps pos_table %s", op,
                               clf__desc(out, d1), clf__desc(pos, d2));
+    }
+    if (rp) {
+        CLF_TRY(clf__check_arg(ctx, op, "row_positions", rp, CLF__DT(CLF_I32), 1, 1));
+        if (rp->shape[0] != B)
+            return clf__error(ctx, CLF_ERR_SHAPE,
+                              "%s: row_positions is %s; expected (B) = (%lld), one per row of ids "
+                              "%s",
+                              op, clf__desc(rp, d1), (long long)B, clf__desc(ids, d2));
+        if (clf__overlap(out, rp))
+            return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: out %s overlaps row_positions %s", op,
+                              clf__desc(out, d1), clf__desc(rp, d2));
     }
     if (clf__overlap(out, table) || clf__overlap(out, ids))
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: out %s overlaps table %s or ids %s", op,
@@ -108,6 +119,9 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
     /* The sinusoid's frequency exponent step, -2 log2(10000) / D, rounded
      * once (kernels/embed.cl: emb_sinusoid8). */
     cl_float freq_k = (cl_float)(-2.0 * log2(10000.0) / (double)D);
+    cl_ulong r_off = rp ? (cl_ulong)rp->offset : 0;
+    cl_long r_s = rp ? rp->stride[0] : 0, P = pos ? pos->shape[0] : INT_MAX;
+    cl_int has_rpos = rp != NULL;
     size_t global[2], local[2];
     if (t_cs == 1 && o_ds == 1 && (!pos || p_cs == 1)) {
         /* Fast path: unit column strides, 8 columns per work-item. */
@@ -121,6 +135,8 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
             CLF_KARG(p_off), CLF_KARG(p_rs),  CLF_KARG(v),    CLF_KARG(dd),
             CLF_KARG(s),     CLF_KARG(b),     CLF_KARG(scale), CLF_KARG(pos_type),
             CLF_KARG(pos_offset), CLF_KARG(freq_k), CLF_KARG(err_word),
+            rp ? CLF_KMEM(rp) : CLF_KMEM(ids), CLF_KARG(r_off), CLF_KARG(r_s),
+            CLF_KARG(has_rpos), CLF_KARG(P),
         };
         CLF_TRY(clf__set_args(ctx, k, "embedding_vec", vargs, CLF_ARRAY_LEN(vargs)));
         launch_shape(clf__wg_fit(ctx, k, 64), B * S, (D + 7) / 8, global, local);
@@ -134,7 +150,8 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
         CLF_KARG(o_ds),  pos ? CLF_KMEM(pos) : CLF_KMEM(table), CLF_KARG(p_off), CLF_KARG(p_rs),
         CLF_KARG(p_cs),  CLF_KARG(v),     CLF_KARG(dd),    CLF_KARG(s),
         CLF_KARG(b),     CLF_KARG(scale), CLF_KARG(pos_type), CLF_KARG(pos_offset),
-        CLF_KARG(err_word),
+        CLF_KARG(err_word), rp ? CLF_KMEM(rp) : CLF_KMEM(ids), CLF_KARG(r_off), CLF_KARG(r_s),
+        CLF_KARG(has_rpos), CLF_KARG(P),
     };
     CLF_TRY(clf__set_args(ctx, k, "embedding", args, CLF_ARRAY_LEN(args)));
     launch_shape(clf__wg_fit(ctx, k, 64), B * S, D, global, local);

@@ -343,6 +343,16 @@ clf_status clf__device_error_check(clf_context *ctx)
                           "clf_embedding: token id %d at position %d is outside the vocabulary "
                           "[0, %d); its row was written as zeros",
                           word[1], word[2], word[3]);
+    if (word[0] == CLF__DEVERR_POS_RANGE)
+        return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
+                          "clf_embedding: row %d is at position %d, outside [0, %d) (per-row "
+                          "positions); its row was written as zeros",
+                          word[2], word[1], word[3]);
+    if (word[0] == CLF__DEVERR_KV_RANGE)
+        return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
+                          "clf_kv_append_rows: row %d at position %d does not fit the cache "
+                          "(positions 0..%d); the row was not written",
+                          word[2], word[1], word[3]);
     return clf__error(ctx, CLF_ERR_OUT_OF_RANGE, "a kernel raised device error %d (%d, %d, %d)",
                       word[0], word[1], word[2], word[3]);
 }

@@ -309,6 +309,8 @@ clf_status clf__launch(clf_context *ctx, cl_kernel k, const char *name, cl_uint 
 enum {
     CLF__DEVERR_NONE = 0,
     CLF__DEVERR_TOKEN_RANGE = 1, /* value = id, index = flat position, limit = vocabulary */
+    CLF__DEVERR_POS_RANGE = 2,   /* value = position, index = row, limit = learned table rows */
+    CLF__DEVERR_KV_RANGE = 3,    /* value = position, index = row, limit = capacity - n */
 };
 
 /* The context's device error word (int[4], zeroed), created on first use. */

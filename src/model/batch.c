@@ -1,0 +1,435 @@
+/*
+ * Continuous batching (include/clformer/batch.h): live generations of one
+ * decoder-only model, each on its own cache row, advanced one token per step
+ * together. A batch owns its caches and graphs:
+ *   kv    (2L, rows, cap, D): row r holds the K/V of the sequence on row r;
+ *   pkv   (2L, 1, cap, D): the prefill scratch;
+ *   pre   the model's step graph for batch 1 on pkv (every position at the
+ *         run position): a joining prompt runs here exactly as a solo
+ *         clf_model_generate prefill does, then its K/V rows [0, n) are
+ *         copied into its row of kv;
+ *   steps per-row step graphs (stack.c, clf__step_state.per_row) for
+ *         batches of 1, 2, 4, ... rows: row i feeds its last token at its
+ *         own position positions[i], writes its K/V there and attends to
+ *         keys [0, key_lens[i]). The smallest one that covers the highest
+ *         live row runs (rows are handed out lowest first), so a batch that
+ *         has emptied does not pay for max_rows rows.
+ */
+#include <string.h>
+
+#include <clformer/batch.h>
+
+#include "model/logits_proc.h"
+#include "model/model_internal.h"
+#include "runtime/runtime.h" /* the contexts' thread guard */
+
+#define MAX_BUCKETS 10 /* batches 1, 2, 4, ..., 256 */
+
+typedef struct bseq {
+    bool used;  /* the row is taken */
+    bool fresh; /* added, not prefilled yet */
+    int64_t id, order; /* order: when it was added (new ones are reported in that order) */
+    int32_t *prompt;   /* (n_prompt) */
+    int64_t n_prompt;
+    int32_t *toks; /* (max_new) generated */
+    int64_t n_gen, max_new;
+    clf_finish_reason at_limit;
+    int32_t eos; /* -1 = none */
+    clf_generate_params p;
+    uint64_t rng;
+    clf__procs pr;
+} bseq;
+
+struct clf_batch {
+    clf_model *m;
+    int64_t rows, cap;
+    clf_tensor kv, pkv;
+    clf__step pre;
+    clf__step steps[MAX_BUCKETS]; /* steps[i]: batch 2^i (min(rows)); g NULL until built */
+    bseq *seq; /* (rows) */
+    int64_t next_id, n_live;
+    int32_t *h_ids, *h_pos, *h_lens; /* (rows) step staging */
+    int32_t *h_pre;                   /* (cap) prefill staging */
+    float *logits;                    /* (max(rows, cap), V) */
+    int32_t *am;                      /* (max(rows, cap)) */
+    clf__cand *tmp;                   /* (V) sampling scratch */
+    float *row;                       /* (V) one processed row */
+};
+
+clf_batch_params clf_batch_params_default(void)
+{
+    clf_batch_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+int64_t clf_batch_live(const clf_batch *b) { return b ? b->n_live : 0; }
+
+static void seq_clear(bseq *s)
+{
+    clf__free(s->prompt);
+    clf__free(s->toks);
+    clf__procs_free(&s->pr);
+    memset(s, 0, sizeof *s);
+}
+
+void clf_batch_free(clf_batch *b)
+{
+    if (!b) return;
+    for (int64_t r = 0; b->seq && r < b->rows; r++)
+        seq_clear(&b->seq[r]);
+    clf_graph_free(b->pre.g);
+    for (int i = 0; i < MAX_BUCKETS; i++)
+        clf_graph_free(b->steps[i].g);
+    clf_tensor_free(&b->kv);
+    clf_tensor_free(&b->pkv);
+    clf__free(b->seq);
+    clf__free(b->h_ids);
+    clf__free(b->h_pos);
+    clf__free(b->h_lens);
+    clf__free(b->h_pre);
+    clf__free(b->logits);
+    clf__free(b->am);
+    clf__free(b->tmp);
+    clf__free(b->row);
+    clf__free(b);
+}
+
+static clf_status batch_create_body(clf_model *m, const clf_batch_params *params, clf_batch **out)
+{
+    static const char fn[] = "clf_batch_create";
+    if (out) *out = NULL;
+    if (!m || !out) return clf__error(m ? m->ctx : NULL, CLF_ERR_INVALID_ARG, "%s: NULL model or out", fn);
+    clf_context *ctx = m->ctx;
+    if (m->cfg.kind == CLF_MODEL_ENCODER)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: an encoder-only model cannot generate", fn);
+    if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER)
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "%s: continuous batching supports decoder-only models only (an "
+                          "encoder-decoder batch, with per-row cross K/V, is not built yet)",
+                          fn);
+    clf_batch_params p = params ? *params : clf_batch_params_default();
+    int64_t rows = p.max_rows ? p.max_rows : 16, cap = p.max_len ? p.max_len : m->max_tgt;
+    if (rows < 1 || rows > 256)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: max_rows %lld outside 1..256", fn,
+                          (long long)p.max_rows);
+    if (cap < 1 || cap > ((int64_t)1 << 24))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: max_len %lld outside 1..16777216", fn,
+                          (long long)p.max_len);
+    clf_batch *b = clf__calloc(1, sizeof *b);
+    if (!b) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+    b->m = m;
+    b->rows = rows;
+    b->cap = cap;
+    int64_t V = m->cfg.vocab, most = rows > cap ? rows : cap;
+    b->seq = clf__calloc((size_t)rows, sizeof *b->seq);
+    b->h_ids = clf__malloc((size_t)rows * sizeof *b->h_ids);
+    b->h_pos = clf__malloc((size_t)rows * sizeof *b->h_pos);
+    b->h_lens = clf__malloc((size_t)rows * sizeof *b->h_lens);
+    b->h_pre = clf__malloc((size_t)cap * sizeof *b->h_pre);
+    b->logits = clf__malloc((size_t)(most * V) * sizeof *b->logits);
+    b->am = clf__malloc((size_t)most * sizeof *b->am);
+    b->tmp = clf__malloc((size_t)V * sizeof *b->tmp);
+    b->row = clf__malloc((size_t)V * sizeof *b->row);
+    clf_status st = CLF_OK;
+    if (!b->seq || !b->h_ids || !b->h_pos || !b->h_lens || !b->h_pre || !b->logits || !b->am ||
+        !b->tmp || !b->row)
+        st = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+    int64_t L2 = 2 * (int64_t)m->cfg.decoder_layers, D = m->cfg.d_model;
+    int64_t ks[4] = {L2, rows, cap, D}, ps[4] = {L2, 1, cap, D};
+    if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_F32, 4, ks, &b->kv);
+    if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_F32, 4, ps, &b->pkv);
+    /* Zeroed: a row's keys past its length are masked, but must be finite. */
+    if (st == CLF_OK) st = clf_tensor_fill(ctx, &b->kv, 0.0f);
+    if (st == CLF_OK) st = clf_tensor_fill(ctx, &b->pkv, 0.0f);
+    if (st == CLF_OK) {
+        clf__step_state ss = {&b->pkv, 1, cap, cap, false, NULL, NULL, 0}; /* model ctx */
+        b->pre.b = 1;
+        st = clf__build_step_graph(m, &ss, &b->pre);
+    }
+    if (st != CLF_OK) {
+        clf_batch_free(b);
+        return st;
+    }
+    *out = b;
+    return CLF_OK;
+}
+
+clf_status clf_batch_create(clf_model *m, const clf_batch_params *params, clf_batch **out)
+{
+    CLF__GUARDED2(m ? m->ctx : NULL, m ? m->ectx : NULL, "clf_batch_create",
+                  batch_create_body(m, params, out));
+}
+
+/* ================================ add ================================ */
+
+static clf_status batch_add_body(clf_batch *b, const int32_t *ids, int64_t n,
+                                 const clf_generate_params *params, int64_t *seq)
+{
+    static const char fn[] = "clf_batch_add";
+    clf_model *m = b->m;
+    clf_context *ctx = m->ctx;
+    if (!ids || !seq) return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: NULL ids or seq", fn);
+    if (n < 1) return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: n = %lld < 1", fn, (long long)n);
+    clf_generate_params p = params ? *params : clf_generate_params_default();
+    if (p.strategy == CLF_DECODE_BEAM)
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "%s: beam search is not available inside a batch (greedy or sampling)",
+                          fn);
+    CLF_TRY(clf__check_generate_params(m, &p));
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->cfg.vocab)
+            return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
+                              "%s: prompt id %d at index %lld is outside the vocabulary [0, %lld)",
+                              fn, (int)ids[i], (long long)i, (long long)m->cfg.vocab);
+    int64_t r = 0;
+    while (r < b->rows && b->seq[r].used) r++;
+    if (r == b->rows)
+        return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
+                          "%s: the batch is full (%lld live sequences, max_rows); step until one "
+                          "finishes or remove one",
+                          fn, (long long)b->rows);
+    /* As clf_model_generate: max_new_tokens (or max_length), cut to the
+     * model's positions. */
+    int64_t stride = p.max_new_tokens > 0 ? p.max_new_tokens : 16;
+    if (p.max_new_tokens == 0 && p.max_length > 0) stride = p.max_length - n > 1 ? p.max_length - n : 1;
+    int64_t fit = clf_model_max_new_tokens(m, n);
+    if (fit < 1)
+        return clf__error(ctx, CLF_ERR_SHAPE,
+                          "%s: a prompt of %lld ids leaves no position of the model's %lld for a "
+                          "new token",
+                          fn, (long long)n, (long long)(n + (fit > 0 ? fit : 0)));
+    int64_t max_new = fit < stride ? fit : stride;
+    if (n + max_new - 1 > b->cap)
+        return clf__error(ctx, CLF_ERR_SHAPE,
+                          "%s: a prompt of %lld ids and %lld new tokens need %lld cache positions; "
+                          "the batch has max_len %lld",
+                          fn, (long long)n, (long long)max_new, (long long)(n + max_new - 1),
+                          (long long)b->cap);
+    bseq *s = &b->seq[r];
+    memset(s, 0, sizeof *s);
+    s->p = p;
+    s->prompt = clf__malloc((size_t)n * sizeof *s->prompt);
+    s->toks = clf__malloc((size_t)max_new * sizeof *s->toks);
+    clf_status st = clf__procs_init(&s->pr, &s->p, m->cfg.vocab, m->cfg.eos_id, n + max_new);
+    if (st == CLF_OK && (!s->prompt || !s->toks))
+        st = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+    if (st != CLF_OK) {
+        seq_clear(s);
+        return st;
+    }
+    memcpy(s->prompt, ids, (size_t)n * sizeof *ids);
+    s->n_prompt = n;
+    s->max_new = max_new;
+    s->at_limit = max_new < stride ? CLF_FINISH_POSITIONS : CLF_FINISH_MAX_NEW;
+    s->eos = p.ignore_eos ? -1 : m->cfg.eos_id;
+    s->rng = p.seed;
+    s->used = s->fresh = true;
+    s->id = s->order = b->next_id++;
+    b->n_live++;
+    *seq = s->id;
+    return CLF_OK;
+}
+
+clf_status clf_batch_add(clf_batch *b, const int32_t *ids, int64_t n, const clf_generate_params *p,
+                         int64_t *seq)
+{
+    if (!b) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_batch_add: NULL batch");
+    CLF__GUARDED2(b->m->ctx, b->m->ectx, "clf_batch_add", batch_add_body(b, ids, n, p, seq));
+}
+
+static clf_status batch_remove_body(clf_batch *b, int64_t seq)
+{
+    for (int64_t r = 0; r < b->rows; r++)
+        if (b->seq[r].used && b->seq[r].id == seq) {
+            seq_clear(&b->seq[r]);
+            b->n_live--;
+            return CLF_OK;
+        }
+    return clf__error(b->m->ctx, CLF_ERR_NOT_FOUND,
+                      "clf_batch_remove: sequence %lld is not live in this batch", (long long)seq);
+}
+
+clf_status clf_batch_remove(clf_batch *b, int64_t seq)
+{
+    if (!b) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_batch_remove: NULL batch");
+    CLF__GUARDED2(b->m->ctx, b->m->ectx, "clf_batch_remove", batch_remove_body(b, seq));
+}
+
+/* ================================ step ================================ */
+
+/* Lowest id of the largest score (the device argmax's rule). */
+static int32_t host_argmax(const float *x, int64_t V)
+{
+    int64_t best = 0;
+    for (int64_t v = 1; v < V; v++)
+        if (x[v] > x[best]) best = v;
+    return (int32_t)best;
+}
+
+/* Whether sequence s chooses from the logits on the host (sampling or
+ * processors) rather than the device argmax. */
+static bool needs_logits(const bseq *s) { return s->p.strategy != CLF_DECODE_GREEDY || s->pr.on; }
+
+/* The next token of s from its logits row x (V), or the device argmax am. */
+static int32_t choose(clf_batch *b, bseq *s, const float *x, int32_t am)
+{
+    int64_t V = b->m->cfg.vocab;
+    if (!needs_logits(s)) return am;
+    const float *y = x;
+    if (s->pr.on) {
+        memcpy(b->row, x, (size_t)V * sizeof *x);
+        clf__procs_apply(&s->pr, s->prompt, s->n_prompt, s->toks, s->n_gen, b->row);
+        y = b->row;
+    }
+    if (s->p.strategy == CLF_DECODE_GREEDY) return host_argmax(y, V);
+    return clf__sample(&s->p, y, V, b->tmp, &s->rng);
+}
+
+/* Records token tok of the sequence on row r into out; a finished sequence
+ * leaves (its row is free). */
+static void emit(clf_batch *b, int64_t r, int32_t tok, clf_batch_token *out)
+{
+    bseq *s = &b->seq[r];
+    s->toks[s->n_gen] = tok;
+    out->seq = s->id;
+    out->row = r;
+    out->index = s->n_gen++;
+    out->token = tok;
+    out->finish = s->eos >= 0 && tok == s->eos ? CLF_FINISH_EOS
+                  : s->n_gen == s->max_new    ? s->at_limit
+                                              : CLF_FINISH_NONE;
+    if (s->p.on_token) s->p.on_token(s->p.user, s->id, out->index, tok);
+    if (out->finish != CLF_FINISH_NONE) {
+        seq_clear(s);
+        b->n_live--;
+    }
+}
+
+/* The per-row step graph of 2^i rows, built on first use. */
+static clf_status get_bucket(clf_batch *b, int i, clf__step **out)
+{
+    clf__step *st = &b->steps[i];
+    if (!st->g) {
+        int64_t rows = (int64_t)1 << i;
+        memset(st, 0, sizeof *st);
+        st->b = rows < b->rows ? rows : b->rows;
+        clf__step_state ss = {&b->kv, b->rows, b->cap, 1, true, NULL, NULL, 0};
+        clf_status s = clf__build_step_graph(b->m, &ss, st);
+        if (s != CLF_OK) {
+            clf_graph_free(st->g);
+            memset(st, 0, sizeof *st);
+            return s;
+        }
+    }
+    *out = st;
+    return CLF_OK;
+}
+
+/* One batched step of every sequence that was running before this call;
+ * *n entries into out. */
+static clf_status decode_running(clf_batch *b, clf_batch_token *out, int64_t *n)
+{
+    int64_t top = -1, T = 1;
+    bool logits = false;
+    for (int64_t r = 0; r < b->rows; r++) {
+        const bseq *s = &b->seq[r];
+        bool run = s->used && !s->fresh;
+        /* Idle rows write at position 0 and see one key: a fresh row's
+         * prefill (after this graph, same queue) rewrites its positions. */
+        int64_t pos = run ? s->n_prompt + s->n_gen - 1 : 0;
+        b->h_ids[r] = run ? s->toks[s->n_gen - 1] : 0;
+        b->h_pos[r] = (int32_t)pos;
+        b->h_lens[r] = (int32_t)(pos + 1);
+        if (!run) continue;
+        top = r;
+        if (pos + 1 > T) T = pos + 1;
+        logits = logits || needs_logits(s);
+    }
+    *n = 0;
+    if (top < 0) return CLF_OK;
+    int i = 0;
+    while (((int64_t)1 << i) < top + 1) i++;
+    clf__step *st = NULL;
+    CLF_TRY(get_bucket(b, i, &st));
+    int64_t rb = st->b;
+    clf_graph_binding bind[3] = {{st->ids, NULL, b->h_ids, (size_t)rb * 4},
+                                 {st->positions, NULL, b->h_pos, (size_t)rb * 4},
+                                 {st->key_lens, NULL, b->h_lens, (size_t)rb * 4}};
+    clf_graph_run_params rp = {{0, 1, T}, 0, bind, 3};
+    CLF_TRY(clf_graph_run(st->g, &rp));
+    int64_t V = b->m->cfg.vocab;
+    CLF_TRY(clf_graph_read(st->g, st->argmax, b->am, (size_t)rb * 4));
+    if (logits)
+        CLF_TRY(clf_graph_read(st->g, st->logits, b->logits, (size_t)(rb * V) * sizeof(float)));
+    for (int64_t r = 0; r <= top; r++) {
+        bseq *s = &b->seq[r];
+        if (!s->used || s->fresh) continue;
+        emit(b, r, choose(b, s, b->logits + r * V, b->am[r]), &out[(*n)++]);
+    }
+    return CLF_OK;
+}
+
+/* Prefills the sequence on row r: its prompt through the batch-1 graph on
+ * the scratch cache, then the scratch's K/V rows into row r of the cache. */
+static clf_status prefill(clf_batch *b, int64_t r, clf_batch_token *out)
+{
+    bseq *s = &b->seq[r];
+    int64_t n = s->n_prompt, V = b->m->cfg.vocab, D = b->m->cfg.d_model;
+    clf_context *ctx = b->m->ctx;
+    memcpy(b->h_pre, s->prompt, (size_t)n * sizeof *s->prompt);
+    clf_graph_binding bind = {b->pre.ids, NULL, b->h_pre, (size_t)n * 4};
+    clf_graph_run_params rp = {{0, n, n}, 0, &bind, 1};
+    CLF_TRY(clf_graph_run(b->pre.g, &rp));
+    int64_t L2 = 2 * (int64_t)b->m->cfg.decoder_layers, shape[2] = {n, D}, stride[2] = {D, 1};
+    for (int64_t j = 0; j < L2; j++) {
+        clf_tensor src, dst;
+        CLF_TRY(clf_tensor_view(&b->pkv, 2, shape, stride, j * b->cap * D, &src));
+        CLF_TRY(clf_tensor_view(&b->kv, 2, shape, stride, (j * b->rows + r) * b->cap * D, &dst));
+        CLF_TRY(clf_copy(ctx, &src, &dst));
+    }
+    /* Only the last position's row decides. */
+    CLF_TRY(clf_graph_read(b->pre.g, b->pre.argmax, b->am, (size_t)n * 4));
+    if (needs_logits(s))
+        CLF_TRY(clf_graph_read(b->pre.g, b->pre.logits, b->logits, (size_t)(n * V) * sizeof(float)));
+    s->fresh = false;
+    emit(b, r, choose(b, s, b->logits + (n - 1) * V, b->am[n - 1]), out);
+    return CLF_OK;
+}
+
+static clf_status batch_step_body(clf_batch *b, clf_batch_token *out, int64_t cap, int64_t *n_out)
+{
+    clf_context *ctx = b->m->ctx;
+    if (!out || !n_out) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_batch_step: NULL out or n_out");
+    *n_out = 0;
+    if (cap < b->n_live)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "clf_batch_step: out has room for %lld tokens but %lld sequences are live",
+                          (long long)cap, (long long)b->n_live);
+    /* The running ones first: the graph's idle rows write position 0, which
+     * the prefills below then overwrite for their rows. */
+    int64_t n = 0;
+    CLF_TRY(decode_running(b, out, &n));
+    for (;;) { /* the fresh ones in the order they were added */
+        int64_t first = -1;
+        for (int64_t r = 0; r < b->rows; r++)
+            if (b->seq[r].used && b->seq[r].fresh &&
+                (first < 0 || b->seq[r].order < b->seq[first].order))
+                first = r;
+        if (first < 0) break;
+        clf_status st = prefill(b, first, &out[n]);
+        if (st != CLF_OK) {
+            *n_out = n;
+            return st;
+        }
+        n++;
+    }
+    *n_out = n;
+    return CLF_OK;
+}
+
+clf_status clf_batch_step(clf_batch *b, clf_batch_token *out, int64_t cap, int64_t *n_out)
+{
+    if (!b) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_batch_step: NULL batch");
+    CLF__GUARDED2(b->m->ctx, b->m->ectx, "clf_batch_step", batch_step_body(b, out, cap, n_out));
+}
