@@ -300,15 +300,21 @@ Test(session, session_freed_while_another_runs, .timeout = 300)
         clf_model *m = random_model(ctx, CLF_MODEL_ENCODER_DECODER, NULL, seed);
         suite su;
         suite_init(&su, m, seed);
+        /* w[0] on its own session, w[1] on the model's own calls: the
+         * sessions below are created, run and freed while both run. */
         atomic_int started = 0, stop = 0;
-        worker w = {&su, NULL, 0, N_IN, NULL, &started, &stop, ""};
-        cr_assert_eq(clf_session_create(m, NULL, &w.s), CLF_OK, "%s", clf_session_last_error(NULL));
-        pthread_t th;
-        pthread_create(&th, NULL, work, &w);
-        while (atomic_load(&started) == 0)
+        worker w[2] = {{&su, NULL, 0, N_IN, NULL, &started, &stop, ""},
+                       {&su, NULL, 1, N_IN, NULL, &started, &stop, ""}};
+        cr_assert_eq(clf_session_create(m, NULL, &w[0].s), CLF_OK, "%s",
+                     clf_session_last_error(NULL));
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++)
+            pthread_create(&th[i], NULL, work, &w[i]);
+        while (atomic_load(&started) < 2)
             sched_yield();
-        int freed = 0;
+        int overlapped = 0;
         for (int i = 0; i < 3; i++) {
+            int before = atomic_load(&started);
             clf_session *s = NULL;
             cr_assert_eq(clf_session_create(m, NULL, &s), CLF_OK, "%s",
                          clf_session_last_error(NULL));
@@ -321,19 +327,20 @@ Test(session, session_freed_while_another_runs, .timeout = 300)
             cr_assert(same(&su, &t, &su.ref[i], why, sizeof why), "short-lived session %d: %s", i,
                       why);
             free(t.f);
-            int before = atomic_load(&started);
             clf_session_free(s);
-            freed += atomic_load(&started) > before; /* the other thread ran meanwhile */
+            overlapped += atomic_load(&started) > before; /* the others ran meanwhile */
         }
         atomic_store(&stop, 1);
-        pthread_join(th, NULL);
-        clf_session_free(w.s);
-        cr_assert(!w.fail[0], "%s (seed %llu): the running session: %s", specs_[d_],
-                  (unsigned long long)seed, w.fail);
-        cr_log_info("[session] %s: 3 sessions created, run and freed while another thread ran "
-                    "its session (it finished runs during %d of the frees); its %d results bitwise "
-                    "equal to one session alone",
-                    specs_[d_], freed, atomic_load(&started));
+        for (int i = 0; i < 2; i++)
+            pthread_join(th[i], NULL);
+        clf_session_free(w[0].s);
+        for (int i = 0; i < 2; i++)
+            cr_assert(!w[i].fail[0], "%s (seed %llu): the thread on %s: %s", specs_[d_],
+                      (unsigned long long)seed, i ? "the model's calls" : "its session", w[i].fail);
+        cr_log_info("[session] %s: 3 sessions created, run and freed while one thread ran its "
+                    "session and another the model's own calls (they finished runs during %d of "
+                    "the 3); their %d results bitwise equal to one session alone",
+                    specs_[d_], overlapped, atomic_load(&started));
         suite_free(&su);
         clf_model_free(m);
     }
