@@ -354,10 +354,21 @@ class Model:
         return self.tokenizer._continuation(prefix, new) if as_text else new
 
     def _stream(self, ids, lengths, params, prefix):
-        pieces, stop, end = queue.Queue(), threading.Event(), object()
+        # One piece of look-ahead: the generation waits for its consumer
+        # (backpressure), so an unread stream holds its model and costs no
+        # device time; close() sets stop, which frees a waiting put.
+        pieces, stop, end = queue.Queue(maxsize=1), threading.Event(), object()
+
+        def put(item):
+            while not stop.is_set():
+                try:
+                    pieces.put(item, timeout=0.05)
+                    return
+                except queue.Full:
+                    pass
 
         def on_piece(piece):
-            pieces.put(piece)
+            put(piece)
             return stop.is_set()
 
         def run():
@@ -365,9 +376,9 @@ class Model:
                 self._m.generate(ids, lengths, 1, ids.shape[1], params,
                                  (self.tokenizer._t, prefix, len(prefix), on_piece))
             except BaseException as e:  # handed to the consumer's thread
-                pieces.put(_Raised(e))
+                put(_Raised(e))
             finally:
-                pieces.put(end)
+                put(end)
 
         worker = threading.Thread(target=run, name="clformer-generate", daemon=True)
         worker.start()
