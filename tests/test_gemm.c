@@ -50,6 +50,8 @@ static float *values(const clft_padded *p)
     return v;
 }
 
+static double half_bound(int level, const gcase *g);
+
 /* Runs one case and checks it against the float64 reference, within bound
  * (0 = the f32 / f16-storage bounds of the header). Returns the NMSE. */
 static double run_case_within(clf_context *ctx, const gcase *g, clf_gemm_provider prov, int idx,
@@ -116,6 +118,10 @@ static double run_case_within(clf_context *ctx, const gcase *g, clf_gemm_provide
     cr_assert_eq(bad, 0, "%s: %lld elements outside C were written", what, (long long)bad);
     double err = clft_nmse(got, want, (size_t)total);
     bool half_math = prov == CLF_GEMM_CLBLAST && g->da == CLF_F16;
+    /* The builtin kernels' half arithmetic (the profile's half_math, f16 B; a GPU's
+     * default): the bound of half_bound() below, whichever kernel ran. */
+    int hm = prov != CLF_GEMM_CLBLAST && g->db == CLF_F16 ? ctx->kprof.half_math : 0;
+    if (bound == 0 && hm) bound = half_bound(hm, g);
     if (bound == 0) bound = half_math ? 1e-3 : g->dc == CLF_F16 ? 1e-5 : 1e-8;
     cr_assert(err < bound, "%s: NMSE %.3g >= %.3g (device %s, %s kernels, half math %d)", what,
               err, bound, ctx->info.name, clf_kernel_family_name(ctx->kprof.family),
