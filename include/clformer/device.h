@@ -201,7 +201,9 @@ enum {
  * (cap on every kernel's work-group size), local=BYTES, alloc=BYTES, fp16=0,
  * subgroups=0, cl=1.2|2.0|3.0. Values may only shrink what the device has.
  * A malformed list is CLF_ERR_INVALID_ARG naming the item. Pure: works on
- * synthetic records.
+ * synthetic records. half_math: 0 without fp16 (in the limits, so fp16=0
+ * turns it off); with fp16, 1 on GPUs and accelerators and 0 on CPU devices
+ * (measured slower there), whatever the family (docs/half_math.md).
  */
 CLF_API clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_family family,
                                            const char *limits, clf_kernel_profile *out);
