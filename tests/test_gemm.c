@@ -502,6 +502,23 @@ Test(gemm, half_math_matches_reference_within_f16_bounds, .timeout = 300)
             ran++;
             clf_context_free(ctx);
         }
+    /* A small device (64 work-items, 16 KiB): smaller tiles and GEMV splits, level 1. */
+    cr_assert_eq(setenv("CLFORMER_HALF_MATH", "1", 1), 0);
+    for (int d = 0; d < nd; d++) {
+        clf_context_params p = clf_context_params_default();
+        p.device = specs[d];
+        p.cache_dir = "";
+        p.limits = "wg=64,local=16K";
+        clf_context *ctx = NULL;
+        cr_assert_eq(clf_context_create(&p, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
+        const clf_kernel_profile *pr = clf_context_kernel_profile(ctx);
+        if (pr->half_math && pr->family == CLF_KERNELS_GPU) {
+            for (size_t i = 2; i < sizeof half_cases / sizeof half_cases[0]; i += 2)
+                run_case_within(ctx, &half_cases[i], CLF_GEMM_BUILTIN, (int)i, half_bound(1, &half_cases[i]));
+            cr_assert_gt(gemm_programs_with(ctx, "-DCLF_HALF_MATH=1"), 0, "%s: small device", specs[d]);
+        }
+        clf_context_free(ctx);
+    }
     unsetenv("CLFORMER_HALF_MATH");
     if (!ran) cr_skip_test("gemm half math: no test device has cl_khr_fp16 (%s): not applicable", none);
 }
