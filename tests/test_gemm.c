@@ -504,13 +504,9 @@ Test(gemm, half_math_matches_reference_within_f16_bounds, .timeout = 300)
         }
     /* A small device (64 work-items, 16 KiB): smaller tiles and GEMV splits, level 1. */
     cr_assert_eq(setenv("CLFORMER_HALF_MATH", "1", 1), 0);
+    cr_assert_eq(setenv("CLFORMER_DEVICE_LIMITS", "wg=64,local=16K", 1), 0);
     for (int d = 0; d < nd; d++) {
-        clf_context_params p = clf_context_params_default();
-        p.device = specs[d];
-        p.cache_dir = "";
-        p.limits = "wg=64,local=16K";
-        clf_context *ctx = NULL;
-        cr_assert_eq(clf_context_create(&p, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
+        clf_context *ctx = clft_model_context(specs[d]);
         const clf_kernel_profile *pr = clf_context_kernel_profile(ctx);
         if (pr->half_math && pr->family == CLF_KERNELS_GPU) {
             for (size_t i = 2; i < sizeof half_cases / sizeof half_cases[0]; i += 2)
@@ -519,6 +515,7 @@ Test(gemm, half_math_matches_reference_within_f16_bounds, .timeout = 300)
         }
         clf_context_free(ctx);
     }
+    unsetenv("CLFORMER_DEVICE_LIMITS");
     unsetenv("CLFORMER_HALF_MATH");
     if (!ran) cr_skip_test("gemm half math: no test device has cl_khr_fp16 (%s): not applicable", none);
 }
