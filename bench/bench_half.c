@@ -47,7 +47,8 @@ static double median(double *v, int n)
 
 static void die(const char *what, clf_status st, const clf_context *ctx)
 {
-    fprintf(stderr, "bench_half: %s: %s: %s\n", what, clf_status_str(st), clf_context_last_error(ctx));
+    fprintf(stderr, "bench_half: %s: %s: %s\n", what, clf_status_str(st),
+            clf_context_last_error(ctx));
     exit(1);
 }
 #define CHECK(what, expr, ctx)                                                                     \
@@ -78,7 +79,8 @@ static double time_gemm(clf_context *ctx, gemm_op *g, int calls)
     clf_gemm_params p = clf_gemm_params_default();
     p.trans_b = true;
     double t0 = now();
-    for (int i = 0; i < calls; i++) CHECK("clf_gemm", clf_gemm(ctx, &g->a, &g->b, &g->c, &p), ctx);
+    for (int i = 0; i < calls; i++)
+        CHECK("clf_gemm", clf_gemm(ctx, &g->a, &g->b, &g->c, &p), ctx);
     CHECK("finish", clf_context_finish(ctx), ctx);
     return now() - t0;
 }
@@ -92,10 +94,11 @@ static void report(const char *what, const char *unit, double per[N_SET][MAX_REP
         double v[MAX_REPS];
         memcpy(v, per[s], sizeof v);
         double med = median(v, reps), best = v[0];
-        double shown = rate ? scale / med : med * scale, shown_best = rate ? scale / best : best * scale;
+        double shown = rate ? scale / med : med * scale,
+               shown_best = rate ? scale / best : best * scale;
         if (s == 0) base = med;
-        printf("  %-7s median %9.3f %s  (best %9.3f)  time vs f32 %.2fx\n", SET_NAME[s], shown, unit,
-               shown_best, med / base);
+        printf("  %-7s median %9.3f %s  (best %9.3f)  time vs f32 %.2fx\n", SET_NAME[s], shown,
+               unit, shown_best, med / base);
     }
 }
 
@@ -105,12 +108,17 @@ int main(int argc, char **argv)
     int reps = 7, tokens = 16;
     bool model = true;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) tokens = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--no-model")) model = false;
+        if (!strcmp(argv[i], "--device") && i + 1 < argc)
+            device = argv[++i];
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc)
+            tokens = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-model"))
+            model = false;
         else {
-            fprintf(stderr, "usage: bench_half [--device SPEC] [--reps N] [--tokens N] [--no-model]\n");
+            fprintf(stderr,
+                    "usage: bench_half [--device SPEC] [--reps N] [--tokens N] [--no-model]\n");
             return 2;
         }
     }
@@ -123,8 +131,9 @@ int main(int argc, char **argv)
         cp.device = device;
         CHECK("clf_context_create", clf_context_create(&cp, &ctx[s]), NULL);
         const clf_kernel_profile *pr = clf_context_kernel_profile(ctx[s]);
-        printf("%-7s %s, %s kernels, half_math %d (%s)\n", SET_NAME[s], clf_context_device(ctx[s])->name,
-               clf_kernel_family_name(pr->family), pr->half_math, pr->half_reason);
+        printf("%-7s %s, %s kernels, half_math %d (%s)\n", SET_NAME[s],
+               clf_context_device(ctx[s])->name, clf_kernel_family_name(pr->family), pr->half_math,
+               pr->half_reason);
     }
     unsetenv("CLFORMER_HALF_MATH");
 
@@ -134,16 +143,20 @@ int main(int argc, char **argv)
         gemm_op op[N_SET];
         for (int s = 0; s < N_SET; s++) {
             clf_dtype wd = s == 0 ? CLF_F32 : CLF_F16;
-            CHECK("tensor", clf_tensor_create(ctx[s], CLF_F32, 2, (int64_t[]){g->m, g->k}, &op[s].a), ctx[s]);
-            CHECK("tensor", clf_tensor_create(ctx[s], wd, 2, (int64_t[]){g->n, g->k}, &op[s].b), ctx[s]);
-            CHECK("tensor", clf_tensor_create(ctx[s], CLF_F32, 2, (int64_t[]){g->m, g->n}, &op[s].c), ctx[s]);
+            CHECK("tensor",
+                  clf_tensor_create(ctx[s], CLF_F32, 2, (int64_t[]){g->m, g->k}, &op[s].a), ctx[s]);
+            CHECK("tensor", clf_tensor_create(ctx[s], wd, 2, (int64_t[]){g->n, g->k}, &op[s].b),
+                  ctx[s]);
+            CHECK("tensor",
+                  clf_tensor_create(ctx[s], CLF_F32, 2, (int64_t[]){g->m, g->n}, &op[s].c), ctx[s]);
             CHECK("fill", clf_tensor_fill_uniform(ctx[s], &op[s].a, 1, -1, 1), ctx[s]);
             CHECK("fill", clf_tensor_fill_uniform(ctx[s], &op[s].b, 2, -1, 1), ctx[s]);
             time_gemm(ctx[s], &op[s], 3); /* warm-up: builds the kernel */
         }
         int calls = g->m == 1 ? 200 : 20;
         for (int r = 0; r < reps; r++)
-            for (int s = 0; s < N_SET; s++) t[s][r] = time_gemm(ctx[s], &op[s], calls);
+            for (int s = 0; s < N_SET; s++)
+                t[s][r] = time_gemm(ctx[s], &op[s], calls);
         char what[160];
         snprintf(what, sizeof what, "%s, %d calls per repeat, %d repeats", g->name, calls, reps);
         report(what, "us/call", t, reps, 1e6 / calls, false);
@@ -159,7 +172,8 @@ int main(int argc, char **argv)
         clf_model_config cfg;
         CHECK("preset", clf_model_config_preset("gpt2-small", &cfg), NULL);
         int32_t ids[16], out_ids[256];
-        for (int i = 0; i < 16; i++) ids[i] = 1000 + 37 * i;
+        for (int i = 0; i < 16; i++)
+            ids[i] = 1000 + 37 * i;
         if (tokens > 256) tokens = 256;
         for (int s = 0; s < N_SET; s++) {
             clf_model_params mp = clf_model_params_default();
@@ -178,20 +192,26 @@ int main(int argc, char **argv)
                 clf_generate_output out = {.ids = out_ids};
                 double t0 = now();
                 CHECK("generate", clf_model_generate(m[s], ids, NULL, 1, 16, &gp, &out), ctx[s]);
-                if (r >= 0) t[s][r] = now() - t0;
-                else memcpy(first[s], out_ids, sizeof out_ids);
+                if (r >= 0)
+                    t[s][r] = now() - t0;
+                else
+                    memcpy(first[s], out_ids, sizeof out_ids);
             }
         char what[160];
-        snprintf(what, sizeof what, "gpt2-small (random weights) greedy, prompt 16, %d new tokens, %d repeats",
-                 tokens, reps);
+        snprintf(what, sizeof what,
+                 "gpt2-small (random weights) greedy, prompt 16, %d new tokens, %d repeats", tokens,
+                 reps);
         report(what, "tokens/s", t, reps, tokens, true);
         for (int s = 1; s < N_SET; s++) {
             int same = 0;
-            for (int i = 0; i < tokens; i++) same += first[s][i] == first[1][i];
+            for (int i = 0; i < tokens; i++)
+                same += first[s][i] == first[1][i];
             printf("  %-7s greedy ids equal to f16's: %d of %d\n", SET_NAME[s], same, tokens);
         }
-        for (int s = 0; s < N_SET; s++) clf_model_free(m[s]);
+        for (int s = 0; s < N_SET; s++)
+            clf_model_free(m[s]);
     }
-    for (int s = 0; s < N_SET; s++) clf_context_free(ctx[s]);
+    for (int s = 0; s < N_SET; s++)
+        clf_context_free(ctx[s]);
     return 0;
 }

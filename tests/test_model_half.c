@@ -43,7 +43,8 @@ static clf_model *load_f16(clf_context *ctx, const char *dir)
 /* Logits of golden `name` (GPT-2: decode of input_ids; seq2seq: encode
  * src_ids, teacher-forced decode of tgt_ids) and greedy ids on a new context
  * with CLFORMER_HALF_MATH=level; false when the device has no fp16. */
-static bool run(const char *spec, const char *name, int level, float *lg, int32_t *greedy, int n_new)
+static bool run(const char *spec, const char *name, int level, float *lg, int32_t *greedy,
+                int n_new)
 {
     setenv("CLFORMER_HALF_MATH", level ? "1" : "0", 1);
     clf_context *ctx = clft_model_context(spec);
@@ -57,7 +58,8 @@ static bool run(const char *spec, const char *name, int level, float *lg, int32_
         /* The CPU family's half path is the GEMV alone (M <= gemv_max_m = 1): these
          * batch-2 models never take it. */
         cr_log_warn("model half math: %s, CPU kernel family: no GEMM of these models takes a half "
-                    "path (GEMV only, M = 1): not applicable", spec);
+                    "path (GEMV only, M = 1): not applicable",
+                    spec);
         clf_context_free(ctx);
         return false;
     }
@@ -106,27 +108,31 @@ static void check_model(const char *name, const char *what)
         cr_assert(B <= 8);
         if (!run(specs[d], name, 1, lh, gh, N)) {
             cr_log_warn("model half math (%s): not applicable on %s (no cl_khr_fp16 or the CPU "
-                        "kernel family), not tested there", what, specs[d]);
+                        "kernel family), not tested there",
+                        what, specs[d]);
         } else {
             cr_assert(run(specs[d], name, 0, l16, g16, N));
             double e_ref = clft_rel_err(lh, ref, B, T, V, NULL);
             double e_16 = clft_rel_err(lh, l16, B, T, V, NULL);
             double e_16ref = clft_rel_err(l16, ref, B, T, V, NULL);
             int agree = 0, agree16 = 0;
-            for (int i = 0; i < B * N; i++) agree += gh[i] == gref[i], agree16 += g16[i] == gref[i];
-            printf("[half] %s %s: logits relative error vs golden %.3g (f16 weights, f32 math: "
-                   "%.3g), vs the f16-weight model %.3g (bound %g); greedy ids equal to the golden: "
-                   "%d of %d (f32 math: %d)\n",
-                   specs[d], what, e_ref, e_16ref, e_16, HALF_TOL, agree, B * N, agree16);
-            cr_assert(e_ref <= HALF_TOL && e_16 <= HALF_TOL, "%s %s: %.3g vs golden, %.3g vs f16 model",
-                      specs[d], what, e_ref, e_16);
+            for (int i = 0; i < B * N; i++)
+                agree += gh[i] == gref[i], agree16 += g16[i] == gref[i];
+            printf(
+                "[half] %s %s: logits relative error vs golden %.3g (f16 weights, f32 math: "
+                "%.3g), vs the f16-weight model %.3g (bound %g); greedy ids equal to the golden: "
+                "%d of %d (f32 math: %d)\n",
+                specs[d], what, e_ref, e_16ref, e_16, HALF_TOL, agree, B * N, agree16);
+            cr_assert(e_ref <= HALF_TOL && e_16 <= HALF_TOL,
+                      "%s %s: %.3g vs golden, %.3g vs f16 model", specs[d], what, e_ref, e_16);
             cr_assert(e_16 > 0, "%s %s: half math changed nothing", specs[d], what);
             ran++;
         }
         free(lh), free(l16), free(ref), free(gref);
         clf__safetensors_free(st);
     }
-    if (!ran) cr_skip_test("model half math (%s): no test device has cl_khr_fp16: not applicable", what);
+    if (!ran)
+        cr_skip_test("model half math (%s): no test device has cl_khr_fp16: not applicable", what);
 }
 
 Test(model_half, gpt2_with_half_math_stays_within_f16_bounds_of_transformers, .timeout = 300)
