@@ -29,6 +29,12 @@
 //   -DATTN_INDIRECT=0|1 attn_decode_partial: 1 adds a cache-row table argument (rows, r_off,
 //                       r_sb): key j of batch entry b is read from K/V batch row
 //                       rows[r_off + b * r_sb + j] (beam search cache indirection). Default 0.
+//   -DATTN_HALF=0|1     half arithmetic in attn_flash and attn_decode_partial (needs
+//                       STORAGE_F16 and cl_khr_fp16, CLF_HAS_FP16): q (times scale * log2(e))
+//                       rounded to half, K and V tiles kept as half in local memory, the
+//                       products q*k and p*v computed in half; every sum, the softmax
+//                       statistics (max, sum, rescales) and the output accumulators stay f32.
+//                       attn_flash_cpu ignores it. Default 0.
 //
 // Needs OpenCL C 1.2 and no extension. Every work-item of a work-group reaches every barrier:
 // bounds are guarded, nobody returns early (some PoCL versions miscompile early exits before a
@@ -62,6 +68,22 @@
 #endif
 #ifndef ATTN_INDIRECT
 #define ATTN_INDIRECT 0
+#endif
+
+#ifndef ATTN_HALF
+#define ATTN_HALF 0
+#endif
+#if ATTN_HALF
+#if !STORAGE_F16 || !defined(CLF_HAS_FP16) || !CLF_HAS_FP16
+#error "attention.cl: ATTN_HALF needs STORAGE_F16 and cl_khr_fp16"
+#endif
+#pragma OPENCL EXTENSION cl_khr_fp16 : enable
+#define halfV ATTN_CAT(half, VEC)
+#define ATTN_F32V(x) ATTN_CAT(convert_float, VEC)(x)
+#define ATTN_F16V(x) ATTN_CAT(convert_half, VEC)(x)
+typedef half tile_t; // element type of the K/V tiles in local memory
+#else
+typedef float tile_t;
 #endif
 
 #define ATTN_HDV (HEAD_DIM / VEC)
@@ -128,10 +150,10 @@ inline int attn_kv_valid(__global const int *key_len, int use_key_len, int b, in
 // the group's last query) are never loaded. The tile loop bound is the same for the whole
 // group, so every work-item reaches every barrier; rows past q_len compute on zeros and do not
 // store.
-// Local memory: 2 * BLOCK_N * HEAD_DIM floats.
+// Local memory: 2 * BLOCK_N * HEAD_DIM floats (halves with ATTN_HALF).
 // Preconditions: q_len >= 1, kv_len >= 0, strides and offsets describe in-bounds views,
 // key_len (when use_key_len != 0) has batch entries (clamped to 0 .. kv_len).
-// Extensions: none.
+// Extensions: none; cl_khr_fp16 with ATTN_HALF.
 // ---------------------------------------------------------------------------------------------
 #if !defined(ATTN_ONLY) || ATTN_ONLY == 1 /* attn_flash) */
 __kernel __attribute__((reqd_work_group_size(BLOCK_M, 1, 1))) void
@@ -142,8 +164,8 @@ attn_flash(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_s
            __global const int *key_len, int use_key_len, int q_len, int kv_len, float scale,
            int causal)
 {
-    __local float Ks[BLOCK_N * HEAD_DIM]; // (BLOCK_N, HEAD_DIM)
-    __local float Vs[BLOCK_N * HEAD_DIM]; // (BLOCK_N, HEAD_DIM)
+    __local tile_t Ks[BLOCK_N * HEAD_DIM]; // (BLOCK_N, HEAD_DIM)
+    __local tile_t Vs[BLOCK_N * HEAD_DIM]; // (BLOCK_N, HEAD_DIM)
 
     const int lid = get_local_id(0);
     const int q0 = get_group_id(0) * BLOCK_M; // first query of the group
@@ -161,14 +183,22 @@ attn_flash(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_s
     __global const stor_t *Kb = K + k_off + b * k_sb + h * k_sh;
     __global const stor_t *Vb = V + v_off + b * v_sb + h * v_sh;
 
+#if ATTN_HALF
+    halfV q[ATTN_HDV];    // this row's query, times scale * log2(e), rounded to half
+#else
     floatV q[ATTN_HDV];   // this row's query, times scale * log2(e)
+#endif
     floatV acc[ATTN_HDV]; // unnormalised output
     {
         __global const stor_t *Qr = Q + q_off + b * q_sb + (long)min(qi, q_len - 1) * q_ss + h * q_sh;
         const float qs = row_ok ? scale * ATTN_LOG2E : 0.0f;
 #pragma unroll
         for (int d4 = 0; d4 < ATTN_HDV; ++d4) {
+#if ATTN_HALF
+            q[d4] = ATTN_F16V(ATTN_LOADV(Qr + VEC * d4) * qs);
+#else
             q[d4] = ATTN_LOADV(Qr + VEC * d4) * qs;
+#endif
             acc[d4] = (floatV)(0.0f);
         }
     }
@@ -182,11 +212,19 @@ attn_flash(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_s
             const int jj = e / ATTN_HDV;
             const int d = VEC * (e - jj * ATTN_HDV);
             const int j = t0 + jj;
+#if ATTN_HALF
+            halfV kv = (halfV)(0.0f), vv = (halfV)(0.0f);
+            if (j < group_end) { // the f16 bits as they are
+                kv = vloadV(0, Kb + j * k_ss + d);
+                vv = vloadV(0, Vb + j * v_ss + d);
+            }
+#else
             floatV kv = (floatV)(0.0f), vv = (floatV)(0.0f);
             if (j < group_end) {
                 kv = ATTN_LOADV(Kb + j * k_ss + d);
                 vv = ATTN_LOADV(Vb + j * v_ss + d);
             }
+#endif
             vstoreV(kv, 0, Ks + jj * HEAD_DIM + d);
             vstoreV(vv, 0, Vs + jj * HEAD_DIM + d);
         }
@@ -200,7 +238,11 @@ attn_flash(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_s
             floatV a = (floatV)(0.0f);
 #pragma unroll
             for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+#if ATTN_HALF
+                a += ATTN_F32V(q[d4] * vloadV(jj * ATTN_HDV + d4, Ks));
+#else
                 a = fma(q[d4], vloadV(jj * ATTN_HDV + d4, Ks), a);
+#endif
             const float sc = jj < n ? attn_hsum(a) : -INFINITY;
             s[jj] = sc;
             mt = fmax(mt, sc);
@@ -217,9 +259,16 @@ attn_flash(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_s
             for (int jj = 0; jj < BLOCK_N; ++jj) {
                 const float p = exp2(s[jj] - mt); // 0 for masked keys
                 l += p;
+#if ATTN_HALF
+                const halfV ph = (halfV)((half)p);
+#pragma unroll
+                for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+                    acc[d4] += ATTN_F32V(ph * vloadV(jj * ATTN_HDV + d4, Vs));
+#else
 #pragma unroll
                 for (int d4 = 0; d4 < ATTN_HDV; ++d4)
                     acc[d4] = fma((floatV)(p), vloadV(jj * ATTN_HDV + d4, Vs), acc[d4]);
+#endif
             }
             m = mt;
         }
@@ -568,7 +617,8 @@ attn_flash_cpu(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long
 // clamped to 0 .. batch-1, so a bad table gives wrong keys, never an out-of-bounds read.
 // Preconditions: n_splits >= 1, q_len >= 1, part holds
 // batch * q_len * n_heads * n_splits * (HEAD_DIM + 2) floats.
-// Extensions: none.
+// Extensions: none; cl_khr_fp16 with ATTN_HALF (then qs holds halves, and q.k and p*v are
+// half products added to the f32 sums).
 // ---------------------------------------------------------------------------------------------
 #if !defined(ATTN_ONLY) || ATTN_ONLY == 3 /* attn_decode_partial) */
 __kernel __attribute__((reqd_work_group_size(DEC_WG, 1, 1))) void
@@ -583,7 +633,7 @@ attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss,
 #endif
 )
 {
-    __local float qs[HEAD_DIM];           // the query, times scale * log2(e)
+    __local tile_t qs[HEAD_DIM];          // the query, times scale * log2(e)
     __local float red[DEC_WG * HEAD_DIM]; // (DEC_WG, HEAD_DIM) per-item accumulators
     __local float rm[DEC_WG];             // per-item running max
     __local float rl[DEC_WG];             // per-item running sum
@@ -614,7 +664,7 @@ attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss,
 #endif
 
     for (int d = lid; d < HEAD_DIM; d += DEC_WG)
-        qs[d] = ATTN_LOAD1(Qr + d) * (scale * ATTN_LOG2E);
+        qs[d] = (tile_t)(ATTN_LOAD1(Qr + d) * (scale * ATTN_LOG2E));
     barrier(CLK_LOCAL_MEM_FENCE);
 
     floatV acc[ATTN_HDV];
@@ -635,16 +685,27 @@ attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss,
         floatV a = (floatV)(0.0f);
 #pragma unroll
         for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+#if ATTN_HALF
+            a += ATTN_F32V(vloadV(0, Kr + VEC * d4) * vloadV(d4, qs));
+#else
             a = fma(ATTN_LOADV(Kr + VEC * d4), vloadV(d4, qs), a);
+#endif
         const float sc = attn_hsum(a);
         // One key at a time: the new max is finite, so no NaN from -inf - -inf.
         const float mn = fmax(m, sc);
         const float alpha = exp2(m - mn); // 0 on the first key
         const float p = exp2(sc - mn);
         l = fma(l, alpha, p);
+#if ATTN_HALF
+        const halfV ph = (halfV)((half)p);
+#pragma unroll
+        for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+            acc[d4] = fma(acc[d4], (floatV)(alpha), ATTN_F32V(vloadV(0, Vr + VEC * d4) * ph));
+#else
 #pragma unroll
         for (int d4 = 0; d4 < ATTN_HDV; ++d4)
             acc[d4] = fma(acc[d4], (floatV)(alpha), ATTN_LOADV(Vr + VEC * d4) * p);
+#endif
         m = mn;
     }
 

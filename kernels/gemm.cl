@@ -35,6 +35,13 @@
  *                vector width, rows start at a group), so it is one uchar vector load, a
  *                shift, a mask and one scale.
  *   CLF_TRANS_A, CLF_TRANS_B                         1 = operand stored transposed
+ *   CLF_HALF_MATH  0 = f32 arithmetic (default); 1 or 2 = half arithmetic in clf_gemm_tiled
+ *                and clf_gemv (clf_gemm_reg ignores it): needs cl_khr_fp16 (CLF_HAS_FP16)
+ *                and f16 B (CLF_B_F16, not Q8/Q4). A is rounded to half as it is loaded.
+ *                1: each product a*b is computed in half and added to an f32 sum.
+ *                2: products are accumulated with half fma over one K tile (tiled: TK
+ *                terms; GEMV: CLF_HK vector steps per lane), then that partial sum is
+ *                added to the f32 sum. The epilogue (alpha, beta, bias, act) is f32.
  * The bias (add bias[offBias + n] after beta*C when has_bias != 0) and the activation
  * (act: 0 none, 1 relu, 2 gelu (erf), 3 gelu_tanh, 4 silu, 5 tanh) are kernel arguments,
  * not build options: they only touch the store, and one program then serves every
@@ -66,6 +73,19 @@
 #endif
 #ifndef CLF_TRANS_B
 #define CLF_TRANS_B 0
+#endif
+
+#ifndef CLF_HALF_MATH
+#define CLF_HALF_MATH 0
+#endif
+#if CLF_HALF_MATH
+#if !defined(CLF_HAS_FP16) || !CLF_HAS_FP16
+#error "gemm.cl: CLF_HALF_MATH needs cl_khr_fp16"
+#endif
+#if !CLF_B_F16 || CLF_B_Q8 || CLF_B_Q4
+#error "gemm.cl: CLF_HALF_MATH needs f16 B"
+#endif
+#pragma OPENCL EXTENSION cl_khr_fp16 : enable
 #endif
 
 #define CLF_CAT_(a, b) a##b
@@ -137,6 +157,19 @@
 #else
 #define bias_t float
 #define LDBIAS(p, i) ((p)[i])
+#endif
+
+#if CLF_HALF_MATH
+/* Half operands: B's f16 bits as they are (no conversion), A rounded to nearest half. */
+#define LDBH(p, i) ((p)[i])
+#define LDBHV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
+#if CLF_A_F16
+#define LDAH(p, i) ((p)[i])
+#define LDAHV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
+#else
+#define LDAH(p, i) convert_half(LDA(p, i))
+#define LDAHV(n, p, i) CLF_CAT(convert_half, n)(LDAV(n, p, i))
+#endif
 #endif
 
 /* The argument list shared by all kernels. Offsets and strides are in elements. scaleB
@@ -258,7 +291,8 @@ inline float clf_hsumv16(float16 v) { return clf_hsumv8(v.lo + v.hi); }
  * Preconditions: TM % WM == 0, TN % WN == 0, (TM*TK) and (TN*TK) are multiples of the
  * work-group size (TM/WM)*(TN/WN); local memory of (TM+TN)*TK*4 bytes.
  * Any M, N, K >= 1: tiles are zero-filled outside the matrices, stores are guarded, and every
- * work-item reaches every barrier. No extension needed.
+ * work-item reaches every barrier. No extension needed, except with CLF_HALF_MATH (cl_khr_fp16):
+ * then the tiles hold halves ((TM+TN)*TK*2 bytes of local memory) and the products are half.
  */
 #ifndef CLF_TM
 #define CLF_TM 64
@@ -278,6 +312,15 @@ inline float clf_hsumv16(float16 v) { return clf_hsumv8(v.lo + v.hi); }
 #define CLF_LX (CLF_TN / CLF_WN)
 #define CLF_LY (CLF_TM / CLF_WM)
 #define CLF_LSIZE (CLF_LX * CLF_LY)
+#if CLF_HALF_MATH
+#define tile_t half
+#define LDAT LDAH
+#define LDBT LDBH
+#else
+#define tile_t float
+#define LDAT LDA
+#define LDBT LDB
+#endif
 
 __kernel __attribute__((reqd_work_group_size(CLF_LX, CLF_LY, 1))) void
 clf_gemm_tiled(CLF_GEMM_ARGS)
@@ -288,8 +331,8 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
     const int n0 = get_group_id(0) * CLF_TN, m0 = get_group_id(1) * CLF_TM;
 
     /* +1 column of padding breaks power-of-two strides in the transposing stores. */
-    __local float As[CLF_TK][CLF_TM + 1];
-    __local float Bs[CLF_TK][CLF_TN + 1];
+    __local tile_t As[CLF_TK][CLF_TM + 1];
+    __local tile_t Bs[CLF_TK][CLF_TN + 1];
 
     float acc[CLF_WM][CLF_WN];
     #pragma unroll
@@ -304,28 +347,36 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
 #if CLF_TRANS_A
             const int kk = e / CLF_TM, mm = e % CLF_TM;
             const int m = m0 + mm, k = kb + kk;
-            As[kk][mm] = (m < M && k < K) ? LDA(A, k * lda + m) : 0.0f;
+            As[kk][mm] = (m < M && k < K) ? LDAT(A, k * lda + m) : (tile_t)0.0f;
 #else
             const int mm = e / CLF_TK, kk = e % CLF_TK;
             const int m = m0 + mm, k = kb + kk;
-            As[kk][mm] = (m < M && k < K) ? LDA(A, m * lda + k) : 0.0f;
+            As[kk][mm] = (m < M && k < K) ? LDAT(A, m * lda + k) : (tile_t)0.0f;
 #endif
         }
         for (int e = lid; e < CLF_TN * CLF_TK; e += CLF_LSIZE) {
 #if CLF_TRANS_B
             const int nn = e / CLF_TK, kk = e % CLF_TK;
             const int n = n0 + nn, k = kb + kk;
-            Bs[kk][nn] = (n < N && k < K) ? LDB(B, n * ldb + k) : 0.0f;
+            Bs[kk][nn] = (n < N && k < K) ? LDBT(B, n * ldb + k) : (tile_t)0.0f;
 #else
             const int kk = e / CLF_TN, nn = e % CLF_TN;
             const int n = n0 + nn, k = kb + kk;
-            Bs[kk][nn] = (n < N && k < K) ? LDB(B, k * ldb + n) : 0.0f;
+            Bs[kk][nn] = (n < N && k < K) ? LDBT(B, k * ldb + n) : (tile_t)0.0f;
 #endif
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
+#if CLF_HALF_MATH == 2
+        half hacc[CLF_WM][CLF_WN]; /* this tile's TK terms, summed in half */
+        #pragma unroll
+        for (int i = 0; i < CLF_WM; ++i)
+            #pragma unroll
+            for (int j = 0; j < CLF_WN; ++j)
+                hacc[i][j] = (half)0.0f;
+#endif
         for (int kk = 0; kk < CLF_TK; ++kk) {
-            float a[CLF_WM], b[CLF_WN];
+            tile_t a[CLF_WM], b[CLF_WN];
             #pragma unroll
             for (int i = 0; i < CLF_WM; ++i)
                 a[i] = As[kk][ty + i * CLF_LY];
@@ -336,8 +387,21 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
             for (int i = 0; i < CLF_WM; ++i)
                 #pragma unroll
                 for (int j = 0; j < CLF_WN; ++j)
+#if CLF_HALF_MATH == 2
+                    hacc[i][j] = fma(a[i], b[j], hacc[i][j]);
+#elif CLF_HALF_MATH == 1
+                    acc[i][j] += convert_float(a[i] * b[j]);
+#else
                     acc[i][j] = fma(a[i], b[j], acc[i][j]);
+#endif
         }
+#if CLF_HALF_MATH == 2
+        #pragma unroll
+        for (int i = 0; i < CLF_WM; ++i)
+            #pragma unroll
+            for (int j = 0; j < CLF_WN; ++j)
+                acc[i][j] += convert_float(hacc[i][j]);
+#endif
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
@@ -610,7 +674,11 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
  *         when GS > 1, else any. CPU choice (GS=1): TRANS_B=1 GV=16 GN=4 LY=8;
  *         TRANS_B=0 GV=8 GN=8 LY=4. GPU suggestion: GS=32..64, GV=4, GN=1, GLY=4.
  * One work-item (group of GS work-items) computes C[0..M) x [n0 .. n0+CPW), n0 = gid1*CPW.
- * TRANS_A is supported with scalar loads of A (x is tiny). No extension needed.
+ * TRANS_A is supported with scalar loads of A (x is tiny). No extension needed, except with
+ * CLF_HALF_MATH (cl_khr_fp16): then the main loop (K rounded down to GV, TRANS_B=1; all of K,
+ * TRANS_B=0) multiplies halfGV vectors of B's f16 bits and of x rounded to half; with
+ * CLF_HALF_MATH=2 each lane sums CLF_HK [8] of its products in half before adding them to
+ * its f32 sum. The TRANS_B=1 remainder (< GV terms) stays f32.
  */
 #ifndef CLF_GM
 #define CLF_GM 8
@@ -631,6 +699,58 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
 #define clf_ghsum CLF_CAT(clf_hsumv, CLF_GV)
 #define clf_gvload CLF_CAT(vload, CLF_GV)
 #define clf_gvstore CLF_CAT(vstore, CLF_GV)
+/* The operand types and loads of the main loop, and its multiply-accumulate: f32 (fma into
+ * acc), or half (see above; hacc is the per-tile half sum of level 2, flushed by CLF_GFLUSH). */
+#if CLF_HALF_MATH
+#ifndef CLF_HK
+#define CLF_HK 8
+#endif
+#define gw_t CLF_CAT(half, CLF_GV)
+#define gs_t half
+#define LDGA LDAH
+#define LDGAV LDAHV
+#define LDGB LDBH
+#define LDGBV LDBHV
+#if CLF_HALF_MATH == 2
+#define CLF_GMAC(acc, hacc, a, w) ((hacc) = fma((a), (w), (hacc)))
+#else
+#define CLF_GMAC(acc, hacc, a, w) ((acc) += CLF_CAT(convert_float, CLF_GV)((a) * (w)))
+#endif
+#else
+#define gw_t gv_t
+#define gs_t float
+#define LDGA LDA
+#define LDGAV LDAV
+#define LDGB LDB
+#define LDGBV LDBV
+#define CLF_GMAC(acc, hacc, a, w) ((acc) = fma((a), (w), (acc)))
+#endif
+#if CLF_HALF_MATH == 2
+/* Level 2: after every CLF_HK steps of the main loop (and after it), hacc joins acc. */
+#define CLF_GH_DECL() gw_t hacc[CLF_GM][CLF_GN]; int hsteps = 0; CLF_GH_ZERO()
+#define CLF_GH_ZERO()                                                                          \
+    for (int i = 0; i < CLF_GM; ++i)                                                           \
+        for (int j = 0; j < CLF_GN; ++j)                                                       \
+            hacc[i][j] = (gw_t)0.0f
+#define CLF_GFLUSH()                                                                           \
+    do {                                                                                       \
+        for (int i = 0; i < CLF_GM; ++i)                                                       \
+            for (int j = 0; j < CLF_GN; ++j)                                                   \
+                acc[i][j] += CLF_CAT(convert_float, CLF_GV)(hacc[i][j]);                       \
+        CLF_GH_ZERO();                                                                         \
+    } while (0)
+#define CLF_GH_STEP()                                                                          \
+    do {                                                                                       \
+        if (++hsteps == CLF_HK) {                                                              \
+            CLF_GFLUSH();                                                                      \
+            hsteps = 0;                                                                        \
+        }                                                                                      \
+    } while (0)
+#else
+#define CLF_GH_DECL()
+#define CLF_GFLUSH()
+#define CLF_GH_STEP()
+#endif
 #if CLF_TRANS_B
 #define CLF_GCOLS CLF_GN
 #else
@@ -662,27 +782,30 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
         for (int j = 0; j < CLF_GN; ++j)
             acc[i][j] = (gv_t)0.0f;
     const int Kv = K - K % CLF_GV;
+    CLF_GH_DECL();
     for (int k = t * CLF_GV; k < Kv; k += CLF_GS * CLF_GV) {
-        gv_t w[CLF_GN];
+        gw_t w[CLF_GN];
         #pragma unroll
         for (int j = 0; j < CLF_GN; ++j)
-            w[j] = LDBV(CLF_GV, B, boff[j] + k);
+            w[j] = LDGBV(CLF_GV, B, boff[j] + k);
         #pragma unroll
         for (int i = 0; i < CLF_GM; ++i) {
 #if CLF_TRANS_A
-            float tv[CLF_GV];
+            gs_t tv[CLF_GV];
             #pragma unroll
             for (int v = 0; v < CLF_GV; ++v)
-                tv[v] = LDA(A, (k + v) * lda + aoff[i]);
-            const gv_t a = clf_gvload(0, tv);
+                tv[v] = LDGA(A, (k + v) * lda + aoff[i]);
+            const gw_t a = clf_gvload(0, tv);
 #else
-            const gv_t a = LDAV(CLF_GV, A, aoff[i] + k);
+            const gw_t a = LDGAV(CLF_GV, A, aoff[i] + k);
 #endif
             #pragma unroll
             for (int j = 0; j < CLF_GN; ++j)
-                acc[i][j] = fma(a, w[j], acc[i][j]);
+                CLF_GMAC(acc[i][j], hacc[i][j], a, w[j]);
         }
+        CLF_GH_STEP();
     }
+    CLF_GFLUSH();
     #pragma unroll
     for (int i = 0; i < CLF_GM; ++i)
         #pragma unroll
@@ -705,30 +828,33 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
         for (int j = 0; j < CLF_GN; ++j)
             acc[i][j] = (gv_t)0.0f;
     const bool edge = n0 + CLF_GCOLS > N;
+    CLF_GH_DECL();
     for (int k = t; k < K; k += CLF_GS) {
-        gv_t w[CLF_GN];
+        gw_t w[CLF_GN];
         if (edge) {
             #pragma unroll
             for (int j = 0; j < CLF_GN; ++j) {
-                float tw[CLF_GV];
+                gs_t tw[CLF_GV];
                 #pragma unroll
                 for (int v = 0; v < CLF_GV; ++v)
-                    tw[v] = LDB(B, k * ldb + min(n0 + j * CLF_GV + v, N - 1));
+                    tw[v] = LDGB(B, k * ldb + min(n0 + j * CLF_GV + v, N - 1));
                 w[j] = clf_gvload(0, tw);
             }
         } else {
             #pragma unroll
             for (int j = 0; j < CLF_GN; ++j)
-                w[j] = LDBV(CLF_GV, B, k * ldb + n0 + j * CLF_GV);
+                w[j] = LDGBV(CLF_GV, B, k * ldb + n0 + j * CLF_GV);
         }
         #pragma unroll
         for (int i = 0; i < CLF_GM; ++i) {
-            const float a = CLF_TRANS_A ? LDA(A, k * lda + aoff[i]) : LDA(A, aoff[i] + k);
+            const gs_t a = CLF_TRANS_A ? LDGA(A, k * lda + aoff[i]) : LDGA(A, aoff[i] + k);
             #pragma unroll
             for (int j = 0; j < CLF_GN; ++j)
-                acc[i][j] = fma((gv_t)a, w[j], acc[i][j]);
+                CLF_GMAC(acc[i][j], hacc[i][j], (gw_t)a, w[j]);
         }
+        CLF_GH_STEP();
     }
+    CLF_GFLUSH();
     #pragma unroll
     for (int i = 0; i < CLF_GM; ++i)
         #pragma unroll

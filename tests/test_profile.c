@@ -199,3 +199,44 @@ Test(profile, resolve_reads_the_environment)
     unsetenv("CLFORMER_DEVICE_LIMITS");
     unsetenv("CLFORMER_GEMV_MAX_M");
 }
+
+/* Half arithmetic: only where fp16 is reported (and not simulated away); on
+ * by default on GPUs and accelerators, off on CPU devices (measured slower on
+ * Intel's CPU runtime, docs/half_math.md), whichever family is forced;
+ * CLFORMER_HALF_MATH overrides it only where fp16 exists. */
+Test(profile, half_math_needs_fp16_defaults_on_gpus_and_follows_the_environment)
+{
+    clf_device_info gpu = device(CL_DEVICE_TYPE_GPU, 1024, 48 << 10, 4);
+    clf_device_info cpu = device(CL_DEVICE_TYPE_CPU, 4096, 1 << 20, 8);
+    clf_device_info acc = device(CL_DEVICE_TYPE_ACCELERATOR, 1024, 48 << 10, 4);
+    cr_assert_eq(make(&gpu, CLF_KERNELS_AUTO, NULL).half_math, CLF_HALF_MATH_F32ACC);
+    cr_assert_eq(make(&acc, CLF_KERNELS_AUTO, NULL).half_math, CLF_HALF_MATH_F32ACC);
+    cr_assert_eq(make(&gpu, CLF_KERNELS_CPU, NULL).half_math, CLF_HALF_MATH_F32ACC);
+    cr_assert_eq(make(&cpu, CLF_KERNELS_AUTO, NULL).half_math, CLF_HALF_MATH_OFF);
+    cr_assert_eq(make(&cpu, CLF_KERNELS_GPU, NULL).half_math, CLF_HALF_MATH_OFF);
+    clf_kernel_profile p = make(&gpu, CLF_KERNELS_AUTO, "fp16=0");
+    cr_assert_eq(p.half_math, CLF_HALF_MATH_OFF);
+    cr_assert_str_eq(p.half_reason, "no cl_khr_fp16");
+    gpu.fp16 = false;
+    cr_assert_eq(make(&gpu, CLF_KERNELS_AUTO, NULL).half_math, CLF_HALF_MATH_OFF);
+    gpu.fp16 = true;
+
+    setenv("CLFORMER_HALF_MATH", "2", 1);
+    cr_assert_eq(clf_kernel_profile_resolve(&cpu, CLF_KERNELS_AUTO, NULL, &p), CLF_OK);
+    cr_assert_eq(p.half_math, CLF_HALF_MATH_TILEACC);
+    cr_assert_str_eq(p.half_reason, "forced by CLFORMER_HALF_MATH");
+    cr_assert_eq(clf_kernel_profile_resolve(&cpu, CLF_KERNELS_AUTO, "fp16=0", &p), CLF_OK);
+    cr_assert_eq(p.half_math, CLF_HALF_MATH_OFF, "forced on without fp16");
+    setenv("CLFORMER_HALF_MATH", "0", 1);
+    cr_assert_eq(clf_kernel_profile_resolve(&gpu, CLF_KERNELS_AUTO, NULL, &p), CLF_OK);
+    cr_assert_eq(p.half_math, CLF_HALF_MATH_OFF);
+    static const char *bad[] = {"3", "-1", "11", "on"};
+    for (size_t i = 0; i < 4; i++) {
+        setenv("CLFORMER_HALF_MATH", bad[i], 1);
+        cr_assert_eq(clf_kernel_profile_resolve(&gpu, CLF_KERNELS_AUTO, NULL, &p), CLF_ERR_INVALID_ARG,
+                     "CLFORMER_HALF_MATH=%s", bad[i]);
+        cr_assert(strstr(clf_context_last_error(NULL), "CLFORMER_HALF_MATH"), "%s",
+                  clf_context_last_error(NULL));
+    }
+    unsetenv("CLFORMER_HALF_MATH");
+}

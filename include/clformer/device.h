@@ -177,7 +177,22 @@ typedef struct clf_kernel_profile {
     int attn_decode_wg;        /* split-key decode: work-items per group, head_dim <= 80 */
     int attn_cpu_rows;         /* CPU flash: query rows per work-item; 0 in the GPU family */
     int attn_splits_per_cu;    /* split-key decode: target groups per compute unit */
+    /* half arithmetic (cl_khr_fp16), for the kernels whose operands are stored as f16 (GEMM
+     * and GEMV with f16 B, attention with f16 q/k/v); f32 operands always get f32 arithmetic */
+    int half_math;             /* CLF_HALF_MATH_*: 0 unless limits.fp16 */
+    char half_reason[64];      /* why: "no cl_khr_fp16", "CPU device: measured slower", ... */
 } clf_kernel_profile;
+
+/* Values of clf_kernel_profile.half_math (and of $CLFORMER_HALF_MATH). Activations and
+ * outputs stay f32 at every op boundary in all modes: this only changes the arithmetic
+ * inside the kernels. Level 1 and 2 differ in the GEMM / GEMV only; attention computes
+ * its products in half and everything else (softmax statistics, P.V sums) in f32 at both. */
+enum {
+    CLF_HALF_MATH_OFF = 0,   /* f32 arithmetic (f16 operands are converted on load) */
+    CLF_HALF_MATH_F32ACC = 1, /* products of f16 operands in half, each added to an f32 sum */
+    CLF_HALF_MATH_TILEACC = 2, /* fma in half over one K tile (GEMM: TK terms; GEMV: 8 vector
+                                * steps per lane), each tile's sum flushed to an f32 total */
+};
 
 /*
  * The profile of a device. family AUTO takes the profile's own choice.
@@ -186,15 +201,20 @@ typedef struct clf_kernel_profile {
  * (cap on every kernel's work-group size), local=BYTES, alloc=BYTES, fp16=0,
  * subgroups=0, cl=1.2|2.0|3.0. Values may only shrink what the device has.
  * A malformed list is CLF_ERR_INVALID_ARG naming the item. Pure: works on
- * synthetic records.
+ * synthetic records. half_math: 0 without fp16 (in the limits, so fp16=0
+ * turns it off); with fp16, 1 on GPUs and accelerators and 0 on CPU devices
+ * (measured slower there), whatever the family (docs/half_math.md).
  */
 CLF_API clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_family family,
                                            const char *limits, clf_kernel_profile *out);
 
 /* The profile a context makes (clf_context_create): as above, with family
  * AUTO taken from $CLFORMER_KERNELS (cpu, gpu or auto; anything else is
- * CLF_ERR_INVALID_ARG), limits NULL from $CLFORMER_DEVICE_LIMITS, and
- * $CLFORMER_GEMV_MAX_M (0..8) moving gemv_max_m. */
+ * CLF_ERR_INVALID_ARG), limits NULL from $CLFORMER_DEVICE_LIMITS,
+ * $CLFORMER_GEMV_MAX_M (0..8) moving gemv_max_m, and $CLFORMER_HALF_MATH
+ * (0, 1 or 2; anything else is CLF_ERR_INVALID_ARG) overriding half_math on
+ * a device whose limits have fp16; without fp16 half_math stays 0 whatever
+ * the variable says (half_reason then says so). */
 CLF_API clf_status clf_kernel_profile_resolve(const clf_device_info *info, clf_kernel_family family,
                                               const char *limits, clf_kernel_profile *out);
 

@@ -36,7 +36,8 @@ static void set_ints(json_object *o, const char *key, const int *v, size_t n)
 }
 
 /* The kernel profile of one device (the profile a context would make there:
- * CLFORMER_KERNELS, CLFORMER_DEVICE_LIMITS and CLFORMER_GEMV_MAX_M apply). */
+ * CLFORMER_KERNELS, CLFORMER_DEVICE_LIMITS, CLFORMER_GEMV_MAX_M and
+ * CLFORMER_HALF_MATH apply). */
 static json_object *profile_json(const clf_kernel_profile *p)
 {
     const clf_device_limits *l = &p->limits;
@@ -64,6 +65,8 @@ static json_object *profile_json(const clf_kernel_profile *p)
                         p->gemm_work_n};
     set_ints(o, "gemm_tile", tile, 5);
     cli_json_set(o, "gemm_measure_clblast", cli_json_bool(p->gemm_measure_clblast));
+    cli_json_set(o, "half_math", cli_json_int(p->half_math));
+    cli_json_set(o, "half_reason", cli_json_string(p->half_reason));
     cli_json_set(o, "row_per_item", cli_json_bool(p->row_per_item));
     const int row_wg[] = {p->row_wg_min, p->row_wg_max};
     set_ints(o, "row_wg", row_wg, 2);

@@ -222,6 +222,24 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
     }
     p.attn_block_m = fit_pow2(p.attn_block_m, wg, 1);
     p.attn_decode_wg = fit_pow2(p.attn_decode_wg, wg, 1);
+
+    /* Half arithmetic only where cl_khr_fp16 exists. GPUs run half at two or
+     * more times the f32 rate and move half the bytes through local memory:
+     * on, with f32 accumulation (not measured here: no GPU on the machines
+     * this was written on). CPU devices: off. On Intel's CPU runtime (AVX-512,
+     * 2 cores) the f16 GEMV and tiled GEMM ran slower with half products than
+     * with f32 (x86 has no half arithmetic before AVX512-FP16: the compiler
+     * converts each product to f32 and back), see docs/half_math.md. */
+    if (!l->fp16) {
+        p.half_math = CLF_HALF_MATH_OFF;
+        snprintf(p.half_reason, sizeof p.half_reason, "no cl_khr_fp16");
+    } else if (cpu_device) {
+        p.half_math = CLF_HALF_MATH_OFF;
+        snprintf(p.half_reason, sizeof p.half_reason, "CPU device: measured slower than f32");
+    } else {
+        p.half_math = CLF_HALF_MATH_F32ACC;
+        snprintf(p.half_reason, sizeof p.half_reason, "cl_khr_fp16 on a GPU or accelerator");
+    }
     *out = p;
     return CLF_OK;
 }
@@ -247,5 +265,15 @@ clf_status clf_kernel_profile_resolve(const clf_device_info *info, clf_kernel_fa
         snprintf(out->family_reason, sizeof out->family_reason, "forced by %s", why);
     const char *gemv = getenv("CLFORMER_GEMV_MAX_M");
     if (gemv && *gemv >= '0' && *gemv <= '8' && !gemv[1]) out->gemv_max_m = *gemv - '0';
+    const char *half = getenv("CLFORMER_HALF_MATH");
+    if (half && *half) {
+        if (*half < '0' || *half > '2' || half[1])
+            return clf__error(NULL, CLF_ERR_INVALID_ARG, "CLFORMER_HALF_MATH=\"%s\": expected 0, 1 or 2",
+                              half);
+        if (out->limits.fp16) {
+            out->half_math = *half - '0';
+            snprintf(out->half_reason, sizeof out->half_reason, "forced by CLFORMER_HALF_MATH");
+        }
+    }
     return CLF_OK;
 }

@@ -37,15 +37,18 @@ static attn_config pick_config(const clf_context *ctx, int64_t hd, size_t lim)
 
 /* only: ATTN_ONLY of kernels/attention.cl, the kernels the program holds
  * (1 attn_flash, 2 attn_flash_cpu, 3 the decode pair): a program compiles
- * only what its caller launches. */
-static void options(char *buf, size_t size, int only, int64_t hd, clf_dtype dt, const attn_config *c,
-                    bool indirect)
+ * only what its caller launches. Half arithmetic (ATTN_HALF) where the
+ * profile has it, for f16 tensors only (f32 ones keep f32 accuracy), in
+ * attn_flash and the decode pair (attn_flash_cpu has no half path). */
+static void options(const clf_context *ctx, char *buf, size_t size, int only, int64_t hd, clf_dtype dt,
+                    const attn_config *c, bool indirect)
 {
+    bool half = ctx->kprof.half_math && ctx->kprof.limits.fp16 && dt == CLF_F16 && only != 2;
     snprintf(buf, size,
              "-DATTN_ONLY=%d -DHEAD_DIM=%lld -DSTORAGE_F16=%d -DVEC=%d -DBLOCK_M=%d -DBLOCK_N=%d "
-             "-DDEC_WG=%d%s",
+             "-DDEC_WG=%d%s%s",
              only, (long long)hd, dt == CLF_F16, c->vec, c->block_m, c->block_n, c->dec_wg,
-             indirect ? " -DATTN_INDIRECT=1" : "");
+             indirect ? " -DATTN_INDIRECT=1" : "", half ? " -DATTN_HALF=1" : "");
 }
 
 /* The five kernel arguments of one (B, L, H, D) view: buffer, element
@@ -162,7 +165,7 @@ static clf_status flash_kernel(clf_context *ctx, const attn_problem *pr, const a
 {
     attn_config c = *cc;
     char opts[256];
-    options(opts, sizeof opts, c.cpu_flash ? 2 : 1, pr->hd, pr->q->dtype, &c, false);
+    options(ctx, opts, sizeof opts, c.cpu_flash ? 2 : 1, pr->hd, pr->q->dtype, &c, false);
     /* attn_flash_cpu: FLASH_G groups of FLASH_Q rows per work-item (about 2048 floats of
      * accumulators), walked against chunks of FLASH_KC keys (K + V of a chunk ~128 KiB, so
      * they stay in L2 while every group of the work-item uses them). */
@@ -239,7 +242,7 @@ static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
     for (size_t lim = (size_t)clf__limits_group_max(&ctx->kprof.limits);;) { /* DEC_WG is fixed at build, as BLOCK_M above */
         c = pick_config(ctx, pr->hd, lim);
         char opts[256];
-        options(opts, sizeof opts, 3, pr->hd, pr->q->dtype, &c, pr->rows != NULL);
+        options(ctx, opts, sizeof opts, 3, pr->hd, pr->q->dtype, &c, pr->rows != NULL);
         CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_partial", &k1));
         CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_combine", &k2));
         size_t klim = clf__kernel_wg_limit(ctx, k1);

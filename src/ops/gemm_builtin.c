@@ -130,6 +130,16 @@ static void make_plan(const clf_context *ctx, const clf__gemm_desc *d, size_t li
     else if (!gpu_family(ctx) || !plan_tiled(ctx, d, lim, p)) plan_reg(ctx, d, lim, p);
 }
 
+/* The profile's half arithmetic level for this GEMM, or 0: only for weights
+ * the caller stored as f16 (an f32 B keeps f32 accuracy whatever the
+ * device), and only in the tiled and GEMV kernels (the register-blocked CPU
+ * kernel has no half path: on CPUs half products measured slower). */
+static int half_math(const clf_context *ctx, const clf__gemm_desc *d, const launch_plan *p)
+{
+    if (!ctx->kprof.half_math || !ctx->kprof.limits.fp16 || d->b.dtype != CLF_F16) return 0;
+    return strcmp(p->kernel, "clf_gemm_reg") == 0 ? 0 : ctx->kprof.half_math;
+}
+
 clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
 {
     /* In-matrix indices are 32-bit in the kernels. */
@@ -150,13 +160,16 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
         make_plan(ctx, d, wg, &plan);
         char options[512];
         clf_dtype bias_dt = d->bias ? d->bias->dtype : CLF_F32;
+        char half[24] = "";
+        int hm = half_math(ctx, d, &plan);
+        if (hm) snprintf(half, sizeof half, " -DCLF_HALF_MATH=%d", hm);
         snprintf(options, sizeof options,
                  "-DCLF_A_F16=%d -DCLF_B_F16=%d -DCLF_C_F16=%d -DCLF_BIAS_F16=%d -DCLF_TRANS_A=%d "
-                 "-DCLF_TRANS_B=%d%s%s %s",
+                 "-DCLF_TRANS_B=%d%s%s%s %s",
                  d->a.dtype == CLF_F16, d->b.dtype == CLF_F16, d->c.dtype == CLF_F16,
                  bias_dt == CLF_F16, d->trans_a, d->trans_b,
                  d->b.dtype == CLF_Q8 ? " -DCLF_B_Q8=1" : "",
-                 d->b.dtype == CLF_Q4 ? " -DCLF_B_Q4=1" : "", plan.options);
+                 d->b.dtype == CLF_Q4 ? " -DCLF_B_Q4=1" : "", half, plan.options);
         CLF_TRY(clf__kernel_get(ctx, "gemm", options, plan.kernel, &k));
         size_t items = plan.local[0] * plan.local[1], klim = clf__kernel_wg_limit(ctx, k);
         if (items <= klim) break;
