@@ -1,6 +1,6 @@
 /*
  * Half arithmetic against f32 arithmetic on one device, in one process,
- * interleaved repeat by repeat (tools/bench-half.sh runs it):
+ * interleaved repeat by repeat (docs/half_math.md gives the command and figures):
  *   f32      f32 weights (f32 arithmetic)
  *   f16      f16 weights, CLFORMER_HALF_MATH=0 (f16 storage, f32 arithmetic)
  *   f16-h1   f16 weights, CLFORMER_HALF_MATH=1 (half products, f32 sums)
