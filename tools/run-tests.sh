@@ -43,8 +43,17 @@ count_criterion() { # log file
   # marks each one, with the reason.
   s=$(grep -ac '^\[SKIP\]' "$1" || true)
   grep -a '^\[SKIP\]' "$1" | head -n 3 | sed 's/^/   /'
+  # A test of a capability the device lacks (cl_khr_fp16, ...) ends its
+  # skip reason with "not applicable": not a skip here, but it must pass on
+  # some device of this run (checked at the end), or the run fails.
+  na=$(grep -a '^\[SKIP\] .*: not applicable$' "$1" || true)
+  if [ -n "$na" ]; then
+    sed 's/^\[SKIP\] \([^:]*::[^:]*\):.*/\1/' <<<"$na" >>"$logs/not-applicable.txt"
+    s=$((${s:-0} - $(wc -l <<<"$na")))
+  fi
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${c:-0})); skipped=$((skipped + ${s:-0}))
 }
+rm -f "$logs/not-applicable.txt"
 # Adds the counts of pytest's last line ("N passed, N skipped, N failed in Ts").
 count_pytest() { # log file
   local line p f e s
@@ -230,6 +239,18 @@ count_pytest "$logs/python.log"
 # package is missing); plot.py on built-in records. Neither needs torch.
 check bench-tools bash -c '"$1" bench/compare.py --selftest && python3 bench/plot.py --check' \
   bench-tools "$logs/py-venv/bin/python"
+
+# Each capability-gated test that was not applicable somewhere passed on a
+# device that has the capability (Intel's CPU runtime has cl_khr_fp16).
+if [ -f "$logs/not-applicable.txt" ]; then
+  for t in $(sort -u "$logs/not-applicable.txt"); do
+    if grep -aqF "[PASS] $t:" "$logs"/device-*.log "$logs"/small-*.log 2>/dev/null; then
+      echo "   $t: not applicable on some devices, passed on another"
+    else
+      echo "   $t: not applicable on every device of this run: it ran nowhere"; failed=$((failed + 1))
+    fi
+  done
+fi
 
 echo
 echo "per implementation x kernel family:"
