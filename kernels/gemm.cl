@@ -402,6 +402,15 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
 #if !CLF_TRANS_B && (CLF_RN % CLF_RV) != 0
 #error "clf_gemm_reg: with CLF_TRANS_B=0, CLF_RN must be a multiple of CLF_RV"
 #endif
+#ifndef CLF_B_PACKED
+#define CLF_B_PACKED 0
+#endif
+#if CLF_B_PACKED && (!CLF_TRANS_B || CLF_B_Q8 || CLF_B_Q4)
+#error "clf_gemm_reg: CLF_B_PACKED needs CLF_TRANS_B=1 and f32 or f16 B"
+#endif
+/* Elements of B between consecutive k: 1 for rows of B, CLF_RN in a packed panel (its
+ * K-step of RV holds RN vectors of RV back to back: docs/gemm_kernels.md, "Packed B"). */
+#define CLF_BKSTEP (CLF_B_PACKED ? CLF_RN : 1)
 #define rv_t CLF_CAT(float, CLF_RV)
 #define clf_hsum CLF_CAT(clf_hsumv, CLF_RV)
 #define clf_vload CLF_CAT(vload, CLF_RV)
@@ -429,7 +438,7 @@ inline __attribute__((always_inline)) void clf_reg_block(__global const a_t *A, 
         }
         #pragma unroll
         for (int j = 0; j < CLF_RN; ++j) {
-            const rv_t w = LDBV(CLF_RV, B, boff[j] + k);
+            const rv_t w = LDBV(CLF_RV, B, boff[j] + k * CLF_BKSTEP);
             #pragma unroll
             for (int i = 0; i < CLF_RM; ++i)
                 acc[i][j] = fma(a[i], w, acc[i][j]);
@@ -487,10 +496,11 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
     }
 
 #if CLF_TRANS_B
-    int boff[CLF_RN];
+    int boff[CLF_RN]; /* row n0+j of B (clamped), or vector j of this item's packed panel */
     #pragma unroll
     for (int j = 0; j < CLF_RN; ++j)
-        boff[j] = min(n0 + j, N - 1) * ldb;
+        boff[j] = CLF_B_PACKED ? (int)get_global_id(0) * CLF_RN * ldb + j * CLF_RV
+                               : min(n0 + j, N - 1) * ldb;
     rv_t acc[CLF_RM][CLF_RN];
     #pragma unroll
     for (int i = 0; i < CLF_RM; ++i)
@@ -505,7 +515,34 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
         #pragma unroll
         for (int j = 0; j < CLF_RN; ++j)
             s[i][j] = clf_hsum(acc[i][j]);
-    for (int k = Kv; k < K; ++k) {
+#if CLF_B_PACKED
+    /* The last partial K-step: the panel holds zeros past K; A's missing elements are read
+     * as 0 (not loaded: they may lie past the buffer or hold NaN). */
+    if (Kv < K) {
+        rv_t a[CLF_RM];
+        #pragma unroll
+        for (int i = 0; i < CLF_RM; ++i) {
+            float t[CLF_RV];
+            #pragma unroll
+            for (int v = 0; v < CLF_RV; ++v)
+                t[v] = Kv + v < K ? (CLF_TRANS_A ? LDA(A, (Kv + v) * lda + aoff[i])
+                                                 : LDA(A, aoff[i] + Kv + v))
+                                  : 0.0f;
+            a[i] = clf_vload(0, t);
+        }
+        #pragma unroll
+        for (int j = 0; j < CLF_RN; ++j) {
+            const rv_t w = LDBV(CLF_RV, B, boff[j] + Kv * CLF_BKSTEP);
+            #pragma unroll
+            for (int i = 0; i < CLF_RM; ++i)
+                s[i][j] += clf_hsum(a[i] * w);
+        }
+    }
+    const int Ks = K; /* no scalar tail */
+#else
+    const int Ks = Kv;
+#endif
+    for (int k = Ks; k < K; ++k) {
         #pragma unroll
         for (int i = 0; i < CLF_RM; ++i) {
             const float a = CLF_TRANS_A ? LDA(A, k * lda + aoff[i]) : LDA(A, aoff[i] + k);

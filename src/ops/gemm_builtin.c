@@ -59,20 +59,29 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
     p->global[2] = (size_t)d->batch;
 }
 
+/* Dot products along K, rm x rn accumulators of rv floats. A native width
+ * of 16 floats is a 512-bit SIMD unit with 32 vector registers: 4 x 6
+ * accumulators (24 registers) load 10 vectors per 24 FMAs; narrower units
+ * (16 registers) keep 3 x 4. Measured on PoCL, AVX-512 (2-core Xeon):
+ * BERT-base batch 1 229 ms with 3 x 4, 173 ms with 4 x 6, 250 ms with 8-wide
+ * vectors. */
+void clf__gemm_reg_tile(const clf_context *ctx, clf__reg_tile *t)
+{
+    t->rv = ctx->kprof.gemm_vec;
+    if (t->rv == 16) t->rm = 4, t->rn = 6, t->lx = 2, t->ly = 8;
+    else t->rv = 8, t->rm = 3, t->rn = 4, t->lx = 4, t->ly = 4;
+}
+
 /* CPU family: each work-item a vector micro-kernel over a small block of C. */
 static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim, launch_plan *p)
 {
     int rv = ctx->kprof.gemm_vec;
     int rm, rn, lx, ly, kc = 0;
     if (d->trans_b) {
-        /* Dot products along K, rm x rn accumulators of rv floats. A native
-         * width of 16 floats is a 512-bit SIMD unit with 32 vector registers:
-         * 4 x 6 accumulators (24 registers) load 10 vectors per 24 FMAs;
-         * narrower units (16 registers) keep 3 x 4. Measured on PoCL, AVX-512
-         * (2-core Xeon): BERT-base batch 1 229 ms with 3 x 4, 173 ms with
-         * 4 x 6, 250 ms with 8-wide vectors. */
-        if (rv == 16) rm = 4, rn = 6, lx = 2, ly = 8;
-        else rm = 3, rn = 4, lx = 4, ly = 4;
+        clf__reg_tile t;
+        clf__gemm_reg_tile(ctx, &t);
+        rm = t.rm, rn = t.rn, rv = t.rv, lx = t.lx, ly = t.ly;
+        if (d->b.packed) rn = d->b.t->buffer->pack_n, rv = d->b.t->buffer->pack_v;
         size_t rows_of_items = ceil_div((size_t)d->m, (size_t)rm);
         while (ly > 1 && (size_t)ly / 2 >= rows_of_items) ly /= 2; /* short M: no idle rows */
     } else {
@@ -88,8 +97,9 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
     while ((size_t)(lx * ly) > lim && ly > 1) ly /= 2;
     while ((size_t)(lx * ly) > lim && lx > 1) lx /= 2;
     p->kernel = "clf_gemm_reg";
-    snprintf(p->options, sizeof p->options, "-DCLF_ONLY=2 -DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d",
-             rm, rn, rv, kc, lx);
+    snprintf(p->options, sizeof p->options,
+             "-DCLF_ONLY=2 -DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d%s", rm, rn, rv,
+             kc, lx, d->b.packed ? " -DCLF_B_PACKED=1" : "");
     size_t gx = ceil_div((size_t)d->n, (size_t)rn), gy = ceil_div((size_t)d->m, (size_t)rm);
     p->local[0] = (size_t)lx, p->local[1] = (size_t)ly, p->local[2] = 1;
     p->global[0] = ceil_div(gx, (size_t)lx) * (size_t)lx;
@@ -126,7 +136,9 @@ static bool plan_tiled(const clf_context *ctx, const clf__gemm_desc *d, size_t l
  * the GEMV kernel is the profile's (CLFORMER_GEMV_MAX_M moves it). */
 static void make_plan(const clf_context *ctx, const clf__gemm_desc *d, size_t lim, launch_plan *p)
 {
-    if (d->m <= ctx->kprof.gemv_max_m) plan_gemv(ctx, d, lim, p);
+    /* A packed B is read by the register kernel alone, at every M. */
+    if (d->b.packed) plan_reg(ctx, d, lim, p);
+    else if (d->m <= ctx->kprof.gemv_max_m) plan_gemv(ctx, d, lim, p);
     else if (!gpu_family(ctx) || !plan_tiled(ctx, d, lim, p)) plan_reg(ctx, d, lim, p);
 }
 

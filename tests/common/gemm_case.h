@@ -1,0 +1,28 @@
+/*
+ * One GEMM conformance case (tests/test_gemm.c, test_gemm_pack.c): padded,
+ * poisoned views of A, B and C, a float64 reference, and the bounds of
+ * test_gemm.c's header.
+ */
+#ifndef CLFT_GEMM_CASE_H
+#define CLFT_GEMM_CASE_H
+
+#include <clformer/clformer.h>
+#include <stdbool.h>
+
+
+typedef struct gcase {
+    int64_t batch, m, n, k;
+    bool ta, tb;
+    clf_dtype da, db, dc;
+    float alpha, beta;
+    bool bias;
+    clf_act act;
+    bool b_shared; /* B is 2-D, shared by every batch entry */
+    bool packed;   /* B goes through clf_gemm_pack_b first (2-D, trans_b) */
+} gcase;
+
+/* Runs case g (number idx, named in failures with the seed) through provider
+ * prov and asserts: status, nothing outside C written, NMSE within bound. */
+void gemm_case_run(clf_context *ctx, const gcase *g, clf_gemm_provider prov, int idx);
+
+#endif
