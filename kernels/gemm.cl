@@ -499,7 +499,7 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
     int boff[CLF_RN]; /* row n0+j of B (clamped), or vector j of this item's packed panel */
     #pragma unroll
     for (int j = 0; j < CLF_RN; ++j)
-        boff[j] = CLF_B_PACKED ? (int)get_global_id(0) * CLF_RN * ldb + j * CLF_RV
+        boff[j] = CLF_B_PACKED ? min(n0, N - 1) / CLF_RN * CLF_RN * ldb + j * CLF_RV /* padding items: last panel */
                                : min(n0 + j, N - 1) * ldb;
     rv_t acc[CLF_RM][CLF_RN];
     #pragma unroll
