@@ -405,8 +405,8 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
 #ifndef CLF_B_PACKED
 #define CLF_B_PACKED 0
 #endif
-#if CLF_B_PACKED && (!CLF_TRANS_B || CLF_B_Q8 || CLF_B_Q4)
-#error "clf_gemm_reg: CLF_B_PACKED needs CLF_TRANS_B=1 and f32 or f16 B"
+#if CLF_B_PACKED && (CLF_B_Q8 || CLF_B_Q4)
+#error "clf_gemm_reg: CLF_B_PACKED needs f32 or f16 B"
 #endif
 /* Elements of B between consecutive k: 1 for rows of B, CLF_RN in a packed panel (its
  * K-step of RV holds RN vectors of RV back to back: docs/gemm_kernels.md, "Packed B"). */
@@ -605,6 +605,12 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+#elif CLF_B_PACKED
+    /* Broadcast form over this item's panel of a packed weight (PV = 1: ldb rows of RN
+     * columns, row k = B^T's columns n0 .. n0+RN at k, zero past N): one contiguous stream,
+     * no edge case. Padding items (n0 >= N) read the last panel and store nothing. */
+    B += (ulong)(min(n0, N - 1) / CLF_RN) * (ulong)ldb * CLF_RN;
+    clf_reg_block(A, lda, B, CLF_RN, aoff, 0, CLF_RN, 0, K, false, acc);
 #else
     if (n0 + CLF_RN > N)
         clf_reg_block(A, lda, B, ldb, aoff, n0, N, 0, K, true, acc);

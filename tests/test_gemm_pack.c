@@ -4,7 +4,8 @@
  * float64 reference (tests/common/gemm_case.c: padded, poisoned views, the
  * bounds explained there) on sizes that cross every panel edge (1, primes,
  * non-multiples of RN = 4 or 6 and of RV = 8 or 16, K above 4096), every
- * epilogue, f32 and f16 weights; the packed bytes against the documented
+ * epilogue, f32 and f16 weights, both packed forms (broadcast, and
+ * CLFORMER_GEMM_PACK=dot); the packed bytes against the documented
  * layout; and every misuse refused. Q8 and Q4 weights are not packed (they
  * keep their own layouts and kernels).
  */
@@ -65,9 +66,9 @@ Test(gemm_pack, packed_bytes_follow_the_panel_layout)
         cr_assert_eq(p.shape[1], k);
         size_t bytes = clf_buffer_size(p.buffer);
         /* Find (RN, RV) among the kernel tiles the profile can choose. */
-        static const int tiles[][2] = {{6, 16}, {4, 8}};
+        static const int tiles[][2] = {{32, 1}, {16, 1}, {6, 16}, {4, 8}};
         int rn = 0, rv = 0;
-        for (int c = 0; c < 2; c++) {
+        for (int c = 0; c < 4; c++) {
             int64_t np = (n + tiles[c][0] - 1) / tiles[c][0] * tiles[c][0];
             int64_t kp = (k + tiles[c][1] - 1) / tiles[c][1] * tiles[c][1];
             if ((size_t)(np * kp * 4) == bytes) rn = tiles[c][0], rv = tiles[c][1];

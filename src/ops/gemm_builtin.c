@@ -6,12 +6,14 @@
  * reads each weight once for all rows.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/gemm_internal.h"
 
 typedef struct launch_plan {
     const char *kernel;
+    bool trans_b_off; /* build with CLF_TRANS_B=0 although B is (N, K): broadcast-form panels */
     char options[256]; /* kernel-specific -D options */
     size_t global[3], local[3];
 } launch_plan;
@@ -70,6 +72,13 @@ void clf__gemm_reg_tile(const clf_context *ctx, clf__reg_tile *t)
     t->rv = ctx->kprof.gemm_vec;
     if (t->rv == 16) t->rm = 4, t->rn = 6, t->lx = 2, t->ly = 8;
     else t->rv = 8, t->rm = 3, t->rn = 4, t->lx = 4, t->ly = 4;
+    /* Packed: the broadcast form, as OpenBLAS's and MLAS's AVX-512 kernels
+     * (12 rows x 2 vectors: 24 accumulators, 2 loads + 12 broadcasts per 24
+     * FMAs, no horizontal sums); narrower units 6 x 2 (12 of 16 registers).
+     * CLFORMER_GEMM_PACK=dot packs for the dot-product form instead (A/B). */
+    const char *env = getenv("CLFORMER_GEMM_PACK");
+    if (env && strcmp(env, "dot") == 0) t->pn = t->rn, t->pv = t->rv, t->prm = t->rm;
+    else t->pn = 2 * t->rv, t->pv = 1, t->prm = t->rv == 16 ? 12 : 6;
 }
 
 /* CPU family: each work-item a vector micro-kernel over a small block of C. */
@@ -81,7 +90,14 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
         clf__reg_tile t;
         clf__gemm_reg_tile(ctx, &t);
         rm = t.rm, rn = t.rn, rv = t.rv, lx = t.lx, ly = t.ly;
-        if (d->b.packed) rn = d->b.t->buffer->pack_n, rv = d->b.t->buffer->pack_v;
+        const clf_buffer *pb = d->b.packed ? d->b.t->buffer : NULL;
+        if (pb && pb->pack_v > 1) rn = pb->pack_n, rv = pb->pack_v;
+        if (pb && pb->pack_v == 1) {
+            /* Broadcast form: the rows per item follow short M (M = 1: a
+             * decode step computes no duplicate rows); a work-group is a
+             * column of items on one panel. */
+            rn = pb->pack_n, rm = d->m <= 1 ? 1 : d->m <= 4 ? 4 : t.prm, lx = 1, ly = 8;
+        }
         size_t rows_of_items = ceil_div((size_t)d->m, (size_t)rm);
         while (ly > 1 && (size_t)ly / 2 >= rows_of_items) ly /= 2; /* short M: no idle rows */
     } else {
@@ -100,6 +116,7 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
     snprintf(p->options, sizeof p->options,
              "-DCLF_ONLY=2 -DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d%s", rm, rn, rv,
              kc, lx, d->b.packed ? " -DCLF_B_PACKED=1" : "");
+    if (d->b.packed && d->b.t->buffer->pack_v == 1) p->trans_b_off = true; /* a panel is K x RN */
     size_t gx = ceil_div((size_t)d->n, (size_t)rn), gy = ceil_div((size_t)d->m, (size_t)rm);
     p->local[0] = (size_t)lx, p->local[1] = (size_t)ly, p->local[2] = 1;
     p->global[0] = ceil_div(gx, (size_t)lx) * (size_t)lx;
@@ -136,6 +153,7 @@ static bool plan_tiled(const clf_context *ctx, const clf__gemm_desc *d, size_t l
  * the GEMV kernel is the profile's (CLFORMER_GEMV_MAX_M moves it). */
 static void make_plan(const clf_context *ctx, const clf__gemm_desc *d, size_t lim, launch_plan *p)
 {
+    memset(p, 0, sizeof *p);
     /* A packed B is read by the register kernel alone, at every M. */
     if (d->b.packed) plan_reg(ctx, d, lim, p);
     else if (d->m <= ctx->kprof.gemv_max_m) plan_gemv(ctx, d, lim, p);
@@ -166,7 +184,7 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
                  "-DCLF_A_F16=%d -DCLF_B_F16=%d -DCLF_C_F16=%d -DCLF_BIAS_F16=%d -DCLF_TRANS_A=%d "
                  "-DCLF_TRANS_B=%d%s%s %s",
                  d->a.dtype == CLF_F16, d->b.dtype == CLF_F16, d->c.dtype == CLF_F16,
-                 bias_dt == CLF_F16, d->trans_a, d->trans_b,
+                 bias_dt == CLF_F16, d->trans_a, d->trans_b && !plan.trans_b_off,
                  d->b.dtype == CLF_Q8 ? " -DCLF_B_Q8=1" : "",
                  d->b.dtype == CLF_Q4 ? " -DCLF_B_Q4=1" : "", plan.options);
         CLF_TRY(clf__kernel_get(ctx, "gemm", options, plan.kernel, &k));

@@ -36,7 +36,12 @@ typedef struct clf__gemm_desc {
  * device. A packed B (clf_gemm_pack_b) has panels of rn rows and rv-wide
  * K-steps: packing and the kernel read the same fields. */
 typedef struct clf__reg_tile {
-    int rm, rn, rv, lx, ly;
+    int rm, rn, rv, lx, ly; /* plain (N, K) weights: the dot-product form */
+    /* Packed weights: panels of pn rows (output columns) in K-steps of pv;
+     * pv = 1 is the broadcast form (prm rows x pn columns per work-item, pn
+     * a multiple of rv, B^T's rows contiguous within a panel), pv = rv the
+     * dot-product form (rm x pn). */
+    int pn, pv, prm;
 } clf__reg_tile;
 void clf__gemm_reg_tile(const clf_context *ctx, clf__reg_tile *t);
 

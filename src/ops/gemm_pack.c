@@ -26,7 +26,7 @@ static clf_status pack_body(clf_context *ctx, const clf_tensor *w, clf_tensor *o
                           clf__desc(w, d));
     clf__reg_tile t;
     clf__gemm_reg_tile(ctx, &t);
-    const int64_t n = w->shape[0], k = w->shape[1], kp = round_up(k, t.rv), np = round_up(n, t.rn);
+    const int64_t n = w->shape[0], k = w->shape[1], kp = round_up(k, t.pv), np = round_up(n, t.pn);
     const int64_t lim = (int64_t)1 << 31;
     if (np * kp >= lim || (n - 1) * w->stride[0] + k >= lim)
         return clf__error(ctx, CLF_ERR_UNSUPPORTED,
@@ -36,13 +36,13 @@ static clf_status pack_body(clf_context *ctx, const clf_tensor *w, clf_tensor *o
     const size_t es = clf_dtype_size(w->dtype);
     clf_buffer *buf = NULL;
     CLF_TRY(clf_buffer_create(ctx, (size_t)(np * kp) * es, &buf));
-    buf->pack_n = t.rn;
-    buf->pack_v = t.rv;
+    buf->pack_n = t.pn;
+    buf->pack_v = t.pv;
     buf->pack_kp = kp;
     buf->pack_rows = n;
     buf->pack_cols = k;
     char options[96];
-    snprintf(options, sizeof options, "-DCLF_PN=%d -DCLF_PV=%d -DCLF_PACK_B16=%d", t.rn, t.rv,
+    snprintf(options, sizeof options, "-DCLF_PN=%d -DCLF_PV=%d -DCLF_PACK_B16=%d", t.pn, t.pv,
              w->dtype == CLF_F16);
     cl_kernel kern;
     clf_status st = clf__kernel_get(ctx, "gemm_pack", options, "clf_gemm_pack", &kern);
