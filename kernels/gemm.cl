@@ -610,7 +610,29 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
      * columns, row k = B^T's columns n0 .. n0+RN at k, zero past N): one contiguous stream,
      * no edge case. Padding items (n0 >= N) read the last panel and store nothing. */
     B += (ulong)(min(n0, N - 1) / CLF_RN) * (ulong)ldb * CLF_RN;
+#if CLF_TRANS_A
     clf_reg_block(A, lda, B, CLF_RN, aoff, 0, CLF_RN, 0, K, false, acc);
+#else
+    /* Row pointers, not row offsets: the compiler keeps RM addresses in registers instead
+     * of rebuilding them in vector registers every k. */
+    __global const a_t *ar[CLF_RM];
+    #pragma unroll
+    for (int i = 0; i < CLF_RM; ++i)
+        ar[i] = A + aoff[i];
+    for (int k = 0; k < K; ++k) {
+        rv_t b[CLF_NV];
+        #pragma unroll
+        for (int j = 0; j < CLF_NV; ++j)
+            b[j] = LDBV(CLF_RV, B, k * CLF_RN + j * CLF_RV);
+        #pragma unroll
+        for (int i = 0; i < CLF_RM; ++i) {
+            const float a = LDA(ar[i], k);
+            #pragma unroll
+            for (int j = 0; j < CLF_NV; ++j)
+                acc[i][j] = fma((rv_t)a, b[j], acc[i][j]);
+        }
+    }
+#endif
 #else
     if (n0 + CLF_RN > N)
         clf_reg_block(A, lda, B, ldb, aoff, n0, N, 0, K, true, acc);

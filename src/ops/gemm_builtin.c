@@ -100,6 +100,10 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
         }
         size_t rows_of_items = ceil_div((size_t)d->m, (size_t)rm);
         while (ly > 1 && (size_t)ly / 2 >= rows_of_items) ly /= 2; /* short M: no idle rows */
+        /* The fewest padding items for that many groups down M: 11 row
+         * blocks (M = 128 in blocks of 12) are one group of 11, not two of
+         * 8 whose 5 padding items compute duplicates. */
+        if (pb && pb->pack_v == 1) ly = (int)ceil_div(rows_of_items, ceil_div(rows_of_items, (size_t)ly));
     } else {
         /* B rows with large power-of-two strides alias in the cache: pack
          * them into a local tile, KC rows at a time. */
