@@ -372,6 +372,11 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
  *                avoids cache-set aliasing of B rows with power-of-two strides. 0 = B read
  *                directly, no local memory, no barrier. Ignored when TRANS_B=1.
  *   CLF_RLX [1]  with KC > 0: the local size in dim 0, which the host must then launch with.
+ *   CLF_B_PACKED [0]  1 = B is a packed weight (clf_gemm_pack_b, kernels/gemm_pack.cl;
+ *                f32/f16 only): with CLF_TRANS_B=0 the broadcast form, ldb = the panel's
+ *                rows (K), RN = the panel width, each work-item on its own panel; with
+ *                CLF_TRANS_B=1 the dot-product form, ldb = K rounded up to RV, RN = the
+ *                panel's rows. Padding items (n0 >= N) read the last panel.
  * Launch: global = (ceil(ceil(N/RN)/LX)*LX, ceil(ceil(M/RM)/LY)*LY, batch),
  *         local = (LX, LY, 1); any LX, LY (LX = RLX when KC > 0). Padding work-items compute
  *         clamped duplicates and store nothing. CPU choice: TRANS_B=1: RM=3 RN=4 RV=8,

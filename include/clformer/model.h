@@ -7,6 +7,14 @@
  * and one decoding state: the self-attention KV cache of every decoder layer
  * and the cross-attention K/V of the last encoded source.
  *
+ * On a context whose kernel profile is the CPU family, the f32 or f16
+ * weights of every layer's self-attention projections and FFN are stored
+ * packed for the CPU GEMM kernel after load (ops.h, clf_gemm_pack_b: the
+ * same values, another layout, the same bytes up to panel padding);
+ * cross-attention weights, embeddings, heads, Q8 and Q4 weights stay as
+ * loaded. The environment variable CLFORMER_PACK=0, read at load, keeps
+ * every weight plain (for comparisons).
+ *
  * Threads: a model belongs to its context (and to params.encoder_ctx when
  * it is placed on two) and is used by the thread that uses them (context.h,
  * "Threads"): clf_model_load, create_random, encode, decode and generate
