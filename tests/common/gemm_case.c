@@ -34,6 +34,15 @@ static float *values(const clft_padded *p)
     return v;
 }
 
+float *gemm_case_bias(clf_context *ctx, clft_rng *rng, int64_t n, clf_tensor *bias)
+{
+    float *h = malloc((size_t)n * sizeof *h);
+    clft_fill_uniform(rng, h, (size_t)n, -1, 1);
+    cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){n}, bias), CLF_OK);
+    cr_assert_eq(clf_tensor_write_f32(ctx, bias, h, n), CLF_OK);
+    return h;
+}
+
 void gemm_case_run(clf_context *ctx, const gcase *g, clf_gemm_provider prov, int idx)
 {
     uint64_t seed = clft_seed();
@@ -65,13 +74,7 @@ void gemm_case_run(clf_context *ctx, const gcase *g, clf_gemm_provider prov, int
         cr_assert_eq(clf_gemm_pack_b(ctx, &B.view, &packed), CLF_OK, "case %d: %s", idx,
                      clf_context_last_error(ctx));
     clf_tensor bias = {0};
-    float *hbias = NULL;
-    if (g->bias) {
-        hbias = malloc((size_t)g->n * sizeof *hbias);
-        clft_fill_uniform(&rng, hbias, (size_t)g->n, -1, 1);
-        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){g->n}, &bias), CLF_OK);
-        cr_assert_eq(clf_tensor_write_f32(ctx, &bias, hbias, g->n), CLF_OK);
-    }
+    float *hbias = g->bias ? gemm_case_bias(ctx, &rng, g->n, &bias) : NULL;
     float *ha = values(&A), *hb = values(&B), *hc = values(&C);
     int64_t total = g->batch * g->m * g->n;
     double *want = malloc((size_t)total * sizeof *want);

@@ -9,6 +9,8 @@
 #include <clformer/clformer.h>
 #include <stdbool.h>
 
+#include "common/testutil.h"
+
 
 typedef struct gcase {
     int64_t batch, m, n, k;
@@ -20,6 +22,10 @@ typedef struct gcase {
     bool b_shared; /* B is 2-D, shared by every batch entry */
     bool packed;   /* B goes through clf_gemm_pack_b first (2-D, trans_b) */
 } gcase;
+
+/* A random f32 bias (n) in [-1, 1) from rng, uploaded to *bias (free it
+ * with clf_tensor_free); returns its host values (free them). */
+float *gemm_case_bias(clf_context *ctx, clft_rng *rng, int64_t n, clf_tensor *bias);
 
 /* Runs case g (number idx, named in failures with the seed) through provider
  * prov and asserts: status, nothing outside C written, NMSE within bound. */
