@@ -1,8 +1,7 @@
 /*
  * Packed against plain GEMM weights, interleaved in one process (issue 15):
  *   1. GEMM at the BERT-base shapes and 1024^3: builtin with plain (N, K)
- *      weights, builtin with packed weights (clf_gemm_pack_b; also the
- *      dot-product form, CLFORMER_GEMM_PACK=dot), OpenBLAS
+ *      weights, builtin with packed weights (clf_gemm_pack_b), OpenBLAS
  *      cblas_sgemm (x W^T, its own threads), one round = one call of each,
  *      in turn; medians over the rounds and the median of per-round ratios.
  *      One copy of each operand (cache-resident: at M >= 128 the products
@@ -94,18 +93,14 @@ static void gemm_ab(clf_context *ctx, int m, int n, int k, int rounds)
     check(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){m, n}, &c), ctx, "c");
     check(clf_tensor_fill_uniform(ctx, &a, 1, -1, 1), ctx, "fill");
     check(clf_tensor_fill_uniform(ctx, &w, 2, -1, 1), ctx, "fill");
-    clf_tensor wd; /* the dot-product form */
     check(clf_gemm_pack_b(ctx, &w, &wp), ctx, "pack");
-    setenv("CLFORMER_GEMM_PACK", "dot", 1);
-    check(clf_gemm_pack_b(ctx, &w, &wd), ctx, "pack dot");
-    unsetenv("CLFORMER_GEMM_PACK");
     float *ha = malloc((size_t)m * k * 4), *hw = malloc((size_t)n * k * 4), *hc = malloc((size_t)m * n * 4);
     for (size_t i = 0; i < (size_t)m * k; i++) ha[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1;
     for (size_t i = 0; i < (size_t)n * k; i++) hw[i] = (float)((i * 40503u) % 2001) / 1000.0f - 1;
     clf_gemm_params p = clf_gemm_params_default();
     p.trans_b = true;
     p.provider = CLF_GEMM_BUILTIN;
-    double *t = malloc(sizeof *t * (size_t)rounds * 4), *r = malloc(sizeof *r * (size_t)rounds * 4);
+    double *t = malloc(sizeof *t * (size_t)rounds * 3), *r = malloc(sizeof *r * (size_t)rounds * 3);
     for (int it = -3; it < rounds; it++) {
         double t0 = now();
         check(clf_gemm(ctx, &a, &w, &c, &p), ctx, "gemm plain");
@@ -116,12 +111,8 @@ static void gemm_ab(clf_context *ctx, int m, int n, int k, int rounds)
         double t2 = now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, ha, k, hw, k, 0.0f, hc, n);
         double t3 = now();
-        check(clf_gemm(ctx, &a, &wd, &c, &p), ctx, "gemm packed dot");
-        check(clf_context_finish(ctx), ctx, "finish");
-        double t4 = now();
         drain(ctx, NULL);
         if (it < 0) continue;
-        t[3 * rounds + it] = t4 - t3, r[3 * rounds + it] = (t3 - t2) / (t4 - t3);
         t[it] = t1 - t0, t[rounds + it] = t2 - t1, t[2 * rounds + it] = t3 - t2;
         r[it] = (t3 - t2) / (t1 - t0), r[rounds + it] = (t3 - t2) / (t2 - t1);
         r[2 * rounds + it] = (t1 - t0) / (t2 - t1);
@@ -130,13 +121,11 @@ static void gemm_ab(clf_context *ctx, int m, int n, int k, int rounds)
     double mp = median(t, rounds), mk = median(t + rounds, rounds), mb = median(t + 2 * rounds, rounds);
     printf("gemm M=%d N=%d K=%d: plain %.3f ms (%.1f GFLOP/s), packed %.3f ms (%.1f), openblas "
            "%.3f ms (%.1f); vs openblas (median of per-round ratios, >1 = faster): plain %.2fx, "
-           "packed %.2fx; plain/packed %.2fx; dot-form packed %.3f ms, vs openblas %.2fx\n",
+           "packed %.2fx; plain/packed %.2fx\n",
            m, n, k, 1e3 * mp, fl / mp, 1e3 * mk, fl / mk, 1e3 * mb, fl / mb, median(r, rounds),
-           median(r + rounds, rounds), median(r + 2 * rounds, rounds), 1e3 * median(t + 3 * rounds, rounds),
-           median(r + 3 * rounds, rounds));
+           median(r + rounds, rounds), median(r + 2 * rounds, rounds));
     free(t), free(r), free(ha), free(hw), free(hc);
     clf_tensor_free(&a), clf_tensor_free(&w), clf_tensor_free(&wp), clf_tensor_free(&c);
-    clf_tensor_free(&wd);
 }
 
 static clf_model *bert(clf_context *ctx, bool packed)

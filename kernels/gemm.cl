@@ -372,11 +372,8 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
  *                avoids cache-set aliasing of B rows with power-of-two strides. 0 = B read
  *                directly, no local memory, no barrier. Ignored when TRANS_B=1.
  *   CLF_RLX [1]  with KC > 0: the local size in dim 0, which the host must then launch with.
- *   CLF_B_PACKED [0]  1 = B is a packed weight (clf_gemm_pack_b, kernels/gemm_pack.cl;
- *                f32/f16 only): with CLF_TRANS_B=0 the broadcast form, ldb = the panel's
- *                rows (K), RN = the panel width, each work-item on its own panel; with
- *                CLF_TRANS_B=1 the dot-product form, ldb = K rounded up to RV, RN = the
- *                panel's rows. Padding items (n0 >= N) read the last panel.
+ *   CLF_B_PACKED [0]  1 = B is a packed weight (clf_gemm_pack_b; f32/f16, CLF_TRANS_B=0):
+ *                ldb = panel rows (K), RN = panel width, one panel per work-item.
  * Launch: global = (ceil(ceil(N/RN)/LX)*LX, ceil(ceil(M/RM)/LY)*LY, batch),
  *         local = (LX, LY, 1); any LX, LY (LX = RLX when KC > 0). Padding work-items compute
  *         clamped duplicates and store nothing. CPU choice: TRANS_B=1: RM=3 RN=4 RV=8,
@@ -410,12 +407,9 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
 #ifndef CLF_B_PACKED
 #define CLF_B_PACKED 0
 #endif
-#if CLF_B_PACKED && (CLF_B_Q8 || CLF_B_Q4)
-#error "clf_gemm_reg: CLF_B_PACKED needs f32 or f16 B"
+#if CLF_B_PACKED && (CLF_TRANS_B || CLF_B_Q8 || CLF_B_Q4)
+#error "clf_gemm_reg: CLF_B_PACKED needs CLF_TRANS_B=0 (a panel is K x RN) and f32 or f16 B"
 #endif
-/* Elements of B between consecutive k: 1 for rows of B, CLF_RN in a packed panel (its
- * K-step of RV holds RN vectors of RV back to back: docs/gemm_kernels.md, "Packed B"). */
-#define CLF_BKSTEP (CLF_B_PACKED ? CLF_RN : 1)
 #define rv_t CLF_CAT(float, CLF_RV)
 #define clf_hsum CLF_CAT(clf_hsumv, CLF_RV)
 #define clf_vload CLF_CAT(vload, CLF_RV)
@@ -443,7 +437,7 @@ inline __attribute__((always_inline)) void clf_reg_block(__global const a_t *A, 
         }
         #pragma unroll
         for (int j = 0; j < CLF_RN; ++j) {
-            const rv_t w = LDBV(CLF_RV, B, boff[j] + k * CLF_BKSTEP);
+            const rv_t w = LDBV(CLF_RV, B, boff[j] + k);
             #pragma unroll
             for (int i = 0; i < CLF_RM; ++i)
                 acc[i][j] = fma(a[i], w, acc[i][j]);
@@ -501,11 +495,10 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
     }
 
 #if CLF_TRANS_B
-    int boff[CLF_RN]; /* row n0+j of B (clamped), or vector j of this item's packed panel */
+    int boff[CLF_RN];
     #pragma unroll
     for (int j = 0; j < CLF_RN; ++j)
-        boff[j] = CLF_B_PACKED ? min(n0, N - 1) / CLF_RN * CLF_RN * ldb + j * CLF_RV /* padding items: last panel */
-                               : min(n0 + j, N - 1) * ldb;
+        boff[j] = min(n0 + j, N - 1) * ldb;
     rv_t acc[CLF_RM][CLF_RN];
     #pragma unroll
     for (int i = 0; i < CLF_RM; ++i)
@@ -520,34 +513,7 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
         #pragma unroll
         for (int j = 0; j < CLF_RN; ++j)
             s[i][j] = clf_hsum(acc[i][j]);
-#if CLF_B_PACKED
-    /* The last partial K-step: the panel holds zeros past K; A's missing elements are read
-     * as 0 (not loaded: they may lie past the buffer or hold NaN). */
-    if (Kv < K) {
-        rv_t a[CLF_RM];
-        #pragma unroll
-        for (int i = 0; i < CLF_RM; ++i) {
-            float t[CLF_RV];
-            #pragma unroll
-            for (int v = 0; v < CLF_RV; ++v)
-                t[v] = Kv + v < K ? (CLF_TRANS_A ? LDA(A, (Kv + v) * lda + aoff[i])
-                                                 : LDA(A, aoff[i] + Kv + v))
-                                  : 0.0f;
-            a[i] = clf_vload(0, t);
-        }
-        #pragma unroll
-        for (int j = 0; j < CLF_RN; ++j) {
-            const rv_t w = LDBV(CLF_RV, B, boff[j] + Kv * CLF_BKSTEP);
-            #pragma unroll
-            for (int i = 0; i < CLF_RM; ++i)
-                s[i][j] += clf_hsum(a[i] * w);
-        }
-    }
-    const int Ks = K; /* no scalar tail */
-#else
-    const int Ks = Kv;
-#endif
-    for (int k = Ks; k < K; ++k) {
+    for (int k = Kv; k < K; ++k) {
         #pragma unroll
         for (int i = 0; i < CLF_RM; ++i) {
             const float a = CLF_TRANS_A ? LDA(A, k * lda + aoff[i]) : LDA(A, aoff[i] + k);
@@ -618,8 +584,7 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
 #if CLF_TRANS_A
     clf_reg_block(A, lda, B, CLF_RN, aoff, 0, CLF_RN, 0, K, false, acc);
 #else
-    /* Row pointers, not row offsets: the compiler keeps RM addresses in registers instead
-     * of rebuilding them in vector registers every k. */
+    /* Row pointers: with row offsets the compiler rebuilt RM addresses in vectors each k. */
     __global const a_t *ar[CLF_RM];
     #pragma unroll
     for (int i = 0; i < CLF_RM; ++i)

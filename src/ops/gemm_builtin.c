@@ -75,10 +75,9 @@ void clf__gemm_reg_tile(const clf_context *ctx, clf__reg_tile *t)
     /* Packed: the broadcast form, as OpenBLAS's and MLAS's AVX-512 kernels
      * (12 rows x 2 vectors: 24 accumulators, 2 loads + 12 broadcasts per 24
      * FMAs, no horizontal sums); narrower units 6 x 2 (12 of 16 registers).
-     * CLFORMER_GEMM_PACK=dot packs for the dot-product form instead (A/B). */
-    const char *env = getenv("CLFORMER_GEMM_PACK");
-    if (env && strcmp(env, "dot") == 0) t->pn = t->rn, t->pv = t->rv, t->prm = t->rm;
-    else t->pn = 2 * t->rv, t->pv = 1, t->prm = t->rv == 16 ? 12 : 6;
+     * (A dot-product form over panels of the plain kernel's 6 rows measured
+     * no better on PoCL or Intel, bench/results/2026-12-05-epyc-pocl-intel.) */
+    t->pn = 2 * t->rv, t->pv = 1, t->prm = t->rv == 16 ? 12 : 6;
 }
 
 /* CPU family: each work-item a vector micro-kernel over a small block of C. */
@@ -91,8 +90,7 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
         clf__gemm_reg_tile(ctx, &t);
         rm = t.rm, rn = t.rn, rv = t.rv, lx = t.lx, ly = t.ly;
         const clf_buffer *pb = d->b.packed ? d->b.t->buffer : NULL;
-        if (pb && pb->pack_v > 1) rn = pb->pack_n, rv = pb->pack_v;
-        if (pb && pb->pack_v == 1) {
+        if (pb) {
             /* Broadcast form: the rows per item follow short M (M = 1: a
              * decode step computes no duplicate rows); a work-group is a
              * column of items on one panel. */
@@ -103,7 +101,7 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
         /* The fewest padding items for that many groups down M: 11 row
          * blocks (M = 128 in blocks of 12) are one group of 11, not two of
          * 8 whose 5 padding items compute duplicates. */
-        if (pb && pb->pack_v == 1) ly = (int)ceil_div(rows_of_items, ceil_div(rows_of_items, (size_t)ly));
+        if (pb) ly = (int)ceil_div(rows_of_items, ceil_div(rows_of_items, (size_t)ly));
     } else {
         /* B rows with large power-of-two strides alias in the cache: pack
          * them into a local tile, KC rows at a time. */
@@ -120,7 +118,7 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
     snprintf(p->options, sizeof p->options,
              "-DCLF_ONLY=2 -DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d%s", rm, rn, rv,
              kc, lx, d->b.packed ? " -DCLF_B_PACKED=1" : "");
-    if (d->b.packed && d->b.t->buffer->pack_v == 1) p->trans_b_off = true; /* a panel is K x RN */
+    p->trans_b_off = d->b.packed; /* a panel is K x RN */
     size_t gx = ceil_div((size_t)d->n, (size_t)rn), gy = ceil_div((size_t)d->m, (size_t)rm);
     p->local[0] = (size_t)lx, p->local[1] = (size_t)ly, p->local[2] = 1;
     p->global[0] = ceil_div(gx, (size_t)lx) * (size_t)lx;

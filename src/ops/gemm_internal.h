@@ -37,10 +37,9 @@ typedef struct clf__gemm_desc {
  * K-steps: packing and the kernel read the same fields. */
 typedef struct clf__reg_tile {
     int rm, rn, rv, lx, ly; /* plain (N, K) weights: the dot-product form */
-    /* Packed weights: panels of pn rows (output columns) in K-steps of pv;
-     * pv = 1 is the broadcast form (prm rows x pn columns per work-item, pn
-     * a multiple of rv, B^T's rows contiguous within a panel), pv = rv the
-     * dot-product form (rm x pn). */
+    /* Packed weights (the broadcast form): panels of pn output columns (a
+     * multiple of rv), K-steps of pv = 1, prm rows x pn columns per
+     * work-item. */
     int pn, pv, prm;
 } clf__reg_tile;
 void clf__gemm_reg_tile(const clf_context *ctx, clf__reg_tile *t);
