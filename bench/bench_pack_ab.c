@@ -68,7 +68,8 @@ static void drain(clf_context *ctx, prof_sum *p)
     if (!p) return;
     for (size_t i = 0; i < n; i++) {
         int j = 0;
-        while (j < p->n && strcmp(p->name[j], rec[i].kernel) != 0) j++;
+        while (j < p->n && strcmp(p->name[j], rec[i].kernel) != 0)
+            j++;
         if (j == p->n && p->n < MAX_NAMES) p->name[p->n++] = rec[i].kernel;
         if (j < MAX_NAMES) p->s[j] += rec[i].seconds, p->launches[j]++;
     }
@@ -77,7 +78,8 @@ static void drain(clf_context *ctx, prof_sum *p)
 static void print_profile(const char *title, const prof_sum *p, int runs)
 {
     double total = 0;
-    for (int j = 0; j < p->n; j++) total += p->s[j];
+    for (int j = 0; j < p->n; j++)
+        total += p->s[j];
     printf("%s: device time per encode %.2f ms\n", title, 1e3 * total / runs);
     printf("  %-28s %10s %7s %9s\n", "kernel", "ms/run", "share", "launches");
     for (int j = 0; j < p->n; j++)
@@ -94,9 +96,12 @@ static void gemm_ab(clf_context *ctx, int m, int n, int k, int rounds)
     check(clf_tensor_fill_uniform(ctx, &a, 1, -1, 1), ctx, "fill");
     check(clf_tensor_fill_uniform(ctx, &w, 2, -1, 1), ctx, "fill");
     check(clf_gemm_pack_b(ctx, &w, &wp), ctx, "pack");
-    float *ha = malloc((size_t)m * k * 4), *hw = malloc((size_t)n * k * 4), *hc = malloc((size_t)m * n * 4);
-    for (size_t i = 0; i < (size_t)m * k; i++) ha[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1;
-    for (size_t i = 0; i < (size_t)n * k; i++) hw[i] = (float)((i * 40503u) % 2001) / 1000.0f - 1;
+    float *ha = malloc((size_t)m * k * 4), *hw = malloc((size_t)n * k * 4),
+          *hc = malloc((size_t)m * n * 4);
+    for (size_t i = 0; i < (size_t)m * k; i++)
+        ha[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1;
+    for (size_t i = 0; i < (size_t)n * k; i++)
+        hw[i] = (float)((i * 40503u) % 2001) / 1000.0f - 1;
     clf_gemm_params p = clf_gemm_params_default();
     p.trans_b = true;
     p.provider = CLF_GEMM_BUILTIN;
@@ -109,7 +114,8 @@ static void gemm_ab(clf_context *ctx, int m, int n, int k, int rounds)
         check(clf_gemm(ctx, &a, &wp, &c, &p), ctx, "gemm packed");
         check(clf_context_finish(ctx), ctx, "finish");
         double t2 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, ha, k, hw, k, 0.0f, hc, n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, ha, k, hw, k, 0.0f, hc,
+                    n);
         double t3 = now();
         drain(ctx, NULL);
         if (it < 0) continue;
@@ -118,7 +124,8 @@ static void gemm_ab(clf_context *ctx, int m, int n, int k, int rounds)
         r[2 * rounds + it] = (t1 - t0) / (t2 - t1);
     }
     double fl = 2.0 * m * n * k * 1e-9;
-    double mp = median(t, rounds), mk = median(t + rounds, rounds), mb = median(t + 2 * rounds, rounds);
+    double mp = median(t, rounds), mk = median(t + rounds, rounds),
+           mb = median(t + 2 * rounds, rounds);
     printf("gemm M=%d N=%d K=%d: plain %.3f ms (%.1f GFLOP/s), packed %.3f ms (%.1f), openblas "
            "%.3f ms (%.1f); vs openblas (median of per-round ratios, >1 = faster): plain %.2fx, "
            "packed %.2fx; plain/packed %.2fx\n",
@@ -154,8 +161,10 @@ int main(int argc, char **argv)
     check(clf_context_create(&cp, &ctx), NULL, "context");
     printf("device %s: %s; %d rounds after 3 warm-up rounds\n", dev, clf_context_device(ctx)->name,
            rounds);
-    static const int shapes[][3] = {{128, 768, 768}, {128, 3072, 768}, {128, 768, 3072}, {1024, 1024, 1024}};
-    for (int i = 0; i < 4; i++) gemm_ab(ctx, shapes[i][0], shapes[i][1], shapes[i][2], rounds);
+    static const int shapes[][3] = {
+        {128, 768, 768}, {128, 3072, 768}, {128, 768, 3072}, {1024, 1024, 1024}};
+    for (int i = 0; i < 4; i++)
+        gemm_ab(ctx, shapes[i][0], shapes[i][1], shapes[i][2], rounds);
     if (argc > 3 && strcmp(argv[3], "gemm") == 0) {
         clf_context_free(ctx);
         return 0;
@@ -163,7 +172,8 @@ int main(int argc, char **argv)
 
     clf_model *mods[2] = {bert(ctx, false), bert(ctx, true)};
     int32_t ids[128], len = 128;
-    for (int i = 0; i < 128; i++) ids[i] = 1000 + (i * 7919) % 20000;
+    for (int i = 0; i < 128; i++)
+        ids[i] = 1000 + (i * 7919) % 20000;
     float pooled[768];
     prof_sum prof[2];
     memset(prof, 0, sizeof prof);

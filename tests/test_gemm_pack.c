@@ -58,7 +58,8 @@ Test(gemm_pack, packed_bytes_follow_the_panel_layout)
     {
         const int64_t n = 7, k = 20;
         float w[7 * 20];
-        for (int i = 0; i < n * k; i++) w[i] = (float)(i + 1);
+        for (int i = 0; i < n * k; i++)
+            w[i] = (float)(i + 1);
         clf_tensor t, p;
         cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){n, k}, &t), CLF_OK);
         cr_assert_eq(clf_tensor_write_f32(ctx, &t, w, n * k), CLF_OK);
@@ -79,8 +80,9 @@ Test(gemm_pack, packed_bytes_follow_the_panel_layout)
         int64_t kp = (k + rv - 1) / rv * rv;
         float *got = malloc(bytes);
         clf_tensor whole; /* the padded panels: more elements than p's (N, K) */
-        cr_assert_eq(clf_tensor_on(p.buffer, CLF_F32, 1, (int64_t[]){(int64_t)bytes / 4}, 0, &whole),
-                     CLF_OK);
+        cr_assert_eq(
+            clf_tensor_on(p.buffer, CLF_F32, 1, (int64_t[]){(int64_t)bytes / 4}, 0, &whole),
+            CLF_OK);
         cr_assert_eq(clf_tensor_read(ctx, &whole, got, bytes, true), CLF_OK, "%s",
                      clf_context_last_error(ctx));
         for (size_t e = 0; e < bytes / 4; e++) {
@@ -127,7 +129,8 @@ Test(gemm_pack, misuse_is_refused_with_a_message)
         expect(ctx, clf_gemm_pack_b(ctx, &p, &v), CLF_ERR_UNSUPPORTED, "pack packed", "packed");
         expect(ctx, clf_gemm_pack_b(ctx, &w, NULL), CLF_ERR_INVALID_ARG, "NULL out", "out");
         cr_assert_eq(clf_gemm_pack_b(NULL, &w, &v), CLF_ERR_INVALID_ARG, "NULL ctx");
-        cr_assert(strstr(clf_context_last_error(NULL), "context"), "%s", clf_context_last_error(NULL));
+        cr_assert(strstr(clf_context_last_error(NULL), "context"), "%s",
+                  clf_context_last_error(NULL));
         cr_assert_eq(clf_tensor_view(&w, 2, (int64_t[]){10, 6}, (int64_t[]){12, 2}, 0, &v), CLF_OK);
         expect(ctx, clf_gemm_pack_b(ctx, &v, &q), CLF_ERR_SHAPE, "strided rows", "contiguous");
 
@@ -151,8 +154,10 @@ Test(gemm_pack, misuse_is_refused_with_a_message)
         cr_assert_eq(clf_gemm(ctx, &x, &p, &y, &gp), CLF_OK, "%s", clf_context_last_error(ctx));
         float out[10];
         cr_assert_eq(clf_tensor_read_f32(ctx, &y, out, 10), CLF_OK);
-        for (int i = 0; i < 10; i++) cr_assert_eq(out[i], 12.0f, "y[%d] = %g, want 12", i, out[i]);
+        for (int i = 0; i < 10; i++)
+            cr_assert_eq(out[i], 12.0f, "y[%d] = %g, want 12", i, out[i]);
         clf_tensor *all[] = {&w, &x, &y, &p, &q, &vec, &v, &x10, &y5};
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clf_tensor_free(all[i]);
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            clf_tensor_free(all[i]);
     }
 }

@@ -48,7 +48,7 @@ static clf_status pack_body(clf_context *ctx, const clf_tensor *w, clf_tensor *o
     clf_status st = clf__kernel_get(ctx, "gemm_pack", options, "clf_gemm_pack", &kern);
     cl_int cn = (cl_int)n, ck = (cl_int)k, ckp = (cl_int)kp, ldw = (cl_int)w->stride[0];
     cl_ulong off = (cl_ulong)w->offset;
-    clf__karg args[] = {CLF_KARG(cn),  CLF_KARG(ck),  CLF_KARG(ckp),    CLF_KMEM(w),
+    clf__karg args[] = {CLF_KARG(cn),  CLF_KARG(ck),  CLF_KARG(ckp),     CLF_KMEM(w),
                         CLF_KARG(off), CLF_KARG(ldw), CLF_KARG(buf->mem)};
     if (st == CLF_OK) st = clf__set_args(ctx, kern, "clf_gemm_pack", args, CLF_ARRAY_LEN(args));
     size_t global[2] = {(size_t)kp, (size_t)np};

@@ -30,7 +30,8 @@ static void fill(clft_rng *rng, clft_padded *p)
 static float *values(const clft_padded *p)
 {
     float *v = malloc((size_t)p->numel * sizeof *v);
-    for (int64_t i = 0; i < p->numel; i++) v[i] = p->host[p->pos[i]];
+    for (int64_t i = 0; i < p->numel; i++)
+        v[i] = p->host[p->pos[i]];
     return v;
 }
 
@@ -78,8 +79,8 @@ void gemm_case_run(clf_context *ctx, const gcase *g, clf_gemm_provider prov, int
     float *ha = values(&A), *hb = values(&B), *hc = values(&C);
     int64_t total = g->batch * g->m * g->n;
     double *want = malloc((size_t)total * sizeof *want);
-    ref_gemm(g->batch, g->m, g->n, g->k, g->ta, g->tb, g->alpha == 0 ? 1.0 : g->alpha, ha,
-             g->batch, hb, g->b_shared ? 1 : g->batch, g->beta, hc, hbias, g->act, want);
+    ref_gemm(g->batch, g->m, g->n, g->k, g->ta, g->tb, g->alpha == 0 ? 1.0 : g->alpha, ha, g->batch,
+             hb, g->b_shared ? 1 : g->batch, g->beta, hc, hbias, g->act, want);
 
     clf_gemm_params p = clf_gemm_params_default();
     p.trans_a = g->ta;
@@ -94,11 +95,10 @@ void gemm_case_run(clf_context *ctx, const gcase *g, clf_gemm_provider prov, int
     snprintf(what, sizeof what,
              "case %d provider %d batch %lld M=%lld N=%lld K=%lld %s%s A %s B %s C %s%s "
              "alpha %g beta %g bias %d act %d%s (seed %llu)",
-             idx, (int)prov, (long long)g->batch, (long long)g->m, (long long)g->n,
-             (long long)g->k, g->ta ? "T" : "N", g->tb ? "T" : "N", clf_dtype_name(g->da),
-             clf_dtype_name(g->db), clf_dtype_name(g->dc), g->b_shared ? " shared-B" : "",
-             g->alpha, g->beta, g->bias, (int)g->act, g->packed ? " packed-B" : "",
-             (unsigned long long)seed);
+             idx, (int)prov, (long long)g->batch, (long long)g->m, (long long)g->n, (long long)g->k,
+             g->ta ? "T" : "N", g->tb ? "T" : "N", clf_dtype_name(g->da), clf_dtype_name(g->db),
+             clf_dtype_name(g->dc), g->b_shared ? " shared-B" : "", g->alpha, g->beta, g->bias,
+             (int)g->act, g->packed ? " packed-B" : "", (unsigned long long)seed);
     cr_assert_eq(st, CLF_OK, "%s: %s", what, clf_context_last_error(ctx));
     float *got = malloc((size_t)total * sizeof *got);
     int64_t bad = clft_padded_download(ctx, &C, got);

@@ -11,7 +11,6 @@
 
 #include "common/testutil.h"
 
-
 typedef struct gcase {
     int64_t batch, m, n, k;
     bool ta, tb;
