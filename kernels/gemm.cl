@@ -436,6 +436,8 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
  *                avoids cache-set aliasing of B rows with power-of-two strides. 0 = B read
  *                directly, no local memory, no barrier. Ignored when TRANS_B=1.
  *   CLF_RLX [1]  with KC > 0: the local size in dim 0, which the host must then launch with.
+ *   CLF_B_PACKED [0]  1 = B is a packed weight (clf_gemm_pack_b; f32/f16, CLF_TRANS_B=0):
+ *                ldb = panel rows (K), RN = panel width, one panel per work-item.
  * Launch: global = (ceil(ceil(N/RN)/LX)*LX, ceil(ceil(M/RM)/LY)*LY, batch),
  *         local = (LX, LY, 1); any LX, LY (LX = RLX when KC > 0). Padding work-items compute
  *         clamped duplicates and store nothing. CPU choice: TRANS_B=1: RM=3 RN=4 RV=8,
@@ -465,6 +467,12 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
 #endif
 #if !CLF_TRANS_B && (CLF_RN % CLF_RV) != 0
 #error "clf_gemm_reg: with CLF_TRANS_B=0, CLF_RN must be a multiple of CLF_RV"
+#endif
+#ifndef CLF_B_PACKED
+#define CLF_B_PACKED 0
+#endif
+#if CLF_B_PACKED && (CLF_TRANS_B || CLF_B_Q8 || CLF_B_Q4)
+#error "clf_gemm_reg: CLF_B_PACKED needs CLF_TRANS_B=0 (a panel is K x RN) and f32 or f16 B"
 #endif
 #define rv_t CLF_CAT(float, CLF_RV)
 #define clf_hsum CLF_CAT(clf_hsumv, CLF_RV)
@@ -632,6 +640,33 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+#elif CLF_B_PACKED
+    /* Broadcast form over this item's panel of a packed weight (PV = 1: ldb rows of RN
+     * columns, row k = B^T's columns n0 .. n0+RN at k, zero past N): one contiguous stream,
+     * no edge case. Padding items (n0 >= N) read the last panel and store nothing. */
+    B += (ulong)(min(n0, N - 1) / CLF_RN) * (ulong)ldb * CLF_RN;
+#if CLF_TRANS_A
+    clf_reg_block(A, lda, B, CLF_RN, aoff, 0, CLF_RN, 0, K, false, acc);
+#else
+    /* Row pointers: with row offsets the compiler rebuilt RM addresses in vectors each k. */
+    __global const a_t *ar[CLF_RM];
+    #pragma unroll
+    for (int i = 0; i < CLF_RM; ++i)
+        ar[i] = A + aoff[i];
+    for (int k = 0; k < K; ++k) {
+        rv_t b[CLF_NV];
+        #pragma unroll
+        for (int j = 0; j < CLF_NV; ++j)
+            b[j] = LDBV(CLF_RV, B, k * CLF_RN + j * CLF_RV);
+        #pragma unroll
+        for (int i = 0; i < CLF_RM; ++i) {
+            const float a = LDA(ar[i], k);
+            #pragma unroll
+            for (int j = 0; j < CLF_NV; ++j)
+                acc[i][j] = fma((rv_t)a, b[j], acc[i][j]);
+        }
+    }
+#endif
 #else
     if (n0 + CLF_RN > N)
         clf_reg_block(A, lda, B, ldb, aoff, n0, N, 0, K, true, acc);

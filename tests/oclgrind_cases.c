@@ -29,6 +29,7 @@ typedef struct gcase {
     int bias;
     clf_act act;
     int b_shared;
+    int packed; /* B through clf_gemm_pack_b (2-D, tb) */
 } gcase;
 
 static int gemm_one(og_run *r, const void *arg)
@@ -70,7 +71,11 @@ static int gemm_one(og_run *r, const void *arg)
     p.trans_a = g->ta, p.trans_b = g->tb, p.alpha = g->alpha, p.beta = g->beta, p.act = g->act;
     p.bias = g->bias ? &bias.v : NULL;
     p.provider = CLF_GEMM_BUILTIN;
-    TRY(r, clf_gemm(r->ctx, &A.v, &B.v, &C.v, &p));
+    clf_tensor packed = {0};
+    if (g->packed) TRY(r, clf_gemm_pack_b(r->ctx, &B.v, &packed));
+    clf_status st = clf_gemm(r->ctx, &A.v, g->packed ? &packed : &B.v, &C.v, &p);
+    clf_tensor_free(&packed);
+    TRY(r, st);
     /* f32 accumulation: NMSE ~ K 2^-48; f16 C adds its rounding (test_gemm.c). Half
      * arithmetic (CLFORMER_HALF_MATH, f16 B only, where the device reports cl_khr_fp16:
      * Oclgrind 21.10 does not, so CI has no half run here): test_gemm.c's bound, <= 8.7e-6. */
@@ -85,8 +90,20 @@ int case_gemm_nt(og_run *r)
 {
     static const gcase t[] = {
         /* batch m n k ta tb da db dc dbias alpha beta bias act shared */
-        {1, 67, 66, 35, 0, 1, F32, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 0},
-        {3, 11, 9, 17, 0, 1, F32, F16, F32, F16, 0, 0, 1, CLF_ACT_SILU, 1},
+        {1, 67, 66, 35, 0, 1, F32, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 0, 0},
+        {3, 11, 9, 17, 0, 1, F32, F16, F32, F16, 0, 0, 1, CLF_ACT_SILU, 1, 0},
+    };
+    return EACH(r, gemm_one, t);
+}
+
+/* Packed weights (clf_gemm_pack_b): panels of 4 or 6 rows, K-steps of 8 or
+ * 16; N and K below leave a partial panel and a partial K-step (the masked
+ * A tail), and the pack kernel's zero padding is read. */
+int case_gemm_packed(og_run *r)
+{
+    static const gcase t[] = {
+        {1, 9, 13, 37, 0, 1, F32, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 0, 1},
+        {2, 5, 7, 19, 1, 1, F32, F16, F16, F32, -1.5f, 0, 0, CLF_ACT_NONE, 1, 1},
     };
     return EACH(r, gemm_one, t);
 }
@@ -94,8 +111,8 @@ int case_gemm_nt(og_run *r)
 int case_gemm_nn(og_run *r)
 {
     static const gcase t[] = {
-        {1, 13, 37, 133, 0, 0, F32, F16, F32, F32, 0, 0.5f, 1, CLF_ACT_RELU, 0},
-        {2, 9, 5, 7, 1, 0, F16, F32, F16, F16, -1.5f, 0, 1, CLF_ACT_GELU_TANH, 0},
+        {1, 13, 37, 133, 0, 0, F32, F16, F32, F32, 0, 0.5f, 1, CLF_ACT_RELU, 0, 0},
+        {2, 9, 5, 7, 1, 0, F16, F32, F16, F16, -1.5f, 0, 1, CLF_ACT_GELU_TANH, 0, 0},
     };
     return EACH(r, gemm_one, t);
 }
@@ -106,14 +123,14 @@ int case_gemm_nn(og_run *r)
 int case_gemv(og_run *r)
 {
     static const gcase t[] = {
-        {1, 1, 45, 67, 0, 1, F32, F16, F32, F32, 0, 0, 1, CLF_ACT_GELU, 0},
-        {1, 2, 13, 130, 1, 1, F32, F32, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0},
-        {1, 3, 70, 9, 0, 0, F32, F16, F32, F16, 0, 0, 1, CLF_ACT_TANH, 0},
-        {1, 4, 9, 33, 0, 1, F16, F16, F16, F32, 0, 0.5f, 1, CLF_ACT_SILU, 0},
-        {2, 5, 11, 29, 0, 0, F32, F32, F32, F32, 2, 0, 0, CLF_ACT_RELU, 0},
-        {1, 6, 17, 140, 0, 1, F32, F16, F32, F32, 0, 0, 1, CLF_ACT_GELU_TANH, 0},
-        {1, 7, 66, 12, 1, 0, F32, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
-        {3, 8, 5, 21, 1, 1, F32, F16, F32, F32, 0, 0, 1, CLF_ACT_GELU, 1},
+        {1, 1, 45, 67, 0, 1, F32, F16, F32, F32, 0, 0, 1, CLF_ACT_GELU, 0, 0},
+        {1, 2, 13, 130, 1, 1, F32, F32, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0, 0},
+        {1, 3, 70, 9, 0, 0, F32, F16, F32, F16, 0, 0, 1, CLF_ACT_TANH, 0, 0},
+        {1, 4, 9, 33, 0, 1, F16, F16, F16, F32, 0, 0.5f, 1, CLF_ACT_SILU, 0, 0},
+        {2, 5, 11, 29, 0, 0, F32, F32, F32, F32, 2, 0, 0, CLF_ACT_RELU, 0, 0},
+        {1, 6, 17, 140, 0, 1, F32, F16, F32, F32, 0, 0, 1, CLF_ACT_GELU_TANH, 0, 0},
+        {1, 7, 66, 12, 1, 0, F32, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0, 0},
+        {3, 8, 5, 21, 1, 1, F32, F16, F32, F32, 0, 0, 1, CLF_ACT_GELU, 1, 0},
     };
     return EACH(r, gemm_one, t);
 }

@@ -83,6 +83,7 @@ int og_each(og_run *r, int (*fn)(og_run *, const void *), const void *t, size_t 
 
 /* The cases (oclgrind_cases.c): 0 passed, 1 failed (r->why says why). */
 int case_gemm_nt(og_run *r);
+int case_gemm_packed(og_run *r);
 int case_gemm_nn(og_run *r);
 int case_gemv(og_run *r);
 int case_gemm_q8(og_run *r);

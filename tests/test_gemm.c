@@ -19,159 +19,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gemm_case.h"
 #include "common/testutil.h"
 #include "ref/ref_gemm.h"
 #include "ref/ref_padded.h"
 #include "runtime/runtime.h"
 
-typedef struct gcase {
-    int64_t batch, m, n, k;
-    bool ta, tb;
-    clf_dtype da, db, dc;
-    float alpha, beta;
-    bool bias;
-    clf_act act;
-    bool b_shared; /* B is 2-D, shared by every batch entry */
-} gcase;
-
-static void fill(clft_rng *rng, clft_padded *p)
-{
-    float *v = malloc((size_t)p->numel * sizeof *v);
-    clft_fill_uniform(rng, v, (size_t)p->numel, -1, 1);
-    clft_padded_set(p, v);
-    free(v);
-}
-
-/* The dense values of a padded view, row-major. */
-static float *values(const clft_padded *p)
-{
-    float *v = malloc((size_t)p->numel * sizeof *v);
-    for (int64_t i = 0; i < p->numel; i++) v[i] = p->host[p->pos[i]];
-    return v;
-}
-
-static double half_bound(int level, const gcase *g);
-
-/* Runs one case and checks it against the float64 reference, within bound
- * (0 = the f32 / f16-storage bounds of the header). Returns the NMSE. */
-static double run_case_within(clf_context *ctx, const gcase *g, clf_gemm_provider prov, int idx,
-                              double bound)
-{
-    uint64_t seed = clft_seed();
-    clft_rng rng = clft_rng_make(seed, 1000 + (uint64_t)idx);
-    const int nd = g->batch > 1 ? 3 : 2;
-    int64_t ashape[3], bshape[3], cshape[3];
-    int64_t ar = g->ta ? g->k : g->m, ac = g->ta ? g->m : g->k;
-    int64_t br = g->tb ? g->n : g->k, bc = g->tb ? g->k : g->n;
-    int o = nd - 2;
-    ashape[0] = bshape[0] = cshape[0] = g->batch;
-    ashape[o] = ar, ashape[o + 1] = ac;
-    cshape[o] = g->m, cshape[o + 1] = g->n;
-    int bnd = g->b_shared ? 2 : nd, bo = bnd - 2;
-    bshape[0] = g->batch;
-    bshape[bo] = br, bshape[bo + 1] = bc;
-
-    clft_padded A, B, C;
-    clft_padded_make(ctx, g->da, nd, ashape, 3, 5, 1, &A);
-    clft_padded_make(ctx, g->db, bnd, bshape, 1, 2, 1, &B);
-    clft_padded_make(ctx, g->dc, nd, cshape, 7, 3, 1, &C);
-    fill(&rng, &A);
-    fill(&rng, &B);
-    if (g->beta != 0) fill(&rng, &C); /* else C keeps its NaN poison: it must not be read */
-    clft_padded_upload(ctx, &A);
-    clft_padded_upload(ctx, &B);
-    clft_padded_upload(ctx, &C);
-    clf_tensor bias = {0};
-    float *hbias = NULL;
-    if (g->bias) {
-        hbias = malloc((size_t)g->n * sizeof *hbias);
-        clft_fill_uniform(&rng, hbias, (size_t)g->n, -1, 1);
-        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){g->n}, &bias), CLF_OK);
-        cr_assert_eq(clf_tensor_write_f32(ctx, &bias, hbias, g->n), CLF_OK);
-    }
-    float *ha = values(&A), *hb = values(&B), *hc = values(&C);
-    int64_t total = g->batch * g->m * g->n;
-    double *want = malloc((size_t)total * sizeof *want);
-    ref_gemm(g->batch, g->m, g->n, g->k, g->ta, g->tb, g->alpha == 0 ? 1.0 : g->alpha, ha,
-             g->batch, hb, g->b_shared ? 1 : g->batch, g->beta, hc, hbias, g->act, want);
-
-    clf_gemm_params p = clf_gemm_params_default();
-    p.trans_a = g->ta;
-    p.trans_b = g->tb;
-    p.alpha = g->alpha;
-    p.beta = g->beta;
-    p.bias = g->bias ? &bias : NULL;
-    p.act = g->act;
-    p.provider = prov;
-    clf_status st = clf_gemm(ctx, &A.view, &B.view, &C.view, &p);
-    char what[256];
-    snprintf(what, sizeof what,
-             "case %d provider %d batch %lld M=%lld N=%lld K=%lld %s%s A %s B %s C %s%s "
-             "alpha %g beta %g bias %d act %d (seed %llu)",
-             idx, (int)prov, (long long)g->batch, (long long)g->m, (long long)g->n,
-             (long long)g->k, g->ta ? "T" : "N", g->tb ? "T" : "N", clf_dtype_name(g->da),
-             clf_dtype_name(g->db), clf_dtype_name(g->dc), g->b_shared ? " shared-B" : "",
-             g->alpha, g->beta, g->bias, (int)g->act, (unsigned long long)seed);
-    cr_assert_eq(st, CLF_OK, "%s: %s", what, clf_context_last_error(ctx));
-    float *got = malloc((size_t)total * sizeof *got);
-    int64_t bad = clft_padded_download(ctx, &C, got);
-    cr_assert_eq(bad, 0, "%s: %lld elements outside C were written", what, (long long)bad);
-    double err = clft_nmse(got, want, (size_t)total);
-    bool half_math = prov == CLF_GEMM_CLBLAST && g->da == CLF_F16;
-    /* The builtin kernels' half arithmetic (the profile's half_math, f16 B; a GPU's
-     * default): the bound of half_bound() below, whichever kernel ran. */
-    int hm = prov != CLF_GEMM_CLBLAST && g->db == CLF_F16 ? ctx->kprof.half_math : 0;
-    if (bound == 0 && hm) bound = half_bound(hm, g);
-    if (bound == 0) bound = half_math ? 1e-3 : g->dc == CLF_F16 ? 1e-5 : 1e-8;
-    cr_assert(err < bound, "%s: NMSE %.3g >= %.3g (device %s, %s kernels, half math %d)", what,
-              err, bound, ctx->info.name, clf_kernel_family_name(ctx->kprof.family),
-              ctx->kprof.half_math);
-
-    free(ha), free(hb), free(hc), free(want), free(got), free(hbias);
-    if (g->bias) clf_tensor_free(&bias);
-    clft_padded_free(&A);
-    clft_padded_free(&B);
-    clft_padded_free(&C);
-    return err;
-}
-
-static void run_case(clf_context *ctx, const gcase *g, clf_gemm_provider prov, int idx)
-{
-    run_case_within(ctx, g, prov, idx, 0);
-}
-
 #define F32 CLF_F32
 #define F16 CLF_F16
 
-/* batch m n k ta tb da db dc alpha beta bias act b_shared */
+/* batch m n k ta tb da db dc alpha beta bias act b_shared packed */
 static const gcase general[] = {
-    {1, 1, 1, 1, 0, 1, F32, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0},
-    {1, 7, 13, 127, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 0},
-    {1, 13, 7, 5, 0, 0, F32, F32, F32, 0.5f, 0, 0, CLF_ACT_NONE, 0},
-    {1, 127, 129, 65, 1, 0, F32, F32, F32, 1, 0.75f, 1, CLF_ACT_RELU, 0},
-    {1, 64, 64, 64, 1, 1, F32, F32, F32, -2, 0, 0, CLF_ACT_SILU, 0},
-    {1, 3, 50, 64, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_TANH, 0},
-    {1, 65, 33, 17, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_TANH, 0},
-    {1, 33, 65, 4103, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
-    {1, 100, 3, 17, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_GELU_TANH, 0},
-    {1, 29, 250, 96, 0, 0, F16, F16, F16, 0, 0.5f, 1, CLF_ACT_GELU, 0},
-    {1, 17, 31, 40, 1, 1, F16, F32, F16, 1, 0, 0, CLF_ACT_RELU, 0},
-    {3, 5, 7, 11, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
-    {3, 19, 23, 9, 1, 0, F32, F16, F32, 0, 0.25f, 0, CLF_ACT_NONE, 0},
-    {4, 37, 41, 29, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 1},
-    {2, 9, 130, 70, 0, 0, F32, F16, F32, 0, 0, 0, CLF_ACT_NONE, 1},
+    {1, 1, 1, 1, 0, 1, F32, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0, 0},
+    {1, 7, 13, 127, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 0, 0},
+    {1, 13, 7, 5, 0, 0, F32, F32, F32, 0.5f, 0, 0, CLF_ACT_NONE, 0, 0},
+    {1, 127, 129, 65, 1, 0, F32, F32, F32, 1, 0.75f, 1, CLF_ACT_RELU, 0, 0},
+    {1, 64, 64, 64, 1, 1, F32, F32, F32, -2, 0, 0, CLF_ACT_SILU, 0, 0},
+    {1, 3, 50, 64, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_TANH, 0, 0},
+    {1, 65, 33, 17, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_TANH, 0, 0},
+    {1, 33, 65, 4103, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0, 0},
+    {1, 100, 3, 17, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_GELU_TANH, 0, 0},
+    {1, 29, 250, 96, 0, 0, F16, F16, F16, 0, 0.5f, 1, CLF_ACT_GELU, 0, 0},
+    {1, 17, 31, 40, 1, 1, F16, F32, F16, 1, 0, 0, CLF_ACT_RELU, 0, 0},
+    {3, 5, 7, 11, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0, 0},
+    {3, 19, 23, 9, 1, 0, F32, F16, F32, 0, 0.25f, 0, CLF_ACT_NONE, 0, 0},
+    {4, 37, 41, 29, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 1, 0},
+    {2, 9, 130, 70, 0, 0, F32, F16, F32, 0, 0, 0, CLF_ACT_NONE, 1, 0},
 };
 
 /* Decode-shaped: M <= 8, the GEMV kernel. */
 static const gcase decode[] = {
-    {1, 1, 768, 768, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
-    {1, 1, 1000, 257, 0, 1, F32, F16, F32, 0, 0, 0, CLF_ACT_GELU, 0},
-    {1, 3, 131, 4099, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_NONE, 0},
-    {1, 8, 97, 300, 0, 0, F32, F32, F32, 0, 0.5f, 1, CLF_ACT_SILU, 0},
-    {1, 5, 64, 64, 0, 0, F16, F16, F16, 0, 0, 0, CLF_ACT_RELU, 0},
-    {1, 2, 13, 1, 1, 1, F32, F32, F32, 1.5f, 0, 0, CLF_ACT_NONE, 0},
-    {4, 1, 50, 33, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_NONE, 1},
-    {2, 7, 45, 62, 1, 0, F32, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0},
+    {1, 1, 768, 768, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0, 0},
+    {1, 1, 1000, 257, 0, 1, F32, F16, F32, 0, 0, 0, CLF_ACT_GELU, 0, 0},
+    {1, 3, 131, 4099, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_NONE, 0, 0},
+    {1, 8, 97, 300, 0, 0, F32, F32, F32, 0, 0.5f, 1, CLF_ACT_SILU, 0, 0},
+    {1, 5, 64, 64, 0, 0, F16, F16, F16, 0, 0, 0, CLF_ACT_RELU, 0, 0},
+    {1, 2, 13, 1, 1, 1, F32, F32, F32, 1.5f, 0, 0, CLF_ACT_NONE, 0, 0},
+    {4, 1, 50, 33, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_NONE, 1, 0},
+    {2, 7, 45, 62, 1, 0, F32, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0, 0},
 };
 
 #define RUN_TABLE(table, prov)                                                                     \
@@ -181,7 +66,7 @@ static const gcase decode[] = {
         for (int d = 0; d < nd; d++) {                                                             \
             clf_context *ctx = clft_context(specs[d], NULL);                                       \
             for (size_t i = 0; i < sizeof(table) / sizeof(table)[0]; i++)                          \
-                run_case(ctx, &(table)[i], prov, (int)i);                                          \
+                gemm_case_run(ctx, &(table)[i], prov, (int)i);                                          \
             clf_context_free(ctx);                                                                 \
         }                                                                                          \
     } while (0)
@@ -192,12 +77,12 @@ Test(gemm, builtin_small_m_matches_reference, .timeout = 300) { RUN_TABLE(decode
 /* Shapes that cross the small devices' tiles: M 5-8 (the GEMV with its
  * reduction buffer), M > 8 (the tiled kernel), both B layouts, f16 B. */
 static const gcase small_device[] = {
-    {1, 5, 67, 129, 0, 0, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
-    {1, 8, 67, 129, 0, 0, F32, F16, F32, 0, 0, 0, CLF_ACT_GELU, 0},
-    {1, 8, 45, 62, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
-    {1, 9, 67, 129, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_RELU, 0},
-    {1, 64, 64, 64, 0, 0, F32, F16, F32, 0, 0, 0, CLF_ACT_NONE, 0},
-    {2, 70, 33, 47, 1, 1, F32, F32, F32, 0, 0.5f, 1, CLF_ACT_NONE, 0},
+    {1, 5, 67, 129, 0, 0, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0, 0},
+    {1, 8, 67, 129, 0, 0, F32, F16, F32, 0, 0, 0, CLF_ACT_GELU, 0, 0},
+    {1, 8, 45, 62, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0, 0},
+    {1, 9, 67, 129, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_RELU, 0, 0},
+    {1, 64, 64, 64, 0, 0, F32, F16, F32, 0, 0, 0, CLF_ACT_NONE, 0, 0},
+    {2, 70, 33, 47, 1, 1, F32, F32, F32, 0, 0.5f, 1, CLF_ACT_NONE, 0, 0},
 };
 
 /* A small device, simulated (the context refuses any launch that exceeds the
@@ -224,7 +109,7 @@ Test(gemm, fits_small_devices_in_both_families, .timeout = 300)
                 cr_assert_eq(clf_context_create(&p, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
                 cr_assert(clf_context_kernel_profile(ctx)->limits_simulated);
                 for (size_t i = 0; i < sizeof small_device / sizeof small_device[0]; i++)
-                    run_case(ctx, &small_device[i], CLF_GEMM_BUILTIN, (int)i);
+                    gemm_case_run(ctx, &small_device[i], CLF_GEMM_BUILTIN, (int)i);
                 clf_context_free(ctx);
             }
 }
@@ -253,7 +138,7 @@ Test(gemm, small_m_through_the_gemv_everywhere_and_through_no_gemv, .timeout = 3
         for (int d = 0; d < nd; d++) {
             clf_context *ctx = clft_context(specs[d], NULL);
             for (size_t i = 0; i < sizeof decode / sizeof decode[0]; i++)
-                run_case(ctx, &decode[i], CLF_GEMM_BUILTIN, (int)i);
+                gemm_case_run(ctx, &decode[i], CLF_GEMM_BUILTIN, (int)i);
             if (s == 0) {
                 for (int gm = 1; gm <= 8; gm *= 2) {
                     char opt[32];
@@ -277,11 +162,11 @@ Test(gemm, small_m_through_the_gemv_everywhere_and_through_no_gemv, .timeout = 3
 Test(gemm, clblast_and_auto_match_reference_and_auto_caches_its_choice, .timeout = 900)
 {
     static const gcase f32_cases[] = {
-        {1, 7, 13, 127, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 0},
-        {1, 127, 129, 65, 1, 0, F32, F32, F32, 1, 0.75f, 1, CLF_ACT_RELU, 0},
-        {1, 1, 300, 301, 0, 1, F32, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0},
-        {3, 19, 23, 9, 1, 1, F32, F32, F32, 0, 0.25f, 0, CLF_ACT_NONE, 0},
-        {4, 37, 41, 29, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 1},
+        {1, 7, 13, 127, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_GELU, 0, 0},
+        {1, 127, 129, 65, 1, 0, F32, F32, F32, 1, 0.75f, 1, CLF_ACT_RELU, 0, 0},
+        {1, 1, 300, 301, 0, 1, F32, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0, 0},
+        {3, 19, 23, 9, 1, 1, F32, F32, F32, 0, 0.25f, 0, CLF_ACT_NONE, 0, 0},
+        {4, 37, 41, 29, 0, 1, F32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 1, 0},
     };
     char specs[16][32];
     int nd = clft_devices_or_skip(specs, 16);
@@ -290,7 +175,7 @@ Test(gemm, clblast_and_auto_match_reference_and_auto_caches_its_choice, .timeout
         clft_tempdir(dir, sizeof dir, "gemmauto");
         clf_context *ctx = clft_context(specs[d], dir);
         for (size_t i = 0; i < sizeof f32_cases / sizeof f32_cases[0]; i++)
-            run_case(ctx, &f32_cases[i], CLF_GEMM_CLBLAST, (int)i);
+            gemm_case_run(ctx, &f32_cases[i], CLF_GEMM_CLBLAST, (int)i);
         /* CPU devices skip the measurement unless asked: ask, so that the
          * measurement runs on every device class. */
         setenv("CLFORMER_GEMM", "measure", 1);
@@ -299,7 +184,7 @@ Test(gemm, clblast_and_auto_match_reference_and_auto_caches_its_choice, .timeout
         cr_assert_eq(st, CLF_OK, "%s", clf_context_last_error(ctx));
         cr_assert(first == CLF_GEMM_BUILTIN || first == CLF_GEMM_CLBLAST);
         for (size_t i = 0; i < sizeof general / sizeof general[0]; i++)
-            run_case(ctx, &general[i], CLF_GEMM_AUTO, (int)i);
+            gemm_case_run(ctx, &general[i], CLF_GEMM_AUTO, (int)i);
         clf_context_free(ctx);
 
         ctx = clft_context(specs[d], dir);
@@ -448,12 +333,6 @@ static const gcase half_cases[] = {
     {1, 29, 250, 96, 0, 0, F16, F16, F16, 0, 0.5f, 1, CLF_ACT_GELU, 0},
 };
 
-static double half_bound(int level, const gcase *g)
-{
-    const double u2_3 = ldexp(1.0, -22) / 3;
-    return 10 * u2_3 * (level == 2 ? 9 : 2) + (g->dc == CLF_F16 ? 10 * u2_3 : 0);
-}
-
 /* In the family CLFORMER_KERNELS picks (CI runs both), the cases that take
  * a half path there: the GEMV (M <= gemv_max_m) and, in the GPU family, the
  * tiled kernel. Kernel builds dominate the time (~2.5 s a program on Intel's
@@ -491,7 +370,7 @@ Test(gemm, half_math_matches_reference_within_f16_bounds, .timeout = 300)
                 const gcase *g = &half_cases[i];
                 if (g->m > pr->gemv_max_m && pr->family != CLF_KERNELS_GPU) continue;
                 if (i == 4 || (level == 2 && i % 3 != 0)) continue; /* fewer cold builds */
-                double e = run_case_within(ctx, g, CLF_GEMM_BUILTIN, (int)i, half_bound(level, g));
+                double e = gemm_case_run_within(ctx, g, CLF_GEMM_BUILTIN, (int)i, gemm_case_half_bound(level, g));
                 if (e > worst) worst = e;
                 cases++;
             }
@@ -511,7 +390,7 @@ Test(gemm, half_math_matches_reference_within_f16_bounds, .timeout = 300)
         clf_context *ctx = clft_model_context(specs[d]);
         const clf_kernel_profile *pr = clf_context_kernel_profile(ctx);
         if (pr->half_math && pr->family == CLF_KERNELS_GPU) {
-            run_case_within(ctx, &half_cases[4], CLF_GEMM_BUILTIN, 4, half_bound(1, &half_cases[4]));
+            gemm_case_run_within(ctx, &half_cases[4], CLF_GEMM_BUILTIN, 4, gemm_case_half_bound(1, &half_cases[4]));
             cr_assert_gt(gemm_programs_with(ctx, "-DCLF_HALF_MATH=1"), 0, "%s: small device", specs[d]);
         }
         clf_context_free(ctx);

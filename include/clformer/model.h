@@ -11,6 +11,14 @@
  * weights: any number of them, each used by its own thread, all sharing one
  * copy of the weights.
  *
+ * On a context whose kernel profile is the CPU family, the f32 or f16
+ * weights of every layer's self-attention projections and FFN are stored
+ * packed for the CPU GEMM kernel after load (ops.h, clf_gemm_pack_b: the
+ * same values, another layout, the same bytes up to panel padding);
+ * cross-attention weights, embeddings, heads, Q8 and Q4 weights stay as
+ * loaded. The environment variable CLFORMER_PACK=0, read at load, keeps
+ * every weight plain (for comparisons).
+ *
  * Threads: the model's own calls (clf_model_load, create_random, encode,
  * decode and generate) run on its context (and on params.encoder_ctx when
  * it is placed on two) and keep the rule of those contexts (context.h,

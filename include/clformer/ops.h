@@ -76,6 +76,37 @@ CLF_API clf_gemm_params clf_gemm_params_default(void);
 CLF_API clf_status clf_gemm(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
                             clf_tensor *c, const clf_gemm_params *params);
 
+/*
+ * Packs a GEMM weight once for the CPU kernels. w is a 2-D (N, K) f32 or f16
+ * tensor with contiguous rows (the nn.Linear layout, b of y = x w^T); *out
+ * receives a new tensor of the same dtype and shape (N, K) whose buffer holds
+ * w in the register micro-kernel's panel layout (docs/gemm_kernels.md,
+ * "Packed B": panels of RN rows, K in steps of RV, each step RN vectors of RV
+ * floats back to back, zero-padded), so a product reads it as one contiguous
+ * stream. RN and RV are the context's kernel profile's (the tile of the CPU
+ * register kernel); a packed tensor is tied to the context that made it.
+ * Free it with clf_tensor_free(); w is not changed and may be freed after the
+ * call (the copy is enqueued before it returns).
+ *
+ * Use: clf_gemm(ctx, x, packed, y, &p) with p.trans_b = true and the whole
+ * packed tensor as b (no view of it), any provider but CLBlast (auto takes
+ * the builtin one; CLF_GEMM_CLBLAST is CLF_ERR_UNSUPPORTED), any M (the
+ * register kernel reads it at M = 1 too), every epilogue. Every other op,
+ * and clf_gemm with the packed tensor as a or c or without trans_b, refuses
+ * it with CLF_ERR_UNSUPPORTED: its elements are not where its strides say.
+ * clf_tensor_read of it returns the packed bytes.
+ *
+ * Returns CLF_ERR_INVALID_ARG (NULL ctx, w or out), CLF_ERR_DTYPE (w not f32
+ * or f16), CLF_ERR_SHAPE (w not 2-D or rows not contiguous),
+ * CLF_ERR_UNSUPPORTED (w already packed, or the packed form would span 2^31
+ * elements or more), CLF_ERR_DEVICE_MEMORY; on failure *out is zeroed.
+ * Threads: as every call on ctx (context.h, "Threads").
+ */
+CLF_API clf_status clf_gemm_pack_b(clf_context *ctx, const clf_tensor *w, clf_tensor *out);
+
+/* True when t is a packed GEMM weight made by clf_gemm_pack_b. Any thread. */
+CLF_API bool clf_tensor_is_packed(const clf_tensor *t);
+
 /* The provider `auto` picks for (M, N, K) with these dtypes on this context's
  * device, measuring once (< 10 s on PoCL, CLBlast's own first compile aside)
  * and caching the choice beside the kernel binaries. */

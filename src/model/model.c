@@ -124,6 +124,49 @@ clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t
     return CLF_OK;
 }
 
+/* Replaces the Linear weight *w (when the context holding it runs the CPU
+ * kernel family and w is f32 or f16) by its packed form (clf_gemm_pack_b):
+ * the register kernel then reads each panel as one stream. The model owns
+ * the packed tensor in w's place. CLFORMER_PACK=0 keeps every weight plain
+ * (for A/B measurements). */
+static clf_status pack_weight(clf_model *m, clf_tensor *w)
+{
+    if (!w->buffer || (w->dtype != CLF_F32 && w->dtype != CLF_F16)) return CLF_OK;
+    clf_context *wc = clf_buffer_context(w->buffer);
+    if (wc->kprof.family != CLF_KERNELS_CPU) return CLF_OK;
+    const char *env = getenv("CLFORMER_PACK");
+    if (env && strcmp(env, "0") == 0) return CLF_OK;
+    clf_tensor p;
+    CLF_TRY(clf_gemm_pack_b(wc, w, &p));
+    for (int i = 0; i < m->n_owned; i++)
+        if (m->owned[i].buffer == w->buffer) {
+            clf_tensor_free(&m->owned[i]);
+            m->owned[i] = p;
+            break;
+        }
+    *w = p;
+    return CLF_OK;
+}
+
+/* The Linear weights the stacks read whole (stack.c: self-attention in and
+ * out, FFN); cross-attention's in-projection is read in row slices, which a
+ * packed tensor does not offer, so it stays plain. */
+static clf_status pack_weights(clf_model *m)
+{
+    const clf_model_config *c = &m->cfg;
+    for (int s = 0; s < 2; s++) {
+        clf__layer_w *ls = s ? m->dec : m->enc;
+        int n = !ls ? 0 : s ? (int)c->decoder_layers : (int)c->encoder_layers;
+        for (int l = 0; l < n; l++) {
+            CLF_TRY(pack_weight(m, &ls[l].sa.w_in));
+            CLF_TRY(pack_weight(m, &ls[l].sa.w_out));
+            CLF_TRY(pack_weight(m, &ls[l].w1));
+            CLF_TRY(pack_weight(m, &ls[l].w2));
+        }
+    }
+    return CLF_OK;
+}
+
 /* ============================== config ============================== */
 
 /* The source of the weights: a safetensors file, a HuggingFace folder (hf),
@@ -599,6 +642,7 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
     if (s == CLF_OK && hf) s = clf__hf_check_unused(hf, ctx, path);
     clf__free(L.used);
     if (s == CLF_OK) s = set_info(m, hf);
+    if (s == CLF_OK) s = pack_weights(m);
     if (s == CLF_OK) clf__model_quant_info(m);
     if (s == CLF_OK) s = make_default_use(m);
     clf__safetensors_free(st);

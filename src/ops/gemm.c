@@ -68,12 +68,28 @@ static clf_status check_quant(clf_context *ctx, const clf_tensor *b, const clf_g
     return CLF_OK;
 }
 
+/* A packed weight (clf_gemm_pack_b) is read whole, as the (N, K) b of
+ * y = x b^T: the panels hold no other view. */
+static clf_status check_packed(clf_context *ctx, const clf_tensor *b, const clf_gemm_params *p)
+{
+    char d[160];
+    const clf_buffer *buf = b->buffer;
+    if (!p->trans_b || b->ndim != 2 || b->offset != 0 || b->shape[0] != buf->pack_rows ||
+        b->shape[1] != buf->pack_cols)
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "clf_gemm: b (%s) is a packed weight of (%lld, %lld): it is taken whole "
+                          "as the (N, K) b of y = x b^T only (trans_b, no slice or view)",
+                          clf__desc(b, d), (long long)buf->pack_rows, (long long)buf->pack_cols);
+    return CLF_OK;
+}
+
 static clf_status describe(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
                            clf_tensor *c, const clf_gemm_params *p, clf__gemm_desc *d)
 {
     static const char *op = "clf_gemm";
     CLF_TRY(clf__check_arg(ctx, op, "a", a, CLF__DT_FLOAT, 2, 3));
-    CLF_TRY(clf__check_arg(ctx, op, "b", b, CLF__DT_FLOAT | CLF__DT(CLF_Q8) | CLF__DT(CLF_Q4), 2, 3));
+    CLF_TRY(clf__check_arg(ctx, op, "b", b,
+                           CLF__DT_FLOAT | CLF__DT(CLF_Q8) | CLF__DT(CLF_Q4) | CLF__PACKED_OK, 2, 3));
     CLF_TRY(clf__check_arg(ctx, op, "c", c, CLF__DT_FLOAT, 2, 3));
     char da[160], db[160], dc[160];
     const int ra = a->ndim - 2, rb = b->ndim - 2, rc = c->ndim - 2; /* row dims */
@@ -98,6 +114,7 @@ static clf_status describe(clf_context *ctx, const clf_tensor *a, const clf_tens
                               "clf_gemm: %s is %s; its innermost dimension must be contiguous",
                               names[i], clf__desc(all[i], da));
     if (b->dtype == CLF_Q8 || b->dtype == CLF_Q4) CLF_TRY(check_quant(ctx, b, p));
+    if (b->buffer->pack_n) CLF_TRY(check_packed(ctx, b, p));
     if (clf__overlap(c, a) || clf__overlap(c, b))
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_gemm: c overlaps an input");
     if (p->bias) {
@@ -117,6 +134,7 @@ static clf_status describe(clf_context *ctx, const clf_tensor *a, const clf_tens
     d->trans_b = p->trans_b;
     operand(a, &d->a);
     operand(b, &d->b);
+    if (b->buffer->pack_n) d->b.packed = true, d->b.ld = b->buffer->pack_kp;
     operand(c, &d->c);
     d->alpha = p->alpha == 0.0f ? 1.0f : p->alpha;
     d->beta = p->beta;

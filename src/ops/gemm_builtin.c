@@ -6,12 +6,14 @@
  * reads each weight once for all rows.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/gemm_internal.h"
 
 typedef struct launch_plan {
     const char *kernel;
+    bool trans_b_off; /* build with CLF_TRANS_B=0 although B is (N, K): broadcast-form panels */
     char options[256]; /* kernel-specific -D options */
     size_t global[3], local[3];
 } launch_plan;
@@ -59,22 +61,47 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
     p->global[2] = (size_t)d->batch;
 }
 
+/* Dot products along K, rm x rn accumulators of rv floats. A native width
+ * of 16 floats is a 512-bit SIMD unit with 32 vector registers: 4 x 6
+ * accumulators (24 registers) load 10 vectors per 24 FMAs; narrower units
+ * (16 registers) keep 3 x 4. Measured on PoCL, AVX-512 (2-core Xeon):
+ * BERT-base batch 1 229 ms with 3 x 4, 173 ms with 4 x 6, 250 ms with 8-wide
+ * vectors. */
+void clf__gemm_reg_tile(const clf_context *ctx, clf__reg_tile *t)
+{
+    t->rv = ctx->kprof.gemm_vec;
+    if (t->rv == 16) t->rm = 4, t->rn = 6, t->lx = 2, t->ly = 8;
+    else t->rv = 8, t->rm = 3, t->rn = 4, t->lx = 4, t->ly = 4;
+    /* Packed: the broadcast form, as OpenBLAS's and MLAS's AVX-512 kernels
+     * (12 rows x 2 vectors: 24 accumulators, 2 loads + 12 broadcasts per 24
+     * FMAs, no horizontal sums); narrower units 6 x 2 (12 of 16 registers).
+     * (A dot-product form over panels of the plain kernel's 6 rows measured
+     * no better on PoCL or Intel, bench/results/2026-12-05-epyc-pocl-intel.) */
+    t->pn = 2 * t->rv, t->pv = 1, t->prm = t->rv == 16 ? 12 : 6;
+}
+
 /* CPU family: each work-item a vector micro-kernel over a small block of C. */
 static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim, launch_plan *p)
 {
     int rv = ctx->kprof.gemm_vec;
     int rm, rn, lx, ly, kc = 0;
     if (d->trans_b) {
-        /* Dot products along K, rm x rn accumulators of rv floats. A native
-         * width of 16 floats is a 512-bit SIMD unit with 32 vector registers:
-         * 4 x 6 accumulators (24 registers) load 10 vectors per 24 FMAs;
-         * narrower units (16 registers) keep 3 x 4. Measured on PoCL, AVX-512
-         * (2-core Xeon): BERT-base batch 1 229 ms with 3 x 4, 173 ms with
-         * 4 x 6, 250 ms with 8-wide vectors. */
-        if (rv == 16) rm = 4, rn = 6, lx = 2, ly = 8;
-        else rm = 3, rn = 4, lx = 4, ly = 4;
+        clf__reg_tile t;
+        clf__gemm_reg_tile(ctx, &t);
+        rm = t.rm, rn = t.rn, rv = t.rv, lx = t.lx, ly = t.ly;
+        const clf_buffer *pb = d->b.packed ? d->b.t->buffer : NULL;
+        if (pb) {
+            /* Broadcast form: the rows per item follow short M (M = 1: a
+             * decode step computes no duplicate rows); a work-group is a
+             * column of items on one panel. */
+            rn = pb->pack_n, rm = d->m <= 1 ? 1 : d->m <= 4 ? 4 : t.prm, lx = 1, ly = 8;
+        }
         size_t rows_of_items = ceil_div((size_t)d->m, (size_t)rm);
         while (ly > 1 && (size_t)ly / 2 >= rows_of_items) ly /= 2; /* short M: no idle rows */
+        /* The fewest padding items for that many groups down M: 11 row
+         * blocks (M = 128 in blocks of 12) are one group of 11, not two of
+         * 8 whose 5 padding items compute duplicates. */
+        if (pb) ly = (int)ceil_div(rows_of_items, ceil_div(rows_of_items, (size_t)ly));
     } else {
         /* B rows with large power-of-two strides alias in the cache: pack
          * them into a local tile, KC rows at a time. */
@@ -88,8 +115,10 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
     while ((size_t)(lx * ly) > lim && ly > 1) ly /= 2;
     while ((size_t)(lx * ly) > lim && lx > 1) lx /= 2;
     p->kernel = "clf_gemm_reg";
-    snprintf(p->options, sizeof p->options, "-DCLF_ONLY=2 -DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d",
-             rm, rn, rv, kc, lx);
+    snprintf(p->options, sizeof p->options,
+             "-DCLF_ONLY=2 -DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d%s", rm, rn, rv,
+             kc, lx, d->b.packed ? " -DCLF_B_PACKED=1" : "");
+    p->trans_b_off = d->b.packed; /* a panel is K x RN */
     size_t gx = ceil_div((size_t)d->n, (size_t)rn), gy = ceil_div((size_t)d->m, (size_t)rm);
     p->local[0] = (size_t)lx, p->local[1] = (size_t)ly, p->local[2] = 1;
     p->global[0] = ceil_div(gx, (size_t)lx) * (size_t)lx;
@@ -126,7 +155,10 @@ static bool plan_tiled(const clf_context *ctx, const clf__gemm_desc *d, size_t l
  * the GEMV kernel is the profile's (CLFORMER_GEMV_MAX_M moves it). */
 static void make_plan(const clf_context *ctx, const clf__gemm_desc *d, size_t lim, launch_plan *p)
 {
-    if (d->m <= ctx->kprof.gemv_max_m) plan_gemv(ctx, d, lim, p);
+    memset(p, 0, sizeof *p);
+    /* A packed B is read by the register kernel alone, at every M. */
+    if (d->b.packed) plan_reg(ctx, d, lim, p);
+    else if (d->m <= ctx->kprof.gemv_max_m) plan_gemv(ctx, d, lim, p);
     else if (!gpu_family(ctx) || !plan_tiled(ctx, d, lim, p)) plan_reg(ctx, d, lim, p);
 }
 
@@ -167,7 +199,7 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
                  "-DCLF_A_F16=%d -DCLF_B_F16=%d -DCLF_C_F16=%d -DCLF_BIAS_F16=%d -DCLF_TRANS_A=%d "
                  "-DCLF_TRANS_B=%d%s%s%s %s",
                  d->a.dtype == CLF_F16, d->b.dtype == CLF_F16, d->c.dtype == CLF_F16,
-                 bias_dt == CLF_F16, d->trans_a, d->trans_b,
+                 bias_dt == CLF_F16, d->trans_a, d->trans_b && !plan.trans_b_off,
                  d->b.dtype == CLF_Q8 ? " -DCLF_B_Q8=1" : "",
                  d->b.dtype == CLF_Q4 ? " -DCLF_B_Q4=1" : "", half, plan.options);
         CLF_TRY(clf__kernel_get(ctx, "gemm", options, plan.kernel, &k));

@@ -21,6 +21,7 @@ static pthread_mutex_t clblast_lock = PTHREAD_MUTEX_INITIALIZER;
 
 bool clf__gemm_clblast_supports(const clf_context *ctx, const clf__gemm_desc *d)
 {
+    if (d->b.packed) return false; /* the builtin kernel's own layout */
     if (d->a.dtype != d->b.dtype || d->a.dtype != d->c.dtype) return false;
     if (d->a.dtype == CLF_F16) return ctx->kprof.limits.fp16;
     return d->a.dtype == CLF_F32;
@@ -105,6 +106,10 @@ static clf_status run_f16(clf_context *ctx, const clf__gemm_desc *d, float beta)
 
 clf_status clf__gemm_clblast(clf_context *ctx, const clf__gemm_desc *d)
 {
+    if (d->b.packed)
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "clf_gemm: b is a packed weight (clf_gemm_pack_b): the builtin provider "
+                          "reads it, CLBlast cannot");
     if (!clf__gemm_clblast_supports(ctx, d))
         return clf__error(ctx, CLF_ERR_UNSUPPORTED,
                           "clf_gemm: CLBlast takes f32 operands, or f16 ones where the device has "

@@ -17,6 +17,7 @@ typedef struct clf__gemm_operand {
     int64_t batch_stride; /* elements between batches; 0 = shared by every batch */
     clf_dtype dtype;
     cl_ulong scale_offset; /* CLF_Q8, CLF_Q4: floats from the buffer start to this view's row 0 scale */
+    bool packed;           /* b only: panels of clf_gemm_pack_b; ld is then K rounded up */
 } clf__gemm_operand;
 
 typedef struct clf__gemm_desc {
@@ -28,6 +29,20 @@ typedef struct clf__gemm_desc {
     clf_act act;
     clf_tensor *c_tensor;   /* for epilogues applied as separate ops */
 } clf__gemm_desc;
+
+/* The CPU register kernel's tile for Linear weights (trans_b), in one place
+ * so that a tuner can move it: rm x rn accumulators of rv floats per
+ * work-item, local size (lx, ly) before it shrinks for short M or a small
+ * device. A packed B (clf_gemm_pack_b) has panels of rn rows and rv-wide
+ * K-steps: packing and the kernel read the same fields. */
+typedef struct clf__reg_tile {
+    int rm, rn, rv, lx, ly; /* plain (N, K) weights: the dot-product form */
+    /* Packed weights (the broadcast form): panels of pn output columns (a
+     * multiple of rv), K-steps of pv = 1, prm rows x pn columns per
+     * work-item. */
+    int pn, pv, prm;
+} clf__reg_tile;
+void clf__gemm_reg_tile(const clf_context *ctx, clf__reg_tile *t);
 
 /* Providers. Each returns CLF_ERR_UNSUPPORTED (with a message) for a problem
  * it cannot do, so auto can fall back. */

@@ -24,6 +24,11 @@ clf_status clf__check_arg(clf_context *ctx, const char *op, const char *arg, con
     if (!t || !t->buffer) return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: %s is NULL", op, arg);
     if (!clf__same_root(t->buffer->ctx, ctx))
         return clf__error(ctx, CLF_ERR_CONTEXT, "%s: %s belongs to another context", op, arg);
+    if (t->buffer->pack_n && !(dtype_mask & CLF__PACKED_OK))
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "%s: %s is %s, a packed GEMM weight (clf_gemm_pack_b): only clf_gemm "
+                          "reads it, as b",
+                          op, arg, clf__desc(t, d));
     if (!(dtype_mask & CLF__DT(t->dtype))) {
         dtype_list(dtype_mask, list, sizeof list);
         return clf__error(ctx, CLF_ERR_DTYPE, "%s: %s is %s; expected %s", op, arg,

@@ -23,6 +23,10 @@ enum { CLF__SCRATCH_GEMM = 0, CLF__SCRATCH_ATTENTION = 1, CLF__SCRATCH_TOPK = 2 
 
 #define CLF__DT(d) (1u << (d))
 #define CLF__DT_FLOAT (CLF__DT(CLF_F32) | CLF__DT(CLF_F16))
+/* In a dtype mask: the argument may be a packed GEMM weight (clf_gemm_pack_b);
+ * without it clf__check_arg refuses one, whose elements are not where its
+ * shape and strides say. */
+#define CLF__PACKED_OK (1u << 30)
 
 /* Checks one tensor argument of op: not NULL, belongs to ctx, a valid view
  * of its buffer, dtype in dtype_mask, min_ndim <= ndim <= max_ndim. The

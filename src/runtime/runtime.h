@@ -59,6 +59,11 @@ struct clf_buffer {
      * table; 0 = not quantised. */
     int64_t q_rows, q_cols;
     size_t q_scales;
+    /* A packed GEMM weight (clf_gemm_pack_b, src/ops/gemm_pack.c): panel rows
+     * and vector width, K rounded up to pack_v, and the (N, K) it was made
+     * from; pack_n = 0: a plain buffer. Only clf_gemm reads it (as b). */
+    int pack_n, pack_v;
+    int64_t pack_kp, pack_rows, pack_cols;
 };
 
 /* One profiled kernel launch (when the context was made with profiling). */

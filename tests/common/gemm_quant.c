@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/gemm_quant.h"
+#include "common/gemm_case.h"
 #include "common/testutil.h"
 #include "ref/ref_gemm.h"
 #include "ref/ref_padded.h"
@@ -68,13 +69,7 @@ void clft_gemm_quant_case(clf_context *ctx, clf_dtype wdt, const qcase *g, int f
     clft_padded_upload(ctx, &A);
     clft_padded_upload(ctx, &C);
     clf_tensor bias = {0};
-    float *hbias = NULL;
-    if (g->bias) {
-        hbias = malloc((size_t)g->n * sizeof *hbias);
-        clft_fill_uniform(&rng, hbias, (size_t)g->n, -1, 1);
-        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){g->n}, &bias), CLF_OK);
-        cr_assert_eq(clf_tensor_write_f32(ctx, &bias, hbias, g->n), CLF_OK);
-    }
+    float *hbias = g->bias ? gemm_case_bias(ctx, &rng, g->n, &bias) : NULL;
     float *ha = values(&A), *hc = values(&C);
     int64_t total = g->m * g->n;
     double *want_dq = malloc((size_t)total * sizeof *want_dq);

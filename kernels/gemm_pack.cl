@@ -1,0 +1,32 @@
+/*
+ * gemm_pack.cl -- the packed form of a GEMM weight (clf_gemm_pack_b, src/ops/gemm_pack.c).
+ *
+ * A weight W (N, K) as nn.Linear stores it (rows of B for y = x W^T) becomes panels of
+ * CLF_PN rows: panel p holds rows [p*PN, p*PN + PN), K-step by K-step, each K-step PN
+ * vectors of PV consecutive k back to back, so the CPU micro-kernel (clf_gemm_reg with
+ * CLF_B_PACKED=1, RN = PN, RV = PV) reads one contiguous stream per work-item. Element
+ * (n, k) lands at
+ *     ((n / PN) * (Kp / PV) + k / PV) * (PN * PV) + (n % PN) * PV + k % PV,
+ * Kp = K rounded up to PV; padding (rows >= N, k >= K) is written as 0.
+ *
+ * Build options: CLF_PN, CLF_PV (panel rows, vector width), CLF_PACK_B16 1 = 2-byte
+ * elements (f16: the bits are copied, no conversion), else 4-byte (f32).
+ * Launch: global = (Kp, ceil(N / PN) * PN), any local size. One work-item writes one
+ * element of the packed buffer. No extension needed.
+ */
+#if CLF_PACK_B16
+#define pack_t ushort
+#else
+#define pack_t uint
+#endif
+
+__kernel void clf_gemm_pack(const int N, const int K, const int Kp, __global const pack_t *W,
+                            const ulong offW, const int ldw, __global pack_t *P)
+{
+    const int k = get_global_id(0), n = get_global_id(1);
+    if (k >= Kp)
+        return;
+    const int dst = ((n / CLF_PN) * (Kp / CLF_PV) + k / CLF_PV) * (CLF_PN * CLF_PV) +
+                    (n % CLF_PN) * CLF_PV + k % CLF_PV;
+    P[dst] = n < N && k < K ? W[offW + (ulong)n * (ulong)ldw + (ulong)k] : (pack_t)0;
+}
