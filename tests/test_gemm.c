@@ -325,12 +325,12 @@ Test(gemm, bad_arguments_are_refused_with_the_shapes)
  * and in the error: at least one case above 1e-9, which f32 arithmetic on
  * these inputs stays far below (~1e-12). */
 static const gcase half_cases[] = {
-    {1, 1, 61, 16411, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_NONE, 0},
-    {1, 1, 97, 300, 0, 0, F32, F16, F32, 0, 0.5f, 1, CLF_ACT_SILU, 0},
-    {2, 7, 50, 33, 1, 0, F32, F16, F32, 0, 0, 1, CLF_ACT_TANH, 1},
-    {1, 13, 67, 129, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_GELU_TANH, 0},
-    {1, 65, 33, 17, 1, 0, F16, F16, F32, -2, 0.25f, 1, CLF_ACT_RELU, 0},
-    {1, 29, 250, 96, 0, 0, F16, F16, F16, 0, 0.5f, 1, CLF_ACT_GELU, 0},
+    {1, 1, 61, 16411, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_NONE, 0, 0},
+    {1, 1, 97, 300, 0, 0, F32, F16, F32, 0, 0.5f, 1, CLF_ACT_SILU, 0, 0},
+    {2, 7, 50, 33, 1, 0, F32, F16, F32, 0, 0, 1, CLF_ACT_TANH, 1, 0},
+    {1, 13, 67, 129, 0, 1, F32, F16, F32, 0, 0, 1, CLF_ACT_GELU_TANH, 0, 0},
+    {1, 65, 33, 17, 1, 0, F16, F16, F32, -2, 0.25f, 1, CLF_ACT_RELU, 0, 0},
+    {1, 29, 250, 96, 0, 0, F16, F16, F16, 0, 0.5f, 1, CLF_ACT_GELU, 0, 0},
 };
 
 /* In the family CLFORMER_KERNELS picks (CI runs both), the cases that take
