@@ -34,6 +34,7 @@
 #include "ops.h"
 #include "graph.h"
 #include "model.h"
+#include "tune.h"
 #include "tokenizer.h"
 
 #ifdef __cplusplus

@@ -71,6 +71,7 @@ struct clf_context {
     clf__error_state error;   /* first member: the core writes the last error here */
     clf_device_info info;     /* the device as the driver describes it */
     clf_kernel_profile kprof; /* how ops shape kernels for it: read this, not info */
+    clf_kernel_profile kprof_default; /* kprof before a stored tuning result was applied */
     cl_platform_id platform;
     cl_device_id device;
     cl_context cl;
@@ -94,6 +95,17 @@ struct clf_context {
     size_t n_prof, cap_prof;
     clf__owner owner;         /* the thread inside a public call on the context, if any */
 };
+
+/* ---- stored tuning results (tune_store.c) ---- */
+
+/* Applies ctx's stored tuning result to ctx->kprof when there is one (and
+ * CLFORMER_TUNE is not 0); a bad file is ignored with a warning. Never fails. */
+void clf__tune_load(clf_context *ctx);
+
+/* Stores the fields of p that differ from ctx->kprof_default (all of them
+ * are written, so a file is complete). CLF_ERR_NOT_FOUND when the disk cache
+ * is off; path (may be NULL) gets the file's name. */
+clf_status clf__tune_save(clf_context *ctx, const clf_kernel_profile *p, char *path, size_t size);
 
 /* ---- the one-thread rule ---- */
 
