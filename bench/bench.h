@@ -39,7 +39,17 @@ typedef struct bench_run {
     bool progress;     /* stderr is a terminal: draw a progress line */
     int prog_done, prog_total; /* entries finished / to run, over all devices */
     double t_begin;    /* monotonic start of the whole run */
+    int tuning;        /* --tuning: 0 tuned (the library's default), 1 default only, 2 both */
+    int pass;          /* with --tuning both: 0 while the default profile runs, 1 the tuned */
+    struct bench_tuning_row *rows; /* --tuning both: each case's medians, to compare */
+    int n_rows, cap_rows;
 } bench_run;
+
+/* One case of --tuning both: its median with the default and the tuned profile. */
+typedef struct bench_tuning_row {
+    char entry[24], name[96], shape[96];
+    double med_s[2]; /* default, tuned; 0 = not measured */
+} bench_tuning_row;
 
 typedef struct bench_result {
     const char *entry;   /* "gemm", "attention", ... */

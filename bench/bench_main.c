@@ -263,6 +263,45 @@ static void bench_json_record(bench_run *r, const bench_result *res, double gflo
     if (!r->json->broken && bench_json_write(r->json, false) != 0) r->failures++;
 }
 
+/* --tuning both: the case's median under the pass's profile, matched to
+ * the same case of the other pass by entry, name and shape. */
+static void tuning_record(bench_run *r, const bench_result *res)
+{
+    for (int i = 0; i < r->n_rows; i++) {
+        bench_tuning_row *row = &r->rows[i];
+        if (!strcmp(row->entry, res->entry) && !strcmp(row->name, res->name) && !strcmp(row->shape, res->shape)) {
+            row->med_s[r->pass] = res->med_s;
+            return;
+        }
+    }
+    if (r->n_rows == r->cap_rows) {
+        int cap = r->cap_rows ? 2 * r->cap_rows : 64;
+        bench_tuning_row *grown = realloc(r->rows, (size_t)cap * sizeof *grown);
+        if (!grown) return;
+        r->rows = grown, r->cap_rows = cap;
+    }
+    bench_tuning_row *row = &r->rows[r->n_rows++];
+    memset(row, 0, sizeof *row);
+    snprintf(row->entry, sizeof row->entry, "%s", res->entry);
+    snprintf(row->name, sizeof row->name, "%s", res->name);
+    snprintf(row->shape, sizeof row->shape, "%s", res->shape);
+    row->med_s[r->pass] = res->med_s;
+}
+
+static void tuning_table(const bench_run *r)
+{
+    printf("\n  default vs tuned profile (medians, ms; each entry run with the default then the "
+           "tuned profile):\n");
+    printf("  %-10s %-24s %-26s %10s %10s %8s\n", "entry", "case", "shape", "default", "tuned", "speedup");
+    for (int i = 0; i < r->n_rows; i++) {
+        const bench_tuning_row *row = &r->rows[i];
+        printf("  %-10s %-24.24s %-26.26s %10.3f %10.3f", row->entry, row->name, row->shape,
+               row->med_s[0] * 1e3, row->med_s[1] * 1e3);
+        if (row->med_s[0] > 0 && row->med_s[1] > 0) printf(" %7.2fx", row->med_s[0] / row->med_s[1]);
+        printf("\n");
+    }
+}
+
 void bench_report(bench_run *r, const bench_result *res)
 {
     double gflops = res->flops > 0 ? res->flops / res->med_s / 1e9 : 0;
@@ -288,13 +327,14 @@ void bench_report(bench_run *r, const bench_result *res)
     printf("\n");
     fflush(stdout);
     if (r->json) bench_json_record(r, res, gflops, gbs, roof, ratio);
+    if (r->tuning == 2) tuning_record(r, res);
 }
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: clformer bench [--device SPEC]... [--quick] [--json FILE] [--filter NAME]\n"
-            "                      [--reps N] [--no-start]\n\n"
+            "                      [--reps N] [--no-start] [--tuning tuned|default|both]\n\n"
             "Benchmarks ops and whole stacks on every OpenCL device (or those named):\n"
             "measured ceilings first, then each case's median, min and p90 time after\n"
             "warm-up, GFLOP/s, GB/s, roofline %% and the ratio to a baseline measured in\n"
@@ -308,7 +348,11 @@ static void usage(FILE *out)
             "                 stack)\n"
             "  --reps N       timed repeats per case (default 5 quick, 15 full; fewer for\n"
             "                 the heavy stack cases)\n"
-            "  --no-start     skip the cold/warm start measurements\n");
+            "  --no-start     skip the cold/warm start measurements\n"
+            "  --tuning MODE  tuned (default): the values `clformer tune` stored, where there\n"
+            "                 are any; default: the untuned profile; both: every entry with\n"
+            "                 the default then the tuned profile, and a table of the two\n"
+            "                 medians per case (start measurements follow CLFORMER_TUNE)\n");
 }
 
 typedef struct entry {
@@ -324,35 +368,63 @@ static const entry entries[] = {
 };
 #define N_ENTRIES (sizeof entries / sizeof entries[0])
 
-static int bench_device(const char *spec, bench_run *proto)
+static clf_context *open_device(const char *spec, bool untuned)
 {
     clf_context_params p = clf_context_params_default();
     p.device = spec;
+    p.untuned = untuned;
     clf_context *ctx = NULL;
     clf_status st = clf_context_create(&p, &ctx);
-    if (st != CLF_OK) {
+    if (st != CLF_OK)
         fprintf(stderr, "bench: %s: %s: %s\n", spec, clf_status_str(st), clf_context_last_error(NULL));
-        return 1;
-    }
+    return ctx;
+}
+
+static int bench_device(const char *spec, bench_run *proto)
+{
+    /* ctx[0] the default profile, ctx[1] the tuned one (--tuning both). */
+    clf_context *ctx[2] = {NULL, NULL};
+    ctx[0] = open_device(spec, proto->tuning != 0);
+    if (!ctx[0]) return 1;
     bench_run r = *proto;
-    r.ctx = ctx;
-    r.dev = clf_context_device(ctx);
-    printf("\n== %s (%s, %u compute units, %u MHz, driver %s)\n", r.dev->name,
+    if (r.tuning == 2) {
+        ctx[1] = open_device(spec, false);
+        if (!ctx[1]) {
+            clf_context_free(ctx[0]);
+            return 1;
+        }
+        if (!clf_context_kernel_profile(ctx[1])->tuned) {
+            printf("\n(no stored tuning for %s: run `clformer tune --device %s`; the tuned pass "
+                   "equals the default)\n", spec, spec);
+        }
+        r.rows = NULL, r.n_rows = r.cap_rows = 0;
+    }
+    r.ctx = ctx[0];
+    r.dev = clf_context_device(ctx[0]);
+    const clf_kernel_profile *kp = clf_context_kernel_profile(ctx[0]);
+    printf("\n== %s (%s, %u compute units, %u MHz, driver %s; %s profile)\n", r.dev->name,
            clf_device_class_name(r.dev->device_class), r.dev->compute_units, r.dev->clock_mhz,
-           r.dev->driver_version);
+           r.dev->driver_version, r.tuning == 2 ? "default and tuned" : kp->tuned ? "tuned" : "default");
     bench_measure_ceilings(&r);
     printf("  %-10s %-24s %-26s %9s %9s %9s %8s %8s %7s  %s\n", "entry", "case", "shape", "med ms",
            "min ms", "p90 ms", "GFLOP/s", "GB/s", "roof", "baseline");
     for (size_t i = 0; i < N_ENTRIES; i++) {
         if (r.filter && !strstr(entries[i].name, r.filter)) continue;
         bench_progress(&r, entries[i].name, "");
-        entries[i].run(&r);
+        for (r.pass = 0; r.pass < (r.tuning == 2 ? 2 : 1); r.pass++) {
+            r.ctx = ctx[r.pass];
+            if (r.tuning == 2) printf("  -- %s profile\n", r.pass ? "tuned" : "default");
+            entries[i].run(&r);
+        }
         r.prog_done++;
     }
     progress_clear(&r);
+    if (r.tuning == 2) tuning_table(&r);
+    free(r.rows);
     proto->prog_done = r.prog_done;
     proto->failures += r.failures;
-    clf_context_free(ctx);
+    clf_context_free(ctx[0]);
+    clf_context_free(ctx[1]);
     return 0;
 }
 
@@ -367,6 +439,7 @@ int bench_main(int argc, char **argv)
         {"start", required_argument, NULL, 's'},  {"device", required_argument, NULL, 'd'},
         {"json", required_argument, NULL, 'j'},   {"filter", required_argument, NULL, 'f'},
         {"reps", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
+        {"tuning", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0}};
     char err[512] = "";
     double reps = 0;
@@ -388,6 +461,12 @@ int bench_main(int argc, char **argv)
             if (cli_number("--reps", optarg, (cli_num_rule){false, 1, 100000, false}, &reps, err,
                            sizeof err))
                 proto.reps = (int)reps;
+            break;
+        case 't':
+            if (!strcmp(optarg, "tuned")) proto.tuning = 0;
+            else if (!strcmp(optarg, "default")) proto.tuning = 1;
+            else if (!strcmp(optarg, "both")) proto.tuning = 2;
+            else snprintf(err, sizeof err, "--tuning \"%s\": expected tuned, default or both", optarg);
             break;
         case 'h': usage(stdout); return 0;
         default: cli_option_message(c, argc, argv, err, sizeof err);

@@ -282,26 +282,29 @@ static clf_status tune_group(clf_context *ctx, const group_spec *g, const clf_tu
         const field_spec *fs = &g->fields[fi];
         if (!applies(fs->family, &cur)) continue;
         const clf__profile_field *f = clf__profile_field_find(fs->name);
-        int now = *clf__profile_field_ptr(&cur, f), best = now, vals[16];
+        int now = *clf__profile_field_ptr(&cur, f), vals[16];
         int nv = candidates(fs, &cur, now, p->quick, pm, vals);
         for (int vi = 0; vi < nv; vi++) {
-            if (vals[vi] == now) continue;
+            if (vals[vi] == *clf__profile_field_ptr(&cur, f)) continue;
             clf_kernel_profile trial = cur;
             *clf__profile_field_ptr(&trial, f) = vals[vi];
             if (clf_kernel_profile_check(&trial) != CLF_OK) continue; /* outside the limits */
-            double t = 0;
-            if (!candidate_ok(ctx, g, &trial, &check, &nmse) || time_works(ctx, works, n, reps, &t) != CLF_OK) {
+            /* Timed interleaved with the current best, so a load swing between
+             * two measurements cannot crown a candidate. */
+            double t = 0, tc = 0;
+            if (!candidate_ok(ctx, g, &trial, &check, &nmse) ||
+                compare(ctx, &cur, &trial, works, n, reps, &tc, &t) != CLF_OK) {
                 res->rejected++;
                 say(p, "  %s=%d rejected (NMSE %.3g%s%s)", f->name, vals[vi], nmse,
                     isfinite(nmse) && nmse <= g->tol ? "; " : "", isfinite(nmse) && nmse <= g->tol ? clf_context_last_error(ctx) : "");
                 continue;
             }
             res->tried++;
-            bool win = t < t_cur * 0.97;
-            say(p, "  %s=%d %.3f ms%s", f->name, vals[vi], t * 1e3, win ? " (best so far)" : "");
-            if (win) best = vals[vi], t_cur = t;
+            bool win = t < tc * 0.97;
+            say(p, "  %s=%d %.3f ms against %.3f ms%s", f->name, vals[vi], t * 1e3, tc * 1e3,
+                win ? " (better: taken)" : "");
+            if (win) *clf__profile_field_ptr(&cur, f) = vals[vi];
         }
-        *clf__profile_field_ptr(&cur, f) = best;
     }
     /* The winners must beat the defaults by 2% in an interleaved run, or the
      * defaults stay: a tuned group is never slower than the default. */
