@@ -323,6 +323,29 @@ static clf_status tune_group(clf_context *ctx, const group_spec *g, const clf_tu
     return st;
 }
 
+void clf__tune_extreme(const clf_kernel_profile *base, bool high, clf_kernel_profile *out)
+{
+    clf_kernel_profile p = *base;
+    for (size_t g = 0; g < CLF_ARRAY_LEN(groups); g++) {
+        if (!applies(groups[g].family, &p)) continue;
+        for (int fi = 0; fi < MAX_FIELDS && groups[g].fields[fi].name; fi++) {
+            const field_spec *fs = &groups[g].fields[fi];
+            if (!applies(fs->family, &p)) continue;
+            const clf__profile_field *f = clf__profile_field_find(fs->name);
+            int vals[16], nv = candidates(fs, &p, *clf__profile_field_ptr(&p, f), false, 1, vals);
+            for (int i = 0; i < nv; i++) {
+                clf_kernel_profile trial = p;
+                *clf__profile_field_ptr(&trial, f) = vals[high ? nv - 1 - i : i];
+                if (clf_kernel_profile_check(&trial) == CLF_OK) {
+                    p = trial;
+                    break;
+                }
+            }
+        }
+    }
+    *out = p;
+}
+
 static clf_status tune_body(clf_context *ctx, const clf_tune_params *params, clf_tune_report *out)
 {
     if (!ctx || !out) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tune: NULL argument");

@@ -47,6 +47,11 @@ clf_status clf__tune_work_run(clf_context *ctx, const clf__tune_work *w);
  * anywhere gives +inf). The work must keep its host copies. */
 clf_status clf__tune_work_check(clf_context *ctx, const clf__tune_work *w, double *nmse);
 
+/* *base with every tunable field of its family (in registry order) set to
+ * its lowest (high false) or highest candidate that keeps the profile
+ * valid: the corners of the search space, for the conformance suite. */
+void clf__tune_extreme(const clf_kernel_profile *base, bool high, clf_kernel_profile *out);
+
 /* "M=128 N=768 K=768" and the like. */
 void clf__tune_shape_text(const clf__tune_shape *sh, char *buf, size_t size);
 
