@@ -237,3 +237,48 @@ Test(tune, set_kernel_profile_refuses_invalid_values)
         cr_expect(strstr(clf_context_last_error(ctx), "attn_decode_wg"), "%s", clf_context_last_error(ctx));
     }
 }
+
+/* clf_tune end to end on its cheapest group: a report with measured times,
+ * the winners applied to the context, stored, and picked up by the next
+ * context on the same cache folder. */
+Test(tune, tune_stores_what_the_next_context_applies)
+{
+    char specs[16][32];
+    int n = clft_devices_or_skip(specs, 16);
+    for (int d = 0; d < n; d++) {
+        char dir[512], path[4400];
+        clft_tempdir(dir, sizeof dir, "tune-run");
+        unsetenv("CLFORMER_TUNE");
+        clf_context *ctx = open_in(specs[d], dir, false);
+        clf_tune_params tp = {.quick = true, .reps = 1, .groups = "rows"};
+        clf_tune_report rep;
+        cr_assert_eq(clf_tune(ctx, &tp, &rep), CLF_OK, "%s: %s", specs[d], clf_context_last_error(ctx));
+        cr_assert_eq(rep.n_groups, 1);
+        cr_expect_str_eq(rep.groups[0].name, "rows");
+        cr_expect(rep.groups[0].default_s > 0 && rep.groups[0].tuned_s > 0);
+        cr_expect(rep.groups[0].changed ? rep.groups[0].tuned_s < rep.groups[0].default_s
+                                        : rep.groups[0].tuned_s == rep.groups[0].default_s ||
+                                              rep.groups[0].tuned_s >= 0.98 * rep.groups[0].default_s,
+                  "%s: changed %d with %.3g s tuned against %.3g s default", specs[d], rep.groups[0].changed,
+                  rep.groups[0].tuned_s, rep.groups[0].default_s);
+        cr_expect(rep.groups[0].tried >= 1, "%s: no candidate timed", specs[d]);
+        cr_expect(strstr(rep.groups[0].values, "row"), "%s", rep.groups[0].values);
+        cr_assert_eq(clf_tune_file_path(ctx, path, sizeof path), CLF_OK);
+        cr_expect_str_eq(rep.path, path);
+        const clf_kernel_profile tuned = *clf_context_kernel_profile(ctx);
+        cr_expect(tuned.tuned);
+        clf_context_free(ctx);
+
+        ctx = open_in(specs[d], dir, false);
+        const clf_kernel_profile *again = clf_context_kernel_profile(ctx);
+        cr_expect(again->tuned, "%s: the stored result was not applied", specs[d]);
+        cr_expect(again->rows_wg == tuned.rows_wg && again->row_wg_max == tuned.row_wg_max &&
+                  again->row_wg_min == tuned.row_wg_min && again->attn_block_m == tuned.attn_block_m);
+        /* An unknown group is refused before anything runs. */
+        tp.groups = "rows,nope";
+        cr_expect_eq(clf_tune(ctx, &tp, &rep), CLF_ERR_INVALID_ARG);
+        cr_expect(strstr(clf_context_last_error(ctx), "\"nope\""), "%s", clf_context_last_error(ctx));
+        clf_context_free(ctx);
+        clft_rmtree(dir);
+    }
+}

@@ -44,6 +44,9 @@ typedef struct clf_tune_params {
     bool quick;      /* fewer candidates and shapes: under 2 minutes on PoCL (2 cores) */
     int reps;        /* timed runs per measurement; 0 = 3 (quick) or 5 */
     bool no_save;    /* apply the winners to the context but write no file */
+    const char *groups; /* NULL or "" = every group of the family; else a comma list of group
+                         * names (clf_tune_group_result.name) to tune, the others keep their
+                         * defaults; an unknown name is CLF_ERR_INVALID_ARG */
     /* Called with one line of text per candidate and per group (no newline);
      * NULL = silent. */
     void (*progress)(const char *line, void *user);

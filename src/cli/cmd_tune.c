@@ -9,7 +9,8 @@
 void cli_tune_usage(FILE *out)
 {
     fprintf(out,
-            "usage: clformer tune [--device SPEC] [--quick] [--reps N] [--no-save] [--json]\n\n"
+            "usage: clformer tune [--device SPEC] [--quick] [--only GROUPS] [--reps N] [--no-save]\n"
+            "                     [--json]\n\n"
             "Measures the kernel profile's tunable values (GEMV shape, GPU GEMM tiles,\n"
             "attention tiles, row-kernel work-group sizes) on the bench stacks' shapes,\n"
             "checking every candidate against a host reference before timing it, and\n"
@@ -18,6 +19,8 @@ void cli_tune_usage(FILE *out)
             "context's kernel family (CLFORMER_KERNELS forces one).\n"
             "  --device SPEC  best, gpu, dgpu, igpu, accelerator, cpu, P:D or a name\n"
             "  --quick        fewer candidates (within 2x of each default) and shapes\n"
+            "  --only GROUPS  a comma list of gemv, gemm_tiled (GPU family), attn_flash,\n"
+            "                 attn_decode, rows; the others keep their defaults\n"
             "  --reps N       timed runs per measurement (default 3 quick, 5 full)\n"
             "  --no-save      apply nothing to disk (report only)\n"
             "  --json         one JSON document on stdout (progress still on stderr)\n");
@@ -66,6 +69,7 @@ int cli_tune(int argc, char **argv)
                                          {"quick", no_argument, NULL, 'q'},
                                          {"no-save", no_argument, NULL, 'n'},
                                          {"reps", required_argument, NULL, 'r'},
+                                         {"only", required_argument, NULL, 'o'},
                                          {"device", required_argument, NULL, 'd'},
                                          {NULL, 0, NULL, 0}};
     for (int c; (c = cli_getopt("tune", argc, argv, opts, cli_tune_usage)) != -1;) {
@@ -74,6 +78,7 @@ int cli_tune(int argc, char **argv)
         else if (c == 'q') tp.quick = true;
         else if (c == 'n') tp.no_save = true;
         else if (c == 'd') p.device = optarg;
+        else if (c == 'o') tp.groups = optarg;
         else if (c == 'r') {
             char *end = NULL;
             long v = strtol(optarg, &end, 10);

@@ -346,12 +346,46 @@ void clf__tune_extreme(const clf_kernel_profile *base, bool high, clf_kernel_pro
     *out = p;
 }
 
+/* Whether group name is in the comma list (NULL or "" = every group). */
+static bool listed(const char *list, const char *name)
+{
+    if (!list || !*list) return true;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return true;
+        p += len + (e != NULL);
+    }
+    return false;
+}
+
+static clf_status check_groups(clf_context *ctx, const char *list)
+{
+    if (!list) return CLF_OK;
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        bool known = false;
+        for (size_t g = 0; g < CLF_ARRAY_LEN(groups) && !known; g++)
+            known = strlen(groups[g].name) == len && strncmp(p, groups[g].name, len) == 0;
+        if (!known)
+            return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                              "clf_tune: unknown group \"%.*s\" (groups: gemv, gemm_tiled, "
+                              "attn_flash, attn_decode, rows)",
+                              (int)len, p);
+        p += len + (e != NULL);
+    }
+    return CLF_OK;
+}
+
 static clf_status tune_body(clf_context *ctx, const clf_tune_params *params, clf_tune_report *out)
 {
     if (!ctx || !out) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tune: NULL argument");
     clf_tune_params p;
     if (params) p = *params;
     else memset(&p, 0, sizeof p);
+    CLF_TRY(check_groups(ctx, p.groups));
     int reps = p.reps > 0 ? p.reps : p.quick ? 3 : 5;
     if (reps > MAX_REPS / 2) reps = MAX_REPS / 2;
     memset(out, 0, sizeof *out);
@@ -362,7 +396,7 @@ static clf_status tune_body(clf_context *ctx, const clf_tune_params *params, clf
     ctx->dry_run = false;
     clf_status st = CLF_OK;
     for (size_t g = 0; g < CLF_ARRAY_LEN(groups) && st == CLF_OK; g++) {
-        if (!applies(groups[g].family, &best)) continue;
+        if (!applies(groups[g].family, &best) || !listed(p.groups, groups[g].name)) continue;
         st = tune_group(ctx, &groups[g], &p, reps, &best, &out->groups[out->n_groups]);
         if (st == CLF_OK) out->n_groups++;
     }
