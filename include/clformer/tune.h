@@ -12,11 +12,15 @@
  * field at a time from the defaults. Every candidate is first checked by
  * clf_kernel_profile_check, then run on an odd-sized problem and compared
  * with a float64 host reference (normalised squared error within 1e-5 for
- * GEMM and attention, 1e-6 for norms and softmax); only then is it timed
- * (the median of reps runs after a warm-up run). At the end, default and
- * tuned values are timed interleaved; the tuned values are kept only when
- * faster, so a tuned group is never slower than the default in the run
- * that chose it.
+ * GEMM and attention, 1e-6 for norms and softmax); only then is it timed:
+ * per shape two warm-up runs (the first compiles), then 2 x reps batches of
+ * back-to-back runs (about 2 ms each, so launch jitter averages out),
+ * alternating with the current best so that load swings hit both, and the
+ * medians compared; a candidate 3% faster becomes the current best. Work-
+ * group candidates in the GPU family start at the kernels' preferred
+ * work-group multiple. At the end the group's winners are timed interleaved with the
+ * defaults twice and kept only when 2% faster both times, so a tuned group
+ * is never slower than the default in the run that chose it.
  *
  * Loading: clf_context_create applies a stored result unless
  * clf_context_params.untuned or CLFORMER_TUNE=0; a file that cannot be read,
@@ -59,7 +63,10 @@ typedef struct clf_tune_group_result {
     char name[16];         /* "gemv", "gemm_tiled", "attn_flash", "attn_decode", "rows" */
     char shapes[192];      /* the shapes timed, as text */
     double default_s;      /* seconds, the sum over the shapes of the median with the defaults */
-    double tuned_s;        /* the same with the chosen values, timed interleaved with default_s */
+    double tuned_s;        /* the same with the chosen values, timed interleaved with default_s;
+                            * equal to default_s when the defaults were kept */
+    double candidate_s;    /* the search's best combination, timed interleaved with default_s;
+                            * 0 when the search kept every default value */
     int tried;             /* candidates timed */
     int rejected;          /* candidates that failed (an error or the reference check) */
     bool changed;          /* the chosen values differ from the defaults */

@@ -49,6 +49,7 @@ static int print_json(const clf_device_info *d, const clf_kernel_profile *kp, co
         cli_json_set(j, "shapes", cli_json_string(g->shapes));
         cli_json_set(j, "default_s", cli_json_number(g->default_s));
         cli_json_set(j, "tuned_s", cli_json_number(g->tuned_s));
+        cli_json_set(j, "candidate_s", g->candidate_s > 0 ? cli_json_number(g->candidate_s) : NULL);
         cli_json_set(j, "tried", cli_json_int(g->tried));
         cli_json_set(j, "rejected", cli_json_int(g->rejected));
         cli_json_set(j, "changed", cli_json_bool(g->changed));
@@ -120,7 +121,11 @@ int cli_tune(int argc, char **argv)
             printf("%-12s %12.3f %12.3f %7.2fx  %s%s\n", g->name, g->default_s * 1e3, g->tuned_s * 1e3,
                    g->tuned_s > 0 ? g->default_s / g->tuned_s : 0.0, g->values,
                    g->changed ? "" : " (defaults kept)");
-            printf("%-12s shapes: %s; %d candidates timed, %d rejected\n", "", g->shapes, g->tried, g->rejected);
+            printf("%-12s shapes: %s; %d candidates timed, %d rejected", "", g->shapes, g->tried, g->rejected);
+            if (!g->changed && g->candidate_s > 0)
+                printf("; the search's best (%.3f ms against %.3f) was not confirmed", g->candidate_s * 1e3,
+                       g->default_s * 1e3);
+            printf("\n");
         }
         printf("\ntuned in %.1f s; %s %s\n", rep.seconds, rep.path[0] ? "stored in" : "not stored",
                rep.path[0] ? rep.path : "");
