@@ -116,6 +116,9 @@ clf_status clf__tune_work_run(clf_context *ctx, const clf__tune_work *w)
     case CLF__TUNE_GEMM: {
         clf_gemm_params p = clf_gemm_params_default();
         p.trans_b = true;
+        /* Our kernels are what the profile shapes: never CLBlast here (on a
+         * GPU auto may pick it, and its first call compiles for seconds). */
+        p.provider = CLF_GEMM_BUILTIN;
         return clf_gemm(ctx, &t[0], &t[1], (clf_tensor *)&t[2], &p);
     }
     case CLF__TUNE_ATTN: return clf_attention(ctx, &t[0], &t[1], &t[2], (clf_tensor *)&t[3], NULL);
