@@ -124,7 +124,10 @@ static void run_corner(bool high)
     CLFT_EACH_DEVICE(ctx)
     {
         clf_kernel_profile p;
-        clf__tune_extreme(clf_context_default_profile(ctx), high, &p);
+        /* The 8 x 8 per-item GEMM block (a 128 x 128 x 32 tile) compiled for 29 s on
+         * Intel's CPU runtime: too slow for a suite that CI runs eight times. The
+         * tuner still checks it against the reference before it may choose it. */
+        clf__tune_extreme(clf_context_default_profile(ctx), high, 4, &p);
         cr_assert_eq(clf_kernel_profile_check(&p), CLF_OK, "%s", clf_context_last_error(NULL));
         /* The corner must move something, or this test checks the defaults again. */
         cr_assert(memcmp(&p, clf_context_kernel_profile(ctx), sizeof p) != 0, "%s: the %s corner is the default",

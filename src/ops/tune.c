@@ -333,7 +333,7 @@ static clf_status tune_group(clf_context *ctx, const group_spec *g, const clf_tu
     return st;
 }
 
-void clf__tune_extreme(const clf_kernel_profile *base, bool high, clf_kernel_profile *out)
+void clf__tune_extreme(const clf_kernel_profile *base, bool high, int max_work, clf_kernel_profile *out)
 {
     clf_kernel_profile p = *base;
     for (size_t g = 0; g < CLF_ARRAY_LEN(groups); g++) {
@@ -345,7 +345,10 @@ void clf__tune_extreme(const clf_kernel_profile *base, bool high, clf_kernel_pro
             int vals[16], nv = candidates(fs, &p, *clf__profile_field_ptr(&p, f), false, 1, vals);
             for (int i = 0; i < nv; i++) {
                 clf_kernel_profile trial = p;
-                *clf__profile_field_ptr(&trial, f) = vals[high ? nv - 1 - i : i];
+                int v = vals[high ? nv - 1 - i : i];
+                bool work = !strcmp(fs->name, "gemm_work_m") || !strcmp(fs->name, "gemm_work_n");
+                if (max_work > 0 && work && v > max_work) continue;
+                *clf__profile_field_ptr(&trial, f) = v;
                 if (clf_kernel_profile_check(&trial) == CLF_OK) {
                     p = trial;
                     break;

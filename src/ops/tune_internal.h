@@ -49,8 +49,10 @@ clf_status clf__tune_work_check(clf_context *ctx, const clf__tune_work *w, doubl
 
 /* *base with every tunable field of its family (in registry order) set to
  * its lowest (high false) or highest candidate that keeps the profile
- * valid: the corners of the search space, for the conformance suite. */
-void clf__tune_extreme(const clf_kernel_profile *base, bool high, clf_kernel_profile *out);
+ * valid: the corners of the search space, for the conformance suite.
+ * max_work > 0 caps the GPU GEMM's work per item (gemm_work_m, _n): the
+ * 8 x 8 register block compiles for ~30 s on some drivers. */
+void clf__tune_extreme(const clf_kernel_profile *base, bool high, int max_work, clf_kernel_profile *out);
 
 /* "M=128 N=768 K=768" and the like. */
 void clf__tune_shape_text(const clf__tune_shape *sh, char *buf, size_t size);
