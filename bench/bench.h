@@ -39,7 +39,22 @@ typedef struct bench_run {
     bool progress;     /* stderr is a terminal: draw a progress line */
     int prog_done, prog_total; /* entries finished / to run, over all devices */
     double t_begin;    /* monotonic start of the whole run */
+    int tuning;        /* --tuning: 0 tuned (the library's default), 1 default only, 2 both */
+    /* --tuning both: each case's medians, to compare; shared by the copies
+     * of a bench_run that entries make. */
+    struct bench_tuning_table *table;
 } bench_run;
+
+/* One case of --tuning both: its median with the default and the tuned profile. */
+typedef struct bench_tuning_row {
+    char entry[24], name[96], shape[96];
+    double med_s[2]; /* default, tuned; 0 = not measured */
+} bench_tuning_row;
+
+typedef struct bench_tuning_table {
+    bench_tuning_row *rows;
+    int n, cap;
+} bench_tuning_table;
 
 typedef struct bench_result {
     const char *entry;   /* "gemm", "attention", ... */
@@ -57,6 +72,8 @@ typedef struct bench_result {
     int64_t batch, seq_len, new_tokens; /* 0 when not a stack case */
     double tokens_per_s;                /* generated tokens (all sequences) / median s */
     double cold_start_s, warm_start_s;  /* process start to first result; 0 = not measured */
+    double untuned_med_s; /* --tuning both: the default profile's median, timed interleaved
+                           * with the tuned one's runs; 0 otherwise */
 } bench_result;
 
 /* Times fn(arg) (which enqueues work) reps times after warmup runs, each run

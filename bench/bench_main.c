@@ -52,27 +52,52 @@ int bench_fail(bench_run *r, const char *what, clf_status st)
     return -1;
 }
 
+/* One timed run of fn under profile p (NULL = leave the context's). */
+static int run_once(bench_run *r, int (*fn)(void *arg), void *arg, const clf_kernel_profile *p,
+                    double *s, clf_status *st)
+{
+    *st = p ? clf_context_set_kernel_profile(r->ctx, p) : CLF_OK;
+    if (*st != CLF_OK) return -1;
+    double t0 = now_s();
+    int rc = fn(arg);
+    *st = clf_context_finish(r->ctx);
+    *s = now_s() - t0;
+    return rc != 0 || *st != CLF_OK ? -1 : 0;
+}
+
+/* With --tuning both, every repeat runs the case under the default and
+ * under the tuned profile of the same context (in alternating order), so
+ * load drifts hit both alike; res gets the tuned statistics and the
+ * default's median. */
 int bench_time(bench_run *r, int (*fn)(void *arg), void *arg, bench_result *res)
 {
     int reps = r->reps > 0 ? r->reps : 1;
-    double *s = malloc((size_t)reps * sizeof *s);
+    bool both = r->tuning == 2;
+    clf_kernel_profile prof[2];
+    prof[1] = *clf_context_kernel_profile(r->ctx);
+    prof[0] = *clf_context_default_profile(r->ctx);
+    double *s = malloc((size_t)reps * 2 * sizeof *s), junk;
     if (!s) return -1;
-    for (int i = 0; i < r->warmup; i++)
-        if (fn(arg) != 0 || clf_context_finish(r->ctx) != CLF_OK) {
-            free(s);
-            return bench_fail(r, res->name[0] ? res->name : res->entry, CLF_ERR_OPENCL);
+    clf_status st = CLF_OK;
+    int rc = 0;
+    for (int i = 0; i < r->warmup && rc == 0; i++)
+        for (int c = both ? 0 : 1; c < 2 && rc == 0; c++) rc = run_once(r, fn, arg, both ? &prof[c] : NULL, &junk, &st);
+    for (int i = 0; i < reps && rc == 0; i++)
+        for (int j = both ? 0 : 1; j < 2 && rc == 0; j++) {
+            int c = both && (i & 1) ? 1 - j : j; /* odd repeats: tuned first */
+            rc = run_once(r, fn, arg, both ? &prof[c] : NULL, &s[c * reps + i], &st);
         }
-    for (int i = 0; i < reps; i++) {
-        double t0 = now_s();
-        int rc = fn(arg);
-        clf_status st = clf_context_finish(r->ctx);
-        s[i] = now_s() - t0;
-        if (rc != 0 || st != CLF_OK) {
-            free(s);
-            return bench_fail(r, res->name[0] ? res->name : res->entry, st ? st : CLF_ERR_OPENCL);
-        }
+    if (both) (void)clf_context_set_kernel_profile(r->ctx, &prof[1]);
+    if (rc != 0) {
+        free(s);
+        return bench_fail(r, res->name[0] ? res->name : res->entry, st ? st : CLF_ERR_OPENCL);
     }
-    stats(s, reps, res);
+    if (both) {
+        bench_result def;
+        stats(s, reps, &def);
+        res->untuned_med_s = def.med_s;
+    }
+    stats(s + reps, reps, res);
     free(s);
     return 0;
 }
@@ -247,6 +272,7 @@ static void bench_json_record(bench_run *r, const bench_result *res, double gflo
         cli_json_set(o, "baseline2_median_s", cli_json_number(res->baseline2_s));
         cli_json_set(o, "ratio_vs_baseline2", cli_json_number(res->baseline2_s / res->med_s));
     }
+    if (res->untuned_med_s > 0) cli_json_set(o, "default_profile_median_s", cli_json_number(res->untuned_med_s));
     if (res->batch > 0) {
         cli_json_set(o, "batch", cli_json_int(res->batch));
         cli_json_set(o, "seq_len", cli_json_int(res->seq_len));
@@ -261,6 +287,40 @@ static void bench_json_record(bench_run *r, const bench_result *res, double gflo
     cli_json_push(r->json->records, o);
     /* One failure counted: later writes of a broken document are skipped. */
     if (!r->json->broken && bench_json_write(r->json, false) != 0) r->failures++;
+}
+
+/* --tuning both: the case's median under the pass's profile, matched to
+ * the same case of the other pass by entry, name and shape. */
+static void tuning_record(bench_run *r, const bench_result *res)
+{
+    bench_tuning_table *t = r->table;
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 64;
+        bench_tuning_row *grown = realloc(t->rows, (size_t)cap * sizeof *grown);
+        if (!grown) return;
+        t->rows = grown, t->cap = cap;
+    }
+    bench_tuning_row *row = &t->rows[t->n++];
+    memset(row, 0, sizeof *row);
+    snprintf(row->entry, sizeof row->entry, "%s", res->entry);
+    snprintf(row->name, sizeof row->name, "%s", res->name);
+    snprintf(row->shape, sizeof row->shape, "%s", res->shape);
+    row->med_s[0] = res->untuned_med_s;
+    row->med_s[1] = res->med_s;
+}
+
+static void tuning_table(const bench_tuning_table *t)
+{
+    printf("\n  default vs tuned profile (medians, ms; every repeat ran both profiles, "
+           "alternating which went first):\n");
+    printf("  %-10s %-24s %-26s %10s %10s %8s\n", "entry", "case", "shape", "default", "tuned", "speedup");
+    for (int i = 0; i < t->n; i++) {
+        const bench_tuning_row *row = &t->rows[i];
+        printf("  %-10s %-24.24s %-26.26s %10.3f %10.3f", row->entry, row->name, row->shape,
+               row->med_s[0] * 1e3, row->med_s[1] * 1e3);
+        if (row->med_s[0] > 0 && row->med_s[1] > 0) printf(" %7.2fx", row->med_s[0] / row->med_s[1]);
+        printf("\n");
+    }
 }
 
 void bench_report(bench_run *r, const bench_result *res)
@@ -282,19 +342,22 @@ void bench_report(bench_run *r, const bench_result *res)
     if (res->baseline) printf("  %.2fx %s", ratio, res->baseline);
     if (res->baseline2 && res->baseline2_s > 0)
         printf("  %.2fx %s", res->baseline2_s / res->med_s, res->baseline2);
+    if (res->untuned_med_s > 0)
+        printf("  default profile %.3f ms (%.2fx)", res->untuned_med_s * 1e3, res->untuned_med_s / res->med_s);
     if (res->device_mem_bytes > 0) printf("  mem %.1f MiB", res->device_mem_bytes / 1048576.0);
     if (res->tokens_per_s > 0) printf("  %.1f tok/s", res->tokens_per_s);
     if (res->cold_start_s > 0) printf("  start cold %.2f s warm %.3f s", res->cold_start_s, res->warm_start_s);
     printf("\n");
     fflush(stdout);
     if (r->json) bench_json_record(r, res, gflops, gbs, roof, ratio);
+    if (r->table && res->untuned_med_s > 0) tuning_record(r, res);
 }
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: clformer bench [--device SPEC]... [--quick] [--json FILE] [--filter NAME]\n"
-            "                      [--reps N] [--no-start]\n\n"
+            "                      [--reps N] [--no-start] [--tuning tuned|default|both]\n\n"
             "Benchmarks ops and whole stacks on every OpenCL device (or those named):\n"
             "measured ceilings first, then each case's median, min and p90 time after\n"
             "warm-up, GFLOP/s, GB/s, roofline %% and the ratio to a baseline measured in\n"
@@ -308,7 +371,12 @@ static void usage(FILE *out)
             "                 stack)\n"
             "  --reps N       timed repeats per case (default 5 quick, 15 full; fewer for\n"
             "                 the heavy stack cases)\n"
-            "  --no-start     skip the cold/warm start measurements\n");
+            "  --no-start     skip the cold/warm start measurements\n"
+            "  --tuning MODE  tuned (default): the values `clformer tune` stored, where there\n"
+            "                 are any; default: the untuned profile; both: every repeat of a\n"
+            "                 case runs under both profiles, interleaved, and a table of the\n"
+            "                 two medians per case ends each device (the main rows are the\n"
+            "                 tuned; start measurements follow CLFORMER_TUNE)\n");
 }
 
 typedef struct entry {
@@ -325,22 +393,34 @@ static const entry entries[] = {
 };
 #define N_ENTRIES (sizeof entries / sizeof entries[0])
 
-static int bench_device(const char *spec, bench_run *proto)
+static clf_context *open_device(const char *spec, bool untuned)
 {
     clf_context_params p = clf_context_params_default();
     p.device = spec;
+    p.untuned = untuned;
     clf_context *ctx = NULL;
     clf_status st = clf_context_create(&p, &ctx);
-    if (st != CLF_OK) {
+    if (st != CLF_OK)
         fprintf(stderr, "bench: %s: %s: %s\n", spec, clf_status_str(st), clf_context_last_error(NULL));
-        return 1;
-    }
+    return ctx;
+}
+
+static int bench_device(const char *spec, bench_run *proto)
+{
+    clf_context *ctx = open_device(spec, proto->tuning == 1);
+    if (!ctx) return 1;
     bench_run r = *proto;
     r.ctx = ctx;
     r.dev = clf_context_device(ctx);
-    printf("\n== %s (%s, %u compute units, %u MHz, driver %s)\n", r.dev->name,
+    const clf_kernel_profile *kp = clf_context_kernel_profile(ctx);
+    bench_tuning_table table = {NULL, 0, 0};
+    r.table = r.tuning == 2 ? &table : NULL;
+    printf("\n== %s (%s, %u compute units, %u MHz, driver %s; %s profile)\n", r.dev->name,
            clf_device_class_name(r.dev->device_class), r.dev->compute_units, r.dev->clock_mhz,
-           r.dev->driver_version);
+           r.dev->driver_version, r.tuning == 2 ? "default and tuned" : kp->tuned ? "tuned" : "default");
+    if (r.tuning == 2 && !kp->tuned)
+        printf("  (no stored tuning for %s: run `clformer tune --device %s`; both profiles are the "
+               "default)\n", spec, spec);
     bench_measure_ceilings(&r);
     printf("  %-10s %-24s %-26s %9s %9s %9s %8s %8s %7s  %s\n", "entry", "case", "shape", "med ms",
            "min ms", "p90 ms", "GFLOP/s", "GB/s", "roof", "baseline");
@@ -351,6 +431,8 @@ static int bench_device(const char *spec, bench_run *proto)
         r.prog_done++;
     }
     progress_clear(&r);
+    if (r.table) tuning_table(&table);
+    free(table.rows);
     proto->prog_done = r.prog_done;
     proto->failures += r.failures;
     clf_context_free(ctx);
@@ -368,6 +450,7 @@ int bench_main(int argc, char **argv)
         {"start", required_argument, NULL, 's'},  {"device", required_argument, NULL, 'd'},
         {"json", required_argument, NULL, 'j'},   {"filter", required_argument, NULL, 'f'},
         {"reps", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
+        {"tuning", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0}};
     char err[512] = "";
     double reps = 0;
@@ -389,6 +472,12 @@ int bench_main(int argc, char **argv)
             if (cli_number("--reps", optarg, (cli_num_rule){false, 1, 100000, false}, &reps, err,
                            sizeof err))
                 proto.reps = (int)reps;
+            break;
+        case 't':
+            if (!strcmp(optarg, "tuned")) proto.tuning = 0;
+            else if (!strcmp(optarg, "default")) proto.tuning = 1;
+            else if (!strcmp(optarg, "both")) proto.tuning = 2;
+            else snprintf(err, sizeof err, "--tuning \"%s\": expected tuned, default or both", optarg);
             break;
         case 'h': usage(stdout); return 0;
         default: cli_option_message(c, argc, argv, err, sizeof err);

@@ -374,7 +374,7 @@ rc=0; "$cli" run --model "$gpt2" generate "5 17 33" --max-new 2>"$work/err" || r
 [ "$rc" -eq 2 ] && grep -q "option --max-new needs a value" "$work/err" || { cat "$work/err"; exit 1; }
 rc=0; "$cli" run --model "$minilm" --max-new 4 embed "x" 2>"$work/err" || rc=$?
 [ "$rc" -eq 2 ] && grep -q -- "--max-new is an option of generate" "$work/err" || { cat "$work/err"; exit 1; }
-for sub in "devices --bogus" "selftest --device" "bench --reps 1x"; do
+for sub in "devices --bogus" "selftest --device" "tune --bogus" "tune --reps 0" "bench --tuning fast" "bench --reps 1x"; do
   rc=0; "$cli" $sub >/dev/null 2>"$work/err" || rc=$?
   [ "$rc" -eq 2 ] || { echo "clformer $sub: status $rc"; cat "$work/err"; exit 1; }
 done

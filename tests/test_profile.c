@@ -240,3 +240,71 @@ Test(profile, half_math_needs_fp16_defaults_on_gpus_and_follows_the_environment)
     }
     unsetenv("CLFORMER_HALF_MATH");
 }
+
+/* Every default profile is one the check accepts (a stored tuning result
+ * is judged by the same check), on big and simulated small devices in both
+ * families; and the untuned defaults of the fields the autotuner added are
+ * the constants the plans used before, so untuned kernels are unchanged. */
+Test(profile, defaults_pass_the_check_and_keep_the_old_constants)
+{
+    const clf_device_info devs[] = {device(CL_DEVICE_TYPE_CPU, 4096, 1 << 20, 16),
+                                    device(CL_DEVICE_TYPE_CPU, 8192, 256 << 10, 8),
+                                    device(CL_DEVICE_TYPE_GPU, 1024, 48 << 10, 1),
+                                    device(CL_DEVICE_TYPE_ACCELERATOR, 256, 32 << 10, 4)};
+    const char *limits[] = {NULL, "wg=128,local=32K,kernel_wg=64", "wg=64,local=16K", "wg=4,local=1K"};
+    for (size_t d = 0; d < sizeof devs / sizeof devs[0]; d++)
+        for (int f = 1; f <= 2; f++)
+            for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
+                clf_kernel_profile p = make(&devs[d], (clf_kernel_family)f, limits[l]);
+                cr_expect_eq(clf_kernel_profile_check(&p), CLF_OK, "device %zu family %d limits %s: %s", d, f,
+                             limits[l] ? limits[l] : "(none)", clf_context_last_error(NULL));
+                cr_expect(!p.tuned);
+                cr_expect_eq(p.attn_cpu_acc, 2048);
+                cr_expect_eq(p.attn_cpu_kv, 16384);
+                cr_expect_eq(p.rows_wg, limits[l] && !strcmp(limits[l], "wg=4,local=1K") ? 4 : 16);
+                if (f == CLF_KERNELS_CPU) {
+                    cr_expect(p.gemv_cols_t == 4 && p.gemv_rows_t == 8 && p.gemv_vec_n == 8 &&
+                              p.gemv_cols_n == 8 && p.gemv_rows_n == 4);
+                } else {
+                    cr_expect(p.gemv_cols_t == 1 && p.gemv_rows_t == 4 && p.gemv_vec_n == p.gemv_vec &&
+                              p.gemv_cols_n == 1 && p.gemv_rows_n == 4);
+                }
+            }
+}
+
+Test(profile, check_refuses_values_the_kernels_cannot_take_naming_the_field)
+{
+    clf_device_info gpu = device(CL_DEVICE_TYPE_GPU, 256, 16 << 10, 1);
+    const clf_kernel_profile base = make(&gpu, CLF_KERNELS_GPU, NULL);
+    struct {
+        const char *field;
+        int value;
+    } bad[] = {{"gemv_vec", 6},        {"gemv_split", 512},      {"gemv_rows_t", 3},
+               {"gemv_cols_t", 9},     {"gemm_tile_m", 48},      {"gemm_work_n", 3},
+               {"row_wg_max", 512},    {"row_wg_min", 0},        {"rows_wg", 1024},
+               {"attn_block_m", 512},  {"attn_block_n", 2},      {"attn_decode_wg", 24},
+               {"attn_cpu_rows", 4},   {"attn_splits_per_cu", 0}, {"attn_cpu_kv", 100},
+               {"gemv_max_m", 9}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        clf_kernel_profile p = base;
+        const clf__profile_field *f = clf__profile_field_find(bad[i].field);
+        cr_assert(f, "%s is not in the field table", bad[i].field);
+        *clf__profile_field_ptr(&p, f) = bad[i].value;
+        cr_expect_eq(clf_kernel_profile_check(&p), CLF_ERR_INVALID_ARG, "%s = %d accepted", bad[i].field,
+                     bad[i].value);
+        const char *msg = clf_context_last_error(NULL);
+        /* Tile fields are judged together; the message names the tile. */
+        const char *want = strncmp(bad[i].field, "gemm_", 5) == 0 ? "gemm_" : bad[i].field;
+        cr_expect(strstr(msg, want), "%s = %d: message \"%s\"", bad[i].field, bad[i].value, msg);
+    }
+    /* Half arithmetic needs cl_khr_fp16 (simulated away here). */
+    clf_kernel_profile h = make(&gpu, CLF_KERNELS_GPU, "fp16=0");
+    h.half_math = CLF_HALF_MATH_F32ACC;
+    cr_expect_eq(clf_kernel_profile_check(&h), CLF_ERR_INVALID_ARG);
+    cr_expect(strstr(clf_context_last_error(NULL), "half_math"), "%s", clf_context_last_error(NULL));
+    /* A tile that needs more local memory than the device has (16 KiB). */
+    clf_kernel_profile p = base;
+    p.gemm_tile_m = 128, p.gemm_tile_n = 128, p.gemm_tile_k = 32, p.gemm_work_m = 8, p.gemm_work_n = 8;
+    cr_expect_eq(clf_kernel_profile_check(&p), CLF_ERR_INVALID_ARG);
+    cr_expect(strstr(clf_context_last_error(NULL), "local memory"), "%s", clf_context_last_error(NULL));
+}

@@ -36,6 +36,7 @@
 #include "model.h"
 #include "session.h"
 #include "batch.h"
+#include "tune.h"
 #include "tokenizer.h"
 
 #ifdef __cplusplus

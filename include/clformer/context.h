@@ -82,6 +82,9 @@ typedef struct clf_context_params {
                                   the device profile's choice */
     const char *limits;    /* simulated smaller device limits (see clf_kernel_profile_make);
                               NULL = $CLFORMER_DEVICE_LIMITS; "" = the device's own */
+    bool untuned;          /* ignore the autotuner's stored result (tune.h) and keep the
+                              default profile; false = apply it when present, unless
+                              $CLFORMER_TUNE=0 */
 } clf_context_params;
 
 /* Counters of program builds in a context, since it was created. */

@@ -181,6 +181,20 @@ typedef struct clf_kernel_profile {
      * and GEMV with f16 B, attention with f16 q/k/v); f32 operands always get f32 arithmetic */
     int half_math;             /* CLF_HALF_MATH_*: 0 unless limits.fp16 */
     char half_reason[64];      /* why: "no cl_khr_fp16", "CPU device: measured slower", ... */
+    /* Appended with the autotuner (clformer/tune.h): choices the plans used to
+     * keep as constants, with the same defaults, so an untuned profile shapes
+     * every kernel exactly as before. */
+    int gemv_vec_n;            /* GEMV with B not transposed: floats per vector (4, 8, 16);
+                                * gemv_vec is the B-transposed (weight-row) layout's */
+    int gemv_cols_t, gemv_cols_n; /* GEMV: output columns (B transposed) or vectors of
+                                * columns (not transposed) per work-item, 1..8 */
+    int gemv_rows_t, gemv_rows_n; /* GEMV: work-items along N per group (local dim 1),
+                                * a power of two; shrunk to the limits at launch */
+    int rows_wg;               /* row-per-item kernels (CPU family norm, softmax, top-k):
+                                * work-items per group at most, a power of two */
+    int attn_cpu_acc;          /* CPU flash: accumulator floats per work-item (sets FLASH_G) */
+    int attn_cpu_kv;           /* CPU flash: floats of one K/V key chunk (sets FLASH_KC) */
+    bool tuned;                /* values from the autotuner's stored results were applied */
 } clf_kernel_profile;
 
 /* Values of clf_kernel_profile.half_math (and of $CLFORMER_HALF_MATH). Activations and
@@ -207,6 +221,15 @@ enum {
  */
 CLF_API clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_family family,
                                            const char *limits, clf_kernel_profile *out);
+
+/* Whether every field of *p is one the kernels accept within p->limits:
+ * vector widths 4, 8 or 16; work-group sizes powers of two within the
+ * work-group limit; GPU GEMM tiles that divide into their work-items and
+ * fit the local memory; attention rows and chunks within the kernels'
+ * ranges. CLF_ERR_INVALID_ARG names the first field that is not, with its
+ * value and the rule. Pure. The autotuner checks every candidate with it,
+ * and a stored result that fails it is ignored. */
+CLF_API clf_status clf_kernel_profile_check(const clf_kernel_profile *p);
 
 /* The profile a context makes (clf_context_create): as above, with family
  * AUTO taken from $CLFORMER_KERNELS (cpu, gpu or auto; anything else is

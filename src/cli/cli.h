@@ -17,6 +17,8 @@ int cli_devices(int argc, char **argv);
 void cli_devices_usage(FILE *out);
 int cli_selftest(int argc, char **argv);
 void cli_selftest_usage(FILE *out);
+int cli_tune(int argc, char **argv);
+void cli_tune_usage(FILE *out);
 int cli_run(int argc, char **argv);
 void cli_run_usage(FILE *out);
 

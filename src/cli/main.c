@@ -25,6 +25,8 @@ static const cli_command commands[] = {
      cli_selftest, cli_selftest_usage},
     {"bench", "benchmark ops and whole stacks on every device: ceilings, timings, roofline",
      bench_main, bench_usage},
+    {"tune", "autotune the kernels' tiles and work-group sizes for a device and store them",
+     cli_tune, cli_tune_usage},
     {"run", "run a model folder: embed, classify or generate", cli_run, cli_run_usage},
 };
 
@@ -48,6 +50,7 @@ static void usage(FILE *out)
             "  CLFORMER_DEVICE      device selection: best, gpu, dgpu, igpu, cpu, P:D or a name\n"
             "  CLFORMER_CACHE_DIR   binary cache folder (\"\" = no disk cache)\n"
             "  CLFORMER_KERNEL_DIR  read kernels/*.cl from this folder instead of the library\n"
+"  CLFORMER_TUNE       0 = ignore the values `clformer tune` stored (use the defaults)\n"
             "  CLFORMER_LOG         the library's messages on stderr: error, warn (default), info\n"
             "                       or debug; -v, -vv and --quiet override it\n");
 }

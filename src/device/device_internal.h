@@ -49,6 +49,18 @@ int clf__gemm_tile_count(void);
 int clf__gemm_tile_fits(int i, uint64_t max_items, uint64_t local_bytes);
 void clf__gemm_tile(int i, int out[5]);
 
+/* The profile's integer fields by name (src/device/profile_fields.c): the
+ * autotuner's registry and its stored results name them so. */
+typedef struct clf__profile_field {
+    const char *name; /* the struct member's name */
+    size_t offset;    /* offsetof(clf_kernel_profile, member); the member is an int */
+} clf__profile_field;
+
+int clf__profile_field_count(void);
+const clf__profile_field *clf__profile_field_at(int i);
+const clf__profile_field *clf__profile_field_find(const char *name);
+int *clf__profile_field_ptr(clf_kernel_profile *p, const clf__profile_field *f);
+
 /* The process-wide first-time work, done once (pthread_once; later calls
  * return at once, concurrent first calls wait for the first): when
  * POCL_CACHE_DIR is unset, point it at <cache>/pocl so other programs cannot

@@ -187,6 +187,12 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
     p.gemv_max_m = cpu ? 1 : 8;
     p.gemv_split = cpu ? 1 : fit_pow2(32, wg / 4 ? wg / 4 : 1, 1);
     p.gemv_vec = cpu ? (nvf >= 8 ? 16 : 8) : 4;
+    /* The GEMV's work-item shape per layout: CPUs a few columns per item and
+     * no split (B transposed: 4 columns, 8 items per group; not transposed:
+     * 8 vectors of 8, 4 items), GPUs one column per item split over K. */
+    p.gemv_vec_n = cpu ? 8 : p.gemv_vec;
+    p.gemv_cols_t = cpu ? 4 : 1, p.gemv_rows_t = cpu ? 8 : 4;
+    p.gemv_cols_n = cpu ? 8 : 1, p.gemv_rows_n = 4;
     p.gemm_vec = nvf >= 16 ? 16 : nvf >= 8 ? 8 : 4;
     int tile = -1;
     for (int i = 0; i < clf__gemm_tile_count() && tile < 0; i++)
@@ -208,6 +214,7 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
     p.row_wg_max = fit_pow2(cpu ? 128 : 256, wg, 1);
     p.row_wg_min = fit_pow2(cpu ? 16 : 32, (uint64_t)p.row_wg_max, 1);
     p.elementwise_wg = fit_pow2(cpu ? 64 : 256, wg, 1);
+    p.rows_wg = fit_pow2(16, wg, 1);
 
     /* Attention. PoCL does not vectorise these kernels across work-items: the
      * speed comes from explicit float vectors of the native width. */
@@ -220,6 +227,10 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
         p.attn_block_m = 64, p.attn_block_n = 32, p.attn_decode_wg = 64, p.attn_cpu_rows = 0;
         p.attn_splits_per_cu = 4;
     }
+    /* CPU flash: about 2048 floats of accumulators per work-item, and key
+     * chunks of 16384 floats (K + V of a chunk ~128 KiB, so they stay in L2
+     * while every row group of the work-item uses them). */
+    p.attn_cpu_acc = 2048, p.attn_cpu_kv = 16384;
     p.attn_block_m = fit_pow2(p.attn_block_m, wg, 1);
     p.attn_decode_wg = fit_pow2(p.attn_decode_wg, wg, 1);
 

@@ -166,14 +166,14 @@ static clf_status flash_kernel(clf_context *ctx, const attn_problem *pr, const a
     attn_config c = *cc;
     char opts[256];
     options(ctx, opts, sizeof opts, c.cpu_flash ? 2 : 1, pr->hd, pr->q->dtype, &c, false);
-    /* attn_flash_cpu: FLASH_G groups of FLASH_Q rows per work-item (about 2048 floats of
-     * accumulators), walked against chunks of FLASH_KC keys (K + V of a chunk ~128 KiB, so
-     * they stay in L2 while every group of the work-item uses them). */
+    /* attn_flash_cpu: FLASH_G groups of FLASH_Q rows per work-item (the profile's
+     * attn_cpu_acc floats of accumulators), walked against chunks of FLASH_KC keys
+     * (attn_cpu_kv floats of K and V, sized to stay in L2 while every group uses them). */
     int fg = 1;
     if (c.cpu_flash) {
-        fg = (int)(2048 / (c.cpu_flash * pr->hd));
+        fg = (int)(ctx->kprof.attn_cpu_acc / (c.cpu_flash * pr->hd));
         if (fg < 1) fg = 1;
-        int kc = (int)(16384 / pr->hd) / 8 * 8;
+        int kc = (int)(ctx->kprof.attn_cpu_kv / pr->hd) / 8 * 8;
         if (kc < 8) kc = 8;
         size_t n = strlen(opts);
         snprintf(opts + n, sizeof opts - n, " -DFLASH_Q=%d -DFLASH_G=%d -DFLASH_KC=%d",

@@ -30,27 +30,23 @@ static bool gpu_family(const clf_context *ctx) { return ctx->kprof.family == CLF
  * splits K over GS work-items and reduces in local memory: GLY x GS items and
  * a reduction buffer of GLY x GM x columns x (GS + 1) floats, both kept within
  * the limits (16,896 B at GS 32 for M 5-8 with B not transposed: too much
- * for a 16 KiB device, so GLY, then GS, shrink). */
+ * for a 16 KiB device, so GLY, then GS, shrink). Vector width, columns per
+ * work-item and GLY come from the profile per layout (tunable). */
 static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t lim, launch_plan *p)
 {
     const clf_kernel_profile *pr = &ctx->kprof;
-    int gm = d->m <= 1 ? 1 : d->m <= 2 ? 2 : d->m <= 4 ? 4 : 8, gv, gn, gs, ly;
-    if (gpu_family(ctx)) {
-        gv = pr->gemv_vec, gn = 1, gs = pr->gemv_split, ly = 4;
-        for (;;) {
-            size_t cols = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
-            uint64_t red = gs > 1 ? (uint64_t)ly * (uint64_t)gm * cols * (uint64_t)(gs + 1) * 4 : 0;
-            if (((size_t)(gs * ly) <= lim && red <= pr->limits.local_mem_bytes) || (gs == 1 && ly == 1))
-                break;
-            if (ly > 1) ly /= 2;
-            else gs /= 2;
-        }
-    } else if (d->trans_b) {
-        gv = pr->gemv_vec, gn = 4, gs = 1, ly = 8;
-    } else {
-        gv = 8, gn = 8, gs = 1, ly = 4;
+    int gm = d->m <= 1 ? 1 : d->m <= 2 ? 2 : d->m <= 4 ? 4 : 8;
+    int gv = d->trans_b ? pr->gemv_vec : pr->gemv_vec_n, gn = d->trans_b ? pr->gemv_cols_t : pr->gemv_cols_n;
+    int gs = pr->gemv_split, ly = d->trans_b ? pr->gemv_rows_t : pr->gemv_rows_n;
+    if (!gpu_family(ctx)) gs = 1; /* no local memory in the CPU family */
+    for (;;) {
+        size_t cols = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
+        uint64_t red = gs > 1 ? (uint64_t)ly * (uint64_t)gm * cols * (uint64_t)(gs + 1) * 4 : 0;
+        if (((size_t)(gs * ly) <= lim && red <= pr->limits.local_mem_bytes) || (gs == 1 && ly == 1))
+            break;
+        if (ly > 1) ly /= 2;
+        else gs /= 2;
     }
-    while (gs == 1 && ly > 1 && (size_t)ly > lim) ly /= 2;
     size_t cpw = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
     p->kernel = "clf_gemv";
     snprintf(p->options, sizeof p->options, "-DCLF_ONLY=3 -DCLF_GM=%d -DCLF_GV=%d -DCLF_GN=%d -DCLF_GS=%d -DCLF_GLY=%d",

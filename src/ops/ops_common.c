@@ -140,7 +140,7 @@ clf_status clf__check_group(clf_context *ctx, cl_kernel k, const char *name, siz
 size_t clf__rows_local_size(clf_context *ctx, cl_kernel k, int64_t rows, int groups_per_cu)
 {
     size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
-    size_t local = clf__wg_fit(ctx, k, 16);
+    size_t local = clf__wg_fit(ctx, k, (size_t)ctx->kprof.rows_wg);
     while (local > 1 && (size_t)rows < local * (size_t)groups_per_cu * cus) local /= 2;
     return local;
 }

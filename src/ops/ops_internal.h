@@ -75,7 +75,8 @@ void clf__as4(const clf_tensor *t, int64_t shape[4], cl_long4 *stride);
  * the kernel (a power of two: the reductions are halving trees). */
 size_t clf__row_local_size(clf_context *ctx, cl_kernel k, int64_t cols);
 
-/* Work-group size of a kernel with a work-item per row: up to 16 rows,
+/* Work-group size of a kernel with a work-item per row: up to the
+ * profile's rows_wg rows (16 untuned),
  * fewer when the rows could not otherwise give every compute unit
  * groups_per_cu groups; fitted to kernel k. */
 size_t clf__rows_local_size(clf_context *ctx, cl_kernel k, int64_t rows, int groups_per_cu);

@@ -123,6 +123,8 @@ clf_status clf_context_create(const clf_context_params *params, clf_context **ou
         clf_context_free(ctx);
         return st;
     }
+    ctx->kprof_default = ctx->kprof;
+    if (!p.untuned) clf__tune_load(ctx);
     derive_base_options(ctx);
     ctx->root = ctx;
     *out = ctx;

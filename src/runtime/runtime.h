@@ -76,6 +76,7 @@ struct clf_context {
     clf__error_state error;   /* first member: the core writes the last error here */
     clf_device_info info;     /* the device as the driver describes it */
     clf_kernel_profile kprof; /* how ops shape kernels for it: read this, not info */
+    clf_kernel_profile kprof_default; /* kprof before a stored tuning result was applied */
     cl_platform_id platform;
     cl_device_id device;
     cl_context cl;
@@ -125,6 +126,17 @@ static inline bool clf__same_root(const clf_context *a, const clf_context *b)
  * errors are reported on err_ctx. */
 clf_status clf__tensor_slice(clf_context *err_ctx, const clf_tensor *t, int dim, int64_t start,
                              int64_t len, clf_tensor *out);
+
+/* ---- stored tuning results (tune_store.c) ---- */
+
+/* Applies ctx's stored tuning result to ctx->kprof when there is one (and
+ * CLFORMER_TUNE is not 0); a bad file is ignored with a warning. Never fails. */
+void clf__tune_load(clf_context *ctx);
+
+/* Stores the fields of p that differ from ctx->kprof_default (all of them
+ * are written, so a file is complete). CLF_ERR_NOT_FOUND when the disk cache
+ * is off; path (may be NULL) gets the file's name. */
+clf_status clf__tune_save(clf_context *ctx, const clf_kernel_profile *p, char *path, size_t size);
 
 /* ---- the one-thread rule ---- */
 
