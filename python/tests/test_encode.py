@@ -113,3 +113,17 @@ def test_f16_weights_stay_close_to_f32(minilm_dir, device, minilm):
     with clformer.Model(minilm_dir, device=device, weights="f16", max_batch=2) as m16:
         cos = cosines(m16.encode(texts), minilm.encode(texts))
     assert cos.min() > 0.999, cos
+
+
+@pytest.mark.parametrize("weights,bound", [("q8", 0.99), ("q4", 0.9)])
+def test_quantised_weights_load_and_stay_close_to_f32(minilm_dir, device, minilm, weights, bound):
+    # Q8 / Q4 storage (clf_model_params.weight_dtype) through Model(weights=...):
+    # the embeddings stay near f32's (MiniLM's Q8 cosine is ~0.9999; Q4, with
+    # its fallbacks, ~0.99), and differ from them, so the format was applied.
+    texts = ["Quantised storage shrinks the weights.", "Another sentence."]
+    with clformer.Model(minilm_dir, device=device, weights=weights, max_batch=2) as mq:
+        got = mq.encode(texts)
+    want = minilm.encode(texts)
+    cos = cosines(got, want)
+    assert cos.min() > bound, (weights, cos)
+    assert np.abs(got - want).max() > 0, weights
