@@ -215,22 +215,33 @@ class _Vocab:
         return "t%d" % i
 
 
-def marian_to_ct2(m, out_dir, quantization=None):
-    """Converts with CTranslate2's own Transformers weight mapping (BartLoader,
-    which MarianMTLoader extends) through the Converter interface. Marian's
-    own loader is not used because it makes the decoder start from a zero
-    embedding (Marian starts from PAD) and needs a real tokenizer; ours starts
-    from BOS's embedding like HF generate and clformer."""
+def to_ct2(loader, m, vocab, out_dir, quantization=None):
+    """Converts the module m with one of CTranslate2's own Transformers weight
+    mappings (loader: a ct2 ModelLoader; vocab: the tokenizer methods it
+    reads) through the Converter interface, into out_dir, as float32
+    (quantization None) or "int8". It converts a copy: the converter changes
+    the module it reads (after an int8 conversion HF's own logits were
+    thousands of times too large)."""
+    import copy
     import ctranslate2
-    from ctranslate2.converters import transformers as ct2tf
-    m.config.normalize_before = False
-    m.config.normalize_embedding = False
+    m = copy.deepcopy(m)
 
     class _Conv(ctranslate2.converters.Converter):
         def _load(self):
-            return ct2tf.BartLoader()(m, _Vocab(TBASE["vocab"]))
+            return loader(m, vocab)
 
     _Conv().convert(out_dir, quantization=quantization, force=True)
+
+
+def marian_to_ct2(m, out_dir, quantization=None):
+    """CTranslate2's BartLoader (which MarianMTLoader extends). Marian's own
+    loader is not used because it makes the decoder start from a zero
+    embedding (Marian starts from PAD) and needs a real tokenizer; ours starts
+    from BOS's embedding like HF generate and clformer."""
+    from ctranslate2.converters import transformers as ct2tf
+    m.config.normalize_before = False
+    m.config.normalize_embedding = False
+    to_ct2(ct2tf.BartLoader(), m, _Vocab(TBASE["vocab"]), out_dir, quantization)
 
 
 def onnx_quantize_dynamic(src, dst):
@@ -290,16 +301,6 @@ class _GptVocab:
 
 
 def gpt2_to_ct2(m, out_dir, quantization=None):
-    """CTranslate2's own GPT-2 weight mapping (GPT2Loader) on a copy of the
-    module: the converter changes the module it reads (after an int8
-    conversion HF's own logits were ~5000x too large)."""
-    import copy
-    import ctranslate2
+    """CTranslate2's own GPT-2 weight mapping (GPT2Loader) of the module."""
     from ctranslate2.converters import transformers as ct2tf
-    m = copy.deepcopy(m)
-
-    class _Conv(ctranslate2.converters.Converter):
-        def _load(self):
-            return ct2tf.GPT2Loader()(m, _GptVocab(GPT2["vocab"]))
-
-    _Conv().convert(out_dir, quantization=quantization, force=True)
+    to_ct2(ct2tf.GPT2Loader(), m, _GptVocab(GPT2["vocab"]), out_dir, quantization)
