@@ -157,13 +157,14 @@ def hbars(plt, path, title, xlabel, cases, series, values, log=None, reflines=No
     ax.set_yticklabels([short(c, 56) for c in cases], fontsize=8)
     ax.invert_yaxis()
     if log:
-        from matplotlib.ticker import FormatStrFormatter
+        from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
         ax.set_xscale("log")
         ax.set_xlim(min(vals) / 2, max(vals) * 4)
-        # Plain numbers (0.5, 2) rather than powers of ten (5x10^-1).
+        # Plain numbers at 1, 2, 5 x 10^k (0.5, 2) rather than powers of ten
+        # (5x10^-1); unlabelled minor ticks.
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
-        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
-        ax.tick_params(axis="x", which="minor", labelsize=7)
+        ax.xaxis.set_minor_formatter(NullFormatter())
     else:
         ax.set_xlim(0, max(vals) * 1.25)
     for x, text in reflines or ():
@@ -454,6 +455,7 @@ def chart_formats(plt, records, out, made):
                         "MiniLM: sentences/s) (higher is better)", ordered(cases), keys, values):
         made.append(path)
     values, cases, keys = {}, [], []
+    multi = len(ordered(r["_series"] for r in recs if r["entry"] == "compare")) > 1
     for r in recs:
         if r["entry"] != "compare":
             continue
