@@ -141,8 +141,10 @@ def hbars(plt, path, title, xlabel, cases, series, values, log=None, reflines=No
     n_bars = sum(len(p) for p in present)
     fig_h = max(2.5, 0.28 * n_bars + 0.25 * n_c + 1.6)
     fig, ax = plt.subplots(figsize=(14, fig_h))
-    cmap = plt.get_cmap("tab10")
-    colour = {s: cmap(j % 10) for j, s in enumerate(series)}
+    # Twenty distinct colours where ten would repeat (formats x devices).
+    nc = 10 if len(series) <= 10 else 20
+    cmap = plt.get_cmap("tab%d" % nc)
+    colour = {s: cmap(j % nc) for j, s in enumerate(series)}
     y = np.arange(n_c)
     labelled = set()
     for i, c in enumerate(cases):
@@ -450,7 +452,7 @@ def chart_formats(plt, records, out, made):
         values[(case, key)] = v
     keys = sorted(ordered(keys), key=lambda k: (FORMATS.index(k.split()[0]), k))
     path = os.path.join(out, "formats_speed.png")
-    if values and hbars(plt, path, "clformer per weight format (f32, f16, q8, q4), same run",
+    if values and hbars(plt, path, "clformer per weight format (f32, f16, q8, q4); each file is one run",
                         "tokens/s (generators: tokens generated; encoders: tokens processed; "
                         "MiniLM: sentences/s) (higher is better)", ordered(cases), keys, values):
         made.append(path)
