@@ -23,7 +23,17 @@ Cases (issue 5):
               (EOS, PAD and BOS never win: their output bias is -30, so every
               engine makes the same count), tokens/s against
               CTranslate2 fp32 and HuggingFace MarianMTModel.generate (PyTorch).
+  gpt2-small  decoder-only, 12 layers, D 768, vocab 50257 (issue 15), a HF
+              folder: greedy, batch 1, 16-id prompt, 64 new tokens, tokens/s
+              against CTranslate2's Generator fp32 and HF generate.
   --minilm DIR  sentence embeddings with an all-MiniLM-L6-v2 folder (issue 6).
+
+Weight formats (issue 16): --weights f32,f16,q8,q4 runs clformer once per
+format, each an engine of every case; with q8 or q4 the int8 baselines join:
+CTranslate2 int8 (the same weights converted with quantization="int8") for
+Transformer-base and GPT-2, onnxruntime's quantize_dynamic model for BERT-base
+batch 1. The JSON has one record per case and format, its first baseline the
+one of matching precision.
 
 clformer is driven through its Python package (`import clformer`: python/,
 installed with `pip install .` or by tests/check_python.sh into
