@@ -337,7 +337,7 @@ void bench_report(bench_run *r, const bench_result *res)
     double roof = floor_s > 0 ? 100.0 * floor_s / res->med_s : 0;
     double ratio = res->baseline && res->baseline_s > 0 ? res->baseline_s / res->med_s : 0;
     progress_clear(r);
-    printf("  %-10s %-24.24s %-26.26s %9.3f %9.3f %9.3f %8.1f %8.1f %6.1f%%", res->entry, res->name,
+    printf("  %-10s %-27.27s %-26.26s %9.3f %9.3f %9.3f %8.1f %8.1f %6.1f%%", res->entry, res->name,
            res->shape, res->med_s * 1e3, res->min_s * 1e3, res->p90_s * 1e3, gflops, gbs, roof);
     if (res->baseline) printf("  %.2fx %s", ratio, res->baseline);
     if (res->baseline2 && res->baseline2_s > 0)
@@ -422,7 +422,7 @@ static int bench_device(const char *spec, bench_run *proto)
         printf("  (no stored tuning for %s: run `clformer tune --device %s`; both profiles are the "
                "default)\n", spec, spec);
     bench_measure_ceilings(&r);
-    printf("  %-10s %-24s %-26s %9s %9s %9s %8s %8s %7s  %s\n", "entry", "case", "shape", "med ms",
+    printf("  %-10s %-27s %-26s %9s %9s %9s %8s %8s %7s  %s\n", "entry", "case", "shape", "med ms",
            "min ms", "p90 ms", "GFLOP/s", "GB/s", "roof", "baseline");
     for (size_t i = 0; i < N_ENTRIES; i++) {
         if (r.filter && !strstr(entries[i].name, r.filter)) continue;

@@ -54,6 +54,12 @@ static const stack_case cases[] = {
     {"gpt2-b1-f16", "gpt2-small", STACK_GENERATE, 1, 16, 32, 0, true, false, 5, CLF_F16},
     {"gpt2-b1-q8", "gpt2-small", STACK_GENERATE, 1, 16, 32, 0, true, false, 5, CLF_Q8},
     {"gpt2-b1-q4", "gpt2-small", STACK_GENERATE, 1, 16, 32, 0, true, false, 5, CLF_Q4},
+    /* Issue 16: Q8 on the encoder and on the Marian-sized encoder-decoder
+     * (greedy at batch 1 and 16, as bench/compare.py's CTranslate2 int8 and
+     * onnxruntime quantize_dynamic columns). Full run only. */
+    {"bert-b1-q8", "bert-base", STACK_ENCODE, 1, 128, 0, 0, false, false, 15, CLF_Q8},
+    {"t-greedy-b1-q8", "transformer-base", STACK_GREEDY, 1, 32, 32, 0, false, false, 5, CLF_Q8},
+    {"t-greedy-b16-q8", "transformer-base", STACK_GREEDY, 16, 32, 32, 0, false, false, 3, CLF_Q8},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 

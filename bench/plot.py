@@ -2,6 +2,7 @@
 """PNG charts from `clformer bench --json` files (and bench/compare.py's).
 
     python3 bench/plot.py run-pocl.json run-gpu.json --out bench/out
+    python3 bench/plot.py results/DIR/full.json results/DIR/compare.json  # PNGs into DIR
     python3 bench/plot.py --check          # fast self-test on built-in records
 
 Each input file is {"clformer": version, "records": [...]}, one record per
@@ -13,7 +14,7 @@ warm_start_s, batch, seq_len, new_tokens). A series is one device of one file:
 "device [file label]" when several files are given, so the same device
 measured on two machines or two commits stays apart.
 
-Charts written into --out:
+Charts written into --out (default: the folder of the first file):
   entry_<entry>.png    per entry (gemm, attention, softmax, ..., stack, and any
                        entry this script does not know): each case side by side
                        for every series, in GFLOP/s, GB/s, tokens/s or time,
@@ -25,7 +26,14 @@ Charts written into --out:
   stack_tokens.png, stack_start.png  whole stacks: tokens/s, cold and warm
                        start against the issue's targets (10 s, 0.5 s);
   compare_throughput.png  bench/compare.py records: clformer and each
-                       baseline engine side by side.
+                       baseline engine side by side;
+  formats_speed.png    clformer's speed in each weight format (f32, f16, q8,
+                       q4) for every stack or compare.py case run in two or
+                       more (the format: compare.py's "weights" field, or the
+                       last word of a stack case name, "... q8");
+  formats_ratio.png    compare.py: each case and weight format against each
+                       same-run baseline (CTranslate2 int8 and onnxruntime
+                       quantize_dynamic beside the float baselines).
 Records without the fields a chart needs are left out of that chart (counted
 in the summary), never an error. Exit status 0, 1 when nothing could be
 plotted, 2 on unreadable input.
@@ -133,8 +141,10 @@ def hbars(plt, path, title, xlabel, cases, series, values, log=None, reflines=No
     n_bars = sum(len(p) for p in present)
     fig_h = max(2.5, 0.28 * n_bars + 0.25 * n_c + 1.6)
     fig, ax = plt.subplots(figsize=(14, fig_h))
-    cmap = plt.get_cmap("tab10")
-    colour = {s: cmap(j % 10) for j, s in enumerate(series)}
+    # Twenty distinct colours where ten would repeat (formats x devices).
+    nc = 10 if len(series) <= 10 else 20
+    cmap = plt.get_cmap("tab%d" % nc)
+    colour = {s: cmap(j % nc) for j, s in enumerate(series)}
     y = np.arange(n_c)
     labelled = set()
     for i, c in enumerate(cases):
@@ -149,8 +159,14 @@ def hbars(plt, path, title, xlabel, cases, series, values, log=None, reflines=No
     ax.set_yticklabels([short(c, 56) for c in cases], fontsize=8)
     ax.invert_yaxis()
     if log:
+        from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
         ax.set_xscale("log")
         ax.set_xlim(min(vals) / 2, max(vals) * 4)
+        # Plain numbers at 1, 2, 5 x 10^k (0.5, 2) rather than powers of ten
+        # (5x10^-1); unlabelled minor ticks.
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     else:
         ax.set_xlim(0, max(vals) * 1.25)
     for x, text in reflines or ():
@@ -299,7 +315,7 @@ def chart_rooflines(plt, records, out, made):
 def baselines_of(r):
     """[(baseline name, ratio)] of a record: baseline, baseline2, ... fields."""
     out = []
-    for sfx in ("", "2", "3", "4"):
+    for sfx in ("", "2", "3", "4", "5", "6"):
         name, ratio = r.get("baseline" + sfx), num(r, "ratio_vs_baseline" + sfx)
         if isinstance(name, str) and ratio and ratio > 0:
             out.append((name, ratio))
@@ -378,6 +394,91 @@ def chart_compare(plt, records, out, made):
         made.append(path)
 
 
+# ------------------------------------------------------- weight formats ---
+
+FORMATS = ("f32", "f16", "q8", "q4")
+
+
+def format_of(r):
+    """A record's weight format: compare.py's "weights" field, else the last
+    word of the case name as `clformer bench` writes it ("gpt2-small generate
+    q8"), else f32 (records before the formats existed)."""
+    w = r.get("weights")
+    if isinstance(w, str) and w in FORMATS:
+        return w
+    words = str(r.get("case") or "").split()
+    return words[-1] if words and words[-1] in FORMATS else "f32"
+
+
+def base_case_of(r):
+    """The case without its format: "entry: case shape", one per format group."""
+    case = r.get("base_case")
+    if not isinstance(case, str):
+        words = str(r.get("case") or "").split()
+        case = " ".join(words[:-1] if words and words[-1] in FORMATS else words)
+    return "%s: %s %s" % (r["entry"], case, r.get("shape") or "")
+
+
+def throughput(r):
+    """Tokens per second of a stack or compare record: generated tokens for
+    generators, tokens processed for encoders (batch x length / time),
+    sentences for compare.py's MiniLM case; None when unknown."""
+    for k in ("tokens_per_s", "items_per_s"):
+        v = num(r, k)
+        if v and v > 0:
+            return v
+    b, s, t = num(r, "batch"), num(r, "seq_len"), num(r, "median_s")
+    return b * s / t if b and s and t and t > 0 else None
+
+
+def chart_formats(plt, records, out, made):
+    """Speed per weight format (formats_speed.png: each case that ran in two
+    formats or more, one bar per format) and compare.py's ratios per format
+    (formats_ratio.png: each case and format against each same-run
+    baseline)."""
+    multi = len(ordered(r["_series"] for r in records)) > 1
+    recs = [r for r in records if r["entry"] in ("stack", "compare")]
+    groups = {}
+    for r in recs:
+        groups.setdefault((base_case_of(r), r["_series"]), set()).add(format_of(r))
+    values, cases, keys = {}, [], []
+    for r in recs:
+        case, v = base_case_of(r), throughput(r)
+        if v is None or len(groups[(case, r["_series"])]) < 2:
+            continue
+        key = format_of(r) + (" \u2014 %s" % r["_series"] if multi else "")
+        cases.append(case)
+        keys.append(key)
+        values[(case, key)] = v
+    keys = sorted(ordered(keys), key=lambda k: (FORMATS.index(k.split()[0]), k))
+    path = os.path.join(out, "formats_speed.png")
+    if values and hbars(plt, path, "clformer per weight format (f32, f16, q8, q4); each file is one run",
+                        "tokens/s (generators: tokens generated; encoders: tokens processed; "
+                        "MiniLM: sentences/s) (higher is better)", ordered(cases), keys, values):
+        made.append(path)
+    values, cases, keys = {}, [], []
+    multi = len(ordered(r["_series"] for r in recs if r["entry"] == "compare")) > 1
+    for r in recs:
+        if r["entry"] != "compare":
+            continue
+        case = "%s [%s]" % (base_case_of(r)[len("compare: "):], format_of(r))
+        if multi:
+            case += " \u2014 " + r["_series"]
+        for name, ratio in baselines_of(r):
+            cases.append(case)
+            keys.append("vs " + name)
+            values[(case, "vs " + name)] = ratio
+    path = os.path.join(out, "formats_ratio.png")
+    if values and hbars(plt, path, "bench/compare.py: clformer in each weight format against "
+                        "each same-run baseline", "baseline time / clformer time (> 1: clformer "
+                        "faster)", ordered(cases), ordered(keys), values, log=True,
+                        reflines=[(1.0, "parity")],
+                        notes="[f32] [q8] ...: clformer's weight format; the baselines keep "
+                        "their own precision (-int8: CTranslate2 int8 or onnxruntime "
+                        "quantize_dynamic)"):
+        made.append(path)
+
+
 def plot(paths, out, labels=None):
     plt = need_matplotlib()
     records, skipped = load(paths, labels)
@@ -388,6 +489,7 @@ def plot(paths, out, labels=None):
     chart_ratios(plt, records, out, made)
     chart_stacks(plt, records, out, made)
     chart_compare(plt, records, out, made)
+    chart_formats(plt, records, out, made)
     print("plot.py: %d record(s) from %d file(s), %d malformed record(s) skipped; wrote %d chart(s):"
           % (len(records), len(paths), skipped, len(made)))
     for p in made:
@@ -427,6 +529,15 @@ def sample_doc(device, scale, index="0:0"):
                      baseline2="onnxruntime", ratio_vs_baseline2=0.65,
                      baselines=[{"name": "pytorch", "items_per_s": 73.6},
                                 {"name": "onnxruntime", "items_per_s": 131.3}, "junk"]))
+    for w, tps in (("f16", 60), ("q8", 80), ("q4", 90)):
+        recs.append(dict(base, entry="stack", case="transformer-base greedy " + w,
+                         shape="B=1 S=32 new=32", median_s=32.0 / (tps * scale), min_s=0.3,
+                         p90_s=0.4, flops=0, bytes=0, tokens_per_s=tps * scale, batch=1,
+                         seq_len=32, new_tokens=32))
+        recs.append(dict(base, entry="compare", case="bert-base " + w, base_case="bert-base",
+                         weights=w, shape="B=1 S=128", median_s=1.0, items_per_s=128.0 * scale,
+                         baseline="onnxruntime-int8", ratio_vs_baseline=0.8,
+                         baseline2="pytorch", ratio_vs_baseline2=2.0))
     recs.append(dict(base, entry="future-entry", case="something new", shape="X=1",
                      median_s=0.01, weird_field=[1, 2]))
     recs += [{"entry": 5}, "not a record", dict(base, entry="gemm", case="no numbers")]
@@ -455,7 +566,7 @@ def check(out):
         made = plot(paths, out)
         want = ["entry_gemm.png", "entry_softmax.png", "entry_stack.png", "entry_future-entry.png",
                 "ratio_vs_baseline.png", "stack_tokens.png", "stack_start.png",
-                "compare_throughput.png"]
+                "compare_throughput.png", "formats_speed.png", "formats_ratio.png"]
         names = [os.path.basename(p) for p in made]
         bad = [w for w in want if w not in names]
         n_roof = sum(n.startswith("roofline_") for n in names)
@@ -476,7 +587,8 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("files", nargs="*", help="JSON files of `clformer bench --json` (or compare.py)")
-    ap.add_argument("--out", default=None, help="folder for the PNGs (default bench/out)")
+    ap.add_argument("--out", default=None, help="folder for the PNGs (default: the folder of the "
+                    "first JSON file, so the charts lie next to their data)")
     ap.add_argument("--label", action="append", help="label of each file, in order (default: the "
                     "file name)")
     ap.add_argument("--check", action="store_true", help="self-test on built-in records (fast; "
@@ -486,7 +598,7 @@ def main():
         return check(a.out)
     if not a.files:
         ap.error("give one or more JSON files (or --check)")
-    out = a.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
+    out = a.out or os.path.dirname(os.path.abspath(a.files[0]))
     made = plot(a.files, out, a.label)
     return 0 if made else 1
 

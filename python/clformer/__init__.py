@@ -35,6 +35,8 @@ __all__ = ["Error", "BusyError", "Model", "Session", "Tokenizer", "devices", "se
 __version__ = _c.version()
 
 _POOLING = {"none": 0, "first": 1, "mean": 2, "default": 3}
+# Model(weights=...) -> clf_dtype (tensor.h): CLF_F32, CLF_F16, CLF_Q8, CLF_Q4.
+_WEIGHTS = {"f32": 0, "f16": 1, "q8": 3, "q4": 4}
 _KINDS = ("encoder", "decoder", "encoder-decoder")
 _LOG_LEVELS = {"error": 0, "warning": 1, "warn": 1, "info": 2, "debug": 3}
 
@@ -145,8 +147,11 @@ class Model:
     clformer safetensors file (include/clformer/model.h lists what loads).
 
     device: None = $CLFORMER_DEVICE, else the best device; "best", "gpu",
-    "cpu", "P:D" (see devices()) or a name substring. weights: "f32" or "f16"
-    storage. max_batch: the largest batch of any call (encode chunks,
+    "cpu", "P:D" (see devices()) or a name substring. weights: the layer
+    matrices' storage, "f32", "f16", "q8" (int8 per output channel) or "q4"
+    (4-bit groups of 32), quantised at load as clf_model_params.weight_dtype
+    says (include/clformer/model.h: norms and biases stay f32, a matrix that
+    quantises badly falls back to a wider format). max_batch: the largest batch of any call (encode chunks,
     beams); max_source_len: the longest encoder input (None = the
     tokenizer's max_length, at most the model's positions); max_target_len:
     KV cache positions per sequence, prompt included (None = 128; the KV cache
@@ -158,8 +163,8 @@ class Model:
 
     def __init__(self, path, device=None, weights="f32", max_batch=32, max_source_len=None,
                  max_target_len=None, cache_dir=None, _preset=None, _config=None, _seed=0):
-        if weights not in ("f32", "f16"):
-            raise ValueError("weights=%r: 'f32' or 'f16'" % (weights,))
+        if weights not in _WEIGHTS:
+            raise ValueError("weights=%r: one of %s" % (weights, ", ".join(map(repr, _WEIGHTS))))
         if max_batch < 1:
             raise ValueError("max_batch=%r: at least 1" % (max_batch,))
         path = os.fspath(path) if path is not None else None
@@ -172,7 +177,7 @@ class Model:
                     raise
         if max_source_len is None and self.tokenizer is not None:
             max_source_len = self.tokenizer.max_length
-        self._m = _c.Model(path, device, weights == "f16", int(max_batch),
+        self._m = _c.Model(path, device, _WEIGHTS[weights], int(max_batch),
                            int(max_source_len or 0), int(max_target_len or 0), cache_dir,
                            _preset, _config, int(_seed))
         info = self._m.info()

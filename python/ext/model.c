@@ -74,14 +74,14 @@ static void model_free(clfpy_model *self)
 
 static int model_init(clfpy_model *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {"path", "device", "f16", "max_batch", "max_source_len",
+    static char *names[] = {"path", "device", "weights", "max_batch", "max_source_len",
                             "max_target_len", "cache_dir", "preset", "config", "seed", NULL};
     const char *path = NULL, *device = NULL, *cache_dir = NULL, *preset = NULL;
-    int f16 = 0;
+    int weights = CLF_F32; /* a clf_dtype: the Python layer maps "f32", "f16", "q8", "q4" */
     long long max_batch = 0, max_src = 0, max_tgt = 0;
     unsigned long long seed = 0;
     PyObject *config = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "z|zpLLLzzOK", names, &path, &device, &f16,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "z|ziLLLzzOK", names, &path, &device, &weights,
                                      &max_batch, &max_src, &max_tgt, &cache_dir, &preset,
                                      &config, &seed))
         return -1;
@@ -109,7 +109,11 @@ static int model_init(clfpy_model *self, PyObject *args, PyObject *kw)
     cp.device = device;
     cp.cache_dir = cache_dir;
     clf_model_params mp = clf_model_params_default();
-    mp.weight_dtype = f16 ? CLF_F16 : CLF_F32;
+    if (weights != CLF_F32 && weights != CLF_F16 && weights != CLF_Q8 && weights != CLF_Q4) {
+        PyErr_Format(PyExc_ValueError, "weights=%d: CLF_F32, CLF_F16, CLF_Q8 or CLF_Q4", weights);
+        return -1;
+    }
+    mp.weight_dtype = (clf_dtype)weights;
     mp.max_batch = max_batch;
     mp.max_source_len = max_src;
     mp.max_target_len = max_tgt;
