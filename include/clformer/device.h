@@ -74,6 +74,7 @@ typedef struct clf_device_info {
     double score;                   /* measured speed of a short representative workload, higher
                                      * is faster; 0 = not measured (clf_devices_list leaves it 0;
                                      * clf_devices_score in context.h fills it) */
+    bool int_dot8;                  /* cl_khr_integer_dot_product: dot / dot_acc_sat on char4 */
 } clf_device_info;
 
 /* Lists every device of every platform. On success *out is an array of
@@ -177,6 +178,10 @@ typedef struct clf_kernel_profile {
     int attn_decode_wg;        /* split-key decode: work-items per group, head_dim <= 80 */
     int attn_cpu_rows;         /* CPU flash: query rows per work-item; 0 in the GPU family */
     int attn_splits_per_cu;    /* split-key decode: target groups per compute unit */
+    /* int8 x int8 (ops.h, clf_gemm_i8) */
+    bool gemm_i8;              /* clf_gemm with a Q8 b and M <= gemv_max_m quantises a's rows
+                                * to int8 and sums integer products (clf_gemm_i8) */
+    bool gemm_i8_dot;          /* clf_gemm_i8 uses dot_acc_sat on char4 (device int_dot8) */
 } clf_kernel_profile;
 
 /*
@@ -194,7 +199,9 @@ CLF_API clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kern
 /* The profile a context makes (clf_context_create): as above, with family
  * AUTO taken from $CLFORMER_KERNELS (cpu, gpu or auto; anything else is
  * CLF_ERR_INVALID_ARG), limits NULL from $CLFORMER_DEVICE_LIMITS, and
- * $CLFORMER_GEMV_MAX_M (0..8) moving gemv_max_m. */
+ * $CLFORMER_GEMV_MAX_M (0..8) moving gemv_max_m, $CLFORMER_GEMM_I8 (0 off, 1 on,
+ * 2 on with the dot-product form where the device has it) setting gemm_i8
+ * and gemm_i8_dot. */
 CLF_API clf_status clf_kernel_profile_resolve(const clf_device_info *info, clf_kernel_family family,
                                               const char *limits, clf_kernel_profile *out);
 

@@ -222,6 +222,13 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
     }
     p.attn_block_m = fit_pow2(p.attn_block_m, wg, 1);
     p.attn_decode_wg = fit_pow2(p.attn_decode_wg, wg, 1);
+
+    /* int8 x int8 (clf_gemm_i8): off by default, because it measured slower
+     * than the in-kernel dequantisation on both CPU runtimes here (see
+     * docs/gemm_kernels.md, "int8 x int8"); the dot-product form is chosen
+     * from the device's extensions when the path runs. */
+    p.gemm_i8 = false;
+    p.gemm_i8_dot = info->int_dot8;
     *out = p;
     return CLF_OK;
 }
@@ -247,5 +254,12 @@ clf_status clf_kernel_profile_resolve(const clf_device_info *info, clf_kernel_fa
         snprintf(out->family_reason, sizeof out->family_reason, "forced by %s", why);
     const char *gemv = getenv("CLFORMER_GEMV_MAX_M");
     if (gemv && *gemv >= '0' && *gemv <= '8' && !gemv[1]) out->gemv_max_m = *gemv - '0';
+    /* CLFORMER_GEMM_I8: 0 off, 1 on with portable sums, 2 on with the
+     * dot-product form where the device has it. */
+    const char *i8 = getenv("CLFORMER_GEMM_I8");
+    if (i8 && *i8 >= '0' && *i8 <= '2' && !i8[1]) {
+        out->gemm_i8 = *i8 != '0';
+        out->gemm_i8_dot = *i8 == '2' && info->int_dot8;
+    }
     return CLF_OK;
 }
