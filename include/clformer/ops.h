@@ -196,7 +196,8 @@ typedef struct clf_embed_params {
 } clf_embed_params;
 
 /* out[b, s, :] = scale * table[ids[b, s], :] + pos(pos_offset + s).
- * table (V, D) f32/f16; ids (B, S) or (S) i32; out (B, S, D) or (S, D)
+ * table (V, D) f32/f16, or Q8 (tensor.h: whole rows, then out and pos_table need unit
+ * column strides, else CLF_ERR_UNSUPPORTED; each row is code * its scale); ids (B, S) or (S) i32; out (B, S, D) or (S, D)
  * f32/f16; pos_table (P, D) f32/f16, read only for CLF_POS_LEARNED. Any
  * strides. params NULL = all defaults (scale 1, no positions).
  * An id outside [0, V) is never read: its row is written as zeros (no
