@@ -36,6 +36,11 @@
  * the old quantiser's MiniLM figure; Q4 accuracy is reported, not promised
  * (issue 16). */
 #define CLFT_Q4_TOL 0.6
+/* f16 storage of every matrix (model.h): each weight rounded to 11 bits;
+ * measured (PoCL, Intel) Marian logits 5.3e-4, BERT hidden 6.9e-4 and pooled
+ * 1.9e-3, GPT-2 7e-7 (its golden's weights are bf16, exact in f16). Bound
+ * 5e-3: the accuracy table's f16 row (docs/quantisation.md). */
+#define CLFT_F16_TOL 5e-3
 #define CLFT_Q4_MIN_COS 0.88
 
 #define EACH_DEVICE(spec)                                                                          \
@@ -149,7 +154,7 @@ static void gpt2_logits_within_bound_of_transformers(clf_dtype wt, double tol)
         const char *dir = clft_hf_folder("gpt2");
         size_t f16 = bytes_of(ctx, dir, CLF_F16);
         clf_model *m = load(ctx, dir, wt, 8, 0, 24);
-        check_info(m, wt, "GPT-2 (tiny)", f16, 8);
+        if (wt != CLF_F16) check_info(m, wt, "GPT-2 (tiny)", f16, 8);
         cr_assert_eq(clf_model_decode(m, ids, B, S, 0, lg, NULL), CLF_OK, "%s",
                      clf_context_last_error(ctx));
         double e = clft_rel_err(lg, lref, B, S, V, NULL);
@@ -178,7 +183,7 @@ static void marian_logits_within_bound_of_transformers(clf_dtype wt, double tol)
         const char *dir = clft_hf_folder("marian");
         size_t f16 = bytes_of(ctx, dir, CLF_F16);
         clf_model *m = load(ctx, dir, wt, 8, 16, 16);
-        check_info(m, wt, "Marian (tiny)", f16, 20);
+        if (wt != CLF_F16) check_info(m, wt, "Marian (tiny)", f16, 20);
         cr_assert_eq(clf_model_encode(m, src, sl, B, S, CLF_POOL_NONE, NULL, NULL, NULL), CLF_OK);
         cr_assert_eq(clf_model_decode(m, tgt, B, T, 0, lg, NULL), CLF_OK);
         double e = clft_rel_err(lg, lref, B, T, V, NULL);
@@ -206,7 +211,7 @@ static void bert_hidden_states_within_bound_of_transformers(clf_dtype wt, double
         const char *dir = clft_hf_folder("bert");
         size_t f16 = bytes_of(ctx, dir, CLF_F16);
         clf_model *m = load(ctx, dir, wt, 4, 16, 0);
-        check_info(m, wt, "BERT (tiny)", f16, 8);
+        if (wt != CLF_F16) check_info(m, wt, "BERT (tiny)", f16, 8);
         cr_assert_eq(clf_model_encode(m, ids, lens, B, S, CLF_POOL_DEFAULT, hidden, pooled, NULL),
                      CLF_OK);
         double eh = clft_rel_err(hidden, href, B, S, D, lens), ep = clft_rel_err(pooled, pref, B, 1, D, NULL);
@@ -337,6 +342,21 @@ Test(model_q4, minilm_q4_embeddings_cosine_with_f32_reported, .timeout = 600)
 }
 
 /* weight_dtype outside f32 / f16 / q8 is refused with CLF_ERR_DTYPE. */
+Test(model_f16, gpt2_logits_within_bound_of_transformers)
+{
+    gpt2_logits_within_bound_of_transformers(CLF_F16, CLFT_F16_TOL);
+}
+
+Test(model_f16, marian_logits_within_bound_of_transformers)
+{
+    marian_logits_within_bound_of_transformers(CLF_F16, CLFT_F16_TOL);
+}
+
+Test(model_f16, bert_hidden_states_within_bound_of_transformers)
+{
+    bert_hidden_states_within_bound_of_transformers(CLF_F16, CLFT_F16_TOL);
+}
+
 Test(model_q8, unknown_weight_type_is_refused)
 {
     EACH_DEVICE(spec)
