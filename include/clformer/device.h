@@ -74,7 +74,7 @@ typedef struct clf_device_info {
     double score;                   /* measured speed of a short representative workload, higher
                                      * is faster; 0 = not measured (clf_devices_list leaves it 0;
                                      * clf_devices_score in context.h fills it) */
-    bool int_dot8;                  /* cl_khr_integer_dot_product: dot / dot_acc_sat on char4 */
+    bool int_dot8;                  /* cl_khr_integer_dot_product: dot on char4 */
 } clf_device_info;
 
 /* Lists every device of every platform. On success *out is an array of
@@ -181,7 +181,7 @@ typedef struct clf_kernel_profile {
     /* int8 x int8 (ops.h, clf_gemm_i8) */
     bool gemm_i8;              /* clf_gemm with a Q8 b and M <= gemv_max_m quantises a's rows
                                 * to int8 and sums integer products (clf_gemm_i8) */
-    bool gemm_i8_dot;          /* clf_gemm_i8 uses dot_acc_sat on char4 (device int_dot8) */
+    bool gemm_i8_dot;          /* clf_gemm_i8 uses dot on char4 (device int_dot8) */
 } clf_kernel_profile;
 
 /*

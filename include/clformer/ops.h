@@ -111,7 +111,7 @@ CLF_API clf_status clf_quantize_rows_q8(clf_context *ctx, const clf_tensor *a, c
  * 0 = default), beta 0; bias f32 or f16 (N); act any (applied as a second
  * op). K must be below 133,000 (int32 sums cannot overflow). Where the
  * device has cl_khr_integer_dot_product and the profile says so
- * (gemm_i8_dot), four products at a time use dot_acc_sat on char4.
+ * (gemm_i8_dot), four products at a time use dot on char4.
  * clf_gemm itself takes this path for a Q8 b and M <= gemv_max_m when the
  * profile's gemm_i8 is set (quantising a's rows into a scratch buffer).
  * Errors: as clf_gemm, and CLF_ERR_UNSUPPORTED for alpha, beta, trans_a or K
