@@ -173,7 +173,7 @@ Test(gemm_i8, products_match_float64_references_of_the_same_codes, .timeout = 30
             const clf_kernel_profile *pr = clf_context_kernel_profile(ctx);
             cr_assert(pr->gemm_i8, "CLFORMER_GEMM_I8=%d did not set gemm_i8", mode);
             if (mode == 2 && !pr->gemm_i8_dot) {
-                printf("[gemm_i8] %s: no cl_khr_integer_dot_product, dot form not run\n", specs[d]);
+                printf("[gemm_i8] %s: no dot form (no cl_khr_integer_dot_product, or OpenCL C below 3.0)\n", specs[d]);
             } else {
                 for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
                     run_case(ctx, specs[d], &cases[i], seed, mode);

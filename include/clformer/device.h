@@ -181,7 +181,8 @@ typedef struct clf_kernel_profile {
     /* int8 x int8 (ops.h, clf_gemm_i8) */
     bool gemm_i8;              /* clf_gemm with a Q8 b and M <= gemv_max_m quantises a's rows
                                 * to int8 and sums integer products (clf_gemm_i8) */
-    bool gemm_i8_dot;          /* clf_gemm_i8 uses dot on char4 (device int_dot8) */
+    bool gemm_i8_dot;          /* clf_gemm_i8 uses dot on char4 (device int_dot8 and
+                                * limits.opencl_version >= 300) */
 } clf_kernel_profile;
 
 /*

@@ -228,7 +228,7 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
      * docs/gemm_kernels.md, "int8 x int8"); the dot-product form is chosen
      * from the device's extensions when the path runs. */
     p.gemm_i8 = false;
-    p.gemm_i8_dot = info->int_dot8;
+    p.gemm_i8_dot = info->int_dot8 && l->opencl_version >= 300; /* dot needs OpenCL C 3.0 */
     *out = p;
     return CLF_OK;
 }
@@ -259,7 +259,7 @@ clf_status clf_kernel_profile_resolve(const clf_device_info *info, clf_kernel_fa
     const char *i8 = getenv("CLFORMER_GEMM_I8");
     if (i8 && *i8 >= '0' && *i8 <= '2' && !i8[1]) {
         out->gemm_i8 = *i8 != '0';
-        out->gemm_i8_dot = *i8 == '2' && info->int_dot8;
+        out->gemm_i8_dot = *i8 == '2' && info->int_dot8 && out->limits.opencl_version >= 300;
     }
     return CLF_OK;
 }
