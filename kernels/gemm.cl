@@ -655,53 +655,6 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
     #pragma unroll
     for (int j = 0; j < CLF_GN; ++j)
         boff[j] = min(n0 + j, N - 1) * ldb;
-#if CLF_B_Q4
-    /* Q4: one 16-byte load per group of 32 codes and column, unpacked with a mask and a
-     * shift on the bytes (low nibbles: elements 0..15, high: 16..31), minus 8 in integer
-     * lanes, converted once, times the group's scale (code * scale, one rounding, as the
-     * reference's dequantised weight), shared by the M rows. The full groups run here, the
-     * rest of K in the scalar loop below. */
-    float16 acc[CLF_GM][CLF_GN];
-    #pragma unroll
-    for (int i = 0; i < CLF_GM; ++i)
-        #pragma unroll
-        for (int j = 0; j < CLF_GN; ++j)
-            acc[i][j] = (float16)0.0f;
-    const int Kv = K - K % 32;
-    for (int k = t * 32; k < Kv; k += CLF_GS * 32) {
-        float16 wl[CLF_GN], wh[CLF_GN];
-        #pragma unroll
-        for (int j = 0; j < CLF_GN; ++j) {
-            const int i0 = boff[j] + k; /* a multiple of 32: the group's first code */
-            const uchar16 q = vload16(0, B + (i0 >> 1));
-            const float sc = scaleB[i0 >> 5];
-            wl[j] = convert_float16(as_char16(q & (uchar16)15) - (char16)8) * sc;
-            wh[j] = convert_float16(as_char16(q >> (uchar16)4) - (char16)8) * sc;
-        }
-        #pragma unroll
-        for (int i = 0; i < CLF_GM; ++i) {
-#if CLF_TRANS_A
-            float tl[16], th[16];
-            #pragma unroll
-            for (int v = 0; v < 16; ++v) {
-                tl[v] = LDA(A, (k + v) * lda + aoff[i]);
-                th[v] = LDA(A, (k + 16 + v) * lda + aoff[i]);
-            }
-            const float16 al = vload16(0, tl), ah = vload16(0, th);
-#else
-            const float16 al = LDAV(16, A, aoff[i] + k), ah = LDAV(16, A, aoff[i] + k + 16);
-#endif
-            #pragma unroll
-            for (int j = 0; j < CLF_GN; ++j)
-                acc[i][j] = fma(ah, wh[j], fma(al, wl[j], acc[i][j]));
-        }
-    }
-    #pragma unroll
-    for (int i = 0; i < CLF_GM; ++i)
-        #pragma unroll
-        for (int j = 0; j < CLF_GN; ++j)
-            s[i][j] = clf_hsumv16(acc[i][j]);
-#else
     gv_t acc[CLF_GM][CLF_GN];
     #pragma unroll
     for (int i = 0; i < CLF_GM; ++i)
@@ -735,7 +688,6 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
         #pragma unroll
         for (int j = 0; j < CLF_GN; ++j)
             s[i][j] = clf_ghsum(acc[i][j]);
-#endif
     for (int k = Kv + t; k < K; k += CLF_GS) {
         #pragma unroll
         for (int i = 0; i < CLF_GM; ++i) {
