@@ -402,8 +402,12 @@ static void stack_case_run(bench_run *r, const stack_case *k)
 
 int bench_stack(bench_run *r)
 {
+    /* CLFORMER_BENCH_CASES: only the cases whose id contains it (e.g.
+     * "gpt2-b1" for the four weight formats of the decode case). */
+    const char *only = getenv("CLFORMER_BENCH_CASES");
     for (size_t i = 0; i < N_CASES; i++) {
         if (r->quick && !cases[i].quick) continue;
+        if (only && *only && !strstr(cases[i].id, only)) continue;
         stack_case_run(r, &cases[i]);
     }
     return 0;

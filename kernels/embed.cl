@@ -19,6 +19,11 @@
 #ifndef CLF_POS_F16
 #define CLF_POS_F16 0
 #endif
+/* CLF_TABLE_Q8 1 = the table is Q8 (tensor.h): int8 codes, row id's scale at float index
+ * t_scales + id of the same buffer; embedding_vec only (the host routes Q8 there). */
+#ifndef CLF_TABLE_Q8
+#define CLF_TABLE_Q8 0
+#endif
 #ifndef CLF_OUT_F16
 #define CLF_OUT_F16 0
 #endif
@@ -26,7 +31,10 @@
 #define CLF_POS_KIND (-1) /* -1: the position kind is the run-time argument */
 #endif
 
-#if CLF_TABLE_F16
+#if CLF_TABLE_Q8
+typedef char table_t;
+#define LOAD_TABLE(p, i) convert_float((p)[i])
+#elif CLF_TABLE_F16
 typedef half table_t;
 #define LOAD_TABLE(p, i) CLF_LOAD_F16(p, i)
 #else
@@ -156,7 +164,9 @@ __kernel void positional_encoding(__global out_t *out, const ulong o_off, const 
 }
 #endif
 
-#if CLF_TABLE_F16
+#if CLF_TABLE_Q8
+#define LOAD_TABLE8(p, i) convert_float8(vload8(0, (p) + (i)))
+#elif CLF_TABLE_F16
 #define LOAD_TABLE8(p, i) clf_load_half8((p) + (i))
 #else
 #define LOAD_TABLE8(p, i) vload8(0, (p) + (i))
@@ -255,7 +265,8 @@ __kernel void embedding_vec(__global const table_t *table, const ulong t_off, co
                             const int S, const int B, const float scale, const int pos_type,
                             const long pos_offset, const float freq_k, __global int *err,
                             __global const int *rpos, const ulong r_off, const long r_s,
-                            const int has_rpos, const long P)
+                            const int has_rpos, const long P,
+                            const ulong t_scales)
 {
     const int d = get_global_id(0) * 8;
     const int row = get_global_id(1);
@@ -287,8 +298,17 @@ __kernel void embedding_vec(__global const table_t *table, const ulong t_off, co
         return;
     }
     const __global table_t *t = table + (long)t_off + id * t_rs;
+#if CLF_TABLE_Q8
+    /* code * row scale, then times scale: the dequantised value, then scaled. */
+    const float rs = ((__global const float *)table)[t_scales + id];
+#define LOAD_ROW8(t, d) (LOAD_TABLE8(t, d) * rs)
+#define LOAD_ROW(t, c) (LOAD_TABLE(t, c) * rs)
+#else
+#define LOAD_ROW8(t, d) LOAD_TABLE8(t, d)
+#define LOAD_ROW(t, c) LOAD_TABLE(t, c)
+#endif
     if (full) {
-        float8 v = scale * LOAD_TABLE8(t, d);
+        float8 v = scale * LOAD_ROW8(t, d);
         if (pos_kind == POS_LEARNED)
             v += LOAD_POS8(pos + (long)p_off + p * p_rs, d);
         else if (pos_kind != POS_NONE)
@@ -296,7 +316,7 @@ __kernel void embedding_vec(__global const table_t *table, const ulong t_off, co
         STORE_OUT8(o, d, v);
     } else {
         for (int c = d; c < D; c++) {
-            float v = scale * LOAD_TABLE(t, c);
+            float v = scale * LOAD_ROW(t, c);
             if (pos_kind == POS_LEARNED)
                 v += LOAD_POS(pos, (long)p_off + p * p_rs + c);
             else if (pos_kind != POS_NONE)

@@ -418,3 +418,68 @@ Test(embed, rejects_bad_arguments_with_the_documented_status)
         clf_context_free(other);
     }
 }
+
+/* A Q8 table (tensor.h; the output head of a Q8 model is gathered so): each
+ * row is code * its scale, then times the scale parameter, plus a learned
+ * position; a row slice of the table (from row 2) finds its rows' scales.
+ * Reference: the read-back codes and scales in float64; the kernel rounds
+ * code * row scale, then * scale, then + position: NMSE 1e-12 bound. */
+Test(embed, gathers_dequantised_rows_of_a_q8_table)
+{
+    enum { V = 37, D = 67, S = 5, P = 9 };
+    char specs[16][32];
+    int nd = clft_devices_or_skip(specs, 16);
+    uint64_t seed = clft_seed();
+    for (int dev = 0; dev < nd; dev++) {
+        clf_context *ctx = clft_context(specs[dev], NULL);
+        clft_rng rng = clft_rng_make(seed, 12);
+        static float w[V * D], pos[P * D], out[S * D];
+        static int8_t codes[V * D];
+        static float scales[V];
+        clft_fill_uniform(&rng, w, V * D, -1, 1);
+        clft_fill_uniform(&rng, pos, P * D, -1, 1);
+        clf_tensor tq, tp, ti, to;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_Q8, 2, (int64_t[]){V, D}, &tq), CLF_OK);
+        cr_assert_eq(clf_tensor_write_f32(ctx, &tq, w, V * D), CLF_OK);
+        cr_assert_eq(clf_tensor_read_q8(ctx, &tq, codes, scales), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){P, D}, &tp), CLF_OK);
+        cr_assert_eq(clf_tensor_write_f32(ctx, &tp, pos, P * D), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 1, (int64_t[]){S}, &ti), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){S, D}, &to), CLF_OK);
+        int32_t ids[S];
+        for (int s = 0; s < S; s++) ids[s] = (int32_t)(clft_next(&rng) % (V - 2));
+        cr_assert_eq(clf_tensor_write(ctx, &ti, ids, sizeof ids, true), CLF_OK);
+        /* Rows 2.. of the table: ids index the slice. */
+        clf_tensor slice = tq;
+        slice.shape[0] = V - 2;
+        slice.offset = 2 * D;
+        for (int whole = 0; whole < 2; whole++) {
+            const clf_tensor *table = whole ? &tq : &slice;
+            int64_t row0 = whole ? 0 : 2;
+            cr_assert_eq(clf_tensor_fill(ctx, &to, NAN), CLF_OK);
+            clf_embed_params p = {0.5f, CLF_POS_LEARNED, &tp, 3};
+            cr_assert_eq(clf_embedding(ctx, table, &ti, &to, &p), CLF_OK, "%s: %s", specs[dev],
+                         clf_context_last_error(ctx));
+            cr_assert_eq(clf_tensor_read_f32(ctx, &to, out, S * D), CLF_OK);
+            static double ref[S * D];
+            for (int s = 0; s < S; s++)
+                for (int d = 0; d < D; d++) {
+                    int64_t r = row0 + ids[s];
+                    ref[s * D + d] = 0.5 * (double)codes[r * D + d] * scales[r] + pos[(3 + s) * D + d];
+                }
+            double e = clft_nmse(out, ref, S * D);
+            cr_assert(e <= 1e-12, "%s: q8 table (%s): NMSE %.3g > 1e-12 (seed %llu)", specs[dev],
+                      whole ? "whole" : "rows 2..", e, (unsigned long long)seed);
+        }
+        /* A Q8 table needs unit column strides of out: a transposed view is refused. */
+        clf_tensor tt;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){D, S}, &tt), CLF_OK);
+        clf_tensor tv = tt;
+        tv.shape[0] = S, tv.shape[1] = D, tv.stride[0] = 1, tv.stride[1] = S;
+        cr_assert_eq(clf_embedding(ctx, &tq, &ti, &tv, NULL), CLF_ERR_UNSUPPORTED);
+        cr_assert(strstr(clf_context_last_error(ctx), "q8"), "%s", clf_context_last_error(ctx));
+        clf_tensor *all[] = {&tq, &tp, &ti, &to, &tt};
+        for (int i = 0; i < 5; i++) clf_tensor_free(all[i]);
+        clf_context_free(ctx);
+    }
+}

@@ -27,13 +27,21 @@
 #include "model/safetensors.h"
 
 #define CLFT_Q8_TOL 5e-2
-/* Q4 (groups of 32, RMS error 8-11% per matrix; in these tiny models a group
- * is a whole row of 32): measured on PoCL, logits / hidden relative errors
- * 0.15-0.46 (GPT-2 0.34, Marian 0.38, BERT pooled 0.46) and MiniLM's minimum
- * cosine 0.86. The bounds only catch a broken format (a wrong scale or nibble
- * gives errors >= 1); Q4 accuracy is reported, not promised (issue 16). */
-#define CLFT_Q4_TOL 0.75
-#define CLFT_Q4_MIN_COS 0.8
+/* Q4 (groups of 32 with searched scales, RMS error 8-9% per matrix; in these
+ * tiny models a group is a whole row of 32; the output head Q8): measured on
+ * PoCL, logits / hidden relative errors 0.16-0.40 (GPT-2 0.25, Marian 0.27,
+ * BERT hidden 0.16, pooled 0.40) and MiniLM's minimum cosine 0.901 (the
+ * first Q4 quantiser, max / 7: 0.34, 0.38, 0.46 and 0.86). The bounds catch a
+ * broken format (a wrong scale or nibble gives errors >= 1) and a return to
+ * the old quantiser's MiniLM figure; Q4 accuracy is reported, not promised
+ * (issue 16). */
+#define CLFT_Q4_TOL 0.6
+/* f16 storage of every matrix (model.h): each weight rounded to 11 bits;
+ * measured (PoCL, Intel) Marian logits 5.3e-4, BERT hidden 6.9e-4 and pooled
+ * 1.9e-3, GPT-2 7e-7 (its golden's weights are bf16, exact in f16). Bound
+ * 5e-3: the accuracy table's f16 row (docs/quantisation.md). */
+#define CLFT_F16_TOL 5e-3
+#define CLFT_Q4_MIN_COS 0.88
 
 #define EACH_DEVICE(spec)                                                                          \
     char specs_[16][32];                                                                           \
@@ -67,16 +75,25 @@ static void check_info(const clf_model *m, clf_dtype wt, const char *what, size_
     cr_assert_eq(info->weight_dtype, wt);
     cr_assert(info->n_weight_quant > 0 && info->weight_quant, "%s: no quantised matrix", what);
     double worst = 0;
-    int n_q8 = 0;
+    int n_q8 = 0, n_heads = 0;
     for (int64_t i = 0; i < info->n_weight_quant; i++) {
         const clf_weight_quant *q = &info->weight_quant[i];
-        cr_assert(!strstr(q->name, "embed") && !strstr(q->name, "wte") &&
-                      !strstr(q->name, "wpe") && !strstr(q->name, "pooler"),
+        /* The output head (GPT-2's wte, Marian's tgt_embed, both tied) is Q8 or f16, never
+         * Q4; the other embeddings and the pooler are not quantised (model.h). */
+        bool head = strcmp(q->name, "wte.weight") == 0 || strcmp(q->name, "tgt_embed.weight") == 0 ||
+                    strstr(q->name, "lm_head") != NULL;
+        cr_assert(head || (!strstr(q->name, "embed") && !strstr(q->name, "wte") &&
+                           !strstr(q->name, "wpe") && !strstr(q->name, "pooler")),
                   "%s: embedding or head %s quantised", what, q->name);
-        /* Each code within half a step of its weight: max error <= 0.5/127 (Q4: 0.5/7) of
-         * the max. */
+        if (head) {
+            cr_assert(q->stored != CLF_Q4, "%s: head %s stored as q4", what, q->name);
+            n_heads++;
+        }
+        /* Q8: each code within half a step of its weight, max error <= 0.5/127 of the max.
+         * Q4's searched scales (tensor.h "Q4") may clip a group's extremes, so its bound is
+         * a sanity one, 0.25 of the max: a wrong scale or nibble order gives order 1. */
         bool q4 = q->stored == CLF_Q4;
-        cr_assert(q->error.rms_rel > 0 && q->error.max_rel <= 0.5 / (q4 ? 7 : 127) * 1.001,
+        cr_assert(q->error.rms_rel > 0 && q->error.max_rel <= (q4 ? 0.25 : 0.5 / 127 * 1.001),
                   "%s: %s rms %.3g max %.3g", what, q->name, q->error.rms_rel, q->error.max_rel);
         if (q4) cr_assert(wt == CLF_Q4 && q->error.rms_rel <= 0.12, "%s: %s", what, q->name);
         else
@@ -88,9 +105,9 @@ static void check_info(const clf_model *m, clf_dtype wt, const char *what, size_
     cr_assert(n_q8 >= min_q8, "%s: %d matrices in q8, expected >= %d", what, n_q8, min_q8);
     cr_assert(info->weight_bytes < ref_bytes, "%s: q8 %zu bytes, reference %zu", what,
               info->weight_bytes, ref_bytes);
-    printf("[%s] %s: %lld layer matrices, %d stored so, worst RMS relative error %.3g; weights "
+    printf("[%s] %s: %lld matrices (%d heads), %d stored so, worst RMS relative error %.3g; weights "
            "%zu bytes (the f16 or f32 model: %zu)\n",
-           clf_dtype_name(wt), what, (long long)info->n_weight_quant, n_q8, worst, info->weight_bytes, ref_bytes);
+           clf_dtype_name(wt), what, (long long)info->n_weight_quant, n_heads, n_q8, worst, info->weight_bytes, ref_bytes);
 }
 
 static size_t bytes_of(clf_context *ctx, const char *path, clf_dtype wt)
@@ -137,7 +154,7 @@ static void gpt2_logits_within_bound_of_transformers(clf_dtype wt, double tol)
         const char *dir = clft_hf_folder("gpt2");
         size_t f16 = bytes_of(ctx, dir, CLF_F16);
         clf_model *m = load(ctx, dir, wt, 8, 0, 24);
-        check_info(m, wt, "GPT-2 (tiny)", f16, 8);
+        if (wt != CLF_F16) check_info(m, wt, "GPT-2 (tiny)", f16, 8);
         cr_assert_eq(clf_model_decode(m, ids, B, S, 0, lg, NULL), CLF_OK, "%s",
                      clf_context_last_error(ctx));
         double e = clft_rel_err(lg, lref, B, S, V, NULL);
@@ -166,7 +183,7 @@ static void marian_logits_within_bound_of_transformers(clf_dtype wt, double tol)
         const char *dir = clft_hf_folder("marian");
         size_t f16 = bytes_of(ctx, dir, CLF_F16);
         clf_model *m = load(ctx, dir, wt, 8, 16, 16);
-        check_info(m, wt, "Marian (tiny)", f16, 20);
+        if (wt != CLF_F16) check_info(m, wt, "Marian (tiny)", f16, 20);
         cr_assert_eq(clf_model_encode(m, src, sl, B, S, CLF_POOL_NONE, NULL, NULL, NULL), CLF_OK);
         cr_assert_eq(clf_model_decode(m, tgt, B, T, 0, lg, NULL), CLF_OK);
         double e = clft_rel_err(lg, lref, B, T, V, NULL);
@@ -194,7 +211,7 @@ static void bert_hidden_states_within_bound_of_transformers(clf_dtype wt, double
         const char *dir = clft_hf_folder("bert");
         size_t f16 = bytes_of(ctx, dir, CLF_F16);
         clf_model *m = load(ctx, dir, wt, 4, 16, 0);
-        check_info(m, wt, "BERT (tiny)", f16, 8);
+        if (wt != CLF_F16) check_info(m, wt, "BERT (tiny)", f16, 8);
         cr_assert_eq(clf_model_encode(m, ids, lens, B, S, CLF_POOL_DEFAULT, hidden, pooled, NULL),
                      CLF_OK);
         double eh = clft_rel_err(hidden, href, B, S, D, lens), ep = clft_rel_err(pooled, pref, B, 1, D, NULL);
@@ -325,6 +342,21 @@ Test(model_q4, minilm_q4_embeddings_cosine_with_f32_reported, .timeout = 600)
 }
 
 /* weight_dtype outside f32 / f16 / q8 is refused with CLF_ERR_DTYPE. */
+Test(model_f16, gpt2_logits_within_bound_of_transformers)
+{
+    gpt2_logits_within_bound_of_transformers(CLF_F16, CLFT_F16_TOL);
+}
+
+Test(model_f16, marian_logits_within_bound_of_transformers)
+{
+    marian_logits_within_bound_of_transformers(CLF_F16, CLFT_F16_TOL);
+}
+
+Test(model_f16, bert_hidden_states_within_bound_of_transformers)
+{
+    bert_hidden_states_within_bound_of_transformers(CLF_F16, CLFT_F16_TOL);
+}
+
 Test(model_q8, unknown_weight_type_is_refused)
 {
     EACH_DEVICE(spec)

@@ -150,7 +150,7 @@ fi
 # two limit sets, one per implementation where there are two (the one without
 # fp16 on the implementation that has it: Intel here).
 small_sets=("wg=128,local=32K,kernel_wg=64" "wg=64,local=16K,fp16=0,subgroups=0,cl=1.2,alloc=256M")
-op_suites='@(attention|copy|elementwise|embed|gemm|gemm_pack|gemm_q8|gemm_q4|norm|softmax|tensor|topk)/*'
+op_suites='@(attention|copy|elementwise|embed|gemm|gemm_pack|gemm_q8|gemm_q4|gemm_i8|norm|softmax|tensor|topk)/*'
 for i in "${!impls[@]}"; do
   spec=${impls[$i]%% *} name=${impls[$i]#* }
   sets=("${small_sets[$(( i % 2 ))]}")

@@ -74,6 +74,7 @@ typedef struct clf_device_info {
     double score;                   /* measured speed of a short representative workload, higher
                                      * is faster; 0 = not measured (clf_devices_list leaves it 0;
                                      * clf_devices_score in context.h fills it) */
+    bool int_dot8;                  /* cl_khr_integer_dot_product: dot on char4 */
 } clf_device_info;
 
 /* Lists every device of every platform. On success *out is an array of
@@ -195,6 +196,11 @@ typedef struct clf_kernel_profile {
     int attn_cpu_acc;          /* CPU flash: accumulator floats per work-item (sets FLASH_G) */
     int attn_cpu_kv;           /* CPU flash: floats of one K/V key chunk (sets FLASH_KC) */
     bool tuned;                /* values from the autotuner's stored results were applied */
+    /* int8 x int8 (ops.h, clf_gemm_i8) */
+    bool gemm_i8;              /* clf_gemm with a Q8 b and M <= gemv_max_m quantises a's rows
+                                * to int8 and sums integer products (clf_gemm_i8) */
+    bool gemm_i8_dot;          /* clf_gemm_i8 uses dot on char4 (device int_dot8 and
+                                * limits.opencl_version >= 300) */
 } clf_kernel_profile;
 
 /* Values of clf_kernel_profile.half_math (and of $CLFORMER_HALF_MATH). Activations and
@@ -234,10 +240,12 @@ CLF_API clf_status clf_kernel_profile_check(const clf_kernel_profile *p);
 /* The profile a context makes (clf_context_create): as above, with family
  * AUTO taken from $CLFORMER_KERNELS (cpu, gpu or auto; anything else is
  * CLF_ERR_INVALID_ARG), limits NULL from $CLFORMER_DEVICE_LIMITS,
- * $CLFORMER_GEMV_MAX_M (0..8) moving gemv_max_m, and $CLFORMER_HALF_MATH
+ * $CLFORMER_GEMV_MAX_M (0..8) moving gemv_max_m, $CLFORMER_HALF_MATH
  * (0, 1 or 2; anything else is CLF_ERR_INVALID_ARG) overriding half_math on
- * a device whose limits have fp16; without fp16 half_math stays 0 whatever
- * the variable says (half_reason then says so). */
+ * a device whose limits have fp16 (without fp16 half_math stays 0 whatever
+ * the variable says; half_reason then says so), and $CLFORMER_GEMM_I8 (0
+ * off, 1 on, 2 on with the dot-product form where the device has it)
+ * setting gemm_i8 and gemm_i8_dot. */
 CLF_API clf_status clf_kernel_profile_resolve(const clf_device_info *info, clf_kernel_family family,
                                               const char *limits, clf_kernel_profile *out);
 

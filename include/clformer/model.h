@@ -139,21 +139,22 @@ typedef struct clf_model_params {
                                        CLF_F32 (0), CLF_F16 or CLF_Q8; norms and biases stay
                                        f32. CLF_Q8 (tensor.h): the layers' projections (Q/K/V,
                                        attention output, FFN) are quantised on the host at
-                                       load (int8, a scale per output channel); the token
-                                       and position embeddings and the heads (output
-                                       projection, tied or not, pooler, classifier) stay
-                                       f16: embeddings are gathered by row (the embedding
-                                       kernels read f32/f16), a head gives the outputs
-                                       directly with no later layer to average its error
-                                       out (a Q8 pooler took BERT's pooled error from 1% to
-                                       4%), and a head tied to the embedding is both. A
+                                       load (int8, a scale per output channel), and so is a
+                                       decoder's output head (lm_head, or the token
+                                       embedding tied to it, which clf_embedding then
+                                       gathers from Q8 rows): the largest matrix a decode
+                                       step reads (GPT-2 small: 38.6 M of 124 M weights).
+                                       The other embeddings (position, an encoder's or an
+                                       untied decoder's token table) and the pooler and
+                                       classifier stay f16 (a Q8 pooler took BERT's pooled
+                                       error from 1% to 4%). A
                                        layer matrix whose Q8 RMS relative error is above 1%
                                        (outliers: MiniLM's FFN output projections) stays
                                        f16 too; clf_model_info lists each matrix's error and
                                        storage. CLF_Q4: the same matrices as 4-bit groups
                                        (tensor.h "Q4"); a matrix whose Q4 RMS relative error
-                                       is above 12% falls back to Q8 (then f16 above 1%), the
-                                       rest as for CLF_Q8. The CLI's --f16 is --weights f16. */
+                                       is above 12% falls back to Q8 (then f16 above 1%); the
+                                       output head is Q8 (not Q4), the rest as for CLF_Q8. The CLI's --f16 is --weights f16. */
     const clf_model_config *config; /* NULL = read from the file's __metadata__ */
     int64_t max_batch;              /* largest batch (beams included) of any call; 0 = 8 */
     int64_t max_source_len;         /* longest encoder input; 0 = 128. At most the rows of a

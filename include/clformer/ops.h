@@ -114,6 +114,43 @@ CLF_API clf_status clf_gemm_choose(clf_context *ctx, int64_t m, int64_t n, int64
                                    clf_dtype a_dtype, clf_dtype b_dtype,
                                    clf_gemm_provider *out);
 
+/* ======================== int8 x int8 (gemm_i8) ======================== */
+
+/*
+ * Dynamic int8 activations: each row of a (f32 or f16, 2-D (rows, K),
+ * contiguous rows) is quantised on the device into the whole Q8 tensor q
+ * (rows, K), made by clf_tensor_create(ctx, CLF_Q8, ...): scale = max |row|
+ * / 127, code = rint(x / scale) within [-127, 127] (the rule of
+ * clf_quantize_q8; a device's f32 division may round the quotient
+ * differently from the host's, so a code can differ from the host
+ * quantiser's by one where x / scale falls within an ulp of a half).
+ * Errors: NULL or another context's tensor CLF_ERR_INVALID_ARG /
+ * CLF_ERR_CONTEXT; a dtype other than f32/f16 (a) or q8 (q) CLF_ERR_DTYPE;
+ * shapes that differ, a view of q, or rows of a that are not contiguous
+ * CLF_ERR_SHAPE. Thread rules: as every op (the context's thread).
+ */
+CLF_API clf_status clf_quantize_rows_q8(clf_context *ctx, const clf_tensor *a, clf_tensor *q);
+
+/*
+ * C = act(A B^T + bias) with integer products: a is a Q8 tensor (M, K) (one
+ * scale per row, e.g. from clf_quantize_rows_q8), b the Q8 weight (N, K), c
+ * f32 (M, N) with contiguous rows; element (m, n) is the exact int32 sum of
+ * code products times scale_a[m] * scale_b[n] (one f32 rounding in the
+ * scales' product and one in the sum's conversion above 2^24), plus bias[n].
+ * Both operands whole tensors from row 0 or row slices (whole rows). params
+ * may be NULL; trans_b must be true when given, trans_a false, alpha 1 (or
+ * 0 = default), beta 0; bias f32 or f16 (N); act any (applied as a second
+ * op). K must be below 133,000 (int32 sums cannot overflow). Where the
+ * device has cl_khr_integer_dot_product and the profile says so
+ * (gemm_i8_dot), four products at a time use dot on char4.
+ * clf_gemm itself takes this path for a Q8 b and M <= gemv_max_m when the
+ * profile's gemm_i8 is set (quantising a's rows into a scratch buffer).
+ * Errors: as clf_gemm, and CLF_ERR_UNSUPPORTED for alpha, beta, trans_a or K
+ * outside the above. Thread rules: as every op.
+ */
+CLF_API clf_status clf_gemm_i8(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
+                               clf_tensor *c, const clf_gemm_params *params);
+
 /* ============================== softmax =============================== */
 
 typedef struct clf_softmax_params {
@@ -192,7 +229,8 @@ typedef struct clf_embed_params {
 } clf_embed_params;
 
 /* out[b, s, :] = scale * table[ids[b, s], :] + pos(pos_offset + s).
- * table (V, D) f32/f16; ids (B, S) or (S) i32; out (B, S, D) or (S, D)
+ * table (V, D) f32/f16, or Q8 (tensor.h: whole rows, then out and pos_table need unit
+ * column strides, else CLF_ERR_UNSUPPORTED; each row is code * its scale); ids (B, S) or (S) i32; out (B, S, D) or (S, D)
  * f32/f16; pos_table (P, D) f32/f16, read only for CLF_POS_LEARNED. Any
  * strides. params NULL = all defaults (scale 1, no positions).
  * An id outside [0, V) is never read: its row is written as zeros (no

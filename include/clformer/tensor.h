@@ -42,18 +42,26 @@
  * the code of element j in its low nibble and that of element j + 16 in its
  * high nibble (so 4, 8 or 16 consecutive codes are the same nibble of
  * consecutive bytes: one uchar vector load, a shift and a mask), each nibble
- * being code + 8 (codes -7..7 are nibbles 1..15; nibble 0, -8, is never
- * written). From the byte offset clf_q8_scale_offset(rows * G * 16) (the
+ * being code + 8 (codes -8..7 are nibbles 0..15). From the byte offset clf_q8_scale_offset(rows * G * 16) (the
  * code bytes rounded up to 64) come the rows * G f32 scales in the same
  * order. The tensor's shape, strides and offset count logical elements, as
  * for an f32 (rows, cols) matrix; a view is whole rows (offset a multiple of
  * cols) for clf_gemm. clf_tensor_bytes() counts half a byte per element,
  * rounded up; clf_buffer_size() includes the padding and the scales.
- * Quantisation (clf_quantize_q4): scale = max |w| / 7 over the group (0 for
- * an all-zero group), code = w / scale in f32 rounded to nearest, ties to
- * even, within [-7, 7]: symmetric like Q8, so zero stays exact and no code is
- * wasted on one side; deterministic as Q8. Q4 tensors take no fill and are
- * read by clf_gemm as the B operand of y = x B^T only.
+ * Quantisation (clf_quantize_q4), per group: the (codes, scale) pair of
+ * least squared error among 13 candidates: the plain max |w| / 7 scale, and
+ * the scales that map the group's largest-magnitude value m (the first, on
+ * ties) to c in +-{6.5, 7, 7.5, 8, 8.5, 9} (scale m / c: negative when m and
+ * c differ in sign, so m may land on code -8 and all 16 levels are used, the
+ * idea of llama.cpp's Q4_0). For each candidate the codes are w / scale in
+ * f32 rounded to nearest, ties to even, within [-8, 7], and the stored scale
+ * is then the least-squares one for those codes, sum(w q) / sum(q q) (f64
+ * sums, rounded to f32). Never worse than the plain max / 7 rule, group by
+ * group; 0 and all codes 0 for an all-zero group; zero stays exact;
+ * deterministic (fixed order, ties to the earlier candidate) on every machine
+ * with IEEE binary32 and binary64 arithmetic. docs/quantisation.md gives the
+ * reasons and figures. Q4 tensors take no fill and are read by clf_gemm as
+ * the B operand of y = x B^T only.
  *
  * Threads: a buffer, and every tensor on it, belongs to the buffer's context
  * and is used by the thread that uses that context (context.h, "Threads";

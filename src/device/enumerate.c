@@ -109,6 +109,7 @@ static clf_status fill_info(cl_platform_id p, cl_device_id d, clf_device_info *i
         ext[ext_size] = '\0';
         info->fp16 = has_extension(ext, "cl_khr_fp16");
         info->fp64 = has_extension(ext, "cl_khr_fp64");
+        info->int_dot8 = has_extension(ext, "cl_khr_integer_dot_product");
         fill_subgroups(d, ext, info);
         clf__free(ext);
     }

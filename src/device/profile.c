@@ -251,6 +251,13 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
         p.half_math = CLF_HALF_MATH_F32ACC;
         snprintf(p.half_reason, sizeof p.half_reason, "cl_khr_fp16 on a GPU or accelerator");
     }
+
+    /* int8 x int8 (clf_gemm_i8): off by default, because it measured slower
+     * than the in-kernel dequantisation on both CPU runtimes here (see
+     * docs/gemm_kernels.md, "int8 x int8"); the dot-product form is chosen
+     * from the device's extensions when the path runs. */
+    p.gemm_i8 = false;
+    p.gemm_i8_dot = info->int_dot8 && l->opencl_version >= 300; /* dot needs OpenCL C 3.0 */
     *out = p;
     return CLF_OK;
 }
@@ -285,6 +292,13 @@ clf_status clf_kernel_profile_resolve(const clf_device_info *info, clf_kernel_fa
             out->half_math = *half - '0';
             snprintf(out->half_reason, sizeof out->half_reason, "forced by CLFORMER_HALF_MATH");
         }
+    }
+    /* CLFORMER_GEMM_I8: 0 off, 1 on with portable sums, 2 on with the
+     * dot-product form where the device has it. */
+    const char *i8 = getenv("CLFORMER_GEMM_I8");
+    if (i8 && *i8 >= '0' && *i8 <= '2' && !i8[1]) {
+        out->gemm_i8 = *i8 != '0';
+        out->gemm_i8_dot = *i8 == '2' && info->int_dot8 && out->limits.opencl_version >= 300;
     }
     return CLF_OK;
 }

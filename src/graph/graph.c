@@ -572,7 +572,7 @@ clf_status clf_graph_embedding(clf_graph *g, int32_t table, int32_t ids,
     clf_graph_embed_params p;
     if (params) p = *params;
     else memset(&p, 0, sizeof p);
-    CLF_TRY(use(&b, 0, "table", table, false, FLOATS));
+    CLF_TRY(use(&b, 0, "table", table, false, FLOATS | (1u << CLF_Q8))); /* Q8: ops.h, clf_embedding */
     CLF_TRY(use(&b, 1, "ids", ids, false, INTS));
     CLF_TRY(use(&b, 2, "pos_table", p.pos_table, true, FLOATS));
     CLF_TRY(use(&b, 3, "row_positions", p.row_positions, true, INTS));

@@ -178,15 +178,20 @@ typedef struct loader {
     uint64_t seed;
     clf__hf *hf;
     bool *used; /* (st->n_tensors): read by load_w */
-    bool dense; /* loading embeddings or a head: never Q8 (model.h, weight_dtype) */
+    bool dense; /* loading embeddings or a head: never Q4, Q8 only for an output head */
+    bool head;  /* with dense: the table is the output head (lm_head, or a tied embedding) */
 } loader;
 
-/* The storage of a matrix being loaded: the model's weight type, but f16
- * for the embeddings and heads of a Q8 model. */
+/* The storage of a matrix being loaded: the model's weight type, but for
+ * the embeddings and heads of a Q8 or Q4 model f16, except a decoder's
+ * output head (a tied embedding table too), which is Q8 under the same
+ * error rule as the layer matrices (model_quant.c): it is the largest
+ * matrix a decode step reads (GPT-2 small: 38.6 M of 124 M weights). */
 static clf_dtype matrix_dtype(const loader *L)
 {
     bool quant = L->m->wdtype == CLF_Q8 || L->m->wdtype == CLF_Q4;
-    return quant && L->dense ? CLF_F16 : L->m->wdtype;
+    if (quant && L->dense) return L->head ? CLF_Q8 : CLF_F16;
+    return L->m->wdtype;
 }
 
 /* ============================== weights ============================== */
@@ -228,10 +233,10 @@ static clf_status own_weight(clf_model *m, const char *name, clf_dtype dt, int n
 /* A Q8 matrix (ndim 2) from host values: quantised, then stored as Q8, or
  * as f16 when its error is above the limit (model_quant.c). */
 static clf_status store_q8(clf_model *m, const char *name, const int64_t *shape,
-                           const float *host, clf_tensor *out)
+                           const float *host, bool allow_q4, clf_tensor *out)
 {
     clf__quant_host q;
-    CLF_TRY(clf__model_quant_prepare(m, name, shape[0], shape[1], host, &q));
+    CLF_TRY(clf__model_quant_prepare(m, name, shape[0], shape[1], host, allow_q4, &q));
     clf_status st = own_weight(m, name, q.stored, 2, shape, out);
     if (st == CLF_OK && q.stored == CLF_Q8)
         st = clf_tensor_write_q8(clf_buffer_context(out->buffer), out, q.codes, q.scales);
@@ -258,7 +263,7 @@ static clf_status random_w(loader *L, const char *name, int ndim, const int64_t 
     if (dt == CLF_Q8 || dt == CLF_Q4) {
         float *host = NULL;
         clf_status st = clf__model_random_host(m, shape, stream, lo, hi, &host);
-        if (st == CLF_OK) st = store_q8(m, name, shape, host, out);
+        if (st == CLF_OK) st = store_q8(m, name, shape, host, dt == CLF_Q4, out);
         clf__free(host);
         return st;
     }
@@ -326,7 +331,7 @@ static clf_status load_w(loader *L, const char *const *prefixes, const char *suf
     if (st != CLF_OK) clf__error(m->ctx, st, "clf_model_load: %s", clf__thread_error());
     clf_dtype dt = ndim == 2 ? matrix_dtype(L) : CLF_F32;
     if (st == CLF_OK && (dt == CLF_Q8 || dt == CLF_Q4)) {
-        st = store_q8(m, name, want, host, out);
+        st = store_q8(m, name, want, host, dt == CLF_Q4, out);
     } else {
         if (st == CLF_OK) st = own_weight(m, name, dt, ndim, want, out);
         if (st == CLF_OK)
@@ -445,7 +450,10 @@ static clf_status load_weights(loader *L)
                 m->ctx, CLF_ERR_BAD_MODEL,
                 "clf_model_load: %s: missing tensor \"tgt_embed.weight\" (or \"wte.weight\")",
                 L->path);
-        CLF_TRY(load_dense(L, ROOT, name, 0, 2, V, D, true, &m->dec_embed));
+        L->head = c->tied_embeddings;
+        clf_status est = load_dense(L, ROOT, name, 0, 2, V, D, true, &m->dec_embed);
+        L->head = false;
+        CLF_TRY(est);
         if (c->positions == CLF_POS_LEARNED) {
             static const char *const pe[] = {"wpe.weight", "pos_embed.weight",
                                              "decoder.embed_positions.weight", NULL};
@@ -473,7 +481,10 @@ static clf_status load_weights(loader *L)
             m->out_w = m->dec_embed;
         } else {
             static const char *const op[] = {"out_proj.", "lm_head.", NULL};
-            CLF_TRY(load_dense(L, op, "weight", 0, 2, V, D, true, &m->out_w));
+            L->head = true;
+            clf_status hst = load_dense(L, op, "weight", 0, 2, V, D, true, &m->out_w);
+            L->head = false;
+            CLF_TRY(hst);
         }
         static const char *const ob[] = {"out_proj.", "lm_head.", NULL};
         CLF_TRY(load_w(L, ob, "bias", 0, 1, V, 0, c->output_bias, &m->out_b));
@@ -600,7 +611,7 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
     }
     m->ctx = ctx;
     m->wdtype = p.weight_dtype;
-    loader L = {m, st, path, seed, hf, NULL, false};
+    loader L = {m, st, path, seed, hf, NULL, false, false};
     if (st) {
         L.used = clf__calloc(st->n_tensors ? st->n_tensors : 1, sizeof *L.used);
         if (!L.used) s = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_load: out of memory");

@@ -230,7 +230,8 @@ clf_status clf__use_generate(clf__use *use, const int32_t *ids, const int32_t *l
                              const clf_generate_output *out);
 
 /* Q8 and Q4 weights (model_quant.c). quant_prepare: quantises host (rows,
- * cols) into q for the model's weight type, chooses q->stored (CLF_Q4,
+ * cols) into q for the model's weight type (Q4 only when allow_q4: an
+ * output head is Q8 even in a Q4 model), chooses q->stored (CLF_Q4,
  * CLF_Q8, or CLF_F16 when the errors are above the limits) and records the matrix for clf_model_info. random_host: the random
  * values (clf_tensor_fill_uniform's of stream, lo, hi) of a (shape[0],
  * shape[1]) matrix on the host (*out malloc'ed). quant_info: fills info's
@@ -242,7 +243,7 @@ typedef struct clf__quant_host {
     clf_dtype stored; /* CLF_Q4, CLF_Q8 or CLF_F16 */
 } clf__quant_host;
 clf_status clf__model_quant_prepare(clf_model *m, const char *name, int64_t rows, int64_t cols,
-                                    const float *host, clf__quant_host *q);
+                                    const float *host, bool allow_q4, clf__quant_host *q);
 void clf__quant_host_free(clf__quant_host *q);
 clf_status clf__model_random_host(clf_model *m, const int64_t *shape, uint64_t stream, float lo,
                                   float hi, float **out);

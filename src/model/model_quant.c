@@ -48,10 +48,10 @@ static clf_status record(clf_model *m, const char *name, int64_t rows, int64_t c
 }
 
 clf_status clf__model_quant_prepare(clf_model *m, const char *name, int64_t rows, int64_t cols,
-                                    const float *host, clf__quant_host *q)
+                                    const float *host, bool allow_q4, clf__quant_host *q)
 {
     memset(q, 0, sizeof *q);
-    bool q4 = m->wdtype == CLF_Q4;
+    bool q4 = m->wdtype == CLF_Q4 && allow_q4;
     size_t g = (size_t)clf_q4_groups(cols);
     size_t code_bytes = (size_t)(rows * cols), n_scales = (size_t)rows;
     if (q4 && (size_t)rows * g * 16 > code_bytes) code_bytes = (size_t)rows * g * 16;

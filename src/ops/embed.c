@@ -38,7 +38,7 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
 {
     static const char op[] = "clf_embedding";
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
-    CLF_TRY(clf__check_arg(ctx, op, "table", table, CLF__DT_FLOAT, 2, 2));
+    CLF_TRY(clf__check_arg(ctx, op, "table", table, CLF__DT_FLOAT | CLF__DT(CLF_Q8), 2, 2));
     CLF_TRY(clf__check_arg(ctx, op, "ids", ids, CLF__DT(CLF_I32), 1, 2));
     CLF_TRY(clf__check_arg(ctx, op, "out", out, CLF__DT_FLOAT, 2, 3));
     const clf_embed_params p = params ? *params : (clf_embed_params){0};
@@ -98,9 +98,10 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
 
     cl_mem err_word;
     CLF_TRY(clf__device_error_buffer(ctx, &err_word));
-    char options[96];
-    snprintf(options, sizeof options, "-DCLF_TABLE_F16=%d -DCLF_POS_F16=%d -DCLF_OUT_F16=%d",
-             table->dtype == CLF_F16, pos ? pos->dtype == CLF_F16 : 0, out->dtype == CLF_F16);
+    char options[128];
+    bool q8 = table->dtype == CLF_Q8;
+    snprintf(options, sizeof options, "-DCLF_TABLE_F16=%d -DCLF_POS_F16=%d -DCLF_OUT_F16=%d -DCLF_TABLE_Q8=%d",
+             table->dtype == CLF_F16, pos ? pos->dtype == CLF_F16 : 0, out->dtype == CLF_F16, q8);
     cl_kernel k;
 
     /* ids and out as (B, S, ...) whatever their rank: a 1-D ids has B = 1. */
@@ -123,9 +124,18 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
     cl_long r_s = rp ? rp->stride[0] : 0, P = pos ? pos->shape[0] : INT_MAX;
     cl_int has_rpos = rp != NULL;
     size_t global[2], local[2];
+    /* A Q8 table: row r's scale at float index q_scales / 4 + r of its buffer. */
+    cl_ulong t_scales = q8 ? (cl_ulong)(table->buffer->q_scales / 4) +
+                                 (cl_ulong)(table->offset / table->buffer->q_cols)
+                           : 0;
+    if (q8 && (t_cs != 1 || o_ds != 1 || (pos && p_cs != 1) || t_rs != table->buffer->q_cols ||
+               table->offset % table->buffer->q_cols))
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "%s: a q8 table (%s) needs whole rows and unit column strides of out "
+                          "and pos_table", op, clf__desc(table, d1));
     if (t_cs == 1 && o_ds == 1 && (!pos || p_cs == 1)) {
         /* Fast path: unit column strides, 8 columns per work-item. */
-        char vopt[128];
+        char vopt[160];
         snprintf(vopt, sizeof vopt, "%s -DCLF_POS_KIND=%d", options, (int)p.positions);
         CLF_TRY(embed_kernel(ctx, vopt, "embedding_vec", 3, &k));
         const clf__karg vargs[] = {
@@ -136,7 +146,7 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
             CLF_KARG(s),     CLF_KARG(b),     CLF_KARG(scale), CLF_KARG(pos_type),
             CLF_KARG(pos_offset), CLF_KARG(freq_k), CLF_KARG(err_word),
             rp ? CLF_KMEM(rp) : CLF_KMEM(ids), CLF_KARG(r_off), CLF_KARG(r_s),
-            CLF_KARG(has_rpos), CLF_KARG(P),
+            CLF_KARG(has_rpos), CLF_KARG(P), CLF_KARG(t_scales),
         };
         CLF_TRY(clf__set_args(ctx, k, "embedding_vec", vargs, CLF_ARRAY_LEN(vargs)));
         launch_shape(clf__wg_fit(ctx, k, 64), B * S, (D + 7) / 8, global, local);

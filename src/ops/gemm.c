@@ -172,6 +172,7 @@ static clf_status gemm_body(clf_context *ctx, const clf_tensor *a, const clf_ten
     clf__gemm_desc d;
     CLF_TRY(describe(ctx, a, b, c, &p, &d));
     clf_gemm_provider prov = p.provider;
+    if (prov != CLF_GEMM_CLBLAST && clf__gemm_i8_eligible(ctx, &d)) return clf__gemm_i8_dynamic(ctx, &d);
     if (prov == CLF_GEMM_AUTO) {
         clf_status st = env_provider(ctx, &prov);
         if (st == CLF_ERR_NOT_FOUND) st = clf__gemm_auto_provider(ctx, &d, &prov);

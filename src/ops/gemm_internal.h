@@ -49,6 +49,12 @@ void clf__gemm_reg_tile(const clf_context *ctx, clf__reg_tile *t);
 clf_status clf__gemm_clblast(clf_context *ctx, const clf__gemm_desc *d);
 clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d);
 
+/* int8 x int8 (gemm_i8.c): whether clf_gemm takes the dynamic int8 path for
+ * d (the profile's gemm_i8, a Q8 b, small M, plain epilogue), and that path:
+ * a's rows quantised into a scratch buffer, then integer products. */
+bool clf__gemm_i8_eligible(const clf_context *ctx, const clf__gemm_desc *d);
+clf_status clf__gemm_i8_dynamic(clf_context *ctx, const clf__gemm_desc *d);
+
 /* Whether CLBlast can take the problem at all (dtypes, device fp16). */
 bool clf__gemm_clblast_supports(const clf_context *ctx, const clf__gemm_desc *d);
 

@@ -66,6 +66,60 @@ int64_t clf_q4_groups(int64_t cols)
     return cols < 1 ? 0 : (cols + 31) / 32;
 }
 
+/* The codes of one group for scale d (codes of the signed range -8..7, the
+ * nibble being code + 8), then the least-squares scale for those codes,
+ * sum(x q) / sum(q q), which never has more squared error than d itself.
+ * Returns that squared error; *best_d is the refitted scale. */
+static double q4_try(const float *x, int64_t len, float d, float *q, float *best_d)
+{
+    double xq = 0, qq = 0;
+    for (int64_t j = 0; j < len; j++) {
+        float c = d != 0.0f ? rintf(x[j] / d) : 0.0f;
+        q[j] = fminf(fmaxf(c, -8.0f), 7.0f);
+        xq += (double)x[j] * q[j];
+        qq += (double)q[j] * q[j];
+    }
+    float dd = qq > 0 ? (float)(xq / qq) : 0.0f;
+    double sse = 0;
+    for (int64_t j = 0; j < len; j++) {
+        double e = (double)x[j] - (double)q[j] * (double)dd;
+        sse += e * e;
+    }
+    *best_d = dd;
+    return sse;
+}
+
+/* One group: the (codes, scale) pair of least squared error among a small
+ * grid of candidate scales, each refitted by least squares (q4_try). The
+ * candidates map the group's largest-magnitude value m (the first, on ties)
+ * to the code c for c in +-{6.5, 7, 7.5, 8, 8.5, 9} (with the sign of m, a
+ * negative c gives a negative scale: m lands on the -8 side, llama.cpp's
+ * Q4_0 idea, so all 16 levels are used), plus the plain symmetric max / 7
+ * scale that the first version of the format used: the result is never
+ * worse than it. Deterministic: a fixed order, ties to the earlier. */
+static float q4_group(const float *x, int64_t len, float *q)
+{
+    float m = 0.0f;
+    for (int64_t j = 0; j < len; j++)
+        if (fabsf(x[j]) > fabsf(m)) m = x[j];
+    if (m == 0.0f) {
+        for (int64_t j = 0; j < len; j++) q[j] = 0.0f;
+        return 0.0f;
+    }
+    static const float cands[] = {7.0f, -8.0f, -7.5f, -8.5f, -9.0f, -7.0f, -6.5f,
+                                  6.5f, 7.5f,  8.0f,  8.5f,  9.0f};
+    float tq[32], d, best_d = 0.0f;
+    double best = q4_try(x, len, fabsf(m) / 7.0f, q, &best_d);
+    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+        double e = q4_try(x, len, m / cands[i], tq, &d);
+        if (e < best) {
+            best = e, best_d = d;
+            memcpy(q, tq, (size_t)len * sizeof *q);
+        }
+    }
+    return best_d;
+}
+
 void clf_quantize_q4(const float *w, int64_t rows, int64_t cols, uint8_t *codes, float *scales,
                      clf_quant_error *err)
 {
@@ -76,17 +130,16 @@ void clf_quantize_q4(const float *w, int64_t rows, int64_t cols, uint8_t *codes,
         for (int64_t g = 0; g < G; g++) {
             const float *x = w + r * cols + g * 32;
             int64_t len = cols - g * 32 < 32 ? cols - g * 32 : 32;
-            float amax = 0.0f;
-            for (int64_t j = 0; j < len; j++) amax = fmaxf(amax, fabsf(x[j]));
-            float scale = amax / 7.0f;
+            float q[32];
+            float scale = q4_group(x, len, q);
             scales[r * G + g] = scale;
             uint8_t *b = codes + (r * G + g) * 16;
             for (int64_t j = 0; j < 32; j++) {
                 /* Past the row's end the code is 0 (nibble 8). */
-                float q = j < len ? code_of(x[j], scale, 7.0f) : 0.0f;
-                uint8_t nib = (uint8_t)((int)q + 8);
+                int c = j < len ? (int)q[j] : 0;
+                uint8_t nib = (uint8_t)(c + 8);
                 b[j & 15] |= (uint8_t)(j < 16 ? nib : nib << 4);
-                if (j < len) qerr_add(&acc, x[j], (double)q * (double)scale);
+                if (j < len) qerr_add(&acc, x[j], (double)c * (double)scale);
             }
         }
     }
