@@ -457,7 +457,7 @@ Test(embed, gathers_dequantised_rows_of_a_q8_table)
             const clf_tensor *table = whole ? &tq : &slice;
             int64_t row0 = whole ? 0 : 2;
             cr_assert_eq(clf_tensor_fill(ctx, &to, NAN), CLF_OK);
-            clf_embed_params p = {0.5f, CLF_POS_LEARNED, &tp, 3};
+            clf_embed_params p = {0.5f, CLF_POS_LEARNED, &tp, 3, NULL};
             cr_assert_eq(clf_embedding(ctx, table, &ti, &to, &p), CLF_OK, "%s: %s", specs[dev],
                          clf_context_last_error(ctx));
             cr_assert_eq(clf_tensor_read_f32(ctx, &to, out, S * D), CLF_OK);
