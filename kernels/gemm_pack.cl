@@ -14,6 +14,16 @@
  * Launch: global = (Kp, ceil(N / PN) * PN), any local size. One work-item writes one
  * element of the packed buffer. No extension needed.
  */
+/* Defaults only so that the file builds alone (every kernel file must, with
+ * the base options: tests program::every_kernel_file_*); the host always
+ * passes both. */
+#ifndef CLF_PN
+#define CLF_PN 32
+#endif
+#ifndef CLF_PV
+#define CLF_PV 16
+#endif
+
 #if CLF_PACK_B16
 #define pack_t ushort
 #else
