@@ -3,17 +3,21 @@
  * decoder-only model, each on its own cache row, advanced one token per step
  * together. A batch owns its caches and graphs:
  *   kv    (2L, rows, cap, D): row r holds the K/V of the sequence on row r;
- *   pkv   (2L, 1, cap, D): the prefill scratch;
- *   pre   the model's step graph for batch 1 on pkv (every position at the
- *         run position): a joining prompt runs here exactly as a solo
- *         clf_model_generate prefill does, then its K/V rows [0, n) are
- *         copied into its row of kv;
+ *   pkv   (2L, rows, cap, D): the prefill scratch;
+ *   pres  per-row prefill graphs on pkv for 1, 2, 4, ... joining prompts:
+ *         every sequence that joins at one step is prefilled in one run
+ *         (prompts padded to the longest, each with its own key length,
+ *         only its last position through the LM head), then the K/V rows
+ *         [0, n) of each are copied into its row of kv;
  *   steps per-row step graphs (stack.c, clf__step_state.per_row) for
  *         batches of 1, 2, 4, ... rows: row i feeds its last token at its
  *         own position positions[i], writes its K/V there and attends to
  *         keys [0, key_lens[i]). The smallest one that covers the highest
  *         live row runs (rows are handed out lowest first), so a batch that
  *         has emptied does not pay for max_rows rows.
+ * A step enqueues the running rows' graph, the joining prompts' graph and
+ * the copies back to back, and only then reads the chosen tokens: one host
+ * round trip per step, however many sequences join.
  */
 #include <string.h>
 
@@ -44,14 +48,16 @@ struct clf_batch {
     clf_model *m;
     int64_t rows, cap;
     clf_tensor kv, pkv;
-    clf__step pre;
+    clf__step pres[MAX_BUCKETS];  /* pres[i]: prefill of 2^i prompts (min(rows)), on pkv */
     clf__step steps[MAX_BUCKETS]; /* steps[i]: batch 2^i (min(rows)); g NULL until built */
     bseq *seq; /* (rows) */
     int64_t next_id, n_live;
     int32_t *h_ids, *h_pos, *h_lens; /* (rows) step staging */
-    int32_t *h_pre;                   /* (cap) prefill staging */
-    float *logits;                    /* (max(rows, cap), V) */
-    int32_t *am;                      /* (max(rows, cap)) */
+    int32_t *h_pre;                   /* (rows, cap) prefill ids */
+    int32_t *h_ppos, *h_plens, *h_plast; /* (rows) prefill staging */
+    int64_t *join;                    /* (rows) rows of the joining sequences, in order */
+    float *logits;                    /* (rows, V) */
+    int32_t *am;                      /* (rows) */
     clf__cand *tmp;                   /* (V) sampling scratch */
     float *row;                       /* (V) one processed row */
 };
@@ -78,9 +84,10 @@ void clf_batch_free(clf_batch *b)
     if (!b) return;
     for (int64_t r = 0; b->seq && r < b->rows; r++)
         seq_clear(&b->seq[r]);
-    clf_graph_free(b->pre.g);
-    for (int i = 0; i < MAX_BUCKETS; i++)
+    for (int i = 0; i < MAX_BUCKETS; i++) {
+        clf_graph_free(b->pres[i].g);
         clf_graph_free(b->steps[i].g);
+    }
     clf_tensor_free(&b->kv);
     clf_tensor_free(&b->pkv);
     clf__free(b->seq);
@@ -88,6 +95,10 @@ void clf_batch_free(clf_batch *b)
     clf__free(b->h_pos);
     clf__free(b->h_lens);
     clf__free(b->h_pre);
+    clf__free(b->h_ppos);
+    clf__free(b->h_plens);
+    clf__free(b->h_plast);
+    clf__free(b->join);
     clf__free(b->logits);
     clf__free(b->am);
     clf__free(b->tmp);
@@ -121,32 +132,31 @@ static clf_status batch_create_body(clf_model *m, const clf_batch_params *params
     b->m = m;
     b->rows = rows;
     b->cap = cap;
-    int64_t V = m->cfg.vocab, most = rows > cap ? rows : cap;
+    int64_t V = m->cfg.vocab;
     b->seq = clf__calloc((size_t)rows, sizeof *b->seq);
     b->h_ids = clf__malloc((size_t)rows * sizeof *b->h_ids);
     b->h_pos = clf__malloc((size_t)rows * sizeof *b->h_pos);
     b->h_lens = clf__malloc((size_t)rows * sizeof *b->h_lens);
-    b->h_pre = clf__malloc((size_t)cap * sizeof *b->h_pre);
-    b->logits = clf__malloc((size_t)(most * V) * sizeof *b->logits);
-    b->am = clf__malloc((size_t)most * sizeof *b->am);
+    b->h_pre = clf__malloc((size_t)(rows * cap) * sizeof *b->h_pre);
+    b->h_ppos = clf__malloc((size_t)rows * sizeof *b->h_ppos);
+    b->h_plens = clf__malloc((size_t)rows * sizeof *b->h_plens);
+    b->h_plast = clf__malloc((size_t)rows * sizeof *b->h_plast);
+    b->join = clf__malloc((size_t)rows * sizeof *b->join);
+    b->logits = clf__malloc((size_t)(rows * V) * sizeof *b->logits);
+    b->am = clf__malloc((size_t)rows * sizeof *b->am);
     b->tmp = clf__malloc((size_t)V * sizeof *b->tmp);
     b->row = clf__malloc((size_t)V * sizeof *b->row);
     clf_status st = CLF_OK;
-    if (!b->seq || !b->h_ids || !b->h_pos || !b->h_lens || !b->h_pre || !b->logits || !b->am ||
-        !b->tmp || !b->row)
+    if (!b->seq || !b->h_ids || !b->h_pos || !b->h_lens || !b->h_pre || !b->h_ppos ||
+        !b->h_plens || !b->h_plast || !b->join || !b->logits || !b->am || !b->tmp || !b->row)
         st = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
     int64_t L2 = 2 * (int64_t)m->cfg.decoder_layers, D = m->cfg.d_model;
-    int64_t ks[4] = {L2, rows, cap, D}, ps[4] = {L2, 1, cap, D};
+    int64_t ks[4] = {L2, rows, cap, D};
     if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_F32, 4, ks, &b->kv);
-    if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_F32, 4, ps, &b->pkv);
+    if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_F32, 4, ks, &b->pkv);
     /* Zeroed: a row's keys past its length are masked, but must be finite. */
     if (st == CLF_OK) st = clf_tensor_fill(ctx, &b->kv, 0.0f);
     if (st == CLF_OK) st = clf_tensor_fill(ctx, &b->pkv, 0.0f);
-    if (st == CLF_OK) {
-        clf__step_state ss = {&b->pkv, 1, cap, cap, false, NULL, NULL, 0}; /* model ctx */
-        b->pre.b = 1;
-        st = clf__build_step_graph(m, &ss, &b->pre);
-    }
     if (st != CLF_OK) {
         clf_batch_free(b);
         return st;
@@ -306,15 +316,17 @@ static void emit(clf_batch *b, int64_t r, int32_t tok, clf_batch_token *out)
     }
 }
 
-/* The per-row step graph of 2^i rows, built on first use. */
-static clf_status get_bucket(clf_batch *b, int i, clf__step **out)
+/* The per-row graph of 2^i rows, built on first use: a step on kv, or
+ * (prefill) a batched prompt run on pkv. */
+static clf_status get_bucket(clf_batch *b, int i, bool prefill, clf__step **out)
 {
-    clf__step *st = &b->steps[i];
+    clf__step *st = prefill ? &b->pres[i] : &b->steps[i];
     if (!st->g) {
         int64_t rows = (int64_t)1 << i;
         memset(st, 0, sizeof *st);
         st->b = rows < b->rows ? rows : b->rows;
-        clf__step_state ss = {&b->kv, b->rows, b->cap, 1, true, NULL, NULL, 0};
+        clf__step_state ss = {prefill ? &b->pkv : &b->kv, b->rows, b->cap, prefill ? b->cap : 1,
+                              true, NULL, NULL, 0, prefill};
         clf_status s = clf__build_step_graph(b->m, &ss, st);
         if (s != CLF_OK) {
             clf_graph_free(st->g);
@@ -326,17 +338,25 @@ static clf_status get_bucket(clf_batch *b, int i, clf__step **out)
     return CLF_OK;
 }
 
-/* One batched step of every sequence that was running before this call;
- * *n entries into out. */
-static clf_status decode_running(clf_batch *b, clf_batch_token *out, int64_t *n)
+/* The bucket index of a graph of at least n rows. */
+static int bucket_of(int64_t n)
+{
+    int i = 0;
+    while (((int64_t)1 << i) < n) i++;
+    return i;
+}
+
+/* Enqueues one batched step of every sequence that was running before this
+ * call; *st gets its graph (NULL when none runs). Reads nothing. */
+static clf_status run_running(clf_batch *b, clf__step **st)
 {
     int64_t top = -1, T = 1;
-    bool logits = false;
+    *st = NULL;
     for (int64_t r = 0; r < b->rows; r++) {
         const bseq *s = &b->seq[r];
         bool run = s->used && !s->fresh;
         /* Idle rows write at position 0 and see one key: a fresh row's
-         * prefill (after this graph, same queue) rewrites its positions. */
+         * K/V (copied after this graph, same queue) rewrites its positions. */
         int64_t pos = run ? s->n_prompt + s->n_gen - 1 : 0;
         b->h_ids[r] = run ? s->toks[s->n_gen - 1] : 0;
         b->h_pos[r] = (int32_t)pos;
@@ -344,56 +364,92 @@ static clf_status decode_running(clf_batch *b, clf_batch_token *out, int64_t *n)
         if (!run) continue;
         top = r;
         if (pos + 1 > T) T = pos + 1;
-        logits = logits || needs_logits(s);
     }
-    *n = 0;
     if (top < 0) return CLF_OK;
-    int i = 0;
-    while (((int64_t)1 << i) < top + 1) i++;
-    clf__step *st = NULL;
-    CLF_TRY(get_bucket(b, i, &st));
-    int64_t rb = st->b;
-    clf_graph_binding bind[3] = {{st->ids, NULL, b->h_ids, (size_t)rb * 4},
-                                 {st->positions, NULL, b->h_pos, (size_t)rb * 4},
-                                 {st->key_lens, NULL, b->h_lens, (size_t)rb * 4}};
+    CLF_TRY(get_bucket(b, bucket_of(top + 1), false, st));
+    size_t bytes = (size_t)(*st)->b * 4;
+    clf_graph_binding bind[3] = {{(*st)->ids, NULL, b->h_ids, bytes},
+                                 {(*st)->positions, NULL, b->h_pos, bytes},
+                                 {(*st)->key_lens, NULL, b->h_lens, bytes}};
     clf_graph_run_params rp = {{0, 1, T}, 0, bind, 3};
-    CLF_TRY(clf_graph_run(st->g, &rp));
+    return clf_graph_run((*st)->g, &rp);
+}
+
+/* Reads graph st's chosen tokens (and logits where a sequence of rows[k]
+ * needs them) and reports them: the sequence on cache row rows[k] reads
+ * row rows[k] of st (by_row: a step graph) or row k (a prefill graph). */
+static clf_status collect(clf_batch *b, clf__step *st, const int64_t *rows, int64_t n,
+                          bool by_row, clf_batch_token *out)
+{
     int64_t V = b->m->cfg.vocab;
-    CLF_TRY(clf_graph_read(st->g, st->argmax, b->am, (size_t)rb * 4));
+    bool logits = false;
+    for (int64_t k = 0; k < n; k++)
+        logits = logits || needs_logits(&b->seq[rows[k]]);
+    CLF_TRY(clf_graph_read(st->g, st->argmax, b->am, (size_t)st->b * 4));
     if (logits)
-        CLF_TRY(clf_graph_read(st->g, st->logits, b->logits, (size_t)(rb * V) * sizeof(float)));
-    for (int64_t r = 0; r <= top; r++) {
-        bseq *s = &b->seq[r];
-        if (!s->used || s->fresh) continue;
-        emit(b, r, choose(b, s, b->logits + r * V, b->am[r]), &out[(*n)++]);
+        CLF_TRY(clf_graph_read(st->g, st->logits, b->logits, (size_t)(st->b * V) * sizeof(float)));
+    for (int64_t k = 0; k < n; k++) {
+        bseq *s = &b->seq[rows[k]];
+        int64_t g = by_row ? rows[k] : k;
+        s->fresh = false;
+        emit(b, rows[k], choose(b, s, b->logits + g * V, b->am[g]), &out[k]);
     }
     return CLF_OK;
 }
 
-/* Prefills the sequence on row r: its prompt through the batch-1 graph on
- * the scratch cache, then the scratch's K/V rows into row r of the cache. */
-static clf_status prefill(clf_batch *b, int64_t r, clf_batch_token *out)
+/* Enqueues the prefill of every fresh sequence (b->join, *n of them, in the
+ * order they were added) in one run on the scratch cache, then the copies
+ * of their K/V rows [0, n_prompt) into their rows of kv. Reads nothing. */
+static clf_status run_joining(clf_batch *b, clf__step **st, int64_t *n)
 {
-    bseq *s = &b->seq[r];
-    int64_t n = s->n_prompt, V = b->m->cfg.vocab, D = b->m->cfg.d_model;
-    clf_context *ctx = b->m->ctx;
-    memcpy(b->h_pre, s->prompt, (size_t)n * sizeof *s->prompt);
-    clf_graph_binding bind = {b->pre.ids, NULL, b->h_pre, (size_t)n * 4};
-    clf_graph_run_params rp = {{0, n, n}, 0, &bind, 1};
-    CLF_TRY(clf_graph_run(b->pre.g, &rp));
-    int64_t L2 = 2 * (int64_t)b->m->cfg.decoder_layers, shape[2] = {n, D}, stride[2] = {D, 1};
-    for (int64_t j = 0; j < L2; j++) {
-        clf_tensor src, dst;
-        CLF_TRY(clf_tensor_view(&b->pkv, 2, shape, stride, j * b->cap * D, &src));
-        CLF_TRY(clf_tensor_view(&b->kv, 2, shape, stride, (j * b->rows + r) * b->cap * D, &dst));
-        CLF_TRY(clf_copy(ctx, &src, &dst));
+    *n = 0;
+    *st = NULL;
+    for (;;) {
+        int64_t first = -1;
+        for (int64_t r = 0; r < b->rows; r++) {
+            const bseq *s = &b->seq[r];
+            bool taken = false;
+            for (int64_t k = 0; k < *n && !taken; k++) taken = b->join[k] == r;
+            if (s->used && s->fresh && !taken && (first < 0 || s->order < b->seq[first].order))
+                first = r;
+        }
+        if (first < 0) break;
+        b->join[(*n)++] = first;
     }
-    /* Only the last position's row decides. */
-    CLF_TRY(clf_graph_read(b->pre.g, b->pre.argmax, b->am, (size_t)n * 4));
-    if (needs_logits(s))
-        CLF_TRY(clf_graph_read(b->pre.g, b->pre.logits, b->logits, (size_t)(n * V) * sizeof(float)));
-    s->fresh = false;
-    emit(b, r, choose(b, s, b->logits + (n - 1) * V, b->am[n - 1]), out);
+    if (*n == 0) return CLF_OK;
+    CLF_TRY(get_bucket(b, bucket_of(*n), true, st));
+    int64_t rb = (*st)->b, S = 1;
+    for (int64_t k = 0; k < *n; k++)
+        if (b->seq[b->join[k]].n_prompt > S) S = b->seq[b->join[k]].n_prompt;
+    /* Row k: its prompt, padded with id 0 (attention masks the padding by
+     * key length; the padding's own outputs are never read). */
+    memset(b->h_pre, 0, (size_t)(rb * S) * sizeof *b->h_pre);
+    for (int64_t k = 0; k < rb; k++) {
+        const bseq *s = k < *n ? &b->seq[b->join[k]] : NULL;
+        int64_t len = s ? s->n_prompt : 1;
+        if (s) memcpy(b->h_pre + k * S, s->prompt, (size_t)len * sizeof *s->prompt);
+        b->h_ppos[k] = 0;
+        b->h_plens[k] = (int32_t)len;
+        b->h_plast[k] = (int32_t)(k * S + len - 1);
+    }
+    size_t bytes = (size_t)rb * 4;
+    clf_graph_binding bind[4] = {{(*st)->ids, NULL, b->h_pre, (size_t)(rb * S) * 4},
+                                 {(*st)->positions, NULL, b->h_ppos, bytes},
+                                 {(*st)->key_lens, NULL, b->h_plens, bytes},
+                                 {(*st)->last, NULL, b->h_plast, bytes}};
+    clf_graph_run_params rp = {{0, S, S}, 0, bind, 4};
+    CLF_TRY(clf_graph_run((*st)->g, &rp));
+    int64_t L2 = 2 * (int64_t)b->m->cfg.decoder_layers, D = b->m->cfg.d_model;
+    int64_t stride[2] = {D, 1};
+    for (int64_t k = 0; k < *n; k++) {
+        int64_t r = b->join[k], shape[2] = {b->seq[r].n_prompt, D};
+        for (int64_t j = 0; j < L2; j++) {
+            clf_tensor src, dst;
+            CLF_TRY(clf_tensor_view(&b->pkv, 2, shape, stride, (j * b->rows + k) * b->cap * D, &src));
+            CLF_TRY(clf_tensor_view(&b->kv, 2, shape, stride, (j * b->rows + r) * b->cap * D, &dst));
+            CLF_TRY(clf_copy(b->m->ctx, &src, &dst));
+        }
+    }
     return CLF_OK;
 }
 
@@ -406,26 +462,21 @@ static clf_status batch_step_body(clf_batch *b, clf_batch_token *out, int64_t ca
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_batch_step: out has room for %lld tokens but %lld sequences are live",
                           (long long)cap, (long long)b->n_live);
-    /* The running ones first: the graph's idle rows write position 0, which
-     * the prefills below then overwrite for their rows. */
-    int64_t n = 0;
-    CLF_TRY(decode_running(b, out, &n));
-    for (;;) { /* the fresh ones in the order they were added */
-        int64_t first = -1;
-        for (int64_t r = 0; r < b->rows; r++)
-            if (b->seq[r].used && b->seq[r].fresh &&
-                (first < 0 || b->seq[r].order < b->seq[first].order))
-                first = r;
-        if (first < 0) break;
-        clf_status st = prefill(b, first, &out[n]);
-        if (st != CLF_OK) {
-            *n_out = n;
-            return st;
-        }
-        n++;
-    }
-    *n_out = n;
-    return CLF_OK;
+    /* Everything is enqueued before the first read. The running ones go
+     * first: the graph's idle rows write position 0, which the joining
+     * ones' copies then overwrite for their rows. */
+    clf__step *run = NULL, *pre = NULL;
+    int64_t n_join = 0, n_run = 0;
+    CLF_TRY(run_running(b, &run));
+    CLF_TRY(run_joining(b, &pre, &n_join));
+    int64_t *rows = b->join + n_join; /* the running rows, after the joining ones */
+    for (int64_t r = 0; run && r < b->rows; r++)
+        if (b->seq[r].used && !b->seq[r].fresh) rows[n_run++] = r;
+    clf_status st = CLF_OK;
+    if (run) st = collect(b, run, rows, n_run, true, out);
+    if (st == CLF_OK && pre) st = collect(b, pre, b->join, n_join, false, out + n_run);
+    *n_out = n_run + (st == CLF_OK ? n_join : 0);
+    return st;
 }
 
 clf_status clf_batch_step(clf_batch *b, clf_batch_token *out, int64_t cap, int64_t *n_out)
