@@ -54,7 +54,9 @@ CLF_API clf_batch_params clf_batch_params_default(void);
 
 /* On success *out owns a new batch of model m (NULL params = defaults);
  * free it with clf_batch_free. Allocates max_rows * max_len * 2 * layers *
- * d_model f32 of cache (and one row more for prefill); the step graphs are
+ * d_model f32 of cache, and as much again of prefill scratch (the prompts
+ * that join at one step are prefilled together there); the graphs (one per
+ * number of running sequences, one per power of two of joining ones) are
  * compiled on first use. NULL m or out, a field outside its range:
  * CLF_ERR_INVALID_ARG; an encoder-only model: CLF_ERR_INVALID_ARG; an
  * encoder-decoder model: CLF_ERR_UNSUPPORTED. On failure *out is NULL. */
@@ -86,7 +88,9 @@ CLF_API clf_status clf_batch_add(clf_batch *b, const int32_t *ids, int64_t n,
 /* One new token of a sequence, as reported by clf_batch_step. */
 typedef struct clf_batch_token {
     int64_t seq;              /* the id from clf_batch_add */
-    int64_t row;              /* the cache row the sequence occupies (0..max_rows-1) */
+    int64_t row;              /* the cache row the sequence occupied in this step
+                                 (0..max_rows-1); a step may move a running sequence
+                                 to a lower row (compaction), so it can change */
     int64_t index;            /* 0-based index of the token among the sequence's new tokens */
     int32_t token;
     clf_finish_reason finish; /* CLF_FINISH_NONE: it goes on; else this was its last token
@@ -96,8 +100,10 @@ typedef struct clf_batch_token {
 
 /*
  * Advances every live sequence by one token: sequences added since the last
- * step are prefilled (their first token comes from the prompt), the others
- * run together in one step graph of the batch. out (cap) gets one entry per
+ * step are prefilled together in one graph (their first token comes from
+ * the prompt), the others run together in one step graph of exactly their
+ * number of rows; both are enqueued before the tokens are read back (one
+ * host round trip per step). out (cap) gets one entry per
  * sequence that was live, *n_out their count (0 when none is live; then
  * nothing runs). Order: the sequences that were already running, by row,
  * then the new ones in the order they were added.

@@ -9,12 +9,14 @@
  *         (prompts padded to the longest, each with its own key length,
  *         only its last position through the LM head), then the K/V rows
  *         [0, n) of each are copied into its row of kv;
- *   steps per-row step graphs (stack.c, clf__step_state.per_row) for
- *         batches of 1, 2, 4, ... rows: row i feeds its last token at its
- *         own position positions[i], writes its K/V there and attends to
- *         keys [0, key_lens[i]). The smallest one that covers the highest
- *         live row runs (rows are handed out lowest first), so a batch that
- *         has emptied does not pay for max_rows rows.
+ *   steps per-row step graphs (stack.c, clf__step_state.per_row), one per
+ *         number of running rows (built on first use): row i feeds its
+ *         last token at its own position positions[i], writes its K/V
+ *         there and attends to keys [0, key_lens[i]). Before a step the
+ *         running sequences are compacted into rows 0..n-1 (a sequence on
+ *         a higher row moves, with its K/V, into the lowest row that no
+ *         running one holds), so the graph of exactly n rows runs and no
+ *         row computes for nothing.
  * A step enqueues the running rows' graph, the joining prompts' graph and
  * the copies back to back, and only then reads the chosen tokens: one host
  * round trip per step, however many sequences join.
@@ -49,7 +51,7 @@ struct clf_batch {
     int64_t rows, cap;
     clf_tensor kv, pkv;
     clf__step pres[MAX_BUCKETS];  /* pres[i]: prefill of 2^i prompts (min(rows)), on pkv */
-    clf__step steps[MAX_BUCKETS]; /* steps[i]: batch 2^i (min(rows)); g NULL until built */
+    clf__step *steps;             /* (rows) steps[k]: k + 1 rows; g NULL until built */
     bseq *seq; /* (rows) */
     int64_t next_id, n_live;
     int32_t *h_ids, *h_pos, *h_lens; /* (rows) step staging */
@@ -84,10 +86,11 @@ void clf_batch_free(clf_batch *b)
     if (!b) return;
     for (int64_t r = 0; b->seq && r < b->rows; r++)
         seq_clear(&b->seq[r]);
-    for (int i = 0; i < MAX_BUCKETS; i++) {
+    for (int i = 0; i < MAX_BUCKETS; i++)
         clf_graph_free(b->pres[i].g);
-        clf_graph_free(b->steps[i].g);
-    }
+    for (int64_t k = 0; b->steps && k < b->rows; k++)
+        clf_graph_free(b->steps[k].g);
+    clf__free(b->steps);
     clf_tensor_free(&b->kv);
     clf_tensor_free(&b->pkv);
     clf__free(b->seq);
@@ -134,6 +137,7 @@ static clf_status batch_create_body(clf_model *m, const clf_batch_params *params
     b->cap = cap;
     int64_t V = m->cfg.vocab;
     b->seq = clf__calloc((size_t)rows, sizeof *b->seq);
+    b->steps = clf__calloc((size_t)rows, sizeof *b->steps);
     b->h_ids = clf__malloc((size_t)rows * sizeof *b->h_ids);
     b->h_pos = clf__malloc((size_t)rows * sizeof *b->h_pos);
     b->h_lens = clf__malloc((size_t)rows * sizeof *b->h_lens);
@@ -147,7 +151,7 @@ static clf_status batch_create_body(clf_model *m, const clf_batch_params *params
     b->tmp = clf__malloc((size_t)V * sizeof *b->tmp);
     b->row = clf__malloc((size_t)V * sizeof *b->row);
     clf_status st = CLF_OK;
-    if (!b->seq || !b->h_ids || !b->h_pos || !b->h_lens || !b->h_pre || !b->h_ppos ||
+    if (!b->seq || !b->steps || !b->h_ids || !b->h_pos || !b->h_lens || !b->h_pre || !b->h_ppos ||
         !b->h_plens || !b->h_plast || !b->join || !b->logits || !b->am || !b->tmp || !b->row)
         st = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
     int64_t L2 = 2 * (int64_t)m->cfg.decoder_layers, D = m->cfg.d_model;
@@ -316,13 +320,13 @@ static void emit(clf_batch *b, int64_t r, int32_t tok, clf_batch_token *out)
     }
 }
 
-/* The per-row graph of 2^i rows, built on first use: a step on kv, or
- * (prefill) a batched prompt run on pkv. */
-static clf_status get_bucket(clf_batch *b, int i, bool prefill, clf__step **out)
+/* A per-row graph built on first use: the step of rows running rows on kv,
+ * or (prefill) a batched prompt run of min(2^i, max_rows) rows on pkv. */
+static clf_status get_graph(clf_batch *b, int64_t i, bool prefill, clf__step **out)
 {
-    clf__step *st = prefill ? &b->pres[i] : &b->steps[i];
+    clf__step *st = prefill ? &b->pres[i] : &b->steps[i - 1];
     if (!st->g) {
-        int64_t rows = (int64_t)1 << i;
+        int64_t rows = prefill ? (int64_t)1 << i : i;
         memset(st, 0, sizeof *st);
         st->b = rows < b->rows ? rows : b->rows;
         clf__step_state ss = {prefill ? &b->pkv : &b->kv, b->rows, b->cap, prefill ? b->cap : 1,
@@ -346,27 +350,72 @@ static int bucket_of(int64_t n)
     return i;
 }
 
+/* Enqueues copies of K/V positions [0, n) of cache rows src into dst, of
+ * every layer (cache (2L, rows, cap, D)); from may be the same tensor. */
+static clf_status copy_rows(clf_batch *b, const clf_tensor *from, int64_t src, int64_t dst,
+                            int64_t n)
+{
+    int64_t L2 = 2 * (int64_t)b->m->cfg.decoder_layers, D = b->m->cfg.d_model;
+    int64_t shape[2] = {n, D}, stride[2] = {D, 1};
+    for (int64_t j = 0; j < L2; j++) {
+        clf_tensor s, d;
+        CLF_TRY(clf_tensor_view(from, 2, shape, stride, (j * b->rows + src) * b->cap * D, &s));
+        CLF_TRY(clf_tensor_view(&b->kv, 2, shape, stride, (j * b->rows + dst) * b->cap * D, &d));
+        CLF_TRY(clf_copy(b->m->ctx, &s, &d));
+    }
+    return CLF_OK;
+}
+
+static bool running(const bseq *s) { return s->used && !s->fresh; }
+
+/* Swaps the sequences of rows r and h (the processors point into their
+ * sequence's own params). */
+static void swap_rows(clf_batch *b, int64_t r, int64_t h)
+{
+    bseq t = b->seq[h];
+    b->seq[h] = b->seq[r];
+    b->seq[r] = t;
+    b->seq[h].pr.p = &b->seq[h].p;
+    b->seq[r].pr.p = &b->seq[r].p;
+}
+
+/* Moves the running sequences into rows 0..*n_run-1: each one on a higher
+ * row, with its K/V so far, into the lowest row that no running one holds
+ * (free, or a fresh one's, whose prompt is not in the cache yet and which
+ * takes the higher row instead). */
+static clf_status compact(clf_batch *b, int64_t *n_run)
+{
+    int64_t n = 0, hole = 0;
+    for (int64_t r = 0; r < b->rows; r++) n += running(&b->seq[r]);
+    for (int64_t r = n; r < b->rows; r++) {
+        const bseq *s = &b->seq[r];
+        if (!running(s)) continue;
+        while (running(&b->seq[hole])) hole++; /* < n: fewer than n run below r */
+        CLF_TRY(copy_rows(b, &b->kv, r, hole, s->n_prompt + s->n_gen - 1));
+        swap_rows(b, r, hole);
+    }
+    *n_run = n;
+    return CLF_OK;
+}
+
 /* Enqueues one batched step of every sequence that was running before this
- * call; *st gets its graph (NULL when none runs). Reads nothing. */
+ * call, after compacting them into rows 0..n-1; *st gets its graph (NULL
+ * when none runs). Reads nothing. */
 static clf_status run_running(clf_batch *b, clf__step **st)
 {
-    int64_t top = -1, T = 1;
+    int64_t n = 0, T = 1;
     *st = NULL;
-    for (int64_t r = 0; r < b->rows; r++) {
+    CLF_TRY(compact(b, &n));
+    for (int64_t r = 0; r < n; r++) {
         const bseq *s = &b->seq[r];
-        bool run = s->used && !s->fresh;
-        /* Idle rows write at position 0 and see one key: a fresh row's
-         * K/V (copied after this graph, same queue) rewrites its positions. */
-        int64_t pos = run ? s->n_prompt + s->n_gen - 1 : 0;
-        b->h_ids[r] = run ? s->toks[s->n_gen - 1] : 0;
+        int64_t pos = s->n_prompt + s->n_gen - 1;
+        b->h_ids[r] = s->toks[s->n_gen - 1];
         b->h_pos[r] = (int32_t)pos;
         b->h_lens[r] = (int32_t)(pos + 1);
-        if (!run) continue;
-        top = r;
         if (pos + 1 > T) T = pos + 1;
     }
-    if (top < 0) return CLF_OK;
-    CLF_TRY(get_bucket(b, bucket_of(top + 1), false, st));
+    if (n == 0) return CLF_OK;
+    CLF_TRY(get_graph(b, n, false, st));
     size_t bytes = (size_t)(*st)->b * 4;
     clf_graph_binding bind[3] = {{(*st)->ids, NULL, b->h_ids, bytes},
                                  {(*st)->positions, NULL, b->h_pos, bytes},
@@ -417,7 +466,7 @@ static clf_status run_joining(clf_batch *b, clf__step **st, int64_t *n)
         b->join[(*n)++] = first;
     }
     if (*n == 0) return CLF_OK;
-    CLF_TRY(get_bucket(b, bucket_of(*n), true, st));
+    CLF_TRY(get_graph(b, bucket_of(*n), true, st));
     int64_t rb = (*st)->b, S = 1;
     for (int64_t k = 0; k < *n; k++)
         if (b->seq[b->join[k]].n_prompt > S) S = b->seq[b->join[k]].n_prompt;
@@ -439,17 +488,8 @@ static clf_status run_joining(clf_batch *b, clf__step **st, int64_t *n)
                                  {(*st)->last, NULL, b->h_plast, bytes}};
     clf_graph_run_params rp = {{0, S, S}, 0, bind, 4};
     CLF_TRY(clf_graph_run((*st)->g, &rp));
-    int64_t L2 = 2 * (int64_t)b->m->cfg.decoder_layers, D = b->m->cfg.d_model;
-    int64_t stride[2] = {D, 1};
-    for (int64_t k = 0; k < *n; k++) {
-        int64_t r = b->join[k], shape[2] = {b->seq[r].n_prompt, D};
-        for (int64_t j = 0; j < L2; j++) {
-            clf_tensor src, dst;
-            CLF_TRY(clf_tensor_view(&b->pkv, 2, shape, stride, (j * b->rows + k) * b->cap * D, &src));
-            CLF_TRY(clf_tensor_view(&b->kv, 2, shape, stride, (j * b->rows + r) * b->cap * D, &dst));
-            CLF_TRY(clf_copy(b->m->ctx, &src, &dst));
-        }
-    }
+    for (int64_t k = 0; k < *n; k++)
+        CLF_TRY(copy_rows(b, &b->pkv, k, b->join[k], b->seq[b->join[k]].n_prompt));
     return CLF_OK;
 }
 
@@ -462,16 +502,13 @@ static clf_status batch_step_body(clf_batch *b, clf_batch_token *out, int64_t ca
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_batch_step: out has room for %lld tokens but %lld sequences are live",
                           (long long)cap, (long long)b->n_live);
-    /* Everything is enqueued before the first read. The running ones go
-     * first: the graph's idle rows write position 0, which the joining
-     * ones' copies then overwrite for their rows. */
+    /* Everything is enqueued before the first read. */
     clf__step *run = NULL, *pre = NULL;
     int64_t n_join = 0, n_run = 0;
     CLF_TRY(run_running(b, &run));
     CLF_TRY(run_joining(b, &pre, &n_join));
-    int64_t *rows = b->join + n_join; /* the running rows, after the joining ones */
-    for (int64_t r = 0; run && r < b->rows; r++)
-        if (b->seq[r].used && !b->seq[r].fresh) rows[n_run++] = r;
+    int64_t *rows = b->join + n_join; /* the running rows 0..n_run-1, after the joining ones */
+    for (int64_t r = 0; run && r < run->b; r++) rows[n_run++] = r;
     clf_status st = CLF_OK;
     if (run) st = collect(b, run, rows, n_run, true, out);
     if (st == CLF_OK && pre) st = collect(b, pre, b->join, n_join, false, out + n_run);
