@@ -57,7 +57,10 @@ struct clf_batch {
     int32_t *h_ids, *h_pos, *h_lens; /* (rows) step staging */
     int32_t *h_pre;                   /* (rows, cap) prefill ids */
     int32_t *h_ppos, *h_plens, *h_plast; /* (rows) prefill staging */
-    int64_t *join;                    /* (rows) rows of the joining sequences, in order */
+    int64_t *join;                    /* (2 rows) rows of the joining sequences in the order
+                                         they were added, then the running rows */
+    int64_t *slot;                    /* (rows) row of pam/plog of join[k]'s result */
+    clf_tensor pam, plog;             /* (rows) i32, (rows, V) f32: the prefills' results */
     float *logits;                    /* (rows, V) */
     int32_t *am;                      /* (rows) */
     clf__cand *tmp;                   /* (V) sampling scratch */
@@ -102,6 +105,9 @@ void clf_batch_free(clf_batch *b)
     clf__free(b->h_plens);
     clf__free(b->h_plast);
     clf__free(b->join);
+    clf__free(b->slot);
+    clf_tensor_free(&b->pam);
+    clf_tensor_free(&b->plog);
     clf__free(b->logits);
     clf__free(b->am);
     clf__free(b->tmp);
@@ -141,23 +147,29 @@ static clf_status batch_create_body(clf_model *m, const clf_batch_params *params
     b->h_ids = clf__malloc((size_t)rows * sizeof *b->h_ids);
     b->h_pos = clf__malloc((size_t)rows * sizeof *b->h_pos);
     b->h_lens = clf__malloc((size_t)rows * sizeof *b->h_lens);
-    b->h_pre = clf__malloc((size_t)(rows * cap) * sizeof *b->h_pre);
-    b->h_ppos = clf__malloc((size_t)rows * sizeof *b->h_ppos);
-    b->h_plens = clf__malloc((size_t)rows * sizeof *b->h_plens);
-    b->h_plast = clf__malloc((size_t)rows * sizeof *b->h_plast);
-    b->join = clf__malloc((size_t)rows * sizeof *b->join);
+    /* Prefill staging: every group of one step keeps its own part until
+     * the step's read (the uploads do not block); see run_joining. */
+    b->h_pre = clf__malloc((size_t)(2 * rows * cap) * sizeof *b->h_pre);
+    b->h_ppos = clf__malloc((size_t)(2 * rows) * sizeof *b->h_ppos);
+    b->h_plens = clf__malloc((size_t)(2 * rows) * sizeof *b->h_plens);
+    b->h_plast = clf__malloc((size_t)(2 * rows) * sizeof *b->h_plast);
+    b->join = clf__malloc((size_t)(2 * rows) * sizeof *b->join);
+    b->slot = clf__malloc((size_t)rows * sizeof *b->slot);
     b->logits = clf__malloc((size_t)(rows * V) * sizeof *b->logits);
     b->am = clf__malloc((size_t)rows * sizeof *b->am);
     b->tmp = clf__malloc((size_t)V * sizeof *b->tmp);
     b->row = clf__malloc((size_t)V * sizeof *b->row);
     clf_status st = CLF_OK;
     if (!b->seq || !b->steps || !b->h_ids || !b->h_pos || !b->h_lens || !b->h_pre || !b->h_ppos ||
-        !b->h_plens || !b->h_plast || !b->join || !b->logits || !b->am || !b->tmp || !b->row)
+        !b->h_plens || !b->h_plast || !b->join || !b->slot || !b->logits || !b->am || !b->tmp || !b->row)
         st = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
     int64_t L2 = 2 * (int64_t)m->cfg.decoder_layers, D = m->cfg.d_model;
     int64_t ks[4] = {L2, rows, cap, D};
     if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_F32, 4, ks, &b->kv);
     if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_F32, 4, ks, &b->pkv);
+    int64_t as[1] = {rows}, ls[2] = {rows, V};
+    if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_I32, 1, as, &b->pam);
+    if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_F32, 2, ls, &b->plog);
     /* Zeroed: a row's keys past its length are masked, but must be finite. */
     if (st == CLF_OK) st = clf_tensor_fill(ctx, &b->kv, 0.0f);
     if (st == CLF_OK) st = clf_tensor_fill(ctx, &b->pkv, 0.0f);
@@ -424,35 +436,92 @@ static clf_status run_running(clf_batch *b, clf__step **st)
     return clf_graph_run((*st)->g, &rp);
 }
 
-/* Reads graph st's chosen tokens (and logits where a sequence of rows[k]
- * needs them) and reports them: the sequence on cache row rows[k] reads
- * row rows[k] of st (by_row: a step graph) or row k (a prefill graph). */
-static clf_status collect(clf_batch *b, clf__step *st, const int64_t *rows, int64_t n,
-                          bool by_row, clf_batch_token *out)
+/* Reports the tokens of the sequences on cache rows rows[k] (n), chosen
+ * from row src[k] of b->am (and of b->logits when the sequence samples or
+ * processes its logits). */
+static void report(clf_batch *b, const int64_t *rows, const int64_t *src, int64_t n,
+                   clf_batch_token *out)
 {
     int64_t V = b->m->cfg.vocab;
-    bool logits = false;
-    for (int64_t k = 0; k < n; k++)
-        logits = logits || needs_logits(&b->seq[rows[k]]);
-    CLF_TRY(clf_graph_read(st->g, st->argmax, b->am, (size_t)st->b * 4));
-    if (logits)
-        CLF_TRY(clf_graph_read(st->g, st->logits, b->logits, (size_t)(st->b * V) * sizeof(float)));
     for (int64_t k = 0; k < n; k++) {
         bseq *s = &b->seq[rows[k]];
-        int64_t g = by_row ? rows[k] : k;
         s->fresh = false;
-        emit(b, rows[k], choose(b, s, b->logits + g * V, b->am[g]), &out[k]);
+        emit(b, rows[k], choose(b, s, b->logits + src[k] * V, b->am[src[k]]), &out[k]);
     }
+}
+
+static bool any_logits(const clf_batch *b, const int64_t *rows, int64_t n)
+{
+    for (int64_t k = 0; k < n; k++)
+        if (needs_logits(&b->seq[rows[k]])) return true;
+    return false;
+}
+
+/* Enqueues the prefill of joining sequences join[g[0..cnt)] in one run of a
+ * prefill graph on the scratch cache (prompts padded to the longest), the
+ * copies of their K/V into their rows of kv, and of their results into
+ * rows *used.. of pam (and plog). *staged: the part of the staging buffers
+ * that earlier groups of this step hold. */
+static clf_status run_group(clf_batch *b, const int64_t *g, int64_t cnt, int64_t *used,
+                            int64_t *staged)
+{
+    clf__step *st;
+    CLF_TRY(get_graph(b, bucket_of(cnt), true, &st));
+    int64_t rb = st->b, S = 1, o = *staged;
+    for (int64_t k = 0; k < cnt; k++)
+        if (b->seq[b->join[g[k]]].n_prompt > S) S = b->seq[b->join[g[k]]].n_prompt;
+    int32_t *ids = b->h_pre + o * b->cap;
+    /* Row k: its prompt, padded with id 0 (attention masks the padding by
+     * key length; only position last[k] goes on to the LM head). */
+    memset(ids, 0, (size_t)(rb * S) * sizeof *ids);
+    for (int64_t k = 0; k < rb; k++) {
+        const bseq *s = k < cnt ? &b->seq[b->join[g[k]]] : NULL;
+        int64_t len = s ? s->n_prompt : 1;
+        if (s) memcpy(ids + k * S, s->prompt, (size_t)len * sizeof *s->prompt);
+        b->h_ppos[o + k] = 0;
+        b->h_plens[o + k] = (int32_t)len;
+        b->h_plast[o + k] = (int32_t)(k * S + len - 1);
+    }
+    size_t bytes = (size_t)rb * 4;
+    clf_graph_binding bind[4] = {{st->ids, NULL, ids, (size_t)(rb * S) * 4},
+                                 {st->positions, NULL, b->h_ppos + o, bytes},
+                                 {st->key_lens, NULL, b->h_plens + o, bytes},
+                                 {st->last, NULL, b->h_plast + o, bytes}};
+    clf_graph_run_params rp = {{0, S, S}, 0, bind, 4};
+    CLF_TRY(clf_graph_run(st->g, &rp));
+    *staged += rb; /* rows of cap ids in h_pre; rb < 2 cnt, so 2 max_rows suffice */
+    for (int64_t k = 0; k < cnt; k++) {
+        int64_t r = b->join[g[k]];
+        CLF_TRY(copy_rows(b, &b->pkv, k, r, b->seq[r].n_prompt));
+        b->slot[g[k]] = *used + k;
+    }
+    int64_t V = b->m->cfg.vocab, one[1] = {cnt}, st1[1] = {1}, two[2] = {cnt, V}, st2[2] = {V, 1};
+    clf_tensor t, src, dst;
+    CLF_TRY(clf_graph_tensor(st->g, st->argmax, &t));
+    CLF_TRY(clf_tensor_view(&t, 1, one, st1, 0, &src));
+    CLF_TRY(clf_tensor_view(&b->pam, 1, one, st1, *used, &dst));
+    CLF_TRY(clf_copy(b->m->ctx, &src, &dst));
+    bool logits = false;
+    for (int64_t k = 0; k < cnt; k++) logits = logits || needs_logits(&b->seq[b->join[g[k]]]);
+    if (logits) {
+        CLF_TRY(clf_graph_tensor(st->g, st->logits, &t));
+        CLF_TRY(clf_tensor_view(&t, 2, two, st2, 0, &src));
+        CLF_TRY(clf_tensor_view(&b->plog, 2, two, st2, *used * V, &dst));
+        CLF_TRY(clf_copy(b->m->ctx, &src, &dst));
+    }
+    *used += cnt;
     return CLF_OK;
 }
 
 /* Enqueues the prefill of every fresh sequence (b->join, *n of them, in the
- * order they were added) in one run on the scratch cache, then the copies
- * of their K/V rows [0, n_prompt) into their rows of kv. Reads nothing. */
-static clf_status run_joining(clf_batch *b, clf__step **st, int64_t *n)
+ * order they were added; reads nothing). Longest prompts first, a prompt
+ * joins the current group while padding to the group's longest prompt
+ * and to its power-of-two rows costs at most a quarter more positions than
+ * the prompts have (padding is compute for nothing; a group saves launches
+ * and runs wider GEMMs). */
+static clf_status run_joining(clf_batch *b, int64_t *n)
 {
     *n = 0;
-    *st = NULL;
     for (;;) {
         int64_t first = -1;
         for (int64_t r = 0; r < b->rows; r++) {
@@ -465,31 +534,23 @@ static clf_status run_joining(clf_batch *b, clf__step **st, int64_t *n)
         if (first < 0) break;
         b->join[(*n)++] = first;
     }
-    if (*n == 0) return CLF_OK;
-    CLF_TRY(get_graph(b, bucket_of(*n), true, st));
-    int64_t rb = (*st)->b, S = 1;
-    for (int64_t k = 0; k < *n; k++)
-        if (b->seq[b->join[k]].n_prompt > S) S = b->seq[b->join[k]].n_prompt;
-    /* Row k: its prompt, padded with id 0 (attention masks the padding by
-     * key length; the padding's own outputs are never read). */
-    memset(b->h_pre, 0, (size_t)(rb * S) * sizeof *b->h_pre);
-    for (int64_t k = 0; k < rb; k++) {
-        const bseq *s = k < *n ? &b->seq[b->join[k]] : NULL;
-        int64_t len = s ? s->n_prompt : 1;
-        if (s) memcpy(b->h_pre + k * S, s->prompt, (size_t)len * sizeof *s->prompt);
-        b->h_ppos[k] = 0;
-        b->h_plens[k] = (int32_t)len;
-        b->h_plast[k] = (int32_t)(k * S + len - 1);
+    int64_t *ord = b->join + *n; /* (n) indexes into join, longest prompt first */
+    for (int64_t k = 0; k < *n; k++) {
+        int64_t j = k;
+        for (; j > 0 && b->seq[b->join[ord[j - 1]]].n_prompt < b->seq[b->join[k]].n_prompt; j--)
+            ord[j] = ord[j - 1];
+        ord[j] = k;
     }
-    size_t bytes = (size_t)rb * 4;
-    clf_graph_binding bind[4] = {{(*st)->ids, NULL, b->h_pre, (size_t)(rb * S) * 4},
-                                 {(*st)->positions, NULL, b->h_ppos, bytes},
-                                 {(*st)->key_lens, NULL, b->h_plens, bytes},
-                                 {(*st)->last, NULL, b->h_plast, bytes}};
-    clf_graph_run_params rp = {{0, S, S}, 0, bind, 4};
-    CLF_TRY(clf_graph_run((*st)->g, &rp));
-    for (int64_t k = 0; k < *n; k++)
-        CLF_TRY(copy_rows(b, &b->pkv, k, b->join[k], b->seq[b->join[k]].n_prompt));
+    int64_t used = 0, staged = 0;
+    for (int64_t k0 = 0, k1; k0 < *n; k0 = k1) {
+        int64_t S = b->seq[b->join[ord[k0]]].n_prompt, real = S;
+        for (k1 = k0 + 1; k1 < *n; k1++) {
+            int64_t add = b->seq[b->join[ord[k1]]].n_prompt;
+            if (4 * (((int64_t)1 << bucket_of(k1 - k0 + 1)) * S) > 5 * (real + add)) break;
+            real += add;
+        }
+        CLF_TRY(run_group(b, ord + k0, k1 - k0, &used, &staged));
+    }
     return CLF_OK;
 }
 
@@ -503,17 +564,36 @@ static clf_status batch_step_body(clf_batch *b, clf_batch_token *out, int64_t ca
                           "clf_batch_step: out has room for %lld tokens but %lld sequences are live",
                           (long long)cap, (long long)b->n_live);
     /* Everything is enqueued before the first read. */
-    clf__step *run = NULL, *pre = NULL;
-    int64_t n_join = 0, n_run = 0;
+    clf__step *run = NULL;
+    int64_t n_join = 0, n_run = 0, V = b->m->cfg.vocab;
     CLF_TRY(run_running(b, &run));
-    CLF_TRY(run_joining(b, &pre, &n_join));
+    CLF_TRY(run_joining(b, &n_join));
     int64_t *rows = b->join + n_join; /* the running rows 0..n_run-1, after the joining ones */
     for (int64_t r = 0; run && r < run->b; r++) rows[n_run++] = r;
-    clf_status st = CLF_OK;
-    if (run) st = collect(b, run, rows, n_run, true, out);
-    if (st == CLF_OK && pre) st = collect(b, pre, b->join, n_join, false, out + n_run);
-    *n_out = n_run + (st == CLF_OK ? n_join : 0);
-    return st;
+    if (run) {
+        CLF_TRY(clf_graph_read(run->g, run->argmax, b->am, (size_t)n_run * 4));
+        if (any_logits(b, rows, n_run))
+            CLF_TRY(clf_graph_read(run->g, run->logits, b->logits, (size_t)(n_run * V) * 4));
+        report(b, rows, rows, n_run, out);
+    }
+    if (n_join) {
+        int64_t one[1] = {n_join}, st1[1] = {1}, two[2] = {n_join, V}, st2[2] = {V, 1};
+        clf_tensor t;
+        clf_status st = clf_tensor_view(&b->pam, 1, one, st1, 0, &t);
+        if (st == CLF_OK) st = clf_tensor_read(ctx, &t, b->am, (size_t)n_join * 4, true);
+        if (st == CLF_OK && any_logits(b, b->join, n_join)) {
+            st = clf_tensor_view(&b->plog, 2, two, st2, 0, &t);
+            if (st == CLF_OK)
+                st = clf_tensor_read(ctx, &t, b->logits, (size_t)(n_join * V) * 4, true);
+        }
+        if (st != CLF_OK) {
+            *n_out = n_run;
+            return st;
+        }
+        report(b, b->join, b->slot, n_join, out + n_run);
+    }
+    *n_out = n_run + n_join;
+    return CLF_OK;
 }
 
 clf_status clf_batch_step(clf_batch *b, clf_batch_token *out, int64_t cap, int64_t *n_out)
