@@ -6,7 +6,8 @@
  *   - clf_batch: sequences of different prompt and output lengths joining
  *     at different steps and leaving, each stream identical to
  *     clf_model_generate of its prompt alone (tiny GPT-2 golden, a random
- *     model), greedy and seeded sampling; rows reused; bad input.
+ *     model), greedy and seeded sampling; rows reused and compacted; one
+ *     host read per step however many join; bad input.
  * Small shapes: every test runs in about a second per device.
  */
 #include <criterion/criterion.h>
@@ -324,6 +325,59 @@ Test(batch, greedy_and_sampled_streams_equal_solo_runs_random_model)
         clf_model *m = NULL;
         OK(ctx, clf_model_create_random(ctx, &cfg, &mp, seed, &m));
         streams_case(ctx, m, seed, true, NSEQ, "random tiny, greedy + sampled");
+        clf_model_free(m);
+    }
+}
+
+/* A step reads back once for the joining prompts, whatever their number,
+ * and once for the running rows: the prefills and the step are enqueued
+ * back to back (before, each joining prompt had a read of its own). The
+ * streams stay those of clf_model_generate alone. */
+Test(batch, a_step_reads_once_for_all_joining_prompts)
+{
+    CLFT_HF_EACH_DEVICE(ctx)
+    {
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 1, 0, 24);
+        clf_batch_params bp = {8, 16};
+        clf_batch *b = NULL;
+        OK(ctx, clf_batch_create(m, &bp, &b));
+        clf_generate_params p = clf_generate_params_default();
+        p.ignore_eos = true;
+        p.max_new_tokens = 3;
+        /* Prompt lengths 2, 7, 3, 6, 4, 5: two prefill groups or more. */
+        int32_t ids[7] = {5, 60, 7, 81, 9, 100, 11};
+        int64_t len[6] = {2, 7, 3, 6, 4, 5}, seq[6], n = 0;
+        int32_t got[6][3], solo[6][3];
+        clf_batch_token ev[8];
+        for (int round = 0; round < 2; round++) { /* round 0 builds the graphs */
+            int64_t first;
+            OK(ctx, clf_batch_add(b, ids, 1, &p, &first));
+            OK(ctx, clf_batch_step(b, ev, 8, &n));
+            OK(ctx, clf_batch_add(b, ids, 1, &p, &first));
+            OK(ctx, clf_batch_step(b, ev, 8, &n));
+            for (int i = 0; i < 6; i++) OK(ctx, clf_batch_add(b, ids, len[i], &p, &seq[i]));
+            long before = clf_context_blocking_calls(ctx);
+            OK(ctx, clf_batch_step(b, ev, 8, &n));
+            long reads = clf_context_blocking_calls(ctx) - before;
+            cr_assert(n == 8 && (round == 0 || reads <= 2),
+                      "6 joining + 2 running: %lld tokens, %ld blocking calls (want <= 2)",
+                      (long long)n, reads);
+            for (int64_t step = 0; step < 3; step++) {
+                if (step) OK(ctx, clf_batch_step(b, ev, 8, &n));
+                for (int64_t k = 0; k < n; k++)
+                    for (int i = 0; i < 6; i++)
+                        if (ev[k].seq == seq[i]) got[i][ev[k].index] = ev[k].token;
+            }
+        }
+        cr_assert_eq(clf_batch_live(b), 0);
+        for (int i = 0; i < 6; i++) {
+            clf_generate_output o = {solo[i], NULL, NULL, NULL, NULL};
+            OK(ctx, clf_model_generate(m, ids, NULL, 1, len[i], &p, &o));
+            for (int t = 0; t < 3; t++)
+                cr_assert_eq(got[i][t], solo[i][t], "prompt of %lld: token %d batched %d, alone %d",
+                             (long long)len[i], t, got[i][t], solo[i][t]);
+        }
+        clf_batch_free(b);
         clf_model_free(m);
     }
 }
