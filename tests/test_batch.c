@@ -329,6 +329,24 @@ Test(batch, greedy_and_sampled_streams_equal_solo_runs_random_model)
     }
 }
 
+/* A batch of rows x len on m, and greedy settings with max_new tokens
+ * (EOS ignored). */
+static clf_batch *make_batch(clf_context *ctx, clf_model *m, int64_t rows, int64_t len)
+{
+    clf_batch_params bp = {rows, len};
+    clf_batch *b = NULL;
+    OK(ctx, clf_batch_create(m, &bp, &b));
+    return b;
+}
+
+static clf_generate_params greedy(int64_t max_new)
+{
+    clf_generate_params p = clf_generate_params_default();
+    p.ignore_eos = true;
+    p.max_new_tokens = max_new;
+    return p;
+}
+
 /* A step reads back once for the joining prompts, whatever their number,
  * and once for the running rows: the prefills and the step are enqueued
  * back to back (before, each joining prompt had a read of its own). The
@@ -338,12 +356,8 @@ Test(batch, a_step_reads_once_for_all_joining_prompts)
     CLFT_HF_EACH_DEVICE(ctx)
     {
         clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 1, 0, 24);
-        clf_batch_params bp = {8, 16};
-        clf_batch *b = NULL;
-        OK(ctx, clf_batch_create(m, &bp, &b));
-        clf_generate_params p = clf_generate_params_default();
-        p.ignore_eos = true;
-        p.max_new_tokens = 3;
+        clf_batch *b = make_batch(ctx, m, 8, 16);
+        clf_generate_params p = greedy(3);
         /* Prompt lengths 2, 7, 3, 6, 4, 5: two prefill groups or more. */
         int32_t ids[7] = {5, 60, 7, 81, 9, 100, 11};
         int64_t len[6] = {2, 7, 3, 6, 4, 5}, seq[6], n = 0;
@@ -387,12 +401,8 @@ Test(batch, rows_are_reused_and_bad_input_changes_nothing)
     CLFT_HF_EACH_DEVICE(ctx)
     {
         clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 1, 0, 24);
-        clf_batch_params bp = {2, 10};
-        clf_batch *b = NULL;
-        OK(ctx, clf_batch_create(m, &bp, &b));
-        clf_generate_params p = clf_generate_params_default();
-        p.ignore_eos = true;
-        p.max_new_tokens = 2;
+        clf_batch *b = make_batch(ctx, m, 2, 10);
+        clf_generate_params p = greedy(2);
         int32_t ids[12] = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
         int64_t s0, s1, s2, n;
         OK(ctx, clf_batch_add(b, ids, 3, &p, &s0));
