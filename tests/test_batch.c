@@ -396,6 +396,46 @@ Test(batch, a_step_reads_once_for_all_joining_prompts)
     }
 }
 
+/* 20 running sequences: the step graph has 24 rows (counts above 16 round
+ * up to a multiple of 16, capped at max_rows 24), 4 of them idle; one
+ * finishes early, so the rest are compacted. Every stream equals its solo
+ * run. */
+Test(batch, more_than_16_running_rows_round_up_and_match_solo_runs)
+{
+    CLFT_HF_EACH_DEVICE(ctx)
+    {
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 1, 0, 24);
+        enum { N = 20, NEW = 4 };
+        clf_batch *b = make_batch(ctx, m, 24, 8);
+        int32_t ids[N][2], got[N][NEW], solo[N][NEW];
+        int64_t seq[N], n = 0;
+        clf_batch_token ev[24];
+        for (int i = 0; i < N; i++) {
+            ids[i][0] = (int32_t)(3 + 5 * i);
+            ids[i][1] = (int32_t)(100 - 3 * i);
+            clf_generate_params p = greedy(i == 0 ? 2 : NEW);
+            OK(ctx, clf_batch_add(b, ids[i], 1 + i % 2, &p, &seq[i]));
+        }
+        for (int step = 0; step < NEW; step++) {
+            OK(ctx, clf_batch_step(b, ev, 24, &n));
+            for (int64_t k = 0; k < n; k++)
+                for (int i = 0; i < N; i++)
+                    if (ev[k].seq == seq[i]) got[i][ev[k].index] = ev[k].token;
+        }
+        cr_assert_eq(clf_batch_live(b), 0);
+        for (int i = 0; i < N; i++) {
+            clf_generate_params p = greedy(i == 0 ? 2 : NEW);
+            clf_generate_output o = {solo[i], NULL, NULL, NULL, NULL};
+            OK(ctx, clf_model_generate(m, ids[i], NULL, 1, 1 + i % 2, &p, &o));
+            for (int t = 0; t < (i == 0 ? 2 : NEW); t++)
+                cr_assert_eq(got[i][t], solo[i][t], "seq %d token %d: batched %d, alone %d", i, t,
+                             got[i][t], solo[i][t]);
+        }
+        clf_batch_free(b);
+        clf_model_free(m);
+    }
+}
+
 Test(batch, rows_are_reused_and_bad_input_changes_nothing)
 {
     CLFT_HF_EACH_DEVICE(ctx)

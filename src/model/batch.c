@@ -15,8 +15,9 @@
  *         there and attends to keys [0, key_lens[i]). Before a step the
  *         running sequences are compacted into rows 0..n-1 (a sequence on
  *         a higher row moves, with its K/V, into the lowest row that no
- *         running one holds), so the graph of exactly n rows runs and no
- *         row computes for nothing.
+ *         running one holds), so the graph of exactly n rows runs (up to
+ *         16; above, of n rounded up to 16) and no row computes for
+ *         nothing.
  * A step enqueues the running rows' graph, the joining prompts' graph and
  * the copies back to back, and only then reads the chosen tokens: one host
  * round trip per step, however many sequences join.
@@ -413,21 +414,29 @@ static clf_status compact(clf_batch *b, int64_t *n_run)
 /* Enqueues one batched step of every sequence that was running before this
  * call, after compacting them into rows 0..n-1; *st gets its graph (NULL
  * when none runs). Reads nothing. */
-static clf_status run_running(clf_batch *b, clf__step **st)
+static clf_status run_running(clf_batch *b, clf__step **st, int64_t *n_run)
 {
     int64_t n = 0, T = 1;
     *st = NULL;
     CLF_TRY(compact(b, &n));
-    for (int64_t r = 0; r < n; r++) {
+    *n_run = n;
+    if (n == 0) return CLF_OK;
+    /* Exactly n rows up to 16; above, a multiple of 16, so that a large
+     * max_rows does not compile (and keep arenas for) one graph per count. */
+    int64_t rows = n <= 16 ? n : (n + 15) / 16 * 16;
+    if (rows > b->rows) rows = b->rows;
+    for (int64_t r = 0; r < rows; r++) {
         const bseq *s = &b->seq[r];
-        int64_t pos = s->n_prompt + s->n_gen - 1;
-        b->h_ids[r] = s->toks[s->n_gen - 1];
+        /* Rows past n (free or fresh) write at position 0 and see one key:
+         * a fresh row's prompt K/V, copied after this graph on the same
+         * queue, rewrites it. */
+        int64_t pos = r < n ? s->n_prompt + s->n_gen - 1 : 0;
+        b->h_ids[r] = r < n ? s->toks[s->n_gen - 1] : 0;
         b->h_pos[r] = (int32_t)pos;
         b->h_lens[r] = (int32_t)(pos + 1);
         if (pos + 1 > T) T = pos + 1;
     }
-    if (n == 0) return CLF_OK;
-    CLF_TRY(get_graph(b, n, false, st));
+    CLF_TRY(get_graph(b, rows, false, st));
     size_t bytes = (size_t)(*st)->b * 4;
     clf_graph_binding bind[3] = {{(*st)->ids, NULL, b->h_ids, bytes},
                                  {(*st)->positions, NULL, b->h_pos, bytes},
@@ -566,14 +575,14 @@ static clf_status batch_step_body(clf_batch *b, clf_batch_token *out, int64_t ca
     /* Everything is enqueued before the first read. */
     clf__step *run = NULL;
     int64_t n_join = 0, n_run = 0, V = b->m->cfg.vocab;
-    CLF_TRY(run_running(b, &run));
+    CLF_TRY(run_running(b, &run, &n_run));
     CLF_TRY(run_joining(b, &n_join));
     int64_t *rows = b->join + n_join; /* the running rows 0..n_run-1, after the joining ones */
-    for (int64_t r = 0; run && r < run->b; r++) rows[n_run++] = r;
+    for (int64_t r = 0; r < n_run; r++) rows[r] = r;
     if (run) {
-        CLF_TRY(clf_graph_read(run->g, run->argmax, b->am, (size_t)n_run * 4));
+        CLF_TRY(clf_graph_read(run->g, run->argmax, b->am, (size_t)run->b * 4));
         if (any_logits(b, rows, n_run))
-            CLF_TRY(clf_graph_read(run->g, run->logits, b->logits, (size_t)(n_run * V) * 4));
+            CLF_TRY(clf_graph_read(run->g, run->logits, b->logits, (size_t)(run->b * V) * 4));
         report(b, rows, rows, n_run, out);
     }
     if (n_join) {
