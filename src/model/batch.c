@@ -5,10 +5,12 @@
  *   kv    (2L, rows, cap, D): row r holds the K/V of the sequence on row r;
  *   pkv   (2L, rows, cap, D): the prefill scratch;
  *   pres  per-row prefill graphs on pkv for 1, 2, 4, ... joining prompts:
- *         every sequence that joins at one step is prefilled in one run
- *         (prompts padded to the longest, each with its own key length,
- *         only its last position through the LM head), then the K/V rows
- *         [0, n) of each are copied into its row of kv;
+ *         the sequences that join at one step are prefilled in groups of
+ *         similar length, one run per group (prompts padded to the
+ *         group's longest, each with its own key length, only its last
+ *         position through the LM head); then the K/V rows [0, n) of each
+ *         are copied into its row of kv, and its chosen token (and logits)
+ *         into pam (plog), so that one read serves every group;
  *   steps per-row step graphs (stack.c, clf__step_state.per_row), one per
  *         number of running rows (built on first use): row i feeds its
  *         last token at its own position positions[i], writes its K/V
