@@ -6,7 +6,8 @@
  *   - clf_batch: sequences of different prompt and output lengths joining
  *     at different steps and leaving, each stream identical to
  *     clf_model_generate of its prompt alone (tiny GPT-2 golden, a random
- *     model), greedy and seeded sampling; rows reused; bad input.
+ *     model), greedy and seeded sampling; rows reused and compacted; one
+ *     host read per step however many join; bad input.
  * Small shapes: every test runs in about a second per device.
  */
 #include <criterion/criterion.h>
@@ -328,17 +329,120 @@ Test(batch, greedy_and_sampled_streams_equal_solo_runs_random_model)
     }
 }
 
+/* A batch of rows x len on m, and greedy settings with max_new tokens
+ * (EOS ignored). */
+static clf_batch *make_batch(clf_context *ctx, clf_model *m, int64_t rows, int64_t len)
+{
+    clf_batch_params bp = {rows, len};
+    clf_batch *b = NULL;
+    OK(ctx, clf_batch_create(m, &bp, &b));
+    return b;
+}
+
+static clf_generate_params greedy(int64_t max_new)
+{
+    clf_generate_params p = clf_generate_params_default();
+    p.ignore_eos = true;
+    p.max_new_tokens = max_new;
+    return p;
+}
+
+/* A step reads back once for the joining prompts, whatever their number,
+ * and once for the running rows: the prefills and the step are enqueued
+ * back to back (before, each joining prompt had a read of its own). The
+ * streams stay those of clf_model_generate alone. */
+Test(batch, a_step_reads_once_for_all_joining_prompts)
+{
+    CLFT_HF_EACH_DEVICE(ctx)
+    {
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 1, 0, 24);
+        clf_batch *b = make_batch(ctx, m, 8, 16);
+        clf_generate_params p = greedy(3);
+        /* Prompt lengths 2, 7, 3, 6, 4, 5: two prefill groups or more. */
+        int32_t ids[7] = {5, 60, 7, 81, 9, 100, 11};
+        int64_t len[6] = {2, 7, 3, 6, 4, 5}, seq[6], n = 0;
+        int32_t got[6][3], solo[6][3];
+        clf_batch_token ev[8];
+        for (int round = 0; round < 2; round++) { /* round 0 builds the graphs */
+            int64_t first;
+            OK(ctx, clf_batch_add(b, ids, 1, &p, &first));
+            OK(ctx, clf_batch_step(b, ev, 8, &n));
+            OK(ctx, clf_batch_add(b, ids, 1, &p, &first));
+            OK(ctx, clf_batch_step(b, ev, 8, &n));
+            for (int i = 0; i < 6; i++) OK(ctx, clf_batch_add(b, ids, len[i], &p, &seq[i]));
+            long before = clf_context_blocking_calls(ctx);
+            OK(ctx, clf_batch_step(b, ev, 8, &n));
+            long reads = clf_context_blocking_calls(ctx) - before;
+            cr_assert(n == 8 && (round == 0 || reads <= 2),
+                      "6 joining + 2 running: %lld tokens, %ld blocking calls (want <= 2)",
+                      (long long)n, reads);
+            for (int64_t step = 0; step < 3; step++) {
+                if (step) OK(ctx, clf_batch_step(b, ev, 8, &n));
+                for (int64_t k = 0; k < n; k++)
+                    for (int i = 0; i < 6; i++)
+                        if (ev[k].seq == seq[i]) got[i][ev[k].index] = ev[k].token;
+            }
+        }
+        cr_assert_eq(clf_batch_live(b), 0);
+        for (int i = 0; i < 6; i++) {
+            clf_generate_output o = {solo[i], NULL, NULL, NULL, NULL};
+            OK(ctx, clf_model_generate(m, ids, NULL, 1, len[i], &p, &o));
+            for (int t = 0; t < 3; t++)
+                cr_assert_eq(got[i][t], solo[i][t], "prompt of %lld: token %d batched %d, alone %d",
+                             (long long)len[i], t, got[i][t], solo[i][t]);
+        }
+        clf_batch_free(b);
+        clf_model_free(m);
+    }
+}
+
+/* 20 running sequences: the step graph has 24 rows (counts above 16 round
+ * up to a multiple of 16, capped at max_rows 24), 4 of them idle; one
+ * finishes early, so the rest are compacted. Every stream equals its solo
+ * run. */
+Test(batch, more_than_16_running_rows_round_up_and_match_solo_runs)
+{
+    CLFT_HF_EACH_DEVICE(ctx)
+    {
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 1, 0, 24);
+        enum { N = 20, NEW = 4 };
+        clf_batch *b = make_batch(ctx, m, 24, 8);
+        int32_t ids[N][2], got[N][NEW], solo[N][NEW];
+        int64_t seq[N], n = 0;
+        clf_batch_token ev[24];
+        for (int i = 0; i < N; i++) {
+            ids[i][0] = (int32_t)(3 + 5 * i);
+            ids[i][1] = (int32_t)(100 - 3 * i);
+            clf_generate_params p = greedy(i == 0 ? 2 : NEW);
+            OK(ctx, clf_batch_add(b, ids[i], 1 + i % 2, &p, &seq[i]));
+        }
+        for (int step = 0; step < NEW; step++) {
+            OK(ctx, clf_batch_step(b, ev, 24, &n));
+            for (int64_t k = 0; k < n; k++)
+                for (int i = 0; i < N; i++)
+                    if (ev[k].seq == seq[i]) got[i][ev[k].index] = ev[k].token;
+        }
+        cr_assert_eq(clf_batch_live(b), 0);
+        for (int i = 0; i < N; i++) {
+            clf_generate_params p = greedy(i == 0 ? 2 : NEW);
+            clf_generate_output o = {solo[i], NULL, NULL, NULL, NULL};
+            OK(ctx, clf_model_generate(m, ids[i], NULL, 1, 1 + i % 2, &p, &o));
+            for (int t = 0; t < (i == 0 ? 2 : NEW); t++)
+                cr_assert_eq(got[i][t], solo[i][t], "seq %d token %d: batched %d, alone %d", i, t,
+                             got[i][t], solo[i][t]);
+        }
+        clf_batch_free(b);
+        clf_model_free(m);
+    }
+}
+
 Test(batch, rows_are_reused_and_bad_input_changes_nothing)
 {
     CLFT_HF_EACH_DEVICE(ctx)
     {
         clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 1, 0, 24);
-        clf_batch_params bp = {2, 10};
-        clf_batch *b = NULL;
-        OK(ctx, clf_batch_create(m, &bp, &b));
-        clf_generate_params p = clf_generate_params_default();
-        p.ignore_eos = true;
-        p.max_new_tokens = 2;
+        clf_batch *b = make_batch(ctx, m, 2, 10);
+        clf_generate_params p = greedy(2);
         int32_t ids[12] = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
         int64_t s0, s1, s2, n;
         OK(ctx, clf_batch_add(b, ids, 3, &p, &s0));
@@ -372,12 +476,14 @@ Test(batch, rows_are_reused_and_bad_input_changes_nothing)
         p.top_p = 0;
         cr_assert_eq(clf_batch_live(b), 1);
         cr_assert_eq(clf_batch_remove(b, s0), CLF_ERR_NOT_FOUND, "s0 already left");
-        /* Row 0 is free again: the next sequence takes it. */
+        /* Row 0 is free again: the step compacts the running s1 into it (the
+         * graph of one row runs), and the new s2 takes row 1. */
         OK(ctx, clf_batch_add(b, ids + 4, 3, &p, &s2));
         OK(ctx, clf_batch_step(b, ev, 2, &n));
-        cr_assert(n == 2 && ev[0].seq == s1 && ev[1].seq == s2 && ev[1].row == 0,
-                  "row reuse: n %lld, seq %lld row %lld", (long long)n, (long long)ev[1].seq,
-                  (long long)ev[1].row);
+        cr_assert(n == 2 && ev[0].seq == s1 && ev[0].row == 0 && ev[1].seq == s2 &&
+                      ev[1].row == 1,
+                  "row reuse: n %lld, s1 row %lld, s2 %lld row %lld", (long long)n,
+                  (long long)ev[0].row, (long long)ev[1].seq, (long long)ev[1].row);
         OK(ctx, clf_batch_remove(b, s1));
         cr_assert_eq(clf_batch_live(b), 1);
         clf_batch_free(b);

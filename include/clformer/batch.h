@@ -54,10 +54,13 @@ CLF_API clf_batch_params clf_batch_params_default(void);
 
 /* On success *out owns a new batch of model m (NULL params = defaults);
  * free it with clf_batch_free. Allocates max_rows * max_len * 2 * layers *
- * d_model f32 of cache (and one row more for prefill); the step graphs are
- * compiled on first use. NULL m or out, a field outside its range:
- * CLF_ERR_INVALID_ARG; an encoder-only model: CLF_ERR_INVALID_ARG; an
- * encoder-decoder model: CLF_ERR_UNSUPPORTED. On failure *out is NULL. */
+ * d_model f32 of cache, and as much again of prefill scratch (where the
+ * prompts that join at one step are prefilled together). The graphs (one
+ * per number of running sequences up to 16, then per multiple of 16; one
+ * per power of two of prompts prefilled together) are compiled on first
+ * use. NULL m or out, a field outside its range: CLF_ERR_INVALID_ARG; an
+ * encoder-only model: CLF_ERR_INVALID_ARG; an encoder-decoder model:
+ * CLF_ERR_UNSUPPORTED. On failure *out is NULL. */
 CLF_API clf_status clf_batch_create(clf_model *m, const clf_batch_params *params,
                                     clf_batch **out);
 
@@ -86,7 +89,9 @@ CLF_API clf_status clf_batch_add(clf_batch *b, const int32_t *ids, int64_t n,
 /* One new token of a sequence, as reported by clf_batch_step. */
 typedef struct clf_batch_token {
     int64_t seq;              /* the id from clf_batch_add */
-    int64_t row;              /* the cache row the sequence occupies (0..max_rows-1) */
+    int64_t row;              /* the cache row the sequence occupied in this step
+                                 (0..max_rows-1); a step may move a running sequence
+                                 to a lower row (compaction), so it can change */
     int64_t index;            /* 0-based index of the token among the sequence's new tokens */
     int32_t token;
     clf_finish_reason finish; /* CLF_FINISH_NONE: it goes on; else this was its last token
@@ -95,9 +100,14 @@ typedef struct clf_batch_token {
 } clf_batch_token;
 
 /*
- * Advances every live sequence by one token: sequences added since the last
- * step are prefilled (their first token comes from the prompt), the others
- * run together in one step graph of the batch. out (cap) gets one entry per
+ * Advances every live sequence by one token. Sequences added since the
+ * last step are prefilled (their first token comes from the prompt), in
+ * groups of similar prompt length, one graph run per group (padding a
+ * group to its longest prompt costs at most a quarter more positions). The
+ * others, moved into the lowest rows first, run together in one step graph
+ * of their number of rows (above 16: rounded up to a multiple of 16). All of
+ * it is enqueued before the tokens are read back: one host round trip per
+ * step, however many join. out (cap) gets one entry per
  * sequence that was live, *n_out their count (0 when none is live; then
  * nothing runs). Order: the sequences that were already running, by row,
  * then the new ones in the order they were added.

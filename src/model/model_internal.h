@@ -41,6 +41,7 @@ typedef struct clf__step {
     clf_graph *g; /* ids (b, S) at the run position -> logits (b*S, V), argmax (b*S) */
     int32_t ids, src_lens, cache_rows, logits, argmax;
     int32_t positions, key_lens; /* per-row step (continuous batching): (b) i32 inputs, else 0 */
+    int32_t last; /* per-row prefill: (b) i32 input, row i's last real position, else 0 */
     clf_graph *cross; /* memory (b*S, D) -> cross K/V states */
     int32_t memory;
 } clf__step;
@@ -181,7 +182,12 @@ clf_status clf__get_step(clf__use *use, int64_t b, bool indirect, clf__step **ou
  * positions[i] and attends to its keys [0, key_lens[i]) (clf_batch), instead
  * of every row at the run position. ctx: the context the graph runs on (NULL
  * = the model's). xkv: the cross K/V states (2L, rows, xcap, D) of an
- * encoder-decoder step (NULL for decoder-only models). */
+ * encoder-decoder step (NULL for decoder-only models). last_only (with
+ * per_row): the graph also takes "last" (b) i32 and keeps only position
+ * last[i] of row i for the final norm and the LM head, so logits are (b, V)
+ * and argmax (b): a batched prefill of prompts of different lengths (the
+ * other positions' logits are never used, and the LM head is the widest
+ * GEMM of a step). */
 typedef struct clf__step_state {
     const clf_tensor *kv;
     int64_t rows, cap, max_s;
@@ -189,6 +195,7 @@ typedef struct clf__step_state {
     clf_context *ctx;
     const clf_tensor *xkv;
     int64_t xcap;
+    bool last_only;
 } clf__step_state;
 /* Builds and compiles st->g (st->b set) on state ss: a state's own steps
  * (clf__get_step) and a batch's (batch.c). No cross graph. */

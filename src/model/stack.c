@@ -316,6 +316,7 @@ static clf_status step_nodes(const clf_model *m, sb *s, const clf__step_state *s
         CLF_TRY(clf_graph_input(s->g, "positions", CLF_I32, 1, ls, &st->positions));
         CLF_TRY(clf_graph_input(s->g, "key_lens", CLF_I32, 1, ls, &st->key_lens));
         s->row_pos = st->positions;
+        if (ss->last_only) CLF_TRY(clf_graph_input(s->g, "last", CLF_I32, 1, ls, &st->last));
     }
     if (cross) {
         clf_dim ls[1] = {s->batch};
@@ -341,6 +342,10 @@ static clf_status step_nodes(const clf_model *m, sb *s, const clf__step_state *s
             CLF_TRY(clf_graph_weight(s->g, "cross_v", &t, &io.xv));
         }
         CLF_TRY(layer(s, &m->dec[l], true, st->key_lens, st->src_lens, &io, &x, &res));
+    }
+    if (st->last) { /* x, res (b*S, D) -> (b, D): row i's position last[i] (a gather) */
+        CLF_TRY(clf_graph_embedding(s->g, x, st->last, NULL, &x));
+        if (res) CLF_TRY(clf_graph_embedding(s->g, res, st->last, NULL, &res));
     }
     CLF_TRY(stack_end(s, x, res, c->decoder_final_norm, &m->dec_ng, &m->dec_nb, &y));
     CLF_TRY(linear(s, y, &m->out_w, &m->out_b, CLF_ACT_NONE, &logits));
@@ -398,7 +403,7 @@ static clf_status build_step(clf__use *use, clf__step *st)
 {
     clf_dim b = K(st->b);
     clf__step_state ss = {&use->kv,  use->max_batch, use->max_tgt,  use->max_tgt, false,
-                          use->ctx, &use->xkv,      use->max_src};
+                          use->ctx, &use->xkv,      use->max_src, false};
     CLF_TRY(clf__build_step_graph(use->m, &ss, st));
     if (use->m->cfg.kind != CLF_MODEL_ENCODER_DECODER) return CLF_OK;
     clf_graph_params cp = {{0, use->max_src, 0}};
