@@ -153,10 +153,6 @@ static inline void clf__ctx_leave(clf_context *ctx)
     if (ctx) clf__owner_leave(&ctx->owner);
 }
 
-/* Enters contexts a and b (either may be NULL, or both the same one) for
- * the public call `what`: both or neither. On CLF_ERR_BUSY both are marked
- * refused for this thread, so either one's last error on this thread says
- * why. For a model, which runs on its encoder's and decoder's contexts. */
 /* Q8 whole-tensor conversions behind clf_tensor_write_f32 / read_f32
  * (quant.c): quantise and upload, download and dequantise. */
 clf_status clf__q8_write_f32(clf_context *ctx, clf_tensor *t, const float *host);
@@ -168,6 +164,10 @@ clf_status clf__q4_read_f32(clf_context *ctx, const clf_tensor *t, float *host);
  * rows x cols logical elements, else b->size / the element size. */
 uint64_t clf__buffer_elems(const clf_buffer *b, clf_dtype dtype);
 
+/* Enters contexts a and b (either may be NULL, or both the same one) for
+ * the public call `what`: both or neither. On CLF_ERR_BUSY both are marked
+ * refused for this thread, so either one's last error on this thread says
+ * why. For a model, which runs on its encoder's and decoder's contexts. */
 clf_status clf__contexts_enter(clf_context *a, clf_context *b, const char *what);
 void clf__contexts_leave(clf_context *a, clf_context *b);
 
