@@ -656,6 +656,13 @@ static clf_status model_create(clf_context *ctx, clf__safetensors *st, clf__hf *
     if (s == CLF_OK) s = pack_weights(m);
     if (s == CLF_OK) clf__model_quant_info(m);
     if (s == CLF_OK) s = make_default_use(m);
+    /* The weights are written by commands on the model's queues (uploads,
+     * quantisation, packing), which need not have run yet; sessions read
+     * them from queues of their own, which no event orders after these, so
+     * a model is loaded when they have finished. (Intel's CPU runtime ran a
+     * session's first encode before the packing kernels.) */
+    if (s == CLF_OK) s = clf_context_finish(m->ctx);
+    if (s == CLF_OK && CLF__ENC_CTX(m) != m->ctx) s = clf_context_finish(CLF__ENC_CTX(m));
     clf__safetensors_free(st);
     clf__hf_free(hf);
     if (s != CLF_OK) {
