@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "bench/bench.h"
+#include "bench_stats.h"
 
 enum { NSEQ = 16 };
 
@@ -79,12 +80,6 @@ static int run_batched(work *w, clf_batch *b)
     return 0;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int one_case(bench_run *r, const bcase *c)
 {
     clf_model_config cfg;
@@ -130,8 +125,8 @@ static int one_case(bench_run *r, const bcase *c)
     if (rc != 0) {
         fprintf(stderr, "batch %s: %s\n", c->name, clf_context_last_error(r->ctx));
     } else {
-        qsort(ts, (size_t)reps, sizeof *ts, cmp_d);
-        qsort(tb, (size_t)reps, sizeof *tb, cmp_d);
+        qsort(ts, (size_t)reps, sizeof *ts, bench_cmp_double);
+        qsort(tb, (size_t)reps, sizeof *tb, bench_cmp_double);
         bench_result res;
         memset(&res, 0, sizeof res);
         res.entry = "batch";

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include <clformer/clformer.h>
+#include "bench_stats.h"
 
 enum { N_SET = 4, MAX_REPS = 64 };
 static const char *SET_NAME[N_SET] = {"f32", "f16", "f16-h1", "f16-h2"};
@@ -31,18 +32,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static void die(const char *what, clf_status st, const clf_context *ctx)
@@ -93,7 +82,7 @@ static void report(const char *what, const char *unit, double per[N_SET][MAX_REP
     for (int s = 0; s < N_SET; s++) {
         double v[MAX_REPS];
         memcpy(v, per[s], sizeof v);
-        double med = median(v, reps), best = v[0];
+        double med = bench_median(v, reps), best = v[0];
         double shown = rate ? scale / med : med * scale,
                shown_best = rate ? scale / best : best * scale;
         if (s == 0) base = med;

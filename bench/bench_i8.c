@@ -17,18 +17,13 @@
 #include <time.h>
 
 #include <clformer/clformer.h>
+#include "bench_stats.h"
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 typedef struct path {
@@ -100,7 +95,7 @@ int main(int argc, char **argv)
         for (int r = 0; r < reps; r++)
             for (int m = 0; m < n_paths; m++) t[m][r] = time_once(&P[m]);
         for (int m = 0; m < n_paths; m++) {
-            qsort(t[m], (size_t)reps, sizeof t[m][0], cmp);
+            qsort(t[m], (size_t)reps, sizeof t[m][0], bench_cmp_double);
             double med = t[m][reps / 2];
             printf("N=%-6lld K=%-5lld %-18s median %8.1f us  %6.2f GB/s (codes)  %.2fx dequantise\n",
                    (long long)N, (long long)K, names[m], med * 1e6, (double)(N * K) / med * 1e-9,

@@ -15,18 +15,13 @@
 #include "bench/bench.h"
 #include "cli/cli_args.h"
 #include "cli/cli_json.h"
+#include "bench_stats.h"
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Nearest-rank percentile of sorted samples. */
@@ -38,9 +33,8 @@ static double pct(const double *s, int n, double p)
 
 static void stats(double *s, int n, bench_result *res)
 {
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    res->med_s = bench_median(s, n); /* sorts s */
     res->min_s = s[0];
-    res->med_s = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
     res->p90_s = pct(s, n, 0.90);
     res->p99_s = pct(s, n, 0.99);
 }

@@ -24,24 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_stats.h"
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static void check(clf_status st, clf_context *ctx, const char *what)
@@ -124,13 +113,13 @@ static void gemm_ab(clf_context *ctx, int m, int n, int k, int rounds)
         r[2 * rounds + it] = (t1 - t0) / (t2 - t1);
     }
     double fl = 2.0 * m * n * k * 1e-9;
-    double mp = median(t, rounds), mk = median(t + rounds, rounds),
-           mb = median(t + 2 * rounds, rounds);
+    double mp = bench_median(t, rounds), mk = bench_median(t + rounds, rounds),
+           mb = bench_median(t + 2 * rounds, rounds);
     printf("gemm M=%d N=%d K=%d: plain %.3f ms (%.1f GFLOP/s), packed %.3f ms (%.1f), openblas "
            "%.3f ms (%.1f); vs openblas (median of per-round ratios, >1 = faster): plain %.2fx, "
            "packed %.2fx; plain/packed %.2fx\n",
-           m, n, k, 1e3 * mp, fl / mp, 1e3 * mk, fl / mk, 1e3 * mb, fl / mb, median(r, rounds),
-           median(r + rounds, rounds), median(r + 2 * rounds, rounds));
+           m, n, k, 1e3 * mp, fl / mp, 1e3 * mk, fl / mk, 1e3 * mb, fl / mb, bench_median(r, rounds),
+           bench_median(r + rounds, rounds), bench_median(r + 2 * rounds, rounds));
     free(t), free(r), free(ha), free(hw), free(hc);
     clf_tensor_free(&a), clf_tensor_free(&w), clf_tensor_free(&wp), clf_tensor_free(&c);
 }
@@ -190,10 +179,10 @@ int main(int argc, char **argv)
         if (it < 0) continue;
         t[it] = tt[0], t[rounds + it] = tt[1], t[2 * rounds + it] = tt[0] / tt[1];
     }
-    double before = median(t, rounds), after = median(t + rounds, rounds);
+    double before = bench_median(t, rounds), after = bench_median(t + rounds, rounds);
     printf("bert-base B=1 S=128 encode: plain weights %.1f ms, packed %.1f ms (median of per-round "
            "plain/packed %.2fx)\n",
-           1e3 * before, 1e3 * after, median(t + 2 * rounds, rounds));
+           1e3 * before, 1e3 * after, bench_median(t + 2 * rounds, rounds));
     print_profile("before (plain weights, CLFORMER_PACK=0)", &prof[0], rounds);
     print_profile("after (packed weights)", &prof[1], rounds);
     free(t);

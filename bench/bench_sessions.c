@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include <clformer/clformer.h>
+#include "bench_stats.h"
 
 typedef struct opts {
     const char *device, *encoder, *decoder;
@@ -44,12 +45,6 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void loadavg(const char *when)
@@ -210,9 +205,9 @@ static int workload(const char *label, const char *dir, const opts *o)
         pthread_join(th[i], NULL);
     clf_status st = a.st ? a.st : b[0].st ? b[0].st : b[1].st ? b[1].st : c.st;
     if (!bad && st == CLF_OK) {
-        qsort(ta, (size_t)R, sizeof *ta, cmp_d);
-        qsort(tb, (size_t)R, sizeof *tb, cmp_d);
-        qsort(tc, (size_t)R, sizeof *tc, cmp_d);
+        qsort(ta, (size_t)R, sizeof *ta, bench_cmp_double);
+        qsort(tb, (size_t)R, sizeof *tb, bench_cmp_double);
+        qsort(tc, (size_t)R, sizeof *tc, bench_cmp_double);
         double ma = ta[R / 2], mb = tb[R / 2], mc = tc[R / 2];
         const char *unit = a.c->kind == CLF_MODEL_ENCODER ? "sequences" : "new tokens";
         double per = a.c->kind == CLF_MODEL_ENCODER ? 1 : o->new_tokens;
