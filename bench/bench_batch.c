@@ -4,7 +4,9 @@
  *
  * Workload: 16 greedy generations of one random decoder-only model with
  * different prompt lengths (4..16) and output lengths, joining a clf_batch
- * two per step (the first two at step 0) and leaving as they finish. The
+ * two per step (the first two at step 0; arrivals spread over 8 steps, so
+ * every one of those steps runs prefills beside the running rows) or, in
+ * the "all at once" case, all 16 at step 0, and leaving as they finish. The
  * baseline runs clf_model_generate on each prompt alone, in turn. Both are
  * timed end to end (host included), interleaved rep by rep after a warm-up
  * of each, and reported as generated tokens / median seconds; the case's
@@ -25,11 +27,13 @@ typedef struct bcase {
     int64_t base_new, spread; /* max_new of seq i: base_new + (5 i) % spread */
     int reps;
     bool quick;
+    int join; /* sequences added per step */
 } bcase;
 
 static const bcase cases[] = {
-    {"tiny", "tiny (1 layer, D 32)", 8, 25, 7, true},
-    {"gpt2-small", "gpt2-small (random)", 4, 13, 3, false},
+    {"tiny", "tiny (1 layer, D 32)", 8, 25, 7, true, 2},
+    {"gpt2-small", "gpt2-small (random)", 4, 13, 3, false, 2},
+    {"gpt2-small", "gpt2-small (random), all 16 at once", 4, 13, 3, false, NSEQ},
 };
 
 typedef struct work {
@@ -64,12 +68,12 @@ static int run_sequential(work *w)
     return 0;
 }
 
-static int run_batched(work *w, clf_batch *b)
+static int run_batched(work *w, clf_batch *b, int join)
 {
     clf_batch_token ev[NSEQ];
     int next = 0;
     for (int64_t step = 0; next < NSEQ || clf_batch_live(b) > 0; step++) {
-        for (int k = 0; k < 2 && next < NSEQ; k++, next++) {
+        for (int k = 0; k < join && next < NSEQ; k++, next++) {
             clf_generate_params p = params_of(w, next);
             int64_t id;
             if (clf_batch_add(b, w->prompt[next], w->n[next], &p, &id) != CLF_OK) return -1;
@@ -113,12 +117,12 @@ static int one_case(bench_run *r, const bcase *c)
     double *ts = calloc((size_t)reps, sizeof *ts), *tb = calloc((size_t)reps, sizeof *tb);
     int rc = ts && tb ? 0 : -1;
     /* Warm-up: builds every graph (the batch's buckets included). */
-    if (rc == 0) rc = run_sequential(&w) || run_batched(&w, b) ? -1 : 0;
+    if (rc == 0) rc = run_sequential(&w) || run_batched(&w, b, c->join) ? -1 : 0;
     for (int i = 0; rc == 0 && i < reps; i++) { /* interleaved */
         double t0 = now_s();
         rc = run_sequential(&w);
         double t1 = now_s();
-        if (rc == 0) rc = run_batched(&w, b);
+        if (rc == 0) rc = run_batched(&w, b, c->join);
         ts[i] = t1 - t0;
         tb[i] = now_s() - t1;
     }
@@ -131,8 +135,8 @@ static int one_case(bench_run *r, const bcase *c)
         memset(&res, 0, sizeof res);
         res.entry = "batch";
         snprintf(res.name, sizeof res.name, "continuous batch, %s", c->name);
-        snprintf(res.shape, sizeof res.shape, "16 greedy seqs, %lld new tokens",
-                 (long long)w.tokens);
+        snprintf(res.shape, sizeof res.shape, "16 greedy seqs, %d join a step, %lld new tokens",
+                 c->join, (long long)w.tokens);
         res.med_s = tb[reps / 2];
         res.min_s = tb[0];
         res.p90_s = res.p99_s = tb[reps - 1];

@@ -9,6 +9,13 @@
  *   CLF_POS_KIND   the position kind (a clf_pos_type) of the *_vec kernels
  *                  fixed at build time, so that their code has no branch on
  *                  it; default -1: taken from the pos_type argument
+ *   CLF_TABLE_PACKED  embedding_vec only: the table is a packed GEMM weight
+ *                  (kernels/gemm_pack.cl, f32 or f16): element (n, k) of the
+ *                  (V, D) table at ((n / pk_n) * (pk_kp / pk_v) + k / pk_v) *
+ *                  (pk_n * pk_v) + (n % pk_n) * pk_v + k % pk_v. A tied output
+ *                  head is packed for the LM-head GEMM, and the embedding
+ *                  gathers its rows from that one copy (a row is 768 or so
+ *                  strided loads per token: nothing next to the GEMMs)
  *   CLF_EMBED_ONLY  compile only embedding (1), positional_encoding (2),
  *                  embedding_vec (3) or positional_encoding_vec (4)
  * Needs no extension (f16 through vload_half / vstore_half_rte).
@@ -26,6 +33,9 @@
 #endif
 #ifndef CLF_OUT_F16
 #define CLF_OUT_F16 0
+#endif
+#ifndef CLF_TABLE_PACKED
+#define CLF_TABLE_PACKED 0
 #endif
 #ifndef CLF_POS_KIND
 #define CLF_POS_KIND (-1) /* -1: the position kind is the run-time argument */
@@ -266,7 +276,8 @@ __kernel void embedding_vec(__global const table_t *table, const ulong t_off, co
                             const long pos_offset, const float freq_k, __global int *err,
                             __global const int *rpos, const ulong r_off, const long r_s,
                             const int has_rpos, const long P,
-                            const ulong t_scales)
+                            const ulong t_scales, const int pk_n, const int pk_v,
+                            const long pk_kp)
 {
     const int d = get_global_id(0) * 8;
     const int row = get_global_id(1);
@@ -297,6 +308,16 @@ __kernel void embedding_vec(__global const table_t *table, const ulong t_off, co
         if (d == 0) clf_raise(err, 2, (int)clamp(p, (long)INT_MIN, (long)INT_MAX), b, (int)P);
         return;
     }
+#if CLF_TABLE_PACKED
+    /* Row id's column c in the panel layout (t_off is 0: a packed table is
+     * taken whole): pk_v consecutive columns, then the next k-step. */
+    const __global table_t *t = table + (long)(id / pk_n) * pk_kp * pk_n + (id % pk_n) * pk_v;
+#define PACKED_AT(c) (((long)(c) / pk_v) * (pk_n * pk_v) + (c) % pk_v)
+#define LOAD_ROW(t, c) LOAD_TABLE(t, PACKED_AT(c))
+#define LOAD_ROW8(t, d)                                                                         \
+    (float8)(LOAD_ROW(t, d), LOAD_ROW(t, d + 1), LOAD_ROW(t, d + 2), LOAD_ROW(t, d + 3),         \
+             LOAD_ROW(t, d + 4), LOAD_ROW(t, d + 5), LOAD_ROW(t, d + 6), LOAD_ROW(t, d + 7))
+#else
     const __global table_t *t = table + (long)t_off + id * t_rs;
 #if CLF_TABLE_Q8
     /* code * row scale, then times scale: the dequantised value, then scaled. */
@@ -306,6 +327,7 @@ __kernel void embedding_vec(__global const table_t *table, const ulong t_off, co
 #else
 #define LOAD_ROW8(t, d) LOAD_TABLE8(t, d)
 #define LOAD_ROW(t, c) LOAD_TABLE(t, c)
+#endif
 #endif
     if (full) {
         float8 v = scale * LOAD_ROW8(t, d);

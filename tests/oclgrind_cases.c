@@ -509,7 +509,9 @@ int case_ew_add(og_run *r)
 
 /* ============================= embeddings ============================= */
 
-static int embed_one(og_run *r, int pos, int strided, clf_dtype dt, clf_dtype dout)
+/* packed: the table is gathered from its packed form (clf_gemm_pack_b, a
+ * tied output head), V = 11 rows in one partial panel. */
+static int embed_one(og_run *r, int pos, int strided, clf_dtype dt, clf_dtype dout, int packed)
 {
     const int64_t V = 11, D = 13, B = 2, S = 5, P = 9, off = 2;
     int64_t ts[2] = {V, D}, is[2] = {B, S}, os[3] = {B, S, D}, ps[2] = {P, D};
@@ -534,7 +536,11 @@ static int embed_one(og_run *r, int pos, int strided, clf_dtype dt, clf_dtype do
                           .positions = (clf_pos_type)pos,
                           .pos_table = pt ? &PT.v : NULL,
                           .pos_offset = off};
-    TRY(r, clf_embedding(r->ctx, &T.v, &I.v, &O.v, &p));
+    clf_tensor pk = {0};
+    if (packed) TRY(r, clf_gemm_pack_b(r->ctx, &T.v, &pk));
+    clf_status st = clf_embedding(r->ctx, packed ? &pk : &T.v, &I.v, &O.v, &p);
+    if (packed) clf_tensor_free(&pk);
+    TRY(r, st);
     return og_pv_expect(r, &O, want, dt == F16 || dout == F16 ? 1e-3 : 1e-7, "embedding");
 }
 
@@ -551,13 +557,15 @@ static int posenc_one(og_run *r, int type, int strided, clf_dtype dt)
 }
 
 /* Row-vector kernels (contiguous rows) and strided ones, every position
- * type. */
+ * type, and packed f32 and f16 tables. */
 int case_embed(og_run *r)
 {
-    return embed_one(r, CLF_POS_LEARNED, 0, F16, F32) ||
-           embed_one(r, CLF_POS_SINUSOIDAL, 0, F32, F16) ||
-           embed_one(r, CLF_POS_SINUSOIDAL_CONCAT, 1, F32, F32) ||
-           embed_one(r, CLF_POS_NONE, 1, F16, F16) || posenc_one(r, CLF_POS_SINUSOIDAL, 0, F32) ||
+    return embed_one(r, CLF_POS_LEARNED, 0, F16, F32, 0) ||
+           embed_one(r, CLF_POS_SINUSOIDAL, 0, F32, F16, 0) ||
+           embed_one(r, CLF_POS_SINUSOIDAL_CONCAT, 1, F32, F32, 0) ||
+           embed_one(r, CLF_POS_NONE, 1, F16, F16, 0) ||
+           embed_one(r, CLF_POS_LEARNED, 0, F32, F32, 1) ||
+           embed_one(r, CLF_POS_NONE, 0, F16, F32, 1) || posenc_one(r, CLF_POS_SINUSOIDAL, 0, F32) ||
            posenc_one(r, CLF_POS_SINUSOIDAL_CONCAT, 1, F16);
 }
 

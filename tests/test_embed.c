@@ -483,3 +483,71 @@ Test(embed, gathers_dequantised_rows_of_a_q8_table)
         clf_context_free(ctx);
     }
 }
+
+/* A packed table (clf_gemm_pack_b: the tied output head of a model on the
+ * CPU kernel family is packed for the LM-head product and the embedding
+ * gathers from that one copy): rows come out of the panel layout, f32 and
+ * f16, V not a multiple of the panel rows (the last panel is partial) and an
+ * odd D, with scale and learned positions; the last row is always among the
+ * ids. Reference: the unpacked values in float64 (an f16 table as its
+ * rounded values), one f32 multiply-add per element: NMSE 1e-12. A view of
+ * a packed table, or an out with a non-unit column stride, is refused. */
+Test(embed, gathers_rows_of_a_packed_table)
+{
+    enum { V = 37, D = 67, S = 7, P = 11 };
+    char specs[16][32];
+    int nd = clft_devices_or_skip(specs, 16);
+    uint64_t seed = clft_seed();
+    for (int dev = 0; dev < nd; dev++) {
+        clf_context *ctx = clft_context(specs[dev], NULL);
+        for (int f16 = 0; f16 < 2; f16++) {
+            clf_dtype dt = f16 ? CLF_F16 : CLF_F32;
+            clft_rng rng = clft_rng_make(seed, 13 + (uint64_t)f16);
+            static float w[V * D], back[V * D], pos[P * D], out[S * D];
+            clft_fill_uniform(&rng, w, V * D, -1, 1);
+            clft_fill_uniform(&rng, pos, P * D, -1, 1);
+            clf_tensor tw, tpk, tp, ti, to;
+            cr_assert_eq(clf_tensor_create(ctx, dt, 2, (int64_t[]){V, D}, &tw), CLF_OK);
+            cr_assert_eq(clf_tensor_write_f32(ctx, &tw, w, V * D), CLF_OK);
+            cr_assert_eq(clf_tensor_read_f32(ctx, &tw, back, V * D), CLF_OK); /* f16: rounded */
+            cr_assert_eq(clf_gemm_pack_b(ctx, &tw, &tpk), CLF_OK, "%s: %s", specs[dev],
+                         clf_context_last_error(ctx));
+            clf_tensor_free(&tw); /* the packed copy is all the gather may read */
+            cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){P, D}, &tp), CLF_OK);
+            cr_assert_eq(clf_tensor_write_f32(ctx, &tp, pos, P * D), CLF_OK);
+            cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 1, (int64_t[]){S}, &ti), CLF_OK);
+            cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){S, D}, &to), CLF_OK);
+            int32_t ids[S];
+            for (int s = 0; s < S; s++) ids[s] = (int32_t)(clft_next(&rng) % V);
+            ids[S / 2] = V - 1;
+            cr_assert_eq(clf_tensor_write(ctx, &ti, ids, sizeof ids, true), CLF_OK);
+            cr_assert_eq(clf_tensor_fill(ctx, &to, NAN), CLF_OK);
+            clf_embed_params p = {0.5f, CLF_POS_LEARNED, &tp, 2, NULL};
+            cr_assert_eq(clf_embedding(ctx, &tpk, &ti, &to, &p), CLF_OK, "%s: %s", specs[dev],
+                         clf_context_last_error(ctx));
+            cr_assert_eq(clf_tensor_read_f32(ctx, &to, out, S * D), CLF_OK);
+            static double ref[S * D];
+            for (int s = 0; s < S; s++)
+                for (int d = 0; d < D; d++)
+                    ref[s * D + d] = 0.5 * (double)back[ids[s] * D + d] + pos[(2 + s) * D + d];
+            double e = clft_nmse(out, ref, S * D);
+            cr_assert(e <= 1e-12, "%s: packed %s table: NMSE %.3g > 1e-12 (seed %llu)",
+                      specs[dev], clf_dtype_name(dt), e, (unsigned long long)seed);
+            /* Taken whole only: rows 1.. of it, and a transposed out, are refused. */
+            clf_tensor slice = tpk;
+            slice.shape[0] = V - 1;
+            slice.offset = D;
+            cr_assert_eq(clf_embedding(ctx, &slice, &ti, &to, &p), CLF_ERR_UNSUPPORTED);
+            cr_assert(strstr(clf_context_last_error(ctx), "packed"), "%s",
+                      clf_context_last_error(ctx));
+            clf_tensor tt, tv;
+            cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){D, S}, &tt), CLF_OK);
+            tv = tt;
+            tv.shape[0] = S, tv.shape[1] = D, tv.stride[0] = 1, tv.stride[1] = S;
+            cr_assert_eq(clf_embedding(ctx, &tpk, &ti, &tv, NULL), CLF_ERR_UNSUPPORTED);
+            clf_tensor *all[] = {&tpk, &tp, &ti, &to, &tt};
+            for (int i = 0; i < 5; i++) clf_tensor_free(all[i]);
+        }
+        clf_context_free(ctx);
+    }
+}

@@ -91,9 +91,11 @@ CLF_API clf_status clf_gemm(clf_context *ctx, const clf_tensor *a, const clf_ten
  * Use: clf_gemm(ctx, x, packed, y, &p) with p.trans_b = true and the whole
  * packed tensor as b (no view of it), any provider but CLBlast (auto takes
  * the builtin one; CLF_GEMM_CLBLAST is CLF_ERR_UNSUPPORTED), any M (the
- * register kernel reads it at M = 1 too), every epilogue. Every other op,
- * and clf_gemm with the packed tensor as a or c or without trans_b, refuses
- * it with CLF_ERR_UNSUPPORTED: its elements are not where its strides say.
+ * register kernel reads it at M = 1 too), every epilogue; clf_embedding
+ * also takes it whole as its table (a tied output head packed for the LM-head
+ * product is the token table too). Every other op, and clf_gemm with the
+ * packed tensor as a or c or without trans_b, refuses it with
+ * CLF_ERR_UNSUPPORTED: its elements are not where its strides say.
  * clf_tensor_read of it returns the packed bytes.
  *
  * Returns CLF_ERR_INVALID_ARG (NULL ctx, w or out), CLF_ERR_DTYPE (w not f32
@@ -230,8 +232,10 @@ typedef struct clf_embed_params {
 
 /* out[b, s, :] = scale * table[ids[b, s], :] + pos(pos_offset + s).
  * table (V, D) f32/f16, or Q8 (tensor.h: whole rows, then out and pos_table need unit
- * column strides, else CLF_ERR_UNSUPPORTED; each row is code * its scale); ids (B, S) or (S) i32; out (B, S, D) or (S, D)
- * f32/f16; pos_table (P, D) f32/f16, read only for CLF_POS_LEARNED. Any
+ * column strides, else CLF_ERR_UNSUPPORTED; each row is code * its scale), or
+ * a packed f32/f16 GEMM weight (clf_gemm_pack_b; whole, with the same unit
+ * strides, else CLF_ERR_UNSUPPORTED); ids (B, S) or (S) i32; out (B, S, D) or
+ * (S, D) f32/f16; pos_table (P, D) f32/f16, read only for CLF_POS_LEARNED. Any
  * strides. params NULL = all defaults (scale 1, no positions).
  * An id outside [0, V) is never read: its row is written as zeros (no
  * position added) and the next clf_context_finish() or blocking read returns

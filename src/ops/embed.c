@@ -17,7 +17,7 @@
 static clf_status embed_kernel(clf_context *ctx, const char *options, const char *name, int only,
                                cl_kernel *k)
 {
-    char opt[192];
+    char opt[256];
     snprintf(opt, sizeof opt, "%s -DCLF_EMBED_ONLY=%d", options, only);
     return clf__kernel_get(ctx, "embed", opt, name, k);
 }
@@ -38,7 +38,8 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
 {
     static const char op[] = "clf_embedding";
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
-    CLF_TRY(clf__check_arg(ctx, op, "table", table, CLF__DT_FLOAT | CLF__DT(CLF_Q8), 2, 2));
+    CLF_TRY(clf__check_arg(ctx, op, "table", table,
+                           CLF__DT_FLOAT | CLF__DT(CLF_Q8) | CLF__PACKED_OK, 2, 2));
     CLF_TRY(clf__check_arg(ctx, op, "ids", ids, CLF__DT(CLF_I32), 1, 2));
     CLF_TRY(clf__check_arg(ctx, op, "out", out, CLF__DT_FLOAT, 2, 3));
     const clf_embed_params p = params ? *params : (clf_embed_params){0};
@@ -98,10 +99,13 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
 
     cl_mem err_word;
     CLF_TRY(clf__device_error_buffer(ctx, &err_word));
-    char options[128];
+    char options[160];
     bool q8 = table->dtype == CLF_Q8;
-    snprintf(options, sizeof options, "-DCLF_TABLE_F16=%d -DCLF_POS_F16=%d -DCLF_OUT_F16=%d -DCLF_TABLE_Q8=%d",
-             table->dtype == CLF_F16, pos ? pos->dtype == CLF_F16 : 0, out->dtype == CLF_F16, q8);
+    const clf_buffer *pk = table->buffer->pack_n ? table->buffer : NULL;
+    snprintf(options, sizeof options,
+             "-DCLF_TABLE_F16=%d -DCLF_POS_F16=%d -DCLF_OUT_F16=%d -DCLF_TABLE_Q8=%d%s",
+             table->dtype == CLF_F16, pos ? pos->dtype == CLF_F16 : 0, out->dtype == CLF_F16, q8,
+             pk ? " -DCLF_TABLE_PACKED=1" : "");
     cl_kernel k;
 
     /* ids and out as (B, S, ...) whatever their rank: a 1-D ids has B = 1. */
@@ -133,9 +137,18 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
         return clf__error(ctx, CLF_ERR_UNSUPPORTED,
                           "%s: a q8 table (%s) needs whole rows and unit column strides of out "
                           "and pos_table", op, clf__desc(table, d1));
+    /* A packed table (the tied output head of a model on the CPU family,
+     * clf_gemm_pack_b): whole, read in its panel layout by embedding_vec. */
+    cl_int pk_n = pk ? pk->pack_n : 0, pk_v = pk ? pk->pack_v : 0;
+    cl_long pk_kp = pk ? pk->pack_kp : 0;
+    if (pk && (table->offset != 0 || V != pk->pack_rows || D != pk->pack_cols || o_ds != 1 ||
+               (pos && p_cs != 1)))
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "%s: a packed table (%s) is read whole, with unit column strides of "
+                          "out and pos_table", op, clf__desc(table, d1));
     if (t_cs == 1 && o_ds == 1 && (!pos || p_cs == 1)) {
         /* Fast path: unit column strides, 8 columns per work-item. */
-        char vopt[160];
+        char vopt[192];
         snprintf(vopt, sizeof vopt, "%s -DCLF_POS_KIND=%d", options, (int)p.positions);
         CLF_TRY(embed_kernel(ctx, vopt, "embedding_vec", 3, &k));
         const clf__karg vargs[] = {
@@ -146,7 +159,8 @@ static clf_status embedding_body(clf_context *ctx, const clf_tensor *table, cons
             CLF_KARG(s),     CLF_KARG(b),     CLF_KARG(scale), CLF_KARG(pos_type),
             CLF_KARG(pos_offset), CLF_KARG(freq_k), CLF_KARG(err_word),
             rp ? CLF_KMEM(rp) : CLF_KMEM(ids), CLF_KARG(r_off), CLF_KARG(r_s),
-            CLF_KARG(has_rpos), CLF_KARG(P), CLF_KARG(t_scales),
+            CLF_KARG(has_rpos), CLF_KARG(P), CLF_KARG(t_scales), CLF_KARG(pk_n),
+            CLF_KARG(pk_v), CLF_KARG(pk_kp),
         };
         CLF_TRY(clf__set_args(ctx, k, "embedding_vec", vargs, CLF_ARRAY_LEN(vargs)));
         launch_shape(clf__wg_fit(ctx, k, 64), B * S, (D + 7) / 8, global, local);
