@@ -105,7 +105,7 @@ static int one_case(bench_run *r, const bcase *c)
         }
     }
     clf_batch *b = NULL;
-    clf_batch_params bp = {NSEQ, 64};
+    clf_batch_params bp = {NSEQ, 64, 0};
     bench_progress(r, "batch", c->name);
     if (clf_model_create_random(r->ctx, &cfg, &mp, 7, &w.m) != CLF_OK ||
         clf_batch_create(w.m, &bp, &b) != CLF_OK) {

@@ -27,8 +27,10 @@
 //   -DATTN_ONLY=1..4    compile only attn_flash (1), attn_flash_cpu (2), the decode pair (3)
 //                       or attn_mask_keys (4); unset = all. The host always sets it.
 //   -DATTN_INDIRECT=0|1 attn_decode_partial: 1 adds a cache-row table argument (rows, r_off,
-//                       r_sb): key j of batch entry b is read from K/V batch row
-//                       rows[r_off + b * r_sb + j] (beam search cache indirection). Default 0.
+//                       r_sb, kv_batch): key j of batch entry b is read from K/V batch row
+//                       rows[r_off + b * r_sb + j] of kv_batch rows (beam search cache
+//                       indirection; a ragged batch's tokens on their sequences' rows).
+//                       Default 0.
 //   -DATTN_HALF=0|1     half arithmetic in attn_flash and attn_decode_partial (needs
 //                       STORAGE_F16 and cl_khr_fp16, CLF_HAS_FP16): q (times scale * log2(e))
 //                       rounded to half, K and V tiles kept as half in local memory, the
@@ -614,7 +616,8 @@ attn_flash_cpu(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long
 // Local memory: (DEC_WG * (HEAD_DIM + 2) + HEAD_DIM) floats.
 // ATTN_INDIRECT=1 (cache indirection, as in FasterTransformer's beam search): key j of batch
 // entry b comes from K/V batch row rows[r_off + b * r_sb + j] instead of row b; entries are
-// clamped to 0 .. batch-1, so a bad table gives wrong keys, never an out-of-bounds read.
+// clamped to 0 .. kv_batch-1 (K and V have kv_batch rows, any number), so a bad table gives
+// wrong keys, never an out-of-bounds read.
 // Preconditions: n_splits >= 1, q_len >= 1, part holds
 // batch * q_len * n_heads * n_splits * (HEAD_DIM + 2) floats.
 // Extensions: none; cl_khr_fp16 with ATTN_HALF (then qs holds halves, and q.k and p*v are
@@ -629,7 +632,7 @@ attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss,
                     int q_len, int kv_len, float scale, int causal, int n_splits
 #if ATTN_INDIRECT
                     ,
-                    __global const int *rows, ulong r_off, long r_sb
+                    __global const int *rows, ulong r_off, long r_sb, int kv_batch
 #endif
 )
 {
@@ -655,7 +658,7 @@ attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss,
     __global const stor_t *Qr = Q + q_off + b * q_sb + (long)qi * q_ss + h * q_sh;
 #if ATTN_INDIRECT
     __global const int *Rb = rows + r_off + b * r_sb;
-    const int last_b = (int)(get_global_size(2) / q_len) - 1;
+    const int last_b = kv_batch - 1;
     __global const stor_t *Kb = K + k_off + h * k_sh;
     __global const stor_t *Vb = V + v_off + h * v_sh;
 #else

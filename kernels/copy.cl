@@ -145,15 +145,18 @@ CLF_COPY_ROWS(copy_rows_f16_f32, half, float, f16_f32)
 #endif
 
 /*
- * kv_rows_*: the per-row KV append (clf_kv_append_rows): row b of src
- * (B, n, H, Dh) goes to positions [pos[b], pos[b] + n) of row b of the cache
- * (B, cap, H, Dh); unit stride along Dh on both sides (the host checks).
+ * kv_rows_*: the per-row KV append (clf_kv_append_rows, clf_kv_append_at):
+ * row b of src (B, n, H, Dh) goes to positions [pos[b], pos[b] + n) of row
+ * r = rows[b] of the cache (R, cap, H, Dh) (r = b when has_rows is 0: rows
+ * is then any valid buffer); unit stride along Dh on both sides (the host
+ * checks).
  * Launch: 3-D, global = (ceil(Dh / 8) and H rounded up to the local size,
  * B * n), local = (L0, L1, 1). Work-item (i, h, b n + t) copies elements
  * [8i, 8i + 8) of head h of token t of row b; the last one of a row copies
  * the remainder one element at a time. A row whose pos[b] is outside
  * [0, cap - n] is not written: its work-item (0, 0, b n) raises
- * CLF__DEVERR_KV_RANGE (code 3) with pos[b], b and cap - n.
+ * CLF__DEVERR_KV_RANGE (code 3) with pos[b], b and cap - n; one whose r is
+ * outside [0, R) neither, raising CLF__DEVERR_KV_ROW (code 4) with r, b and R.
  */
 #define CLF_KV_ROWS(NAME, ST, DT, T)                                                           \
     __kernel void NAME(__global const ST *src, const ulong s_off, const long ss0,             \
@@ -161,20 +164,26 @@ CLF_COPY_ROWS(copy_rows_f16_f32, half, float, f16_f32)
                        const long ds0, const long ds1, const long ds2, const ulong n_,         \
                        const ulong H_, const ulong Dh_, __global const int *pos,               \
                        const ulong p_off, const long p_s, const long cap,                      \
-                       __global int *err)                                                      \
+                       __global int *err, __global const int *rows, const ulong r_off,         \
+                       const long r_s, const int has_rows, const long R)                       \
     {                                                                                          \
         const long c = (long)get_global_id(0) * 8, Dh = (long)Dh_, n = (long)n_;                \
         const long h = get_global_id(1), bt = get_global_id(2);                                \
         if (h >= (long)H_ || c >= Dh) return; /* no barrier in this kernel */                  \
         const long b = bt / n, t = bt - b * n;                                                 \
         const long p = pos[(long)p_off + b * p_s];                                             \
+        const long r = has_rows ? (long)rows[(long)r_off + b * r_s] : b;                       \
         if (p < 0 || p > cap - n) {                                                            \
             if (c == 0 && h == 0 && t == 0)                                                    \
                 clf_raise(err, 3, (int)p, (int)b, (int)(cap - n));                             \
             return;                                                                            \
         }                                                                                      \
+        if (r < 0 || r >= R) {                                                                 \
+            if (c == 0 && h == 0 && t == 0) clf_raise(err, 4, (int)r, (int)b, (int)R);         \
+            return;                                                                            \
+        }                                                                                      \
         const __global ST *s = src + (long)s_off + b * ss0 + t * ss1 + h * ss2;                \
-        __global DT *d = dst + (long)d_off + b * ds0 + (p + t) * ds1 + h * ds2;                \
+        __global DT *d = dst + (long)d_off + r * ds0 + (p + t) * ds1 + h * ds2;                \
         if (c + 8 <= Dh) {                                                                     \
             MOVE8_##T(s + c, d + c);                                                           \
         } else {                                                                               \

@@ -236,8 +236,10 @@ static const ocase CASES[] = {
      "fill_f32 fill_f16 fill_i32 fill_uniform_f32_dense fill_uniform_f16_dense fill_uniform_f32 "
      "fill_uniform_f16",
      0},
-    {"batch/rows", case_batch_rows, "embedding_vec embedding kv_rows_b32 kv_rows_f32_f16",
-     "embedding_vec embedding kv_rows_b32 kv_rows_f32_f16", 0},
+    {"batch/rows", case_batch_rows,
+     "embedding_vec embedding kv_rows_b32 kv_rows_f32_f16 attn_decode_partial attn_decode_combine",
+     "embedding_vec embedding kv_rows_b32 kv_rows_f32_f16 attn_decode_partial attn_decode_combine",
+     0},
     {"selftest", case_selftest, "", "", 0},
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])

@@ -1,8 +1,9 @@
 /*
  * Continuous batching (batch.h) and the op features it rests on:
- *   - clf_embedding with per-row positions and clf_kv_append_rows against
- *     float64 references (odd sizes, poisoned outputs, device-side range
- *     errors);
+ *   - clf_embedding with per-row positions, clf_kv_append_rows and
+ *     clf_kv_append_at (named cache rows), and clf_attention through a
+ *     cache-row table over a cache of other rows, against float64
+ *     references (odd sizes, poisoned outputs, device-side range errors);
  *   - clf_batch: sequences of different prompt and output lengths joining
  *     at different steps and leaving, each stream identical to
  *     clf_model_generate of its prompt alone (tiny GPT-2 golden, a random
@@ -18,6 +19,7 @@
 
 #include "common/hfgold.h"
 #include "common/testutil.h"
+#include "ref/ref_attention.h"
 #include "ref/ref_embed.h"
 
 #define OK(ctx, expr)                                                                              \
@@ -98,74 +100,103 @@ Test(batch, embedding_row_positions_match_the_float64_reference)
 
 /* ========================= per-row KV append ========================= */
 
-static void kv_rows_case(clf_context *ctx, clft_rng *rng, uint64_t seed, clf_dtype cdt,
-                         int64_t n)
+/* named 0: clf_kv_append_rows, row b of src (B = 3) into row b of the
+ * cache. named 1: clf_kv_append_at, the tokens of a ragged step (B = 5 rows
+ * of src) into named rows of a cache of R = 4 rows, two on one row. n
+ * positions each; against the float64 reference, every untouched element
+ * bit for bit. A position past the capacity, and (named) a row naming cache
+ * row R, are not written and the error names them; shapes that disagree
+ * are refused on the host. */
+static void kv_case(clf_context *ctx, clft_rng *rng, uint64_t seed, clf_dtype cdt, int64_t n,
+                    int named)
 {
-    enum { B = 3, CAP = 11, H = 3, DH = 13 };
-    int64_t cs[4] = {B, CAP, H, DH}, ss[4] = {B, n, H, DH}, rs[1] = {B};
-    int64_t nc = B * CAP * H * DH, ns = B * n * H * DH;
-    int32_t rpos[B] = {4, 0, (int32_t)(CAP - n)};
+    enum { CAP = 9, H = 2, DH = 13 };
+    const int64_t R = named ? 4 : 3, B = named ? 5 : 3;
+    int32_t rows[5] = {3, 0, 3, 1, 2}, pos[5] = {0, 2, (int32_t)n, 1, (int32_t)(CAP - n)};
+    if (!named) rows[0] = 0, rows[1] = 1, rows[2] = 2, pos[0] = 4, pos[1] = 0, pos[2] = CAP - n;
+    const char *op = named ? "kv_append_at" : "kv_append_rows";
+    int64_t cs[4] = {R, CAP, H, DH}, ss[4] = {B, n, H, DH}, bs[1] = {B};
+    int64_t nc = R * CAP * H * DH, ns = B * n * H * DH;
     float *cache = malloc((size_t)nc * sizeof *cache), *src = malloc((size_t)ns * sizeof *src);
+    float *before = malloc((size_t)nc * sizeof *before);
     double *ref = malloc((size_t)nc * sizeof *ref);
     clft_fill_uniform(rng, cache, (size_t)nc, -1, 1);
     clft_fill_uniform(rng, src, (size_t)ns, -1, 1);
-    clf_tensor ct, sr, rt;
+    clf_tensor ct, sr, pt, rt;
     OK(ctx, clf_tensor_create(ctx, cdt, 4, cs, &ct));
     OK(ctx, clf_tensor_create(ctx, CLF_F32, 4, ss, &sr));
-    OK(ctx, clf_tensor_create(ctx, CLF_I32, 1, rs, &rt));
+    OK(ctx, clf_tensor_create(ctx, CLF_I32, 1, bs, &pt));
+    OK(ctx, clf_tensor_create(ctx, CLF_I32, 1, bs, &rt));
     OK(ctx, clf_tensor_write_f32(ctx, &ct, cache, nc));
     OK(ctx, clf_tensor_read_f32(ctx, &ct, cache, nc)); /* stored values */
     OK(ctx, clf_tensor_write_f32(ctx, &sr, src, ns));
-    OK(ctx, clf_tensor_write(ctx, &rt, rpos, sizeof rpos, true));
+    OK(ctx, clf_tensor_write(ctx, &pt, pos, (size_t)B * 4, true));
+    OK(ctx, clf_tensor_write(ctx, &rt, rows, (size_t)B * 4, true));
     for (int64_t i = 0; i < nc; i++) ref[i] = cache[i];
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < n; t++)
             for (int64_t j = 0; j < H * DH; j++) {
                 double v = src[(b * n + t) * H * DH + j];
                 if (cdt == CLF_F16) v = (double)(float)v; /* rounding checked by the bound */
-                ref[(b * CAP + rpos[b] + t) * H * DH + j] = v;
+                ref[(rows[b] * CAP + pos[b] + t) * H * DH + j] = v;
             }
-    OK(ctx, clf_kv_append_rows(ctx, &ct, &rt, &sr));
+#define APPEND() (named ? clf_kv_append_at(ctx, &ct, &rt, &pt, &sr) : clf_kv_append_rows(ctx, &ct, &pt, &sr))
+    OK(ctx, APPEND());
     OK(ctx, clf_tensor_read_f32(ctx, &ct, cache, nc));
     double e = clft_nmse(cache, ref, (size_t)nc), tol = cdt == CLF_F16 ? 1e-6 : 1e-10;
-    cr_assert(e <= tol, "kv_append_rows (%s cache, n %lld): NMSE %.3g > %g (seed %llu)",
+    cr_assert(e <= tol, "%s (%s cache, n %lld): NMSE %.3g > %g (seed %llu)", op,
               clf_dtype_name(cdt), (long long)n, e, tol, (unsigned long long)seed);
-    /* Every element outside the written rows is unchanged, bit for bit. */
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t p = 0; p < CAP; p++)
-            if (p < rpos[b] || p >= rpos[b] + n)
-                for (int64_t j = 0; j < H * DH; j++) {
-                    int64_t i = (b * CAP + p) * H * DH + j;
-                    cr_assert_eq(cache[i], (float)ref[i], "kv_append_rows wrote row %lld pos %lld",
-                                 (long long)b, (long long)p);
-                }
-    /* Row 2 past the capacity: not written, the error names it. */
-    rpos[2] = (int32_t)(CAP - n + 1);
-    float *before = malloc((size_t)nc * sizeof *before);
-    memcpy(before, cache, (size_t)nc * sizeof *cache);
-    OK(ctx, clf_tensor_write(ctx, &rt, rpos, sizeof rpos, true));
-    OK(ctx, clf_kv_append_rows(ctx, &ct, &rt, &sr));
-    clf_status s = clf_tensor_read_f32(ctx, &ct, cache, nc);
-    cr_assert_eq(s, CLF_ERR_OUT_OF_RANGE, "a row past the capacity gave %s", clf_status_name(s));
-    cr_assert(strstr(clf_context_last_error(ctx), "row 2"), "message: %s",
-              clf_context_last_error(ctx));
-    OK(ctx, clf_tensor_read_f32(ctx, &ct, cache, nc));
-    for (int64_t i = 2 * CAP * H * DH; i < nc; i++)
-        cr_assert_eq(cache[i], before[i], "the refused row was written at %lld", (long long)i);
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t p = 0; p < CAP; p++) {
+            bool written = false;
+            for (int64_t b = 0; b < B; b++)
+                written = written || (rows[b] == r && p >= pos[b] && p < pos[b] + n);
+            for (int64_t j = 0; !written && j < H * DH; j++) {
+                int64_t i = (r * CAP + p) * H * DH + j;
+                cr_assert_eq(cache[i], (float)ref[i], "%s wrote row %lld pos %lld", op,
+                             (long long)r, (long long)p);
+            }
+        }
+    /* Refused on the device: row 2 of src past the capacity (it writes
+     * cache row 3 or 2), then (named) every row naming cache row R. */
+    for (int bad = 0; bad < 1 + named; bad++) {
+        memcpy(before, cache, (size_t)nc * sizeof *cache);
+        int32_t bpos[5], brows[5];
+        memcpy(bpos, pos, sizeof bpos);
+        memcpy(brows, rows, sizeof brows);
+        if (bad == 0) bpos[2] = (int32_t)(CAP - n + 1);
+        for (int64_t b = 0; bad == 1 && b < B; b++) brows[b] = (int32_t)R;
+        OK(ctx, clf_tensor_write(ctx, &pt, bpos, (size_t)B * 4, true));
+        OK(ctx, clf_tensor_write(ctx, &rt, brows, (size_t)B * 4, true));
+        OK(ctx, APPEND());
+        clf_status st = clf_tensor_read_f32(ctx, &ct, cache, nc);
+        cr_assert_eq(st, CLF_ERR_OUT_OF_RANGE, "%s: a bad %s gave %s", op,
+                     bad ? "row" : "position", clf_status_name(st));
+        cr_assert(strstr(clf_context_last_error(ctx), bad ? "cache row 4" : "row 2"), "message: %s",
+                  clf_context_last_error(ctx));
+        OK(ctx, clf_tensor_read_f32(ctx, &ct, cache, nc));
+        const int64_t row = CAP * H * DH, r2 = rows[2];
+        for (int64_t i = 0; i < nc; i++)
+            if (bad == 1 || i / row == r2)
+                cr_assert_eq(cache[i], before[i], "%s: the refused row was written at %lld", op,
+                             (long long)i);
+        OK(ctx, clf_tensor_write_f32(ctx, &ct, before, nc));
+    }
+#undef APPEND
     /* Host-side checks. */
-    int64_t bad[4] = {B, n, H + 1, DH};
-    clf_tensor wrong;
-    OK(ctx, clf_tensor_create(ctx, CLF_F32, 4, bad, &wrong));
-    cr_assert_eq(clf_kv_append_rows(ctx, &ct, &rt, &wrong), CLF_ERR_SHAPE);
+    int64_t badshape[4] = {B, n, H + 1, DH};
+    clf_tensor wrong, r3 = rt;
+    OK(ctx, clf_tensor_create(ctx, CLF_F32, 4, badshape, &wrong));
+    r3.shape[0] = B - 1;
+    cr_assert_eq(clf_kv_append_rows(ctx, &ct, &pt, &wrong), CLF_ERR_SHAPE);
     cr_assert_eq(clf_kv_append_rows(ctx, &ct, &sr, &sr), CLF_ERR_DTYPE);
-    clf_tensor_free(&wrong);
-    clf_tensor_free(&ct);
-    clf_tensor_free(&sr);
-    clf_tensor_free(&rt);
+    cr_assert_eq(clf_kv_append_at(ctx, &ct, &r3, &pt, &sr), CLF_ERR_SHAPE);
+    clf_tensor *all[] = {&ct, &sr, &pt, &rt, &wrong};
+    for (int i = 0; i < 5; i++) clf_tensor_free(all[i]);
     free(cache);
     free(src);
-    free(ref);
     free(before);
+    free(ref);
 }
 
 Test(batch, kv_append_rows_matches_the_reference_and_refuses_bad_rows)
@@ -174,9 +205,93 @@ Test(batch, kv_append_rows_matches_the_reference_and_refuses_bad_rows)
     CLFT_EACH_DEVICE(ctx)
     {
         clft_rng rng = clft_rng_make(seed, 2);
-        kv_rows_case(ctx, &rng, seed, CLF_F32, 1);
-        kv_rows_case(ctx, &rng, seed, CLF_F16, 1);
-        kv_rows_case(ctx, &rng, seed, CLF_F32, 3);
+        kv_case(ctx, &rng, seed, CLF_F32, 1, 0);
+        kv_case(ctx, &rng, seed, CLF_F16, 1, 0);
+        kv_case(ctx, &rng, seed, CLF_F32, 3, 0);
+    }
+}
+
+/* ====================== token steps: named rows ====================== */
+
+Test(batch, kv_append_at_writes_named_rows_and_refuses_bad_ones)
+{
+    uint64_t seed = clft_seed();
+    CLFT_EACH_DEVICE(ctx)
+    {
+        clft_rng rng = clft_rng_make(seed, 3);
+        kv_case(ctx, &rng, seed, CLF_F32, 1, 1);
+        kv_case(ctx, &rng, seed, CLF_F16, 1, 1);
+        kv_case(ctx, &rng, seed, CLF_F32, 2, 1);
+    }
+}
+
+/* clf_attention with a cache-row table over a cache of R = 3 rows and
+ * T = 7 one-query rows (the tokens of a ragged step, several on one
+ * sequence, each with its own key length, 1 to Lk): against the float64
+ * reference on the gathered rows, output poisoned first. Head dims 64 and
+ * 16. */
+static void token_attn_case(clf_context *ctx, clft_rng *rng, uint64_t seed, int64_t D)
+{
+    enum { R = 3, T = 7, LK = 13, H = 2 };
+    const int32_t rows[T] = {2, 0, 2, 1, 0, 2, 1}, lens[T] = {13, 1, 5, 9, 3, 12, 7};
+    int64_t nk = R * LK * H * D, nq = T * H * D;
+    float *k = malloc((size_t)nk * sizeof *k), *v = malloc((size_t)nk * sizeof *v);
+    float *q = malloc((size_t)nq * sizeof *q), *o = malloc((size_t)nq * sizeof *o);
+    float *kg = malloc((size_t)(T * LK * H * D) * sizeof *kg);
+    float *vg = malloc((size_t)(T * LK * H * D) * sizeof *vg);
+    double *ref = malloc((size_t)nq * sizeof *ref);
+    int32_t table[T * LK];
+    clft_fill_uniform(rng, k, (size_t)nk, -1, 1);
+    clft_fill_uniform(rng, v, (size_t)nk, -1, 1);
+    clft_fill_uniform(rng, q, (size_t)nq, -1, 1);
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t j = 0; j < LK; j++) table[t * LK + j] = rows[t];
+        memcpy(kg + t * LK * H * D, k + rows[t] * LK * H * D, (size_t)(LK * H * D) * sizeof *k);
+        memcpy(vg + t * LK * H * D, v + rows[t] * LK * H * D, (size_t)(LK * H * D) * sizeof *v);
+    }
+    double scale = 1.0 / sqrt((double)D);
+    clft_ref_attention(T, 1, LK, H, D, q, kg, vg, scale, 0, lens, ref, NULL);
+    clf_tensor kt, vt, qt, ot, lt, tt;
+    OK(ctx, clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){R, LK, H, D}, &kt));
+    OK(ctx, clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){R, LK, H, D}, &vt));
+    OK(ctx, clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){T, 1, H, D}, &qt));
+    OK(ctx, clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){T, 1, H, D}, &ot));
+    OK(ctx, clf_tensor_create(ctx, CLF_I32, 1, (int64_t[]){T}, &lt));
+    OK(ctx, clf_tensor_create(ctx, CLF_I32, 2, (int64_t[]){T, LK}, &tt));
+    OK(ctx, clf_tensor_write_f32(ctx, &kt, k, nk));
+    OK(ctx, clf_tensor_write_f32(ctx, &vt, v, nk));
+    OK(ctx, clf_tensor_write_f32(ctx, &qt, q, nq));
+    OK(ctx, clf_tensor_fill(ctx, &ot, NAN));
+    OK(ctx, clf_tensor_write(ctx, &lt, lens, sizeof lens, true));
+    OK(ctx, clf_tensor_write(ctx, &tt, table, sizeof table, true));
+    clf_attention_params ap = {0, false, &lt, CLF_ATTN_AUTO, &tt};
+    OK(ctx, clf_attention(ctx, &qt, &kt, &vt, &ot, &ap));
+    OK(ctx, clf_tensor_read_f32(ctx, &ot, o, nq));
+    double e = clft_nmse(o, ref, (size_t)nq);
+    cr_assert(e <= 1e-10, "token attention (D %lld, %d cache rows, %d queries): NMSE %.3g > 1e-10 "
+              "(seed %llu)", (long long)D, R, T, e, (unsigned long long)seed);
+    /* Without the table, k and v must have q's rows. */
+    ap.cache_rows = NULL;
+    cr_assert_eq(clf_attention(ctx, &qt, &kt, &vt, &ot, &ap), CLF_ERR_SHAPE);
+    clf_tensor *all[] = {&kt, &vt, &qt, &ot, &lt, &tt};
+    for (int i = 0; i < 6; i++) clf_tensor_free(all[i]);
+    free(k);
+    free(v);
+    free(q);
+    free(o);
+    free(kg);
+    free(vg);
+    free(ref);
+}
+
+Test(batch, attention_reads_a_cache_of_other_rows_through_the_table)
+{
+    uint64_t seed = clft_seed();
+    CLFT_EACH_DEVICE(ctx)
+    {
+        clft_rng rng = clft_rng_make(seed, 4);
+        token_attn_case(ctx, &rng, seed, 64);
+        token_attn_case(ctx, &rng, seed, 16);
     }
 }
 
@@ -333,7 +448,7 @@ Test(batch, greedy_and_sampled_streams_equal_solo_runs_random_model)
  * (EOS ignored). */
 static clf_batch *make_batch(clf_context *ctx, clf_model *m, int64_t rows, int64_t len)
 {
-    clf_batch_params bp = {rows, len};
+    clf_batch_params bp = {rows, len, 0};
     clf_batch *b = NULL;
     OK(ctx, clf_batch_create(m, &bp, &b));
     return b;
@@ -347,10 +462,10 @@ static clf_generate_params greedy(int64_t max_new)
     return p;
 }
 
-/* A step reads back once for the joining prompts, whatever their number,
- * and once for the running rows: the prefills and the step are enqueued
- * back to back (before, each joining prompt had a read of its own). The
- * streams stay those of clf_model_generate alone. */
+/* A step reads back once, whatever the number of joining prompts: their
+ * ids and the running sequences' tokens are one pass of the token graph
+ * (before, each joining prompt had a read of its own). The streams stay
+ * those of clf_model_generate alone. */
 Test(batch, a_step_reads_once_for_all_joining_prompts)
 {
     CLFT_HF_EACH_DEVICE(ctx)
@@ -396,11 +511,9 @@ Test(batch, a_step_reads_once_for_all_joining_prompts)
     }
 }
 
-/* 20 running sequences: the step graph has 24 rows (counts above 16 round
- * up to a multiple of 16, capped at max_rows 24), 4 of them idle; one
- * finishes early, so the rest are compacted. Every stream equals its solo
- * run. */
-Test(batch, more_than_16_running_rows_round_up_and_match_solo_runs)
+/* 20 running sequences on 24 rows; one finishes early and the others stay
+ * on their rows. Every stream equals its solo run. */
+Test(batch, twenty_running_sequences_match_solo_runs)
 {
     CLFT_HF_EACH_DEVICE(ctx)
     {
@@ -430,6 +543,63 @@ Test(batch, more_than_16_running_rows_round_up_and_match_solo_runs)
             for (int t = 0; t < (i == 0 ? 2 : NEW); t++)
                 cr_assert_eq(got[i][t], solo[i][t], "seq %d token %d: batched %d, alone %d", i, t,
                              got[i][t], solo[i][t]);
+        }
+        clf_batch_free(b);
+        clf_model_free(m);
+    }
+}
+
+/* A step budget of 4 tokens on 4 rows (max_step_tokens = max_rows): a
+ * prompt of 11 ids joining beside 3 running sequences is prefilled one id
+ * a step at first (the running ones take 3 of the 4), then faster as they
+ * finish; it reports nothing until its last id is in, and the running ones
+ * get a token every step meanwhile. Every stream equals its solo run. A
+ * budget under max_rows is refused. */
+Test(batch, a_prompt_longer_than_the_step_budget_is_prefilled_over_several_steps)
+{
+    CLFT_HF_EACH_DEVICE(ctx)
+    {
+        clf_model *m = clft_hf_load(ctx, clft_hf_folder("gpt2"), 1, 0, 24);
+        clf_batch_params bp = {4, 16, 3};
+        clf_batch *b = NULL;
+        cr_assert_eq(clf_batch_create(m, &bp, &b), CLF_ERR_INVALID_ARG, "budget 3 < 4 rows");
+        cr_assert_null(b);
+        bp.max_step_tokens = 4;
+        OK(ctx, clf_batch_create(m, &bp, &b));
+        int32_t ids[11] = {5, 60, 7, 81, 9, 100, 11, 3, 42, 17, 8};
+        const int64_t len[4] = {2, 1, 3, 11}, news[4] = {4, 2, 3, 3};
+        int64_t seq[4] = {-1, -1, -1, -1}, n, first_at = -1;
+        int32_t got[4][4], solo[4][4];
+        clf_batch_token ev[4];
+        for (int i = 0; i < 3; i++) {
+            clf_generate_params p = greedy(news[i]);
+            OK(ctx, clf_batch_add(b, ids, len[i], &p, &seq[i]));
+        }
+        /* Step 0 feeds 4 of the 6 prompt ids; then the long prompt joins. */
+        for (int64_t step = 0; step == 0 || clf_batch_live(b) > 0; step++) {
+            cr_assert(step < 20, "the batch never drained");
+            OK(ctx, clf_batch_step(b, ev, 4, &n));
+            for (int64_t k = 0; k < n; k++)
+                for (int i = 0; i < 4; i++)
+                    if (ev[k].seq == seq[i]) {
+                        got[i][ev[k].index] = ev[k].token;
+                        if (i == 3 && ev[k].index == 0) first_at = step;
+                    }
+            if (step == 0) {
+                clf_generate_params p = greedy(news[3]);
+                OK(ctx, clf_batch_add(b, ids, len[3], &p, &seq[3]));
+            }
+        }
+        /* Its 11 ids need at least 3 steps of 4 after it joined (steps 1..). */
+        cr_assert(first_at >= 3, "the long prompt's first token came at step %lld",
+                  (long long)first_at);
+        for (int i = 0; i < 4; i++) {
+            clf_generate_params p = greedy(news[i]);
+            clf_generate_output o = {solo[i], NULL, NULL, NULL, NULL};
+            OK(ctx, clf_model_generate(m, ids, NULL, 1, len[i], &p, &o));
+            for (int t = 0; t < news[i]; t++)
+                cr_assert_eq(got[i][t], solo[i][t], "seq %d (prompt %lld) token %d: batched %d, "
+                             "alone %d", i, (long long)len[i], t, got[i][t], solo[i][t]);
         }
         clf_batch_free(b);
         clf_model_free(m);
@@ -476,12 +646,12 @@ Test(batch, rows_are_reused_and_bad_input_changes_nothing)
         p.top_p = 0;
         cr_assert_eq(clf_batch_live(b), 1);
         cr_assert_eq(clf_batch_remove(b, s0), CLF_ERR_NOT_FOUND, "s0 already left");
-        /* Row 0 is free again: the step compacts the running s1 into it (the
-         * graph of one row runs), and the new s2 takes row 1. */
+        /* Row 0 is free again: the new s2 takes it, s1 keeps row 1 (a
+         * sequence never moves); the running s1 is reported first. */
         OK(ctx, clf_batch_add(b, ids + 4, 3, &p, &s2));
         OK(ctx, clf_batch_step(b, ev, 2, &n));
-        cr_assert(n == 2 && ev[0].seq == s1 && ev[0].row == 0 && ev[1].seq == s2 &&
-                      ev[1].row == 1,
+        cr_assert(n == 2 && ev[0].seq == s1 && ev[0].row == 1 && ev[1].seq == s2 &&
+                      ev[1].row == 0,
                   "row reuse: n %lld, s1 row %lld, s2 %lld row %lld", (long long)n,
                   (long long)ev[0].row, (long long)ev[1].seq, (long long)ev[1].row);
         OK(ctx, clf_batch_remove(b, s1));

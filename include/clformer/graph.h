@@ -199,6 +199,12 @@ CLF_API clf_status clf_graph_kv_append(clf_graph *g, int32_t cache, int32_t src,
 CLF_API clf_status clf_graph_kv_append_rows(clf_graph *g, int32_t cache, int32_t positions,
                                             int32_t src);
 
+/* Append into named cache rows (clf_kv_append_at): src (B, n, H, Dh) row b
+ * into row rows[b] of the state cache (R, capacity, H, Dh) at positions[b];
+ * rows a (B) i32 tensor (0 = clf_graph_kv_append_rows). No result. */
+CLF_API clf_status clf_graph_kv_append_at(clf_graph *g, int32_t cache, int32_t rows,
+                                          int32_t positions, int32_t src);
+
 /* (R) i32 of x (R, V). */
 CLF_API clf_status clf_graph_argmax(clf_graph *g, int32_t x, int32_t *out);
 /* values (R, k) f32 and indices (R, k) i32 of x (R, V). */

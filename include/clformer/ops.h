@@ -288,8 +288,10 @@ typedef struct clf_attention_params {
  * Cache indirection (beam search): with params->cache_rows, a (B, Lk) i32
  * tensor (row stride free, Lk axis contiguous), key and value j of batch
  * entry b are read from batch row cache_rows[b, j] of k and v instead of row
- * b (entries clamped to 0..B-1), so reordering beams updates this table and
- * never copies the cache. Runs on the split-key decode kernels whatever the
+ * b, so reordering beams updates this table and never copies the cache. k
+ * and v may then have any number of rows R (the whole cache, while q's B
+ * entries are, say, the tokens of a ragged batch on their sequences' rows);
+ * entries are clamped to 0..R-1. Runs on the split-key decode kernels whatever the
  * q_len (impl AUTO or DECODE; FUSED and UNFUSED are CLF_ERR_UNSUPPORTED). A
  * table of another shape is CLF_ERR_SHAPE, another dtype CLF_ERR_DTYPE. */
 CLF_API clf_status clf_attention(clf_context *ctx, const clf_tensor *q, const clf_tensor *k,
@@ -346,6 +348,19 @@ CLF_API clf_status clf_kv_append(clf_context *ctx, clf_tensor *cache, int64_t po
  * CLF_ERR_INVALID_ARG. */
 CLF_API clf_status clf_kv_append_rows(clf_context *ctx, clf_tensor *cache,
                                       const clf_tensor *positions, const clf_tensor *src);
+
+/* Per-row KV cache append into named cache rows (ragged batches, where the
+ * rows of src are tokens of many sequences): row b of src (B, n, H, Dh) goes
+ * to row rows[b] of cache (R, capacity, H, Dh) at positions [positions[b],
+ * positions[b] + n); R and B are independent. rows is a (B) i32 tensor on
+ * the device (any stride; NULL = clf_kv_append_rows); as the positions, its
+ * values are checked there: a row naming a cache row outside [0, R) is not
+ * written and the next clf_context_finish() or blocking read returns
+ * CLF_ERR_OUT_OF_RANGE naming it. Two rows of src naming the same cache row
+ * and overlapping positions write in no defined order. Everything else as
+ * clf_kv_append_rows. */
+CLF_API clf_status clf_kv_append_at(clf_context *ctx, clf_tensor *cache, const clf_tensor *rows,
+                                    const clf_tensor *positions, const clf_tensor *src);
 
 #ifdef __cplusplus
 }

@@ -132,7 +132,7 @@ clf_status clf__graph_exec_node(clf_graph *g, int i, int64_t position)
     case CLF__OP_KV_APPEND:
         st = clf_kv_append(ctx, T(0), n->p.kv.pos + (n->p.kv.run_position ? position : 0), T(1));
         break;
-    case CLF__OP_KV_APPEND_ROWS: st = clf_kv_append_rows(ctx, T(0), T(1), T(2)); break;
+    case CLF__OP_KV_APPEND_ROWS: st = clf_kv_append_at(ctx, T(0), OPT(3), T(1), T(2)); break;
     case CLF__OP_ARGMAX: st = clf_argmax(ctx, T(0), OUT(0)); break;
     case CLF__OP_TOPK: st = clf_topk(ctx, T(0), n->p.topk.k, OUT(0), OUT(1)); break;
     case CLF__OP_RESHAPE:

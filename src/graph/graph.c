@@ -459,7 +459,8 @@ clf_status clf_graph_attention(clf_graph *g, int32_t q, int32_t k, int32_t v,
     CLF_TRY(ndim_in(&b, "v", v, 4, 4));
     const clf_dim *sq = g->t[q].shape, *sk = g->t[k].shape;
     if (!same_shape(g, k, v)) return shape_error(&b, "k and v differ:", k, v);
-    if (!dim_eq(sq[0], sk[0]) || !dim_eq(sq[2], sk[2]) || !dim_eq(sq[3], sk[3]))
+    /* With a cache-row table, k and v are a cache of any number of rows. */
+    if ((!p.cache_rows && !dim_eq(sq[0], sk[0])) || !dim_eq(sq[2], sk[2]) || !dim_eq(sq[3], sk[3]))
         return shape_error(&b, "q (B, Lq, H, Dh) and k (B, Lk, H, Dh) differ in B, H or Dh:", q, k);
     if (p.key_lens && (g->t[p.key_lens].ndim != 1 || !dim_eq(g->t[p.key_lens].shape[0], sq[0])))
         return shape_error(&b, "key_lens must be (B):", p.key_lens, q);
@@ -628,13 +629,15 @@ clf_status clf_graph_kv_append(clf_graph *g, int32_t cache, int32_t src, int64_t
     return finish(&b, 0, NULL, NULL, NULL, NULL);
 }
 
-clf_status clf_graph_kv_append_rows(clf_graph *g, int32_t cache, int32_t positions, int32_t src)
+clf_status clf_graph_kv_append_at(clf_graph *g, int32_t cache, int32_t rows, int32_t positions,
+                                  int32_t src)
 {
     builder b;
     CLF_TRY(begin(g, CLF__OP_KV_APPEND_ROWS, &b));
     CLF_TRY(use(&b, 0, "cache", cache, false, FLOATS));
     CLF_TRY(use(&b, 1, "positions", positions, false, INTS));
     CLF_TRY(use(&b, 2, "src", src, false, FLOATS));
+    CLF_TRY(use(&b, 3, "rows", rows, true, INTS));
     if (g->t[cache].role != CLF__G_STATE)
         return clf__error(g->ctx, CLF_ERR_INVALID_ARG, "%s: cache \"%s\" must be a state tensor",
                           b.where, g->t[cache].name);
@@ -642,11 +645,20 @@ clf_status clf_graph_kv_append_rows(clf_graph *g, int32_t cache, int32_t positio
     CLF_TRY(ndim_in(&b, "positions", positions, 1, 1));
     CLF_TRY(ndim_in(&b, "src", src, 4, 4));
     const clf_dim *sc = g->t[cache].shape, *ss = g->t[src].shape;
-    if (!dim_eq(sc[0], ss[0]) || !dim_eq(sc[2], ss[2]) || !dim_eq(sc[3], ss[3]))
-        return shape_error(&b, "cache (B, capacity, H, Dh) and src (B, n, H, Dh) differ:", cache, src);
+    if ((!rows && !dim_eq(sc[0], ss[0])) || !dim_eq(sc[2], ss[2]) || !dim_eq(sc[3], ss[3]))
+        return shape_error(&b, rows ? "cache (R, capacity, H, Dh) and src (B, n, H, Dh) differ:"
+                                    : "cache (B, capacity, H, Dh) and src (B, n, H, Dh) differ:",
+                           cache, src);
     if (!dim_eq(g->t[positions].shape[0], ss[0]))
         return shape_error(&b, "positions must be (B) for src (B, n, H, Dh):", positions, src);
+    if (rows && (g->t[rows].ndim != 1 || !dim_eq(g->t[rows].shape[0], ss[0])))
+        return shape_error(&b, "rows must be (B) for src (B, n, H, Dh):", rows, src);
     return finish(&b, 0, NULL, NULL, NULL, NULL);
+}
+
+clf_status clf_graph_kv_append_rows(clf_graph *g, int32_t cache, int32_t positions, int32_t src)
+{
+    return clf_graph_kv_append_at(g, cache, 0, positions, src);
 }
 
 clf_status clf_graph_argmax(clf_graph *g, int32_t x, int32_t *out)

@@ -1,28 +1,20 @@
 /*
  * Continuous batching (include/clformer/batch.h): live generations of one
- * decoder-only model, each on its own cache row, advanced one token per step
- * together. A batch owns its caches and graphs:
+ * decoder-only model, each on its own cache row for its whole life,
+ * advanced together. A batch owns its cache and one graph:
  *   kv    (2L, rows, cap, D): row r holds the K/V of the sequence on row r;
- *   pkv   (2L, rows, cap, D): the prefill scratch;
- *   pres  per-row prefill graphs on pkv for 1, 2, 4, ... joining prompts:
- *         the sequences that join at one step are prefilled in groups of
- *         similar length, one run per group (prompts padded to the
- *         group's longest, each with its own key length, only its last
- *         position through the LM head); then the K/V rows [0, n) of each
- *         are copied into its row of kv, and its chosen token (and logits)
- *         into pam (plog), so that one read serves every group;
- *   steps per-row step graphs (stack.c, clf__step_state.per_row), one per
- *         number of running rows (built on first use): row i feeds its
- *         last token at its own position positions[i], writes its K/V
- *         there and attends to keys [0, key_lens[i]). Before a step the
- *         running sequences are compacted into rows 0..n-1 (a sequence on
- *         a higher row moves, with its K/V, into the lowest row that no
- *         running one holds), so the graph of exactly n rows runs (up to
- *         16; above, of n rounded up to 16) and no row computes for
- *         nothing.
- * A step enqueues the running rows' graph, the joining prompts' graph and
- * the copies back to back, and only then reads the chosen tokens: one host
- * round trip per step, however many sequences join.
+ *   step  the token step (stack.c, clf__step_state.tokens): its rows are
+ *         tokens, not sequences. A step's tokens are every running
+ *         sequence's last token, then the prompt ids of joining sequences
+ *         (in the order they were added, as many as the step's token budget
+ *         leaves: a long prompt is prefilled over several steps). Token i
+ *         goes in at its own position positions[i], writes its K/V into
+ *         cache row rows[i] there and attends to keys [0, key_lens[i]) of
+ *         that row (through the cache-row table); only the rows `last` (a
+ *         running sequence's token, a prompt's final id) go on to the LM
+ *         head. So a step is one pass over the weights however many
+ *         sequences run or join, with no padding and no cache copies, and
+ *         one host read of the chosen tokens.
  */
 #include <string.h>
 
@@ -35,8 +27,8 @@
 #define MAX_BUCKETS 10 /* batches 1, 2, 4, ..., 256 */
 
 typedef struct bseq {
-    bool used;  /* the row is taken */
-    bool fresh; /* added, not prefilled yet */
+    bool used;         /* the row is taken */
+    int64_t n_done;    /* prompt ids prefilled so far; < n_prompt: still joining */
     int64_t id, order; /* order: when it was added (new ones are reported in that order) */
     int32_t *prompt;   /* (n_prompt) */
     int64_t n_prompt;
@@ -51,23 +43,21 @@ typedef struct bseq {
 
 struct clf_batch {
     clf_model *m;
-    int64_t rows, cap;
-    clf_tensor kv, pkv;
-    clf__step pres[MAX_BUCKETS];  /* pres[i]: prefill of 2^i prompts (min(rows)), on pkv */
-    clf__step *steps;             /* (rows) steps[k]: k + 1 rows; g NULL until built */
-    bseq *seq; /* (rows) */
+    int64_t rows, cap, budget; /* budget: tokens per step */
+    clf_tensor kv;
+    clf__step step; /* g NULL until the first step */
+    bseq *seq;      /* (rows) */
     int64_t next_id, n_live;
-    int32_t *h_ids, *h_pos, *h_lens; /* (rows) step staging */
-    int32_t *h_pre;                   /* (rows, cap) prefill ids */
-    int32_t *h_ppos, *h_plens, *h_plast; /* (rows) prefill staging */
-    int64_t *join;                    /* (2 rows) rows of the joining sequences in the order
-                                         they were added, then the running rows */
-    int64_t *slot;                    /* (rows) row of pam/plog of join[k]'s result */
-    clf_tensor pam, plog;             /* (rows) i32, (rows, V) f32: the prefills' results */
-    float *logits;                    /* (rows, V) */
-    int32_t *am;                      /* (rows) */
-    clf__cand *tmp;                   /* (V) sampling scratch */
-    float *row;                       /* (V) one processed row */
+    int32_t *h_ids, *h_pos, *h_lens, *h_rows; /* (budget) step staging, one per token */
+    int32_t *h_crows;                         /* (budget, cap) the cache-row table */
+    int32_t *h_last;                          /* (rows) tokens that go on to the LM head */
+    int64_t *out_row;                         /* (rows) the row of each of those */
+    int64_t *chunk;                           /* (rows) prompt ids a row feeds this step */
+    int64_t *join;                            /* (rows) joining rows, in the order added */
+    float *logits;                            /* (rows, V) */
+    int32_t *am;                              /* (rows) */
+    clf__cand *tmp;                           /* (V) sampling scratch */
+    float *row;                               /* (V) one processed row */
 };
 
 clf_batch_params clf_batch_params_default(void)
@@ -92,29 +82,12 @@ void clf_batch_free(clf_batch *b)
     if (!b) return;
     for (int64_t r = 0; b->seq && r < b->rows; r++)
         seq_clear(&b->seq[r]);
-    for (int i = 0; i < MAX_BUCKETS; i++)
-        clf_graph_free(b->pres[i].g);
-    for (int64_t k = 0; b->steps && k < b->rows; k++)
-        clf_graph_free(b->steps[k].g);
-    clf__free(b->steps);
+    clf_graph_free(b->step.g);
     clf_tensor_free(&b->kv);
-    clf_tensor_free(&b->pkv);
-    clf__free(b->seq);
-    clf__free(b->h_ids);
-    clf__free(b->h_pos);
-    clf__free(b->h_lens);
-    clf__free(b->h_pre);
-    clf__free(b->h_ppos);
-    clf__free(b->h_plens);
-    clf__free(b->h_plast);
-    clf__free(b->join);
-    clf__free(b->slot);
-    clf_tensor_free(&b->pam);
-    clf_tensor_free(&b->plog);
-    clf__free(b->logits);
-    clf__free(b->am);
-    clf__free(b->tmp);
-    clf__free(b->row);
+    void *host[] = {b->seq,  b->h_ids,   b->h_pos,  b->h_lens, b->h_rows,
+                    b->h_crows, b->h_last, b->out_row, b->chunk, b->join,
+                    b->logits, b->am,      b->tmp,    b->row};
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) clf__free(host[i]);
     clf__free(b);
 }
 
@@ -139,43 +112,49 @@ static clf_status batch_create_body(clf_model *m, const clf_batch_params *params
     if (cap < 1 || cap > ((int64_t)1 << 24))
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: max_len %lld outside 1..16777216", fn,
                           (long long)p.max_len);
+    int64_t budget = p.max_step_tokens ? p.max_step_tokens : rows > 256 ? rows : 256;
+    if (budget < rows || budget > 65536)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: max_step_tokens %lld outside max_rows (%lld)..65536 (every running "
+                          "sequence feeds one token a step)",
+                          fn, (long long)p.max_step_tokens, (long long)rows);
+    if (budget * cap > ((int64_t)1 << 28))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: max_step_tokens %lld x max_len %lld is too large (the cache-row "
+                          "table of a step holds one entry per token and position)",
+                          fn, (long long)budget, (long long)cap);
     clf_batch *b = clf__calloc(1, sizeof *b);
     if (!b) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
     b->m = m;
     b->rows = rows;
     b->cap = cap;
+    b->budget = budget;
     int64_t V = m->cfg.vocab;
-    b->seq = clf__calloc((size_t)rows, sizeof *b->seq);
-    b->steps = clf__calloc((size_t)rows, sizeof *b->steps);
-    b->h_ids = clf__malloc((size_t)rows * sizeof *b->h_ids);
-    b->h_pos = clf__malloc((size_t)rows * sizeof *b->h_pos);
-    b->h_lens = clf__malloc((size_t)rows * sizeof *b->h_lens);
-    /* Prefill staging: every group of one step keeps its own part until
-     * the step's read (the uploads do not block); see run_joining. */
-    b->h_pre = clf__malloc((size_t)(2 * rows * cap) * sizeof *b->h_pre);
-    b->h_ppos = clf__malloc((size_t)(2 * rows) * sizeof *b->h_ppos);
-    b->h_plens = clf__malloc((size_t)(2 * rows) * sizeof *b->h_plens);
-    b->h_plast = clf__malloc((size_t)(2 * rows) * sizeof *b->h_plast);
-    b->join = clf__malloc((size_t)(2 * rows) * sizeof *b->join);
-    b->slot = clf__malloc((size_t)rows * sizeof *b->slot);
-    b->logits = clf__malloc((size_t)(rows * V) * sizeof *b->logits);
-    b->am = clf__malloc((size_t)rows * sizeof *b->am);
+    size_t nb = (size_t)budget, nr = (size_t)rows;
+    b->seq = clf__calloc(nr, sizeof *b->seq);
+    b->h_ids = clf__malloc(nb * sizeof *b->h_ids);
+    b->h_pos = clf__malloc(nb * sizeof *b->h_pos);
+    b->h_lens = clf__malloc(nb * sizeof *b->h_lens);
+    b->h_rows = clf__malloc(nb * sizeof *b->h_rows);
+    b->h_crows = clf__malloc(nb * (size_t)cap * sizeof *b->h_crows);
+    b->h_last = clf__malloc(nr * sizeof *b->h_last);
+    b->out_row = clf__malloc(nr * sizeof *b->out_row);
+    b->chunk = clf__malloc(nr * sizeof *b->chunk);
+    b->join = clf__malloc(nr * sizeof *b->join);
+    b->logits = clf__malloc(nr * (size_t)V * sizeof *b->logits);
+    b->am = clf__malloc(nr * sizeof *b->am);
     b->tmp = clf__malloc((size_t)V * sizeof *b->tmp);
     b->row = clf__malloc((size_t)V * sizeof *b->row);
     clf_status st = CLF_OK;
-    if (!b->seq || !b->steps || !b->h_ids || !b->h_pos || !b->h_lens || !b->h_pre || !b->h_ppos ||
-        !b->h_plens || !b->h_plast || !b->join || !b->slot || !b->logits || !b->am || !b->tmp || !b->row)
+    if (!b->seq || !b->h_ids || !b->h_pos || !b->h_lens || !b->h_rows || !b->h_crows ||
+        !b->h_last || !b->out_row || !b->chunk || !b->join || !b->logits || !b->am || !b->tmp ||
+        !b->row)
         st = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
     int64_t L2 = 2 * (int64_t)m->cfg.decoder_layers, D = m->cfg.d_model;
     int64_t ks[4] = {L2, rows, cap, D};
     if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_F32, 4, ks, &b->kv);
-    if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_F32, 4, ks, &b->pkv);
-    int64_t as[1] = {rows}, ls[2] = {rows, V};
-    if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_I32, 1, as, &b->pam);
-    if (st == CLF_OK) st = clf_tensor_create(ctx, CLF_F32, 2, ls, &b->plog);
     /* Zeroed: a row's keys past its length are masked, but must be finite. */
     if (st == CLF_OK) st = clf_tensor_fill(ctx, &b->kv, 0.0f);
-    if (st == CLF_OK) st = clf_tensor_fill(ctx, &b->pkv, 0.0f);
     if (st != CLF_OK) {
         clf_batch_free(b);
         return st;
@@ -253,7 +232,7 @@ static clf_status batch_add_body(clf_batch *b, const int32_t *ids, int64_t n,
     s->at_limit = max_new < stride ? CLF_FINISH_POSITIONS : CLF_FINISH_MAX_NEW;
     s->eos = p.ignore_eos ? -1 : m->cfg.eos_id;
     s->rng = p.seed;
-    s->used = s->fresh = true;
+    s->used = true;
     s->id = s->order = b->next_id++;
     b->n_live++;
     *seq = s->id;
@@ -335,234 +314,69 @@ static void emit(clf_batch *b, int64_t r, int32_t tok, clf_batch_token *out)
     }
 }
 
-/* A per-row graph built on first use: the step of rows running rows on kv,
- * or (prefill) a batched prompt run of min(2^i, max_rows) rows on pkv. */
-static clf_status get_graph(clf_batch *b, int64_t i, bool prefill, clf__step **out)
+static bool joining(const bseq *s) { return s->used && s->n_done < s->n_prompt; }
+
+/* Appends token id at position pos of row r to the step's staging. */
+static void put(clf_batch *b, int64_t *T, int32_t id, int64_t pos, int64_t r)
 {
-    clf__step *st = prefill ? &b->pres[i] : &b->steps[i - 1];
-    if (!st->g) {
-        int64_t rows = prefill ? (int64_t)1 << i : i;
-        memset(st, 0, sizeof *st);
-        st->b = rows < b->rows ? rows : b->rows;
-        clf__step_state ss = {prefill ? &b->pkv : &b->kv, b->rows, b->cap, prefill ? b->cap : 1,
-                              true, NULL, NULL, 0, prefill};
-        clf_status s = clf__build_step_graph(b->m, &ss, st);
-        if (s != CLF_OK) {
-            clf_graph_free(st->g);
-            memset(st, 0, sizeof *st);
-            return s;
-        }
-    }
-    *out = st;
-    return CLF_OK;
+    b->h_ids[*T] = id;
+    b->h_pos[*T] = (int32_t)pos;
+    b->h_lens[*T] = (int32_t)(pos + 1);
+    b->h_rows[*T] = (int32_t)r;
+    (*T)++;
 }
 
-/* The bucket index of a graph of at least n rows. */
-static int bucket_of(int64_t n)
+/* Plans a step into the staging: the running sequences' tokens (by row),
+ * then the joining ones' prompt ids in the order they were added, up to the
+ * budget. *T tokens, *n_out of them to the LM head (b->h_last, b->out_row),
+ * *n_join joining rows (b->join) of which b->chunk says how many ids each
+ * feeds, *Tk the longest key length. */
+static void plan(clf_batch *b, int64_t *T, int64_t *n_out, int64_t *n_join, int64_t *Tk)
 {
-    int i = 0;
-    while (((int64_t)1 << i) < n) i++;
-    return i;
-}
-
-/* Enqueues copies of K/V positions [0, n) of cache rows src into dst, of
- * every layer (cache (2L, rows, cap, D)); from may be the same tensor. */
-static clf_status copy_rows(clf_batch *b, const clf_tensor *from, int64_t src, int64_t dst,
-                            int64_t n)
-{
-    int64_t L2 = 2 * (int64_t)b->m->cfg.decoder_layers, D = b->m->cfg.d_model;
-    int64_t shape[2] = {n, D}, stride[2] = {D, 1};
-    for (int64_t j = 0; j < L2; j++) {
-        clf_tensor s, d;
-        CLF_TRY(clf_tensor_view(from, 2, shape, stride, (j * b->rows + src) * b->cap * D, &s));
-        CLF_TRY(clf_tensor_view(&b->kv, 2, shape, stride, (j * b->rows + dst) * b->cap * D, &d));
-        CLF_TRY(clf_copy(b->m->ctx, &s, &d));
-    }
-    return CLF_OK;
-}
-
-static bool running(const bseq *s) { return s->used && !s->fresh; }
-
-/* Swaps the sequences of rows r and h (the processors point into their
- * sequence's own params). */
-static void swap_rows(clf_batch *b, int64_t r, int64_t h)
-{
-    bseq t = b->seq[h];
-    b->seq[h] = b->seq[r];
-    b->seq[r] = t;
-    b->seq[h].pr.p = &b->seq[h].p;
-    b->seq[r].pr.p = &b->seq[r].p;
-}
-
-/* Moves the running sequences into rows 0..*n_run-1: each one on a higher
- * row, with its K/V so far, into the lowest row that no running one holds
- * (free, or a fresh one's, whose prompt is not in the cache yet and which
- * takes the higher row instead). */
-static clf_status compact(clf_batch *b, int64_t *n_run)
-{
-    int64_t n = 0, hole = 0;
-    for (int64_t r = 0; r < b->rows; r++) n += running(&b->seq[r]);
-    for (int64_t r = n; r < b->rows; r++) {
+    *T = *n_out = *n_join = 0;
+    for (int64_t r = 0; r < b->rows; r++) {
         const bseq *s = &b->seq[r];
-        if (!running(s)) continue;
-        while (running(&b->seq[hole])) hole++; /* < n: fewer than n run below r */
-        CLF_TRY(copy_rows(b, &b->kv, r, hole, s->n_prompt + s->n_gen - 1));
-        swap_rows(b, r, hole);
+        if (!s->used || joining(s)) continue;
+        put(b, T, s->toks[s->n_gen - 1], s->n_prompt + s->n_gen - 1, r);
+        b->h_last[*n_out] = (int32_t)(*T - 1);
+        b->out_row[(*n_out)++] = r;
     }
-    *n_run = n;
-    return CLF_OK;
-}
-
-/* Enqueues one batched step of every sequence that was running before this
- * call, after compacting them into rows 0..n-1; *st gets its graph (NULL
- * when none runs). Reads nothing. */
-static clf_status run_running(clf_batch *b, clf__step **st, int64_t *n_run)
-{
-    int64_t n = 0, T = 1;
-    *st = NULL;
-    CLF_TRY(compact(b, &n));
-    *n_run = n;
-    if (n == 0) return CLF_OK;
-    /* Exactly n rows up to 16; above, a multiple of 16, so that a large
-     * max_rows does not compile (and keep arenas for) one graph per count. */
-    int64_t rows = n <= 16 ? n : (n + 15) / 16 * 16;
-    if (rows > b->rows) rows = b->rows;
-    for (int64_t r = 0; r < rows; r++) {
-        const bseq *s = &b->seq[r];
-        /* Rows past n (free or fresh) write at position 0 and see one key:
-         * a fresh row's prompt K/V, copied after this graph on the same
-         * queue, rewrites it. */
-        int64_t pos = r < n ? s->n_prompt + s->n_gen - 1 : 0;
-        b->h_ids[r] = r < n ? s->toks[s->n_gen - 1] : 0;
-        b->h_pos[r] = (int32_t)pos;
-        b->h_lens[r] = (int32_t)(pos + 1);
-        if (pos + 1 > T) T = pos + 1;
-    }
-    CLF_TRY(get_graph(b, rows, false, st));
-    size_t bytes = (size_t)(*st)->b * 4;
-    clf_graph_binding bind[3] = {{(*st)->ids, NULL, b->h_ids, bytes},
-                                 {(*st)->positions, NULL, b->h_pos, bytes},
-                                 {(*st)->key_lens, NULL, b->h_lens, bytes}};
-    clf_graph_run_params rp = {{0, 1, T}, 0, bind, 3};
-    return clf_graph_run((*st)->g, &rp);
-}
-
-/* Reports the tokens of the sequences on cache rows rows[k] (n), chosen
- * from row src[k] of b->am (and of b->logits when the sequence samples or
- * processes its logits). */
-static void report(clf_batch *b, const int64_t *rows, const int64_t *src, int64_t n,
-                   clf_batch_token *out)
-{
-    int64_t V = b->m->cfg.vocab;
-    for (int64_t k = 0; k < n; k++) {
-        bseq *s = &b->seq[rows[k]];
-        s->fresh = false;
-        emit(b, rows[k], choose(b, s, b->logits + src[k] * V, b->am[src[k]]), &out[k]);
-    }
-}
-
-static bool any_logits(const clf_batch *b, const int64_t *rows, int64_t n)
-{
-    for (int64_t k = 0; k < n; k++)
-        if (needs_logits(&b->seq[rows[k]])) return true;
-    return false;
-}
-
-/* Enqueues the prefill of joining sequences join[g[0..cnt)] in one run of a
- * prefill graph on the scratch cache (prompts padded to the longest), the
- * copies of their K/V into their rows of kv, and of their results into
- * rows *used.. of pam (and plog). *staged: the part of the staging buffers
- * that earlier groups of this step hold. */
-static clf_status run_group(clf_batch *b, const int64_t *g, int64_t cnt, int64_t *used,
-                            int64_t *staged)
-{
-    clf__step *st;
-    CLF_TRY(get_graph(b, bucket_of(cnt), true, &st));
-    int64_t rb = st->b, S = 1, o = *staged;
-    for (int64_t k = 0; k < cnt; k++)
-        if (b->seq[b->join[g[k]]].n_prompt > S) S = b->seq[b->join[g[k]]].n_prompt;
-    int32_t *ids = b->h_pre + o * b->cap;
-    /* Row k: its prompt, padded with id 0 (attention masks the padding by
-     * key length; only position last[k] goes on to the LM head). */
-    memset(ids, 0, (size_t)(rb * S) * sizeof *ids);
-    for (int64_t k = 0; k < rb; k++) {
-        const bseq *s = k < cnt ? &b->seq[b->join[g[k]]] : NULL;
-        int64_t len = s ? s->n_prompt : 1;
-        if (s) memcpy(ids + k * S, s->prompt, (size_t)len * sizeof *s->prompt);
-        b->h_ppos[o + k] = 0;
-        b->h_plens[o + k] = (int32_t)len;
-        b->h_plast[o + k] = (int32_t)(k * S + len - 1);
-    }
-    size_t bytes = (size_t)rb * 4;
-    clf_graph_binding bind[4] = {{st->ids, NULL, ids, (size_t)(rb * S) * 4},
-                                 {st->positions, NULL, b->h_ppos + o, bytes},
-                                 {st->key_lens, NULL, b->h_plens + o, bytes},
-                                 {st->last, NULL, b->h_plast + o, bytes}};
-    clf_graph_run_params rp = {{0, S, S}, 0, bind, 4};
-    CLF_TRY(clf_graph_run(st->g, &rp));
-    *staged += rb; /* rows of cap ids in h_pre; rb < 2 cnt, so 2 max_rows suffice */
-    for (int64_t k = 0; k < cnt; k++) {
-        int64_t r = b->join[g[k]];
-        CLF_TRY(copy_rows(b, &b->pkv, k, r, b->seq[r].n_prompt));
-        b->slot[g[k]] = *used + k;
-    }
-    int64_t V = b->m->cfg.vocab, one[1] = {cnt}, st1[1] = {1}, two[2] = {cnt, V}, st2[2] = {V, 1};
-    clf_tensor t, src, dst;
-    CLF_TRY(clf_graph_tensor(st->g, st->argmax, &t));
-    CLF_TRY(clf_tensor_view(&t, 1, one, st1, 0, &src));
-    CLF_TRY(clf_tensor_view(&b->pam, 1, one, st1, *used, &dst));
-    CLF_TRY(clf_copy(b->m->ctx, &src, &dst));
-    bool logits = false;
-    for (int64_t k = 0; k < cnt; k++) logits = logits || needs_logits(&b->seq[b->join[g[k]]]);
-    if (logits) {
-        CLF_TRY(clf_graph_tensor(st->g, st->logits, &t));
-        CLF_TRY(clf_tensor_view(&t, 2, two, st2, 0, &src));
-        CLF_TRY(clf_tensor_view(&b->plog, 2, two, st2, *used * V, &dst));
-        CLF_TRY(clf_copy(b->m->ctx, &src, &dst));
-    }
-    *used += cnt;
-    return CLF_OK;
-}
-
-/* Enqueues the prefill of every fresh sequence (b->join, *n of them, in the
- * order they were added; reads nothing). Longest prompts first, a prompt
- * joins the current group while padding to the group's longest prompt
- * and to its power-of-two rows costs at most a quarter more positions than
- * the prompts have (padding is compute for nothing; a group saves launches
- * and runs wider GEMMs). */
-static clf_status run_joining(clf_batch *b, int64_t *n)
-{
-    *n = 0;
-    for (;;) {
-        int64_t first = -1;
+    for (;;) { /* joining rows by order (insertion: at most max_rows of them) */
+        int64_t next = -1;
         for (int64_t r = 0; r < b->rows; r++) {
-            const bseq *s = &b->seq[r];
             bool taken = false;
-            for (int64_t k = 0; k < *n && !taken; k++) taken = b->join[k] == r;
-            if (s->used && s->fresh && !taken && (first < 0 || s->order < b->seq[first].order))
-                first = r;
+            for (int64_t k = 0; k < *n_join && !taken; k++) taken = b->join[k] == r;
+            if (joining(&b->seq[r]) && !taken &&
+                (next < 0 || b->seq[r].order < b->seq[next].order))
+                next = r;
         }
-        if (first < 0) break;
-        b->join[(*n)++] = first;
+        if (next < 0) break;
+        b->join[(*n_join)++] = next;
     }
-    int64_t *ord = b->join + *n; /* (n) indexes into join, longest prompt first */
-    for (int64_t k = 0; k < *n; k++) {
-        int64_t j = k;
-        for (; j > 0 && b->seq[b->join[ord[j - 1]]].n_prompt < b->seq[b->join[k]].n_prompt; j--)
-            ord[j] = ord[j - 1];
-        ord[j] = k;
-    }
-    int64_t used = 0, staged = 0;
-    for (int64_t k0 = 0, k1; k0 < *n; k0 = k1) {
-        int64_t S = b->seq[b->join[ord[k0]]].n_prompt, real = S;
-        for (k1 = k0 + 1; k1 < *n; k1++) {
-            int64_t add = b->seq[b->join[ord[k1]]].n_prompt;
-            if (4 * (((int64_t)1 << bucket_of(k1 - k0 + 1)) * S) > 5 * (real + add)) break;
-            real += add;
+    for (int64_t k = 0; k < *n_join; k++) {
+        int64_t r = b->join[k];
+        const bseq *s = &b->seq[r];
+        int64_t c = s->n_prompt - s->n_done;
+        if (c > b->budget - *T) c = b->budget - *T;
+        b->chunk[r] = c;
+        for (int64_t i = 0; i < c; i++) put(b, T, s->prompt[s->n_done + i], s->n_done + i, r);
+        if (c > 0 && s->n_done + c == s->n_prompt) {
+            b->h_last[*n_out] = (int32_t)(*T - 1);
+            b->out_row[(*n_out)++] = r;
         }
-        CLF_TRY(run_group(b, ord + k0, k1 - k0, &used, &staged));
     }
-    return CLF_OK;
+    *Tk = 1;
+    for (int64_t t = 0; t < *T; t++)
+        if (b->h_lens[t] > *Tk) *Tk = b->h_lens[t];
+    for (int64_t t = 0; t < *T; t++) /* (T, Tk): every key of token t on its row */
+        for (int64_t j = 0; j < *Tk; j++) b->h_crows[t * *Tk + j] = b->h_rows[t];
+}
+
+static bool any_logits(const clf_batch *b, int64_t n_out)
+{
+    for (int64_t k = 0; k < n_out; k++)
+        if (needs_logits(&b->seq[b->out_row[k]])) return true;
+    return false;
 }
 
 static clf_status batch_step_body(clf_batch *b, clf_batch_token *out, int64_t cap, int64_t *n_out)
@@ -574,36 +388,43 @@ static clf_status batch_step_body(clf_batch *b, clf_batch_token *out, int64_t ca
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "clf_batch_step: out has room for %lld tokens but %lld sequences are live",
                           (long long)cap, (long long)b->n_live);
-    /* Everything is enqueued before the first read. */
-    clf__step *run = NULL;
-    int64_t n_join = 0, n_run = 0, V = b->m->cfg.vocab;
-    CLF_TRY(run_running(b, &run, &n_run));
-    CLF_TRY(run_joining(b, &n_join));
-    int64_t *rows = b->join + n_join; /* the running rows 0..n_run-1, after the joining ones */
-    for (int64_t r = 0; r < n_run; r++) rows[r] = r;
-    if (run) {
-        CLF_TRY(clf_graph_read(run->g, run->argmax, b->am, (size_t)run->b * 4));
-        if (any_logits(b, rows, n_run))
-            CLF_TRY(clf_graph_read(run->g, run->logits, b->logits, (size_t)(run->b * V) * 4));
-        report(b, rows, rows, n_run, out);
-    }
-    if (n_join) {
-        int64_t one[1] = {n_join}, st1[1] = {1}, two[2] = {n_join, V}, st2[2] = {V, 1};
-        clf_tensor t;
-        clf_status st = clf_tensor_view(&b->pam, 1, one, st1, 0, &t);
-        if (st == CLF_OK) st = clf_tensor_read(ctx, &t, b->am, (size_t)n_join * 4, true);
-        if (st == CLF_OK && any_logits(b, b->join, n_join)) {
-            st = clf_tensor_view(&b->plog, 2, two, st2, 0, &t);
-            if (st == CLF_OK)
-                st = clf_tensor_read(ctx, &t, b->logits, (size_t)(n_join * V) * 4, true);
+    int64_t T, n, n_join, Tk, V = b->m->cfg.vocab;
+    plan(b, &T, &n, &n_join, &Tk);
+    if (T == 0) return CLF_OK;
+    if (!b->step.g) {
+        clf__step_state ss = {&b->kv, b->rows, b->cap, 1, true, NULL, NULL, 0, true, b->budget};
+        clf_status s = clf__build_step_graph(b->m, &ss, &b->step);
+        if (s != CLF_OK) {
+            clf_graph_free(b->step.g);
+            memset(&b->step, 0, sizeof b->step);
+            return s;
         }
-        if (st != CLF_OK) {
-            *n_out = n_run;
-            return st;
-        }
-        report(b, b->join, b->slot, n_join, out + n_run);
     }
-    *n_out = n_run + n_join;
+    /* A step that only prefills part of a prompt still needs one LM-head
+     * row (a symbol's value 0 means its maximum): its result is unused. */
+    int64_t n_g = n ? n : 1;
+    if (!n) b->h_last[0] = (int32_t)(T - 1);
+    const clf__step *st = &b->step;
+    size_t tb = (size_t)T * 4;
+    clf_graph_binding bind[6] = {{st->ids, NULL, b->h_ids, tb},
+                                 {st->positions, NULL, b->h_pos, tb},
+                                 {st->key_lens, NULL, b->h_lens, tb},
+                                 {st->tok_rows, NULL, b->h_rows, tb},
+                                 {st->cache_rows, NULL, b->h_crows, tb * (size_t)Tk},
+                                 {st->last, NULL, b->h_last, (size_t)n_g * 4}};
+    clf_graph_run_params rp = {{T, n_g, Tk}, 0, bind, 6};
+    CLF_TRY(clf_graph_run(st->g, &rp));
+    /* Blocking even when no token is wanted: the run's host inputs (the
+     * staging that the next step rewrites) upload without blocking. */
+    CLF_TRY(clf_graph_read(st->g, st->argmax, b->am, (size_t)n_g * 4));
+    if (n && any_logits(b, n))
+        CLF_TRY(clf_graph_read(st->g, st->logits, b->logits, (size_t)(n * V) * 4));
+    for (int64_t k = 0; k < n_join; k++) b->seq[b->join[k]].n_done += b->chunk[b->join[k]];
+    for (int64_t k = 0; k < n; k++) {
+        bseq *s = &b->seq[b->out_row[k]];
+        emit(b, b->out_row[k], choose(b, s, b->logits + k * V, b->am[k]), &out[k]);
+    }
+    *n_out = n;
     return CLF_OK;
 }
 

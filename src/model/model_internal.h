@@ -41,7 +41,9 @@ typedef struct clf__step {
     clf_graph *g; /* ids (b, S) at the run position -> logits (b*S, V), argmax (b*S) */
     int32_t ids, src_lens, cache_rows, logits, argmax;
     int32_t positions, key_lens; /* per-row step (continuous batching): (b) i32 inputs, else 0 */
-    int32_t last; /* per-row prefill: (b) i32 input, row i's last real position, else 0 */
+    int32_t last; /* per-row prefill: (b) i32 input, row i's last real position, else 0;
+                     a token step: (S) i32, the rows whose logits are wanted */
+    int32_t tok_rows; /* a token step: (B) i32 input, the cache row of each token, else 0 */
     clf_graph *cross; /* memory (b*S, D) -> cross K/V states */
     int32_t memory;
 } clf__step;
@@ -196,6 +198,10 @@ typedef struct clf__step_state {
     const clf_tensor *xkv;
     int64_t xcap;
     bool last_only;
+    int64_t tokens; /* > 0: a token step (batch.c): up to `tokens` rows (graph symbol B),
+                       each one token of any sequence, on cache row rows[i] of kv (rows
+                       rows), at its own position, attending through cache_rows; the
+                       rows `last` (symbol S, up to rows) go on to the LM head */
 } clf__step_state;
 /* Builds and compiles st->g (st->b set) on state ss: a state's own steps
  * (clf__get_step) and a batch's (batch.c). No cross graph. */

@@ -26,6 +26,7 @@ typedef struct sb {
     clf_dim batch; /* B or b */
     clf_dim seq;   /* S */
     int32_t row_pos; /* 0, or a (b) i32 input: per-row positions (continuous batching) */
+    int32_t tok_rows; /* 0, or a (b) i32 input: the cache row of each row (a token step) */
 } sb;
 
 static clf_status wt(sb *s, const clf_tensor *t, int32_t *id)
@@ -95,9 +96,9 @@ static clf_status self_attn(sb *s, int32_t x, const clf__attn_w *w, bool causal,
     CLF_TRY(clf_graph_slice(s->g, q4, 2, 0, K(H), &q));
     CLF_TRY(clf_graph_slice(s->g, q4, 2, H, K(H), &k));
     CLF_TRY(clf_graph_slice(s->g, q4, 2, 2 * H, K(H), &v));
-    if (kc && s->row_pos) { /* each row at its own position */
-        CLF_TRY(clf_graph_kv_append_rows(s->g, kc, s->row_pos, k));
-        CLF_TRY(clf_graph_kv_append_rows(s->g, vc, s->row_pos, v));
+    if (kc && s->row_pos) { /* each row at its own position (and cache row) */
+        CLF_TRY(clf_graph_kv_append_at(s->g, kc, s->tok_rows, s->row_pos, k));
+        CLF_TRY(clf_graph_kv_append_at(s->g, vc, s->tok_rows, s->row_pos, v));
     } else if (kc) {
         CLF_TRY(clf_graph_kv_append(s->g, kc, k, 0, true));
         CLF_TRY(clf_graph_kv_append(s->g, vc, v, 0, true));
@@ -276,7 +277,7 @@ clf_status clf__build_encoder(clf__use *use)
     clf_graph_params gp = {{use->max_batch, use->max_src, 0}};
     CLF_TRY(clf_graph_create(use->ectx, &gp, &use->eg)); /* placement.c */
     sb s = {use->m, use->ectx, use->eg, clf_dim_mul(SYM(CLF_SYM_B), SYM(CLF_SYM_S)),
-            SYM(CLF_SYM_B), SYM(CLF_SYM_S), 0};
+            SYM(CLF_SYM_B), SYM(CLF_SYM_S), 0, 0};
     clf_status st = encoder_nodes(use, &s);
     if (st == CLF_OK) st = clf_graph_compile(use->eg);
     if (st != CLF_OK) {
@@ -312,11 +313,15 @@ static clf_status step_nodes(const clf_model *m, sb *s, const clf__step_state *s
     clf_dim ids_shape[2] = {s->batch, s->seq};
     CLF_TRY(clf_graph_input(s->g, "ids", CLF_I32, 2, ids_shape, &st->ids));
     if (ss->per_row) { /* positions and key lengths per row (continuous batching) */
-        clf_dim ls[1] = {s->batch};
+        clf_dim ls[1] = {s->batch}, os[1] = {ss->tokens ? SYM(CLF_SYM_S) : s->batch};
         CLF_TRY(clf_graph_input(s->g, "positions", CLF_I32, 1, ls, &st->positions));
         CLF_TRY(clf_graph_input(s->g, "key_lens", CLF_I32, 1, ls, &st->key_lens));
         s->row_pos = st->positions;
-        if (ss->last_only) CLF_TRY(clf_graph_input(s->g, "last", CLF_I32, 1, ls, &st->last));
+        if (ss->tokens) { /* each row a token, on the cache row rows[i] */
+            CLF_TRY(clf_graph_input(s->g, "rows", CLF_I32, 1, ls, &st->tok_rows));
+            s->tok_rows = st->tok_rows;
+        }
+        if (ss->last_only) CLF_TRY(clf_graph_input(s->g, "last", CLF_I32, 1, os, &st->last));
     }
     if (cross) {
         clf_dim ls[1] = {s->batch};
@@ -328,12 +333,15 @@ static clf_status step_nodes(const clf_model *m, sb *s, const clf__step_state *s
     }
     int32_t x, res = 0, y, logits, am;
     CLF_TRY(embed(s, &m->dec_embed, &m->dec_pos, &m->dec_eng, &m->dec_enb, st->ids, true, &x));
+    /* A token step reads the whole cache (through cache_rows), else rows
+     * [0, b) of it. */
+    int64_t vb = ss->tokens ? ss->rows : st->b;
     for (int l = 0; l < c->decoder_layers; l++) {
         layer_io io = {0, 0, 0, 0, st->cache_rows};
         clf_tensor t;
-        CLF_TRY(cache_rows_view(m, ss->kv, 2 * l, ss->rows, st->b, ss->cap, &t));
+        CLF_TRY(cache_rows_view(m, ss->kv, 2 * l, ss->rows, vb, ss->cap, &t));
         CLF_TRY(clf_graph_state(s->g, "k_cache", &t, &io.kc));
-        CLF_TRY(cache_rows_view(m, ss->kv, 2 * l + 1, ss->rows, st->b, ss->cap, &t));
+        CLF_TRY(cache_rows_view(m, ss->kv, 2 * l + 1, ss->rows, vb, ss->cap, &t));
         CLF_TRY(clf_graph_state(s->g, "v_cache", &t, &io.vc));
         if (cross) {
             CLF_TRY(cache_rows_view(m, ss->xkv, 2 * l, ss->rows, st->b, ss->xcap, &t));
@@ -388,13 +396,24 @@ static clf_status cross_nodes(clf__use *use, sb *s, clf__step *st)
 
 clf_status clf__build_step_graph(const clf_model *m, const clf__step_state *ss, clf__step *st)
 {
-    clf_dim b = K(st->b);
     clf_context *ctx = ss->ctx ? ss->ctx : m->ctx;
     if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER && !ss->xkv)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "step graph: no cross K/V states");
+    if (ss->tokens) { /* B tokens (symbolic, up to ss->tokens), S = 1; S = outputs */
+        if (!ss->per_row || !ss->last_only || m->cfg.kind == CLF_MODEL_ENCODER_DECODER)
+            return clf__error(ctx, CLF_ERR_INVALID_ARG, "step graph: a token step is per-row, "
+                                                        "last-only and decoder-only");
+        st->indirect = true;
+        clf_graph_params gp = {{ss->tokens, ss->rows, ss->cap}};
+        CLF_TRY(clf_graph_create(ctx, &gp, &st->g));
+        sb s = {m, ctx, st->g, SYM(CLF_SYM_B), SYM(CLF_SYM_B), K(1), 0, 0};
+        CLF_TRY(step_nodes(m, &s, ss, st));
+        return clf_graph_compile(st->g);
+    }
+    clf_dim b = K(st->b);
     clf_graph_params gp = {{0, ss->max_s, ss->cap}};
     CLF_TRY(clf_graph_create(ctx, &gp, &st->g));
-    sb s = {m, ctx, st->g, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0};
+    sb s = {m, ctx, st->g, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0, 0};
     CLF_TRY(step_nodes(m, &s, ss, st));
     return clf_graph_compile(st->g);
 }
@@ -403,12 +422,12 @@ static clf_status build_step(clf__use *use, clf__step *st)
 {
     clf_dim b = K(st->b);
     clf__step_state ss = {&use->kv,  use->max_batch, use->max_tgt,  use->max_tgt, false,
-                          use->ctx, &use->xkv,      use->max_src, false};
+                          use->ctx, &use->xkv,      use->max_src, false, 0};
     CLF_TRY(clf__build_step_graph(use->m, &ss, st));
     if (use->m->cfg.kind != CLF_MODEL_ENCODER_DECODER) return CLF_OK;
     clf_graph_params cp = {{0, use->max_src, 0}};
     CLF_TRY(clf_graph_create(use->ctx, &cp, &st->cross));
-    sb x = {use->m, use->ctx, st->cross, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0};
+    sb x = {use->m, use->ctx, st->cross, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0, 0};
     CLF_TRY(cross_nodes(use, &x, st));
     return clf_graph_compile(st->cross);
 }

@@ -92,12 +92,13 @@ static clf_status check(clf_context *ctx, const clf_tensor *q, const clf_tensor 
                           clf__desc(q, dq), clf__desc(k, dk), clf__desc(v, dv), clf__desc(o, dout));
     int64_t b = q->shape[0], lq = q->shape[1], h = q->shape[2], hd = q->shape[3];
     int64_t lk = k->shape[1];
-    bool ok = k->shape[0] == b && k->shape[2] == h && k->shape[3] == hd;
+    /* With a cache-row table, k and v are the cache: any number of rows. */
+    bool ok = (k->shape[0] == b || p->cache_rows) && k->shape[2] == h && k->shape[3] == hd;
     for (int i = 0; i < 4; i++) ok = ok && v->shape[i] == k->shape[i] && o->shape[i] == q->shape[i];
     if (!ok)
         return clf__error(ctx, CLF_ERR_SHAPE,
                           "clf_attention: q %s, k %s, v %s, o %s: expected q and o (B, Lq, H, D), "
-                          "k and v (B, Lk, H, D)",
+                          "k and v (B, Lk, H, D) (with cache_rows (R, Lk, H, D), any R)",
                           clf__desc(q, dq), clf__desc(k, dk), clf__desc(v, dv), clf__desc(o, dout));
     if (hd % 4 || hd > 256)
         return clf__error(ctx, CLF_ERR_UNSUPPORTED,
@@ -256,7 +257,8 @@ static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
     CLF_TRY(clf__scratch(ctx, CLF__SCRATCH_ATTENTION, part_bytes, &part));
     view_arg va[4];
     tail_arg ta;
-    clf__karg a1[26], a2[8];
+    clf__karg a1[27], a2[8];
+    cl_int kv_batch = (cl_int)pr->k->shape[0];
     cl_ulong r_off = pr->rows ? (cl_ulong)pr->rows->offset : 0;
     cl_long r_sb = pr->rows ? (cl_long)pr->rows->stride[0] : 0;
     view_args(pr->q, &va[0], &a1[0]);
@@ -269,8 +271,9 @@ static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
         a1[23] = CLF_KMEM(pr->rows);
         a1[24] = CLF_KARG(r_off);
         a1[25] = CLF_KARG(r_sb);
+        a1[26] = CLF_KARG(kv_batch);
     }
-    CLF_TRY(clf__set_args(ctx, k1, "attn_decode_partial", a1, pr->rows ? 26 : 23));
+    CLF_TRY(clf__set_args(ctx, k1, "attn_decode_partial", a1, pr->rows ? 27 : 23));
     size_t l1[3] = {(size_t)c.dec_wg, 1, 1};
     size_t g1[3] = {(size_t)splits * l1[0], (size_t)pr->h, (size_t)(pr->b * pr->lq)};
     CLF_TRY(clf__launch(ctx, k1, "attn_decode_partial", 3, g1, l1));

@@ -188,20 +188,26 @@ clf_status clf_kv_append(clf_context *ctx, clf_tensor *cache, int64_t pos, const
     CLF__GUARDED(ctx, "clf_kv_append", kv_append_body(ctx, cache, pos, src));
 }
 
-static clf_status kv_append_rows_body(clf_context *ctx, clf_tensor *cache,
-                                      const clf_tensor *positions, const clf_tensor *src)
+/* rows NULL: clf_kv_append_rows (row b of src into row b of the cache);
+ * else clf_kv_append_at (into row rows[b], cache rows R independent of B). */
+static clf_status kv_append_rows_body(clf_context *ctx, const char *op, clf_tensor *cache,
+                                      const clf_tensor *rows, const clf_tensor *positions,
+                                      const clf_tensor *src)
 {
-    static const char op[] = "clf_kv_append_rows";
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "%s: NULL context", op);
     CLF_TRY(clf__check_arg(ctx, op, "cache", cache, CLF__DT_FLOAT, 4, 4));
     CLF_TRY(clf__check_arg(ctx, op, "positions", positions, CLF__DT(CLF_I32), 1, 1));
     CLF_TRY(clf__check_arg(ctx, op, "src", src, CLF__DT_FLOAT, 4, 4));
+    if (rows) CLF_TRY(clf__check_arg(ctx, op, "rows", rows, CLF__DT(CLF_I32), 1, 1));
     char d1[160], d2[160], d3[160];
-    if (cache->shape[0] != src->shape[0] || cache->shape[2] != src->shape[2] ||
-        cache->shape[3] != src->shape[3] || positions->shape[0] != src->shape[0])
+    if ((!rows && cache->shape[0] != src->shape[0]) || cache->shape[2] != src->shape[2] ||
+        cache->shape[3] != src->shape[3] || positions->shape[0] != src->shape[0] ||
+        (rows && rows->shape[0] != src->shape[0]))
         return clf__error(ctx, CLF_ERR_SHAPE,
-                          "%s: cache is %s, positions %s, src %s (expected (B, capacity, H, Dh), "
-                          "(B) and (B, n, H, Dh))",
+                          rows ? "%s: cache is %s, positions %s, src %s (expected (R, capacity, H, "
+                                 "Dh), (B) and (B, n, H, Dh), and rows (B))"
+                               : "%s: cache is %s, positions %s, src %s (expected (B, capacity, H, "
+                                 "Dh), (B) and (B, n, H, Dh))",
                           op, clf__desc(cache, d1), clf__desc(positions, d2), clf__desc(src, d3));
     const int64_t B = src->shape[0], n = src->shape[1], H = src->shape[2], Dh = src->shape[3];
     const int64_t cap = cache->shape[1];
@@ -212,9 +218,11 @@ static clf_status kv_append_rows_body(clf_context *ctx, clf_tensor *cache,
         return clf__error(ctx, CLF_ERR_INVALID_ARG,
                           "%s: the head axis must be contiguous on both sides (cache %s, src %s)",
                           op, clf__desc(cache, d1), clf__desc(src, d2));
-    if (clf__overlap(src, cache) || clf__overlap(positions, cache))
-        return clf__error(ctx, CLF_ERR_INVALID_ARG, "%s: src %s or positions %s overlaps cache %s",
-                          op, clf__desc(src, d1), clf__desc(positions, d2), clf__desc(cache, d3));
+    if (clf__overlap(src, cache) || clf__overlap(positions, cache) ||
+        (rows && clf__overlap(rows, cache)))
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "%s: src %s, positions %s or rows overlaps cache %s", op,
+                          clf__desc(src, d1), clf__desc(positions, d2), clf__desc(cache, d3));
     int ki = kernel_index(src->dtype, cache->dtype, 2);
     if (clf_tensor_numel(src) == 0) return CLF_OK;
     const char *name = copy_kernels[ki];
@@ -230,11 +238,15 @@ static clf_status kv_append_rows_body(clf_context *ctx, clf_tensor *cache,
     cl_long ds0 = cache->stride[0], ds1 = cache->stride[1], ds2 = cache->stride[2];
     cl_long p_s = positions->stride[0], ccap = cap;
     cl_ulong nn = (cl_ulong)n, hh = (cl_ulong)H, dh = (cl_ulong)Dh;
+    cl_ulong r_off = rows ? (cl_ulong)rows->offset : 0;
+    cl_long r_s = rows ? rows->stride[0] : 0, R = cache->shape[0];
+    cl_int has_rows = rows != NULL;
     const clf__karg args[] = {
         CLF_KMEM(src),   CLF_KARG(s_off), CLF_KARG(ss0),  CLF_KARG(ss1),  CLF_KARG(ss2),
         CLF_KMEM(cache), CLF_KARG(d_off), CLF_KARG(ds0),  CLF_KARG(ds1),  CLF_KARG(ds2),
         CLF_KARG(nn),    CLF_KARG(hh),    CLF_KARG(dh),   CLF_KMEM(positions), CLF_KARG(p_off),
-        CLF_KARG(p_s),   CLF_KARG(ccap),  CLF_KARG(err_word),
+        CLF_KARG(p_s),   CLF_KARG(ccap),  CLF_KARG(err_word), rows ? CLF_KMEM(rows) : CLF_KMEM(positions),
+        CLF_KARG(r_off), CLF_KARG(r_s),   CLF_KARG(has_rows), CLF_KARG(R),
     };
     CLF_TRY(clf__set_args(ctx, k, name, args, CLF_ARRAY_LEN(args)));
     size_t n8 = (size_t)((Dh + 7) / 8);
@@ -250,5 +262,14 @@ static clf_status kv_append_rows_body(clf_context *ctx, clf_tensor *cache,
 clf_status clf_kv_append_rows(clf_context *ctx, clf_tensor *cache, const clf_tensor *positions,
                               const clf_tensor *src)
 {
-    CLF__GUARDED(ctx, "clf_kv_append_rows", kv_append_rows_body(ctx, cache, positions, src));
+    CLF__GUARDED(ctx, "clf_kv_append_rows",
+                 kv_append_rows_body(ctx, "clf_kv_append_rows", cache, NULL, positions, src));
+}
+
+clf_status clf_kv_append_at(clf_context *ctx, clf_tensor *cache, const clf_tensor *rows,
+                            const clf_tensor *positions, const clf_tensor *src)
+{
+    if (!rows) return clf_kv_append_rows(ctx, cache, positions, src);
+    CLF__GUARDED(ctx, "clf_kv_append_at",
+                 kv_append_rows_body(ctx, "clf_kv_append_at", cache, rows, positions, src));
 }

@@ -355,6 +355,11 @@ clf_status clf__device_error_check(clf_context *ctx)
                           "clf_kv_append_rows: row %d at position %d does not fit the cache "
                           "(positions 0..%d); the row was not written",
                           word[2], word[1], word[3]);
+    if (word[0] == CLF__DEVERR_KV_ROW)
+        return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
+                          "clf_kv_append_at: row %d of src names cache row %d, outside [0, %d); "
+                          "it was not written",
+                          word[2], word[1], word[3]);
     return clf__error(ctx, CLF_ERR_OUT_OF_RANGE, "a kernel raised device error %d (%d, %d, %d)",
                       word[0], word[1], word[2], word[3]);
 }

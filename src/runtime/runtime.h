@@ -328,6 +328,7 @@ enum {
     CLF__DEVERR_TOKEN_RANGE = 1, /* value = id, index = flat position, limit = vocabulary */
     CLF__DEVERR_POS_RANGE = 2,   /* value = position, index = row, limit = learned table rows */
     CLF__DEVERR_KV_RANGE = 3,    /* value = position, index = row, limit = capacity - n */
+    CLF__DEVERR_KV_ROW = 4,      /* value = cache row, index = row of src, limit = cache rows */
 };
 
 /* The context's device error word (int[4], zeroed), created on first use. */
