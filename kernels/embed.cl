@@ -10,7 +10,7 @@
  *                  fixed at build time, so that their code has no branch on
  *                  it; default -1: taken from the pos_type argument
  *   CLF_TABLE_PACKED  embedding_vec only: the table is a packed GEMM weight
- *                  (kernels/gemm_pack.cl, f32 or f16): element (n, k) of the
+ *                  (kernels/gemm_pack.cl, f32, f16 or Q8): element (n, k) of the
  *                  (V, D) table at ((n / pk_n) * (pk_kp / pk_v) + k / pk_v) *
  *                  (pk_n * pk_v) + (n % pk_n) * pk_v + k % pk_v. A tied output
  *                  head is packed for the LM-head GEMM, and the embedding
@@ -310,10 +310,16 @@ __kernel void embedding_vec(__global const table_t *table, const ulong t_off, co
     }
 #if CLF_TABLE_PACKED
     /* Row id's column c in the panel layout (t_off is 0: a packed table is
-     * taken whole): pk_v consecutive columns, then the next k-step. */
+     * taken whole): pk_v consecutive columns, then the next k-step. A Q8
+     * table's codes are so placed, times the row's scale. */
     const __global table_t *t = table + (long)(id / pk_n) * pk_kp * pk_n + (id % pk_n) * pk_v;
 #define PACKED_AT(c) (((long)(c) / pk_v) * (pk_n * pk_v) + (c) % pk_v)
+#if CLF_TABLE_Q8
+    const float rs = ((__global const float *)table)[t_scales + id];
+#define LOAD_ROW(t, c) (LOAD_TABLE(t, PACKED_AT(c)) * rs)
+#else
 #define LOAD_ROW(t, c) LOAD_TABLE(t, PACKED_AT(c))
+#endif
 #define LOAD_ROW8(t, d)                                                                         \
     (float8)(LOAD_ROW(t, d), LOAD_ROW(t, d + 1), LOAD_ROW(t, d + 2), LOAD_ROW(t, d + 3),         \
              LOAD_ROW(t, d + 4), LOAD_ROW(t, d + 5), LOAD_ROW(t, d + 6), LOAD_ROW(t, d + 7))

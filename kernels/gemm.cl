@@ -139,6 +139,25 @@
 #define LDB(p, i) ((p)[i])
 #define LDBV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
 #endif
+/* CLF_B_ILV = G > 0 (TRANS_B only): B (N, K) is row-interleaved, a packed Q8 weight
+ * (clf_gemm_pack_b, gemm_pack.cl with PN = G, PV = 16): groups of G rows, K in steps of 16,
+ * each step the group's G runs of 16 codes back to back, so the G rows a work-item reads
+ * are one contiguous stream. Row n's element k is at CLF_BROW(n, ldb) + CLF_BK(k), ldb = K
+ * rounded up to 16; a vector load of 4, 8 or 16 from k a multiple of its width stays in one
+ * run. 0: plain rows, n * ldb + k. */
+#ifndef CLF_B_ILV
+#define CLF_B_ILV 0
+#endif
+#if CLF_B_ILV
+#if !CLF_TRANS_B
+#error "gemm.cl: CLF_B_ILV needs CLF_TRANS_B=1"
+#endif
+#define CLF_BROW(n, ldb) (((n) / CLF_B_ILV) * CLF_B_ILV * (ldb) + ((n) % CLF_B_ILV) * 16)
+#define CLF_BK(k) ((((k) >> 4) * (CLF_B_ILV * 16)) + ((k) & 15))
+#else
+#define CLF_BROW(n, ldb) ((n) * (ldb))
+#define CLF_BK(k) (k)
+#endif
 #ifndef QSCALE
 #define QSCALE(qs, n) 1.0f
 #endif
@@ -501,7 +520,7 @@ inline __attribute__((always_inline)) void clf_reg_block(__global const a_t *A, 
         }
         #pragma unroll
         for (int j = 0; j < CLF_RN; ++j) {
-            const rv_t w = LDBV(CLF_RV, B, boff[j] + k);
+            const rv_t w = LDBV(CLF_RV, B, boff[j] + CLF_BK(k));
             #pragma unroll
             for (int i = 0; i < CLF_RM; ++i)
                 acc[i][j] = fma(a[i], w, acc[i][j]);
@@ -562,7 +581,7 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
     int boff[CLF_RN];
     #pragma unroll
     for (int j = 0; j < CLF_RN; ++j)
-        boff[j] = min(n0 + j, N - 1) * ldb;
+        boff[j] = CLF_BROW(min(n0 + j, N - 1), ldb);
     rv_t acc[CLF_RM][CLF_RN];
     #pragma unroll
     for (int i = 0; i < CLF_RM; ++i)
@@ -583,7 +602,7 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
             const float a = CLF_TRANS_A ? LDA(A, k * lda + aoff[i]) : LDA(A, aoff[i] + k);
             #pragma unroll
             for (int j = 0; j < CLF_RN; ++j)
-                s[i][j] = fma(a, LDB(B, boff[j] + k), s[i][j]);
+                s[i][j] = fma(a, LDB(B, boff[j] + CLF_BK(k)), s[i][j]);
         }
     }
     #pragma unroll
@@ -809,7 +828,7 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
     int boff[CLF_GN];
     #pragma unroll
     for (int j = 0; j < CLF_GN; ++j)
-        boff[j] = min(n0 + j, N - 1) * ldb;
+        boff[j] = CLF_BROW(min(n0 + j, N - 1), ldb);
     gv_t acc[CLF_GM][CLF_GN];
     #pragma unroll
     for (int i = 0; i < CLF_GM; ++i)
@@ -822,7 +841,7 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
         gw_t w[CLF_GN];
         #pragma unroll
         for (int j = 0; j < CLF_GN; ++j)
-            w[j] = LDGBV(CLF_GV, B, boff[j] + k);
+            w[j] = LDGBV(CLF_GV, B, boff[j] + CLF_BK(k));
         #pragma unroll
         for (int i = 0; i < CLF_GM; ++i) {
 #if CLF_TRANS_A
@@ -852,7 +871,7 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
             const float a = CLF_TRANS_A ? LDA(A, k * lda + aoff[i]) : LDA(A, aoff[i] + k);
             #pragma unroll
             for (int j = 0; j < CLF_GN; ++j)
-                s[i][j] = fma(a, LDB(B, boff[j] + k), s[i][j]);
+                s[i][j] = fma(a, LDB(B, boff[j] + CLF_BK(k)), s[i][j]);
         }
     }
 #else

@@ -10,9 +10,13 @@
  * Kp = K rounded up to PV; padding (rows >= N, k >= K) is written as 0.
  *
  * Build options: CLF_PN, CLF_PV (panel rows, vector width), CLF_PACK_B16 1 = 2-byte
- * elements (f16: the bits are copied, no conversion), else 4-byte (f32).
+ * elements (f16: the bits are copied, no conversion), CLF_PACK_B8 1 = 1-byte (Q8 codes,
+ * PN = the GEMV's rows per work-item, PV = 16: the row-interleaved layout of gemm.cl's
+ * CLF_B_ILV; the host copies the scales), else 4-byte (f32).
  * Launch: global = (Kp, ceil(N / PN) * PN), any local size. One work-item writes one
- * element of the packed buffer. No extension needed.
+ * element of the packed buffer, at offP + its index. With PN = PV = 1 and N = 1 it is a
+ * copy of K elements (a packed Q8 weight's scales, 4-byte, behind its codes). No
+ * extension needed.
  */
 /* Defaults only so that the file builds alone (every kernel file must, with
  * the base options: tests program::every_kernel_file_*); the host always
@@ -26,17 +30,19 @@
 
 #if CLF_PACK_B16
 #define pack_t ushort
+#elif defined(CLF_PACK_B8) && CLF_PACK_B8
+#define pack_t uchar
 #else
 #define pack_t uint
 #endif
 
 __kernel void clf_gemm_pack(const int N, const int K, const int Kp, __global const pack_t *W,
-                            const ulong offW, const int ldw, __global pack_t *P)
+                            const ulong offW, const int ldw, __global pack_t *P, const ulong offP)
 {
     const int k = get_global_id(0), n = get_global_id(1);
     if (k >= Kp)
         return;
     const int dst = ((n / CLF_PN) * (Kp / CLF_PV) + k / CLF_PV) * (CLF_PN * CLF_PV) +
                     (n % CLF_PN) * CLF_PV + k % CLF_PV;
-    P[dst] = n < N && k < K ? W[offW + (ulong)n * (ulong)ldw + (ulong)k] : (pack_t)0;
+    P[offP + dst] = n < N && k < K ? W[offW + (ulong)n * (ulong)ldw + (ulong)k] : (pack_t)0;
 }

@@ -138,14 +138,16 @@ int case_gemv(og_run *r)
 /* Q8 and Q4 weights (kernels/gemm.cl CLF_B_Q8, CLF_B_Q4): rows [1, 1 + N)
  * of a quantised tensor, so codes and scales start past row 0; M 1 and 5
  * take the GEMV, 67 the family's GEMM; K crosses every vector width (and, for
- * Q4, group edges: 33, 67, 130 leave a short last group). Reference: the
- * dequantised weights (exact in float64), bound as for f32 B. */
+ * Q4, group edges: 33, 67, 130 leave a short last group); Q8 packed too
+ * (clf_gemm_pack_b, gemm.cl CLF_B_ILV). Reference: the dequantised weights
+ * (exact in float64), bound as for f32 B. */
 typedef struct qcase {
     int64_t m, n, k;
     clf_dtype da;
     int bias;
     clf_act act;
     clf_dtype wdt; /* CLF_Q8 or CLF_Q4 */
+    int packed;    /* Q8: the slice packed (rows interleaved) and the plain tensor freed */
 } qcase;
 
 static int quant_one(og_run *r, const void *arg)
@@ -171,6 +173,11 @@ static int quant_one(og_run *r, const void *arg)
     clf_status st = clf_tensor_write_f32(r->ctx, &wq, w, rows * g->k);
     if (st == CLF_OK) st = clf_tensor_read_f32(r->ctx, &wq, wdq, rows * g->k);
     if (st == CLF_OK) st = clf_tensor_slice(&wq, 0, 1, g->n, &wv);
+    clf_tensor pk = {0};
+    if (st == CLF_OK && g->packed && (st = clf_gemm_pack_b(r->ctx, &wv, &pk)) == CLF_OK) {
+        clf_tensor_free(&wq);
+        wv = pk;
+    }
     double *want = HOST(r, double, g->m * g->n);
     ref_gemm(1, g->m, g->n, g->k, 0, 1, 1.0, ha, 1, wdq + g->k, 1, 0, NULL, hbias, g->act, want);
     clf_gemm_params p = clf_gemm_params_default();
@@ -179,6 +186,7 @@ static int quant_one(og_run *r, const void *arg)
     if (st == CLF_OK) st = clf_gemm(r->ctx, &A.v, &wv, &C.v, &p);
     if (st == CLF_OK) st = clf_context_finish(r->ctx);
     clf_tensor_free(&wq);
+    clf_tensor_free(&pk);
     TRY(r, st);
     return og_pv_expect(r, &C, want, 1e-8, what);
 }
@@ -186,9 +194,11 @@ static int quant_one(og_run *r, const void *arg)
 int case_gemm_q8(og_run *r)
 {
     static const qcase t[] = {
-        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q8},
-        {5, 13, 130, F16, 0, CLF_ACT_NONE, CLF_Q8},
-        {67, 66, 35, F32, 1, CLF_ACT_SILU, CLF_Q8},
+        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q8, 0},
+        {5, 13, 130, F16, 0, CLF_ACT_NONE, CLF_Q8, 0},
+        {67, 66, 35, F32, 1, CLF_ACT_SILU, CLF_Q8, 0},
+        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q8, 1},
+        {13, 14, 35, F32, 0, CLF_ACT_NONE, CLF_Q8, 1},
     };
     return EACH(r, quant_one, t);
 }
@@ -196,9 +206,9 @@ int case_gemm_q8(og_run *r)
 int case_gemm_q4(og_run *r)
 {
     static const qcase t[] = {
-        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q4},
-        {5, 13, 130, F16, 0, CLF_ACT_NONE, CLF_Q4},
-        {67, 66, 33, F32, 1, CLF_ACT_SILU, CLF_Q4},
+        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q4, 0},
+        {5, 13, 130, F16, 0, CLF_ACT_NONE, CLF_Q4, 0},
+        {67, 66, 33, F32, 1, CLF_ACT_SILU, CLF_Q4, 0},
     };
     return EACH(r, quant_one, t);
 }

@@ -487,11 +487,13 @@ Test(embed, gathers_dequantised_rows_of_a_q8_table)
 /* A packed table (clf_gemm_pack_b: the tied output head of a model on the
  * CPU kernel family is packed for the LM-head product and the embedding
  * gathers from that one copy): rows come out of the panel layout, f32 and
- * f16, V not a multiple of the panel rows (the last panel is partial) and an
- * odd D, with scale and learned positions; the last row is always among the
- * ids. Reference: the unpacked values in float64 (an f16 table as its
- * rounded values), one f32 multiply-add per element: NMSE 1e-12. A view of
- * a packed table, or an out with a non-unit column stride, is refused. */
+ * f16, and a Q8 table's codes out of its interleaved rows times the row's
+ * scale; V not a multiple of the panel rows (the last panel is partial) and
+ * an odd D, with scale and learned positions; the last row is always among
+ * the ids. Reference: the table's stored values read back before packing
+ * (f16 rounded, Q8 dequantised) in float64, one or two f32 roundings per
+ * element: NMSE 1e-12. A view of a packed table, or an out with a non-unit
+ * column stride, is refused. */
 Test(embed, gathers_rows_of_a_packed_table)
 {
     enum { V = 37, D = 67, S = 7, P = 11 };
@@ -500,8 +502,8 @@ Test(embed, gathers_rows_of_a_packed_table)
     uint64_t seed = clft_seed();
     for (int dev = 0; dev < nd; dev++) {
         clf_context *ctx = clft_context(specs[dev], NULL);
-        for (int f16 = 0; f16 < 2; f16++) {
-            clf_dtype dt = f16 ? CLF_F16 : CLF_F32;
+        for (int f16 = 0; f16 < 3; f16++) { /* f32, f16, Q8 */
+            clf_dtype dt = f16 == 2 ? CLF_Q8 : f16 ? CLF_F16 : CLF_F32;
             clft_rng rng = clft_rng_make(seed, 13 + (uint64_t)f16);
             static float w[V * D], back[V * D], pos[P * D], out[S * D];
             clft_fill_uniform(&rng, w, V * D, -1, 1);
@@ -509,7 +511,7 @@ Test(embed, gathers_rows_of_a_packed_table)
             clf_tensor tw, tpk, tp, ti, to;
             cr_assert_eq(clf_tensor_create(ctx, dt, 2, (int64_t[]){V, D}, &tw), CLF_OK);
             cr_assert_eq(clf_tensor_write_f32(ctx, &tw, w, V * D), CLF_OK);
-            cr_assert_eq(clf_tensor_read_f32(ctx, &tw, back, V * D), CLF_OK); /* f16: rounded */
+            cr_assert_eq(clf_tensor_read_f32(ctx, &tw, back, V * D), CLF_OK); /* stored values */
             cr_assert_eq(clf_gemm_pack_b(ctx, &tw, &tpk), CLF_OK, "%s: %s", specs[dev],
                          clf_context_last_error(ctx));
             clf_tensor_free(&tw); /* the packed copy is all the gather may read */

@@ -123,8 +123,19 @@ Test(gemm_pack, misuse_is_refused_with_a_message)
         clf_gemm_params gp = clf_gemm_params_default();
         gp.trans_b = true;
 
-        expect(ctx, clf_gemm_pack_b(ctx, &q, &v), CLF_ERR_DTYPE, "pack q8", "w");
+        /* Q8 packs (rows interleaved, test_gemm_q8.c), and then is no longer
+         * readable as rows of codes; Q4 does not pack. */
+        clf_tensor q4, qp;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_Q4, 2, (int64_t[]){10, 64}, &q4), CLF_OK);
+        cr_assert_eq(clf_gemm_pack_b(ctx, &q, &qp), CLF_OK, "%s", clf_context_last_error(ctx));
+        int8_t codes[120];
+        float scales[10];
+        expect(ctx, clf_tensor_read_q8(ctx, &qp, codes, scales), CLF_ERR_UNSUPPORTED,
+               "read_q8 of packed", "packed");
+        clf_tensor_free(&qp);
+        expect(ctx, clf_gemm_pack_b(ctx, &q4, &v), CLF_ERR_DTYPE, "pack q4", "w");
         cr_assert_null(v.buffer, "a failed pack leaves *out zeroed");
+        clf_tensor_free(&q4);
         expect(ctx, clf_gemm_pack_b(ctx, &vec, &v), CLF_ERR_SHAPE, "pack 1-D", "w");
         expect(ctx, clf_gemm_pack_b(ctx, &p, &v), CLF_ERR_UNSUPPORTED, "pack packed", "packed");
         expect(ctx, clf_gemm_pack_b(ctx, &w, NULL), CLF_ERR_INVALID_ARG, "NULL out", "out");

@@ -61,7 +61,7 @@ Test(gemm_q4, every_kernel_family_matches_dequantised_and_raw_references, .timeo
             clf_context *ctx = NULL;
             cr_assert_eq(clf_context_create(&cp, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
             for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-                clft_gemm_quant_case(ctx, CLF_Q4, &cases[i], f, (int)i, 5e-2);
+                clft_gemm_quant_case(ctx, CLF_Q4, &cases[i], f, (int)i, 5e-2, false);
             clf_context_free(ctx);
         }
 }

@@ -11,13 +11,13 @@
  * weights: any number of them, each used by its own thread, all sharing one
  * copy of the weights.
  *
- * On a context whose kernel profile is the CPU family, the f32 or f16
+ * On a context whose kernel profile is the CPU family, the f32, f16 or Q8
  * weights of every layer's self-attention projections and FFN, and the
- * decoder's output head, are stored packed for the CPU GEMM kernel after
- * load (ops.h, clf_gemm_pack_b: the same values, another layout, the same
- * bytes up to panel padding); a tied head stays one copy, which the token
- * embedding reads packed. Cross-attention weights, other embeddings,
- * encoder heads, Q8 and Q4 weights stay as loaded. The environment variable CLFORMER_PACK=0, read at load, keeps
+ * decoder's output head, are stored packed for the CPU kernels after load
+ * (ops.h, clf_gemm_pack_b: the same values, another layout, the same bytes
+ * up to padding); a tied head stays one copy, which the token embedding
+ * reads packed. Cross-attention weights, other embeddings, encoder heads
+ * and Q4 weights stay as loaded. The environment variable CLFORMER_PACK=0, read at load, keeps
  * every weight plain (for comparisons).
  *
  * Threads: the model's own calls (clf_model_load, create_random, encode,

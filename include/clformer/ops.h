@@ -77,13 +77,17 @@ CLF_API clf_status clf_gemm(clf_context *ctx, const clf_tensor *a, const clf_ten
                             clf_tensor *c, const clf_gemm_params *params);
 
 /*
- * Packs a GEMM weight once for the CPU kernels. w is a 2-D (N, K) f32 or f16
- * tensor with contiguous rows (the nn.Linear layout, b of y = x w^T); *out
+ * Packs a GEMM weight once for the CPU kernels. w is a 2-D (N, K) f32, f16
+ * or Q8 tensor with contiguous rows (the nn.Linear layout, b of y = x w^T;
+ * a Q8 one whole rows of its buffer); *out
  * receives a new tensor of the same dtype and shape (N, K) whose buffer holds
  * w in the register micro-kernel's panel layout (docs/gemm_kernels.md,
  * "Packed B": panels of RN rows, K in steps of RV, each step RN vectors of RV
  * floats back to back, zero-padded), so a product reads it as one contiguous
- * stream. RN and RV are the context's kernel profile's (the tile of the CPU
+ * stream. A Q8 w is packed with its rows interleaved in groups of the GEMV's
+ * columns per work-item, K in steps of 16, its scales copied (docs/gemm_kernels.md);
+ * the GEMV and the register kernel read it; clf_tensor_read_q8 and the other
+ * Q8 transfers refuse it. RN and RV are the context's kernel profile's (the tile of the CPU
  * register kernel); a packed tensor is tied to the context that made it.
  * Free it with clf_tensor_free(); w is not changed and may be freed after the
  * call (the copy is enqueued before it returns).
@@ -98,8 +102,8 @@ CLF_API clf_status clf_gemm(clf_context *ctx, const clf_tensor *a, const clf_ten
  * CLF_ERR_UNSUPPORTED: its elements are not where its strides say.
  * clf_tensor_read of it returns the packed bytes.
  *
- * Returns CLF_ERR_INVALID_ARG (NULL ctx, w or out), CLF_ERR_DTYPE (w not f32
- * or f16), CLF_ERR_SHAPE (w not 2-D or rows not contiguous),
+ * Returns CLF_ERR_INVALID_ARG (NULL ctx, w or out), CLF_ERR_DTYPE (w not f32,
+ * f16 or Q8), CLF_ERR_SHAPE (w not 2-D or rows not contiguous),
  * CLF_ERR_UNSUPPORTED (w already packed, or the packed form would span 2^31
  * elements or more), CLF_ERR_DEVICE_MEMORY; on failure *out is zeroed.
  * Threads: as every call on ctx (context.h, "Threads").
@@ -233,7 +237,7 @@ typedef struct clf_embed_params {
 /* out[b, s, :] = scale * table[ids[b, s], :] + pos(pos_offset + s).
  * table (V, D) f32/f16, or Q8 (tensor.h: whole rows, then out and pos_table need unit
  * column strides, else CLF_ERR_UNSUPPORTED; each row is code * its scale), or
- * a packed f32/f16 GEMM weight (clf_gemm_pack_b; whole, with the same unit
+ * a packed f32/f16/Q8 GEMM weight (clf_gemm_pack_b; whole, with the same unit
  * strides, else CLF_ERR_UNSUPPORTED); ids (B, S) or (S) i32; out (B, S, D) or
  * (S, D) f32/f16; pos_table (P, D) f32/f16, read only for CLF_POS_LEARNED. Any
  * strides. params NULL = all defaults (scale 1, no positions).

@@ -125,13 +125,15 @@ clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t
 }
 
 /* Replaces the Linear weight *w (when the context holding it runs the CPU
- * kernel family and w is f32 or f16) by its packed form (clf_gemm_pack_b):
- * the register kernel then reads each panel as one stream. The model owns
- * the packed tensor in w's place. CLFORMER_PACK=0 keeps every weight plain
- * (for A/B measurements). */
+ * kernel family and w is f32, f16 or Q8) by its packed form
+ * (clf_gemm_pack_b): the register kernel then reads each panel as one
+ * stream, and the GEMV each work-item's rows of a Q8 weight (interleaved).
+ * The model owns the packed tensor in w's place. CLFORMER_PACK=0 keeps
+ * every weight plain (for A/B measurements). */
 static clf_status pack_weight(clf_model *m, clf_tensor *w)
 {
-    if (!w->buffer || (w->dtype != CLF_F32 && w->dtype != CLF_F16)) return CLF_OK;
+    if (!w->buffer || (w->dtype != CLF_F32 && w->dtype != CLF_F16 && w->dtype != CLF_Q8))
+        return CLF_OK;
     clf_context *wc = clf_buffer_context(w->buffer);
     if (wc->kprof.family != CLF_KERNELS_CPU) return CLF_OK;
     const char *env = getenv("CLFORMER_PACK");

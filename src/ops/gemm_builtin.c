@@ -22,6 +22,13 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 static bool gpu_family(const clf_context *ctx) { return ctx->kprof.family == CLF_KERNELS_GPU; }
 
+/* CLF_B_ILV for d: the group rows of a packed Q8 B (clf_gemm_pack_b: rows
+ * interleaved in groups, kernels/gemm.cl), 0 for any other B. */
+static int interleaved(const clf__gemm_desc *d)
+{
+    return d->b.packed && d->b.dtype == CLF_Q8 ? d->b.t->buffer->pack_n : 0;
+}
+
 /* M <= 8: every weight element read once for all rows. The rows held per
  * work-item are M rounded up to 1, 2, 4 or 8 (the kernel computes the extra
  * rows on a clamped duplicate and stores nothing): four programs per operand
@@ -49,8 +56,9 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
     }
     size_t cpw = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
     p->kernel = "clf_gemv";
-    snprintf(p->options, sizeof p->options, "-DCLF_ONLY=3 -DCLF_GM=%d -DCLF_GV=%d -DCLF_GN=%d -DCLF_GS=%d -DCLF_GLY=%d",
-             gm, gv, gn, gs, ly);
+    snprintf(p->options, sizeof p->options,
+             "-DCLF_ONLY=3 -DCLF_GM=%d -DCLF_GV=%d -DCLF_GN=%d -DCLF_GS=%d -DCLF_GLY=%d -DCLF_B_ILV=%d",
+             gm, gv, gn, gs, ly, interleaved(d));
     p->local[0] = (size_t)gs, p->local[1] = (size_t)ly, p->local[2] = 1;
     p->global[0] = (size_t)gs;
     p->global[1] = ceil_div(ceil_div((size_t)d->n, cpw), (size_t)ly) * (size_t)ly;
@@ -109,7 +117,7 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
         clf__reg_tile t;
         clf__gemm_reg_tile(ctx, &t);
         rm = t.rm, rn = t.rn, rv = t.rv, lx = t.lx, ly = t.ly;
-        const clf_buffer *pb = d->b.packed ? d->b.t->buffer : NULL;
+        const clf_buffer *pb = d->b.packed && !interleaved(d) ? d->b.t->buffer : NULL;
         if (pb) {
             /* Broadcast form: the rows per item follow short M (M = 1: a
              * decode step computes no duplicate rows); a work-group is a
@@ -135,10 +143,11 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
     while ((size_t)(lx * ly) > lim && ly > 1) ly /= 2;
     while ((size_t)(lx * ly) > lim && lx > 1) lx /= 2;
     p->kernel = "clf_gemm_reg";
+    bool panels = d->b.packed && !interleaved(d);
     snprintf(p->options, sizeof p->options,
-             "-DCLF_ONLY=2 -DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d%s", rm, rn, rv,
-             kc, lx, d->b.packed ? " -DCLF_B_PACKED=1" : "");
-    p->trans_b_off = d->b.packed; /* a panel is K x RN */
+             "-DCLF_ONLY=2 -DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d -DCLF_B_ILV=%d%s",
+             rm, rn, rv, kc, lx, interleaved(d), panels ? " -DCLF_B_PACKED=1" : "");
+    p->trans_b_off = panels; /* a panel is K x RN */
     size_t gx = ceil_div((size_t)d->n, (size_t)rn), gy = ceil_div((size_t)d->m, (size_t)rm);
     p->local[0] = (size_t)lx, p->local[1] = (size_t)ly, p->local[2] = 1;
     p->global[0] = ceil_div(gx, (size_t)lx) * (size_t)lx;
@@ -176,10 +185,11 @@ static bool plan_tiled(const clf_context *ctx, const clf__gemm_desc *d, size_t l
 static void make_plan(const clf_context *ctx, const clf__gemm_desc *d, size_t lim, launch_plan *p)
 {
     memset(p, 0, sizeof *p);
-    /* A packed B is read by the register kernel alone, at every M. */
-    if (d->b.packed) plan_reg(ctx, d, lim, p);
+    /* A packed f32/f16 B is read by the register kernel alone, at every M;
+     * a packed Q8 one (row-interleaved) by the GEMV and register kernels. */
+    if (d->b.packed && !interleaved(d)) plan_reg(ctx, d, lim, p);
     else if (d->m <= ctx->kprof.gemv_max_m) plan_gemv(ctx, d, lim, p);
-    else if (!gpu_family(ctx) || !plan_tiled(ctx, d, lim, p)) plan_reg(ctx, d, lim, p);
+    else if (interleaved(d) || !gpu_family(ctx) || !plan_tiled(ctx, d, lim, p)) plan_reg(ctx, d, lim, p);
 }
 
 /* The profile's half arithmetic level for this GEMM, or 0: only for weights

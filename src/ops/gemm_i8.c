@@ -167,9 +167,10 @@ clf_status clf_gemm_i8(clf_context *ctx, const clf_tensor *a, const clf_tensor *
 
 bool clf__gemm_i8_eligible(const clf_context *ctx, const clf__gemm_desc *d)
 {
-    return ctx->kprof.gemm_i8 && d->b.dtype == CLF_Q8 && d->c.dtype == CLF_F32 && !d->trans_a &&
-           d->trans_b && d->batch == 1 && d->m <= ctx->kprof.gemv_max_m && d->alpha == 1.0f &&
-           d->beta == 0.0f && d->k < CLF__I8_MAX_K;
+    /* Plain Q8 rows only: a packed (row-interleaved) B takes the GEMV. */
+    return ctx->kprof.gemm_i8 && d->b.dtype == CLF_Q8 && !d->b.packed && d->c.dtype == CLF_F32 &&
+           !d->trans_a && d->trans_b && d->batch == 1 && d->m <= ctx->kprof.gemv_max_m &&
+           d->alpha == 1.0f && d->beta == 0.0f && d->k < CLF__I8_MAX_K;
 }
 
 clf_status clf__gemm_i8_dynamic(clf_context *ctx, const clf__gemm_desc *d)

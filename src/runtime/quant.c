@@ -172,6 +172,11 @@ static clf_status whole_q(clf_context *ctx, const clf_tensor *t, clf_dtype dtype
                           clf_dtype_name(t->dtype), clf_dtype_name(dtype));
     int64_t n = clf_tensor_numel(t);
     char d[160];
+    if (t->buffer->pack_n)
+        return clf__error(ctx, CLF_ERR_UNSUPPORTED,
+                          "%s: %s is a packed GEMM weight (clf_gemm_pack_b): its codes are "
+                          "interleaved for the kernels, not in rows",
+                          op, clf_tensor_describe(t, d, sizeof d));
     if (t->offset != 0 || !clf_tensor_is_contiguous(t) || t->shape[t->ndim - 1] != t->buffer->q_cols ||
         n != t->buffer->q_rows * t->buffer->q_cols)
         return clf__error(ctx, CLF_ERR_INVALID_ARG,

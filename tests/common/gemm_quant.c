@@ -19,7 +19,7 @@ static float *values(const clft_padded *p)
 }
 
 void clft_gemm_quant_case(clf_context *ctx, clf_dtype wdt, const qcase *g, int family, int idx,
-                          double raw_bound)
+                          double raw_bound, bool packed)
 {
     uint64_t seed = clft_seed();
     clft_rng rng = clft_rng_make(seed, 7000 + (uint64_t)idx);
@@ -40,6 +40,12 @@ void clft_gemm_quant_case(clf_context *ctx, clf_dtype wdt, const qcase *g, int f
                     : clf_tensor_write_q8(ctx, &wq, codes, scales),
                  CLF_OK, "%s", clf_context_last_error(ctx));
     cr_assert_eq(clf_tensor_slice(&wq, 0, g->row0, g->n, &wv), CLF_OK);
+    clf_tensor wp = {0};
+    if (packed) { /* the slice's rows and scales, packed; the plain copy then freed */
+        cr_assert_eq(clf_gemm_pack_b(ctx, &wv, &wp), CLF_OK, "%s", clf_context_last_error(ctx));
+        clf_tensor_free(&wq);
+        wv = wp;
+    }
     float *wdq = malloc((size_t)(g->n * g->k) * sizeof *wdq); /* code * scale: exact in f32 */
     for (int64_t r = 0; r < g->n; r++)
         for (int64_t c = 0; c < g->k; c++) {
@@ -87,9 +93,9 @@ void clft_gemm_quant_case(clf_context *ctx, clf_dtype wdt, const qcase *g, int f
     p.provider = CLF_GEMM_BUILTIN;
     char what[256];
     snprintf(what, sizeof what,
-             "%s case %d family %s M=%lld N=%lld K=%lld A %s C %s alpha %g beta %g bias %d act %d "
+             "%s%s case %d family %s M=%lld N=%lld K=%lld A %s C %s alpha %g beta %g bias %d act %d "
              "rows from %lld (seed %llu)",
-             clf_dtype_name(wdt), idx, family == CLF_KERNELS_GPU ? "gpu" : "cpu", (long long)g->m, (long long)g->n,
+             packed ? " packed" : "", clf_dtype_name(wdt), idx, family == CLF_KERNELS_GPU ? "gpu" : "cpu", (long long)g->m, (long long)g->n,
              (long long)g->k, clf_dtype_name(g->da), clf_dtype_name(g->dc), g->alpha, g->beta,
              g->bias, (int)g->act, (long long)g->row0, (unsigned long long)seed);
     clf_status st = clf_gemm(ctx, &A.view, &wv, &C.view, &p);
@@ -107,6 +113,7 @@ void clft_gemm_quant_case(clf_context *ctx, clf_dtype wdt, const qcase *g, int f
     free(want_raw), free(got), free(hbias);
     if (g->bias) clf_tensor_free(&bias);
     clf_tensor_free(&wq);
+    clf_tensor_free(&wp);
     clft_padded_free(&A);
     clft_padded_free(&C);
 }

@@ -22,8 +22,10 @@ typedef struct qcase {
 } qcase;
 
 /* Runs g with B of dtype wdt (CLF_Q8 or CLF_Q4) on ctx, whose kernel family
- * is family; idx names the case in failures. */
+ * is family; idx names the case in failures. packed: B is first packed
+ * (clf_gemm_pack_b: a Q8 weight's rows interleaved) and the packed tensor
+ * multiplied, against the same references. */
 void clft_gemm_quant_case(clf_context *ctx, clf_dtype wdt, const qcase *g, int family, int idx,
-                          double raw_bound);
+                          double raw_bound, bool packed);
 
 #endif
