@@ -50,20 +50,7 @@ static const qcase cases[] = {
 
 Test(gemm_q4, every_kernel_family_matches_dequantised_and_raw_references, .timeout = 600)
 {
-    char specs[16][32];
-    int nd = clft_devices_or_skip(specs, 16);
-    for (int d = 0; d < nd; d++)
-        for (int f = CLF_KERNELS_CPU; f <= CLF_KERNELS_GPU; f++) {
-            clf_context_params cp = clf_context_params_default();
-            cp.device = specs[d];
-            cp.cache_dir = "";
-            cp.kernels = (clf_kernel_family)f;
-            clf_context *ctx = NULL;
-            cr_assert_eq(clf_context_create(&cp, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
-            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-                clft_gemm_quant_case(ctx, CLF_Q4, &cases[i], f, (int)i, 5e-2, false);
-            clf_context_free(ctx);
-        }
+    clft_gemm_quant_all(CLF_Q4, cases, sizeof cases / sizeof cases[0], 5e-2, false);
 }
 
 /* What clf_gemm refuses for a q4 B, each with CLF_ERR_UNSUPPORTED: no

@@ -46,45 +46,19 @@ static const qcase cases[] = {
 
 Test(gemm_q8, every_kernel_family_matches_dequantised_and_raw_references, .timeout = 600)
 {
-    char specs[16][32];
-    int nd = clft_devices_or_skip(specs, 16);
-    for (int d = 0; d < nd; d++)
-        for (int f = CLF_KERNELS_CPU; f <= CLF_KERNELS_GPU; f++) {
-            clf_context_params cp = clf_context_params_default();
-            cp.device = specs[d];
-            cp.cache_dir = "";
-            cp.kernels = (clf_kernel_family)f;
-            clf_context *ctx = NULL;
-            cr_assert_eq(clf_context_create(&cp, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
-            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-                clft_gemm_quant_case(ctx, CLF_Q8, &cases[i], f, (int)i, 1e-4, false);
-            clf_context_free(ctx);
-        }
+    clft_gemm_quant_all(CLF_Q8, cases, sizeof cases / sizeof cases[0], 1e-4, false);
 }
 
 /* The same cases with the weight packed (clf_gemm_pack_b: rows interleaved
  * in groups of the GEMV's columns per work-item, K in steps of 16, the
- * scales copied behind; the plain tensor zeroed after packing, so only the
+ * scales copied behind; the plain tensor freed after packing, so only the
  * packed copy can give the result): the GEMV (M <= 8, split-K in the GPU
  * family) and the register kernel (above) read it, in both families, the
  * same two bounds. N and K not multiples of the group or of 16, row
  * slices (the scales from row0). */
 Test(gemm_q8, packed_weights_match_the_same_references, .timeout = 600)
 {
-    char specs[16][32];
-    int nd = clft_devices_or_skip(specs, 16);
-    for (int d = 0; d < nd; d++)
-        for (int f = CLF_KERNELS_CPU; f <= CLF_KERNELS_GPU; f++) {
-            clf_context_params cp = clf_context_params_default();
-            cp.device = specs[d];
-            cp.cache_dir = "";
-            cp.kernels = (clf_kernel_family)f;
-            clf_context *ctx = NULL;
-            cr_assert_eq(clf_context_create(&cp, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
-            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-                clft_gemm_quant_case(ctx, CLF_Q8, &cases[i], f, (int)i, 1e-4, true);
-            clf_context_free(ctx);
-        }
+    clft_gemm_quant_all(CLF_Q8, cases, sizeof cases / sizeof cases[0], 1e-4, true);
 }
 
 /* What clf_gemm refuses for a q8 B, each with CLF_ERR_UNSUPPORTED: no

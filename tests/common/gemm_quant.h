@@ -28,4 +28,8 @@ typedef struct qcase {
 void clft_gemm_quant_case(clf_context *ctx, clf_dtype wdt, const qcase *g, int family, int idx,
                           double raw_bound, bool packed);
 
+/* Every case of cases (n) on every test device, in both kernel families
+ * (forced), with B of dtype wdt, packed or not. */
+void clft_gemm_quant_all(clf_dtype wdt, const qcase *cases, size_t n, double raw_bound, bool packed);
+
 #endif
