@@ -24,8 +24,6 @@
 #include "model/model_internal.h"
 #include "runtime/runtime.h" /* the contexts' thread guard */
 
-#define MAX_BUCKETS 10 /* batches 1, 2, 4, ..., 256 */
-
 typedef struct bseq {
     bool used;         /* the row is taken */
     int64_t n_done;    /* prompt ids prefilled so far; < n_prompt: still joining */
