@@ -300,7 +300,9 @@ int case_attn_flash(og_run *r)
 /* Split-key decode: one row of 601 keys split across work-groups (uneven
  * splits: how many follows the compute units), a batch with a padding mask
  * (one entry sees no key), then the cache-row table (indirect rows, clamped
- * entries) with causal q_len 2 in f16. */
+ * entries) with causal q_len 2 in f16. The CPU family runs the last two (rows
+ * enough for its compute units) through attn_decode_rows, a work-item per
+ * row. */
 int case_attn_decode(og_run *r)
 {
     static const acase t[] = {

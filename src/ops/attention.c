@@ -159,6 +159,26 @@ static void tail_args(const attn_problem *pr, tail_arg *t, clf__karg out[6])
     out[5] = CLF_KARG(pr->causal);
 }
 
+/* The cache-row table's four kernel arguments (ATTN_INDIRECT): the table,
+ * its element offset and batch stride, and the rows K and V have. The values
+ * live in *t, which must outlive the clf__set_args call. */
+typedef struct indirect_arg {
+    cl_ulong off;
+    cl_long sb;
+    cl_int kv_batch;
+} indirect_arg;
+
+static void indirect_args(const attn_problem *pr, indirect_arg *t, clf__karg *out)
+{
+    t->off = (cl_ulong)pr->rows->offset;
+    t->sb = (cl_long)pr->rows->stride[0];
+    t->kv_batch = (cl_int)pr->k->shape[0];
+    out[0] = CLF_KMEM(pr->rows);
+    out[1] = CLF_KARG(t->off);
+    out[2] = CLF_KARG(t->sb);
+    out[3] = CLF_KARG(t->kv_batch);
+}
+
 /* The flash kernel of configuration *c: attn_flash (GPU family) or
  * attn_flash_cpu (with its FLASH_G groups of rows per work-item in *fg). */
 static clf_status flash_kernel(clf_context *ctx, const attn_problem *pr, const attn_config *cc,
@@ -236,9 +256,42 @@ static int choose_splits(const clf_context *ctx, const attn_problem *pr, const a
     return splits < 1 ? 1 : (int)splits;
 }
 
+/* attn_decode_rows: one work-item per query row over all its keys, O written
+ * directly (CPU family, when no row needs splitting: see run_decode). The
+ * local size is left to the runtime (measured on PoCL: 1, 8 or 8 x 4 items
+ * per group within 10 %). */
+static clf_status run_decode_rows(clf_context *ctx, const attn_problem *pr, const attn_config *c)
+{
+    char opts[256];
+    options(ctx, opts, sizeof opts, 5, pr->hd, pr->q->dtype, c, pr->rows != NULL);
+    cl_kernel k;
+    CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_rows", &k));
+    view_arg va[4];
+    tail_arg ta;
+    indirect_arg ia;
+    clf__karg a[30];
+    view_args(pr->q, &va[0], &a[0]);
+    view_args(pr->k, &va[1], &a[5]);
+    view_args(pr->v, &va[2], &a[10]);
+    view_args(pr->o, &va[3], &a[15]);
+    tail_args(pr, &ta, &a[20]);
+    if (pr->rows) indirect_args(pr, &ia, &a[26]);
+    CLF_TRY(clf__set_args(ctx, k, "attn_decode_rows", a, pr->rows ? 30 : 26));
+    size_t g[3] = {(size_t)pr->h, (size_t)(pr->b * pr->lq), 1};
+    return clf__launch(ctx, k, "attn_decode_rows", 2, g, NULL);
+}
+
 static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
 {
     attn_config c;
+    /* CPU family: where the rows alone give every compute unit work (one
+     * split), one pass with a work-item per row; the split pair below
+     * otherwise (few rows over many keys), and on GPUs, whose work-groups
+     * share a row's keys among DEC_WG items. */
+    if (ctx->kprof.family != CLF_KERNELS_GPU) {
+        c = pick_config(ctx, pr->hd, (size_t)clf__limits_group_max(&ctx->kprof.limits));
+        if (choose_splits(ctx, pr, &c) == 1) return run_decode_rows(ctx, pr, &c);
+    }
     cl_kernel k1, k2;
     for (size_t lim = (size_t)clf__limits_group_max(&ctx->kprof.limits);;) { /* DEC_WG is fixed at build, as BLOCK_M above */
         c = pick_config(ctx, pr->hd, lim);
@@ -257,22 +310,15 @@ static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
     CLF_TRY(clf__scratch(ctx, CLF__SCRATCH_ATTENTION, part_bytes, &part));
     view_arg va[4];
     tail_arg ta;
+    indirect_arg ia;
     clf__karg a1[27], a2[8];
-    cl_int kv_batch = (cl_int)pr->k->shape[0];
-    cl_ulong r_off = pr->rows ? (cl_ulong)pr->rows->offset : 0;
-    cl_long r_sb = pr->rows ? (cl_long)pr->rows->stride[0] : 0;
     view_args(pr->q, &va[0], &a1[0]);
     view_args(pr->k, &va[1], &a1[5]);
     view_args(pr->v, &va[2], &a1[10]);
     a1[15] = CLF_KARG(part);
     tail_args(pr, &ta, &a1[16]);
     a1[22] = CLF_KARG(splits);
-    if (pr->rows) { /* ATTN_INDIRECT: the cache-row table */
-        a1[23] = CLF_KMEM(pr->rows);
-        a1[24] = CLF_KARG(r_off);
-        a1[25] = CLF_KARG(r_sb);
-        a1[26] = CLF_KARG(kv_batch);
-    }
+    if (pr->rows) indirect_args(pr, &ia, &a1[23]); /* ATTN_INDIRECT: the cache-row table */
     CLF_TRY(clf__set_args(ctx, k1, "attn_decode_partial", a1, pr->rows ? 27 : 23));
     size_t l1[3] = {(size_t)c.dec_wg, 1, 1};
     size_t g1[3] = {(size_t)splits * l1[0], (size_t)pr->h, (size_t)(pr->b * pr->lq)};
