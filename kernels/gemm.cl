@@ -505,6 +505,45 @@ inline __attribute__((always_inline)) void clf_reg_block(__global const a_t *A, 
                           const int *aoff, const int *boff, const int k0, const int k1,
                           rv_t acc[CLF_RM][CLF_RN], __global const float *scaleB)
 {
+#if CLF_B_Q4
+    /* Q4 (k0, k1 multiples of 32): group by group, each vector of codes dequantised once
+     * for the RM rows ((nibble - 8) * scale: the value and the rounding of LDBV) with fixed
+     * shifts and one group index per column, in the element order of the loop below. */
+    for (int k = k0; k < k1; k += 32) {
+        #pragma unroll
+        for (int h = 0; h < 2; ++h)
+            #pragma unroll
+            for (int c = 0; c < 16 / CLF_RV; ++c) {
+                const int kk = k + h * 16 + c * CLF_RV;
+                rv_t a[CLF_RM];
+                #pragma unroll
+                for (int i = 0; i < CLF_RM; ++i) {
+#if CLF_TRANS_A
+                    float t[CLF_RV];
+                    #pragma unroll
+                    for (int v = 0; v < CLF_RV; ++v)
+                        t[v] = LDA(A, (kk + v) * lda + aoff[i]);
+                    a[i] = clf_vload(0, t);
+#else
+                    a[i] = LDAV(CLF_RV, A, aoff[i] + kk);
+#endif
+                }
+                #pragma unroll
+                for (int j = 0; j < CLF_RN; ++j) {
+                    const int grp = (boff[j] + k) >> 5;
+                    const CLF_CAT(uchar, CLF_RV) q =
+                        CLF_CAT(vload, CLF_RV)(0, B + grp * 16 + c * CLF_RV);
+                    const CLF_CAT(uchar, CLF_RV) nib = h ? q >> (uchar)4 : q & (uchar)15;
+                    const rv_t w =
+                        CLF_CAT(convert_float, CLF_RV)(CLF_CAT(as_char, CLF_RV)(nib) - (char)8) *
+                        scaleB[grp];
+                    #pragma unroll
+                    for (int i = 0; i < CLF_RM; ++i)
+                        acc[i][j] = fma(a[i], w, acc[i][j]);
+                }
+            }
+    }
+#else
     for (int k = k0; k < k1; k += CLF_RV) {
         rv_t a[CLF_RM];
         #pragma unroll
@@ -527,6 +566,7 @@ inline __attribute__((always_inline)) void clf_reg_block(__global const a_t *A, 
                 acc[i][j] = fma(a[i], w, acc[i][j]);
         }
     }
+#endif
 }
 #else
 /* Broadcast form: acc[i][j] holds columns n0 + j*RV .. +RV of row i. When edge is true the
@@ -589,7 +629,7 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
         #pragma unroll
         for (int j = 0; j < CLF_RN; ++j)
             acc[i][j] = (rv_t)0.0f;
-    const int Kv = K - K % CLF_RV;
+    const int Kv = K - K % (CLF_B_Q4 ? 32 : CLF_RV); /* Q4: whole groups */
     clf_reg_block(A, lda, B, aoff, boff, 0, Kv, acc, scaleB);
     float s[CLF_RM][CLF_RN];
     #pragma unroll
