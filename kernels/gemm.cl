@@ -500,6 +500,21 @@ clf_gemm_tiled(CLF_GEMM_ARGS)
 #define clf_vstore CLF_CAT(vstore, CLF_RV)
 
 #if CLF_TRANS_B
+/* Elements k .. k + RV of row ao of op(A) (ao: m*lda plain, m with TRANS_A). */
+inline __attribute__((always_inline)) rv_t clf_reg_loada(__global const a_t *A, const int lda,
+                                                         const int ao, const int k)
+{
+#if CLF_TRANS_A
+    float t[CLF_RV];
+    #pragma unroll
+    for (int v = 0; v < CLF_RV; ++v)
+        t[v] = LDA(A, (k + v) * lda + ao);
+    return clf_vload(0, t);
+#else
+    return LDAV(CLF_RV, A, ao + k);
+#endif
+}
+
 /* Dot-product form: acc[i][j] is a vector of partial sums along K. */
 inline __attribute__((always_inline)) void clf_reg_block(__global const a_t *A, const int lda, __global const b_t *B,
                           const int *aoff, const int *boff, const int k0, const int k1,
@@ -517,17 +532,8 @@ inline __attribute__((always_inline)) void clf_reg_block(__global const a_t *A, 
                 const int kk = k + h * 16 + c * CLF_RV;
                 rv_t a[CLF_RM];
                 #pragma unroll
-                for (int i = 0; i < CLF_RM; ++i) {
-#if CLF_TRANS_A
-                    float t[CLF_RV];
-                    #pragma unroll
-                    for (int v = 0; v < CLF_RV; ++v)
-                        t[v] = LDA(A, (kk + v) * lda + aoff[i]);
-                    a[i] = clf_vload(0, t);
-#else
-                    a[i] = LDAV(CLF_RV, A, aoff[i] + kk);
-#endif
-                }
+                for (int i = 0; i < CLF_RM; ++i)
+                    a[i] = clf_reg_loada(A, lda, aoff[i], kk);
                 #pragma unroll
                 for (int j = 0; j < CLF_RN; ++j) {
                     const int grp = (boff[j] + k) >> 5;
@@ -547,17 +553,8 @@ inline __attribute__((always_inline)) void clf_reg_block(__global const a_t *A, 
     for (int k = k0; k < k1; k += CLF_RV) {
         rv_t a[CLF_RM];
         #pragma unroll
-        for (int i = 0; i < CLF_RM; ++i) {
-#if CLF_TRANS_A
-            float t[CLF_RV];
-            #pragma unroll
-            for (int v = 0; v < CLF_RV; ++v)
-                t[v] = LDA(A, (k + v) * lda + aoff[i]);
-            a[i] = clf_vload(0, t);
-#else
-            a[i] = LDAV(CLF_RV, A, aoff[i] + k);
-#endif
-        }
+        for (int i = 0; i < CLF_RM; ++i)
+            a[i] = clf_reg_loada(A, lda, aoff[i], k);
         #pragma unroll
         for (int j = 0; j < CLF_RN; ++j) {
             const rv_t w = LDBV(CLF_RV, B, boff[j] + CLF_BK(k));
