@@ -130,6 +130,35 @@ static void encoder_golden(const char *name)
         print_memory(m, name, 0);
         cr_assert(e <= TOL, "%s: relative error %.3g > %g", name, e, TOL);
 
+        /* Padding removal (encoder-only models): the layers ran on the real
+         * tokens only, so each padded row is a copy of its sequence's first. */
+        cr_assert_eq(clf_model_get_config(m)->kind, CLF_MODEL_ENCODER);
+        int padded = 0;
+        for (int b = 0; b < B; b++)
+            for (int t = lens[b]; t < S; t++, padded++)
+                cr_assert(!memcmp(out + ((size_t)b * S + t) * D, out + (size_t)b * S * D,
+                                  D * sizeof *out),
+                          "%s: padded row (%d, %d) is not its sequence's first row", name, b, t);
+        cr_assert_gt(padded, 0, "%s: the golden batch has no padding", name);
+        /* CLFORMER_PACK_TOKENS=0 (read when the encoder graph is built): every
+         * row computed, the real ones as packed. */
+        setenv("CLFORMER_PACK_TOKENS", "0", 1);
+        clf_model *mu = load(ctx, name, 4, 16, 0);
+        float *outu = malloc((size_t)B * S * D * sizeof *outu);
+        OK(clf_model_encode(mu, ids, lens, B, S, CLF_POOL_NONE, outu, NULL, NULL));
+        unsetenv("CLFORMER_PACK_TOKENS");
+        double eu = rel_err(outu, out, B, S, D, lens);
+        int copies = 0;
+        for (int b = 0; b < B; b++)
+            for (int t = lens[b]; t < S; t++)
+                copies += !memcmp(outu + ((size_t)b * S + t) * D, outu + (size_t)b * S * D,
+                                  D * sizeof *outu);
+        printf("[model] %s: unpacked vs packed, real rows: relative difference %.3g\n", name, eu);
+        cr_assert(eu <= 1e-5 && copies == 0, "%s: unpacked vs packed %.3g, %d padded copies", name,
+                  eu, copies);
+        clf_model_free(mu);
+        free(outu);
+
         /* Each sequence alone, unpadded: the same real-token rows. */
         for (int b = 0; b < B; b++) {
             float one[S * D];

@@ -337,7 +337,10 @@ CLF_API const clf_model_info *clf_model_get_info(const clf_model *m);
  * (B) in 1..S (NULL = all S). B <= max_batch, S <= max_source_len. Any of
  * the outputs may be NULL:
  *   hidden (B, S, D): the encoder output (after the final norm); rows
- *                     t >= lengths[b] are computed but meaningless;
+ *                     t >= lengths[b] are meaningless: an encoder-only
+ *                     model runs its layers on the real tokens alone and
+ *                     fills them with a copy of row 0 of their sequence
+ *                     (CLFORMER_PACK_TOKENS=0: computed on the padding);
  *   pooled (B, D):    by `pooling` (CLF_POOL_DEFAULT: the model's, see
  *                     clf_model_info), then the pooler (config.pooler: dense +
  *                     tanh), then L2-normalised when config.normalize;

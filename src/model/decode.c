@@ -56,12 +56,23 @@ clf_status clf__run_encoder(clf__use *use, const int32_t *ids, const int32_t *le
     memcpy(use->h_enc_ids, ids, (size_t)(B * S) * sizeof *ids);
     for (int64_t b = 0; b < B; b++)
         use->h_enc_lens[b] = lengths ? lengths[b] : (int32_t)S;
-    clf_graph_binding bind[3] = {
+    clf_graph_binding bind[5] = {
         {use->e_ids, NULL, use->h_enc_ids, (size_t)(B * S) * 4},
         {use->e_lens, NULL, use->h_enc_lens, (size_t)B * 4},
-        {use->e_poolw, NULL, use->h_pool, (size_t)(B * S) * 4},
     };
     size_t nb = 2;
+    int64_t T = 0; /* real tokens (padding removal) */
+    if (use->e_tok) {
+        for (int64_t b = 0; b < B; b++) {
+            int64_t first = T;
+            for (int64_t t = 0; t < S; t++) {
+                if (t < use->h_enc_lens[b]) use->h_tok[T] = (int32_t)(b * S + t);
+                use->h_untok[b * S + t] = (int32_t)(t < use->h_enc_lens[b] ? T++ : first);
+            }
+        }
+        bind[nb++] = (clf_graph_binding){use->e_tok, NULL, use->h_tok, (size_t)T * 4};
+        bind[nb++] = (clf_graph_binding){use->e_untok, NULL, use->h_untok, (size_t)(B * S) * 4};
+    }
     if (pooling != CLF_POOL_NONE && use->e_poolw) {
         for (int64_t b = 0; b < B; b++) {
             float *w = use->h_pool + b * S;
@@ -70,9 +81,9 @@ clf_status clf__run_encoder(clf__use *use, const int32_t *ids, const int32_t *le
                 w[t] = pooling == CLF_POOL_FIRST ? (t == 0 ? 1.0f : 0.0f)
                                                  : (t < len ? 1.0f / (float)len : 0.0f);
         }
-        nb = 3;
+        bind[nb++] = (clf_graph_binding){use->e_poolw, NULL, use->h_pool, (size_t)(B * S) * 4};
     }
-    clf_graph_run_params rp = {{B, S, 0}, 0, bind, nb};
+    clf_graph_run_params rp = {{B, S, T}, 0, bind, nb};
     CLF_TRY(clf_graph_run(use->eg, &rp));
     use->enc_pending = true;
     return CLF_OK;

@@ -67,6 +67,11 @@ struct clf__use {
     /* Encoder graph (B, S symbolic). */
     clf_graph *eg;
     int32_t e_ids, e_lens, e_poolw, e_hidden, e_pooled, e_classes;
+    /* Padding removal (encoder-only models; 0 when off): the layers run on the
+     * T real tokens. e_tok (T): padded row b*S+t of each real token, in order;
+     * e_untok (B*S): the real-token index of each padded row (rows past a
+     * length take their sequence's first token). */
+    int32_t e_tok, e_untok;
 
     /* Self-attention caches: kv (2 L, max_batch, max_tgt, D): K of layer l at
      * 2l, V at 2l + 1; a batch-b step uses rows 0..b-1 as (b, cap, H, Dh). */
@@ -91,6 +96,8 @@ struct clf__use {
     int32_t *h_enc_ids;   /* (max_batch * max_src) */
     int32_t *h_enc_lens;  /* (max_batch) */
     float *h_pool;        /* (max_batch * max_src) */
+    int32_t *h_tok;       /* (max_batch * max_src): e_tok's indices */
+    int32_t *h_untok;     /* (max_batch * max_src): e_untok's */
     int32_t *h_step_ids;  /* (max_batch * max(max_src, max_tgt)) */
     int32_t *h_step_lens; /* (max_batch) */
     int32_t *h_step_rows; /* (max_batch * max_tgt): cache_rows of an indirect step */

@@ -9,6 +9,7 @@
  * The pre-LN residual adds are fused into the next norm (its residual input
  * with sum_out), so the stream costs no separate add kernels.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/model_internal.h"
@@ -27,7 +28,15 @@ typedef struct sb {
     clf_dim seq;   /* S */
     int32_t row_pos; /* 0, or a (b) i32 input: per-row positions (continuous batching) */
     int32_t tok_rows; /* 0, or a (b) i32 input: the cache row of each row (a token step) */
+    int32_t pk_tok, pk_untok; /* 0, or padding removal's indices (clf__use e_tok, e_untok):
+                               * the stream holds the real tokens only */
 } sb;
+
+/* Rows idx of x (a gather: x as an embedding table). */
+static clf_status gather(sb *s, int32_t x, int32_t idx, int32_t *y)
+{
+    return clf_graph_embedding(s->g, x, idx, NULL, y);
+}
 
 static clf_status wt(sb *s, const clf_tensor *t, int32_t *id)
 {
@@ -79,6 +88,7 @@ static clf_status attn_out(sb *s, int32_t o, const clf__attn_w *w, int32_t *y)
     clf_dim flat[2] = {s->rows, K(s->m->cfg.d_model)};
     int32_t o2;
     CLF_TRY(clf_graph_reshape(s->g, o, 2, flat, &o2));
+    if (s->pk_tok) CLF_TRY(gather(s, o2, s->pk_tok, &o2)); /* (B*S, D) -> (T, D) */
     return linear(s, o2, &w->w_out, &w->b_out, CLF_ACT_NONE, y);
 }
 
@@ -91,6 +101,7 @@ static clf_status self_attn(sb *s, int32_t x, const clf__attn_w *w, bool causal,
     const clf_model_config *c = &s->m->cfg;
     int32_t qkv, q4, q, k, v, o;
     CLF_TRY(linear(s, x, &w->w_in, &w->b_in, CLF_ACT_NONE, &qkv));
+    if (s->pk_untok) CLF_TRY(gather(s, qkv, s->pk_untok, &qkv)); /* (T, 3D) -> (B*S, 3D) */
     CLF_TRY(heads(s, qkv, s->seq, 3, &q4));
     int64_t H = c->n_heads;
     CLF_TRY(clf_graph_slice(s->g, q4, 2, 0, K(H), &q));
@@ -229,7 +240,7 @@ static clf_status embed(sb *s, const clf_tensor *table, const clf_tensor *pos,
 
 /* ============================== encoder ============================== */
 
-static clf_status encoder_nodes(clf__use *use, sb *s)
+static clf_status encoder_nodes(clf__use *use, sb *s, bool pack)
 {
     const clf_model *m = use->m;
     const clf_model_config *c = &m->cfg;
@@ -238,9 +249,20 @@ static clf_status encoder_nodes(clf__use *use, sb *s)
     CLF_TRY(clf_graph_input(s->g, "lengths", CLF_I32, 1, lens_shape, &use->e_lens));
     int32_t x, res = 0, y;
     CLF_TRY(embed(s, &m->enc_embed, &m->enc_pos, &m->enc_eng, &m->enc_enb, use->e_ids, false, &x));
+    if (pack) {
+        /* Padding removal: the layers' GEMMs, norms and activations run on the
+         * T real tokens; attention scatters Q/K/V to the padded layout and
+         * gathers its output back (self_attn, attn_out). */
+        clf_dim ts[1] = {SYM(CLF_SYM_T)}, us[1] = {s->rows};
+        CLF_TRY(clf_graph_input(s->g, "tok", CLF_I32, 1, ts, &use->e_tok));
+        CLF_TRY(clf_graph_input(s->g, "untok", CLF_I32, 1, us, &use->e_untok));
+        s->pk_tok = use->e_tok, s->pk_untok = use->e_untok;
+        CLF_TRY(gather(s, x, s->pk_tok, &x));
+    }
     for (int l = 0; l < c->encoder_layers; l++)
         CLF_TRY(layer(s, &m->enc[l], false, use->e_lens, 0, NULL, &x, &res));
     CLF_TRY(stack_end(s, x, res, c->encoder_final_norm, &m->enc_ng, &m->enc_nb, &y));
+    if (use->e_tok) CLF_TRY(gather(s, y, s->pk_untok, &y)); /* back to (B*S, D) */
     if (y == use->e_ids || clf_graph_output(s->g, y, "hidden") != CLF_OK) {
         /* A post-LN stack with no layer output of its own cannot happen (a
          * layer always ends in a norm); keep the message explicit anyway. */
@@ -271,14 +293,25 @@ static clf_status encoder_nodes(clf__use *use, sb *s)
     return CLF_OK;
 }
 
+/* Padding removal for the encoder of m: encoder-only models (an
+ * encoder-decoder's memory feeds the cross-attention as it is), unless
+ * CLFORMER_PACK_TOKENS=0. */
+static bool pack_tokens(const clf_model *m)
+{
+    const char *e = getenv("CLFORMER_PACK_TOKENS");
+    return m->cfg.kind == CLF_MODEL_ENCODER && !(e && strcmp(e, "0") == 0);
+}
+
 clf_status clf__build_encoder(clf__use *use)
 {
     if (use->eg) return CLF_OK;
-    clf_graph_params gp = {{use->max_batch, use->max_src, 0}};
+    bool pack = pack_tokens(use->m);
+    clf_graph_params gp = {{use->max_batch, use->max_src, pack ? use->max_batch * use->max_src : 0}};
     CLF_TRY(clf_graph_create(use->ectx, &gp, &use->eg)); /* placement.c */
     sb s = {use->m, use->ectx, use->eg, clf_dim_mul(SYM(CLF_SYM_B), SYM(CLF_SYM_S)),
-            SYM(CLF_SYM_B), SYM(CLF_SYM_S), 0, 0};
-    clf_status st = encoder_nodes(use, &s);
+            SYM(CLF_SYM_B), SYM(CLF_SYM_S), 0, 0, 0, 0};
+    use->e_tok = use->e_untok = 0;
+    clf_status st = encoder_nodes(use, &s, pack);
     if (st == CLF_OK) st = clf_graph_compile(use->eg);
     if (st != CLF_OK) {
         clf_graph_free(use->eg);
@@ -406,14 +439,14 @@ clf_status clf__build_step_graph(const clf_model *m, const clf__step_state *ss, 
         st->indirect = true;
         clf_graph_params gp = {{ss->tokens, ss->rows, ss->cap}};
         CLF_TRY(clf_graph_create(ctx, &gp, &st->g));
-        sb s = {m, ctx, st->g, SYM(CLF_SYM_B), SYM(CLF_SYM_B), K(1), 0, 0};
+        sb s = {m, ctx, st->g, SYM(CLF_SYM_B), SYM(CLF_SYM_B), K(1), 0, 0, 0, 0};
         CLF_TRY(step_nodes(m, &s, ss, st));
         return clf_graph_compile(st->g);
     }
     clf_dim b = K(st->b);
     clf_graph_params gp = {{0, ss->max_s, ss->cap}};
     CLF_TRY(clf_graph_create(ctx, &gp, &st->g));
-    sb s = {m, ctx, st->g, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0, 0};
+    sb s = {m, ctx, st->g, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0, 0, 0, 0};
     CLF_TRY(step_nodes(m, &s, ss, st));
     return clf_graph_compile(st->g);
 }
@@ -427,7 +460,7 @@ static clf_status build_step(clf__use *use, clf__step *st)
     if (use->m->cfg.kind != CLF_MODEL_ENCODER_DECODER) return CLF_OK;
     clf_graph_params cp = {{0, use->max_src, 0}};
     CLF_TRY(clf_graph_create(use->ctx, &cp, &st->cross));
-    sb x = {use->m, use->ctx, st->cross, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0, 0};
+    sb x = {use->m, use->ctx, st->cross, clf_dim_mul(b, SYM(CLF_SYM_S)), b, SYM(CLF_SYM_S), 0, 0, 0, 0};
     CLF_TRY(cross_nodes(use, &x, st));
     return clf_graph_compile(st->cross);
 }

@@ -26,10 +26,13 @@ clf_status clf__use_init(clf__use *use)
     use->h_enc_ids = clf__calloc(B * src, sizeof *use->h_enc_ids);
     use->h_enc_lens = clf__calloc(B, sizeof *use->h_enc_lens);
     use->h_pool = clf__calloc(B * src, sizeof *use->h_pool);
+    use->h_tok = clf__calloc(B * src, sizeof *use->h_tok);
+    use->h_untok = clf__calloc(B * src, sizeof *use->h_untok);
     use->h_step_ids = clf__calloc(B * mx, sizeof *use->h_step_ids);
     use->h_step_lens = clf__calloc(B, sizeof *use->h_step_lens);
     use->h_step_rows = clf__calloc(B * tgt, sizeof *use->h_step_rows);
-    if (!use->src_lens || !use->h_enc_ids || !use->h_enc_lens || !use->h_pool || !use->h_step_ids ||
+    if (!use->src_lens || !use->h_enc_ids || !use->h_enc_lens || !use->h_pool || !use->h_tok ||
+        !use->h_untok || !use->h_step_ids ||
         !use->h_step_lens || !use->h_step_rows)
         return clf__error(use->ctx, CLF_ERR_OUT_OF_MEMORY, "model state: out of host memory");
     if (c->kind == CLF_MODEL_ENCODER) return CLF_OK;
@@ -62,6 +65,8 @@ void clf__use_clear(clf__use *use)
     clf__free(use->h_enc_ids);
     clf__free(use->h_enc_lens);
     clf__free(use->h_pool);
+    clf__free(use->h_tok);
+    clf__free(use->h_untok);
     clf__free(use->h_step_ids);
     clf__free(use->h_step_lens);
     clf__free(use->h_step_rows);
