@@ -7,8 +7,14 @@ __metadata__ as include/clformer/model.h and tests/golden/README.md), exports
 or converts them for the baselines, checks that every engine computes the same
 thing (max abs differences of hidden states, teacher-forced logits and
 log-probabilities; identical greedy tokens), then times
-all engines in one process, interleaved repeat by repeat so that a noisy
-machine slows them alike, and prints each baseline as a ratio to clformer.
+all engines in one process, interleaved in blocks of --block calls per engine
+so that a noisy machine slows them alike, and prints each baseline as a ratio
+to clformer. Blocks (default 5), not single calls: onnxruntime's and OpenMP's
+thread pools spin on the cores for a while after a call, so whichever engine
+runs right after another one shares the 2 cores with it (all-MiniLM-L6-v2,
+call by call: clformer 126-132 ms against 95 ms alone; onnxruntime and PyTorch
+were slowed too, by 5-7 %). Within a block an engine follows itself; the first
+call of each block still follows another engine and is in the medians.
 
 Cases (issue 5):
   bert-base   encoder, 12 layers, D 768, 12 heads, F 3072, exact GELU, post-LN
@@ -57,6 +63,7 @@ VENV_PYTHON = os.path.join(ROOT, "build-logs", "py-venv", "bin", "python")
 sys.path.insert(0, HERE)
 import compare_models as cm  # noqa: E402  (the models and their exports)
 import compare_report as report  # noqa: E402  (versions, table, JSON records)
+import compare_engines as engines_mod  # noqa: E402
 from compare_engines import (clf_engine, close_all, leading, load_formats,  # noqa: E402
                              quantised, rel_rms, result, time_interleaved)
 
@@ -633,6 +640,8 @@ def main():
     ap.add_argument("--case", choices=["bert", "transformer", "gpt2", "minilm", "all"],
                     default="all", help="minilm: only the --minilm case")
     ap.add_argument("--no-hf", action="store_true", help="skip the HF generate baselines")
+    ap.add_argument("--block", type=int, default=5, help="timed calls of one engine in a row "
+                    "before the next engine's (default 5; 1: call by call)")
     ap.add_argument("--minilm", metavar="DIR", help="also the all-MiniLM-L6-v2 folder DIR")
     ap.add_argument("--json", metavar="FILE", help="write the records as JSON")
     ap.add_argument("--workdir", help="where models are written (default: a temp dir, removed)")
@@ -651,6 +660,9 @@ def main():
             or a.gpt2_new_tokens < 1 or a.gpt2_prompt < 1):
         ap.error("--reps, --threads, --new-tokens, --gpt2-new-tokens, --gpt2-prompt must be >= 1, "
                  "--warmup >= 0 and --src-len >= 2")
+    if a.block < 1:
+        ap.error("--block must be >= 1")
+    engines_mod.BLOCK = a.block
     if a.quick and a.full:
         ap.error("--quick and --full exclude each other")
     if a.selftest:
@@ -692,8 +704,9 @@ def main():
     log("versions: " + ", ".join("%s %s" % (k, v[k]) for k in (
         "torch", "onnxruntime", "onnx", "ctranslate2", "transformers", "numpy", "python")
         if k in v))
-    log("CPU: %s, %s cores, threads per engine: %d; warm-up %d, %d timed repeats (interleaved); "
-        "load average %s" % (v["cpu"], v["cores"], a.threads, a.warmup, a.reps, v["load_avg"]))
+    log("CPU: %s, %s cores, threads per engine: %d; warm-up %d, %d timed repeats (interleaved "
+        "in blocks of %d); load average %s" % (v["cpu"], v["cores"], a.threads, a.warmup, a.reps,
+                                               a.block, v["load_avg"]))
     if dev["device_type"] == "cpu" and dev["compute_units"] != a.threads:
         log("note: the OpenCL CPU device has %d compute units, not %d threads"
             % (dev["compute_units"], a.threads))

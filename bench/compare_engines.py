@@ -14,19 +14,30 @@ def stats(times):
             "reps": int(t.size)}
 
 
+BLOCK = 1
+
+
 def time_interleaved(engines, warmup, reps):
     """engines: [(name, fn)]. Each fn runs warmup times, then the timed repeats
-    go round-robin (rep 1 of every engine, rep 2 of every engine, ...), so a
-    burst of load from other processes lands on all of them alike."""
+    go round-robin in blocks of BLOCK calls (BLOCK 1: rep 1 of every engine,
+    rep 2 of every engine, ...), so a burst of load from other processes lands
+    on all of them alike. With BLOCK > 1 an engine's calls follow its own
+    (the first of a block follows another engine's, whose thread pool may
+    still be spinning on the cores: onnxruntime's and OpenMP's spin after a
+    call), and each engine's figure is the median of all its calls."""
     for name, fn in engines:
         for _ in range(warmup):
             fn()
     times = {name: [] for name, _ in engines}
-    for _ in range(reps):
+    done = 0
+    while done < reps:
+        n = min(BLOCK, reps - done)
         for name, fn in engines:
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
+            for _ in range(n):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+        done += n
     return {name: stats(ts) for name, ts in times.items()}
 
 
