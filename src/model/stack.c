@@ -262,7 +262,7 @@ static clf_status encoder_nodes(clf__use *use, sb *s, bool pack)
     for (int l = 0; l < c->encoder_layers; l++)
         CLF_TRY(layer(s, &m->enc[l], false, use->e_lens, 0, NULL, &x, &res));
     CLF_TRY(stack_end(s, x, res, c->encoder_final_norm, &m->enc_ng, &m->enc_nb, &y));
-    if (use->e_tok) CLF_TRY(gather(s, y, s->pk_untok, &y)); /* back to (B*S, D) */
+    if (pack) CLF_TRY(gather(s, y, s->pk_untok, &y)); /* back to (B*S, D) */
     if (y == use->e_ids || clf_graph_output(s->g, y, "hidden") != CLF_OK) {
         /* A post-LN stack with no layer output of its own cannot happen (a
          * layer always ends in a norm); keep the message explicit anyway. */
