@@ -43,9 +43,11 @@ static void ref_procs(const clf_generate_params *p, int64_t V, int32_t eos, int6
             x[seq[L - 1]] = -INFINITY;
     }
     if (n < p->min_length || n - npre < p->min_new_tokens) x[eos] = -INFINITY;
-    int32_t forced = p->force_bos && n == 1               ? p->forced_bos_token_id
-                     : p->force_eos && n == max_len - 1 ? p->forced_eos_token_id
-                                                        : -1;
+    /* transformers lists ForcedBOS before ForcedEOS and each overwrites the
+     * whole row, so where both apply (cur_len 1, max_length 2) EOS wins. */
+    int32_t forced = p->force_eos && n == max_len - 1 ? p->forced_eos_token_id
+                     : p->force_bos && n == 1         ? p->forced_bos_token_id
+                                                      : -1;
     for (int64_t v = 0; forced >= 0 && v < V; v++)
         x[v] = v == forced ? 0 : -INFINITY;
 }
@@ -85,6 +87,10 @@ Test(logits_proc, processors_match_a_float64_reference_on_random_logits)
             p.forced_bos_token_id = (int32_t)(clft_next(&r) % V);
         }
         int64_t max_len = npre + 1 + (int64_t)(clft_next(&r) % 24);
+        if (trial == 7 || trial == 15) { /* both forces at once: cur_len 1, max_length 2 */
+            n = npre = 1;
+            max_len = 2;
+        }
         if (which == 6 || which == 7) {
             p.force_eos = true;
             p.forced_eos_token_id = (int32_t)(clft_next(&r) % V);

@@ -35,6 +35,12 @@ count_criterion() { # log file
   line=$(grep -a "Synthesis:" "$1" | tail -n 1)
   if [ -z "$line" ]; then failed=$((failed + 1)); echo "   no Criterion synthesis in $1"; return; fi
   echo "   $line"
+  # Each failure by name, with its assertion text, so the CI summary says
+  # what failed (and the seed to replay it) without the log.
+  if grep -aq '^\[FAIL\]' "$1"; then
+    grep -a '^\[seed\]' "$1" | head -n 1 | sed 's/^/   /'
+    grep -a -E '^\[FAIL\]|^\[----\] .*Assertion Failed|^\[----\]   [^ ]' "$1" | head -n 24 | sed 's/^/   /'
+  fi
   t=$(sed -n 's/.*Tested: \([0-9]*\).*/\1/p' <<<"$line")
   p=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$line")
   f=$(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$line")
