@@ -2,11 +2,15 @@
  * the errors of each (out-of-range views, another context, sizes). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/testutil.h"
 #include "core/core.h"
+#include "runtime/runtime.h"
 
 Test(tensor, f16_host_conversion_round_trips_and_rounds_to_nearest_even)
 {
@@ -272,6 +276,85 @@ Test(tensor, errors_name_the_problem)
         clf_tensor_free(&t);
         clf_context_memory(ctx, &n1, &b1, NULL);
         cr_assert_eq(n1, n0);
+    }
+}
+
+static long rss_bytes(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%ld %ld", &pages, &rss), 2);
+    fclose(f);
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+/* A buffer's cl_mem flags and host pointer. */
+static void mem_flags(const clf_buffer *b, cl_mem_flags *flags, void **host)
+{
+    cr_assert_eq(clGetMemObjectInfo(b->mem, CL_MEM_FLAGS, sizeof *flags, flags, NULL), CL_SUCCESS);
+    *host = NULL;
+    cr_assert_eq(clGetMemObjectInfo(b->mem, CL_MEM_HOST_PTR, sizeof *host, host, NULL), CL_SUCCESS);
+}
+
+/* On a CPU device with unified memory a buffer of 2 MiB or more is host
+ * memory the library mapped, aligned to 2 MiB (clf__mem_create); smaller
+ * ones, other devices and CLFORMER_HUGE_PAGES=0 keep the driver's memory.
+ * Either way the data round-trips and a kernel writes it, and freed buffers
+ * give their memory back (16 x 8 MiB, each written whole). */
+Test(tensor, large_buffers_on_cpu_devices_are_2mib_aligned_host_pages_given_back_at_free)
+{
+    uint64_t seed = clft_seed();
+    for (int off = 0; off < 2; off++) {
+        if (off) setenv("CLFORMER_HUGE_PAGES", "0", 1);
+        CLFT_EACH_DEVICE(ctx)
+        {
+            const clf_device_info *in = &ctx->info;
+            bool want = !off && in->device_class == CLF_DEVICE_CPU && in->unified_memory;
+            cr_assert_eq(ctx->host_pages, want, "%s: host_pages %d (CLFORMER_HUGE_PAGES %s)",
+                         specs_[d_], ctx->host_pages, off ? "0" : "unset");
+            enum { N = (5 << 20) / 4 + 3 }; /* 5 MiB and 12 bytes: not a whole number of pages */
+            clft_rng rng = clft_rng_make(seed, 2);
+            float *host = malloc(N * sizeof *host), *back = malloc(N * sizeof *back);
+            clft_fill_uniform(&rng, host, N, -1, 1);
+            clf_tensor t, small;
+            cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){N}, &t), CLF_OK);
+            cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){(1 << 20) / 4}, &small), CLF_OK);
+            cl_mem_flags flags;
+            void *p;
+            mem_flags(t.buffer, &flags, &p);
+            cr_assert_eq(!!(flags & CL_MEM_USE_HOST_PTR), want, "%s: flags %#llx", specs_[d_],
+                         (unsigned long long)flags);
+            if (want) cr_assert_eq((uintptr_t)p % ((uintptr_t)2 << 20), 0, "%s: %p", specs_[d_], p);
+            mem_flags(small.buffer, &flags, &p);
+            cr_assert(!(flags & CL_MEM_USE_HOST_PTR), "%s: 1 MiB is the driver's memory", specs_[d_]);
+            cr_assert_eq(clf_tensor_write_f32(ctx, &t, host, N), CLF_OK);
+            clft_poison(back, N);
+            cr_assert_eq(clf_tensor_read_f32(ctx, &t, back, N), CLF_OK);
+            cr_assert_arr_eq(host, back, N * sizeof *host, "seed %llu %s", (unsigned long long)seed,
+                             specs_[d_]);
+            cr_assert_eq(clf_tensor_fill(ctx, &t, 3.5f), CLF_OK);
+            cr_assert_eq(clf_tensor_read_f32(ctx, &t, back, N), CLF_OK);
+            for (int i = 0; i < N; i++) cr_assert_eq(back[i], 3.5f, "%s [%d]", specs_[d_], i);
+            clf_tensor_free(&small);
+            clf_tensor_free(&t);
+            /* Given back: 128 MiB written through 16 buffers in turn. */
+            long before = rss_bytes();
+            for (int r = 0; r < 16; r++) {
+                clf_tensor big;
+                cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){(8 << 20) / 4}, &big),
+                             CLF_OK);
+                cr_assert_eq(clf_tensor_fill(ctx, &big, (float)r), CLF_OK);
+                cr_assert_eq(clf_context_finish(ctx), CLF_OK);
+                clf_tensor_free(&big);
+            }
+            cr_assert_eq(clf_context_finish(ctx), CLF_OK);
+            long grew = rss_bytes() - before;
+            cr_assert(grew < (48l << 20), "%s: resident memory grew %ld KiB over 16 freed 8 MiB buffers",
+                      specs_[d_], grew >> 10);
+            free(host);
+            free(back);
+        }
     }
 }
 

@@ -123,6 +123,9 @@ clf_status clf_context_create(const clf_context_params *params, clf_context **ou
         clf_context_free(ctx);
         return st;
     }
+    const char *hp = getenv("CLFORMER_HUGE_PAGES");
+    ctx->host_pages = ctx->info.device_class == CLF_DEVICE_CPU && ctx->info.unified_memory &&
+                      !(hp && !strcmp(hp, "0"));
     ctx->kprof_default = ctx->kprof;
     if (!p.untuned) clf__tune_load(ctx);
     derive_base_options(ctx);
@@ -138,6 +141,7 @@ clf_status clf__context_fork(const clf_context *parent, clf_context **out)
     if (!ctx) return clf__error(NULL, CLF_ERR_OUT_OF_MEMORY, "context fork: out of memory");
     ctx->info = parent->info;
     ctx->kprof = parent->kprof;
+    ctx->host_pages = parent->host_pages;
     ctx->platform = parent->platform;
     ctx->device = parent->device;
     /* No profiling: nothing reads a fork's profile list, which would grow
@@ -382,7 +386,7 @@ clf_status clf__scratch(clf_context *ctx, int slot, size_t bytes, cl_mem *out)
                           (unsigned long long)ctx->kprof.limits.max_alloc_bytes);
     cl_int err = CL_SUCCESS;
     cl_mem m = clf__cl_fault() ? (err = CL_MEM_OBJECT_ALLOCATION_FAILURE, NULL)
-                               : clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, want, NULL, &err);
+                               : clf__mem_create(ctx, want, &err);
     if (err != CL_SUCCESS) {
         char what[64];
         snprintf(what, sizeof what, "scratch clCreateBuffer(%zu bytes)", want);

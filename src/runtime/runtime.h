@@ -84,6 +84,10 @@ struct clf_context {
     char *cache_dir;          /* NULL = disk cache off */
     char base_options[512];   /* build options derived from the device's capabilities */
     bool profiling;
+    /* Large buffers are host memory the library maps itself, aligned to
+     * 2 MiB and advised for huge pages (a CPU device with unified memory,
+     * unless CLFORMER_HUGE_PAGES=0; clf__mem_create in tensor.c). */
+    bool host_pages;
     bool dry_run;                /* ops make their kernels ready but enqueue nothing (graph warm-up) */
     clf__program_slot *programs;
     size_t n_programs, cap_programs;
@@ -126,6 +130,13 @@ static inline bool clf__same_root(const clf_context *a, const clf_context *b)
  * errors are reported on err_ctx. */
 clf_status clf__tensor_slice(clf_context *err_ctx, const clf_tensor *t, int dim, int64_t start,
                              int64_t len, clf_tensor *out);
+
+/* A read-write cl_mem of `bytes` for ctx: on a host_pages context a buffer
+ * of 2 MiB or more is memory mapped here (aligned to 2 MiB, MADV_HUGEPAGE)
+ * and given to the driver with CL_MEM_USE_HOST_PTR, unmapped when the driver
+ * drops the buffer; otherwise, or when that fails, the driver's own memory.
+ * Sets *err like clCreateBuffer. */
+cl_mem clf__mem_create(clf_context *ctx, size_t bytes, cl_int *err);
 
 /* ---- stored tuning results (tune_store.c) ---- */
 
