@@ -190,7 +190,8 @@ void clf__owner_leave(clf__owner *o);
 void clf__owner_mark_refused(const void *obj);
 
 /* The refusal text when the calling thread's last call on obj was refused
- * and it has not entered obj since; NULL otherwise. */
+ * and it has not entered obj since; NULL otherwise. A thread remembers the
+ * two objects it was refused on most recently (a model's two contexts). */
 const char *clf__owner_refused(const void *obj);
 
 /* Test hook: fn(obj, arg) runs on the entering thread right after each

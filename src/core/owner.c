@@ -14,8 +14,10 @@
 
 static _Thread_local char thread_token;
 
-/* This thread's refusals: the objects whose last call was refused (a
- * model's two contexts at most) and the message. */
+/* This thread's refusals: the objects whose last call was refused, the
+ * most recent last (a model's two contexts at most), and the message. An
+ * entry of an object freed since is never entered again to clear it, so a
+ * full list drops its oldest entry, never the newest. */
 #define REFUSED_MAX 2
 static _Thread_local const void *refused[REFUSED_MAX];
 static _Thread_local int n_refused;
@@ -36,10 +38,11 @@ void clf__owner_mark_refused(const void *obj)
 {
     for (int i = 0; i < n_refused; i++)
         if (refused[i] == obj) return;
-    if (n_refused < REFUSED_MAX)
-        refused[n_refused++] = obj;
-    else
-        refused[REFUSED_MAX - 1] = obj;
+    if (n_refused == REFUSED_MAX) {
+        memmove(refused, refused + 1, (REFUSED_MAX - 1) * sizeof *refused);
+        n_refused--;
+    }
+    refused[n_refused++] = obj;
 }
 
 static void forget_refusal(const void *obj)
