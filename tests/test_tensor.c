@@ -297,29 +297,32 @@ static void mem_flags(const clf_buffer *b, cl_mem_flags *flags, void **host)
     cr_assert_eq(clGetMemObjectInfo(b->mem, CL_MEM_HOST_PTR, sizeof *host, host, NULL), CL_SUCCESS);
 }
 
-/* On a CPU device with unified memory a buffer of 2 MiB or more is host
- * memory the library mapped, aligned to 2 MiB (clf__mem_create); smaller
- * ones, other devices and CLFORMER_HUGE_PAGES=0 keep the driver's memory.
- * Either way the data round-trips and a kernel writes it, and freed buffers
- * give their memory back (16 x 8 MiB, each written whole). */
-Test(tensor, large_buffers_on_cpu_devices_are_2mib_aligned_host_pages_given_back_at_free)
+/* With CLFORMER_HUGE_PAGES=1, on a CPU device with unified memory, a weight
+ * of 2 MiB or more is host memory the library mapped, aligned to 2 MiB
+ * (clf__mem_create); smaller weights, other buffers, other devices and the
+ * default (unset) keep the driver's memory. Either way the data round-trips and a kernel writes it,
+ * and freed weights give their memory back (16 x 8 MiB, each written whole). */
+Test(tensor, large_weights_on_cpu_devices_are_2mib_aligned_host_pages_given_back_at_free)
 {
     uint64_t seed = clft_seed();
     for (int off = 0; off < 2; off++) {
-        if (off) setenv("CLFORMER_HUGE_PAGES", "0", 1);
+        if (off) unsetenv("CLFORMER_HUGE_PAGES");
+        else setenv("CLFORMER_HUGE_PAGES", "1", 1);
         CLFT_EACH_DEVICE(ctx)
         {
             const clf_device_info *in = &ctx->info;
             bool want = !off && in->device_class == CLF_DEVICE_CPU && in->unified_memory;
             cr_assert_eq(ctx->host_pages, want, "%s: host_pages %d (CLFORMER_HUGE_PAGES %s)",
-                         specs_[d_], ctx->host_pages, off ? "0" : "unset");
+                         specs_[d_], ctx->host_pages, off ? "unset" : "1");
             enum { N = (5 << 20) / 4 + 3 }; /* 5 MiB and 12 bytes: not a whole number of pages */
             clft_rng rng = clft_rng_make(seed, 2);
             float *host = malloc(N * sizeof *host), *back = malloc(N * sizeof *back);
             clft_fill_uniform(&rng, host, N, -1, 1);
-            clf_tensor t, small;
-            cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){N}, &t), CLF_OK);
-            cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){(1 << 20) / 4}, &small), CLF_OK);
+            clf_tensor t, small, plain;
+            cr_assert_eq(clf__tensor_create_weight(ctx, CLF_F32, 1, (int64_t[]){N}, &t), CLF_OK);
+            cr_assert_eq(clf__tensor_create_weight(ctx, CLF_F32, 1, (int64_t[]){(1 << 20) / 4}, &small),
+                         CLF_OK);
+            cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){N}, &plain), CLF_OK);
             cl_mem_flags flags;
             void *p;
             mem_flags(t.buffer, &flags, &p);
@@ -328,6 +331,10 @@ Test(tensor, large_buffers_on_cpu_devices_are_2mib_aligned_host_pages_given_back
             if (want) cr_assert_eq((uintptr_t)p % ((uintptr_t)2 << 20), 0, "%s: %p", specs_[d_], p);
             mem_flags(small.buffer, &flags, &p);
             cr_assert(!(flags & CL_MEM_USE_HOST_PTR), "%s: 1 MiB is the driver's memory", specs_[d_]);
+            mem_flags(plain.buffer, &flags, &p);
+            cr_assert(!(flags & CL_MEM_USE_HOST_PTR), "%s: a buffer not a weight is the driver's",
+                      specs_[d_]);
+            clf_tensor_free(&plain);
             cr_assert_eq(clf_tensor_write_f32(ctx, &t, host, N), CLF_OK);
             clft_poison(back, N);
             cr_assert_eq(clf_tensor_read_f32(ctx, &t, back, N), CLF_OK);
@@ -342,8 +349,9 @@ Test(tensor, large_buffers_on_cpu_devices_are_2mib_aligned_host_pages_given_back
             long before = rss_bytes();
             for (int r = 0; r < 16; r++) {
                 clf_tensor big;
-                cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){(8 << 20) / 4}, &big),
-                             CLF_OK);
+                cr_assert_eq(
+                    clf__tensor_create_weight(ctx, CLF_F32, 1, (int64_t[]){(8 << 20) / 4}, &big),
+                    CLF_OK);
                 cr_assert_eq(clf_tensor_fill(ctx, &big, (float)r), CLF_OK);
                 cr_assert_eq(clf_context_finish(ctx), CLF_OK);
                 clf_tensor_free(&big);

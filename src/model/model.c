@@ -119,7 +119,7 @@ clf_status clf__model_own(clf_model *m, clf_dtype dtype, int ndim, const int64_t
         m->owned = t;
         m->cap_owned = cap;
     }
-    CLF_TRY(clf_tensor_create(m->wctx ? m->wctx : m->ctx, dtype, ndim, shape, out));
+    CLF_TRY(clf__tensor_create_weight(m->wctx ? m->wctx : m->ctx, dtype, ndim, shape, out));
     m->owned[m->n_owned++] = *out;
     return CLF_OK;
 }

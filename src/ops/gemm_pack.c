@@ -64,7 +64,7 @@ static clf_status pack_body(clf_context *ctx, const clf_tensor *w, clf_tensor *o
                           op, clf__desc(w, d), (long long)np, (long long)kp);
     const size_t es = clf_dtype_size(w->dtype), codes = (size_t)(np * kp) * es;
     clf_buffer *buf = NULL;
-    CLF_TRY(clf_buffer_create(ctx, codes + (q8 ? (size_t)n * 4 : 0), &buf));
+    CLF_TRY(clf__buffer_create_weight(ctx, codes + (q8 ? (size_t)n * 4 : 0), &buf));
     if (q8) buf->q_rows = n, buf->q_cols = k, buf->q_scales = codes;
     buf->pack_n = t.pn;
     buf->pack_v = t.pv;

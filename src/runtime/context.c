@@ -125,7 +125,7 @@ clf_status clf_context_create(const clf_context_params *params, clf_context **ou
     }
     const char *hp = getenv("CLFORMER_HUGE_PAGES");
     ctx->host_pages = ctx->info.device_class == CLF_DEVICE_CPU && ctx->info.unified_memory &&
-                      !(hp && !strcmp(hp, "0"));
+                      hp && !strcmp(hp, "1");
     ctx->kprof_default = ctx->kprof;
     if (!p.untuned) clf__tune_load(ctx);
     derive_base_options(ctx);
@@ -386,7 +386,7 @@ clf_status clf__scratch(clf_context *ctx, int slot, size_t bytes, cl_mem *out)
                           (unsigned long long)ctx->kprof.limits.max_alloc_bytes);
     cl_int err = CL_SUCCESS;
     cl_mem m = clf__cl_fault() ? (err = CL_MEM_OBJECT_ALLOCATION_FAILURE, NULL)
-                               : clf__mem_create(ctx, want, &err);
+                               : clf__mem_create(ctx, want, false, &err);
     if (err != CL_SUCCESS) {
         char what[64];
         snprintf(what, sizeof what, "scratch clCreateBuffer(%zu bytes)", want);

@@ -36,16 +36,25 @@ const char *clf_dtype_name(clf_dtype dtype)
     return "unknown";
 }
 
-/* Host pages for a CPU device's large buffers. Decoding streams every
+/* Host pages for a CPU device's large weights. Decoding streams every
  * weight once per token, so on a CPU it runs at memory bandwidth, and with
  * 4 KiB pages each page of a weight costs a TLB miss and a page walk.
  * Drivers allocate with posix_memalign, whose memory is neither aligned to
  * a huge page nor advised for one (transparent huge pages are "madvise"
  * on Debian), so a large buffer is mapped here instead: aligned to 2 MiB,
  * advised, and untouched until the driver's first write, which is when the
- * kernel backs it. GPT-2 small f32 greedy decode: +8 % on PoCL, +5 % on
- * Intel's CPU runtime; encoders and Q8 decode, which are bound by
- * arithmetic, unchanged (bench/results/2026-12-05d-epyc-pocl). */
+ * kernel backs it. Weights only: they are written whole once and read
+ * every step, whereas a huge page of a KV cache or an arena that is used in
+ * part is 2 MiB zeroed and resident for what 4 KiB pages would hold (the
+ * model tests ran 17 % longer with every large buffer on huge pages).
+ *
+ * Off unless CLFORMER_HUGE_PAGES=1: GPT-2 small f32 greedy decode gains
+ * 3.7-6.6 % (PoCL and Intel's CPU runtime; encoders and Q8 decode, bound by
+ * arithmetic, do not move), but on a virtual machine that reports free
+ * memory to its host, the first load after a pause costs 1.3-2.4 s more
+ * for GPT-2 small's 500 MB (every huge page faults on the host; 4 KiB pages
+ * come from memory still backed). That pays only in a process that
+ * decodes for minutes (bench/results/2026-12-05d-epyc-pocl). */
 #define CLF__HUGE_PAGE ((size_t)2 << 20)
 
 typedef struct host_map {
@@ -79,9 +88,9 @@ static void *host_map_create(size_t bytes, host_map *h)
     return p;
 }
 
-cl_mem clf__mem_create(clf_context *ctx, size_t bytes, cl_int *err)
+cl_mem clf__mem_create(clf_context *ctx, size_t bytes, bool weight, cl_int *err)
 {
-    if (ctx->host_pages && bytes >= CLF__HUGE_PAGE) {
+    if (weight && ctx->host_pages && bytes >= CLF__HUGE_PAGE) {
         host_map *h = malloc(sizeof *h);
         void *p = h ? host_map_create(bytes, h) : NULL;
         if (p) {
@@ -95,7 +104,8 @@ cl_mem clf__mem_create(clf_context *ctx, size_t bytes, cl_int *err)
     return clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, err);
 }
 
-static clf_status buffer_create_body(clf_context *ctx, size_t bytes, clf_buffer **out)
+static clf_status buffer_create_body(clf_context *ctx, size_t bytes, bool weight,
+                                     clf_buffer **out)
 {
     if (!ctx || !out) return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_buffer_create: NULL argument");
     *out = NULL;
@@ -109,7 +119,7 @@ static clf_status buffer_create_body(clf_context *ctx, size_t bytes, clf_buffer 
     if (!buf) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_buffer_create: out of memory");
     cl_int err = CL_SUCCESS;
     buf->mem = clf__cl_fault() ? (err = CL_MEM_OBJECT_ALLOCATION_FAILURE, NULL)
-                               : clf__mem_create(ctx, bytes, &err);
+                               : clf__mem_create(ctx, bytes, weight, &err);
     if (err != CL_SUCCESS) {
         clf__free(buf);
         char what[96];
@@ -127,7 +137,12 @@ static clf_status buffer_create_body(clf_context *ctx, size_t bytes, clf_buffer 
 
 clf_status clf_buffer_create(clf_context *ctx, size_t bytes, clf_buffer **out)
 {
-    CLF__GUARDED(ctx, "clf_buffer_create", buffer_create_body(ctx, bytes, out));
+    CLF__GUARDED(ctx, "clf_buffer_create", buffer_create_body(ctx, bytes, false, out));
+}
+
+clf_status clf__buffer_create_weight(clf_context *ctx, size_t bytes, clf_buffer **out)
+{
+    CLF__GUARDED(ctx, "clf_buffer_create", buffer_create_body(ctx, bytes, true, out));
 }
 
 void clf_buffer_free(clf_buffer *buf)
@@ -258,7 +273,7 @@ clf_status clf_tensor_on(clf_buffer *buf, clf_dtype dtype, int ndim, const int64
 }
 
 static clf_status tensor_create_body(clf_context *ctx, clf_dtype dtype, int ndim,
-                                     const int64_t *shape, clf_tensor *out)
+                                     const int64_t *shape, bool weight, clf_tensor *out)
 {
     if (!ctx || !shape || !out)
         return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tensor_create: NULL argument");
@@ -285,7 +300,7 @@ static clf_status tensor_create_body(clf_context *ctx, clf_dtype dtype, int ndim
     size_t n_scales = dtype == CLF_Q4 ? (size_t)(rows * clf_q4_groups(cols)) : (size_t)rows;
     bool quant = dtype == CLF_Q8 || dtype == CLF_Q4;
     if (quant) bytes = clf_q8_scale_offset((int64_t)code_bytes) + n_scales * 4;
-    CLF_TRY(clf_buffer_create(ctx, bytes, &buf));
+    CLF_TRY(weight ? clf__buffer_create_weight(ctx, bytes, &buf) : clf_buffer_create(ctx, bytes, &buf));
     if (quant) {
         buf->q_rows = rows;
         buf->q_cols = cols;
@@ -299,7 +314,13 @@ static clf_status tensor_create_body(clf_context *ctx, clf_dtype dtype, int ndim
 clf_status clf_tensor_create(clf_context *ctx, clf_dtype dtype, int ndim, const int64_t *shape,
                              clf_tensor *out)
 {
-    CLF__GUARDED(ctx, "clf_tensor_create", tensor_create_body(ctx, dtype, ndim, shape, out));
+    CLF__GUARDED(ctx, "clf_tensor_create", tensor_create_body(ctx, dtype, ndim, shape, false, out));
+}
+
+clf_status clf__tensor_create_weight(clf_context *ctx, clf_dtype dtype, int ndim,
+                                     const int64_t *shape, clf_tensor *out)
+{
+    CLF__GUARDED(ctx, "clf_tensor_create", tensor_create_body(ctx, dtype, ndim, shape, true, out));
 }
 
 void clf_tensor_free(clf_tensor *t)
