@@ -299,7 +299,7 @@ static void mem_flags(const clf_buffer *b, cl_mem_flags *flags, void **host)
 
 /* With CLFORMER_HUGE_PAGES=1, on a CPU device with unified memory, a weight
  * of 2 MiB or more is host memory the library mapped, aligned to 2 MiB
- * (clf__mem_create); smaller weights, other buffers, other devices and the
+ * (src/runtime/tensor.c); smaller weights, other buffers, other devices and the
  * default (unset) keep the driver's memory. Either way the data round-trips and a kernel writes it,
  * and freed weights give their memory back (16 x 8 MiB, each written whole). */
 Test(tensor, large_weights_on_cpu_devices_are_2mib_aligned_host_pages_given_back_at_free)

@@ -386,7 +386,7 @@ clf_status clf__scratch(clf_context *ctx, int slot, size_t bytes, cl_mem *out)
                           (unsigned long long)ctx->kprof.limits.max_alloc_bytes);
     cl_int err = CL_SUCCESS;
     cl_mem m = clf__cl_fault() ? (err = CL_MEM_OBJECT_ALLOCATION_FAILURE, NULL)
-                               : clf__mem_create(ctx, want, false, &err);
+                               : clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, want, NULL, &err);
     if (err != CL_SUCCESS) {
         char what[64];
         snprintf(what, sizeof what, "scratch clCreateBuffer(%zu bytes)", want);

@@ -86,7 +86,7 @@ struct clf_context {
     bool profiling;
     /* Large weights are host memory the library maps itself, aligned to
      * 2 MiB and advised for huge pages (a CPU device with unified memory,
-     * and CLFORMER_HUGE_PAGES=1; clf__mem_create in tensor.c). */
+     * and CLFORMER_HUGE_PAGES=1; mem_create in tensor.c). */
     bool host_pages;
     bool dry_run;                /* ops make their kernels ready but enqueue nothing (graph warm-up) */
     clf__program_slot *programs;
@@ -131,16 +131,9 @@ static inline bool clf__same_root(const clf_context *a, const clf_context *b)
 clf_status clf__tensor_slice(clf_context *err_ctx, const clf_tensor *t, int dim, int64_t start,
                              int64_t len, clf_tensor *out);
 
-/* A read-write cl_mem of `bytes` for ctx: a weight (written whole once,
- * read every step) of 2 MiB or more on a host_pages context is memory
- * mapped here (aligned to 2 MiB, MADV_HUGEPAGE) and given to the driver with
- * CL_MEM_USE_HOST_PTR, unmapped when the driver drops the buffer; anything
- * else, or when that fails, is the driver's own memory. Sets *err like
- * clCreateBuffer. */
-cl_mem clf__mem_create(clf_context *ctx, size_t bytes, bool weight, cl_int *err);
-
-/* clf_buffer_create and clf_tensor_create for a weight (clf__mem_create):
- * what a model loads and clf_gemm_pack_b packs. */
+/* clf_buffer_create and clf_tensor_create for a weight (written whole once,
+ * read every step: what a model loads and clf_gemm_pack_b packs); on a
+ * host_pages context one of 2 MiB or more is on huge pages (tensor.c). */
 clf_status clf__buffer_create_weight(clf_context *ctx, size_t bytes, clf_buffer **out);
 clf_status clf__tensor_create_weight(clf_context *ctx, clf_dtype dtype, int ndim,
                                      const int64_t *shape, clf_tensor *out);

@@ -88,7 +88,11 @@ static void *host_map_create(size_t bytes, host_map *h)
     return p;
 }
 
-cl_mem clf__mem_create(clf_context *ctx, size_t bytes, bool weight, cl_int *err)
+/* A read-write cl_mem of `bytes`: a weight of 2 MiB or more on a host_pages
+ * context is mapped here and handed over with CL_MEM_USE_HOST_PTR, unmapped
+ * when the driver drops the buffer; anything else, or when that fails, is
+ * the driver's own memory. Sets *err like clCreateBuffer. */
+static cl_mem mem_create(clf_context *ctx, size_t bytes, bool weight, cl_int *err)
 {
     if (weight && ctx->host_pages && bytes >= CLF__HUGE_PAGE) {
         host_map *h = malloc(sizeof *h);
@@ -119,7 +123,7 @@ static clf_status buffer_create_body(clf_context *ctx, size_t bytes, bool weight
     if (!buf) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_buffer_create: out of memory");
     cl_int err = CL_SUCCESS;
     buf->mem = clf__cl_fault() ? (err = CL_MEM_OBJECT_ALLOCATION_FAILURE, NULL)
-                               : clf__mem_create(ctx, bytes, weight, &err);
+                               : mem_create(ctx, bytes, weight, &err);
     if (err != CL_SUCCESS) {
         clf__free(buf);
         char what[96];
@@ -300,7 +304,7 @@ static clf_status tensor_create_body(clf_context *ctx, clf_dtype dtype, int ndim
     size_t n_scales = dtype == CLF_Q4 ? (size_t)(rows * clf_q4_groups(cols)) : (size_t)rows;
     bool quant = dtype == CLF_Q8 || dtype == CLF_Q4;
     if (quant) bytes = clf_q8_scale_offset((int64_t)code_bytes) + n_scales * 4;
-    CLF_TRY(weight ? clf__buffer_create_weight(ctx, bytes, &buf) : clf_buffer_create(ctx, bytes, &buf));
+    CLF_TRY(buffer_create_body(ctx, bytes, weight, &buf));
     if (quant) {
         buf->q_rows = rows;
         buf->q_cols = cols;
