@@ -301,7 +301,7 @@ static void mem_flags(const clf_buffer *b, cl_mem_flags *flags, void **host)
  * of 2 MiB or more is host memory the library mapped, aligned to 2 MiB
  * (src/runtime/tensor.c); smaller weights, other buffers, other devices and the
  * default (unset) keep the driver's memory. Either way the data round-trips and a kernel writes it,
- * and freed weights give their memory back (16 x 8 MiB, each written whole). */
+ * and freed mapped weights give their memory back (16 x 8 MiB, each written whole). */
 Test(tensor, large_weights_on_cpu_devices_are_2mib_aligned_host_pages_given_back_at_free)
 {
     uint64_t seed = clft_seed();
@@ -345,9 +345,12 @@ Test(tensor, large_weights_on_cpu_devices_are_2mib_aligned_host_pages_given_back
             for (int i = 0; i < N; i++) cr_assert_eq(back[i], 3.5f, "%s [%d]", specs_[d_], i);
             clf_tensor_free(&small);
             clf_tensor_free(&t);
-            /* Given back: 128 MiB written through 16 buffers in turn. */
+            /* Given back: 128 MiB written through 16 mapped weights in turn.
+             * Only where clformer maps them: the driver's own memory is
+             * malloc'd, and glibc may keep freed blocks resident (it did, in
+             * one CI run out of several: 57 MiB). */
             long before = rss_bytes();
-            for (int r = 0; r < 16; r++) {
+            for (int r = 0; want && r < 16; r++) {
                 clf_tensor big;
                 cr_assert_eq(
                     clf__tensor_create_weight(ctx, CLF_F32, 1, (int64_t[]){(8 << 20) / 4}, &big),
