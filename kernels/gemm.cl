@@ -937,8 +937,25 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
 #else
     const int Kv = K - K % CLF_GV;
     CLF_GH_DECL();
+#if CLF_B_ILV == CLF_GN && CLF_GV == 16 && CLF_GS == 1
+    /* An item's CLF_GN rows are one interleaved block (CLF_B_ILV): a single stream of
+     * CLF_GN x 16 codes per step, read through one advancing pointer unless the block is
+     * the clamped edge. The general form below computes each row's index per step, which
+     * PoCL keeps as a vector of offsets and extracts lane by lane (GPT-2 small Q8 decode,
+     * PoCL, AVX2: 41 -> 48 tokens/s; the 50257 x 768 head 4.1 -> 3.4 ms). */
+    const bool block = n0 + CLF_GN <= N;
+    __global const b_t *bp = B + boff[0];
+#endif
     for (int k = t * CLF_GV; k < Kv; k += CLF_GS * CLF_GV) {
         gw_t w[CLF_GN];
+#if CLF_B_ILV == CLF_GN && CLF_GV == 16 && CLF_GS == 1
+        if (block) {
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                w[j] = LDGBV(CLF_GV, bp, j * 16);
+            bp += CLF_GN * 16;
+        } else
+#endif
         #pragma unroll
         for (int j = 0; j < CLF_GN; ++j)
             w[j] = LDGBV(CLF_GV, B, boff[j] + CLF_BK(k));
