@@ -761,6 +761,8 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
  *   CLF_GS [1]    work-items that share one column block by splitting K (local dim 0);
  *                 > 1 reduces partial sums in local memory (GPU), 1 = no local memory (CPU)
  *   CLF_GLY [4]   local size in dim 1; only used (and then required to match) when GS > 1
+ *   CLF_GI16 [0]  1 = Q8 weights may take integer products (see "int16 x int8" below) where
+ *                 the compiler offers the x86 instruction; the host sets it for K <= 4096
  * Launch: local = (GS, LY, 1), global = (GS, ceil(ceil(N/CPW)/LY)*LY, batch) with
  *         CPW = GN (TRANS_B=1) or GV*GN (TRANS_B=0) columns per work-item; LY = CLF_GLY
  *         when GS > 1, else any. CPU choice (GS=1): TRANS_B=1 GV=16 GN=4 LY=8;
@@ -786,6 +788,31 @@ __kernel void clf_gemm_reg(CLF_GEMM_ARGS)
 #endif
 #ifndef CLF_GLY
 #define CLF_GLY 4
+#endif
+/* int16 x int8 (CLF_GI16, one row of A, interleaved Q8 rows, AVX2 without AVX-512): the
+ * work-group quantises the row of A once into local memory, int16 codes with one scale
+ * (max|a| / 32767, round to nearest), and each item sums code products with pmaddwd (16
+ * products in 2 instructions; the f32 form converts each weight: 3 per 8 products). The
+ * lanes' sums are exact in int32 for K <= 4096 (K / 8 products of at most 127 x 32767
+ * each, under 2^31). The activation's rounding error, at most max|a| / 65534 per element, is
+ * 1/130 of the weights' own (max|w| / 254). Which compiler offers the instruction is
+ * known only inside the kernel (PoCL: clang with the host CPU's features; other
+ * compilers do not declare it), so the f32 form stays for every other device. AVX-512
+ * devices keep the f32 form too: its 512-bit FMAs need as many instructions per product as
+ * the 256-bit integer form, and no AVX-512 machine was at hand to measure the two. Local
+ * memory: 8 KiB of codes and a float per item (the host checks the device's limit). */
+#ifndef CLF_GI16
+#define CLF_GI16 0
+#endif
+#if CLF_GI16 && CLF_TRANS_B && CLF_B_Q8 && !CLF_TRANS_A && !CLF_HALF_MATH && CLF_GM == 1 &&   \
+    CLF_GS == 1 && CLF_GV == 16 && CLF_B_ILV == CLF_GN && defined(__AVX2__) &&                \
+    !defined(__AVX512F__) && defined(__has_builtin)
+#if __has_builtin(__builtin_ia32_pmaddwd256) && __has_builtin(__builtin_prefetch)
+#define CLF_GX 1
+#endif
+#endif
+#ifndef CLF_GX
+#define CLF_GX 0
 #endif
 #define gv_t CLF_CAT(float, CLF_GV)
 #define clf_ghsum CLF_CAT(clf_hsumv, CLF_GV)
@@ -934,6 +961,59 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
             for (int j = 0; j < CLF_GN; ++j)
                 acc[i][j] = fma(ps[i][j], (gv_t)sc[j], acc[i][j]);
     }
+#elif CLF_GX
+    /* int16 x int8 (see CLF_GI16 above). The group's items quantise the row together. */
+    __local short aq[4096];
+    __local float amax_part[CLF_GLY];
+    const int ly = get_local_id(1), nly = get_local_size(1);
+    const int Kv = K - K % 16;
+    float16 m16 = (float16)0.0f;
+    for (int k = ly * 16; k < Kv; k += nly * 16)
+        m16 = fmax(m16, fabs(LDAV(16, A, aoff[0] + k)));
+    float8 m8 = fmax(m16.lo, m16.hi);
+    float4 m4 = fmax(m8.lo, m8.hi);
+    float amax = fmax(fmax(m4.s0, m4.s1), fmax(m4.s2, m4.s3));
+    for (int k = Kv + ly; k < K; k += nly)
+        amax = fmax(amax, fabs(LDA(A, aoff[0] + k)));
+    amax_part[ly] = amax;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int i = 0; i < nly; ++i)
+        amax = fmax(amax, amax_part[i]);
+    const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
+    for (int k = ly * 16; k < Kv; k += nly * 16)
+        vstore16(convert_short16_sat_rte(LDAV(16, A, aoff[0] + k) * inv), 0, aq + k);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    int8 iacc[CLF_GN];
+    #pragma unroll
+    for (int j = 0; j < CLF_GN; ++j)
+        iacc[j] = (int8)0;
+    if (n0 + CLF_GN <= N) {
+        __global const char *bp = B + boff[0];
+        for (int k = 0; k < Kv; k += 16, bp += CLF_GN * 16) {
+            /* The integer loop outruns the hardware prefetchers: the stream 2 KiB ahead
+             * (GPT-2 small's Q8 head on PoCL, AVX2 EPYC: 4.0 -> 2.6 ms). */
+            __builtin_prefetch(bp + 2048);
+            const short16 a = vload16(0, aq + k);
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                iacc[j] += __builtin_ia32_pmaddwd256(a, convert_short16(vload16(0, bp + j * 16)));
+        }
+    } else {
+        for (int k = 0; k < Kv; k += 16) {
+            const short16 a = vload16(0, aq + k);
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                iacc[j] += __builtin_ia32_pmaddwd256(
+                    a, convert_short16(vload16(0, B + boff[j] + CLF_BK(k))));
+        }
+    }
+    /* The lanes, each exact, times the activation scale into acc's low half (their int32
+     * total could overflow): the common code below (horizontal sums, the f32 tail k >= Kv,
+     * the scaled store) finishes the outputs. */
+    const float sa = amax / 32767.0f;
+    #pragma unroll
+    for (int j = 0; j < CLF_GN; ++j)
+        acc[0][j] = (gv_t)(convert_float8(iacc[j]) * sa, (float8)0.0f);
 #else
     const int Kv = K - K % CLF_GV;
     CLF_GH_DECL();

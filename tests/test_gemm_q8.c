@@ -35,6 +35,7 @@ static const qcase cases[] = {
     {1, 1, 1, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0},
     {1, 768, 768, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
     {1, 131, 4099, F32, F32, 0, 0, 1, CLF_ACT_GELU, 3},
+    {1, 67, 1000, F16, F32, 0, 0, 1, CLF_ACT_GELU, 1}, /* int16 x int8 GEMV: edge, K % 16 */
     {3, 13, 127, F16, F32, 0, 0, 0, CLF_ACT_RELU, 0},
     {8, 97, 300, F32, F32, 0, 0.5f, 1, CLF_ACT_SILU, 7},
     {9, 67, 129, F32, F16, 0, 0, 1, CLF_ACT_GELU_TANH, 0},
