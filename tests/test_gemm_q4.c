@@ -36,6 +36,7 @@ static const qcase cases[] = {
     {1, 1, 1, F32, F32, 0, 0, 0, CLF_ACT_NONE, 0},
     {1, 768, 768, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
     {1, 131, 4099, F32, F32, 0, 0, 1, CLF_ACT_GELU, 3},
+    {1, 67, 1000, F16, F32, 0, 0, 1, CLF_ACT_GELU, 1}, /* int16 x int8 GEMV: K % 32 tail */
     {2, 33, 31, F32, F32, 0, 0, 0, CLF_ACT_NONE, 1},
     {3, 13, 127, F16, F32, 0, 0, 0, CLF_ACT_RELU, 0},
     {5, 17, 32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 2},

@@ -56,7 +56,7 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
      * once for its items, so groups of 32 items (GPT-2 small's Q8 head on
      * PoCL, AVX2 EPYC: 3.0 ms at 8 items, 2.5 ms at 32; the f32 form the
      * same at either). */
-    bool i16 = pr->gemv_i16 && interleaved(d) && gm == 1 && d->k <= 4096 &&
+    bool i16 = pr->gemv_i16 && (interleaved(d) || d->b.dtype == CLF_Q4) && gm == 1 && d->k <= 4096 &&
                8192 + 4 * 32 <= pr->limits.local_mem_bytes;
     if (i16 && ly < 32) ly = 32;
     for (;;) {
