@@ -45,11 +45,13 @@ Test(profile, family_follows_the_device_type_and_can_be_forced)
     clf_kernel_profile p = make(&cpu, CLF_KERNELS_AUTO, NULL);
     cr_assert_eq(p.family, CLF_KERNELS_CPU);
     cr_assert(p.row_per_item && p.attn_cpu_rows > 0 && p.gemv_max_m == 1 && !p.gemm_measure_clblast);
+    cr_assert(p.gemv_i16, "the CPU family allows the int16 x int8 GEMV");
     cr_assert_eq(p.gemm_vec, 16);
     cr_assert_str_eq(p.family_reason, "device type CPU");
     p = make(&gpu, CLF_KERNELS_AUTO, NULL);
     cr_assert_eq(p.family, CLF_KERNELS_GPU);
     cr_assert(!p.row_per_item && p.attn_cpu_rows == 0 && p.gemv_max_m == 8 && p.gemm_measure_clblast);
+    cr_assert(!p.gemv_i16);
     cr_assert_eq(p.gemm_tile_m, 64);
     cr_assert_eq(make(&acc, CLF_KERNELS_AUTO, NULL).family, CLF_KERNELS_GPU);
     /* Forcing changes the family, not what the device is. */
@@ -198,6 +200,17 @@ Test(profile, resolve_reads_the_environment)
     unsetenv("CLFORMER_KERNELS");
     unsetenv("CLFORMER_DEVICE_LIMITS");
     unsetenv("CLFORMER_GEMV_MAX_M");
+    /* CLFORMER_GEMV_I16: 0 or 1 overrides the family's choice; anything else is ignored. */
+    setenv("CLFORMER_GEMV_I16", "0", 1);
+    cr_assert_eq(clf_kernel_profile_resolve(&d, CLF_KERNELS_CPU, NULL, &p), CLF_OK);
+    cr_assert(!p.gemv_i16);
+    setenv("CLFORMER_GEMV_I16", "1", 1);
+    cr_assert_eq(clf_kernel_profile_resolve(&d, CLF_KERNELS_GPU, NULL, &p), CLF_OK);
+    cr_assert(p.gemv_i16);
+    setenv("CLFORMER_GEMV_I16", "yes", 1);
+    cr_assert_eq(clf_kernel_profile_resolve(&d, CLF_KERNELS_CPU, NULL, &p), CLF_OK);
+    cr_assert(p.gemv_i16);
+    unsetenv("CLFORMER_GEMV_I16");
 }
 
 /* Half arithmetic: only where fp16 is reported (and not simulated away); on
