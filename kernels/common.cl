@@ -116,7 +116,7 @@ inline float8 clf_exp8(const float8 x)
 
 /* The GELU (erf form) in float8 arithmetic, as 0.5 v erfc(-v / sqrt 2)
  * without cancellation: see EW_GELU_BODY in elementwise.cl for the formula
- * and its accuracy. Used by elementwise.cl and by gemm.cl's epilogue (PoCL's
+ * and its accuracy. Used by elementwise.cl and by gemm_common.cl's epilogue (PoCL's
  * library erf is a scalar call that cost more than the GEMM producing it). */
 inline float8 clf_gelu8(const float8 v)
 {

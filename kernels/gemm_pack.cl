@@ -11,7 +11,7 @@
  *
  * Build options: CLF_PN, CLF_PV (panel rows, vector width), CLF_PACK_B16 1 = 2-byte
  * elements (f16: the bits are copied, no conversion), CLF_PACK_B8 1 = 1-byte (Q8 codes,
- * PN = the GEMV's rows per work-item, PV = 16: the row-interleaved layout of gemm.cl's
+ * PN = the GEMV's rows per work-item, PV = 16: the row-interleaved layout of gemm_common.cl's
  * CLF_B_ILV; the host copies the scales), else 4-byte (f32).
  * Launch: global = (Kp, ceil(N / PN) * PN), any local size. One work-item writes one
  * element of the packed buffer, at offP + its index. With PN = PV = 1 and N = 1 it is a

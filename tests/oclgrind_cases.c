@@ -135,11 +135,11 @@ int case_gemv(og_run *r)
     return EACH(r, gemm_one, t);
 }
 
-/* Q8 and Q4 weights (kernels/gemm.cl CLF_B_Q8, CLF_B_Q4): rows [1, 1 + N)
+/* Q8 and Q4 weights (kernels/gemm_common.cl CLF_B_Q8, CLF_B_Q4): rows [1, 1 + N)
  * of a quantised tensor, so codes and scales start past row 0; M 1 and 5
  * take the GEMV, 67 the family's GEMM; K crosses every vector width (and, for
  * Q4, group edges: 33, 67, 130 leave a short last group); Q8 packed too
- * (clf_gemm_pack_b, gemm.cl CLF_B_ILV). Reference: the dequantised weights
+ * (clf_gemm_pack_b, gemm_common.cl CLF_B_ILV). Reference: the dequantised weights
  * (exact in float64), bound as for f32 B. */
 typedef struct qcase {
     int64_t m, n, k;

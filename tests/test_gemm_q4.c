@@ -1,5 +1,5 @@
 /*
- * Q4 weights in clf_gemm (tensor.h "Q4", kernels/gemm.cl CLF_B_Q4): every
+ * Q4 weights in clf_gemm (tensor.h "Q4", kernels/gemm_common.cl CLF_B_Q4): every
  * kernel that reads B (GEMV for M <= 8, the register-blocked CPU family and
  * the tiled GPU family, each family forced on every device) against a
  * float64 reference, on odd shapes: K of 1, primes, 31, 32, 33, non-multiples

@@ -1,5 +1,5 @@
 /*
- * Q8 weights in clf_gemm (tensor.h "Q8", kernels/gemm.cl CLF_B_Q8): every
+ * Q8 weights in clf_gemm (tensor.h "Q8", kernels/gemm_common.cl CLF_B_Q8): every
  * kernel that reads B (GEMV for M <= 8, the register-blocked CPU family and
  * the tiled GPU family, each family forced on every device) against a
  * float64 reference, on odd shapes (1, primes, non-multiples of the tiles and

@@ -101,7 +101,7 @@ Test(profile, every_plan_fits_the_limits)
             }
 }
 
-/* The tiled GEMM's preconditions (kernels/gemm.cl): TM % WM == TN % WN == 0
+/* The tiled GEMM's preconditions (kernels/gemm_tiled.cl): TM % WM == TN % WN == 0
  * and both tiles' element counts multiples of the work-group size. A 64
  * work-item device gets a tile of at most 64 work-items: the old fallback
  * (32 x 64 with 2 x 8 per item) needed 128. */

@@ -30,7 +30,7 @@ static int n_programs(void)
 {
     int n = 0;
     for (size_t i = 0; i < clf__kernel_files_count; i++)
-        if (strcmp(clf__kernel_files[i].name, CLF__PRELUDE_NAME) != 0) n++;
+        n += !clf__kernel_files[i].part;
     return n;
 }
 
@@ -253,6 +253,110 @@ Test(program, kernel_dir_overrides_the_embedded_sources)
     unsetenv("CLFORMER_KERNEL_DIR");
 }
 
+/* Writes text as <kdir>/<name>.cl. */
+static void write_kernel(const char *kdir, const char *name, const char *text)
+{
+    char path[800];
+    snprintf(path, sizeof path, "%s/%s.cl", kdir, name);
+    write_file(path, text, strlen(text));
+}
+
+/* Getting kernel inc_k of program inc_prog fails with status st and a last
+ * error that contains what. */
+static void expect_inc_failure(clf_status st, const char *what)
+{
+    clf_context *ctx = clft_context(spec, dir);
+    cl_kernel k;
+    cr_assert_eq(clf__kernel_get(ctx, "inc_prog", NULL, "inc_k", &k), st, "%s",
+                 clf_context_last_error(ctx));
+    cr_assert_not_null(strstr(clf_context_last_error(ctx), what), "no \"%s\" in: %s", what,
+                       clf_context_last_error(ctx));
+    clf_context_free(ctx);
+}
+
+/* `#include "X.cl"` splices kernel file X in (from the same place as the
+ * program: here a CLFORMER_KERNEL_DIR), and #line directives keep a build
+ * log's file and line true on both sides of it; deeper nesting than
+ * CLF__INCLUDE_DEPTH is refused, naming the file. */
+Test(program, includes_splice_kernel_files_and_logs_name_the_file_and_line)
+{
+    char kdir[600];
+    snprintf(kdir, sizeof kdir, "%s/inc", dir);
+    cr_assert_eq(clf__mkdirs(kdir), 0);
+    export_kernels(kdir);
+    setenv("CLFORMER_KERNEL_DIR", kdir, 1);
+
+    /* A part with a helper, a program that includes it and uses it. */
+    static const char part[] = "inline float twice(float x) { return 2.0f * x; }\n";
+    write_kernel(kdir, "inc_part", part);
+    write_kernel(kdir, "inc_prog",
+                 "/* a program */\n#include \"inc_part.cl\"\n"
+                 "__kernel void inc_k(__global float *y) { y[0] = twice(y[0]); }\n");
+    clf_context *ctx = clft_context(spec, dir);
+    cl_kernel k;
+    cr_assert_eq(clf__kernel_get(ctx, "inc_prog", NULL, "inc_k", &k), CLF_OK, "%s",
+                 clf_context_last_error(ctx));
+    char *src = NULL;
+    size_t n = 0;
+    cr_assert_eq(clf__program_source(ctx, "inc_prog", &src, &n), CLF_OK);
+    cr_assert_not_null(strstr(src, "#line 1 \"inc_part.cl\"\ninline float twice"), "%s", src);
+    cr_assert_not_null(strstr(src, "#line 3 \"inc_prog.cl\"\n__kernel void inc_k"), "%s", src);
+    cr_assert_null(strstr(src, "#include"), "%s", src);
+    clf__free(src);
+    clf_context_free(ctx);
+
+    /* An error in the part, and one in the program after the include: each
+     * log line names its own file and line. */
+    write_kernel(kdir, "inc_part", "\ninline float twice(float x) { return 2.0f * ; }\n");
+    expect_inc_failure(CLF_ERR_BUILD, "inc_part.cl:2:");
+    write_kernel(kdir, "inc_part", part);
+    write_kernel(kdir, "inc_prog",
+                 "#include \"inc_part.cl\"\n\n__kernel void inc_k(__global float *y) { y[0] = ; }\n");
+    expect_inc_failure(CLF_ERR_BUILD, "inc_prog.cl:3:");
+
+    /* inc_prog -> inc_a -> inc_b -> inc_part: one level too deep. */
+    write_kernel(kdir, "inc_prog", "#include \"inc_a.cl\"\n");
+    write_kernel(kdir, "inc_a", "#include \"inc_b.cl\"\n");
+    write_kernel(kdir, "inc_b", "#include \"inc_part.cl\"\n");
+    expect_inc_failure(CLF_ERR_BUILD, "inc_b.cl line 1: #include \"inc_part.cl\" nests deeper");
+
+    /* A missing part is an I/O error naming its path. */
+    char path[700];
+    snprintf(path, sizeof path, "%s/inc_a.cl", kdir);
+    remove(path);
+    expect_inc_failure(CLF_ERR_IO, "inc_a.cl");
+    unsetenv("CLFORMER_KERNEL_DIR");
+}
+
+/* The embedded table: the builtin GEMM kernels are programs that include
+ * their shared part, which is no program of its own. */
+Test(program, shared_parts_are_marked_and_not_built_alone)
+{
+    int seen = 0;
+    for (size_t i = 0; i < clf__kernel_files_count; i++) {
+        const clf__kernel_file *f = &clf__kernel_files[i];
+        bool shared = strcmp(f->name, "gemm_common") == 0 || strcmp(f->name, CLF__PRELUDE_NAME) == 0;
+        bool prog = strcmp(f->name, "gemm_reg") == 0 || strcmp(f->name, "gemv") == 0 ||
+                    strcmp(f->name, "gemm_tiled") == 0;
+        if (shared || prog) {
+            cr_assert_eq(f->part, shared, "%s", f->name);
+            seen++;
+        }
+    }
+    cr_assert_eq(seen, 5);
+    clf_context *ctx = clft_context(spec, "");
+    char *src = NULL;
+    size_t n = 0;
+    cr_assert_eq(clf__program_source(ctx, "gemv", &src, &n), CLF_OK, "%s", clf_context_last_error(ctx));
+    cr_assert_not_null(strstr(src, "#line 1 \"gemm_common.cl\""));
+    cr_assert_not_null(strstr(src, "__kernel void clf_gemv("));
+    clf__free(src);
+    cr_assert_eq(clf_context_build_all(ctx), CLF_OK, "%s", clf_context_last_error(ctx));
+    for (size_t i = 0; i < ctx->n_programs; i++)
+        cr_assert_str_neq(ctx->programs[i].name, "gemm_common");
+    clf_context_free(ctx);
+}
+
 Test(program, unknown_programs_and_kernels_are_not_found)
 {
     clf_context *ctx = clft_context(spec, "");
@@ -279,7 +383,7 @@ Test(program, every_kernel_file_compiles_without_warnings)
     int checked = 0;
     for (size_t i = 0; i < clf__kernel_files_count; i++) {
         const char *name = clf__kernel_files[i].name;
-        if (strcmp(name, CLF__PRELUDE_NAME) == 0) continue;
+        if (clf__kernel_files[i].part) continue;
         cl_program prog;
         cr_assert_eq(clf__program_get(ctx, name, opt, &prog), CLF_OK, "%s: %s", name,
                      clf_context_last_error(ctx));

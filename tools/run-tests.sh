@@ -102,6 +102,14 @@ export CLFORMER_MINILM_DIR="${CLFORMER_MINILM_DIR:-$root/build-logs/models/all-M
 # runtime here) x both kernel families (the profile's own and the other one
 # forced with CLFORMER_KERNELS), each on its own, so the summary says which
 # combination failed. CLFORMER_TEST_DEVICES narrows the implementations.
+# Each device suite runs $jobs tests at a time (Criterion --jobs). Most of a
+# suite's time is the kernel compiler, which builds a program on one core,
+# not the kernels, which PoCL spreads over all cores: a --jobs 1 run of PoCL's
+# CPU-family suite kept the load average at 1.0-1.4 on 2 cores and took
+# 720 s, --jobs 2 took 348 s (AVX2 EPYC, 2 cores, cold caches). The tests
+# share only the caches, whose entries are written by atomic rename. At most
+# 4 at a time, to bound the memory of concurrent model tests on big machines.
+djobs=$(( jobs < 4 ? jobs : 4 ))
 echo "== device tests: every implementation x both kernel families"
 ./build/src/cli/clformer devices 2>&1 | sed 's/^/   /'
 # "P:D name" per device; the name is the implementation's, for the summary.
@@ -123,7 +131,7 @@ for entry in "${impls[@]}"; do
     log="$logs/device-$name-$fam.log"
     echo "== device suite: $name ($spec) x $fam kernels"
     t0=$(date +%s)
-    CLFORMER_TEST_DEVICES=$spec CLFORMER_KERNELS=$fam ./build/tests/test_device --jobs 1 --verbose >"$log" 2>&1
+    CLFORMER_TEST_DEVICES=$spec CLFORMER_KERNELS=$fam ./build/tests/test_device --jobs "$djobs" --verbose >"$log" 2>&1
     count_criterion "$log"
     # With one device model_multidevice skips; the step below runs it.
     md_skips=$(grep -ac '^\[SKIP\] model_multidevice::' "$log" || true)
@@ -139,13 +147,13 @@ done
 # other tests print "[SKIP] ...: Test is disabled"; only the filtered
 # suite's own lines are counted.
 echo "== multi-device tests (POCL_DEVICES=\"pthread pthread\")"
-POCL_DEVICES="pthread pthread" CLFORMER_TEST_DEVICES=0:0,0:1 ./build/tests/test_device --jobs 1 --verbose \
+POCL_DEVICES="pthread pthread" CLFORMER_TEST_DEVICES=0:0,0:1 ./build/tests/test_device --jobs "$djobs" --verbose \
   --filter 'model_multidevice/*' 2>&1 | grep -av ': Test is disabled$' >"$logs/multidevice.log"
 count_criterion "$logs/multidevice.log"
 if [ "${#impls[@]}" -ge 2 ]; then
   pair="${impls[0]%% *},${impls[1]%% *}"
   echo "== multi-device tests across implementations ($pair: ${impls[0]#* } + ${impls[1]#* })"
-  CLFORMER_TEST_DEVICES=$pair ./build/tests/test_device --jobs 1 --verbose \
+  CLFORMER_TEST_DEVICES=$pair ./build/tests/test_device --jobs "$djobs" --verbose \
     --filter 'model_multidevice/*' 2>&1 | grep -av ': Test is disabled$' >"$logs/multidevice-impls.log"
   count_criterion "$logs/multidevice-impls.log"
 fi
@@ -169,7 +177,7 @@ for i in "${!impls[@]}"; do
       echo "== op suites on a simulated small device: $name ($spec) x $fam kernels, $lim"
       t0=$(date +%s)
       CLFORMER_TEST_DEVICES=$spec CLFORMER_KERNELS=$fam CLFORMER_DEVICE_LIMITS=$lim \
-        ./build/tests/test_device --jobs 1 --verbose --filter "$op_suites" 2>&1 \
+        ./build/tests/test_device --jobs "$djobs" --verbose --filter "$op_suites" 2>&1 \
         | grep -av ': Test is disabled$' >"$log"
       count_criterion "$log"
       line=$(grep -a "Synthesis:" "$log" | tail -n 1 | sed 's/.*Tested/Tested/')

@@ -203,7 +203,7 @@ typedef struct clf_kernel_profile {
                                 * limits.opencl_version >= 300) */
     bool gemv_i16;             /* the GEMV of one row times an interleaved Q8 weight may
                                 * quantise the row to int16 and sum integer products, where
-                                * the device's compiler offers x86's pmaddwd (kernels/gemm.cl,
+                                * the device's compiler offers x86's pmaddwd (kernels/gemv.cl,
                                 * CLF_GI16); CPU family: on; $CLFORMER_GEMV_I16=0 turns it off */
 } clf_kernel_profile;
 

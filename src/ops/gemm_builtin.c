@@ -1,5 +1,5 @@
 /*
- * The builtin GEMM provider: our kernels (kernels/gemm.cl, contract in
+ * The builtin GEMM provider: our kernels (kernels/gemm_*.cl, gemv.cl; contract in
  * docs/gemm_kernels.md) with the bias and activation fused into the store.
  * Three kernels, one argument list: a register-blocked vector micro-kernel
  * for CPUs, a local-memory tiled kernel for GPUs, and a GEMV for small M that
@@ -12,6 +12,7 @@
 #include "ops/gemm_internal.h"
 
 typedef struct launch_plan {
+    const char *program; /* kernels/<program>.cl */
     const char *kernel;
     bool trans_b_off; /* build with CLF_TRANS_B=0 although B is (N, K): broadcast-form panels */
     char options[256]; /* kernel-specific -D options */
@@ -23,7 +24,7 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 static bool gpu_family(const clf_context *ctx) { return ctx->kprof.family == CLF_KERNELS_GPU; }
 
 /* CLF_B_ILV for d: the group rows of a packed Q8 B (clf_gemm_pack_b: rows
- * interleaved in groups, kernels/gemm.cl), 0 for any other B. */
+ * interleaved in groups, kernels/gemm_common.cl), 0 for any other B. */
 static int interleaved(const clf__gemm_desc *d)
 {
     return d->b.packed && d->b.dtype == CLF_Q8 ? d->b.t->buffer->pack_n : 0;
@@ -52,7 +53,7 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
      * (768 x 3072) 57 / 44 / 30; 121 -> 139 tokens/s. */
     if (d->b.dtype == CLF_Q4 && !gpu_family(ctx)) gn = gn < 2 ? gn : d->k >= 2048 ? 1 : 2;
     if (!gpu_family(ctx)) gs = 1; /* no local memory in the CPU family */
-    /* int16 x int8 (kernels/gemm.cl, CLF_GI16): each group quantises the row
+    /* int16 x int8 (kernels/gemv.cl, CLF_GI16): each group quantises the row
      * once for its items, so groups of 32 items (GPT-2 small's Q8 head on
      * PoCL, AVX2 EPYC: 3.0 ms at 8 items, 2.5 ms at 32; the f32 form the
      * same at either). */
@@ -68,9 +69,9 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
         else gs /= 2;
     }
     size_t cpw = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
-    p->kernel = "clf_gemv";
+    p->program = "gemv", p->kernel = "clf_gemv";
     snprintf(p->options, sizeof p->options,
-             "-DCLF_ONLY=3 -DCLF_GM=%d -DCLF_GV=%d -DCLF_GN=%d -DCLF_GS=%d -DCLF_GLY=%d -DCLF_B_ILV=%d"
+             "-DCLF_GM=%d -DCLF_GV=%d -DCLF_GN=%d -DCLF_GS=%d -DCLF_GLY=%d -DCLF_B_ILV=%d"
              " -DCLF_GI16=%d",
              gm, gv, gn, gs, ly, interleaved(d), i16);
     p->local[0] = (size_t)gs, p->local[1] = (size_t)ly, p->local[2] = 1;
@@ -161,10 +162,10 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
     }
     while ((size_t)(lx * ly) > lim && ly > 1) ly /= 2;
     while ((size_t)(lx * ly) > lim && lx > 1) lx /= 2;
-    p->kernel = "clf_gemm_reg";
+    p->program = "gemm_reg", p->kernel = "clf_gemm_reg";
     bool panels = d->b.packed && !interleaved(d);
     snprintf(p->options, sizeof p->options,
-             "-DCLF_ONLY=2 -DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d -DCLF_B_ILV=%d%s",
+             "-DCLF_RM=%d -DCLF_RN=%d -DCLF_RV=%d -DCLF_KC=%d -DCLF_RLX=%d -DCLF_B_ILV=%d%s",
              rm, rn, rv, kc, lx, interleaved(d), panels ? " -DCLF_B_PACKED=1" : "");
     p->trans_b_off = panels; /* a panel is K x RN */
     size_t gx = ceil_div((size_t)d->n, (size_t)rn), gy = ceil_div((size_t)d->m, (size_t)rm);
@@ -189,8 +190,8 @@ static bool plan_tiled(const clf_context *ctx, const clf__gemm_desc *d, size_t l
         clf__gemm_tile(i, t);
     }
     int tm = t[0], tn = t[1], tk = t[2], wm = t[3], wn = t[4];
-    p->kernel = "clf_gemm_tiled";
-    snprintf(p->options, sizeof p->options, "-DCLF_ONLY=1 -DCLF_TM=%d -DCLF_TN=%d -DCLF_TK=%d -DCLF_WM=%d -DCLF_WN=%d",
+    p->program = "gemm_tiled", p->kernel = "clf_gemm_tiled";
+    snprintf(p->options, sizeof p->options, "-DCLF_TM=%d -DCLF_TN=%d -DCLF_TK=%d -DCLF_WM=%d -DCLF_WN=%d",
              tm, tn, tk, wm, wn);
     p->local[0] = (size_t)(tn / wn), p->local[1] = (size_t)(tm / wm), p->local[2] = 1;
     p->global[0] = ceil_div((size_t)d->n, (size_t)tn) * p->local[0];
@@ -251,7 +252,7 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
                  bias_dt == CLF_F16, d->trans_a, d->trans_b && !plan.trans_b_off,
                  d->b.dtype == CLF_Q8 ? " -DCLF_B_Q8=1" : "",
                  d->b.dtype == CLF_Q4 ? " -DCLF_B_Q4=1" : "", half, plan.options);
-        CLF_TRY(clf__kernel_get(ctx, "gemm", options, plan.kernel, &k));
+        CLF_TRY(clf__kernel_get(ctx, plan.program, options, plan.kernel, &k));
         size_t items = plan.local[0] * plan.local[1], klim = clf__kernel_wg_limit(ctx, k);
         if (items <= klim) break;
         if (attempt == 3 || klim >= wg) return clf__check_group(ctx, k, plan.kernel, items);

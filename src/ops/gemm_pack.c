@@ -50,7 +50,7 @@ static clf_status pack_body(clf_context *ctx, const clf_tensor *w, clf_tensor *o
                           clf__desc(w, d));
     /* f32/f16: the register kernel's panels (PN = 2 vectors of rows, PV = 1).
      * Q8: rows interleaved in groups of the GEMV's columns per work-item,
-     * K in steps of 16 (PN = G, PV = 16; gemm.cl CLF_B_ILV), so the rows a
+     * K in steps of 16 (PN = G, PV = 16; gemm_common.cl CLF_B_ILV), so the rows a
      * work-item reads are one stream, and its scales copied behind. */
     clf__reg_tile t;
     clf__gemm_reg_tile(ctx, &t);

@@ -2,6 +2,7 @@
  * Programs: the embedded kernel sources compiled for the device in hand,
  * once per context and option set, through the binary cache.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,33 +64,98 @@ static clf_status file_text(clf_context *ctx, const char *name, char **text, siz
     return CLF_OK;
 }
 
+/* A growing source text. */
+typedef struct source_buf {
+    char *p;
+    size_t n, cap;
+} source_buf;
+
+static clf_status buf_put(clf_context *ctx, source_buf *b, const char *s, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (b->n + n + 1 > cap) cap *= 2;
+        char *grown = clf__realloc(b->p, cap);
+        if (!grown) return clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "kernel source: out of memory");
+        b->p = grown;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+    return CLF_OK;
+}
+
+/* 1 if [line, end) is `#include "X.cl"` (blanks allowed around '#'), with X,
+ * letters, digits and '_' only, copied to name. Any other #include is left to
+ * the compiler (which then reports it). */
+static int include_name(const char *line, const char *end, char *name, size_t cap)
+{
+    const char *p = line;
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    if (p == end || *p++ != '#') return 0;
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    if ((size_t)(end - p) < 8 || memcmp(p, "include", 7) != 0) return 0;
+    p += 7;
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    if (p == end || *p++ != '"') return 0;
+    size_t n = 0;
+    while (p + n < end && (isalnum((unsigned char)p[n]) || p[n] == '_')) n++;
+    if (n == 0 || n >= cap || (size_t)(end - p - n) < 4 || memcmp(p + n, ".cl\"", 4) != 0) return 0;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    return 1;
+}
+
+/* Appends kernel file `name` to b, each `#include "X.cl"` line replaced by X's
+ * text (itself expanded, depth + 1) between #line directives. */
+static clf_status append_file(clf_context *ctx, source_buf *b, const char *name, int depth)
+{
+    char *text = NULL;
+    size_t size = 0;
+    CLF_TRY(file_text(ctx, name, &text, &size));
+    clf_status st = CLF_OK;
+    const char *line = text, *end = text + size;
+    for (int lineno = 1; st == CLF_OK && line < end; lineno++) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *next = nl ? nl + 1 : end;
+        char inc[128], mark[300];
+        if (!include_name(line, next, inc, sizeof inc)) {
+            st = buf_put(ctx, b, line, (size_t)(next - line));
+        } else if (depth >= CLF__INCLUDE_DEPTH) {
+            st = clf__error(ctx, CLF_ERR_BUILD,
+                            "kernel source %s.cl line %d: #include \"%s.cl\" nests deeper than %d",
+                            name, lineno, inc, CLF__INCLUDE_DEPTH);
+        } else {
+            int n = snprintf(mark, sizeof mark, "#line 1 \"%s.cl\"\n", inc);
+            st = buf_put(ctx, b, mark, (size_t)n);
+            if (st == CLF_OK) st = append_file(ctx, b, inc, depth + 1);
+            n = snprintf(mark, sizeof mark, "\n#line %d \"%s.cl\"\n", lineno + 1, name);
+            if (st == CLF_OK) st = buf_put(ctx, b, mark, (size_t)n);
+        }
+        line = next;
+    }
+    clf__free(text);
+    return st;
+}
+
 clf_status clf__program_source(clf_context *ctx, const char *name, char **text, size_t *size)
 {
-    char *prelude = NULL, *body = NULL;
-    size_t np = 0, nb = 0;
-    clf_status st = file_text(ctx, CLF__PRELUDE_NAME, &prelude, &np);
-    if (st == CLF_OK && strcmp(name, CLF__PRELUDE_NAME) != 0) st = file_text(ctx, name, &body, &nb);
-    if (st == CLF_OK) {
+    source_buf b = {0};
+    clf_status st = append_file(ctx, &b, CLF__PRELUDE_NAME, 0);
+    if (st == CLF_OK && strcmp(name, CLF__PRELUDE_NAME) != 0) {
         /* "#line 1" restarts numbering so build logs point into the file. */
         static const char line_reset[] = "\n#line 1\n";
-        size_t nl = body ? sizeof line_reset - 1 : 0;
-        char *all = clf__malloc(np + nl + nb + 1);
-        if (!all) {
-            st = clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "kernel %s: out of memory", name);
-        } else {
-            memcpy(all, prelude, np);
-            if (body) {
-                memcpy(all + np, line_reset, nl);
-                memcpy(all + np + nl, body, nb);
-            }
-            all[np + nl + nb] = '\0';
-            *text = all;
-            *size = np + nl + nb;
-        }
+        st = buf_put(ctx, &b, line_reset, sizeof line_reset - 1);
+        if (st == CLF_OK) st = append_file(ctx, &b, name, 0);
     }
-    clf__free(prelude);
-    clf__free(body);
-    return st;
+    if (st != CLF_OK) {
+        clf__free(b.p);
+        return st;
+    }
+    *text = b.p;
+    *size = b.n;
+    return CLF_OK;
 }
 
 /* Records the compiler's log as the last error, and logs it as an error. */
@@ -355,10 +421,9 @@ static clf_status context_build_all_body(clf_context *ctx)
 {
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_context_build_all: NULL context");
     for (size_t i = 0; i < clf__kernel_files_count; i++) {
-        const char *name = clf__kernel_files[i].name;
-        if (strcmp(name, CLF__PRELUDE_NAME) == 0) continue;
+        if (clf__kernel_files[i].part) continue;
         cl_program prog;
-        CLF_TRY(clf__program_get(ctx, name, NULL, &prog));
+        CLF_TRY(clf__program_get(ctx, clf__kernel_files[i].name, NULL, &prog));
     }
     return CLF_OK;
 }

@@ -22,6 +22,8 @@ typedef struct clf__kernel_file {
     const char *name;          /* file name without ".cl" */
     const unsigned char *data; /* source text, not NUL-terminated */
     size_t size;               /* bytes */
+    int part;                  /* 1: not a program of its own (the prelude, or a
+                                * file others #include), 0: a program */
 } clf__kernel_file;
 
 extern const clf__kernel_file clf__kernel_files[];
@@ -32,7 +34,11 @@ extern const size_t clf__kernel_files_count;
 
 /* The full source of program `name` (prelude + file), from the embedded copy
  * or, when CLFORMER_KERNEL_DIR is set, from <dir>/<name>.cl and
- * <dir>/common.cl. *text is NUL-terminated; free it with clf__free. */
+ * <dir>/common.cl. A line `#include "X.cl"` of the file (X a kernel file, at
+ * most CLF__INCLUDE_DEPTH deep) is replaced by X's text between #line
+ * directives, so build logs name the file and line. *text is NUL-terminated;
+ * free it with clf__free. */
+#define CLF__INCLUDE_DEPTH 2
 clf_status clf__program_source(clf_context *ctx, const char *name, char **text, size_t *size);
 
 /* ---- programs and kernels ---- */

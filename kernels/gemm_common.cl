@@ -1,0 +1,297 @@
+/*
+ * gemm_common.cl -- what the builtin GEMM / GEMV kernels of clformer share (OpenCL C 1.2, no
+ * extensions): the build options of the operands, their load and store macros, the argument
+ * list and the epilogue. Each kernel is a program of its own that includes this file.
+ *
+ * Per batch b (get_global_id(2)), row-major storage:
+ *     C = act( alpha * op(A) * op(B) + beta * C + bias[n] )
+ * op(A) is M x K (A stored M x K, or K x M when CLF_TRANS_A=1);
+ * op(B) is K x N (B stored K x N, or N x K when CLF_TRANS_B=1: the PyTorch Linear weight
+ * layout (out, in), so y = x W^T + b is CLF_TRANS_B=1).
+ * Accumulation is always f32. f16 is a *storage* format read with vload_half* and written
+ * with vstore_half* (core OpenCL 1.2), so no cl_khr_fp16 is needed.
+ * beta == 0 never reads C (C may hold NaN poison).
+ *
+ * Three kernels share one argument list (see docs/gemm_kernels.md):
+ *   clf_gemm_tiled  (gemm_tiled.cl) local-memory tiled GEMM, for GPUs.
+ *   clf_gemm_reg    (gemm_reg.cl)   register-blocked GEMM without local memory, for CPUs.
+ *   clf_gemv        (gemv.cl)       small-M kernel: every weight is read once for all M rows.
+ *
+ * Common build options (all default 0):
+ *   CLF_A_F16, CLF_B_F16, CLF_C_F16, CLF_BIAS_F16   1 = that operand is stored as f16
+ *   CLF_B_Q8     1 = B is Q8 (include/clformer/tensor.h): int8 codes read as char vectors
+ *                and converted to float, one f32 scale per output column n at
+ *                scaleB[offScale + n]; needs CLF_TRANS_B=1 (B is N x K, a scale per row).
+ *                The kernels accumulate sum_k a * code in f32 and multiply by the scale in
+ *                the store: the dequantised product up to f32 rounding, and no multiply
+ *                per weight.
+ *   CLF_B_Q4     1 = B is Q4 (include/clformer/tensor.h): 4-bit codes in groups of 32 along
+ *                K, 16 bytes per group (element j and j + 16 of a group in the low and high
+ *                nibble of byte j, stored + 8), one f32 scale per group at
+ *                scaleB[offScale + index / 32]; needs CLF_TRANS_B=1. The host passes offB
+ *                in bytes (a whole row's), ldb = groups per row * 32, so code index
+ *                n * ldb + k is byte (index / 32) * 16 + index % 16 and group index / 32.
+ *                The GEMM kernels dequantise each weight (code * its group's scale) as
+ *                it is loaded: the scale changes every 32 along K, inside the K loop. A
+ *                vector load of 2..16 codes stays in one group (the kernels load at
+ *                multiples of the vector width, rows start at a group), so it is one uchar
+ *                vector load, a shift, a mask and one scale. clf_gemv walks whole groups
+ *                and applies each group's scale once to a sum of code products.
+ *   CLF_TRANS_A, CLF_TRANS_B                         1 = operand stored transposed
+ *   CLF_HALF_MATH  0 = f32 arithmetic (default); 1 or 2 = half arithmetic in clf_gemm_tiled
+ *                and clf_gemv (clf_gemm_reg ignores it): needs cl_khr_fp16 (CLF_HAS_FP16)
+ *                and f16 B (CLF_B_F16, not Q8/Q4). A is rounded to half as it is loaded.
+ *                1: each product a*b is computed in half and added to an f32 sum.
+ *                2: products are accumulated with half fma over one K tile (tiled: TK
+ *                terms; GEMV: CLF_HK vector steps per lane), then that partial sum is
+ *                added to the f32 sum. The epilogue (alpha, beta, bias, act) is f32.
+ * The bias (add bias[offBias + n] after beta*C when has_bias != 0) and the activation
+ * (act: 0 none, 1 relu, 2 gelu (erf), 3 gelu_tanh, 4 silu, 5 tanh) are kernel arguments,
+ * not build options: they only touch the store, and one program then serves every
+ * epilogue of a shape (fewer programs to compile at a cold start).
+ * Indices inside one matrix are 32-bit ints: each matrix (with its leading dimension) must
+ * span fewer than 2^31 elements. Offsets and batch strides are 64-bit.
+ */
+
+#ifndef CLF_A_F16
+#define CLF_A_F16 0
+#endif
+#ifndef CLF_B_F16
+#define CLF_B_F16 0
+#endif
+#ifndef CLF_C_F16
+#define CLF_C_F16 0
+#endif
+#ifndef CLF_BIAS_F16
+#define CLF_BIAS_F16 0
+#endif
+#ifndef CLF_B_Q8
+#define CLF_B_Q8 0
+#endif
+#ifndef CLF_B_Q4
+#define CLF_B_Q4 0
+#endif
+#ifndef CLF_TRANS_A
+#define CLF_TRANS_A 0
+#endif
+#ifndef CLF_TRANS_B
+#define CLF_TRANS_B 0
+#endif
+
+#ifndef CLF_HALF_MATH
+#define CLF_HALF_MATH 0
+#endif
+#if CLF_HALF_MATH
+#if !defined(CLF_HAS_FP16) || !CLF_HAS_FP16
+#error "gemm_common.cl: CLF_HALF_MATH needs cl_khr_fp16"
+#endif
+#if !CLF_B_F16 || CLF_B_Q8 || CLF_B_Q4
+#error "gemm_common.cl: CLF_HALF_MATH needs f16 B"
+#endif
+#pragma OPENCL EXTENSION cl_khr_fp16 : enable
+#endif
+
+#define CLF_CAT_(a, b) a##b
+#define CLF_CAT(a, b) CLF_CAT_(a, b)
+
+/* Storage types and loads. LD*(p, i) reads element i as float; LD*V(n, p, i) reads the n
+ * consecutive elements p[i .. i+n) as floatn (only element alignment is required). */
+#if CLF_A_F16
+#define a_t half
+#define LDA(p, i) vload_half((i), (p))
+#define LDAV(n, p, i) CLF_CAT(vload_half, n)(0, (p) + (i))
+#else
+#define a_t float
+#define LDA(p, i) ((p)[i])
+#define LDAV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
+#endif
+#if CLF_B_Q4
+#if !CLF_TRANS_B
+#error "gemm_common.cl: CLF_B_Q4 needs CLF_TRANS_B=1 (groups run along K)"
+#endif
+#define b_t uchar
+/* Code index i: byte (i / 32) * 16 + i % 16, high nibble when i % 32 >= 16. These macros
+ * read scaleB, which every function that loads B has in scope. */
+#define CLF_Q4_BYTE(i) ((((i) >> 5) << 4) + ((i) & 15))
+#define CLF_Q4_SHIFT(i) ((((i) >> 4) & 1) << 2)
+/* code * scale = fma(nibble, scale, -8 * scale): one rounding of the same exact value as
+ * (nibble - 8) * scale, one operation fewer per weight. */
+#define LDB(p, i)                                                                              \
+    fma((float)(((p)[CLF_Q4_BYTE(i)] >> CLF_Q4_SHIFT(i)) & 15), scaleB[(i) >> 5],              \
+        -8.0f * scaleB[(i) >> 5])
+#define LDBV(n, p, i)                                                                          \
+    fma(CLF_CAT(convert_float, n)((CLF_CAT(vload, n)(0, (p) + CLF_Q4_BYTE(i)) >>               \
+                                   (uchar)CLF_Q4_SHIFT(i)) &                                   \
+                                  (uchar)15),                                                  \
+        (CLF_CAT(float, n))(scaleB[(i) >> 5]), (CLF_CAT(float, n))(-8.0f * scaleB[(i) >> 5]))
+#elif CLF_B_Q8
+#if !CLF_TRANS_B
+#error "gemm_common.cl: CLF_B_Q8 needs CLF_TRANS_B=1 (one scale per output column)"
+#endif
+#define b_t char
+#define LDB(p, i) convert_float((p)[i])
+#define LDBV(n, p, i) CLF_CAT(convert_float, n)(CLF_CAT(vload, n)(0, (p) + (i)))
+/* The output column's scale: the store multiplies the accumulated sum by it. */
+#define QSCALE(qs, n) ((qs)[n])
+#elif CLF_B_F16
+#define b_t half
+#define LDB(p, i) vload_half((i), (p))
+#define LDBV(n, p, i) CLF_CAT(vload_half, n)(0, (p) + (i))
+#else
+#define b_t float
+#define LDB(p, i) ((p)[i])
+#define LDBV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
+#endif
+/* CLF_B_ILV = G > 0 (TRANS_B only): B (N, K) is row-interleaved, a packed Q8 weight
+ * (clf_gemm_pack_b, gemm_pack.cl with PN = G, PV = 16): groups of G rows, K in steps of 16,
+ * each step the group's G runs of 16 codes back to back, so the G rows a work-item reads
+ * are one contiguous stream. Row n's element k is at CLF_BROW(n, ldb) + CLF_BK(k), ldb = K
+ * rounded up to 16; a vector load of 4, 8 or 16 from k a multiple of its width stays in one
+ * run. 0: plain rows, n * ldb + k. */
+#ifndef CLF_B_ILV
+#define CLF_B_ILV 0
+#endif
+#if CLF_B_ILV
+#if !CLF_TRANS_B
+#error "gemm_common.cl: CLF_B_ILV needs CLF_TRANS_B=1"
+#endif
+#define CLF_BROW(n, ldb) (((n) / CLF_B_ILV) * CLF_B_ILV * (ldb) + ((n) % CLF_B_ILV) * 16)
+#define CLF_BK(k) ((((k) >> 4) * (CLF_B_ILV * 16)) + ((k) & 15))
+#else
+#define CLF_BROW(n, ldb) ((n) * (ldb))
+#define CLF_BK(k) (k)
+#endif
+#ifndef QSCALE
+#define QSCALE(qs, n) 1.0f
+#endif
+#if CLF_C_F16
+#define c_t half
+#define LDC(p, i) vload_half((i), (p))
+#define STC(p, i, v) vstore_half((v), (i), (p))
+#else
+#define c_t float
+#define LDC(p, i) ((p)[i])
+#define STC(p, i, v) ((p)[i] = (v))
+#endif
+#if CLF_BIAS_F16
+#define bias_t half
+#define LDBIAS(p, i) vload_half((i), (p))
+#else
+#define bias_t float
+#define LDBIAS(p, i) ((p)[i])
+#endif
+
+#if CLF_HALF_MATH
+/* Half operands: B's f16 bits as they are (no conversion), A rounded to nearest half. */
+#define LDBH(p, i) ((p)[i])
+#define LDBHV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
+#if CLF_A_F16
+#define LDAH(p, i) ((p)[i])
+#define LDAHV(n, p, i) CLF_CAT(vload, n)(0, (p) + (i))
+#else
+#define LDAH(p, i) convert_half(LDA(p, i))
+#define LDAHV(n, p, i) CLF_CAT(convert_half, n)(LDAV(n, p, i))
+#endif
+#endif
+
+/* The argument list shared by all kernels. Offsets and strides are in elements. scaleB
+ * (read with CLF_B_Q8 only, may be NULL otherwise) holds B's scales from offScale: it
+ * is the same buffer as B for a Q8 tensor, seen as floats. */
+#define CLF_GEMM_ARGS                                                                          \
+    const int M, const int N, const int K, const float alpha, const float beta,               \
+        __global const a_t *A, const ulong offA, const int lda, const ulong strideA,           \
+        __global const b_t *B, const ulong offB, const int ldb, const ulong strideB,           \
+        __global c_t *C, const ulong offC, const int ldc, const ulong strideC,                 \
+        __global const bias_t *bias, const ulong offBias, const int has_bias, const int act,   \
+        __global const float *scaleB, const ulong offScale
+
+/* Moves the base pointers to this batch's matrices. */
+#define CLF_GEMM_BATCH_BASE()                                                                  \
+    do {                                                                                       \
+        const ulong b_ = get_global_id(2);                                                     \
+        A += offA + b_ * strideA;                                                              \
+        B += offB + b_ * strideB;                                                              \
+        C += offC + b_ * strideC;                                                              \
+        bias += offBias;                                                                       \
+        scaleB += offScale;                                                                    \
+    } while (0)
+
+inline float clf_act(const float x, const int act)
+{
+    switch (act) {
+    case 1: return fmax(x, 0.0f);
+    case 2: return clf_gelu8((float8)x).s0;
+    case 3: return x / (1.0f + exp(-2.0f * 0.79788456080286536f * fma(0.044715f * x, x * x, x)));
+    case 4: return x / (1.0f + exp(-x));
+    case 5: return tanh(x);
+    default: return x;
+    }
+}
+
+/* The activation on 8 values in vector arithmetic (common.cl's exp and GELU:
+ * PoCL's library erf and exp are scalar calls). The GELU-tanh form is
+ * 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), without its cancellation. */
+inline float8 clf_act8(const float8 x, const int act)
+{
+    switch (act) {
+    case 1: return fmax(x, (float8)0.0f);
+    case 2: return clf_gelu8(x);
+    case 3: return x / (1.0f + clf_exp8(-2.0f * 0.79788456080286536f * fma(0.044715f * x, x * x, x)));
+    case 4: return x / (1.0f + clf_exp8(-x));
+    case 5: return tanh(x);
+    default: return x;
+    }
+}
+
+/* Writes one output element: alpha*acc (+ beta*C) (+ bias[n]), then the activation.
+ * idx is the element index in this batch's C, n the output column. */
+inline void clf_store(__global c_t *C, const int idx, const int n, const float acc,
+                      const float alpha, const float beta, __global const bias_t *bias,
+                      const int has_bias, const int act, __global const float *scaleB)
+{
+    float v = alpha * (acc * QSCALE(scaleB, n));
+    if (beta != 0.0f)
+        v = fma(beta, LDC(C, idx), v);
+    if (has_bias)
+        v += LDBIAS(bias, n);
+    STC(C, idx, act ? clf_act(v, act) : v);
+}
+
+/* Writes cnt consecutive outputs of one row (row offset crow in C, first column n0, columns
+ * >= N skipped) from the private acc[0, cnt): as clf_store, but the activation runs 8
+ * values at a time in vector arithmetic, a fraction of its scalar cost. */
+inline void clf_store_row(__global c_t *C, const int crow, const int n0, const int N,
+                          const float *acc, const int cnt, const float alpha, const float beta,
+                          __global const bias_t *bias, const int has_bias, const int act,
+                          __global const float *scaleB)
+{
+    for (int j0 = 0; j0 < cnt; j0 += 8) {
+        float t[8];
+        #pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            const int n = n0 + j0 + j;
+            float v = 0.0f;
+            if (j0 + j < cnt && n < N) {
+                v = alpha * (acc[j0 + j] * QSCALE(scaleB, n));
+                if (beta != 0.0f)
+                    v = fma(beta, LDC(C, crow + n), v);
+                if (has_bias)
+                    v += LDBIAS(bias, n);
+            }
+            t[j] = v;
+        }
+        if (act)
+            vstore8(clf_act8(vload8(0, t), act), 0, t);
+        #pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            const int n = n0 + j0 + j;
+            if (j0 + j < cnt && n < N)
+                STC(C, crow + n, t[j]);
+        }
+    }
+}
+
+/* Horizontal sum of a float4/8/16. */
+inline float clf_hsumv4(float4 v) { return (v.s0 + v.s1) + (v.s2 + v.s3); }
+inline float clf_hsumv8(float8 v) { return clf_hsumv4(v.lo + v.hi); }
+inline float clf_hsumv16(float16 v) { return clf_hsumv8(v.lo + v.hi); }

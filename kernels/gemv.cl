@@ -1,0 +1,426 @@
+/*
+ * gemv.cl -- clf_gemv, the builtin small-M GEMM (decode steps) of both families. Operands,
+ * build options and epilogue: gemm_common.cl; design: docs/gemm_kernels.md.
+ */
+#include "gemm_common.cl"
+
+/* clf_gemv: small-M GEMM (M <= CLF_GM, decode step). Each weight element is read once for
+ * all M rows of x, so the kernel is bound by the bytes of B (f16 B halves them).
+ *
+ * Build options (defaults in brackets):
+ *   CLF_GM [8]    rows held per work-item; M <= CLF_GM required. Best CLF_GM = M (rows
+ *                 beyond M are computed on a clamped duplicate row and not stored).
+ *   CLF_GV [8]    vector width (4, 8 or 16): along K (TRANS_B=1) or N (TRANS_B=0)
+ *   CLF_GN [1]    TRANS_B=1: output columns (weight rows) per work-item;
+ *                 TRANS_B=0: vectors of CLF_GV columns per work-item (it owns GV*GN
+ *                 consecutive columns and reads GV*GN contiguous weights per k)
+ *   CLF_GS [1]    work-items that share one column block by splitting K (local dim 0);
+ *                 > 1 reduces partial sums in local memory (GPU), 1 = no local memory (CPU)
+ *   CLF_GLY [4]   local size in dim 1; only used (and then required to match) when GS > 1
+ *   CLF_GI16 [0]  1 = Q8 (interleaved) and Q4 weights may take integer products (see "int16
+ *                 x int8" below) where the compiler offers the x86 instruction; the host sets
+ *                 it for K <= 4096
+ * Launch: local = (GS, LY, 1), global = (GS, ceil(ceil(N/CPW)/LY)*LY, batch) with
+ *         CPW = GN (TRANS_B=1) or GV*GN (TRANS_B=0) columns per work-item; LY = CLF_GLY
+ *         when GS > 1, else any. CPU choice (GS=1): TRANS_B=1 GV=16 GN=4 LY=8;
+ *         TRANS_B=0 GV=8 GN=8 LY=4. GPU suggestion: GS=32..64, GV=4, GN=1, GLY=4.
+ * One work-item (group of GS work-items) computes C[0..M) x [n0 .. n0+CPW), n0 = gid1*CPW.
+ * TRANS_A is supported with scalar loads of A (x is tiny). No extension needed, except with
+ * CLF_HALF_MATH (cl_khr_fp16): then the main loop (K rounded down to GV, TRANS_B=1; all of K,
+ * TRANS_B=0) multiplies halfGV vectors of B's f16 bits and of x rounded to half; with
+ * CLF_HALF_MATH=2 each lane sums CLF_HK [8] of its products in half before adding them to
+ * its f32 sum. The TRANS_B=1 remainder (< GV terms) stays f32.
+ */
+#ifndef CLF_GM
+#define CLF_GM 8
+#endif
+#ifndef CLF_GV
+#define CLF_GV 8
+#endif
+#ifndef CLF_GN
+#define CLF_GN 1
+#endif
+#ifndef CLF_GS
+#define CLF_GS 1
+#endif
+#ifndef CLF_GLY
+#define CLF_GLY 4
+#endif
+/* int16 x int8 (CLF_GI16, one row of A, interleaved Q8 rows or Q4, AVX2 without AVX-512): the
+ * work-group quantises the row of A once into local memory, int16 codes with one scale
+ * (max|a| / 32767, round to nearest), and each item sums code products with pmaddwd (16
+ * products in 2 instructions; the f32 form converts each weight: 3 per 8 products). The
+ * lanes' sums are exact in int32 for K <= 4096 (K / 8 products of at most 127 x 32767
+ * each, under 2^31). The activation's rounding error, at most max|a| / 65534 per element, is
+ * 1/130 of the weights' own (max|w| / 254). Which compiler offers the instruction is
+ * known only inside the kernel (PoCL: clang with the host CPU's features; other
+ * compilers do not declare it), so the f32 form stays for every other device. AVX-512
+ * devices keep the f32 form too: its 512-bit FMAs need as many instructions per product as
+ * the 256-bit integer form, and no AVX-512 machine was at hand to measure the two. Local
+ * memory: 8 KiB of codes and a float per item (the host checks the device's limit). */
+#ifndef CLF_GI16
+#define CLF_GI16 0
+#endif
+#if CLF_GI16 && CLF_TRANS_B && ((CLF_B_Q8 && CLF_B_ILV == CLF_GN) || CLF_B_Q4) &&          \
+    !CLF_TRANS_A && !CLF_HALF_MATH && CLF_GM == 1 && CLF_GS == 1 && CLF_GV == 16 &&           \
+    defined(__AVX2__) && !defined(__AVX512F__) && defined(__has_builtin)
+#if __has_builtin(__builtin_ia32_pmaddwd256) && __has_builtin(__builtin_prefetch)
+#define CLF_GX 1
+#endif
+#endif
+#ifndef CLF_GX
+#define CLF_GX 0
+#endif
+#define gv_t CLF_CAT(float, CLF_GV)
+#define clf_ghsum CLF_CAT(clf_hsumv, CLF_GV)
+#define clf_gvload CLF_CAT(vload, CLF_GV)
+#define clf_gvstore CLF_CAT(vstore, CLF_GV)
+/* The operand types and loads of the main loop, and its multiply-accumulate: f32 (fma into
+ * acc), or half (see above; hacc is the per-tile half sum of level 2, flushed by CLF_GFLUSH). */
+#if CLF_HALF_MATH
+#ifndef CLF_HK
+#define CLF_HK 8
+#endif
+#define gw_t CLF_CAT(half, CLF_GV)
+#define gs_t half
+#define LDGA LDAH
+#define LDGAV LDAHV
+#define LDGB LDBH
+#define LDGBV LDBHV
+#if CLF_HALF_MATH == 2
+#define CLF_GMAC(acc, hacc, a, w) ((hacc) = fma((a), (w), (hacc)))
+#else
+#define CLF_GMAC(acc, hacc, a, w) ((acc) += CLF_CAT(convert_float, CLF_GV)((a) * (w)))
+#endif
+#else
+#define gw_t gv_t
+#define gs_t float
+#define LDGA LDA
+#define LDGAV LDAV
+#define LDGB LDB
+#define LDGBV LDBV
+#define CLF_GMAC(acc, hacc, a, w) ((acc) = fma((a), (w), (acc)))
+#endif
+#if CLF_HALF_MATH == 2
+/* Level 2: after every CLF_HK steps of the main loop (and after it), hacc joins acc. */
+#define CLF_GH_DECL() gw_t hacc[CLF_GM][CLF_GN]; int hsteps = 0; CLF_GH_ZERO()
+#define CLF_GH_ZERO()                                                                          \
+    for (int i = 0; i < CLF_GM; ++i)                                                           \
+        for (int j = 0; j < CLF_GN; ++j)                                                       \
+            hacc[i][j] = (gw_t)0.0f
+#define CLF_GFLUSH()                                                                           \
+    do {                                                                                       \
+        for (int i = 0; i < CLF_GM; ++i)                                                       \
+            for (int j = 0; j < CLF_GN; ++j)                                                   \
+                acc[i][j] += CLF_CAT(convert_float, CLF_GV)(hacc[i][j]);                       \
+        CLF_GH_ZERO();                                                                         \
+    } while (0)
+#define CLF_GH_STEP()                                                                          \
+    do {                                                                                       \
+        if (++hsteps == CLF_HK) {                                                              \
+            CLF_GFLUSH();                                                                      \
+            hsteps = 0;                                                                        \
+        }                                                                                      \
+    } while (0)
+#else
+#define CLF_GH_DECL()
+#define CLF_GFLUSH()
+#define CLF_GH_STEP()
+#endif
+#if CLF_TRANS_B
+#define CLF_GCOLS CLF_GN
+#else
+#define CLF_GCOLS (CLF_GV * CLF_GN)
+#endif
+
+__kernel void clf_gemv(CLF_GEMM_ARGS)
+{
+    CLF_GEMM_BATCH_BASE();
+    const int t = get_local_id(0);
+    const int n0 = get_global_id(1) * CLF_GCOLS;
+    int aoff[CLF_GM];
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i) {
+        const int m = min(i, M - 1);
+        aoff[i] = CLF_TRANS_A ? m : m * lda;
+    }
+    float s[CLF_GM][CLF_GCOLS];
+
+#if CLF_TRANS_B
+    int boff[CLF_GN];
+    #pragma unroll
+    for (int j = 0; j < CLF_GN; ++j)
+        boff[j] = CLF_BROW(min(n0 + j, N - 1), ldb);
+    gv_t acc[CLF_GM][CLF_GN];
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j)
+            acc[i][j] = (gv_t)0.0f;
+#if CLF_GX
+    /* int16 x int8 (see CLF_GI16 above). The group's items quantise the row together. */
+    __local short aq[4096];
+    __local float amax_part[CLF_GLY];
+    const int ly = get_local_id(1), nly = get_local_size(1);
+    const int Kv = K - K % (CLF_B_Q4 ? 32 : 16); /* Q4: whole groups */
+    float16 m16 = (float16)0.0f;
+    for (int k = ly * 16; k < Kv; k += nly * 16)
+        m16 = fmax(m16, fabs(LDAV(16, A, aoff[0] + k)));
+    float8 m8 = fmax(m16.lo, m16.hi);
+    float4 m4 = fmax(m8.lo, m8.hi);
+    float amax = fmax(fmax(m4.s0, m4.s1), fmax(m4.s2, m4.s3));
+    for (int k = Kv + ly; k < K; k += nly)
+        amax = fmax(amax, fabs(LDA(A, aoff[0] + k)));
+    amax_part[ly] = amax;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int i = 0; i < nly; ++i)
+        amax = fmax(amax, amax_part[i]);
+    const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
+    for (int k = ly * 16; k < Kv; k += nly * 16)
+        vstore16(convert_short16_sat_rte(LDAV(16, A, aoff[0] + k) * inv), 0, aq + k);
+    barrier(CLK_LOCAL_MEM_FENCE);
+#if CLF_B_Q4
+    /* Q4: the group's two halves (low nibbles: elements 0..15, high: 16..31) as int16
+     * codes nibble - 8, their 32 products with the row's codes summed by two pmaddwd into
+     * 8 lanes (at most 4 x 8 x 32767 each), then converted and scaled by the group's scale
+     * (GPT-2 small Q4 decode on PoCL, AVX2 EPYC, layer GEMVs: 0.93 -> 0.71 ms a layer). */
+    float8 facc[CLF_GN];
+    #pragma unroll
+    for (int j = 0; j < CLF_GN; ++j)
+        facc[j] = (float8)0.0f;
+    /* Padding items (n0 >= N) skip the loop. That also keeps its trip count varying by
+     * item: with a uniform count PoCL moved the loop over the group's items inside this
+     * one, keeping facc in memory (2x slower). */
+    const int ng = n0 < N ? Kv / 32 : 0;
+    for (int g = 0; g < ng; ++g) {
+        const short16 a0 = vload16(0, aq + g * 32), a1 = vload16(0, aq + g * 32 + 16);
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j) {
+            const int grp = (boff[j] >> 5) + g;
+            __builtin_prefetch(B + grp * 16 + 2048);
+            const uchar16 q = vload16(0, B + grp * 16);
+            const short16 lo = as_short16(convert_ushort16(q & (uchar)15)) - (short)8;
+            const short16 hi = as_short16(convert_ushort16(q >> (uchar)4)) - (short)8;
+            const int8 p = __builtin_ia32_pmaddwd256(a0, lo) + __builtin_ia32_pmaddwd256(a1, hi);
+            facc[j] = fma(convert_float8(p), (float8)scaleB[grp], facc[j]);
+        }
+    }
+    const float sa = amax / 32767.0f;
+    #pragma unroll
+    for (int j = 0; j < CLF_GN; ++j)
+        acc[0][j] = (gv_t)(facc[j] * sa, (float8)0.0f);
+#else
+    int8 iacc[CLF_GN];
+    #pragma unroll
+    for (int j = 0; j < CLF_GN; ++j)
+        iacc[j] = (int8)0;
+    /* The item's block of CLF_GN interleaved rows is one stream: the packing pads the rows
+     * to a multiple of CLF_GN with zeros (gemm_pack.cl), so the last item walks it whole
+     * too (the rows past N are not stored). Padding items (n0 >= N) skip the loop, which,
+     * as for Q4 above, keeps the trip count varying by item. */
+    __global const char *bp = B + boff[0];
+    const int kq = n0 < N ? Kv : 0;
+    for (int k = 0; k < kq; k += 16, bp += CLF_GN * 16) {
+        /* The integer loop outruns the hardware prefetchers: the stream 2 KiB ahead
+         * (GPT-2 small's Q8 head on PoCL, AVX2 EPYC: 4.0 -> 2.6 ms). */
+        __builtin_prefetch(bp + 2048);
+        const short16 a = vload16(0, aq + k);
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j)
+            iacc[j] += __builtin_ia32_pmaddwd256(a, convert_short16(vload16(0, bp + j * 16)));
+    }
+    /* The lanes, each exact, times the activation scale into acc's low half (their int32
+     * total could overflow): the common code below (horizontal sums, the f32 tail k >= Kv,
+     * the scaled store) finishes the outputs. */
+    const float sa = amax / 32767.0f;
+    #pragma unroll
+    for (int j = 0; j < CLF_GN; ++j)
+        acc[0][j] = (gv_t)(convert_float8(iacc[j]) * sa, (float8)0.0f);
+#endif
+#elif CLF_B_Q4
+    /* Q4: one 32-code group (16 bytes, one scale) per step, work-items of a GS split taking
+     * every GS-th group. The bytes are loaded once for both halves (low nibbles: elements
+     * 0..15, high: 16..31); the exact codes (nibble - 8, as float) are multiplied into a
+     * per-group sum ps, and the group's scale joins once: acc += ps * scale. Per weight that
+     * is a widening convert and an FMA: the per-weight scale multiply and the second load
+     * of the byte-per-half loop are gone (GPT-2 small Q4 decode on PoCL, AVX-512: 80-86 ->
+     * 105-118 tokens/s). The short last group (K % 32) takes the scalar loop below. */
+    const int Kv = K - K % 32;
+    for (int g = t; g < Kv / 32; g += CLF_GS) {
+        const int k = g * 32;
+        CLF_CAT(uchar, CLF_GV) q[CLF_GN][16 / CLF_GV];
+        float sc[CLF_GN];
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j) {
+            const int grp = (boff[j] >> 5) + g;
+            sc[j] = scaleB[grp];
+            #pragma unroll
+            for (int c = 0; c < 16 / CLF_GV; ++c)
+                q[j][c] = CLF_CAT(vload, CLF_GV)(0, B + grp * 16 + c * CLF_GV);
+        }
+        gv_t ps[CLF_GM][CLF_GN];
+        #pragma unroll
+        for (int i = 0; i < CLF_GM; ++i)
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                ps[i][j] = (gv_t)0.0f;
+        #pragma unroll
+        for (int h = 0; h < 2; ++h)
+            #pragma unroll
+            for (int c = 0; c < 16 / CLF_GV; ++c) {
+                gv_t w[CLF_GN];
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j) {
+                    const CLF_CAT(uchar, CLF_GV) nib =
+                        h ? q[j][c] >> (uchar)4 : q[j][c] & (uchar)15;
+                    w[j] = CLF_CAT(convert_float, CLF_GV)(CLF_CAT(as_char, CLF_GV)(nib) - (char)8);
+                }
+                const int kk = k + h * 16 + c * CLF_GV;
+                #pragma unroll
+                for (int i = 0; i < CLF_GM; ++i) {
+#if CLF_TRANS_A
+                    float tv[CLF_GV];
+                    #pragma unroll
+                    for (int v = 0; v < CLF_GV; ++v)
+                        tv[v] = LDA(A, (kk + v) * lda + aoff[i]);
+                    const gv_t a = clf_gvload(0, tv);
+#else
+                    const gv_t a = LDAV(CLF_GV, A, aoff[i] + kk);
+#endif
+                    #pragma unroll
+                    for (int j = 0; j < CLF_GN; ++j)
+                        ps[i][j] = fma(a, w[j], ps[i][j]);
+                }
+            }
+        #pragma unroll
+        for (int i = 0; i < CLF_GM; ++i)
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                acc[i][j] = fma(ps[i][j], (gv_t)sc[j], acc[i][j]);
+    }
+#else
+    const int Kv = K - K % CLF_GV;
+    CLF_GH_DECL();
+#if CLF_B_ILV == CLF_GN && CLF_GV == 16 && CLF_GS == 1
+    /* An item's CLF_GN rows are one interleaved block (CLF_B_ILV): a single stream of
+     * CLF_GN x 16 codes per step, read through one advancing pointer unless the block is
+     * the clamped edge. The general form below computes each row's index per step, which
+     * PoCL keeps as a vector of offsets and extracts lane by lane (GPT-2 small Q8 decode,
+     * PoCL, AVX2: 41 -> 48 tokens/s; the 50257 x 768 head 4.1 -> 3.4 ms). */
+    const bool block = n0 + CLF_GN <= N;
+    __global const b_t *bp = B + boff[0];
+#endif
+    for (int k = t * CLF_GV; k < Kv; k += CLF_GS * CLF_GV) {
+        gw_t w[CLF_GN];
+#if CLF_B_ILV == CLF_GN && CLF_GV == 16 && CLF_GS == 1
+        if (block) {
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                w[j] = LDGBV(CLF_GV, bp, j * 16);
+            bp += CLF_GN * 16;
+        } else
+#endif
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j)
+            w[j] = LDGBV(CLF_GV, B, boff[j] + CLF_BK(k));
+        #pragma unroll
+        for (int i = 0; i < CLF_GM; ++i) {
+#if CLF_TRANS_A
+            gs_t tv[CLF_GV];
+            #pragma unroll
+            for (int v = 0; v < CLF_GV; ++v)
+                tv[v] = LDGA(A, (k + v) * lda + aoff[i]);
+            const gw_t a = clf_gvload(0, tv);
+#else
+            const gw_t a = LDGAV(CLF_GV, A, aoff[i] + k);
+#endif
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                CLF_GMAC(acc[i][j], hacc[i][j], a, w[j]);
+        }
+        CLF_GH_STEP();
+    }
+    CLF_GFLUSH();
+#endif
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j)
+            s[i][j] = clf_ghsum(acc[i][j]);
+    for (int k = Kv + t; k < K; k += CLF_GS) {
+        #pragma unroll
+        for (int i = 0; i < CLF_GM; ++i) {
+            const float a = CLF_TRANS_A ? LDA(A, k * lda + aoff[i]) : LDA(A, aoff[i] + k);
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                s[i][j] = fma(a, LDB(B, boff[j] + CLF_BK(k)), s[i][j]);
+        }
+    }
+#else
+    gv_t acc[CLF_GM][CLF_GN];
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j)
+            acc[i][j] = (gv_t)0.0f;
+    const bool edge = n0 + CLF_GCOLS > N;
+    CLF_GH_DECL();
+    for (int k = t; k < K; k += CLF_GS) {
+        gw_t w[CLF_GN];
+        if (edge) {
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j) {
+                gs_t tw[CLF_GV];
+                #pragma unroll
+                for (int v = 0; v < CLF_GV; ++v)
+                    tw[v] = LDGB(B, k * ldb + min(n0 + j * CLF_GV + v, N - 1));
+                w[j] = clf_gvload(0, tw);
+            }
+        } else {
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                w[j] = LDGBV(CLF_GV, B, k * ldb + n0 + j * CLF_GV);
+        }
+        #pragma unroll
+        for (int i = 0; i < CLF_GM; ++i) {
+            const gs_t a = CLF_TRANS_A ? LDGA(A, k * lda + aoff[i]) : LDGA(A, aoff[i] + k);
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                CLF_GMAC(acc[i][j], hacc[i][j], (gw_t)a, w[j]);
+        }
+        CLF_GH_STEP();
+    }
+    CLF_GFLUSH();
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j)
+            clf_gvstore(acc[i][j], 0, &s[i][j * CLF_GV]);
+#endif
+
+#if CLF_GS > 1
+    /* Reduce the GS partial sums of each output in local memory (+1 pads the bank stride). */
+    __local float red[CLF_GLY][CLF_GM * CLF_GCOLS][CLF_GS + 1];
+    const int ly = get_local_id(1);
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        #pragma unroll
+        for (int j = 0; j < CLF_GCOLS; ++j)
+            red[ly][i * CLF_GCOLS + j][t] = s[i][j];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int p = t; p < CLF_GM * CLF_GCOLS; p += CLF_GS) {
+        float v = 0.0f;
+        #pragma unroll
+        for (int q = 0; q < CLF_GS; ++q)
+            v += red[ly][p][q];
+        const int m = p / CLF_GCOLS, n = n0 + p % CLF_GCOLS;
+        if (m < M && n < N)
+            clf_store(C, m * ldc + n, n, v, alpha, beta, bias, has_bias, act, scaleB);
+    }
+#else
+    #pragma unroll
+    for (int i = 0; i < CLF_GM; ++i)
+        if (i < M)
+            clf_store_row(C, i * ldc, n0, N, s[i], CLF_GCOLS, alpha, beta, bias, has_bias, act, scaleB);
+#endif
+}
