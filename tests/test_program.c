@@ -212,31 +212,41 @@ static void write_file(const char *path, const char *text, size_t n)
     fclose(f);
 }
 
-/* Copies every embedded kernel into kdir, as a developer's checkout would. */
-static void export_kernels(const char *kdir)
+/* Writes n bytes of text as <kdir>/<name>.cl. */
+static void write_kernel(const char *kdir, const char *name, const char *text, size_t n)
 {
-    for (size_t i = 0; i < clf__kernel_files_count; i++) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s.cl", kdir, clf__kernel_files[i].name);
-        write_file(path, (const char *)clf__kernel_files[i].data, clf__kernel_files[i].size);
-    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s.cl", kdir, name);
+    write_file(path, text, n);
+}
+
+/* write_kernel of a NUL-terminated text. */
+static void put_kernel(const char *kdir, const char *name, const char *text)
+{
+    write_kernel(kdir, name, text, strlen(text));
+}
+
+/* Makes <dir>/<sub> (into kdir), copies every embedded kernel into it, as a
+ * developer's checkout would, and points CLFORMER_KERNEL_DIR at it. */
+static void kernel_dir(char *kdir, size_t cap, const char *sub)
+{
+    snprintf(kdir, cap, "%s/%s", dir, sub);
+    cr_assert_eq(clf__mkdirs(kdir), 0);
+    for (size_t i = 0; i < clf__kernel_files_count; i++)
+        write_kernel(kdir, clf__kernel_files[i].name, (const char *)clf__kernel_files[i].data,
+                     clf__kernel_files[i].size);
+    setenv("CLFORMER_KERNEL_DIR", kdir, 1);
 }
 
 Test(program, kernel_dir_overrides_the_embedded_sources)
 {
     char kdir[600];
-    snprintf(kdir, sizeof kdir, "%s/src", dir);
-    cr_assert_eq(clf__mkdirs(kdir), 0);
-    export_kernels(kdir);
-    setenv("CLFORMER_KERNEL_DIR", kdir, 1);
+    kernel_dir(kdir, sizeof kdir, "src");
     clf_build_stats s = build_all();
     cr_assert_eq(s.built, n_programs());
 
     /* A broken file on disk is what gets built, and its log is reported. */
-    char path[700];
-    snprintf(path, sizeof path, "%s/smoke.cl", kdir);
-    static const char bad[] = "__kernel void smoke_axpy(int n) { n = ; }\n";
-    write_file(path, bad, sizeof bad - 1);
+    put_kernel(kdir, "smoke", "__kernel void smoke_axpy(int n) { n = ; }\n");
     clf_context *ctx = clft_context(spec, dir);
     clf_status st = clf_context_build_all(ctx);
     cr_assert_eq(st, CLF_ERR_BUILD);
@@ -244,6 +254,8 @@ Test(program, kernel_dir_overrides_the_embedded_sources)
     clf_context_free(ctx);
 
     /* A missing file is an I/O error naming the path. */
+    char path[700];
+    snprintf(path, sizeof path, "%s/smoke.cl", kdir);
     remove(path);
     ctx = clft_context(spec, dir);
     cl_program prog;
@@ -251,14 +263,6 @@ Test(program, kernel_dir_overrides_the_embedded_sources)
     cr_assert(strstr(clf_context_last_error(ctx), "smoke.cl"), "%s", clf_context_last_error(ctx));
     clf_context_free(ctx);
     unsetenv("CLFORMER_KERNEL_DIR");
-}
-
-/* Writes text as <kdir>/<name>.cl. */
-static void write_kernel(const char *kdir, const char *name, const char *text)
-{
-    char path[800];
-    snprintf(path, sizeof path, "%s/%s.cl", kdir, name);
-    write_file(path, text, strlen(text));
 }
 
 /* Getting kernel inc_k of program inc_prog fails with status st and a last
@@ -281,17 +285,14 @@ static void expect_inc_failure(clf_status st, const char *what)
 Test(program, includes_splice_kernel_files_and_logs_name_the_file_and_line)
 {
     char kdir[600];
-    snprintf(kdir, sizeof kdir, "%s/inc", dir);
-    cr_assert_eq(clf__mkdirs(kdir), 0);
-    export_kernels(kdir);
-    setenv("CLFORMER_KERNEL_DIR", kdir, 1);
+    kernel_dir(kdir, sizeof kdir, "inc");
 
     /* A part with a helper, a program that includes it and uses it. */
     static const char part[] = "inline float twice(float x) { return 2.0f * x; }\n";
-    write_kernel(kdir, "inc_part", part);
-    write_kernel(kdir, "inc_prog",
-                 "/* a program */\n#include \"inc_part.cl\"\n"
-                 "__kernel void inc_k(__global float *y) { y[0] = twice(y[0]); }\n");
+    put_kernel(kdir, "inc_part", part);
+    put_kernel(kdir, "inc_prog",
+               "/* a program */\n#include \"inc_part.cl\"\n"
+               "__kernel void inc_k(__global float *y) { y[0] = twice(y[0]); }\n");
     clf_context *ctx = clft_context(spec, dir);
     cl_kernel k;
     cr_assert_eq(clf__kernel_get(ctx, "inc_prog", NULL, "inc_k", &k), CLF_OK, "%s",
@@ -307,17 +308,17 @@ Test(program, includes_splice_kernel_files_and_logs_name_the_file_and_line)
 
     /* An error in the part, and one in the program after the include: each
      * log line names its own file and line. */
-    write_kernel(kdir, "inc_part", "\ninline float twice(float x) { return 2.0f * ; }\n");
+    put_kernel(kdir, "inc_part", "\ninline float twice(float x) { return 2.0f * ; }\n");
     expect_inc_failure(CLF_ERR_BUILD, "inc_part.cl:2:");
-    write_kernel(kdir, "inc_part", part);
-    write_kernel(kdir, "inc_prog",
-                 "#include \"inc_part.cl\"\n\n__kernel void inc_k(__global float *y) { y[0] = ; }\n");
+    put_kernel(kdir, "inc_part", part);
+    put_kernel(kdir, "inc_prog",
+               "#include \"inc_part.cl\"\n\n__kernel void inc_k(__global float *y) { y[0] = ; }\n");
     expect_inc_failure(CLF_ERR_BUILD, "inc_prog.cl:3:");
 
     /* inc_prog -> inc_a -> inc_b -> inc_part: one level too deep. */
-    write_kernel(kdir, "inc_prog", "#include \"inc_a.cl\"\n");
-    write_kernel(kdir, "inc_a", "#include \"inc_b.cl\"\n");
-    write_kernel(kdir, "inc_b", "#include \"inc_part.cl\"\n");
+    put_kernel(kdir, "inc_prog", "#include \"inc_a.cl\"\n");
+    put_kernel(kdir, "inc_a", "#include \"inc_b.cl\"\n");
+    put_kernel(kdir, "inc_b", "#include \"inc_part.cl\"\n");
     expect_inc_failure(CLF_ERR_BUILD, "inc_b.cl line 1: #include \"inc_part.cl\" nests deeper");
 
     /* A missing part is an I/O error naming its path. */

@@ -132,7 +132,7 @@ for entry in "${impls[@]}"; do
     # The runtime's suites do not depend on the kernel family: program
     # (building, the binary cache, #include) and context (fault injection
     # into context creation, build_all and the selftest, whose programs and
-    # options are the same in both). They run in the first family only; the
+    # options are the same in both). They run in the cpu run only; the
     # filtered-out tests print "Test is disabled", which is not a skip.
     filter=()
     if [ "$fam" = gpu ]; then filter=(--filter '!(program|context)/*'); fi
