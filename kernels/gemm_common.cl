@@ -12,10 +12,12 @@
  * with vstore_half* (core OpenCL 1.2), so no cl_khr_fp16 is needed.
  * beta == 0 never reads C (C may hold NaN poison).
  *
- * Three kernels share one argument list (see docs/gemm_kernels.md):
+ * Four kernels share one argument list (see docs/gemm_kernels.md):
  *   clf_gemm_tiled  (gemm_tiled.cl) local-memory tiled GEMM, for GPUs.
  *   clf_gemm_reg    (gemm_reg.cl)   register-blocked GEMM without local memory, for CPUs.
  *   clf_gemv        (gemv.cl)       small-M kernel: every weight is read once for all M rows.
+ *   clf_gemm_i16    (gemm_i16.cl)   M > 1 over a Q8 (interleaved) or Q4 weight, CPUs:
+ *                                   activations quantised to int16, integer products.
  *
  * Common build options (all default 0):
  *   CLF_A_F16, CLF_B_F16, CLF_C_F16, CLF_BIAS_F16   1 = that operand is stored as f16
@@ -290,6 +292,41 @@ inline void clf_store_row(__global c_t *C, const int crow, const int n0, const i
         }
     }
 }
+
+/* CLF_PMADDWD: 1 where the kernel compiler offers x86's pmaddwd on 256-bit vectors
+ * (__builtin_ia32_pmaddwd256: 16 int16 products added in pairs into 8 int32 lanes) and a
+ * software prefetch, on an AVX2 target without AVX-512: PoCL's clang on such CPUs. The
+ * int16 forms (clf_gemv with CLF_GI16, clf_gemm_i16) use it; which compiler declares it is
+ * known only here, inside the kernel. AVX-512 targets are left out: their 512-bit FMAs
+ * need as many instructions per product as the 256-bit integer form, and no AVX-512
+ * machine was at hand to measure the two. */
+#if defined(__AVX2__) && !defined(__AVX512F__) && defined(__has_builtin)
+#if __has_builtin(__builtin_ia32_pmaddwd256) && __has_builtin(__builtin_prefetch)
+#define CLF_PMADDWD 1
+#endif
+#endif
+#ifndef CLF_PMADDWD
+#define CLF_PMADDWD 0
+#endif
+/* CLF_MADDWD(a, w): pmaddwd's int8 of a.even * w.even + a.odd * w.odd for short16 a and w:
+ * the instruction where there is one, else the same sums written portably (a kernel built
+ * to take the int16 form everywhere, to test it on any device). The portable form pairs
+ * the products through private memory, not with .even / .odd: Oclgrind 21.10 reports
+ * swizzles of 16-wide vectors as reads of uninitialised values. */
+#if CLF_PMADDWD
+#define CLF_MADDWD(a, w) __builtin_ia32_pmaddwd256((a), (w))
+#define CLF_PREFETCH(p) __builtin_prefetch(p)
+#else
+inline int8 clf_maddwd(const short16 a, const short16 w)
+{
+    int p[16];
+    vstore16(convert_int16(a) * convert_int16(w), 0, p);
+    return (int8)(p[0] + p[1], p[2] + p[3], p[4] + p[5], p[6] + p[7], p[8] + p[9], p[10] + p[11],
+                  p[12] + p[13], p[14] + p[15]);
+}
+#define CLF_MADDWD(a, w) clf_maddwd((a), (w))
+#define CLF_PREFETCH(p)
+#endif
 
 /* Horizontal sum of a float4/8/16. */
 inline float clf_hsumv4(float4 v) { return (v.s0 + v.s1) + (v.s2 + v.s3); }

@@ -18,8 +18,9 @@
  *                 > 1 reduces partial sums in local memory (GPU), 1 = no local memory (CPU)
  *   CLF_GLY [4]   local size in dim 1; only used (and then required to match) when GS > 1
  *   CLF_GI16 [0]  1 = Q8 (interleaved) and Q4 weights may take integer products (see "int16
- *                 x int8" below) where the compiler offers the x86 instruction; the host sets
- *                 it for K <= 4096
+ *                 x int8" below) where the compiler offers the x86 instruction; 2 = on every
+ *                 device (portable products where it does not: tests); the host sets it for
+ *                 K <= 4096
  * Launch: local = (GS, LY, 1), global = (GS, ceil(ceil(N/CPW)/LY)*LY, batch) with
  *         CPW = GN (TRANS_B=1) or GV*GN (TRANS_B=0) columns per work-item; LY = CLF_GLY
  *         when GS > 1, else any. CPU choice (GS=1): TRANS_B=1 GV=16 GN=4 LY=8;
@@ -52,21 +53,16 @@
  * products in 2 instructions; the f32 form converts each weight: 3 per 8 products). The
  * lanes' sums are exact in int32 for K <= 4096 (K / 8 products of at most 127 x 32767
  * each, under 2^31). The activation's rounding error, at most max|a| / 65534 per element, is
- * 1/130 of the weights' own (max|w| / 254). Which compiler offers the instruction is
- * known only inside the kernel (PoCL: clang with the host CPU's features; other
- * compilers do not declare it), so the f32 form stays for every other device. AVX-512
- * devices keep the f32 form too: its 512-bit FMAs need as many instructions per product as
- * the 256-bit integer form, and no AVX-512 machine was at hand to measure the two. Local
- * memory: 8 KiB of codes and a float per item (the host checks the device's limit). */
+ * 1/130 of the weights' own (max|w| / 254). Where the compiler does not offer the
+ * instruction (CLF_PMADDWD, gemm_common.cl) the f32 form stays. Local memory: 8 KiB of codes
+ * and a float per item (the host checks the device's limit). */
 #ifndef CLF_GI16
 #define CLF_GI16 0
 #endif
 #if CLF_GI16 && CLF_TRANS_B && ((CLF_B_Q8 && CLF_B_ILV == CLF_GN) || CLF_B_Q4) &&          \
-    !CLF_TRANS_A && !CLF_HALF_MATH && CLF_GM == 1 && CLF_GS == 1 && CLF_GV == 16 &&           \
-    defined(__AVX2__) && !defined(__AVX512F__) && defined(__has_builtin)
-#if __has_builtin(__builtin_ia32_pmaddwd256) && __has_builtin(__builtin_prefetch)
+    !CLF_TRANS_A && !CLF_HALF_MATH && CLF_GM == 1 && CLF_GS == 1 && CLF_GV == 16 &&            \
+    (CLF_PMADDWD || CLF_GI16 == 2)
 #define CLF_GX 1
-#endif
 #endif
 #ifndef CLF_GX
 #define CLF_GX 0
@@ -197,11 +193,11 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
         #pragma unroll
         for (int j = 0; j < CLF_GN; ++j) {
             const int grp = (boff[j] >> 5) + g;
-            __builtin_prefetch(B + grp * 16 + 2048);
+            CLF_PREFETCH(B + grp * 16 + 2048);
             const uchar16 q = vload16(0, B + grp * 16);
             const short16 lo = as_short16(convert_ushort16(q & (uchar)15)) - (short)8;
             const short16 hi = as_short16(convert_ushort16(q >> (uchar)4)) - (short)8;
-            const int8 p = __builtin_ia32_pmaddwd256(a0, lo) + __builtin_ia32_pmaddwd256(a1, hi);
+            const int8 p = CLF_MADDWD(a0, lo) + CLF_MADDWD(a1, hi);
             facc[j] = fma(convert_float8(p), (float8)scaleB[grp], facc[j]);
         }
     }
@@ -223,11 +219,11 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
     for (int k = 0; k < kq; k += 16, bp += CLF_GN * 16) {
         /* The integer loop outruns the hardware prefetchers: the stream 2 KiB ahead
          * (GPT-2 small's Q8 head on PoCL, AVX2 EPYC: 4.0 -> 2.6 ms). */
-        __builtin_prefetch(bp + 2048);
+        CLF_PREFETCH(bp + 2048);
         const short16 a = vload16(0, aq + k);
         #pragma unroll
         for (int j = 0; j < CLF_GN; ++j)
-            iacc[j] += __builtin_ia32_pmaddwd256(a, convert_short16(vload16(0, bp + j * 16)));
+            iacc[j] += CLF_MADDWD(a, convert_short16(vload16(0, bp + j * 16)));
     }
     /* The lanes, each exact, times the activation scale into acc's low half (their int32
      * total could overflow): the common code below (horizontal sums, the f32 tail k >= Kv,

@@ -24,7 +24,10 @@
  * CLFORMER_GEMM=builtin (CLBlast is not ours to check, and its auto
  * measurement would compile for minutes under the simulator) and makes its
  * own CLFORMER_GEMV_MAX_M choices (a second context with 8 for the GEMV cases,
- * so that a CPU family runs the GEMV at every M from 1 to 8).
+ * so that a CPU family runs the GEMV at every M from 1 to 8) and a third
+ * context with CLFORMER_GEMV_I16=2 (the int16 forms of clf_gemv and
+ * clf_gemm_i16 with portable products, which Oclgrind's compiler does not
+ * offer as an instruction).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -197,7 +200,7 @@ typedef struct ocase {
     const char *name;
     int (*fn)(og_run *);
     const char *cpu, *gpu; /* the kernels it must launch in each family, space-separated */
-    int gemv8;             /* runs on the context with CLFORMER_GEMV_MAX_M=8 */
+    int context;           /* 0 the default one; 1 CLFORMER_GEMV_MAX_M=8; 2 CLFORMER_GEMV_I16=2 */
 } ocase;
 
 #define EW_ALL "ew_unary_rows ew_unary"
@@ -206,9 +209,11 @@ static const ocase CASES[] = {
     {"gemm/nn", case_gemm_nn, "clf_gemm_reg", "clf_gemm_tiled", 0},
     {"gemm/packed", case_gemm_packed, "clf_gemm_pack clf_gemm_reg", "clf_gemm_pack clf_gemm_reg", 0},
     {"gemm/gemv", case_gemv, "clf_gemv", "clf_gemv", 1},
-    {"gemm/q8", case_gemm_q8, "clf_gemv clf_gemm_reg clf_gemm_pack",
+    {"gemm/q8", case_gemm_q8, "clf_gemv clf_gemm_reg clf_gemm_pack clf_gemm_i16",
      "clf_gemv clf_gemm_tiled clf_gemm_pack clf_gemm_reg", 1},
-    {"gemm/q4", case_gemm_q4, "clf_gemv clf_gemm_reg", "clf_gemv clf_gemm_tiled", 1},
+    {"gemm/q4", case_gemm_q4, "clf_gemv clf_gemm_i16", "clf_gemv clf_gemm_tiled", 1},
+    {"gemm/i16", case_gemm_i16, "clf_gemv clf_gemm_i16 clf_gemm_pack",
+     "clf_gemv clf_gemm_i16 clf_gemm_pack", 2},
     {"attn/flash", case_attn_flash, "attn_flash_cpu", "attn_flash", 0},
     {"attn/decode", case_attn_decode, "attn_decode_partial attn_decode_combine attn_decode_rows",
      "attn_decode_partial attn_decode_combine", 0},
@@ -297,12 +302,16 @@ static int selected(const char *name, int argc, char **argv)
     return !any || hit;
 }
 
-static clf_context *open_context(int gemv8)
+static clf_context *open_context(int kind)
 {
-    if (gemv8)
+    if (kind == 1)
         setenv("CLFORMER_GEMV_MAX_M", "8", 1);
     else
         unsetenv("CLFORMER_GEMV_MAX_M");
+    if (kind == 2)
+        setenv("CLFORMER_GEMV_I16", "2", 1);
+    else
+        unsetenv("CLFORMER_GEMV_I16");
     clf_context_params p = clf_context_params_default();
     p.profiling = true; /* the kernel names of each case */
     clf_context *ctx = NULL;
@@ -343,7 +352,7 @@ int main(int argc, char **argv)
     }
     setenv("CLFORMER_GEMM", "builtin", 1);
     uint64_t seed = clft_seed();
-    clf_context *ctx[2] = {open_context(0), NULL};
+    clf_context *ctx[3] = {open_context(0), NULL, NULL};
     if (!ctx[0]) return 2;
     const clf_kernel_profile *prof = clf_context_kernel_profile(ctx[0]);
     const int cpu = prof->family == CLF_KERNELS_CPU;
@@ -356,10 +365,10 @@ int main(int argc, char **argv)
     for (size_t c = 0; c < N_CASES; c++) {
         const ocase *oc = &CASES[c];
         if (!selected(oc->name, argc, argv)) continue;
-        if (oc->gemv8 && !ctx[1] && !(ctx[1] = open_context(1))) return 2;
+        if (!ctx[oc->context] && !(ctx[oc->context] = open_context(oc->context))) return 2;
         og_run r;
         memset(&r, 0, sizeof r);
-        r.ctx = ctx[oc->gemv8];
+        r.ctx = ctx[oc->context];
         r.rng = clft_rng_make(seed, c + 1);
         r.cpu = cpu;
         double t0 = now();
@@ -387,6 +396,7 @@ int main(int argc, char **argv)
         clf_tensor_free(&kept[i]);
     clf_context_free(ctx[0]);
     clf_context_free(ctx[1]);
+    clf_context_free(ctx[2]);
     printf("oclgrind_ops: family %s: %d passed, %d failed (seed %llu)\n", fam, passed, failed,
            (unsigned long long)seed);
     return failed ? 1 : 0;

@@ -88,6 +88,7 @@ int case_gemm_nn(og_run *r);
 int case_gemv(og_run *r);
 int case_gemm_q8(og_run *r);
 int case_gemm_q4(og_run *r);
+int case_gemm_i16(og_run *r);
 int case_attn_flash(og_run *r);
 int case_attn_decode(og_run *r);
 int case_attn_unfused(og_run *r);

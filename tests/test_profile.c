@@ -45,7 +45,7 @@ Test(profile, family_follows_the_device_type_and_can_be_forced)
     clf_kernel_profile p = make(&cpu, CLF_KERNELS_AUTO, NULL);
     cr_assert_eq(p.family, CLF_KERNELS_CPU);
     cr_assert(p.row_per_item && p.attn_cpu_rows > 0 && p.gemv_max_m == 1 && !p.gemm_measure_clblast);
-    cr_assert(p.gemv_i16, "the CPU family allows the int16 x int8 GEMV");
+    cr_assert_eq(p.gemv_i16, 1, "the CPU family takes int16 products where pmaddwd is offered");
     cr_assert_eq(p.gemm_vec, 16);
     cr_assert_str_eq(p.family_reason, "device type CPU");
     p = make(&gpu, CLF_KERNELS_AUTO, NULL);
@@ -200,16 +200,22 @@ Test(profile, resolve_reads_the_environment)
     unsetenv("CLFORMER_KERNELS");
     unsetenv("CLFORMER_DEVICE_LIMITS");
     unsetenv("CLFORMER_GEMV_MAX_M");
-    /* CLFORMER_GEMV_I16: 0 or 1 overrides the family's choice; anything else is ignored. */
+    /* CLFORMER_GEMV_I16: 0, 1 or 2 overrides the family's choice; anything else is ignored. */
     setenv("CLFORMER_GEMV_I16", "0", 1);
     cr_assert_eq(clf_kernel_profile_resolve(&d, CLF_KERNELS_CPU, NULL, &p), CLF_OK);
-    cr_assert(!p.gemv_i16);
+    cr_assert_eq(p.gemv_i16, 0);
     setenv("CLFORMER_GEMV_I16", "1", 1);
     cr_assert_eq(clf_kernel_profile_resolve(&d, CLF_KERNELS_GPU, NULL, &p), CLF_OK);
-    cr_assert(p.gemv_i16);
+    cr_assert_eq(p.gemv_i16, 1);
+    setenv("CLFORMER_GEMV_I16", "2", 1);
+    cr_assert_eq(clf_kernel_profile_resolve(&d, CLF_KERNELS_GPU, NULL, &p), CLF_OK);
+    cr_assert_eq(p.gemv_i16, 2);
     setenv("CLFORMER_GEMV_I16", "yes", 1);
     cr_assert_eq(clf_kernel_profile_resolve(&d, CLF_KERNELS_CPU, NULL, &p), CLF_OK);
-    cr_assert(p.gemv_i16);
+    cr_assert_eq(p.gemv_i16, 1);
+    setenv("CLFORMER_GEMV_I16", "3", 1);
+    cr_assert_eq(clf_kernel_profile_resolve(&d, CLF_KERNELS_CPU, NULL, &p), CLF_OK);
+    cr_assert_eq(p.gemv_i16, 1);
     unsetenv("CLFORMER_GEMV_I16");
 }
 

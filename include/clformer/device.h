@@ -201,10 +201,12 @@ typedef struct clf_kernel_profile {
                                 * to int8 and sums integer products (clf_gemm_i8) */
     bool gemm_i8_dot;          /* clf_gemm_i8 uses dot on char4 (device int_dot8 and
                                 * limits.opencl_version >= 300) */
-    bool gemv_i16;             /* the GEMV of one row times an interleaved Q8 weight may
-                                * quantise the row to int16 and sum integer products, where
-                                * the device's compiler offers x86's pmaddwd (kernels/gemv.cl,
-                                * CLF_GI16); CPU family: on; $CLFORMER_GEMV_I16=0 turns it off */
+    int gemv_i16;              /* GEMMs over an interleaved Q8 or a Q4 weight quantise the
+                                * activation rows to int16 and sum integer products (M = 1:
+                                * kernels/gemv.cl, CLF_GI16; M > 1: kernels/gemm_i16.cl):
+                                * 0 never; 1 where the device's compiler offers x86's pmaddwd
+                                * (CPU family default; elsewhere their f32 forms); 2 on every
+                                * device, with portable products (tests). $CLFORMER_GEMV_I16 */
 } clf_kernel_profile;
 
 /* Values of clf_kernel_profile.half_math (and of $CLFORMER_HALF_MATH). Activations and

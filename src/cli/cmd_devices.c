@@ -61,7 +61,7 @@ static json_object *profile_json(const clf_kernel_profile *p)
     cli_json_set(o, "gemv_split", cli_json_int(p->gemv_split));
     cli_json_set(o, "gemv_vec", cli_json_int(p->gemv_vec));
     cli_json_set(o, "gemm_vec", cli_json_int(p->gemm_vec));
-    cli_json_set(o, "gemv_i16", cli_json_bool(p->gemv_i16));
+    cli_json_set(o, "gemv_i16", cli_json_int(p->gemv_i16));
     const int tile[] = {p->gemm_tile_m, p->gemm_tile_n, p->gemm_tile_k, p->gemm_work_m,
                         p->gemm_work_n};
     set_ints(o, "gemm_tile", tile, 5);

@@ -257,9 +257,11 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
      * docs/gemm_kernels.md, "int8 x int8"); the dot-product form is chosen
      * from the device's extensions when the path runs. */
     p.gemm_i8 = false;
-    /* int16 x int8 GEMV (CLF_GI16): GPT-2 small Q8 decode on PoCL, AVX2
-     * EPYC: see docs/quantisation.md, "int16 x int8 GEMV". */
-    p.gemv_i16 = cpu;
+    /* int16 products over Q8 / Q4 weights (clf_gemv's CLF_GI16 at M = 1,
+     * clf_gemm_i16 above): GPT-2 small Q8 decode and prompt on PoCL, AVX2
+     * EPYC: see docs/quantisation.md, "int16 x int8". Where the compiler
+     * does not offer pmaddwd the kernels take their f32 forms. */
+    p.gemv_i16 = cpu ? 1 : 0;
     p.gemm_i8_dot = info->int_dot8 && l->opencl_version >= 300; /* dot needs OpenCL C 3.0 */
     *out = p;
     return CLF_OK;
@@ -299,7 +301,7 @@ clf_status clf_kernel_profile_resolve(const clf_device_info *info, clf_kernel_fa
     /* CLFORMER_GEMM_I8: 0 off, 1 on with portable sums, 2 on with the
      * dot-product form where the device has it. */
     const char *i16 = getenv("CLFORMER_GEMV_I16");
-    if (i16 && (*i16 == '0' || *i16 == '1') && !i16[1]) out->gemv_i16 = *i16 == '1';
+    if (i16 && *i16 >= '0' && *i16 <= '2' && !i16[1]) out->gemv_i16 = *i16 - '0';
     const char *i8 = getenv("CLFORMER_GEMM_I8");
     if (i8 && *i8 >= '0' && *i8 <= '2' && !i8[1]) {
         out->gemm_i8 = *i8 != '0';
