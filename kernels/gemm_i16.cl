@@ -6,7 +6,8 @@
 #include "gemm_common.cl"
 
 /* clf_gemm_i16: C = act(alpha * A B^T (+ beta C) (+ bias)) for B an interleaved Q8 weight
- * (CLF_B_Q8, CLF_B_ILV == CLF_QN) or a Q4 weight (CLF_B_Q4), A f32 or f16 rows (no
+ * (CLF_B_Q8, CLF_B_ILV == CLF_QN), a plain Q8 weight (CLF_B_ILV = 0: a row slice of one,
+ * say) or a Q4 weight (CLF_B_Q4), A f32 or f16 rows (no
  * TRANS_A), K <= 4096.
  *
  * A work-group takes CLF_QM rows of A and quantises them once into local memory: int16
@@ -30,7 +31,7 @@
  *
  * Build options (defaults in brackets):
  *   CLF_QM [16]   rows of A per work-group (local memory: QM x (4096 + 16) shorts)
- *   CLF_QN [4]    weight rows per work-item; Q8: must equal CLF_B_ILV
+ *   CLF_QN [4]    weight rows per work-item; interleaved Q8: must equal CLF_B_ILV
  *   CLF_QR [2]    rows of A per pass (the register tile is QR x QN int8 or float8 sums)
  *   CLF_QI16 [1]  1 = the int16 form where the compiler offers pmaddwd, else the f32 form;
  *                 2 = the int16 form on every device; 0 = the f32 form
@@ -59,8 +60,19 @@
 #if (CLF_B_Q8 || CLF_B_Q4) && (!CLF_TRANS_B || CLF_TRANS_A)
 #error "clf_gemm_i16: B transposed (N x K weight rows), A not transposed"
 #endif
-#if CLF_B_Q8 && CLF_B_ILV != CLF_QN
-#error "clf_gemm_i16: a Q8 weight must be interleaved in groups of CLF_QN rows"
+#if CLF_B_Q8 && CLF_B_ILV && CLF_B_ILV != CLF_QN
+#error "clf_gemm_i16: an interleaved Q8 weight must be interleaved in groups of CLF_QN rows"
+#endif
+/* Q8: the step from one 16 codes of weight row j to the next, and where row j's 16 codes
+ * of a step are: interleaved, the item's QN rows are one stream of QN x 16 codes per 16 k
+ * (the packing pads the rows to a multiple of QN with zeros, gemm_pack.cl); plain, each
+ * row is a stream of its own, read through its own pointer. */
+#if CLF_B_ILV
+#define CLF_QSTEP (CLF_QN * 16)
+#define CLF_QROW(j) (bp[0] + (j) * 16)
+#else
+#define CLF_QSTEP 16
+#define CLF_QROW(j) bp[j]
 #endif
 
 
@@ -135,19 +147,25 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
         }
         float s[CLF_QR][CLF_QN];
 #if CLF_B_Q8
-        /* The item's QN interleaved rows are one stream of QN x 16 codes per 16 k (the
-         * packing pads the rows to a multiple of QN with zeros, gemm_pack.cl). */
-        __global const char *bp = B + boff[0];
+        __global const char *bp[CLF_B_ILV ? 1 : CLF_QN];
+        #pragma unroll
+        for (int j = 0; j < (CLF_B_ILV ? 1 : CLF_QN); ++j)
+            bp[j] = B + boff[j];
 #if CLF_QX
         int8 iacc[CLF_QR][CLF_QN];
         CLF_QFOR(i, j)
             iacc[i][j] = (int8)0;
-        for (int k = 0; k < kq; k += 16, bp += CLF_QN * 16) {
-            CLF_PREFETCH(bp + 2048);
+        for (int k = 0; k < kq; k += 16) {
             short16 w[CLF_QN];
             #pragma unroll
-            for (int j = 0; j < CLF_QN; ++j)
-                w[j] = convert_short16(vload16(0, bp + j * 16));
+            for (int j = 0; j < CLF_QN; ++j) {
+                if (CLF_B_ILV == 0 || j == 0)
+                    CLF_PREFETCH(CLF_QROW(j) + 2048);
+                w[j] = convert_short16(vload16(0, CLF_QROW(j)));
+            }
+            #pragma unroll
+            for (int j = 0; j < (CLF_B_ILV ? 1 : CLF_QN); ++j)
+                bp[j] += CLF_QSTEP;
             #pragma unroll
             for (int i = 0; i < CLF_QR; ++i) {
                 const short16 a = vload16(0, ap[i] + k);
@@ -163,15 +181,19 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
         float8 facc[CLF_QR][CLF_QN];
         CLF_QFOR(i, j)
             facc[i][j] = (float8)0.0f;
-        for (int k = 0; k < kq; k += 16, bp += CLF_QN * 16)
+        for (int k = 0; k < kq; k += 16) {
             #pragma unroll
             for (int c = 0; c < 16; c += 8) {
                 float8 w[CLF_QN];
                 #pragma unroll
                 for (int j = 0; j < CLF_QN; ++j)
-                    w[j] = convert_float8(vload8(0, bp + j * 16 + c));
+                    w[j] = convert_float8(vload8(0, CLF_QROW(j) + c));
                 clf_qfma8(ar, k + c, w, facc);
             }
+            #pragma unroll
+            for (int j = 0; j < (CLF_B_ILV ? 1 : CLF_QN); ++j)
+                bp[j] += CLF_QSTEP;
+        }
         CLF_QFOR(i, j)
             s[i][j] = clf_hsumv8(facc[i][j]);
 #endif

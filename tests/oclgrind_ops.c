@@ -209,7 +209,7 @@ static const ocase CASES[] = {
     {"gemm/nn", case_gemm_nn, "clf_gemm_reg", "clf_gemm_tiled", 0},
     {"gemm/packed", case_gemm_packed, "clf_gemm_pack clf_gemm_reg", "clf_gemm_pack clf_gemm_reg", 0},
     {"gemm/gemv", case_gemv, "clf_gemv", "clf_gemv", 1},
-    {"gemm/q8", case_gemm_q8, "clf_gemv clf_gemm_reg clf_gemm_pack clf_gemm_i16",
+    {"gemm/q8", case_gemm_q8, "clf_gemv clf_gemm_pack clf_gemm_i16",
      "clf_gemv clf_gemm_tiled clf_gemm_pack clf_gemm_reg", 1},
     {"gemm/q4", case_gemm_q4, "clf_gemv clf_gemm_i16", "clf_gemv clf_gemm_tiled", 1},
     {"gemm/i16", case_gemm_i16, "clf_gemv clf_gemm_i16 clf_gemm_pack",

@@ -151,9 +151,9 @@ static clf_status pack_weight(clf_model *m, clf_tensor *w)
 }
 
 /* The Linear weights the stacks read whole (stack.c: self-attention in and
- * out, FFN) and the decoder's output head; cross-attention's in-projection
- * is read in row slices, which a packed tensor does not offer, so it stays
- * plain. A tied head is the decoder's token table too (the same owned
+ * out, FFN, cross-attention out) and the decoder's output head;
+ * cross-attention's in-projection is read in row slices, which a packed
+ * tensor does not offer, so it stays plain. A tied head is the decoder's token table too (the same owned
  * tensor): the embedding gathers its rows from the packed copy
  * (clf_embedding reads a packed table), so tying still costs one copy.
  * The head is the largest product of a batched decode step (GPT-2 small:
@@ -177,6 +177,7 @@ static clf_status pack_weights(clf_model *m)
             CLF_TRY(pack_weight(m, &ls[l].sa.w_out));
             CLF_TRY(pack_weight(m, &ls[l].w1));
             CLF_TRY(pack_weight(m, &ls[l].w2));
+            CLF_TRY(pack_weight(m, &ls[l].ca.w_out));
         }
     }
     return CLF_OK;

@@ -176,8 +176,8 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
     p->global[2] = (size_t)d->batch;
 }
 
-/* int16 products (kernels/gemm_i16.cl) for M > 1 rows times an interleaved
- * Q8 or a Q4 weight, where the profile allows them (gemv_i16: the CPU
+/* int16 products (kernels/gemm_i16.cl) for M > 1 rows times a Q8 (interleaved
+ * or plain) or a Q4 weight, where the profile allows them (gemv_i16: the CPU
  * family). The register kernel's dot form widens each weight to f32 once per
  * 2 rows and converts it (3 instructions per 8 products); here each weight
  * is widened to int16 once per QR rows and 16 products take 2 instructions
@@ -191,7 +191,7 @@ static int i16_rows(const clf_context *ctx, const clf__gemm_desc *d)
 {
     const clf_kernel_profile *pr = &ctx->kprof;
     if (!pr->gemv_i16 || d->m < 2 || d->trans_a || !d->trans_b || d->k > I16_MAX_K ||
-        !(interleaved(d) || d->b.dtype == CLF_Q4))
+        (d->b.dtype != CLF_Q8 && d->b.dtype != CLF_Q4))
         return 0;
     uint64_t row = (I16_MAX_K + 16) * 2 + 4, qm = pr->limits.local_mem_bytes / row;
     return qm < 16 ? (int)qm : 16;
@@ -200,9 +200,10 @@ static int i16_rows(const clf_context *ctx, const clf__gemm_desc *d)
 static void plan_i16(const clf_context *ctx, const clf__gemm_desc *d, int qm, size_t lim,
                      launch_plan *p)
 {
-    /* Q8: the packing's group of rows; Q4: 2 rows (1 x 4, 2 x 2, 2 x 4 and 4 x 2 rows x
-     * columns measured: 2 x 2 the best or level at 3072 x 768 and 768 x 3072). */
-    int qn = interleaved(d) ? interleaved(d) : 2, qr = qn > 4 ? 1 : 2;
+    /* Q8: the packing's group of rows (4 for a plain weight, a row slice, say); Q4: 2
+     * rows (1 x 4, 2 x 2, 2 x 4 and 4 x 2 rows x columns measured: 2 x 2 the best or
+     * level at 3072 x 768 and 768 x 3072). */
+    int qn = interleaved(d) ? interleaved(d) : d->b.dtype == CLF_Q8 ? 4 : 2, qr = qn > 4 ? 1 : 2;
     size_t lx = 32;
     while (lx > lim) lx /= 2;
     p->program = "gemm_i16", p->kernel = "clf_gemm_i16";
