@@ -9,15 +9,15 @@ int main(int argc,char**argv){
   const char*dev=argc>1?argv[1]:"0:0"; int wt=argc>2?atoi(argv[2]):0; int tokens=argc>3?atoi(argv[3]):32; int prof=argc>4?atoi(argv[4]):1;
   clf_context_params cp=clf_context_params_default(); cp.device=dev; cp.profiling=prof;
   clf_context*ctx; CK(clf_context_create(&cp,&ctx));
-  clf_model_config cfg; CK(clf_model_config_preset("gpt2-small",&cfg));
-  clf_model_params mp=clf_model_params_default(); mp.max_batch=1; mp.max_source_len=16; mp.max_target_len=16+tokens+1;
+  clf_model_config cfg; CK(clf_model_config_preset(getenv("PRESET")?getenv("PRESET"):"gpt2-small",&cfg));
+  clf_model_params mp=clf_model_params_default(); int B=getenv("B")?atoi(getenv("B")):1; int S=getenv("S")?atoi(getenv("S")):16; mp.max_batch=B; mp.max_source_len=S; mp.max_target_len=S+tokens+1;
   clf_dtype dts[]={CLF_F32,CLF_F16,CLF_Q8,CLF_Q4}; mp.weight_dtype=dts[wt];
   clf_model*m; CK(clf_model_create_random(ctx,&cfg,&mp,1234,&m));
-  int32_t ids[16],out_ids[512]; for(int i=0;i<16;i++)ids[i]=1000+37*i;
+  static int32_t ids[8192],out_ids[65536]; for(int i=0;i<B*S;i++)ids[i]=1000+37*(i%97);
   clf_generate_params gp=clf_generate_params_default(); gp.max_new_tokens=tokens; gp.ignore_eos=true;
   static clf_profile_record rec[200000]; size_t n;
   double best=1e9;
-  for(int r=0;r<6;r++){clf_generate_output out={.ids=out_ids}; double t0=now(); CK(clf_model_generate(m,ids,NULL,1,16,&gp,&out)); double t=now()-t0; if(r>0&&t<best)best=t; if(prof){CK(clf_context_profile(ctx,rec,200000,&n));}}
+  for(int r=0;r<6;r++){clf_generate_output out={.ids=out_ids}; double t0=now(); CK(clf_model_generate(m,ids,NULL,B,S,&gp,&out)); double t=now()-t0; if(r>0&&t<best)best=t; if(prof){CK(clf_context_profile(ctx,rec,200000,&n));}}
   printf("best wall %.1f ms, %.2f ms/token (incl prefill), %.1f tok/s\n",best*1e3,best*1e3/tokens,tokens/best);
   if(!prof)return 0;
   /* aggregate last run */
