@@ -16,7 +16,7 @@
  *   clf_gemm_tiled  (gemm_tiled.cl) local-memory tiled GEMM, for GPUs.
  *   clf_gemm_reg    (gemm_reg.cl)   register-blocked GEMM without local memory, for CPUs.
  *   clf_gemv        (gemv.cl)       small-M kernel: every weight is read once for all M rows.
- *   clf_gemm_i16    (gemm_i16.cl)   M > 1 over a Q8 (interleaved) or Q4 weight, CPUs:
+ *   clf_gemm_i16    (gemm_i16.cl)   M > 1 over a Q8 or Q4 weight, CPUs:
  *                                   activations quantised to int16, integer products.
  *
  * Common build options (all default 0):

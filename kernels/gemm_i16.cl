@@ -56,7 +56,8 @@
 #define CLF_QK 4096 /* the largest K */
 /* for each (row, column) of the item's QR x QN register tile, unrolled */
 #define CLF_QFOR(i, j)                                                                         \
-    _Pragma("unroll") for (int i = 0; i < CLF_QR; ++i) _Pragma("unroll") for (int j = 0; j < CLF_QN; ++j)
+    _Pragma("unroll") for (int i = 0; i < CLF_QR; ++i)                                         \
+        _Pragma("unroll") for (int j = 0; j < CLF_QN; ++j)
 #if (CLF_B_Q8 || CLF_B_Q4) && (!CLF_TRANS_B || CLF_TRANS_A)
 #error "clf_gemm_i16: B transposed (N x K weight rows), A not transposed"
 #endif

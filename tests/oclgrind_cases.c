@@ -205,9 +205,10 @@ int case_gemm_q8(og_run *r)
 
 /* The int16 forms, on the context with CLFORMER_GEMV_I16=2 (portable products): M 1
  * takes clf_gemv's (the CPU family's; the GPU family's split-K GEMV has none), M 18 and
- * 19 clf_gemm_i16's (Q8 interleaved and plain), in row blocks of as many rows as the device's local memory holds (3 at
- * Oclgrind's 32 KiB, 1 at 16 KiB), so the quantisation into local memory and its barrier
- * run in every group; K with a tail past the last 16 (Q8) or group of 32 (Q4). */
+ * 19 clf_gemm_i16's (Q8 interleaved and plain), in row blocks of as many rows as the
+ * device's local memory holds (3 at Oclgrind's 32 KiB, 1 at 16 KiB), so the quantisation
+ * into local memory and its barrier run in every group; K with a tail past the last 16
+ * (Q8) or group of 32 (Q4). */
 int case_gemm_i16(og_run *r)
 {
     static const qcase t[] = {

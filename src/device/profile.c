@@ -258,7 +258,7 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
      * from the device's extensions when the path runs. */
     p.gemm_i8 = false;
     /* int16 products over Q8 / Q4 weights (clf_gemv's CLF_GI16 at M = 1,
-     * clf_gemm_i16 above): GPT-2 small Q8 decode and prompt on PoCL, AVX2
+     * kernels/gemm_i16.cl at M > 1): GPT-2 small Q8 decode and prompt on PoCL, AVX2
      * EPYC: see docs/quantisation.md, "int16 x int8". Where the compiler
      * does not offer pmaddwd the kernels take their f32 forms. */
     p.gemv_i16 = cpu ? 1 : 0;

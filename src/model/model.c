@@ -153,8 +153,9 @@ static clf_status pack_weight(clf_model *m, clf_tensor *w)
 /* The Linear weights the stacks read whole (stack.c: self-attention in and
  * out, FFN, cross-attention out) and the decoder's output head;
  * cross-attention's in-projection is read in row slices, which a packed
- * tensor does not offer, so it stays plain. A tied head is the decoder's token table too (the same owned
- * tensor): the embedding gathers its rows from the packed copy
+ * tensor does not offer, so it stays plain. A tied head is the decoder's
+ * token table too (the same owned tensor): the embedding gathers its rows
+ * from the packed copy
  * (clf_embedding reads a packed table), so tying still costs one copy.
  * The head is the largest product of a batched decode step (GPT-2 small:
  * 38.6 M of 124 M weights); packed, 16 concurrent gpt2-small generations
