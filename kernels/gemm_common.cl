@@ -328,6 +328,27 @@ inline int8 clf_maddwd(const short16 a, const short16 w)
 #define CLF_PREFETCH(p)
 #endif
 
+/* The int16 forms' activation rows (clf_gemv with CLF_GI16, clf_gemm_i16): over the
+ * 16-element chunks of row a that start at k0, k0 + step, ... below kend (k0 and step
+ * multiples of 16), the largest |a|, and the codes rint(a * inv), saturated, stored at the
+ * same indices of dst. The maximum runs 8 wide: Oclgrind reports swizzles of 16-wide
+ * vectors (see CLF_MADDWD). */
+inline float clf_i16_amax(__global const a_t *a, const int k0, const int kend, const int step)
+{
+    float8 m8 = (float8)0.0f;
+    for (int k = k0; k < kend; k += step)
+        m8 = fmax(m8, fmax(fabs(LDAV(8, a, k)), fabs(LDAV(8, a, k + 8))));
+    const float4 m4 = fmax(m8.lo, m8.hi);
+    return fmax(fmax(m4.s0, m4.s1), fmax(m4.s2, m4.s3));
+}
+
+inline void clf_i16_codes(__global const a_t *a, const int k0, const int kend, const int step,
+                          const float inv, __local short *dst)
+{
+    for (int k = k0; k < kend; k += step)
+        vstore16(convert_short16_sat_rte(LDAV(16, a, k) * inv), 0, dst + k);
+}
+
 /* Horizontal sum of a float4/8/16. */
 inline float clf_hsumv4(float4 v) { return (v.s0 + v.s1) + (v.s2 + v.s3); }
 inline float clf_hsumv8(float8 v) { return clf_hsumv4(v.lo + v.hi); }

@@ -106,15 +106,9 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
     /* Quantise: one row per item (a row is a few thousand values). */
     for (int r = get_local_id(0); r < rows; r += get_local_size(0)) {
         __global const a_t *ar = A + (m0 + r) * lda;
-        /* 8 wide: the 16-wide swizzle m16.lo would be an Oclgrind report (gemm_common.cl). */
-        float8 m8 = (float8)0.0f;
-        for (int k = 0; k < Kv; k += 8)
-            m8 = fmax(m8, fabs(LDAV(8, ar, k)));
-        const float4 m4 = fmax(m8.lo, m8.hi);
-        const float amax = fmax(fmax(m4.s0, m4.s1), fmax(m4.s2, m4.s3));
+        const float amax = clf_i16_amax(ar, 0, Kv, 16);
         const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
-        for (int k = 0; k < Kv; k += 16)
-            vstore16(convert_short16_sat_rte(LDAV(16, ar, k) * inv), 0, aq + r * ldq + k);
+        clf_i16_codes(ar, 0, Kv, 16, inv, aq + r * ldq);
         as[r] = amax / 32767.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);

@@ -159,12 +159,7 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
     __local float amax_part[CLF_GLY];
     const int ly = get_local_id(1), nly = get_local_size(1);
     const int Kv = K - K % (CLF_B_Q4 ? 32 : 16); /* Q4: whole groups */
-    float16 m16 = (float16)0.0f;
-    for (int k = ly * 16; k < Kv; k += nly * 16)
-        m16 = fmax(m16, fabs(LDAV(16, A, aoff[0] + k)));
-    float8 m8 = fmax(m16.lo, m16.hi);
-    float4 m4 = fmax(m8.lo, m8.hi);
-    float amax = fmax(fmax(m4.s0, m4.s1), fmax(m4.s2, m4.s3));
+    float amax = clf_i16_amax(A + aoff[0], ly * 16, Kv, nly * 16);
     for (int k = Kv + ly; k < K; k += nly)
         amax = fmax(amax, fabs(LDA(A, aoff[0] + k)));
     amax_part[ly] = amax;
@@ -172,8 +167,7 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
     for (int i = 0; i < nly; ++i)
         amax = fmax(amax, amax_part[i]);
     const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
-    for (int k = ly * 16; k < Kv; k += nly * 16)
-        vstore16(convert_short16_sat_rte(LDAV(16, A, aoff[0] + k) * inv), 0, aq + k);
+    clf_i16_codes(A + aoff[0], ly * 16, Kv, nly * 16, inv, aq);
     barrier(CLK_LOCAL_MEM_FENCE);
 #if CLF_B_Q4
     /* Q4: the group's two halves (low nibbles: elements 0..15, high: 16..31) as int16
