@@ -301,7 +301,8 @@ inline void clf_store_row(__global c_t *C, const int crow, const int n0, const i
  * need as many instructions per product as the 256-bit integer form, and no AVX-512
  * machine was at hand to measure the two. */
 #if defined(__AVX2__) && !defined(__AVX512F__) && defined(__has_builtin)
-#if __has_builtin(__builtin_ia32_pmaddwd256) && __has_builtin(__builtin_prefetch)
+#if __has_builtin(__builtin_ia32_pmaddwd256) && __has_builtin(__builtin_ia32_pmaddubsw256) &&     \
+    __has_builtin(__builtin_prefetch)
 #define CLF_PMADDWD 1
 #endif
 #endif
@@ -330,24 +331,123 @@ inline int8 clf_maddwd(const short16 a, const short16 w)
 
 /* The int16 forms' activation rows (clf_gemv with CLF_GI16, clf_gemm_i16): over the
  * 16-element chunks of row a that start at k0, k0 + step, ... below kend (k0 and step
- * multiples of 16), the largest |a|, and the codes rint(a * inv), saturated, stored at the
- * same indices of dst. The maximum runs 8 wide: Oclgrind reports swizzles of 16-wide
- * vectors (see CLF_MADDWD). */
+ * multiples of 16), the largest |a|, and the codes rint(a * inv) (|a * inv| <= 32767 by
+ * construction) stored at the same indices of dst. The maximum runs 8 wide: Oclgrind
+ * reports swizzles of 16-wide vectors (see CLF_MADDWD). max and the adder's rounding, not
+ * fmax and convert_short16_sat_rte: see clf_q4_agroup. */
 inline float clf_i16_amax(__global const a_t *a, const int k0, const int kend, const int step)
 {
     float8 m8 = (float8)0.0f;
     for (int k = k0; k < kend; k += step)
-        m8 = fmax(m8, fmax(fabs(LDAV(8, a, k)), fabs(LDAV(8, a, k + 8))));
-    const float4 m4 = fmax(m8.lo, m8.hi);
-    return fmax(fmax(m4.s0, m4.s1), fmax(m4.s2, m4.s3));
+        m8 = max(m8, max(fabs(LDAV(8, a, k)), fabs(LDAV(8, a, k + 8))));
+    const float4 m4 = max(m8.lo, m8.hi);
+    return max(max(m4.s0, m4.s1), max(m4.s2, m4.s3));
 }
 
 inline void clf_i16_codes(__global const a_t *a, const int k0, const int kend, const int step,
                           const float inv, __local short *dst)
 {
-    for (int k = k0; k < kend; k += step)
-        vstore16(convert_short16_sat_rte(LDAV(16, a, k) * inv), 0, dst + k);
+    for (int k = k0; k < kend; k += step) {
+        const float16 y = LDAV(16, a, k) * inv;
+        vstore16(convert_short16((y + (float16)12582912.0f) - (float16)12582912.0f), 0, dst + k);
+    }
 }
+
+/* Q4 x int8 (clf_gemv's Q4 path with CLF_GI16). Activations: group g (32 elements of a
+ * row, at a) becomes int8 codes rint(a * 127 / max|a|) with one scale max|a| / 127, stored
+ * in the order of Q4's bytes: for the pair of groups p = g / 2 (64 bytes at aq + 64 p),
+ * elements 0..15 of group g at 16 (g % 2), elements 16..31 at 32 + 16 (g % 2). The
+ * scale goes to asc[8 p + 4 (g % 2) ..+4] (a lane per output lane of clf_q4dot), and 8 x
+ * the codes' sum (the weights' offset: a nibble q means q - 8) to acor[8 p + 4 (g % 2)],
+ * the lanes beside it 0. The codes' rounding error, at most max|a| / 254 per element of a
+ * group, is 1/16 of the Q4 weights' own (max|w| / 14 per group). */
+inline void clf_q4_agroup(__global const a_t *a, const int g, __local char *aq,
+                          __local float *asc, __local int *acor)
+{
+    const float8 x0 = LDAV(8, a, 0), x1 = LDAV(8, a, 8), x2 = LDAV(8, a, 16),
+                 x3 = LDAV(8, a, 24);
+    /* max, not fmax: no NaN handling (a NaN makes the group's codes meaningless either
+     * way), one instruction each on PoCL */
+    const float8 m8 = max(max(fabs(x0), fabs(x1)), max(fabs(x2), fabs(x3)));
+    const float4 m4 = max(m8.lo, m8.hi);
+    const float amax = max(max(m4.s0, m4.s1), max(m4.s2, m4.s3));
+    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    /* Round to nearest even by the adder: y + 1.5 x 2^23 keeps no fraction bits for
+     * |y| < 2^22, and |y| <= 127 here (so no saturation either). PoCL emulates rint and
+     * convert_char8_sat_rte in ~25 instructions per 8 values, which made this function 30 %
+     * of clf_gemm_i16's time at M = 128, 3072 x 768. The products are rounded to float
+     * first (separate statements: no contraction into an FMA). */
+    const float8 y0 = x0 * inv, y1 = x1 * inv, y2 = x2 * inv, y3 = x3 * inv;
+    const float8 r = (float8)12582912.0f;
+    const char8 c0 = convert_char8((y0 + r) - r), c1 = convert_char8((y1 + r) - r),
+                c2 = convert_char8((y2 + r) - r), c3 = convert_char8((y3 + r) - r);
+    __local char *dst = aq + (g >> 1) * 64 + (g & 1) * 16;
+    vstore8(c0, 0, dst);
+    vstore8(c1, 0, dst + 8);
+    vstore8(c2, 0, dst + 32);
+    vstore8(c3, 0, dst + 40);
+    const int8 s8 = convert_int8(c0) + convert_int8(c1) + convert_int8(c2) + convert_int8(c3);
+    const int4 s4 = s8.lo + s8.hi;
+    const int at = (g >> 1) * 8 + (g & 1) * 4;
+    vstore4((float4)(amax / 127.0f), 0, asc + at);
+    vstore4((int4)(8 * ((s4.s0 + s4.s1) + (s4.s2 + s4.s3)), 0, 0, 0), 0, acor + at);
+}
+
+/* Two Q4 groups of a weight row (32 bytes at b) times the activation codes of
+ * clf_q4_agroup (64 bytes at a): clf_q4w unpacks the groups' nibbles as 0..15 (once for
+ * any number of rows of A), clf_q4dot gives int8 lanes, lane l the sum over bytes
+ * 4l..4l+3 of both nibbles' products (lanes 0-3 the first group, 4-7 the second). AVX2:
+ * the low and the high nibbles of the 32 bytes, each one 256-bit vector, pmaddubsw with the
+ * activations (pair sums at most 2 x 15 x 127: no saturation), added, and summed in pairs
+ * by pmaddwd with ones: 7 instructions for 64 products. Elsewhere the same sums written
+ * portably. */
+#if CLF_PMADDWD
+typedef char clf_char32 __attribute__((ext_vector_type(32)));
+typedef struct {
+    clf_char32 lo, hi;
+} clf_q4w_t;
+inline clf_q4w_t clf_q4w(__global const uchar *b)
+{
+    const ushort16 v = vload16(0, (__global const ushort *)b);
+    clf_q4w_t w;
+    w.lo = __builtin_astype(v & (ushort)0x0F0F, clf_char32);
+    w.hi = __builtin_astype((v >> (ushort)4) & (ushort)0x0F0F, clf_char32);
+    return w;
+}
+inline int8 clf_q4dot(const clf_q4w_t w, __local const char *a)
+{
+    const short16 s = __builtin_ia32_pmaddubsw256(w.lo, *(__local const clf_char32 *)a) +
+                      __builtin_ia32_pmaddubsw256(w.hi, *(__local const clf_char32 *)(a + 32));
+    return __builtin_ia32_pmaddwd256(s, (short16)1);
+}
+#else
+typedef struct {
+    int16 lo[2], hi[2];
+} clf_q4w_t;
+inline clf_q4w_t clf_q4w(__global const uchar *b)
+{
+    clf_q4w_t w;
+    for (int h = 0; h < 2; ++h) {
+        const int16 q = convert_int16(vload16(0, b + 16 * h));
+        w.lo[h] = q & 15;
+        w.hi[h] = q >> 4;
+    }
+    return w;
+}
+inline int8 clf_q4dot(const clf_q4w_t w, __local const char *a)
+{
+    int p[8];
+    for (int h = 0; h < 2; ++h) {
+        int t[16];
+        vstore16(w.lo[h] * convert_int16(vload16(0, a + 16 * h)) +
+                     w.hi[h] * convert_int16(vload16(0, a + 32 + 16 * h)),
+                 0, t);
+        for (int l = 0; l < 4; ++l)
+            p[4 * h + l] = (t[4 * l] + t[4 * l + 1]) + (t[4 * l + 2] + t[4 * l + 3]);
+    }
+    return vload8(0, p);
+}
+#endif
 
 /* Horizontal sum of a float4/8/16. */
 inline float clf_hsumv4(float4 v) { return (v.s0 + v.s1) + (v.s2 + v.s3); }

@@ -1,40 +1,43 @@
 /*
- * gemm_i16.cl -- clf_gemm_i16, int16 x int8 / int4 products for a GEMM of a few rows (a
- * batched decode step, a short prompt) over a quantised weight, in the CPU family. Operands,
- * build options and epilogue: gemm_common.cl; design: docs/gemm_kernels.md, "int16 x int8".
+ * gemm_i16.cl -- clf_gemm_i16, int16 x int8 (Q8) and int8 x int4 (Q4) products for a GEMM
+ * of a few rows (a batched decode step, a short prompt) over a quantised weight, in the CPU
+ * family. Operands, build options and epilogue: gemm_common.cl; design: docs/gemm_kernels.md,
+ * "int16 x int8".
  */
 #include "gemm_common.cl"
 
 /* clf_gemm_i16: C = act(alpha * A B^T (+ beta C) (+ bias)) for B an interleaved Q8 weight
  * (CLF_B_Q8, CLF_B_ILV == CLF_QN), a plain Q8 weight (CLF_B_ILV = 0: a row slice of one,
- * say) or a Q4 weight (CLF_B_Q4), A f32 or f16 rows (no
- * TRANS_A), K <= 4096.
+ * say) or a Q4 weight (CLF_B_Q4), A f32 or f16 rows (no TRANS_A), K <= 4096.
  *
- * A work-group takes CLF_QM rows of A and quantises them once into local memory: int16
+ * A work-group takes CLF_QM rows of A and quantises them once into local memory. Q8: int16
  * codes, one scale per row (max|a| / 32767 over the row's first Kv elements, round to
- * nearest; Kv = K rounded down to 16 (Q8) or to whole groups of 32 (Q4)). Each of its
- * items then owns CLF_QN weight rows (output columns) and walks them once per CLF_QR rows
- * of A, summing code products 16 at a time with x86's pmaddwd (16 int16 products added in
- * pairs into 8 int32 lanes, 2 instructions with the accumulate): Q8 into int32 lanes over
- * all of Kv, exact (K / 8 products of at most 127 x 32767 per lane, under 2^31 for K <=
- * 4096); Q4 per 32-code group (codes nibble - 8), converted and scaled by the group's scale.
- * Each weight is widened once per CLF_QR rows; the item's CLF_QN x K codes (at most 16 KiB)
- * stay in the L1 cache between the passes. The last K - Kv elements are summed in f32 from
- * A itself. The activation's rounding, at most max|a| / 65534 per element, is 1/130 of the
- * weights' own (max|w| / 254).
+ * nearest; Kv = K rounded down to 16). Each of its items then owns CLF_QN weight rows
+ * (output columns) and walks them once per CLF_QR rows of A, summing code products 16 at a
+ * time with x86's pmaddwd (16 int16 products added in pairs into 8 int32 lanes, 2
+ * instructions with the accumulate) into int32 lanes over all of Kv, exact (K / 8 products
+ * of at most 127 x 32767 per lane, under 2^31 for K <= 4096); the activation's rounding, at
+ * most max|a| / 65534 per element, is 1/130 of the weights' own (max|w| / 254). Q4: int8
+ * codes with a scale per 32-element group (clf_q4_agroup, gemm_common.cl; Kv = K rounded
+ * down to 64), and two groups of each weight row per step, unpacked once for the QR rows
+ * and multiplied with pmaddubsw (clf_q4dot: 64 products in 7 instructions), scaled per
+ * group. Each weight is widened once per CLF_QR rows; the item's CLF_QN x K codes (at most
+ * 16 KiB) stay in the L1 cache between the passes. The last K - Kv elements are summed in
+ * f32 from A itself.
  *
  * Where the compiler does not offer pmaddwd (CLF_PMADDWD, gemm_common.cl) the kernel takes
  * an f32 form of the same walk instead, with no local memory: each weight vector converted
  * to f32 once for the QR rows, A read as it is (portable int16 products measured 2.3x
- * slower than that on Intel's CPU runtime). CLF_QI16=2 takes the int16 form anyway, with
+ * slower than that on Intel's CPU runtime). CLF_QI16=2 takes the integer forms anyway, with
  * the products written portably, so that it can be tested on any device.
  *
  * Build options (defaults in brackets):
- *   CLF_QM [16]   rows of A per work-group (local memory: QM x (4096 + 16) shorts)
+ *   CLF_QM [16]   rows of A per work-group (local memory per row: Q8 4096 + 16 shorts and a
+ *                 float; Q4 4096 + 64 chars, 512 floats and 512 ints)
  *   CLF_QN [4]    weight rows per work-item; interleaved Q8: must equal CLF_B_ILV
  *   CLF_QR [2]    rows of A per pass (the register tile is QR x QN int8 or float8 sums)
- *   CLF_QI16 [1]  1 = the int16 form where the compiler offers pmaddwd, else the f32 form;
- *                 2 = the int16 form on every device; 0 = the f32 form
+ *   CLF_QI16 [1]  1 = the integer form where the compiler offers pmaddwd and pmaddubsw,
+ *                 else the f32 form; 2 = the integer form on every device; 0 = the f32 form
  * Launch: local = (LX, 1, 1), any LX (the group's items share the quantised rows: 32 on
  *         PoCL); global = (ceil(ceil(N/QN)/LX)*LX, ceil(M/QM), batch). Item gid0 computes
  *         C[m0 .. m0+QM) x [n0, n0+QN), m0 = group(1) * QM, n0 = gid0 * QN; rows past M are
@@ -97,8 +100,23 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
 #if CLF_B_Q8 || CLF_B_Q4
     const int n0 = get_global_id(0) * CLF_QN, m0 = get_group_id(1) * CLF_QM;
     const int rows = min(CLF_QM, M - m0);
-    const int Kv = K - K % (CLF_B_Q4 ? 32 : 16);
-#if CLF_QX
+    const int Kv = K - K % (CLF_B_Q4 ? (CLF_QX ? 64 : 32) : 16);
+#if CLF_QX && CLF_B_Q4
+    /* Q4: int8 codes per 32-element group in the order of clf_q4_agroup (gemm_common.cl),
+     * row r at aq + r * ldq, its scales and offsets at r * lds; rows 64 codes longer than
+     * Kv (rows 4 KiB apart would share L1 sets). */
+    __local char aq[CLF_QM * (CLF_QK + 64)] __attribute__((aligned(32)));
+    __local float asc[CLF_QM * (CLF_QK / 8)];
+    __local int acor[CLF_QM * (CLF_QK / 8)];
+    const int ldq = Kv + 64, lds = Kv / 8, ng = Kv / 32;
+    for (int t = get_local_id(0); t < rows * ng; t += get_local_size(0)) {
+        const int r = t / ng, g = t - r * ng;
+        clf_q4_agroup(A + (m0 + r) * lda + g * 32, g, aq + r * ldq, asc + r * lds,
+                      acor + r * lds);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+#define CLF_QSCALE_A(r) 1.0f /* in the loop */
+#elif CLF_QX
     __local short aq[CLF_QM * (CLF_QK + 16)];
     __local float as[CLF_QM];
     /* Rows 16 codes longer than Kv: rows 4 KiB apart would share L1 sets. */
@@ -126,7 +144,9 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
     const int kq = n0 < N ? Kv : 0;
     for (int r0 = 0; r0 < rows; r0 += CLF_QR) {
         int ri[CLF_QR];
-#if CLF_QX
+#if CLF_QX && CLF_B_Q4
+        __local const char *ap[CLF_QR];
+#elif CLF_QX
         __local const short *ap[CLF_QR];
 #else
         __global const a_t *ar[CLF_QR];
@@ -193,9 +213,7 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
             s[i][j] = clf_hsumv8(facc[i][j]);
 #endif
 #else
-        /* Q4: each group's 16 bytes hold elements 0..15 (low nibbles) and 16..31 (high),
-         * codes nibble - 8, widened once for the QR rows; a row's 32 products are summed
-         * and then scaled by the group's scale. */
+        /* Q4: each group's 16 bytes hold elements 0..15 (low nibbles) and 16..31 (high). */
         float8 facc[CLF_QR][CLF_QN];
         CLF_QFOR(i, j)
             facc[i][j] = (float8)0.0f;
@@ -206,28 +224,35 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
             qr[j] = B + (boff[j] >> 5) * 16;
             sr[j] = scaleB + (boff[j] >> 5);
         }
-        for (int k = 0; k < kq; k += 32) {
-            float8 sc[CLF_QN];
 #if CLF_QX
-            short16 lo[CLF_QN], hi[CLF_QN];
+        /* Two groups (32 bytes) of each weight row per step, unpacked once for the QR rows;
+         * clf_q4dot's lanes less the groups' offsets, scaled by weight x activation scale
+         * per group (as clf_gemv's Q4 x int8 form). */
+        for (int k = 0; k < kq; k += 64) {
+            clf_q4w_t w[CLF_QN];
+            float8 sw[CLF_QN];
             #pragma unroll
             for (int j = 0; j < CLF_QN; ++j) {
                 CLF_PREFETCH(qr[j] + 1024);
-                const uchar16 q = vload16(0, qr[j]);
-                lo[j] = as_short16(convert_ushort16(q & (uchar)15)) - (short)8;
-                hi[j] = as_short16(convert_ushort16(q >> (uchar)4)) - (short)8;
-                sc[j] = (float8)sr[j][0];
-                qr[j] += 16, sr[j] += 1;
+                w[j] = clf_q4w(qr[j]);
+                const float2 ws = vload2(0, sr[j]);
+                sw[j] = (float8)(ws.s0, ws.s0, ws.s0, ws.s0, ws.s1, ws.s1, ws.s1, ws.s1);
+                qr[j] += 32, sr[j] += 2;
             }
             #pragma unroll
             for (int i = 0; i < CLF_QR; ++i) {
-                const short16 a0 = vload16(0, ap[i] + k), a1 = vload16(0, ap[i] + k + 16);
+                const int at = ri[i] * lds + k / 8;
+                const float8 sa = vload8(0, asc + at);
+                const int8 cor = vload8(0, acor + at);
                 #pragma unroll
                 for (int j = 0; j < CLF_QN; ++j)
-                    facc[i][j] = fma(convert_float8(CLF_MADDWD(a0, lo[j]) + CLF_MADDWD(a1, hi[j])),
-                                     sc[j], facc[i][j]);
+                    facc[i][j] = fma(convert_float8(clf_q4dot(w[j], ap[i] + k) - cor),
+                                     sw[j] * sa, facc[i][j]);
             }
+        }
 #else
+        for (int k = 0; k < kq; k += 32) {
+            float8 sc[CLF_QN];
             /* f32 form: the group's codes converted once for the QR rows, its 32 products
              * per row summed in ps, then scaled. */
             uchar16 q[CLF_QN];
@@ -253,8 +278,8 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
             }
             CLF_QFOR(i, j)
                 facc[i][j] = fma(ps[i][j], sc[j], facc[i][j]);
-#endif
         }
+#endif
         CLF_QFOR(i, j)
             s[i][j] = clf_hsumv8(facc[i][j]) * CLF_QSCALE_A(ri[i]);
 #endif

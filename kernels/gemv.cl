@@ -47,20 +47,25 @@
 #ifndef CLF_GLY
 #define CLF_GLY 4
 #endif
-/* int16 x int8 (CLF_GI16, one row of A, interleaved Q8 rows or Q4, AVX2 without AVX-512): the
- * work-group quantises the row of A once into local memory, int16 codes with one scale
- * (max|a| / 32767, round to nearest), and each item sums code products with pmaddwd (16
- * products in 2 instructions; the f32 form converts each weight: 3 per 8 products). The
- * lanes' sums are exact in int32 for K <= 4096 (K / 8 products of at most 127 x 32767
- * each, under 2^31). The activation's rounding error, at most max|a| / 65534 per element, is
- * 1/130 of the weights' own (max|w| / 254). Where the compiler does not offer the
- * instruction (CLF_PMADDWD, gemm_common.cl) the f32 form stays. Local memory: 8 KiB of codes
- * and a float per item (the host checks the device's limit). */
+/* Integer products (CLF_GI16, one row of A, AVX2 without AVX-512):
+ *  - interleaved Q8 rows (int16 x int8): the work-group quantises the row of A once into
+ *    local memory, int16 codes with one scale (max|a| / 32767, round to nearest), and each
+ *    item sums code products with pmaddwd (16 products in 2 instructions; the f32 form
+ *    converts each weight: 3 per 8 products). The lanes' sums are exact in int32 for
+ *    K <= 4096 (K / 8 products of at most 127 x 32767 each, under 2^31). The activation's
+ *    rounding error, at most max|a| / 65534 per element, is 1/130 of the weights' own
+ *    (max|w| / 254).
+ *  - Q4 (int8 x 4-bit): the row of A becomes int8 codes with a scale per 32-element group
+ *    (clf_q4_agroup, gemm_common.cl: rounding error at most 1/16 of the Q4 weights' own),
+ *    and each item takes two groups of a weight row (32 bytes) per step with pmaddubsw
+ *    (clf_q4dot: 64 products in 7 instructions, where the int16 form took 15 for 32).
+ * Where the compiler does not offer the instructions (CLF_PMADDWD, gemm_common.cl) the f32
+ * forms stay. Local memory: 8 KiB (the host checks the device's limit). */
 #ifndef CLF_GI16
 #define CLF_GI16 0
 #endif
 #if CLF_GI16 && CLF_TRANS_B && ((CLF_B_Q8 && CLF_B_ILV == CLF_GN) || CLF_B_Q4) &&          \
-    !CLF_TRANS_A && !CLF_HALF_MATH && CLF_GM == 1 && CLF_GS == 1 && CLF_GV == 16 &&            \
+    !CLF_TRANS_A && !CLF_HALF_MATH && CLF_GM == 1 && CLF_GS == 1 &&                            \
     (CLF_PMADDWD || CLF_GI16 == 2)
 #define CLF_GX 1
 #endif
@@ -154,11 +159,55 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
         for (int j = 0; j < CLF_GN; ++j)
             acc[i][j] = (gv_t)0.0f;
 #if CLF_GX
+    /* The integer forms' lane sums, in f32 (acc is not used) */
+    float8 gx[CLF_GN];
+#endif
+#if CLF_GX && CLF_B_Q4
+    /* Q4 x int8 (see CLF_GI16 above): the group's items quantise the row of A per 32-element
+     * group (clf_q4_agroup, gemm_common.cl), then each item walks its rows two groups (32
+     * bytes) per step; clf_q4dot gives the 64 products' sums in 8 int32 lanes (4 per group),
+     * less each group's offset (8 x its code sum in the group's first lane), and those are
+     * scaled by weight x activation scale per group. */
+    __local char aq[4096] __attribute__((aligned(32)));
+    __local float asc[4096 / 8];
+    __local int acor[4096 / 8];
+    const int ly = get_local_id(1), nly = get_local_size(1);
+    const int Kv = K - K % 64; /* whole pairs of groups; the rest: the f32 tail below */
+    for (int g = ly; g < Kv / 32; g += nly)
+        clf_q4_agroup(A + aoff[0] + g * 32, g, aq, asc, acor);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float8 facc[CLF_GN];
+    #pragma unroll
+    for (int j = 0; j < CLF_GN; ++j)
+        facc[j] = (float8)0.0f;
+    /* Padding items (n0 >= N) skip the loop. That also keeps its trip count varying by
+     * item: with a uniform count PoCL moved the loop over the group's items inside this
+     * one, keeping facc in memory (2x slower). */
+    const int np = n0 < N ? Kv / 64 : 0;
+    for (int p = 0; p < np; ++p) {
+        const float8 sa = vload8(p, asc);
+        const int8 cor = vload8(p, acor);
+        #pragma unroll
+        for (int j = 0; j < CLF_GN; ++j) {
+            const int grp = (boff[j] >> 5) + 2 * p;
+            CLF_PREFETCH(B + grp * 16 + 2048);
+            const int8 d = clf_q4dot(clf_q4w(B + grp * 16), aq + p * 64) - cor;
+            const float2 ws = vload2(0, scaleB + grp);
+            /* (two float4 joined would be one shuffle, which Oclgrind 21.10's
+             * uninitialised-value plugin crashes on) */
+            const float8 sw = (float8)(ws.s0, ws.s0, ws.s0, ws.s0, ws.s1, ws.s1, ws.s1, ws.s1);
+            facc[j] = fma(convert_float8(d), sw * sa, facc[j]);
+        }
+    }
+    #pragma unroll
+    for (int j = 0; j < CLF_GN; ++j)
+        gx[j] = facc[j];
+#elif CLF_GX
     /* int16 x int8 (see CLF_GI16 above). The group's items quantise the row together. */
     __local short aq[4096];
     __local float amax_part[CLF_GLY];
     const int ly = get_local_id(1), nly = get_local_size(1);
-    const int Kv = K - K % (CLF_B_Q4 ? 32 : 16); /* Q4: whole groups */
+    const int Kv = K - K % 16;
     float amax = clf_i16_amax(A + aoff[0], ly * 16, Kv, nly * 16);
     for (int k = Kv + ly; k < K; k += nly)
         amax = fmax(amax, fabs(LDA(A, aoff[0] + k)));
@@ -169,37 +218,6 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
     const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
     clf_i16_codes(A + aoff[0], ly * 16, Kv, nly * 16, inv, aq);
     barrier(CLK_LOCAL_MEM_FENCE);
-#if CLF_B_Q4
-    /* Q4: the group's two halves (low nibbles: elements 0..15, high: 16..31) as int16
-     * codes nibble - 8, their 32 products with the row's codes summed by two pmaddwd into
-     * 8 lanes (at most 4 x 8 x 32767 each), then converted and scaled by the group's scale
-     * (GPT-2 small Q4 decode on PoCL, AVX2 EPYC, layer GEMVs: 0.93 -> 0.71 ms a layer). */
-    float8 facc[CLF_GN];
-    #pragma unroll
-    for (int j = 0; j < CLF_GN; ++j)
-        facc[j] = (float8)0.0f;
-    /* Padding items (n0 >= N) skip the loop. That also keeps its trip count varying by
-     * item: with a uniform count PoCL moved the loop over the group's items inside this
-     * one, keeping facc in memory (2x slower). */
-    const int ng = n0 < N ? Kv / 32 : 0;
-    for (int g = 0; g < ng; ++g) {
-        const short16 a0 = vload16(0, aq + g * 32), a1 = vload16(0, aq + g * 32 + 16);
-        #pragma unroll
-        for (int j = 0; j < CLF_GN; ++j) {
-            const int grp = (boff[j] >> 5) + g;
-            CLF_PREFETCH(B + grp * 16 + 2048);
-            const uchar16 q = vload16(0, B + grp * 16);
-            const short16 lo = as_short16(convert_ushort16(q & (uchar)15)) - (short)8;
-            const short16 hi = as_short16(convert_ushort16(q >> (uchar)4)) - (short)8;
-            const int8 p = CLF_MADDWD(a0, lo) + CLF_MADDWD(a1, hi);
-            facc[j] = fma(convert_float8(p), (float8)scaleB[grp], facc[j]);
-        }
-    }
-    const float sa = amax / 32767.0f;
-    #pragma unroll
-    for (int j = 0; j < CLF_GN; ++j)
-        acc[0][j] = (gv_t)(facc[j] * sa, (float8)0.0f);
-#else
     int8 iacc[CLF_GN];
     #pragma unroll
     for (int j = 0; j < CLF_GN; ++j)
@@ -219,14 +237,13 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
         for (int j = 0; j < CLF_GN; ++j)
             iacc[j] += CLF_MADDWD(a, convert_short16(vload16(0, bp + j * 16)));
     }
-    /* The lanes, each exact, times the activation scale into acc's low half (their int32
-     * total could overflow): the common code below (horizontal sums, the f32 tail k >= Kv,
-     * the scaled store) finishes the outputs. */
+    /* The lanes, each exact, times the activation scale (their int32 total could
+     * overflow): the common code below (horizontal sums, the f32 tail k >= Kv, the scaled
+     * store) finishes the outputs. */
     const float sa = amax / 32767.0f;
     #pragma unroll
     for (int j = 0; j < CLF_GN; ++j)
-        acc[0][j] = (gv_t)(convert_float8(iacc[j]) * sa, (float8)0.0f);
-#endif
+        gx[j] = convert_float8(iacc[j]) * sa;
 #elif CLF_B_Q4
     /* Q4: one 32-code group (16 bytes, one scale) per step, work-items of a GS split taking
      * every GS-th group. The bytes are loaded once for both halves (low nibbles: elements
@@ -332,11 +349,17 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
     }
     CLF_GFLUSH();
 #endif
+#if CLF_GX
+    #pragma unroll
+    for (int j = 0; j < CLF_GN; ++j)
+        s[0][j] = clf_hsumv8(gx[j]);
+#else
     #pragma unroll
     for (int i = 0; i < CLF_GM; ++i)
         #pragma unroll
         for (int j = 0; j < CLF_GN; ++j)
             s[i][j] = clf_ghsum(acc[i][j]);
+#endif
     for (int k = Kv + t; k < K; k += CLF_GS) {
         #pragma unroll
         for (int i = 0; i < CLF_GM; ++i) {

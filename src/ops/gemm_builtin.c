@@ -54,12 +54,12 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
      * (768 x 3072) 57 / 44 / 30; 121 -> 139 tokens/s. */
     if (d->b.dtype == CLF_Q4 && !gpu_family(ctx)) gn = gn < 2 ? gn : d->k >= 2048 ? 1 : 2;
     if (!gpu_family(ctx)) gs = 1; /* no local memory in the CPU family */
-    /* int16 x int8 (kernels/gemv.cl, CLF_GI16): each group quantises the row
-     * once for its items, so groups of 32 items (GPT-2 small's Q8 head on
-     * PoCL, AVX2 EPYC: 3.0 ms at 8 items, 2.5 ms at 32; the f32 form the
-     * same at either). */
-    bool i16 = pr->gemv_i16 && (interleaved(d) || d->b.dtype == CLF_Q4) && gm == 1 && d->k <= 4096 &&
-               8192 + 4 * 32 <= pr->limits.local_mem_bytes;
+    /* Integer products (kernels/gemv.cl, CLF_GI16: int16 x Q8, int8 x Q4):
+     * each group quantises the row once for its items, so groups of 32 items
+     * (GPT-2 small's Q8 head on PoCL, AVX2 EPYC: 3.0 ms at 8 items, 2.5 ms at
+     * 32; the f32 form the same at either). */
+    bool i16 = pr->gemv_i16 && (interleaved(d) || d->b.dtype == CLF_Q4) && gm == 1 && gs == 1 &&
+               d->k <= 4096 && 8192 + 4 * 32 <= pr->limits.local_mem_bytes;
     if (i16 && ly < 32) ly = 32;
     for (;;) {
         size_t cols = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
@@ -193,7 +193,10 @@ static int i16_rows(const clf_context *ctx, const clf__gemm_desc *d)
     if (!pr->gemv_i16 || d->m < 2 || d->trans_a || !d->trans_b || d->k > I16_MAX_K ||
         (d->b.dtype != CLF_Q8 && d->b.dtype != CLF_Q4))
         return 0;
-    uint64_t row = (I16_MAX_K + 16) * 2 + 4, qm = pr->limits.local_mem_bytes / row;
+    /* local memory per row: Q8 int16 codes and a scale; Q4 int8 codes, a scale and an
+     * offset per 8 codes (kernels/gemm_i16.cl) */
+    uint64_t row = d->b.dtype == CLF_Q4 ? I16_MAX_K + 64 + I16_MAX_K : (I16_MAX_K + 16) * 2 + 4;
+    uint64_t qm = pr->limits.local_mem_bytes / row;
     return qm < 16 ? (int)qm : 16;
 }
 

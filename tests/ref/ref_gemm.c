@@ -38,3 +38,18 @@ void ref_gemm(int64_t batch, int64_t m, int64_t n, int64_t k, bool trans_a, bool
             }
     }
 }
+
+void ref_q4_int8_row(const float *a, int64_t k, float *out)
+{
+    int64_t kv = k - k % 64;
+    for (int64_t g = 0; g < kv; g += 32) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(a[g + i]));
+        float inv = amax > 0.0f ? 127.0f / amax : 0.0f, sc = amax / 127.0f;
+        for (int i = 0; i < 32; i++) {
+            float c = nearbyintf(a[g + i] * inv);
+            out[g + i] = fminf(fmaxf(c, -128.0f), 127.0f) * sc;
+        }
+    }
+    for (int64_t i = kv; i < k; i++) out[i] = a[i];
+}
