@@ -202,10 +202,11 @@ typedef struct clf_kernel_profile {
     bool gemm_i8_dot;          /* clf_gemm_i8 uses dot on char4 (device int_dot8 and
                                 * limits.opencl_version >= 300) */
     int gemv_i16;              /* GEMMs over a Q8 or Q4 weight quantise the activation rows
-                                * to int16 and sum integer products (M = 1, interleaved Q8 or
-                                * Q4: kernels/gemv.cl, CLF_GI16; M > 1: kernels/gemm_i16.cl):
-                                * 0 never; 1 where the device's compiler offers x86's pmaddwd
-                                * (CPU family default; elsewhere their f32 forms); 2 on every
+                                * (Q8: int16, Q4: int8 per 32 elements) and sum integer
+                                * products (M = 1, interleaved Q8 or Q4: kernels/gemv.cl,
+                                * CLF_GI16; M > 1: kernels/gemm_i16.cl): 0 never; 1 where the
+                                * device's compiler offers x86's pmaddwd and pmaddubsw (CPU
+                                * family default; elsewhere their f32 forms); 2 on every
                                 * device, with portable products (tests). $CLFORMER_GEMV_I16 */
 } clf_kernel_profile;
 

@@ -176,14 +176,15 @@ static void plan_reg(const clf_context *ctx, const clf__gemm_desc *d, size_t lim
     p->global[2] = (size_t)d->batch;
 }
 
-/* int16 products (kernels/gemm_i16.cl) for M > 1 rows times a Q8 (interleaved
- * or plain) or a Q4 weight, where the profile allows them (gemv_i16: the CPU
- * family). The register kernel's dot form widens each weight to f32 once per
- * 2 rows and converts it (3 instructions per 8 products); here each weight
- * is widened to int16 once per QR rows and 16 products take 2 instructions
- * (PoCL, AVX2 EPYC, M = 16, 3072 x 768: Q8 17.6 -> 24.7 GMAC/s, Q4 11.4 ->
- * 14.4, docs/gemm_kernels.md). A work-group quantises QM rows of up to 4096
- * codes into local memory: 16 where the device has the 131 KiB, fewer on a
+/* Integer products (kernels/gemm_i16.cl) for M > 1 rows times a Q8
+ * (interleaved or plain) or a Q4 weight, where the profile allows them
+ * (gemv_i16: the CPU family). The register kernel's dot form widens each
+ * weight to f32 once per 2 rows and converts it (3 instructions per 8
+ * products); here each weight is widened once per QR rows, Q8 to int16 (16
+ * products in 2 instructions), Q4 to bytes against int8 activations (64 in
+ * 7). PoCL, AVX2 EPYC, M = 16, 3072 x 768: Q8 17.6 -> 27.9 GMAC/s, Q4 11.4 ->
+ * 21.2 (docs/gemm_kernels.md). A work-group quantises QM rows of up to 4096
+ * codes into local memory: 16 where the device has the ~130 KiB, fewer on a
  * smaller one (a simulated device), none below one row. */
 enum { I16_MAX_K = 4096 };
 
