@@ -626,39 +626,68 @@ attn_decode_scan(const attn_qv_t *qv, __global const stor_t *Kb, __global const 
     for (int d4 = 0; d4 < ATTN_HDV; ++d4)
         acc[d4] = (floatV)(0.0f);
     float m = -INFINITY, l = 0.0f;
-    for (int j = j0; j < j1; j += step) {
+    /* Blocks of 8 keys: their scores, one new maximum, the 8 weights by one vector exp2 and
+     * one rescale of acc, where a key at a time took two scalar exp2 and a rescale per key
+     * (PoCL: Transformer-base B 16 decode, the two attentions of a layer). The block's
+     * first key always exists, so the new maximum is finite: no NaN from -inf - -inf. */
+    for (int jb = j0; jb < j1; jb += 8 * step) {
+        float s[8];
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+            const int j = jb + t * step;
+            s[t] = -INFINITY; /* past j1: weight exp2(-inf) = 0 */
+            if (j < j1) {
 #if ATTN_INDIRECT
-        const long rb = clamp(Rb[j], 0, last_b);
-        __global const stor_t *Kr = Kb + rb * k_sb + j * k_ss;
-        __global const stor_t *Vr = Vb + rb * v_sb + j * v_ss;
+                const long rb = clamp(Rb[j], 0, last_b);
+                __global const stor_t *Kr = Kb + rb * k_sb + j * k_ss;
 #else
-        __global const stor_t *Kr = Kb + j * k_ss;
-        __global const stor_t *Vr = Vb + j * v_ss;
+                __global const stor_t *Kr = Kb + j * k_ss;
 #endif
-        floatV a = (floatV)(0.0f);
+                floatV a = (floatV)(0.0f);
 #pragma unroll
-        for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+                for (int d4 = 0; d4 < ATTN_HDV; ++d4)
 #if ATTN_HALF
-            a += ATTN_F32V(vloadV(0, Kr + VEC * d4) * qv[d4]);
+                    a += ATTN_F32V(vloadV(0, Kr + VEC * d4) * qv[d4]);
 #else
-            a = fma(ATTN_LOADV(Kr + VEC * d4), qv[d4], a);
+                    a = fma(ATTN_LOADV(Kr + VEC * d4), qv[d4], a);
 #endif
-        const float sc = attn_hsum(a);
-        // One key at a time: the new max is finite, so no NaN from -inf - -inf.
-        const float mn = fmax(m, sc);
-        const float alpha = exp2(m - mn); // 0 on the first key
-        const float p = exp2(sc - mn);
-        l = fma(l, alpha, p);
+                s[t] = attn_hsum(a);
+            }
+        }
+        const float8 sv = vload8(0, s);
+        const float4 s4 = fmax(sv.lo, sv.hi);
+        const float mn = fmax(m, fmax(fmax(s4.s0, s4.s1), fmax(s4.s2, s4.s3)));
+        const float alpha = exp2(m - mn); /* 0 on the first block */
+        const float8 pv = exp2(sv - mn);
+        float p[8];
+        vstore8(pv, 0, p);
+        const float4 p4 = pv.lo + pv.hi;
+        l = fma(l, alpha, (p4.s0 + p4.s1) + (p4.s2 + p4.s3));
+#pragma unroll
+        for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+            acc[d4] *= alpha;
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+            const int j = jb + t * step;
+            if (j < j1) {
+#if ATTN_INDIRECT
+                const long rb = clamp(Rb[j], 0, last_b);
+                __global const stor_t *Vr = Vb + rb * v_sb + j * v_ss;
+#else
+                __global const stor_t *Vr = Vb + j * v_ss;
+#endif
 #if ATTN_HALF
-        const halfV ph = (halfV)((half)p);
+                const halfV ph = (halfV)((half)p[t]);
 #pragma unroll
-        for (int d4 = 0; d4 < ATTN_HDV; ++d4)
-            acc[d4] = fma(acc[d4], (floatV)(alpha), ATTN_F32V(vloadV(0, Vr + VEC * d4) * ph));
+                for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+                    acc[d4] += ATTN_F32V(vloadV(0, Vr + VEC * d4) * ph);
 #else
 #pragma unroll
-        for (int d4 = 0; d4 < ATTN_HDV; ++d4)
-            acc[d4] = fma(acc[d4], (floatV)(alpha), ATTN_LOADV(Vr + VEC * d4) * p);
+                for (int d4 = 0; d4 < ATTN_HDV; ++d4)
+                    acc[d4] = fma(ATTN_LOADV(Vr + VEC * d4), (floatV)(p[t]), acc[d4]);
 #endif
+            }
+        }
         m = mn;
     }
     *m_out = m;

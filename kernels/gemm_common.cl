@@ -267,6 +267,25 @@ inline void clf_store_row(__global c_t *C, const int crow, const int n0, const i
                           __global const bias_t *bias, const int has_bias, const int act,
                           __global const float *scaleB)
 {
+#if !CLF_C_F16
+    /* Four whole columns with no beta or activation (clf_gemm_i16's block: the output head
+     * and most layers): one vector store instead of 8 guarded scalar lanes. */
+    if (cnt == 4 && n0 + 4 <= N && beta == 0.0f && !act) {
+#if CLF_B_Q8
+        float4 v = alpha * (vload4(0, acc) * vload4(0, scaleB + n0));
+#else
+        float4 v = alpha * vload4(0, acc);
+#endif
+        if (has_bias)
+#if CLF_BIAS_F16
+            v += vload_half4(0, bias + n0);
+#else
+            v += vload4(0, bias + n0);
+#endif
+        vstore4(v, 0, C + crow + n0);
+        return;
+    }
+#endif
     for (int j0 = 0; j0 < cnt; j0 += 8) {
         float t[8];
         #pragma unroll
