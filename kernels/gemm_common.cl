@@ -348,12 +348,20 @@ inline int8 clf_maddwd(const short16 a, const short16 w)
 #define CLF_PREFETCH(p)
 #endif
 
+/* CLF_RNE(y): y rounded to the nearest integer, ties to even, for |y| < 2^22, by the adder:
+ * y + 1.5 x 2^23 keeps no fraction bits. PoCL emulates rint and convert_*_sat_rte in ~25
+ * instructions per 8 values (30 % of clf_gemm_i16's time at M = 128, 3072 x 768, when the
+ * quantisers used them). y must be a value of its own (not a product written inline), so
+ * that no FMA contraction rounds it differently. */
+#define CLF_RNE(y) (((y) + 12582912.0f) - 12582912.0f)
+
 /* The int16 forms' activation rows (clf_gemv with CLF_GI16, clf_gemm_i16): over the
  * 16-element chunks of row a that start at k0, k0 + step, ... below kend (k0 and step
  * multiples of 16), the largest |a|, and the codes rint(a * inv) (|a * inv| <= 32767 by
  * construction) stored at the same indices of dst. The maximum runs 8 wide: Oclgrind
- * reports swizzles of 16-wide vectors (see CLF_MADDWD). max and the adder's rounding, not
- * fmax and convert_short16_sat_rte: see clf_q4_agroup. */
+ * reports swizzles of 16-wide vectors (see CLF_MADDWD). max, not fmax: no NaN handling (a
+ * NaN makes the codes meaningless either way), one instruction each on PoCL; rounding:
+ * CLF_RNE. */
 inline float clf_i16_amax(__global const a_t *a, const int k0, const int kend, const int step)
 {
     float8 m8 = (float8)0.0f;
@@ -368,7 +376,7 @@ inline void clf_i16_codes(__global const a_t *a, const int k0, const int kend, c
 {
     for (int k = k0; k < kend; k += step) {
         const float16 y = LDAV(16, a, k) * inv;
-        vstore16(convert_short16((y + (float16)12582912.0f) - (float16)12582912.0f), 0, dst + k);
+        vstore16(convert_short16(CLF_RNE(y)), 0, dst + k);
     }
 }
 
@@ -383,23 +391,13 @@ inline void clf_i16_codes(__global const a_t *a, const int k0, const int kend, c
 inline void clf_q4_agroup(__global const a_t *a, const int g, __local char *aq,
                           __local float *asc, __local int *acor)
 {
-    const float8 x0 = LDAV(8, a, 0), x1 = LDAV(8, a, 8), x2 = LDAV(8, a, 16),
-                 x3 = LDAV(8, a, 24);
-    /* max, not fmax: no NaN handling (a NaN makes the group's codes meaningless either
-     * way), one instruction each on PoCL */
-    const float8 m8 = max(max(fabs(x0), fabs(x1)), max(fabs(x2), fabs(x3)));
-    const float4 m4 = max(m8.lo, m8.hi);
-    const float amax = max(max(m4.s0, m4.s1), max(m4.s2, m4.s3));
+    const float amax = clf_i16_amax(a, 0, 32, 16);
     const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    /* Round to nearest even by the adder: y + 1.5 x 2^23 keeps no fraction bits for
-     * |y| < 2^22, and |y| <= 127 here (so no saturation either). PoCL emulates rint and
-     * convert_char8_sat_rte in ~25 instructions per 8 values, which made this function 30 %
-     * of clf_gemm_i16's time at M = 128, 3072 x 768. The products are rounded to float
-     * first (separate statements: no contraction into an FMA). */
-    const float8 y0 = x0 * inv, y1 = x1 * inv, y2 = x2 * inv, y3 = x3 * inv;
-    const float8 r = (float8)12582912.0f;
-    const char8 c0 = convert_char8((y0 + r) - r), c1 = convert_char8((y1 + r) - r),
-                c2 = convert_char8((y2 + r) - r), c3 = convert_char8((y3 + r) - r);
+    /* |y| <= 127: no saturation */
+    const float8 y0 = LDAV(8, a, 0) * inv, y1 = LDAV(8, a, 8) * inv, y2 = LDAV(8, a, 16) * inv,
+                 y3 = LDAV(8, a, 24) * inv;
+    const char8 c0 = convert_char8(CLF_RNE(y0)), c1 = convert_char8(CLF_RNE(y1)),
+                c2 = convert_char8(CLF_RNE(y2)), c3 = convert_char8(CLF_RNE(y3));
     __local char *dst = aq + (g >> 1) * 64 + (g & 1) * 16;
     vstore8(c0, 0, dst);
     vstore8(c1, 0, dst + 8);
