@@ -48,6 +48,10 @@
  *             n = 1 is one incremental step, n = prefix length a prefill.
  *             The batch b is a constant of the graph (KV appends need a fixed
  *             batch), so one step graph is compiled per batch size used.
+ *             clf_model_generate on a decoder-only model uses the step's
+ *             last-only form: the final norm and the LM head take only each
+ *             sequence's last position (logits (b, V)), so a prompt of n
+ *             tokens costs one LM-head row, not n, and no (b*n, V) logits.
  * A pass (encode, one decode step) enqueues its whole graph without any host
  * synchronisation; only the read of its results blocks.
  *

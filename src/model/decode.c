@@ -97,7 +97,7 @@ clf_status clf__run_cross(clf__use *use, int64_t B, int64_t S, int64_t beams, bo
 {
     int64_t b = B * beams;
     clf__step *st = NULL;
-    CLF_TRY(clf__get_step(use, b, indirect, &st));
+    CLF_TRY(clf__get_step(use, b, indirect, false, &st));
     clf_tensor mem, rep;
     CLF_TRY(clf__placement_memory(use, B * S, &mem)); /* crosses devices when placed apart */
     if (beams > 1) {
@@ -163,7 +163,7 @@ clf_status clf__use_encode(clf__use *use, const int32_t *ids, const int32_t *len
         if (B > use->max_batch)
             return clf__error(ctx, CLF_ERR_SHAPE, "clf_model_encode: B = %lld > max_batch %lld",
                               (long long)B, (long long)use->max_batch);
-        if (B >= 1) CLF_TRY(clf__get_step(use, B, false, &st));
+        if (B >= 1) CLF_TRY(clf__get_step(use, B, false, false, &st));
     }
     CLF_TRY(clf__run_encoder(use, ids, lengths, B, S, pooling));
     if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER)
@@ -197,9 +197,11 @@ clf_status clf_model_encode(clf_model *m, const int32_t *ids, const int32_t *len
 
 /* Uploads ids (b, n) and runs the step graph at position: no sync. rows:
  * NULL (the plain step), or the cache-row table (b, max_tgt) of beam search,
- * whose first position + n columns go to the indirect step. */
+ * whose first position + n columns go to the indirect step. last_only: the
+ * last-only step graph, "last" = i * n + n - 1. */
 clf_status clf__step_enqueue(clf__use *use, const int32_t *ids, int64_t b, int64_t n,
-                             int64_t position, const int32_t *rows, clf__step **out)
+                             int64_t position, const int32_t *rows, bool last_only,
+                             clf__step **out)
 {
     const clf_model *m = use->m;
     clf_context *ctx = use->ctx;
@@ -220,18 +222,25 @@ clf_status clf__step_enqueue(clf__use *use, const int32_t *ids, int64_t b, int64
             "clf_model_decode: batch %lld but the last clf_model_encode() had %lld sources",
             (long long)b, (long long)use->enc_B);
     clf__step *st = NULL;
-    CLF_TRY(clf__get_step(use, b, rows != NULL, &st));
+    CLF_TRY(clf__get_step(use, b, rows != NULL, last_only, &st));
     CLF_TRY(wait_staging(use, use->ctx, use->step_pending));
     memcpy(use->h_step_ids, ids, (size_t)(b * n) * sizeof *ids);
     memcpy(use->h_step_lens, use->src_lens, (size_t)b * sizeof *use->src_lens);
     int64_t T = position + n;
     for (int64_t i = 0; rows && i < b; i++)
         memcpy(use->h_step_rows + i * T, rows + i * use->max_tgt, (size_t)T * sizeof *rows);
-    clf_graph_binding bind[3] = {{st->ids, NULL, use->h_step_ids, (size_t)(b * n) * 4},
-                                 {st->src_lens, NULL, use->h_step_lens, (size_t)b * 4},
-                                 {st->cache_rows, NULL, use->h_step_rows, (size_t)(b * T) * 4}};
-    if (!st->src_lens) bind[1] = bind[2];
-    clf_graph_run_params rp = {{0, n, T}, position, bind, 1 + (st->src_lens != 0) + (rows != NULL)};
+    for (int64_t i = 0; i < b; i++)
+        use->h_step_last[i] = (int32_t)(i * n + n - 1);
+    /* The inputs the graph has (an input id 0: none) */
+    clf_graph_binding all[4] = {{st->ids, NULL, use->h_step_ids, (size_t)(b * n) * 4},
+                                {st->src_lens, NULL, use->h_step_lens, (size_t)b * 4},
+                                {st->cache_rows, NULL, use->h_step_rows, (size_t)(b * T) * 4},
+                                {st->last, NULL, use->h_step_last, (size_t)b * 4}},
+                       bind[4];
+    size_t nb = 0;
+    for (int i = 0; i < 4; i++)
+        if (i == 0 || all[i].tensor) bind[nb++] = all[i];
+    clf_graph_run_params rp = {{0, n, T}, position, bind, nb};
     CLF_TRY(clf_graph_run(st->g, &rp));
     use->step_pending = true;
     *out = st;
@@ -243,7 +252,7 @@ clf_status clf__use_decode(clf__use *use, const int32_t *ids, int64_t b, int64_t
 {
     const clf_model *m = use->m;
     clf__step *st = NULL;
-    CLF_TRY(clf__step_enqueue(use, ids, b, n, position, NULL, &st));
+    CLF_TRY(clf__step_enqueue(use, ids, b, n, position, NULL, false, &st));
     if (logits)
         CLF_TRY(clf_graph_read(st->g, st->logits, logits,
                                (size_t)(b * n * m->cfg.vocab) * sizeof(float)));

@@ -103,6 +103,9 @@ static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
     bool greedy = g->p->strategy == CLF_DECODE_GREEDY;
     bool want_lp = g->out->scores || g->out->logprobs;
     int64_t n = first_feed(g, ids, B, S, 1), pos = 0;
+    /* Decoder-only: the last-only step (one LM-head row per input row, also
+     * for a prompt); encoder-decoder steps are one token a row anyway. */
+    bool last = m->cfg.kind == CLF_MODEL_DECODER;
     bool *done = clf__calloc((size_t)B, sizeof *done);
     double *lp = clf__calloc((size_t)B, sizeof *lp);
     clf__cand *tmp = clf__malloc((size_t)V * sizeof *tmp);
@@ -114,15 +117,16 @@ static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
     for (int64_t step = 0; st == CLF_OK && step < g->max_new && alive > 0; step++) {
         st = check_abort(g);
         clf__step *sp = NULL;
-        if (st == CLF_OK) st = clf__step_enqueue(use, g->feed, B, n, pos, NULL, &sp);
+        if (st == CLF_OK) st = clf__step_enqueue(use, g->feed, B, n, pos, NULL, last, &sp);
+        int64_t no = last ? 1 : n; /* output rows per input row */
         if (st == CLF_OK && greedy && !g->pr.on)
-            st = clf_graph_read(sp->g, sp->argmax, g->am, (size_t)(B * n) * 4);
+            st = clf_graph_read(sp->g, sp->argmax, g->am, (size_t)(B * no) * 4);
         if (st == CLF_OK && (!greedy || want_lp || g->pr.on))
-            st = clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(B * n * V) * sizeof(float));
+            st = clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(B * no * V) * sizeof(float));
         if (st != CLF_OK) break;
         clf__model_synced(use);
         for (int64_t b = 0; b < B; b++) {
-            int64_t row = b * n + n - 1;
+            int64_t row = b * no + no - 1;
             const float *x = g->logits + row * V, *y = x;
             const int32_t *mine = g->out->ids + b * g->nbest * g->stride;
             if (g->pr.on && !done[b]) y = processed(g, x, b, mine, step);
@@ -377,7 +381,7 @@ static clf_status beam_group(gen *g, beam_ws *w, const int32_t *ids, const int32
               (g->p->beam_rule == CLF_BEAM_RULE_DEFAULT && m->from_hf);
     const int32_t *gids = ids + src0 * S, *glens = lengths ? lengths + src0 : NULL;
     if (m->cfg.kind == CLF_MODEL_ENCODER_DECODER) {
-        CLF_TRY(clf__get_step(use, R, true, &(clf__step *){NULL}));
+        CLF_TRY(clf__get_step(use, R, true, false, &(clf__step *){NULL}));
         CLF_TRY(clf__run_encoder(use, gids, glens, G, S, CLF_POOL_NONE));
         CLF_TRY(clf__run_cross(use, G, S, K, true, glens));
     }
@@ -395,11 +399,13 @@ static clf_status beam_group(gen *g, beam_ws *w, const int32_t *ids, const int32
             bs->parent[b] = (int32_t)b;
     }
     int64_t n = first_feed(g, gids, R, S, K), pos = 0, live = G, per_row = beam_per_row(K, V);
+    bool last = m->cfg.kind == CLF_MODEL_DECODER; /* as gen_simple */
     for (int64_t step = 1; step <= g->max_new && live > 0; step++) {
         CLF_TRY(check_abort(g));
         clf__step *sp = NULL;
-        CLF_TRY(clf__step_enqueue(use, g->feed, R, n, pos, w->rows, &sp));
-        CLF_TRY(clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(R * n * V) * sizeof(float)));
+        CLF_TRY(clf__step_enqueue(use, g->feed, R, n, pos, w->rows, last, &sp));
+        int64_t no = last ? 1 : n; /* output rows per input row */
+        CLF_TRY(clf_graph_read(sp->g, sp->logits, g->logits, (size_t)(R * no * V) * sizeof(float)));
         clf__model_synced(use);
         pos += n;
         for (int64_t i = 0; i < G; i++) {
@@ -407,7 +413,7 @@ static clf_status beam_group(gen *g, beam_ws *w, const int32_t *ids, const int32
             if (bs->done) continue;
             int64_t nc = 0;
             for (int64_t b = 0; b < bs->n_alive; b++) {
-                const float *x = g->logits + ((i * K + b) * n + n - 1) * V;
+                const float *x = g->logits + ((i * K + b) * no + no - 1) * V;
                 double lse = clf__log_sum_exp(x, V), base = bs->alive[b].lp - lse;
                 if (g->pr.on) { /* transformers: processors on the log-softmax (float) */
                     for (int64_t v = 0; v < V; v++)
@@ -559,9 +565,10 @@ clf_status clf__use_generate(clf__use *use, const int32_t *ids, const int32_t *l
         if (out->finish) out->finish[i] = first ? g.at_limit : CLF_FINISH_NONE;
     }
     if (g.max_new == 0) return CLF_OK;
+    /* feed: a prompt per row; the steps' outputs: a row each (last-only) */
     int64_t rows = use->max_batch * (encdec ? 1 : S);
-    g.logits = clf__malloc((size_t)(rows * m->cfg.vocab) * sizeof *g.logits);
-    g.am = clf__malloc((size_t)rows * sizeof *g.am);
+    g.logits = clf__malloc((size_t)(use->max_batch * m->cfg.vocab) * sizeof *g.logits);
+    g.am = clf__malloc((size_t)use->max_batch * sizeof *g.am);
     g.feed = clf__malloc((size_t)rows * sizeof *g.feed);
     g.row = clf__malloc((size_t)m->cfg.vocab * sizeof *g.row);
     clf_status st = clf__procs_init(&g.pr, &p, m->cfg.vocab, m->cfg.eos_id, plen + g.max_new);

@@ -38,10 +38,12 @@ typedef struct clf__layer_w {
 typedef struct clf__step {
     int64_t b;
     bool indirect;
+    bool last_only; /* logits (b, V) and argmax (b) of each row's last position (generate) */
     clf_graph *g; /* ids (b, S) at the run position -> logits (b*S, V), argmax (b*S) */
     int32_t ids, src_lens, cache_rows, logits, argmax;
     int32_t positions, key_lens; /* per-row step (continuous batching): (b) i32 inputs, else 0 */
-    int32_t last; /* per-row prefill: (b) i32 input, row i's last real position, else 0;
+    int32_t last; /* per-row prefill: (b) i32 input, row i's last real position; last_only:
+                     (b) i32, i * S + S - 1; else 0;
                      a token step: (S) i32, the rows whose logits are wanted */
     int32_t tok_rows; /* a token step: (B) i32 input, the cache row of each token, else 0 */
     clf_graph *cross; /* memory (b*S, D) -> cross K/V states */
@@ -101,6 +103,7 @@ struct clf__use {
     int32_t *h_step_ids;  /* (max_batch * max(max_src, max_tgt)) */
     int32_t *h_step_lens; /* (max_batch) */
     int32_t *h_step_rows; /* (max_batch * max_tgt): cache_rows of an indirect step */
+    int32_t *h_step_last; /* (max_batch): "last" of a last-only step */
     bool enc_pending, step_pending;
 
     /* Placement boundary (ectx != ctx, encoder-decoder): the encoder output
@@ -183,8 +186,12 @@ clf_status clf__placement_memory(clf__use *use, int64_t rows, clf_tensor *out);
  * into the state's caches, on the state's contexts. */
 clf_status clf__build_encoder(clf__use *use);
 /* The step graph (and cross graph) for batch b, plain or indirect (beam
- * search), built and compiled on first use. */
-clf_status clf__get_step(clf__use *use, int64_t b, bool indirect, clf__step **out);
+ * search), built and compiled on first use. last_only (decoder-only models):
+ * the final norm and the LM head take only each row's last position, so
+ * logits are (b, V) and argmax (b) (generate: a prompt of S tokens needs one
+ * LM-head row, not S, and no (b S, V) logits buffer). */
+clf_status clf__get_step(clf__use *use, int64_t b, bool indirect, bool last_only,
+                         clf__step **out);
 /* The KV state a decoder step graph is built on: the self-attention cache
  * kv (2L, rows, cap, D), and the largest S of a run. per_row: the graph takes
  * "positions" and "key_lens" (b) i32 inputs, writes row i's K/V at
@@ -235,9 +242,11 @@ void clf__model_synced(clf__use *use);
 clf_status clf__run_cross(clf__use *use, int64_t B, int64_t S, int64_t beams, bool indirect,
                           const int32_t *lengths);
 /* Uploads ids (b, n) and enqueues the step graph at position (no sync);
- * rows: NULL, or beam search's cache-row table (b, max_tgt). */
+ * rows: NULL, or beam search's cache-row table (b, max_tgt); last_only: the
+ * last-only step (clf__get_step), whose outputs have one row per input row. */
 clf_status clf__step_enqueue(clf__use *use, const int32_t *ids, int64_t b, int64_t n,
-                             int64_t position, const int32_t *rows, clf__step **out);
+                             int64_t position, const int32_t *rows, bool last_only,
+                             clf__step **out);
 /* The bodies of clf_model_encode / decode (decode.c) and generate
  * (generate.c) on a state; the callers hold the state's contexts. */
 clf_status clf__use_encode(clf__use *use, const int32_t *ids, const int32_t *lengths, int64_t B,

@@ -355,6 +355,9 @@ static clf_status step_nodes(const clf_model *m, sb *s, const clf__step_state *s
             s->tok_rows = st->tok_rows;
         }
         if (ss->last_only) CLF_TRY(clf_graph_input(s->g, "last", CLF_I32, 1, os, &st->last));
+    } else if (ss->last_only) { /* row i's last position, i * S + S - 1 */
+        clf_dim ls[1] = {s->batch};
+        CLF_TRY(clf_graph_input(s->g, "last", CLF_I32, 1, ls, &st->last));
     }
     if (cross) {
         clf_dim ls[1] = {s->batch};
@@ -454,8 +457,8 @@ clf_status clf__build_step_graph(const clf_model *m, const clf__step_state *ss, 
 static clf_status build_step(clf__use *use, clf__step *st)
 {
     clf_dim b = K(st->b);
-    clf__step_state ss = {&use->kv,  use->max_batch, use->max_tgt,  use->max_tgt, false,
-                          use->ctx, &use->xkv,      use->max_src, false, 0};
+    clf__step_state ss = {&use->kv,  use->max_batch, use->max_tgt,  use->max_tgt,  false,
+                          use->ctx, &use->xkv,      use->max_src, st->last_only, 0};
     CLF_TRY(clf__build_step_graph(use->m, &ss, st));
     if (use->m->cfg.kind != CLF_MODEL_ENCODER_DECODER) return CLF_OK;
     clf_graph_params cp = {{0, use->max_src, 0}};
@@ -465,10 +468,15 @@ static clf_status build_step(clf__use *use, clf__step *st)
     return clf_graph_compile(st->cross);
 }
 
-clf_status clf__get_step(clf__use *use, int64_t b, bool indirect, clf__step **out)
+clf_status clf__get_step(clf__use *use, int64_t b, bool indirect, bool last_only,
+                         clf__step **out)
 {
+    if (last_only && use->m->cfg.kind != CLF_MODEL_DECODER)
+        return clf__error(use->ctx, CLF_ERR_INVALID_ARG,
+                          "step graph: last-only steps are for decoder-only models");
     for (int i = 0; i < use->n_steps; i++)
-        if (use->steps[i].b == b && use->steps[i].indirect == indirect) {
+        if (use->steps[i].b == b && use->steps[i].indirect == indirect &&
+            use->steps[i].last_only == last_only) {
             use->last_step = i;
             *out = &use->steps[i];
             return CLF_OK;
@@ -486,6 +494,7 @@ clf_status clf__get_step(clf__use *use, int64_t b, bool indirect, clf__step **ou
     memset(st, 0, sizeof *st);
     st->b = b;
     st->indirect = indirect;
+    st->last_only = last_only;
     clf_status s = build_step(use, st);
     if (s != CLF_OK) {
         clf_graph_free(st->g);
