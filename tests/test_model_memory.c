@@ -244,35 +244,132 @@ static int32_t early_token(clf_context *ctx, clf_model *m, const int32_t *ids, c
     return out[1 * 4 + 1];
 }
 
+/* Five decoder prompts (3 tokens) and five padded sources (up to 6) */
+static const int32_t prompts[5 * 3] = {5, 9, 2, 7, 7, 3, 30, 1, 4, 12, 40, 8, 2, 2, 6};
+static const int32_t src[5 * 6] = {5, 6, 7, 8, 9, 10, 11, 3, 4, 0, 0, 0, 20, 21, 0, 0, 0, 0,
+                                   8, 8, 8, 8, 8, 0, 31, 0, 0, 0, 0, 0};
+static const int32_t lens[5] = {6, 3, 2, 5, 1};
+
+/* The tiny decoder *d (seed 11) and seq2seq *e (seed 12) for max_batch
+ * rows, each with EOS = a token greedy decoding makes early for prompts /
+ * src (same seed, same weights), so that rows and hypotheses end. */
+static void eos_models(clf_context *ctx, int max_batch, clf_model **d, clf_model **e)
+{
+    clf_model_params p = clf_model_params_default();
+    p.max_batch = max_batch;
+    p.max_target_len = 16;
+    p.max_source_len = 6;
+    clf_model_config dc = preset("tiny"), sc = tiny_seq2seq();
+    OK(clf_model_create_random(ctx, &dc, &p, 11, d));
+    OK(clf_model_create_random(ctx, &sc, &p, 12, e));
+    dc.eos_id = early_token(ctx, *d, prompts, NULL, 3);
+    sc.eos_id = early_token(ctx, *e, src, lens, 6);
+    clf_model_free(*d);
+    clf_model_free(*e);
+    OK(clf_model_create_random(ctx, &dc, &p, 11, d));
+    OK(clf_model_create_random(ctx, &sc, &p, 12, e));
+}
+
 Test(model_random, beam_over_a_batch_equals_each_source_alone)
 {
     EACH_DEVICE(spec)
     {
         clf_context *ctx = clft_model_context(spec);
-        clf_model_params p = clf_model_params_default();
-        p.max_batch = 12; /* K = 4: three sources per group, 5 sources = 3 + 2 */
-        p.max_target_len = 16;
-        p.max_source_len = 6;
-        clf_model_config dc = preset("tiny"), sc = tiny_seq2seq();
         clf_model *d = NULL, *e = NULL;
-        const int32_t prompts[5 * 3] = {5, 9, 2, 7, 7, 3, 30, 1, 4, 12, 40, 8, 2, 2, 6};
-        const int32_t src[5 * 6] = {5, 6, 7, 8, 9, 10, 11, 3, 4, 0, 0, 0, 20, 21, 0, 0, 0, 0,
-                                    8, 8, 8, 8, 8, 0, 31, 0, 0, 0, 0, 0};
-        const int32_t lens[5] = {6, 3, 2, 5, 1};
-        /* EOS = a token greedy decoding makes early (same seed, same weights),
-         * so that hypotheses end and finished lists fill. */
-        OK(clf_model_create_random(ctx, &dc, &p, 11, &d));
-        OK(clf_model_create_random(ctx, &sc, &p, 12, &e));
-        dc.eos_id = early_token(ctx, d, prompts, NULL, 3);
-        sc.eos_id = early_token(ctx, e, src, lens, 6);
-        clf_model_free(d);
-        clf_model_free(e);
-        OK(clf_model_create_random(ctx, &dc, &p, 11, &d));
-        OK(clf_model_create_random(ctx, &sc, &p, 12, &e));
+        eos_models(ctx, 12, &d, &e); /* K = 4: three sources per group, 5 sources = 3 + 2 */
         beam_batch_vs_alone(ctx, d, prompts, NULL, 5, 3, CLF_BEAM_RULE_CLFORMER, "decoder, clformer rule");
         beam_batch_vs_alone(ctx, d, prompts, NULL, 5, 3, CLF_BEAM_RULE_HF, "decoder, HF rule");
         beam_batch_vs_alone(ctx, e, src, lens, 5, 6, CLF_BEAM_RULE_CLFORMER, "seq2seq, clformer rule");
         beam_batch_vs_alone(ctx, e, src, lens, 5, 6, CLF_BEAM_RULE_HF, "seq2seq, HF rule");
+        clf_model_free(d);
+        clf_model_free(e);
+        clf_context_free(ctx);
+    }
+}
+
+/* Greedy decoding without scores feeds each step its predecessor's argmax on
+ * the device and reads the tokens a step behind (generate.c, gen_chained);
+ * asking for scores takes the step-by-step loop. Both give the same ids,
+ * lengths and finish reasons, with rows ending by EOS at different steps;
+ * an abort from the token callback stops the chained loop cleanly, and the
+ * model generates the same ids afterwards. */
+typedef struct {
+    int tokens, abort_at;
+} token_count;
+
+static void count_token(void *user, int64_t seq, int64_t step, int32_t token)
+{
+    (void)seq, (void)step, (void)token;
+    ((token_count *)user)->tokens++;
+}
+
+static bool abort_after(void *user)
+{
+    token_count *c = user;
+    return c->abort_at > 0 && c->tokens >= c->abort_at;
+}
+
+static void chained_vs_stepwise(clf_context *ctx, clf_model *m, const int32_t *ids,
+                                const int32_t *lens, int S, const char *what)
+{
+    enum { B = 5, N = 7 };
+    clf_generate_params gp = clf_generate_params_default();
+    gp.max_new_tokens = N;
+    int32_t a[B * N], b[B * N], la[B], lb[B];
+    float sc[B];
+    clf_finish_reason fa[B], fb[B];
+    for (int i = 0; i < B * N; i++) a[i] = b[i] = -7;
+    token_count cnt = {0, 0};
+    gp.on_token = count_token;
+    gp.user = &cnt;
+    clf_generate_output chained = {a, la, NULL, NULL, fa};
+    OK(clf_model_generate(m, ids, lens, B, S, &gp, &chained));
+    clf_generate_output stepwise = {b, lb, sc, NULL, fb};
+    OK(clf_model_generate(m, ids, lens, B, S, &gp, &stepwise));
+    int ended = 0, total = 0;
+    for (int r = 0; r < B; r++) {
+        cr_assert_eq(la[r], lb[r], "%s: row %d length %d chained, %d step by step", what, r, la[r],
+                     lb[r]);
+        cr_assert_eq(fa[r], fb[r], "%s: row %d finish %d chained, %d step by step", what, r,
+                     (int)fa[r], (int)fb[r]);
+        ended += fa[r] == CLF_FINISH_EOS;
+        total += la[r];
+    }
+    for (int i = 0; i < B * N; i++)
+        cr_assert_eq(a[i], b[i], "%s: row %d token %d: %d chained, %d step by step", what, i / N,
+                     i % N, a[i], b[i]);
+    cr_assert(ended > 0 && ended < B, "%s: %d of %d rows ended by EOS: the test needs some", what,
+              ended, B);
+    cr_assert_eq(cnt.tokens, 2 * total, "%s: %d tokens reported for %d generated twice", what,
+                 cnt.tokens, total);
+    /* Aborted after 3 reported tokens: the ones reported are the run's */
+    token_count stop = {0, 3};
+    gp.on_token = count_token;
+    gp.abort = abort_after;
+    gp.user = &stop;
+    clf_status st = clf_model_generate(m, ids, lens, B, S, &gp, &chained);
+    cr_assert_eq(st, CLF_ERR_ABORTED, "%s: abort gave %s", what, clf_status_name(st));
+    cr_assert_geq(stop.tokens, 3, "%s", what);
+    gp.abort = NULL;
+    gp.on_token = NULL;
+    OK(clf_model_generate(m, ids, lens, B, S, &gp, &chained));
+    for (int i = 0; i < B * N; i++)
+        cr_assert_eq(a[i], b[i], "%s after an abort: row %d token %d: %d, %d before", what, i / N,
+                     i % N, a[i], b[i]);
+    printf("[model_random] %s: chained greedy = step-by-step greedy (%d of %d rows ended by "
+           "EOS), abort after %d tokens\n",
+           what, ended, B, stop.tokens);
+}
+
+Test(model_random, chained_greedy_equals_step_by_step_greedy)
+{
+    EACH_DEVICE(spec)
+    {
+        clf_context *ctx = clft_model_context(spec);
+        clf_model *d = NULL, *e = NULL;
+        eos_models(ctx, 5, &d, &e);
+        chained_vs_stepwise(ctx, d, prompts, NULL, 3, "decoder");
+        chained_vs_stepwise(ctx, e, src, lens, 6, "seq2seq");
         clf_model_free(d);
         clf_model_free(e);
         clf_context_free(ctx);

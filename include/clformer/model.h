@@ -540,6 +540,13 @@ CLF_API int64_t clf_model_max_new_tokens(const clf_model *m, int64_t prompt_len)
  * positions is CLF_ERR_SHAPE, and so are prompt + new - 1 cache positions
  * beyond max_target_len (given at load). Bad params: CLF_ERR_INVALID_ARG
  * naming the field and its range (see clf_generate_params).
+ * Greedy decoding with no logits processors, scores or log-probabilities
+ * runs chained: each step's input is the previous step's argmax on the
+ * device, and step t + 1 is enqueued before the host waits for step t's
+ * tokens, so the device never idles on the host between steps. on_token
+ * and abort then run one step behind the device: abort is still polled
+ * before each step is enqueued, and when every row has ended (EOS) one
+ * step has already been enqueued, whose tokens are dropped.
  * Beam search (width K, per input; encoder-decoder and decoder-only): a
  * hypothesis is (tokens, lp = sum of log-softmax, in double, of its tokens);
  * each step ranks every (alive hypothesis, token) by lp + logprob (ties:

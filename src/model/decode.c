@@ -247,6 +247,23 @@ clf_status clf__step_enqueue(clf__use *use, const int32_t *ids, int64_t b, int64
     return CLF_OK;
 }
 
+clf_status clf__step_enqueue_fed(clf__use *use, clf__step *st, int64_t b, int64_t position)
+{
+    if (st->indirect || st->b != b || position < 0 || position + 1 > use->max_tgt)
+        return clf__error(use->ctx, CLF_ERR_INVALID_ARG,
+                          "fed decoder step: b = %lld at position %lld (max_target_len %lld)",
+                          (long long)b, (long long)position, (long long)use->max_tgt);
+    clf_tensor am, ids;
+    CLF_TRY(clf_graph_tensor(st->g, st->argmax, &am));
+    CLF_TRY(clf_tensor_reshape(&am, 2, (int64_t[]){b, 1}, &ids));
+    clf_graph_binding bind[2] = {{st->ids, &ids, NULL, 0},
+                                 {st->last, NULL, use->h_iota, (size_t)b * 4}};
+    clf_graph_run_params rp = {{0, 1, position + 1}, position, bind, st->last ? 2 : 1};
+    CLF_TRY(clf_graph_run(st->g, &rp));
+    use->step_pending = true;
+    return CLF_OK;
+}
+
 clf_status clf__use_decode(clf__use *use, const int32_t *ids, int64_t b, int64_t n,
                            int64_t position, float *logits, int32_t *argmax)
 {

@@ -92,6 +92,77 @@ static int64_t first_feed(gen *g, const int32_t *ids, int64_t b, int64_t S, int6
     return S;
 }
 
+/* Token tok of row b (not ended) at step: stored, reported, and the row
+ * ended at EOS. */
+static void emit(gen *g, int64_t b, int64_t step, int32_t tok, bool *done, int64_t *alive)
+{
+    put(g, b, 0, step, tok);
+    if (g->out->lengths) g->out->lengths[b] = (int32_t)(step + 1);
+    if (g->p->on_token) g->p->on_token(g->p->user, b, step, tok);
+    if (!g->p->ignore_eos && tok == g->eos) {
+        done[b] = true;
+        (*alive)--;
+    }
+}
+
+/* Greedy without processors, scores or log-probabilities: the host needs
+ * only the tokens, and each step's input is its predecessor's argmax, which
+ * is already on the device. So step t + 1 is enqueued fed by it
+ * (clf__step_enqueue_fed) before the host waits for step t's tokens (a
+ * non-blocking read queued ahead of step t + 1): the device works on the
+ * next step while the host takes the tokens and enqueues the one after.
+ * The tokens are gen_simple's (each row's argmax, fed on after the row has
+ * ended); a step enqueued after the last row ended is never read. */
+static clf_status gen_chained(gen *g, const int32_t *ids, int64_t S)
+{
+    clf__use *use = g->use;
+    clf_context *ctx = use->ctx;
+    int64_t B = g->B, n = first_feed(g, ids, B, S, 1), alive = B;
+    bool last = g->m->cfg.kind == CLF_MODEL_DECODER;
+    bool *done = clf__calloc((size_t)B, sizeof *done);
+    int32_t *tok[2] = {g->am, g->am + B}; /* step t's tokens land in tok[t % 2] */
+    cl_event ev[2] = {NULL, NULL};
+    clf__step *sp = NULL;
+    clf_tensor am;
+    clf_status st = done ? CLF_OK
+                         : clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_generate: out of memory");
+    if (st == CLF_OK) st = check_abort(g);
+    if (st == CLF_OK) st = clf__step_enqueue(use, g->feed, B, n, 0, NULL, last, &sp);
+    if (st == CLF_OK) st = clf_graph_tensor(sp->g, sp->argmax, &am);
+    if (st == CLF_OK) st = clf__tensor_read_start(ctx, &am, tok[0], (size_t)B * 4, &ev[0]);
+    for (int64_t step = 0, pos = n; st == CLF_OK && step < g->max_new && alive > 0; step++) {
+        int c = (int)(step & 1);
+        if (step + 1 < g->max_new) {
+            st = check_abort(g);
+            if (st == CLF_OK) st = clf__step_enqueue_fed(use, sp, B, pos++);
+            if (st == CLF_OK) st = clf_graph_tensor(sp->g, sp->argmax, &am);
+            if (st == CLF_OK)
+                st = clf__tensor_read_start(ctx, &am, tok[1 - c], (size_t)B * 4, &ev[1 - c]);
+        }
+        if (st == CLF_OK) st = clf__event_wait(ctx, &ev[c]);
+        /* The prompt's ids went through the embedding's range check */
+        if (st == CLF_OK && step == 0) st = clf__device_error_check(ctx);
+        for (int64_t b = 0; st == CLF_OK && b < B; b++)
+            if (!done[b]) emit(g, b, step, tok[c][b], done, &alive);
+    }
+    /* A read still queued (the step after the last one taken, or one cut off
+     * by an error) writes tok: wait for it before the buffers go. */
+    for (int i = 0; i < 2; i++) {
+        if (!ev[i]) continue;
+        if (st == CLF_OK) {
+            st = clf__event_wait(ctx, &ev[i]);
+        } else {
+            clWaitForEvents(1, &ev[i]);
+            clReleaseEvent(ev[i]);
+        }
+    }
+    if (st == CLF_OK) clf__model_synced(use); /* the last read followed every command */
+    for (int64_t b = 0; st == CLF_OK && g->out->finish && b < B; b++)
+        g->out->finish[b] = done[b] ? CLF_FINISH_EOS : g->at_limit;
+    clf__free(done);
+    return st;
+}
+
 /* Greedy or sampling for all B inputs at once (batch B). Greedy reads back
  * only the argmax ids, unless the caller asked for scores or log-probs: then
  * the logits too, whose log-softmax at the chosen token is summed per row. */
@@ -136,13 +207,7 @@ static clf_status gen_simple(gen *g, const int32_t *ids, int64_t S)
             g->feed[b] = tok;
             if (done[b]) continue;
             if (want_lp) lp[b] += (double)x[tok] - clf__log_sum_exp(x, V);
-            put(g, b, 0, step, tok);
-            if (g->out->lengths) g->out->lengths[b] = (int32_t)(step + 1);
-            if (g->p->on_token) g->p->on_token(g->p->user, b, step, tok);
-            if (!g->p->ignore_eos && tok == g->eos) {
-                done[b] = true;
-                alive--;
-            }
+            emit(g, b, step, tok, done, &alive);
         }
         pos += n;
         n = 1;
@@ -568,7 +633,7 @@ clf_status clf__use_generate(clf__use *use, const int32_t *ids, const int32_t *l
     /* feed: a prompt per row; the steps' outputs: a row each (last-only) */
     int64_t rows = use->max_batch * (encdec ? 1 : S);
     g.logits = clf__malloc((size_t)(use->max_batch * m->cfg.vocab) * sizeof *g.logits);
-    g.am = clf__malloc((size_t)use->max_batch * sizeof *g.am);
+    g.am = clf__malloc((size_t)(2 * use->max_batch) * sizeof *g.am); /* gen_chained: 2 steps */
     g.feed = clf__malloc((size_t)rows * sizeof *g.feed);
     g.row = clf__malloc((size_t)m->cfg.vocab * sizeof *g.row);
     clf_status st = clf__procs_init(&g.pr, &p, m->cfg.vocab, m->cfg.eos_id, plen + g.max_new);
@@ -581,7 +646,9 @@ clf_status clf__use_generate(clf__use *use, const int32_t *ids, const int32_t *l
         if (st == CLF_OK && B > use->max_batch)
             st = clf__error(ctx, CLF_ERR_SHAPE, "clf_model_generate: B = %lld > max_batch %lld",
                             (long long)B, (long long)use->max_batch);
-        if (st == CLF_OK) st = gen_simple(&g, ids, S);
+        bool chained = p.strategy == CLF_DECODE_GREEDY && !g.pr.on && !out->scores &&
+                       !out->logprobs;
+        if (st == CLF_OK) st = chained ? gen_chained(&g, ids, S) : gen_simple(&g, ids, S);
     }
     clf__free(g.logits);
     clf__free(g.am);

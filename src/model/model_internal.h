@@ -104,6 +104,8 @@ struct clf__use {
     int32_t *h_step_lens; /* (max_batch) */
     int32_t *h_step_rows; /* (max_batch * max_tgt): cache_rows of an indirect step */
     int32_t *h_step_last; /* (max_batch): "last" of a last-only step */
+    int32_t *h_iota;      /* (max_batch): 0, 1, ...; never written after init, so uploads
+                             from it need no sync (a fed step's "last") */
     bool enc_pending, step_pending;
 
     /* Placement boundary (ectx != ctx, encoder-decoder): the encoder output
@@ -247,6 +249,13 @@ clf_status clf__run_cross(clf__use *use, int64_t B, int64_t S, int64_t beams, bo
 clf_status clf__step_enqueue(clf__use *use, const int32_t *ids, int64_t b, int64_t n,
                              int64_t position, const int32_t *rows, bool last_only,
                              clf__step **out);
+/* One token per row fed by the device: runs st (the step graph of batch b
+ * that ran last on this state, last-only on a decoder-only model) at
+ * position with ids (b, 1) bound to its own argmax of that run (the
+ * previous step's tokens), without any host staging or sync: the source
+ * lengths and cache rows keep that run's upload, "last" comes from h_iota.
+ * Greedy decoding enqueues step t + 1 this way before reading step t. */
+clf_status clf__step_enqueue_fed(clf__use *use, clf__step *st, int64_t b, int64_t position);
 /* The bodies of clf_model_encode / decode (decode.c) and generate
  * (generate.c) on a state; the callers hold the state's contexts. */
 clf_status clf__use_encode(clf__use *use, const int32_t *ids, const int32_t *lengths, int64_t B,

@@ -32,9 +32,12 @@ clf_status clf__use_init(clf__use *use)
     use->h_step_lens = clf__calloc(B, sizeof *use->h_step_lens);
     use->h_step_rows = clf__calloc(B * tgt, sizeof *use->h_step_rows);
     use->h_step_last = clf__calloc(B, sizeof *use->h_step_last);
+    use->h_iota = clf__calloc(B, sizeof *use->h_iota);
+    for (size_t i = 0; use->h_iota && i < B; i++)
+        use->h_iota[i] = (int32_t)i;
     if (!use->src_lens || !use->h_enc_ids || !use->h_enc_lens || !use->h_pool || !use->h_tok ||
         !use->h_untok || !use->h_step_ids ||
-        !use->h_step_lens || !use->h_step_rows || !use->h_step_last)
+        !use->h_step_lens || !use->h_step_rows || !use->h_step_last || !use->h_iota)
         return clf__error(use->ctx, CLF_ERR_OUT_OF_MEMORY, "model state: out of host memory");
     if (c->kind == CLF_MODEL_ENCODER) return CLF_OK;
     int64_t D = c->d_model, L2 = 2 * (int64_t)c->decoder_layers;
@@ -72,6 +75,7 @@ void clf__use_clear(clf__use *use)
     clf__free(use->h_step_lens);
     clf__free(use->h_step_rows);
     clf__free(use->h_step_last);
+    clf__free(use->h_iota);
     clf__free(use->h_mem);
     const clf_model *m = use->m;
     memset(use, 0, sizeof *use);

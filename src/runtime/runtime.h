@@ -137,6 +137,16 @@ static inline bool clf__same_root(const clf_context *a, const clf_context *b)
 clf_status clf__tensor_slice(clf_context *err_ctx, const clf_tensor *t, int dim, int64_t start,
                              int64_t len, clf_tensor *out);
 
+/* A non-blocking read of t (contiguous, bytes its size) into host on ctx's
+ * queue, *ev its event (the caller waits with clf__event_wait): the read
+ * runs after every command enqueued before it, and whatever is enqueued
+ * after it may run while the host waits. host stays the device's until then. */
+clf_status clf__tensor_read_start(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
+                                  cl_event *ev);
+/* Waits for *ev (NULL: nothing), releases it and sets it NULL; one blocking
+ * call. A failed command is the context's error. */
+clf_status clf__event_wait(clf_context *ctx, cl_event *ev);
+
 /* clf_buffer_create and clf_tensor_create for a weight (written whole once,
  * read every step: what a model loads and clf_gemm_pack_b packs); on a
  * host_pages context one of 2 MiB or more is on huge pages (tensor.c). */

@@ -503,6 +503,31 @@ static clf_status tensor_read_body(clf_context *ctx, const clf_tensor *t, void *
     return blocking ? clf__device_error_check(ctx) : CLF_OK;
 }
 
+clf_status clf__tensor_read_start(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
+                                  cl_event *ev)
+{
+    *ev = NULL;
+    CLF_TRY(check_transfer(ctx, t, bytes, host, "reading a tensor"));
+    size_t off = (size_t)t->offset * clf_dtype_size(t->dtype);
+    cl_int err = clf__cl_fault() ? CL_OUT_OF_RESOURCES
+                                 : clEnqueueReadBuffer(ctx->queue, t->buffer->mem, CL_FALSE, off,
+                                                       bytes, host, 0, NULL, ev);
+    return err == CL_SUCCESS ? CLF_OK : clf__cl_error(ctx, err, "reading a tensor");
+}
+
+clf_status clf__event_wait(clf_context *ctx, cl_event *ev)
+{
+    if (!*ev) return CLF_OK;
+    cl_int err = clWaitForEvents(1, ev), run = CL_COMPLETE;
+    if (err == CL_SUCCESS)
+        err = clGetEventInfo(*ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof run, &run, NULL);
+    clReleaseEvent(*ev);
+    *ev = NULL;
+    ctx->blocking_calls++;
+    if (err == CL_SUCCESS && run < 0) err = run;
+    return err == CL_SUCCESS ? CLF_OK : clf__cl_error(ctx, err, "waiting for a read");
+}
+
 clf_status clf_tensor_read(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
                            bool blocking)
 {
