@@ -300,7 +300,15 @@ __kernel void embedding_vec(__global const table_t *table, const ulong t_off, co
         return;
     }
     const long p = pos_offset + s + (has_rpos ? (long)rpos[(long)r_off + b * r_s] : 0);
-    if (pos_kind != POS_NONE && (p < 0 || (pos_kind == POS_LEARNED && p >= P))) {
+    /* Outside the positions: before the first, or past a learned table. Two ifs, not one
+     * condition: pos_kind is a build constant where CLF_POS_KIND >= 0, and clang warns of
+     * a logical operator with a constant operand ("1 warning generated." on stderr). */
+    bool bad_pos = false;
+    if (pos_kind == POS_LEARNED)
+        bad_pos = p < 0 || p >= P;
+    else if (pos_kind != POS_NONE)
+        bad_pos = p < 0;
+    if (bad_pos) {
         if (full)
             STORE_OUT8(o, d, (float8)0.0f);
         else
