@@ -128,6 +128,7 @@ static clf_status gen_chained(gen *g, const int32_t *ids, int64_t S)
                          : clf__error(ctx, CLF_ERR_OUT_OF_MEMORY, "clf_model_generate: out of memory");
     if (st == CLF_OK) st = check_abort(g);
     if (st == CLF_OK) st = clf__step_enqueue(use, g->feed, B, n, 0, NULL, last, &sp);
+    /* (b) at every step: one view serves all the reads */
     if (st == CLF_OK) st = clf_graph_tensor(sp->g, sp->argmax, &am);
     if (st == CLF_OK) st = clf__tensor_read_start(ctx, &am, tok[0], (size_t)B * 4, &ev[0]);
     for (int64_t step = 0, pos = n; st == CLF_OK && step < g->max_new && alive > 0; step++) {
@@ -135,7 +136,6 @@ static clf_status gen_chained(gen *g, const int32_t *ids, int64_t S)
         if (step + 1 < g->max_new) {
             st = check_abort(g);
             if (st == CLF_OK) st = clf__step_enqueue_fed(use, sp, B, pos++);
-            if (st == CLF_OK) st = clf_graph_tensor(sp->g, sp->argmax, &am);
             if (st == CLF_OK)
                 st = clf__tensor_read_start(ctx, &am, tok[1 - c], (size_t)B * 4, &ev[1 - c]);
         }

@@ -489,16 +489,23 @@ clf_status clf_tensor_write(clf_context *ctx, clf_tensor *t, const void *host, s
     CLF__GUARDED(ctx, "clf_tensor_write", tensor_write_body(ctx, t, host, bytes, blocking));
 }
 
-static clf_status tensor_read_body(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
-                                   bool blocking)
+/* The checked read of t into host (op names it in errors); ev: its event, or NULL. */
+static clf_status read_enqueue(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
+                               bool blocking, cl_event *ev, const char *op)
 {
-    CLF_TRY(check_transfer(ctx, t, bytes, host, "clf_tensor_read"));
+    CLF_TRY(check_transfer(ctx, t, bytes, host, op));
     size_t off = (size_t)t->offset * clf_dtype_size(t->dtype);
     cl_int err = clf__cl_fault() ? CL_OUT_OF_RESOURCES
                                  : clEnqueueReadBuffer(ctx->queue, t->buffer->mem,
                                                        blocking ? CL_TRUE : CL_FALSE, off, bytes,
-                                                       host, 0, NULL, NULL);
-    if (err != CL_SUCCESS) return clf__cl_error(ctx, err, "clf_tensor_read");
+                                                       host, 0, NULL, ev);
+    return err == CL_SUCCESS ? CLF_OK : clf__cl_error(ctx, err, op);
+}
+
+static clf_status tensor_read_body(clf_context *ctx, const clf_tensor *t, void *host, size_t bytes,
+                                   bool blocking)
+{
+    CLF_TRY(read_enqueue(ctx, t, host, bytes, blocking, NULL, "clf_tensor_read"));
     ctx->blocking_calls += blocking;
     return blocking ? clf__device_error_check(ctx) : CLF_OK;
 }
@@ -507,12 +514,7 @@ clf_status clf__tensor_read_start(clf_context *ctx, const clf_tensor *t, void *h
                                   cl_event *ev)
 {
     *ev = NULL;
-    CLF_TRY(check_transfer(ctx, t, bytes, host, "reading a tensor"));
-    size_t off = (size_t)t->offset * clf_dtype_size(t->dtype);
-    cl_int err = clf__cl_fault() ? CL_OUT_OF_RESOURCES
-                                 : clEnqueueReadBuffer(ctx->queue, t->buffer->mem, CL_FALSE, off,
-                                                       bytes, host, 0, NULL, ev);
-    return err == CL_SUCCESS ? CLF_OK : clf__cl_error(ctx, err, "reading a tensor");
+    return read_enqueue(ctx, t, host, bytes, false, ev, "reading a tensor");
 }
 
 clf_status clf__event_wait(clf_context *ctx, cl_event *ev)
