@@ -6,8 +6,9 @@
  * Conformance under tuned configurations: the corners of the search space
  * (every tunable field at its lowest, then its highest valid candidate, from
  * the registry in src/ops/tune.c, for the context's family and limits; CI
- * runs the suite under both families) run the GEMV and GPU tiled GEMM,
- * flash and decode attention, layer norm and softmax on odd sizes against
+ * runs the suite under both families) run the GEMV and GPU tiled GEMM, the
+ * GEMMs over Q8 / Q4 weights (the CPU family's integer forms), flash and
+ * decode attention, layer norm and softmax on odd sizes against
  * the float64 references of tests/ref. Small shapes: a few seconds a run.
  */
 #include <criterion/criterion.h>
@@ -50,13 +51,32 @@ static void expect_close(clf_context *ctx, const clf_tensor *t, const double *re
     free(got);
 }
 
-static void gemm_case(clf_context *ctx, int64_t m, int64_t n, int64_t k, clft_rng *rng,
+/* C = A B^T with B f32, or quantised (Q8 packed, as a model's, or Q4): then the integer forms
+ * (kernels/gemv.cl CLF_GI16 at M = 1, gemm_i16.cl above), whose activations are quantised,
+ * run against the float64 product with the dequantised weights (read back from B). Bounds:
+ * f32 over K <= 200 of uniform inputs is about 1e-14, 5e-6 as the suite's GEMM bound; Q4's
+ * int8 activations give an NMSE near 2e-5 (Q8's int16 far less), 2e-4 as the tuner's, where
+ * a wrong row or group gives 1e-2 or more. */
+static void gemm_case(clf_context *ctx, clf_dtype wt, int64_t m, int64_t n, int64_t k, clft_rng *rng,
                       const char *spec, uint64_t seed, const char *corner)
 {
     float *ha, *hb, *hc;
     clf_tensor a = upload(ctx, 2, (int64_t[]){m, k}, rng, &ha);
     clf_tensor b = upload(ctx, 2, (int64_t[]){n, k}, rng, &hb);
     clf_tensor c = upload(ctx, 2, (int64_t[]){m, n}, rng, &hc);
+    if (wt != CLF_F32) {
+        clf_tensor q, bp;
+        cr_assert_eq(clf_tensor_create(ctx, wt, 2, (int64_t[]){n, k}, &q), CLF_OK, "%s", clf_context_last_error(ctx));
+        cr_assert_eq(clf_tensor_write_f32(ctx, &q, hb, n * k), CLF_OK, "%s", clf_context_last_error(ctx));
+        cr_assert_eq(clf_tensor_read_f32(ctx, &q, hb, n * k), CLF_OK); /* the dequantised weights */
+        if (wt == CLF_Q8) {
+            cr_assert_eq(clf_gemm_pack_b(ctx, &q, &bp), CLF_OK, "%s", clf_context_last_error(ctx));
+            clf_tensor_free(&q);
+            q = bp;
+        }
+        clf_tensor_free(&b);
+        b = q;
+    }
     cr_assert_eq(clf_tensor_fill(ctx, &c, NAN), CLF_OK);
     clf_gemm_params p = clf_gemm_params_default();
     p.trans_b = true;
@@ -65,9 +85,9 @@ static void gemm_case(clf_context *ctx, int64_t m, int64_t n, int64_t k, clft_rn
     double *ref = malloc((size_t)(m * n) * sizeof *ref);
     ref_gemm(1, m, n, k, false, true, 1.0, ha, 1, hb, 1, 0.0, NULL, NULL, CLF_ACT_NONE, ref);
     char what[96];
-    snprintf(what, sizeof what, "gemm M=%lld N=%lld K=%lld, %s corner", (long long)m, (long long)n, (long long)k, corner);
-    /* f32 over K <= 200 of uniform inputs: about 1e-14; 5e-6 as the suite's GEMM bound. */
-    expect_close(ctx, &c, ref, 5e-6, what, spec, seed);
+    snprintf(what, sizeof what, "gemm %s M=%lld N=%lld K=%lld, %s corner", clf_dtype_name(wt),
+             (long long)m, (long long)n, (long long)k, corner);
+    expect_close(ctx, &c, ref, wt == CLF_F32 ? 5e-6 : 2e-4, what, spec, seed);
     free(ref), free(ha), free(hb), free(hc);
     clf_tensor_free(&a), clf_tensor_free(&b), clf_tensor_free(&c);
 }
@@ -136,8 +156,14 @@ static void run_corner(bool high)
         clft_rng rng = clft_rng_make(seed, (uint64_t)d_);
         /* GEMV: one row (lowest corner), or 5 rounded up to 8 (highest: the
          * largest reduction buffer of the split-K GPU form). One program each. */
-        gemm_case(ctx, high ? 5 : 1, high ? 37 : 67, high ? 200 : 131, &rng, specs_[d_], seed, corner);
-        if (p.family == CLF_KERNELS_GPU) gemm_case(ctx, 37, 67, 131, &rng, specs_[d_], seed, corner); /* tiled */
+        gemm_case(ctx, CLF_F32, high ? 5 : 1, high ? 37 : 67, high ? 200 : 131, &rng, specs_[d_], seed, corner);
+        if (p.family == CLF_KERNELS_GPU) gemm_case(ctx, CLF_F32, 37, 67, 131, &rng, specs_[d_], seed, corner); /* tiled */
+        /* Q8 / Q4 weights: the GEMV (one row) and clf_gemm_i16 (37 rows: QM-row groups and
+         * a short last one) in the CPU family; the GEMV and the tiled GEMM in the GPU one.
+         * K 1000: whole quads of Q4 groups, a last pair and a short tail. */
+        for (int q = 0; q < 2; q++)
+            for (int r = 0; r < 2; r++)
+                gemm_case(ctx, q ? CLF_Q4 : CLF_Q8, r ? 37 : 1, 67, 1000, &rng, specs_[d_], seed, corner);
         attention_case(ctx, 37, 37, 1, &rng, specs_[d_], seed, corner); /* flash */
         attention_case(ctx, 1, 133, 0, &rng, specs_[d_], seed, corner); /* split-key decode */
         rows_case(ctx, &rng, specs_[d_], seed, corner);

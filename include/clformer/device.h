@@ -208,6 +208,18 @@ typedef struct clf_kernel_profile {
                                 * device's compiler offers x86's pmaddwd and pmaddubsw (CPU
                                 * family default; elsewhere their f32 forms); 2 on every
                                 * device, with portable products (tests). $CLFORMER_GEMV_I16 */
+    /* Appended: the shapes of the integer forms and of the Q4 GEMV (CPU family; tunable,
+     * the defaults as the plans had them as constants) */
+    int int_gemv_rows;         /* integer GEMV (M = 1): weight rows per work-group at least
+                                * (the group quantises A once for them), a power of two
+                                * 32..1024 [128] */
+    int q4_gemv_cols;          /* CPU family Q4 GEMV: weight rows per work-item at most, 1..4,
+                                * halved (at least 1) for K >= 2048 [2] */
+    int int_gemm_rows;         /* clf_gemm_i16 (M > 1): rows of A per work-group, 1..16,
+                                * fewer where local memory is short [16] */
+    int int_gemm_pass;         /* clf_gemm_i16: rows of A per pass over an item's weight
+                                * rows, 1..4 (not with Q8 interleaved by 8: 1) [2] */
+    int int_gemm_q4_cols;      /* clf_gemm_i16 over Q4: weight rows per work-item, 1..4 [2] */
 } clf_kernel_profile;
 
 /* Values of clf_kernel_profile.half_math (and of $CLFORMER_HALF_MATH). Activations and

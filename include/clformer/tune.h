@@ -1,7 +1,8 @@
 /*
  * clformer autotuner: measures, per device, the kernel profile's tunable
  * fields (GEMV shape, GPU GEMM tiles, flash and decode attention tiles,
- * row-kernel work-group sizes) on the shapes of the bench stacks, and stores
+ * row-kernel work-group sizes, the shapes of the integer GEMV and GEMM over
+ * Q8 / Q4 weights) on the shapes of the bench stacks, and stores
  * the winners in the cache folder, where every later context on the same
  * device, driver, library version and default profile finds them.
  *
@@ -12,7 +13,9 @@
  * field at a time from the defaults. Every candidate is first checked by
  * clf_kernel_profile_check, then run on an odd-sized problem and compared
  * with a float64 host reference (normalised squared error within 1e-5 for
- * GEMM and attention, 1e-6 for norms and softmax); only then is it timed:
+ * GEMM and attention, 1e-6 for norms and softmax, 2e-4 for the integer
+ * forms, whose activations are quantised; their reference multiplies the
+ * dequantised weights); only then is it timed:
  * per shape two warm-up runs (the first compiles), then 2 x reps batches of
  * back-to-back runs (about 2 ms each, so launch jitter averages out),
  * alternating with the current best so that load swings hit both, and the
@@ -60,7 +63,8 @@ typedef struct clf_tune_params {
 #define CLF_TUNE_MAX_GROUPS 8
 
 typedef struct clf_tune_group_result {
-    char name[16];         /* "gemv", "gemm_tiled", "attn_flash", "attn_decode", "rows" */
+    char name[16];         /* "gemv", "gemm_tiled", "attn_flash", "attn_decode", "gemv_int",
+                            * "gemm_int", "rows" */
     char shapes[192];      /* the shapes timed, as text */
     double default_s;      /* seconds, the sum over the shapes of the median with the defaults */
     double tuned_s;        /* the same with the chosen values, timed interleaved with default_s;

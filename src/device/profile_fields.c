@@ -19,7 +19,8 @@ static const clf__profile_field fields[] = {
     FIELD(gemm_work_m),    FIELD(gemm_work_n),    FIELD(row_wg_min),     FIELD(row_wg_max),
     FIELD(rows_wg),        FIELD(elementwise_wg), FIELD(attn_vec),       FIELD(attn_block_m),
     FIELD(attn_block_n),   FIELD(attn_decode_wg), FIELD(attn_cpu_rows),  FIELD(attn_splits_per_cu),
-    FIELD(attn_cpu_acc),   FIELD(attn_cpu_kv),
+    FIELD(attn_cpu_acc),   FIELD(attn_cpu_kv),    FIELD(int_gemv_rows),  FIELD(q4_gemv_cols),
+    FIELD(int_gemm_rows),  FIELD(int_gemm_pass),  FIELD(int_gemm_q4_cols),
 };
 #undef FIELD
 
@@ -119,6 +120,13 @@ clf_status clf_kernel_profile_check(const clf_kernel_profile *p)
         return bad("attn_cpu_acc", p->attn_cpu_acc, "64..16384 floats");
     if (p->attn_cpu_kv < 512 || p->attn_cpu_kv > (1 << 20))
         return bad("attn_cpu_kv", p->attn_cpu_kv, "512..1048576 floats");
+    if (!pow2_in(p->int_gemv_rows, 32, 1024, UINT64_MAX))
+        return bad("int_gemv_rows", p->int_gemv_rows, "a power of two from 32 to 1024");
+    if (p->q4_gemv_cols < 1 || p->q4_gemv_cols > 4) return bad("q4_gemv_cols", p->q4_gemv_cols, "1..4");
+    if (p->int_gemm_rows < 1 || p->int_gemm_rows > 16) return bad("int_gemm_rows", p->int_gemm_rows, "1..16");
+    if (p->int_gemm_pass < 1 || p->int_gemm_pass > 4) return bad("int_gemm_pass", p->int_gemm_pass, "1..4");
+    if (p->int_gemm_q4_cols < 1 || p->int_gemm_q4_cols > 4)
+        return bad("int_gemm_q4_cols", p->int_gemm_q4_cols, "1..4");
     if (p->half_math < CLF_HALF_MATH_OFF || p->half_math > CLF_HALF_MATH_TILEACC)
         return bad("half_math", p->half_math, "0, 1 or 2");
     if (p->half_math != CLF_HALF_MATH_OFF && !p->limits.fp16)

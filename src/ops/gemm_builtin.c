@@ -52,7 +52,10 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
      * (AVX-512), ms per 31 steps over the 12 layers at 4 / 2 / 1 rows: QKV
      * (2304 x 768) 33 / 24 / 26, FFN in (3072 x 768) 45 / 37 / 48, FFN out
      * (768 x 3072) 57 / 44 / 30; 121 -> 139 tokens/s. */
-    if (d->b.dtype == CLF_Q4 && !gpu_family(ctx)) gn = gn < 2 ? gn : d->k >= 2048 ? 1 : 2;
+    if (d->b.dtype == CLF_Q4 && !gpu_family(ctx)) {
+        int qc = d->k >= 2048 ? (pr->q4_gemv_cols + 1) / 2 : pr->q4_gemv_cols;
+        gn = gn < qc ? gn : qc;
+    }
     if (!gpu_family(ctx)) gs = 1; /* no local memory in the CPU family */
     /* Integer products (kernels/gemv.cl, CLF_GI16: int16 x Q8, int8 x Q4):
      * each group quantises the row once for its items, so groups of at least
@@ -64,7 +67,7 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
     bool i16 = pr->gemv_i16 && (interleaved(d) || d->b.dtype == CLF_Q4) && gm == 1 && gs == 1 &&
                d->k <= 4096 && 8192 + 4 * 32 <= pr->limits.local_mem_bytes;
     if (i16 && ly < 32) ly = 32;
-    if (i16 && ly * gn < 128) ly = 128 / gn;
+    if (i16 && ly * gn < pr->int_gemv_rows) ly = (pr->int_gemv_rows + gn - 1) / gn;
     for (;;) {
         size_t cols = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
         uint64_t red = gs > 1 ? (uint64_t)ly * (uint64_t)gm * cols * (uint64_t)(gs + 1) * 4 : 0;
@@ -211,7 +214,10 @@ static void plan_i16(const clf_context *ctx, const clf__gemm_desc *d, int qm, si
     /* Q8: the packing's group of rows (4 for a plain weight, a row slice, say); Q4: 2
      * rows (1 x 4, 2 x 2, 2 x 4 and 4 x 2 rows x columns measured: 2 x 2 the best or
      * level at 3072 x 768 and 768 x 3072). */
-    int qn = interleaved(d) ? interleaved(d) : d->b.dtype == CLF_Q8 ? 4 : 2, qr = qn > 4 ? 1 : 2;
+    const clf_kernel_profile *pr = &ctx->kprof;
+    int qn = interleaved(d) ? interleaved(d) : d->b.dtype == CLF_Q8 ? 4 : pr->int_gemm_q4_cols;
+    int qr = qn > 4 ? 1 : pr->int_gemm_pass;
+    if (qm > pr->int_gemm_rows) qm = pr->int_gemm_rows;
     size_t lx = 32;
     while (lx > lim) lx /= 2;
     p->program = "gemm_i16", p->kernel = "clf_gemm_i16";

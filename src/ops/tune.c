@@ -80,6 +80,26 @@ static const group_spec groups[] = {
      {CLF__TUNE_ATTN, {1, 133, 2, 64}},
      {{CLF__TUNE_ATTN, {1, 256, 12, 64}}, {CLF__TUNE_ATTN, {1, 1024, 12, 64}}},
      2, 1, 1e-5},
+    /* The integer forms over Q8 / Q4 weights (kernels/gemv.cl CLF_GI16, gemm_i16.cl) and
+     * the Q4 GEMV's rows per item, as GPT-2 small's decode and a 16-row batch take them.
+     * Their activations are quantised (int8 per 32 for Q4): an NMSE near 2e-5 against the
+     * dequantised weights' float64 product, so 2e-4; a wrong row or group gives 1e-2 or
+     * more. */
+    {"gemv_int", CPU_ONLY,
+     {{"int_gemv_rows", BOTH, POW2, {32, 512}},
+      {"q4_gemv_cols", BOTH, LIST, {1, 2, 4}}},
+     {CLF__TUNE_GEMM_Q4, {1, 67, 1000}},
+     {{CLF__TUNE_GEMM_Q4, {1, 2304, 768}}, {CLF__TUNE_GEMM_Q4, {1, 768, 3072}},
+      {CLF__TUNE_GEMM_Q8, {1, 2304, 768}}, {CLF__TUNE_GEMM_Q4, {1, 3072, 768}}},
+     4, 2, 2e-4},
+    {"gemm_int", CPU_ONLY,
+     {{"int_gemm_rows", BOTH, LIST, {2, 4, 8, 16}},
+      {"int_gemm_pass", BOTH, LIST, {1, 2, 4}},
+      {"int_gemm_q4_cols", BOTH, LIST, {1, 2, 4}}},
+     {CLF__TUNE_GEMM_Q4, {37, 67, 1000}},
+     {{CLF__TUNE_GEMM_Q4, {16, 3072, 768}}, {CLF__TUNE_GEMM_Q8, {16, 3072, 768}},
+      {CLF__TUNE_GEMM_Q4, {16, 768, 3072}}},
+     3, 2, 2e-4},
     {"rows", BOTH,
      {{"rows_wg", CPU_ONLY, POW2_WG, {1, 128}},
       {"row_wg_max", GPU_ONLY, POW2_WG, {16, 1024}},
@@ -385,7 +405,7 @@ static clf_status check_groups(clf_context *ctx, const char *list)
         if (!known)
             return clf__error(ctx, CLF_ERR_INVALID_ARG,
                               "clf_tune: unknown group \"%.*s\" (groups: gemv, gemm_tiled, "
-                              "attn_flash, attn_decode, rows)",
+                              "attn_flash, attn_decode, gemv_int, gemm_int, rows)",
                               (int)len, p);
         p += len + (e != NULL);
     }

@@ -15,9 +15,11 @@ typedef enum clf__tune_op {
     CLF__TUNE_ATTN = 1,    /* attention, q (1, Lq, H, D), k and v (1, Lk, H, D), not causal */
     CLF__TUNE_NORM = 2,    /* layer norm of (rows, D) with gamma and beta */
     CLF__TUNE_SOFTMAX = 3, /* softmax over rows of (rows, cols) */
+    CLF__TUNE_GEMM_Q8 = 4, /* CLF__TUNE_GEMM with B quantised to Q8 and packed (as a model's) */
+    CLF__TUNE_GEMM_Q4 = 5, /* CLF__TUNE_GEMM with B quantised to Q4 */
 } clf__tune_op;
 
-/* One problem: the op and up to four sizes (GEMM: M, N, K; attention: Lq,
+/* One problem: the op and up to four sizes (GEMMs: M, N, K; attention: Lq,
  * Lk, H, D; norm and softmax: rows, columns). */
 typedef struct clf__tune_shape {
     clf__tune_op op;
@@ -30,7 +32,8 @@ typedef struct clf__tune_work {
     clf__tune_shape shape;
     clf_tensor t[5];  /* inputs then the output (last used slot) */
     int n_tensors;
-    float *host[5];   /* host copies of t (inputs only); NULL when not kept */
+    float *host[5];   /* host copies of t (inputs only; a quantised B's dequantised
+                       * values); NULL when not kept */
 } clf__tune_work;
 
 /* Makes the tensors of shape sh filled with uniform values in [-1, 1) from

@@ -14,7 +14,13 @@ void clf__tune_shape_text(const clf__tune_shape *sh, char *buf, size_t size)
 {
     const int64_t *s = sh->s;
     switch (sh->op) {
-    case CLF__TUNE_GEMM: snprintf(buf, size, "gemm M=%lld N=%lld K=%lld", (long long)s[0], (long long)s[1], (long long)s[2]); break;
+    case CLF__TUNE_GEMM:
+    case CLF__TUNE_GEMM_Q8:
+    case CLF__TUNE_GEMM_Q4:
+        snprintf(buf, size, "gemm%s M=%lld N=%lld K=%lld",
+                 sh->op == CLF__TUNE_GEMM ? "" : sh->op == CLF__TUNE_GEMM_Q8 ? " q8" : " q4",
+                 (long long)s[0], (long long)s[1], (long long)s[2]);
+        break;
     case CLF__TUNE_ATTN:
         snprintf(buf, size, "attn Lq=%lld Lk=%lld H=%lld D=%lld", (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3]);
         break;
@@ -39,6 +45,8 @@ static int shapes_of(const clf__tune_shape *sh, int ndim[5], int64_t dims[5][4])
     const int64_t *s = sh->s;
     switch (sh->op) {
     case CLF__TUNE_GEMM:
+    case CLF__TUNE_GEMM_Q8:
+    case CLF__TUNE_GEMM_Q4:
         ndim[0] = ndim[1] = ndim[2] = 2;
         memcpy(dims[0], (int64_t[]){s[0], s[2]}, 2 * sizeof(int64_t));
         memcpy(dims[1], (int64_t[]){s[1], s[2]}, 2 * sizeof(int64_t));
@@ -66,6 +74,8 @@ static int shapes_of(const clf__tune_shape *sh, int ndim[5], int64_t dims[5][4])
     return 0;
 }
 
+static bool quantised(clf__tune_op op) { return op == CLF__TUNE_GEMM_Q8 || op == CLF__TUNE_GEMM_Q4; }
+
 static int64_t numel(int nd, const int64_t *d)
 {
     int64_t n = 1;
@@ -92,7 +102,11 @@ clf_status clf__tune_work_make(clf_context *ctx, const clf__tune_shape *sh, uint
     w->n_tensors = shapes_of(sh, ndim, dims);
     clf_status st = CLF_OK;
     for (int i = 0; i < w->n_tensors && st == CLF_OK; i++) {
-        st = clf_tensor_create(ctx, CLF_F32, ndim[i], dims[i], &w->t[i]);
+        /* a quantised GEMM's B (input 1): written from f32 (quantised as at a model's load),
+         * its host copy the dequantised values the reference multiplies */
+        const bool q = i == 1 && quantised(sh->op);
+        const clf_dtype dt = !q ? CLF_F32 : sh->op == CLF__TUNE_GEMM_Q8 ? CLF_Q8 : CLF_Q4;
+        st = clf_tensor_create(ctx, dt, ndim[i], dims[i], &w->t[i]);
         if (st != CLF_OK || i == w->n_tensors - 1) break;
         int64_t n = numel(ndim[i], dims[i]);
         float *h = clf__malloc((size_t)n * sizeof *h);
@@ -102,6 +116,12 @@ clf_status clf__tune_work_make(clf_context *ctx, const clf__tune_shape *sh, uint
         }
         for (int64_t e = 0; e < n; e++) h[e] = next_uniform(&seed);
         st = clf_tensor_write_f32(ctx, &w->t[i], h, n);
+        if (st == CLF_OK && q && keep_host) st = clf_tensor_read_f32(ctx, &w->t[i], h, n);
+        if (st == CLF_OK && dt == CLF_Q8) { /* packed, as a model's Q8 weights are */
+            clf_tensor packed;
+            st = clf_gemm_pack_b(ctx, &w->t[i], &packed);
+            if (st == CLF_OK) clf_tensor_free(&w->t[i]), w->t[i] = packed;
+        }
         if (keep_host) w->host[i] = h;
         else clf__free(h);
     }
@@ -113,7 +133,9 @@ clf_status clf__tune_work_run(clf_context *ctx, const clf__tune_work *w)
 {
     const clf_tensor *t = w->t;
     switch (w->shape.op) {
-    case CLF__TUNE_GEMM: {
+    case CLF__TUNE_GEMM:
+    case CLF__TUNE_GEMM_Q8:
+    case CLF__TUNE_GEMM_Q4: {
         clf_gemm_params p = clf_gemm_params_default();
         p.trans_b = true;
         /* Our kernels are what the profile shapes: never CLBlast here (on a
@@ -133,7 +155,7 @@ static void reference(const clf__tune_work *w, double *ref)
 {
     const int64_t *s = w->shape.s;
     float *const *h = w->host;
-    if (w->shape.op == CLF__TUNE_GEMM) {
+    if (w->shape.op == CLF__TUNE_GEMM || quantised(w->shape.op)) {
         for (int64_t m = 0; m < s[0]; m++)
             for (int64_t n = 0; n < s[1]; n++) {
                 double acc = 0;
