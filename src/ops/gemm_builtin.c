@@ -47,8 +47,9 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
     int gm = d->m <= 1 ? 1 : d->m <= 2 ? 2 : d->m <= 4 ? 4 : 8;
     int gv = d->trans_b ? pr->gemv_vec : pr->gemv_vec_n, gn = d->trans_b ? pr->gemv_cols_t : pr->gemv_cols_n;
     int gs = pr->gemv_split, ly = d->trans_b ? pr->gemv_rows_t : pr->gemv_rows_n;
-    /* Q4 rows (the group loop of clf_gemv) on the CPU family: at most 2 rows
-     * per item, 1 for rows of 2048 codes or more. GPT-2 small decode on PoCL
+    /* Q4 rows (the group loop of clf_gemv) on the CPU family: at most the
+     * profile's q4_gemv_cols per item (default 2), half that (at least 1) for
+     * rows of 2048 codes or more. GPT-2 small decode on PoCL
      * (AVX-512), ms per 31 steps over the 12 layers at 4 / 2 / 1 rows: QKV
      * (2304 x 768) 33 / 24 / 26, FFN in (3072 x 768) 45 / 37 / 48, FFN out
      * (768 x 3072) 57 / 44 / 30; 121 -> 139 tokens/s. */
@@ -59,7 +60,8 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
     if (!gpu_family(ctx)) gs = 1; /* no local memory in the CPU family */
     /* Integer products (kernels/gemv.cl, CLF_GI16: int16 x Q8, int8 x Q4):
      * each group quantises the row once for its items, so groups of at least
-     * 32 items and 128 rows (Q8 4 rows an item, Q4 1-2). On PoCL, AVX2 EPYC:
+     * 32 items and int_gemv_rows rows (default 128; Q8 4 rows an item, Q4
+     * 1-2). On PoCL, AVX2 EPYC:
      * GPT-2 small's Q8 head 3.0 ms at 8 items, 2.5 ms at 32 (the f32 form the
      * same at either); Q4 at 64 rows a group spent a sixth of its time
      * quantising (perf), and GPT-2 small Q4 decode went 87-91 -> 95-98 tok/s
@@ -211,9 +213,11 @@ static int i16_rows(const clf_context *ctx, const clf__gemm_desc *d)
 static void plan_i16(const clf_context *ctx, const clf__gemm_desc *d, int qm, size_t lim,
                      launch_plan *p)
 {
-    /* Q8: the packing's group of rows (4 for a plain weight, a row slice, say); Q4: 2
-     * rows (1 x 4, 2 x 2, 2 x 4 and 4 x 2 rows x columns measured: 2 x 2 the best or
-     * level at 3072 x 768 and 768 x 3072). */
+    /* Q8: the packing's group of rows (4 for a plain weight, a row slice, say); Q4: the
+     * profile's int_gemm_q4_cols (default 2: 1 x 4, 2 x 2, 2 x 4 and 4 x 2 rows x columns
+     * measured, 2 x 2 the best or level at 3072 x 768 and 768 x 3072). Rows per pass
+     * (int_gemm_pass, 2) and per group (int_gemm_rows, 16, within qm from local memory)
+     * from the profile too; clformer tune's gemm_int group searches all three. */
     const clf_kernel_profile *pr = &ctx->kprof;
     int qn = interleaved(d) ? interleaved(d) : d->b.dtype == CLF_Q8 ? 4 : pr->int_gemm_q4_cols;
     int qr = qn > 4 ? 1 : pr->int_gemm_pass;
