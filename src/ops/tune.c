@@ -402,11 +402,15 @@ static clf_status check_groups(clf_context *ctx, const char *list)
         bool known = false;
         for (size_t g = 0; g < CLF_ARRAY_LEN(groups) && !known; g++)
             known = strlen(groups[g].name) == len && strncmp(p, groups[g].name, len) == 0;
-        if (!known)
-            return clf__error(ctx, CLF_ERR_INVALID_ARG,
-                              "clf_tune: unknown group \"%.*s\" (groups: gemv, gemm_tiled, "
-                              "attn_flash, attn_decode, gemv_int, gemm_int, rows)",
-                              (int)len, p);
+        if (!known) {
+            char names[160];
+            size_t used = 0;
+            for (size_t g = 0; g < CLF_ARRAY_LEN(groups) && used < sizeof names; g++)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", g ? ", " : "",
+                                         groups[g].name);
+            return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_tune: unknown group \"%.*s\" (groups: %s)",
+                              (int)len, p, names);
+        }
         p += len + (e != NULL);
     }
     return CLF_OK;

@@ -10,6 +10,12 @@
 
 #include "ops/tune_internal.h"
 
+/* B's dtype in a GEMM workload: F32, or the quantised ones' Q8 / Q4. */
+static clf_dtype weight_dtype(clf__tune_op op)
+{
+    return op == CLF__TUNE_GEMM_Q8 ? CLF_Q8 : op == CLF__TUNE_GEMM_Q4 ? CLF_Q4 : CLF_F32;
+}
+
 void clf__tune_shape_text(const clf__tune_shape *sh, char *buf, size_t size)
 {
     const int64_t *s = sh->s;
@@ -17,8 +23,8 @@ void clf__tune_shape_text(const clf__tune_shape *sh, char *buf, size_t size)
     case CLF__TUNE_GEMM:
     case CLF__TUNE_GEMM_Q8:
     case CLF__TUNE_GEMM_Q4:
-        snprintf(buf, size, "gemm%s M=%lld N=%lld K=%lld",
-                 sh->op == CLF__TUNE_GEMM ? "" : sh->op == CLF__TUNE_GEMM_Q8 ? " q8" : " q4",
+        snprintf(buf, size, "gemm%s%s M=%lld N=%lld K=%lld", sh->op == CLF__TUNE_GEMM ? "" : " ",
+                 sh->op == CLF__TUNE_GEMM ? "" : clf_dtype_name(weight_dtype(sh->op)),
                  (long long)s[0], (long long)s[1], (long long)s[2]);
         break;
     case CLF__TUNE_ATTN:
@@ -74,8 +80,6 @@ static int shapes_of(const clf__tune_shape *sh, int ndim[5], int64_t dims[5][4])
     return 0;
 }
 
-static bool quantised(clf__tune_op op) { return op == CLF__TUNE_GEMM_Q8 || op == CLF__TUNE_GEMM_Q4; }
-
 static int64_t numel(int nd, const int64_t *d)
 {
     int64_t n = 1;
@@ -104,8 +108,8 @@ clf_status clf__tune_work_make(clf_context *ctx, const clf__tune_shape *sh, uint
     for (int i = 0; i < w->n_tensors && st == CLF_OK; i++) {
         /* a quantised GEMM's B (input 1): written from f32 (quantised as at a model's load),
          * its host copy the dequantised values the reference multiplies */
-        const bool q = i == 1 && quantised(sh->op);
-        const clf_dtype dt = !q ? CLF_F32 : sh->op == CLF__TUNE_GEMM_Q8 ? CLF_Q8 : CLF_Q4;
+        const clf_dtype dt = i == 1 ? weight_dtype(sh->op) : CLF_F32;
+        const bool q = dt != CLF_F32;
         st = clf_tensor_create(ctx, dt, ndim[i], dims[i], &w->t[i]);
         if (st != CLF_OK || i == w->n_tensors - 1) break;
         int64_t n = numel(ndim[i], dims[i]);
@@ -155,7 +159,7 @@ static void reference(const clf__tune_work *w, double *ref)
 {
     const int64_t *s = w->shape.s;
     float *const *h = w->host;
-    if (w->shape.op == CLF__TUNE_GEMM || quantised(w->shape.op)) {
+    if (w->shape.op == CLF__TUNE_GEMM || weight_dtype(w->shape.op) != CLF_F32) {
         for (int64_t m = 0; m < s[0]; m++)
             for (int64_t n = 0; n < s[1]; n++) {
                 double acc = 0;
