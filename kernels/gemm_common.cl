@@ -259,6 +259,27 @@ inline void clf_store(__global c_t *C, const int idx, const int n, const float a
     STC(C, idx, act ? clf_act(v, act) : v);
 }
 
+/* clf_store_row's vector block of n (4 or 8) outputs: v, then ACT (a statement on v). */
+#if CLF_B_Q8
+#define CLF_ROW_QS(n) *CLF_CAT(vload, n)(0, scaleB + n0)
+#else
+#define CLF_ROW_QS(n)
+#endif
+#if CLF_BIAS_F16
+#define CLF_ROW_BIAS(n) CLF_CAT(vload_half, n)(0, bias + n0)
+#else
+#define CLF_ROW_BIAS(n) CLF_CAT(vload, n)(0, bias + n0)
+#endif
+#define CLF_STORE_ROW_VEC(n, ACT)                                                              \
+    do {                                                                                       \
+        CLF_CAT(float, n) v = alpha * (CLF_CAT(vload, n)(0, acc) CLF_ROW_QS(n));               \
+        if (has_bias)                                                                          \
+            v += CLF_ROW_BIAS(n);                                                              \
+        ACT;                                                                                   \
+        CLF_CAT(vstore, n)(v, 0, C + crow + n0);                                               \
+        return;                                                                                \
+    } while (0)
+
 /* Writes cnt consecutive outputs of one row (row offset crow in C, first column n0, columns
  * >= N skipped) from the private acc[0, cnt): as clf_store, but the activation runs 8
  * values at a time in vector arithmetic, a fraction of its scalar cost. */
@@ -268,22 +289,15 @@ inline void clf_store_row(__global c_t *C, const int crow, const int n0, const i
                           __global const float *scaleB)
 {
 #if !CLF_C_F16
-    /* Four whole columns with no beta or activation (clf_gemm_i16's block: the output head
-     * and most layers): one vector store instead of 8 guarded scalar lanes. */
-    if (cnt == 4 && n0 + 4 <= N && beta == 0.0f && !act) {
-#if CLF_B_Q8
-        float4 v = alpha * (vload4(0, acc) * vload4(0, scaleB + n0));
-#else
-        float4 v = alpha * vload4(0, acc);
-#endif
-        if (has_bias)
-#if CLF_BIAS_F16
-            v += vload_half4(0, bias + n0);
-#else
-            v += vload4(0, bias + n0);
-#endif
-        vstore4(v, 0, C + crow + n0);
-        return;
+    /* Whole blocks with no beta: the scale, bias and activation in vector arithmetic and one
+     * vector store instead of 8 guarded scalar lanes. Four columns with no activation
+     * (clf_gemm_i16's block: the output head and most layers), or eight (clf_gemv's walking
+     * form). */
+    if (n0 + cnt <= N && beta == 0.0f) {
+        if (cnt == 4 && !act)
+            CLF_STORE_ROW_VEC(4, (void)0);
+        if (cnt == 8)
+            CLF_STORE_ROW_VEC(8, if (act) v = clf_act8(v, act));
     }
 #endif
     for (int j0 = 0; j0 < cnt; j0 += 8) {

@@ -17,10 +17,10 @@
  *   CLF_GS [1]    work-items that share one column block by splitting K (local dim 0);
  *                 > 1 reduces partial sums in local memory (GPU), 1 = no local memory (CPU)
  *   CLF_GLY [4]   local size in dim 1; only used (and then required to match) when GS > 1
- *   CLF_GI16 [0]  1 = Q8 (interleaved) and Q4 weights may take integer products (see "int16
- *                 x int8" below) where the compiler offers the x86 instruction; 2 = on every
- *                 device (portable products where it does not: tests); the host sets it for
- *                 K <= 4096
+ *   CLF_GI16 [0]  1 = the walking form's (CLF_GWALK below) Q8 (interleaved) and Q4 weights
+ *                 may take integer products (see "Integer products" below) where the
+ *                 compiler offers the x86 instruction; 2 = on every device (portable
+ *                 products where it does not: tests); the host sets it for K <= 4096
  * Launch: local = (GS, LY, 1), global = (GS, ceil(ceil(N/CPW)/LY)*LY, batch) with
  *         CPW = GN (TRANS_B=1) or GV*GN (TRANS_B=0) columns per work-item; LY = CLF_GLY
  *         when GS > 1, else any. CPU choice (GS=1): TRANS_B=1 GV=16 GN=4 LY=8;
@@ -47,8 +47,8 @@
 #ifndef CLF_GLY
 #define CLF_GLY 4
 #endif
-/* Integer products (CLF_GI16, one row of A, AVX2 without AVX-512):
- *  - interleaved Q8 rows (int16 x int8): the work-group quantises the row of A once into
+/* Integer products (CLF_GI16, the walking form CLF_GWALK, AVX2 without AVX-512):
+ *  - interleaved Q8 rows (int16 x int8): the work-item quantises the row of A once into
  *    local memory, int16 codes with one scale (max|a| / 32767, round to nearest), and each
  *    item sums code products with pmaddwd (16 products in 2 instructions; the f32 form
  *    converts each weight: 3 per 8 products). The lanes' sums are exact in int32 for
@@ -57,7 +57,7 @@
  *    (max|w| / 254).
  *  - Q4 (int8 x 4-bit): the row of A becomes int8 codes with a scale per 32-element group
  *    (clf_q4_agroup, gemm_common.cl: rounding error at most 1/16 of the Q4 weights' own),
- *    and each item takes two groups of a weight row (32 bytes) per step with pmaddubsw
+ *    and the item takes two groups of a weight row (32 bytes) per step with pmaddubsw
  *    (clf_q4dot: 64 products in 7 instructions, where the int16 form took 15 for 32).
  * Where the compiler does not offer the instructions (CLF_PMADDWD, gemm_common.cl) the f32
  * forms stay. Local memory: 8 KiB (the host checks the device's limit). */
@@ -134,6 +134,145 @@
 #define CLF_GCOLS (CLF_GV * CLF_GN)
 #endif
 
+/* CLF_GWALK = R > 0 (one row of A, CLF_GS 1, Q4 or interleaved Q8 weights: the CPU family's
+ * decode GEMV of a quantised model): one work-item per work-group (launch: local (1, 1, 1),
+ * global (1, ceil(N / R), batch)) walks R consecutive weight rows (a multiple of CLF_GCH),
+ * CLF_GN at a time. With integer products (CLF_GX) it quantises the row of A into local
+ * memory once, first; without them it takes f32 products. One item has no work-item loop for
+ * PoCL to build around a barrier (the work-group form spent a third more per row on PoCL),
+ * and the outputs are stored CLF_GCH at a time, so the bias and the activation (GPT-2's
+ * GELU) run on 8 real values, not on 8 lanes per item of 1-4 rows (docs/quantisation.md). */
+#ifndef CLF_GWALK
+#define CLF_GWALK 0
+#endif
+#define CLF_GCH ((8 / CLF_GN) * CLF_GN)
+#if CLF_GWALK
+#if !(CLF_B_Q4 || (CLF_B_Q8 && CLF_B_ILV == CLF_GN)) || !CLF_TRANS_B || CLF_TRANS_A ||       \
+    CLF_GM != 1 || CLF_GS != 1 || CLF_HALF_MATH
+#error "gemv.cl: CLF_GWALK takes Q4 or interleaved Q8 weights, one row of A and CLF_GS 1"
+#endif
+#if CLF_GWALK % CLF_GCH
+#error "gemv.cl: CLF_GWALK must be a multiple of CLF_GCH"
+#endif
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(CLF_GEMM_ARGS)
+{
+    CLF_GEMM_BATCH_BASE();
+#if CLF_GX && CLF_B_Q4
+    __local char aq[4096] __attribute__((aligned(32)));
+    __local float asc[4096 / 8];
+    __local int acor[4096 / 8];
+    const int Kv = K - K % 64; /* whole pairs of groups; the rest: the f32 tail */
+    for (int g = 0; g < Kv / 32; ++g)
+        clf_q4_agroup(A + g * 32, g, aq, asc, acor);
+#elif CLF_GX
+    __local short aq[4096];
+    const int Kv = K - K % 16;
+    float amax = clf_i16_amax(A, 0, Kv, 16);
+    for (int k = Kv; k < K; ++k)
+        amax = fmax(amax, fabs(LDA(A, k)));
+    clf_i16_codes(A, 0, Kv, 16, amax > 0.0f ? 32767.0f / amax : 0.0f, aq);
+    const float sa = amax / 32767.0f;
+#elif CLF_B_Q4
+    const int Kv = K - K % 32; /* whole groups; the rest: the f32 tail */
+#else
+    const int Kv = K - K % 16;
+#endif
+    const int r0 = get_group_id(1) * CLF_GWALK, rend = min(N, r0 + CLF_GWALK);
+    for (int c0 = r0; c0 < rend; c0 += CLF_GCH) {
+        float s[CLF_GCH];
+        for (int b = 0; b < CLF_GCH; b += CLF_GN) {
+            int boff[CLF_GN];
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                boff[j] = CLF_BROW(min(c0 + b + j, N - 1), ldb);
+            float8 facc[CLF_GN];
+#if CLF_GX && CLF_B_Q4
+            /* as the work-group form below: two groups (32 bytes of a row) per step */
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                facc[j] = (float8)0.0f;
+            for (int p = 0; p < Kv / 64; ++p) {
+                const float8 sa = vload8(p, asc);
+                const int8 cor = vload8(p, acor);
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j) {
+                    const int grp = (boff[j] >> 5) + 2 * p;
+                    CLF_PREFETCH(B + grp * 16 + 2048);
+                    const int8 d = clf_q4dot(clf_q4w(B + grp * 16), aq + p * 64) - cor;
+                    const float2 ws = vload2(0, scaleB + grp);
+                    const float8 sw =
+                        (float8)(ws.s0, ws.s0, ws.s0, ws.s0, ws.s1, ws.s1, ws.s1, ws.s1);
+                    facc[j] = fma(convert_float8(d), sw * sa, facc[j]);
+                }
+            }
+#elif CLF_B_Q4
+            /* one group per step: the exact codes (nibble - 8) times A, summed per group,
+             * and the group's scale once (low nibbles: elements 0..15, high: 16..31) */
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                facc[j] = (float8)0.0f;
+            for (int g = 0; g < Kv / 32; ++g) {
+                const float8 a0 = LDAV(8, A, g * 32), a1 = LDAV(8, A, g * 32 + 8),
+                             a2 = LDAV(8, A, g * 32 + 16), a3 = LDAV(8, A, g * 32 + 24);
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j) {
+                    const int grp = (boff[j] >> 5) + g;
+                    const uchar16 q = vload16(0, B + grp * 16);
+                    const float16 lo = convert_float16(as_char16(q & (uchar)15) - (char)8);
+                    const float16 hi = convert_float16(as_char16(q >> (uchar)4) - (char)8);
+                    const float8 ps = fma(a0, lo.lo, fma(a1, lo.hi, fma(a2, hi.lo, a3 * hi.hi)));
+                    facc[j] = fma(ps, (float8)scaleB[grp], facc[j]);
+                }
+            }
+#else
+            /* interleaved Q8: the block of CLF_GN rows is one stream of CLF_GN x 16 codes
+             * per 16 columns (padded with zero rows past N, gemm_pack.cl) */
+            __global const char *bp = B + boff[0];
+#if CLF_GX
+            int8 iacc[CLF_GN];
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                iacc[j] = (int8)0;
+            for (int k = 0; k < Kv; k += 16, bp += CLF_GN * 16) {
+                CLF_PREFETCH(bp + 2048);
+                const short16 a = vload16(0, aq + k);
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j)
+                    iacc[j] += CLF_MADDWD(a, convert_short16(vload16(0, bp + j * 16)));
+            }
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                facc[j] = convert_float8(iacc[j]) * sa;
+#else
+            float16 acc16[CLF_GN];
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                acc16[j] = (float16)0.0f;
+            for (int k = 0; k < Kv; k += 16, bp += CLF_GN * 16) {
+                const float16 a = LDAV(16, A, k);
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j)
+                    acc16[j] = fma(a, convert_float16(vload16(0, bp + j * 16)), acc16[j]);
+            }
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                facc[j] = acc16[j].lo + acc16[j].hi;
+#endif
+#endif
+            #pragma unroll
+            for (int j = 0; j < CLF_GN; ++j)
+                s[b + j] = clf_hsumv8(facc[j]);
+            for (int k = Kv; k < K; ++k) {
+                const float a = LDA(A, k);
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j)
+                    s[b + j] = fma(a, LDB(B, boff[j] + CLF_BK(k)), s[b + j]);
+            }
+        }
+        clf_store_row(C, 0, c0, rend, s, CLF_GCH, alpha, beta, bias, has_bias, act, scaleB);
+    }
+}
+#else
 __kernel void clf_gemv(CLF_GEMM_ARGS)
 {
     CLF_GEMM_BATCH_BASE();
@@ -158,93 +297,7 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
         #pragma unroll
         for (int j = 0; j < CLF_GN; ++j)
             acc[i][j] = (gv_t)0.0f;
-#if CLF_GX
-    /* The integer forms' lane sums, in f32 (acc is not used) */
-    float8 gx[CLF_GN];
-#endif
-#if CLF_GX && CLF_B_Q4
-    /* Q4 x int8 (see CLF_GI16 above): the group's items quantise the row of A per 32-element
-     * group (clf_q4_agroup, gemm_common.cl), then each item walks its rows two groups (32
-     * bytes) per step; clf_q4dot gives the 64 products' sums in 8 int32 lanes (4 per group),
-     * less each group's offset (8 x its code sum in the group's first lane), and those are
-     * scaled by weight x activation scale per group. */
-    __local char aq[4096] __attribute__((aligned(32)));
-    __local float asc[4096 / 8];
-    __local int acor[4096 / 8];
-    const int ly = get_local_id(1), nly = get_local_size(1);
-    const int Kv = K - K % 64; /* whole pairs of groups; the rest: the f32 tail below */
-    for (int g = ly; g < Kv / 32; g += nly)
-        clf_q4_agroup(A + aoff[0] + g * 32, g, aq, asc, acor);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    float8 facc[CLF_GN];
-    #pragma unroll
-    for (int j = 0; j < CLF_GN; ++j)
-        facc[j] = (float8)0.0f;
-    /* Padding items (n0 >= N) skip the loop. That also keeps its trip count varying by
-     * item: with a uniform count PoCL moved the loop over the group's items inside this
-     * one, keeping facc in memory (2x slower). */
-    const int np = n0 < N ? Kv / 64 : 0;
-    for (int p = 0; p < np; ++p) {
-        const float8 sa = vload8(p, asc);
-        const int8 cor = vload8(p, acor);
-        #pragma unroll
-        for (int j = 0; j < CLF_GN; ++j) {
-            const int grp = (boff[j] >> 5) + 2 * p;
-            CLF_PREFETCH(B + grp * 16 + 2048);
-            const int8 d = clf_q4dot(clf_q4w(B + grp * 16), aq + p * 64) - cor;
-            const float2 ws = vload2(0, scaleB + grp);
-            /* (two float4 joined would be one shuffle, which Oclgrind 21.10's
-             * uninitialised-value plugin crashes on) */
-            const float8 sw = (float8)(ws.s0, ws.s0, ws.s0, ws.s0, ws.s1, ws.s1, ws.s1, ws.s1);
-            facc[j] = fma(convert_float8(d), sw * sa, facc[j]);
-        }
-    }
-    #pragma unroll
-    for (int j = 0; j < CLF_GN; ++j)
-        gx[j] = facc[j];
-#elif CLF_GX
-    /* int16 x int8 (see CLF_GI16 above). The group's items quantise the row together. */
-    __local short aq[4096];
-    __local float amax_part[CLF_GLY];
-    const int ly = get_local_id(1), nly = get_local_size(1);
-    const int Kv = K - K % 16;
-    float amax = clf_i16_amax(A + aoff[0], ly * 16, Kv, nly * 16);
-    for (int k = Kv + ly; k < K; k += nly)
-        amax = fmax(amax, fabs(LDA(A, aoff[0] + k)));
-    amax_part[ly] = amax;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int i = 0; i < nly; ++i)
-        amax = fmax(amax, amax_part[i]);
-    const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
-    clf_i16_codes(A + aoff[0], ly * 16, Kv, nly * 16, inv, aq);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    int8 iacc[CLF_GN];
-    #pragma unroll
-    for (int j = 0; j < CLF_GN; ++j)
-        iacc[j] = (int8)0;
-    /* The item's block of CLF_GN interleaved rows is one stream: the packing pads the rows
-     * to a multiple of CLF_GN with zeros (gemm_pack.cl), so the last item walks it whole
-     * too (the rows past N are not stored). Padding items (n0 >= N) skip the loop, which,
-     * as for Q4 above, keeps the trip count varying by item. */
-    __global const char *bp = B + boff[0];
-    const int kq = n0 < N ? Kv : 0;
-    for (int k = 0; k < kq; k += 16, bp += CLF_GN * 16) {
-        /* The integer loop outruns the hardware prefetchers: the stream 2 KiB ahead
-         * (GPT-2 small's Q8 head on PoCL, AVX2 EPYC: 4.0 -> 2.6 ms). */
-        CLF_PREFETCH(bp + 2048);
-        const short16 a = vload16(0, aq + k);
-        #pragma unroll
-        for (int j = 0; j < CLF_GN; ++j)
-            iacc[j] += CLF_MADDWD(a, convert_short16(vload16(0, bp + j * 16)));
-    }
-    /* The lanes, each exact, times the activation scale (their int32 total could
-     * overflow): the common code below (horizontal sums, the f32 tail k >= Kv, the scaled
-     * store) finishes the outputs. */
-    const float sa = amax / 32767.0f;
-    #pragma unroll
-    for (int j = 0; j < CLF_GN; ++j)
-        gx[j] = convert_float8(iacc[j]) * sa;
-#elif CLF_B_Q4
+#if CLF_B_Q4
     /* Q4: one 32-code group (16 bytes, one scale) per step, work-items of a GS split taking
      * every GS-th group. The bytes are loaded once for both halves (low nibbles: elements
      * 0..15, high: 16..31); the exact codes (nibble - 8, as float) are multiplied into a
@@ -349,17 +402,11 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
     }
     CLF_GFLUSH();
 #endif
-#if CLF_GX
-    #pragma unroll
-    for (int j = 0; j < CLF_GN; ++j)
-        s[0][j] = clf_hsumv8(gx[j]);
-#else
     #pragma unroll
     for (int i = 0; i < CLF_GM; ++i)
         #pragma unroll
         for (int j = 0; j < CLF_GN; ++j)
             s[i][j] = clf_ghsum(acc[i][j]);
-#endif
     for (int k = Kv + t; k < K; k += CLF_GS) {
         #pragma unroll
         for (int i = 0; i < CLF_GM; ++i) {
@@ -437,3 +484,4 @@ __kernel void clf_gemv(CLF_GEMM_ARGS)
             clf_store_row(C, i * ldc, n0, N, s[i], CLF_GCOLS, alpha, beta, bias, has_bias, act, scaleB);
 #endif
 }
+#endif /* CLF_GWALK */

@@ -228,6 +228,7 @@ int case_gemm_i16(og_run *r)
         {19, 14, 35, F16, 0, CLF_ACT_NONE, CLF_Q8, 1},
         {18, 9, 50, F32, 1, CLF_ACT_RELU, CLF_Q8, 0},
         {1, 45, 131, F32, 1, CLF_ACT_GELU, CLF_Q4, 0},
+        {1, 150, 131, F32, 1, CLF_ACT_GELU, CLF_Q4, 0}, /* the walking GEMV: 2 groups */
         {19, 13, 130, F32, 1, CLF_ACT_SILU, CLF_Q4, 0},
     };
     return EACH(r, quant_one, t);
@@ -237,6 +238,7 @@ int case_gemm_q4(og_run *r)
 {
     static const qcase t[] = {
         {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q4, 0},
+        {1, 150, 67, F32, 1, CLF_ACT_GELU, CLF_Q4, 0}, /* the walking GEMV: 2 groups */
         {5, 13, 130, F16, 0, CLF_ACT_NONE, CLF_Q4, 0},
         {67, 66, 33, F32, 1, CLF_ACT_SILU, CLF_Q4, 0},
     };

@@ -37,6 +37,9 @@ static const qcase cases[] = {
     {1, 768, 768, F32, F32, 0, 0, 1, CLF_ACT_NONE, 0},
     {1, 131, 4099, F32, F32, 0, 0, 1, CLF_ACT_GELU, 3},
     {1, 67, 1000, F16, F32, 0, 0, 1, CLF_ACT_GELU, 1}, /* int16 x int8 GEMV: K % 32 tail */
+    /* the walking GEMV (CPU family): many groups of rows, a short last block of 8 */
+    {1, 1037, 200, F32, F16, -2, 0.5f, 1, CLF_ACT_GELU_TANH, 3},
+    {1, 267, 2112, F16, F32, 0, 0, 1, CLF_ACT_GELU, 0}, /* one row per step (K >= 2048) */
     {2, 33, 31, F32, F32, 0, 0, 0, CLF_ACT_NONE, 1},
     {3, 13, 127, F16, F32, 0, 0, 0, CLF_ACT_RELU, 0},
     {5, 17, 32, F32, F32, 0, 0, 1, CLF_ACT_NONE, 2},

@@ -58,18 +58,12 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
         gn = gn < qc ? gn : qc;
     }
     if (!gpu_family(ctx)) gs = 1; /* no local memory in the CPU family */
-    /* Integer products (kernels/gemv.cl, CLF_GI16: int16 x Q8, int8 x Q4):
-     * each group quantises the row once for its items, so groups of at least
-     * 32 items and int_gemv_rows rows (default 128; Q8 4 rows an item, Q4
-     * 1-2). On PoCL, AVX2 EPYC:
-     * GPT-2 small's Q8 head 3.0 ms at 8 items, 2.5 ms at 32 (the f32 form the
-     * same at either); Q4 at 64 rows a group spent a sixth of its time
-     * quantising (perf), and GPT-2 small Q4 decode went 87-91 -> 95-98 tok/s
-     * at 128 rows (alternated runs). */
+    /* Integer products (kernels/gemv.cl, CLF_GI16: int16 x Q8, int8 x Q4) in
+     * the walking form below, which quantises the row of A once per group of
+     * int_gemv_rows rows (default 128; Q4 at 64 rows a group spent a sixth of
+     * its time quantising, perf, PoCL, AVX2 EPYC). */
     bool i16 = pr->gemv_i16 && (interleaved(d) || d->b.dtype == CLF_Q4) && gm == 1 && gs == 1 &&
                d->k <= 4096 && 8192 + 4 * 32 <= pr->limits.local_mem_bytes;
-    if (i16 && ly < 32) ly = 32;
-    if (i16 && ly * gn < pr->int_gemv_rows) ly = (pr->int_gemv_rows + gn - 1) / gn;
     for (;;) {
         size_t cols = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
         uint64_t red = gs > 1 ? (uint64_t)ly * (uint64_t)gm * cols * (uint64_t)(gs + 1) * 4 : 0;
@@ -80,10 +74,29 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
     }
     size_t cpw = d->trans_b ? (size_t)gn : (size_t)(gv * gn);
     p->program = "gemv", p->kernel = "clf_gemv";
+    /* Q4 and interleaved Q8 at M 1 without a split of K (the CPU family):
+     * one work-item walks a work-group's int_gemv_rows rows (kernels/gemv.cl CLF_GWALK, in blocks
+     * of 8 outputs, 6 at 3 rows an item). PoCL, AVX2 EPYC, GPT-2 small
+     * decode, us per launch (medians, alternated): Q4 FFN in 160 -> 127,
+     * attention out 42 -> 36, FFN out 112-122 -> 103-110; the Q8 head
+     * 2230-2650 -> 2000-2180 (docs/quantisation.md). */
+    int walk = 0;
+    if ((d->b.dtype == CLF_Q4 || (interleaved(d) && interleaved(d) == gn)) && gm == 1 && gs == 1 &&
+        d->trans_b && !d->trans_a) {
+        int ch = (8 / gn) * gn;
+        walk = (pr->int_gemv_rows + ch - 1) / ch * ch;
+    }
     snprintf(p->options, sizeof p->options,
              "-DCLF_GM=%d -DCLF_GV=%d -DCLF_GN=%d -DCLF_GS=%d -DCLF_GLY=%d -DCLF_B_ILV=%d"
-             " -DCLF_GI16=%d",
-             gm, gv, gn, gs, ly, interleaved(d), i16 ? pr->gemv_i16 : 0);
+             " -DCLF_GI16=%d -DCLF_GWALK=%d",
+             gm, gv, gn, gs, walk ? 1 : ly, interleaved(d), i16 ? pr->gemv_i16 : 0, walk);
+    if (walk) {
+        p->local[0] = p->local[1] = p->local[2] = 1;
+        p->global[0] = 1;
+        p->global[1] = ceil_div((size_t)d->n, (size_t)walk);
+        p->global[2] = (size_t)d->batch;
+        return;
+    }
     p->local[0] = (size_t)gs, p->local[1] = (size_t)ly, p->local[2] = 1;
     p->global[0] = (size_t)gs;
     p->global[1] = ceil_div(ceil_div((size_t)d->n, cpw), (size_t)ly) * (size_t)ly;
