@@ -25,6 +25,14 @@ int main(int argc,char**argv){
   for(size_t i=0;i<n;i++){int k;for(k=0;k<nk;k++)if(!strcmp(names[k],rec[i].kernel))break; if(k==nk){names[nk]=rec[i].kernel;tt[nk]=0;cnt[nk]=0;nk++;} tt[k]+=rec[i].seconds;cnt[k]++;tot+=rec[i].seconds;}
   printf("launches %zu (%.1f per token), device time %.1f ms\n",n,(double)n/tokens,tot*1e3);
   for(int k=0;k<nk;k++)printf("  %-32s %6d  %8.2f ms  %6.1f us/launch\n",names[k],cnt[k],tt[k]*1e3,tt[k]*1e6/cnt[k]);
+  if(getenv("SHAPES")){ /* GPT-2's decode GEMVs: the i-th clf_gemv of each step after the first argmax (4 per layer, then the head), medians */
+    static double v[5][4096]; int nv[5]={0}; int gi=-1; int seen=0;
+    for(size_t i=0;i<n;i++){ if(!strcmp(rec[i].kernel,"argmax_rows_vec")){seen++;gi=0;continue;} if(seen<1)continue;
+      if(!strcmp(rec[i].kernel,"clf_gemv")){int c= gi<48? gi%4 : 4; if(nv[c]<4096)v[c][nv[c]++]=rec[i].seconds*1e6; gi++;}}
+    const char*nm[5]={"qkv","out","fc","proj","head"};
+    for(int c=0;c<5;c++){ for(int a=1;a<nv[c];a++)for(int b=a;b>0&&v[c][b]<v[c][b-1];b--){double x=v[c][b];v[c][b]=v[c][b-1];v[c][b-1]=x;}
+      printf("  %s median %.1f us (n %d)\n",nm[c],nv[c]?v[c][nv[c]/2]:0,nv[c]);}
+  }
   if(getenv("LAST")){size_t per=n/tokens; for(size_t i=n-per;i<n;i++)printf("    %s %.1f us\n",rec[i].kernel,rec[i].seconds*1e6);}
   if(getenv("FIRST")){double pf=0;for(size_t i=0;i<n;i++){pf+=rec[i].seconds;if(!strcmp(rec[i].kernel,"argmax_rows_vec"))break;}printf("prefill device time %.1f ms\n",pf*1e3);for(size_t i=0;i<n && i<120;i++)if(rec[i].seconds>50e-6)printf("    [%zu] %s %.1f us\n",i,rec[i].kernel,rec[i].seconds*1e6);}
   clf_model_free(m); clf_context_free(ctx); return 0;}
