@@ -187,7 +187,9 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(CLF_GEMM_A
                 boff[j] = CLF_BROW(min(c0 + b + j, N - 1), ldb);
             float8 facc[CLF_GN];
 #if CLF_GX && CLF_B_Q4
-            /* as the work-group form below: two groups (32 bytes of a row) per step */
+            /* two groups (32 bytes of a row) per step: clf_q4dot gives the 64 products' sums
+             * in 8 int32 lanes (4 per group), less each group's offset (8 x its code sum in
+             * the group's first lane), scaled by weight x activation scale per group */
             #pragma unroll
             for (int j = 0; j < CLF_GN; ++j)
                 facc[j] = (float8)0.0f;
@@ -200,6 +202,8 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(CLF_GEMM_A
                     CLF_PREFETCH(B + grp * 16 + 2048);
                     const int8 d = clf_q4dot(clf_q4w(B + grp * 16), aq + p * 64) - cor;
                     const float2 ws = vload2(0, scaleB + grp);
+                    /* (two float4 joined would be one shuffle, which Oclgrind 21.10's
+                     * uninitialised-value plugin crashes on) */
                     const float8 sw =
                         (float8)(ws.s0, ws.s0, ws.s0, ws.s0, ws.s1, ws.s1, ws.s1, ws.s1);
                     facc[j] = fma(convert_float8(d), sw * sa, facc[j]);
@@ -234,12 +238,16 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(CLF_GEMM_A
             for (int j = 0; j < CLF_GN; ++j)
                 iacc[j] = (int8)0;
             for (int k = 0; k < Kv; k += 16, bp += CLF_GN * 16) {
+                /* The integer loop outruns the hardware prefetchers: the stream 2 KiB ahead
+                 * (GPT-2 small's Q8 head on PoCL, AVX2 EPYC: 4.0 -> 2.6 ms). */
                 CLF_PREFETCH(bp + 2048);
                 const short16 a = vload16(0, aq + k);
                 #pragma unroll
                 for (int j = 0; j < CLF_GN; ++j)
                     iacc[j] += CLF_MADDWD(a, convert_short16(vload16(0, bp + j * 16)));
             }
+            /* the lanes, each exact, times the activation scale (their int32 total could
+             * overflow) */
             #pragma unroll
             for (int j = 0; j < CLF_GN; ++j)
                 facc[j] = convert_float8(iacc[j]) * sa;

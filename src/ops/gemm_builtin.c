@@ -89,7 +89,7 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
     snprintf(p->options, sizeof p->options,
              "-DCLF_GM=%d -DCLF_GV=%d -DCLF_GN=%d -DCLF_GS=%d -DCLF_GLY=%d -DCLF_B_ILV=%d"
              " -DCLF_GI16=%d -DCLF_GWALK=%d",
-             gm, gv, gn, gs, walk ? 1 : ly, interleaved(d), i16 ? pr->gemv_i16 : 0, walk);
+             gm, gv, gn, gs, walk ? 1 : ly, interleaved(d), walk && i16 ? pr->gemv_i16 : 0, walk);
     if (walk) {
         p->local[0] = p->local[1] = p->local[2] = 1;
         p->global[0] = 1;
