@@ -32,6 +32,11 @@
 //                       rows[r_off + b * r_sb + j] of kv_batch rows (beam search cache
 //                       indirection; a ragged batch's tokens on their sequences' rows).
 //                       Default 0.
+//   -DATTN_APPEND=0|1   attn_decode_rows, q_len 1 and no ATTN_INDIRECT: 1 adds the step's new
+//                       key and value (KN, VN views (B, 1, H, Dh), their offsets and batch and
+//                       head strides) and their cache position pos; each work-item first
+//                       copies its (b, h) slice of both into K and V at pos (clf_kv_append's
+//                       result), then scans the keys as without it. Default 0.
 //   -DATTN_HALF=0|1     half arithmetic in attn_flash and the decode kernels (needs
 //                       STORAGE_F16 and cl_khr_fp16, CLF_HAS_FP16): q (times scale * log2(e))
 //                       rounded to half, K and V tiles kept as half in local memory, the
@@ -71,6 +76,12 @@
 #endif
 #ifndef ATTN_INDIRECT
 #define ATTN_INDIRECT 0
+#endif
+#ifndef ATTN_APPEND
+#define ATTN_APPEND 0
+#endif
+#if ATTN_APPEND && ATTN_INDIRECT
+#error "attention.cl: ATTN_APPEND takes the cache without a row table"
 #endif
 
 #ifndef ATTN_HALF
@@ -816,20 +827,32 @@ attn_decode_partial(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss,
 // work-group of DEC_WG items merging through local memory and no partial records for a
 // second launch (PoCL: Transformer-base B 16 decode, 128 rows of <= 32 keys, 0.30 -> 0.09 ms
 // per attention).
+// With ATTN_APPEND (a decode step's q_len 1) the step's K/V append is folded in: a launch
+// instead of three (GPT-2 small: 24 fewer per token).
 // Launch: global = (n_heads, batch * q_len), local = any (NULL is fine). Arguments as
 // attn_decode_partial, with O's view in place of part and no n_splits.
 // ---------------------------------------------------------------------------------------------
 #if !defined(ATTN_ONLY) || ATTN_ONLY == 5 /* attn_decode_rows) */
+#if ATTN_APPEND
+#define ATTN_KV_CONST
+#else
+#define ATTN_KV_CONST const
+#endif
 __kernel void
 attn_decode_rows(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, long q_sh,
-                 __global const stor_t *K, ulong k_off, long k_sb, long k_ss, long k_sh,
-                 __global const stor_t *V, ulong v_off, long v_sb, long v_ss, long v_sh,
+                 __global ATTN_KV_CONST stor_t *K, ulong k_off, long k_sb, long k_ss, long k_sh,
+                 __global ATTN_KV_CONST stor_t *V, ulong v_off, long v_sb, long v_ss, long v_sh,
                  __global stor_t *O, ulong o_off, long o_sb, long o_ss, long o_sh,
                  __global const int *key_len, int use_key_len, int q_len, int kv_len, float scale,
                  int causal
 #if ATTN_INDIRECT
                  ,
                  __global const int *rows, ulong r_off, long r_sb, int kv_batch
+#endif
+#if ATTN_APPEND
+                 ,
+                 __global const stor_t *KN, ulong kn_off, long kn_sb, long kn_sh,
+                 __global const stor_t *VN, ulong vn_off, long vn_sb, long vn_sh, int pos
 #endif
 )
 {
@@ -839,6 +862,21 @@ attn_decode_rows(__global const stor_t *Q, ulong q_off, long q_sb, long q_ss, lo
     const int qi = bi - b * q_len;
     const int kv_valid = attn_kv_valid(key_len, use_key_len, b, kv_len);
     const int row_end = max(0, attn_row_end(qi, kv_valid, q_len, kv_len, causal));
+#if ATTN_APPEND
+    {
+        /* q_len 1, so bi = b and no other work-item reads this (b, h) slice: the copies are
+         * this item's own writes, which its scan below reads back (program order) */
+        __global const stor_t *kn = KN + kn_off + b * kn_sb + h * kn_sh;
+        __global const stor_t *vn = VN + vn_off + b * vn_sb + h * vn_sh;
+        __global stor_t *kd = K + k_off + b * k_sb + (long)pos * k_ss + h * k_sh;
+        __global stor_t *vd = V + v_off + b * v_sb + (long)pos * v_ss + h * v_sh;
+#pragma unroll
+        for (int d4 = 0; d4 < ATTN_HDV; ++d4) {
+            ATTN_STOREV(ATTN_LOADV(kn + VEC * d4), kd + VEC * d4);
+            ATTN_STOREV(ATTN_LOADV(vn + VEC * d4), vd + VEC * d4);
+        }
+    }
+#endif
 
     __global const stor_t *Qr = Q + q_off + b * q_sb + (long)qi * q_ss + h * q_sh;
     const float qscale = scale * ATTN_LOG2E;

@@ -252,15 +252,17 @@ typedef struct acase {
     int causal, pad, indirect;
     clf_dtype dt;
     clf_attn_impl impl;
+    int append; /* q_len 1: the last key and value are k_new, v_new, appended by the call */
 } acase;
 
 static int attention_one(og_run *r, const void *arg)
 {
     const acase *c = arg;
     char what[160];
-    snprintf(what, sizeof what, "attention B%lld Lq%lld Lk%lld H%lld D%lld %s causal %d pad %d%s",
+    snprintf(what, sizeof what, "attention B%lld Lq%lld Lk%lld H%lld D%lld %s causal %d pad %d%s%s",
              (long long)c->b, (long long)c->lq, (long long)c->lk, (long long)c->h, (long long)c->d,
-             clf_dtype_name(c->dt), c->causal, c->pad, c->indirect ? " cache_rows" : "");
+             clf_dtype_name(c->dt), c->causal, c->pad, c->indirect ? " cache_rows" : "",
+             c->append ? " append" : "");
     int64_t qs[4] = {c->b, c->lq, c->h, c->d}, ks[4] = {c->b, c->lk, c->h, c->d};
     og_view Q, K, V, O, KL = {0}, RW = {0};
     if (og_pv_make(r, &Q, c->dt, 4, qs, NULL, 3, 4) ||
@@ -307,11 +309,49 @@ static int attention_one(og_run *r, const void *arg)
             }
         k = gk, v = gv;
     }
+    og_view KN, VN;
+    float *kn = NULL, *vn = NULL;
+    const int64_t row = c->h * c->d, pos = c->lk - 1;
+    if (c->append) {
+        /* (B, 1, H, D) each; the reference reads them at key pos of every entry, whose old
+         * rows are NaN (the call must write them) */
+        int64_t ns[4] = {c->b, 1, c->h, c->d};
+        if (og_pv_make(r, &KN, c->dt, 4, ns, NULL, 2, 4) ||
+            og_pv_make(r, &VN, c->dt, 4, ns, NULL, 6, 0))
+            return 1;
+        kn = og_pv_random(r, &KN, -1, 1), vn = og_pv_random(r, &VN, -1, 1);
+        if (!kn || !vn) return 1;
+        float *k2 = HOST(r, float, nk), *v2 = HOST(r, float, nk);
+        memcpy(k2, k, (size_t)nk * 4);
+        memcpy(v2, v, (size_t)nk * 4);
+        for (int64_t b = 0; b < c->b; b++)
+            for (int64_t e = 0; e < row; e++) {
+                k2[(b * c->lk + pos) * row + e] = NAN;
+                v2[(b * c->lk + pos) * row + e] = NAN;
+            }
+        if (og_pv_set(r, &K, k2) || og_pv_set(r, &V, v2)) return 1;
+        for (int64_t b = 0; b < c->b; b++) {
+            memcpy(&k2[(b * c->lk + pos) * row], &kn[b * row], (size_t)row * 4);
+            memcpy(&v2[(b * c->lk + pos) * row], &vn[b * row], (size_t)row * 4);
+        }
+        k = k2, v = v2;
+        p.k_new = &KN.v, p.v_new = &VN.v, p.append_pos = pos;
+    }
     int64_t no = c->b * c->lq * c->h * c->d;
     double *want = HOST(r, double, no);
     clft_ref_attention(c->b, c->lq, c->lk, c->h, c->d, q, k, v, 1.0 / sqrt((double)c->d), c->causal,
                        lens, want, NULL);
     TRY(r, clf_attention(r->ctx, &Q.v, &K.v, &V.v, &O.v, &p));
+    if (c->append) { /* the caches, new rows included, hold the reference's keys and values */
+        float *kb = HOST(r, float, nk), *vb = HOST(r, float, nk);
+        if (og_pv_get(r, &K, kb, what) || og_pv_get(r, &V, vb, what)) return 1;
+        for (int64_t i = 0; i < nk; i++)
+            if (kb[i] != k[i] || vb[i] != v[i]) {
+                fprintf(stderr, "%s: cache element %lld: key %g (want %g), value %g (want %g)\n",
+                        what, (long long)i, kb[i], k[i], vb[i], v[i]);
+                return 1;
+            }
+    }
     return og_pv_expect(r, &O, want, c->dt == F16 ? 1e-3 : 5e-6, what);
 }
 
@@ -322,9 +362,9 @@ int case_attn_flash(og_run *r)
 {
     static const acase t[] = {
         /* b lq lk h d causal pad indirect dtype impl */
-        {3, 67, 67, 2, 32, 1, 1, 0, F32, CLF_ATTN_FUSED},
-        {1, 9, 41, 3, 32, 1, 0, 0, F16, CLF_ATTN_FUSED},
-        {2, 37, 13, 1, 40, 0, 1, 0, F32, CLF_ATTN_FUSED},
+        {3, 67, 67, 2, 32, 1, 1, 0, F32, CLF_ATTN_FUSED, 0},
+        {1, 9, 41, 3, 32, 1, 0, 0, F16, CLF_ATTN_FUSED, 0},
+        {2, 37, 13, 1, 40, 0, 1, 0, F32, CLF_ATTN_FUSED, 0},
     };
     return EACH(r, attention_one, t);
 }
@@ -332,15 +372,18 @@ int case_attn_flash(og_run *r)
 /* Split-key decode: one row of 601 keys split across work-groups (uneven
  * splits: how many follows the compute units), a batch with a padding mask
  * (one entry sees no key), then the cache-row table (indirect rows, clamped
- * entries) with causal q_len 2 in f16. The CPU family runs the last two (rows
+ * entries) with causal q_len 2 in f16. The CPU family runs the last four (rows
  * enough for its compute units) through attn_decode_rows, a work-item per
- * row. */
+ * row; the two appends (k_new, v_new, the old rows NaN) fold into it there,
+ * and run as clf_kv_append before the split pair in the GPU family. */
 int case_attn_decode(og_run *r)
 {
     static const acase t[] = {
-        {1, 1, 601, 1, 32, 0, 0, 0, F32, CLF_ATTN_AUTO},
-        {3, 1, 300, 1, 32, 0, 1, 0, F32, CLF_ATTN_DECODE},
-        {3, 2, 45, 2, 32, 1, 0, 1, F16, CLF_ATTN_AUTO},
+        {1, 1, 601, 1, 32, 0, 0, 0, F32, CLF_ATTN_AUTO, 0},
+        {3, 1, 300, 1, 32, 0, 1, 0, F32, CLF_ATTN_DECODE, 0},
+        {3, 2, 45, 2, 32, 1, 0, 1, F16, CLF_ATTN_AUTO, 0},
+        {3, 1, 19, 2, 32, 1, 1, 0, F16, CLF_ATTN_AUTO, 1}, /* the append folded in (CPU) */
+        {2, 1, 7, 3, 40, 0, 0, 0, F32, CLF_ATTN_DECODE, 1},
     };
     return EACH(r, attention_one, t);
 }
@@ -348,7 +391,7 @@ int case_attn_decode(og_run *r)
 /* The reference path: scores by GEMM, attn_mask_keys, softmax, GEMM. */
 int case_attn_unfused(og_run *r)
 {
-    static const acase t[] = {{3, 5, 11, 2, 32, 1, 1, 0, F32, CLF_ATTN_UNFUSED}};
+    static const acase t[] = {{3, 5, 11, 2, 32, 1, 1, 0, F32, CLF_ATTN_UNFUSED, 0}};
     return EACH(r, attention_one, t);
 }
 

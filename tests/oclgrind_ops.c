@@ -216,7 +216,7 @@ static const ocase CASES[] = {
      "clf_gemv clf_gemm_i16 clf_gemm_pack", 2},
     {"attn/flash", case_attn_flash, "attn_flash_cpu", "attn_flash", 0},
     {"attn/decode", case_attn_decode, "attn_decode_partial attn_decode_combine attn_decode_rows",
-     "attn_decode_partial attn_decode_combine", 0},
+     "attn_decode_partial attn_decode_combine copy_rows_b32 copy_rows_b16", 0},
     {"attn/unfused", case_attn_unfused, "clf_gemm_reg attn_mask_keys softmax_rows_vec",
      "clf_gemv attn_mask_keys softmax_rows", 0},
     {"softmax/rows", case_softmax_rows, "softmax_rows", "softmax_rows", 0},

@@ -13,7 +13,9 @@
  * sentinels around it checked unchanged after. Also: decode == fused,
  * padding never changes real tokens, 2048 x 2048 fused without a score-sized
  * allocation, error paths, cache indirection (cache_rows) == the direct
- * decode on the gathered cache, bitwise.
+ * decode on the gathered cache, bitwise; the K/V append folded into the
+ * attention (k_new, v_new) against float64, its cache rows exact, its launch
+ * count, and its error paths.
  *
  * Thresholds (NMSE against float64 fed the same, f16-rounded, inputs):
  * 5e-6 f32 (TESTING.md's attention bound; the f32 kernels reach ~1e-14, the
@@ -694,6 +696,204 @@ Test(attention, cache_rows_indirect_decode_equals_direct_decode_on_the_gathered_
                     clf_tensor_free(all[i]);
                 free(q), free(kc), free(vc), free(kg), free(vg), free(o1), free(o2), free(rows);
             }
+    }
+}
+
+/* The K/V append folded into attention (clf_attention_params k_new, v_new,
+ * append_pos): the keys and values of a (B, lk + 5) cache, the n new ones
+ * (slices of one (B, n, 2 H D) buffer) written at [pos, pos + n) whose old rows
+ * hold NaN (an unwritten one fails), then attention over [0, lk). The output
+ * against float64 on the cache with the new rows in place; the new rows read
+ * back equal k_new and v_new exactly, every other element of both caches
+ * unchanged. Launches, from the profile: one (attn_decode_rows) where the
+ * CPU family folds the append (q_len 1, n 1, a short cache), at least three
+ * where any family runs clf_kv_append twice first (n 2, impl FUSED or
+ * UNFUSED, q_len 3). */
+typedef struct append_case {
+    int64_t b, lq, n, lk, h, d, back; /* pos = lk - n - back */
+    int causal, pad;
+    clf_attn_impl impl;
+    int fold; /* 1: one launch on the CPU family; 0: three or more everywhere; -1: either */
+} append_case;
+
+static void check_append(const char *spec, clf_dtype dt, const append_case *c, uint64_t stream)
+{
+    clf_context *ctx = clft_context_profiled(spec);
+    const int64_t B = c->b, Lq = c->lq, N = c->n, Lk = c->lk, H = c->h, D = c->d, row = H * D;
+    const int64_t cap = Lk + 5, pos = Lk - N - c->back;
+    char what[200];
+    snprintf(what, sizeof what, "append %s %s B%lld Lq%lld n%lld Lk%lld pos %lld H%lld D%lld "
+             "causal %d pad %d", IMPL_NAME[c->impl], clf_dtype_name(dt), (long long)B,
+             (long long)Lq, (long long)N, (long long)Lk, (long long)pos, (long long)H,
+             (long long)D, c->causal, c->pad);
+    clft_rng r = clft_rng_make(SEED, stream);
+    const int64_t nq = B * Lq * row, nk = B * Lk * row, nn = B * N * row;
+    float *q = malloc((size_t)nq * sizeof *q), *k = malloc((size_t)nk * sizeof *k),
+          *v = malloc((size_t)nk * sizeof *v), *kn = malloc((size_t)nn * sizeof *kn),
+          *vn = malloc((size_t)nn * sizeof *vn), *got = malloc((size_t)nq * sizeof *got);
+    double *ref = malloc((size_t)nq * sizeof *ref);
+    int32_t kl[4];
+    cr_assert(q && k && v && kn && vn && got && ref && B <= 4);
+    random_values(&r, dt, q, nq);
+    random_values(&r, dt, k, nk);
+    random_values(&r, dt, v, nk);
+    random_values(&r, dt, kn, nn);
+    random_values(&r, dt, vn, nn);
+    for (int64_t b = 0; b < B; b++)
+        kl[b] = b == 1 ? (int32_t)Lk + 2 : (int32_t)(1 + clft_next(&r) % (uint64_t)Lk);
+    /* device: q; the caches (sentinels past lk, NaN in the new rows); k_new and v_new */
+    pbuf bq, bk, bv, bn, bo;
+    clf_tensor tq, kc, vc, tk, tv, fused, tkn, tvn, to, slot_k, slot_v, tkl;
+    pbuf_make_view(ctx, dt, 4, (int64_t[]){B, Lq, H, D}, NULL, 3, 5, &bq, &tq);
+    pbuf_make_view(ctx, dt, 4, (int64_t[]){B, cap, H, D}, NULL, 0, 3, &bk, &kc);
+    pbuf_make_view(ctx, dt, 4, (int64_t[]){B, cap, H, D}, NULL, 2, 1, &bv, &vc);
+    pbuf_make_view(ctx, dt, 4, (int64_t[]){B, N, 1, 2 * row}, NULL, 4, 6, &bn, &fused);
+    pbuf_make_view(ctx, dt, 4, (int64_t[]){B, Lq, H, D}, NULL, 5, 4, &bo, &to);
+    const int64_t ns[4] = {B, N, H, D}, nst[4] = {fused.stride[0], fused.stride[1], D, 1};
+    cr_assert_eq(clf_tensor_view(&fused, 4, ns, nst, fused.offset, &tkn), CLF_OK);
+    cr_assert_eq(clf_tensor_view(&fused, 4, ns, nst, fused.offset + row, &tvn), CLF_OK);
+    cr_assert_eq(clf_tensor_slice(&kc, 1, 0, Lk, &tk), CLF_OK);
+    cr_assert_eq(clf_tensor_slice(&vc, 1, 0, Lk, &tv), CLF_OK);
+    cr_assert_eq(clf_tensor_slice(&kc, 1, pos, N, &slot_k), CLF_OK);
+    cr_assert_eq(clf_tensor_slice(&vc, 1, pos, N, &slot_v), CLF_OK);
+    float *nan = malloc((size_t)(nq > nn ? nq : nn) * sizeof *nan);
+    cr_assert(nan);
+    clft_poison(nan, (size_t)(nq > nn ? nq : nn));
+    pbuf_set(&bq, &tq, q);
+    pbuf_set(&bk, &tk, k);
+    pbuf_set(&bv, &tv, v);
+    pbuf_set(&bk, &slot_k, nan);
+    pbuf_set(&bv, &slot_v, nan);
+    pbuf_set(&bn, &tkn, kn);
+    pbuf_set(&bn, &tvn, vn);
+    pbuf_set(&bo, &to, nan);
+    pbuf *all[] = {&bq, &bk, &bv, &bn, &bo};
+    for (size_t i = 0; i < LEN(all); i++)
+        pbuf_upload(ctx, all[i]);
+    cr_assert_eq(clf_tensor_create(ctx, CLF_I32, 1, &B, &tkl), CLF_OK);
+    cr_assert_eq(clf_tensor_write(ctx, &tkl, kl, (size_t)B * 4, true), CLF_OK);
+    clf_profile_record rec[64];
+    size_t nrec = 0;
+    cr_assert_eq(clf_context_profile(ctx, rec, LEN(rec), &nrec), CLF_OK); /* forget the uploads */
+    clf_attention_params p = {.causal = c->causal != 0, .key_lens = c->pad ? &tkl : NULL,
+                              .impl = c->impl, .k_new = &tkn, .v_new = &tvn, .append_pos = pos};
+    clf_status st = clf_attention(ctx, &tq, &tk, &tv, &to, &p);
+    cr_assert_eq(st, CLF_OK, "%s: %s: %s (seed %llu)", what, clf_status_name(st),
+                 clf_context_last_error(ctx), SEED);
+    cr_assert_eq(clf_context_profile(ctx, rec, LEN(rec), &nrec), CLF_OK);
+    bool cpu = clf_context_kernel_profile(ctx)->family == CLF_KERNELS_CPU;
+    if (c->fold == 1 && cpu)
+        cr_assert(nrec == 1 && strcmp(rec[0].kernel, "attn_decode_rows") == 0,
+                  "%s: the CPU family should fold the append: %zu launches, the first %s", what,
+                  nrec, nrec ? rec[0].kernel : "-");
+    if (c->fold == 0)
+        cr_assert(nrec >= 3, "%s: %zu launches, expected the two appends and the attention",
+                  what, nrec);
+    /* the new rows hold k_new and v_new; nothing else of either cache changed */
+    float *back = malloc((size_t)nn * sizeof *back);
+    cr_assert(back);
+    pbuf_fetch(ctx, &bk, &slot_k, back, what);
+    for (int64_t i = 0; i < nn; i++)
+        cr_assert(back[i] == kn[i], "%s: new key element %lld: %g, want %g (seed %llu)", what,
+                  (long long)i, back[i], kn[i], SEED);
+    pbuf_fetch(ctx, &bv, &slot_v, back, what);
+    for (int64_t i = 0; i < nn; i++)
+        cr_assert(back[i] == vn[i], "%s: new value element %lld: %g, want %g (seed %llu)", what,
+                  (long long)i, back[i], vn[i], SEED);
+    pbuf_fetch(ctx, &bo, &to, got, what);
+    /* the reference: the cache with the new rows in place */
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < N; j++) {
+            memcpy(k + (b * Lk + pos + j) * row, kn + (b * N + j) * row, (size_t)row * sizeof *k);
+            memcpy(v + (b * Lk + pos + j) * row, vn + (b * N + j) * row, (size_t)row * sizeof *v);
+        }
+    clft_ref_attention(B, Lq, Lk, H, D, q, k, v, 1.0 / sqrt((double)D), c->causal,
+                       c->pad ? kl : NULL, ref, NULL);
+    const double e = clft_nmse(got, ref, (size_t)nq);
+    cr_assert(e < threshold(dt), "%s: NMSE %.3g >= %.2g (seed %llu)", what, e, threshold(dt),
+              SEED);
+    for (size_t i = 0; i < LEN(all); i++)
+        pbuf_free(all[i]);
+    clf_tensor_free(&tkl);
+    free(q), free(k), free(v), free(kn), free(vn), free(got), free(ref), free(nan), free(back);
+    clf_context_free(ctx);
+}
+
+Test(attention, an_append_folded_into_attention_writes_the_cache_and_attends_to_it)
+{
+    static const append_case C[] = {
+        /* b lq n lk h d back causal pad impl fold */
+        {1, 1, 1, 1, 1, 64, 0, 1, 0, CLF_ATTN_AUTO, 1},    /* the first step: the only key */
+        {3, 1, 1, 37, 12, 64, 0, 1, 1, CLF_ATTN_AUTO, 1},  /* a batched decode step, padded */
+        {2, 1, 1, 23, 5, 80, 4, 0, 0, CLF_ATTN_DECODE, 1}, /* at a position before the last */
+        {1, 1, 1, 300, 3, 32, 0, 1, 0, CLF_ATTN_AUTO, -1}, /* a long cache: maybe split */
+        {2, 3, 3, 20, 2, 64, 0, 1, 0, CLF_ATTN_AUTO, 0},   /* three new tokens */
+        {2, 1, 2, 9, 4, 128, 1, 1, 0, CLF_ATTN_DECODE, 0}, /* two new rows, one query */
+        {1, 1, 1, 9, 2, 64, 0, 1, 0, CLF_ATTN_FUSED, 0},
+        {2, 1, 1, 7, 3, 32, 0, 0, 1, CLF_ATTN_UNFUSED, 0},
+    };
+    char specs[16][32];
+    int n = clft_devices_or_skip(specs, 16);
+    for (int d = 0; d < n; d++)
+        for (int dti = 0; dti < 2; dti++)
+            for (int ci = 0; ci < (int)LEN(C); ci++)
+                check_append(specs[d], dti ? CLF_F16 : CLF_F32, &C[ci],
+                             (uint64_t)(9000 + 10 * ci + dti));
+}
+
+Test(attention, bad_append_arguments_are_errors_that_change_nothing)
+{
+    EACH_DEVICE(ctx)
+    {
+        clf_tensor q, kc, k, v, o, kn, vn, kn16, kn5, big;
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){2, 1, 3, 32}, &q), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){2, 9, 3, 32}, &kc), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){2, 9, 3, 32}, &v), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){2, 1, 3, 32}, &o), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){2, 1, 3, 32}, &kn), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){2, 1, 3, 32}, &vn), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F16, 4, (int64_t[]){2, 1, 3, 32}, &kn16), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 4, (int64_t[]){2, 1, 5, 32}, &kn5), CLF_OK);
+        cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, (int64_t[]){4096}, &big), CLF_OK);
+        cr_assert_eq(clf_tensor_slice(&kc, 1, 0, 7, &k), CLF_OK);
+        cr_assert_eq(clf_tensor_fill(ctx, &kc, 1.5f), CLF_OK);
+        cr_assert_eq(clf_tensor_fill(ctx, &v, 1.5f), CLF_OK);
+        clf_tensor kn_in_k; /* k_new inside the cache it is appended to */
+        cr_assert_eq(clf_tensor_slice(&kc, 1, 7, 1, &kn_in_k), CLF_OK);
+#define EXPECT(call, status) expect_error(ctx, (call), (status), "clf_attention", #call)
+        clf_attention_params p = {.k_new = &kn, .v_new = NULL, .append_pos = 6};
+        EXPECT(clf_attention(ctx, &q, &k, &k, &o, &p), CLF_ERR_INVALID_ARG); /* v_new missing */
+        clf_tensor vs;
+        cr_assert_eq(clf_tensor_slice(&v, 1, 0, 7, &vs), CLF_OK);
+        p.v_new = &vn;
+        p.append_pos = 7; /* [7, 8) is past k's 7 keys */
+        EXPECT(clf_attention(ctx, &q, &k, &vs, &o, &p), CLF_ERR_OUT_OF_RANGE);
+        p.append_pos = -1;
+        EXPECT(clf_attention(ctx, &q, &k, &vs, &o, &p), CLF_ERR_OUT_OF_RANGE);
+        p.append_pos = 6;
+        p.k_new = &kn16;
+        EXPECT(clf_attention(ctx, &q, &k, &vs, &o, &p), CLF_ERR_DTYPE);
+        p.k_new = &kn5;
+        EXPECT(clf_attention(ctx, &q, &k, &vs, &o, &p), CLF_ERR_SHAPE);
+        p.k_new = &kn_in_k;
+        EXPECT(clf_attention(ctx, &q, &k, &vs, &o, &p), CLF_ERR_INVALID_ARG);
+        p.k_new = &kn;
+        p.v_new = &o; /* v_new is the output */
+        EXPECT(clf_attention(ctx, &q, &k, &vs, &o, &p), CLF_ERR_INVALID_ARG);
+#undef EXPECT
+        /* nothing was written: the caches still hold 1.5 everywhere */
+        float *h = malloc(2 * 9 * 3 * 32 * sizeof *h);
+        cr_assert(h);
+        cr_assert_eq(clf_tensor_read_f32(ctx, &kc, h, 2 * 9 * 3 * 32), CLF_OK);
+        for (int i = 0; i < 2 * 9 * 3 * 32; i++)
+            cr_assert(h[i] == 1.5f, "key cache element %d changed to %g", i, h[i]);
+        cr_assert_eq(clf_tensor_read_f32(ctx, &v, h, 2 * 9 * 3 * 32), CLF_OK);
+        for (int i = 0; i < 2 * 9 * 3 * 32; i++)
+            cr_assert(h[i] == 1.5f, "value cache element %d changed to %g", i, h[i]);
+        free(h);
+        clf_tensor *all[] = {&q, &kc, &v, &o, &kn, &vn, &kn16, &kn5, &big};
+        for (size_t i = 0; i < LEN(all); i++)
+            clf_tensor_free(all[i]);
     }
 }
 

@@ -264,7 +264,7 @@ static void token_attn_case(clf_context *ctx, clft_rng *rng, uint64_t seed, int6
     OK(ctx, clf_tensor_fill(ctx, &ot, NAN));
     OK(ctx, clf_tensor_write(ctx, &lt, lens, sizeof lens, true));
     OK(ctx, clf_tensor_write(ctx, &tt, table, sizeof table, true));
-    clf_attention_params ap = {0, false, &lt, CLF_ATTN_AUTO, &tt};
+    clf_attention_params ap = {.key_lens = &lt, .impl = CLF_ATTN_AUTO, .cache_rows = &tt};
     OK(ctx, clf_attention(ctx, &qt, &kt, &vt, &ot, &ap));
     OK(ctx, clf_tensor_read_f32(ctx, &ot, o, nq));
     double e = clft_nmse(o, ref, (size_t)nq);

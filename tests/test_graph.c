@@ -344,12 +344,7 @@ Test(graph, shape_errors_name_the_node_and_the_shapes)
 Test(graph, a_five_layer_encoder_plans_near_the_lower_bound_and_profiles_each_node)
 {
     EACH_DEVICE(spec) {
-        clf_context_params cp = clf_context_params_default();
-        cp.device = spec;
-        cp.cache_dir = "";
-        cp.profiling = true;
-        clf_context *ctx = NULL;
-        cr_assert_eq(clf_context_create(&cp, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
+        clf_context *ctx = clft_context_profiled(spec);
         clft_rng r = clft_rng_make(clft_seed(), 14);
         layer_w ws[5];
         for (int l = 0; l < 5; l++) ws[l] = make_layer(ctx, &r);
@@ -398,11 +393,18 @@ Test(graph, a_five_layer_encoder_plans_near_the_lower_bound_and_profiles_each_no
 /* A decoder self-attention step: kv_append into a caller-owned cache (a
  * state) at the run's position, attention over the first T cached keys.
  * Compiling leaves the cache untouched; three steps (a 4-token prefill, then
- * single tokens) match clf_kv_append + clf_attention called directly. */
+ * single tokens) match clf_kv_append + clf_attention called directly, and
+ * the caches match theirs bitwise. The single-token steps fold both appends
+ * into the attention (plan.c fold_appends): one launch on the CPU family,
+ * whose one-pass decode kernel appends; the prefill and the GPU family launch
+ * the appends themselves (three or more, from the profile). */
 Test(graph, kv_append_into_a_state_follows_the_run_position)
 {
     EACH_DEVICE(spec) {
-        clf_context *ctx = clft_context(spec, NULL);
+        clf_context *ctx = clft_context_profiled(spec);
+        bool cpu = clf_context_kernel_profile(ctx)->family == CLF_KERNELS_CPU;
+        clf_profile_record rec[64];
+        size_t nrec = 0;
         clft_rng r = clft_rng_make(clft_seed(), 15);
         enum { CAP = 8 };
         int64_t cshape[4] = {1, CAP, H, DH};
@@ -445,7 +447,16 @@ Test(graph, kv_append_into_a_state_follows_the_run_position)
             clft_fill_uniform(&r, hv, cnt, -1, 1);
             clf_graph_binding b[3] = {{q, NULL, hq, cnt * 4}, {kn, NULL, hk, cnt * 4}, {vn, NULL, hv, cnt * 4}};
             clf_graph_run_params rp = {{1, n, t}, pos, b, 3};
+            OK(clf_context_profile(ctx, rec, 64, &nrec)); /* forget earlier launches */
             OK(clf_graph_run(g, &rp));
+            OK(clf_context_profile(ctx, rec, 64, &nrec));
+            if (n == 1 && cpu)
+                cr_assert(nrec == 1 && strcmp(rec[0].kernel, "attn_decode_rows") == 0,
+                          "step %d: %zu launches (the first %s), expected the attention alone",
+                          s, nrec, nrec ? rec[0].kernel : "-");
+            else
+                cr_assert(nrec >= 3, "step %d: %zu launches, expected the appends and the "
+                          "attention", s, nrec);
             float *got = malloc(cnt * 4);
             OK(clf_graph_read(g, o, got, cnt * 4));
 
@@ -477,6 +488,18 @@ Test(graph, kv_append_into_a_state_follows_the_run_position)
             free(hk);
             free(hv);
             pos = t;
+        }
+        float *c1[2] = {read_all(ctx, &kc), read_all(ctx, &vc)},
+              *c2[2] = {read_all(ctx, &kref), read_all(ctx, &vref)};
+        for (int c = 0; c < 2; c++) {
+            for (int64_t i = 0; i < pos * H * DH; i++)
+                cr_assert(c1[c][i] == c2[c][i], "%s cache element %lld: graph %g, direct %g",
+                          c ? "value" : "key", (long long)i, c1[c][i], c2[c][i]);
+            for (int64_t i = pos * H * DH; i < CAP * H * DH; i++)
+                cr_assert(c1[c][i] == 7.0f, "%s cache element %lld past the steps: %g",
+                          c ? "value" : "key", (long long)i, c1[c][i]);
+            free(c1[c]);
+            free(c2[c]);
         }
         clf_graph_free(g);
         clf_tensor *all[] = {&kc, &vc, &kref, &vref};

@@ -280,6 +280,11 @@ typedef struct clf_attention_params {
     const clf_tensor *key_lens; /* NULL, or (B) i32: keys j >= key_lens[b] are padding */
     clf_attn_impl impl;
     const clf_tensor *cache_rows; /* NULL, or (B, Lk) i32: K/V row of key j for batch entry b */
+    /* NULL, or a step's new keys and values (B, n, H, Dh), k's dtype: written into k and v
+     * at positions [append_pos, append_pos + n) first (clf_kv_append's result), then
+     * attended (see below). Both or neither. */
+    const clf_tensor *k_new, *v_new;
+    int64_t append_pos;
 } clf_attention_params;
 
 /* Scaled dot-product multi-head attention. q (B, Lq, H, Dh), k and v
@@ -297,7 +302,19 @@ typedef struct clf_attention_params {
  * entries are, say, the tokens of a ragged batch on their sequences' rows);
  * entries are clamped to 0..R-1. Runs on the split-key decode kernels whatever the
  * q_len (impl AUTO or DECODE; FUSED and UNFUSED are CLF_ERR_UNSUPPORTED). A
- * table of another shape is CLF_ERR_SHAPE, another dtype CLF_ERR_DTYPE. */
+ * table of another shape is CLF_ERR_SHAPE, another dtype CLF_ERR_DTYPE.
+ *
+ * Append (params->k_new, v_new): a decode step's K/V cache append folded into
+ * its attention. k and v are then the cache views the keys are read from
+ * (written at [append_pos, append_pos + n), which must lie inside them:
+ * CLF_ERR_OUT_OF_RANGE otherwise); k_new and v_new (B, n, H, Dh) of k's dtype
+ * and head_dim contiguous (else CLF_ERR_SHAPE / CLF_ERR_DTYPE); q, k_new and
+ * v_new (which may share a fused QKV buffer) overlapping none of k, v and o
+ * (CLF_ERR_INVALID_ARG).
+ * With q_len 1, n 1, no cache_rows, impl AUTO or DECODE, on the CPU kernel
+ * family's one-pass decode kernel, each work-item copies its head's new key
+ * and value before reading the keys: one launch where clf_kv_append twice
+ * and clf_attention make three; any other case runs exactly those. */
 CLF_API clf_status clf_attention(clf_context *ctx, const clf_tensor *q, const clf_tensor *k,
                                  const clf_tensor *v, clf_tensor *o,
                                  const clf_attention_params *params);

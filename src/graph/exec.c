@@ -82,6 +82,33 @@ clf_status clf__graph_resolve(clf_graph *g, const int64_t *vals)
 #define OPT(slot) (n->in[slot] ? &g->t[n->in[slot]].cur : NULL)
 #define OUT(o) (&g->t[n->out[o]].cur)
 
+/* t is a view from the start of cache c: appending to t appends to c. */
+static bool starts_at(const clf_tensor *t, const clf_tensor *c)
+{
+    return t->buffer == c->buffer && t->offset == c->offset && t->ndim == c->ndim &&
+           memcmp(t->stride, c->stride, sizeof t->stride[0] * (size_t)t->ndim) == 0;
+}
+
+/* The appends folded into attention node n (plan.c fold_appends): as
+ * clf_attention's k_new and v_new where its k and v start at the caches'
+ * start and hold the positions, else the appends themselves, first. */
+static clf_status folded_appends(clf_graph *g, const clf__gnode *n, int64_t position,
+                                 clf_attention_params *p)
+{
+    const clf__gnode *ak = &g->nodes[n->appends[0] - 1], *av = &g->nodes[n->appends[1] - 1];
+    int64_t pos = ak->p.kv.pos + (ak->p.kv.run_position ? position : 0);
+    clf_tensor *kc = &g->t[ak->in[0]].cur, *vc = &g->t[av->in[0]].cur;
+    const clf_tensor *kn = &g->t[ak->in[1]].cur, *vn = &g->t[av->in[1]].cur;
+    const clf_tensor *k = &g->t[n->in[1]].cur, *v = &g->t[n->in[2]].cur;
+    if (starts_at(k, kc) && starts_at(v, vc) && kn->dtype == k->dtype && vn->dtype == v->dtype &&
+        pos + kn->shape[1] <= k->shape[1]) {
+        p->k_new = kn, p->v_new = vn, p->append_pos = pos;
+        return CLF_OK;
+    }
+    CLF_TRY(clf_kv_append(g->ctx, kc, pos, kn));
+    return clf_kv_append(g->ctx, vc, pos, vn);
+}
+
 clf_status clf__graph_exec_node(clf_graph *g, int i, int64_t position)
 {
     const clf__gnode *n = &g->nodes[i];
@@ -102,8 +129,9 @@ clf_status clf__graph_exec_node(clf_graph *g, int i, int64_t position)
     }
     case CLF__OP_ATTENTION: {
         const clf_graph_attention_params *q = &n->p.attn;
-        clf_attention_params p = {q->scale, q->causal, OPT(3), q->impl, OPT(4)};
-        st = clf_attention(ctx, T(0), T(1), T(2), OUT(0), &p);
+        clf_attention_params p = {q->scale, q->causal, OPT(3), q->impl, OPT(4), NULL, NULL, 0};
+        if (n->appends[0]) st = folded_appends(g, n, position, &p);
+        if (st == CLF_OK) st = clf_attention(ctx, T(0), T(1), T(2), OUT(0), &p);
         break;
     }
     case CLF__OP_SOFTMAX: {
@@ -130,6 +158,7 @@ clf_status clf__graph_exec_node(clf_graph *g, int i, int64_t position)
     }
     case CLF__OP_COPY: st = clf_copy(ctx, T(0), OUT(0)); break;
     case CLF__OP_KV_APPEND:
+        if (n->absorbed) break; /* the attention node n->absorbed - 1 appends */
         st = clf_kv_append(ctx, T(0), n->p.kv.pos + (n->p.kv.run_position ? position : 0), T(1));
         break;
     case CLF__OP_KV_APPEND_ROWS: st = clf_kv_append_at(ctx, T(0), OPT(3), T(1), T(2)); break;

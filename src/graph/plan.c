@@ -143,6 +143,43 @@ static clf_status check_refs(clf_graph *g)
     return CLF_OK;
 }
 
+static bool view_op(clf__gop op)
+{
+    return op == CLF__OP_RESHAPE || op == CLF__OP_PERMUTE || op == CLF__OP_SLICE;
+}
+
+/* A decode step's cache appends folded into its attention: the kv_append
+ * nodes of k's and of v's cache (either order), then only views, then an
+ * attention without a cache-row table that reads views of those caches, all
+ * on one device and at one position. The attention node runs both appends
+ * (exec.c: clf_attention's k_new and v_new, one launch instead of three on
+ * the CPU family's one-pass decode kernel; the appends themselves where its
+ * views do not start at the caches' start). */
+static void fold_appends(clf_graph *g)
+{
+    for (int j = 0; j < g->n_nodes; j++) {
+        clf__gnode *a = &g->nodes[j];
+        if (a->op != CLF__OP_ATTENTION || a->in[4]) continue;
+        int32_t kr = g->t[a->in[1]].root, vr = g->t[a->in[2]].root;
+        int found[2] = {0, 0};
+        int i = j - 1;
+        while (i >= 0 && view_op(g->nodes[i].op)) i--;
+        for (; i >= 0 && g->nodes[i].op == CLF__OP_KV_APPEND && !(found[0] && found[1]); i--) {
+            int32_t c = g->t[g->nodes[i].in[0]].root;
+            if (c == kr && !found[0]) found[0] = i + 1;
+            else if (c == vr && !found[1]) found[1] = i + 1;
+            else break;
+        }
+        if (!found[0] || !found[1] || kr == vr) continue;
+        clf__gnode *pk = &g->nodes[found[0] - 1], *pv = &g->nodes[found[1] - 1];
+        if (pk->p.kv.pos != pv->p.kv.pos || pk->p.kv.run_position != pv->p.kv.run_position ||
+            pk->device != a->device || pv->device != a->device)
+            continue;
+        a->appends[0] = found[0], a->appends[1] = found[1];
+        pk->absorbed = pv->absorbed = j + 1;
+    }
+}
+
 static void liveness(clf_graph *g)
 {
     for (int32_t id = 1; id < g->n_t; id++) {
@@ -157,6 +194,13 @@ static void liveness(clf_graph *g)
             if (g->nodes[i].in[s]) {
                 clf__gtensor *r = &g->t[g->t[g->nodes[i].in[s]].root];
                 if (i > r->last) r->last = i;
+            }
+    /* An absorbed append's operands are used by the attention that runs it. */
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int s = 0; s < CLF__G_MAXIN && g->nodes[i].absorbed; s++)
+            if (g->nodes[i].in[s]) {
+                clf__gtensor *r = &g->t[g->t[g->nodes[i].in[s]].root];
+                if (g->nodes[i].absorbed - 1 > r->last) r->last = g->nodes[i].absorbed - 1;
             }
     for (int32_t id = 1; id < g->n_t; id++)
         if (g->t[id].role == CLF__G_OUTPUT) g->t[id].last = g->n_nodes; /* to the end */
@@ -392,6 +436,7 @@ clf_status clf__graph_plan(clf_graph *g, size_t align)
         return clf__error(g->ctx, CLF_ERR_INVALID_ARG,
                           "clf_graph_compile: an earlier compile of this graph failed; build a new one");
     CLF_TRY(check_refs(g));
+    fold_appends(g);
     liveness(g);
     CLF_TRY(make_blocks(g, align));
     g->mem.arena_bytes = clf__plan_offsets(g->blocks, g->n_blocks, align);

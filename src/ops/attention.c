@@ -41,14 +41,15 @@ static attn_config pick_config(const clf_context *ctx, int64_t hd, size_t lim)
  * profile has it, for f16 tensors only (f32 ones keep f32 accuracy), in
  * attn_flash and the decode pair (attn_flash_cpu has no half path). */
 static void options(const clf_context *ctx, char *buf, size_t size, int only, int64_t hd, clf_dtype dt,
-                    const attn_config *c, bool indirect)
+                    const attn_config *c, bool indirect, bool append)
 {
     bool half = ctx->kprof.half_math && ctx->kprof.limits.fp16 && dt == CLF_F16 && only != 2;
     snprintf(buf, size,
              "-DATTN_ONLY=%d -DHEAD_DIM=%lld -DSTORAGE_F16=%d -DVEC=%d -DBLOCK_M=%d -DBLOCK_N=%d "
-             "-DDEC_WG=%d%s%s",
+             "-DDEC_WG=%d%s%s%s",
              only, (long long)hd, dt == CLF_F16, c->vec, c->block_m, c->block_n, c->dec_wg,
-             indirect ? " -DATTN_INDIRECT=1" : "", half ? " -DATTN_HALF=1" : "");
+             indirect ? " -DATTN_INDIRECT=1" : "", half ? " -DATTN_HALF=1" : "",
+             append ? " -DATTN_APPEND=1" : "");
 }
 
 /* The five kernel arguments of one (B, L, H, D) view: buffer, element
@@ -71,6 +72,9 @@ static void view_args(const clf_tensor *t, view_arg *v, clf__karg out[5])
 typedef struct attn_problem {
     const clf_tensor *q, *k, *v, *kl;
     const clf_tensor *rows; /* cache_rows or NULL */
+    const clf_tensor *kn, *vn; /* the new keys and values the one-pass decode kernel appends
+                                * at pos first (ATTN_APPEND), or NULL */
+    int64_t pos;
     clf_tensor *o;
     int64_t b, lq, lk, h, hd;
     float scale;
@@ -131,7 +135,8 @@ static clf_status check(clf_context *ctx, const clf_tensor *q, const clf_tensor 
     if (b * lq * h >= ((int64_t)1 << 31) / 64 || lk >= ((int64_t)1 << 31))
         return clf__error(ctx, CLF_ERR_UNSUPPORTED, "clf_attention: %lld x %lld x %lld queries is too many",
                           (long long)b, (long long)lq, (long long)h);
-    *pr = (attn_problem){q, k, v, p->key_lens, p->cache_rows, (clf_tensor *)o, b, lq, lk, h, hd,
+    *pr = (attn_problem){q, k, v, p->key_lens, p->cache_rows, NULL, NULL, 0, (clf_tensor *)o,
+                         b, lq, lk, h, hd,
                          p->scale != 0.0f ? p->scale : (float)(1.0 / sqrt((double)hd)),
                          p->causal ? 1 : 0};
     return CLF_OK;
@@ -186,7 +191,7 @@ static clf_status flash_kernel(clf_context *ctx, const attn_problem *pr, const a
 {
     attn_config c = *cc;
     char opts[256];
-    options(ctx, opts, sizeof opts, c.cpu_flash ? 2 : 1, pr->hd, pr->q->dtype, &c, false);
+    options(ctx, opts, sizeof opts, c.cpu_flash ? 2 : 1, pr->hd, pr->q->dtype, &c, false, false);
     /* attn_flash_cpu: FLASH_G groups of FLASH_Q rows per work-item (the profile's
      * attn_cpu_acc floats of accumulators), walked against chunks of FLASH_KC keys
      * (attn_cpu_kv floats of K and V, sized to stay in L2 while every group uses them). */
@@ -256,27 +261,66 @@ static int choose_splits(const clf_context *ctx, const attn_problem *pr, const a
     return splits < 1 ? 1 : (int)splits;
 }
 
+/* The one-pass decode kernel's configuration in *c when it takes pr: the
+ * CPU family, where the rows alone give every compute unit work (one split).
+ * Otherwise the split pair (few rows over many keys), and on GPUs, whose
+ * work-groups share a row's keys among DEC_WG items. */
+static bool decode_rows(const clf_context *ctx, const attn_problem *pr, attn_config *c)
+{
+    if (ctx->kprof.family == CLF_KERNELS_GPU) return false;
+    *c = pick_config(ctx, pr->hd, (size_t)clf__limits_group_max(&ctx->kprof.limits));
+    return choose_splits(ctx, pr, c) == 1;
+}
+
+/* The appended keys' or values' four kernel arguments (ATTN_APPEND): buffer,
+ * element offset, batch and head strides. */
+typedef struct append_arg {
+    cl_ulong off;
+    cl_long sb, sh;
+} append_arg;
+
+static void append_args(const clf_tensor *t, append_arg *v, clf__karg out[4])
+{
+    v->off = (cl_ulong)t->offset;
+    v->sb = (cl_long)t->stride[0];
+    v->sh = (cl_long)t->stride[2];
+    out[0] = CLF_KMEM(t);
+    out[1] = CLF_KARG(v->off);
+    out[2] = CLF_KARG(v->sb);
+    out[3] = CLF_KARG(v->sh);
+}
+
 /* attn_decode_rows: one work-item per query row over all its keys, O written
- * directly (CPU family, when no row needs splitting: see run_decode). With
+ * directly (CPU family, when no row needs splitting: see decode_rows). With
  * many rows the local size is left to the runtime (measured on PoCL: 1, 8 or
- * 8 x 4 items per group within 10 %), with few it is 1 (below). */
+ * 8 x 4 items per group within 10 %), with few it is 1 (below). With pr->kn
+ * (q_len 1, no table) each item first appends its head's new key and value. */
 static clf_status run_decode_rows(clf_context *ctx, const attn_problem *pr, const attn_config *c)
 {
     char opts[256];
-    options(ctx, opts, sizeof opts, 5, pr->hd, pr->q->dtype, c, pr->rows != NULL);
+    options(ctx, opts, sizeof opts, 5, pr->hd, pr->q->dtype, c, pr->rows != NULL, pr->kn != NULL);
     cl_kernel k;
     CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_rows", &k));
     view_arg va[4];
     tail_arg ta;
     indirect_arg ia;
-    clf__karg a[30];
+    append_arg aa[2];
+    cl_int pos = (cl_int)pr->pos;
+    clf__karg a[35];
     view_args(pr->q, &va[0], &a[0]);
     view_args(pr->k, &va[1], &a[5]);
     view_args(pr->v, &va[2], &a[10]);
     view_args(pr->o, &va[3], &a[15]);
     tail_args(pr, &ta, &a[20]);
-    if (pr->rows) indirect_args(pr, &ia, &a[26]);
-    CLF_TRY(clf__set_args(ctx, k, "attn_decode_rows", a, pr->rows ? 30 : 26));
+    cl_uint na = 26;
+    if (pr->rows) indirect_args(pr, &ia, &a[26]), na = 30;
+    if (pr->kn) {
+        append_args(pr->kn, &aa[0], &a[26]);
+        append_args(pr->vn, &aa[1], &a[30]);
+        a[34] = CLF_KARG(pos);
+        na = 35;
+    }
+    CLF_TRY(clf__set_args(ctx, k, "attn_decode_rows", a, na));
     /* A work-group per row where the rows are few: left to itself, PoCL made GPT-2 small's
      * 12 rows (B 1) one group, run by one thread (AVX2 EPYC, 2 threads: 38-43 -> 28-36 us
      * per attention, alternated runs); with many rows (Transformer-base B 16, 128) its own
@@ -289,19 +333,12 @@ static clf_status run_decode_rows(clf_context *ctx, const attn_problem *pr, cons
 static clf_status run_decode(clf_context *ctx, const attn_problem *pr)
 {
     attn_config c;
-    /* CPU family: where the rows alone give every compute unit work (one
-     * split), one pass with a work-item per row; the split pair below
-     * otherwise (few rows over many keys), and on GPUs, whose work-groups
-     * share a row's keys among DEC_WG items. */
-    if (ctx->kprof.family != CLF_KERNELS_GPU) {
-        c = pick_config(ctx, pr->hd, (size_t)clf__limits_group_max(&ctx->kprof.limits));
-        if (choose_splits(ctx, pr, &c) == 1) return run_decode_rows(ctx, pr, &c);
-    }
+    if (decode_rows(ctx, pr, &c)) return run_decode_rows(ctx, pr, &c);
     cl_kernel k1, k2;
     for (size_t lim = (size_t)clf__limits_group_max(&ctx->kprof.limits);;) { /* DEC_WG is fixed at build, as BLOCK_M above */
         c = pick_config(ctx, pr->hd, lim);
         char opts[256];
-        options(ctx, opts, sizeof opts, 3, pr->hd, pr->q->dtype, &c, pr->rows != NULL);
+        options(ctx, opts, sizeof opts, 3, pr->hd, pr->q->dtype, &c, pr->rows != NULL, false);
         CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_partial", &k1));
         CLF_TRY(clf__kernel_get(ctx, "attention", opts, "attn_decode_combine", &k2));
         size_t klim = clf__kernel_wg_limit(ctx, k1);
@@ -383,6 +420,50 @@ static clf_status run_unfused(clf_context *ctx, const attn_problem *pr)
     return st;
 }
 
+/* The append arguments (clf_attention_params k_new, v_new, append_pos) against the
+ * checked problem. */
+static clf_status check_append(clf_context *ctx, const clf_attention_params *p,
+                               const attn_problem *pr)
+{
+    static const char *op = "clf_attention";
+    char d1[160], d2[160];
+    if (!p->k_new || !p->v_new)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG, "clf_attention: k_new and v_new go together "
+                                                    "(one of them is NULL)");
+    CLF_TRY(clf__check_arg(ctx, op, "k_new", p->k_new, CLF__DT_FLOAT, 4, 4));
+    CLF_TRY(clf__check_arg(ctx, op, "v_new", p->v_new, CLF__DT_FLOAT, 4, 4));
+    const clf_tensor *kn = p->k_new, *vn = p->v_new;
+    if (kn->dtype != pr->k->dtype || vn->dtype != pr->k->dtype)
+        return clf__error(ctx, CLF_ERR_DTYPE, "clf_attention: k_new %s and v_new %s must have k's "
+                                              "dtype %s", clf__desc(kn, d1), clf__desc(vn, d2),
+                          clf_dtype_name(pr->k->dtype));
+    bool ok = kn->shape[0] == pr->k->shape[0] && kn->shape[2] == pr->h && kn->shape[3] == pr->hd &&
+              kn->stride[3] == 1 && vn->stride[3] == 1;
+    for (int i = 0; i < 4; i++) ok = ok && vn->shape[i] == kn->shape[i];
+    if (!ok)
+        return clf__error(ctx, CLF_ERR_SHAPE,
+                          "clf_attention: k_new %s and v_new %s: expected (%lld, n, %lld, %lld) "
+                          "each, head_dim contiguous",
+                          clf__desc(kn, d1), clf__desc(vn, d2), (long long)pr->k->shape[0],
+                          (long long)pr->h, (long long)pr->hd);
+    if (p->append_pos < 0 || p->append_pos > pr->lk - kn->shape[1])
+        return clf__error(ctx, CLF_ERR_OUT_OF_RANGE,
+                          "clf_attention: appending at positions [%lld, %lld) of k and v's %lld",
+                          (long long)p->append_pos, (long long)(p->append_pos + kn->shape[1]),
+                          (long long)pr->lk);
+    /* written: k and v (at the positions), o; read: q, k_new, v_new (these three may share
+     * a fused QKV buffer) */
+    const clf_tensor *w[3] = {pr->k, pr->v, pr->o};
+    bool clash = clf__overlap(pr->q, pr->k) || clf__overlap(pr->q, pr->v);
+    for (int i = 0; i < 3; i++)
+        clash = clash || clf__overlap(kn, w[i]) || clf__overlap(vn, w[i]);
+    if (clash)
+        return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                          "clf_attention: with an append, q, k_new and v_new may not overlap k, "
+                          "v or o");
+    return CLF_OK;
+}
+
 static clf_status attention_body(clf_context *ctx, const clf_tensor *q, const clf_tensor *k,
                                  const clf_tensor *v, clf_tensor *o,
                                  const clf_attention_params *params)
@@ -397,6 +478,18 @@ static clf_status attention_body(clf_context *ctx, const clf_tensor *q, const cl
         return clf__error(ctx, CLF_ERR_UNSUPPORTED,
                           "clf_attention: cache_rows needs impl AUTO or DECODE (got %s)",
                           p.impl == CLF_ATTN_FUSED ? "FUSED" : "UNFUSED");
+    if (p.k_new || p.v_new) {
+        CLF_TRY(check_append(ctx, &p, &pr));
+        attn_config c;
+        bool decode = p.impl == CLF_ATTN_DECODE || (p.impl == CLF_ATTN_AUTO && pr.lq <= 8);
+        if (decode && pr.lq == 1 && p.k_new->shape[1] == 1 && !pr.rows && decode_rows(ctx, &pr, &c)) {
+            pr.kn = p.k_new, pr.vn = p.v_new, pr.pos = p.append_pos;
+            return run_decode_rows(ctx, &pr, &c);
+        }
+        clf_tensor kc = *k, vc = *v;
+        CLF_TRY(clf_kv_append(ctx, &kc, p.append_pos, p.k_new));
+        CLF_TRY(clf_kv_append(ctx, &vc, p.append_pos, p.v_new));
+    }
     switch (p.impl) {
     case CLF_ATTN_AUTO: return pr.lq <= 8 || pr.rows ? run_decode(ctx, &pr) : run_flash(ctx, &pr);
     case CLF_ATTN_FUSED: return run_flash(ctx, &pr);

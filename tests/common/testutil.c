@@ -44,16 +44,27 @@ int clft_devices_or_skip(char specs[][32], int max)
     return n;
 }
 
-clf_context *clft_context(const char *spec, const char *cache_dir)
+static clf_context *open_context(const char *spec, const char *cache_dir, bool profiling)
 {
     clf_context_params p = clf_context_params_default();
     p.device = spec;
     p.cache_dir = cache_dir ? cache_dir : "";
+    p.profiling = profiling;
     clf_context *ctx = NULL;
     clf_status st = clf_context_create(&p, &ctx);
     cr_assert_eq(st, CLF_OK, "clf_context_create(%s): %s: %s", spec, clf_status_name(st),
                  clf_context_last_error(NULL));
     return ctx;
+}
+
+clf_context *clft_context(const char *spec, const char *cache_dir)
+{
+    return open_context(spec, cache_dir, false);
+}
+
+clf_context *clft_context_profiled(const char *spec)
+{
+    return open_context(spec, NULL, true);
 }
 
 uint64_t clft_seed(void)

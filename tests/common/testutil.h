@@ -32,6 +32,8 @@ int clft_devices_or_skip(char specs[][32], int max);
 /* Opens a context on spec with a private cache folder (or none if cache_dir
  * is NULL: "" is used). Fails the test with the library's message. */
 clf_context *clft_context(const char *spec, const char *cache_dir);
+/* clft_context(spec, NULL) with profiling on (clf_context_profile). */
+clf_context *clft_context_profiled(const char *spec);
 
 /* A context on spec whose binary cache is one folder shared by the model
  * tests ($TMPDIR/clformer-test-model-cache), so that each test process does
