@@ -17,7 +17,8 @@ int main(int argc,char**argv){
   clf_generate_params gp=clf_generate_params_default(); gp.max_new_tokens=tokens; gp.ignore_eos=true;
   static clf_profile_record rec[200000]; size_t n;
   double best=1e9;
-  for(int r=0;r<6;r++){clf_generate_output out={.ids=out_ids}; double t0=now(); CK(clf_model_generate(m,ids,NULL,B,S,&gp,&out)); double t=now()-t0; if(r>0&&t<best)best=t; if(prof){CK(clf_context_profile(ctx,rec,200000,&n));}}
+  int R=getenv("REPS")?atoi(getenv("REPS")):6; /* generates, the first a warm-up */
+  for(int r=0;r<R;r++){clf_generate_output out={.ids=out_ids}; double t0=now(); CK(clf_model_generate(m,ids,NULL,B,S,&gp,&out)); double t=now()-t0; if(r>0&&t<best)best=t; if(prof){CK(clf_context_profile(ctx,rec,200000,&n));}}
   printf("best wall %.1f ms, %.2f ms/token (incl prefill), %.1f tok/s\n",best*1e3,best*1e3/tokens,tokens/best);
   if(!prof)return 0;
   /* aggregate last run */
