@@ -192,3 +192,77 @@ Test(quant, q4_error_figures_match_a_float64_recount)
     cr_assert(e.rms_rel > 0.03 && e.rms_rel < 0.07, "rms_rel %g (seed %llu)", e.rms_rel,
               (unsigned long long)seed);
 }
+
+/* The documented search written the plain way, one candidate at a time with
+ * libm's rintf, fminf and fmaxf (the library's first form): the library's
+ * vectorised search (the candidates as its inner loop) must give the same
+ * bits. Codes per element, the stored scale returned. */
+static float q4_reference_group(const float *x, int len, int *codes)
+{
+    float m = 0.0f;
+    for (int j = 0; j < len; j++)
+        if (fabsf(x[j]) > fabsf(m)) m = x[j];
+    if (m == 0.0f) {
+        for (int j = 0; j < len; j++) codes[j] = 0;
+        return 0.0f;
+    }
+    static const float cands[] = {7.0f, -8.0f, -7.5f, -8.5f, -9.0f, -7.0f, -6.5f,
+                                  6.5f, 7.5f,  8.0f,  8.5f,  9.0f};
+    double best = INFINITY;
+    float best_d = 0.0f;
+    for (int i = -1; i < 12; i++) {
+        float d = i < 0 ? fabsf(m) / 7.0f : m / cands[i], q[32];
+        double xq = 0, qq = 0, sse = 0;
+        for (int j = 0; j < len; j++) {
+            q[j] = fminf(fmaxf(d != 0.0f ? rintf(x[j] / d) : 0.0f, -8.0f), 7.0f);
+            xq += (double)x[j] * q[j];
+            qq += (double)q[j] * q[j];
+        }
+        float dd = qq > 0 ? (float)(xq / qq) : 0.0f;
+        for (int j = 0; j < len; j++) {
+            double e = (double)x[j] - (double)q[j] * (double)dd;
+            sse += e * e;
+        }
+        if (i < 0 || sse < best) {
+            best = sse, best_d = dd;
+            for (int j = 0; j < len; j++) codes[j] = (int)q[j];
+        }
+    }
+    return best_d;
+}
+
+Test(quant, q4_search_gives_the_plain_searchs_bits)
+{
+    uint64_t seed = clft_seed();
+    clft_rng rng = clft_rng_make(seed, 7);
+    enum { R = 61, K = 203, G = 7 }; /* a short last group of 11 */
+    static float w[R * K];
+    static uint8_t q[R * G * 16];
+    float s[R * G];
+    clft_fill_uniform(&rng, w, R * K, -1, 1);
+    /* Rows of special groups: outliers, exact ties at half steps, a zero
+     * group, denormal maxima (a candidate scale underflows to 0), a NaN and
+     * infinities, integers the -8 side reaches exactly. */
+    for (int j = 0; j < K; j++) {
+        w[0 * K + j] *= j % 29 == 0 ? 40.0f : 1.0f;
+        w[1 * K + j] = (float)((j % 15) - 7) * 0.5f + 0.25f;
+        w[2 * K + j] = j < 64 ? 0.0f : w[2 * K + j];
+        w[3 * K + j] = w[3 * K + j] * 1e-44f;
+        w[5 * K + j] = (float)(j % 16 - 8);
+    }
+    w[4 * K + 3] = NAN, w[4 * K + 40] = INFINITY, w[4 * K + 70] = -INFINITY;
+    clf_quantize_q4(w, R, K, q, s, NULL);
+    for (int r = 0; r < R; r++)
+        for (int g = 0; g < G; g++) {
+            int len = K - 32 * g < 32 ? K - 32 * g : 32, want[32];
+            float ws = q4_reference_group(w + r * K + 32 * g, len, want);
+            cr_assert(memcmp(&ws, &s[r * G + g], sizeof ws) == 0,
+                      "row %d group %d: scale %.9g, the plain search %.9g (seed %llu)", r, g,
+                      s[r * G + g], ws, (unsigned long long)seed);
+            for (int j = 0; j < len; j++)
+                cr_assert_eq(q4_code(q, K, r, 32 * g + j), want[j],
+                             "row %d element %d: code %d, the plain search %d (seed %llu)", r,
+                             32 * g + j, q4_code(q, K, r, 32 * g + j), want[j],
+                             (unsigned long long)seed);
+        }
+}
