@@ -255,11 +255,14 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
             float8 sc[CLF_QN];
             /* f32 form: the group's codes converted once for the QR rows, its 32 products
              * per row summed in ps, then scaled. */
-            uchar16 q[CLF_QN];
+            /* the group's 16 bytes as two 8-byte halves, not one uchar16: Oclgrind 21.10's
+             * uninitialised-value plugin lost a uchar16's upper half on some hosts */
+            uchar8 q[CLF_QN][2];
             float8 ps[CLF_QR][CLF_QN];
             #pragma unroll
             for (int j = 0; j < CLF_QN; ++j) {
-                q[j] = vload16(0, qr[j]);
+                q[j][0] = vload8(0, qr[j]);
+                q[j][1] = vload8(1, qr[j]);
                 sc[j] = (float8)sr[j][0];
                 qr[j] += 16, sr[j] += 1;
             }
@@ -270,7 +273,7 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
                 float8 w[CLF_QN];
                 #pragma unroll
                 for (int j = 0; j < CLF_QN; ++j) {
-                    const uchar8 b8 = c & 8 ? q[j].hi : q[j].lo;
+                    const uchar8 b8 = q[j][(c & 8) ? 1 : 0];
                     const uchar8 nib = c & 16 ? b8 >> (uchar)4 : b8 & (uchar)15;
                     w[j] = convert_float8(as_char8(nib) - (char)8);
                 }

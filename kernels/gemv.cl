@@ -145,6 +145,16 @@
 #ifndef CLF_GWALK
 #define CLF_GWALK 0
 #endif
+/* CLF_GNORM [0] (the walking form only): 1 LayerNorm, 2 RMSNorm folded into A, as
+ * norm_rows_vec (norm.cl) computes it: the row of A is x, the GEMM's A is norm(x [+ R])
+ * (gamma NG, beta NB where has_b), and work-group 0 writes x + R to S where has_s. Each
+ * work-group writes its own normalised copy into W (a scratch of groups x K floats) and
+ * then reads A from there: no group waits for another. Extra arguments after
+ * CLF_GEMM_ARGS (offsets in elements): W, R, r_off, has_r, NG, ng_off, NB, nb_off, has_b,
+ * S, s_off, has_s, eps. A is f32 and the batch 1. */
+#ifndef CLF_GNORM
+#define CLF_GNORM 0
+#endif
 #define CLF_GCH ((8 / CLF_GN) * CLF_GN)
 #if CLF_GWALK
 #if !(CLF_B_Q4 || (CLF_B_Q8 && CLF_B_ILV == CLF_GN)) || !CLF_TRANS_B || CLF_TRANS_A ||       \
@@ -154,9 +164,82 @@
 #if CLF_GWALK % CLF_GCH
 #error "gemv.cl: CLF_GWALK must be a multiple of CLF_GCH"
 #endif
-__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(CLF_GEMM_ARGS)
+#if CLF_GNORM
+#if CLF_A_F16
+#error "gemv.cl: CLF_GNORM takes an f32 A"
+#endif
+#define CLF_GNORM_ARGS                                                                         \
+    , __global float *W, __global const float *R, const ulong r_off, const int has_r,           \
+        __global const float *NG, const ulong ng_off, __global const float *NB,                 \
+        const ulong nb_off, const int has_b, __global float *S, const ulong s_off,              \
+        const int has_s, const float eps
+/* s = x + R at column k: 8 columns (vector) or one */
+#define CLF_GNS8(k) (vload8(0, A + (k)) + (has_r ? vload8(0, R + (k)) : (float8)0.0f))
+#define CLF_GNS1(k) (A[k] + (has_r ? R[k] : 0.0f))
+
+/* The normalised row of A into w, K floats, as norm_rows_vec: the sum (LayerNorm) or sum of
+ * squares (RMSNorm), the centred sum of squares (LayerNorm), then the output; s to S too. */
+inline void clf_gnorm(__global const float *A, __global const float *R, const int has_r,
+                      __global const float *NG, __global const float *NB, const int has_b,
+                      __global float *S, const int has_s, const float eps, const int K,
+                      __global float *w)
+{
+    const int rms = CLF_GNORM == 2, K8 = K & ~7;
+    float8 a8 = 0.0f;
+    for (int k = 0; k < K8; k += 8) {
+        const float8 s = CLF_GNS8(k);
+        a8 = rms ? fma(s, s, a8) : a8 + s;
+    }
+    float acc = ((a8.s0 + a8.s1) + (a8.s2 + a8.s3)) + ((a8.s4 + a8.s5) + (a8.s6 + a8.s7));
+    for (int k = K8; k < K; ++k) {
+        const float s = CLF_GNS1(k);
+        acc = rms ? fma(s, s, acc) : acc + s;
+    }
+    const float first = acc / (float)K, mean = rms ? 0.0f : first;
+    float var = first;
+    if (!rms) {
+        a8 = 0.0f;
+        for (int k = 0; k < K8; k += 8) {
+            const float8 t = CLF_GNS8(k) - mean;
+            a8 = fma(t, t, a8);
+        }
+        acc = ((a8.s0 + a8.s1) + (a8.s2 + a8.s3)) + ((a8.s4 + a8.s5) + (a8.s6 + a8.s7));
+        for (int k = K8; k < K; ++k) {
+            const float t = CLF_GNS1(k) - mean;
+            acc = fma(t, t, acc);
+        }
+        var = acc / (float)K;
+    }
+    const float inv = rsqrt(var + eps);
+    for (int k = 0; k < K8; k += 8) {
+        const float8 s = CLF_GNS8(k);
+        float8 v = (s - mean) * inv * vload8(0, NG + k);
+        if (has_b) v += vload8(0, NB + k);
+        if (has_s) vstore8(s, 0, S + k);
+        vstore8(v, 0, w + k);
+    }
+    for (int k = K8; k < K; ++k) {
+        const float s = CLF_GNS1(k);
+        float v = (s - mean) * inv * NG[k];
+        if (has_b) v += NB[k];
+        if (has_s) S[k] = s;
+        w[k] = v;
+    }
+}
+#else
+#define CLF_GNORM_ARGS
+#endif
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(CLF_GEMM_ARGS CLF_GNORM_ARGS)
 {
     CLF_GEMM_BATCH_BASE();
+#if CLF_GNORM
+    {
+        __global float *w = W + (size_t)get_group_id(1) * (size_t)K;
+        clf_gnorm(A, R + r_off, has_r, NG + ng_off, NB + nb_off, has_b, S + s_off,
+                  has_s && get_group_id(1) == 0, eps, K, w);
+        A = w;
+    }
+#endif
 #if CLF_GX && CLF_B_Q4
     __local char aq[4096] __attribute__((aligned(32)));
     __local float asc[4096 / 8];
@@ -221,10 +304,14 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(CLF_GEMM_A
                 #pragma unroll
                 for (int j = 0; j < CLF_GN; ++j) {
                     const int grp = (boff[j] >> 5) + g;
-                    const uchar16 q = vload16(0, B + grp * 16);
-                    const float16 lo = convert_float16(as_char16(q & (uchar)15) - (char)8);
-                    const float16 hi = convert_float16(as_char16(q >> (uchar)4) - (char)8);
-                    const float8 ps = fma(a0, lo.lo, fma(a1, lo.hi, fma(a2, hi.lo, a3 * hi.hi)));
+                    /* two 8-byte halves, not one uchar16: Oclgrind 21.10's uninitialised-value
+                     * plugin lost the upper half of the 16-wide unpack on some hosts */
+                    const uchar8 q0 = vload8(0, B + grp * 16), q1 = vload8(1, B + grp * 16);
+                    const float8 l0 = convert_float8(as_char8(q0 & (uchar)15) - (char)8);
+                    const float8 l1 = convert_float8(as_char8(q1 & (uchar)15) - (char)8);
+                    const float8 h0 = convert_float8(as_char8(q0 >> (uchar)4) - (char)8);
+                    const float8 h1 = convert_float8(as_char8(q1 >> (uchar)4) - (char)8);
+                    const float8 ps = fma(a0, l0, fma(a1, l1, fma(a2, h0, a3 * h1)));
                     facc[j] = fma(ps, (float8)scaleB[grp], facc[j]);
                 }
             }

@@ -148,15 +148,18 @@ typedef struct qcase {
     clf_act act;
     clf_dtype wdt; /* CLF_Q8 or CLF_Q4 */
     int packed;    /* Q8: the slice packed (rows interleaved) and the plain tensor freed */
+    int norm;      /* M 1, f32 A: A is a LayerNorm of x + a residual (clf_gemm_params.norm),
+                    * with beta and the sum, folded into the walking GEMV in the CPU family */
 } qcase;
 
 static int quant_one(og_run *r, const void *arg)
 {
     const qcase *g = arg;
     char what[160];
-    snprintf(what, sizeof what, "gemm %s M%lld N%lld K%lld A %s act %d", clf_dtype_name(g->wdt),
-             (long long)g->m,
-             (long long)g->n, (long long)g->k, clf_dtype_name(g->da), (int)g->act);
+    snprintf(what, sizeof what, "gemm %s M%lld N%lld K%lld A %s act %d%s%s",
+             clf_dtype_name(g->wdt), (long long)g->m, (long long)g->n, (long long)g->k,
+             clf_dtype_name(g->da), (int)g->act, g->packed ? " packed" : "",
+             g->norm ? " norm" : "");
     int64_t rows = g->n + 2, as[2] = {g->m, g->k}, cs[2] = {g->m, g->n};
     og_view A, C, bias = {0};
     if (og_pv_make(r, &A, g->da, 2, as, NULL, 3, 5) || og_pv_make(r, &C, F32, 2, cs, NULL, 7, 3))
@@ -178,9 +181,29 @@ static int quant_one(og_run *r, const void *arg)
         clf_tensor_free(&wq);
         wv = pk;
     }
+    clf_gemm_params p = clf_gemm_params_default();
+    og_view R, GM, BT, S, Y;
+    double *ssum = NULL;
+    clf_gemm_norm gn;
+    if (g->norm) { /* A's values become x; the product takes y = LayerNorm(x + res) */
+        if (og_pv_make(r, &R, F32, 2, as, NULL, 2, 1) || og_pv_make(r, &S, F32, 2, as, NULL, 1, 3) ||
+            og_pv_make(r, &Y, F32, 2, as, NULL, 0, 0) ||
+            og_pv_make(r, &GM, F32, 1, &g->k, NULL, 4, 0) ||
+            og_pv_make(r, &BT, F32, 1, &g->k, NULL, 1, 0) || og_pv_poison(r, &S))
+            return 1;
+        float *hr = og_pv_random(r, &R, -1, 1), *hg = og_pv_random(r, &GM, 0.5f, 1.5f),
+              *hb = og_pv_random(r, &BT, -0.2f, 0.2f), *yf = HOST(r, float, g->k);
+        double *y = HOST(r, double, g->k);
+        ssum = HOST(r, double, g->k);
+        if (!hr || !hg || !hb || !yf || !y || !ssum) return 1;
+        clft_ref_norm(0, ha, hr, hg, hb, 1, g->k, 1e-5, y, ssum);
+        for (int64_t i = 0; i < g->k; i++) yf[i] = (float)y[i];
+        ha = yf;
+        gn = (clf_gemm_norm){{CLF_NORM_LAYER, 0.0f, &R.v, &S.v}, &GM.v, &BT.v, &Y.v};
+        p.norm = &gn;
+    }
     double *want = HOST(r, double, g->m * g->n);
     ref_gemm(1, g->m, g->n, g->k, 0, 1, 1.0, ha, 1, wdq + g->k, 1, 0, NULL, hbias, g->act, want);
-    clf_gemm_params p = clf_gemm_params_default();
     p.trans_b = true, p.act = g->act, p.bias = g->bias ? &bias.v : NULL;
     p.provider = CLF_GEMM_BUILTIN;
     if (st == CLF_OK) st = clf_gemm(r->ctx, &A.v, &wv, &C.v, &p);
@@ -199,17 +222,27 @@ static int quant_one(og_run *r, const void *arg)
         if (og_pv_get(r, &C, got, what)) return 1;
         if (clft_nmse(got, want8, (size_t)mn) < clft_nmse(got, want, (size_t)mn)) want = want8;
     }
-    return og_pv_expect(r, &C, want, 1e-8, what);
+    if (g->norm) { /* the sum, exactly; y's f32 rounding may move an int8 code a step */
+        float *sg = HOST(r, float, g->k);
+        if (!sg || og_pv_get(r, &S, sg, what)) return 1;
+        for (int64_t i = 0; i < g->k; i++)
+            if (sg[i] != (float)ssum[i]) {
+                fprintf(stderr, "%s: sum element %lld: %g, want %g\n", what, (long long)i, sg[i],
+                        ssum[i]);
+                return 1;
+            }
+    }
+    return og_pv_expect(r, &C, want, g->norm ? 1e-6 : 1e-8, what);
 }
 
 int case_gemm_q8(og_run *r)
 {
     static const qcase t[] = {
-        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q8, 0},
-        {5, 13, 130, F16, 0, CLF_ACT_NONE, CLF_Q8, 0},
-        {67, 66, 35, F32, 1, CLF_ACT_SILU, CLF_Q8, 0},
-        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q8, 1},
-        {13, 14, 35, F32, 0, CLF_ACT_NONE, CLF_Q8, 1},
+        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q8, 0, 0},
+        {5, 13, 130, F16, 0, CLF_ACT_NONE, CLF_Q8, 0, 0},
+        {67, 66, 35, F32, 1, CLF_ACT_SILU, CLF_Q8, 0, 0},
+        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q8, 1, 0},
+        {13, 14, 35, F32, 0, CLF_ACT_NONE, CLF_Q8, 1, 0},
     };
     return EACH(r, quant_one, t);
 }
@@ -224,12 +257,14 @@ int case_gemm_q8(og_run *r)
 int case_gemm_i16(og_run *r)
 {
     static const qcase t[] = {
-        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q8, 1},
-        {19, 14, 35, F16, 0, CLF_ACT_NONE, CLF_Q8, 1},
-        {18, 9, 50, F32, 1, CLF_ACT_RELU, CLF_Q8, 0},
-        {1, 45, 131, F32, 1, CLF_ACT_GELU, CLF_Q4, 0},
-        {1, 150, 131, F32, 1, CLF_ACT_GELU, CLF_Q4, 0}, /* the walking GEMV: 2 groups */
-        {19, 13, 130, F32, 1, CLF_ACT_SILU, CLF_Q4, 0},
+        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q8, 1, 0},
+        {19, 14, 35, F16, 0, CLF_ACT_NONE, CLF_Q8, 1, 0},
+        {18, 9, 50, F32, 1, CLF_ACT_RELU, CLF_Q8, 0, 0},
+        {1, 45, 131, F32, 1, CLF_ACT_GELU, CLF_Q4, 0, 0},
+        {1, 150, 131, F32, 1, CLF_ACT_GELU, CLF_Q4, 0, 0}, /* the walking GEMV: 2 groups */
+        {19, 13, 130, F32, 1, CLF_ACT_SILU, CLF_Q4, 0, 0},
+        {1, 150, 131, F32, 1, CLF_ACT_GELU, CLF_Q4, 0, 1}, /* a norm folded in */
+        {1, 45, 67, F32, 0, CLF_ACT_NONE, CLF_Q8, 1, 1},
     };
     return EACH(r, quant_one, t);
 }
@@ -237,10 +272,11 @@ int case_gemm_i16(og_run *r)
 int case_gemm_q4(og_run *r)
 {
     static const qcase t[] = {
-        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q4, 0},
-        {1, 150, 67, F32, 1, CLF_ACT_GELU, CLF_Q4, 0}, /* the walking GEMV: 2 groups */
-        {5, 13, 130, F16, 0, CLF_ACT_NONE, CLF_Q4, 0},
-        {67, 66, 33, F32, 1, CLF_ACT_SILU, CLF_Q4, 0},
+        {1, 45, 67, F32, 1, CLF_ACT_GELU, CLF_Q4, 0, 0},
+        {1, 150, 67, F32, 1, CLF_ACT_GELU, CLF_Q4, 0, 0}, /* the walking GEMV: 2 groups */
+        {5, 13, 130, F16, 0, CLF_ACT_NONE, CLF_Q4, 0, 0},
+        {67, 66, 33, F32, 1, CLF_ACT_SILU, CLF_Q4, 0, 0},
+        {1, 150, 67, F32, 1, CLF_ACT_GELU, CLF_Q4, 0, 1}, /* a norm folded in */
     };
     return EACH(r, quant_one, t);
 }

@@ -13,7 +13,7 @@
 
 #include "common/testutil.h"
 
-#define MAX_OWNED 96
+#define MAX_OWNED 160
 #define F32 CLF_F32
 #define F16 CLF_F16
 #define I32 CLF_I32

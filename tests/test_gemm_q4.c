@@ -123,3 +123,152 @@ Test(gemm_q4, tensor_round_trip_matches_host_quantiser)
         clf_tensor_free(&t);
     }
 }
+
+/* ---- a norm folded into the decode GEMV (clf_gemm_params.norm) ----
+ * y = norm(x [+ r]) (LayerNorm or RMSNorm, gamma, beta), c = act(y W^T + bias) with a Q4
+ * or row-interleaved Q8 W, against float64: clft_ref_norm's y (rounded to f32), then
+ * the product with the dequantised weights, or for Q4 with y's int8 activations
+ * (ref_q4_int8_row; the f32 rounding of y may move a code by one step, so 1e-6); the
+ * sum x + r bitwise; C and the sum poisoned, their padding checked. Both kernel
+ * families on every device; from the profile, one launch (clf_gemv) where the CPU
+ * family walks (M 1), a norm and a GEMM otherwise (M 2, the GPU family). */
+#include <math.h>
+
+#include "ref/ref_gemm.h"
+#include "ref/ref_norm.h"
+
+typedef struct ncase {
+    int64_t m, n, k;
+    int rms, res, sum, beta, q8;
+    clf_act act;
+} ncase;
+
+static void norm_case(clf_context *ctx, int family, const ncase *c, int idx)
+{
+    uint64_t seed = clft_seed();
+    clft_rng rng = clft_rng_make(seed, 8100 + (uint64_t)idx);
+    const int64_t M = c->m, N = c->n, K = c->k, G = clf_q4_groups(K);
+    char what[200];
+    snprintf(what, sizeof what, "norm case %d (%s) family %s M %lld N %lld K %lld res %d sum %d "
+             "beta %d %s (seed %llu)", idx, c->rms ? "rms" : "layer",
+             family == CLF_KERNELS_GPU ? "gpu" : "cpu", (long long)M, (long long)N, (long long)K,
+             c->res, c->sum, c->beta, c->q8 ? "q8 packed" : "q4", (unsigned long long)seed);
+    float *x = malloc((size_t)(M * K) * sizeof *x), *r = malloc((size_t)(M * K) * sizeof *r),
+          *g = malloc((size_t)K * sizeof *g), *b = malloc((size_t)K * sizeof *b),
+          *w = malloc((size_t)(N * K) * sizeof *w), *hb = malloc((size_t)N * sizeof *hb),
+          *wdq = malloc((size_t)(N * K) * sizeof *wdq), *yf = malloc((size_t)(M * K) * sizeof *yf),
+          *a8 = malloc((size_t)(M * K) * sizeof *a8), *got = malloc((size_t)(M * N) * sizeof *got),
+          *sgot = malloc((size_t)(M * K) * sizeof *sgot);
+    double *y = malloc((size_t)(M * K) * sizeof *y), *s = malloc((size_t)(M * K) * sizeof *s),
+           *want = malloc((size_t)(M * N) * sizeof *want),
+           *want8 = malloc((size_t)(M * N) * sizeof *want8);
+    cr_assert(x && r && g && b && w && hb && wdq && yf && a8 && got && sgot && y && s && want &&
+              want8);
+    clft_fill_uniform(&rng, x, (size_t)(M * K), -2, 2);
+    clft_fill_uniform(&rng, r, (size_t)(M * K), -1, 1);
+    clft_fill_uniform(&rng, g, (size_t)K, 0.5f, 1.5f);
+    clft_fill_uniform(&rng, b, (size_t)K, -0.2f, 0.2f);
+    clft_fill_uniform(&rng, w, (size_t)(N * K), -1, 1);
+    clft_fill_uniform(&rng, hb, (size_t)N, -0.5f, 0.5f);
+    /* the weight, quantised on the host; its dequantised values */
+    void *codes = malloc(c->q8 ? (size_t)(N * K) : (size_t)(N * G * 16));
+    float *sc = malloc((size_t)(c->q8 ? N : N * G) * sizeof *sc);
+    cr_assert(codes && sc);
+    clf_tensor wt, wp = {0}, tx, tr, tg, tb, ts, ty, tc, tbias;
+    const int64_t ws[2] = {N, K}, xs[2] = {M, K}, cs[2] = {M, N};
+    cr_assert_eq(clf_tensor_create(ctx, c->q8 ? CLF_Q8 : CLF_Q4, 2, ws, &wt), CLF_OK);
+    if (c->q8) {
+        clf_quantize_q8(w, N, K, codes, sc, NULL);
+        cr_assert_eq(clf_tensor_write_q8(ctx, &wt, codes, sc), CLF_OK);
+        for (int64_t i = 0; i < N * K; i++) wdq[i] = (float)((int8_t *)codes)[i] * sc[i / K];
+        cr_assert_eq(clf_gemm_pack_b(ctx, &wt, &wp), CLF_OK, "%s", clf_context_last_error(ctx));
+    } else {
+        clf_quantize_q4(w, N, K, codes, sc, NULL);
+        cr_assert_eq(clf_tensor_write_q4(ctx, &wt, codes, sc), CLF_OK);
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t k = 0; k < K; k++) {
+                const uint8_t *q = (const uint8_t *)codes + (n * G + k / 32) * 16;
+                int j = (int)(k % 32), nib = j < 16 ? (q[j] & 15) : (q[j - 16] >> 4);
+                wdq[n * K + k] = (float)(nib - 8) * sc[n * G + k / 32];
+            }
+    }
+    /* the references */
+    clft_ref_norm(c->rms, x, c->res ? r : NULL, g, c->beta ? b : NULL, M, K, 1e-5, y, s);
+    for (int64_t i = 0; i < M * K; i++) yf[i] = (float)y[i];
+    for (int64_t i = 0; i < M; i++) ref_q4_int8_row(yf + i * K, K, a8 + i * K);
+    ref_gemm(1, M, N, K, false, true, 1.0, yf, 1, wdq, 1, 0.0, NULL, hb, c->act, want);
+    ref_gemm(1, M, N, K, false, true, 1.0, a8, 1, wdq, 1, 0.0, NULL, hb, c->act, want8);
+    /* device tensors; c and the sum poisoned */
+    cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, xs, &tx), CLF_OK);
+    cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, xs, &tr), CLF_OK);
+    cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, xs, &ts), CLF_OK);
+    cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, xs, &ty), CLF_OK);
+    cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, &K, &tg), CLF_OK);
+    cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, &K, &tb), CLF_OK);
+    cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, cs, &tc), CLF_OK);
+    cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 1, &N, &tbias), CLF_OK);
+    cr_assert_eq(clf_tensor_write_f32(ctx, &tx, x, M * K), CLF_OK);
+    cr_assert_eq(clf_tensor_write_f32(ctx, &tr, r, M * K), CLF_OK);
+    cr_assert_eq(clf_tensor_write_f32(ctx, &tg, g, K), CLF_OK);
+    cr_assert_eq(clf_tensor_write_f32(ctx, &tb, b, K), CLF_OK);
+    cr_assert_eq(clf_tensor_write_f32(ctx, &tbias, hb, N), CLF_OK);
+    cr_assert_eq(clf_tensor_fill(ctx, &tc, NAN), CLF_OK);
+    cr_assert_eq(clf_tensor_fill(ctx, &ts, NAN), CLF_OK);
+    clf_profile_record rec[16];
+    size_t nrec = 0;
+    cr_assert_eq(clf_context_profile(ctx, rec, 16, &nrec), CLF_OK);
+    clf_gemm_norm gn = {{c->rms ? CLF_NORM_RMS : CLF_NORM_LAYER, 0.0f, c->res ? &tr : NULL,
+                         c->sum ? &ts : NULL},
+                        &tg, c->beta ? &tb : NULL, &ty};
+    clf_gemm_params p = clf_gemm_params_default();
+    p.trans_b = true;
+    p.bias = &tbias;
+    p.act = c->act;
+    p.norm = &gn;
+    clf_status st = clf_gemm(ctx, &tx, c->q8 ? &wp : &wt, &tc, &p);
+    cr_assert_eq(st, CLF_OK, "%s: %s", what, clf_context_last_error(ctx));
+    cr_assert_eq(clf_context_profile(ctx, rec, 16, &nrec), CLF_OK);
+    if (family == CLF_KERNELS_CPU && M == 1)
+        cr_assert(nrec == 1 && strcmp(rec[0].kernel, "clf_gemv") == 0,
+                  "%s: %zu launches (the first %s), expected the folded clf_gemv alone", what, nrec,
+                  nrec ? rec[0].kernel : "-");
+    else
+        cr_assert(nrec >= 2, "%s: %zu launches, expected the norm and the GEMM", what, nrec);
+    cr_assert_eq(clf_tensor_read_f32(ctx, &tc, got, M * N), CLF_OK);
+    double e = clft_nmse(got, want, (size_t)(M * N)), e8 = clft_nmse(got, want8, (size_t)(M * N));
+    cr_assert(e < 1e-8 || (!c->q8 && e8 < 1e-6),
+              "%s: NMSE %.3g against the f32 activations, %.3g against int8 ones", what, e, e8);
+    if (c->sum) {
+        cr_assert_eq(clf_tensor_read_f32(ctx, &ts, sgot, M * K), CLF_OK);
+        for (int64_t i = 0; i < M * K; i++)
+            cr_assert(sgot[i] == (float)s[i], "%s: sum element %lld: %g, want %g", what,
+                      (long long)i, sgot[i], s[i]);
+    }
+    clf_tensor *all[] = {&wt, &wp, &tx, &tr, &tg, &tb, &ts, &ty, &tc, &tbias};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        clf_tensor_free(all[i]);
+    free(x), free(r), free(g), free(b), free(w), free(hb), free(wdq), free(yf), free(a8);
+    free(got), free(sgot), free(y), free(s), free(want), free(want8), free(codes), free(sc);
+}
+
+Test(gemm_q4, a_norm_folded_into_the_decode_gemv_matches_norm_then_gemm, .timeout = 300)
+{
+    static const ncase cases[] = {
+        /* m n k rms res sum beta q8 act */
+        {1, 1037, 203, 0, 1, 1, 1, 0, CLF_ACT_GELU_TANH}, /* many groups, K % 8 = 3 */
+        {1, 150, 200, 1, 0, 0, 0, 0, CLF_ACT_NONE},       /* RMSNorm, nothing else */
+        {1, 267, 2112, 0, 1, 0, 1, 0, CLF_ACT_GELU},      /* one row at a time */
+        {1, 96, 768, 0, 1, 1, 1, 1, CLF_ACT_NONE},        /* interleaved Q8 */
+        {1, 5, 1, 0, 1, 1, 0, 0, CLF_ACT_RELU},           /* K 1: y is 0 (x - mean) */
+        {2, 37, 64, 0, 1, 1, 1, 0, CLF_ACT_NONE},         /* M 2: never folded */
+    };
+    char specs[16][32];
+    int nd = clft_devices_or_skip(specs, 16);
+    for (int d = 0; d < nd; d++)
+        for (int f = CLF_KERNELS_CPU; f <= CLF_KERNELS_GPU; f++) {
+            clf_context *ctx = clft_context_family(specs[d], (clf_kernel_family)f, true);
+            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+                norm_case(ctx, f, &cases[i], (int)i);
+            clf_context_free(ctx);
+        }
+}

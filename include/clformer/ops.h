@@ -56,6 +56,7 @@ typedef struct clf_gemm_params {
     const clf_tensor *bias;    /* NULL or (N): added to every row after alpha * A B + beta C */
     clf_act act;               /* applied last */
     clf_gemm_provider provider;
+    const struct clf_gemm_norm *norm; /* NULL, or A is a norm of a (clf_gemm_norm, below) */
 } clf_gemm_params;
 
 CLF_API clf_gemm_params clf_gemm_params_default(void);
@@ -193,6 +194,24 @@ typedef struct clf_norm_params {
  * y may be x. */
 CLF_API clf_status clf_norm(clf_context *ctx, const clf_tensor *x, const clf_tensor *gamma,
                             const clf_tensor *beta, clf_tensor *y, const clf_norm_params *params);
+
+/* A norm folded into clf_gemm (clf_gemm_params.norm): the product takes
+ * A = norm(a [+ residual]) as clf_norm(a, gamma, beta, normed, &norm) defines
+ * it, and norm.sum_out gets a + residual when given. normed (a's shape and
+ * dtype) is where A goes when the norm is not folded; its contents are
+ * unspecified afterwards either way. Folded (one launch, normed untouched):
+ * where clf_gemm takes the walking GEMV (M 1, a Q4 or row-interleaved Q8
+ * weight, the builtin provider, the CPU kernel family) and a, residual,
+ * sum_out, gamma and beta are f32, contiguous, 2-D (1, K) and (K), with
+ * sum_out overlapping none of the others. Otherwise clf_norm then clf_gemm
+ * run, with their own checks and errors. A decode step's pre-norm and its
+ * projection (GPT-2: the norm before QKV, before the FFN and before the
+ * head) are one launch instead of two. */
+typedef struct clf_gemm_norm {
+    clf_norm_params norm;
+    const clf_tensor *gamma, *beta; /* (K); beta may be NULL */
+    clf_tensor *normed;
+} clf_gemm_norm;
 
 /* ============================ elementwise ============================= */
 

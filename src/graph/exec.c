@@ -124,6 +124,18 @@ clf_status clf__graph_exec_node(clf_graph *g, int i, int64_t position)
         p.bias = OPT(2);
         p.act = q->act;
         p.provider = q->provider;
+        if (n->prenorm) { /* a is the result of that norm node, which this one runs */
+            const clf__gnode *nn = &g->nodes[n->prenorm - 1];
+            const clf_graph_norm_params *r = &nn->p.norm;
+            const clf__gtensor *t = g->t;
+            clf_gemm_norm gn = {
+                {r->type, r->eps, nn->in[3] ? &t[nn->in[3]].cur : NULL,
+                 r->sum_out ? &g->t[nn->out[1]].cur : NULL},
+                &t[nn->in[1]].cur, nn->in[2] ? &t[nn->in[2]].cur : NULL, &g->t[nn->out[0]].cur};
+            p.norm = &gn;
+            st = clf_gemm(ctx, &t[nn->in[0]].cur, T(1), OUT(0), &p);
+            break;
+        }
         st = clf_gemm(ctx, T(0), T(1), OUT(0), &p);
         break;
     }
@@ -141,6 +153,7 @@ clf_status clf__graph_exec_node(clf_graph *g, int i, int64_t position)
         break;
     }
     case CLF__OP_NORM: {
+        if (n->absorbed) break; /* the GEMM node n->absorbed - 1 runs it */
         const clf_graph_norm_params *q = &n->p.norm;
         clf_norm_params p = {q->type, q->eps, OPT(3), q->sum_out ? OUT(1) : NULL};
         st = clf_norm(ctx, T(0), T(1), OPT(2), OUT(0), &p);

@@ -80,8 +80,10 @@ typedef struct clf__gnode {
         struct { int dim; int64_t start; } slice;
     } p;
     int inplace;      /* 1 when the result shares its first input's block */
-    int absorbed;     /* kv_append: index + 1 of the attention node that appends for it
-                       * (plan.c fold_appends), else 0 */
+    int absorbed;     /* kv_append, norm: index + 1 of the node that runs it (plan.c
+                       * fold_appends, fold_norms), else 0 */
+    int prenorm;      /* gemm: index + 1 of the norm node whose result is its a and that it
+                       * runs (clf_gemm_params.norm), else 0 */
     int appends[2];   /* attention: index + 1 of the kv_append nodes of its k and v caches
                        * that it runs, else 0 */
     long launches;    /* kernels launched by this node in the last run */

@@ -180,6 +180,30 @@ static void fold_appends(clf_graph *g)
     }
 }
 
+/* A norm whose result only the next node reads, a GEMM of it by a transposed
+ * weight (a linear layer: GPT-2's QKV, FFN in and head projections), on one
+ * device: the GEMM node runs the norm (exec.c, clf_gemm_params.norm: one
+ * launch in the walking GEMV of a quantised decode step, clf_norm then
+ * clf_gemm otherwise). */
+static void fold_norms(clf_graph *g)
+{
+    for (int i = 0; i + 1 < g->n_nodes; i++) {
+        clf__gnode *n = &g->nodes[i], *m = &g->nodes[i + 1];
+        if (n->op != CLF__OP_NORM || m->op != CLF__OP_GEMM || m->in[0] != n->out[0] ||
+            !m->p.gemm.trans_b || m->p.gemm.trans_a || n->device != m->device ||
+            g->t[n->out[0]].role != CLF__G_ACTIVATION)
+            continue;
+        bool other = false; /* another reader of the result, directly or through a view */
+        for (int j = 0; j < g->n_nodes && !other; j++)
+            for (int s = 0; s < CLF__G_MAXIN && !other; s++)
+                other = j != i + 1 && g->nodes[j].in[s] &&
+                        g->t[g->nodes[j].in[s]].root == n->out[0];
+        if (other) continue;
+        n->absorbed = i + 2;
+        m->prenorm = i + 1;
+    }
+}
+
 static void liveness(clf_graph *g)
 {
     for (int32_t id = 1; id < g->n_t; id++) {
@@ -195,7 +219,7 @@ static void liveness(clf_graph *g)
                 clf__gtensor *r = &g->t[g->t[g->nodes[i].in[s]].root];
                 if (i > r->last) r->last = i;
             }
-    /* An absorbed append's operands are used by the attention that runs it. */
+    /* An absorbed node's operands are used by the node that runs it. */
     for (int i = 0; i < g->n_nodes; i++)
         for (int s = 0; s < CLF__G_MAXIN && g->nodes[i].absorbed; s++)
             if (g->nodes[i].in[s]) {
@@ -437,6 +461,7 @@ clf_status clf__graph_plan(clf_graph *g, size_t align)
                           "clf_graph_compile: an earlier compile of this graph failed; build a new one");
     CLF_TRY(check_refs(g));
     fold_appends(g);
+    fold_norms(g);
     liveness(g);
     CLF_TRY(make_blocks(g, align));
     g->mem.arena_bytes = clf__plan_offsets(g->blocks, g->n_blocks, align);

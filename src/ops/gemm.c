@@ -2,6 +2,7 @@
  * clf_gemm: argument checks, the normalised problem, and the provider
  * choice (explicit, CLFORMER_GEMM, or auto from a cached measurement).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -164,10 +165,72 @@ static clf_status env_provider(clf_context *ctx, clf_gemm_provider *out)
     return CLF_OK;
 }
 
+/* An f32 view of shape (1, k) or (k) (ndim 2 or 1) with unit innermost stride. */
+static bool f32_row(const clf_tensor *t, int ndim, int64_t k)
+{
+    return t && t->dtype == CLF_F32 && t->ndim == ndim && t->shape[ndim - 1] == k &&
+           t->stride[ndim - 1] == 1 && (ndim == 1 || t->shape[0] == 1);
+}
+
+/* Whether clf_gemm can fold the norm n into a (clf_gemm_norm's conditions, less the
+ * walking GEMV's, which the caller asks the plan): f32 rows, and the sum, which work-group 0
+ * writes while the others read, overlapping nothing they read or write. */
+static bool norm_foldable(const clf_tensor *a, const clf_tensor *c, const clf_gemm_norm *n)
+{
+    const clf_norm_params *q = &n->norm;
+    int64_t k = a->shape[a->ndim - 1];
+    if (!f32_row(a, 2, k) || !f32_row(n->gamma, 1, k) || (n->beta && !f32_row(n->beta, 1, k)) ||
+        (q->residual && !f32_row(q->residual, 2, k)) || (q->sum_out && !f32_row(q->sum_out, 2, k)))
+        return false;
+    if ((q->type != CLF_NORM_LAYER && q->type != CLF_NORM_RMS) ||
+        (q->type == CLF_NORM_RMS && n->beta) || !(q->eps >= 0.0f) || isinf(q->eps))
+        return false; /* clf_norm's errors */
+    const clf_tensor *s = q->sum_out;
+    return !s || !(clf__overlap(s, a) || (q->residual && clf__overlap(s, q->residual)) ||
+                   clf__overlap(s, n->gamma) || (n->beta && clf__overlap(s, n->beta)) ||
+                   clf__overlap(s, c));
+}
+
+static clf_status gemm_body(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
+                            clf_tensor *c, const clf_gemm_params *params);
+
+/* clf_gemm with params->norm: folded into the walking GEMV where it can be, else clf_norm
+ * into normed, then the product of normed. */
+static clf_status gemm_normed(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
+                              clf_tensor *c, const clf_gemm_params *params)
+{
+    const clf_gemm_norm *n = params->norm;
+    clf_gemm_params p = *params;
+    p.norm = NULL;
+    char d1[160], d2[160];
+    CLF_TRY(clf__check_arg(ctx, "clf_gemm", "a", a, CLF__DT_FLOAT, 2, 3));
+    CLF_TRY(clf__check_arg(ctx, "clf_gemm", "norm.normed", n->normed, CLF__DT_FLOAT, 2, 3));
+    if (!clf__same_shape(a, n->normed) || n->normed->dtype != a->dtype)
+        return clf__error(ctx, CLF_ERR_SHAPE, "clf_gemm: norm.normed %s must have a's shape and "
+                                              "dtype (a %s)", clf__desc(n->normed, d1),
+                          clf__desc(a, d2));
+    clf_gemm_provider prov = p.provider;
+    if (prov == CLF_GEMM_AUTO && env_provider(ctx, &prov) != CLF_OK) prov = CLF_GEMM_AUTO;
+    if (prov != CLF_GEMM_CLBLAST && !p.trans_a && norm_foldable(a, c, n)) {
+        clf__gemm_desc d;
+        CLF_TRY(describe(ctx, a, b, c, &p, &d));
+        if (!clf__gemm_i8_eligible(ctx, &d) && clf__gemm_builtin_walks(ctx, &d)) {
+            const clf_norm_params *q = &n->norm;
+            clf__gemm_norm g = {q->type == CLF_NORM_RMS ? 2 : 1, q->eps == 0.0f ? 1e-5f : q->eps,
+                                q->residual, n->gamma, n->beta, q->sum_out};
+            d.norm = &g;
+            return clf__gemm_builtin(ctx, &d);
+        }
+    }
+    CLF_TRY(clf_norm(ctx, a, n->gamma, n->beta, n->normed, &n->norm));
+    return gemm_body(ctx, n->normed, b, c, &p);
+}
+
 static clf_status gemm_body(clf_context *ctx, const clf_tensor *a, const clf_tensor *b,
                             clf_tensor *c, const clf_gemm_params *params)
 {
     if (!ctx) return clf__error(NULL, CLF_ERR_INVALID_ARG, "clf_gemm: NULL context");
+    if (params && params->norm) return gemm_normed(ctx, a, b, c, params);
     clf_gemm_params p = params ? *params : clf_gemm_params_default();
     clf__gemm_desc d;
     CLF_TRY(describe(ctx, a, b, c, &p, &d));

@@ -18,6 +18,7 @@ typedef struct launch_plan {
     bool trans_b_off; /* build with CLF_TRANS_B=0 although B is (N, K): broadcast-form panels */
     char options[256]; /* kernel-specific -D options */
     size_t global[3], local[3];
+    int walk; /* clf_gemv's walking form: rows per work-group (CLF_GWALK), else 0 */
 } launch_plan;
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
@@ -90,6 +91,7 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
              "-DCLF_GM=%d -DCLF_GV=%d -DCLF_GN=%d -DCLF_GS=%d -DCLF_GLY=%d -DCLF_B_ILV=%d"
              " -DCLF_GI16=%d -DCLF_GWALK=%d",
              gm, gv, gn, gs, walk ? 1 : ly, interleaved(d), walk && i16 ? pr->gemv_i16 : 0, walk);
+    p->walk = walk;
     if (walk) {
         p->local[0] = p->local[1] = p->local[2] = 1;
         p->global[0] = 1;
@@ -286,6 +288,13 @@ static void make_plan(const clf_context *ctx, const clf__gemm_desc *d, size_t li
     else if (interleaved(d) || !gpu_family(ctx) || !plan_tiled(ctx, d, lim, p)) plan_reg(ctx, d, lim, p);
 }
 
+bool clf__gemm_builtin_walks(const clf_context *ctx, const clf__gemm_desc *d)
+{
+    launch_plan p;
+    make_plan(ctx, d, (size_t)clf__limits_group_max(&ctx->kprof.limits), &p);
+    return p.walk != 0;
+}
+
 /* The profile's half arithmetic level for this GEMM, or 0: only for weights
  * the caller stored as f16 (an f32 B keeps f32 accuracy whatever the
  * device), and only in the tiled and GEMV kernels (the register-blocked CPU
@@ -294,6 +303,38 @@ static int half_math(const clf_context *ctx, const clf__gemm_desc *d, const laun
 {
     if (!ctx->kprof.half_math || !ctx->kprof.limits.fp16 || d->b.dtype != CLF_F16) return 0;
     return strcmp(p->kernel, "clf_gemm_reg") == 0 ? 0 : ctx->kprof.half_math;
+}
+
+/* The walking GEMV's folded-norm arguments (kernels/gemv.cl CLF_GNORM) after the first
+ * `first`: a scratch row per work-group (groups of them), then the norm's tensors. */
+static clf_status norm_args(clf_context *ctx, const clf__gemm_desc *d, cl_kernel k,
+                            const char *name, cl_uint first, size_t groups)
+{
+    const clf__gemm_norm *nm = d->norm;
+    cl_mem w;
+    CLF_TRY(clf__scratch(ctx, CLF__SCRATCH_GEMV_NORM, groups * (size_t)d->k * sizeof(float), &w));
+    cl_mem r = nm->residual ? nm->residual->buffer->mem : NULL, g = nm->gamma->buffer->mem,
+           b = nm->beta ? nm->beta->buffer->mem : NULL, s = nm->sum ? nm->sum->buffer->mem : NULL;
+    cl_ulong r_off = nm->residual ? (cl_ulong)nm->residual->offset : 0,
+             g_off = (cl_ulong)nm->gamma->offset, b_off = nm->beta ? (cl_ulong)nm->beta->offset : 0,
+             s_off = nm->sum ? (cl_ulong)nm->sum->offset : 0;
+    cl_int has_r = r != NULL, has_b = b != NULL, has_s = s != NULL;
+    float eps = nm->eps;
+    clf__karg a[] = {
+        CLF_KARG(w),     {sizeof(cl_mem), r ? &r : NULL}, CLF_KARG(r_off), CLF_KARG(has_r),
+        CLF_KARG(g),     CLF_KARG(g_off), {sizeof(cl_mem), b ? &b : NULL}, CLF_KARG(b_off),
+        CLF_KARG(has_b), {sizeof(cl_mem), s ? &s : NULL}, CLF_KARG(s_off), CLF_KARG(has_s),
+        CLF_KARG(eps),
+    };
+    for (cl_uint i = 0; i < (cl_uint)CLF_ARRAY_LEN(a); i++) {
+        cl_int err = clSetKernelArg(k, first + i, a[i].size, a[i].value);
+        if (err != CL_SUCCESS) {
+            char what[96];
+            snprintf(what, sizeof what, "clSetKernelArg(%s, %u)", name, first + i);
+            return clf__cl_error(ctx, err, what);
+        }
+    }
+    return CLF_OK;
 }
 
 clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
@@ -316,9 +357,14 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
         make_plan(ctx, d, wg, &plan);
         char options[512];
         clf_dtype bias_dt = d->bias ? d->bias->dtype : CLF_F32;
-        char half[24] = "";
+        char half[40] = "";
         int hm = half_math(ctx, d, &plan);
         if (hm) snprintf(half, sizeof half, " -DCLF_HALF_MATH=%d", hm);
+        if (d->norm && !plan.walk)
+            return clf__error(ctx, CLF_ERR_INVALID_ARG,
+                              "clf_gemm (builtin): a folded norm needs the walking GEMV");
+        if (d->norm) snprintf(half + strlen(half), sizeof half - strlen(half), " -DCLF_GNORM=%d",
+                              d->norm->type);
         snprintf(options, sizeof options,
                  "-DCLF_A_F16=%d -DCLF_B_F16=%d -DCLF_C_F16=%d -DCLF_BIAS_F16=%d -DCLF_TRANS_A=%d "
                  "-DCLF_TRANS_B=%d%s%s%s %s",
@@ -354,5 +400,6 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
         CLF_KARG(off_scale),
     };
     CLF_TRY(clf__set_args(ctx, k, plan.kernel, args, CLF_ARRAY_LEN(args)));
+    if (d->norm) CLF_TRY(norm_args(ctx, d, k, plan.kernel, (cl_uint)CLF_ARRAY_LEN(args), plan.global[1]));
     return clf__launch(ctx, k, plan.kernel, 3, plan.global, plan.local);
 }

@@ -20,6 +20,15 @@ typedef struct clf__gemm_operand {
     bool packed;           /* b only: panels of clf_gemm_pack_b; ld is then K rounded up */
 } clf__gemm_operand;
 
+/* A norm folded into A (clf_gemm_norm; the walking GEMV only): f32 (K) and
+ * (1, K) tensors, checked by clf_gemm. */
+typedef struct clf__gemm_norm {
+    int type; /* kernels/gemv.cl CLF_GNORM: 1 LayerNorm, 2 RMSNorm */
+    float eps;
+    const clf_tensor *residual, *gamma, *beta; /* residual, beta may be NULL */
+    clf_tensor *sum;                           /* NULL or x + residual */
+} clf__gemm_norm;
+
 typedef struct clf__gemm_desc {
     int64_t m, n, k, batch;
     bool trans_a, trans_b;
@@ -28,6 +37,8 @@ typedef struct clf__gemm_desc {
     const clf_tensor *bias; /* NULL or (N) */
     clf_act act;
     clf_tensor *c_tensor;   /* for epilogues applied as separate ops */
+    const clf__gemm_norm *norm; /* NULL, or A is this norm of a (only where the builtin
+                                 * provider walks: clf__gemm_builtin_walks) */
 } clf__gemm_desc;
 
 /* The CPU register kernel's tile for Linear weights (trans_b), in one place
@@ -48,6 +59,9 @@ void clf__gemm_reg_tile(const clf_context *ctx, clf__reg_tile *t);
  * it cannot do, so auto can fall back. */
 clf_status clf__gemm_clblast(clf_context *ctx, const clf__gemm_desc *d);
 clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d);
+/* Whether the builtin provider takes d with the walking GEMV (kernels/gemv.cl
+ * CLF_GWALK), the one kernel that folds a norm into A. */
+bool clf__gemm_builtin_walks(const clf_context *ctx, const clf__gemm_desc *d);
 
 /* int8 x int8 (gemm_i8.c): whether clf_gemm takes the dynamic int8 path for
  * d (the profile's gemm_i8, a Q8 b, small M, plain epilogue), and that path:

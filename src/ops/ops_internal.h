@@ -19,7 +19,13 @@ typedef struct clf__ops_state {
 clf_status clf__ops_state_get(clf_context *ctx, clf__ops_state **out);
 
 /* The ops' scratch slots (clf__scratch): one reusable device buffer each. */
-enum { CLF__SCRATCH_GEMM = 0, CLF__SCRATCH_ATTENTION = 1, CLF__SCRATCH_TOPK = 2, CLF__SCRATCH_I8 = 3 };
+enum {
+    CLF__SCRATCH_GEMM = 0,
+    CLF__SCRATCH_ATTENTION = 1,
+    CLF__SCRATCH_TOPK = 2,
+    CLF__SCRATCH_I8 = 3,
+    CLF__SCRATCH_GEMV_NORM = 4,
+};
 
 #define CLF__DT(d) (1u << (d))
 #define CLF__DT_FLOAT (CLF__DT(CLF_F32) | CLF__DT(CLF_F16))

@@ -14,7 +14,7 @@
 #include <clformer/version.h>
 #include "device/device_internal.h"
 
-#define CLF__SCRATCH_SLOTS 4
+#define CLF__SCRATCH_SLOTS 5
 
 /* ---- embedded kernel sources (generated from the kernels folder at build time) ---- */
 

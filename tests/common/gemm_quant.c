@@ -140,12 +140,7 @@ void clft_gemm_quant_all(clf_dtype wdt, const qcase *cases, size_t n, double raw
     int nd = clft_devices_or_skip(specs, 16);
     for (int d = 0; d < nd; d++)
         for (int f = CLF_KERNELS_CPU; f <= CLF_KERNELS_GPU; f++) {
-            clf_context_params cp = clf_context_params_default();
-            cp.device = specs[d];
-            cp.cache_dir = "";
-            cp.kernels = (clf_kernel_family)f;
-            clf_context *ctx = NULL;
-            cr_assert_eq(clf_context_create(&cp, &ctx), CLF_OK, "%s", clf_context_last_error(NULL));
+            clf_context *ctx = clft_context_family(specs[d], (clf_kernel_family)f, false);
             for (size_t i = 0; i < n; i++)
                 clft_gemm_quant_case(ctx, wdt, &cases[i], f, (int)i, raw_bound, packed);
             clf_context_free(ctx);

@@ -44,12 +44,14 @@ int clft_devices_or_skip(char specs[][32], int max)
     return n;
 }
 
-static clf_context *open_context(const char *spec, const char *cache_dir, bool profiling)
+static clf_context *open_context(const char *spec, const char *cache_dir, bool profiling,
+                                 clf_kernel_family family)
 {
     clf_context_params p = clf_context_params_default();
     p.device = spec;
     p.cache_dir = cache_dir ? cache_dir : "";
     p.profiling = profiling;
+    p.kernels = family;
     clf_context *ctx = NULL;
     clf_status st = clf_context_create(&p, &ctx);
     cr_assert_eq(st, CLF_OK, "clf_context_create(%s): %s: %s", spec, clf_status_name(st),
@@ -59,12 +61,17 @@ static clf_context *open_context(const char *spec, const char *cache_dir, bool p
 
 clf_context *clft_context(const char *spec, const char *cache_dir)
 {
-    return open_context(spec, cache_dir, false);
+    return open_context(spec, cache_dir, false, CLF_KERNELS_AUTO);
 }
 
 clf_context *clft_context_profiled(const char *spec)
 {
-    return open_context(spec, NULL, true);
+    return open_context(spec, NULL, true, CLF_KERNELS_AUTO);
+}
+
+clf_context *clft_context_family(const char *spec, clf_kernel_family family, bool profiling)
+{
+    return open_context(spec, NULL, profiling, family);
 }
 
 uint64_t clft_seed(void)

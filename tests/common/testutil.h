@@ -34,6 +34,8 @@ int clft_devices_or_skip(char specs[][32], int max);
 clf_context *clft_context(const char *spec, const char *cache_dir);
 /* clft_context(spec, NULL) with profiling on (clf_context_profile). */
 clf_context *clft_context_profiled(const char *spec);
+/* clft_context(spec, NULL) with the kernel family forced (and profiling if asked). */
+clf_context *clft_context_family(const char *spec, clf_kernel_family family, bool profiling);
 
 /* A context on spec whose binary cache is one folder shared by the model
  * tests ($TMPDIR/clformer-test-model-cache), so that each test process does
