@@ -127,11 +127,11 @@ clf_status clf__graph_exec_node(clf_graph *g, int i, int64_t position)
         if (n->prenorm) { /* a is the result of that norm node, which this one runs */
             const clf__gnode *nn = &g->nodes[n->prenorm - 1];
             const clf_graph_norm_params *r = &nn->p.norm;
-            const clf__gtensor *t = g->t;
+            clf__gtensor *t = g->t;
             clf_gemm_norm gn = {
                 {r->type, r->eps, nn->in[3] ? &t[nn->in[3]].cur : NULL,
-                 r->sum_out ? &g->t[nn->out[1]].cur : NULL},
-                &t[nn->in[1]].cur, nn->in[2] ? &t[nn->in[2]].cur : NULL, &g->t[nn->out[0]].cur};
+                 r->sum_out ? &t[nn->out[1]].cur : NULL},
+                &t[nn->in[1]].cur, nn->in[2] ? &t[nn->in[2]].cur : NULL, &t[nn->out[0]].cur};
             p.norm = &gn;
             st = clf_gemm(ctx, &t[nn->in[0]].cur, T(1), OUT(0), &p);
             break;

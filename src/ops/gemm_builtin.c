@@ -305,35 +305,40 @@ static int half_math(const clf_context *ctx, const clf__gemm_desc *d, const laun
     return strcmp(p->kernel, "clf_gemm_reg") == 0 ? 0 : ctx->kprof.half_math;
 }
 
-/* The walking GEMV's folded-norm arguments (kernels/gemv.cl CLF_GNORM) after the first
- * `first`: a scratch row per work-group (groups of them), then the norm's tensors. */
-static clf_status norm_args(clf_context *ctx, const clf__gemm_desc *d, cl_kernel k,
-                            const char *name, cl_uint first, size_t groups)
+/* The walking GEMV's folded-norm arguments (kernels/gemv.cl CLF_GNORM), after the common
+ * ones: a scratch row per work-group (groups of them), then the norm's tensors. The values
+ * live in *v, which must outlive the clf__set_args call. */
+typedef struct norm_arg {
+    cl_mem w, r, g, b, s;
+    cl_ulong r_off, g_off, b_off, s_off;
+    cl_int has_r, has_b, has_s;
+    float eps;
+} norm_arg;
+enum { NORM_ARGS = 13 };
+
+static clf_status norm_args(clf_context *ctx, const clf__gemm_desc *d, size_t groups,
+                            norm_arg *v, clf__karg out[NORM_ARGS])
 {
     const clf__gemm_norm *nm = d->norm;
-    cl_mem w;
-    CLF_TRY(clf__scratch(ctx, CLF__SCRATCH_GEMV_NORM, groups * (size_t)d->k * sizeof(float), &w));
-    cl_mem r = nm->residual ? nm->residual->buffer->mem : NULL, g = nm->gamma->buffer->mem,
-           b = nm->beta ? nm->beta->buffer->mem : NULL, s = nm->sum ? nm->sum->buffer->mem : NULL;
-    cl_ulong r_off = nm->residual ? (cl_ulong)nm->residual->offset : 0,
-             g_off = (cl_ulong)nm->gamma->offset, b_off = nm->beta ? (cl_ulong)nm->beta->offset : 0,
-             s_off = nm->sum ? (cl_ulong)nm->sum->offset : 0;
-    cl_int has_r = r != NULL, has_b = b != NULL, has_s = s != NULL;
-    float eps = nm->eps;
-    clf__karg a[] = {
-        CLF_KARG(w),     {sizeof(cl_mem), r ? &r : NULL}, CLF_KARG(r_off), CLF_KARG(has_r),
-        CLF_KARG(g),     CLF_KARG(g_off), {sizeof(cl_mem), b ? &b : NULL}, CLF_KARG(b_off),
-        CLF_KARG(has_b), {sizeof(cl_mem), s ? &s : NULL}, CLF_KARG(s_off), CLF_KARG(has_s),
-        CLF_KARG(eps),
+    CLF_TRY(clf__scratch(ctx, CLF__SCRATCH_GEMV_NORM, groups * (size_t)d->k * sizeof(float), &v->w));
+    v->r = nm->residual ? nm->residual->buffer->mem : NULL;
+    v->g = nm->gamma->buffer->mem;
+    v->b = nm->beta ? nm->beta->buffer->mem : NULL;
+    v->s = nm->sum ? nm->sum->buffer->mem : NULL;
+    v->r_off = nm->residual ? (cl_ulong)nm->residual->offset : 0;
+    v->g_off = (cl_ulong)nm->gamma->offset;
+    v->b_off = nm->beta ? (cl_ulong)nm->beta->offset : 0;
+    v->s_off = nm->sum ? (cl_ulong)nm->sum->offset : 0;
+    v->has_r = v->r != NULL, v->has_b = v->b != NULL, v->has_s = v->s != NULL;
+    v->eps = nm->eps;
+    const clf__karg a[NORM_ARGS] = {
+        CLF_KARG(v->w),     {sizeof(cl_mem), v->r ? &v->r : NULL}, CLF_KARG(v->r_off),
+        CLF_KARG(v->has_r), CLF_KARG(v->g),                        CLF_KARG(v->g_off),
+        {sizeof(cl_mem), v->b ? &v->b : NULL},                     CLF_KARG(v->b_off),
+        CLF_KARG(v->has_b), {sizeof(cl_mem), v->s ? &v->s : NULL}, CLF_KARG(v->s_off),
+        CLF_KARG(v->has_s), CLF_KARG(v->eps),
     };
-    for (cl_uint i = 0; i < (cl_uint)CLF_ARRAY_LEN(a); i++) {
-        cl_int err = clSetKernelArg(k, first + i, a[i].size, a[i].value);
-        if (err != CL_SUCCESS) {
-            char what[96];
-            snprintf(what, sizeof what, "clSetKernelArg(%s, %u)", name, first + i);
-            return clf__cl_error(ctx, err, what);
-        }
-    }
+    memcpy(out, a, sizeof a);
     return CLF_OK;
 }
 
@@ -357,13 +362,13 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
         make_plan(ctx, d, wg, &plan);
         char options[512];
         clf_dtype bias_dt = d->bias ? d->bias->dtype : CLF_F32;
-        char half[40] = "";
+        char extra[40] = ""; /* half arithmetic, a folded norm */
         int hm = half_math(ctx, d, &plan);
-        if (hm) snprintf(half, sizeof half, " -DCLF_HALF_MATH=%d", hm);
+        if (hm) snprintf(extra, sizeof extra, " -DCLF_HALF_MATH=%d", hm);
         if (d->norm && !plan.walk)
             return clf__error(ctx, CLF_ERR_INVALID_ARG,
                               "clf_gemm (builtin): a folded norm needs the walking GEMV");
-        if (d->norm) snprintf(half + strlen(half), sizeof half - strlen(half), " -DCLF_GNORM=%d",
+        if (d->norm) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " -DCLF_GNORM=%d",
                               d->norm->type);
         snprintf(options, sizeof options,
                  "-DCLF_A_F16=%d -DCLF_B_F16=%d -DCLF_C_F16=%d -DCLF_BIAS_F16=%d -DCLF_TRANS_A=%d "
@@ -371,7 +376,7 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
                  d->a.dtype == CLF_F16, d->b.dtype == CLF_F16, d->c.dtype == CLF_F16,
                  bias_dt == CLF_F16, d->trans_a, d->trans_b && !plan.trans_b_off,
                  d->b.dtype == CLF_Q8 ? " -DCLF_B_Q8=1" : "",
-                 d->b.dtype == CLF_Q4 ? " -DCLF_B_Q4=1" : "", half, plan.options);
+                 d->b.dtype == CLF_Q4 ? " -DCLF_B_Q4=1" : "", extra, plan.options);
         CLF_TRY(clf__kernel_get(ctx, plan.program, options, plan.kernel, &k));
         size_t items = plan.local[0] * plan.local[1], klim = clf__kernel_wg_limit(ctx, k);
         if (items <= klim) break;
@@ -390,7 +395,8 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
     /* Q8, Q4: the scales are in B's own buffer (tensor.h, "Q8", "Q4"). */
     cl_mem scale_mem = d->b.dtype == CLF_Q8 || d->b.dtype == CLF_Q4 ? d->b.mem : NULL;
     cl_ulong off_scale = d->b.scale_offset;
-    clf__karg args[] = {
+    enum { COMMON_ARGS = 23 };
+    clf__karg args[COMMON_ARGS + NORM_ARGS] = {
         CLF_KARG(m),        CLF_KARG(n),        CLF_KARG(kk),         CLF_KARG(alpha),
         CLF_KARG(beta),     CLF_KARG(d->a.mem), CLF_KARG(d->a.offset), CLF_KARG(lda),
         CLF_KARG(sa),       CLF_KARG(d->b.mem), CLF_KARG(d->b.offset), CLF_KARG(ldb),
@@ -399,7 +405,8 @@ clf_status clf__gemm_builtin(clf_context *ctx, const clf__gemm_desc *d)
         CLF_KARG(has_bias), CLF_KARG(act), {sizeof(cl_mem), scale_mem ? &scale_mem : NULL},
         CLF_KARG(off_scale),
     };
-    CLF_TRY(clf__set_args(ctx, k, plan.kernel, args, CLF_ARRAY_LEN(args)));
-    if (d->norm) CLF_TRY(norm_args(ctx, d, k, plan.kernel, (cl_uint)CLF_ARRAY_LEN(args), plan.global[1]));
+    norm_arg na;
+    if (d->norm) CLF_TRY(norm_args(ctx, d, plan.global[1], &na, &args[COMMON_ARGS]));
+    CLF_TRY(clf__set_args(ctx, k, plan.kernel, args, COMMON_ARGS + (d->norm ? NORM_ARGS : 0)));
     return clf__launch(ctx, k, plan.kernel, 3, plan.global, plan.local);
 }
