@@ -155,6 +155,17 @@
 #ifndef CLF_GNORM
 #define CLF_GNORM 0
 #endif
+/* CLF_GDYN [0] (the walking form): the work-groups take their blocks of CLF_GWALK rows from a
+ * counter instead of one block each by group id, so a few work-groups (one per compute unit,
+ * each quantising and normalising its row of A once) share the rows as fast as each runs.
+ * Extra arguments after CLF_GEMM_ARGS: the counter ctr (a uint) and this launch's epoch
+ * (1..4095, never the last launch's; the host's clf__work_counter). The counter holds
+ * epoch << 20 | blocks taken; a value of another epoch, left by any earlier launch, counts
+ * as none taken, so it needs no reset. The batch is 1 and N / CLF_GWALK + the groups below
+ * 2^20 (the host's check). */
+#ifndef CLF_GDYN
+#define CLF_GDYN 0
+#endif
 #define CLF_GCH ((8 / CLF_GN) * CLF_GN)
 #if CLF_GWALK
 #if !(CLF_B_Q4 || (CLF_B_Q8 && CLF_B_ILV == CLF_GN)) || !CLF_TRANS_B || CLF_TRANS_A ||       \
@@ -229,17 +240,41 @@ inline void clf_gnorm(__global const float *A, __global const float *R, const in
 #else
 #define CLF_GNORM_ARGS
 #endif
-__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(CLF_GEMM_ARGS CLF_GNORM_ARGS)
+#if CLF_GDYN
+#define CLF_GDYN_ARGS , __global volatile uint *ctr, const uint epoch
+/* The next block of rows for this work-group (its index from 0; past the last block when
+ * all are taken), by compare-and-swap on the epoch-tagged counter (see CLF_GDYN). */
+inline int clf_gtake(__global volatile uint *ctr, const uint epoch)
+{
+    uint old = epoch << 20;
+    for (;;) {
+        const uint mine = (old >> 20) == epoch ? old : epoch << 20;
+        const uint seen = atomic_cmpxchg(ctr, old, mine + 1);
+        if (seen == old) return (int)(mine & 0xFFFFF);
+        old = seen;
+    }
+}
+#else
+#define CLF_GDYN_ARGS
+#endif
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(
+    CLF_GEMM_ARGS CLF_GDYN_ARGS CLF_GNORM_ARGS)
 {
     CLF_GEMM_BATCH_BASE();
+#if CLF_GDYN
+    int r0 = clf_gtake(ctr, epoch) * CLF_GWALK;
+#else
+    int r0 = get_group_id(1) * CLF_GWALK;
+#endif
 #if CLF_GNORM
-    {
+    if (r0 < N || (has_s && get_group_id(1) == 0)) {
         __global float *w = W + (size_t)get_group_id(1) * (size_t)K;
         clf_gnorm(A, R + r_off, has_r, NG + ng_off, NB + nb_off, has_b, S + s_off,
                   has_s && get_group_id(1) == 0, eps, K, w);
         A = w;
     }
 #endif
+    if (r0 >= N) return; /* (CLF_GDYN: the others took every block) */
 #if CLF_GX && CLF_B_Q4
     __local char aq[4096] __attribute__((aligned(32)));
     __local float asc[4096 / 8];
@@ -260,7 +295,12 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(CLF_GEMM_A
 #else
     const int Kv = K - K % 16;
 #endif
-    const int r0 = get_group_id(1) * CLF_GWALK, rend = min(N, r0 + CLF_GWALK);
+#if CLF_GDYN
+    for (; r0 < N; r0 = clf_gtake(ctr, epoch) * CLF_GWALK) {
+#else
+    {
+#endif
+    const int rend = min(N, r0 + CLF_GWALK);
     for (int c0 = r0; c0 < rend; c0 += CLF_GCH) {
         float s[CLF_GCH];
         for (int b = 0; b < CLF_GCH; b += CLF_GN) {
@@ -365,6 +405,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(CLF_GEMM_A
             }
         }
         clf_store_row(C, 0, c0, rend, s, CLF_GCH, alpha, beta, bias, has_bias, act, scaleB);
+    }
     }
 }
 #else

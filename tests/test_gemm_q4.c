@@ -137,6 +137,18 @@ Test(gemm_q4, tensor_round_trip_matches_host_quantiser)
 #include "ref/ref_gemm.h"
 #include "ref/ref_norm.h"
 
+/* The values of an (n, k) Q4 matrix's codes and scales (tensor.h, "Q4"). */
+static void q4_dequantise(const void *codes, const float *sc, int64_t n, int64_t k, float *out)
+{
+    const int64_t g = clf_q4_groups(k);
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t c = 0; c < k; c++) {
+            const uint8_t *q = (const uint8_t *)codes + (r * g + c / 32) * 16;
+            int j = (int)(c % 32), nib = j < 16 ? (q[j] & 15) : (q[j - 16] >> 4);
+            out[r * k + c] = (float)(nib - 8) * sc[r * g + c / 32];
+        }
+}
+
 typedef struct ncase {
     int64_t m, n, k;
     int rms, res, sum, beta, q8;
@@ -185,12 +197,7 @@ static void norm_case(clf_context *ctx, int family, const ncase *c, int idx)
     } else {
         clf_quantize_q4(w, N, K, codes, sc, NULL);
         cr_assert_eq(clf_tensor_write_q4(ctx, &wt, codes, sc), CLF_OK);
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t k = 0; k < K; k++) {
-                const uint8_t *q = (const uint8_t *)codes + (n * G + k / 32) * 16;
-                int j = (int)(k % 32), nib = j < 16 ? (q[j] & 15) : (q[j - 16] >> 4);
-                wdq[n * K + k] = (float)(nib - 8) * sc[n * G + k / 32];
-            }
+        q4_dequantise(codes, sc, N, K, wdq);
     }
     /* the references */
     clft_ref_norm(c->rms, x, c->res ? r : NULL, g, c->beta ? b : NULL, M, K, 1e-5, y, s);
@@ -269,6 +276,110 @@ Test(gemm_q4, a_norm_folded_into_the_decode_gemv_matches_norm_then_gemm, .timeou
             clf_context *ctx = clft_context_family(specs[d], (clf_kernel_family)f, true);
             for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
                 norm_case(ctx, f, &cases[i], (int)i);
+            clf_context_free(ctx);
+        }
+}
+
+/* ---- the walking GEMV's shared counter (kernels/gemv.cl CLF_GDYN) ----
+ * With more blocks of rows than compute units the CPU family's walking GEMV launches one
+ * work-group per unit, and they take blocks from a counter tagged with the launch's epoch
+ * (clf__work_counter). Q4 and row-interleaved Q8 weights, N 1037 (9 blocks of the default
+ * 128 rows): the context's epoch moves by one per launch; the output, poisoned before each
+ * launch, matches float64 (as in norm_case) and then stays bit for bit the same after a
+ * counter left mid-way by an earlier launch (its epoch, 3 blocks taken), one left past the
+ * end, and 4100 launches (the epoch wraps at 4095). A launch that trusted a stale count
+ * would leave rows NaN. */
+#include "runtime/runtime.h"
+
+static void counter_launch(clf_context *ctx, clf_tensor *a, clf_tensor *w, clf_tensor *c,
+                           const clf_gemm_params *p, int64_t n, float *got, const char *what)
+{
+    cr_assert_eq(clf_tensor_fill(ctx, c, NAN), CLF_OK);
+    cl_uint before = ctx->work_epoch;
+    cr_assert_eq(clf_gemm(ctx, a, w, c, p), CLF_OK, "%s: %s", what, clf_context_last_error(ctx));
+    cr_assert_eq(ctx->work_epoch, before % 4095 + 1, "%s: the launch did not take the counter",
+                 what);
+    cr_assert_eq(clf_tensor_read_f32(ctx, c, got, n), CLF_OK);
+}
+
+static void set_counter(clf_context *ctx, cl_uint value)
+{
+    cr_assert(ctx->work_counter);
+    cr_assert_eq(clEnqueueWriteBuffer(ctx->queue, ctx->work_counter, CL_TRUE, 0, sizeof value,
+                                      &value, 0, NULL, NULL),
+                 CL_SUCCESS);
+}
+
+Test(gemm_q4, the_walking_gemv_shares_its_rows_through_an_epoch_tagged_counter, .timeout = 300)
+{
+    char specs[16][32];
+    int nd = clft_devices_or_skip(specs, 16);
+    enum { N = 1037, K = 200, G = 7 };
+    for (int d = 0; d < nd; d++)
+        for (int q8 = 0; q8 <= 1; q8++) {
+            clf_context *ctx = clft_context_family(specs[d], CLF_KERNELS_CPU, false);
+            uint64_t seed = clft_seed();
+            clft_rng rng = clft_rng_make(seed, 8200 + (uint64_t)q8);
+            char what[160];
+            snprintf(what, sizeof what, "%.31s %s N %d K %d (seed %llu)", specs[d],
+                     q8 ? "q8 packed" : "q4", N, K, (unsigned long long)seed);
+            float *w = malloc(sizeof(float) * N * K), *wdq = malloc(sizeof(float) * N * K),
+                  *x = malloc(sizeof(float) * K), *x8 = malloc(sizeof(float) * K),
+                  *first = malloc(sizeof(float) * N), *got = malloc(sizeof(float) * N),
+                  *sc = malloc(sizeof(float) * N * G);
+            uint8_t *codes = malloc((size_t)N * K);
+            double *want = malloc(sizeof(double) * N), *want8 = malloc(sizeof(double) * N);
+            cr_assert(w && wdq && x && x8 && first && got && sc && codes && want && want8);
+            clft_fill_uniform(&rng, w, (size_t)N * K, -1, 1);
+            clft_fill_uniform(&rng, x, K, -2, 2);
+            clf_tensor tw, tp = {0}, ta, tc;
+            cr_assert_eq(clf_tensor_create(ctx, q8 ? CLF_Q8 : CLF_Q4, 2, (int64_t[]){N, K}, &tw),
+                         CLF_OK);
+            if (q8) {
+                clf_quantize_q8(w, N, K, (int8_t *)codes, sc, NULL);
+                cr_assert_eq(clf_tensor_write_q8(ctx, &tw, (int8_t *)codes, sc), CLF_OK);
+                for (int64_t i = 0; i < (int64_t)N * K; i++)
+                    wdq[i] = (float)((int8_t *)codes)[i] * sc[i / K];
+                cr_assert_eq(clf_gemm_pack_b(ctx, &tw, &tp), CLF_OK, "%s", clf_context_last_error(ctx));
+            } else {
+                clf_quantize_q4(w, N, K, codes, sc, NULL);
+                cr_assert_eq(clf_tensor_write_q4(ctx, &tw, codes, sc), CLF_OK);
+                q4_dequantise(codes, sc, N, K, wdq);
+            }
+            ref_q4_int8_row(x, K, x8);
+            ref_gemm(1, 1, N, K, false, true, 1.0, x, 1, wdq, 1, 0.0, NULL, NULL, CLF_ACT_NONE, want);
+            ref_gemm(1, 1, N, K, false, true, 1.0, x8, 1, wdq, 1, 0.0, NULL, NULL, CLF_ACT_NONE,
+                     want8);
+            cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){1, K}, &ta), CLF_OK);
+            cr_assert_eq(clf_tensor_create(ctx, CLF_F32, 2, (int64_t[]){1, N}, &tc), CLF_OK);
+            cr_assert_eq(clf_tensor_write_f32(ctx, &ta, x, K), CLF_OK);
+            clf_gemm_params p = clf_gemm_params_default();
+            p.trans_b = true;
+            clf_tensor *b = q8 ? &tp : &tw;
+            counter_launch(ctx, &ta, b, &tc, &p, N, first, what);
+            double e = clft_nmse(first, want, N), e8 = clft_nmse(first, want8, N);
+            cr_assert(e < 1e-8 || (!q8 && e8 < 1e-6), "%s: NMSE %.3g (int8 activations %.3g)",
+                      what, e, e8);
+            /* stale counters: the last launch's epoch, mid-way and past the end */
+            const cl_uint stale[] = {3, 0xFFFFF};
+            for (int s = 0; s < 2; s++) {
+                set_counter(ctx, ctx->work_epoch << 20 | stale[s]);
+                counter_launch(ctx, &ta, b, &tc, &p, N, got, what);
+                cr_assert(memcmp(got, first, sizeof(float) * N) == 0,
+                          "%s: after a stale counter (%u blocks taken) the output differs", what,
+                          stale[s]);
+            }
+            /* the epoch wraps */
+            for (int i = 0; i < 4100; i++)
+                cr_assert_eq(clf_gemm(ctx, &ta, b, &tc, &p), CLF_OK);
+            counter_launch(ctx, &ta, b, &tc, &p, N, got, what);
+            cr_assert(memcmp(got, first, sizeof(float) * N) == 0,
+                      "%s: after 4100 launches the output differs", what);
+            clf_tensor *all[] = {&tw, &tp, &ta, &tc};
+            for (size_t i = 0; i < 4; i++)
+                clf_tensor_free(all[i]);
+            free(w), free(wdq), free(x), free(x8), free(first), free(got), free(sc), free(codes);
+            free(want), free(want8);
             clf_context_free(ctx);
         }
 }

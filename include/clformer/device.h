@@ -210,9 +210,10 @@ typedef struct clf_kernel_profile {
                                 * device, with portable products (tests). $CLFORMER_GEMV_I16 */
     /* Appended: the shapes of the integer forms and of the Q4 GEMV (CPU family; tunable,
      * the defaults as the plans had them as constants) */
-    int int_gemv_rows;         /* integer GEMV (M = 1): weight rows per work-group at least
-                                * (the group quantises A once for them), a power of two
-                                * 32..1024 [128] */
+    int int_gemv_rows;         /* integer GEMV (M = 1): weight rows per block, a power of
+                                * two 32..1024 [128]; a work-group per block, or with more
+                                * blocks than compute units one per unit taking blocks
+                                * from a counter (each quantises A once) */
     int q4_gemv_cols;          /* CPU family Q4 GEMV: weight rows per work-item at most, 1..4,
                                 * halved (at least 1) for K >= 2048 [2] */
     int int_gemm_rows;         /* clf_gemm_i16 (M > 1): rows of A per work-group, 1..16,

@@ -175,6 +175,7 @@ void clf_context_free(clf_context *ctx)
     for (size_t i = 0; i < ctx->n_prof; i++) clReleaseEvent(ctx->prof[i].event);
     clf__free(ctx->prof);
     if (ctx->device_error) clReleaseMemObject(ctx->device_error);
+    if (ctx->work_counter) clReleaseMemObject(ctx->work_counter);
     for (int i = 0; i < CLF__SCRATCH_SLOTS; i++)
         if (ctx->scratch[i]) clReleaseMemObject(ctx->scratch[i]);
     clf__free(ctx->ops_state);
@@ -329,6 +330,23 @@ clf_status clf__device_error_buffer(clf_context *ctx, cl_mem *out)
         ctx->device_error = m;
     }
     *out = ctx->device_error;
+    return CLF_OK;
+}
+
+clf_status clf__work_counter(clf_context *ctx, cl_mem *out, cl_uint *epoch)
+{
+    if (!ctx->work_counter) {
+        cl_int err = CL_SUCCESS;
+        cl_uint zero = 0;
+        cl_mem m = clf__cl_fault() ? (err = CL_MEM_OBJECT_ALLOCATION_FAILURE, NULL)
+                                   : clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                                                    sizeof zero, &zero, &err);
+        if (err != CL_SUCCESS) return clf__cl_error(ctx, err, "work counter");
+        ctx->work_counter = m;
+    }
+    ctx->work_epoch = ctx->work_epoch % 4095 + 1;
+    *out = ctx->work_counter;
+    *epoch = ctx->work_epoch;
     return CLF_OK;
 }
 

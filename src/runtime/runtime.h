@@ -99,6 +99,8 @@ struct clf_context {
     size_t n_programs, cap_programs;
     clf_build_stats stats;
     cl_mem device_error;      /* int[4] raised by kernels (code, value, index, limit); lazy */
+    cl_mem work_counter;      /* uint, zeroed: clf__work_counter; lazy */
+    uint32_t work_epoch;      /* the last epoch clf__work_counter gave */
     long live_buffers;        /* device allocations made through clf_buffer_create, not freed */
     size_t live_buffer_bytes; /* and their bytes */
     size_t peak_buffer_bytes; /* the largest live_buffer_bytes seen */
@@ -364,6 +366,14 @@ clf_status clf__device_error_buffer(clf_context *ctx, cl_mem *out);
 /* Blocking: reads the error word if it exists; a raised error is cleared and
  * returned as CLF_ERR_OUT_OF_RANGE with its message. */
 clf_status clf__device_error_check(clf_context *ctx);
+
+/* A work counter for kernels whose work-groups take their work from a shared
+ * counter (uint, zeroed at creation) and the epoch of this launch (1..4095,
+ * one more than the last call's, wrapping): the kernel tags the counter with
+ * the epoch, so a value left by an earlier launch, finished or not, never
+ * counts (kernels/gemv.cl clf_gtake). On the context's in-order queue one
+ * counter serves every launch. */
+clf_status clf__work_counter(clf_context *ctx, cl_mem *out, cl_uint *epoch);
 
 /* Scratch slots: a device buffer per slot (0 .. CLF__SCRATCH_SLOTS-1, named
  * by the layer that uses them) that grows on demand and is reused by every
