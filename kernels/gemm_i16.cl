@@ -39,9 +39,11 @@
  *   CLF_QI16 [1]  1 = the integer form where the compiler offers pmaddwd and pmaddubsw,
  *                 else the f32 form; 2 = the integer form on every device; 0 = the f32 form
  * Launch: local = (LX, 1, 1), any LX (the group's items share the quantised rows: 32 on
- *         PoCL); global = (ceil(ceil(N/QN)/LX)*LX, ceil(M/QM), batch). Item gid0 computes
- *         C[m0 .. m0+QM) x [n0, n0+QN), m0 = group(1) * QM, n0 = gid0 * QN; rows past M are
- *         clamped for loads and not stored, as are columns past N.
+ *         PoCL); global = (G*LX, ceil(M/QM), batch), G at most ceil(ceil(N/QN)/LX). Item
+ *         gid0 computes C[m0 .. m0+QM) x [n0, n0+QN) for n0 = gid0 * QN, then n0 + G*LX*QN
+ *         and so on below N, m0 = group(1) * QM: so a few groups, each quantising its rows
+ *         once, cover N. Rows past M are clamped for loads and not stored, as are columns
+ *         past N.
  */
 #ifndef CLF_QM
 #define CLF_QM 16
@@ -135,13 +137,16 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
 #define CLF_QSCALE_A(r) 1.0f /* the f32 forms read A as it is */
 #endif
 
-    int boff[CLF_QN];
-    #pragma unroll
-    for (int j = 0; j < CLF_QN; ++j)
-        boff[j] = CLF_BROW(min(n0 + j, N - 1), ldb);
     /* Padding items (n0 >= N) skip the K loops; as in clf_gemv, a trip count that varies by
      * item also keeps PoCL from moving the loop over the group's items inside them. */
     const int kq = n0 < N ? Kv : 0;
+    /* the item's columns: n0, then every global size's further (so a few groups, each
+     * quantising its rows of A once, cover N) */
+    for (int c0 = n0; c0 < N; c0 += get_global_size(0) * CLF_QN) {
+    int boff[CLF_QN];
+    #pragma unroll
+    for (int j = 0; j < CLF_QN; ++j)
+        boff[j] = CLF_BROW(min(c0 + j, N - 1), ldb);
     for (int r0 = 0; r0 < rows; r0 += CLF_QR) {
         int ri[CLF_QR];
 #if CLF_QX && CLF_B_Q4
@@ -298,8 +303,9 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
         #pragma unroll
         for (int i = 0; i < CLF_QR; ++i)
             if (r0 + i < rows)
-                clf_store_row(C, (m0 + r0 + i) * ldc, n0, N, s[i], CLF_QN, alpha, beta, bias,
+                clf_store_row(C, (m0 + r0 + i) * ldc, c0, N, s[i], CLF_QN, alpha, beta, bias,
                               has_bias, act, scaleB);
+    }
     }
 #endif
 }

@@ -282,7 +282,7 @@ Test(profile, defaults_pass_the_check_and_keep_the_old_constants)
                 cr_expect_eq(p.attn_cpu_kv, 16384);
                 cr_expect_eq(p.rows_wg, limits[l] && !strcmp(limits[l], "wg=4,local=1K") ? 4 : 16);
                 cr_expect(p.int_gemv_rows == 128 && p.q4_gemv_cols == 2 && p.int_gemm_rows == 16 &&
-                          p.int_gemm_pass == 2 && p.int_gemm_q4_cols == 2);
+                          p.int_gemm_pass == 2 && p.int_gemm_q4_cols == 2 && p.int_gemm_groups == 2);
                 if (f == CLF_KERNELS_CPU) {
                     cr_expect(p.gemv_cols_t == 4 && p.gemv_rows_t == 8 && p.gemv_vec_n == 8 &&
                               p.gemv_cols_n == 8 && p.gemv_rows_n == 4);
@@ -307,7 +307,8 @@ Test(profile, check_refuses_values_the_kernels_cannot_take_naming_the_field)
                {"attn_cpu_rows", 4},   {"attn_splits_per_cu", 0}, {"attn_cpu_kv", 100},
                {"gemv_max_m", 9},      {"int_gemv_rows", 16},    {"int_gemv_rows", 96},
                {"q4_gemv_cols", 5},    {"int_gemm_rows", 0},     {"int_gemm_rows", 17},
-               {"int_gemm_pass", 5},   {"int_gemm_q4_cols", 0}};
+               {"int_gemm_pass", 5},   {"int_gemm_q4_cols", 0},  {"int_gemm_groups", 0},
+               {"int_gemm_groups", 17}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         clf_kernel_profile p = base;
         const clf__profile_field *f = clf__profile_field_find(bad[i].field);

@@ -221,6 +221,9 @@ typedef struct clf_kernel_profile {
     int int_gemm_pass;         /* clf_gemm_i16: rows of A per pass over an item's weight
                                 * rows, 1..4 (not with Q8 interleaved by 8: 1) [2] */
     int int_gemm_q4_cols;      /* clf_gemm_i16 over Q4: weight rows per work-item, 1..4 [2] */
+    int int_gemm_groups;       /* clf_gemm_i16: work-groups per compute unit along N at most
+                                * (each quantises its rows of A once, then its items take
+                                * every such group's further columns), 1..16 [2] */
 } clf_kernel_profile;
 
 /* Values of clf_kernel_profile.half_math (and of $CLFORMER_HALF_MATH). Activations and

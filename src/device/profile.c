@@ -265,6 +265,7 @@ clf_status clf_kernel_profile_make(const clf_device_info *info, clf_kernel_famil
     /* Their shapes (src/ops/gemm_builtin.c, plan_gemv and plan_i16; measured there). */
     p.int_gemv_rows = 128, p.q4_gemv_cols = 2;
     p.int_gemm_rows = 16, p.int_gemm_pass = 2, p.int_gemm_q4_cols = 2;
+    p.int_gemm_groups = 2;
     p.gemm_i8_dot = info->int_dot8 && l->opencl_version >= 300; /* dot needs OpenCL C 3.0 */
     *out = p;
     return CLF_OK;

@@ -20,7 +20,7 @@ static const clf__profile_field fields[] = {
     FIELD(rows_wg),        FIELD(elementwise_wg), FIELD(attn_vec),       FIELD(attn_block_m),
     FIELD(attn_block_n),   FIELD(attn_decode_wg), FIELD(attn_cpu_rows),  FIELD(attn_splits_per_cu),
     FIELD(attn_cpu_acc),   FIELD(attn_cpu_kv),    FIELD(int_gemv_rows),  FIELD(q4_gemv_cols),
-    FIELD(int_gemm_rows),  FIELD(int_gemm_pass),  FIELD(int_gemm_q4_cols),
+    FIELD(int_gemm_rows),  FIELD(int_gemm_pass),  FIELD(int_gemm_q4_cols), FIELD(int_gemm_groups),
 };
 #undef FIELD
 
@@ -127,6 +127,8 @@ clf_status clf_kernel_profile_check(const clf_kernel_profile *p)
     if (p->int_gemm_pass < 1 || p->int_gemm_pass > 4) return bad("int_gemm_pass", p->int_gemm_pass, "1..4");
     if (p->int_gemm_q4_cols < 1 || p->int_gemm_q4_cols > 4)
         return bad("int_gemm_q4_cols", p->int_gemm_q4_cols, "1..4");
+    if (p->int_gemm_groups < 1 || p->int_gemm_groups > 16)
+        return bad("int_gemm_groups", p->int_gemm_groups, "1..16");
     if (p->half_math < CLF_HALF_MATH_OFF || p->half_math > CLF_HALF_MATH_TILEACC)
         return bad("half_math", p->half_math, "0, 1 or 2");
     if (p->half_math != CLF_HALF_MATH_OFF && !p->limits.fp16)
