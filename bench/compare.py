@@ -222,8 +222,11 @@ def case_bert(a, clf, B, S, log):
 def greedy_params(n):
     """clf_generate_params fields for Model.generate_ids: greedy, exactly n
     new tokens (EOS does not stop it). A safetensors file's generation config
-    is clf_generate_params_default(), so the rest stays the library's default."""
-    return {"strategy": 0, "max_new_tokens": n, "max_length": 0, "ignore_eos": True}
+    is clf_generate_params_default(), so the rest stays the library's default.
+    No log-probabilities, as no other engine here is asked for scores: asking
+    for them reads every step's logits back (generate_ids)."""
+    return {"strategy": 0, "max_new_tokens": n, "max_length": 0, "ignore_eos": True,
+            "logprobs": False}
 
 
 def case_tbase(a, clf, B, S, N, log):
@@ -568,7 +571,7 @@ def selftest(a, clf, log):
         dev["compute_units"]))
     cfg = m.config
     prompts = np.array([[5, 9, 11], [20, 3, 44]], np.int32)
-    runs = [m.generate_ids(prompts, **greedy_params(6)) for _ in range(2)]
+    runs = [m.generate_ids(prompts, **dict(greedy_params(6), logprobs=True)) for _ in range(2)]
     fit = m.max_new_tokens(3)
     m.close()
     outs = [r["ids"] for r in runs]

@@ -354,7 +354,9 @@ class Model:
         prefix = ids[0] if self.kind == "decoder" else np.empty(0, np.int32)
         if stream:
             return self._stream(ids, lengths, params, prefix)
-        _, max_new, out, n, _, _ = self._m.generate(ids, lengths, 1, ids.shape[1], params, None)
+        # (no log-probabilities asked: greedy takes the chained form, ext/model.c)
+        _, max_new, out, n, _, _ = self._m.generate(ids, lengths, 1, ids.shape[1], params, None,
+                                                    False)
         new = np.frombuffer(out, np.int32)[:np.frombuffer(n, np.int32)[0]].copy()
         return self.tokenizer._continuation(prefix, new) if as_text else new
 
@@ -379,7 +381,7 @@ class Model:
         def run():
             try:
                 self._m.generate(ids, lengths, 1, ids.shape[1], params,
-                                 (self.tokenizer._t, prefix, len(prefix), on_piece))
+                                 (self.tokenizer._t, prefix, len(prefix), on_piece), False)
             except BaseException as e:  # handed to the consumer's thread
                 put(_Raised(e))
             finally:
@@ -410,23 +412,27 @@ class Model:
         self._m.decode(ids, b, n, int(position), logits)
         return logits
 
-    def generate_ids(self, ids, lengths=None, **params):
+    def generate_ids(self, ids, lengths=None, logprobs=True, **params):
         """clf_model_generate on a batch: ids (B, S) int32 (decoder-only:
         prompts of one length; encoder-decoder: right-padded sources with
         lengths). params are clf_generate_params fields, over the model's
         generation config. Returns a dict of ids (B, n_best, max_new; -1
         after the end), lengths, finish (clf_finish_reason: 1 EOS, 2 max
-        new, 3 positions) and logprobs, each (B, n_best)."""
+        new, 3 positions) and logprobs, each (B, n_best); logprobs is None
+        when logprobs=False. Greedy decoding without log-probabilities (and
+        without logits processors) enqueues each step before it reads the
+        last one's tokens; with them it reads every step's logits back."""
         ids = np.ascontiguousarray(ids, np.int32)
         B, S = ids.shape
         if lengths is not None:
             lengths = np.ascontiguousarray(lengths, np.int32)
-        _, max_new, out, n, fin, lp = self._m.generate(ids, lengths, B, S, params, None)
+        _, max_new, out, n, fin, lp = self._m.generate(ids, lengths, B, S, params, None,
+                                                       bool(logprobs))
         nb = len(n) // 4 // max(B, 1) if B else 1
         return {"ids": np.frombuffer(out, np.int32).reshape(B, nb, max_new),
                 "lengths": np.frombuffer(n, np.int32).reshape(B, nb),
                 "finish": np.frombuffer(fin, np.int32).reshape(B, nb),
-                "logprobs": np.frombuffer(lp, np.float32).reshape(B, nb)}
+                "logprobs": None if lp is None else np.frombuffer(lp, np.float32).reshape(B, nb)}
 
     def max_new_tokens(self, prompt_len):
         """How many new tokens fit after a prompt of prompt_len ids

@@ -332,15 +332,20 @@ static PyObject *bytes_out(Py_ssize_t n)
 }
 
 /* generate(ids, lengths|None, B, S, params dict, stream: (tokenizer, prefix, n_prefix, callback)
- * | None) -> (completed, max_new, ids, lengths, finish, logprobs): the outputs as bytearrays of
- * int32 (B, n_best, max_new), int32 (B, n_best), int32 (B, n_best), float32 (B, n_best);
- * completed is False when a stream callback stopped the generation. max_new is the stride that
- * clf_model_generate uses (model.h: max_new_tokens, else max_length - prompt, else 16). */
+ * | None[, logprobs=True]) -> (completed, max_new, ids, lengths, finish, logprobs): the outputs
+ * as bytearrays of int32 (B, n_best, max_new), int32 (B, n_best), int32 (B, n_best), float32
+ * (B, n_best), the last None when logprobs is false: then clf_model_generate is not asked for
+ * them, and greedy decoding takes its chained form (generate.c gen_chained: each step
+ * enqueued before the host reads the last one's tokens) instead of reading every step's
+ * logits back to sum their log-softmax on the host. completed is False when a stream
+ * callback stopped the generation. max_new is the stride that clf_model_generate uses
+ * (model.h: max_new_tokens, else max_length - prompt, else 16). */
 static PyObject *model_generate(clfpy_model *self, PyObject *args)
 {
     PyObject *io, *lo, *pd, *so;
     Py_ssize_t B, S;
-    if (!PyArg_ParseTuple(args, "OOnnOO", &io, &lo, &B, &S, &pd, &so)) return NULL;
+    int want_lp = 1;
+    if (!PyArg_ParseTuple(args, "OOnnOO|p", &io, &lo, &B, &S, &pd, &so, &want_lp)) return NULL;
     if (!self->m) return PyErr_Format(clfpy_Error, "Model.generate: the model is closed");
     clf_generate_params g;
     clf_status st = clf_model_generate_defaults(self->m, &g);
@@ -362,7 +367,8 @@ static PyObject *model_generate(clfpy_model *self, PyObject *args)
     if (clfpy_buffer(io, 'i', 0, B * S, 0, "ids", &ids) < 0) return NULL;
     PyObject *ret = NULL, *tok_obj = NULL;
     PyObject *o_ids = bytes_out(B * nb * (Py_ssize_t)max_new * 4), *o_len = bytes_out(B * nb * 4),
-             *o_fin = bytes_out(B * nb * 4), *o_lp = bytes_out(B * nb * 4);
+             *o_fin = bytes_out(B * nb * 4), *o_lp = want_lp ? bytes_out(B * nb * 4) : Py_None;
+    if (!want_lp) Py_INCREF(Py_None);
     clf_finish_reason *fin = malloc((size_t)(B * nb + 1) * sizeof *fin);
     Py_ssize_t n_pre = 0;
     if (!o_ids || !o_len || !o_fin || !o_lp || !fin) {
@@ -387,7 +393,7 @@ static PyObject *model_generate(clfpy_model *self, PyObject *args)
     if (enter(self, WHAT(self, "generate")) < 0) goto done;
     clf_generate_output out = {(int32_t *)PyByteArray_AS_STRING(o_ids),
                                (int32_t *)PyByteArray_AS_STRING(o_len), NULL,
-                               (float *)PyByteArray_AS_STRING(o_lp), fin};
+                               want_lp ? (float *)PyByteArray_AS_STRING(o_lp) : NULL, fin};
     const char *err = "";
     Py_BEGIN_ALLOW_THREADS
     st = self->s ? clf_session_generate(self->s, ids.buf, len.buf, B, S, &g, &out)

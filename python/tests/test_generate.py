@@ -64,6 +64,12 @@ def test_random_model_low_level_calls(device):
         out = m.generate_ids(ids, max_new_tokens=6, ignore_eos=True, strategy=0)
         assert out["ids"].shape == (2, 1, 6) and (out["lengths"] == 6).all()
         assert (out["finish"] == 2).all() and (out["logprobs"] < 0).all()
+        # Without log-probabilities greedy takes the chained form: the same tokens
+        quick = m.generate_ids(ids, logprobs=False, max_new_tokens=6, ignore_eos=True,
+                               strategy=0)
+        assert quick["logprobs"] is None
+        for key in ("ids", "lengths", "finish"):
+            np.testing.assert_array_equal(quick[key], out[key])
         logits = m.decode_step(ids, 0)
         assert logits.shape == (2, 3, 50)
         # The step's argmax is the first greedy token (fresh cache from position 0).
