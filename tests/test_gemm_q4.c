@@ -284,11 +284,11 @@ Test(gemm_q4, a_norm_folded_into_the_decode_gemv_matches_norm_then_gemm, .timeou
  * With more blocks of rows than compute units the CPU family's walking GEMV launches one
  * work-group per unit, and they take blocks from a counter tagged with the launch's epoch
  * (clf__work_counter). Q4 and row-interleaved Q8 weights, N 1037 (9 blocks of the default
- * 128 rows): the context's epoch moves by one per launch; the output, poisoned before each
- * launch, matches float64 (as in norm_case) and then stays bit for bit the same after a
- * counter left mid-way by an earlier launch (its epoch, 3 blocks taken), one left past the
- * end, and 4100 launches (the epoch wraps at 4095). A launch that trusted a stale count
- * would leave rows NaN. */
+ * 128 rows): the context's epoch moves by one per launch, and not in a dry run; the output,
+ * poisoned before each launch, matches float64 (as in norm_case) and then stays bit for bit
+ * the same after a counter left mid-way by an earlier launch (its epoch, 3 blocks taken),
+ * one left past the end, and 4100 launches (the epoch wraps at 4095). A launch that trusted
+ * a stale count would leave rows NaN. */
 #include "runtime/runtime.h"
 
 static void counter_launch(clf_context *ctx, clf_tensor *a, clf_tensor *w, clf_tensor *c,
@@ -369,6 +369,12 @@ Test(gemm_q4, the_walking_gemv_shares_its_rows_through_an_epoch_tagged_counter, 
                           "%s: after a stale counter (%u blocks taken) the output differs", what,
                           stale[s]);
             }
+            /* a dry run (a graph's warm-up) enqueues nothing and leaves the epoch */
+            cl_uint e0 = ctx->work_epoch;
+            ctx->dry_run = true;
+            cr_assert_eq(clf_gemm(ctx, &ta, b, &tc, &p), CLF_OK);
+            ctx->dry_run = false;
+            cr_assert_eq(ctx->work_epoch, e0, "%s: a dry run moved the epoch", what);
             /* the epoch wraps */
             for (int i = 0; i < 4100; i++)
                 cr_assert_eq(clf_gemm(ctx, &ta, b, &tc, &p), CLF_OK);

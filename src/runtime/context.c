@@ -344,10 +344,14 @@ clf_status clf__work_counter(clf_context *ctx, cl_mem *out, cl_uint *epoch)
         if (err != CL_SUCCESS) return clf__cl_error(ctx, err, "work counter");
         ctx->work_counter = m;
     }
-    ctx->work_epoch = ctx->work_epoch % 4095 + 1;
     *out = ctx->work_counter;
-    *epoch = ctx->work_epoch;
+    *epoch = ctx->work_epoch % 4095 + 1;
     return CLF_OK;
+}
+
+void clf__work_counter_used(clf_context *ctx, cl_uint epoch)
+{
+    if (!ctx->dry_run) ctx->work_epoch = epoch;
 }
 
 clf_status clf__device_error_check(clf_context *ctx)

@@ -368,12 +368,16 @@ clf_status clf__device_error_buffer(clf_context *ctx, cl_mem *out);
 clf_status clf__device_error_check(clf_context *ctx);
 
 /* A work counter for kernels whose work-groups take their work from a shared
- * counter (uint, zeroed at creation) and the epoch of this launch (1..4095,
- * one more than the last call's, wrapping): the kernel tags the counter with
- * the epoch, so a value left by an earlier launch, finished or not, never
- * counts (kernels/gemv.cl clf_gtake). On the context's in-order queue one
- * counter serves every launch. */
+ * counter (uint, zeroed at creation) and the epoch for the next launch (1..4095,
+ * one more than the last enqueued one's, wrapping): the kernel tags the
+ * counter with the epoch, so a value left by an earlier launch, finished or
+ * not, never counts (kernels/gemv.cl clf_gtake). The caller reports the
+ * launch once it is enqueued (clf__work_counter_used; a dry run or a failed
+ * enqueue leaves the epoch as it was), so the counter's epoch is always the
+ * last enqueued launch's or an older one, never the next. On the context's
+ * in-order queue one counter serves every launch. */
 clf_status clf__work_counter(clf_context *ctx, cl_mem *out, cl_uint *epoch);
+void clf__work_counter_used(clf_context *ctx, cl_uint epoch);
 
 /* Scratch slots: a device buffer per slot (0 .. CLF__SCRATCH_SLOTS-1, named
  * by the layer that uses them) that grows on demand and is reused by every
