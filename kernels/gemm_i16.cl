@@ -137,175 +137,176 @@ __kernel void clf_gemm_i16(CLF_GEMM_ARGS)
 #define CLF_QSCALE_A(r) 1.0f /* the f32 forms read A as it is */
 #endif
 
-    /* Padding items (n0 >= N) skip the K loops; as in clf_gemv, a trip count that varies by
-     * item also keeps PoCL from moving the loop over the group's items inside them. */
+    /* The K loops' trip count, Kv wherever they run (padding items, n0 >= N, take no
+     * column): as in clf_gemv, a count that varies by item keeps PoCL from moving the loop
+     * over the group's items inside them. */
     const int kq = n0 < N ? Kv : 0;
     /* the item's columns: n0, then every global size's further (so a few groups, each
      * quantising its rows of A once, cover N) */
     for (int c0 = n0; c0 < N; c0 += get_global_size(0) * CLF_QN) {
-    int boff[CLF_QN];
-    #pragma unroll
-    for (int j = 0; j < CLF_QN; ++j)
-        boff[j] = CLF_BROW(min(c0 + j, N - 1), ldb);
-    for (int r0 = 0; r0 < rows; r0 += CLF_QR) {
-        int ri[CLF_QR];
+        int boff[CLF_QN];
+        #pragma unroll
+        for (int j = 0; j < CLF_QN; ++j)
+            boff[j] = CLF_BROW(min(c0 + j, N - 1), ldb);
+        for (int r0 = 0; r0 < rows; r0 += CLF_QR) {
+            int ri[CLF_QR];
 #if CLF_QX && CLF_B_Q4
-        __local const char *ap[CLF_QR];
+            __local const char *ap[CLF_QR];
 #elif CLF_QX
-        __local const short *ap[CLF_QR];
+            __local const short *ap[CLF_QR];
 #else
-        __global const a_t *ar[CLF_QR];
+            __global const a_t *ar[CLF_QR];
 #endif
-        #pragma unroll
-        for (int i = 0; i < CLF_QR; ++i) {
-            ri[i] = min(r0 + i, rows - 1);
+            #pragma unroll
+            for (int i = 0; i < CLF_QR; ++i) {
+                ri[i] = min(r0 + i, rows - 1);
 #if CLF_QX
-            ap[i] = aq + ri[i] * ldq;
+                ap[i] = aq + ri[i] * ldq;
 #else
-            ar[i] = A + (m0 + ri[i]) * lda;
+                ar[i] = A + (m0 + ri[i]) * lda;
 #endif
-        }
-        float s[CLF_QR][CLF_QN];
+            }
+            float s[CLF_QR][CLF_QN];
 #if CLF_B_Q8
-        __global const char *bp[CLF_B_ILV ? 1 : CLF_QN];
-        #pragma unroll
-        for (int j = 0; j < (CLF_B_ILV ? 1 : CLF_QN); ++j)
-            bp[j] = B + boff[j];
-#if CLF_QX
-        int8 iacc[CLF_QR][CLF_QN];
-        CLF_QFOR(i, j)
-            iacc[i][j] = (int8)0;
-        for (int k = 0; k < kq; k += 16) {
-            short16 w[CLF_QN];
-            #pragma unroll
-            for (int j = 0; j < CLF_QN; ++j) {
-                if (CLF_B_ILV == 0 || j == 0)
-                    CLF_PREFETCH(CLF_QROW(j) + 2048);
-                w[j] = convert_short16(vload16(0, CLF_QROW(j)));
-            }
+            __global const char *bp[CLF_B_ILV ? 1 : CLF_QN];
             #pragma unroll
             for (int j = 0; j < (CLF_B_ILV ? 1 : CLF_QN); ++j)
-                bp[j] += CLF_QSTEP;
-            #pragma unroll
-            for (int i = 0; i < CLF_QR; ++i) {
-                const short16 a = vload16(0, ap[i] + k);
-                #pragma unroll
-                for (int j = 0; j < CLF_QN; ++j)
-                    iacc[i][j] += CLF_MADDWD(a, w[j]);
-            }
-        }
-        CLF_QFOR(i, j)
-            s[i][j] = clf_hsumv8(convert_float8(iacc[i][j])) * as[ri[i]];
-#else
-        /* f32 form: each weight vector converted once for the QR rows. */
-        float8 facc[CLF_QR][CLF_QN];
-        CLF_QFOR(i, j)
-            facc[i][j] = (float8)0.0f;
-        for (int k = 0; k < kq; k += 16) {
-            #pragma unroll
-            for (int c = 0; c < 16; c += 8) {
-                float8 w[CLF_QN];
-                #pragma unroll
-                for (int j = 0; j < CLF_QN; ++j)
-                    w[j] = convert_float8(vload8(0, CLF_QROW(j) + c));
-                clf_qfma8(ar, k + c, w, facc);
-            }
-            #pragma unroll
-            for (int j = 0; j < (CLF_B_ILV ? 1 : CLF_QN); ++j)
-                bp[j] += CLF_QSTEP;
-        }
-        CLF_QFOR(i, j)
-            s[i][j] = clf_hsumv8(facc[i][j]);
-#endif
-#else
-        /* Q4: each group's 16 bytes hold elements 0..15 (low nibbles) and 16..31 (high). */
-        float8 facc[CLF_QR][CLF_QN];
-        CLF_QFOR(i, j)
-            facc[i][j] = (float8)0.0f;
-        __global const uchar *qr[CLF_QN];
-        __global const float *sr[CLF_QN];
-        #pragma unroll
-        for (int j = 0; j < CLF_QN; ++j) {
-            qr[j] = B + (boff[j] >> 5) * 16;
-            sr[j] = scaleB + (boff[j] >> 5);
-        }
+                bp[j] = B + boff[j];
 #if CLF_QX
-        /* Two groups (32 bytes) of each weight row per step, unpacked once for the QR rows;
-         * clf_q4dot's lanes less the groups' offsets, scaled by weight x activation scale
-         * per group (as clf_gemv's Q4 x int8 form). */
-        for (int k = 0; k < kq; k += 64) {
-            clf_q4w_t w[CLF_QN];
-            float8 sw[CLF_QN];
-            #pragma unroll
-            for (int j = 0; j < CLF_QN; ++j) {
-                CLF_PREFETCH(qr[j] + 1024);
-                w[j] = clf_q4w(qr[j]);
-                const float2 ws = vload2(0, sr[j]);
-                sw[j] = (float8)(ws.s0, ws.s0, ws.s0, ws.s0, ws.s1, ws.s1, ws.s1, ws.s1);
-                qr[j] += 32, sr[j] += 2;
-            }
-            #pragma unroll
-            for (int i = 0; i < CLF_QR; ++i) {
-                const int at = ri[i] * lds + k / 8;
-                const float8 sa = vload8(0, asc + at);
-                const int8 cor = vload8(0, acor + at);
-                #pragma unroll
-                for (int j = 0; j < CLF_QN; ++j)
-                    facc[i][j] = fma(convert_float8(clf_q4dot(w[j], ap[i] + k) - cor),
-                                     sw[j] * sa, facc[i][j]);
-            }
-        }
-#else
-        for (int k = 0; k < kq; k += 32) {
-            float8 sc[CLF_QN];
-            /* f32 form: the group's codes converted once for the QR rows, its 32 products
-             * per row summed in ps, then scaled. */
-            /* the group's 16 bytes as two 8-byte halves, not one uchar16: Oclgrind 21.10's
-             * uninitialised-value plugin lost a uchar16's upper half on some hosts */
-            uchar8 q[CLF_QN][2];
-            float8 ps[CLF_QR][CLF_QN];
-            #pragma unroll
-            for (int j = 0; j < CLF_QN; ++j) {
-                q[j][0] = vload8(0, qr[j]);
-                q[j][1] = vload8(1, qr[j]);
-                sc[j] = (float8)sr[j][0];
-                qr[j] += 16, sr[j] += 1;
-            }
+            int8 iacc[CLF_QR][CLF_QN];
             CLF_QFOR(i, j)
-                ps[i][j] = (float8)0.0f;
-            #pragma unroll
-            for (int c = 0; c < 32; c += 8) {
-                float8 w[CLF_QN];
+                iacc[i][j] = (int8)0;
+            for (int k = 0; k < kq; k += 16) {
+                short16 w[CLF_QN];
                 #pragma unroll
                 for (int j = 0; j < CLF_QN; ++j) {
-                    const uchar8 b8 = q[j][(c & 8) ? 1 : 0];
-                    const uchar8 nib = c & 16 ? b8 >> (uchar)4 : b8 & (uchar)15;
-                    w[j] = convert_float8(as_char8(nib) - (char)8);
+                    if (CLF_B_ILV == 0 || j == 0)
+                        CLF_PREFETCH(CLF_QROW(j) + 2048);
+                    w[j] = convert_short16(vload16(0, CLF_QROW(j)));
                 }
-                clf_qfma8(ar, k + c, w, ps);
+                #pragma unroll
+                for (int j = 0; j < (CLF_B_ILV ? 1 : CLF_QN); ++j)
+                    bp[j] += CLF_QSTEP;
+                #pragma unroll
+                for (int i = 0; i < CLF_QR; ++i) {
+                    const short16 a = vload16(0, ap[i] + k);
+                    #pragma unroll
+                    for (int j = 0; j < CLF_QN; ++j)
+                        iacc[i][j] += CLF_MADDWD(a, w[j]);
+                }
             }
             CLF_QFOR(i, j)
-                facc[i][j] = fma(ps[i][j], sc[j], facc[i][j]);
-        }
-#endif
-        CLF_QFOR(i, j)
-            s[i][j] = clf_hsumv8(facc[i][j]) * CLF_QSCALE_A(ri[i]);
-#endif
-        /* The last K - Kv elements in f32 (Q8: codes, scaled in the store; Q4: dequantised). */
-        for (int k = Kv; k < K; ++k)
-            #pragma unroll
-            for (int i = 0; i < CLF_QR; ++i) {
-                const float a = LDA(A, (m0 + ri[i]) * lda + k);
+                s[i][j] = clf_hsumv8(convert_float8(iacc[i][j])) * as[ri[i]];
+#else
+            /* f32 form: each weight vector converted once for the QR rows. */
+            float8 facc[CLF_QR][CLF_QN];
+            CLF_QFOR(i, j)
+                facc[i][j] = (float8)0.0f;
+            for (int k = 0; k < kq; k += 16) {
                 #pragma unroll
-                for (int j = 0; j < CLF_QN; ++j)
-                    s[i][j] = fma(a, LDB(B, boff[j] + CLF_BK(k)), s[i][j]);
+                for (int c = 0; c < 16; c += 8) {
+                    float8 w[CLF_QN];
+                    #pragma unroll
+                    for (int j = 0; j < CLF_QN; ++j)
+                        w[j] = convert_float8(vload8(0, CLF_QROW(j) + c));
+                    clf_qfma8(ar, k + c, w, facc);
+                }
+                #pragma unroll
+                for (int j = 0; j < (CLF_B_ILV ? 1 : CLF_QN); ++j)
+                    bp[j] += CLF_QSTEP;
             }
-        #pragma unroll
-        for (int i = 0; i < CLF_QR; ++i)
-            if (r0 + i < rows)
-                clf_store_row(C, (m0 + r0 + i) * ldc, c0, N, s[i], CLF_QN, alpha, beta, bias,
-                              has_bias, act, scaleB);
-    }
+            CLF_QFOR(i, j)
+                s[i][j] = clf_hsumv8(facc[i][j]);
+#endif
+#else
+            /* Q4: each group's 16 bytes hold elements 0..15 (low nibbles) and 16..31 (high). */
+            float8 facc[CLF_QR][CLF_QN];
+            CLF_QFOR(i, j)
+                facc[i][j] = (float8)0.0f;
+            __global const uchar *qr[CLF_QN];
+            __global const float *sr[CLF_QN];
+            #pragma unroll
+            for (int j = 0; j < CLF_QN; ++j) {
+                qr[j] = B + (boff[j] >> 5) * 16;
+                sr[j] = scaleB + (boff[j] >> 5);
+            }
+#if CLF_QX
+            /* Two groups (32 bytes) of each weight row per step, unpacked once for the QR rows;
+             * clf_q4dot's lanes less the groups' offsets, scaled by weight x activation scale
+             * per group (as clf_gemv's Q4 x int8 form). */
+            for (int k = 0; k < kq; k += 64) {
+                clf_q4w_t w[CLF_QN];
+                float8 sw[CLF_QN];
+                #pragma unroll
+                for (int j = 0; j < CLF_QN; ++j) {
+                    CLF_PREFETCH(qr[j] + 1024);
+                    w[j] = clf_q4w(qr[j]);
+                    const float2 ws = vload2(0, sr[j]);
+                    sw[j] = (float8)(ws.s0, ws.s0, ws.s0, ws.s0, ws.s1, ws.s1, ws.s1, ws.s1);
+                    qr[j] += 32, sr[j] += 2;
+                }
+                #pragma unroll
+                for (int i = 0; i < CLF_QR; ++i) {
+                    const int at = ri[i] * lds + k / 8;
+                    const float8 sa = vload8(0, asc + at);
+                    const int8 cor = vload8(0, acor + at);
+                    #pragma unroll
+                    for (int j = 0; j < CLF_QN; ++j)
+                        facc[i][j] = fma(convert_float8(clf_q4dot(w[j], ap[i] + k) - cor),
+                                         sw[j] * sa, facc[i][j]);
+                }
+            }
+#else
+            for (int k = 0; k < kq; k += 32) {
+                float8 sc[CLF_QN];
+                /* f32 form: the group's codes converted once for the QR rows, its 32 products
+                 * per row summed in ps, then scaled. */
+                /* the group's 16 bytes as two 8-byte halves, not one uchar16: Oclgrind 21.10's
+                 * uninitialised-value plugin lost a uchar16's upper half on some hosts */
+                uchar8 q[CLF_QN][2];
+                float8 ps[CLF_QR][CLF_QN];
+                #pragma unroll
+                for (int j = 0; j < CLF_QN; ++j) {
+                    q[j][0] = vload8(0, qr[j]);
+                    q[j][1] = vload8(1, qr[j]);
+                    sc[j] = (float8)sr[j][0];
+                    qr[j] += 16, sr[j] += 1;
+                }
+                CLF_QFOR(i, j)
+                    ps[i][j] = (float8)0.0f;
+                #pragma unroll
+                for (int c = 0; c < 32; c += 8) {
+                    float8 w[CLF_QN];
+                    #pragma unroll
+                    for (int j = 0; j < CLF_QN; ++j) {
+                        const uchar8 b8 = q[j][(c & 8) ? 1 : 0];
+                        const uchar8 nib = c & 16 ? b8 >> (uchar)4 : b8 & (uchar)15;
+                        w[j] = convert_float8(as_char8(nib) - (char)8);
+                    }
+                    clf_qfma8(ar, k + c, w, ps);
+                }
+                CLF_QFOR(i, j)
+                    facc[i][j] = fma(ps[i][j], sc[j], facc[i][j]);
+            }
+#endif
+            CLF_QFOR(i, j)
+                s[i][j] = clf_hsumv8(facc[i][j]) * CLF_QSCALE_A(ri[i]);
+#endif
+            /* The last K - Kv elements in f32 (Q8: codes, scaled in the store; Q4: dequantised). */
+            for (int k = Kv; k < K; ++k)
+                #pragma unroll
+                for (int i = 0; i < CLF_QR; ++i) {
+                    const float a = LDA(A, (m0 + ri[i]) * lda + k);
+                    #pragma unroll
+                    for (int j = 0; j < CLF_QN; ++j)
+                        s[i][j] = fma(a, LDB(B, boff[j] + CLF_BK(k)), s[i][j]);
+                }
+            #pragma unroll
+            for (int i = 0; i < CLF_QR; ++i)
+                if (r0 + i < rows)
+                    clf_store_row(C, (m0 + r0 + i) * ldc, c0, N, s[i], CLF_QN, alpha, beta,
+                                  bias, has_bias, act, scaleB);
+        }
     }
 #endif
 }

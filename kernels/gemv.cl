@@ -254,18 +254,17 @@ inline int clf_gtake(__global volatile uint *ctr, const uint epoch)
         old = seen;
     }
 }
+/* the first row of this work-group's next block: from the counter, or its own one block */
+#define CLF_GNEXT() (clf_gtake(ctr, epoch) * CLF_GWALK)
 #else
 #define CLF_GDYN_ARGS
+#define CLF_GNEXT() N
 #endif
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(
     CLF_GEMM_ARGS CLF_GDYN_ARGS CLF_GNORM_ARGS)
 {
     CLF_GEMM_BATCH_BASE();
-#if CLF_GDYN
-    int r0 = clf_gtake(ctr, epoch) * CLF_GWALK;
-#else
-    int r0 = get_group_id(1) * CLF_GWALK;
-#endif
+    int r0 = CLF_GDYN ? CLF_GNEXT() : (int)get_group_id(1) * CLF_GWALK;
 #if CLF_GNORM
     if (r0 < N || (has_s && get_group_id(1) == 0)) {
         __global float *w = W + (size_t)get_group_id(1) * (size_t)K;
@@ -295,117 +294,113 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void clf_gemv(
 #else
     const int Kv = K - K % 16;
 #endif
-#if CLF_GDYN
-    for (; r0 < N; r0 = clf_gtake(ctr, epoch) * CLF_GWALK) {
-#else
-    {
-#endif
-    const int rend = min(N, r0 + CLF_GWALK);
-    for (int c0 = r0; c0 < rend; c0 += CLF_GCH) {
-        float s[CLF_GCH];
-        for (int b = 0; b < CLF_GCH; b += CLF_GN) {
-            int boff[CLF_GN];
-            #pragma unroll
-            for (int j = 0; j < CLF_GN; ++j)
-                boff[j] = CLF_BROW(min(c0 + b + j, N - 1), ldb);
-            float8 facc[CLF_GN];
+    for (; r0 < N; r0 = CLF_GNEXT()) {
+        const int rend = min(N, r0 + CLF_GWALK);
+        for (int c0 = r0; c0 < rend; c0 += CLF_GCH) {
+            float s[CLF_GCH];
+            for (int b = 0; b < CLF_GCH; b += CLF_GN) {
+                int boff[CLF_GN];
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j)
+                    boff[j] = CLF_BROW(min(c0 + b + j, N - 1), ldb);
+                float8 facc[CLF_GN];
 #if CLF_GX && CLF_B_Q4
-            /* two groups (32 bytes of a row) per step: clf_q4dot gives the 64 products' sums
-             * in 8 int32 lanes (4 per group), less each group's offset (8 x its code sum in
-             * the group's first lane), scaled by weight x activation scale per group */
-            #pragma unroll
-            for (int j = 0; j < CLF_GN; ++j)
-                facc[j] = (float8)0.0f;
-            for (int p = 0; p < Kv / 64; ++p) {
-                const float8 sa = vload8(p, asc);
-                const int8 cor = vload8(p, acor);
+                /* two groups (32 bytes of a row) per step: clf_q4dot gives the 64 products' sums
+                 * in 8 int32 lanes (4 per group), less each group's offset (8 x its code sum in
+                 * the group's first lane), scaled by weight x activation scale per group */
                 #pragma unroll
-                for (int j = 0; j < CLF_GN; ++j) {
-                    const int grp = (boff[j] >> 5) + 2 * p;
-                    CLF_PREFETCH(B + grp * 16 + 2048);
-                    const int8 d = clf_q4dot(clf_q4w(B + grp * 16), aq + p * 64) - cor;
-                    const float2 ws = vload2(0, scaleB + grp);
-                    /* (two float4 joined would be one shuffle, which Oclgrind 21.10's
-                     * uninitialised-value plugin crashes on) */
-                    const float8 sw =
-                        (float8)(ws.s0, ws.s0, ws.s0, ws.s0, ws.s1, ws.s1, ws.s1, ws.s1);
-                    facc[j] = fma(convert_float8(d), sw * sa, facc[j]);
+                for (int j = 0; j < CLF_GN; ++j)
+                    facc[j] = (float8)0.0f;
+                for (int p = 0; p < Kv / 64; ++p) {
+                    const float8 sa = vload8(p, asc);
+                    const int8 cor = vload8(p, acor);
+                    #pragma unroll
+                    for (int j = 0; j < CLF_GN; ++j) {
+                        const int grp = (boff[j] >> 5) + 2 * p;
+                        CLF_PREFETCH(B + grp * 16 + 2048);
+                        const int8 d = clf_q4dot(clf_q4w(B + grp * 16), aq + p * 64) - cor;
+                        const float2 ws = vload2(0, scaleB + grp);
+                        /* (two float4 joined would be one shuffle, which Oclgrind 21.10's
+                         * uninitialised-value plugin crashes on) */
+                        const float8 sw =
+                            (float8)(ws.s0, ws.s0, ws.s0, ws.s0, ws.s1, ws.s1, ws.s1, ws.s1);
+                        facc[j] = fma(convert_float8(d), sw * sa, facc[j]);
+                    }
                 }
-            }
 #elif CLF_B_Q4
-            /* one group per step: the exact codes (nibble - 8) times A, summed per group,
-             * and the group's scale once (low nibbles: elements 0..15, high: 16..31) */
-            #pragma unroll
-            for (int j = 0; j < CLF_GN; ++j)
-                facc[j] = (float8)0.0f;
-            for (int g = 0; g < Kv / 32; ++g) {
-                const float8 a0 = LDAV(8, A, g * 32), a1 = LDAV(8, A, g * 32 + 8),
-                             a2 = LDAV(8, A, g * 32 + 16), a3 = LDAV(8, A, g * 32 + 24);
+                /* one group per step: the exact codes (nibble - 8) times A, summed per group,
+                 * and the group's scale once (low nibbles: elements 0..15, high: 16..31) */
                 #pragma unroll
-                for (int j = 0; j < CLF_GN; ++j) {
-                    const int grp = (boff[j] >> 5) + g;
-                    /* two 8-byte halves, not one uchar16: Oclgrind 21.10's uninitialised-value
-                     * plugin lost the upper half of the 16-wide unpack on some hosts */
-                    const uchar8 q0 = vload8(0, B + grp * 16), q1 = vload8(1, B + grp * 16);
-                    const float8 l0 = convert_float8(as_char8(q0 & (uchar)15) - (char)8);
-                    const float8 l1 = convert_float8(as_char8(q1 & (uchar)15) - (char)8);
-                    const float8 h0 = convert_float8(as_char8(q0 >> (uchar)4) - (char)8);
-                    const float8 h1 = convert_float8(as_char8(q1 >> (uchar)4) - (char)8);
-                    const float8 ps = fma(a0, l0, fma(a1, l1, fma(a2, h0, a3 * h1)));
-                    facc[j] = fma(ps, (float8)scaleB[grp], facc[j]);
+                for (int j = 0; j < CLF_GN; ++j)
+                    facc[j] = (float8)0.0f;
+                for (int g = 0; g < Kv / 32; ++g) {
+                    const float8 a0 = LDAV(8, A, g * 32), a1 = LDAV(8, A, g * 32 + 8),
+                                 a2 = LDAV(8, A, g * 32 + 16), a3 = LDAV(8, A, g * 32 + 24);
+                    #pragma unroll
+                    for (int j = 0; j < CLF_GN; ++j) {
+                        const int grp = (boff[j] >> 5) + g;
+                        /* two 8-byte halves, not one uchar16: Oclgrind 21.10's uninitialised-value
+                         * plugin lost the upper half of the 16-wide unpack on some hosts */
+                        const uchar8 q0 = vload8(0, B + grp * 16), q1 = vload8(1, B + grp * 16);
+                        const float8 l0 = convert_float8(as_char8(q0 & (uchar)15) - (char)8);
+                        const float8 l1 = convert_float8(as_char8(q1 & (uchar)15) - (char)8);
+                        const float8 h0 = convert_float8(as_char8(q0 >> (uchar)4) - (char)8);
+                        const float8 h1 = convert_float8(as_char8(q1 >> (uchar)4) - (char)8);
+                        const float8 ps = fma(a0, l0, fma(a1, l1, fma(a2, h0, a3 * h1)));
+                        facc[j] = fma(ps, (float8)scaleB[grp], facc[j]);
+                    }
+                }
+#else
+                /* interleaved Q8: the block of CLF_GN rows is one stream of CLF_GN x 16 codes
+                 * per 16 columns (padded with zero rows past N, gemm_pack.cl) */
+                __global const char *bp = B + boff[0];
+#if CLF_GX
+                int8 iacc[CLF_GN];
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j)
+                    iacc[j] = (int8)0;
+                for (int k = 0; k < Kv; k += 16, bp += CLF_GN * 16) {
+                    /* The integer loop outruns the hardware prefetchers: the stream 2 KiB ahead
+                     * (GPT-2 small's Q8 head on PoCL, AVX2 EPYC: 4.0 -> 2.6 ms). */
+                    CLF_PREFETCH(bp + 2048);
+                    const short16 a = vload16(0, aq + k);
+                    #pragma unroll
+                    for (int j = 0; j < CLF_GN; ++j)
+                        iacc[j] += CLF_MADDWD(a, convert_short16(vload16(0, bp + j * 16)));
+                }
+                /* the lanes, each exact, times the activation scale (their int32 total could
+                 * overflow) */
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j)
+                    facc[j] = convert_float8(iacc[j]) * sa;
+#else
+                float16 acc16[CLF_GN];
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j)
+                    acc16[j] = (float16)0.0f;
+                for (int k = 0; k < Kv; k += 16, bp += CLF_GN * 16) {
+                    const float16 a = LDAV(16, A, k);
+                    #pragma unroll
+                    for (int j = 0; j < CLF_GN; ++j)
+                        acc16[j] = fma(a, convert_float16(vload16(0, bp + j * 16)), acc16[j]);
+                }
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j)
+                    facc[j] = acc16[j].lo + acc16[j].hi;
+#endif
+#endif
+                #pragma unroll
+                for (int j = 0; j < CLF_GN; ++j)
+                    s[b + j] = clf_hsumv8(facc[j]);
+                for (int k = Kv; k < K; ++k) {
+                    const float a = LDA(A, k);
+                    #pragma unroll
+                    for (int j = 0; j < CLF_GN; ++j)
+                        s[b + j] = fma(a, LDB(B, boff[j] + CLF_BK(k)), s[b + j]);
                 }
             }
-#else
-            /* interleaved Q8: the block of CLF_GN rows is one stream of CLF_GN x 16 codes
-             * per 16 columns (padded with zero rows past N, gemm_pack.cl) */
-            __global const char *bp = B + boff[0];
-#if CLF_GX
-            int8 iacc[CLF_GN];
-            #pragma unroll
-            for (int j = 0; j < CLF_GN; ++j)
-                iacc[j] = (int8)0;
-            for (int k = 0; k < Kv; k += 16, bp += CLF_GN * 16) {
-                /* The integer loop outruns the hardware prefetchers: the stream 2 KiB ahead
-                 * (GPT-2 small's Q8 head on PoCL, AVX2 EPYC: 4.0 -> 2.6 ms). */
-                CLF_PREFETCH(bp + 2048);
-                const short16 a = vload16(0, aq + k);
-                #pragma unroll
-                for (int j = 0; j < CLF_GN; ++j)
-                    iacc[j] += CLF_MADDWD(a, convert_short16(vload16(0, bp + j * 16)));
-            }
-            /* the lanes, each exact, times the activation scale (their int32 total could
-             * overflow) */
-            #pragma unroll
-            for (int j = 0; j < CLF_GN; ++j)
-                facc[j] = convert_float8(iacc[j]) * sa;
-#else
-            float16 acc16[CLF_GN];
-            #pragma unroll
-            for (int j = 0; j < CLF_GN; ++j)
-                acc16[j] = (float16)0.0f;
-            for (int k = 0; k < Kv; k += 16, bp += CLF_GN * 16) {
-                const float16 a = LDAV(16, A, k);
-                #pragma unroll
-                for (int j = 0; j < CLF_GN; ++j)
-                    acc16[j] = fma(a, convert_float16(vload16(0, bp + j * 16)), acc16[j]);
-            }
-            #pragma unroll
-            for (int j = 0; j < CLF_GN; ++j)
-                facc[j] = acc16[j].lo + acc16[j].hi;
-#endif
-#endif
-            #pragma unroll
-            for (int j = 0; j < CLF_GN; ++j)
-                s[b + j] = clf_hsumv8(facc[j]);
-            for (int k = Kv; k < K; ++k) {
-                const float a = LDA(A, k);
-                #pragma unroll
-                for (int j = 0; j < CLF_GN; ++j)
-                    s[b + j] = fma(a, LDB(B, boff[j] + CLF_BK(k)), s[b + j]);
-            }
+            clf_store_row(C, 0, c0, rend, s, CLF_GCH, alpha, beta, bias, has_bias, act, scaleB);
         }
-        clf_store_row(C, 0, c0, rend, s, CLF_GCH, alpha, beta, bias, has_bias, act, scaleB);
-    }
     }
 }
 #else

@@ -95,7 +95,7 @@ static void plan_gemv(const clf_context *ctx, const clf__gemm_desc *d, size_t li
      * shapes 0.87-0.98 of the time, with the folded norm 0.83-0.91, the
      * packed Q8 head 0.90. */
     size_t blocks = walk ? ceil_div((size_t)d->n, (size_t)walk) : 0;
-    size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t cus = clf__compute_units(ctx);
     p->dyn = walk && d->batch == 1 && blocks > cus && blocks + cus < ((size_t)1 << 20);
     snprintf(p->options, sizeof p->options,
              "-DCLF_GM=%d -DCLF_GV=%d -DCLF_GN=%d -DCLF_GS=%d -DCLF_GLY=%d -DCLF_B_ILV=%d"
@@ -263,7 +263,7 @@ static void plan_i16(const clf_context *ctx, const clf__gemm_desc *d, int qm, si
      * GPT-2's 16-row QKV. PoCL, AVX2 EPYC, Q4, paired medians of alternated runs, 2 per
      * unit against one per block: M 16 0.76-0.83 of the time, M 128 0.70-0.75 (GPT-2
      * small's four shapes); Q8 M 16 0.90-1.02 (docs/gemm_kernels.md). */
-    size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t cus = clf__compute_units(ctx);
     size_t blocks = p->global[0] / lx, groups = ceil_div(cus * (size_t)pr->int_gemm_groups, p->global[1]);
     size_t per = ceil_div(blocks, groups);
     p->global[0] = ceil_div(blocks, per) * lx;

@@ -137,9 +137,14 @@ clf_status clf__check_group(clf_context *ctx, cl_kernel k, const char *name, siz
                       name, items, ctx->info.name, lim);
 }
 
+size_t clf__compute_units(const clf_context *ctx)
+{
+    return ctx->info.compute_units ? ctx->info.compute_units : 1;
+}
+
 size_t clf__rows_local_size(clf_context *ctx, cl_kernel k, int64_t rows, int groups_per_cu)
 {
-    size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t cus = clf__compute_units(ctx);
     size_t local = clf__wg_fit(ctx, k, (size_t)ctx->kprof.rows_wg);
     while (local > 1 && (size_t)rows < local * (size_t)groups_per_cu * cus) local /= 2;
     return local;

@@ -81,6 +81,9 @@ void clf__as4(const clf_tensor *t, int64_t shape[4], cl_long4 *stride);
  * the kernel (a power of two: the reductions are halving trees). */
 size_t clf__row_local_size(clf_context *ctx, cl_kernel k, int64_t cols);
 
+/* The device's compute units, at least 1 (a driver may report 0). */
+size_t clf__compute_units(const clf_context *ctx);
+
 /* Work-group size of a kernel with a work-item per row: up to the
  * profile's rows_wg rows (16 untuned),
  * fewer when the rows could not otherwise give every compute unit

@@ -40,7 +40,7 @@ static int topk_wg(const clf_context *ctx, bool argmax)
 static int64_t chunks_per_row(const clf_context *ctx, int64_t R, int64_t V, int64_t k)
 {
     int64_t chunk_min = 4 * k > 2048 ? 4 * k : 2048;
-    int64_t want = (4 * (int64_t)(ctx->info.compute_units ? ctx->info.compute_units : 1) + R - 1) / R;
+    int64_t want = (4 * (int64_t)clf__compute_units(ctx) + R - 1) / R;
     int64_t g = V / chunk_min;
     if (g > want) g = want;
     if (g > 256) g = 256;
