@@ -284,7 +284,7 @@ Test(gemm_q4, a_norm_folded_into_the_decode_gemv_matches_norm_then_gemm, .timeou
  * With more blocks of rows than compute units the CPU family's walking GEMV launches one
  * work-group per unit, and they take blocks from a counter tagged with the launch's epoch
  * (clf__work_counter). Q4 and row-interleaved Q8 weights, N 1037 (9 blocks of the default
- * 128 rows): the context's epoch moves by one per launch, and not in a dry run; the output,
+ * 128 rows; more on a device of more than 8 compute units): the context's epoch moves by one per launch, and not in a dry run; the output,
  * poisoned before each launch, matches float64 (as in norm_case) and then stays bit for bit
  * the same after a counter left mid-way by an earlier launch (its epoch, 3 blocks taken),
  * one left past the end, and 4100 launches (the epoch wraps at 4095). A launch that trusted
@@ -314,10 +314,16 @@ Test(gemm_q4, the_walking_gemv_shares_its_rows_through_an_epoch_tagged_counter, 
 {
     char specs[16][32];
     int nd = clft_devices_or_skip(specs, 16);
-    enum { N = 1037, K = 200, G = 7 };
+    enum { K = 200, G = 7 };
     for (int d = 0; d < nd; d++)
         for (int q8 = 0; q8 <= 1; q8++) {
             clf_context *ctx = clft_context_family(specs[d], CLF_KERNELS_CPU, false);
+            /* more blocks of rows than compute units, whatever the device: at least 1037
+             * rows, and two blocks more than units with a short last one */
+            const int cus = ctx->info.compute_units > 1 ? (int)ctx->info.compute_units : 1;
+            const int N = 1037 > ctx->kprof.int_gemv_rows * (cus + 1) + 13
+                              ? 1037
+                              : ctx->kprof.int_gemv_rows * (cus + 1) + 13;
             uint64_t seed = clft_seed();
             clft_rng rng = clft_rng_make(seed, 8200 + (uint64_t)q8);
             char what[160];
